@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+export FLASK_APP := council
+
+.PHONY: run test setup translations migrate demo bench extract-messages clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d translations 2>&1 | grep -v '^$$' || true
+	@test -f translations/ar/LC_MESSAGES/messages.mo
+
+setup: $(STAMP) translations
+
+migrate: setup
+	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask db upgrade
+
+demo: migrate
+	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask council demo --skip-if-not-empty
+
+run: demo
+	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Refresh the catalogs after adding strings; then translate every new entry in every locale.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+
+clean:
+	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,106 @@
+"""Council: a survivor advisory council reviews an organisation's draft policies."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from council import config as default_config
+from council.config import from_environment, normalise_database_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("COUNCIL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    _load_config(app, test_config)
+
+    from council.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from council.i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(PROJECT_ROOT / "translations"))
+
+    from council.accounts.access import init_access
+    from council.accounts.sessions import ServerSessionInterface
+    from council.database import configure_engine
+    from council.security import init_security
+
+    configure_engine(app)
+    app.session_interface = ServerSessionInterface()
+    login_manager.init_app(app)
+    init_access(app)
+    init_security(app)
+
+    from council.accounts.views import bp as accounts_bp
+    from council.admin.views import bp as admin_bp
+    from council.pages.errors import init_errors
+    from council.pages.views import bp as pages_bp
+    from council.templating import init_templating
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+    init_errors(app)
+    init_templating(app)
+
+    from council.cli import council_cli
+
+    app.cli.add_command(council_cli)
+
+    # Import every model so Alembic and create_all see the whole schema.
+    import council.models  # noqa: F401
+
+    return app
+
+
+def _load_config(app: Flask, test_config: dict | None) -> None:
+    app.config.from_object(default_config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(from_environment())
+    if test_config:
+        app.config.update(test_config)
+
+    production = app.config["ENVIRONMENT"] == "production"
+    if not app.config.get("SECRET_KEY"):
+        if production:
+            raise RuntimeError(
+                "SECRET_KEY is not set. In production set COUNCIL_SECRET_KEY or put SECRET_KEY "
+                "in instance/config.py; Council will not run with a made-up secret."
+            )
+        app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'council.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    # __Host- cookies need HTTPS; development serves plain HTTP on loopback.
+    app.config["SESSION_COOKIE_SECURE"] = production
+    app.config["SESSION_COOKIE_NAME"] = "__Host-council" if production else "council"
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("PREFERRED_URL_SCHEME", "https" if production else "http")
+
+
+def _development_secret(instance: Path) -> str:
+    """A random secret kept in instance/, made once per development checkout."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,123 @@
+"""Account forms. Labels are lazy so they follow the visitor's language."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from council.accounts.names import (
+    LOGIN_NAME_MAX,
+    PSEUDONYM_MAX,
+    has_hidden_characters,
+    is_valid_login_name,
+    tidy_pseudonym,
+)
+from council.accounts.models import Role
+from council.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
+ROLE_LABELS = {
+    Role.ADVISOR: _l("Advisor"),
+    Role.AUTHOR: _l("Policy author"),
+    Role.TRANSLATOR: _l("Translator"),
+    Role.MODERATOR: _l("Moderator"),
+    Role.COORDINATOR: _l("Coordinator"),
+}
+
+
+def _login_name_rules(form, field) -> None:
+    if has_hidden_characters(field.data or ""):
+        raise ValidationError(_l("Login names cannot contain hidden or control characters."))
+    if not is_valid_login_name(field.data or ""):
+        raise ValidationError(_l("Use letters, numbers, dots, dashes or underscores, with no spaces."))
+
+
+def _pseudonym_rules(form, field) -> None:
+    if has_hidden_characters(field.data or ""):
+        raise ValidationError(_l("Pseudonyms cannot contain hidden or control characters."))
+    if len(tidy_pseudonym(field.data or "")) < 2:
+        raise ValidationError(_l("Please choose a pseudonym of at least 2 characters."))
+
+
+def _password_field(label) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(message=_l("Please enter a password.")),
+            Length(
+                min=PASSWORD_MIN_LENGTH,
+                max=PASSWORD_MAX_LENGTH,
+                message=_l("Passwords need between %(min)d and %(max)d characters.",
+                           min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+            ),
+        ],
+    )
+
+
+def _confirm_field(label, other: str) -> PasswordField:
+    return PasswordField(label, validators=[EqualTo(other, message=_l("The two passwords do not match."))])
+
+
+class LoginForm(FlaskForm):
+    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
+                                                          Length(max=LOGIN_NAME_MAX)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Please enter your password.")),
+                                                        Length(max=PASSWORD_MAX_LENGTH)])
+    next = HiddenField()
+
+
+class RegistrationForm(FlaskForm):
+    login_name = StringField(
+        _l("Login name"),
+        description=_l("You use this to sign in. Nobody else sees it."),
+        validators=[DataRequired(message=_l("Please choose a login name.")),
+                    Length(min=3, max=LOGIN_NAME_MAX,
+                           message=_l("Login names need between %(min)d and %(max)d characters.",
+                                      min=3, max=LOGIN_NAME_MAX)),
+                    _login_name_rules],
+    )
+    pseudonym = StringField(
+        _l("Pseudonym"),
+        description=_l("The name others see. It does not need to be your real name."),
+        validators=[DataRequired(message=_l("Please choose a pseudonym.")),
+                    Length(max=PSEUDONYM_MAX, message=_l("Pseudonyms can be at most %(max)d characters.",
+                                                         max=PSEUDONYM_MAX)),
+                    _pseudonym_rules],
+    )
+    password = _password_field(_l("Password"))
+    confirm = _confirm_field(_l("Password again"), "password")
+
+
+class ConfirmRecoveryCodeForm(FlaskForm):
+    code = StringField(_l("Type your recovery code"), validators=[DataRequired(message=_l("Please type the code."))])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Please enter your current password.")),
+                                                               Length(max=PASSWORD_MAX_LENGTH)])
+    password = _password_field(_l("New password"))
+    confirm = _confirm_field(_l("New password again"), "password")
+
+
+class RecoverForm(FlaskForm):
+    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
+                                                          Length(max=LOGIN_NAME_MAX)])
+    code = StringField(_l("Recovery code"), validators=[DataRequired(message=_l("Please enter your recovery code.")),
+                                                       Length(max=60)])
+    password = _password_field(_l("New password"))
+    confirm = _confirm_field(_l("New password again"), "password")
+
+
+class PreferencesForm(FlaskForm):
+    locale = SelectField(_l("Language"))
+    descriptive_titles = RadioField(
+        _l("Browser tab title"),
+        choices=[("neutral", _l("Neutral: only the site's name")),
+                 ("descriptive", _l("Descriptive: the name of the page"))],
+    )
+    collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
+
+
+class EmptyForm(FlaskForm):
+    """For buttons that only need CSRF protection."""

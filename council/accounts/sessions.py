@@ -1,0 +1,195 @@
+"""Server-side sessions behind an opaque cookie.
+
+The cookie carries one random token. The database keeps only a hash of it (the
+record's id) and, for a signed-in advisor, the participation key sealed under a
+key derived from the token. So the cookie alone is useless without the
+database, and a database dump alone cannot open any key or be replayed.
+Records are written through their own database session, so a failed request
+can never commit half of its work by way of the session save.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import CallbackDict
+
+from council.accounts.models import ServerSession
+from council.db_types import utcnow
+from council.database import read_engine, write_engine
+from council.extensions import db
+from council.security import KeyUnwrapError, seal, unseal
+
+_TOKEN_BYTES = 32
+
+
+def _record_id(token: bytes) -> str:
+    return hashlib.sha256(b"council-session-id:" + token).hexdigest()
+
+
+def _sealing_key(token: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-session-seal").derive(token)
+
+
+class CouncilSession(CallbackDict, SessionMixin):
+    """The session dict, plus the unsealed participation key held only in memory."""
+
+    def __init__(self, initial: dict | None = None, *, token: bytes | None = None,
+                 participation_key: bytes | None = None, ended_by_timeout: bool = False):
+        def on_update(self: CouncilSession) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.token = token
+        self.participation_key = participation_key
+        #: True when this request arrived with a session that had timed out.
+        self.ended_by_timeout = ended_by_timeout
+        self.modified = False
+        self.regenerate = False
+        self.destroyed = False
+        self.touch = False
+
+    def start_fresh(self, participation_key: bytes | None) -> None:
+        """A new token (and record) at sign-in, so an earlier cookie is worth nothing."""
+        self.clear()
+        self.participation_key = participation_key
+        self.regenerate = True
+        self.modified = True
+
+    def destroy(self) -> None:
+        self.clear()
+        self.participation_key = None
+        self.destroyed = True
+
+
+class ServerSessionInterface(SessionInterface):
+    def _deadlines(self, app: Flask, now: datetime) -> tuple[datetime, datetime]:
+        idle = now + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+        absolute = now + timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+        return idle, absolute
+
+    def open_session(self, app: Flask, request: Request) -> CouncilSession:
+        raw = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+        token = _decode_token(raw) if raw else None
+        if token is None:
+            return CouncilSession()
+        record_id = _record_id(token)
+        now = utcnow()
+        with Session(read_engine(), expire_on_commit=False) as dbs:
+            record = dbs.get(ServerSession, record_id)
+        if record is None:
+            return CouncilSession(ended_by_timeout=True)
+        if record.idle_expires_at <= now or record.expires_at <= now:
+            delete_session_records(ServerSession.id == record_id)
+            return CouncilSession(ended_by_timeout=record.user_id is not None)
+        key = None
+        if record.sealed_key is not None:
+            try:
+                key = unseal(_sealing_key(token), record.sealed_key, record_id.encode())
+            except KeyUnwrapError:
+                return CouncilSession()
+        session = CouncilSession(json.loads(record.data), token=token, participation_key=key)
+        touch_after = timedelta(seconds=app.config["SESSION_TOUCH_SECONDS"])
+        idle_window = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+        session.touch = record.idle_expires_at - now < idle_window - touch_after
+        return session
+
+    def save_session(self, app: Flask, session: CouncilSession, response: Response) -> None:  # type: ignore[override]
+        # End the request's own transaction first: what it did not commit will not
+        # be, and on SQLite its write lock would otherwise block the writes below.
+        db.session.rollback()
+        cookie_name = app.config["SESSION_COOKIE_NAME"]
+        cookie_options = dict(
+            path="/",
+            secure=app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite=app.config["SESSION_COOKIE_SAMESITE"],
+        )
+        if session.destroyed:
+            if session.token is not None:
+                delete_session_records(ServerSession.id == _record_id(session.token))
+            response.delete_cookie(cookie_name, **cookie_options)
+            return
+        if session.regenerate and session.token is not None:
+            delete_session_records(ServerSession.id == _record_id(session.token))
+            session.token = None
+        if session.token is None and not session.modified:
+            return
+        now = utcnow()
+        idle, absolute = self._deadlines(app, now)
+        with Session(write_engine()) as dbs, dbs.begin():
+            if session.token is None:
+                session.token = secrets.token_bytes(_TOKEN_BYTES)
+                record = ServerSession(id=_record_id(session.token), idle_expires_at=idle, expires_at=absolute)
+                dbs.add(record)
+                response.set_cookie(cookie_name, _encode_token(session.token), **cookie_options)
+            elif session.modified or session.touch:
+                record = dbs.get(ServerSession, _record_id(session.token))
+                if record is None:  # ended elsewhere during this request ("sign out everywhere")
+                    response.delete_cookie(cookie_name, **cookie_options)
+                    return
+                record.idle_expires_at = min(idle, record.expires_at)
+            else:
+                return
+            if session.modified:
+                record.data = json.dumps(dict(session), separators=(",", ":"))
+                record.user_id = _user_id_of(session)
+                record.sealed_key = (
+                    seal(_sealing_key(session.token), session.participation_key, record.id.encode())
+                    if session.participation_key is not None
+                    else None
+                )
+
+
+def _user_id_of(session: CouncilSession) -> uuid.UUID | None:
+    raw = session.get("_user_id")
+    return uuid.UUID(raw) if raw else None
+
+
+def _encode_token(token: bytes) -> str:
+    return base64.urlsafe_b64encode(token).decode("ascii").rstrip("=")
+
+
+def _decode_token(raw: str) -> bytes | None:
+    try:
+        token = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return token if len(token) == _TOKEN_BYTES else None
+
+
+def delete_session_records(*criteria) -> int:
+    """Delete session records in a transaction of their own (used outside any request's)."""
+    with Session(write_engine()) as dbs, dbs.begin():
+        return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+
+
+# The functions below run inside the caller's transaction, so that, for example,
+# a password change and the end of the other sessions commit together.
+
+def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession) -> int:
+    criteria = [ServerSession.user_id == user_id]
+    if current.token is not None:
+        criteria.append(ServerSession.id != _record_id(current.token))
+    return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+
+
+def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> int:
+    return dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)).rowcount
+
+
+def purge_expired_sessions(dbs: Session) -> int:
+    now = utcnow()
+    expired = (ServerSession.idle_expires_at <= now) | (ServerSession.expires_at <= now)
+    return dbs.execute(delete(ServerSession).where(expired)).rowcount

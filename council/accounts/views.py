@@ -1,0 +1,254 @@
+"""Sign-in, registration, recovery and a person's own settings. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+from sqlalchemy.exc import IntegrityError
+
+from council.accounts import service
+from council.accounts.access import current_participation_key, public, safe_next
+from council.accounts.forms import (
+    ROLE_LABELS,
+    ChangePasswordForm,
+    ConfirmRecoveryCodeForm,
+    EmptyForm,
+    LoginForm,
+    PreferencesForm,
+    RecoverForm,
+    RegistrationForm,
+)
+from council.accounts.models import Role, User
+from council.accounts.sessions import end_all_sessions, end_other_sessions, purge_expired_sessions
+from council.extensions import db, limiter
+from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY
+from council.pages.views import CLEAR_SITE_DATA
+
+bp = Blueprint("accounts", __name__)
+
+INVITATION_PROBLEMS = {
+    "unknown": _l("This invitation link is not valid. Please check that you copied all of it."),
+    "used": _l("This invitation has already been used. Each link works once. Ask the coordinator for a new one."),
+    "expired": _l("This invitation has expired. Ask the coordinator for a new one."),
+    "revoked": _l("This invitation was withdrawn by the coordinator. Ask them if you think this is a mistake."),
+}
+NAME_TAKEN = {
+    "login_name": _l("That login name is already taken. Please choose another."),
+    "pseudonym": _l("That pseudonym is already taken. Please choose another."),
+}
+
+
+def _log_n() -> int:
+    return current_app.config["SCRYPT_LOG_N"]
+
+
+def _sign_in(user: User, participation_key: bytes) -> None:
+    """Start a brand-new session for this person, keeping only the language choice."""
+    locale = session.get(SESSION_LOCALE_KEY)
+    session.start_fresh(participation_key)
+    if locale:
+        session[SESSION_LOCALE_KEY] = locale
+    login_user(user)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _recovery_limit() -> str:
+    return current_app.config["RECOVERY_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("pages.home"))
+    form = LoginForm(next=request.args.get("next"))
+    failed = False
+    if form.validate_on_submit():
+        try:
+            holder = service.authenticate(db.session, form.login_name.data, form.password.data, log_n=_log_n())
+        except service.LoginFailed:
+            failed = True
+        else:
+            purge_expired_sessions(db.session)
+            db.session.commit()
+            _sign_in(holder.user, holder.participation_key)
+            return redirect(safe_next(form.next.data) or url_for("pages.home"), code=303)
+    form.password.data = ""
+    return render_template(
+        "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.ended_by_timeout
+    ), (401 if failed else 200)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    # CSRF is checked by CSRFProtect before this runs: a forged sign-out is refused.
+    session.destroy()
+    response = redirect(url_for("accounts.signed_out"), code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
+@bp.get("/signed-out")
+@public
+def signed_out():
+    return render_template("accounts/signed_out.html")
+
+
+@bp.route("/register/<token>", methods=["GET", "POST"])
+@public
+def register(token: str):
+    try:
+        invitation = service.find_usable_invitation(db.session, token)
+    except service.InvitationUnusable as problem:
+        return _invitation_problem(problem.reason)
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            registration = service.register(
+                db.session, token, login_name=form.login_name.data, pseudonym=form.pseudonym.data,
+                password=form.password.data, log_n=_log_n(),
+            )
+            db.session.commit()
+        except service.NameTaken as taken:
+            db.session.rollback()
+            getattr(form, taken.field).errors.append(NAME_TAKEN[taken.field])
+        except service.InvitationUnusable as problem:
+            db.session.rollback()
+            return _invitation_problem(problem.reason)
+        except IntegrityError:
+            # Somebody took the name between our check and our insert.
+            db.session.rollback()
+            form.login_name.errors.append(NAME_TAKEN["login_name"])
+        else:
+            _sign_in(registration.user, registration.participation_key)
+            return _show_recovery_code(registration.recovery_code, welcome=True)
+    return render_template("accounts/register.html", form=form, role_label=ROLE_LABELS[Role(invitation.role)])
+
+
+def _invitation_problem(reason: str):
+    status = 404 if reason == "unknown" else 410
+    return render_template("accounts/invitation_problem.html", message=INVITATION_PROBLEMS[reason]), status
+
+
+def _show_recovery_code(code: str, *, welcome: bool = False):
+    """The only time a code is ever shown: it is not stored anywhere we could show it from."""
+    return render_template(
+        "accounts/recovery_code.html", code=code, welcome=welcome, form=ConfirmRecoveryCodeForm()
+    )
+
+
+@bp.route("/account/recovery-code", methods=["GET", "POST"])
+def recovery_code():
+    form = ConfirmRecoveryCodeForm()
+    mismatch = False
+    if form.validate_on_submit():
+        if service.confirm_recovery_code(current_user, form.code.data):
+            db.session.commit()
+            flash(_("Thank you. Your recovery code is confirmed."), "success")
+            return redirect(url_for("pages.home"), code=303)
+        mismatch = True
+        form.code.errors.append(_("That does not match your recovery code. Check what you wrote down, or make a new code."))
+    return render_template("accounts/recovery_status.html", form=form, new_form=EmptyForm(), mismatch=mismatch)
+
+
+@bp.post("/account/recovery-code/new")
+def new_recovery_code():
+    key = current_participation_key()
+    if key is None:
+        abort(400)
+    code = service.replace_recovery_code(current_user, key, log_n=_log_n())
+    db.session.commit()
+    return _show_recovery_code(code)
+
+
+@bp.route("/recover", methods=["GET", "POST"])
+@public
+@limiter.limit(_recovery_limit, methods=["POST"])
+def recover():
+    form = RecoverForm()
+    failed = False
+    if form.validate_on_submit():
+        try:
+            result = service.recover(
+                db.session, form.login_name.data, form.code.data, form.password.data, log_n=_log_n()
+            )
+        except service.RecoveryFailed:
+            failed = True
+        else:
+            end_all_sessions(db.session, result.user.id)
+            db.session.commit()
+            _sign_in(result.user, result.participation_key)
+            flash(_("Your new password is set. Any other devices were signed out."), "success")
+            return _show_recovery_code(result.recovery_code)
+    form.password.data = form.confirm.data = ""
+    return render_template("accounts/recover.html", form=form, failed=failed), (401 if failed else 200)
+
+
+@bp.get("/account")
+def account():
+    form = _preferences_form(current_user)
+    return render_template("accounts/account.html", form=form, end_all_form=EmptyForm())
+
+
+def _preferences_form(user: User, formdata=None) -> PreferencesForm:
+    form = PreferencesForm(
+        formdata=formdata,
+        locale=user.locale or "",
+        descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
+        collapse_content_notes=user.collapse_content_notes,
+    )
+    form.locale.choices = [("", _("Follow my browser"))] + [
+        (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]
+    ]
+    return form
+
+
+@bp.post("/account/preferences")
+def preferences():
+    form = _preferences_form(current_user, formdata=request.form)
+    if form.validate():
+        current_user.locale = form.locale.data or None
+        current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
+        current_user.collapse_content_notes = form.collapse_content_notes.data
+        session.pop(SESSION_LOCALE_KEY, None)
+        db.session.commit()
+        flash(_("Your preferences are saved."), "success")
+        return redirect(url_for("accounts.account"), code=303)
+    return render_template("accounts/account.html", form=form, end_all_form=EmptyForm()), 400
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            key = service.change_password(
+                db.session, current_user, current=form.current.data, new=form.password.data, log_n=_log_n()
+            )
+        except service.WrongPassword:
+            form.current.errors.append(_("That is not your current password."))
+        else:
+            end_other_sessions(db.session, current_user.id, session)
+            db.session.commit()
+            _sign_in(current_user, key)
+            flash(_("Your password was changed. Any other devices were signed out."), "success")
+            return redirect(url_for("accounts.account"), code=303)
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.post("/account/sign-out-everywhere")
+def sign_out_everywhere():
+    end_all_sessions(db.session, current_user.id)
+    db.session.commit()
+    session.destroy()
+    response = redirect(url_for("accounts.signed_out"), code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response

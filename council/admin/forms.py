@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from council.accounts.forms import ROLE_LABELS
+
+
+def role_choices() -> list[tuple[str, object]]:
+    return [(str(role), label) for role, label in ROLE_LABELS.items()]
+
+
+class InvitationForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=role_choices, validators=[DataRequired()])
+    label = StringField(
+        _l("Who is this for? (optional, only you and other coordinators see it)"),
+        validators=[Length(max=80, message=_l("Please keep this under %(max)d characters.", max=80))],
+    )
+
+
+class RolesForm(FlaskForm):
+    roles = SelectMultipleField(
+        _l("Roles"), choices=role_choices, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False)
+    )

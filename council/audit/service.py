@@ -1,0 +1,47 @@
+"""Recording and listing staff actions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from council.accounts.models import User
+from council.audit.models import AuditEvent
+from council.db_types import utcnow
+
+ACTIONS = {
+    "coordinator.created",
+    "invitation.created",
+    "invitation.revoked",
+    "invitation.used",
+    "roles.changed",
+    "account.deactivated",
+    "account.reactivated",
+}
+
+
+def record(
+    session: Session, actor: User | None, action: str, *, subject: User | None = None, detail: str = ""
+) -> AuditEvent:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    event = AuditEvent(
+        occurred_at=utcnow(),
+        actor_id=actor.id if actor else None,
+        action=action,
+        subject_user_id=subject.id if subject else None,
+        detail=detail[:200],
+    )
+    session.add(event)
+    return event
+
+
+def page_of_events(session: Session, page: int, per_page: int = 50) -> tuple[list[AuditEvent], int]:
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    events = session.scalars(
+        select(AuditEvent)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(events), total

@@ -1,0 +1,102 @@
+"""``flask council …``: setting up people and data from the command line."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from council import demo_content
+from council.accounts import service as accounts
+from council.accounts.models import Role, User
+from council.accounts.sessions import purge_expired_sessions
+from council.extensions import db
+from council.policies import service as policies
+
+council_cli = click.Group("council", help="Council administration.")
+
+DEMO_PEOPLE = [
+    ("coordinator", "Coordinator Sam", [Role.COORDINATOR]),
+    ("author", "Author Robin", [Role.AUTHOR, Role.TRANSLATOR]),
+    ("moderator", "Moderator Kai", [Role.MODERATOR]),
+] + [(f"advisor{n}", pseudonym, [Role.ADVISOR]) for n, pseudonym in enumerate(
+    ["Willow", "River", "Cedar", "Sparrow", "Amani", "Noor"], start=1)]
+
+
+@council_cli.command("create-coordinator")
+@click.option("--login-name", prompt=True)
+@click.option("--pseudonym", prompt=True)
+@with_appcontext
+def create_coordinator(login_name: str, pseudonym: str) -> None:
+    """Create a coordinator. The password is asked for, never taken as an argument."""
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("The password needs at least 10 characters.")
+    try:
+        registration = accounts.create_coordinator(
+            db.session, login_name=login_name, pseudonym=pseudonym, password=password,
+            log_n=current_app.config["SCRYPT_LOG_N"],
+        )
+        db.session.commit()
+    except accounts.NameTaken as taken:
+        db.session.rollback()
+        raise click.ClickException(f"That {taken.field.replace('_', ' ')} is already taken.") from None
+    click.echo(f"Coordinator {login_name!r} created.")
+    click.echo("Recovery code (shown once; keep it somewhere safe): " + registration.recovery_code)
+
+
+def _database_is_empty() -> bool:
+    return (db.session.scalar(select(func.count()).select_from(User)) or 0) == 0
+
+
+@council_cli.command("demo")
+@click.option("--skip-if-not-empty", is_flag=True, help="Exit quietly when the database already has data.")
+@with_appcontext
+def demo(skip_if_not_empty: bool) -> None:
+    """Load demo people and a demo policy into an empty database."""
+    if current_app.config["ENVIRONMENT"] == "production":
+        raise click.ClickException("Refusing to load demo data in production mode.")
+    if not _database_is_empty():
+        if skip_if_not_empty:
+            click.echo("The database already has data; demo data not loaded.")
+            return
+        raise click.ClickException("Refusing to load demo data into a database that already has data.")
+    password = current_app.config.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    load_demo(password)
+    click.echo("Demo data loaded. Sign in at the site with any of these login names:")
+    for login_name, pseudonym, roles in DEMO_PEOPLE:
+        click.echo(f"  {login_name:<12} ({pseudonym}; {', '.join(str(r) for r in roles)})")
+    click.echo(f"Password for all of them: {password}")
+
+
+def load_demo(password: str) -> None:
+    log_n = current_app.config["SCRYPT_LOG_N"]
+    people: dict[str, User] = {}
+    for login_name, pseudonym, roles in DEMO_PEOPLE:
+        registration = accounts.create_person(db.session, login_name, pseudonym, password, roles, log_n)
+        registration.user.recovery_confirmed = True
+        people[login_name] = registration.user
+        db.session.flush()
+    author = people["author"]
+    policy = policies.create_policy(db.session, author, demo_content.POLICY_TITLE)
+    first = policies.start_revision(db.session, policy, author, title=demo_content.POLICY_TITLE,
+                                    body=demo_content.REVISION_1, change_notes=demo_content.REVISION_1_CHANGE_NOTES)
+    policies.publish(db.session, first, section_notes=demo_content.SECTION_NOTES)
+    policies.add_translation(db.session, first, author, locale="es", title=demo_content.REVISION_1_SPANISH_TITLE,
+                             body=demo_content.REVISION_1_SPANISH)
+    second = policies.start_revision(db.session, policy, author, title=demo_content.POLICY_TITLE,
+                                     body=demo_content.REVISION_2, change_notes=demo_content.REVISION_2_CHANGE_NOTES)
+    policies.publish(db.session, second, section_notes=demo_content.SECTION_NOTES)
+    db.session.commit()
+
+
+@council_cli.command("purge-sessions")
+@with_appcontext
+def purge_sessions() -> None:
+    """Delete expired session records (run from cron; sign-in also does it)."""
+    removed = purge_expired_sessions(db.session)
+    db.session.commit()
+    click.echo(f"{removed} expired sessions removed.")

@@ -1,0 +1,148 @@
+"""The demo policy: original text on a survivor-centred topic, in two revisions and a translation."""
+
+POLICY_TITLE = "First contact and referrals"
+
+REVISION_1 = """\
+This policy explains how we meet people for the first time and how we refer them to other services.
+
+## Purpose
+
+We want every first contact to feel safe, calm and respectful. This policy sets out what staff do,
+and what people can expect from us, from the first conversation to a referral elsewhere.
+
+## Who this policy covers
+
+It covers every member of staff and every volunteer who answers the phone, replies to messages or
+meets someone in person. It also covers partner organisations when they act for us.
+
+## Our principles
+
+- Safety comes first, including emotional safety.
+- People decide what they share and when.
+- We explain what we do and why, in plain words.
+- We never make help depend on telling a full story.
+
+## Consent and choice
+
+We ask before we write anything down. People can say no to any question. They can change their
+mind later, and we will remove what they asked us to remove unless the law requires us to keep it.
+
+## Language and interpreters
+
+People can speak in the language they prefer. We book a professional interpreter, never a family
+member or a friend, and we ask whether the person prefers a woman or a man.
+
+## What we write down
+
+We record only what is needed to help. Records are kept on our own systems, never on personal
+phones. People can ask to see what we hold about them.
+
+## Describing what happened
+
+Some people want to tell us about violence, threats or abuse they lived through. Staff listen
+without pushing for detail. They do not ask for the same account twice, and they offer a break
+at any time.
+
+## Referrals to other services
+
+Before we refer someone, we explain what the other service does and what we will tell them. We
+share only what the person agrees to share.
+
+## Complaints and feedback
+
+Anyone can complain or give feedback, anonymously if they wish. We answer within ten working days.
+
+## Reviewing this policy
+
+The survivor advisory council reviews this policy every year, and whenever it changes.
+"""
+
+REVISION_1_CHANGE_NOTES = "First draft for review by the advisory council."
+
+REVISION_2 = REVISION_1.replace(
+    "We ask before we write anything down. People can say no to any question.",
+    "We ask before we write anything down, and we say who will read it. People can say no to any question.",
+).replace(
+    "We answer within ten working days.",
+    "We answer within ten working days, in the person's own language.",
+).replace(
+    "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it changes.",
+    "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it "
+    "changes. Council members are paid for this work.",
+)
+
+REVISION_2_CHANGE_NOTES = (
+    "Consent now says who will read the notes; complaints are answered in the person's own language; "
+    "council members are paid for reviews."
+)
+
+#: Section position (0 is the opening paragraph) -> notes an author adds.
+SECTION_NOTES = {
+    1: {"summary": "Why this policy exists: every first contact should feel safe and respectful."},
+    4: {"summary": "You choose what is written down, and you can change your mind."},
+    7: {
+        "summary": "Staff listen without pushing for detail, and offer breaks.",
+        "content_note": "Mentions violence, threats and abuse in general terms.",
+    },
+}
+
+REVISION_1_SPANISH_TITLE = "Primer contacto y derivaciones"
+
+REVISION_1_SPANISH = """\
+Esta política explica cómo conocemos a las personas por primera vez y cómo las derivamos a otros servicios.
+
+## Propósito
+
+Queremos que cada primer contacto se sienta seguro, tranquilo y respetuoso. Esta política describe lo
+que hace el personal, y lo que las personas pueden esperar de nosotros, desde la primera conversación
+hasta una derivación a otro lugar.
+
+## A quién se aplica esta política
+
+Se aplica a todo el personal y a todas las personas voluntarias que atienden el teléfono, responden
+mensajes o se reúnen con alguien en persona. También se aplica a las organizaciones asociadas cuando
+actúan en nuestro nombre.
+
+## Nuestros principios
+
+- La seguridad es lo primero, también la seguridad emocional.
+- Las personas deciden qué cuentan y cuándo.
+- Explicamos lo que hacemos y por qué, con palabras sencillas.
+- Nunca condicionamos la ayuda a que se cuente toda la historia.
+
+## Consentimiento y elección
+
+Preguntamos antes de anotar cualquier cosa. Las personas pueden negarse a responder cualquier
+pregunta. Pueden cambiar de opinión más tarde, y borraremos lo que nos pidan borrar salvo que la ley
+nos obligue a conservarlo.
+
+## Idioma e intérpretes
+
+Las personas pueden hablar en el idioma que prefieran. Reservamos un intérprete profesional, nunca un
+familiar ni una amistad, y preguntamos si la persona prefiere a una mujer o a un hombre.
+
+## Lo que anotamos
+
+Anotamos solo lo necesario para ayudar. Los registros se guardan en nuestros propios sistemas, nunca
+en teléfonos personales. Las personas pueden pedir ver lo que tenemos sobre ellas.
+
+## Contar lo que pasó
+
+Algunas personas quieren contarnos la violencia, las amenazas o el abuso que vivieron. El personal
+escucha sin presionar para obtener detalles. No pide el mismo relato dos veces y ofrece una pausa en
+cualquier momento.
+
+## Derivaciones a otros servicios
+
+Antes de derivar a alguien, explicamos qué hace el otro servicio y qué le vamos a contar. Solo
+compartimos lo que la persona acepta compartir.
+
+## Quejas y opiniones
+
+Cualquier persona puede presentar una queja u opinar, de forma anónima si lo desea. Respondemos en un
+plazo de diez días hábiles.
+
+## Revisión de esta política
+
+El consejo asesor de personas sobrevivientes revisa esta política cada año y cada vez que cambia.
+"""

@@ -1,0 +1,57 @@
+"""Languages, locale selection and text direction.
+
+Precedence: the signed-in user's saved preference, else a choice made in this
+browser session, else the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+#: Each language's own name for itself, so anyone can find theirs in the switcher.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "ar": "العربية",
+}
+
+SESSION_LOCALE_KEY = "locale"
+
+
+def supported_locales() -> list[str]:
+    return list(current_app.config["LANGUAGES"])
+
+
+def select_locale() -> str:
+    supported = supported_locales()
+    if current_user and current_user.is_authenticated and current_user.locale in supported:
+        return current_user.locale
+    chosen = session.get(SESSION_LOCALE_KEY)
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@dataclass(frozen=True)
+class LocaleInfo:
+    """What a template needs to set ``<html lang dir>`` and draw the switcher."""
+
+    tag: str
+    direction: str
+    languages: list[tuple[str, str]]
+
+
+def locale_info() -> LocaleInfo:
+    locale = get_locale()
+    tag = locale.language if locale else "en"
+    rtl = tag in current_app.config["RTL_LANGUAGES"]
+    return LocaleInfo(
+        tag=tag,
+        direction="rtl" if rtl else "ltr",
+        languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in supported_locales()],
+    )

@@ -1,0 +1,5 @@
+"""Every feature's models, imported in one place for Alembic and create_all."""
+
+from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
+from council.audit.models import AuditEvent  # noqa: F401
+from council.policies.models import Policy, Revision, RevisionSection, RevisionTranslation  # noqa: F401

@@ -1,0 +1,55 @@
+"""Pages every visitor can reach: home, safety, quick exit, language choice."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from council.accounts.access import public, safe_next
+from council.extensions import csrf, db
+from council.i18n import SESSION_LOCALE_KEY
+
+bp = Blueprint("pages", __name__)
+
+#: Sent when someone leaves or signs out, so Back cannot bring a page back.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+@bp.get("/")
+@public
+def home():
+    return render_template("pages/home.html")
+
+
+@bp.get("/safety")
+@public
+def safety():
+    return render_template("pages/safety.html")
+
+
+@bp.route("/exit", methods=["GET", "POST"])
+@public
+@csrf.exempt
+def quick_exit():
+    """End the session, clear what the browser holds for this site, and leave.
+
+    Reachable by a plain link so it works without JavaScript. Being signed out by
+    a link someone else planted is a nuisance, not a harm; staying signed in
+    after trying to leave would be.
+    """
+    session.destroy()
+    response = redirect(current_app.config["EXIT_URL"], code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
+@bp.post("/language")
+@public
+def set_language():
+    chosen = request.form.get("locale", "")
+    if chosen in current_app.config["LANGUAGES"]:
+        session[SESSION_LOCALE_KEY] = chosen
+        if current_user.is_authenticated:
+            current_user.locale = chosen
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("pages.home"), code=303)

@@ -1,0 +1,34 @@
+// Quick exit: the button, and Shift pressed three times (each within five seconds
+// of the last), hide the page at once and leave through /exit, which signs out,
+// clears site data and redirects to a neutral site. location.replace() swaps the
+// current history entry, so Back does not return here.
+(function () {
+  "use strict";
+  var button = document.getElementById("quick-exit");
+  if (!button) { return; }
+  var exitUrl = button.getAttribute("data-exit-url") || button.href;
+  var SHIFT_WINDOW_MS = 5000;
+  var presses = [];
+
+  function leave(event) {
+    if (event) { event.preventDefault(); }
+    document.documentElement.classList.add("exiting");
+    document.title = "";
+    window.location.replace(exitUrl);
+  }
+
+  button.addEventListener("click", leave);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Shift" || event.repeat) { return; }
+    var now = Date.now();
+    if (presses.length && now - presses[presses.length - 1] > SHIFT_WINDOW_MS) {
+      presses = [];
+    }
+    presses.push(now);
+    if (presses.length >= 3) {
+      presses = [];
+      leave();
+    }
+  });
+})();

@@ -1,0 +1,149 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL from COUNCIL_TEST_DATABASE_URL),
+migrated once per run with Alembic and emptied after each test, so commits are real commits."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from council import create_app
+from council.accounts import service as accounts
+from council.accounts.models import Role
+from council.config import normalise_database_url
+from council.extensions import db
+
+#: Low scrypt cost for speed; the production cost is measured by ``make bench``.
+TEST_SCRYPT_LOG_N = 12
+PASSWORD = "correct horse battery"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("COUNCIL_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'council-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+def make_app(database_url: str, instance_path: Path, **overrides):
+    os.environ["COUNCIL_INSTANCE_PATH"] = str(instance_path)
+    config = {
+        "TESTING": True,
+        "ENVIRONMENT": "testing",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SCRYPT_LOG_N": TEST_SCRYPT_LOG_N,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, instance_path):
+    """Run every Alembic migration once, exactly as ``make run`` does."""
+    from flask_migrate import upgrade
+
+    app = make_app(database_url, instance_path)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return True
+
+
+def _empty_all_tables() -> None:
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def app_factory(migrated, database_url, instance_path):
+    created = []
+
+    def factory(**overrides):
+        app = make_app(database_url, instance_path, **overrides)
+        created.append(app)
+        return app
+
+    yield factory
+    for app in created:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if created:
+        with created[0].app_context():
+            _empty_all_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def people(app):
+    """Create people directly through the service: ``people.make("advisor1", Role.ADVISOR)``."""
+    return PeopleFactory(app)
+
+
+class PeopleFactory:
+    def __init__(self, app):
+        self.app = app
+        self.recovery_codes: dict[str, str] = {}
+
+    def make(self, login_name: str, *roles: Role, pseudonym: str | None = None, password: str = PASSWORD):
+        with self.app.app_context():
+            registration = accounts.create_person(
+                db.session, login_name, pseudonym or login_name.title(), password,
+                list(roles) or [Role.ADVISOR], TEST_SCRYPT_LOG_N,
+            )
+            db.session.commit()
+            self.recovery_codes[login_name] = registration.recovery_code
+            return registration.user.id
+
+
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(response) -> str:
+    match = CSRF_PATTERN.search(response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def submit(client, url: str, data: dict, *, form_url: str | None = None, **kwargs):
+    """Fetch the page holding the form (for its CSRF token) and post the form, as a browser does."""
+    page = client.get(form_url or url)
+    return client.post(url, data={"csrf_token": csrf_token(page), **data}, **kwargs)
+
+
+def sign_in(client, login_name: str, password: str = PASSWORD):
+    response = submit(client, "/login", {"login_name": login_name, "password": password})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response

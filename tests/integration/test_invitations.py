@@ -1,0 +1,252 @@
+"""Coordinators invite; invited people register with a login name, a pseudonym and a password."""
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from council.accounts import service
+from council.accounts.models import Invitation, Role, User
+from council.audit.models import AuditEvent
+from council.db_types import utcnow
+from council.extensions import db
+from council.security import PASSWORD as PASSWORD_PURPOSE
+from council.security import RECOVERY, normalise_recovery_code, unwrap_key
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+
+LINK = re.compile(r'value="(http://[^"]+/register/([^"]+))"')
+
+
+def invite(client, role="advisor", label="For R."):
+    response = submit(client, "/admin/invitations", {"role": role, "label": label})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    match = LINK.search(response.get_data(as_text=True))
+    assert match, "the invitation link is shown"
+    return "/register/" + match.group(2)
+
+
+def register(client, path, login_name="river", pseudonym="River", password="a good long password"):
+    return submit(client, path, {"login_name": login_name, "pseudonym": pseudonym,
+                                 "password": password, "confirm": password})
+
+
+@pytest.fixture
+def coordinator(app, people):
+    people.make("sam", Role.COORDINATOR, pseudonym="Sam")
+    client = app.test_client()
+    sign_in(client, "sam")
+    return client
+
+
+def test_invited_person_registers_and_sees_their_recovery_code_once(app, coordinator):
+    path = invite(coordinator)
+    newcomer = app.test_client()
+    page = newcomer.get(path)
+    assert "You were invited to join as: Advisor." in page.get_data(as_text=True)
+    assert "email" in page.get_data(as_text=True)  # says it is NOT asked for
+    assert 'name="email"' not in page.get_data(as_text=True)
+    response = register(newcomer, path)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    code = re.search(r'id="recovery-code">([0-9A-Z-]+)<', body).group(1)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_key == "river"))
+        assert user.role_names == {"advisor"}
+        assert code not in repr(user.__dict__)
+        key = unwrap_key(user.key_wrapped_by_recovery, code, purpose=RECOVERY, user_id=user.id)
+        assert key == unwrap_key(user.key_wrapped_by_password, "a good long password",
+                                 purpose=PASSWORD_PURPOSE, user_id=user.id)
+    # Signed in straight away; the code is never shown again.
+    later = newcomer.get("/account/recovery-code").get_data(as_text=True)
+    assert code not in later
+    # Confirming that it was kept.
+    response = newcomer.post("/account/recovery-code", data={
+        "csrf_token": csrf_token(newcomer.get("/account/recovery-code")), "code": code.lower()})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(User.recovery_confirmed).where(User.login_key == "river"))
+
+
+def test_a_wrongly_copied_code_is_not_confirmed_and_a_new_one_can_be_made(app, coordinator):
+    path = invite(coordinator)
+    newcomer = app.test_client()
+    first = re.search(r'id="recovery-code">([0-9A-Z-]+)<', register(newcomer, path).get_data(as_text=True)).group(1)
+    response = submit(newcomer, "/account/recovery-code", {"code": "AAAA-BBBB-CCCC-DDDD-EEEE"})
+    assert "That does not match your recovery code" in response.get_data(as_text=True)
+    response = submit(newcomer, "/account/recovery-code/new", {}, form_url="/account/recovery-code")
+    second = re.search(r'id="recovery-code">([0-9A-Z-]+)<', response.get_data(as_text=True)).group(1)
+    assert second != first
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_key == "river"))
+        assert not service.confirm_recovery_code(user, first)
+        assert service.confirm_recovery_code(user, second)
+
+
+def test_an_invitation_works_once(app, coordinator):
+    path = invite(coordinator)
+    register(app.test_client(), path)
+    again = app.test_client()
+    response = again.get(path)
+    assert response.status_code == 410
+    assert "This invitation has already been used" in response.get_data(as_text=True)
+
+
+def test_expired_revoked_and_made_up_invitations_say_so(app, coordinator):
+    expired, revoked = invite(coordinator), invite(coordinator, label="second")
+    with app.app_context():
+        db.session.execute(update(Invitation).where(Invitation.label == "For R.")
+                           .values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+        invitation_id = db.session.scalar(select(Invitation.id).where(Invitation.label == "second"))
+    submit(coordinator, f"/admin/invitations/{invitation_id}/revoke", {}, form_url="/admin/invitations")
+    visitor = app.test_client()
+    assert "has expired" in visitor.get(expired).get_data(as_text=True)
+    assert "withdrawn by the coordinator" in visitor.get(revoked).get_data(as_text=True)
+    made_up = visitor.get("/register/not-a-real-token")
+    assert made_up.status_code == 404 and "not valid" in made_up.get_data(as_text=True)
+    # Posting to a dead link creates nobody.
+    response = register(visitor, expired, login_name="late")
+    assert response.status_code == 410
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.login_key == "late")) is None
+
+
+def test_two_people_racing_for_one_link_make_one_account(app, coordinator):
+    path = invite(coordinator)
+    clients = [app.test_client() for _ in range(2)]
+    tokens = [csrf_token(c.get(path)) for c in clients]
+    results = []
+
+    def attempt(index):
+        response = clients[index].post(path, data={
+            "csrf_token": tokens[index], "login_name": f"racer{index}", "pseudonym": f"Racer {index}",
+            "password": "a good long password", "confirm": "a good long password"})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200, 410]
+    with app.app_context():
+        assert len(db.session.scalars(select(User).where(User.login_key.like("racer%"))).all()) == 1
+
+
+@pytest.mark.parametrize("login_name, pseudonym, field", [
+    ("SAM", "Someone", "login_name"),
+    ("ｓａｍ", "Someone", "login_name"),
+    ("someone", "sam", "pseudonym"),
+    ("someone", "ＳＡＭ", "pseudonym"),
+])
+def test_names_already_taken_are_refused_without_case_or_width(app, coordinator, login_name, pseudonym, field):
+    path = invite(coordinator)
+    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    expected = "That login name is already taken" if field == "login_name" else "That pseudonym is already taken"
+    assert expected in body
+    assert f'value="{login_name}"' in body and f'value="{pseudonym}"' in body
+    assert app.test_client().get(path).status_code == 200  # the invitation is still usable
+
+
+@pytest.mark.parametrize("login_name, pseudonym, message", [
+    ("river", "Ri\u202everse", "Pseudonyms cannot contain hidden or control characters."),
+    ("river", "\u2066River\u2069", "Pseudonyms cannot contain hidden or control characters."),
+    ("riv\u200ber", "River", "Login names cannot contain hidden or control characters."),
+    ("x'; DROP TABLE users;--", "River", "Use letters, numbers, dots, dashes or underscores"),
+    ("ab", "River", "Login names need between 3 and 40 characters."),
+    ("river", "R", "Please choose a pseudonym of at least 2 characters."),
+    ("river", "R" * 41, "Pseudonyms can be at most 40 characters."),
+])
+def test_bad_names_are_refused_next_to_the_field_with_the_input_kept(app, coordinator, login_name, pseudonym, message):
+    path = invite(coordinator)
+    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
+    body = response.get_data(as_text=True)
+    assert message in body
+    assert 'class="error-message"' in body
+    assert app.test_client().get(path).status_code == 200
+
+
+def test_short_or_mismatched_passwords_are_refused(app, coordinator):
+    path = invite(coordinator)
+    short = register(app.test_client(), path, password="short")
+    assert "Passwords need between 10 and 200 characters." in short.get_data(as_text=True)
+    newcomer = app.test_client()
+    response = submit(newcomer, path, {"login_name": "river", "pseudonym": "River",
+                                       "password": "a good long password", "confirm": "another long password"})
+    assert "The two passwords do not match." in response.get_data(as_text=True)
+
+
+def test_markup_in_a_pseudonym_is_shown_as_text(app, coordinator):
+    path = invite(coordinator)
+    response = register(app.test_client(), path, pseudonym='<script>alert("x")</script>')
+    assert response.status_code == 200
+    people_page = coordinator.get("/admin/people").get_data(as_text=True)
+    assert "<script>alert" not in people_page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in people_page
+
+
+def test_only_coordinators_manage_invitations_people_and_audit(app, people):
+    people.make("willow", Role.ADVISOR)
+    people.make("robin", Role.AUTHOR, Role.MODERATOR)
+    for login_name in ("willow", "robin"):
+        client = app.test_client()
+        sign_in(client, login_name)
+        for path in ("/admin/invitations", "/admin/people", "/admin/audit"):
+            response = client.get(path)
+            assert response.status_code == 403
+            assert "This page is not open to you" in response.get_data(as_text=True)
+        assert client.post("/admin/invitations", data={"role": "coordinator"}).status_code in (400, 403)
+
+
+def test_staff_actions_are_audited_and_shown_to_coordinators(app, coordinator):
+    path = invite(coordinator, role="author", label="New author")
+    register(app.test_client(), path, login_name="robin", pseudonym="Robin")
+    with app.app_context():
+        robin_id = db.session.scalar(select(User.id).where(User.login_key == "robin"))
+    response = submit(coordinator, f"/admin/people/{robin_id}", {"roles": ["author", "moderator"]})
+    assert response.status_code == 303
+    submit(coordinator, f"/admin/people/{robin_id}/access", {"active": "0"}, form_url=f"/admin/people/{robin_id}")
+    with app.app_context():
+        actions = sorted(db.session.scalars(select(AuditEvent.action)).all())
+    assert actions == ["account.deactivated", "invitation.created", "invitation.used", "roles.changed"]
+    page = coordinator.get("/admin/audit").get_data(as_text=True)
+    for label in ("Invitation created", "Invitation used to register", "Roles changed", "Access turned off"):
+        assert label in page
+    assert "author, moderator" in page
+
+
+def test_turning_off_access_signs_the_person_out_everywhere(app, coordinator, people):
+    willow_id = people.make("willow")
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    submit(coordinator, f"/admin/people/{willow_id}/access", {"active": "0"}, form_url=f"/admin/people/{willow_id}")
+    assert willow.get("/account").status_code == 302
+    assert submit(app.test_client(), "/login", {"login_name": "willow", "password": PASSWORD}).status_code == 401
+
+
+def test_a_coordinator_cannot_remove_their_own_coordinator_role(app, coordinator):
+    with app.app_context():
+        sam_id = db.session.scalar(select(User.id).where(User.login_key == "sam"))
+    response = submit(coordinator, f"/admin/people/{sam_id}", {"roles": ["advisor"]})
+    assert "You cannot remove your own coordinator role" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, sam_id).role_names == {"coordinator"}
+
+
+def test_a_person_can_hold_several_roles(app, coordinator, people):
+    willow_id = people.make("willow")
+    submit(coordinator, f"/admin/people/{willow_id}", {"roles": ["advisor", "translator"]})
+    with app.app_context():
+        assert db.session.get(User, willow_id).role_names == {"advisor", "translator"}
+
+
+def test_recovery_code_normalisation_is_used_on_confirmation(app, people):
+    people.make("willow")
+    code = people.recovery_codes["willow"]
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_key == "willow"))
+        assert service.confirm_recovery_code(user, normalise_recovery_code(code.replace("-", " ").lower()))

@@ -1,0 +1,187 @@
+"""Signing in and out, server-side sessions and their timeouts."""
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from council.accounts.models import ServerSession, User
+from council.db_types import utcnow
+from council.extensions import db
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+
+
+def _sessions(app):
+    with app.app_context():
+        return db.session.scalars(select(ServerSession)).all()
+
+
+def test_sign_in_opens_the_home_page_with_the_pseudonym(client, people):
+    people.make("willow", pseudonym="Willow")
+    response = sign_in(client, "willow")
+    assert response.headers["Location"] == "/"
+    assert "Welcome, Willow" in client.get("/").get_data(as_text=True)
+
+
+def test_login_name_is_matched_without_case(client, people):
+    people.make("willow")
+    sign_in(client, "WILLOW")
+
+
+def test_wrong_password_and_unknown_name_get_the_same_answer(client, people):
+    people.make("willow")
+    wrong = submit(client, "/login", {"login_name": "willow", "password": "not the password"})
+    unknown = submit(client, "/login", {"login_name": "nobody", "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    message = "That login name and password do not match"
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+    # The login name is kept; the password is not sent back.
+    assert 'value="willow"' in wrong.get_data(as_text=True)
+    assert "not the password" not in wrong.get_data(as_text=True)
+
+
+def test_a_tampered_wrapped_key_is_a_plain_login_failure(app, client, people):
+    user_id = people.make("willow")
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        blob = bytearray(user.key_wrapped_by_password)
+        blob[-1] ^= 0xFF
+        user.key_wrapped_by_password = bytes(blob)
+        db.session.commit()
+    response = submit(client, "/login", {"login_name": "willow", "password": PASSWORD})
+    assert response.status_code == 401
+    assert "That login name and password do not match" in response.get_data(as_text=True)
+
+
+def test_turned_off_accounts_cannot_sign_in(app, client, people):
+    user_id = people.make("willow")
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == user_id).values(active=False))
+        db.session.commit()
+    assert submit(client, "/login", {"login_name": "willow", "password": PASSWORD}).status_code == 401
+
+
+def test_pages_need_a_session_and_come_back_after_sign_in(client, people):
+    people.make("willow")
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/account"
+    page = client.get("/login?next=/account")
+    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
+                                           "password": PASSWORD, "next": "/account"})
+    assert response.headers["Location"] == "/account"
+
+
+def test_next_cannot_send_people_to_another_site(client, people):
+    people.make("willow")
+    page = client.get("/login")
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
+                                               "password": PASSWORD, "next": target})
+        assert response.headers["Location"] == "/", target
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
+        page = client.get("/login")
+
+
+def test_the_cookie_is_opaque_and_the_database_holds_neither_token_nor_key(app, client, people):
+    people.make("willow")
+    response = sign_in(client, "willow")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    token = client.get_cookie("council").value
+    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    assert token not in record.id and token not in record.data
+    assert record.sealed_key is not None and len(record.sealed_key) == 12 + 32 + 16
+    assert "willow" not in record.data
+
+
+def test_sign_in_replaces_the_session_so_an_earlier_cookie_is_worthless(app, client, people):
+    people.make("willow")
+    client.get("/login")
+    before = client.get_cookie("council").value
+    sign_in(client, "willow")
+    after = client.get_cookie("council").value
+    assert before != after
+    stale = app.test_client()
+    stale.set_cookie("council", before)
+    assert stale.get("/account").status_code == 302
+
+
+def test_a_stolen_record_cannot_be_replayed_without_the_cookie(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    thief = app.test_client()
+    thief.set_cookie("council", record.id)
+    assert thief.get("/account").status_code == 302
+
+
+def test_sign_out_ends_the_session_and_clears_site_data(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
+    assert response.status_code == 303
+    assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
+    assert all(s.user_id is None for s in _sessions(app))
+    assert client.get("/account").status_code == 302
+
+
+def test_sign_out_without_the_form_token_is_refused(client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    assert client.post("/logout").status_code == 400
+    assert client.get("/account").status_code == 200
+
+
+def test_idle_sessions_end_and_say_why(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    with app.app_context():
+        db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    response = client.get("/account", follow_redirects=True)
+    assert "You were signed out because the page was left unused" in response.get_data(as_text=True)
+    assert all(s.user_id is None for s in _sessions(app))
+
+
+def test_activity_pushes_the_idle_deadline_but_never_past_the_absolute_one(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    soon = utcnow() + timedelta(minutes=2)
+    with app.app_context():
+        db.session.execute(update(ServerSession).where(ServerSession.user_id.is_not(None))
+                           .values(idle_expires_at=soon, expires_at=soon + timedelta(minutes=5)))
+        db.session.commit()
+    assert client.get("/account").status_code == 200
+    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    assert record.idle_expires_at == record.expires_at
+
+
+def test_sessions_end_at_their_absolute_lifetime(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    with app.app_context():
+        db.session.execute(update(ServerSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert client.get("/account").status_code == 302
+
+
+def test_idle_timeout_is_configurable(app_factory, people):
+    app = app_factory(SESSION_IDLE_MINUTES=5)
+    people.app = app
+    people.make("willow")
+    client = app.test_client()
+    sign_in(client, "willow")
+    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    remaining = record.idle_expires_at - utcnow()
+    assert timedelta(minutes=4) < remaining <= timedelta(minutes=5)
+
+
+def test_sign_out_of_all_devices(app, people):
+    people.make("willow")
+    phone, laptop = app.test_client(), app.test_client()
+    sign_in(phone, "willow")
+    sign_in(laptop, "willow")
+    response = laptop.post("/account/sign-out-everywhere", data={"csrf_token": csrf_token(laptop.get("/account"))})
+    assert response.headers["Clear-Site-Data"]
+    assert phone.get("/account").status_code == 302
+    assert laptop.get("/account").status_code == 302

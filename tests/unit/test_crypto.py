@@ -1,0 +1,129 @@
+"""The participation key: wrapped under the password and the recovery code, never readable otherwise."""
+
+import uuid
+
+import pytest
+
+from council.security import (
+    PASSWORD,
+    RECOVERY,
+    KeyUnwrapError,
+    new_participation_key,
+    new_recovery_code,
+    normalise_recovery_code,
+    participation_tag,
+    seal,
+    unseal,
+    unwrap_key,
+    wrap_key,
+)
+
+LOG_N = 12
+
+
+@pytest.fixture
+def user_id():
+    return uuid.uuid4()
+
+
+def test_wrapped_key_unwraps_with_the_right_password(user_id):
+    key = new_participation_key()
+    wrapped = wrap_key(key, "a long passphrase", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    assert key not in wrapped
+    assert unwrap_key(wrapped, "a long passphrase", purpose=PASSWORD, user_id=user_id) == key
+
+
+def test_wrong_password_fails(user_id):
+    wrapped = wrap_key(new_participation_key(), "a long passphrase", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(wrapped, "a long passphrasf", purpose=PASSWORD, user_id=user_id)
+
+
+def test_every_byte_of_the_wrapped_key_is_protected(user_id):
+    wrapped = wrap_key(new_participation_key(), "a long passphrase", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    for position in range(len(wrapped)):
+        tampered = bytearray(wrapped)
+        tampered[position] ^= 0x01
+        with pytest.raises(KeyUnwrapError):
+            unwrap_key(bytes(tampered), "a long passphrase", purpose=PASSWORD, user_id=user_id)
+
+
+def test_truncated_or_empty_blobs_fail_cleanly(user_id):
+    wrapped = wrap_key(new_participation_key(), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    for blob in (b"", wrapped[:3], wrapped[:30], wrapped[:-1]):
+        with pytest.raises(KeyUnwrapError):
+            unwrap_key(blob, "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id)
+
+
+def test_a_key_wrapped_for_one_person_or_purpose_does_not_open_for_another(user_id):
+    wrapped = wrap_key(new_participation_key(), "shared secret", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(wrapped, "shared secret", purpose=PASSWORD, user_id=uuid.uuid4())
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(wrapped, "shared secret", purpose=RECOVERY, user_id=user_id)
+
+
+def test_format_is_versioned_and_records_its_cost(user_id):
+    wrapped = wrap_key(new_participation_key(), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    assert wrapped[0] == 1
+    assert wrapped[1] == LOG_N
+    # A key wrapped at one cost still opens after the configured cost changes.
+    assert len(unwrap_key(wrapped, "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id)) == 32
+
+
+def test_absurd_cost_in_a_tampered_header_is_refused_before_any_work(user_id):
+    wrapped = bytearray(wrap_key(new_participation_key(), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id, log_n=LOG_N))
+    wrapped[1] = 40
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(bytes(wrapped), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id)
+
+
+def test_rewrapping_under_a_new_password_keeps_the_same_key(user_id):
+    key = new_participation_key()
+    old = wrap_key(key, "first password", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    unwrapped = unwrap_key(old, "first password", purpose=PASSWORD, user_id=user_id)
+    new = wrap_key(unwrapped, "second password", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    assert unwrap_key(new, "second password", purpose=PASSWORD, user_id=user_id) == key
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(new, "first password", purpose=PASSWORD, user_id=user_id)
+
+
+def test_recovery_code_opens_the_same_key_however_it_is_typed(user_id):
+    key = new_participation_key()
+    code = new_recovery_code()
+    wrapped = wrap_key(key, code, purpose=RECOVERY, user_id=user_id, log_n=LOG_N)
+    typed = " " + code.lower().replace("-", " ") + " "
+    assert unwrap_key(wrapped, normalise_recovery_code(typed), purpose=RECOVERY, user_id=user_id) == key
+
+
+def test_recovery_codes_are_long_random_and_unambiguous():
+    codes = {new_recovery_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        groups = code.split("-")
+        assert [len(g) for g in groups] == [4, 4, 4, 4, 4]
+        assert not set(code) & set("ILOU")
+
+
+def test_look_alike_letters_are_read_as_digits():
+    assert normalise_recovery_code("oil0-abcd") == "0110-ABCD"
+
+
+def test_tags_differ_per_key_purpose_and_reference():
+    key, other_key = new_participation_key(), new_participation_key()
+    ref = uuid.uuid4()
+    tag = participation_tag(key, "comment", ref)
+    assert tag == participation_tag(key, "comment", ref)
+    assert tag != participation_tag(other_key, "comment", ref)
+    assert tag != participation_tag(key, "ballot", ref)
+    assert tag != participation_tag(key, "comment", uuid.uuid4())
+
+
+def test_sealed_values_need_the_same_secret_and_context():
+    secret, key = new_participation_key(), new_participation_key()
+    sealed = seal(secret, key, b"record-1")
+    assert unseal(secret, sealed, b"record-1") == key
+    with pytest.raises(KeyUnwrapError):
+        unseal(new_participation_key(), sealed, b"record-1")
+    with pytest.raises(KeyUnwrapError):
+        unseal(secret, sealed, b"record-2")
