@@ -37,6 +37,7 @@ test: setup
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -o translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BIN)/python translations/fill_english.py
 
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from council.accounts.names import (
@@ -113,8 +114,8 @@ class PreferencesForm(FlaskForm):
     locale = SelectField(_l("Language"))
     descriptive_titles = RadioField(
         _l("Browser tab title"),
-        choices=[("neutral", _l("Neutral: only the site's name")),
-                 ("descriptive", _l("Descriptive: the name of the page"))],
+        choices=[SelectChoice("neutral", _l("Neutral: only the site's name")),
+                 SelectChoice("descriptive", _l("Descriptive: the name of the page"))],
     )
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
 
 from council.accounts import service
 from council.accounts.access import current_participation_key, public, safe_next
@@ -204,8 +205,9 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
         descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
         collapse_content_notes=user.collapse_content_notes,
     )
-    form.locale.choices = [("", _("Follow my browser"))] + [
-        (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]
+    form.locale.choices = [SelectChoice("", _("Follow my browser"))] + [
+        SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
+        for code in current_app.config["LANGUAGES"]
     ]
     return form
 
@@ -238,7 +240,7 @@ def change_password():
         else:
             end_other_sessions(db.session, current_user.id, session)
             db.session.commit()
-            _sign_in(current_user, key)
+            _sign_in(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/change_password.html", form=form)

@@ -3,14 +3,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from council.accounts.forms import ROLE_LABELS
 
 
-def role_choices() -> list[tuple[str, object]]:
-    return [(str(role), label) for role, label in ROLE_LABELS.items()]
+def role_choices() -> list[SelectChoice]:
+    return [SelectChoice(str(role), label) for role, label in ROLE_LABELS.items()]
 
 
 class InvitationForm(FlaskForm):

@@ -1,0 +1,210 @@
+"""Every page: safe headers, the quick exit, languages, and real error pages."""
+
+import pytest
+
+from council.accounts.models import Role
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+
+PUBLIC_PAGES = ["/", "/safety", "/login", "/recover", "/signed-out"]
+
+
+def _all_headers_are_safe(response):
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES + ["/no-such-page"])
+def test_every_public_page_and_error_sends_the_security_headers(client, path):
+    response = client.get(path)
+    _all_headers_are_safe(response)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "ETag" not in response.headers
+
+
+def test_signed_in_pages_are_never_cached(client, people):
+    people.make("willow", Role.COORDINATOR)
+    sign_in(client, "willow")
+    for path in ("/", "/account", "/admin/people", "/admin/invitations", "/admin/audit"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        _all_headers_are_safe(response)
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_hsts_only_over_https(client):
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    secure = client.get("/", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES + ["/no-such-page"])
+def test_every_page_has_exit_skip_link_safety_link_and_language_switcher(client, path):
+    body = client.get(path).get_data(as_text=True)
+    assert 'id="quick-exit"' in body and 'href="/exit"' in body
+    assert 'class="skip-link" href="#main"' in body
+    assert 'href="/safety"' in body
+    assert 'action="/language"' in body
+    for code in ("en", "es", "fr", "ar"):
+        assert f'name="locale" value="{code}"' in body
+
+
+def test_nothing_is_loaded_from_another_host(client):
+    body = client.get("/").get_data(as_text=True)
+    for attribute in ('src="', 'href="'):
+        for chunk in body.split(attribute)[1:]:
+            url = chunk.split('"', 1)[0]
+            assert not url.startswith(("http:", "https:", "//")), url
+
+
+def test_quick_exit_ends_the_session_clears_site_data_and_leaves(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    response = client.get("/exit")
+    assert response.status_code == 303
+    assert response.headers["Location"] == app.config["EXIT_URL"]
+    assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
+    assert client.get("/account").status_code == 302
+
+
+def test_quick_exit_target_is_configurable(app_factory):
+    app = app_factory(EXIT_URL="https://example.org/forecast")
+    assert app.test_client().get("/exit").headers["Location"] == "https://example.org/forecast"
+
+
+def test_exit_needs_no_form_token_so_it_always_works(client):
+    assert client.post("/exit").status_code == 303
+
+
+def test_safety_page_is_honest_about_limits(client):
+    body = client.get("/safety").get_data(as_text=True)
+    assert "does not delete your browser history" in body
+    assert "monitoring software" in body
+    assert "private or incognito window" in body
+    assert "after 30 minutes without activity" in body
+
+
+@pytest.mark.parametrize("header, lang, direction", [
+    ("es-MX,es;q=0.9", "es", "ltr"),
+    ("fr-CA", "fr", "ltr"),
+    ("ar-EG,ar;q=0.8,en;q=0.5", "ar", "rtl"),
+    ("de-DE,de;q=0.9", "en", "ltr"),
+    ("", "en", "ltr"),
+])
+def test_language_follows_the_browser_when_nothing_was_chosen(client, header, lang, direction):
+    body = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert f'<html lang="{lang}" dir="{direction}">' in body
+
+
+def test_choosing_a_language_beats_the_browser_and_needs_no_script(client):
+    page = client.get("/safety", headers={"Accept-Language": "fr"})
+    response = client.post("/language", data={"csrf_token": csrf_token(page), "locale": "ar", "next": "/safety"})
+    assert response.status_code == 303 and response.headers["Location"] == "/safety"
+    body = client.get("/safety", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in body
+    assert "Exit this page" not in body
+
+
+def test_an_unknown_language_or_outside_next_is_ignored(client):
+    page = client.get("/")
+    response = client.post("/language", data={"csrf_token": csrf_token(page), "locale": "xx",
+                                              "next": "https://elsewhere.example/"})
+    assert response.headers["Location"] == "/"
+    assert '<html lang="en"' in client.get("/").get_data(as_text=True)
+
+
+def test_choosing_a_language_while_signed_in_saves_it(app, client, people):
+    people.make("willow")
+    sign_in(client, "willow")
+    submit(client, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    other_device = app.test_client()
+    sign_in(other_device, "willow")
+    assert '<html lang="es"' in other_device.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("locale, direction", [("en", "ltr"), ("es", "ltr"), ("fr", "ltr"), ("ar", "rtl")])
+def test_not_found_is_a_real_page_in_the_visitors_language(client, locale, direction):
+    response = client.get("/no-such-page", headers={"Accept-Language": locale})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert f'<html lang="{locale}" dir="{direction}">' in body
+    assert 'id="quick-exit"' in body
+    if locale != "en":
+        assert "Page not found" not in body
+
+
+def test_method_not_allowed_page(client):
+    response = client.put("/login")
+    assert response.status_code == 405
+    assert "That action is not possible here" in response.get_data(as_text=True)
+
+
+def test_oversized_bodies_get_413(app, client):
+    page = client.get("/login")
+    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+                                           "password": "y"})
+    assert response.status_code == 413
+    assert "That was too large" in response.get_data(as_text=True)
+
+
+def test_unexpected_errors_get_a_calm_500_page(app_factory):
+    app = app_factory(RENDER_500_IN_TESTS=True)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("exploded")
+
+    boom.is_public = True
+    response = app.test_client().get("/boom", headers={"Accept-Language": "es"})
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert '<html lang="es"' in body and "exploded" not in body and 'id="quick-exit"' in body
+
+
+def test_too_many_sign_in_attempts_get_a_localized_429_that_says_when(app_factory, people):
+    app = app_factory(LOGIN_RATE_LIMIT="3 per 5 minutes")
+    people.app = app
+    people.make("willow")
+    client = app.test_client()
+    page = client.get("/login")
+    for _ in range(3):
+        response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
+                                               "password": "wrong password"})
+        assert response.status_code == 401
+    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
+                                           "password": PASSWORD})
+    assert response.status_code == 429
+    body = response.get_data(as_text=True)
+    assert "Please try again in 5 minutes." in body
+    assert int(response.headers["Retry-After"]) > 0
+    french = client.post("/login", headers={"Accept-Language": "fr"},
+                         data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD})
+    assert french.status_code == 429 and '<html lang="fr"' in french.get_data(as_text=True)
+    assert "Please wait a little" not in french.get_data(as_text=True)
+
+
+def test_recovery_is_rate_limited_too(app_factory, people):
+    app = app_factory(RECOVERY_RATE_LIMIT="2 per 5 minutes")
+    client = app.test_client()
+    page = client.get("/recover")
+    data = {"csrf_token": csrf_token(page), "login_name": "willow", "code": "AAAA", "password": "a new password 1",
+            "confirm": "a new password 1"}
+    assert [client.post("/recover", data=data).status_code for _ in range(3)] == [401, 401, 429]
+
+
+def test_a_successful_sign_in_counts_too_so_guessing_cannot_hide(app_factory, people):
+    app = app_factory(LOGIN_RATE_LIMIT="2 per 5 minutes")
+    people.app = app
+    people.make("willow")
+    client = app.test_client()
+    page = client.get("/login")
+    data = {"csrf_token": csrf_token(page), "login_name": "willow", "password": "wrong password"}
+    assert client.post("/login", data=data).status_code == 401
+    assert client.post("/login", data=data).status_code == 401
+    assert client.post("/login", data={**data, "password": PASSWORD}).status_code == 429

@@ -1,0 +1,79 @@
+"""Every shipped language is complete, and no translation adds markup or placeholders."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from council import config
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALES = config.LANGUAGES
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
+MARKUP = re.compile(r"[<>]")
+
+
+def _catalog(locale):
+    with open(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def _id(message):
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    """Extract strings from code and templates now, as a developer would."""
+    pot = tmp_path_factory.mktemp("pot") / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "--no-location", "-F", "babel.cfg",
+         "-k", "_l", "-o", str(pot), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    with open(pot, "rb") as handle:
+        return {_id(m) for m in read_po(handle) if m.id}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_catalog_has_every_string_in_the_code(extracted, locale):
+    in_catalog = {_id(m) for m in _catalog(locale) if m.id}
+    missing = sorted(extracted - in_catalog)
+    assert not missing, f"{locale} lacks {len(missing)} strings; run `make extract-messages` and translate: {missing[:5]}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_catalog_is_complete_and_not_fuzzy(locale):
+    for message in _catalog(locale):
+        if not message.id:
+            continue
+        assert not message.fuzzy, f"{locale}: fuzzy {message.id!r}"
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert strings and all(strings), f"{locale}: untranslated {message.id!r}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_translations_keep_placeholders_and_add_no_markup(locale):
+    for message in _catalog(locale):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set(PLACEHOLDER.findall(ids[-1]))
+        for text in strings:
+            # A plural form may leave the number out ("one minute"), never add another placeholder.
+            found = set(PLACEHOLDER.findall(text))
+            assert found <= expected, f"{locale}: {text!r} adds {found - expected}"
+            if len(ids) == 1:
+                assert found == expected, f"{locale}: {text!r} drops {expected - found}"
+            assert len(MARKUP.findall(text)) <= len(MARKUP.findall(" ".join(ids))), f"{locale}: markup in {text!r}"
+
+
+@pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "en"])
+def test_draft_translations_are_marked_for_review_by_native_speakers(locale):
+    for message in _catalog(locale):
+        if message.id:
+            assert any("native speaker" in comment for comment in message.user_comments), message.id
