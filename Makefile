@@ -41,3 +41,6 @@ extract-messages: $(STAMP)
 
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo
+
+bench: setup
+	$(BIN)/python -m tests.bench

@@ -1,0 +1,165 @@
+"""`make bench`: server-side cost of the main pages, side by side with a bare Flask page.
+
+Prints, in one run: mean time per request for a bare Flask + Jinja + SQLAlchemy page and for
+Council's pages (with the ratio), the queries each page makes at two data sizes, the bytes an
+advisor's first visit transfers, and the cost of one scrypt key derivation.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, render_template_string
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event, text
+
+from council import create_app
+from council.accounts import service as accounts
+from council.accounts.models import Role
+from council.audit import service as audit
+from council.extensions import db
+from council.config import SCRYPT_LOG_N as PRODUCTION_LOG_N
+from council.security import _derive
+
+ROUNDS = 300
+PASSWORD = "benchmark password"
+
+
+def bare_app(database_uri: str) -> Flask:
+    app = Flask("bare")
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri
+    bare_db = SQLAlchemy(app)
+
+    @app.get("/")
+    def page():
+        count = bare_db.session.execute(text("SELECT count(*) FROM users")).scalar()
+        return render_template_string("<!doctype html><title>x</title><h1>{{ n }} people</h1>", n=count)
+
+    return app
+
+
+def time_requests(client, path: str, rounds: int = ROUNDS) -> float:
+    for _ in range(20):
+        client.get(path)
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200, (path, response.status_code)
+    return statistics.median(samples) * 1000
+
+
+@contextmanager
+def counting_queries(engine):
+    counter = {"n": 0}
+
+    def count(*_args, **_kwargs):
+        counter["n"] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def signed_in_client(app, login_name: str):
+    client = app.test_client()
+    page = client.get("/login")
+    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = client.post("/login", data={"csrf_token": token, "login_name": login_name, "password": PASSWORD})
+    assert response.status_code == 303
+    return client
+
+
+def add_audit_events(app, how_many: int) -> None:
+    with app.app_context():
+        coordinator = accounts._find_by_login(db.session, "coordinator")
+        for _ in range(how_many):
+            audit.record(db.session, coordinator, "roles.changed", subject=coordinator, detail="advisor")
+        db.session.commit()
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
+    os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
+    uri = f"sqlite:///{workdir / 'bench.db'}"
+    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "bench-" * 8, "SQLALCHEMY_DATABASE_URI": uri,
+                      "SCRYPT_LOG_N": 12, "RATELIMIT_ENABLED": False})
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        accounts.create_person(db.session, "coordinator", "Sam", PASSWORD, [Role.COORDINATOR], 12)
+        accounts.create_person(db.session, "advisor", "Willow", PASSWORD, [Role.ADVISOR], 12)
+        db.session.commit()
+
+    bare = bare_app(uri).test_client()
+    advisor = signed_in_client(app, "advisor")
+    coordinator = signed_in_client(app, "coordinator")
+    anonymous = app.test_client()
+
+    print(f"Council benchmark — median of {ROUNDS} requests each, test client, SQLite, {sys.platform}")
+    print()
+    bare_ms = time_requests(bare, "/")
+    rows = [("bare Flask + Jinja + SQLAlchemy page", bare_ms)]
+    for label, client, path in [
+        ("home (signed out)", anonymous, "/"),
+        ("sign-in page", anonymous, "/login"),
+        ("home (advisor)", advisor, "/"),
+        ("account (advisor)", advisor, "/account"),
+        ("audit trail (coordinator)", coordinator, "/admin/audit"),
+    ]:
+        rows.append((label, time_requests(client, path)))
+    print(f"{'page':<40} {'ms':>8} {'× bare':>8}")
+    for label, ms in rows:
+        print(f"{label:<40} {ms:>8.2f} {ms / bare_ms:>8.1f}")
+
+    print()
+    print(f"{'queries per page':<40} {'10 rows':>8} {'1000 rows':>10}")
+    add_audit_events(app, 10)
+    small = {}
+    with app.app_context():
+        engine = db.engine
+    for path, client in (("/", advisor), ("/account", advisor), ("/admin/audit", coordinator),
+                         ("/admin/people", coordinator)):
+        with counting_queries(engine) as counter:
+            client.get(path)
+        small[path] = counter["n"]
+    add_audit_events(app, 990)
+    with app.app_context():
+        for n in range(100):
+            accounts.create_person(db.session, f"extra{n}", f"Extra {n}", PASSWORD, [Role.ADVISOR], 10)
+        db.session.commit()
+    for path, client in (("/", advisor), ("/account", advisor), ("/admin/audit", coordinator),
+                         ("/admin/people", coordinator)):
+        with counting_queries(engine) as counter:
+            client.get(path)
+        print(f"{path:<40} {small[path]:>8} {counter['n']:>10}")
+
+    print()
+    html = anonymous.get("/").get_data()
+    css = anonymous.get("/static/css/council.css").get_data()
+    js = anonymous.get("/static/js/exit.js").get_data()
+    total = len(html) + len(css) + len(js)
+    print(f"first visit (home): HTML {len(html)} B + CSS {len(css)} B + JS {len(js)} B = {total / 1024:.1f} KB "
+          f"(budget 60 KB, uncompressed)")
+
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        _derive("benchmark password", b"0" * 16, PRODUCTION_LOG_N, 8, 1)
+        timings.append((time.perf_counter() - start) * 1000)
+    print(f"scrypt key derivation at the production cost (2^{PRODUCTION_LOG_N}): "
+          f"{statistics.median(timings):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
