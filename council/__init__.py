@@ -62,6 +62,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.cli.add_command(council_cli)
 
+    if app.config["PROXY_HOPS"]:
+        # Behind a reverse proxy: trust its forwarded address and scheme, so rate
+        # limits apply per visitor and HTTPS is recognised for HSTS.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     # Import every model so Alembic and create_all see the whole schema.
     import council.models  # noqa: F401
 

@@ -39,6 +39,9 @@ RATELIMIT_HEADERS_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per 5 minutes;30 per hour"
 RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 
+#: How many reverse proxies stand in front of the app (0: none, as with `make run`).
+PROXY_HOPS = 0
+
 MAX_CONTENT_LENGTH = 256 * 1024
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
 

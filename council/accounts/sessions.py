@@ -32,6 +32,7 @@ from council.extensions import db
 from council.security import KeyUnwrapError, seal, unseal
 
 _TOKEN_BYTES = 32
+TIMED_OUT_KEY = "timed_out"
 
 
 def _record_id(token: bytes) -> str:
@@ -46,15 +47,13 @@ class CouncilSession(CallbackDict, SessionMixin):
     """The session dict, plus the unsealed participation key held only in memory."""
 
     def __init__(self, initial: dict | None = None, *, token: bytes | None = None,
-                 participation_key: bytes | None = None, ended_by_timeout: bool = False):
+                 participation_key: bytes | None = None):
         def on_update(self: CouncilSession) -> None:
             self.modified = True
 
         super().__init__(initial or {}, on_update)
         self.token = token
         self.participation_key = participation_key
-        #: True when this request arrived with a session that had timed out.
-        self.ended_by_timeout = ended_by_timeout
         self.modified = False
         self.regenerate = False
         self.destroyed = False
@@ -88,11 +87,15 @@ class ServerSessionInterface(SessionInterface):
         now = utcnow()
         with Session(read_engine(), expire_on_commit=False) as dbs:
             record = dbs.get(ServerSession, record_id)
-        if record is None:
-            return CouncilSession(ended_by_timeout=True)
+        if record is None:  # signed out elsewhere, or purged: nothing to say about which
+            return CouncilSession()
         if record.idle_expires_at <= now or record.expires_at <= now:
             delete_session_records(ServerSession.id == record_id)
-            return CouncilSession(ended_by_timeout=record.user_id is not None)
+            fresh = CouncilSession()
+            if record.user_id is not None:
+                # Carried into a new anonymous session so the sign-in page can say why.
+                fresh[TIMED_OUT_KEY] = True
+            return fresh
         key = None
         if record.sealed_key is not None:
             try:

@@ -22,7 +22,7 @@ from council.accounts.forms import (
     RegistrationForm,
 )
 from council.accounts.models import Role, User
-from council.accounts.sessions import end_all_sessions, end_other_sessions, purge_expired_sessions
+from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
 from council.extensions import db, limiter
 from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY
 from council.pages.views import CLEAR_SITE_DATA
@@ -52,6 +52,8 @@ def _sign_in(user: User, participation_key: bytes) -> None:
     if locale:
         session[SESSION_LOCALE_KEY] = locale
     login_user(user)
+    # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
+    session.pop("_id", None)
 
 
 def _login_limit() -> str:
@@ -82,7 +84,7 @@ def login():
             return redirect(safe_next(form.next.data) or url_for("pages.home"), code=303)
     form.password.data = ""
     return render_template(
-        "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.ended_by_timeout
+        "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.pop(TIMED_OUT_KEY, False)
     ), (401 if failed else 200)
 
 

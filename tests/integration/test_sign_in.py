@@ -92,6 +92,8 @@ def test_the_cookie_is_opaque_and_the_database_holds_neither_token_nor_key(app, 
     assert token not in record.id and token not in record.data
     assert record.sealed_key is not None and len(record.sealed_key) == 12 + 32 + 16
     assert "willow" not in record.data
+    # No fingerprint of the IP address or browser is kept.
+    assert '"_id"' not in record.data
 
 
 def test_sign_in_replaces_the_session_so_an_earlier_cookie_is_worthless(app, client, people):

@@ -41,3 +41,11 @@ def test_development_makes_and_keeps_its_own_secret(monkeypatch, tmp_path):
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["SECRET_KEY"]) > 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_behind_a_proxy_the_forwarded_scheme_and_address_are_trusted(monkeypatch, tmp_path):
+    monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "s" * 40, "PROXY_HOPS": 1,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    response = app.test_client().get("/exit", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
