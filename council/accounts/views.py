@@ -25,7 +25,7 @@ from council.accounts.models import Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
 from council.extensions import db, limiter
 from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY
-from council.pages.views import CLEAR_SITE_DATA
+from council.pages.views import end_session_and_redirect
 
 bp = Blueprint("accounts", __name__)
 
@@ -92,10 +92,7 @@ def login():
 @public
 def logout():
     # CSRF is checked by CSRFProtect before this runs: a forged sign-out is refused.
-    session.destroy()
-    response = redirect(url_for("accounts.signed_out"), code=303)
-    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    return response
+    return end_session_and_redirect(url_for("accounts.signed_out"))
 
 
 @bp.get("/signed-out")
@@ -252,7 +249,4 @@ def change_password():
 def sign_out_everywhere():
     end_all_sessions(db.session, current_user.id)
     db.session.commit()
-    session.destroy()
-    response = redirect(url_for("accounts.signed_out"), code=303)
-    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    return response
+    return end_session_and_redirect(url_for("accounts.signed_out"))

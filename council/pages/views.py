@@ -15,6 +15,14 @@ bp = Blueprint("pages", __name__)
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
+def end_session_and_redirect(location: str):
+    """End this browser's session, ask it to forget the site, and go to ``location``."""
+    session.destroy()
+    response = redirect(location, code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
 @bp.get("/")
 @public
 def home():
@@ -37,10 +45,7 @@ def quick_exit():
     a link someone else planted is a nuisance, not a harm; staying signed in
     after trying to leave would be.
     """
-    session.destroy()
-    response = redirect(current_app.config["EXIT_URL"], code=303)
-    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    return response
+    return end_session_and_redirect(current_app.config["EXIT_URL"])
 
 
 @bp.post("/language")
