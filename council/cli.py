@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -13,6 +14,7 @@ from council import demo_content
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.accounts.sessions import purge_expired_sessions
+from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
 
@@ -81,15 +83,23 @@ def load_demo(password: str) -> None:
         people[login_name] = registration.user
         db.session.flush()
     author = people["author"]
-    policy = policies.create_policy(db.session, author, demo_content.POLICY_TITLE)
-    first = policies.start_revision(db.session, policy, author, title=demo_content.POLICY_TITLE,
+    policy = policies.create_policy(db.session, author, title=demo_content.POLICY_TITLE,
                                     body=demo_content.REVISION_1, change_notes=demo_content.REVISION_1_CHANGE_NOTES)
-    policies.publish(db.session, first, section_notes=demo_content.SECTION_NOTES)
-    policies.add_translation(db.session, first, author, locale="es", title=demo_content.REVISION_1_SPANISH_TITLE,
-                             body=demo_content.REVISION_1_SPANISH)
-    second = policies.start_revision(db.session, policy, author, title=demo_content.POLICY_TITLE,
-                                     body=demo_content.REVISION_2, change_notes=demo_content.REVISION_2_CHANGE_NOTES)
-    policies.publish(db.session, second, section_notes=demo_content.SECTION_NOTES)
+    first = policy.revisions[0]
+    for position, notes in demo_content.SECTION_NOTES.items():
+        policies.update_section_notes(
+            db.session, first, first.sections[position].key, summary=notes.get("summary", ""),
+            content_note=notes.get("content_note", ""), questions=notes.get("questions", []),
+        )
+    policies.publish(db.session, first)
+    policies.save_translation(db.session, first, author, locale="es", title=demo_content.REVISION_1_SPANISH_TITLE,
+                              body=demo_content.REVISION_1_SPANISH)
+    second = policies.start_next_revision(db.session, policy, author)
+    policies.save_draft(db.session, second, title=demo_content.POLICY_TITLE, body=demo_content.REVISION_2,
+                        change_notes=demo_content.REVISION_2_CHANGE_NOTES)
+    policies.publish(db.session, second)
+    now = utcnow()
+    policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     db.session.commit()
 
 

@@ -76,10 +76,14 @@ REVISION_2_CHANGE_NOTES = (
     "council members are paid for reviews."
 )
 
-#: Section position (0 is the opening paragraph) -> notes an author adds.
+#: Section position (0 is the opening paragraph) -> notes and guiding questions an author adds.
 SECTION_NOTES = {
     1: {"summary": "Why this policy exists: every first contact should feel safe and respectful."},
-    4: {"summary": "You choose what is written down, and you can change your mind."},
+    4: {
+        "summary": "You choose what is written down, and you can change your mind.",
+        "questions": ["Is it clear what you can say no to?", "What would make asking for consent feel less formal?"],
+    },
+    5: {"questions": ["Should people be able to choose their interpreter's gender?"]},
     7: {
         "summary": "Staff listen without pushing for detail, and offer breaks.",
         "content_note": "Mentions violence, threats and abuse in general terms.",

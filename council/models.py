@@ -2,4 +2,13 @@
 
 from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
-from council.policies.models import Policy, Revision, RevisionSection, RevisionTranslation  # noqa: F401
+from council.policies.models import (  # noqa: F401
+    GuidingQuestion,
+    Policy,
+    ReadingPlace,
+    ReviewWindow,
+    Revision,
+    RevisionSection,
+    RevisionTranslation,
+    TranslationSection,
+)

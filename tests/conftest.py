@@ -1,11 +1,13 @@
 """Shared fixtures: a real database (SQLite file, or PostgreSQL from COUNCIL_TEST_DATABASE_URL),
-migrated once per run with Alembic and emptied after each test, so commits are real commits."""
+migrated once per run with Alembic. Each SQLite test gets its own copy of the migrated file;
+PostgreSQL tables are truncated after each test. Commits are real commits."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,16 @@ def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def template_database_url(tmp_path_factory) -> str:
     url = os.environ.get("COUNCIL_TEST_DATABASE_URL")
     if url:
         _reset_postgres(url)
         return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'council-test.db'}"
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.db'}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
 @pytest.fixture(scope="session")
@@ -59,25 +65,37 @@ def make_app(database_url: str, instance_path: Path, **overrides):
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url, instance_path):
+def migrated(template_database_url, instance_path):
     """Run every Alembic migration once, exactly as ``make run`` does."""
     from flask_migrate import upgrade
 
-    app = make_app(database_url, instance_path)
+    app = make_app(template_database_url, instance_path)
     with app.app_context():
         upgrade()
+        # Closing the last connection checkpoints SQLite's WAL into the file we copy.
         db.engine.dispose()
-    return True
-
-
-def _empty_all_tables() -> None:
-    with db.engine.begin() as connection:
-        for table in reversed(db.metadata.sorted_tables):
-            connection.execute(table.delete())
+    return template_database_url
 
 
 @pytest.fixture
-def app_factory(migrated, database_url, instance_path):
+def database_url(migrated, tmp_path) -> str:
+    template = _sqlite_path(migrated)
+    if template is None:
+        return migrated
+    copy = tmp_path / "council.db"
+    shutil.copyfile(template, copy)
+    return f"sqlite:///{copy}"
+
+
+def _empty_all_tables() -> None:
+    # TRUNCATE fires no row triggers, so the frozen revisions go too.
+    tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
+
+
+@pytest.fixture
+def app_factory(database_url, instance_path):
     created = []
 
     def factory(**overrides):
@@ -90,7 +108,7 @@ def app_factory(migrated, database_url, instance_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    if created:
+    if created and _sqlite_path(database_url) is None:
         with created[0].app_context():
             _empty_all_tables()
             db.engine.dispose()

@@ -1,4 +1,10 @@
-"""Policies and their numbered revisions, split into sections with stable keys."""
+"""Policies and their numbered revisions, split into sections with stable keys.
+
+A published revision never changes: the service refuses, and database triggers
+(see the migrations) refuse any UPDATE or DELETE of it, its sections and its
+guiding questions. What may change after publication lives elsewhere: the review
+window, translations, and each reader's place.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from council.accounts.models import User
 from council.db_types import new_uuid
 from council.extensions import db
 
@@ -23,6 +30,21 @@ class Policy(db.Model):
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="policy", order_by="Revision.number", cascade="all, delete-orphan"
     )
+
+    @property
+    def published(self) -> list[Revision]:
+        return [r for r in self.revisions if r.status == "published"]
+
+    @property
+    def current(self) -> Revision | None:
+        """The newest published revision: what advisors read."""
+        published = self.published
+        return published[-1] if published else None
+
+    @property
+    def draft(self) -> Revision | None:
+        drafts = [r for r in self.revisions if r.status == "draft"]
+        return drafts[-1] if drafts else None
 
 
 class Revision(db.Model):
@@ -46,13 +68,26 @@ class Revision(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="draft")
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None]
-    review_opens_at: Mapped[datetime | None]
-    review_closes_at: Mapped[datetime | None]
 
     policy: Mapped[Policy] = relationship(back_populates="revisions")
+    author: Mapped[User] = relationship()
     sections: Mapped[list[RevisionSection]] = relationship(
         back_populates="revision", order_by="RevisionSection.position", cascade="all, delete-orphan"
     )
+    questions: Mapped[list[GuidingQuestion]] = relationship(
+        back_populates="revision", order_by="GuidingQuestion.position", cascade="all, delete-orphan"
+    )
+    review_window: Mapped[ReviewWindow | None] = relationship(back_populates="revision", cascade="all, delete-orphan")
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == "published"
+
+    def section(self, key: str) -> RevisionSection | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+    def questions_for(self, key: str) -> list[GuidingQuestion]:
+        return [q for q in self.questions if q.section_key == key]
 
 
 class RevisionSection(db.Model):
@@ -75,6 +110,42 @@ class RevisionSection(db.Model):
     revision: Mapped[Revision] = relationship(back_populates="sections")
 
 
+class GuidingQuestion(db.Model):
+    """A question the author wants advisors to answer about one section."""
+
+    __tablename__ = "guiding_questions"
+    __table_args__ = (UniqueConstraint("revision_id", "section_key", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
+    section_key: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+
+    revision: Mapped[Revision] = relationship(back_populates="questions")
+
+
+class ReviewWindow(db.Model):
+    """When advisors can review a published revision. May be extended; kept apart so the revision stays frozen."""
+
+    __tablename__ = "review_windows"
+    __table_args__ = (CheckConstraint("closes_at > opens_at", name="closes_after_opening"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), unique=True)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+
+    revision: Mapped[Revision] = relationship(back_populates="review_window")
+
+    def state(self, now: datetime) -> str:
+        if now < self.opens_at:
+            return "upcoming"
+        if now < self.closes_at:
+            return "open"
+        return "closed"
+
+
 class RevisionTranslation(db.Model):
     """A revision's text in another language. Stale once a newer revision is published."""
 
@@ -91,3 +162,38 @@ class RevisionTranslation(db.Model):
     created_at: Mapped[datetime]
 
     revision: Mapped[Revision] = relationship()
+    sections: Mapped[list[TranslationSection]] = relationship(
+        back_populates="translation", order_by="TranslationSection.position", cascade="all, delete-orphan"
+    )
+
+    def section(self, key: str) -> TranslationSection | None:
+        return next((s for s in self.sections if s.section_key == key), None)
+
+
+class TranslationSection(db.Model):
+    """One section of a translation, paired with the original section it renders."""
+
+    __tablename__ = "translation_sections"
+    __table_args__ = (UniqueConstraint("translation_id", "section_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    translation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revision_translations.id"), index=True)
+    section_key: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(String(300))
+    body_markdown: Mapped[str] = mapped_column(Text)
+
+    translation: Mapped[RevisionTranslation] = relationship(back_populates="sections")
+
+
+class ReadingPlace(db.Model):
+    """Where a reader stopped in a revision, kept on the server rather than in the browser.
+
+    No time is stored with it.
+    """
+
+    __tablename__ = "reading_places"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), primary_key=True)
+    section_key: Mapped[str] = mapped_column(String(32))

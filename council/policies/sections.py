@@ -24,7 +24,10 @@ class ParsedSection:
 
 
 def split_sections(markdown: str) -> list[ParsedSection]:
-    """Text before the first level-2 heading becomes an untitled opening section."""
+    """Text before the first level-2 heading becomes an untitled opening section.
+
+    A body with no level-2 heading at all is one section.
+    """
     lines = markdown.splitlines()
     tokens = _parser.parse(markdown)
     starts = [
@@ -35,7 +38,7 @@ def split_sections(markdown: str) -> list[ParsedSection]:
     sections: list[ParsedSection] = []
     first_start = starts[0][0] if starts else len(lines)
     preamble = "\n".join(lines[:first_start]).strip()
-    if preamble:
+    if preamble or not starts:
         sections.append(ParsedSection(heading="", body=preamble))
     for position, (start, heading) in enumerate(starts):
         end = starts[position + 1][0] if position + 1 < len(starts) else len(lines)
@@ -49,25 +52,43 @@ def new_section_key() -> str:
 
 def _similarity(a: ParsedSection, b: ParsedSection) -> float:
     heading = SequenceMatcher(None, a.heading.casefold(), b.heading.casefold()).ratio()
-    body = SequenceMatcher(None, a.body, b.body).ratio()
+    body = SequenceMatcher(None, a.body, b.body, autojunk=False).ratio()
     return 0.4 * heading + 0.6 * body
 
 
-def carry_keys(previous: list[ParsedSection], current: list[ParsedSection]) -> list[ParsedSection]:
-    """Give each new section the key of the old one it most resembles, best matches first."""
+def match_keys(previous: list[ParsedSection], current: list[ParsedSection]) -> None:
+    """Give sections still without a key the key of the old section they most resemble.
+
+    Best matches are taken first, each old key at most once, so a reworded heading
+    or a moved section keeps its key, and duplicate headings get distinct keys.
+    """
+    taken = {section.key for section in current if section.key}
+    candidates = [old for old in previous if old.key not in taken]
+    # Unchanged text or an unchanged heading is an exact match: cheap, and most sections are.
+    for same in (lambda s: s.body, lambda s: s.heading.casefold()):
+        for new in current:
+            if new.key:
+                continue
+            found = next((old for old in candidates if same(old) == same(new)), None)
+            if found is not None:
+                new.key = found.key
+                candidates.remove(found)
+    open_sections = [new for new in current if not new.key]
     pairs = sorted(
-        ((_similarity(old, new), i, j) for i, old in enumerate(previous) for j, new in enumerate(current)),
-        reverse=True,
+        ((_similarity(old, new), i, j) for i, old in enumerate(candidates) for j, new in enumerate(open_sections)),
+        key=lambda pair: (-pair[0], pair[1], pair[2]),
     )
     used_old: set[int] = set()
     for score, i, j in pairs:
         if score < MATCH_THRESHOLD:
             break
-        if i in used_old or current[j].key:
+        if i in used_old or open_sections[j].key:
             continue
-        current[j].key = previous[i].key
+        open_sections[j].key = candidates[i].key
         used_old.add(i)
+
+
+def assign_new_keys(current: list[ParsedSection]) -> None:
     for section in current:
         if not section.key:
             section.key = new_section_key()
-    return current

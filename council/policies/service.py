@@ -1,70 +1,345 @@
-"""Writing and publishing revisions. Published revisions never change."""
+"""Drafting, publishing, reviewing and translating revisions. Published revisions never change.
+
+Every function takes the database session and raises a named error; none commits.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from council.accounts.models import User
 from council.db_types import utcnow
-from council.policies.models import Policy, Revision, RevisionSection, RevisionTranslation
-from council.policies.sections import ParsedSection, carry_keys, split_sections
+from council.policies.models import (
+    GuidingQuestion,
+    Policy,
+    ReadingPlace,
+    ReviewWindow,
+    Revision,
+    RevisionSection,
+    RevisionTranslation,
+    TranslationSection,
+)
+from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
+
+MAX_QUESTIONS_PER_SECTION = 5
 
 
-class RevisionImmutable(Exception):
+class PolicyError(Exception):
+    """Base of the errors below; views turn each into a message in the user's language."""
+
+
+class RevisionImmutable(PolicyError):
     """A published revision was about to be changed."""
 
 
-def create_policy(dbs: Session, author: User, title: str) -> Policy:
+class NotPublished(PolicyError):
+    """Reviews and translations are for published revisions only."""
+
+
+class EmptyRevision(PolicyError):
+    """There is no text to publish."""
+
+
+class TranslationMismatch(PolicyError):
+    def __init__(self, expected: int, found: int):
+        super().__init__(expected, found)
+        self.expected = expected
+        self.found = found
+
+
+class ReviewWindowInvalid(PolicyError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        #: "order" (closes before it opens), "past" (closes in the past), "shorter" (an extension that shortens)
+        self.reason = reason
+
+
+class ContinuationInvalid(PolicyError):
+    """Two sections cannot continue the same old section."""
+
+
+# --- Reading -----------------------------------------------------------------
+
+def list_policies(dbs: Session) -> list[Policy]:
+    return list(dbs.scalars(
+        select(Policy).options(selectinload(Policy.revisions).selectinload(Revision.review_window))
+        .order_by(Policy.title)
+    ).all())
+
+
+def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
+    """A revision with everything a reading page shows, in a fixed number of queries."""
+    return dbs.scalar(
+        select(Revision)
+        .where(Revision.policy_id == policy_id, Revision.number == number)
+        .options(
+            selectinload(Revision.sections),
+            selectinload(Revision.questions),
+            selectinload(Revision.review_window),
+            selectinload(Revision.policy).selectinload(Policy.revisions),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReadingText:
+    """What a reader sees for a revision in their language."""
+
+    translation: RevisionTranslation | None
+    #: "original" (the revision is in the reader's language), "current", "stale" or "missing"
+    state: str
+
+
+def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingText:
+    if locale == revision.locale:
+        return ReadingText(None, "original")
+    candidates = dbs.scalars(
+        select(RevisionTranslation)
+        .join(Revision, RevisionTranslation.revision_id == Revision.id)
+        .where(Revision.policy_id == revision.policy_id, RevisionTranslation.locale == locale,
+               Revision.number <= revision.number)
+        .order_by(Revision.number.desc())
+        .limit(1)
+        .options(selectinload(RevisionTranslation.sections), selectinload(RevisionTranslation.revision))
+    ).all()
+    if not candidates:
+        return ReadingText(None, "missing")
+    translation = candidates[0]
+    return ReadingText(translation, "current" if translation.revision_id == revision.id else "stale")
+
+
+def is_stale(translation: RevisionTranslation, policy: Policy) -> bool:
+    current = policy.current
+    return current is not None and translation.revision.number < current.number
+
+
+def remember_place(dbs: Session, user: User, revision: Revision, section_key: str) -> None:
+    place = dbs.get(ReadingPlace, (user.id, revision.id))
+    if place is None:
+        dbs.add(ReadingPlace(user_id=user.id, revision_id=revision.id, section_key=section_key))
+    elif place.section_key != section_key:
+        place.section_key = section_key
+
+
+def place_for(dbs: Session, user: User, revision: Revision) -> str | None:
+    place = dbs.get(ReadingPlace, (user.id, revision.id))
+    return place.section_key if place and revision.section(place.section_key) else None
+
+
+# --- Drafting ----------------------------------------------------------------
+
+def _require_draft(revision: Revision) -> None:
+    if revision.is_published:
+        raise RevisionImmutable
+
+
+def create_policy(dbs: Session, author: User, *, title: str, body: str, change_notes: str = "",
+                  locale: str = "en") -> Policy:
     policy = Policy(title=title.strip(), created_by_id=author.id, created_at=utcnow())
     dbs.add(policy)
+    revision = Revision(policy=policy, number=1, title=title.strip(), body_markdown=body,
+                        change_notes=change_notes.strip(), author_id=author.id, locale=locale, status="draft")
+    dbs.add(revision)
+    resync_sections(revision)
     return policy
 
 
-def start_revision(dbs: Session, policy: Policy, author: User, *, title: str, body: str,
-                   change_notes: str = "", locale: str = "en") -> Revision:
-    revision = Revision(
-        policy=policy, number=len(policy.revisions) + 1, title=title.strip(), body_markdown=body,
-        change_notes=change_notes, author_id=author.id, locale=locale, status="draft",
-    )
-    dbs.add(revision)
+def save_draft(dbs: Session, revision: Revision, *, title: str, body: str, change_notes: str) -> Revision:
+    _require_draft(revision)
+    revision.title = title.strip()
+    revision.body_markdown = body
+    revision.change_notes = change_notes.strip()
+    resync_sections(revision)
     return revision
 
 
-def _previous_published(policy: Policy, revision: Revision) -> Revision | None:
-    earlier = [r for r in policy.revisions if r.status == "published" and r.number < revision.number]
+def _previous_published(revision: Revision) -> Revision | None:
+    earlier = [r for r in revision.policy.published if r.number < revision.number]
     return earlier[-1] if earlier else None
 
 
-def publish(dbs: Session, revision: Revision, *, section_notes: dict[int, dict[str, str]] | None = None) -> Revision:
-    """Derive sections (carrying keys from the previous revision) and freeze the revision.
+def _replace_children(revision: Revision, sections: list[RevisionSection],
+                      questions: list[GuidingQuestion]) -> None:
+    """Swap in new section and question rows.
 
-    ``section_notes`` maps a section's position to its optional "summary" and "content_note".
+    Old rows are deleted first (a flush in between), so the unique keys and
+    positions hold at every step even when sections move or swap keys.
     """
-    if revision.status == "published":
-        raise RevisionImmutable
+    session = object_session(revision)
+    revision.sections = []
+    revision.questions = []
+    if session is not None and revision.id is not None:
+        session.flush()
+    revision.sections = sections
+    revision.questions = questions
+
+
+def _copy_question(question: GuidingQuestion, key: str | None = None) -> GuidingQuestion:
+    return GuidingQuestion(section_key=key or question.section_key, position=question.position, text=question.text)
+
+
+def resync_sections(revision: Revision) -> None:
+    """Re-derive a draft's sections from its text, keeping keys and notes where sections continue.
+
+    Keys come first from the draft's own sections (so an author's manual choice
+    sticks), then from the previous published revision.
+    """
+    _require_draft(revision)
     parsed = split_sections(revision.body_markdown)
-    previous = _previous_published(revision.policy, revision)
-    old = [ParsedSection(s.heading, s.body_markdown, s.key) for s in previous.sections] if previous else []
-    carry_keys(old, parsed)
-    notes = section_notes or {}
-    revision.sections = [
+    existing = {s.key: s for s in revision.sections}
+    match_keys([ParsedSection(s.heading, s.body_markdown, s.key) for s in revision.sections], parsed)
+    previous = _previous_published(revision)
+    if previous is not None:
+        match_keys([ParsedSection(s.heading, s.body_markdown, s.key) for s in previous.sections], parsed)
+    assign_new_keys(parsed)
+    kept = {section.key for section in parsed}
+    sections = [
         RevisionSection(
-            key=section.key, position=position, heading=section.heading, body_markdown=section.body,
-            summary=notes.get(position, {}).get("summary", ""),
-            content_note=notes.get(position, {}).get("content_note", ""),
+            key=section.key, position=position, heading=section.heading[:300], body_markdown=section.body,
+            summary=existing[section.key].summary if section.key in existing else "",
+            content_note=existing[section.key].content_note if section.key in existing else "",
         )
         for position, section in enumerate(parsed)
     ]
+    questions = [_copy_question(q) for q in revision.questions if q.section_key in kept]
+    _replace_children(revision, sections, questions)
+
+
+def update_section_notes(dbs: Session, revision: Revision, key: str, *, summary: str, content_note: str,
+                         questions: list[str]) -> None:
+    _require_draft(revision)
+    section = revision.section(key)
+    if section is None:
+        raise PolicyError("no such section")
+    section.summary = summary.strip()
+    section.content_note = content_note.strip()[:300]
+    cleaned = [q.strip() for q in questions if q.strip()][:MAX_QUESTIONS_PER_SECTION]
+    others = [_copy_question(q) for q in revision.questions if q.section_key != key]
+    revision.questions = []
+    dbs.flush()
+    revision.questions = others + [
+        GuidingQuestion(section_key=key, position=position, text=text[:500]) for position, text in enumerate(cleaned)
+    ]
+
+
+def continuation_choices(revision: Revision) -> list[RevisionSection]:
+    """The sections of the previous published revision a draft section may continue."""
+    previous = _previous_published(revision)
+    return list(previous.sections) if previous else []
+
+
+def set_continuations(dbs: Session, revision: Revision, chosen: dict[str, str]) -> None:
+    """Fix which old section each draft section continues.
+
+    ``chosen`` maps every draft section's current key to an old section's key, or
+    to "" when the section is new.
+    """
+    _require_draft(revision)
+    allowed = {s.key for s in continuation_choices(revision)}
+    renamed: dict[str, str] = {}
+    for section in revision.sections:
+        choice = chosen.get(section.key, section.key)
+        if choice and choice not in allowed and choice != section.key:
+            raise ContinuationInvalid
+        if not choice:
+            choice = section.key if section.key not in allowed else new_section_key()
+        renamed[section.key] = choice
+    if len(set(renamed.values())) != len(renamed):
+        raise ContinuationInvalid
+    sections = [
+        RevisionSection(key=renamed[s.key], position=s.position, heading=s.heading, body_markdown=s.body_markdown,
+                        summary=s.summary, content_note=s.content_note)
+        for s in revision.sections
+    ]
+    questions = [_copy_question(q, renamed.get(q.section_key)) for q in revision.questions]
+    _replace_children(revision, sections, questions)
+
+
+def publish(dbs: Session, revision: Revision) -> Revision:
+    """Freeze a draft. Its sections were derived while it was a draft, so nothing is written under it now."""
+    _require_draft(revision)
+    if not revision.body_markdown.strip():
+        raise EmptyRevision
+    # Write any pending section changes while the revision is still a draft: the
+    # database refuses rows under a published revision.
+    dbs.flush()
     revision.status = "published"
     revision.published_at = utcnow()
     return revision
 
 
-def add_translation(dbs: Session, revision: Revision, translator: User, *, locale: str, title: str,
-                    body: str) -> RevisionTranslation:
-    translation = RevisionTranslation(
-        revision=revision, locale=locale, title=title.strip(), body_markdown=body,
-        translator_id=translator.id, created_at=utcnow(),
+def start_next_revision(dbs: Session, policy: Policy, author: User) -> Revision:
+    """The next draft starts as a copy of the current published revision, notes and questions included."""
+    if policy.draft is not None:
+        return policy.draft
+    current = policy.current
+    if current is None:
+        raise NotPublished
+    draft = Revision(
+        policy=policy, number=max(r.number for r in policy.revisions) + 1, title=current.title,
+        body_markdown=current.body_markdown, change_notes="", author_id=author.id, locale=current.locale,
+        status="draft",
+        sections=[RevisionSection(key=s.key, position=s.position, heading=s.heading, body_markdown=s.body_markdown,
+                                  summary=s.summary, content_note=s.content_note) for s in current.sections],
+        questions=[_copy_question(q) for q in current.questions],
     )
-    dbs.add(translation)
+    dbs.add(draft)
+    return draft
+
+
+# --- Review windows ----------------------------------------------------------
+
+def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, closes_at: datetime) -> ReviewWindow:
+    """Open a review window, or change one. Once a window has opened, it can only be extended."""
+    if not revision.is_published:
+        raise NotPublished
+    now = utcnow()
+    if closes_at <= opens_at:
+        raise ReviewWindowInvalid("order")
+    if closes_at <= now:
+        raise ReviewWindowInvalid("past")
+    window = revision.review_window
+    if window is None:
+        window = ReviewWindow(revision=revision, opens_at=opens_at, closes_at=closes_at)
+        dbs.add(window)
+        return window
+    if window.state(now) != "upcoming":
+        if closes_at < window.closes_at:
+            raise ReviewWindowInvalid("shorter")
+        opens_at = window.opens_at
+    window.opens_at = opens_at
+    window.closes_at = closes_at
+    return window
+
+
+# --- Translations -------------------------------------------------------------
+
+def save_translation(dbs: Session, revision: Revision, translator: User, *, locale: str, title: str,
+                     body: str) -> RevisionTranslation:
+    """Add or replace a revision's text in ``locale``; its sections pair with the original's in order."""
+    if not revision.is_published:
+        raise NotPublished
+    parsed = split_sections(body)
+    if len(parsed) != len(revision.sections):
+        raise TranslationMismatch(expected=len(revision.sections), found=len(parsed))
+    translation = dbs.scalar(select(RevisionTranslation).where(
+        RevisionTranslation.revision_id == revision.id, RevisionTranslation.locale == locale))
+    if translation is None:
+        translation = RevisionTranslation(revision=revision, locale=locale, title="", body_markdown="",
+                                          translator_id=translator.id, created_at=utcnow())
+        dbs.add(translation)
+    translation.title = title.strip()
+    translation.body_markdown = body
+    translation.translator_id = translator.id
+    translation.sections = []
+    dbs.flush()
+    translation.sections = [
+        TranslationSection(section_key=original.key, position=original.position, heading=parsed_section.heading[:300],
+                           body_markdown=parsed_section.body)
+        for original, parsed_section in zip(revision.sections, parsed)
+    ]
     return translation
