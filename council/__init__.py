@@ -31,9 +31,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from council.i18n import select_locale
+    from council.i18n import select_locale, select_timezone
 
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(PROJECT_ROOT / "translations"))
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=str(PROJECT_ROOT / "translations"))
 
     from council.accounts.access import init_access
     from council.accounts.sessions import ServerSessionInterface
@@ -50,11 +51,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.admin.views import bp as admin_bp
     from council.pages.errors import init_errors
     from council.pages.views import bp as pages_bp
+    from council.policies.views import bp as policies_bp
     from council.templating import init_templating
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(policies_bp)
     init_errors(app)
     init_templating(app)
 

@@ -42,7 +42,10 @@ RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0
 
-MAX_CONTENT_LENGTH = 256 * 1024
+#: Largest revision or translation text accepted, in bytes of UTF-8.
+REVISION_MAX_BYTES = 1024 * 1024
+#: Requests larger than this are refused with 413 before any form sees them.
+MAX_CONTENT_LENGTH = 3 * 1024 * 1024
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
 
 PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_ABSOLUTE_HOURS)

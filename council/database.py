@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, has_request_context, request
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 from council.extensions import db
 
@@ -53,3 +57,10 @@ def write_engine() -> Engine:
 def read_engine() -> Engine:
     """The engine, marked so its transactions never hold the write lock."""
     return db.engine.execution_options(**{WRITE_OPTION: False})
+
+
+@contextmanager
+def side_write() -> Iterator[Session]:
+    """A short transaction of its own, holding the write lock, for a small write during a read-only page."""
+    with Session(write_engine()) as session, session.begin():
+        yield session

@@ -6,6 +6,8 @@ browser session, else the browser's Accept-Language, else English.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from dataclasses import dataclass
 
 from flask import current_app, request, session
@@ -35,6 +37,17 @@ def select_locale() -> str:
     if chosen in supported:
         return chosen
     return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str | None:
+    if current_user and current_user.is_authenticated and current_user.timezone:
+        return current_user.timezone
+    return None  # Flask-Babel falls back to BABEL_DEFAULT_TIMEZONE
+
+
+@functools.cache
+def timezone_names() -> list[str]:
+    return sorted(name for name in zoneinfo.available_timezones() if "/" in name and not name.startswith("Etc/"))
 
 
 @dataclass(frozen=True)

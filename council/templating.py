@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from babel.dates import format_date, format_time, get_datetime_format
 from flask import Flask, current_app
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
 from council.i18n import locale_info
@@ -21,7 +25,17 @@ def _template_globals() -> dict:
     }
 
 
+def format_moment(value: datetime) -> str:
+    """A date with hours and minutes, no seconds, in the viewer's language and time zone."""
+    locale = get_locale()
+    local = value.astimezone(get_timezone())
+    pattern = get_datetime_format("medium", locale=locale)
+    return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace(
+        "{0}", format_time(local, "short", locale=locale))
+
+
 def init_templating(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.policies["ext.i18n.trimmed"] = True

@@ -112,6 +112,7 @@ class RecoverForm(FlaskForm):
 
 class PreferencesForm(FlaskForm):
     locale = SelectField(_l("Language"))
+    timezone = SelectField(_l("Time zone"), description=_l("Dates and times are shown in this time zone."))
     descriptive_titles = RadioField(
         _l("Browser tab title"),
         choices=[SelectChoice("neutral", _l("Neutral: only the site's name")),

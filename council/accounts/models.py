@@ -40,6 +40,8 @@ class User(UserMixin, db.Model):
     recovery_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Saved language preference; None follows the browser.
     locale: Mapped[str | None] = mapped_column(String(8))
+    #: IANA time zone for showing dates; None uses the site's default.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     descriptive_titles: Mapped[bool] = mapped_column(Boolean, default=False)
     collapse_content_notes: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

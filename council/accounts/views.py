@@ -24,7 +24,7 @@ from council.accounts.forms import (
 from council.accounts.models import Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
 from council.extensions import db, limiter
-from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY
+from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY, timezone_names
 from council.pages.views import end_session_and_redirect
 
 bp = Blueprint("accounts", __name__)
@@ -201,12 +201,16 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
     form = PreferencesForm(
         formdata=formdata,
         locale=user.locale or "",
+        timezone=user.timezone or "",
         descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
         collapse_content_notes=user.collapse_content_notes,
     )
     form.locale.choices = [SelectChoice("", _("Follow my browser"))] + [
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
         for code in current_app.config["LANGUAGES"]
+    ]
+    form.timezone.choices = [SelectChoice("", _("Site default (%(zone)s)", zone=current_app.config["BABEL_DEFAULT_TIMEZONE"]))] + [
+        SelectChoice(name, name.replace("_", " ")) for name in timezone_names()
     ]
     return form
 
@@ -216,6 +220,7 @@ def preferences():
     form = _preferences_form(current_user, formdata=request.form)
     if form.validate():
         current_user.locale = form.locale.data or None
+        current_user.timezone = form.timezone.data or None
         current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
         current_user.collapse_content_notes = form.collapse_content_notes.data
         session.pop(SESSION_LOCALE_KEY, None)

@@ -7,7 +7,9 @@ from flask_login import current_user
 
 from council.accounts.access import public, safe_next
 from council.extensions import csrf, db
+from council.db_types import utcnow
 from council.i18n import SESSION_LOCALE_KEY
+from council.policies.service import open_reviews
 
 bp = Blueprint("pages", __name__)
 
@@ -26,7 +28,8 @@ def end_session_and_redirect(location: str):
 @bp.get("/")
 @public
 def home():
-    return render_template("pages/home.html")
+    reviews = open_reviews(db.session, utcnow()) if current_user.is_authenticated else []
+    return render_template("pages/home.html", reviews=reviews, now=utcnow())
 
 
 @bp.get("/safety")

@@ -71,6 +71,17 @@ def list_policies(dbs: Session) -> list[Policy]:
     ).all())
 
 
+def open_reviews(dbs: Session, now: datetime) -> list[Revision]:
+    """Published revisions whose review window is open now, closing soonest first."""
+    return list(dbs.scalars(
+        select(Revision)
+        .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
+        .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
+        .order_by(ReviewWindow.closes_at)
+        .options(selectinload(Revision.review_window), selectinload(Revision.policy))
+    ).all())
+
+
 def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
     """A revision with everything a reading page shows, in a fixed number of queries."""
     return dbs.scalar(
@@ -117,10 +128,10 @@ def is_stale(translation: RevisionTranslation, policy: Policy) -> bool:
     return current is not None and translation.revision.number < current.number
 
 
-def remember_place(dbs: Session, user: User, revision: Revision, section_key: str) -> None:
-    place = dbs.get(ReadingPlace, (user.id, revision.id))
+def remember_place(dbs: Session, user_id, revision_id, section_key: str) -> None:
+    place = dbs.get(ReadingPlace, (user_id, revision_id))
     if place is None:
-        dbs.add(ReadingPlace(user_id=user.id, revision_id=revision.id, section_key=section_key))
+        dbs.add(ReadingPlace(user_id=user_id, revision_id=revision_id, section_key=section_key))
     elif place.section_key != section_key:
         place.section_key = section_key
 

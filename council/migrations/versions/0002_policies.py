@@ -131,11 +131,17 @@ def upgrade():
         batch_op.drop_column('review_closes_at')
         batch_op.drop_column('review_opens_at')
 
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
+
     create_immutability_triggers()
 
 
 def downgrade():
     drop_immutability_triggers()
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('timezone')
+
     with op.batch_alter_table('revisions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('review_opens_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('review_closes_at', sa.DateTime(timezone=True), nullable=True))

@@ -1,0 +1,72 @@
+"""Forms for writing, reviewing and translating policies."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+
+def _body_within_limit(form, field) -> None:
+    limit = current_app.config["REVISION_MAX_BYTES"]
+    if len((field.data or "").encode("utf-8")) > limit:
+        raise ValidationError(_l("This text is too long: the limit is %(kb)d KB. Please split it or shorten it.",
+                                 kb=limit // 1024))
+
+
+class DraftForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(message=_l("Please give the policy a title.")),
+                                                 Length(max=200, message=_l("Titles can be at most %(max)d characters.",
+                                                                            max=200))])
+    body = TextAreaField(
+        _l("Text (Markdown)"),
+        description=_l("Each heading that starts with ## begins a new section. Advisors read one section at a time."),
+        validators=[_body_within_limit],
+    )
+    change_notes = TextAreaField(_l("What changed in this revision"),
+                                 validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.",
+                                                                         max=5000))])
+
+
+class SectionNotesForm(FlaskForm):
+    summary = TextAreaField(_l("In short (a plain-language summary shown first)"),
+                            validators=[Length(max=1000, message=_l("Please keep this under %(max)d characters.",
+                                                                    max=1000))])
+    content_note = StringField(
+        _l("Content note (leave empty if none)"),
+        description=_l("A short, neutral description of hard material, for example: mentions violence."),
+        validators=[Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))],
+    )
+    questions = TextAreaField(
+        _l("Guiding questions, one per line"),
+        description=_l("Up to 5 questions you would like advisors to answer about this section."),
+        validators=[Length(max=2500, message=_l("Please keep this under %(max)d characters.", max=2500))],
+    )
+
+
+class ReviewWindowForm(FlaskForm):
+    opens_at = DateTimeLocalField(_l("Opens"), format="%Y-%m-%dT%H:%M",
+                                  validators=[DataRequired(message=_l("Please give a date and time."))])
+    closes_at = DateTimeLocalField(_l("Closes"), format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired(message=_l("Please give a date and time."))])
+
+
+class TranslationForm(FlaskForm):
+    title = StringField(_l("Translated title"), validators=[
+        DataRequired(message=_l("Please give the translated title.")),
+        Length(max=200, message=_l("Titles can be at most %(max)d characters.", max=200))])
+    body = TextAreaField(
+        _l("Translated text (Markdown)"),
+        description=_l("Keep the same ## headings, in the same order, so each section matches the original."),
+        validators=[DataRequired(message=_l("Please paste the translated text.")), _body_within_limit],
+    )
+
+
+class CompareForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    old = SelectField(_l("Compare revision"), coerce=int)
+    new = SelectField(_l("with revision"), coerce=int)

@@ -1,0 +1,316 @@
+"""Reading policies section by section, and the author's and translator's pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, get_timezone
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from council.accounts.access import requires_role
+from council.accounts.forms import EmptyForm
+from council.accounts.models import Role
+from council.database import side_write
+from council.db_types import utcnow
+from council.extensions import db
+from council.i18n import LANGUAGE_NAMES
+from council.policies import service
+from council.policies.diff import compare
+from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
+from council.policies.models import Policy, Revision
+
+bp = Blueprint("policies", __name__, url_prefix="/policies")
+
+REVIEW_WINDOW_PROBLEMS = {
+    "order": _l("The closing time must be after the opening time."),
+    "past": _l("The closing time must be in the future."),
+    "shorter": _l("This review is already open, so it can be extended but not shortened."),
+}
+
+
+def _is_author() -> bool:
+    return current_user.has_role(Role.AUTHOR)
+
+
+def _policy_or_404(policy_id: uuid.UUID) -> Policy:
+    return db.get_or_404(Policy, policy_id)
+
+
+def _published_or_404(policy_id: uuid.UUID, number: int) -> Revision:
+    revision = service.load_revision(db.session, policy_id, number)
+    if revision is None or not revision.is_published:
+        abort(404)
+    return revision
+
+
+def _locale() -> str:
+    return get_locale().language
+
+
+# --- Reading -----------------------------------------------------------------
+
+@bp.get("/")
+def index():
+    return render_template("policies/index.html", policies=service.list_policies(db.session), now=utcnow(),
+                           can_write=_is_author())
+
+
+@bp.get("/<uuid:policy_id>")
+def policy(policy_id: uuid.UUID):
+    found = _policy_or_404(policy_id)
+    if found.current is None:
+        if _is_author():
+            return redirect(url_for("policies.edit_draft", policy_id=found.id))
+        abort(404)
+    return redirect(url_for("policies.revision", policy_id=found.id, number=found.current.number))
+
+
+@bp.get("/<uuid:policy_id>/revisions/<int:number>")
+def revision(policy_id: uuid.UUID, number: int):
+    found = _published_or_404(policy_id, number)
+    reading = service.text_for_reader(db.session, found, _locale())
+    return render_template(
+        "policies/revision.html", revision=found, policy=found.policy, reading=reading,
+        place=service.place_for(db.session, current_user, found), now=utcnow(), can_write=_is_author(),
+        language_names=LANGUAGE_NAMES,
+    )
+
+
+@bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
+def section(policy_id: uuid.UUID, number: int, key: str):
+    found = _published_or_404(policy_id, number)
+    current = found.section(key)
+    if current is None:
+        abort(404)
+    reading = service.text_for_reader(db.session, found, _locale())
+    position = found.sections.index(current)
+    with side_write() as writer:
+        service.remember_place(writer, current_user.id, found.id, key)
+    return render_template(
+        "policies/section.html", revision=found, policy=found.policy, section=current, reading=reading,
+        translated=reading.translation.section(key) if reading.translation else None,
+        previous=found.sections[position - 1] if position > 0 else None,
+        next=found.sections[position + 1] if position + 1 < len(found.sections) else None,
+        position=position, questions=found.questions_for(key), now=utcnow(),
+        collapse_content_note=current_user.collapse_content_notes,
+        language_names=LANGUAGE_NAMES,
+    )
+
+
+@bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")
+def side_by_side(policy_id: uuid.UUID, number: int):
+    found = _published_or_404(policy_id, number)
+    locale = request.args.get("locale") or _locale()
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    reading = service.text_for_reader(db.session, found, locale)
+    return render_template("policies/side_by_side.html", revision=found, policy=found.policy, reading=reading,
+                           locale_shown=locale, language_names=LANGUAGE_NAMES)
+
+
+@bp.get("/<uuid:policy_id>/history")
+def history(policy_id: uuid.UUID):
+    found = _policy_or_404(policy_id)
+    published = found.published
+    if not published:
+        abort(404)
+    form = _compare_form(published)
+    return render_template("policies/history.html", policy=found, revisions=list(reversed(published)), form=form,
+                           now=utcnow())
+
+
+def _compare_form(published: list[Revision]) -> CompareForm:
+    form = CompareForm(request.args)
+    choices = [(r.number, _("Revision %(number)d", number=r.number)) for r in published]
+    form.old.choices = choices
+    form.new.choices = choices
+    if not request.args:
+        form.old.data = published[-2].number if len(published) > 1 else published[-1].number
+        form.new.data = published[-1].number
+    return form
+
+
+@bp.get("/<uuid:policy_id>/compare")
+def compare_revisions(policy_id: uuid.UUID):
+    found = _policy_or_404(policy_id)
+    published = found.published
+    form = _compare_form(published)
+    if not published or not form.validate():
+        abort(404)
+    old = _published_or_404(policy_id, form.old.data)
+    new = _published_or_404(policy_id, form.new.data)
+    return render_template("policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new),
+                           form=form)
+
+
+# --- Writing -----------------------------------------------------------------
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def new():
+    form = DraftForm()
+    if form.validate_on_submit():
+        created = service.create_policy(db.session, current_user, title=form.title.data, body=form.body.data,
+                                        change_notes=form.change_notes.data, locale=_locale())
+        db.session.commit()
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("policies.edit_draft", policy_id=created.id), code=303)
+    return render_template("policies/draft.html", form=form, policy=None, draft=None, preview=None)
+
+
+def _draft_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
+    found = _policy_or_404(policy_id)
+    if found.draft is None:
+        abort(404)
+    return found, found.draft
+
+
+@bp.route("/<uuid:policy_id>/draft", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def edit_draft(policy_id: uuid.UUID):
+    found, draft = _draft_or_404(policy_id)
+    form = DraftForm(obj=draft) if request.method == "GET" else DraftForm(body=draft.body_markdown)
+    preview = None
+    action = request.form.get("action", "save")
+    if form.validate_on_submit():
+        if action == "preview":
+            preview = form.body.data
+        else:
+            service.save_draft(db.session, draft, title=form.title.data, body=form.body.data,
+                               change_notes=form.change_notes.data)
+            if action == "publish":
+                try:
+                    service.publish(db.session, draft)
+                except service.EmptyRevision:
+                    db.session.rollback()
+                    form.body.errors.append(_("There is no text to publish yet."))
+                    return render_template("policies/draft.html", form=form, policy=found, draft=draft,
+                                           preview=None), 400
+                db.session.commit()
+                flash(_("Revision %(number)d is published. It can no longer be changed.", number=draft.number),
+                      "success")
+                return redirect(url_for("policies.revision", policy_id=found.id, number=draft.number), code=303)
+            db.session.commit()
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
+    status = 400 if form.errors else 200
+    return render_template("policies/draft.html", form=form, policy=found, draft=draft, preview=preview), status
+
+
+@bp.route("/<uuid:policy_id>/draft/sections", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def draft_sections(policy_id: uuid.UUID):
+    found, draft = _draft_or_404(policy_id)
+    choices = service.continuation_choices(draft)
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        chosen = {s.key: request.form.get(f"continues-{s.key}", s.key if not choices else "") for s in draft.sections}
+        try:
+            service.set_continuations(db.session, draft, chosen)
+        except service.ContinuationInvalid:
+            db.session.rollback()
+            flash(_("Two sections cannot continue the same earlier section. Please choose again."), "error")
+            return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices,
+                                   form=EmptyForm()), 400
+        db.session.commit()
+        flash(_("Section matching saved."), "success")
+        return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
+    return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices,
+                           form=EmptyForm())
+
+
+@bp.route("/<uuid:policy_id>/draft/sections/<key>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def section_notes(policy_id: uuid.UUID, key: str):
+    found, draft = _draft_or_404(policy_id)
+    current = draft.section(key)
+    if current is None:
+        abort(404)
+    form = SectionNotesForm(
+        summary=current.summary, content_note=current.content_note,
+        questions="\n".join(q.text for q in draft.questions_for(key)),
+    )
+    if form.validate_on_submit():
+        service.update_section_notes(db.session, draft, key, summary=form.summary.data,
+                                     content_note=form.content_note.data,
+                                     questions=form.questions.data.splitlines())
+        db.session.commit()
+        flash(_("Section notes saved."), "success")
+        return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
+    return render_template("policies/section_notes.html", policy=found, draft=draft, section=current, form=form)
+
+
+@bp.post("/<uuid:policy_id>/next-revision")
+@requires_role(Role.AUTHOR)
+def next_revision(policy_id: uuid.UUID):
+    found = _policy_or_404(policy_id)
+    try:
+        service.start_next_revision(db.session, found, current_user)
+    except service.NotPublished:
+        abort(409)
+    db.session.commit()
+    return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
+
+
+def _to_utc(local: datetime) -> datetime:
+    return local.replace(tzinfo=get_timezone()).astimezone(timezone.utc)
+
+
+def _to_local(moment: datetime) -> datetime:
+    return moment.astimezone(get_timezone()).replace(tzinfo=None)
+
+
+@bp.route("/<uuid:policy_id>/revisions/<int:number>/review-window", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.COORDINATOR)
+def review_window(policy_id: uuid.UUID, number: int):
+    found = _published_or_404(policy_id, number)
+    window = found.review_window
+    form = ReviewWindowForm(
+        opens_at=_to_local(window.opens_at) if window else None,
+        closes_at=_to_local(window.closes_at) if window else None,
+    )
+    if form.validate_on_submit():
+        try:
+            service.set_review_window(db.session, found, opens_at=_to_utc(form.opens_at.data),
+                                      closes_at=_to_utc(form.closes_at.data))
+        except service.ReviewWindowInvalid as problem:
+            db.session.rollback()
+            form.closes_at.errors.append(REVIEW_WINDOW_PROBLEMS[problem.reason])
+        else:
+            db.session.commit()
+            flash(_("The review window is saved."), "success")
+            return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
+    status = 400 if form.errors else 200
+    return render_template("policies/review_window.html", revision=found, policy=found.policy, form=form,
+                           window=window, now=utcnow(), timezone_name=str(get_timezone())), status
+
+
+@bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translate(policy_id: uuid.UUID, number: int, locale: str):
+    found = _published_or_404(policy_id, number)
+    if locale not in current_app.config["LANGUAGES"] or locale == found.locale:
+        abort(404)
+    reading = service.text_for_reader(db.session, found, locale)
+    existing = reading.translation if reading.state == "current" else None
+    form = TranslationForm(title=existing.title if existing else "", body=existing.body_markdown if existing else "")
+    if form.validate_on_submit():
+        try:
+            service.save_translation(db.session, found, current_user, locale=locale, title=form.title.data,
+                                     body=form.body.data)
+        except service.TranslationMismatch as mismatch:
+            db.session.rollback()
+            form.body.errors.append(_(
+                "The translation has %(found)d sections but the original has %(expected)d. "
+                "Keep the same ## headings in the same order.", found=mismatch.found, expected=mismatch.expected))
+        else:
+            db.session.commit()
+            flash(_("The translation is saved."), "success")
+            return redirect(url_for("policies.side_by_side", policy_id=policy_id, number=number, locale=locale),
+                            code=303)
+    status = 400 if form.errors else 200
+    return render_template("policies/translate.html", revision=found, policy=found.policy, form=form,
+                           locale_name=LANGUAGE_NAMES[locale], target_locale=locale), status
