@@ -159,7 +159,8 @@ def new():
         db.session.commit()
         flash(_("Draft saved."), "success")
         return redirect(url_for("policies.edit_draft", policy_id=created.id), code=303)
-    return render_template("policies/draft.html", form=form, policy=None, draft=None, preview=None)
+    return render_template("policies/draft.html", form=form, policy=None, draft=None,
+                           preview=None), (400 if form.errors else 200)
 
 
 def _draft_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
@@ -173,7 +174,7 @@ def _draft_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
 @requires_role(Role.AUTHOR)
 def edit_draft(policy_id: uuid.UUID):
     found, draft = _draft_or_404(policy_id)
-    form = DraftForm(obj=draft) if request.method == "GET" else DraftForm(body=draft.body_markdown)
+    form = DraftForm(title=draft.title, body=draft.body_markdown, change_notes=draft.change_notes)
     preview = None
     action = request.form.get("action", "save")
     if form.validate_on_submit():

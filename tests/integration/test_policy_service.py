@@ -268,7 +268,7 @@ def test_readers_get_current_stale_or_missing_translations(ctx):
 def test_the_reading_place_is_remembered_per_revision(ctx):
     revision = _published(ctx).revisions[0]
     assert service.place_for(db.session, ctx, revision) is None
-    service.remember_place(db.session, ctx, revision, revision.sections[2].key)
-    service.remember_place(db.session, ctx, revision, revision.sections[3].key)
+    service.remember_place(db.session, ctx.id, revision.id, revision.sections[2].key)
+    service.remember_place(db.session, ctx.id, revision.id, revision.sections[3].key)
     db.session.commit()
     assert service.place_for(db.session, ctx, revision) == revision.sections[3].key

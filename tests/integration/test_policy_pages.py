@@ -1,0 +1,288 @@
+"""Authors write and publish; advisors read section by section, in translation, with history and diffs."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from council.accounts.models import Role, User
+from council.db_types import utcnow
+from council.extensions import db
+from council.policies import service
+from council.policies.models import Policy, ReadingPlace, Revision
+from tests.conftest import csrf_token, sign_in, submit
+
+BODY = """Opening words.
+
+## Purpose
+
+Why this exists.
+
+## Describing what happened
+
+Staff listen without pushing.
+
+## Records
+
+We write little.
+"""
+
+
+@pytest.fixture
+def author(app, people):
+    people.make("robin", Role.AUTHOR, Role.TRANSLATOR, pseudonym="Robin")
+    client = app.test_client()
+    sign_in(client, "robin")
+    return client
+
+
+@pytest.fixture
+def advisor(app, people):
+    people.make("willow", Role.ADVISOR, pseudonym="Willow")
+    client = app.test_client()
+    sign_in(client, "willow")
+    return client
+
+
+def _policy(app):
+    with app.app_context():
+        return db.session.scalar(select(Policy.id))
+
+
+def _write_and_publish(author, app, body=BODY):
+    response = submit(author, "/policies/new", {"title": "First contact", "body": body, "change_notes": "First draft",
+                                                "action": "save"})
+    assert response.status_code == 303
+    policy_id = _policy(app)
+    response = submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": body,
+                                                               "change_notes": "First draft", "action": "publish"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return policy_id
+
+
+def _open_review(app, policy_id, number=1):
+    with app.app_context():
+        revision = service.load_revision(db.session, policy_id, number)
+        service.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(minutes=1),
+                                  closes_at=utcnow() + timedelta(days=3))
+        db.session.commit()
+
+
+def _section_links(page):
+    """Each section's link, in the order of the table of contents."""
+    contents = page.get_data(as_text=True).split('<ol class="toc">', 1)[1].split("</ol>", 1)[0]
+    return re.findall(r'href="(/policies/[^"]+/sections/[0-9a-f]+)"', contents)
+
+
+def _main(html):
+    return html.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_an_author_previews_without_saving_then_publishes(app, author):
+    page = author.get("/policies/new")
+    response = author.post("/policies/new", data={"csrf_token": csrf_token(page), "title": "First contact",
+                                                  "body": BODY, "change_notes": "", "action": "save"})
+    policy_id = _policy(app)
+    preview = submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY + "\n## Extra\n\nNew.",
+                                                              "change_notes": "", "action": "preview"})
+    body = preview.get_data(as_text=True)
+    assert "Preview (not saved yet)" in body and "<h2>Extra</h2>" in body
+    with app.app_context():
+        assert "Extra" not in db.session.scalar(select(Revision.body_markdown))
+    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY, "change_notes": "",
+                                                    "action": "publish"})
+    with app.app_context():
+        revision = db.session.scalar(select(Revision))
+        assert revision.status == "published" and revision.published_at is not None
+    # The draft page no longer exists for it; the next revision starts as a copy.
+    assert author.get(f"/policies/{policy_id}/draft").status_code == 404
+    response = submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    assert response.status_code == 303
+    draft_page = author.get(f"/policies/{policy_id}/draft").get_data(as_text=True)
+    assert "Draft of revision 2" in draft_page and "Why this exists." in draft_page
+
+
+def test_advisors_cannot_write_and_cannot_see_drafts(app, author, advisor):
+    submit(author, "/policies/new", {"title": "Secret draft", "body": BODY, "change_notes": "", "action": "save"})
+    policy_id = _policy(app)
+    assert advisor.get("/policies/new").status_code == 403
+    assert advisor.get(f"/policies/{policy_id}/draft").status_code == 403
+    assert advisor.get(f"/policies/{policy_id}").status_code == 404
+    assert "Secret draft" not in advisor.get("/policies/").get_data(as_text=True)
+
+
+def test_an_advisor_reads_section_by_section_and_the_place_is_kept_on_the_server(app, author, advisor):
+    policy_id = _write_and_publish(author, app)
+    _open_review(app, policy_id)
+    home = advisor.get("/").get_data(as_text=True)
+    assert "Open for review" in home and "First contact" in home and "left" in home
+    overview = advisor.get(f"/policies/{policy_id}", follow_redirects=True)
+    links = _section_links(overview)
+    assert len(links) == 4
+    first = advisor.get(links[0]).get_data(as_text=True)
+    assert "Section 1 of 4" in first and "Next section" in first and "Previous section" not in first
+    third = advisor.get(links[2]).get_data(as_text=True)
+    assert "Describing what happened" in third and "Previous section" in third
+    with app.app_context():
+        place = db.session.scalar(select(ReadingPlace))
+        assert links[2].endswith(place.section_key)
+    # Another device, same person: the place is there.
+    elsewhere = app.test_client()
+    sign_in(elsewhere, "willow")
+    overview = elsewhere.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    assert "Continue where you left off" in overview
+    assert links[2] in overview
+
+
+def test_content_notes_are_collapsed_and_the_preference_can_open_them(app, author, advisor):
+    policy_id = _write_and_publish(author, app, body=BODY)
+    # Content notes are added on the draft of the next revision, then published.
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    with app.app_context():
+        draft = db.session.scalar(select(Revision).where(Revision.number == 2))
+        key = draft.sections[2].key
+    submit(author, f"/policies/{policy_id}/draft/sections/{key}",
+           {"summary": "Staff do not push.", "content_note": "Mentions violence", "questions": "Is this clear?\nKind?"})
+    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY, "change_notes": "Notes",
+                                                    "action": "publish"})
+    page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{key}").get_data(as_text=True)
+    assert '<details class="content-note">' in page
+    assert "Mentions violence" in page and "Show this section" in page
+    assert "In short" in page and "Staff do not push." in page and "Read the full text" in page
+    assert "Is this clear?" in page and "Questions from the author" in page
+    submit(advisor, "/account/preferences", {"locale": "", "timezone": "", "descriptive_titles": "neutral"},
+           form_url="/account")
+    page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{key}").get_data(as_text=True)
+    assert '<details class="content-note" open>' in page
+
+
+def test_the_author_fixes_a_wrong_section_match(app, author):
+    policy_id = _write_and_publish(author, app)
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    renamed = BODY.replace("## Records\n\nWe write little.", "## Notes we keep\n\nOnly what helps, nothing more.")
+    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": renamed, "change_notes": "",
+                                                    "action": "save"})
+    with app.app_context():
+        old = {s.heading: s.key for s in db.session.scalar(select(Revision).where(Revision.number == 1)).sections}
+        new = {s.heading: s.key for s in db.session.scalar(select(Revision).where(Revision.number == 2)).sections}
+    assert new["Notes we keep"] != old["Records"]
+    page = author.get(f"/policies/{policy_id}/draft/sections").get_data(as_text=True)
+    assert "Nothing: a new section" in page
+    choice = {f"continues-{new[h]}": old[h] for h in ("", "Purpose", "Describing what happened")}
+    choice[f"continues-{new['Notes we keep']}"] = old["Records"]
+    assert submit(author, f"/policies/{policy_id}/draft/sections", choice).status_code == 303
+    with app.app_context():
+        keys = {s.heading: s.key for s in db.session.scalar(select(Revision).where(Revision.number == 2)).sections}
+    assert keys["Notes we keep"] == old["Records"]
+    clash = {f"continues-{keys[h]}": old["Purpose"] for h in keys}
+    response = submit(author, f"/policies/{policy_id}/draft/sections", clash)
+    assert response.status_code == 400
+
+
+def test_history_and_a_word_level_diff_that_does_not_rely_on_colour(app, author, advisor):
+    policy_id = _write_and_publish(author, app)
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    changed = BODY.replace("Why this exists.", "Why this policy exists.").replace(
+        "## Records\n\nWe write little.\n", "") + "\n## Complaints\n\nTell us.\n"
+    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": changed,
+                                                    "change_notes": "Records removed", "action": "publish"})
+    history = advisor.get(f"/policies/{policy_id}/history").get_data(as_text=True)
+    assert "Revision 2" in history and "Revision 1" in history and "Records removed" in history
+    page = advisor.get(f"/policies/{policy_id}/compare?old=1&new=2").get_data(as_text=True)
+    assert "<ins><span class=\"visually-hidden\">[added] </span>policy" in page
+    assert "New section" in page and "Section removed" in page
+    assert "[removed]" in page
+    assert advisor.get(f"/policies/{policy_id}/compare?old=1&new=9").status_code == 404
+
+
+def test_translations_current_stale_missing_and_side_by_side(app, author, advisor):
+    policy_id = _write_and_publish(author, app)
+    spanish = BODY.replace("Opening words.", "Palabras iniciales.").replace("## Purpose", "## Propósito").replace(
+        "Why this exists.", "Por qué existe.")
+    bad = submit(author, f"/policies/{policy_id}/revisions/1/translations/es",
+                 {"title": "Primer contacto", "body": "## Una sola\n\nTexto."})
+    assert bad.status_code == 400
+    assert "The translation has 1 sections but the original has 4" in bad.get_data(as_text=True)
+    assert "Una sola" in bad.get_data(as_text=True)  # the translator's text comes back
+    ok = submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "Primer contacto", "body": spanish})
+    assert ok.status_code == 303
+    submit(advisor, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    overview = advisor.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    assert "Primer contacto" in overview and "Propósito" in overview
+    purpose = _section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[1]
+    assert "Por qué existe." in advisor.get(purpose).get_data(as_text=True)
+    assert "Why this exists." in advisor.get(purpose + "?text=original").get_data(as_text=True)
+    # A newer revision makes the Spanish text stale, and it says so.
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY + "\nMore.",
+                                                    "change_notes": "", "action": "publish"})
+    stale = advisor.get(f"/policies/{policy_id}/revisions/2")
+    assert stale.status_code == 200
+    side = advisor.get(f"/policies/{policy_id}/revisions/2/side-by-side?locale=es").get_data(as_text=True)
+    assert "Por qué existe." in side and "Why this exists." in side
+    # French has no translation: the original is shown with a notice.
+    submit(advisor, "/language", {"locale": "fr", "next": "/"}, form_url="/")
+    french = advisor.get(f"/policies/{policy_id}/revisions/2").get_data(as_text=True)
+    assert "Why this exists." not in french  # the overview lists headings, not bodies
+    assert "Purpose" in french
+    with app.app_context():
+        revision = service.load_revision(db.session, policy_id, 2)
+        assert service.text_for_reader(db.session, revision, "es").state == "stale"
+        assert service.text_for_reader(db.session, revision, "fr").state == "missing"
+
+
+def test_review_window_in_the_authors_time_zone(app, author):
+    policy_id = _write_and_publish(author, app)
+    submit(author, "/account/preferences", {"locale": "", "timezone": "America/Mexico_City",
+                                            "descriptive_titles": "neutral"}, form_url="/account")
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
+    response = submit(author, f"/policies/{policy_id}/revisions/1/review-window",
+                      {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T18:00"})
+    assert response.status_code == 303
+    with app.app_context():
+        window = service.load_revision(db.session, policy_id, 1).review_window
+        assert window.closes_at.hour == 0  # 18:00 in Mexico City is midnight UTC
+    shorter = submit(author, f"/policies/{policy_id}/revisions/1/review-window",
+                     {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T08:00"})
+    assert shorter.status_code == 400
+    assert "can be extended but not shortened" in shorter.get_data(as_text=True)
+    assert f'value="{tomorrow}T08:00"' in shorter.get_data(as_text=True)
+
+
+def test_hostile_markdown_is_neutralised(app, author, advisor):
+    hostile = ("## <script>alert(1)</script>Heading\n\n<img src=x onerror=alert(1)> "
+               "[click](javascript:alert(1)) [ok](https://example.org)\n\n"
+               "## Bidi \u202etxet\u202c end\n\nText \u202eevil\n")
+    policy_id = _write_and_publish(author, app, body=hostile)
+    page = advisor.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    assert "<script" not in _main(page)
+    for link in _section_links(advisor.get(f"/policies/{policy_id}/revisions/1")):
+        main = _main(advisor.get(link).get_data(as_text=True))
+        assert "<script" not in main and "<img" not in main and 'href="javascript:' not in main
+    section = advisor.get(_section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[0]).get_data(as_text=True)
+    assert 'href="https://example.org" rel="noopener noreferrer nofollow"' in section
+    # User text with bidi controls is isolated from the surrounding interface text.
+    bidi = advisor.get(_section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[1]).get_data(as_text=True)
+    assert "<bdi>Bidi \u202etxet\u202c end</bdi>" in bidi
+
+
+def test_an_oversized_revision_is_refused_with_the_text_kept(app_factory, people):
+    app = app_factory(REVISION_MAX_BYTES=50_000)
+    people.app = app
+    people.make("robin", Role.AUTHOR)
+    client = app.test_client()
+    sign_in(client, "robin")
+    huge = "## Big\n\n" + ("word " * 20_000)
+    response = submit(client, "/policies/new", {"title": "Big", "body": huge, "change_notes": "", "action": "save"})
+    assert response.status_code == 400
+    assert "This text is too long: the limit is 48 KB." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Policy)) is None
+
+
+def test_a_two_megabyte_body_is_refused_by_default(app, author):
+    huge = "## Big\n\n" + ("x" * (2 * 1024 * 1024))
+    response = submit(author, "/policies/new", {"title": "Big", "body": huge, "change_notes": "", "action": "save"})
+    assert response.status_code == 400
+    assert "This text is too long" in response.get_data(as_text=True)
