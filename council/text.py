@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import bleach
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -16,6 +18,8 @@ ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "th": ["align"], "td": ["align"]}
 ALLOWED_PROTOCOLS = {"https", "mailto"}
 
 
+# Published text never changes and is read many times; sanitising is the slow part.
+@functools.lru_cache(maxsize=4096)
 def render_markdown(text: str) -> Markup:
     html = _markdown.render(text or "")
     cleaned = bleach.clean(

@@ -24,6 +24,7 @@ from council.accounts import service as accounts
 from council.accounts.models import Role
 from council.audit import service as audit
 from council.extensions import db
+from council.policies import service as policies
 from council.config import SCRYPT_LOG_N as PRODUCTION_LOG_N
 from council.security import _derive
 
@@ -87,6 +88,52 @@ def add_audit_events(app, how_many: int) -> None:
         db.session.commit()
 
 
+def policy_text(sections: int, variant: str = "") -> str:
+    return "\n\n".join(
+        f"## Section {n}{variant if n % 3 == 0 else ''}\n\nParagraph {n} of the policy, with some words that "
+        f"advisors read on their phones{variant if n % 5 == 0 else ''}. " * 3
+        for n in range(sections)
+    )
+
+
+def add_policy(app, sections: int):
+    """A policy with two published revisions and a Spanish translation of the second; returns its id."""
+    with app.app_context():
+        author = accounts._find_by_login(db.session, "coordinator")
+        policy = policies.create_policy(db.session, author, title=f"Policy with {sections} sections",
+                                        body=policy_text(sections))
+        policies.publish(db.session, policy.revisions[0])
+        second = policies.start_next_revision(db.session, policy, author)
+        policies.save_draft(db.session, second, title=policy.title, body=policy_text(sections, " (revised)"),
+                            change_notes="")
+        policies.publish(db.session, second)
+        policies.save_translation(db.session, second, author, locale="es", title="Política",
+                                  body=policy_text(sections, " (revisada)"))
+        db.session.commit()
+        return policy.id, second.sections[sections // 2].key
+
+
+def measure_policy_pages(app, client, engine) -> None:
+    print()
+    print(f"{'revision pages':<34} {'10 sections':>22} {'200 sections':>22}")
+    print(f"{'':<34} {'ms':>10} {'queries':>11} {'ms':>10} {'queries':>11}")
+    rows: dict[str, list[tuple[float, int]]] = {}
+    for size in (10, 200):
+        policy_id, middle_key = add_policy(app, size)
+        base = f"/policies/{policy_id}/revisions/2"
+        for label, path in [
+            ("contents (overview)", base),
+            ("one section", f"{base}/sections/{middle_key}"),
+            ("translation, side by side", f"{base}/side-by-side?locale=es"),
+            ("diff of revisions 1 and 2", f"/policies/{policy_id}/compare?old=1&new=2"),
+        ]:
+            with counting_queries(engine) as counter:
+                client.get(path)
+            rows.setdefault(label, []).append((time_requests(client, path, rounds=30), counter["n"]))
+    for label, ((ms_small, q_small), (ms_large, q_large)) in rows.items():
+        print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
     os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
@@ -143,6 +190,8 @@ def main() -> None:
         with counting_queries(engine) as counter:
             client.get(path)
         print(f"{path:<40} {small[path]:>8} {counter['n']:>10}")
+
+    measure_policy_pages(app, advisor, engine)
 
     print()
     html = anonymous.get("/").get_data()
