@@ -286,3 +286,39 @@ def test_a_two_megabyte_body_is_refused_by_default(app, author):
     response = submit(author, "/policies/new", {"title": "Big", "body": huge, "change_notes": "", "action": "save"})
     assert response.status_code == 400
     assert "This text is too long" in response.get_data(as_text=True)
+
+
+def _count_queries(app, client, path):
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    counter = []
+    listener = lambda *args, **kwargs: counter.append(1)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(counter)
+
+
+def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor):
+    counts = {}
+    for size in (3, 60):
+        body = "\n\n".join(f"## Part {n}\n\nText {n}." for n in range(size))
+        submit(author, "/policies/new", {"title": f"Size {size}", "body": body, "change_notes": "", "action": "save"})
+        with app.app_context():
+            policy_id = db.session.scalar(select(Policy.id).where(Policy.title == f"Size {size}"))
+        submit(author, f"/policies/{policy_id}/draft", {"title": f"Size {size}", "body": body, "change_notes": "",
+                                                        "action": "publish"})
+        spanish = body.replace("Part", "Parte").replace("Text", "Texto")
+        submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "T", "body": spanish})
+        first = _section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[0]
+        counts[size] = [
+            _count_queries(app, advisor, f"/policies/{policy_id}/revisions/1"),
+            _count_queries(app, advisor, first),
+            _count_queries(app, advisor, f"/policies/{policy_id}/revisions/1/side-by-side?locale=es"),
+            _count_queries(app, advisor, f"/policies/{policy_id}/compare?old=1&new=1"),
+        ]
+    assert counts[3] == counts[60]
