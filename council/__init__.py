@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from council.accounts.views import bp as accounts_bp
     from council.admin.views import bp as admin_bp
+    from council.feedback.views import bp as feedback_bp
     from council.pages.errors import init_errors
     from council.pages.views import bp as pages_bp
     from council.policies.views import bp as policies_bp
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(policies_bp)
+    app.register_blueprint(feedback_bp)
     init_errors(app)
     init_templating(app)
 

@@ -42,6 +42,12 @@ RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0
 
+#: Longest comment accepted, in characters.
+COMMENT_MAX_CHARS = 10_000
+COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"
+#: How long a comment typed into an expired session can wait for its writer to sign in.
+PENDING_COMMENT_MINUTES = 120
+
 #: Largest revision or translation text accepted, in bytes of UTF-8.
 REVISION_MAX_BYTES = 1024 * 1024
 #: Requests larger than this are refused with 413 before any form sees them.

@@ -2,6 +2,7 @@
 
 from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
+from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response  # noqa: F401
 from council.policies.models import (  # noqa: F401
     GuidingQuestion,
     Policy,

@@ -45,7 +45,7 @@ def _log_n() -> int:
     return current_app.config["SCRYPT_LOG_N"]
 
 
-def _sign_in(user: User, participation_key: bytes) -> None:
+def sign_in_user(user: User, participation_key: bytes) -> None:
     """Start a brand-new session for this person, keeping only the language choice."""
     locale = session.get(SESSION_LOCALE_KEY)
     session.start_fresh(participation_key)
@@ -80,7 +80,7 @@ def login():
         else:
             purge_expired_sessions(db.session)
             db.session.commit()
-            _sign_in(holder.user, holder.participation_key)
+            sign_in_user(holder.user, holder.participation_key)
             return redirect(safe_next(form.next.data) or url_for("pages.home"), code=303)
     form.password.data = ""
     return render_template(
@@ -127,7 +127,7 @@ def register(token: str):
             db.session.rollback()
             form.login_name.errors.append(NAME_TAKEN["login_name"])
         else:
-            _sign_in(registration.user, registration.participation_key)
+            sign_in_user(registration.user, registration.participation_key)
             return _show_recovery_code(registration.recovery_code, welcome=True)
     return render_template("accounts/register.html", form=form, role_label=ROLE_LABELS[Role(invitation.role)])
 
@@ -184,7 +184,7 @@ def recover():
         else:
             end_all_sessions(db.session, result.user.id)
             db.session.commit()
-            _sign_in(result.user, result.participation_key)
+            sign_in_user(result.user, result.participation_key)
             flash(_("Your new password is set. Any other devices were signed out."), "success")
             return _show_recovery_code(result.recovery_code)
     form.password.data = form.confirm.data = ""
@@ -244,7 +244,7 @@ def change_password():
         else:
             end_other_sessions(db.session, current_user.id, session)
             db.session.commit()
-            _sign_in(current_user._get_current_object(), key)
+            sign_in_user(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/change_password.html", form=form)

@@ -17,6 +17,8 @@ ACTIONS = {
     "roles.changed",
     "account.deactivated",
     "account.reactivated",
+    "comment.hidden",
+    "comment.restored",
 }
 
 

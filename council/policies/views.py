@@ -11,13 +11,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from council.accounts.access import requires_role
+from council.accounts.access import current_participation_key, requires_role
 from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.i18n import LANGUAGE_NAMES
+from council.feedback.service import readable_comments, review_is_open
+from council.feedback.forms import new_comment_form
 from council.policies import service
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
@@ -77,28 +79,40 @@ def revision(policy_id: uuid.UUID, number: int):
         "policies/revision.html", revision=found, policy=found.policy, reading=reading,
         place=service.place_for(db.session, current_user, found), now=utcnow(), can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
+        can_comment_whole=current_user.has_role(Role.ADVISOR) and review_is_open(found),
+        is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
     )
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
 def section(policy_id: uuid.UUID, number: int, key: str):
     found = _published_or_404(policy_id, number)
-    current = found.section(key)
-    if current is None:
+    if found.section(key) is None:
         abort(404)
-    reading = service.text_for_reader(db.session, found, _locale())
-    position = found.sections.index(current)
     with side_write() as writer:
         service.remember_place(writer, current_user.id, found.id, key)
+    return render_section(found, key)
+
+
+def render_section(revision: Revision, key: str, *, comment_form=None, status: int = 200):
+    """The one-section page; the feedback views use it too, to show a comment form with its errors."""
+    current = revision.section(key)
+    reading = service.text_for_reader(db.session, revision, _locale())
+    position = revision.sections.index(current)
+    questions = revision.questions_for(key)
+    can_comment = current_user.has_role(Role.ADVISOR) and review_is_open(revision)
+    if comment_form is None and can_comment:
+        comment_form = new_comment_form(revision, key)
     return render_template(
-        "policies/section.html", revision=found, policy=found.policy, section=current, reading=reading,
+        "policies/section.html", revision=revision, policy=revision.policy, section=current, reading=reading,
         translated=reading.translation.section(key) if reading.translation else None,
-        previous=found.sections[position - 1] if position > 0 else None,
-        next=found.sections[position + 1] if position + 1 < len(found.sections) else None,
-        position=position, questions=found.questions_for(key), now=utcnow(),
-        collapse_content_note=current_user.collapse_content_notes,
-        language_names=LANGUAGE_NAMES,
-    )
+        previous=revision.sections[position - 1] if position > 0 else None,
+        next=revision.sections[position + 1] if position + 1 < len(revision.sections) else None,
+        position=position, questions=questions, now=utcnow(),
+        collapse_content_note=current_user.collapse_content_notes, language_names=LANGUAGE_NAMES,
+        comments=readable_comments(db.session, revision, key, current_participation_key()),
+        comment_form=comment_form, can_comment=can_comment, flag_form=EmptyForm(),
+    ), status
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")

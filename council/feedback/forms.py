@@ -1,0 +1,146 @@
+"""Forms for comments, responses, moderation and comment translations."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.i18n import LANGUAGE_NAMES
+
+CONSENT_LABELS = {
+    QuoteConsent.VERBATIM: _l("You may quote my words"),
+    QuoteConsent.PARAPHRASE: _l("Use my ideas, but do not quote my words"),
+    QuoteConsent.AUTHOR_ONLY: _l("Only the policy's authors may read this"),
+}
+DISPOSITION_LABELS = {
+    Disposition.ADOPTED: _l("Adopted"),
+    Disposition.PARTLY_ADOPTED: _l("Partly adopted"),
+    Disposition.NOT_ADOPTED: _l("Not adopted"),
+    Disposition.NEEDS_DISCUSSION: _l("Needs discussion"),
+}
+HIDE_REASON_LABELS = {
+    HideReason.ABUSIVE: _l("Abusive or hurtful"),
+    HideReason.PERSONAL_INFORMATION: _l("Shares someone's personal information"),
+    HideReason.IDENTIFYING: _l("Could identify the writer"),
+    HideReason.OFF_TOPIC: _l("Not about this policy"),
+    HideReason.OTHER: _l("Another reason"),
+}
+
+
+def _within_comment_limit(form, field) -> None:
+    limit = current_app.config["COMMENT_MAX_CHARS"]
+    if len(field.data or "") > limit:
+        raise ValidationError(_l("Comments can be at most %(max)d characters. This one has %(count)d.",
+                                 max=limit, count=len(field.data)))
+
+
+def _language_choices() -> list[SelectChoice]:
+    return [SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
+            for code in current_app.config["LANGUAGES"]]
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")),
+                                                        _within_comment_limit])
+    question = SelectField(_l("Answering a question? (optional)"), default="")
+    language = SelectField(_l("Language of your comment"))
+    quote_consent = RadioField(
+        _l("How may we use what you wrote?"), default=str(QuoteConsent.PARAPHRASE),
+        choices=[SelectChoice(str(value), label) for value, label in CONSENT_LABELS.items()],
+    )
+    section_key = HiddenField()
+    submission_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+
+    def __init__(self, *args, questions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+        self.question.choices = [SelectChoice("", _l("No, a general comment"))] + [
+            SelectChoice(str(q.id), q.text) for q in questions
+        ]
+
+
+class EditCommentForm(FlaskForm):
+    body = TextAreaField(_l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")),
+                                                        _within_comment_limit])
+    language = SelectField(_l("Language of your comment"))
+    quote_consent = RadioField(
+        _l("How may we use what you wrote?"),
+        choices=[SelectChoice(str(value), label) for value, label in CONSENT_LABELS.items()],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+
+
+class ResponseForm(FlaskForm):
+    disposition = RadioField(
+        _l("What will you do with this comment?"),
+        choices=[SelectChoice(str(value), label) for value, label in DISPOSITION_LABELS.items()],
+        validators=[DataRequired(message=_l("Please choose what will happen."))],
+    )
+    body = TextAreaField(_l("Your answer (signed with your name)"),
+                         validators=[DataRequired(message=_l("Please write an answer.")), Length(max=5000)])
+
+
+class HideForm(FlaskForm):
+    reason = SelectField(_l("Reason"), choices=[SelectChoice(str(v), label) for v, label in HIDE_REASON_LABELS.items()])
+    note = StringField(_l("Explanation for readers and the writer (optional)"),
+                       validators=[Length(max=500, message=_l("Please keep this under %(max)d characters.", max=500))])
+
+
+class CommentTranslationForm(FlaskForm):
+    locale = SelectField(_l("Translated into"))
+    body = TextAreaField(_l("Translation"), validators=[DataRequired(message=_l("Please write the translation.")),
+                                                       Length(max=20000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locale.choices = _language_choices()
+
+
+class FilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    language = SelectField(_l("Language"), default="")
+    consent = SelectField(_l("Quote consent"), default="",
+                          choices=[SelectChoice("", _l("Any"))] + [SelectChoice(str(v), label)
+                                                                   for v, label in CONSENT_LABELS.items()])
+    response = SelectField(_l("Answered"), default="", choices=[
+        SelectChoice("", _l("Any")), SelectChoice("answered", _l("Answered")),
+        SelectChoice("unanswered", _l("Not answered yet"))])
+    moderation = SelectField(_l("Moderation"), default="", choices=[
+        SelectChoice("", _l("Any")), SelectChoice("visible", _l("Shown")), SelectChoice("flagged", _l("Flagged")),
+        SelectChoice("hidden", _l("Hidden")), SelectChoice("withdrawn", _l("Withdrawn"))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = [SelectChoice("", _l("Any"))] + _language_choices()
+
+
+class SignInToPostForm(FlaskForm):
+    """Shown when a comment arrives after the session ended: sign in, and it is posted once."""
+
+    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
+                                                          Length(max=40)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Please enter your password.")),
+                                                        Length(max=200)])
+    pending = HiddenField(validators=[DataRequired()])
+
+
+def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
+    """A comment form for one section (or "" for the whole revision), with a fresh submission key."""
+    form = CommentForm(
+        formdata=formdata, questions=revision.questions_for(section_key) if section_key else (),
+        section_key=section_key, submission_key=secrets.token_urlsafe(24), language=get_locale().language,
+    )
+    return form

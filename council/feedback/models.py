@@ -1,0 +1,137 @@
+"""Anonymous comments and what staff do with them.
+
+``comments`` and ``comment_flags`` are anonymous tables: no user column, no
+user-derived value, no sequence, no time finer than the day, random UUID keys,
+and (on SQLite) no rowid, so the physical order of rows follows the random key,
+not the order of writing. ``owner_tag`` is HMAC(participation key, "comment:" + id):
+only the writer, with their key, can recognise their own comments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from council.accounts.models import User
+from council.db_types import new_uuid
+from council.extensions import db
+from council.policies.models import GuidingQuestion, Revision
+
+
+#: References to comments are checked at commit, so the closing step can rewrite comment rows.
+REWRITABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+
+
+class QuoteConsent(StrEnum):
+    VERBATIM = "verbatim"
+    PARAPHRASE = "paraphrase"
+    AUTHOR_ONLY = "author_only"
+
+
+class Disposition(StrEnum):
+    ADOPTED = "adopted"
+    PARTLY_ADOPTED = "partly_adopted"
+    NOT_ADOPTED = "not_adopted"
+    NEEDS_DISCUSSION = "needs_discussion"
+
+
+class HideReason(StrEnum):
+    ABUSIVE = "abusive"
+    PERSONAL_INFORMATION = "personal_information"
+    IDENTIFYING = "identifying"
+    OFF_TOPIC = "off_topic"
+    OTHER = "other"
+
+
+class Comment(db.Model):
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("quote_consent IN ('verbatim', 'paraphrase', 'author_only')", name="consent_known"),
+        CheckConstraint("state IN ('visible', 'hidden', 'withdrawn')", name="state_known"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
+    #: The section commented on; "" for the revision as a whole.
+    section_key: Mapped[str] = mapped_column(String(32), default="")
+    #: Set when the comment answers one of the author's guiding questions.
+    question_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guiding_questions.id"))
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    quote_consent: Mapped[str] = mapped_column(String(12))
+    state: Mapped[str] = mapped_column(String(12), default="visible")
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str | None] = mapped_column(String(24))
+    hidden_note: Mapped[str] = mapped_column(String(500), default="")
+    #: The writer asked a moderator to look again at their hidden, edited comment.
+    review_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: The day only: a finer time could be matched against sessions or logs.
+    created_on: Mapped[date] = mapped_column(Date)
+    owner_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    #: Random, from the form: a double click or a resubmission makes one comment.
+    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+    revision: Mapped[Revision] = relationship()
+    question: Mapped[GuidingQuestion | None] = relationship()
+    response: Mapped[Response | None] = relationship(back_populates="comment", uselist=False)
+    translations: Mapped[list[CommentTranslation]] = relationship(back_populates="comment")
+
+
+class CommentFlag(db.Model):
+    """One advisor asked moderators to look at a comment; the tag only stops a second flag by the same person."""
+
+    __tablename__ = "comment_flags"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), index=True)
+    flag_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+
+
+class Response(db.Model):
+    """An author's answer to a comment. Signed: staff are accountable by name."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), unique=True)
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    disposition: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    responded_at: Mapped[datetime]
+
+    comment: Mapped[Comment] = relationship(back_populates="response")
+    author: Mapped[User] = relationship()
+
+
+class CommentTranslation(db.Model):
+    """A staff translation of a comment, shown beside the original and marked as a translation."""
+
+    __tablename__ = "comment_translations"
+    __table_args__ = (UniqueConstraint("comment_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    translated_at: Mapped[datetime]
+
+    comment: Mapped[Comment] = relationship(back_populates="translations")
+    translator: Mapped[User] = relationship()

@@ -1,0 +1,349 @@
+"""Commenting, "My comments", and the staff's comment pages. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from werkzeug.datastructures import MultiDict
+from wtforms.validators import ValidationError
+
+from council.accounts import service as accounts
+from council.accounts.access import current_participation_key, public, requires_role
+from council.accounts.forms import EmptyForm
+from council.accounts.models import Role
+from council.accounts.views import sign_in_user
+from council.extensions import csrf, db, limiter
+from council.feedback import service
+from council.feedback.forms import (
+    CONSENT_LABELS,
+    DISPOSITION_LABELS,
+    HIDE_REASON_LABELS,
+    CommentTranslationForm,
+    EditCommentForm,
+    FilterForm,
+    HideForm,
+    ResponseForm,
+    SignInToPostForm,
+    new_comment_form,
+)
+from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
+from council.feedback.pending import open_pending, seal_pending
+from council.i18n import LANGUAGE_NAMES
+from council.policies import service as policies
+from council.policies.views import render_section
+
+bp = Blueprint("feedback", __name__)
+
+STAFF = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
+
+
+def _comment_limit() -> str:
+    return current_app.config["COMMENT_RATE_LIMIT"]
+
+
+def _per_session() -> str:
+    # Keyed on a hash of the session token, so the limiter never holds a user id.
+    token = getattr(session, "token", None) or b""
+    return "comment:" + hashlib.sha256(token).hexdigest()
+
+
+def _published_or_404(policy_id: uuid.UUID, number: int):
+    revision = policies.load_revision(db.session, policy_id, number)
+    if revision is None or not revision.is_published:
+        abort(404)
+    return revision
+
+
+def _section_url(revision, section_key: str, anchor: str | None = None) -> str:
+    if section_key:
+        return url_for("policies.section", policy_id=revision.policy_id, number=revision.number, key=section_key,
+                       _anchor=anchor)
+    return url_for("policies.revision", policy_id=revision.policy_id, number=revision.number, _anchor=anchor)
+
+
+def _draft_from(form) -> service.Draft:
+    return service.Draft(
+        section_key=form.section_key.data or "",
+        question_id=uuid.UUID(form.question.data) if form.question.data else None,
+        body=form.body.data, language=form.language.data, quote_consent=QuoteConsent(form.quote_consent.data),
+        submission_key=form.submission_key.data,
+    )
+
+
+def _store(revision, draft: service.Draft):
+    """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
+    try:
+        comment = service.post_comment(db.session, current_participation_key(), revision, draft,
+                                       limit=current_app.config["COMMENT_MAX_CHARS"])
+    except service.ReviewClosed:
+        db.session.rollback()
+        return None, _("The review of this revision is closed, so comments can no longer be added. "
+                       "Your text is below, so you can keep it.")
+    except service.UnknownQuestion:
+        db.session.rollback()
+        return None, _("That question is not part of this section. Please choose again.")
+    except service.NotYours:
+        db.session.rollback()
+        return None, _("This form was already used. Please reload the page and write again.")
+    db.session.commit()
+    flash(_("Your comment is posted. Nobody else can tell that it is yours."), "success")
+    return redirect(_section_url(revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303), None
+
+
+@bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
+@public
+@csrf.exempt  # checked below, after we know whether the session is still there
+@limiter.limit(_comment_limit, key_func=_per_session)
+def post_comment(policy_id: uuid.UUID, number: int):
+    revision = _published_or_404(policy_id, number)
+    section_key = request.form.get("section_key", "")
+    if section_key and revision.section(section_key) is None:
+        abort(404)
+    form = new_comment_form(revision, section_key, formdata=request.form)
+    form.meta.csrf = False
+    if not current_user.is_authenticated:
+        return _sign_in_to_post(revision, form)
+    if not current_user.has_role(Role.ADVISOR):
+        abort(403)
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        form.body.errors = [_("This form had expired, so nothing was posted. Your text is below: please send it again.")]
+        return _show_form_again(revision, section_key, form)
+    if not form.validate():
+        return _show_form_again(revision, section_key, form)
+    response, problem = _store(revision, _draft_from(form))
+    if response is not None:
+        return response
+    form.body.errors = [problem]
+    return _show_form_again(revision, section_key, form, status=409)
+
+
+def _show_form_again(revision, section_key: str, form, status: int = 400):
+    form.meta.csrf = True
+    if section_key:
+        return render_section(revision, section_key, comment_form=form, status=status)
+    return render_template("feedback/whole_revision.html", revision=revision, form=form), status
+
+
+def _sign_in_to_post(revision, form):
+    """The session ended while the comment was being written: keep the text, ask to sign in."""
+    pending = seal_pending({
+        "policy_id": str(revision.policy_id), "number": revision.number,
+        "section_key": form.section_key.data or "", "question": form.question.data or "",
+        "body": form.body.data or "", "language": form.language.data or "",
+        "quote_consent": form.quote_consent.data or str(QuoteConsent.PARAPHRASE),
+        "submission_key": form.submission_key.data or "",
+    })
+    sign_in = SignInToPostForm(pending=pending)
+    return render_template("feedback/sign_in_to_post.html", form=sign_in, body=form.body.data or ""), 401
+
+
+@bp.post("/feedback/sign-in-and-post")
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+def sign_in_and_post():
+    form = SignInToPostForm()
+    payload = open_pending(form.pending.data or "")
+    if payload is None:
+        return render_template("feedback/pending_lost.html"), 400
+    failed = False
+    if form.validate_on_submit():
+        try:
+            holder = accounts.authenticate(db.session, form.login_name.data, form.password.data,
+                                           log_n=current_app.config["SCRYPT_LOG_N"])
+        except accounts.LoginFailed:
+            failed = True
+        else:
+            sign_in_user(holder.user, holder.participation_key)
+            return _post_pending(payload)
+    form.password.data = ""
+    return render_template("feedback/sign_in_to_post.html", form=form, body=payload["body"], failed=failed), 401
+
+
+def _post_pending(payload: dict):
+    revision = _published_or_404(uuid.UUID(payload["policy_id"]), payload["number"])
+    form = new_comment_form(revision, payload["section_key"], formdata=MultiDict({
+        "section_key": payload["section_key"], "question": payload["question"], "body": payload["body"],
+        "language": payload["language"], "quote_consent": payload["quote_consent"],
+        "submission_key": payload["submission_key"],
+    }))
+    form.meta.csrf = False
+    if not current_user.has_role(Role.ADVISOR):
+        abort(403)
+    if not form.validate():
+        return _show_form_again(revision, payload["section_key"], form)
+    response, problem = _store(revision, _draft_from(form))
+    if response is not None:
+        return response
+    form.body.errors = [problem]
+    return _show_form_again(revision, payload["section_key"], form, status=409)
+
+
+@bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/comment", methods=["GET"])
+def whole_revision(policy_id: uuid.UUID, number: int):
+    """Commenting on the revision as a whole rather than one section."""
+    revision = _published_or_404(policy_id, number)
+    if not current_user.has_role(Role.ADVISOR) or not service.review_is_open(revision):
+        abort(404)
+    return render_template("feedback/whole_revision.html", revision=revision, form=new_comment_form(revision, ""),
+                           comments=service.readable_comments(db.session, revision, "", current_participation_key()),
+                           flag_form=EmptyForm())
+
+
+# --- The writer's own comments ------------------------------------------------------
+
+def _my_comment_or_404(comment_id: uuid.UUID) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or not service.owns(comment, current_participation_key()):
+        abort(404)  # the same answer whether it does not exist or is someone else's
+    return comment
+
+
+@bp.get("/feedback/mine")
+def mine():
+    key = current_participation_key()
+    comments = service.my_comments(db.session, key) if key else []
+    editable = {c.id for c in comments if c.state != "withdrawn" and service.review_is_open(c.revision)}
+    return render_template("feedback/mine.html", comments=comments, form=EmptyForm(), editable=editable,
+                           consent_labels=CONSENT_LABELS, reason_labels=HIDE_REASON_LABELS,
+                           disposition_labels=DISPOSITION_LABELS)
+
+
+@bp.route("/feedback/comments/<uuid:comment_id>/edit", methods=["GET", "POST"])
+def edit(comment_id: uuid.UUID):
+    comment = _my_comment_or_404(comment_id)
+    form = EditCommentForm(body=comment.body, language=comment.language, quote_consent=comment.quote_consent)
+    if form.validate_on_submit():
+        try:
+            service.edit_comment(db.session, current_participation_key(), comment, body=form.body.data,
+                                 quote_consent=QuoteConsent(form.quote_consent.data), language=form.language.data,
+                                 limit=current_app.config["COMMENT_MAX_CHARS"])
+        except service.ReviewClosed:
+            db.session.rollback()
+            form.body.errors.append(_("The review of this revision is closed, so comments can no longer be changed."))
+        else:
+            db.session.commit()
+            flash(_("Your comment is updated."), "success")
+            return redirect(url_for("feedback.mine"), code=303)
+    return render_template("feedback/edit.html", comment=comment, form=form,
+                           reason_labels=HIDE_REASON_LABELS), (400 if form.errors else 200)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
+def withdraw(comment_id: uuid.UUID):
+    comment = _my_comment_or_404(comment_id)
+    service.withdraw(db.session, current_participation_key(), comment)
+    db.session.commit()
+    flash(_("Your comment is withdrawn. Its text is gone."), "success")
+    return redirect(url_for("feedback.mine"), code=303)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/another-look")
+def another_look(comment_id: uuid.UUID):
+    comment = _my_comment_or_404(comment_id)
+    try:
+        service.request_another_look(db.session, current_participation_key(), comment)
+    except service.FeedbackError:
+        abort(409)
+    db.session.commit()
+    flash(_("A moderator will look at your comment again."), "success")
+    return redirect(url_for("feedback.mine"), code=303)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/flag")
+@requires_role(Role.ADVISOR)
+def flag(comment_id: uuid.UUID):
+    comment = db.get_or_404(Comment, comment_id)
+    key = current_participation_key()
+    if key is None or comment.state != "visible":
+        abort(409)
+    service.flag(db.session, key, comment)
+    db.session.commit()
+    flash(_("Thank you. A moderator will look at this comment. Nobody will know that you asked."), "success")
+    return redirect(_section_url(comment.revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303)
+
+
+# --- Staff -------------------------------------------------------------------
+
+@bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
+@requires_role(*STAFF)
+def staff_list(policy_id: uuid.UUID, number: int):
+    revision = _published_or_404(policy_id, number)
+    filters = FilterForm(request.args)
+    filters.validate()
+    chosen = service.CommentFilter(**{
+        name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "")
+        for name in ("language", "consent", "response", "moderation")
+    })
+    comments = service.comments_for_staff(db.session, revision, chosen)
+    return render_template("feedback/staff_list.html", revision=revision, comments=comments, filters=filters,
+                           consent_labels=CONSENT_LABELS, disposition_labels=DISPOSITION_LABELS,
+                           reason_labels=HIDE_REASON_LABELS, language_names=LANGUAGE_NAMES,
+                           hide_form=HideForm(), plain_form=EmptyForm())
+
+
+def _back_to_list(comment: Comment):
+    return redirect(url_for("feedback.staff_list", policy_id=comment.revision.policy_id,
+                            number=comment.revision.number, _anchor=f"comment-{comment.id}"), code=303)
+
+
+@bp.route("/feedback/comments/<uuid:comment_id>/respond", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def respond(comment_id: uuid.UUID):
+    comment = db.get_or_404(Comment, comment_id)
+    existing = comment.response
+    form = ResponseForm(disposition=existing.disposition if existing else None, body=existing.body if existing else "")
+    if comment.state == "withdrawn":
+        abort(409)
+    if form.validate_on_submit():
+        service.respond(db.session, current_user, comment, Disposition(form.disposition.data), form.body.data)
+        db.session.commit()
+        flash(_("Your answer is saved, signed with your name."), "success")
+        return _back_to_list(comment)
+    return render_template("feedback/respond.html", comment=comment, form=form, consent_labels=CONSENT_LABELS,
+                           language_names=LANGUAGE_NAMES), (400 if form.errors else 200)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/hide")
+@requires_role(Role.MODERATOR)
+def hide(comment_id: uuid.UUID):
+    comment = db.get_or_404(Comment, comment_id)
+    form = HideForm()
+    if comment.state == "withdrawn" or not form.validate_on_submit():
+        abort(400)
+    service.hide(db.session, current_user, comment, HideReason(form.reason.data), form.note.data or "")
+    db.session.commit()
+    flash(_("The comment is hidden. It is kept, and readers see the reason."), "success")
+    return _back_to_list(comment)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/restore")
+@requires_role(Role.MODERATOR)
+def restore(comment_id: uuid.UUID):
+    comment = db.get_or_404(Comment, comment_id)
+    service.restore(db.session, current_user, comment)
+    db.session.commit()
+    flash(_("The comment is shown again."), "success")
+    return _back_to_list(comment)
+
+
+@bp.route("/feedback/comments/<uuid:comment_id>/translate", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translate(comment_id: uuid.UUID):
+    comment = db.get_or_404(Comment, comment_id)
+    if comment.state == "withdrawn":
+        abort(409)
+    form = CommentTranslationForm()
+    if form.validate_on_submit():
+        service.translate(db.session, current_user, comment, form.locale.data, form.body.data)
+        db.session.commit()
+        flash(_("The translation is saved and shown beside the original."), "success")
+        return _back_to_list(comment)
+    return render_template("feedback/translate.html", comment=comment, form=form,
+                           language_names=LANGUAGE_NAMES), (400 if form.errors else 200)
