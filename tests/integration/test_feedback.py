@@ -1,0 +1,322 @@
+"""Anonymous comments: writing, one's own, moderation, answers, and posting after the session ended."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from council.accounts.models import Role
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.models import Comment, CommentFlag, Response
+from council.policies import service as policies
+from council.policies.models import ReviewWindow
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+
+BODY = """Opening words.
+
+## Consent
+
+We ask first.
+
+## Records
+
+We write little.
+"""
+
+
+@pytest.fixture
+def revision_path(app, people):
+    author_id = people.make("robin", Role.AUTHOR, pseudonym="Robin Author")
+    with app.app_context():
+        from council.accounts.models import User
+
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="First contact", body=BODY)
+        revision = policy.revisions[0]
+        policies.update_section_notes(db.session, revision, revision.sections[1].key, summary="", content_note="",
+                                      questions=["Is this clear?"])
+        policies.publish(db.session, revision)
+        policies.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(minutes=1),
+                                   closes_at=utcnow() + timedelta(days=5))
+        db.session.commit()
+        return f"/policies/{policy.id}/revisions/1", revision.sections[1].key
+
+
+def advisor(app, people, name):
+    people.make(name, Role.ADVISOR, pseudonym=name.title())
+    client = app.test_client()
+    sign_in(client, name)
+    return client
+
+
+def comment_form(client, section_url):
+    page = client.get(section_url).get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+    assert "submission_key" in fields, "the section page has a comment form"
+    return fields
+
+
+def post(client, revision_path, text="A thought.", consent="paraphrase", language="en", question=""):
+    path, key = revision_path
+    fields = comment_form(client, f"{path}/sections/{key}")
+    return client.post(f"{path}/comments", data={**fields, "body": text, "language": language,
+                                                 "quote_consent": consent, "question": question})
+
+
+def test_an_advisor_comments_and_sees_it_at_once(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    response = post(willow, revision_path, "I think **consent** matters.")
+    assert response.status_code == 303
+    page = willow.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<strong>consent</strong>" in page and "Your comment" in page
+    assert "Nobody else can tell that it is yours." in page
+
+
+def test_a_double_click_makes_one_comment(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    path, key = revision_path
+    fields = comment_form(willow, f"{path}/sections/{key}")
+    data = {**fields, "body": "Once only", "language": "en", "quote_consent": "verbatim", "question": ""}
+    first, second = willow.post(f"{path}/comments", data=data), willow.post(f"{path}/comments", data=data)
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert len(db.session.scalars(select(Comment)).all()) == 1
+
+
+def test_answering_a_guiding_question(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    path, key = revision_path
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    question_id = re.search(r'<option value="([0-9a-f-]{36})">Is this clear\?</option>', page).group(1)
+    assert post(willow, revision_path, "Yes, mostly.", question=question_id).status_code == 303
+    assert "Answering: Is this clear?" in willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    bogus = post(willow, revision_path, "Sneaky", question="00000000-0000-0000-0000-000000000000")
+    assert bogus.status_code in (400, 409)
+
+
+def test_comments_are_stored_without_any_writer(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "Anonymous please")
+    columns = {c.name for c in Comment.__table__.columns}
+    assert not {"user_id", "author_id", "created_at", "updated_at", "session_id"} & columns
+    with app.app_context():
+        comment = db.session.scalar(select(Comment))
+        assert type(comment.created_on).__name__ == "date"
+        if db.engine.dialect.name == "sqlite":
+            for table in ("comments", "comment_flags"):
+                sql = db.session.connection().exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = ?", (table,)).scalar()
+                assert "WITHOUT ROWID" in sql
+
+
+def test_my_comments_edit_and_withdraw(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Willow's words")
+    post(river, revision_path, "River's words")
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Willow's words" in mine and "River's words" not in mine
+    with app.app_context():
+        ids = {c.body: c.id for c in db.session.scalars(select(Comment))}
+    # Nobody else can edit or withdraw it, and they cannot tell it exists.
+    willow_id = ids["Willow's words"]
+    assert river.get(f"/feedback/comments/{willow_id}/edit").status_code == 404
+    response = submit(willow, f"/feedback/comments/{willow_id}/edit",
+                      {"body": "Willow's better words", "language": "en", "quote_consent": "verbatim"})
+    assert response.status_code == 303
+    assert "Willow's better words" in willow.get("/feedback/mine").get_data(as_text=True)
+    assert submit(river, f"/feedback/comments/{willow_id}/withdraw", {}, form_url="/feedback/mine").status_code == 404
+    submit(willow, f"/feedback/comments/{willow_id}/withdraw", {}, form_url="/feedback/mine")
+    with app.app_context():
+        comment = db.session.get(Comment, willow_id)
+        assert comment.state == "withdrawn" and comment.body == ""
+    path, key = revision_path
+    assert "Withdrawn by its writer." in river.get(f"{path}/sections/{key}").get_data(as_text=True)
+
+
+def test_author_only_comments_are_not_shown_to_other_advisors(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Private to authors", consent="author_only")
+    path, key = revision_path
+    assert "Private to authors" not in river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "Private to authors" in willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    assert "Private to authors" in robin.get(f"{path}/comments").get_data(as_text=True)
+
+
+def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    people.make("kai", Role.MODERATOR)
+    kai = app.test_client()
+    sign_in(kai, "kai")
+    post(willow, revision_path, "Something hurtful")
+    path, key = revision_path
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    # Two flags from one advisor count once.
+    for _ in range(2):
+        submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=f"{path}/sections/{key}")
+    with app.app_context():
+        assert db.session.scalar(select(Comment.flag_count)) == 1
+        assert len(db.session.scalars(select(CommentFlag)).all()) == 1
+    staff_page = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
+    assert "Something hurtful" in staff_page and "Flagged once" in staff_page
+    response = submit(kai, f"/feedback/comments/{comment_id}/hide", {"reason": "abusive", "note": "Please be kind"},
+                      form_url=f"{path}/comments")
+    assert response.status_code == 303
+    reader = river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "Hidden by moderation: Abusive or hurtful – <bdi>Please be kind</bdi>" in reader
+    assert "Something hurtful" not in reader
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Something hurtful" in mine and "A moderator hid this comment: Abusive or hurtful" in mine
+    submit(willow, f"/feedback/comments/{comment_id}/edit", {"body": "Something kinder", "language": "en",
+                                                             "quote_consent": "paraphrase"})
+    submit(willow, f"/feedback/comments/{comment_id}/another-look", {}, form_url="/feedback/mine")
+    assert "Writer asks for another look" in kai.get(f"{path}/comments").get_data(as_text=True)
+    submit(kai, f"/feedback/comments/{comment_id}/restore", {}, form_url=f"{path}/comments")
+    assert "Something kinder" in river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    with app.app_context():
+        from council.audit.models import AuditEvent
+
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("comment.%"))).all()
+        assert {e.action for e in events} == {"comment.hidden", "comment.restored"}
+        assert all(e.subject_user_id is None for e in events)
+    # Nothing is ever deleted by moderation.
+    with app.app_context():
+        assert db.session.scalar(select(Comment.body)) == "Something kinder"
+
+
+def test_authors_answer_with_a_signed_disposition_and_advisors_see_it(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "Please add interpreters", language="en")
+    post(willow, revision_path, "Más intérpretes, por favor", language="es")
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    path, key = revision_path
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id).where(Comment.language == "en"))
+    response = submit(robin, f"/feedback/comments/{comment_id}/respond",
+                      {"disposition": "adopted", "body": "We added a section on interpreters."})
+    assert response.status_code == 303
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "Answer from Robin Author, for the authors" in page and "Adopted" in page
+    assert "We added a section on interpreters." in willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Más intérpretes" not in robin.get(f"{path}/comments?language=en").get_data(as_text=True)
+    assert "Más intérpretes" in robin.get(f"{path}/comments?language=es").get_data(as_text=True)
+    unanswered = robin.get(f"{path}/comments?response=unanswered").get_data(as_text=True)
+    assert "Más intérpretes" in unanswered and "Please add interpreters" not in unanswered
+    with app.app_context():
+        spanish = db.session.scalar(select(Comment.id).where(Comment.language == "es"))
+    submit(robin, f"/feedback/comments/{spanish}/translate", {"locale": "en", "body": "More interpreters, please"})
+    staff = robin.get(f"{path}/comments").get_data(as_text=True)
+    assert "Translation into English by Robin Author" in staff and "More interpreters, please" in staff
+    assert willow.get(f"{path}/comments").status_code == 403
+
+
+def test_a_comment_after_the_review_closed_gets_its_text_back(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    path, key = revision_path
+    fields = comment_form(willow, f"{path}/sections/{key}")
+    with app.app_context():
+        db.session.execute(update(ReviewWindow).values(closes_at=utcnow() - timedelta(seconds=1),
+                                                       opens_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    response = willow.post(f"{path}/comments", data={**fields, "body": "Too late, sadly", "language": "en",
+                                                     "quote_consent": "verbatim", "question": ""})
+    assert response.status_code == 409
+    body = response.get_data(as_text=True)
+    assert "The review of this revision is closed" in body and "Too late, sadly" in body
+    with app.app_context():
+        assert db.session.scalar(select(Comment)) is None
+
+
+def test_a_comment_sent_after_the_session_ended_is_posted_once_after_sign_in(app, people, revision_path):
+    people.make("willow", Role.ADVISOR)
+    browser = app.test_client()
+    sign_in(browser, "willow")
+    path, key = revision_path
+    fields = comment_form(browser, f"{path}/sections/{key}")
+    from council.accounts.models import ServerSession
+
+    with app.app_context():
+        db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    response = browser.post(f"{path}/comments", data={**fields, "body": "Typed slowly, with care", "language": "en",
+                                                      "quote_consent": "verbatim", "question": ""})
+    assert response.status_code == 401
+    page = response.get_data(as_text=True)
+    assert "Your comment is not lost" in page and "Typed slowly, with care" in page
+    pending = re.search(r'name="pending" type="hidden" value="([^"]+)"', page).group(1)
+    assert "Typed slowly" not in pending
+    for cookie in response.headers.getlist("Set-Cookie"):
+        assert "Typed" not in cookie
+    wrong = browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(response), "pending": pending,
+                                                             "login_name": "willow", "password": "wrong password"})
+    assert wrong.status_code == 401 and "Typed slowly, with care" in wrong.get_data(as_text=True)
+    posted = browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(wrong), "pending": pending,
+                                                              "login_name": "willow", "password": PASSWORD})
+    assert posted.status_code == 303
+    # Sending the same sealed comment again posts nothing new.
+    again_page = browser.get(f"{path}/sections/{key}")
+    browser.post("/logout", data={"csrf_token": csrf_token(again_page)})
+    login_page = browser.get("/login")
+    browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(login_page), "pending": pending,
+                                                     "login_name": "willow", "password": PASSWORD})
+    with app.app_context():
+        assert [c.body for c in db.session.scalars(select(Comment))] == ["Typed slowly, with care"]
+
+
+def test_a_tampered_sealed_comment_is_refused(app, people, revision_path):
+    people.make("willow", Role.ADVISOR)
+    client = app.test_client()
+    page = client.get("/login")
+    response = client.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(page), "pending": "AAAA",
+                                                               "login_name": "willow", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "This comment could not be posted" in response.get_data(as_text=True)
+
+
+def test_long_empty_and_hostile_comments(app_factory, people, revision_path):
+    app = app_factory(COMMENT_MAX_CHARS=100)
+    people.app = app
+    willow = advisor(app, people, "willow")
+    too_long = post(willow, revision_path, "x" * 101)
+    assert too_long.status_code == 400
+    assert "Comments can be at most 100 characters. This one has 101." in too_long.get_data(as_text=True)
+    assert "x" * 101 in too_long.get_data(as_text=True)
+    assert post(willow, revision_path, "   ").status_code == 400
+    hostile = ("<script>alert(1)</script> [x](javascript:alert(1)) \u202eevil\u202c "
+               "\u200bAnswer from Robin Author, for the authors")
+    assert post(willow, revision_path, hostile).status_code == 303
+    with app.app_context():
+        stored = db.session.scalar(select(Comment.body))
+    assert "\u202e" not in stored and "\u200b" not in stored
+    path, key = revision_path
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    main = page.split("<main", 1)[1]
+    assert "<script>alert" not in main and 'href="javascript' not in main
+    # The fake heading stays inside the comment's own box, not the answer's.
+    assert main.count('class="response"') == 0
+
+
+def test_commenting_is_rate_limited_per_session(app_factory, people, revision_path):
+    app = app_factory(COMMENT_RATE_LIMIT="2 per 10 minutes")
+    people.app = app
+    willow = advisor(app, people, "willow")
+    assert [post(willow, revision_path, f"Comment {n}").status_code for n in range(3)] == [303, 303, 429]
+    other = advisor(app, people, "river")
+    assert post(other, revision_path, "A different session").status_code == 303
+
+
+def test_only_advisors_comment(app, people, revision_path):
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    path, key = revision_path
+    page = robin.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "Post comment" not in page
+    response = robin.post(f"{path}/comments", data={"csrf_token": csrf_token(robin.get(path)), "body": "x",
+                                                    "submission_key": "k" * 20, "language": "en",
+                                                    "quote_consent": "verbatim", "section_key": key})
+    assert response.status_code == 403
