@@ -16,6 +16,8 @@ from council.accounts.models import Role, User
 from council.accounts.sessions import purge_expired_sessions
 from council.db_types import utcnow
 from council.extensions import db
+from council.feedback import service as feedback
+from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
 
 council_cli = click.Group("council", help="Council administration.")
@@ -77,10 +79,12 @@ def demo(skip_if_not_empty: bool) -> None:
 def load_demo(password: str) -> None:
     log_n = current_app.config["SCRYPT_LOG_N"]
     people: dict[str, User] = {}
+    keys: dict[str, bytes] = {}
     for login_name, pseudonym, roles in DEMO_PEOPLE:
         registration = accounts.create_person(db.session, login_name, pseudonym, password, roles, log_n)
         registration.user.recovery_confirmed = True
         people[login_name] = registration.user
+        keys[login_name] = registration.participation_key
         db.session.flush()
     author = people["author"]
     policy = policies.create_policy(db.session, author, title=demo_content.POLICY_TITLE,
@@ -100,7 +104,22 @@ def load_demo(password: str) -> None:
     policies.publish(db.session, second)
     now = utcnow()
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
+    _demo_feedback(second, people, keys)
     db.session.commit()
+
+
+def _demo_feedback(revision, people: dict[str, User], keys: dict[str, bytes]) -> None:
+    posted = []
+    for login_name, position, language, consent, text in demo_content.COMMENTS:
+        draft = feedback.Draft(section_key=revision.sections[position].key, question_id=None, body=text,
+                               language=language, quote_consent=QuoteConsent(consent),
+                               submission_key=secrets.token_urlsafe(24))
+        posted.append(feedback.post_comment(db.session, keys[login_name], revision, draft, limit=10_000))
+    db.session.flush()
+    for index, (disposition, text) in demo_content.RESPONSES.items():
+        feedback.respond(db.session, people["author"], posted[index], Disposition(disposition), text)
+    for index, (reason, note) in demo_content.HIDDEN.items():
+        feedback.hide(db.session, people["moderator"], posted[index], HideReason(reason), note)
 
 
 @council_cli.command("purge-sessions")

@@ -150,3 +150,24 @@ plazo de diez días hábiles.
 
 El consejo asesor de personas sobrevivientes revisa esta política cada año y cada vez que cambia.
 """
+
+#: Demo comments on revision 2: (advisor login, section position, language, consent, text).
+COMMENTS = [
+    ("advisor1", 4, "en", "verbatim", "Please say who will read the notes before I agree to anything."),
+    ("advisor2", 4, "es", "paraphrase", "Me gustaría poder pedir que borren mis datos sin dar explicaciones."),
+    ("advisor3", 5, "fr", "verbatim", "Une interprète femme, c'est important pour beaucoup d'entre nous."),
+    ("advisor4", 5, "ar", "paraphrase", "أحتاج إلى مترجم لا يعرف أحداً من مجتمعي."),
+    ("advisor5", 8, "en", "author_only", "A referral once cost me my place in a shelter. Please ask first, every time."),
+    ("advisor6", 9, "en", "verbatim", "Ten days is a long time to wait when you are scared."),
+    ("advisor2", 7, "en", "verbatim", "Whoever wrote the section above is clearly careless."),
+]
+
+#: Answers by the author: comment index -> (disposition, text).
+RESPONSES = {
+    0: ("adopted", "Thank you. Revision 2 now says who will read the notes."),
+    2: ("partly_adopted", "We will ask about preferences; we cannot always guarantee a woman interpreter."),
+    5: ("needs_discussion", "We would like to discuss a shorter answer time at the next meeting."),
+}
+
+#: A comment the moderator hides, with the reason.
+HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from council.accounts.models import User
 from council.audit.models import AuditEvent
 from council.extensions import db
+from council.feedback.models import Comment
 from council.policies.models import Policy, Revision, RevisionTranslation
 from tests.conftest import sign_in
 
@@ -53,6 +54,11 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         assert [s.key for s in first.sections] == [s.key for s in second.sections]
         translation = db.session.scalar(select(RevisionTranslation))
         assert translation.locale == "es" and translation.revision_id == first.id
+        assert second.review_window is not None
+        comments = db.session.scalars(select(Comment)).all()
+        assert {c.language for c in comments} >= {"en", "es", "fr", "ar"}
+        assert sum(1 for c in comments if c.response is not None) >= 3
+        assert sum(1 for c in comments if c.state == "hidden") == 1
     for login_name in expected:
         sign_in(app.test_client(), login_name, "demo password 123")
 
