@@ -23,6 +23,7 @@ from council import create_app
 from council.accounts import service as accounts
 from council.accounts.models import Role
 from council.audit import service as audit
+from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
 from council.config import SCRYPT_LOG_N as PRODUCTION_LOG_N
@@ -134,6 +135,50 @@ def measure_policy_pages(app, client, engine) -> None:
         print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
 
 
+def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:
+    """``how_many`` comments on revision 2, ``own`` of them by the benchmark advisor."""
+    import secrets as random_tokens
+    import uuid
+
+    from council.feedback import service as feedback
+    from council.feedback.models import Comment, QuoteConsent
+
+    with app.app_context():
+        revision = policies.load_revision(db.session, policy_id, 2)
+        keys = [s.key for s in revision.sections]
+        today = utcnow().date()
+        for n in range(how_many):
+            key = advisor_key if n < own else random_tokens.token_bytes(32)
+            comment_id = uuid.uuid4()
+            db.session.add(Comment(
+                id=comment_id, revision_id=revision.id, section_key=keys[n % len(keys)], body=f"Comment {n}",
+                language="en", quote_consent=str(QuoteConsent.VERBATIM), state="visible", created_on=today,
+                owner_tag=feedback.owner_tag(key, comment_id), submission_key=random_tokens.token_urlsafe(24)))
+        db.session.commit()
+
+
+def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes) -> None:
+    print()
+    print(f"{'comment pages':<34} {'100 comments':>22} {'10,000 comments':>22}")
+    print(f"{'':<34} {'ms':>10} {'queries':>11} {'ms':>10} {'queries':>11}")
+    rows: dict[str, list[tuple[float, int]]] = {}
+    for size in (100, 10_000):
+        policy_id, _ = add_policy(app, 10)
+        add_comments(app, policy_id, size, advisor_key)
+        for label, client, path in [
+            ("author's comment page (all)", coordinator, f"/policies/{policy_id}/revisions/2/comments"),
+            ("author's page, one language", coordinator,
+             f"/policies/{policy_id}/revisions/2/comments?language=fr"),
+            ("advisor's My comments", advisor, "/feedback/mine"),
+        ]:
+            with counting_queries(engine) as counter:
+                client.get(path)
+            rows.setdefault(label, []).append((time_requests(client, path, rounds=5), counter["n"]))
+    for label, ((ms_small, q_small), (ms_large, q_large)) in rows.items():
+        print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
+    print("(My comments checks one HMAC per comment on the site; the 10,000 figure includes the first 100.)")
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
     os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
@@ -144,8 +189,10 @@ def main() -> None:
 
     with app.app_context():
         upgrade()
-        accounts.create_person(db.session, "coordinator", "Sam", PASSWORD, [Role.COORDINATOR], 12)
-        accounts.create_person(db.session, "advisor", "Willow", PASSWORD, [Role.ADVISOR], 12)
+        accounts.create_person(db.session, "coordinator", "Sam", PASSWORD,
+                               [Role.COORDINATOR, Role.AUTHOR, Role.MODERATOR], 12)
+        advisor_key = accounts.create_person(db.session, "advisor", "Willow", PASSWORD, [Role.ADVISOR],
+                                             12).participation_key
         db.session.commit()
 
     bare = bare_app(uri).test_client()
@@ -192,6 +239,7 @@ def main() -> None:
         print(f"{path:<40} {small[path]:>8} {counter['n']:>10}")
 
     measure_policy_pages(app, advisor, engine)
+    measure_comment_pages(app, advisor, coordinator, engine, advisor_key)
 
     print()
     html = anonymous.get("/").get_data()

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -155,6 +155,7 @@ def my_comments(dbs: Session, key: bytes) -> list[Comment]:
         select(Comment).where(Comment.id.in_(mine))
         .options(selectinload(Comment.revision).selectinload(Revision.policy),
                  selectinload(Comment.revision).selectinload(Revision.review_window),
+                 selectinload(Comment.revision).selectinload(Revision.sections),
                  selectinload(Comment.response).selectinload(Response.author))
         .order_by(Comment.created_on.desc(), Comment.id)
     ).all())
@@ -270,29 +271,37 @@ class CommentFilter:
     moderation: str = ""
 
 
-def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter) -> list[Comment]:
-    """A revision's comments for authors and moderators, in section order, never in writing order."""
-    query = (
-        select(Comment).where(Comment.revision_id == revision.id)
-        .options(selectinload(Comment.response).selectinload(Response.author),
-                 selectinload(Comment.translations), selectinload(Comment.question))
-    )
+def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter, *, page: int = 1,
+                       per_page: int = 50) -> tuple[list[Comment], int]:
+    """One page of a revision's comments for authors and moderators, and how many match in all.
+
+    Ordered by section, then by the random id: never in the order they were written.
+    """
+    conditions = [Comment.revision_id == revision.id]
     if filters.language:
-        query = query.where(Comment.language == filters.language)
+        conditions.append(Comment.language == filters.language)
     if filters.consent:
-        query = query.where(Comment.quote_consent == filters.consent)
+        conditions.append(Comment.quote_consent == filters.consent)
     if filters.moderation == "flagged":
-        query = query.where(Comment.flag_count > 0, Comment.state == "visible")
+        conditions += [Comment.flag_count > 0, Comment.state == "visible"]
     elif filters.moderation:
-        query = query.where(Comment.state == filters.moderation)
-    comments = list(dbs.scalars(query.order_by(Comment.id)).all())
+        conditions.append(Comment.state == filters.moderation)
+    answered = select(Response.id).where(Response.comment_id == Comment.id).exists()
     if filters.response == "answered":
-        comments = [c for c in comments if c.response is not None]
+        conditions.append(answered)
     elif filters.response == "unanswered":
-        comments = [c for c in comments if c.response is None]
-    order = {s.key: s.position for s in revision.sections}
-    # Sorted by section, then by the random id: the list says nothing about who wrote first.
-    return sorted(comments, key=lambda c: (order.get(c.section_key, -1), str(c.id)))
+        conditions.append(~answered)
+    total = dbs.scalar(select(func.count()).select_from(Comment).where(*conditions)) or 0
+    section_order = case({s.key: s.position for s in revision.sections}, value=Comment.section_key, else_=-1)
+    comments = dbs.scalars(
+        select(Comment).where(*conditions)
+        .options(selectinload(Comment.response).selectinload(Response.author),
+                 selectinload(Comment.translations).selectinload(CommentTranslation.translator),
+                 selectinload(Comment.question))
+        .order_by(section_order, Comment.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(comments), total
 
 
 @dataclass(frozen=True)

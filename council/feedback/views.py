@@ -281,8 +281,14 @@ def staff_list(policy_id: uuid.UUID, number: int):
         name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "")
         for name in ("language", "consent", "response", "moderation")
     })
-    comments = service.comments_for_staff(db.session, revision, chosen)
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = 50
+    comments, total = service.comments_for_staff(db.session, revision, chosen, page=page, per_page=per_page)
+    if page > 1 and not comments:
+        abort(404)
     return render_template("feedback/staff_list.html", revision=revision, comments=comments, filters=filters,
+                           page=page, per_page=per_page, total=total,
+                           page_arguments={**request.view_args, **request.args.to_dict()},
                            consent_labels=CONSENT_LABELS, disposition_labels=DISPOSITION_LABELS,
                            reason_labels=HIDE_REASON_LABELS, language_names=LANGUAGE_NAMES,
                            hide_form=HideForm(), plain_form=EmptyForm())

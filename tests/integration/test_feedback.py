@@ -1,6 +1,8 @@
 """Anonymous comments: writing, one's own, moderation, answers, and posting after the session ended."""
 
 import re
+import secrets
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,8 @@ from sqlalchemy import select, update
 from council.accounts.models import Role
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.models import Comment, CommentFlag, Response
+from council.feedback import service as feedback
+from council.feedback.models import Comment, CommentFlag, QuoteConsent
 from council.policies import service as policies
 from council.policies.models import ReviewWindow
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
@@ -320,3 +323,26 @@ def test_only_advisors_comment(app, people, revision_path):
                                                     "submission_key": "k" * 20, "language": "en",
                                                     "quote_consent": "verbatim", "section_key": key})
     assert response.status_code == 403
+
+
+def test_the_staff_list_is_paginated_and_keeps_its_filters(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    path, _ = revision_path
+    with app.app_context():
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        key = secrets.token_bytes(32)
+        for n in range(55):
+            draft = feedback.Draft(section_key=revision.sections[1].key, question_id=None, body=f"Bulk {n}",
+                                   language="fr", quote_consent=QuoteConsent.VERBATIM,
+                                   submission_key=f"bulk-submission-{n:04d}")
+            feedback.post_comment(db.session, key, revision, draft, limit=1000)
+        db.session.commit()
+    post(willow, revision_path, "In English")
+    first = robin.get(f"{path}/comments?language=fr").get_data(as_text=True)
+    assert "55 comments match." in first and "Page 1 of 2" in first
+    assert "language=fr" in first.split('rel="next"')[0].rsplit("href=", 1)[1]
+    second = robin.get(f"{path}/comments?language=fr&page=2").get_data(as_text=True)
+    assert second.count('class="comment"') == 5
+    assert robin.get(f"{path}/comments?language=fr&page=9").status_code == 404
