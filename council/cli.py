@@ -129,3 +129,16 @@ def purge_sessions() -> None:
     removed = purge_expired_sessions(db.session)
     db.session.commit()
     click.echo(f"{removed} expired sessions removed.")
+
+
+@council_cli.command("rewrite-anonymous-rows")
+@with_appcontext
+def rewrite_anonymous_rows() -> None:
+    """Rewrite comments in random-key order (PostgreSQL); run daily from cron, and after a review closes."""
+    from council.feedback.models import Comment
+    from council.policies.models import Revision
+
+    revisions = db.session.scalars(select(Revision).where(Revision.id.in_(select(Comment.revision_id)))).all()
+    rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in revisions)
+    db.session.commit()
+    click.echo(f"{rewritten} comments rewritten in random order.")
