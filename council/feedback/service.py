@@ -59,8 +59,8 @@ class NotYours(FeedbackError):
     """The key given does not own this comment: the same answer whether it exists or not."""
 
 
-class UnknownQuestion(FeedbackError):
-    pass
+class UnknownTarget(FeedbackError):
+    """The section or guiding question is not part of this revision."""
 
 
 def clean_text(text: str) -> str:
@@ -108,11 +108,11 @@ def post_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
         raise ReviewClosed
     body = _check_body(draft.body, limit)
     if draft.section_key and revision.section(draft.section_key) is None:
-        raise UnknownQuestion
+        raise UnknownTarget
     if draft.question_id is not None:
         question = next((q for q in revision.questions if q.id == draft.question_id), None)
         if question is None or question.section_key != draft.section_key:
-            raise UnknownQuestion
+            raise UnknownTarget
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
     if existing is not None:
         return _already_posted(existing, key)

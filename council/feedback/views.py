@@ -7,6 +7,7 @@ import uuid
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
@@ -48,7 +49,9 @@ def _comment_limit() -> str:
 
 def _per_session() -> str:
     # Keyed on a hash of the session token, so the limiter never holds a user id.
-    token = getattr(session, "token", None) or b""
+    token = getattr(session, "token", None)
+    if token is None:  # no session yet (it had ended): fall back to the address
+        return "comment-address:" + get_remote_address()
     return "comment:" + hashlib.sha256(token).hexdigest()
 
 
@@ -84,7 +87,7 @@ def _store(revision, draft: service.Draft):
         db.session.rollback()
         return None, _("The review of this revision is closed, so comments can no longer be added. "
                        "Your text is below, so you can keep it.")
-    except service.UnknownQuestion:
+    except service.UnknownTarget:
         db.session.rollback()
         return None, _("That question is not part of this section. Please choose again.")
     except service.NotYours:
