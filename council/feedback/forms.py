@@ -122,9 +122,14 @@ class FilterForm(FlaskForm):
         SelectChoice("", _l("Any")), SelectChoice("visible", _l("Shown")), SelectChoice("flagged", _l("Flagged")),
         SelectChoice("hidden", _l("Hidden")), SelectChoice("withdrawn", _l("Withdrawn"))])
 
-    def __init__(self, *args, **kwargs):
+    question = SelectField(_l("Answers to"), default="")
+
+    def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = [SelectChoice("", _l("Any"))] + _language_choices()
+        self.question.choices = [SelectChoice("", _l("Any question or none"))] + [
+            SelectChoice(str(q.id), q.text) for q in questions
+        ]
 
 
 class SignInToPostForm(FlaskForm):

@@ -269,6 +269,8 @@ class CommentFilter:
     response: str = ""
     #: "", "visible", "hidden", "flagged" or "withdrawn"
     moderation: str = ""
+    #: A guiding question's id: its answers only.
+    question: str = ""
 
 
 def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter, *, page: int = 1,
@@ -286,6 +288,8 @@ def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter,
         conditions += [Comment.flag_count > 0, Comment.state == "visible"]
     elif filters.moderation:
         conditions.append(Comment.state == filters.moderation)
+    if filters.question:
+        conditions.append(Comment.question_id == uuid.UUID(filters.question))
     answered = select(Response.id).where(Response.comment_id == Comment.id).exists()
     if filters.response == "answered":
         conditions.append(answered)

@@ -41,6 +41,7 @@ from council.policies.views import render_section
 bp = Blueprint("feedback", __name__)
 
 STAFF = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
+FILTERS = ("language", "consent", "response", "moderation", "question")
 
 
 def _comment_limit() -> str:
@@ -278,11 +279,11 @@ def flag(comment_id: uuid.UUID):
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
     revision = _published_or_404(policy_id, number)
-    filters = FilterForm(request.args)
+    filters = FilterForm(request.args, questions=revision.questions)
     filters.validate()
     chosen = service.CommentFilter(**{
         name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "")
-        for name in ("language", "consent", "response", "moderation")
+        for name in FILTERS
     })
     page = max(request.args.get("page", 1, type=int), 1)
     per_page = 50

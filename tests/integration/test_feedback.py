@@ -95,6 +95,11 @@ def test_answering_a_guiding_question(app, people, revision_path):
     question_id = re.search(r'<option value="([0-9a-f-]{36})">Is this clear\?</option>', page).group(1)
     assert post(willow, revision_path, "Yes, mostly.", question=question_id).status_code == 303
     assert "Answering: Is this clear?" in willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    post(willow, revision_path, "Not an answer to anything.")
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    answers = robin.get(f"{path}/comments?question={question_id}").get_data(as_text=True)
+    assert "Yes, mostly." in answers and "Not an answer to anything." not in answers
     bogus = post(willow, revision_path, "Sneaky", question="00000000-0000-0000-0000-000000000000")
     assert bogus.status_code in (400, 409)
 
