@@ -98,13 +98,13 @@ def _check_body(body: str, limit: int) -> str:
 
 
 def post_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int,
-                 today: date | None = None) -> Comment:
+                 today: date | None = None, require_open_review: bool = True) -> Comment:
     """Store a comment; a second post of the same form returns the first comment instead.
 
     The caller commits. On a duplicate submission key the session is rolled back
     to a savepoint, so nothing else in the transaction is lost.
     """
-    if not review_is_open(revision):
+    if require_open_review and not review_is_open(revision):
         raise ReviewClosed
     body = _check_body(draft.body, limit)
     if draft.section_key and revision.section(draft.section_key) is None:

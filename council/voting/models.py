@@ -1,0 +1,104 @@
+"""Polls, who may vote and has voted (the roll), and anonymous ballots.
+
+``ballots`` is an anonymous table: no user column, no date at all, a random key,
+no rowid on SQLite. ``ballot_tag`` = HMAC(participation key, "ballot:" + poll id)
+lets a voter find and change their ballot while the poll is open; closing the
+poll erases every tag, so a password learned later links nothing. Ballots of a
+closed poll cannot change: database triggers refuse it (see the migration).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from council.accounts.models import User
+from council.db_types import new_uuid
+from council.extensions import db
+from council.policies.models import Revision
+
+
+class PollKind(StrEnum):
+    CONSENT = "consent"
+    CHOICE = "choice"
+    SCORE = "score"
+
+
+class ConsentChoice(StrEnum):
+    AGREE = "agree"
+    ABSTAIN = "abstain"
+    DISAGREE = "disagree"
+    BLOCK = "block"
+
+
+class Poll(db.Model):
+    __tablename__ = "polls"
+    __table_args__ = (
+        CheckConstraint("kind IN ('consent', 'choice', 'score')", name="kind_known"),
+        CheckConstraint("state IN ('scheduled', 'open', 'closed')", name="state_known"),
+        CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        CheckConstraint("score_max IS NULL OR score_max > score_min", name="score_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
+    #: The section asked about; "" for the revision as a whole.
+    section_key: Mapped[str] = mapped_column(String(32), default="")
+    question: Mapped[str] = mapped_column(String(300))
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    score_min: Mapped[int | None] = mapped_column(Integer)
+    score_max: Mapped[int | None] = mapped_column(Integer)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    #: Fewer ballots than this and no result is shown, so nobody's choice can be worked out.
+    min_ballots: Mapped[int] = mapped_column(Integer, default=3)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+    revision: Mapped[Revision] = relationship()
+    options: Mapped[list[PollOption]] = relationship(back_populates="poll", order_by="PollOption.position",
+                                                     cascade="all, delete-orphan")
+
+
+class PollOption(db.Model):
+    __tablename__ = "poll_options"
+    __table_args__ = (UniqueConstraint("poll_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+
+    poll: Mapped[Poll] = relationship(back_populates="options")
+
+
+class VoterRoll(db.Model):
+    """Who may vote in a poll (frozen when it opens) and whether they have: never what."""
+
+    __tablename__ = "voter_rolls"
+    __table_args__ = (UniqueConstraint("poll_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    voted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class Ballot(db.Model):
+    __tablename__ = "ballots"
+    __table_args__ = (UniqueConstraint("poll_id", "ballot_tag"), {"sqlite_with_rowid": False})
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id", deferrable=True, initially="IMMEDIATE"),
+                                               index=True)
+    #: An option's id, a consent choice, or a score, as text.
+    choice: Mapped[str] = mapped_column(String(64))
+    #: Erased when the poll closes.
+    ballot_tag: Mapped[bytes | None] = mapped_column(LargeBinary(32))

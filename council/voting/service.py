@@ -1,0 +1,261 @@
+"""Polls: opening freezes the electorate, one ballot per advisor, closing erases the tags.
+
+Voting writes the roll flag and the ballot in one transaction; unique constraints
+on (poll, user) and (poll, ballot_tag) stop a second ballot whatever the timing.
+Nothing about the voter is audited or notified.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.orm import Session, selectinload
+
+from council.accounts.models import Role, User, UserRole
+from council.db_types import utcnow
+from council.feedback import service as feedback
+from council.feedback.models import QuoteConsent
+from council.policies.models import Revision
+from council.security import participation_tag
+from council.voting.models import Ballot, ConsentChoice, Poll, PollKind, PollOption, VoterRoll
+
+BLOCK_REASON_MAX = 2000
+
+
+class VotingError(Exception):
+    """Base of the errors below; views turn each into a message in the user's language."""
+
+
+class PollNotOpen(VotingError):
+    pass
+
+
+class NotEligible(VotingError):
+    pass
+
+
+class InvalidChoice(VotingError):
+    pass
+
+
+class BlockNeedsReason(VotingError):
+    pass
+
+
+class PollInvalid(VotingError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        #: "options" (a choice poll needs two or more), "range" (score bounds), "times"
+        self.reason = reason
+
+
+def ballot_tag(key: bytes, poll_id: uuid.UUID) -> bytes:
+    return participation_tag(key, "ballot", poll_id)
+
+
+# --- Setting up --------------------------------------------------------------
+
+def create_poll(dbs: Session, creator: User, revision: Revision, *, question: str, explanation: str, kind: PollKind,
+                opens_at: datetime, closes_at: datetime, section_key: str = "", options: list[str] = (),
+                score_min: int | None = None, score_max: int | None = None, min_ballots: int = 3) -> Poll:
+    if closes_at <= opens_at or closes_at <= utcnow():
+        raise PollInvalid("times")
+    labels = [o.strip() for o in options if o.strip()]
+    if kind == PollKind.CHOICE and len(labels) < 2:
+        raise PollInvalid("options")
+    if kind == PollKind.SCORE and (score_min is None or score_max is None or score_max <= score_min
+                                   or score_max - score_min > 20):
+        raise PollInvalid("range")
+    poll = Poll(
+        revision_id=revision.id, section_key=section_key, question=question.strip(), explanation=explanation.strip(),
+        kind=str(kind), opens_at=opens_at, closes_at=closes_at, state="scheduled", min_ballots=min_ballots,
+        created_by_id=creator.id, score_min=score_min if kind == PollKind.SCORE else None,
+        score_max=score_max if kind == PollKind.SCORE else None,
+        options=[PollOption(position=n, label=label[:200]) for n, label in enumerate(labels)]
+        if kind == PollKind.CHOICE else [],
+    )
+    dbs.add(poll)
+    return poll
+
+
+def eligible_voters(dbs: Session) -> list[uuid.UUID]:
+    return list(dbs.scalars(
+        select(User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True))
+    ).all())
+
+
+def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
+    """Open scheduled polls whose time has come, freezing each one's electorate."""
+    now = now or utcnow()
+    due = dbs.scalars(select(Poll).where(Poll.state == "scheduled", Poll.opens_at <= now)
+                      .with_for_update()).all()
+    for poll in due:
+        voters = eligible_voters(dbs)
+        dbs.add_all(VoterRoll(poll_id=poll.id, user_id=user_id, voted=False) for user_id in voters)
+        poll.state = "open"
+    return len(due)
+
+
+def close_due_polls(dbs: Session, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    due = dbs.scalars(select(Poll).where(Poll.state == "open", Poll.closes_at <= now).with_for_update()).all()
+    for poll in due:
+        close(dbs, poll)
+    return len(due)
+
+
+def close(dbs: Session, poll: Poll) -> None:
+    """Erase every ballot tag, rewrite the ballots in random order, then freeze them."""
+    if poll.state == "closed":
+        return
+    dbs.execute(update(Ballot).where(Ballot.poll_id == poll.id).values(ballot_tag=None)
+                .execution_options(synchronize_session=False))
+    _rewrite_in_random_order(dbs, poll)
+    poll.state = "closed"
+
+
+def _rewrite_in_random_order(dbs: Session, poll: Poll) -> None:
+    """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
+    if dbs.get_bind().dialect.name != "postgresql":
+        return
+    table = Ballot.__table__
+    dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+    rows = [dict(row) for row in dbs.execute(
+        select(table).where(table.c.poll_id == poll.id).order_by(table.c.id)).mappings()]
+    dbs.execute(delete(table).where(table.c.poll_id == poll.id))
+    for row in rows:
+        dbs.execute(insert(table).values(**row))
+
+
+# --- Voting ------------------------------------------------------------------
+
+def _validate_choice(poll: Poll, choice: str) -> str:
+    if poll.kind == PollKind.CONSENT:
+        if choice not in {c.value for c in ConsentChoice}:
+            raise InvalidChoice
+        return choice
+    if poll.kind == PollKind.CHOICE:
+        if choice not in {str(o.id) for o in poll.options}:
+            raise InvalidChoice
+        return choice
+    try:
+        score = int(choice)
+    except (TypeError, ValueError) as exc:
+        raise InvalidChoice from exc
+    if not poll.score_min <= score <= poll.score_max:
+        raise InvalidChoice
+    return str(score)
+
+
+def vote(dbs: Session, user: User, key: bytes, poll: Poll, choice: str, *, block_reason: str = "",
+         language: str = "en", comment_limit: int = 10_000) -> Ballot:
+    """Cast or change this advisor's ballot. The caller commits; nothing is written on any error."""
+    choice = _validate_choice(poll, choice)
+    if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
+        raise BlockNeedsReason
+    roll = dbs.scalar(select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id)
+                      .with_for_update())
+    # Re-read the poll's state under the roll's lock: a vote racing the close is counted or refused.
+    state, closes_at = dbs.execute(select(Poll.state, Poll.closes_at).where(Poll.id == poll.id)
+                                   .execution_options(populate_existing=True)).one()
+    if state != "open" or closes_at <= utcnow():
+        raise PollNotOpen
+    if roll is None:
+        raise NotEligible
+    tag = ballot_tag(key, poll.id)
+    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    if ballot is None:
+        if roll.voted:
+            # Voted already under another key: only possible if the key changed. Refuse rather than count twice.
+            raise NotEligible
+        ballot = Ballot(poll_id=poll.id, choice=choice, ballot_tag=tag)
+        dbs.add(ballot)
+        roll.voted = True
+    else:
+        ballot.choice = choice
+    if block_reason.strip() and choice == ConsentChoice.BLOCK:
+        _post_block_reason(dbs, key, poll, block_reason, language, comment_limit)
+    dbs.flush()
+    return ballot
+
+
+def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, language: str, limit: int) -> None:
+    """A block's reason is posted as an anonymous comment on what the poll asks about."""
+    revision = dbs.get(Revision, poll.revision_id)
+    draft = feedback.Draft(section_key=poll.section_key, question_id=None, body=reason[:BLOCK_REASON_MAX],
+                           language=language, quote_consent=QuoteConsent.PARAPHRASE,
+                           submission_key=secrets.token_urlsafe(24))
+    feedback.post_comment(dbs, key, revision, draft, limit=limit, require_open_review=False)
+
+
+def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
+    if key is None or poll.state != "open":
+        return None
+    tag = ballot_tag(key, poll.id)
+    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    return ballot.choice if ballot and hmac.compare_digest(ballot.ballot_tag, tag) else None
+
+
+def has_voted(dbs: Session, user: User, poll: Poll) -> bool:
+    return bool(dbs.scalar(select(VoterRoll.voted).where(VoterRoll.poll_id == poll.id,
+                                                         VoterRoll.user_id == user.id)))
+
+
+# --- Turnout and results -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Turnout:
+    voted: int
+    eligible: int
+
+
+def turnout(dbs: Session, poll: Poll) -> Turnout:
+    voted, eligible = dbs.execute(
+        select(func.count().filter(VoterRoll.voted.is_(True)), func.count()).where(VoterRoll.poll_id == poll.id)
+    ).one()
+    return Turnout(voted=voted or 0, eligible=eligible or 0)
+
+
+@dataclass
+class Results:
+    ballots: int
+    #: (label key, count, percentage) in the poll's own order
+    counts: list[tuple[str, int, float]] = field(default_factory=list)
+    mean: float | None = None
+
+
+def results(dbs: Session, poll: Poll) -> Results | None:
+    """Only for a whole, closed poll with enough ballots; otherwise None."""
+    if poll.state != "closed":
+        return None
+    choices = dbs.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id)).all()
+    if len(choices) < poll.min_ballots:
+        return None
+    tally = Counter(choices)
+    if poll.kind == PollKind.CONSENT:
+        order = [c.value for c in ConsentChoice]
+    elif poll.kind == PollKind.CHOICE:
+        order = [str(o.id) for o in poll.options]
+    else:
+        order = [str(n) for n in range(poll.score_min, poll.score_max + 1)]
+    total = len(choices)
+    counts = [(value, tally.get(value, 0), 100.0 * tally.get(value, 0) / total) for value in order]
+    mean = sum(int(c) for c in choices) / total if poll.kind == PollKind.SCORE else None
+    return Results(ballots=total, counts=counts, mean=mean)
+
+
+def polls_for_revision(dbs: Session, revision: Revision) -> list[Poll]:
+    return list(dbs.scalars(select(Poll).where(Poll.revision_id == revision.id)
+                            .options(selectinload(Poll.options)).order_by(Poll.closes_at, Poll.id)).all())
+
+
+def roll_for_coordinators(dbs: Session, poll: Poll) -> list[VoterRoll]:
+    return list(dbs.scalars(select(VoterRoll).where(VoterRoll.poll_id == poll.id)
+                            .options(selectinload(VoterRoll.user))).all())

@@ -1,0 +1,234 @@
+"""Polls: one ballot per advisor whatever the timing, results only when safe, tags erased at close."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from council.accounts.models import Role, User
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.models import Comment
+from council.policies import service as policies
+from council.security import PASSWORD as PASSWORD_PURPOSE
+from council.security import unwrap_key
+from council.voting import service as voting
+from council.voting.models import Ballot, Poll, PollKind, VoterRoll
+from tests.conftest import PASSWORD
+
+ADVISORS = [f"advisor{n}" for n in range(1, 9)]
+
+
+def _key(user):
+    return unwrap_key(user.key_wrapped_by_password, PASSWORD, purpose=PASSWORD_PURPOSE, user_id=user.id)
+
+
+@pytest.fixture
+def setting(app, people):
+    people.make("robin", Role.AUTHOR)
+    people.make("kim", Role.AUTHOR, Role.TRANSLATOR)  # not an advisor: not on the roll
+    for name in ADVISORS:
+        people.make(name, Role.ADVISOR)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_key == "robin"))
+        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.\n\n## Two\n\nMore.")
+        policies.publish(db.session, policy.revisions[0])
+        db.session.commit()
+        yield {"author": author, "revision": policy.revisions[0]}
+
+
+def _poll(setting, kind=PollKind.CONSENT, **extra):
+    now = utcnow()
+    poll = voting.create_poll(db.session, setting["author"], setting["revision"], question="Do you agree?",
+                              explanation="", kind=kind, opens_at=now - timedelta(minutes=1),
+                              closes_at=now + timedelta(days=2), **extra)
+    db.session.flush()
+    voting.open_due_polls(db.session)
+    db.session.commit()
+    return poll
+
+
+def _user(name):
+    return db.session.scalar(select(User).where(User.login_key == name))
+
+
+def test_opening_freezes_the_electorate_to_active_advisors(app, setting, people):
+    poll = _poll(setting)
+    assert voting.turnout(db.session, poll) == voting.Turnout(voted=0, eligible=len(ADVISORS))
+    db.session.commit()
+    people.make("latecomer", Role.ADVISOR)
+    with pytest.raises(voting.NotEligible):
+        voting.vote(db.session, _user("latecomer"), _key(_user("latecomer")), poll, "agree")
+    db.session.rollback()
+    with pytest.raises(voting.NotEligible):
+        voting.vote(db.session, _user("kim"), _key(_user("kim")), poll, "agree")
+
+
+def test_voting_and_changing_a_vote_keeps_one_ballot(app, setting):
+    poll = _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), poll, "agree")
+    db.session.commit()
+    voting.vote(db.session, willow, _key(willow), poll, "disagree")
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
+    assert voting.my_choice(db.session, _key(willow), poll) == "disagree"
+    assert voting.has_voted(db.session, willow, poll)
+    assert voting.turnout(db.session, poll).voted == 1
+
+
+@pytest.mark.parametrize("kind, extra, bad", [
+    (PollKind.CONSENT, {}, "maybe"),
+    (PollKind.CHOICE, {"options": ["Yes", "No"]}, "00000000-0000-0000-0000-000000000000"),
+    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "6"),
+    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "-1"),
+    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "three"),
+])
+def test_a_malformed_ballot_changes_nothing_and_the_vote_is_not_used_up(app, setting, kind, extra, bad):
+    poll = _poll(setting, kind, **extra)
+    willow = _user("advisor1")
+    with pytest.raises(voting.InvalidChoice):
+        voting.vote(db.session, willow, _key(willow), poll, bad)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    assert not voting.has_voted(db.session, willow, poll)
+    good = {"consent": "agree", "choice": str(poll.options[0].id) if poll.options else "", "score": "3"}[kind]
+    voting.vote(db.session, willow, _key(willow), poll, good)
+    db.session.commit()
+    assert voting.has_voted(db.session, willow, poll)
+
+
+def test_a_block_needs_a_reason_posted_as_an_anonymous_comment(app, setting):
+    poll = _poll(setting)
+    willow = _user("advisor1")
+    with pytest.raises(voting.BlockNeedsReason):
+        voting.vote(db.session, willow, _key(willow), poll, "block")
+    db.session.rollback()
+    voting.vote(db.session, willow, _key(willow), poll, "block", block_reason="This harms people in shelters.")
+    db.session.commit()
+    comment = db.session.scalar(select(Comment))
+    assert comment.body == "This harms people in shelters." and comment.revision_id == setting["revision"].id
+
+
+def test_exactly_one_ballot_per_advisor_under_concurrency(app, setting):
+    poll = _poll(setting)
+    poll_id = poll.id
+    db.session.commit()
+    errors = []
+
+    def cast(name, choice):
+        with app.app_context():
+            try:
+                user = _user(name)
+                voting.vote(db.session, user, _key(user), db.session.get(Poll, poll_id), choice)
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - every outcome is checked below
+                db.session.rollback()
+                errors.append(exc)
+
+    # Every advisor votes at once, and each from two tabs.
+    threads = [threading.Thread(target=cast, args=(name, choice))
+               for name in ADVISORS for choice in ("agree", "disagree")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    ballots = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id))
+    voted = db.session.scalar(select(func.count()).select_from(VoterRoll)
+                              .where(VoterRoll.poll_id == poll_id, VoterRoll.voted.is_(True)))
+    assert ballots == voted == len(ADVISORS)
+
+
+def test_closing_erases_tags_freezes_ballots_and_shows_results(app, setting):
+    poll = _poll(setting)
+    for name in ADVISORS[:4]:
+        user = _user(name)
+        voting.vote(db.session, user, _key(user), poll, "agree" if name != "advisor4" else "abstain")
+    db.session.commit()
+    assert voting.results(db.session, poll) is None  # never while open
+    voting.close(db.session, poll)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.ballot_tag.is_not(None))) == 0
+    willow = _user("advisor1")
+    assert voting.my_choice(db.session, _key(willow), poll) is None
+    assert voting.has_voted(db.session, willow, poll)
+    outcome = voting.results(db.session, poll)
+    assert outcome.ballots == 4 == voting.turnout(db.session, poll).voted
+    assert dict((value, count) for value, count, _ in outcome.counts) == {
+        "agree": 3, "abstain": 1, "disagree": 0, "block": 0}
+    with pytest.raises(voting.PollNotOpen):
+        voting.vote(db.session, _user("advisor5"), _key(_user("advisor5")), poll, "agree")
+    db.session.rollback()
+    for statement in ("UPDATE ballots SET choice = 'block'", "DELETE FROM ballots"):
+        with pytest.raises(IntegrityError, match="ballots of a closed poll are immutable"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+
+
+def test_too_few_ballots_show_no_result(app, setting):
+    poll = _poll(setting)
+    for name in ADVISORS[:2]:
+        user = _user(name)
+        voting.vote(db.session, user, _key(user), poll, "agree")
+    voting.close(db.session, poll)
+    db.session.commit()
+    assert voting.results(db.session, poll) is None
+
+
+def test_a_vote_racing_the_close_is_counted_or_refused(app, setting):
+    poll = _poll(setting)
+    db.session.execute(update(Poll).where(Poll.id == poll.id).values(closes_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    willow = _user("advisor1")
+    with pytest.raises(voting.PollNotOpen):
+        voting.vote(db.session, willow, _key(willow), poll, "agree")
+    db.session.rollback()
+    assert voting.close_due_polls(db.session) == 1
+    db.session.commit()
+    assert voting.results(db.session, poll) is None
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+
+
+def test_score_results_have_a_distribution_and_a_mean(app, setting):
+    poll = _poll(setting, PollKind.SCORE, score_min=1, score_max=5)
+    for name, score in zip(ADVISORS[:4], ("1", "5", "5", "3")):
+        user = _user(name)
+        voting.vote(db.session, user, _key(user), poll, score)
+    voting.close(db.session, poll)
+    db.session.commit()
+    outcome = voting.results(db.session, poll)
+    assert outcome.mean == 3.5
+    assert [count for _, count, _ in outcome.counts] == [1, 0, 1, 0, 2]
+
+
+def test_after_close_ballot_rows_say_nothing_of_order_or_voter(app, setting):
+    poll = _poll(setting)
+    for name in ADVISORS:
+        user = _user(name)
+        voting.vote(db.session, user, _key(user), poll, "agree")
+        db.session.commit()
+    voting.close(db.session, poll)
+    db.session.commit()
+    natural = [row[0] for row in db.session.execute(text("SELECT id FROM ballots"))]
+    assert [str(i) for i in natural] == sorted(str(i) for i in natural)
+    if db.engine.dialect.name == "postgresql":
+        xmins = db.session.execute(text("SELECT DISTINCT xmin::text FROM ballots")).all()
+        assert len(xmins) == 1
+    columns = {c.name for c in Ballot.__table__.columns}
+    assert columns == {"id", "poll_id", "choice", "ballot_tag"}
+
+
+def test_poll_set_up_is_checked(app, setting):
+    now = utcnow()
+    for kind, extra, reason in ((PollKind.CHOICE, {"options": ["Only one"]}, "options"),
+                                (PollKind.SCORE, {"score_min": 5, "score_max": 1}, "range")):
+        with pytest.raises(voting.PollInvalid) as problem:
+            voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", explanation="",
+                               kind=kind, opens_at=now, closes_at=now + timedelta(days=1), **extra)
+        assert problem.value.reason == reason
+    with pytest.raises(voting.PollInvalid):
+        voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", explanation="",
+                           kind=PollKind.CONSENT, opens_at=now, closes_at=now - timedelta(days=1))
