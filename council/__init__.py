@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.admin.views import bp as admin_bp
     from council.feedback.views import bp as feedback_bp
     from council.pages.errors import init_errors
+    from council.voting.views import bp as voting_bp
     from council.pages.views import bp as pages_bp
     from council.policies.views import bp as policies_bp
     from council.templating import init_templating
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(policies_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(voting_bp)
     init_errors(app)
     init_templating(app)
 

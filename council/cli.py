@@ -18,6 +18,8 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.voting import service as voting
+from council.voting.models import PollKind
 from council.policies import service as policies
 
 council_cli = click.Group("council", help="Council administration.")
@@ -105,6 +107,7 @@ def load_demo(password: str) -> None:
     now = utcnow()
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     _demo_feedback(second, people, keys)
+    _demo_polls(second, people, keys)
     db.session.commit()
 
 
@@ -120,6 +123,30 @@ def _demo_feedback(revision, people: dict[str, User], keys: dict[str, bytes]) ->
         feedback.respond(db.session, people["author"], posted[index], Disposition(disposition), text)
     for index, (reason, note) in demo_content.HIDDEN.items():
         feedback.hide(db.session, people["moderator"], posted[index], HideReason(reason), note)
+
+
+def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes]) -> None:
+    """An open and a closed poll of each kind; the closed ones have enough ballots to show results."""
+    now = utcnow()
+    author = people["author"]
+    advisors = [name for name in people if name.startswith("advisor")]
+    for poll_spec in demo_content.POLLS:
+        poll = voting.create_poll(
+            db.session, author, revision, question=poll_spec["question"], explanation=poll_spec.get("explanation", ""),
+            kind=PollKind(poll_spec["kind"]), opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=10),
+            section_key=revision.sections[poll_spec.get("section", 0)].key if "section" in poll_spec else "",
+            options=poll_spec.get("options", []), score_min=poll_spec.get("score_min"),
+            score_max=poll_spec.get("score_max"), min_ballots=current_app.config["POLL_MIN_BALLOTS"],
+        )
+        db.session.flush()
+        voting.open_due_polls(db.session, now)
+        for name, choice in zip(advisors, poll_spec["votes"]):
+            value = str(poll.options[int(choice)].id) if poll_spec["kind"] == "choice" else choice
+            voting.vote(db.session, people[name], keys[name], poll, value,
+                        block_reason=poll_spec.get("block_reason", "") if choice == "block" else "")
+        if poll_spec["closed"]:
+            poll.closes_at = now
+            voting.close(db.session, poll)
 
 
 @council_cli.command("purge-sessions")
@@ -142,3 +169,12 @@ def rewrite_anonymous_rows() -> None:
     rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in revisions)
     db.session.commit()
     click.echo(f"{rewritten} comments rewritten in random order.")
+
+
+@council_cli.command("tick")
+@with_appcontext
+def tick() -> None:
+    """Open and close polls whose time has come; run every few minutes from cron."""
+    opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
+    db.session.commit()
+    click.echo(f"{opened} polls opened, {closed} closed.")

@@ -42,6 +42,9 @@ RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0
 
+#: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
+POLL_MIN_BALLOTS = 3
+
 #: Longest comment accepted, in characters.
 COMMENT_MAX_CHARS = 10_000
 COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"

@@ -171,3 +171,21 @@ RESPONSES = {
 
 #: A comment the moderator hides, with the reason.
 HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}
+
+#: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
+POLLS = [
+    {"question": "Do you consent to the new paragraph on consent?", "kind": "consent", "section": 4,
+     "votes": ["agree", "agree", "abstain", "agree", "block"], "closed": True,
+     "block_reason": "It still does not say who reads the notes later."},
+    {"question": "Which answer time for complaints is right?", "kind": "choice",
+     "options": ["Five working days", "Ten working days", "Fifteen working days"],
+     "votes": ["0", "0", "1", "0"], "closed": True},
+    {"question": "How clear is the section on interpreters?", "kind": "score", "section": 5, "score_min": 1,
+     "score_max": 5, "votes": ["4", "5", "3", "4"], "closed": True},
+    {"question": "Do you consent to the section on referrals?", "kind": "consent", "section": 8,
+     "votes": ["agree"], "closed": False},
+    {"question": "Where should meetings take place?", "kind": "choice",
+     "options": ["Online", "At the office", "Somewhere neutral"], "votes": ["2", "0"], "closed": False},
+    {"question": "How safe does the complaints section feel?", "kind": "score", "section": 9, "score_min": 1,
+     "score_max": 5, "votes": [], "closed": False},
+]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from flask import current_app, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
 #: Each language's own name for itself, so anyone can find theirs in the switcher.
@@ -43,6 +44,16 @@ def select_timezone() -> str | None:
     if current_user and current_user.is_authenticated and current_user.timezone:
         return current_user.timezone
     return None  # Flask-Babel falls back to BABEL_DEFAULT_TIMEZONE
+
+
+def local_to_utc(local: datetime) -> datetime:
+    """A time typed in a form, read in the viewer's time zone."""
+    return local.replace(tzinfo=get_timezone()).astimezone(timezone.utc)
+
+
+def utc_to_local(moment: datetime) -> datetime:
+    """A stored time, as the viewer's time zone shows it in a form field."""
+    return moment.astimezone(get_timezone()).replace(tzinfo=None)
 
 
 @functools.cache

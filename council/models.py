@@ -13,4 +13,4 @@ from council.policies.models import (  # noqa: F401
     RevisionTranslation,
     TranslationSection,
 )
-from council.voting.models import Ballot, Poll, PollOption, VoterRoll  # noqa: F401
+from council.voting.models import Ballot, BlockReason, Poll, PollOption, VoterRoll  # noqa: F401

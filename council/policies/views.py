@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
@@ -17,10 +15,11 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.i18n import LANGUAGE_NAMES
+from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.feedback.service import readable_comments, review_is_open
 from council.feedback.forms import new_comment_form
 from council.policies import service
+from council.voting.service import polls_for_revision
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision
@@ -80,6 +79,7 @@ def revision(policy_id: uuid.UUID, number: int):
         place=service.place_for(db.session, current_user, found), now=utcnow(), can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
         can_comment_whole=current_user.has_role(Role.ADVISOR) and review_is_open(found),
+        polls=polls_for_revision(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
     )
 
@@ -270,27 +270,19 @@ def next_revision(policy_id: uuid.UUID):
     return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
 
 
-def _to_utc(local: datetime) -> datetime:
-    return local.replace(tzinfo=get_timezone()).astimezone(timezone.utc)
-
-
-def _to_local(moment: datetime) -> datetime:
-    return moment.astimezone(get_timezone()).replace(tzinfo=None)
-
-
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/review-window", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.COORDINATOR)
 def review_window(policy_id: uuid.UUID, number: int):
     found = _published_or_404(policy_id, number)
     window = found.review_window
     form = ReviewWindowForm(
-        opens_at=_to_local(window.opens_at) if window else None,
-        closes_at=_to_local(window.closes_at) if window else None,
+        opens_at=utc_to_local(window.opens_at) if window else None,
+        closes_at=utc_to_local(window.closes_at) if window else None,
     )
     if form.validate_on_submit():
         try:
-            service.set_review_window(db.session, found, opens_at=_to_utc(form.opens_at.data),
-                                      closes_at=_to_utc(form.closes_at.data))
+            service.set_review_window(db.session, found, opens_at=local_to_utc(form.opens_at.data),
+                                      closes_at=local_to_utc(form.closes_at.data))
         except service.ReviewWindowInvalid as problem:
             db.session.rollback()
             form.closes_at.errors.append(REVIEW_WINDOW_PROBLEMS[problem.reason])

@@ -102,3 +102,17 @@ class Ballot(db.Model):
     choice: Mapped[str] = mapped_column(String(64))
     #: Erased when the poll closes.
     ballot_tag: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+
+
+class BlockReason(db.Model):
+    """Marks an anonymous comment as the reason given for a block in a consent poll.
+
+    It links a comment to a poll, never to a ballot or a voter.
+    """
+
+    __tablename__ = "block_reasons"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", deferrable=True, initially="IMMEDIATE"),
+                                                  primary_key=True)
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id"), index=True)

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 from council.accounts.models import Role, User, UserRole
 from council.db_types import utcnow
 from council.feedback import service as feedback
-from council.feedback.models import QuoteConsent
+from council.feedback.models import Comment, QuoteConsent
 from council.policies.models import Revision
 from council.security import participation_tag
-from council.voting.models import Ballot, ConsentChoice, Poll, PollKind, PollOption, VoterRoll
+from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, VoterRoll
 
 BLOCK_REASON_MAX = 2000
 
@@ -192,7 +192,15 @@ def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, langua
     draft = feedback.Draft(section_key=poll.section_key, question_id=None, body=reason[:BLOCK_REASON_MAX],
                            language=language, quote_consent=QuoteConsent.PARAPHRASE,
                            submission_key=secrets.token_urlsafe(24))
-    feedback.post_comment(dbs, key, revision, draft, limit=limit, require_open_review=False)
+    comment = feedback.post_comment(dbs, key, revision, draft, limit=limit, require_open_review=False)
+    dbs.add(BlockReason(comment_id=comment.id, poll_id=poll.id))
+
+
+def block_reasons(dbs: Session, poll: Poll) -> list[Comment]:
+    """The reasons given for blocks, shown with the results; ordered by random id, never by time."""
+    return list(dbs.scalars(select(Comment).join(BlockReason, BlockReason.comment_id == Comment.id)
+                            .where(BlockReason.poll_id == poll.id, Comment.state == "visible")
+                            .order_by(Comment.id)).all())
 
 
 def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:

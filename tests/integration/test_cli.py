@@ -6,6 +6,8 @@ from council.accounts.models import User
 from council.audit.models import AuditEvent
 from council.extensions import db
 from council.feedback.models import Comment
+from council.voting import service as voting
+from council.voting.models import Poll
 from council.policies.models import Policy, Revision, RevisionTranslation
 from tests.conftest import sign_in
 
@@ -59,6 +61,12 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         assert {c.language for c in comments} >= {"en", "es", "fr", "ar"}
         assert sum(1 for c in comments if c.response is not None) >= 3
         assert sum(1 for c in comments if c.state == "hidden") == 1
+        polls = db.session.scalars(select(Poll)).all()
+        for kind in ("consent", "choice", "score"):
+            states = {p.state for p in polls if p.kind == kind}
+            assert states == {"open", "closed"}, kind
+        closed = [p for p in polls if p.state == "closed"]
+        assert all(voting.results(db.session, p) is not None for p in closed)
     for login_name in expected:
         sign_in(app.test_client(), login_name, "demo password 123")
 

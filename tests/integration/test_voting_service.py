@@ -110,6 +110,7 @@ def test_a_block_needs_a_reason_posted_as_an_anonymous_comment(app, setting):
     db.session.commit()
     comment = db.session.scalar(select(Comment))
     assert comment.body == "This harms people in shelters." and comment.revision_id == setting["revision"].id
+    assert [c.body for c in voting.block_reasons(db.session, poll)] == ["This harms people in shelters."]
 
 
 def test_exactly_one_ballot_per_advisor_under_concurrency(app, setting):

@@ -117,12 +117,26 @@ def upgrade():
     with op.batch_alter_table('voter_rolls', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_voter_rolls_poll_id'), ['poll_id'], unique=False)
 
+    op.create_table('block_reasons',
+    sa.Column('comment_id', sa.Uuid(), nullable=False),
+    sa.Column('poll_id', sa.Uuid(), nullable=False),
+    sa.ForeignKeyConstraint(['comment_id'], ['comments.id'], name=op.f('fk_block_reasons_comment_id_comments'), initially='IMMEDIATE', deferrable=True),
+    sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_block_reasons_poll_id_polls')),
+    sa.PrimaryKeyConstraint('comment_id', name=op.f('pk_block_reasons')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('block_reasons', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_block_reasons_poll_id'), ['poll_id'], unique=False)
 
     create_ballot_triggers()
 
 
 def downgrade():
     drop_ballot_triggers()
+    with op.batch_alter_table('block_reasons', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_block_reasons_poll_id'))
+
+    op.drop_table('block_reasons')
     with op.batch_alter_table('voter_rolls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_voter_rolls_poll_id'))
 

@@ -1,0 +1,150 @@
+"""Polls: voting, turnout, results, the coordinator's roll, and setting a poll up."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from council.accounts.access import current_participation_key, requires_role
+from council.accounts.models import Role
+from council.database import side_write
+from council.extensions import db
+from council.i18n import local_to_utc
+from council.policies import service as policies
+from council.voting import service
+from council.voting.forms import CONSENT_LABELS, KIND_LABELS, PollForm, VoteForm
+from council.voting.models import Poll, PollKind
+
+bp = Blueprint("voting", __name__)
+
+POLL_PROBLEMS = {
+    "times": _l("The closing time must be after the opening time, and in the future."),
+    "options": _l("A single-choice poll needs at least two options."),
+    "range": _l("The highest score must be above the lowest, at most 20 steps apart."),
+}
+
+
+def _tick() -> None:
+    """Open and close polls whose time has come (cron runs `flask council tick` too)."""
+    with side_write() as writer:
+        service.open_due_polls(writer)
+        service.close_due_polls(writer)
+    # The request's own read transaction began before (loading the user); on SQLite it would
+    # keep seeing the snapshot from before these changes. It holds no changes, so end it.
+    db.session.commit()
+
+
+def _choice_label(poll: Poll, value: str) -> str:
+    if poll.kind == PollKind.CONSENT:
+        return str(CONSENT_LABELS.get(value, value))
+    if poll.kind == PollKind.CHOICE:
+        return next((o.label for o in poll.options if str(o.id) == value), value)
+    return value
+
+
+def _vote_form(poll: Poll, formdata=None) -> VoteForm:
+    form = VoteForm(formdata=formdata) if formdata is not None else VoteForm()
+    if poll.kind == PollKind.CONSENT:
+        form.choice.choices = [SelectChoice(str(value), label) for value, label in CONSENT_LABELS.items()]
+    elif poll.kind == PollKind.CHOICE:
+        form.choice.choices = [SelectChoice(str(o.id), o.label) for o in poll.options]
+    else:
+        form.choice.choices = [SelectChoice(str(n), str(n)) for n in range(poll.score_min, poll.score_max + 1)]
+    return form
+
+
+def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
+    key = current_participation_key()
+    eligible_and_open = poll.state == "open" and current_user.has_role(Role.ADVISOR)
+    mine = service.my_choice(db.session, key, poll)
+    if form is None and eligible_and_open:
+        form = _vote_form(poll)
+        if mine:
+            form.choice.data = mine
+    results = service.results(db.session, poll)
+    return render_template(
+        "voting/poll.html", poll=poll, form=form if eligible_and_open else None, mine=mine,
+        mine_label=_choice_label(poll, mine) if mine else None,
+        voted=service.has_voted(db.session, current_user, poll), turnout=service.turnout(db.session, poll),
+        results=results, labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
+        reasons=service.block_reasons(db.session, poll) if results and poll.kind == PollKind.CONSENT else [],
+        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
+    ), status
+
+
+@bp.get("/polls/<uuid:poll_id>")
+def poll(poll_id: uuid.UUID):
+    _tick()
+    found = db.get_or_404(Poll, poll_id)
+    return _render_poll(found)
+
+
+@bp.post("/polls/<uuid:poll_id>")
+@requires_role(Role.ADVISOR)
+def vote(poll_id: uuid.UUID):
+    found = db.get_or_404(Poll, poll_id)
+    form = _vote_form(found, formdata=None)
+    problem = None
+    if form.validate_on_submit():
+        try:
+            service.vote(db.session, current_user, current_participation_key(), found, form.choice.data,
+                         block_reason=form.block_reason.data or "", language=get_locale().language,
+                         comment_limit=current_app.config["COMMENT_MAX_CHARS"])
+        except service.InvalidChoice:
+            problem = _("That is not one of this poll's answers. Please choose again.")
+        except service.BlockNeedsReason:
+            problem = _("Please say why you block. Your reason is posted as an anonymous comment.")
+        except service.PollNotOpen:
+            problem = _("This poll is closed, so votes can no longer be cast or changed.")
+        except service.NotEligible:
+            problem = _("You are not on this poll's list of voters. It was fixed when the poll opened.")
+        else:
+            db.session.commit()
+            flash(_("Your vote was counted. You can change it until the poll closes."), "success")
+            return redirect(url_for("voting.poll", poll_id=found.id), code=303)
+        db.session.rollback()
+        form.choice.errors = [problem]
+    return _render_poll(found, form, status=409 if problem else 400)
+
+
+@bp.get("/polls/<uuid:poll_id>/roll")
+@requires_role(Role.COORDINATOR)
+def roll(poll_id: uuid.UUID):
+    found = db.get_or_404(Poll, poll_id)
+    entries = sorted(service.roll_for_coordinators(db.session, found), key=lambda r: r.user.pseudonym_key)
+    return render_template("voting/roll.html", poll=found, entries=entries)
+
+
+@bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/polls/new", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.COORDINATOR)
+def new_poll(policy_id: uuid.UUID, number: int):
+    revision = policies.load_revision(db.session, policy_id, number)
+    if revision is None or not revision.is_published:
+        abort(404)
+    form = PollForm()
+    form.section.choices = [SelectChoice("", _("The revision as a whole"))] + [
+        SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections]
+    if form.validate_on_submit():
+        try:
+            created = service.create_poll(
+                db.session, current_user, revision, question=form.question.data, explanation=form.explanation.data or "",
+                kind=PollKind(form.kind.data), opens_at=local_to_utc(form.opens_at.data),
+                closes_at=local_to_utc(form.closes_at.data), section_key=form.section.data,
+                options=(form.options.data or "").splitlines(), score_min=form.score_min.data, score_max=form.score_max.data,
+                min_ballots=current_app.config["POLL_MIN_BALLOTS"],
+            )
+        except service.PollInvalid as problem:
+            db.session.rollback()
+            form.question.errors.append(POLL_PROBLEMS[problem.reason])
+        else:
+            db.session.commit()
+            flash(_("The poll is saved. It opens at the time you chose."), "success")
+            return redirect(url_for("voting.poll", poll_id=created.id), code=303)
+    return render_template("voting/new.html", form=form, revision=revision,
+                           kind_labels=KIND_LABELS), (400 if form.errors else 200)
