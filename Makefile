@@ -42,4 +42,5 @@ clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo
 
 bench: setup
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.bench

@@ -257,6 +257,10 @@ def main() -> None:
     print(f"scrypt key derivation at the production cost (2^{PRODUCTION_LOG_N}): "
           f"{statistics.median(timings):.0f} ms")
 
+    from tests.load.run import run_vote_load_test
+
+    run_vote_load_test()
+
 
 if __name__ == "__main__":
     main()

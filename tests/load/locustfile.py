@@ -1,0 +1,47 @@
+"""Advisors sign in once, then vote and change their vote on one poll, as fast as the server lets them."""
+
+import os
+import random
+import re
+from itertools import count
+
+from locust import HttpUser, between, events, task
+
+POLL = os.environ["COUNCIL_LOAD_POLL"]
+PASSWORD = os.environ["COUNCIL_LOAD_PASSWORD"]
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_numbers = count(1)
+VOTERS_WHO_SUCCEEDED: set[str] = set()
+
+
+class Advisor(HttpUser):
+    wait_time = between(0.05, 0.3)
+
+    def on_start(self):
+        self.login_name = f"voter{next(_numbers)}"
+        page = self.client.get("/login", name="sign-in page")
+        token = TOKEN.search(page.text).group(1)
+        self.client.post("/login", name="sign in", allow_redirects=False,
+                         data={"csrf_token": token, "login_name": self.login_name, "password": PASSWORD})
+        self.token = TOKEN.search(self.client.get(f"/polls/{POLL}", name="poll page").text).group(1)
+
+    @task(3)
+    def vote(self):
+        choice = random.choice(["agree", "abstain", "disagree"])
+        with self.client.post(f"/polls/{POLL}", name="vote", allow_redirects=False, catch_response=True,
+                              data={"csrf_token": self.token, "choice": choice}) as response:
+            if response.status_code == 303:
+                VOTERS_WHO_SUCCEEDED.add(self.login_name)
+                response.success()
+            else:
+                response.failure(f"status {response.status_code}")
+
+    @task(1)
+    def look(self):
+        self.client.get(f"/polls/{POLL}", name="poll page")
+
+
+@events.quitting.add_listener
+def _report_voters(environment, **_kwargs):
+    with open(os.environ["COUNCIL_LOAD_VOTERS_FILE"], "w") as out:
+        out.write("\n".join(sorted(VOTERS_WHO_SUCCEEDED)))
