@@ -8,18 +8,12 @@ from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from council.voting.models import ConsentChoice, PollKind
+from council.voting.models import PollKind
 
 KIND_LABELS = {
     PollKind.CONSENT: _l("Consent: agree, abstain, disagree or block"),
     PollKind.CHOICE: _l("Single choice among options"),
     PollKind.SCORE: _l("Score on a scale"),
-}
-CONSENT_LABELS = {
-    ConsentChoice.AGREE: _l("Agree"),
-    ConsentChoice.ABSTAIN: _l("Abstain"),
-    ConsentChoice.DISAGREE: _l("Disagree"),
-    ConsentChoice.BLOCK: _l("Block: this must not go ahead"),
 }
 
 

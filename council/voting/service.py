@@ -23,6 +23,7 @@ from council.feedback import service as feedback
 from council.feedback.models import Comment, QuoteConsent
 from council.policies.models import Revision
 from council.security import participation_tag
+from council.voting.kinds import rules_for
 from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, VoterRoll
 
 BLOCK_REASON_MAX = 2000
@@ -137,21 +138,9 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> None:
 # --- Voting ------------------------------------------------------------------
 
 def _validate_choice(poll: Poll, choice: str) -> str:
-    if poll.kind == PollKind.CONSENT:
-        if choice not in {c.value for c in ConsentChoice}:
-            raise InvalidChoice
-        return choice
-    if poll.kind == PollKind.CHOICE:
-        if choice not in {str(o.id) for o in poll.options}:
-            raise InvalidChoice
-        return choice
-    try:
-        score = int(choice)
-    except (TypeError, ValueError) as exc:
-        raise InvalidChoice from exc
-    if not poll.score_min <= score <= poll.score_max:
+    if choice not in rules_for(poll).answers(poll):
         raise InvalidChoice
-    return str(score)
+    return choice
 
 
 def vote(dbs: Session, user: User, key: bytes, poll: Poll, choice: str, *, block_reason: str = "",
@@ -247,16 +236,10 @@ def results(dbs: Session, poll: Poll) -> Results | None:
     if len(choices) < poll.min_ballots:
         return None
     tally = Counter(choices)
-    if poll.kind == PollKind.CONSENT:
-        order = [c.value for c in ConsentChoice]
-    elif poll.kind == PollKind.CHOICE:
-        order = [str(o.id) for o in poll.options]
-    else:
-        order = [str(n) for n in range(poll.score_min, poll.score_max + 1)]
+    rules = rules_for(poll)
     total = len(choices)
-    counts = [(value, tally.get(value, 0), 100.0 * tally.get(value, 0) / total) for value in order]
-    mean = sum(int(c) for c in choices) / total if poll.kind == PollKind.SCORE else None
-    return Results(ballots=total, counts=counts, mean=mean)
+    counts = [(value, tally.get(value, 0), 100.0 * tally.get(value, 0) / total) for value in rules.answers(poll)]
+    return Results(ballots=total, counts=counts, mean=rules.average(list(choices)))
 
 
 def polls_for_revision(dbs: Session, revision: Revision) -> list[Poll]:

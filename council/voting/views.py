@@ -18,7 +18,8 @@ from council.extensions import db
 from council.i18n import local_to_utc
 from council.policies import service as policies
 from council.voting import service
-from council.voting.forms import CONSENT_LABELS, KIND_LABELS, PollForm, VoteForm
+from council.voting.forms import KIND_LABELS, PollForm, VoteForm
+from council.voting.kinds import rules_for
 from council.voting.models import Poll, PollKind
 
 bp = Blueprint("voting", __name__)
@@ -41,21 +42,13 @@ def _tick() -> None:
 
 
 def _choice_label(poll: Poll, value: str) -> str:
-    if poll.kind == PollKind.CONSENT:
-        return str(CONSENT_LABELS.get(value, value))
-    if poll.kind == PollKind.CHOICE:
-        return next((o.label for o in poll.options if str(o.id) == value), value)
-    return value
+    return rules_for(poll).label(poll, value)
 
 
-def _vote_form(poll: Poll, formdata=None) -> VoteForm:
-    form = VoteForm(formdata=formdata) if formdata is not None else VoteForm()
-    if poll.kind == PollKind.CONSENT:
-        form.choice.choices = [SelectChoice(str(value), label) for value, label in CONSENT_LABELS.items()]
-    elif poll.kind == PollKind.CHOICE:
-        form.choice.choices = [SelectChoice(str(o.id), o.label) for o in poll.options]
-    else:
-        form.choice.choices = [SelectChoice(str(n), str(n)) for n in range(poll.score_min, poll.score_max + 1)]
+def _vote_form(poll: Poll) -> VoteForm:
+    form = VoteForm()
+    rules = rules_for(poll)
+    form.choice.choices = [SelectChoice(value, rules.label(poll, value)) for value in rules.answers(poll)]
     return form
 
 
@@ -89,7 +82,7 @@ def poll(poll_id: uuid.UUID):
 @requires_role(Role.ADVISOR)
 def vote(poll_id: uuid.UUID):
     found = db.get_or_404(Poll, poll_id)
-    form = _vote_form(found, formdata=None)
+    form = _vote_form(found)
     problem = None
     if form.validate_on_submit():
         try:

@@ -152,3 +152,43 @@ def test_staff_pages_do_not_change_when_an_advisor_comments(app, world):
     before = snapshot()
     _comment_everyone(world, rounds=1)
     assert snapshot() == before
+
+
+def test_voting_leaves_no_trace_of_who_chose_what(app, world, caplog):
+    """Ballots through the real pages: no names in logs, no date or voter on ballots, tags gone after close."""
+    from council.voting import service as voting
+    from council.voting.models import Ballot, Poll, PollKind
+
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_key == "robin"))
+        revision = policies.load_revision(db.session, *_policy_and_number(world["path"]))
+        poll = voting.create_poll(db.session, author, revision, question="Agree?", explanation="",
+                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
+                                  closes_at=utcnow() + timedelta(days=1))
+        db.session.flush()
+        voting.open_due_polls(db.session)
+        db.session.commit()
+        poll_id = poll.id
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    choices = dict(zip(ADVISORS, ["agree", "disagree", "agree", "abstain", "agree"]))
+    for name, choice in choices.items():
+        client = world["clients"][name]
+        page = client.get(f"/polls/{poll_id}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        assert client.post(f"/polls/{poll_id}", data={"csrf_token": token, "choice": choice}).status_code == 303
+    log_text = "\n".join(record.getMessage() for record in caplog.records)
+    for name in ADVISORS:
+        assert name not in log_text and name.title() not in log_text
+    with app.app_context():
+        voting.close(db.session, db.session.get(Poll, poll_id))
+        db.session.commit()
+        rows = db.session.execute(text("SELECT * FROM ballots")).all()
+        assert all(row.ballot_tag is None for row in rows)
+        assert [str(row.id) for row in rows] == sorted(str(row.id) for row in rows)
+        assert {c.name for c in Ballot.__table__.columns} == {"id", "poll_id", "choice", "ballot_tag"}
+        # Even with every password, nothing links a person to a ballot any more.
+        for name in ADVISORS:
+            user = db.session.scalar(select(User).where(User.login_key == name))
+            key = unwrap_key(user.key_wrapped_by_password, PASSWORD, purpose=PASSWORD_PURPOSE, user_id=user.id)
+            assert voting.my_choice(db.session, key, db.session.get(Poll, poll_id)) is None

@@ -1,0 +1,56 @@
+"""What each kind of poll accepts and how its results read. A new kind is a new class here."""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from flask_babel import lazy_gettext as _l
+
+from council.voting.models import ConsentChoice, Poll, PollKind
+
+CONSENT_LABELS = {
+    ConsentChoice.AGREE: _l("Agree"),
+    ConsentChoice.ABSTAIN: _l("Abstain"),
+    ConsentChoice.DISAGREE: _l("Disagree"),
+    ConsentChoice.BLOCK: _l("Block: this must not go ahead"),
+}
+
+
+class ConsentRules:
+    def answers(self, poll: Poll) -> list[str]:
+        return [choice.value for choice in ConsentChoice]
+
+    def label(self, poll: Poll, value: str) -> str:
+        return str(CONSENT_LABELS.get(value, value))
+
+    def average(self, choices: list[str]) -> float | None:
+        return None
+
+
+class ChoiceRules:
+    def answers(self, poll: Poll) -> list[str]:
+        return [str(option.id) for option in poll.options]
+
+    def label(self, poll: Poll, value: str) -> str:
+        return next((option.label for option in poll.options if str(option.id) == value), value)
+
+    def average(self, choices: list[str]) -> float | None:
+        return None
+
+
+class ScoreRules:
+    def answers(self, poll: Poll) -> list[str]:
+        return [str(n) for n in range(poll.score_min, poll.score_max + 1)]
+
+    def label(self, poll: Poll, value: str) -> str:
+        return value
+
+    def average(self, choices: list[str]) -> float | None:
+        return mean(int(choice) for choice in choices) if choices else None
+
+
+RULES = {PollKind.CONSENT: ConsentRules(), PollKind.CHOICE: ChoiceRules(), PollKind.SCORE: ScoreRules()}
+
+
+def rules_for(poll: Poll):
+    return RULES[PollKind(poll.kind)]
