@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
@@ -54,6 +54,9 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     login_user(user)
     # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
     session.pop("_id", None)
+    # Flask-WTF caches this request's form token, which belonged to the old session: drop it,
+    # so a form rendered after sign-in (the recovery code page) gets a token of the new session.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _login_limit() -> str:
