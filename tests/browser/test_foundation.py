@@ -138,6 +138,7 @@ def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_s
 def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_left(open_page, site):
     page = open_page()
     sign_in(page, site, "willow")
+    page.wait_for_url(site + "/")
     page.keyboard.press("Shift")
     page.keyboard.press("Shift")
     page.wait_for_timeout(300)
