@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from council.accounts.models import Role
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, EXIT_HOST, keep_traffic_local, require_chromium, serving
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, neutral_site, require_chromium, serving
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -29,8 +29,14 @@ def chromium():
 
 
 @pytest.fixture
-def site(app_factory, people):
-    app = app_factory(EXIT_URL=EXIT_HOST)
+def weather():
+    with neutral_site() as url:
+        yield url
+
+
+@pytest.fixture
+def site(app_factory, people, weather):
+    app = app_factory(EXIT_URL=weather)
     people.app = app
     people.make("sam", Role.COORDINATOR, pseudonym="Sam")
     people.make("willow", Role.ADVISOR, pseudonym="Willow")
@@ -120,14 +126,14 @@ def test_given_any_page_when_choosing_arabic_then_it_reads_right_to_left(open_pa
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_signed_out(open_page, site,
+def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_signed_out(open_page, site, weather,
                                                                                         javascript):
     from playwright.sync_api import expect
 
     page = open_page(javascript=javascript)
     sign_in(page, site, "willow")
     page.click("#quick-exit")
-    page.wait_for_url(EXIT_HOST)
+    page.wait_for_url(weather)
     expect(page.locator("h1")).to_have_text("Weather")
     page.go_back()
     expect(page.locator("body")).not_to_contain_text("Welcome, Willow")
@@ -135,7 +141,7 @@ def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_s
     expect(page.locator("h1")).to_have_text("Sign in")
 
 
-def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_left(open_page, site):
+def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_left(open_page, site, weather):
     page = open_page()
     sign_in(page, site, "willow")
     page.wait_for_url(site + "/")
@@ -144,7 +150,7 @@ def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_lef
     page.wait_for_timeout(300)
     assert page.url == site + "/"
     page.keyboard.press("Shift")
-    page.wait_for_url(EXIT_HOST)
+    page.wait_for_url(weather)
     page.goto(site + "/account")
     assert "/login" in page.url
 

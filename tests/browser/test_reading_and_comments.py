@@ -14,7 +14,7 @@ from council.accounts.models import Role, ServerSession, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, EXIT_HOST, keep_traffic_local, require_chromium, serving
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, neutral_site, require_chromium, serving
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -52,7 +52,7 @@ def chromium():
 
 @pytest.fixture
 def site(app_factory, people):
-    app = app_factory(EXIT_URL=EXIT_HOST)
+    app = app_factory()
     people.app = app
     author_id = people.make("robin", Role.AUTHOR, Role.MODERATOR, pseudonym="Robin")
     people.make("willow", Role.ADVISOR, pseudonym="Willow")
