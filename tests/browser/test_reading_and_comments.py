@@ -14,7 +14,7 @@ from council.accounts.models import Role, ServerSession, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, neutral_site, require_chromium, serving
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, require_chromium, serving
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from council.accounts.models import Role, User
+from council.accounts.models import Role
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service
