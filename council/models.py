@@ -2,6 +2,14 @@
 
 from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
+from council.compensation.models import (  # noqa: F401
+    Approval,
+    Payment,
+    PaymentItem,
+    ReviewCompletion,
+    StipendEntry,
+    StipendRate,
+)
 from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response  # noqa: F401
 from council.policies.models import (  # noqa: F401
     GuidingQuestion,

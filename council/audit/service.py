@@ -19,6 +19,10 @@ ACTIONS = {
     "account.reactivated",
     "comment.hidden",
     "comment.restored",
+    "stipend.rate_set",
+    "stipend.approved",
+    "stipend.paid",
+    "stipend.adjusted",
 }
 
 

@@ -1,0 +1,135 @@
+"""Stipends: rates, what was earned, approved and paid.
+
+Money is an integer number of minor units with an ISO 4217 currency: never a float.
+The ledger is append-only: an entry, an approval, a payment and the entries it settles
+are never changed or deleted (database triggers refuse it); a correction is a new
+adjusting entry. An entry's status is derived: paid if a payment settles it, approved if
+approved, otherwise earned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from council.accounts.models import User
+from council.db_types import new_uuid
+from council.extensions import db
+
+ACTIVITIES = ("review", "meeting_hour", "other")
+PAYMENT_METHODS = ("bank_transfer", "cash", "cheque", "gift_card", "mobile_money", "other")
+
+
+class StipendRate(db.Model):
+    """How much an activity earns, from a date on. Later rates never touch earlier entries."""
+
+    __tablename__ = "stipend_rates"
+    __table_args__ = (
+        UniqueConstraint("activity", "name", "currency", "effective_from"),
+        CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    activity: Mapped[str] = mapped_column(String(20))
+    #: For "other" activities, their name; "" otherwise.
+    name: Mapped[str] = mapped_column(String(100), default="")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_from: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class ReviewCompletion(db.Model):
+    """An advisor finished reviewing a revision. Dated with the round's close, not the click."""
+
+    __tablename__ = "review_completions"
+    __table_args__ = (UniqueConstraint("revision_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    round_closes_on: Mapped[date] = mapped_column(Date)
+
+
+class StipendEntry(db.Model):
+    __tablename__ = "stipend_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('earning', 'adjustment')", name="kind_known"),
+        CheckConstraint("kind = 'adjustment' OR amount_minor >= 0", name="earnings_not_negative"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    advisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    activity: Mapped[str] = mapped_column(String(20))
+    #: What the entry is for, in words a statement can show ("Review of …", "Meeting on …").
+    reference: Mapped[str] = mapped_column(String(300))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    earned_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(12), default="earning")
+    #: For an adjustment: the entry it corrects, and why.
+    adjusts_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stipend_entries.id"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    #: Makes a repeated request (double click, a round closed twice) create nothing new.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    advisor: Mapped[User] = relationship(foreign_keys=[advisor_id])
+    approval: Mapped[Approval | None] = relationship(back_populates="entry", uselist=False)
+    settlement: Mapped[PaymentItem | None] = relationship(back_populates="entry", uselist=False)
+
+    @property
+    def status(self) -> str:
+        if self.settlement is not None:
+            return "paid"
+        if self.approval is not None:
+            return "approved"
+        return "earned"
+
+
+class Approval(db.Model):
+    __tablename__ = "stipend_approvals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stipend_entries.id"), unique=True)
+    approved_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime]
+
+    entry: Mapped[StipendEntry] = relationship(back_populates="approval")
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint(f"method IN {PAYMENT_METHODS}", name="method_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    advisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    paid_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+    items: Mapped[list[PaymentItem]] = relationship(back_populates="payment")
+
+
+class PaymentItem(db.Model):
+    """One entry a payment settles. An entry is settled at most once (unique)."""
+
+    __tablename__ = "payment_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stipend_entries.id"), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    payment: Mapped[Payment] = relationship(back_populates="items")
+    entry: Mapped[StipendEntry] = relationship(back_populates="settlement")

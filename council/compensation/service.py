@@ -1,0 +1,249 @@
+"""The stipend ledger: earning, approving, paying and adjusting, without floats and without edits.
+
+Every function takes the database session and raises a named error; none commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from babel.numbers import get_currency_precision, is_currency
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from council.accounts.models import User
+from council.audit import service as audit
+from council.compensation.models import (
+    ACTIVITIES,
+    PAYMENT_METHODS,
+    Approval,
+    Payment,
+    PaymentItem,
+    ReviewCompletion,
+    StipendEntry,
+    StipendRate,
+)
+from council.db_types import utcnow
+from council.policies.models import Revision
+
+
+class CompensationError(Exception):
+    """Base of the errors below; views turn each into a message in the user's language."""
+
+
+class InvalidAmount(CompensationError):
+    pass
+
+
+class NoRate(CompensationError):
+    """No rate applies to this activity on that date."""
+
+
+class NotPayable(CompensationError):
+    """An entry chosen for payment is not approved, already paid, or not this advisor's."""
+
+
+class AlreadyPaid(CompensationError):
+    """Somebody else settled one of these entries at the same moment."""
+
+
+class ReviewNotOpen(CompensationError):
+    pass
+
+
+def check_currency(code: str) -> str:
+    code = (code or "").upper()
+    if not is_currency(code):
+        raise InvalidAmount
+    return code
+
+
+def minor_units(code: str) -> int:
+    """How many decimal places the currency has: 0 for JPY, 2 for EUR, 3 for BHD."""
+    return get_currency_precision(code)
+
+
+def set_rate(dbs: Session, coordinator: User, *, activity: str, amount_minor: int, currency: str,
+             effective_from: date, name: str = "") -> StipendRate:
+    if activity not in ACTIVITIES or not isinstance(amount_minor, int) or amount_minor < 0:
+        raise InvalidAmount
+    rate = StipendRate(activity=activity, name=name.strip(), amount_minor=amount_minor,
+                       currency=check_currency(currency), effective_from=effective_from,
+                       created_by_id=coordinator.id)
+    dbs.add(rate)
+    audit.record(dbs, coordinator, "stipend.rate_set", detail=f"{activity} {name} {amount_minor} {currency}".strip())
+    return rate
+
+
+def rate_on(dbs: Session, activity: str, on: date, name: str = "") -> StipendRate:
+    rate = dbs.scalar(select(StipendRate).where(StipendRate.activity == activity, StipendRate.name == name,
+                                                StipendRate.effective_from <= on)
+                      .order_by(StipendRate.effective_from.desc()).limit(1))
+    if rate is None:
+        raise NoRate
+    return rate
+
+
+def _add_entry(dbs: Session, *, advisor_id: uuid.UUID, activity: str, reference: str, amount_minor: int,
+               currency: str, earned_on: date, key: str, recorded_by: User | None, kind: str = "earning",
+               adjusts: StipendEntry | None = None, reason: str = "") -> StipendEntry:
+    """Append an entry, or return the one already recorded under the same idempotency key."""
+    existing = dbs.scalar(select(StipendEntry).where(StipendEntry.idempotency_key == key))
+    if existing is not None:
+        return existing
+    entry = StipendEntry(advisor_id=advisor_id, activity=activity, reference=reference[:300],
+                         amount_minor=amount_minor, currency=currency, earned_on=earned_on, kind=kind,
+                         adjusts_id=adjusts.id if adjusts else None, reason=reason[:500], idempotency_key=key,
+                         recorded_at=utcnow(), recorded_by_id=recorded_by.id if recorded_by else None)
+    try:
+        with dbs.begin_nested():
+            dbs.add(entry)
+    except IntegrityError:
+        existing = dbs.scalar(select(StipendEntry).where(StipendEntry.idempotency_key == key))
+        if existing is None:
+            raise
+        return existing
+    return entry
+
+
+# --- Earning -------------------------------------------------------------------
+
+def complete_review(dbs: Session, advisor: User, revision: Revision) -> ReviewCompletion:
+    """Mark a review done. Dated with the round's close, so no row carries the day of the click."""
+    window = revision.review_window
+    if window is None or window.state(utcnow()) != "open":
+        raise ReviewNotOpen
+    existing = dbs.scalar(select(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id,
+                                                         ReviewCompletion.user_id == advisor.id))
+    if existing is not None:
+        return existing
+    completion = ReviewCompletion(revision_id=revision.id, user_id=advisor.id,
+                                  round_closes_on=window.closes_at.date())
+    dbs.add(completion)
+    return completion
+
+
+def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry]:
+    """When a review round closes, each completion earns one entry at the rate of the close date."""
+    completions = dbs.scalars(select(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)).all()
+    entries = []
+    for completion in completions:
+        rate = rate_on(dbs, "review", completion.round_closes_on)
+        entries.append(_add_entry(
+            dbs, advisor_id=completion.user_id, activity="review",
+            reference=f"{revision.policy.title}, revision {revision.number}", amount_minor=rate.amount_minor,
+            currency=rate.currency, earned_on=completion.round_closes_on, key=f"review:{completion.id}",
+            recorded_by=None,
+        ))
+    return entries
+
+
+def earn_for_meeting(dbs: Session, coordinator: User, advisor: User, *, meeting_key: str, title: str,
+                     held_on: date, minutes: int) -> StipendEntry:
+    """Meeting time at the hourly rate, rounded up to the next minor unit, never down."""
+    if not isinstance(minutes, int) or minutes <= 0:
+        raise InvalidAmount
+    rate = rate_on(dbs, "meeting_hour", held_on)
+    amount = -(-rate.amount_minor * minutes // 60)
+    return _add_entry(dbs, advisor_id=advisor.id, activity="meeting_hour", reference=title, amount_minor=amount,
+                      currency=rate.currency, earned_on=held_on, key=f"meeting:{meeting_key}:{advisor.id}",
+                      recorded_by=coordinator)
+
+
+def adjust(dbs: Session, coordinator: User, entry: StipendEntry, *, amount_minor: int, reason: str,
+           key: str) -> StipendEntry:
+    """Correct a mistake by adding an entry (positive or negative), never by changing one."""
+    if not isinstance(amount_minor, int) or amount_minor == 0 or not reason.strip():
+        raise InvalidAmount
+    adjustment = _add_entry(dbs, advisor_id=entry.advisor_id, activity=entry.activity,
+                            reference=entry.reference, amount_minor=amount_minor, currency=entry.currency,
+                            earned_on=utcnow().date(), key=f"adjust:{key}", recorded_by=coordinator,
+                            kind="adjustment", adjusts=entry, reason=reason.strip())
+    audit.record(dbs, coordinator, "stipend.adjusted", subject=entry.advisor, detail=reason.strip())
+    return adjustment
+
+
+# --- Approving and paying ------------------------------------------------------------
+
+def approve(dbs: Session, coordinator: User, entries: list[StipendEntry]) -> int:
+    """Approve entries; ones already approved stay as they were. Returns how many were new."""
+    approved = 0
+    for entry in entries:
+        if dbs.scalar(select(Approval.id).where(Approval.entry_id == entry.id)) is not None:
+            continue
+        try:
+            with dbs.begin_nested():
+                entry.approval = Approval(approved_by_id=coordinator.id, approved_at=utcnow())
+        except IntegrityError:
+            continue  # approved by someone else at the same moment
+        approved += 1
+    if approved:
+        audit.record(dbs, coordinator, "stipend.approved", detail=str(approved))
+    return approved
+
+
+def pay(dbs: Session, coordinator: User, advisor: User, entries: list[StipendEntry], *, method: str,
+        paid_on: date, reference: str, key: str) -> Payment:
+    """Settle approved, unpaid entries of one advisor in one currency with one payment."""
+    existing = dbs.scalar(select(Payment).where(Payment.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if method not in PAYMENT_METHODS or not entries:
+        raise NotPayable
+    currencies = {e.currency for e in entries}
+    ids = [e.id for e in entries]
+    # Ask the database, not objects in memory: another coordinator may have acted meanwhile.
+    approved = set(dbs.scalars(select(Approval.entry_id).where(Approval.entry_id.in_(ids))).all())
+    settled = set(dbs.scalars(select(PaymentItem.entry_id).where(PaymentItem.entry_id.in_(ids))).all())
+    for entry in entries:
+        if entry.advisor_id != advisor.id or entry.id not in approved or entry.id in settled:
+            raise NotPayable
+    if len(currencies) != 1:
+        raise NotPayable
+    total = sum(e.amount_minor for e in entries)
+    payment = Payment(advisor_id=advisor.id, method=method, paid_on=paid_on, reference=reference.strip()[:200],
+                      amount_minor=total, currency=currencies.pop(), idempotency_key=key, recorded_at=utcnow(),
+                      recorded_by_id=coordinator.id)
+    try:
+        with dbs.begin_nested():
+            dbs.add(payment)
+            for entry in entries:
+                dbs.add(PaymentItem(payment=payment, entry=entry, amount_minor=entry.amount_minor))
+    except IntegrityError as exc:
+        raise AlreadyPaid from exc
+    audit.record(dbs, coordinator, "stipend.paid", subject=advisor, detail=f"{total} {payment.currency}")
+    return payment
+
+
+# --- Statements ----------------------------------------------------------------
+
+@dataclass
+class Totals:
+    earned: int = 0
+    paid: int = 0
+
+    @property
+    def owed(self) -> int:
+        return self.earned - self.paid
+
+
+def entries_for(dbs: Session, advisor_id: uuid.UUID) -> list[StipendEntry]:
+    return list(dbs.scalars(
+        select(StipendEntry).where(StipendEntry.advisor_id == advisor_id)
+        .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement))
+        .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
+        .execution_options(populate_existing=True)
+    ).all())
+
+
+def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
+    totals: dict[str, Totals] = defaultdict(Totals)
+    for entry in entries:
+        totals[entry.currency].earned += entry.amount_minor
+        if entry.status == "paid":
+            totals[entry.currency].paid += entry.amount_minor
+    return dict(totals)
