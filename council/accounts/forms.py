@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
+from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import Select, html_params
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from council.accounts.names import (
@@ -16,6 +20,7 @@ from council.accounts.names import (
     tidy_pseudonym,
 )
 from council.accounts.models import Role
+from council.i18n import timezone_names
 from council.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 ROLE_LABELS = {
@@ -110,9 +115,31 @@ class RecoverForm(FlaskForm):
     confirm = _confirm_field(_l("New password again"), "password")
 
 
+@functools.cache
+def _zone_options() -> str:
+    return "".join(f'<option value="{escape(name)}">{escape(name.replace("_", " "))}</option>'
+                   for name in timezone_names())
+
+
+class TimeZoneSelect(Select):
+    """Some 400 zones: their options are rendered once, and the chosen one is marked per request."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        chosen = field.data or ""
+        first = field.choices[0]
+        options = _zone_options()
+        if chosen:
+            options = options.replace(f'value="{escape(chosen)}"', f'value="{escape(chosen)}" selected', 1)
+        selected = "" if chosen else " selected"
+        return Markup(f'<select {html_params(name=field.name, **kwargs)}>'
+                      f'<option value=""{selected}>{escape(first.label)}</option>{options}</select>')
+
+
 class PreferencesForm(FlaskForm):
     locale = SelectField(_l("Language"))
-    timezone = SelectField(_l("Time zone"), description=_l("Dates and times are shown in this time zone."))
+    timezone = SelectField(_l("Time zone"), description=_l("Dates and times are shown in this time zone."),
+                           widget=TimeZoneSelect())
     descriptive_titles = RadioField(
         _l("Browser tab title"),
         choices=[SelectChoice("neutral", _l("Neutral: only the site's name")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -200,6 +202,12 @@ def account():
     return render_template("accounts/account.html", form=form, end_all_form=EmptyForm())
 
 
+@functools.cache
+def _zone_choices() -> tuple[SelectChoice, ...]:
+    # For validation only: the widget renders the options from its own cache.
+    return tuple(SelectChoice(name, name) for name in timezone_names())
+
+
 def _preferences_form(user: User, formdata=None) -> PreferencesForm:
     form = PreferencesForm(
         formdata=formdata,
@@ -212,9 +220,8 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
         for code in current_app.config["LANGUAGES"]
     ]
-    form.timezone.choices = [SelectChoice("", _("Site default (%(zone)s)", zone=current_app.config["BABEL_DEFAULT_TIMEZONE"]))] + [
-        SelectChoice(name, name.replace("_", " ")) for name in timezone_names()
-    ]
+    default = _("Site default (%(zone)s)", zone=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    form.timezone.choices = [SelectChoice("", default), *_zone_choices()]
     return form
 
 

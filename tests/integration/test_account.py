@@ -135,3 +135,18 @@ def test_csrf_is_required_for_changes(app, people):
     assert response.status_code == 400
     assert "This form had expired" in response.get_data(as_text=True)
     assert csrf_token(client.get("/account"))
+
+
+def test_the_chosen_time_zone_is_kept_and_shown_selected(app, people):
+    people.make("willow")
+    client = app.test_client()
+    sign_in(client, "willow")
+    submit(client, "/account/preferences", {"locale": "", "timezone": "Africa/Lagos", "descriptive_titles": "neutral"},
+           form_url="/account")
+    page = client.get("/account").get_data(as_text=True)
+    assert '<option value="Africa/Lagos" selected>' in page and 'value="" selected' not in page
+    bad = submit(client, "/account/preferences", {"locale": "", "timezone": "Mars/Olympus", "descriptive_titles": "neutral"},
+                 form_url="/account")
+    assert bad.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(User.timezone).where(User.login_key == "willow")) == "Africa/Lagos"
