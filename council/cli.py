@@ -16,6 +16,7 @@ from council.accounts.models import Role, User
 from council.accounts.sessions import purge_expired_sessions
 from council.db_types import utcnow
 from council.extensions import db
+from council.compensation import service as stipends
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.voting import service as voting
@@ -174,7 +175,8 @@ def rewrite_anonymous_rows() -> None:
 @council_cli.command("tick")
 @with_appcontext
 def tick() -> None:
-    """Open and close polls whose time has come; run every few minutes from cron."""
+    """Open and close polls, and record review stipends for closed rounds; run every few minutes from cron."""
     opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
+    earned = stipends.earn_for_closed_rounds(db.session)
     db.session.commit()
-    click.echo(f"{opened} polls opened, {closed} closed.")
+    click.echo(f"{opened} polls opened, {closed} closed; review stipends up to date ({earned} entries).")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from babel.numbers import get_currency_precision, is_currency
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,7 +28,7 @@ from council.compensation.models import (
     StipendRate,
 )
 from council.db_types import utcnow
-from council.policies.models import Revision
+from council.policies.models import ReviewWindow, Revision
 
 
 class CompensationError(Exception):
@@ -125,6 +125,30 @@ def complete_review(dbs: Session, advisor: User, revision: Revision) -> ReviewCo
                                   round_closes_on=window.closes_at.date())
     dbs.add(completion)
     return completion
+
+
+def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:
+    return dbs.scalar(select(ReviewCompletion.id).where(ReviewCompletion.revision_id == revision.id,
+                                                        ReviewCompletion.user_id == advisor.id)) is not None
+
+
+def completion_count(dbs: Session, revision: Revision) -> int:
+    """While a review is open, staff see how many finished, never who."""
+    return dbs.scalar(select(func.count()).select_from(ReviewCompletion)
+                      .where(ReviewCompletion.revision_id == revision.id)) or 0
+
+
+def earn_for_closed_rounds(dbs: Session) -> int:
+    """Earn for every review round that has closed (idempotent); `flask council tick` runs it."""
+    closed = dbs.scalars(select(Revision).join(ReviewWindow).where(ReviewWindow.closes_at <= utcnow())
+                         .where(Revision.id.in_(select(ReviewCompletion.revision_id)))).all()
+    earned = 0
+    for revision in closed:
+        try:
+            earned += len(earn_for_closed_round(dbs, revision))
+        except NoRate:
+            continue  # waits, unpaid but not lost, until a coordinator sets a review rate
+    return earned
 
 
 def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry]:

@@ -19,6 +19,7 @@ from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.feedback.service import readable_comments, review_is_open
 from council.feedback.forms import new_comment_form
 from council.policies import service
+from council.compensation.service import completion_count, has_completed
 from council.voting.service import polls_for_revision
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
@@ -80,6 +81,8 @@ def revision(policy_id: uuid.UUID, number: int):
         language_names=LANGUAGE_NAMES,
         can_comment_whole=current_user.has_role(Role.ADVISOR) and review_is_open(found),
         polls=polls_for_revision(db.session, found),
+        review_done=has_completed(db.session, current_user, found),
+        completions=completion_count(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
     )
 
