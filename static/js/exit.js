@@ -1,5 +1,5 @@
-// Quick exit: the button, and Shift pressed three times (each within five seconds
-// of the last), hide the page at once and leave through /exit, which signs out,
+// Quick exit: the button, and Shift pressed three times in a row (each within five
+// seconds of the last), hide the page at once and leave through /exit, which signs out,
 // clears site data and redirects to a neutral site. location.replace() swaps the
 // current history entry, so Back does not return here.
 (function () {
@@ -20,7 +20,9 @@
   button.addEventListener("click", leave);
 
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Shift" || event.repeat) { return; }
+    // Any other key in between (typing a capital letter) starts the count again.
+    if (event.key !== "Shift") { presses = []; return; }
+    if (event.repeat) { return; }
     var now = Date.now();
     if (presses.length && now - presses[presses.length - 1] > SHIFT_WINDOW_MS) {
       presses = [];

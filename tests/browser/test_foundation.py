@@ -155,6 +155,17 @@ def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_lef
     assert "/login" in page.url
 
 
+def test_given_someone_typing_capitals_then_their_shift_presses_do_not_leave(open_page, site):
+    page = open_page()
+    page.goto(site + "/login")
+    page.click("#login_name")
+    for letter in "ABC":
+        page.keyboard.press(f"Shift+{letter}")
+    page.wait_for_timeout(300)
+    assert page.url == site + "/login"
+    assert page.input_value("#login_name") == "ABC"
+
+
 @pytest.mark.parametrize("path", ["/", "/login", "/safety"])
 def test_given_a_320px_screen_then_nothing_scrolls_sideways_and_the_exit_is_in_view(open_page, site, path):
     page = open_page(width=320)
