@@ -271,3 +271,50 @@ def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
         if entry.status == "paid":
             totals[entry.currency].paid += entry.amount_minor
     return dict(totals)
+
+
+# --- Coordinators' views ---------------------------------------------------------
+
+def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
+    """All entries now in ``status`` ("earned" or "approved"), grouped by advisor and currency."""
+    entries = dbs.scalars(
+        select(StipendEntry)
+        .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement),
+                 selectinload(StipendEntry.advisor))
+        .execution_options(populate_existing=True)
+    ).all()
+    chosen = [e for e in entries if e.status == status]
+    return sorted(chosen, key=lambda e: (e.advisor.pseudonym_key, e.currency, e.earned_on, str(e.id)))
+
+
+def rates(dbs: Session) -> list[StipendRate]:
+    return list(dbs.scalars(select(StipendRate).order_by(StipendRate.activity, StipendRate.name,
+                                                         StipendRate.effective_from.desc())).all())
+
+
+def year_totals(dbs: Session, year: int) -> list[tuple[User, str, Totals]]:
+    """Per advisor and currency: earned in the year (by earned date) and paid against those entries."""
+    entries = dbs.scalars(
+        select(StipendEntry)
+        .where(StipendEntry.earned_on >= date(year, 1, 1), StipendEntry.earned_on <= date(year, 12, 31))
+        .options(selectinload(StipendEntry.settlement), selectinload(StipendEntry.advisor))
+    ).all()
+    grouped: dict[tuple[uuid.UUID, str], Totals] = defaultdict(Totals)
+    people: dict[uuid.UUID, User] = {}
+    for entry in entries:
+        people[entry.advisor_id] = entry.advisor
+        totals = grouped[(entry.advisor_id, entry.currency)]
+        totals.earned += entry.amount_minor
+        if entry.settlement is not None:
+            totals.paid += entry.amount_minor
+    return sorted(((people[advisor], currency, totals) for (advisor, currency), totals in grouped.items()),
+                  key=lambda row: (row[0].pseudonym_key, row[1]))
+
+
+def entries_between(dbs: Session, start: date, end: date) -> list[StipendEntry]:
+    return list(dbs.scalars(
+        select(StipendEntry).where(StipendEntry.earned_on >= start, StipendEntry.earned_on <= end)
+        .options(selectinload(StipendEntry.advisor), selectinload(StipendEntry.approval),
+                 selectinload(StipendEntry.settlement).selectinload(PaymentItem.payment))
+        .order_by(StipendEntry.earned_on, StipendEntry.id)
+    ).all())

@@ -4,17 +4,47 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 import uuid
+from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
 
 from council.accounts.access import requires_role
-from council.accounts.models import Role
+from council.accounts.models import Role, User, UserRole
 from council.compensation import service
-from council.compensation.money import format_money, spreadsheet_safe, to_decimal
+from council.compensation.forms import (
+    METHOD_LABELS,
+    AdjustForm,
+    ApproveForm,
+    MeetingForm,
+    PaymentForm,
+    RateForm,
+)
+from council.compensation.models import StipendEntry
+from council.compensation.money import (
+    AmountUnreadable,
+    format_money,
+    parse_amount,
+    spreadsheet_safe,
+    to_decimal,
+)
 from council.extensions import db
 from council.policies import service as policies
 
@@ -62,3 +92,185 @@ def review_done(policy_id: uuid.UUID, number: int):
     db.session.commit()
     flash(_("Thank you. Your review is marked as done; it earns a stipend when the review closes."), "success")
     return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
+
+
+# --- Coordinators --------------------------------------------------------------
+
+def _entry_label(entry) -> str:
+    return (f"{entry.advisor.pseudonym} · {entry.earned_on.isoformat()} · "
+            f"{ACTIVITY_LABELS.get(entry.activity, entry.activity)} · {entry.reference} · "
+            f"{format_money(entry.amount_minor, entry.currency)}")
+
+
+def _payment_groups(approved):
+    groups: dict[tuple, list] = {}
+    for entry in approved:
+        groups.setdefault((entry.advisor_id, entry.currency), []).append(entry)
+    return groups
+
+
+@bp.route("/admin/stipends", methods=["GET"])
+@requires_role(Role.COORDINATOR)
+def pay_run():
+    earned = service.entries_with_status(db.session, "earned")
+    approved = service.entries_with_status(db.session, "approved")
+    approve_form = ApproveForm()
+    approve_form.entries.choices = [SelectChoice(str(e.id), _entry_label(e)) for e in earned]
+    payment_forms = []
+    for (advisor_id, currency), entries in _payment_groups(approved).items():
+        form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}", key=secrets.token_urlsafe(18),
+                           paid_on=date.today())
+        form.entries.choices = [SelectChoice(str(e.id), _entry_label(e)) for e in entries]
+        form.entries.data = [str(e.id) for e in entries]
+        payment_forms.append((entries[0].advisor, currency, form, sum(e.amount_minor for e in entries)))
+    this_year = date.today().year
+    return render_template(
+        "compensation/pay_run.html", approve_form=approve_form, payment_forms=payment_forms,
+        rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
+        totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
+        activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
+    )
+
+
+def _meeting_form():
+    form = MeetingForm(key=secrets.token_urlsafe(18))
+    form.advisors.choices = [SelectChoice(str(u.id), u.pseudonym) for u in _advisors()]
+    return form
+
+
+def _advisors():
+    return db.session.scalars(select(User).join(UserRole).where(UserRole.role == "advisor", User.active.is_(True))
+                              .order_by(User.pseudonym_key)).all()
+
+
+@bp.post("/admin/stipends/rates")
+@requires_role(Role.COORDINATOR)
+def add_rate():
+    form = RateForm()
+    if form.validate_on_submit():
+        service.set_rate(db.session, current_user, activity=form.activity.data, amount_minor=form.amount_minor,
+                         currency=form.currency.data, effective_from=form.effective_from.data,
+                         name=form.name.data or "")
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            flash(_("A rate for that activity and currency already starts on that date."), "error")
+        else:
+            flash(_("The rate is saved. It applies from its date; entries already earned keep their amount."),
+                  "success")
+    else:
+        for errors in form.errors.values():
+            flash(" ".join(str(e) for e in errors), "error")
+    return redirect(url_for("compensation.pay_run"), code=303)
+
+
+@bp.post("/admin/stipends/approve")
+@requires_role(Role.COORDINATOR)
+def approve():
+    earned = service.entries_with_status(db.session, "earned")
+    form = ApproveForm()
+    form.entries.choices = [SelectChoice(str(e.id), str(e.id)) for e in earned]
+    if form.validate_on_submit():
+        chosen = [e for e in earned if str(e.id) in set(form.entries.data)]
+        count = service.approve(db.session, current_user, chosen)
+        db.session.commit()
+        flash(ngettext("%(num)d entry approved.", "%(num)d entries approved.", count), "success")
+    else:
+        flash(_("Some of those entries were already approved or paid. Please look again."), "error")
+    return redirect(url_for("compensation.pay_run"), code=303)
+
+
+@bp.post("/admin/stipends/pay/<uuid:advisor_id>/<currency>")
+@requires_role(Role.COORDINATOR)
+def record_payment(advisor_id: uuid.UUID, currency: str):
+    advisor = db.get_or_404(User, advisor_id)
+    approved = [e for e in service.entries_with_status(db.session, "approved")
+                if e.advisor_id == advisor_id and e.currency == currency]
+    form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}")
+    form.entries.choices = [SelectChoice(str(e.id), str(e.id)) for e in approved]
+    if not form.validate_on_submit():
+        flash(_("Those entries are no longer waiting for payment. Please look again."), "error")
+        return redirect(url_for("compensation.pay_run"), code=303)
+    chosen = [e for e in approved if str(e.id) in set(form.entries.data)]
+    try:
+        payment = service.pay(db.session, current_user, advisor, chosen, method=form.method.data,
+                              paid_on=form.paid_on.data, reference=form.reference.data or "", key=form.key.data)
+    except (service.AlreadyPaid, service.NotPayable):
+        db.session.rollback()
+        flash(_("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
+              "error")
+        return redirect(url_for("compensation.pay_run"), code=303)
+    db.session.commit()
+    flash(_("Payment of %(amount)s to %(name)s recorded.", amount=format_money(payment.amount_minor, currency),
+            name=advisor.pseudonym), "success")
+    return redirect(url_for("compensation.pay_run"), code=303)
+
+
+@bp.post("/admin/stipends/meetings")
+@requires_role(Role.COORDINATOR)
+def record_meeting():
+    form = MeetingForm()
+    advisors = {str(u.id): u for u in _advisors()}
+    form.advisors.choices = [SelectChoice(key, user.pseudonym) for key, user in advisors.items()]
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(" ".join(str(e) for e in errors), "error")
+        return redirect(url_for("compensation.pay_run"), code=303)
+    try:
+        for advisor_id in form.advisors.data:
+            service.earn_for_meeting(db.session, current_user, advisors[advisor_id], meeting_key=form.key.data,
+                                     title=form.title.data, held_on=form.held_on.data, minutes=form.minutes.data)
+    except service.NoRate:
+        db.session.rollback()
+        flash(_("There is no meeting rate for that date yet. Please add one first."), "error")
+        return redirect(url_for("compensation.pay_run"), code=303)
+    db.session.commit()
+    flash(_("The meeting is recorded and attendance earns its stipend."), "success")
+    return redirect(url_for("compensation.pay_run"), code=303)
+
+
+@bp.route("/admin/stipends/entries/<uuid:entry_id>/adjust", methods=["GET", "POST"])
+@requires_role(Role.COORDINATOR)
+def adjust(entry_id: uuid.UUID):
+    entry = db.get_or_404(StipendEntry, entry_id)
+    form = AdjustForm(key=secrets.token_urlsafe(18))
+    if form.validate_on_submit():
+        try:
+            amount = parse_amount(form.amount.data, entry.currency)
+            service.adjust(db.session, current_user, entry, amount_minor=amount, reason=form.reason.data,
+                           key=form.key.data)
+        except (AmountUnreadable, service.InvalidAmount):
+            db.session.rollback()
+            form.amount.errors.append(_("Write a non-zero amount with no more decimals than the currency has."))
+        else:
+            db.session.commit()
+            flash(_("The correction is recorded as a new entry. The original stays as it was."), "success")
+            return redirect(url_for("compensation.pay_run"), code=303)
+    return render_template("compensation/adjust.html", entry=entry, form=form, money=format_money,
+                           label=_entry_label(entry)), (400 if form.errors else 200)
+
+
+@bp.get("/admin/stipends/export.csv")
+@requires_role(Role.COORDINATOR)
+def export():
+    try:
+        start = date.fromisoformat(request.args.get("from", ""))
+        end = date.fromisoformat(request.args.get("to", ""))
+    except ValueError:
+        abort(400)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["advisor", "earned_on", "activity", "reference", "kind", "reason", "amount", "currency",
+                     "status", "paid_on", "payment_method", "payment_reference"])
+    for entry in service.entries_between(db.session, start, end):
+        payment = entry.settlement.payment if entry.settlement else None
+        writer.writerow([
+            spreadsheet_safe(entry.advisor.pseudonym), entry.earned_on.isoformat(), entry.activity,
+            spreadsheet_safe(entry.reference), entry.kind, spreadsheet_safe(entry.reason),
+            str(to_decimal(entry.amount_minor, entry.currency)), entry.currency, entry.status,
+            payment.paid_on.isoformat() if payment else "", payment.method if payment else "",
+            spreadsheet_safe(payment.reference) if payment else "",
+        ])
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="stipends-{start}-{end}.csv"'})

@@ -1,0 +1,87 @@
+"""Coordinators' stipend forms. Amounts are typed in major units and stored exactly in minor units."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from council.compensation.models import PAYMENT_METHODS
+from council.compensation.money import AmountUnreadable, parse_amount
+from council.compensation.service import InvalidAmount, check_currency
+
+ACTIVITY_CHOICES = [SelectChoice("review", _l("Review of a revision")),
+                    SelectChoice("meeting_hour", _l("Meeting, per hour")),
+                    SelectChoice("other", _l("Other activity"))]
+METHOD_LABELS = {
+    "bank_transfer": _l("Bank transfer"), "cash": _l("Cash"), "cheque": _l("Cheque"),
+    "gift_card": _l("Gift card"), "mobile_money": _l("Mobile money"), "other": _l("Other"),
+}
+
+
+def _currency_code(form, field) -> None:
+    try:
+        field.data = check_currency(field.data)
+    except InvalidAmount as exc:
+        raise ValidationError(_l("Use a three-letter currency code, for example EUR, USD or JPY.")) from exc
+
+
+def _amount_in_currency(form, field) -> None:
+    currency = (form.currency.data or "").upper()
+    try:
+        form.amount_minor = parse_amount(field.data, currency)
+    except AmountUnreadable as exc:
+        raise ValidationError(_l("Write the amount as a number with no more decimals than the currency has.")) from exc
+
+
+class RateForm(FlaskForm):
+    activity = SelectField(_l("Activity"), choices=ACTIVITY_CHOICES)
+    name = StringField(_l("Name of the activity (for other activities)"), validators=[Length(max=100)])
+    currency = StringField(_l("Currency"), validators=[DataRequired(message=_l("Please give a currency.")),
+                                                      _currency_code])
+    amount = StringField(_l("Amount"), validators=[DataRequired(message=_l("Please give an amount.")),
+                                                  _amount_in_currency])
+    effective_from = DateField(_l("Applies from"), validators=[DataRequired(message=_l("Please give a date."))])
+    amount_minor = 0
+
+
+class ApproveForm(FlaskForm):
+    entries = SelectMultipleField(_l("Entries to approve"), option_widget=CheckboxInput(),
+                                  widget=ListWidget(prefix_label=False), coerce=str)
+
+
+class PaymentForm(FlaskForm):
+    entries = SelectMultipleField(_l("Entries this payment settles"), option_widget=CheckboxInput(),
+                                  widget=ListWidget(prefix_label=False), coerce=str)
+    method = SelectField(_l("Method"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS])
+    paid_on = DateField(_l("Paid on"), validators=[DataRequired(message=_l("Please give a date."))])
+    reference = StringField(_l("Reference (optional)"), validators=[Length(max=200)])
+    key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class AdjustForm(FlaskForm):
+    amount = StringField(_l("Correction amount (negative to reduce)"),
+                         validators=[DataRequired(message=_l("Please give an amount."))])
+    reason = StringField(_l("Reason"), validators=[DataRequired(message=_l("Please give a reason.")),
+                                                   Length(max=500)])
+    key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class MeetingForm(FlaskForm):
+    title = StringField(_l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")),
+                                                   Length(max=200)])
+    held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])
+    minutes = IntegerField(_l("Minutes attended"), validators=[DataRequired(message=_l("Please give the minutes.")),
+                                                               NumberRange(1, 600)])
+    advisors = SelectMultipleField(_l("Who attended"), option_widget=CheckboxInput(),
+                                   widget=ListWidget(prefix_label=False), coerce=str)
+    key = StringField(validators=[DataRequired(), Length(min=16, max=64)])

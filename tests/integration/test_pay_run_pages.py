@@ -1,0 +1,112 @@
+"""The coordinator's pay run: rates, meetings, approval, payment, corrections and exports."""
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from council.accounts.models import Role
+from council.compensation.models import Payment, StipendEntry, StipendRate
+from council.extensions import db
+from tests.conftest import csrf_token, sign_in, submit
+
+
+@pytest.fixture
+def coordinator(app, people):
+    people.make("sam", Role.COORDINATOR)
+    people.make("willow", Role.ADVISOR, pseudonym="Willow")
+    people.make("river", Role.ADVISOR, pseudonym="=River")
+    client = app.test_client()
+    sign_in(client, "sam")
+    return client
+
+
+def _page(client):
+    return client.get("/admin/stipends")
+
+
+def _hidden(page, name):
+    return re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
+    page = _page(coordinator)
+    ok = coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(page), "activity": "meeting_hour",
+                                                         "currency": "eur", "amount": "15.50",
+                                                         "effective_from": "2026-01-01"}, follow_redirects=True)
+    assert "The rate is saved." in ok.get_data(as_text=True)
+    bad = coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(page), "activity": "review",
+                                                          "currency": "JPY", "amount": "12.5",
+                                                          "effective_from": "2026-01-01"}, follow_redirects=True)
+    assert "no more decimals than the currency has" in bad.get_data(as_text=True)
+    with app.app_context():
+        [rate] = db.session.scalars(select(StipendRate)).all()
+        assert (rate.amount_minor, rate.currency) == (1550, "EUR")
+
+
+def _meeting(coordinator, minutes="90"):
+    page = _page(coordinator)
+    text = page.get_data(as_text=True)
+    advisors = re.findall(r'name="advisors"[^>]*value="([0-9a-f-]{36})"|value="([0-9a-f-]{36})"[^>]*name="advisors"', text)
+    ids = [a or b for a, b in advisors]
+    return coordinator.post("/admin/stipends/meetings", data={
+        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Council meeting",
+        "held_on": "2026-11-01", "minutes": minutes, "advisors": ids}, follow_redirects=True)
+
+
+def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app, coordinator):
+    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
+                                                    "activity": "meeting_hour", "currency": "EUR", "amount": "20",
+                                                    "effective_from": "2026-01-01"})
+    assert "attendance earns its stipend" in _meeting(coordinator).get_data(as_text=True)
+    with app.app_context():
+        assert [e.amount_minor for e in db.session.scalars(select(StipendEntry))] == [3000, 3000]
+    page = _page(coordinator)
+    entry_ids = re.findall(r'name="entries"[^>]*value="([0-9a-f-]{36})"', page.get_data(as_text=True))
+    response = coordinator.post("/admin/stipends/approve", data={"csrf_token": csrf_token(page),
+                                                                 "entries": entry_ids}, follow_redirects=True)
+    assert "2 entries approved." in response.get_data(as_text=True)
+    page = _page(coordinator)
+    html = page.get_data(as_text=True)
+    assert html.count('action="/admin/stipends/pay/') == 2  # one group per advisor and currency
+    action = re.search(r'action="(/admin/stipends/pay/[^"]+)"', html).group(1)
+    prefix = re.search(r'name="(pay-[^"]+)-key"', html).group(1)
+    data = {"csrf_token": csrf_token(page), f"{prefix}-key": _hidden(page, f"{prefix}-key"),
+            f"{prefix}-entries": re.findall(rf'name="{re.escape(prefix)}-entries"[^>]*value="([0-9a-f-]{{36}})"', html),
+            f"{prefix}-method": "cash", f"{prefix}-paid_on": "2026-11-05", f"{prefix}-reference": "envelope"}
+    first = coordinator.post(action, data=data, follow_redirects=True)
+    assert "recorded" in first.get_data(as_text=True)
+    coordinator.post(action, data=data, follow_redirects=True)  # the same form again
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+    assert _page(coordinator).get_data(as_text=True).count('action="/admin/stipends/pay/') == 1
+
+
+def test_corrections_and_a_formula_safe_export(app, coordinator):
+    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
+                                                    "activity": "meeting_hour", "currency": "BHD", "amount": "12.345",
+                                                    "effective_from": "2026-01-01"})
+    _meeting(coordinator, minutes="60")
+    with app.app_context():
+        entry_id = db.session.scalar(select(StipendEntry.id).limit(1))
+    page = coordinator.get(f"/admin/stipends/entries/{entry_id}/adjust")
+    bad = coordinator.post(f"/admin/stipends/entries/{entry_id}/adjust", data={
+        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "1.2345", "reason": "Too much"})
+    assert bad.status_code == 400
+    good = coordinator.post(f"/admin/stipends/entries/{entry_id}/adjust", data={
+        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "-2.345", "reason": "Left early"})
+    assert good.status_code == 303
+    exported = coordinator.get("/admin/stipends/export.csv?from=2026-01-01&to=2026-12-31")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert any(r["advisor"] == "'=River" for r in rows)
+    assert sorted(r["amount"] for r in rows if r["kind"] == "adjustment") == ["-2.345"]
+    assert coordinator.get("/admin/stipends/export.csv?from=nonsense&to=2026").status_code == 400
+
+
+def test_only_coordinators_run_payments(app, coordinator):
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    assert willow.get("/admin/stipends").status_code == 403
+    assert willow.get("/admin/stipends/export.csv?from=2026-01-01&to=2026-12-31").status_code == 403
