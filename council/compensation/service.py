@@ -318,3 +318,12 @@ def entries_between(dbs: Session, start: date, end: date) -> list[StipendEntry]:
                  selectinload(StipendEntry.settlement).selectinload(PaymentItem.payment))
         .order_by(StipendEntry.earned_on, StipendEntry.id)
     ).all())
+
+
+def latest_entries(dbs: Session, limit: int = 20) -> list[StipendEntry]:
+    """The most recently recorded entries, for coordinators to check and correct."""
+    return list(dbs.scalars(
+        select(StipendEntry).options(selectinload(StipendEntry.advisor), selectinload(StipendEntry.approval),
+                                     selectinload(StipendEntry.settlement))
+        .order_by(StipendEntry.recorded_at.desc(), StipendEntry.id).limit(limit)
+    ).all())

@@ -128,6 +128,7 @@ def pay_run():
         "compensation/pay_run.html", approve_form=approve_form, payment_forms=payment_forms,
         rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
         totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
+        latest=service.latest_entries(db.session), status_labels=STATUS_LABELS,
         activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
     )
 

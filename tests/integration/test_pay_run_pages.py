@@ -89,9 +89,9 @@ def test_corrections_and_a_formula_safe_export(app, coordinator):
                                                     "activity": "meeting_hour", "currency": "BHD", "amount": "12.345",
                                                     "effective_from": "2026-01-01"})
     _meeting(coordinator, minutes="60")
-    with app.app_context():
-        entry_id = db.session.scalar(select(StipendEntry.id).limit(1))
-    page = coordinator.get(f"/admin/stipends/entries/{entry_id}/adjust")
+    link = re.search(r'href="(/admin/stipends/entries/[0-9a-f-]{36}/adjust)"', _page(coordinator).get_data(as_text=True))
+    entry_id = link.group(1).split("/")[4]
+    page = coordinator.get(link.group(1))
     bad = coordinator.post(f"/admin/stipends/entries/{entry_id}/adjust", data={
         "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "1.2345", "reason": "Too much"})
     assert bad.status_code == 400
