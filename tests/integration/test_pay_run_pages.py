@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from council.accounts.models import Role
 from council.compensation.models import Payment, StipendEntry, StipendRate
 from council.extensions import db
-from tests.conftest import csrf_token, sign_in, submit
+from tests.conftest import csrf_token, sign_in
 
 
 @pytest.fixture
