@@ -17,6 +17,7 @@ from council.accounts.sessions import purge_expired_sessions
 from council.db_types import utcnow
 from council.extensions import db
 from council.compensation import service as stipends
+from council.compensation.models import ReviewCompletion
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.voting import service as voting
@@ -109,6 +110,7 @@ def load_demo(password: str) -> None:
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     _demo_feedback(second, people, keys)
     _demo_polls(second, people, keys)
+    _demo_stipends(first, people)
     db.session.commit()
 
 
@@ -148,6 +150,28 @@ def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes]) -> No
         if poll_spec["closed"]:
             poll.closes_at = now
             voting.close(db.session, poll)
+
+
+def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
+    """A closed review round with entries earned, approved and paid, and a meeting."""
+    coordinator = people["coordinator"]
+    today = utcnow().date()
+    stipends.set_rate(db.session, coordinator, activity="review", amount_minor=4000, currency="EUR",
+                      effective_from=today - timedelta(days=365))
+    stipends.set_rate(db.session, coordinator, activity="meeting_hour", amount_minor=2500, currency="EUR",
+                      effective_from=today - timedelta(days=365))
+    closed_on = today - timedelta(days=20)
+    db.session.add_all(ReviewCompletion(revision_id=closed_revision.id, user_id=people[name].id,
+                                        round_closes_on=closed_on) for name in ("advisor1", "advisor2", "advisor3"))
+    db.session.flush()
+    entries = stipends.earn_for_closed_round(db.session, closed_revision)
+    meeting = stipends.earn_for_meeting(db.session, coordinator, people["advisor1"], meeting_key="demo",
+                                        title="Council meeting", held_on=today - timedelta(days=10), minutes=90)
+    stipends.approve(db.session, coordinator, entries[:2] + [meeting])
+    db.session.flush()
+    paid = [e for e in entries if e.advisor_id == people["advisor1"].id]
+    stipends.pay(db.session, coordinator, people["advisor1"], paid, method="bank_transfer",
+                 paid_on=today - timedelta(days=5), reference="Demo transfer", key="demo-payment-1")
 
 
 @council_cli.command("purge-sessions")

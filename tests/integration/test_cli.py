@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from council.accounts.models import User
 from council.audit.models import AuditEvent
 from council.extensions import db
+from council.compensation.models import StipendEntry
 from council.feedback.models import Comment
 from council.voting import service as voting
 from council.voting.models import Poll
@@ -67,6 +68,8 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
             assert states == {"open", "closed"}, kind
         closed = [p for p in polls if p.state == "closed"]
         assert all(voting.results(db.session, p) is not None for p in closed)
+        statuses = {e.status for e in db.session.scalars(select(StipendEntry))}
+        assert statuses == {"earned", "approved", "paid"}
     for login_name in expected:
         sign_in(app.test_client(), login_name, "demo password 123")
 
