@@ -9,23 +9,13 @@ from pathlib import Path
 import pytest
 
 from council.accounts.models import Role
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, neutral_site, require_chromium, serving
+from tests.browser.support import keep_traffic_local, neutral_site, serving
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from council.accounts.models import Role, ServerSession, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, keep_traffic_local, require_chromium, serving
+from tests.browser.support import keep_traffic_local, serving
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -38,16 +38,6 @@ SPANISH = (ORIGINAL.replace("Opening words.", "Palabras iniciales.").replace("##
            .replace("Staff listen without pushing for detail.", "El personal escucha sin presionar.")
            .replace("## Records", "## Registros").replace("We write little.", "Anotamos poco."))
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
