@@ -100,6 +100,13 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
                 "in instance/config.py; Council will not run with a made-up secret."
             )
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+    if not app.config.get("PAYEE_DATA_KEY"):
+        if production:
+            raise RuntimeError(
+                "PAYEE_DATA_KEY is not set. Payee details are encrypted with it: set COUNCIL_PAYEE_DATA_KEY "
+                "to 32 random bytes in URL-safe base64 (python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        app.config["PAYEE_DATA_KEY"] = _development_secret(Path(app.instance_path), "payee_data_key", 32)
 
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -113,11 +120,11 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config.setdefault("PREFERRED_URL_SCHEME", "https" if production else "http")
 
 
-def _development_secret(instance: Path) -> str:
+def _development_secret(instance: Path, name: str = "secret_key", size: int = 48) -> str:
     """A random secret kept in instance/, made once per development checkout."""
     instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+    path = instance / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
+        path.write_text(secrets.token_urlsafe(size))
         path.chmod(0o600)
     return path.read_text().strip()

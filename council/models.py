@@ -4,7 +4,9 @@ from council.accounts.models import Invitation, ServerSession, User, UserRole  #
 from council.audit.models import AuditEvent  # noqa: F401
 from council.compensation.models import (  # noqa: F401
     Approval,
+    PayeeProfile,
     Payment,
+    PaymentPreference,
     PaymentItem,
     ReviewCompletion,
     StipendEntry,

@@ -58,6 +58,7 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         "SECRET_KEY": secrets.token_urlsafe(32),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SCRYPT_LOG_N": TEST_SCRYPT_LOG_N,
+        "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
         "SERVER_NAME": None,
     }
     config.update(overrides)

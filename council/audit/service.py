@@ -23,6 +23,9 @@ ACTIONS = {
     "stipend.approved",
     "stipend.paid",
     "stipend.adjusted",
+    "stipend.limit_set",
+    "payee.viewed",
+    "payee.saved",
 }
 
 

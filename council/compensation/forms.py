@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
@@ -85,3 +87,28 @@ class MeetingForm(FlaskForm):
     advisors = SelectMultipleField(_l("Who attended"), option_widget=CheckboxInput(),
                                    widget=ListWidget(prefix_label=False), coerce=str)
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class PreferenceForm(FlaskForm):
+    method = SelectField(_l("How would you like to be paid?"),
+                         choices=[SelectChoice("", _l("No preference"))]
+                         + [SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS])
+    paused = BooleanField(_l("Pause my payments for now (what I earn keeps being recorded)"))
+    declined = SelectMultipleField(
+        _l("Take part without payment for"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
+        choices=[SelectChoice("review", _l("Reviews")), SelectChoice("meeting_hour", _l("Meetings"))],
+        description=_l("Some people must keep their income under a limit. Nothing is earned for what you tick."),
+    )
+
+
+class PayeeForm(FlaskForm):
+    legal_name = StringField(_l("Name for payments"), validators=[DataRequired(message=_l("Please give a name.")),
+                                                                 Length(max=200)])
+    details = TextAreaField(_l("Payment details (for example bank account or phone number)"),
+                            validators=[Length(max=1000)])
+    address = TextAreaField(_l("Address, if payment needs it"), validators=[Length(max=1000)])
+
+
+class LimitForm(FlaskForm):
+    amount = StringField(_l("Yearly limit (leave empty for none)"))
+    currency = StringField(_l("Currency"))

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -140,3 +141,36 @@ class PaymentItem(db.Model):
 
     payment: Mapped[Payment] = relationship(back_populates="items")
     entry: Mapped[StipendEntry] = relationship(back_populates="settlement")
+
+
+class PaymentPreference(db.Model):
+    """An advisor's choices about being paid; the yearly limit is set by a coordinator with them."""
+
+    __tablename__ = "payment_preferences"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    method: Mapped[str] = mapped_column(String(20), default="")
+    #: Payments wait while paused; nothing earned is lost.
+    paused: Mapped[bool] = mapped_column(default=False)
+    #: Activities the advisor takes part in without payment (some must stay under benefit limits).
+    declined: Mapped[str] = mapped_column(String(100), default="")
+    yearly_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    limit_currency: Mapped[str] = mapped_column(String(3), default="")
+
+    @property
+    def declined_activities(self) -> set[str]:
+        return {a for a in self.declined.split(",") if a}
+
+
+class PayeeProfile(db.Model):
+    """What paying someone needs (legal name, method details, address), sealed with AES-GCM at rest.
+
+    Never needed to take part; shown only to coordinators, and every read is audited.
+    """
+
+    __tablename__ = "payee_profiles"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

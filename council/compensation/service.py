@@ -5,12 +5,15 @@ Every function takes the database session and raises a named error; none commits
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
 from babel.numbers import get_currency_precision, is_currency
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -21,14 +24,17 @@ from council.compensation.models import (
     ACTIVITIES,
     PAYMENT_METHODS,
     Approval,
+    PayeeProfile,
     Payment,
     PaymentItem,
+    PaymentPreference,
     ReviewCompletion,
     StipendEntry,
     StipendRate,
 )
 from council.db_types import utcnow
 from council.policies.models import ReviewWindow, Revision
+from council.security import seal, unseal
 
 
 class CompensationError(Exception):
@@ -156,6 +162,8 @@ def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry
     completions = dbs.scalars(select(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)).all()
     entries = []
     for completion in completions:
+        if declines(dbs, completion.user_id, "review"):
+            continue
         rate = rate_on(dbs, "review", completion.round_closes_on)
         entries.append(_add_entry(
             dbs, advisor_id=completion.user_id, activity="review",
@@ -167,10 +175,15 @@ def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry
 
 
 def earn_for_meeting(dbs: Session, coordinator: User, advisor: User, *, meeting_key: str, title: str,
-                     held_on: date, minutes: int) -> StipendEntry:
-    """Meeting time at the hourly rate, rounded up to the next minor unit, never down."""
+                     held_on: date, minutes: int) -> StipendEntry | None:
+    """Meeting time at the hourly rate, rounded up to the next minor unit, never down.
+
+    None when the advisor declined payment for meetings.
+    """
     if not isinstance(minutes, int) or minutes <= 0:
         raise InvalidAmount
+    if declines(dbs, advisor.id, "meeting_hour"):
+        return None
     rate = rate_on(dbs, "meeting_hour", held_on)
     amount = -(-rate.amount_minor * minutes // 60)
     return _add_entry(dbs, advisor_id=advisor.id, activity="meeting_hour", reference=title, amount_minor=amount,
@@ -327,3 +340,63 @@ def latest_entries(dbs: Session, limit: int = 20) -> list[StipendEntry]:
                                      selectinload(StipendEntry.settlement))
         .order_by(StipendEntry.recorded_at.desc(), StipendEntry.id).limit(limit)
     ).all())
+
+
+# --- Preferences and payee details -------------------------------------------------
+
+def preference_for(dbs: Session, user: User) -> PaymentPreference:
+    pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
+    if pref is None:
+        pref = PaymentPreference(user_id=user.id, method="", paused=False, declined="", limit_currency="")
+        dbs.add(pref)
+    return pref
+
+
+def set_preferences(dbs: Session, user: User, *, method: str, paused: bool, declined: set[str]) -> None:
+    if method and method not in PAYMENT_METHODS or not declined <= set(ACTIVITIES):
+        raise InvalidAmount
+    pref = preference_for(dbs, user)
+    pref.method, pref.paused, pref.declined = method, paused, ",".join(sorted(declined))
+
+
+def set_yearly_limit(dbs: Session, coordinator: User, advisor: User, amount_minor: int | None, currency: str) -> None:
+    pref = preference_for(dbs, advisor)
+    pref.yearly_limit_minor = amount_minor
+    pref.limit_currency = check_currency(currency) if amount_minor is not None else ""
+    audit.record(dbs, coordinator, "stipend.limit_set", subject=advisor)
+
+
+def declines(dbs: Session, advisor_id: uuid.UUID, activity: str) -> bool:
+    pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == advisor_id))
+    return pref is not None and activity in pref.declined_activities
+
+
+def preferences_by_user(dbs: Session) -> dict[uuid.UUID, PaymentPreference]:
+    return {p.user_id: p for p in dbs.scalars(select(PaymentPreference))}
+
+
+def _payee_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-payee").derive(secret.encode())
+
+
+def save_payee_profile(dbs: Session, user: User, details: dict[str, str], *, secret: str) -> None:
+    """Replace a person's payee details; the plaintext is never stored."""
+    sealed = seal(_payee_key(secret), json.dumps(details).encode("utf-8"), user.id.bytes)
+    profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == user.id))
+    if profile is None:
+        dbs.add(PayeeProfile(user_id=user.id, sealed=sealed))
+    else:
+        profile.sealed = sealed
+
+
+def has_payee_profile(dbs: Session, user: User) -> bool:
+    return dbs.scalar(select(PayeeProfile.id).where(PayeeProfile.user_id == user.id)) is not None
+
+
+def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret: str) -> dict[str, str] | None:
+    """Coordinators only; every read is written to the audit trail."""
+    profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == person.id))
+    if profile is None:
+        return None
+    audit.record(dbs, coordinator, "payee.viewed", subject=person)
+    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))

@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -28,16 +29,20 @@ from wtforms.fields.choices import SelectChoice
 
 from council.accounts.access import requires_role
 from council.accounts.models import Role, User, UserRole
+from council.audit import service as audit
 from council.compensation import service
 from council.compensation.forms import (
     METHOD_LABELS,
     AdjustForm,
     ApproveForm,
+    LimitForm,
     MeetingForm,
+    PayeeForm,
     PaymentForm,
+    PreferenceForm,
     RateForm,
 )
-from council.compensation.models import StipendEntry
+from council.compensation.models import PaymentPreference, StipendEntry
 from council.compensation.money import (
     AmountUnreadable,
     format_money,
@@ -58,9 +63,80 @@ STATUS_LABELS = {"earned": _l("Earned"), "approved": _l("Approved"), "paid": _l(
 @requires_role(Role.ADVISOR)
 def statement():
     entries = service.entries_for(db.session, current_user.id)
+    pref = service.preference_for(db.session, current_user)
+    db.session.rollback()  # a page view stores nothing
+    preference_form = PreferenceForm(method=pref.method, paused=pref.paused, declined=sorted(pref.declined_activities))
     return render_template("compensation/statement.html", entries=entries,
                            totals=service.totals_by_currency(entries), money=format_money,
-                           activity_labels=ACTIVITY_LABELS, status_labels=STATUS_LABELS)
+                           activity_labels=ACTIVITY_LABELS, status_labels=STATUS_LABELS,
+                           preference_form=preference_form, payee_form=PayeeForm(),
+                           has_payee=service.has_payee_profile(db.session, current_user))
+
+
+@bp.post("/stipends/preferences")
+@requires_role(Role.ADVISOR)
+def save_preferences():
+    form = PreferenceForm()
+    if form.validate_on_submit():
+        service.set_preferences(db.session, current_user, method=form.method.data, paused=form.paused.data,
+                                declined=set(form.declined.data))
+        db.session.commit()
+        flash(_("Your payment choices are saved."), "success")
+    else:
+        flash(_("Those choices could not be saved. Please try again."), "error")
+    return redirect(url_for("compensation.statement"), code=303)
+
+
+@bp.post("/stipends/payee")
+@requires_role(Role.ADVISOR)
+def save_payee():
+    form = PayeeForm()
+    if form.validate_on_submit():
+        service.save_payee_profile(db.session, current_user, _payee_details(form),
+                                   secret=current_app.config["PAYEE_DATA_KEY"])
+        db.session.commit()
+        flash(_("Your payment details are saved, encrypted. Only coordinators can read them."), "success")
+    else:
+        flash(_("Please give at least the name for payments."), "error")
+    return redirect(url_for("compensation.statement"), code=303)
+
+
+def _payee_details(form) -> dict[str, str]:
+    return {"legal_name": form.legal_name.data.strip(), "details": (form.details.data or "").strip(),
+            "address": (form.address.data or "").strip()}
+
+
+@bp.route("/admin/people/<uuid:user_id>/payment", methods=["GET", "POST"])
+@requires_role(Role.COORDINATOR)
+def person_payment(user_id: uuid.UUID):
+    person = db.get_or_404(User, user_id)
+    secret = current_app.config["PAYEE_DATA_KEY"]
+    payee_form, limit_form = PayeeForm(prefix="payee"), LimitForm(prefix="limit")
+    if request.method == "POST" and "payee-legal_name" in request.form:
+        if payee_form.validate_on_submit():
+            service.save_payee_profile(db.session, person, _payee_details(payee_form), secret=secret)
+            audit.record(db.session, current_user, "payee.saved", subject=person)
+            db.session.commit()
+            flash(_("Payment details saved."), "success")
+            return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
+    elif request.method == "POST" and limit_form.validate_on_submit():
+        try:
+            currency = (limit_form.currency.data or "").upper()
+            amount = parse_amount(limit_form.amount.data, currency) if limit_form.amount.data else None
+            service.set_yearly_limit(db.session, current_user, person, amount, currency)
+        except (AmountUnreadable, service.InvalidAmount):
+            db.session.rollback()
+            limit_form.amount.errors.append(_("Write the amount as a number with no more decimals than the currency has."))
+        else:
+            db.session.commit()
+            flash(_("The yearly limit is saved."), "success")
+            return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
+    details = service.read_payee_profile(db.session, current_user, person, secret=secret)
+    pref = db.session.scalar(select(PaymentPreference).where(PaymentPreference.user_id == person.id))
+    db.session.commit()  # the audit record of this read
+    return render_template("compensation/person_payment.html", person=person, details=details, pref=pref,
+                           payee_form=payee_form, limit_form=limit_form, method_labels=METHOD_LABELS,
+                           money=format_money, activity_labels=ACTIVITY_LABELS)
 
 
 @bp.get("/stipends/statement.csv")
@@ -129,6 +205,7 @@ def pay_run():
         rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
         totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
         latest=service.latest_entries(db.session), status_labels=STATUS_LABELS,
+        preferences=service.preferences_by_user(db.session),
         activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
     )
 

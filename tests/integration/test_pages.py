@@ -208,3 +208,9 @@ def test_a_successful_sign_in_counts_too_so_guessing_cannot_hide(app_factory, pe
     assert client.post("/login", data=data).status_code == 401
     assert client.post("/login", data=data).status_code == 401
     assert client.post("/login", data={**data, "password": PASSWORD}).status_code == 429
+
+
+def test_form_fields_never_carry_empty_attributes(client):
+    body = client.get("/login").get_data(as_text=True)
+    assert '="None"' not in body
+    assert 'autocomplete="username"' in body

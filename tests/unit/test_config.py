@@ -27,7 +27,10 @@ def test_production_refuses_to_start_without_a_secret(monkeypatch, tmp_path):
 
 def test_production_uses_a_host_only_secure_cookie(monkeypatch, tmp_path):
     monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40,
+    with pytest.raises(RuntimeError, match="PAYEE_DATA_KEY"):
+        create_app({"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app({"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40, "PAYEE_DATA_KEY": "k" * 43,
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-council"
     assert app.config["SESSION_COOKIE_SECURE"] is True
