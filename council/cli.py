@@ -165,9 +165,14 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
                                         round_closes_on=closed_on) for name in ("advisor1", "advisor2", "advisor3"))
     db.session.flush()
     entries = stipends.earn_for_closed_round(db.session, closed_revision)
-    meeting = stipends.earn_for_meeting(db.session, coordinator, people["advisor1"], meeting_key="demo",
-                                        title="Council meeting", held_on=today - timedelta(days=10), minutes=90)
-    stipends.approve(db.session, coordinator, entries[:2] + [meeting])
+    meeting = stipends.record_meeting(
+        db.session, coordinator, title="Council meeting", held_on=today - timedelta(days=10), duration_minutes=90,
+        attendance={people["advisor1"]: ("attended", 0), people["advisor2"]: ("partly", 45),
+                    people["advisor3"]: ("excused", 0)}, key="demo-meeting-1",
+    )
+    db.session.flush()
+    meeting_entries = [e for e in stipends.entries_between(db.session, meeting.held_on, meeting.held_on)]
+    stipends.approve(db.session, coordinator, entries[:2] + meeting_entries[:1])
     db.session.flush()
     paid = [e for e in entries if e.advisor_id == people["advisor1"].id]
     stipends.pay(db.session, coordinator, people["advisor1"], paid, method="bank_transfer",

@@ -4,6 +4,8 @@ from council.accounts.models import Invitation, ServerSession, User, UserRole  #
 from council.audit.models import AuditEvent  # noqa: F401
 from council.compensation.models import (  # noqa: F401
     Approval,
+    Attendance,
+    Meeting,
     PayeeProfile,
     Payment,
     PaymentPreference,

@@ -79,14 +79,18 @@ class AdjustForm(FlaskForm):
 
 
 class MeetingForm(FlaskForm):
+    """Title, date and length; each advisor's attendance comes as status-<id> and minutes-<id> fields."""
+
     title = StringField(_l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")),
                                                    Length(max=200)])
     held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])
-    minutes = IntegerField(_l("Minutes attended"), validators=[DataRequired(message=_l("Please give the minutes.")),
-                                                               NumberRange(1, 600)])
-    advisors = SelectMultipleField(_l("Who attended"), option_widget=CheckboxInput(),
-                                   widget=ListWidget(prefix_label=False), coerce=str)
+    minutes = IntegerField(_l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")),
+                                                                NumberRange(1, 600)])
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+
+ATTENDANCE_LABELS = {"": _l("Not there"), "attended": _l("Attended"), "partly": _l("Partly, for the minutes given"),
+                     "excused": _l("Excused")}
 
 
 class PreferenceForm(FlaskForm):

@@ -174,3 +174,36 @@ class PayeeProfile(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Meeting(db.Model):
+    __tablename__ = "meetings"
+    __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    title: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date)
+    duration_minutes: Mapped[int] = mapped_column()
+    #: From the form, so a double submit records one meeting.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+    attendances: Mapped[list[Attendance]] = relationship(back_populates="meeting", cascade="all, delete-orphan")
+
+
+class Attendance(db.Model):
+    """Attended (the whole meeting), partly (so many minutes) or excused (no stipend)."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "user_id"),
+        CheckConstraint("status IN ('attended', 'partly', 'excused')", name="status_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    minutes: Mapped[int] = mapped_column(default=0)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="attendances")

@@ -24,6 +24,8 @@ from council.compensation.models import (
     ACTIVITIES,
     PAYMENT_METHODS,
     Approval,
+    Attendance,
+    Meeting,
     PayeeProfile,
     Payment,
     PaymentItem,
@@ -400,3 +402,33 @@ def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret:
         return None
     audit.record(dbs, coordinator, "payee.viewed", subject=person)
     return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+
+
+ATTENDANCE = ("attended", "partly", "excused")
+
+
+def record_meeting(dbs: Session, coordinator: User, *, title: str, held_on: date, duration_minutes: int,
+                   attendance: dict[User, tuple[str, int]], key: str) -> Meeting:
+    """Record a meeting and who came; attendance earns at the meeting rate (excused earns nothing).
+
+    ``attendance`` maps each advisor to (status, minutes); minutes count only for "partly".
+    """
+    existing = dbs.scalar(select(Meeting).where(Meeting.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if not isinstance(duration_minutes, int) or duration_minutes <= 0:
+        raise InvalidAmount
+    meeting = Meeting(title=title.strip(), held_on=held_on, duration_minutes=duration_minutes,
+                      idempotency_key=key, created_by_id=coordinator.id)
+    dbs.add(meeting)
+    dbs.flush()
+    for advisor, (status, minutes) in attendance.items():
+        if status not in ATTENDANCE or (status == "partly" and not 0 < minutes <= duration_minutes):
+            raise InvalidAmount
+        paid_minutes = {"attended": duration_minutes, "partly": minutes, "excused": 0}[status]
+        dbs.add(Attendance(meeting_id=meeting.id, user_id=advisor.id, status=status,
+                           minutes=paid_minutes))
+        if paid_minutes:
+            earn_for_meeting(dbs, coordinator, advisor, meeting_key=str(meeting.id), title=meeting.title,
+                             held_on=held_on, minutes=paid_minutes)
+    return meeting

@@ -32,6 +32,7 @@ from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
 from council.compensation.forms import (
+    ATTENDANCE_LABELS,
     METHOD_LABELS,
     AdjustForm,
     ApproveForm,
@@ -139,6 +140,15 @@ def person_payment(user_id: uuid.UUID):
                            money=format_money, activity_labels=ACTIVITY_LABELS)
 
 
+@bp.get("/stipends/printable")
+@requires_role(Role.ADVISOR)
+def printable():
+    entries = service.entries_for(db.session, current_user.id)
+    return render_template("compensation/printable.html", entries=entries,
+                           totals=service.totals_by_currency(entries), money=format_money,
+                           activity_labels=ACTIVITY_LABELS, status_labels=STATUS_LABELS, today=date.today())
+
+
 @bp.get("/stipends/statement.csv")
 @requires_role(Role.ADVISOR)
 def statement_csv():
@@ -205,15 +215,14 @@ def pay_run():
         rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
         totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
         latest=service.latest_entries(db.session), status_labels=STATUS_LABELS,
-        preferences=service.preferences_by_user(db.session),
+        preferences=service.preferences_by_user(db.session), advisors=_advisors(),
+        attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
     )
 
 
 def _meeting_form():
-    form = MeetingForm(key=secrets.token_urlsafe(18))
-    form.advisors.choices = [SelectChoice(str(u.id), u.pseudonym) for u in _advisors()]
-    return form
+    return MeetingForm(key=secrets.token_urlsafe(18))
 
 
 def _advisors():
@@ -289,19 +298,27 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
 @requires_role(Role.COORDINATOR)
 def record_meeting():
     form = MeetingForm()
-    advisors = {str(u.id): u for u in _advisors()}
-    form.advisors.choices = [SelectChoice(key, user.pseudonym) for key, user in advisors.items()]
     if not form.validate_on_submit():
         for errors in form.errors.values():
             flash(" ".join(str(e) for e in errors), "error")
         return redirect(url_for("compensation.pay_run"), code=303)
+    attendance = {}
+    for advisor in _advisors():
+        status = request.form.get(f"status-{advisor.id}", "")
+        if status:
+            minutes = request.form.get(f"minutes-{advisor.id}", "0")
+            attendance[advisor] = (status, int(minutes) if minutes.isdigit() else 0)
     try:
-        for advisor_id in form.advisors.data:
-            service.earn_for_meeting(db.session, current_user, advisors[advisor_id], meeting_key=form.key.data,
-                                     title=form.title.data, held_on=form.held_on.data, minutes=form.minutes.data)
+        service.record_meeting(db.session, current_user, title=form.title.data, held_on=form.held_on.data,
+                               duration_minutes=form.minutes.data, attendance=attendance, key=form.key.data)
     except service.NoRate:
         db.session.rollback()
         flash(_("There is no meeting rate for that date yet. Please add one first."), "error")
+        return redirect(url_for("compensation.pay_run"), code=303)
+    except service.InvalidAmount:
+        db.session.rollback()
+        flash(_("For someone who was partly there, give the minutes they attended, up to the meeting's length."),
+              "error")
         return redirect(url_for("compensation.pay_run"), code=303)
     db.session.commit()
     flash(_("The meeting is recorded and attendance earns its stipend."), "success")

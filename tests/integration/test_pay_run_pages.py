@@ -46,14 +46,15 @@ def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
         assert (rate.amount_minor, rate.currency) == (1550, "EUR")
 
 
-def _meeting(coordinator, minutes="90"):
+def _meeting(coordinator, minutes="90", statuses=("attended", "attended")):
     page = _page(coordinator)
-    text = page.get_data(as_text=True)
-    advisors = re.findall(r'name="advisors"[^>]*value="([0-9a-f-]{36})"|value="([0-9a-f-]{36})"[^>]*name="advisors"', text)
-    ids = [a or b for a, b in advisors]
-    return coordinator.post("/admin/stipends/meetings", data={
-        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Council meeting",
-        "held_on": "2026-11-01", "minutes": minutes, "advisors": ids}, follow_redirects=True)
+    ids = re.findall(r'name="status-([0-9a-f-]{36})"', page.get_data(as_text=True))
+    data = {"csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Council meeting",
+            "held_on": "2026-11-01", "minutes": minutes}
+    for advisor_id, status in zip(ids, statuses):
+        data[f"status-{advisor_id}"] = status
+        data[f"minutes-{advisor_id}"] = "30"
+    return coordinator.post("/admin/stipends/meetings", data=data, follow_redirects=True)
 
 
 def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app, coordinator):
@@ -110,3 +111,21 @@ def test_only_coordinators_run_payments(app, coordinator):
     sign_in(willow, "willow")
     assert willow.get("/admin/stipends").status_code == 403
     assert willow.get("/admin/stipends/export.csv?from=2026-01-01&to=2026-12-31").status_code == 403
+
+
+def test_attendance_partly_and_excused(app, coordinator):
+    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
+                                                    "activity": "meeting_hour", "currency": "EUR", "amount": "20",
+                                                    "effective_from": "2026-01-01"})
+    assert "attendance earns" in _meeting(coordinator, statuses=("partly", "excused")).get_data(as_text=True)
+    with app.app_context():
+        from council.compensation.models import Attendance
+
+        assert sorted(a.status for a in db.session.scalars(select(Attendance))) == ["excused", "partly"]
+        assert [e.amount_minor for e in db.session.scalars(select(StipendEntry))] == [1000]
+    page = _page(coordinator)
+    ids = re.findall(r'name="status-([0-9a-f-]{36})"', page.get_data(as_text=True))
+    too_long = coordinator.post("/admin/stipends/meetings", data={
+        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Long", "held_on": "2026-11-02",
+        "minutes": "60", f"status-{ids[0]}": "partly", f"minutes-{ids[0]}": "90"}, follow_redirects=True)
+    assert "up to the meeting" in too_long.get_data(as_text=True)

@@ -79,3 +79,10 @@ def test_the_statement_is_only_the_advisors_own_and_exports_safely(app, setting,
     sam_client = app.test_client()
     sign_in(sam_client, "sam")
     assert sam_client.get("/stipends").status_code == 403
+
+
+def test_a_printable_statement(app, setting):
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    page = willow.get("/stipends/printable").get_data(as_text=True)
+    assert "Statement of stipends" in page and "For Willow" in page
