@@ -100,7 +100,8 @@ class PreferenceForm(FlaskForm):
     paused = BooleanField(_l("Pause my payments for now (what I earn keeps being recorded)"))
     declined = SelectMultipleField(
         _l("Take part without payment for"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
-        choices=[SelectChoice("review", _l("Reviews")), SelectChoice("meeting_hour", _l("Meetings"))],
+        choices=[SelectChoice("review", _l("Reviews")), SelectChoice("meeting_hour", _l("Meetings")),
+                 SelectChoice("other", _l("Other activities"))],
         description=_l("Some people must keep their income under a limit. Nothing is earned for what you tick."),
     )
 
@@ -116,3 +117,10 @@ class PayeeForm(FlaskForm):
 class LimitForm(FlaskForm):
     amount = StringField(_l("Yearly limit (leave empty for none)"))
     currency = StringField(_l("Currency"))
+
+
+class OtherActivityForm(FlaskForm):
+    advisor = SelectField(_l("Advisor"))
+    name = SelectField(_l("Activity"))
+    on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])
+    key = StringField(validators=[DataRequired(), Length(min=16, max=64)])

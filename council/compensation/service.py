@@ -432,3 +432,17 @@ def record_meeting(dbs: Session, coordinator: User, *, title: str, held_on: date
             earn_for_meeting(dbs, coordinator, advisor, meeting_key=str(meeting.id), title=meeting.title,
                              held_on=held_on, minutes=paid_minutes)
     return meeting
+
+
+def other_activity_names(dbs: Session) -> list[str]:
+    return sorted(set(dbs.scalars(select(StipendRate.name).where(StipendRate.activity == "other")).all()))
+
+
+def earn_for_other(dbs: Session, coordinator: User, advisor: User, *, name: str, on: date,
+                   key: str) -> StipendEntry | None:
+    """A named activity (a training, a consultation) at its rate; None if the advisor declined it."""
+    if declines(dbs, advisor.id, "other"):
+        return None
+    rate = rate_on(dbs, "other", on, name=name)
+    return _add_entry(dbs, advisor_id=advisor.id, activity="other", reference=name, amount_minor=rate.amount_minor,
+                      currency=rate.currency, earned_on=on, key=f"other:{key}:{advisor.id}", recorded_by=coordinator)

@@ -38,6 +38,7 @@ from council.compensation.forms import (
     ApproveForm,
     LimitForm,
     MeetingForm,
+    OtherActivityForm,
     PayeeForm,
     PaymentForm,
     PreferenceForm,
@@ -215,10 +216,39 @@ def pay_run():
         rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
         totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
         latest=service.latest_entries(db.session), status_labels=STATUS_LABELS,
-        preferences=service.preferences_by_user(db.session), advisors=_advisors(),
+        preferences=service.preferences_by_user(db.session), advisors=_advisors(), other_form=_other_form(),
         attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
     )
+
+
+def _other_form(formdata=None):
+    form = OtherActivityForm(formdata=formdata) if formdata is not None else OtherActivityForm(
+        key=secrets.token_urlsafe(18), on=date.today())
+    form.advisor.choices = [SelectChoice(str(u.id), u.pseudonym) for u in _advisors()]
+    form.name.choices = [SelectChoice(name, name) for name in service.other_activity_names(db.session)]
+    return form
+
+
+@bp.post("/admin/stipends/other")
+@requires_role(Role.COORDINATOR)
+def record_other():
+    form = _other_form(formdata=request.form)
+    if form.validate_on_submit():
+        advisor = db.session.get(User, uuid.UUID(form.advisor.data))
+        try:
+            entry = service.earn_for_other(db.session, current_user, advisor, name=form.name.data, on=form.on.data,
+                                           key=form.key.data)
+        except service.NoRate:
+            db.session.rollback()
+            flash(_("That activity has no rate on that date yet."), "error")
+        else:
+            db.session.commit()
+            flash(_("The activity is recorded.") if entry else _("They take part in this without payment."),
+                  "success")
+    else:
+        flash(_("Please choose an advisor, an activity and a date."), "error")
+    return redirect(url_for("compensation.pay_run"), code=303)
 
 
 def _meeting_form():

@@ -129,3 +129,20 @@ def test_attendance_partly_and_excused(app, coordinator):
         "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Long", "held_on": "2026-11-02",
         "minutes": "60", f"status-{ids[0]}": "partly", f"minutes-{ids[0]}": "90"}, follow_redirects=True)
     assert "up to the meeting" in too_long.get_data(as_text=True)
+
+
+def test_other_named_activities_earn_at_their_own_rate(app, coordinator):
+    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)), "activity": "other",
+                                                    "name": "Training day", "currency": "EUR", "amount": "80",
+                                                    "effective_from": "2026-01-01"})
+    page = _page(coordinator)
+    html = page.get_data(as_text=True)
+    other = html.split('action="/admin/stipends/other"')[1]
+    advisor_id = re.search(r'id="advisor"[^>]*>\s*<option[^>]*value="([0-9a-f-]{36})"', other).group(1)
+    response = coordinator.post("/admin/stipends/other", data={
+        "csrf_token": csrf_token(page), "key": re.search(r'name="key"[^>]*value="([^"]+)"', other).group(1),
+        "advisor": advisor_id, "name": "Training day", "on": "2026-11-03"}, follow_redirects=True)
+    assert "The activity is recorded." in response.get_data(as_text=True)
+    with app.app_context():
+        [entry] = db.session.scalars(select(StipendEntry)).all()
+        assert (entry.activity, entry.reference, entry.amount_minor) == ("other", "Training day", 8000)
