@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from babel.numbers import get_currency_precision, is_currency
+from babel.numbers import is_currency
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
@@ -68,11 +68,6 @@ def check_currency(code: str) -> str:
     if not is_currency(code):
         raise InvalidAmount
     return code
-
-
-def minor_units(code: str) -> int:
-    """How many decimal places the currency has: 0 for JPY, 2 for EUR, 3 for BHD."""
-    return get_currency_precision(code)
 
 
 def set_rate(dbs: Session, coordinator: User, *, activity: str, amount_minor: int, currency: str,

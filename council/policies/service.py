@@ -123,11 +123,6 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
     return ReadingText(translation, "current" if translation.revision_id == revision.id else "stale")
 
 
-def is_stale(translation: RevisionTranslation, policy: Policy) -> bool:
-    current = policy.current
-    return current is not None and translation.revision.number < current.number
-
-
 def remember_place(dbs: Session, user_id, revision_id, section_key: str) -> None:
     place = dbs.get(ReadingPlace, (user_id, revision_id))
     if place is None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from council.accounts.models import Role, User
 from council.compensation import service as pay
 from council.compensation.models import Payment, PaymentItem, ReviewCompletion, StipendEntry
+from council.compensation.money import to_decimal
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
@@ -52,7 +53,7 @@ def test_currencies_with_zero_two_and_three_decimals(ledger, currency, amount, p
     _rates(ledger, currency=currency, review=amount, hourly=amount)
     entry = _meeting(ledger, minutes=60)
     assert (entry.amount_minor, entry.currency) == (amount, currency)
-    assert pay.minor_units(currency) == places
+    assert to_decimal(entry.amount_minor, currency).as_tuple().exponent == -places
 
 
 def test_a_rate_change_applies_from_its_date_never_to_entries_already_earned(ledger):
