@@ -53,7 +53,7 @@ from council.compensation.money import (
     to_decimal,
 )
 from council.extensions import db
-from council.policies import service as policies
+from council.policies.views import published_or_404
 
 bp = Blueprint("compensation", __name__)
 
@@ -169,9 +169,7 @@ def statement_csv():
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/review-done")
 @requires_role(Role.ADVISOR)
 def review_done(policy_id: uuid.UUID, number: int):
-    revision = policies.load_revision(db.session, policy_id, number)
-    if revision is None or not revision.is_published:
-        abort(404)
+    revision = published_or_404(policy_id, number)
     try:
         service.complete_review(db.session, current_user, revision)
     except service.ReviewNotOpen:

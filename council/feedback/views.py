@@ -35,8 +35,7 @@ from council.feedback.forms import (
 from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
 from council.i18n import LANGUAGE_NAMES
-from council.policies import service as policies
-from council.policies.views import render_section
+from council.policies.views import published_or_404, render_section
 
 bp = Blueprint("feedback", __name__)
 
@@ -54,13 +53,6 @@ def _per_session() -> str:
     if token is None:  # no session yet (it had ended): fall back to the address
         return "comment-address:" + get_remote_address()
     return "comment:" + hashlib.sha256(token).hexdigest()
-
-
-def _published_or_404(policy_id: uuid.UUID, number: int):
-    revision = policies.load_revision(db.session, policy_id, number)
-    if revision is None or not revision.is_published:
-        abort(404)
-    return revision
 
 
 def _section_url(revision, section_key: str, anchor: str | None = None) -> str:
@@ -104,7 +96,7 @@ def _store(revision, draft: service.Draft):
 @csrf.exempt  # checked below, after we know whether the session is still there
 @limiter.limit(_comment_limit, key_func=_per_session)
 def post_comment(policy_id: uuid.UUID, number: int):
-    revision = _published_or_404(policy_id, number)
+    revision = published_or_404(policy_id, number)
     section_key = request.form.get("section_key", "")
     if section_key and revision.section(section_key) is None:
         abort(404)
@@ -171,7 +163,7 @@ def sign_in_and_post():
 
 
 def _post_pending(payload: dict):
-    revision = _published_or_404(uuid.UUID(payload["policy_id"]), payload["number"])
+    revision = published_or_404(uuid.UUID(payload["policy_id"]), payload["number"])
     form = new_comment_form(revision, payload["section_key"], formdata=MultiDict({
         "section_key": payload["section_key"], "question": payload["question"], "body": payload["body"],
         "language": payload["language"], "quote_consent": payload["quote_consent"],
@@ -192,7 +184,7 @@ def _post_pending(payload: dict):
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/comment", methods=["GET"])
 def whole_revision(policy_id: uuid.UUID, number: int):
     """Commenting on the revision as a whole rather than one section."""
-    revision = _published_or_404(policy_id, number)
+    revision = published_or_404(policy_id, number)
     if not current_user.has_role(Role.ADVISOR) or not service.review_is_open(revision):
         abort(404)
     return render_template("feedback/whole_revision.html", revision=revision, form=new_comment_form(revision, ""),
@@ -278,7 +270,7 @@ def flag(comment_id: uuid.UUID):
 @bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
-    revision = _published_or_404(policy_id, number)
+    revision = published_or_404(policy_id, number)
     filters = FilterForm(request.args, questions=revision.questions)
     filters.validate()
     chosen = service.CommentFilter(**{

@@ -42,7 +42,8 @@ def _policy_or_404(policy_id: uuid.UUID) -> Policy:
     return db.get_or_404(Policy, policy_id)
 
 
-def _published_or_404(policy_id: uuid.UUID, number: int) -> Revision:
+def published_or_404(policy_id: uuid.UUID, number: int) -> Revision:
+    """A published revision with what its pages show, or a 404 (drafts are never reachable this way)."""
     revision = service.load_revision(db.session, policy_id, number)
     if revision is None or not revision.is_published:
         abort(404)
@@ -73,7 +74,7 @@ def policy(policy_id: uuid.UUID):
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>")
 def revision(policy_id: uuid.UUID, number: int):
-    found = _published_or_404(policy_id, number)
+    found = published_or_404(policy_id, number)
     reading = service.text_for_reader(db.session, found, _locale())
     return render_template(
         "policies/revision.html", revision=found, policy=found.policy, reading=reading,
@@ -89,7 +90,7 @@ def revision(policy_id: uuid.UUID, number: int):
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
 def section(policy_id: uuid.UUID, number: int, key: str):
-    found = _published_or_404(policy_id, number)
+    found = published_or_404(policy_id, number)
     if found.section(key) is None:
         abort(404)
     with side_write() as writer:
@@ -120,7 +121,7 @@ def render_section(revision: Revision, key: str, *, comment_form=None, status: i
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")
 def side_by_side(policy_id: uuid.UUID, number: int):
-    found = _published_or_404(policy_id, number)
+    found = published_or_404(policy_id, number)
     locale = request.args.get("locale") or _locale()
     if locale not in current_app.config["LANGUAGES"]:
         abort(404)
@@ -158,8 +159,8 @@ def compare_revisions(policy_id: uuid.UUID):
     form = _compare_form(published)
     if not published or not form.validate():
         abort(404)
-    old = _published_or_404(policy_id, form.old.data)
-    new = _published_or_404(policy_id, form.new.data)
+    old = published_or_404(policy_id, form.old.data)
+    new = published_or_404(policy_id, form.new.data)
     return render_template("policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new),
                            form=form)
 
@@ -276,7 +277,7 @@ def next_revision(policy_id: uuid.UUID):
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/review-window", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.COORDINATOR)
 def review_window(policy_id: uuid.UUID, number: int):
-    found = _published_or_404(policy_id, number)
+    found = published_or_404(policy_id, number)
     window = found.review_window
     form = ReviewWindowForm(
         opens_at=utc_to_local(window.opens_at) if window else None,
@@ -301,7 +302,7 @@ def review_window(policy_id: uuid.UUID, number: int):
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.TRANSLATOR)
 def translate(policy_id: uuid.UUID, number: int, locale: str):
-    found = _published_or_404(policy_id, number)
+    found = published_or_404(policy_id, number)
     if locale not in current_app.config["LANGUAGES"] or locale == found.locale:
         abort(404)
     reading = service.text_for_reader(db.session, found, locale)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,7 +16,7 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.extensions import db
 from council.i18n import local_to_utc
-from council.policies import service as policies
+from council.policies.views import published_or_404
 from council.voting import service
 from council.voting.forms import KIND_LABELS, PollForm, VoteForm
 from council.voting.kinds import rules_for
@@ -117,9 +117,7 @@ def roll(poll_id: uuid.UUID):
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/polls/new", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.COORDINATOR)
 def new_poll(policy_id: uuid.UUID, number: int):
-    revision = policies.load_revision(db.session, policy_id, number)
-    if revision is None or not revision.is_published:
-        abort(404)
+    revision = published_or_404(policy_id, number)
     form = PollForm()
     form.section.choices = [SelectChoice("", _("The revision as a whole"))] + [
         SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections]
