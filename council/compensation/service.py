@@ -286,15 +286,21 @@ def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
 # --- Coordinators' views ---------------------------------------------------------
 
 def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
-    """All entries now in ``status`` ("earned" or "approved"), grouped by advisor and currency."""
-    entries = dbs.scalars(
-        select(StipendEntry)
+    """All entries now in ``status`` ("earned" or "approved"), grouped by advisor and currency.
+
+    Filtered in the database: the pay run reads what is waiting, not the whole ledger.
+    """
+    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
+    settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
+    waiting = ~approved if status == "earned" else approved
+    return list(dbs.scalars(
+        select(StipendEntry).join(User, User.id == StipendEntry.advisor_id)
+        .where(waiting, ~settled)
         .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement),
                  selectinload(StipendEntry.advisor))
+        .order_by(User.pseudonym_key, StipendEntry.currency, StipendEntry.earned_on, StipendEntry.id)
         .execution_options(populate_existing=True)
-    ).all()
-    chosen = [e for e in entries if e.status == status]
-    return sorted(chosen, key=lambda e: (e.advisor.pseudonym_key, e.currency, e.earned_on, str(e.id)))
+    ).all())
 
 
 def rates(dbs: Session) -> list[StipendRate]:
