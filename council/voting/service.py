@@ -92,6 +92,15 @@ def eligible_voters(dbs: Session) -> list[uuid.UUID]:
     ).all())
 
 
+def _due(now: datetime):
+    return ((Poll.state == "scheduled") & (Poll.opens_at <= now)) | ((Poll.state == "open") & (Poll.closes_at <= now))
+
+
+def any_poll_due(dbs: Session, now: datetime | None = None) -> bool:
+    """A cheap read, so a page view takes the write lock only when a poll must open or close."""
+    return dbs.scalar(select(Poll.id).where(_due(now or utcnow())).limit(1)) is not None
+
+
 def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
     """Open scheduled polls whose time has come, freezing each one's electorate."""
     now = now or utcnow()

@@ -33,6 +33,8 @@ POLL_PROBLEMS = {
 
 def _tick() -> None:
     """Open and close polls whose time has come (cron runs `flask council tick` too)."""
+    if not service.any_poll_due(db.session):
+        return
     with side_write() as writer:
         service.open_due_polls(writer)
         service.close_due_polls(writer)
