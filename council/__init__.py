@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.accounts.views import bp as accounts_bp
     from council.admin.views import bp as admin_bp
     from council.compensation.views import bp as compensation_bp
+    from council.summaries.views import bp as summaries_bp
     from council.feedback.views import bp as feedback_bp
     from council.pages.errors import init_errors
     from council.voting.views import bp as voting_bp
@@ -64,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(voting_bp)
     app.register_blueprint(compensation_bp)
+    app.register_blueprint(summaries_bp)
     init_errors(app)
     init_templating(app)
 

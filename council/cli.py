@@ -18,8 +18,10 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.compensation import service as stipends
 from council.compensation.models import ReviewCompletion
+from council.policies.models import ReviewWindow
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.summaries import service as summaries
 from council.voting import service as voting
 from council.voting.models import PollKind
 from council.policies import service as policies
@@ -102,41 +104,55 @@ def load_demo(password: str) -> None:
     policies.publish(db.session, first)
     policies.save_translation(db.session, first, author, locale="es", title=demo_content.REVISION_1_SPANISH_TITLE,
                               body=demo_content.REVISION_1_SPANISH)
+    now = utcnow()
+    # The first round has closed: its window is written directly, since the service only accepts future closings.
+    db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=40), closes_at=now - timedelta(days=20)))
+    posted = _demo_comments(first, demo_content.COMMENTS, keys)
+    for index, (disposition, text) in demo_content.RESPONSES.items():
+        feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
+    for index, (reason, note) in demo_content.HIDDEN.items():
+        feedback.hide(db.session, people["moderator"], posted[index], HideReason(reason), note)
+    _demo_polls(first, people, keys, closed=True)
+    for comment in summaries.round_comments(db.session, first):
+        if comment.response is None:  # the reason given with a block vote
+            feedback.respond(db.session, author, comment, Disposition.ADOPTED, demo_content.BLOCK_REASON_RESPONSE)
+    _demo_stipends(first, people)
+    min_group = current_app.config["SUMMARY_MIN_GROUP"]
+    summaries.take_summary(db.session, first, min_group=min_group)
+    for index, text in demo_content.PARAPHRASES.items():
+        summaries.write_paraphrase(db.session, author, posted[index], text)
     second = policies.start_next_revision(db.session, policy, author)
     policies.save_draft(db.session, second, title=demo_content.POLICY_TITLE, body=demo_content.REVISION_2,
                         change_notes=demo_content.REVISION_2_CHANGE_NOTES)
-    policies.publish(db.session, second)
-    now = utcnow()
+    summaries.publish_revision(db.session, second, min_group=min_group)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
-    _demo_feedback(second, people, keys)
-    _demo_polls(second, people, keys)
-    _demo_stipends(first, people)
+    _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
+    _demo_polls(second, people, keys, closed=False)
     db.session.commit()
 
 
-def _demo_feedback(revision, people: dict[str, User], keys: dict[str, bytes]) -> None:
+def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:
     posted = []
-    for login_name, position, language, consent, text in demo_content.COMMENTS:
+    for login_name, position, language, consent, text in comments:
         draft = feedback.Draft(section_key=revision.sections[position].key, question_id=None, body=text,
                                language=language, quote_consent=QuoteConsent(consent),
                                submission_key=secrets.token_urlsafe(24))
-        posted.append(feedback.post_comment(db.session, keys[login_name], revision, draft, limit=10_000))
+        posted.append(feedback.post_comment(db.session, keys[login_name], revision, draft, limit=10_000,
+                                            require_open_review=False))
     db.session.flush()
-    for index, (disposition, text) in demo_content.RESPONSES.items():
-        feedback.respond(db.session, people["author"], posted[index], Disposition(disposition), text)
-    for index, (reason, note) in demo_content.HIDDEN.items():
-        feedback.hide(db.session, people["moderator"], posted[index], HideReason(reason), note)
+    return posted
 
 
-def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes]) -> None:
-    """An open and a closed poll of each kind; the closed ones have enough ballots to show results."""
+def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, closed: bool) -> None:
+    """The closed polls (with enough ballots to show results) or the open ones, one of each kind."""
     now = utcnow()
     author = people["author"]
     advisors = [name for name in people if name.startswith("advisor")]
-    for poll_spec in demo_content.POLLS:
+    for poll_spec in (spec for spec in demo_content.POLLS if spec["closed"] == closed):
         poll = voting.create_poll(
             db.session, author, revision, question=poll_spec["question"], explanation=poll_spec.get("explanation", ""),
-            kind=PollKind(poll_spec["kind"]), opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=10),
+            kind=PollKind(poll_spec["kind"]), opens_at=now - timedelta(days=(25 if closed else 2)),
+            closes_at=now + timedelta(days=10),
             section_key=revision.sections[poll_spec.get("section", 0)].key if "section" in poll_spec else "",
             options=poll_spec.get("options", []), score_min=poll_spec.get("score_min"),
             score_max=poll_spec.get("score_max"), min_ballots=current_app.config["POLL_MIN_BALLOTS"],
@@ -147,8 +163,8 @@ def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes]) -> No
             value = str(poll.options[int(choice)].id) if poll_spec["kind"] == "choice" else choice
             voting.vote(db.session, people[name], keys[name], poll, value,
                         block_reason=poll_spec.get("block_reason", "") if choice == "block" else "")
-        if poll_spec["closed"]:
-            poll.closes_at = now
+        if closed:
+            poll.closes_at = now - timedelta(days=21)
             voting.close(db.session, poll)
 
 
@@ -201,11 +217,23 @@ def rewrite_anonymous_rows() -> None:
     click.echo(f"{rewritten} comments rewritten in random order.")
 
 
+@council_cli.command("close-due")
+@with_appcontext
+def close_due() -> None:
+    """Take the summary of every review that has closed (pages do it too); run every few minutes from cron."""
+    voting.close_due_polls(db.session)
+    taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
+    db.session.commit()
+    click.echo(f"{taken} review summaries taken.")
+
+
 @council_cli.command("tick")
 @with_appcontext
 def tick() -> None:
-    """Open and close polls, and record review stipends for closed rounds; run every few minutes from cron."""
+    """Open and close polls, summarise closed reviews and record their stipends; run every few minutes from cron."""
     opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
+    taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
     earned = stipends.earn_for_closed_rounds(db.session)
     db.session.commit()
-    click.echo(f"{opened} polls opened, {closed} closed; review stipends up to date ({earned} entries).")
+    click.echo(f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
+               f"review stipends up to date ({earned} entries).")

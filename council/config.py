@@ -44,6 +44,9 @@ PROXY_HOPS = 0
 
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
+#: A summary names a language only when at least this many comments were written in it and this many
+#: advisors use the site in it; smaller groups are counted as "other languages".
+SUMMARY_MIN_GROUP = 3
 
 #: Longest comment accepted, in characters.
 COMMENT_MAX_CHARS = 10_000

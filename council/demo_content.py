@@ -66,13 +66,21 @@ REVISION_2 = REVISION_1.replace(
     "We answer within ten working days.",
     "We answer within ten working days, in the person's own language.",
 ).replace(
+    "unless the law requires us to keep it.",
+    "unless the law requires us to keep it. Nobody has to give a reason for asking.",
+).replace(
+    "and we ask whether the person prefers a woman or a man.",
+    "and we ask whether the person prefers a woman or a man. We ask before booking whether the interpreter "
+    "may know the person or their community.",
+).replace(
     "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it changes.",
     "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it "
     "changes. Council members are paid for this work.",
 )
 
 REVISION_2_CHANGE_NOTES = (
-    "Consent now says who will read the notes; complaints are answered in the person's own language; "
+    "Consent now says who will read the notes; people can ask us to delete their records without a reason; "
+    "interpreters who may know the person are avoided; complaints are answered in the person's own language; "
     "council members are paid for reviews."
 )
 
@@ -151,7 +159,7 @@ plazo de diez días hábiles.
 El consejo asesor de personas sobrevivientes revisa esta política cada año y cada vez que cambia.
 """
 
-#: Demo comments on revision 2: (advisor login, section position, language, consent, text).
+#: Demo comments on revision 1, whose review has closed: (advisor login, section position, language, consent, text).
 COMMENTS = [
     ("advisor1", 4, "en", "verbatim", "Please say who will read the notes before I agree to anything."),
     ("advisor2", 4, "es", "paraphrase", "Me gustaría poder pedir que borren mis datos sin dar explicaciones."),
@@ -162,12 +170,32 @@ COMMENTS = [
     ("advisor2", 7, "en", "verbatim", "Whoever wrote the section above is clearly careless."),
 ]
 
-#: Answers by the author: comment index -> (disposition, text).
+#: Answers by the author to every visible comment of revision 1: comment index -> (disposition, text).
 RESPONSES = {
     0: ("adopted", "Thank you. Revision 2 now says who will read the notes."),
+    1: ("adopted", "Revision 2 says that anyone may ask us to delete their records, without giving a reason."),
     2: ("partly_adopted", "We will ask about preferences; we cannot always guarantee a woman interpreter."),
-    5: ("needs_discussion", "We would like to discuss a shorter answer time at the next meeting."),
+    3: ("adopted", "We now ask before booking an interpreter whether they may know the person."),
+    4: ("not_adopted", "We already ask before every referral; we will check that staff do so."),
+    5: ("partly_adopted", "Complaints are now answered in the person's own language. We will discuss a shorter "
+                          "answer time at the next meeting."),
 }
+
+#: The answer to the reason an advisor gave for blocking the consent poll.
+BLOCK_REASON_RESPONSE = "Revision 2 says who will read the notes, and that people can ask us to remove them."
+
+#: The author's paraphrases of comments whose writers allowed paraphrase only: comment index -> text.
+PARAPHRASES = {
+    1: "An advisor asked to be able to have their records deleted without having to explain why.",
+    3: "An advisor asked for interpreters who do not know anyone in their community.",
+}
+
+#: Demo comments on revision 2, whose review is open; none answered yet.
+OPEN_ROUND_COMMENTS = [
+    ("advisor1", 9, "en", "verbatim", "Thank you for answering in our own language. Please keep it."),
+    ("advisor4", 4, "ar", "verbatim", "شكراً لأنكم تقولون الآن من سيقرأ الملاحظات."),
+    ("advisor3", 5, "fr", "paraphrase", "Merci. Pouvez-vous aussi dire combien de temps vous gardez les notes ?"),
+]
 
 #: A comment the moderator hides, with the reason.
 HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}

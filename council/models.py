@@ -25,4 +25,5 @@ from council.policies.models import (  # noqa: F401
     RevisionTranslation,
     TranslationSection,
 )
+from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote  # noqa: F401
 from council.voting.models import Ballot, BlockReason, Poll, PollOption, VoterRoll  # noqa: F401

@@ -19,6 +19,7 @@ ACTIONS = {
     "account.reactivated",
     "comment.hidden",
     "comment.restored",
+    "review.closed_early",
     "stipend.rate_set",
     "stipend.approved",
     "stipend.paid",

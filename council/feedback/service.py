@@ -30,6 +30,7 @@ from council.feedback.models import (
 )
 from council.policies.models import Revision
 from council.security import participation_tag
+from council.summaries.models import Paraphrase, SummaryQuote
 
 #: Bidi embeddings, overrides and isolates, and invisible characters that could make a
 #: comment's text look like part of the page (a fake "Response from the author", say).
@@ -145,10 +146,15 @@ def owns(comment: Comment, key: bytes | None) -> bool:
     return key is not None and hmac.compare_digest(comment.owner_tag, owner_tag(key, comment.id))
 
 
-def my_comments(dbs: Session, key: bytes) -> list[Comment]:
-    """Every comment this key wrote: one HMAC per comment, nothing stored that links them."""
+def my_comment_ids(dbs: Session, key: bytes) -> list[uuid.UUID]:
+    """The ids of every comment this key wrote: one HMAC per comment, nothing stored that links them."""
     candidates = dbs.execute(select(Comment.id, Comment.owner_tag)).all()
-    mine = [comment_id for comment_id, tag in candidates if hmac.compare_digest(tag, owner_tag(key, comment_id))]
+    return [comment_id for comment_id, tag in candidates if hmac.compare_digest(tag, owner_tag(key, comment_id))]
+
+
+def my_comments(dbs: Session, key: bytes) -> list[Comment]:
+    """Every comment this key wrote, with what a "My comments" page shows."""
+    mine = my_comment_ids(dbs, key)
     if not mine:
         return []
     return list(dbs.scalars(
@@ -180,8 +186,13 @@ def edit_comment(dbs: Session, key: bytes, comment: Comment | None, *, body: str
 
 
 def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
-    """The text is gone for good; a tombstone says the writer withdrew it."""
+    """The text is gone for good, and so are its quote and paraphrase in any summary; a tombstone says so.
+
+    Consent can be taken back after a review has closed: the summary keeps its counts, not the words.
+    """
     comment = _mine_or_refuse(comment, key)
+    dbs.execute(delete(SummaryQuote).where(SummaryQuote.comment_id == comment.id))
+    dbs.execute(delete(Paraphrase).where(Paraphrase.comment_id == comment.id))
     comment.body = ""
     comment.state = "withdrawn"
     comment.review_requested = False

@@ -20,6 +20,7 @@ from council.accounts.models import Role
 from council.accounts.views import sign_in_user
 from council.extensions import csrf, db, limiter
 from council.feedback import service
+from council.summaries import service as summaries
 from council.feedback.forms import (
     CONSENT_LABELS,
     DISPOSITION_LABELS,
@@ -208,7 +209,8 @@ def mine():
     editable = {c.id for c in comments if c.state != "withdrawn" and service.review_is_open(c.revision)}
     return render_template("feedback/mine.html", comments=comments, form=EmptyForm(), editable=editable,
                            consent_labels=CONSENT_LABELS, reason_labels=HIDE_REASON_LABELS,
-                           disposition_labels=DISPOSITION_LABELS)
+                           disposition_labels=DISPOSITION_LABELS,
+                           outcomes=summaries.outcomes_for(db.session, [c.id for c in comments]))
 
 
 @bp.route("/feedback/comments/<uuid:comment_id>/edit", methods=["GET", "POST"])

@@ -5,11 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from council.accounts.access import public, safe_next
+from council.accounts.access import current_participation_key, public, safe_next
+from council.accounts.models import Role
 from council.extensions import csrf, db
 from council.db_types import utcnow
 from council.i18n import SESSION_LOCALE_KEY
+from council.feedback.service import my_comment_ids
 from council.policies.service import open_reviews
+from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
 
@@ -29,7 +32,15 @@ def end_session_and_redirect(location: str):
 @public
 def home():
     reviews = open_reviews(db.session, utcnow()) if current_user.is_authenticated else []
-    return render_template("pages/home.html", reviews=reviews, now=utcnow())
+    return render_template("pages/home.html", reviews=reviews, now=utcnow(), impact=_impact())
+
+
+def _impact() -> dict[str, int] | None:
+    """For an advisor: how many of their comments changed a policy, found through their key."""
+    key = current_participation_key() if current_user.is_authenticated else None
+    if key is None or not current_user.has_role(Role.ADVISOR):
+        return None
+    return summaries.impact(db.session, my_comment_ids(db.session, key))
 
 
 @bp.get("/safety")

@@ -54,7 +54,8 @@ class TranslationMismatch(PolicyError):
 class ReviewWindowInvalid(PolicyError):
     def __init__(self, reason: str):
         super().__init__(reason)
-        #: "order" (closes before it opens), "past" (closes in the past), "shorter" (an extension that shortens)
+        #: "order" (closes before it opens), "past" (closes in the past), "shorter" (an extension that
+        #: shortens), "closed" (the round is over and summarised: review the next revision instead)
         self.reason = reason
 
 
@@ -313,6 +314,8 @@ def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, c
         window = ReviewWindow(revision=revision, opens_at=opens_at, closes_at=closes_at)
         dbs.add(window)
         return window
+    if window.state(now) == "closed":
+        raise ReviewWindowInvalid("closed")
     if window.state(now) != "upcoming":
         if closes_at < window.closes_at:
             raise ReviewWindowInvalid("shorter")

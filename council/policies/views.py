@@ -24,6 +24,8 @@ from council.voting.service import polls_for_revision
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision
+from council.feedback.forms import DISPOSITION_LABELS
+from council.summaries import service as summaries
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 
@@ -31,6 +33,15 @@ REVIEW_WINDOW_PROBLEMS = {
     "order": _l("The closing time must be after the opening time."),
     "past": _l("The closing time must be in the future."),
     "shorter": _l("This review is already open, so it can be extended but not shortened."),
+    "closed": _l("This review has closed and cannot be reopened. Start the next revision to ask for more feedback."),
+}
+
+
+#: Why a draft could not be published, as the draft page names it.
+PUBLISH_PROBLEMS = {
+    service.EmptyRevision: "empty",
+    summaries.PreviousRoundOpen: "round_open",
+    summaries.UnansweredComments: "unanswered",
 }
 
 
@@ -72,8 +83,13 @@ def policy(policy_id: uuid.UUID):
     return redirect(url_for("policies.revision", policy_id=found.id, number=found.current.number))
 
 
+def _min_group() -> int:
+    return current_app.config["SUMMARY_MIN_GROUP"]
+
+
 @bp.get("/<uuid:policy_id>/revisions/<int:number>")
 def revision(policy_id: uuid.UUID, number: int):
+    summaries.close_due_reviews(min_group=_min_group())
     found = published_or_404(policy_id, number)
     reading = service.text_for_reader(db.session, found, _locale())
     return render_template(
@@ -85,7 +101,19 @@ def revision(policy_id: uuid.UUID, number: int):
         review_done=has_completed(db.session, current_user, found),
         completions=completion_count(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
+        has_summary=summaries.summary_for(db.session, found) is not None,
+        record=summaries.you_said_we_did(db.session, found), disposition_labels=DISPOSITION_LABELS,
+        headings=_headings_of(found), close_form=EmptyForm(),
     )
+
+
+def _headings_of(revision: Revision) -> dict[str, str]:
+    """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
+    earlier = [r for r in revision.policy.published if r.number < revision.number]
+    headings = {"": _("The revision as a whole")}
+    if earlier:
+        headings.update({s.key: s.heading or _("Introduction") for s in earlier[-1].sections})
+    return headings
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
@@ -136,9 +164,10 @@ def history(policy_id: uuid.UUID):
     published = found.published
     if not published:
         abort(404)
+    summaries.close_due_reviews(min_group=_min_group())
     form = _compare_form(published)
-    return render_template("policies/history.html", policy=found, revisions=list(reversed(published)), form=form,
-                           now=utcnow())
+    return render_template("policies/history.html", policy=found, form=form, now=utcnow(),
+                           chain=list(reversed(summaries.history_chain(db.session, published))))
 
 
 def _compare_form(published: list[Revision]) -> CompareForm:
@@ -202,13 +231,13 @@ def edit_draft(policy_id: uuid.UUID):
             service.save_draft(db.session, draft, title=form.title.data, body=form.body.data,
                                change_notes=form.change_notes.data)
             if action == "publish":
+                db.session.commit()  # the text is kept even when publishing is refused
                 try:
-                    service.publish(db.session, draft)
-                except service.EmptyRevision:
+                    summaries.publish_revision(db.session, draft, min_group=_min_group())
+                except (service.EmptyRevision, summaries.PreviousRoundOpen, summaries.UnansweredComments) as problem:
                     db.session.rollback()
-                    form.body.errors.append(_("There is no text to publish yet."))
-                    return render_template("policies/draft.html", form=form, policy=found, draft=draft,
-                                           preview=None), 400
+                    return _draft_page(form, found, draft, status=400 if isinstance(problem, service.EmptyRevision)
+                                       else 409, problem=problem)
                 db.session.commit()
                 flash(_("Revision %(number)d is published. It can no longer be changed.", number=draft.number),
                       "success")
@@ -216,8 +245,18 @@ def edit_draft(policy_id: uuid.UUID):
             db.session.commit()
             flash(_("Draft saved."), "success")
             return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
-    status = 400 if form.errors else 200
-    return render_template("policies/draft.html", form=form, policy=found, draft=draft, preview=preview), status
+    return _draft_page(form, found, draft, status=400 if form.errors else 200, preview=preview)
+
+
+def _draft_page(form, policy: Policy, draft: Revision, *, status: int, preview=None, problem=None):
+    """The draft editor; below it, every comment of the last review with what is to be done with it."""
+    previous = summaries.previous_round(draft)
+    comments = summaries.round_comments(db.session, previous) if previous else []
+    return render_template("policies/draft.html", form=form, policy=policy, draft=draft, preview=preview,
+                           previous=previous, round_comments=comments, problem=PUBLISH_PROBLEMS.get(type(problem)),
+                           unanswered=problem.comments if isinstance(problem, summaries.UnansweredComments) else [],
+                           disposition_labels=DISPOSITION_LABELS,
+                           headings=_headings_of(draft) if previous else {}), status
 
 
 @bp.route("/<uuid:policy_id>/draft/sections", methods=["GET", "POST"])

@@ -1,0 +1,406 @@
+"""Closing review rounds into summaries, and publishing the next revision with its "You said, we did".
+
+Every function takes the database session and raises a named error; none commits.
+A summary never says more than the promises allow: no quote without consent, no
+author-only text, and no count small enough to point to one advisor.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from council.accounts.models import Role, User, UserRole
+from council.audit import service as audit
+from council.compensation.models import ReviewCompletion
+from council.database import side_write
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.models import Comment, QuoteConsent, Response
+from council.feedback.service import clean_text, review_is_open
+from council.policies import service as policies
+from council.policies.models import ReviewWindow, Revision
+from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
+from council.summaries.themes import find_themes
+from council.voting.service import polls_for_revision, results, turnout
+
+#: Dispositions counted in a summary, "none" for a comment not answered when the review closed.
+DISPOSITION_KEYS = ("adopted", "partly_adopted", "not_adopted", "needs_discussion", "none")
+#: The dispositions that mean a comment changed the policy.
+CHANGED_POLICY = ("adopted", "partly_adopted")
+
+
+class SummaryError(Exception):
+    """Base of the errors below; views turn each into a message in the user's language."""
+
+
+class ReviewNotOpen(SummaryError):
+    """Only an open review can be closed early."""
+
+
+class PreviousRoundOpen(SummaryError):
+    """The next revision waits until the review of the current one has closed."""
+
+
+class UnansweredComments(SummaryError):
+    def __init__(self, comments: list[Comment]):
+        super().__init__(len(comments))
+        self.comments = comments
+
+
+class OutcomeRecorded(SummaryError):
+    """The next revision is published: what it says about this comment can no longer change."""
+
+
+class NotParaphrasable(SummaryError):
+    """Only visible comments whose writer allowed paraphrase can be paraphrased."""
+
+
+# --- Closing -------------------------------------------------------------------
+
+def _due_windows(now: datetime):
+    return (select(ReviewWindow).where(ReviewWindow.closes_at <= now)
+            .where(ReviewWindow.revision_id.not_in(select(FeedbackSummary.revision_id))))
+
+
+def any_review_due(dbs: Session, now: datetime | None = None) -> bool:
+    """A cheap read, so a page view takes the write lock only when a review has closed without its summary."""
+    return dbs.scalar(_due_windows(now or utcnow()).with_only_columns(ReviewWindow.id).limit(1)) is not None
+
+
+def take_due_summaries(dbs: Session, *, min_group: int, now: datetime | None = None) -> int:
+    """Take the summary of every review that has closed; `flask council close-due` and page views run it."""
+    windows = dbs.scalars(_due_windows(now or utcnow()).with_for_update()).all()
+    for window in windows:
+        take_summary(dbs, window.revision, min_group=min_group)
+    return len(windows)
+
+
+def close_due_reviews(*, min_group: int) -> None:
+    """For a page view: summarise reviews that closed since the last tick, in a short write of its own."""
+    if not any_review_due(db.session):
+        return
+    with side_write() as writer:
+        take_due_summaries(writer, min_group=min_group)
+    # On SQLite the request's read transaction would keep its older snapshot; it holds no changes, so end it.
+    db.session.commit()
+
+
+def close_review_now(dbs: Session, author: User, revision: Revision, *, min_group: int) -> FeedbackSummary:
+    """An author ends an open review before its closing time; the summary is taken at once."""
+    if not review_is_open(revision):
+        raise ReviewNotOpen
+    revision.review_window.closes_at = utcnow()
+    audit.record(dbs, author, "review.closed_early", detail=f"{revision.policy.title}, revision {revision.number}")
+    return take_summary(dbs, revision, min_group=min_group)
+
+
+def summary_for(dbs: Session, revision: Revision) -> FeedbackSummary | None:
+    return dbs.scalar(select(FeedbackSummary).where(FeedbackSummary.revision_id == revision.id)
+                      .options(selectinload(FeedbackSummary.quotes)))
+
+
+def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> FeedbackSummary:
+    """Snapshot a closed round. Taking it twice returns the first snapshot."""
+    existing = summary_for(dbs, revision)
+    if existing is not None:
+        return existing
+    closes_on = revision.review_window.closes_at.date()
+    # A window may have been extended or closed early since people marked their review done.
+    dbs.execute(update(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
+                .values(round_closes_on=closes_on).execution_options(synchronize_session=False))
+    comments = list(dbs.scalars(
+        select(Comment).where(Comment.revision_id == revision.id, Comment.state != "withdrawn")
+        .options(selectinload(Comment.response), selectinload(Comment.translations))
+        .order_by(Comment.id)
+    ).all())
+    visible = [c for c in comments if c.state == "visible"]
+    facts = {
+        "version": 1,
+        "closed_on": closes_on.isoformat(),
+        "min_group": min_group,
+        "completions": dbs.scalar(select(func.count()).select_from(ReviewCompletion)
+                                  .where(ReviewCompletion.revision_id == revision.id)) or 0,
+        "comments": len(comments),
+        "hidden": len(comments) - len(visible),
+        "sections": _per_section(revision, comments),
+        **_languages(dbs, comments, min_group, revision.locale),
+        "consent": {str(consent): sum(1 for c in comments if c.quote_consent == consent) for consent in QuoteConsent},
+        "dispositions": _dispositions(visible),
+        "polls": _polls(dbs, revision),
+        "themes": _themes(visible),
+    }
+    summary = FeedbackSummary(revision_id=revision.id, taken_at=utcnow(), data=json.dumps(facts))
+    dbs.add(summary)
+    dbs.flush()
+    dbs.add_all(
+        SummaryQuote(summary_id=summary.id, comment_id=c.id, section_key=c.section_key, language=c.language,
+                     body=c.body, translations=json.dumps({t.locale: t.body for t in c.translations}))
+        for c in visible if c.quote_consent == QuoteConsent.VERBATIM
+    )
+    dbs.flush()
+    dbs.refresh(summary)
+    return summary
+
+
+def _per_section(revision: Revision, comments: list[Comment]) -> list[dict]:
+    counts = Counter(c.section_key for c in comments)
+    rows = [{"key": s.key, "comments": counts.get(s.key, 0)} for s in revision.sections]
+    if counts.get(""):
+        rows.append({"key": "", "comments": counts[""]})
+    return rows
+
+
+def _languages(dbs: Session, comments: list[Comment], min_group: int, original: str) -> dict:
+    """Name a language only when enough comments were written in it and enough advisors use it.
+
+    One advisor who writes in a language few others read would otherwise be
+    pointed out by its line; such counts go under "other languages". The
+    revision's own language is read by everyone, so it needs only enough comments.
+    """
+    advisors_by_locale = dict(dbs.execute(
+        select(User.locale, func.count()).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True)).group_by(User.locale)
+    ).all())
+    named, other = [], 0
+    for language, count in sorted(Counter(c.language for c in comments).items()):
+        if count >= min_group and (language == original or advisors_by_locale.get(language, 0) >= min_group):
+            named.append({"code": language, "comments": count})
+        else:
+            other += count
+    return {"languages": named, "other_languages": other}
+
+
+def _dispositions(visible: list[Comment]) -> dict[str, int]:
+    counts = Counter(c.response.disposition if c.response else "none" for c in visible)
+    return {key: counts.get(key, 0) for key in DISPOSITION_KEYS}
+
+
+def _polls(dbs: Session, revision: Revision) -> list[dict]:
+    snapshot = []
+    for poll in polls_for_revision(dbs, revision):
+        result = results(dbs, poll)
+        labels = {str(option.id): option.label for option in poll.options}
+        snapshot.append({
+            "question": poll.question, "kind": poll.kind, "state": poll.state,
+            "voted": turnout(dbs, poll).voted, "min_ballots": poll.min_ballots,
+            "rows": [[value, labels.get(value, value), count, round(percent, 1)]
+                     for value, count, percent in result.counts] if result else None,
+            "mean": result.mean if result else None,
+        })
+    return snapshot
+
+
+def _themes(visible: list[Comment]) -> list[dict]:
+    texts = []
+    for comment in visible:
+        texts.append((comment.section_key, comment.language, comment.id, comment.body))
+        texts += [(comment.section_key, t.locale, comment.id, t.body) for t in comment.translations]
+    open_to_advisors = {c.id for c in visible if c.quote_consent != QuoteConsent.AUTHOR_ONLY}
+    return [
+        {"section": theme.section_key, "language": theme.language, "phrase": theme.phrase,
+         "comments": [str(i) for i in theme.comment_ids],
+         "open_to_advisors": [str(i) for i in theme.comment_ids if i in open_to_advisors]}
+        for theme in find_themes(texts)
+    ]
+
+
+# --- Reading a summary -----------------------------------------------------------
+
+@dataclass
+class SummaryView:
+    """A summary as one reader may see it."""
+
+    summary: FeedbackSummary
+    facts: dict
+    #: (index in the stored list, theme) pairs this reader may see
+    themes: list[tuple[int, dict]]
+    quotes: list[SummaryQuote]
+    #: Paraphrase-only comments: for staff, all of them (to write the paraphrase); for advisors, the written ones.
+    paraphrases: list[tuple[Comment, Paraphrase | None]] = field(default_factory=list)
+
+
+def view_summary(dbs: Session, summary: FeedbackSummary, *, staff: bool) -> SummaryView:
+    facts = summary.facts
+    key = "comments" if staff else "open_to_advisors"
+    themes = [(index, theme) for index, theme in enumerate(facts["themes"]) if theme[key]]
+    return SummaryView(summary=summary, facts=facts, themes=themes, quotes=list(summary.quotes),
+                       paraphrases=_paraphrases(dbs, summary.revision, staff=staff))
+
+
+def _paraphrases(dbs: Session, revision: Revision, *, staff: bool) -> list[tuple[Comment, Paraphrase | None]]:
+    rows = dbs.execute(
+        select(Comment, Paraphrase).outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
+        .where(Comment.revision_id == revision.id, Comment.state == "visible",
+               Comment.quote_consent == str(QuoteConsent.PARAPHRASE))
+        .order_by(Comment.section_key, Comment.id)
+    ).all()
+    return [(comment, paraphrase) for comment, paraphrase in rows if staff or paraphrase is not None]
+
+
+def theme_comments(dbs: Session, summary: FeedbackSummary, index: int, *, staff: bool) -> tuple[dict, list[Comment]]:
+    """One theme and the comments behind it that this reader may read; IndexError when it is not theirs."""
+    theme = summary.facts["themes"][index]
+    ids = theme["comments"] if staff else theme["open_to_advisors"]
+    if not ids:
+        raise IndexError(index)
+    comments = dbs.scalars(select(Comment).where(Comment.id.in_([uuid.UUID(i) for i in ids]))
+                           .options(selectinload(Comment.translations)).order_by(Comment.id)).all()
+    return theme, list(comments)
+
+
+def write_paraphrase(dbs: Session, author: User, comment: Comment, body: str) -> Paraphrase:
+    if comment.state != "visible" or comment.quote_consent != QuoteConsent.PARAPHRASE:
+        raise NotParaphrasable
+    if dbs.scalar(select(RevisionOutcome.id).where(RevisionOutcome.comment_id == comment.id)) is not None:
+        raise OutcomeRecorded
+    body = clean_text(body)
+    if not body:
+        raise NotParaphrasable
+    paraphrase = dbs.get(Paraphrase, comment.id)
+    if paraphrase is None:
+        paraphrase = Paraphrase(comment_id=comment.id, body=body, author_id=author.id, written_at=utcnow())
+        dbs.add(paraphrase)
+    else:
+        paraphrase.body, paraphrase.author_id, paraphrase.written_at = body, author.id, utcnow()
+    return paraphrase
+
+
+# --- Publishing the next revision ----------------------------------------------
+
+def previous_round(draft: Revision) -> Revision | None:
+    """The published revision a draft follows, when it had a review round."""
+    current = draft.policy.current
+    return current if current is not None and current.review_window is not None else None
+
+
+def round_comments(dbs: Session, revision: Revision) -> list[Comment]:
+    """Every visible comment of a round with its answer, in section order: what the author checks before publishing."""
+    positions = {s.key: s.position for s in revision.sections}
+    comments = dbs.scalars(
+        select(Comment).where(Comment.revision_id == revision.id, Comment.state == "visible")
+        .options(selectinload(Comment.response).selectinload(Response.author))
+    ).all()
+    return sorted(comments, key=lambda c: (positions.get(c.section_key, len(positions)), c.id))
+
+
+def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revision:
+    """Publish a draft; when the revision before it was reviewed, every comment needs an answer first.
+
+    The new revision records, once and for good, what was done with each comment.
+    """
+    previous = previous_round(draft)
+    comments: list[Comment] = []
+    if previous is not None:
+        if previous.review_window.state(utcnow()) != "closed":
+            raise PreviousRoundOpen
+        take_summary(dbs, previous, min_group=min_group)
+        comments = round_comments(dbs, previous)
+        unanswered = [c for c in comments if c.response is None]
+        if unanswered:
+            raise UnansweredComments(unanswered)
+    policies.publish(dbs, draft)
+    dbs.add_all(
+        RevisionOutcome(
+            revision_id=draft.id, comment_id=c.id, section_key=c.section_key, quote_consent=c.quote_consent,
+            disposition=c.response.disposition, responder_id=c.response.author_id,
+            response_body="" if c.quote_consent == QuoteConsent.AUTHOR_ONLY else c.response.body,
+        )
+        for c in comments
+    )
+    return draft
+
+
+@dataclass
+class YouSaidWeDid:
+    """A revision's record of what became of the previous round's comments, ready to show."""
+
+    previous: Revision
+    #: (outcome, quote or None, paraphrase or None), author-only comments left out
+    items: list[tuple[RevisionOutcome, SummaryQuote | None, Paraphrase | None]]
+    #: Author-only comments: only counted, by disposition
+    counted: dict[str, int]
+
+
+def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
+    outcomes = list(dbs.scalars(
+        select(RevisionOutcome).where(RevisionOutcome.revision_id == revision.id)
+        .options(selectinload(RevisionOutcome.comment), selectinload(RevisionOutcome.responder))
+    ).all())
+    if not outcomes:
+        return None
+    ids = [o.comment_id for o in outcomes]
+    quotes = {q.comment_id: q for q in dbs.scalars(select(SummaryQuote).where(SummaryQuote.comment_id.in_(ids)))}
+    paraphrases = {p.comment_id: p for p in dbs.scalars(select(Paraphrase).where(Paraphrase.comment_id.in_(ids)))}
+    previous = next(r for r in reversed(revision.policy.published) if r.number < revision.number)
+    positions = {s.key: s.position for s in previous.sections}
+    shown = sorted((o for o in outcomes if o.quote_consent != QuoteConsent.AUTHOR_ONLY),
+                   key=lambda o: (positions.get(o.section_key, len(positions)), o.id))
+    counted = Counter(o.disposition for o in outcomes if o.quote_consent == QuoteConsent.AUTHOR_ONLY)
+    return YouSaidWeDid(
+        previous=previous,
+        items=[(o, quotes.get(o.comment_id), paraphrases.get(o.comment_id)) for o in shown],
+        counted={key: counted[key] for key in DISPOSITION_KEYS if counted.get(key)},
+    )
+
+
+# --- The chain, and an advisor's impact --------------------------------------------
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One published revision in a policy's history, and what its review led to."""
+
+    revision: Revision
+    summary_taken: bool
+    comments: int
+    answered: int
+    next_revision: Revision | None
+    outcomes: int
+
+
+def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
+    """Revision → review → summary → responses → next revision, for every version, in a fixed number of queries."""
+    ids = [r.id for r in published]
+    summarised = set(dbs.scalars(select(FeedbackSummary.revision_id).where(FeedbackSummary.revision_id.in_(ids))))
+    counts = {revision_id: (total, answered) for revision_id, total, answered in dbs.execute(
+        select(Comment.revision_id, func.count(Comment.id), func.count(Response.id))
+        .outerjoin(Response, Response.comment_id == Comment.id)
+        .where(Comment.revision_id.in_(ids), Comment.state == "visible").group_by(Comment.revision_id)
+    ).all()}
+    outcomes = dict(dbs.execute(select(RevisionOutcome.revision_id, func.count())
+                                .where(RevisionOutcome.revision_id.in_(ids))
+                                .group_by(RevisionOutcome.revision_id)).all())
+    links = []
+    for position, revision in enumerate(published):
+        following = published[position + 1] if position + 1 < len(published) else None
+        total, answered = counts.get(revision.id, (0, 0))
+        links.append(ChainLink(revision=revision, summary_taken=revision.id in summarised, comments=total,
+                               answered=answered, next_revision=following,
+                               outcomes=outcomes.get(following.id, 0) if following else 0))
+    return links
+
+
+def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, RevisionOutcome]:
+    """What the next revision did with each of these comments, when it has been published."""
+    if not comment_ids:
+        return {}
+    return {o.comment_id: o for o in dbs.scalars(
+        select(RevisionOutcome).where(RevisionOutcome.comment_id.in_(comment_ids))
+        .options(selectinload(RevisionOutcome.revision)))}
+
+
+def impact(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[str, int]:
+    """How many of these comments changed a policy: adopted and partly adopted."""
+    if not comment_ids:
+        return {key: 0 for key in CHANGED_POLICY}
+    counts = dict(dbs.execute(
+        select(RevisionOutcome.disposition, func.count()).where(RevisionOutcome.comment_id.in_(comment_ids),
+                                                                RevisionOutcome.disposition.in_(CHANGED_POLICY))
+        .group_by(RevisionOutcome.disposition)).all())
+    return {key: counts.get(key, 0) for key in CHANGED_POLICY}

@@ -1,0 +1,205 @@
+"""The summary of a review round: page, theme pages, paraphrases, CSV and PDF; and closing a review early."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from council.accounts.access import requires_role
+from council.accounts.forms import EmptyForm
+from council.accounts.models import Role
+from council.compensation.money import spreadsheet_safe
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
+from council.feedback.models import Comment
+from council.i18n import LANGUAGE_NAMES
+from council.policies.service import text_for_reader
+from council.policies.views import published_or_404
+from council.summaries import service
+from council.summaries.forms import ParaphraseForm
+from council.summaries.models import Paraphrase
+from council.voting.kinds import CONSENT_LABELS as POLL_CONSENT_LABELS
+
+bp = Blueprint("summaries", __name__, url_prefix="/policies/<uuid:policy_id>/revisions/<int:number>")
+
+STAFF_ROLES = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
+
+
+def _is_staff() -> bool:
+    return any(current_user.has_role(role) for role in STAFF_ROLES)
+
+
+def _min_group() -> int:
+    return current_app.config["SUMMARY_MIN_GROUP"]
+
+
+def _summary_or_404(policy_id: uuid.UUID, number: int):
+    service.close_due_reviews(min_group=_min_group())
+    revision = published_or_404(policy_id, number)
+    summary = service.summary_for(db.session, revision)
+    if summary is None:
+        abort(404)
+    return revision, summary
+
+
+def _headings(revision) -> dict[str, str]:
+    """Each section's heading in the reader's language where a translation has it; "" is the whole revision."""
+    reading = text_for_reader(db.session, revision, get_locale().language)
+    headings = {"": _("The revision as a whole")}
+    for section in revision.sections:
+        translated = reading.translation.section(section.key) if reading.translation else None
+        headings[section.key] = (translated.heading if translated else section.heading) or _("Introduction")
+    return headings
+
+
+def _poll_label(poll: dict, value: str, label: str) -> str:
+    return str(POLL_CONSENT_LABELS.get(value, value)) if poll["kind"] == "consent" else label
+
+
+def _context(revision, summary) -> dict:
+    view = service.view_summary(db.session, summary, staff=_is_staff())
+    sections = view.facts["sections"]
+    most = max([row["comments"] for row in sections] + [1])
+    return dict(
+        revision=revision, policy=revision.policy, view=view, facts=view.facts, headings=_headings(revision),
+        closed_on=date.fromisoformat(view.facts["closed_on"]),
+        section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
+        poll_label=_poll_label, language_names=LANGUAGE_NAMES, consent_labels=CONSENT_LABELS,
+        disposition_labels=DISPOSITION_LABELS, is_staff=_is_staff(), locale_code=get_locale().language,
+        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
+    )
+
+
+@bp.get("/summary")
+def summary(policy_id: uuid.UUID, number: int):
+    service.close_due_reviews(min_group=_min_group())
+    revision = published_or_404(policy_id, number)
+    found = service.summary_for(db.session, revision)
+    if found is None:
+        return render_template("summaries/not_yet.html", revision=revision, policy=revision.policy, now=utcnow())
+    return render_template("summaries/summary.html", **_context(revision, found))
+
+
+@bp.get("/summary.pdf")
+def summary_pdf(policy_id: uuid.UUID, number: int):
+    # Imported here: WeasyPrint loads Pango, which only this download needs.
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
+
+    revision, found = _summary_or_404(policy_id, number)
+    html = render_template("summaries/document.html", **_context(revision, found))
+    stylesheet = CSS(string=(Path(current_app.static_folder) / "css" / "council.css").read_text("utf-8"))
+    # No protocol is allowed: the PDF is made from this HTML and stylesheet alone, and no request leaves the server.
+    pdf = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).write_pdf(stylesheets=[stylesheet])
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.pdf"'})
+
+
+@bp.get("/summary.csv")
+def summary_csv(policy_id: uuid.UUID, number: int):
+    revision, found = _summary_or_404(policy_id, number)
+    context = _context(revision, found)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("Part"), _("Item"), _("Detail"), _("Count")])
+    for row in _csv_rows(context):
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.csv"'})
+
+
+def _csv_rows(context: dict):
+    """The summary as rows: no ids, no tags, no time finer than the day."""
+    facts, headings, view = context["facts"], context["headings"], context["view"]
+    yield _("Review"), _("Closed on"), facts["closed_on"], ""
+    yield _("Participation"), _("Reviews marked as done"), "", facts["completions"]
+    yield _("Participation"), _("Comments"), "", facts["comments"]
+    for row in facts["sections"]:
+        yield _("Comments per section"), headings.get(row["key"], row["key"]), "", row["comments"]
+    for row in facts["languages"]:
+        yield _("Languages"), LANGUAGE_NAMES.get(row["code"], row["code"]), "", row["comments"]
+    if facts["other_languages"]:
+        yield _("Languages"), _("Other languages"), "", facts["other_languages"]
+    for key, count in facts["dispositions"].items():
+        label = DISPOSITION_LABELS.get(key, _("No answer yet when the review closed"))
+        yield _("Answers"), label, "", count
+    for poll in facts["polls"]:
+        for value, label, count, _percent in poll["rows"] or []:
+            yield _("Poll"), poll["question"], _poll_label(poll, value, label), count
+    for _index, theme in view.themes:
+        count = len(theme["comments"] if context["is_staff"] else theme["open_to_advisors"])
+        yield _("Theme"), headings.get(theme["section"], ""), theme["phrase"], count
+    for quote in view.quotes:
+        yield _("Quote"), headings.get(quote.section_key, ""), quote.body, ""
+    for comment, paraphrase in view.paraphrases:
+        if paraphrase is not None:
+            yield _("Paraphrase"), headings.get(comment.section_key, ""), paraphrase.body, ""
+
+
+@bp.get("/summary/themes/<int:index>")
+def theme(policy_id: uuid.UUID, number: int, index: int):
+    revision, found = _summary_or_404(policy_id, number)
+    try:
+        chosen, comments = service.theme_comments(db.session, found, index, staff=_is_staff())
+    except IndexError:
+        abort(404)
+    return render_template("summaries/theme.html", revision=revision, policy=revision.policy, theme=chosen,
+                           comments=comments, headings=_headings(revision), language_names=LANGUAGE_NAMES,
+                           locale_code=get_locale().language)
+
+
+@bp.route("/summary/paraphrases/<uuid:comment_id>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def paraphrase(policy_id: uuid.UUID, number: int, comment_id: uuid.UUID):
+    revision, _found = _summary_or_404(policy_id, number)
+    comment = db.get_or_404(Comment, comment_id)
+    if comment.revision_id != revision.id:
+        abort(404)
+    existing = db.session.get(Paraphrase, comment.id)
+    form = ParaphraseForm(body=existing.body if existing else "")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.write_paraphrase(db.session, current_user, comment, form.body.data)
+        except service.OutcomeRecorded:
+            db.session.rollback()
+            form.body.errors.append(_("The next revision is published, so its record of this comment can no "
+                                      "longer change."))
+        except service.NotParaphrasable:
+            db.session.rollback()
+            form.body.errors.append(_("This comment can no longer be paraphrased: it was hidden or withdrawn."))
+        else:
+            db.session.commit()
+            flash(_("The paraphrase is saved."), "success")
+            return redirect(url_for("summaries.summary", policy_id=policy_id, number=number,
+                                    _anchor="paraphrases"), code=303)
+    if form.errors:
+        status = 400
+    return render_template("summaries/paraphrase.html", revision=revision, policy=revision.policy, comment=comment,
+                           form=form, consent_labels=CONSENT_LABELS), status
+
+
+@bp.post("/review/close")
+@requires_role(Role.AUTHOR)
+def close_review(policy_id: uuid.UUID, number: int):
+    revision = published_or_404(policy_id, number)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        service.close_review_now(db.session, current_user, revision, min_group=_min_group())
+    except service.ReviewNotOpen:
+        db.session.rollback()
+        flash(_("This review is not open, so it cannot be closed."), "error")
+        return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
+    db.session.commit()
+    flash(_("The review is closed and its summary is ready."), "success")
+    return redirect(url_for("summaries.summary", policy_id=policy_id, number=number), code=303)
