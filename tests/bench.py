@@ -114,10 +114,16 @@ def add_policy(app, sections: int):
         return policy.id, second.sections[sections // 2].key
 
 
-def measure_policy_pages(app, client, engine) -> None:
+def print_side_by_side(title: str, small: str, large: str, rows: dict[str, list[tuple[float, int]]]) -> None:
+    """One table: each row's time and query count at the small and at the large data size."""
     print()
-    print(f"{'revision pages':<34} {'10 sections':>22} {'200 sections':>22}")
+    print(f"{title:<34} {small:>22} {large:>22}")
     print(f"{'':<34} {'ms':>10} {'queries':>11} {'ms':>10} {'queries':>11}")
+    for label, ((ms_small, q_small), (ms_large, q_large)) in rows.items():
+        print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
+
+
+def measure_policy_pages(app, client, engine) -> None:
     rows: dict[str, list[tuple[float, int]]] = {}
     for size in (10, 200):
         policy_id, middle_key = add_policy(app, size)
@@ -131,8 +137,7 @@ def measure_policy_pages(app, client, engine) -> None:
             with counting_queries(engine) as counter:
                 client.get(path)
             rows.setdefault(label, []).append((time_requests(client, path, rounds=30), counter["n"]))
-    for label, ((ms_small, q_small), (ms_large, q_large)) in rows.items():
-        print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
+    print_side_by_side("revision pages", "10 sections", "200 sections", rows)
 
 
 def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:
@@ -158,9 +163,6 @@ def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5
 
 
 def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes) -> None:
-    print()
-    print(f"{'comment pages':<34} {'100 comments':>22} {'10,000 comments':>22}")
-    print(f"{'':<34} {'ms':>10} {'queries':>11} {'ms':>10} {'queries':>11}")
     rows: dict[str, list[tuple[float, int]]] = {}
     for size in (100, 10_000):
         policy_id, _ = add_policy(app, 10)
@@ -174,9 +176,82 @@ def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes)
             with counting_queries(engine) as counter:
                 client.get(path)
             rows.setdefault(label, []).append((time_requests(client, path, rounds=5), counter["n"]))
-    for label, ((ms_small, q_small), (ms_large, q_large)) in rows.items():
-        print(f"{label:<34} {ms_small:>10.2f} {q_small:>11} {ms_large:>10.2f} {q_large:>11}")
+    print_side_by_side("comment pages", "100 comments", "10,000 comments", rows)
     print("(My comments checks one HMAC per comment on the site; the 10,000 figure includes the first 100.)")
+
+
+#: Sentences advisors might write, per language; each benchmark comment joins two of them.
+SENTENCES = {
+    "en": ["Please say who will read the notes.", "An interpreter from my own community frightens me.",
+           "Ten days is too long to wait for an answer.", "Ask before you refer anyone to a shelter.",
+           "I want to delete my records without giving a reason.", "Staff should explain the complaint steps.",
+           "Meetings in a neutral place feel safer.", "The consent form is hard to understand."],
+    "es": ["Quiero borrar mis datos sin dar explicaciones.", "Una intérprete mujer es importante para nosotras.",
+           "Diez días es mucho tiempo de espera.", "Pregunten antes de enviar a alguien a un refugio.",
+           "Digan quién leerá las notas.", "El formulario de consentimiento es difícil de entender."],
+    "fr": ["Une interprète femme, c'est important pour beaucoup d'entre nous.",
+           "Dites qui lira les notes.", "Dix jours, c'est long quand on a peur.",
+           "Demandez avant chaque orientation vers un foyer.", "Le formulaire de consentement est difficile."],
+    "ar": ["أحتاج إلى مترجم لا يعرف أحداً من مجتمعي.", "قولوا من سيقرأ الملاحظات.",
+           "عشرة أيام وقت طويل للانتظار.", "اسألوا قبل إحالة أي شخص إلى مأوى.", "استمارة الموافقة صعبة الفهم."],
+}
+
+
+def add_closed_round(app, how_many: int):
+    """A policy whose review has closed with ``how_many`` comments in four languages; returns the revision id."""
+    import random
+    import secrets as random_tokens
+    import uuid
+    from datetime import timedelta
+
+    from council.feedback import service as feedback
+    from council.feedback.models import Comment, QuoteConsent
+    from council.policies.models import ReviewWindow
+
+    chooser = random.Random(how_many)
+    consents = [str(consent) for consent in QuoteConsent]
+    with app.app_context():
+        policy_id, _ = add_policy(app, 10)
+        revision = policies.load_revision(db.session, policy_id, 2)
+        now = utcnow()
+        db.session.add(ReviewWindow(revision=revision, opens_at=now - timedelta(days=20),
+                                    closes_at=now - timedelta(days=1)))
+        keys = [s.key for s in revision.sections]
+        languages = list(SENTENCES)
+        for n in range(how_many):
+            language = languages[n % len(languages)]
+            comment_id = uuid.uuid4()
+            db.session.add(Comment(
+                id=comment_id, revision_id=revision.id, section_key=keys[n % len(keys)],
+                body=" ".join(chooser.sample(SENTENCES[language], 2)), language=language,
+                quote_consent=consents[n % len(consents)], state="visible", created_on=now.date(),
+                owner_tag=feedback.owner_tag(random_tokens.token_bytes(32), comment_id),
+                submission_key=random_tokens.token_urlsafe(24)))
+        db.session.commit()
+        return policy_id, revision.id
+
+
+def measure_summaries(app, advisor, engine) -> None:
+    from council.policies.models import Revision
+    from council.summaries import service as summaries
+
+    rows: dict[str, list[tuple[float, int]]] = {}
+    for size in (100, 10_000):
+        policy_id, revision_id = add_closed_round(app, size)
+        with app.app_context():
+            revision = db.session.get(Revision, revision_id)
+            with counting_queries(engine) as counter:
+                start = time.perf_counter()
+                summaries.take_summary(db.session, revision, min_group=app.config["SUMMARY_MIN_GROUP"])
+                db.session.commit()
+                taken_ms = (time.perf_counter() - start) * 1000
+        rows.setdefault("taking the summary (once)", []).append((taken_ms, counter["n"]))
+        path = f"/policies/{policy_id}/revisions/2/summary"
+        with counting_queries(engine) as counter:
+            advisor.get(path)
+        rows.setdefault("summary page (advisor)", []).append((time_requests(advisor, path, rounds=5), counter["n"]))
+    print_side_by_side("review summary (en, es, fr, ar)", "100 comments", "10,000 comments", rows)
+    print("(Taking a summary runs YAKE once per section and language; it happens once, when the review closes.)")
 
 
 def main() -> None:
@@ -240,6 +315,7 @@ def main() -> None:
 
     measure_policy_pages(app, advisor, engine)
     measure_comment_pages(app, advisor, coordinator, engine, advisor_key)
+    measure_summaries(app, advisor, engine)
 
     print()
     html = anonymous.get("/").get_data()

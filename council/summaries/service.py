@@ -215,7 +215,7 @@ def _themes(visible: list[Comment]) -> list[dict]:
 
 @dataclass
 class SummaryView:
-    """A summary as one reader may see it."""
+    """A summary as one reader may see it: its facts, the themes they may see, and one page of words."""
 
     summary: FeedbackSummary
     facts: dict
@@ -224,24 +224,42 @@ class SummaryView:
     quotes: list[SummaryQuote]
     #: Paraphrase-only comments: for staff, all of them (to write the paraphrase); for advisors, the written ones.
     paraphrases: list[tuple[Comment, Paraphrase | None]] = field(default_factory=list)
+    #: How many quotes and paraphrases there are in all, across pages.
+    quote_total: int = 0
+    paraphrase_total: int = 0
 
 
-def view_summary(dbs: Session, summary: FeedbackSummary, *, staff: bool) -> SummaryView:
+def view_summary(dbs: Session, summary: FeedbackSummary, *, staff: bool, page: int = 1,
+                 per_page: int | None = None) -> SummaryView:
+    """``per_page`` bounds the quotes and paraphrases shown (the page); None gives them all (the exports)."""
     facts = summary.facts
     key = "comments" if staff else "open_to_advisors"
     themes = [(index, theme) for index, theme in enumerate(facts["themes"]) if theme[key]]
-    return SummaryView(summary=summary, facts=facts, themes=themes, quotes=list(summary.quotes),
-                       paraphrases=_paraphrases(dbs, summary.revision, staff=staff))
+    quotes = select(SummaryQuote).where(SummaryQuote.summary_id == summary.id)
+    paraphrases = _paraphrases_query(summary.revision, staff=staff)
+    return SummaryView(
+        summary=summary, facts=facts, themes=themes,
+        quotes=list(dbs.scalars(_page_of(quotes.order_by(SummaryQuote.section_key, SummaryQuote.comment_id),
+                                         page, per_page))),
+        paraphrases=[(comment, paraphrase) for comment, paraphrase in dbs.execute(
+            _page_of(paraphrases.order_by(Comment.section_key, Comment.id), page, per_page)).all()],
+        quote_total=_count(dbs, quotes), paraphrase_total=_count(dbs, paraphrases),
+    )
 
 
-def _paraphrases(dbs: Session, revision: Revision, *, staff: bool) -> list[tuple[Comment, Paraphrase | None]]:
-    rows = dbs.execute(
-        select(Comment, Paraphrase).outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
-        .where(Comment.revision_id == revision.id, Comment.state == "visible",
-               Comment.quote_consent == str(QuoteConsent.PARAPHRASE))
-        .order_by(Comment.section_key, Comment.id)
-    ).all()
-    return [(comment, paraphrase) for comment, paraphrase in rows if staff or paraphrase is not None]
+def _page_of(query, page: int, per_page: int | None):
+    return query if per_page is None else query.limit(per_page).offset((max(page, 1) - 1) * per_page)
+
+
+def _count(dbs: Session, query) -> int:
+    return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _paraphrases_query(revision: Revision, *, staff: bool):
+    query = (select(Comment, Paraphrase).outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
+             .where(Comment.revision_id == revision.id, Comment.state == "visible",
+                    Comment.quote_consent == str(QuoteConsent.PARAPHRASE)))
+    return query if staff else query.where(Paraphrase.comment_id.is_not(None))
 
 
 def theme_comments(dbs: Session, summary: FeedbackSummary, index: int, *, staff: bool) -> tuple[dict, list[Comment]]:

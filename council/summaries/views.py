@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -65,8 +65,12 @@ def _poll_label(poll: dict, value: str, label: str) -> str:
     return str(POLL_CONSENT_LABELS.get(value, value)) if poll["kind"] == "consent" else label
 
 
-def _context(revision, summary) -> dict:
-    view = service.view_summary(db.session, summary, staff=_is_staff())
+#: Quotes and paraphrases on one page of the summary; the exports hold them all.
+WORDS_PER_PAGE = 30
+
+
+def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -> dict:
+    view = service.view_summary(db.session, summary, staff=_is_staff(), page=page, per_page=per_page)
     sections = view.facts["sections"]
     most = max([row["comments"] for row in sections] + [1])
     return dict(
@@ -75,7 +79,7 @@ def _context(revision, summary) -> dict:
         section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
         poll_label=_poll_label, language_names=LANGUAGE_NAMES, consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS, is_staff=_is_staff(), locale_code=get_locale().language,
-        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
+        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"], page=page, per_page=per_page,
     )
 
 
@@ -86,7 +90,11 @@ def summary(policy_id: uuid.UUID, number: int):
     found = service.summary_for(db.session, revision)
     if found is None:
         return render_template("summaries/not_yet.html", revision=revision, policy=revision.policy, now=utcnow())
-    return render_template("summaries/summary.html", **_context(revision, found))
+    page = max(request.args.get("page", 1, type=int), 1)
+    context = _context(revision, found, page=page, per_page=WORDS_PER_PAGE)
+    if page > 1 and not (context["view"].quotes or context["view"].paraphrases):
+        abort(404)
+    return render_template("summaries/summary.html", **context)
 
 
 @bp.get("/summary.pdf")

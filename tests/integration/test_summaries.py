@@ -374,6 +374,24 @@ def test_the_summary_exports_as_csv_and_pdf(app, review):
     assert "Summary of the review" in extracted and QUOTED in extracted and AUTHOR_ONLY not in extracted
 
 
+def test_the_summary_page_shows_quotes_a_page_at_a_time_and_the_exports_hold_them_all(app, review):
+    with app.app_context():
+        revision = db.session.get(Policy, review.policy_id).revisions[0]
+        for n in range(34):
+            _comment(revision, review.keys["willow"], 1 + n % 2, f"Quote number {n:02d} about the notes.", "verbatim")
+        db.session.commit()
+    _close_by_time(app, review)
+    willow = _advisor_client(app, "willow")
+    first = willow.get(review.path() + "/summary").get_data(as_text=True)
+    second = willow.get(review.path() + "/summary?page=2").get_data(as_text=True)
+    shown = [re.findall(r"Quote number (\d\d)", page) + [QUOTED] * page.count(QUOTED) for page in (first, second)]
+    assert len(shown[0]) == 30 and len(shown[1]) == 5 and not set(shown[0]) & set(shown[1])
+    assert "35 quotes in all" in first and "Page 1 of 2" in first and "Page 2 of 2" in second
+    assert willow.get(review.path() + "/summary?page=3").status_code == 404
+    exported = willow.get(review.path() + "/summary.csv").get_data(as_text=True)
+    assert len(re.findall(r"Quote number \d\d", exported)) == 34
+
+
 def test_a_summary_before_the_review_closes_says_when_it_will_come(app, review):
     page = _advisor_client(app, "willow").get(review.path() + "/summary")
     assert page.status_code == 200
