@@ -101,7 +101,7 @@ def revision(policy_id: uuid.UUID, number: int):
         review_done=has_completed(db.session, current_user, found),
         completions=completion_count(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
-        has_summary=summaries.summary_for(db.session, found) is not None,
+        has_summary=summaries.has_summary(db.session, found),
         record=summaries.you_said_we_did(db.session, found), disposition_labels=DISPOSITION_LABELS,
         headings=_headings_of(found), close_form=EmptyForm(),
     )

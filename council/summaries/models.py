@@ -34,7 +34,6 @@ class FeedbackSummary(db.Model):
     data: Mapped[str] = mapped_column(Text)
 
     revision: Mapped[Revision] = relationship()
-    quotes: Mapped[list[SummaryQuote]] = relationship(back_populates="summary", order_by="SummaryQuote.id")
 
     @property
     def facts(self) -> dict:
@@ -55,8 +54,6 @@ class SummaryQuote(db.Model):
     body: Mapped[str] = mapped_column(Text)
     #: Staff translations at the time of closing, as JSON {locale: text}.
     translations: Mapped[str] = mapped_column(Text, default="{}")
-
-    summary: Mapped[FeedbackSummary] = relationship(back_populates="quotes")
 
     def text_in(self, locale: str) -> str | None:
         return json.loads(self.translations).get(locale) if locale != self.language else None

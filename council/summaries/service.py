@@ -102,8 +102,12 @@ def close_review_now(dbs: Session, author: User, revision: Revision, *, min_grou
 
 
 def summary_for(dbs: Session, revision: Revision) -> FeedbackSummary | None:
-    return dbs.scalar(select(FeedbackSummary).where(FeedbackSummary.revision_id == revision.id)
-                      .options(selectinload(FeedbackSummary.quotes)))
+    return dbs.scalar(select(FeedbackSummary).where(FeedbackSummary.revision_id == revision.id))
+
+
+def has_summary(dbs: Session, revision: Revision) -> bool:
+    """Without loading the snapshot, which can run to megabytes for a large round."""
+    return dbs.scalar(select(FeedbackSummary.id).where(FeedbackSummary.revision_id == revision.id)) is not None
 
 
 def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> FeedbackSummary:
