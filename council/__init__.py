@@ -50,7 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.accounts.views import bp as accounts_bp
     from council.admin.views import bp as admin_bp
     from council.compensation.views import bp as compensation_bp
+    from council.digest.views import bp as digest_bp
     from council.summaries.views import bp as summaries_bp
+    from council.notices.views import bp as notices_bp
     from council.feedback.views import bp as feedback_bp
     from council.pages.errors import init_errors
     from council.voting.views import bp as voting_bp
@@ -66,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(voting_bp)
     app.register_blueprint(compensation_bp)
     app.register_blueprint(summaries_bp)
+    app.register_blueprint(digest_bp)
+    app.register_blueprint(notices_bp)
     init_errors(app)
     init_templating(app)
 

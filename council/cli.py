@@ -126,9 +126,44 @@ def load_demo(password: str) -> None:
                         change_notes=demo_content.REVISION_2_CHANGE_NOTES)
     summaries.publish_revision(db.session, second, min_group=min_group)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
-    _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
+    open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
     _demo_polls(second, people, keys, closed=False)
+    feedback.flag(db.session, keys["advisor5"], open_round[demo_content.FLAGGED_OPEN_ROUND_COMMENT])
+    _demo_second_policy(author, keys, min_group)
+    _demo_coordination(people)
     db.session.commit()
+
+
+def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) -> None:
+    """A policy whose review closed with a summary, and the author's next draft waiting to be published."""
+    now = utcnow()
+    policy = policies.create_policy(db.session, author, title=demo_content.SECOND_POLICY_TITLE,
+                                    body=demo_content.SECOND_POLICY)
+    first = policy.revisions[0]
+    policies.publish(db.session, first)
+    db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=12), closes_at=now - timedelta(days=2)))
+    posted = _demo_comments(first, demo_content.SECOND_POLICY_COMMENTS, keys)
+    for index, (disposition, text) in demo_content.SECOND_POLICY_RESPONSES.items():
+        feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
+    summaries.take_summary(db.session, first, min_group=min_group)
+    draft = policies.start_next_revision(db.session, policy, author)
+    policies.save_draft(db.session, draft, title=demo_content.SECOND_POLICY_TITLE,
+                        body=demo_content.SECOND_POLICY_DRAFT, change_notes="Cash or transfer, as you choose.")
+
+
+def _demo_coordination(people: dict[str, User]) -> None:
+    """What a coordinator's home lists: an invitation waiting, one expired, an advisor near their yearly limit."""
+    coordinator = people["coordinator"]
+    accounts.create_invitation(db.session, coordinator, Role.ADVISOR, label="New advisor", valid_days=7)
+    expired, _token = accounts.create_invitation(db.session, coordinator, Role.ADVISOR, label="Did not come",
+                                                 valid_days=1)
+    expired.created_at -= timedelta(days=5)
+    expired.expires_at -= timedelta(days=5)
+    stipends.set_yearly_limit(db.session, coordinator, people["advisor2"], 6000, "EUR")
+    now = utcnow()
+    stipends.plan_meeting(db.session, coordinator, title="Council meeting", place="The community room, or by phone",
+                          starts_at=(now + timedelta(days=9)).replace(hour=17, minute=0, second=0, microsecond=0),
+                          duration_minutes=90, key="demo-planned-meeting-1", now=now)
 
 
 def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:
@@ -187,8 +222,11 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
                     people["advisor3"]: ("excused", 0)}, key="demo-meeting-1",
     )
     db.session.flush()
-    meeting_entries = [e for e in stipends.entries_between(db.session, meeting.held_on, meeting.held_on)]
-    stipends.approve(db.session, coordinator, entries[:2] + meeting_entries[:1])
+    # Named, not taken by position: entries come back in random-key order.
+    advisor1_meeting = [e for e in stipends.entries_between(db.session, meeting.held_on, meeting.held_on)
+                        if e.advisor_id == people["advisor1"].id]
+    first_two = [e for e in entries if e.advisor_id in (people["advisor1"].id, people["advisor2"].id)]
+    stipends.approve(db.session, coordinator, first_two + advisor1_meeting)
     db.session.flush()
     paid = [e for e in entries if e.advisor_id == people["advisor1"].id]
     stipends.pay(db.session, coordinator, people["advisor1"], paid, method="bank_transfer",
@@ -237,3 +275,25 @@ def tick() -> None:
     db.session.commit()
     click.echo(f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
                f"review stipends up to date ({earned} entries).")
+
+
+@council_cli.command("send-digest")
+@with_appcontext
+def send_digest() -> None:
+    """Send the day's email digests once the configured hour has come; run hourly from cron."""
+    from council.digest import service as digest
+
+    config = current_app.config
+    run = digest.send_due_digests(
+        db.session, now=utcnow(), zone_name=config["BABEL_DEFAULT_TIMEZONE"], secret=config["PAYEE_DATA_KEY"],
+        timeout=config["MAIL_TIMEOUT_SECONDS"], default_locale=config["BABEL_DEFAULT_LOCALE"],
+        locales=list(config["LANGUAGES"]),
+    )
+    db.session.commit()
+    if not run.due:
+        click.echo("No digests are due now (before the sending hour, or outgoing mail is not set up).")
+        return
+    for reason in run.failures:
+        # Neutral: why a message did not go, never to whom.
+        click.echo(f"A digest could not be sent ({reason}); it will be tried again at the next run.", err=True)
+    click.echo(f"{run.sent} digests sent." + (f" {len(run.failures)} could not be sent." if run.failures else ""))

@@ -54,6 +54,9 @@ COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"
 #: How long a comment typed into an expired session can wait for its writer to sign in.
 PENDING_COMMENT_MINUTES = 120
 
+#: Seconds to wait for the outgoing mail server (connecting, and each reply) before giving up on a message.
+MAIL_TIMEOUT_SECONDS = 15
+
 #: Largest revision or translation text accepted, in bytes of UTF-8.
 REVISION_MAX_BYTES = 1024 * 1024
 #: Requests larger than this are refused with 413 before any form sees them.

@@ -217,3 +217,31 @@ POLLS = [
     {"question": "How safe does the complaints section feel?", "kind": "score", "section": 9, "score_min": 1,
      "score_max": 5, "votes": [], "closed": False},
 ]
+
+#: A second, shorter policy whose first review has closed: its summary waits for the author's next draft.
+SECOND_POLICY_TITLE = "Meetings and travel costs"
+SECOND_POLICY = """\
+We want every advisor to be able to come to meetings without paying anything themselves.
+
+## Travel
+
+We pay for travel to and from every meeting, in advance if you ask.
+
+## Childcare
+
+We pay for childcare during meetings, or you may bring your children to a quiet room next door.
+"""
+SECOND_POLICY_DRAFT = SECOND_POLICY.replace("in advance if you ask.", "in advance if you ask, in cash or by transfer.")
+#: Comments on the second policy's first revision: (advisor login, section position, language, consent, text).
+SECOND_POLICY_COMMENTS = [
+    ("advisor1", 1, "en", "verbatim", "Paying in advance matters: many of us cannot wait for a refund."),
+    ("advisor3", 1, "fr", "verbatim", "Le remboursement en espèces est plus sûr pour certaines d'entre nous."),
+    ("advisor5", 2, "en", "paraphrase", "A quiet room next door would let me come at all."),
+]
+SECOND_POLICY_RESPONSES = {
+    0: ("adopted", "We pay in advance whenever you ask, with no forms to fill in first."),
+    1: ("adopted", "The next revision says you may choose cash or a transfer."),
+}
+
+#: An open-round comment an advisor flagged for moderators (index in OPEN_ROUND_COMMENTS).
+FLAGGED_OPEN_ROUND_COMMENT = 2

@@ -2,6 +2,7 @@
 
 from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
+from council.digest.models import DigestSubscription, MailSettings  # noqa: F401
 from council.compensation.models import (  # noqa: F401
     Approval,
     Attendance,

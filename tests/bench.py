@@ -254,6 +254,79 @@ def measure_summaries(app, advisor, engine) -> None:
     print("(Taking a summary runs YAKE once per section and language; it happens once, when the review closes.)")
 
 
+def add_home_items(app, how_many: int, advisor_key: bytes) -> None:
+    """``how_many`` of each thing a home page lists: open reviews, polls, answered and hidden comments of the
+    benchmark advisor, stipend entries waiting and approved, invitations, flagged comments and audit events."""
+    import secrets as random_tokens
+    import uuid
+    from datetime import timedelta
+
+    from council.accounts.models import Invitation
+    from council.compensation.models import Approval, StipendEntry
+    from council.feedback import service as feedback
+    from council.feedback.models import Comment, Response
+    from council.policies.models import ReviewWindow
+    from council.voting.models import Poll, VoterRoll
+
+    policy_id, _ = add_policy(app, 3)
+    with app.app_context():
+        now = utcnow()
+        coordinator = accounts._find_by_login(db.session, "coordinator")
+        advisor = accounts._find_by_login(db.session, "advisor")
+        revision = policies.load_revision(db.session, policy_id, 2)
+        section = revision.sections[0].key
+        for n in range(how_many):
+            policy = policies.create_policy(db.session, coordinator, title=f"Home item {n}", body="## One\n\nText.")
+            policies.publish(db.session, policy.revisions[0])
+            db.session.add(ReviewWindow(revision=policy.revisions[0], opens_at=now - timedelta(hours=1),
+                                        closes_at=now + timedelta(days=5)))
+            poll = Poll(revision_id=revision.id, question=f"Poll {n}", kind="consent", opens_at=now - timedelta(hours=1),
+                        closes_at=now + timedelta(days=5), state="open", created_by_id=coordinator.id)
+            db.session.add(poll)
+            db.session.flush()
+            db.session.add(VoterRoll(poll_id=poll.id, user_id=advisor.id, voted=False))
+            for state, flags in (("visible", 0), ("hidden", 0), ("visible", 1)):
+                comment_id = uuid.uuid4()
+                key = advisor_key if flags == 0 else random_tokens.token_bytes(32)
+                db.session.add(Comment(id=comment_id, revision_id=revision.id, section_key=section, body=f"Comment {n}",
+                                       language="en", quote_consent="verbatim", state=state, flag_count=flags,
+                                       created_on=now.date(), owner_tag=feedback.owner_tag(key, comment_id),
+                                       submission_key=random_tokens.token_urlsafe(24)))
+                if state == "visible" and flags == 0:
+                    db.session.flush()
+                    db.session.add(Response(comment_id=comment_id, author_id=coordinator.id, disposition="adopted",
+                                            body="Thank you.", responded_at=now - timedelta(minutes=5)))
+            for approved in (False, True):
+                entry = StipendEntry(advisor_id=advisor.id, activity="review", reference=f"Item {n}", amount_minor=100,
+                                     currency="EUR", earned_on=now.date(), idempotency_key=random_tokens.token_hex(16),
+                                     recorded_at=now, recorded_by_id=coordinator.id)
+                db.session.add(entry)
+                if approved:
+                    db.session.flush()
+                    db.session.add(Approval(entry_id=entry.id, approved_by_id=coordinator.id, approved_at=now))
+            db.session.add(Invitation(token_hash=random_tokens.token_hex(32), role="advisor", created_by_id=coordinator.id,
+                                      created_at=now, expires_at=now + timedelta(days=(5 if n % 2 else -1))))
+        db.session.commit()
+    add_audit_events(app, how_many)
+
+
+def measure_home_pages(app, advisor, coordinator, engine, advisor_key: bytes) -> None:
+    rows: dict[str, list[tuple[float, int]]] = {}
+    for size in (10, 1000):
+        add_home_items(app, size if size == 10 else size - 10, advisor_key)
+        for label, client, path in [
+            ("home (advisor)", advisor, "/"),
+            ("home (author and coordinator)", coordinator, "/"),
+            ("notices (advisor)", advisor, "/notices"),
+        ]:
+            with counting_queries(engine) as counter:
+                client.get(path)
+            rows.setdefault(label, []).append((time_requests(client, path, rounds=5), counter["n"]))
+    print_side_by_side("home pages and notices", "10 of each kind", "1,000 of each kind", rows)
+    print("(Each kind: open reviews, polls, answered and hidden comments, stipend entries, invitations, flags, "
+          "audit events.)")
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
     os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
@@ -316,6 +389,7 @@ def main() -> None:
     measure_policy_pages(app, advisor, engine)
     measure_comment_pages(app, advisor, coordinator, engine, advisor_key)
     measure_summaries(app, advisor, engine)
+    measure_home_pages(app, advisor, coordinator, engine, advisor_key)
 
     print()
     html = anonymous.get("/").get_data()

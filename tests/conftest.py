@@ -166,3 +166,19 @@ def sign_in(client, login_name: str, password: str = PASSWORD):
     response = submit(client, "/login", {"login_name": login_name, "password": password})
     assert response.status_code == 303, response.get_data(as_text=True)
     return response
+
+
+def open_for_review(author, *, body: str, title: str = "First contact", opens_at=None, closes_at=None):
+    """A new policy whose first revision is published and open for review (an hour ago to a week on);
+    returns that revision. The caller commits."""
+    from datetime import timedelta
+
+    from council.db_types import utcnow
+    from council.policies import service as policies
+
+    policy = policies.create_policy(db.session, author, title=title, body=body)
+    revision = policy.revisions[0]
+    policies.publish(db.session, revision)
+    policies.set_review_window(db.session, revision, opens_at=opens_at or utcnow() - timedelta(hours=1),
+                               closes_at=closes_at or utcnow() + timedelta(days=7))
+    return revision

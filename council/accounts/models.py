@@ -45,6 +45,9 @@ class User(UserMixin, db.Model):
     descriptive_titles: Mapped[bool] = mapped_column(Boolean, default=False)
     collapse_content_notes: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Up to when this person has seen their notices, sealed under their participation key: the server
+    #: cannot read it without them, so it is no last-seen time (see ``notices.service``).
+    notices_seen: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from council.accounts.models import Invitation, Role, User, UserRole
 from council.accounts.names import comparison_key, tidy_pseudonym
 from council.audit import service as audit
+from council.audit.models import AuditEvent
 from council.db_types import utcnow
 from council.security import (
     PASSWORD,
@@ -59,6 +60,10 @@ class RecoveryFailed(AccountError):
 
 class WrongPassword(AccountError):
     pass
+
+
+class AccountClosed(AccountError):
+    """The person closed this account; it cannot be opened again."""
 
 
 @dataclass(frozen=True)
@@ -206,12 +211,17 @@ def authenticate(dbs: Session, login_name: str, password: str, *, log_n: int) ->
     return KeyHolder(user=user, participation_key=key)
 
 
-def change_password(dbs: Session, user: User, *, current: str, new: str, log_n: int) -> bytes:
-    """Re-wrap the same participation key under the new password."""
+def check_password(user: User, password: str) -> bytes:
+    """The participation key if ``password`` is this person's, else ``WrongPassword``."""
     try:
-        key = unwrap_key(user.key_wrapped_by_password, current, purpose=PASSWORD, user_id=user.id)
+        return unwrap_key(user.key_wrapped_by_password, password, purpose=PASSWORD, user_id=user.id)
     except KeyUnwrapError as exc:
         raise WrongPassword from exc
+
+
+def change_password(dbs: Session, user: User, *, current: str, new: str, log_n: int) -> bytes:
+    """Re-wrap the same participation key under the new password."""
+    key = check_password(user, current)
     user.key_wrapped_by_password = wrap_key(key, new, purpose=PASSWORD, user_id=user.id, log_n=log_n)
     return key
 
@@ -255,11 +265,19 @@ def list_people(dbs: Session) -> list[User]:
     return list(dbs.scalars(select(User).order_by(User.pseudonym_key)).all())
 
 
+def is_closed(dbs: Session, person: User) -> bool:
+    """Whether the person closed their account (the audit trail's record of it is the mark)."""
+    return dbs.scalar(select(AuditEvent.id).where(AuditEvent.action == "account.closed",
+                                                  AuditEvent.subject_user_id == person.id).limit(1)) is not None
+
+
 def set_roles(dbs: Session, actor: User, person: User, roles: set[Role]) -> None:
     wanted = {str(r) for r in roles}
     current = person.role_names
     if wanted == current:
         return
+    if is_closed(dbs, person):
+        raise AccountClosed
     if actor.id == person.id and str(Role.COORDINATOR) not in wanted:
         raise AccountError("cannot remove own coordinator role")
     person.roles = [r for r in person.roles if r.role in wanted] + [
@@ -273,5 +291,7 @@ def set_active(dbs: Session, actor: User, person: User, active: bool) -> None:
         raise AccountError("cannot deactivate oneself")
     if person.active == active:
         return
+    if active and is_closed(dbs, person):
+        raise AccountClosed
     person.active = active
     audit.record(dbs, actor, "account.reactivated" if active else "account.deactivated", subject=person)

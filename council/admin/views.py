@@ -29,6 +29,20 @@ AUDIT_ACTION_LABELS = {
     "roles.changed": _l("Roles changed"),
     "account.deactivated": _l("Access turned off"),
     "account.reactivated": _l("Access restored"),
+    "account.closed": _l("Account closed by its holder"),
+    "comment.hidden": _l("Comment hidden"),
+    "comment.restored": _l("Comment shown again"),
+    "review.closed_early": _l("Review closed early"),
+    "stipend.rate_set": _l("Stipend rate set"),
+    "stipend.approved": _l("Stipends approved"),
+    "stipend.paid": _l("Payment recorded"),
+    "stipend.adjusted": _l("Stipend corrected"),
+    "stipend.limit_set": _l("Yearly limit set"),
+    "payee.viewed": _l("Payee details read"),
+    "payee.saved": _l("Payee details saved"),
+    "mail.settings_changed": _l("Outgoing mail settings changed"),
+    "meeting.planned": _l("Meeting planned"),
+    "meeting.cancelled": _l("Planned meeting cancelled"),
 }
 
 
@@ -82,6 +96,9 @@ def person(user_id: uuid.UUID):
     if form.validate_on_submit():
         try:
             service.set_roles(db.session, current_user, person, {Role(r) for r in form.roles.data})
+        except service.AccountClosed:
+            db.session.rollback()
+            form.roles.errors.append(_("This account was closed by its holder. It cannot be given roles again."))
         except service.AccountError:
             db.session.rollback()
             form.roles.errors.append(_("You cannot remove your own coordinator role. Ask another coordinator."))
@@ -98,6 +115,9 @@ def set_access(user_id: uuid.UUID):
     active = request.form.get("active") == "1"
     try:
         service.set_active(db.session, current_user, person, active)
+    except service.AccountClosed:
+        flash(_("This account was closed by its holder. It cannot be opened again."), "error")
+        return redirect(url_for("admin.person", user_id=person.id), code=303)
     except service.AccountError:
         flash(_("You cannot turn off your own access."), "error")
         return redirect(url_for("admin.person", user_id=person.id), code=303)

@@ -17,6 +17,7 @@ ACTIONS = {
     "roles.changed",
     "account.deactivated",
     "account.reactivated",
+    "account.closed",
     "comment.hidden",
     "comment.restored",
     "review.closed_early",
@@ -27,6 +28,9 @@ ACTIONS = {
     "stipend.limit_set",
     "payee.viewed",
     "payee.saved",
+    "meeting.planned",
+    "meeting.cancelled",
+    "mail.settings_changed",
 }
 
 

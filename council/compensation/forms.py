@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -86,6 +87,18 @@ class MeetingForm(FlaskForm):
     held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])
     minutes = IntegerField(_l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")),
                                                                 NumberRange(1, 600)])
+    key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class PlannedMeetingForm(FlaskForm):
+    title = StringField(_l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")),
+                                                   Length(max=200)])
+    starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired(message=_l("Please give a date and time."))])
+    minutes = IntegerField(_l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")),
+                                                                NumberRange(1, 600)])
+    place = StringField(_l("Where, or how to join (optional)"), validators=[
+        Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))])
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 

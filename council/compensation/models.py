@@ -191,6 +191,24 @@ class Meeting(db.Model):
     attendances: Mapped[list[Attendance]] = relationship(back_populates="meeting", cascade="all, delete-orphan")
 
 
+class PlannedMeeting(db.Model):
+    """A meeting coordinators have arranged. Advisors see it on their home page until it starts;
+    attendance is recorded afterwards as a ``Meeting``."""
+
+    __tablename__ = "planned_meetings"
+    __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    duration_minutes: Mapped[int] = mapped_column()
+    #: Where, or how to join: shown to advisors as written.
+    place: Mapped[str] = mapped_column(String(300), default="")
+    #: From the form, so a double submit plans one meeting.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+
 class Attendance(db.Model):
     """Attended (the whole meeting), partly (so many minutes) or excused (no stipend)."""
 

@@ -9,12 +9,12 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from babel.numbers import is_currency
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,11 +30,13 @@ from council.compensation.models import (
     Payment,
     PaymentItem,
     PaymentPreference,
+    PlannedMeeting,
     ReviewCompletion,
     StipendEntry,
     StipendRate,
 )
 from council.db_types import utcnow
+from council.feedback.service import clean_text
 from council.policies.models import ReviewWindow, Revision
 from council.security import seal, unseal
 
@@ -290,17 +292,51 @@ def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
 
     Filtered in the database: the pay run reads what is waiting, not the whole ledger.
     """
-    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
-    settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
-    waiting = ~approved if status == "earned" else approved
     return list(dbs.scalars(
         select(StipendEntry).join(User, User.id == StipendEntry.advisor_id)
-        .where(waiting, ~settled)
+        .where(_in_status(status))
         .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement),
                  selectinload(StipendEntry.advisor))
         .order_by(User.pseudonym_key, StipendEntry.currency, StipendEntry.earned_on, StipendEntry.id)
         .execution_options(populate_existing=True)
     ).all())
+
+
+def _in_status(status: str):
+    """The condition for entries now "earned" (waiting for approval) or "approved" (waiting for payment)."""
+    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
+    settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
+    return (~approved if status == "earned" else approved) & ~settled
+
+
+def waiting_totals(dbs: Session, status: str, advisor_id: uuid.UUID | None = None) -> dict[str, tuple[int, int]]:
+    """Per currency, (number of entries, sum) now in ``status``; for one advisor or everyone. One query."""
+    query = (select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
+             .where(_in_status(status)).group_by(StipendEntry.currency).order_by(StipendEntry.currency))
+    if advisor_id is not None:
+        query = query.where(StipendEntry.advisor_id == advisor_id)
+    return {currency: (count, int(total or 0)) for currency, count, total in dbs.execute(query).all()}
+
+
+def last_payment(dbs: Session, advisor_id: uuid.UUID) -> Payment | None:
+    return dbs.scalar(select(Payment).where(Payment.advisor_id == advisor_id)
+                      .order_by(Payment.paid_on.desc(), Payment.recorded_at.desc()).limit(1))
+
+
+def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:
+    """Advisors whose earnings this year in their limit's currency reached ``share`` of their limit. One query."""
+    earned = (select(StipendEntry.advisor_id, StipendEntry.currency, func.sum(StipendEntry.amount_minor).label("sum"))
+              .where(StipendEntry.earned_on >= date(year, 1, 1), StipendEntry.earned_on <= date(year, 12, 31))
+              .group_by(StipendEntry.advisor_id, StipendEntry.currency).subquery())
+    rows = dbs.execute(
+        select(User, PaymentPreference, earned.c.sum)
+        .join(PaymentPreference, PaymentPreference.user_id == User.id)
+        .join(earned, (earned.c.advisor_id == User.id) & (earned.c.currency == PaymentPreference.limit_currency))
+        .where(PaymentPreference.yearly_limit_minor.is_not(None),
+               earned.c.sum >= PaymentPreference.yearly_limit_minor * share)
+        .order_by(User.pseudonym_key)
+    ).all()
+    return [(user, preference, int(total)) for user, preference, total in rows]
 
 
 def rates(dbs: Session) -> list[StipendRate]:
@@ -405,6 +441,37 @@ def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret:
     return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
 
 
+def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[str, str] | None:
+    """A person reading back their own details, only for the download of their data after typing their password.
+
+    Not audited: the audit trail records staff reading someone else's details, and this is the person's own.
+    """
+    profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == person.id))
+    if profile is None:
+        return None
+    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+
+
+def has_unpaid_entries(dbs: Session, advisor_id: uuid.UUID) -> bool:
+    """Whether any of this person's stipend entries is not yet settled by a payment."""
+    settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
+    unpaid = select(StipendEntry.id).where(StipendEntry.advisor_id == advisor_id, ~settled).limit(1)
+    return dbs.scalar(unpaid) is not None
+
+
+def payments_for(dbs: Session, advisor_id: uuid.UUID) -> list[Payment]:
+    return list(dbs.scalars(
+        select(Payment).where(Payment.advisor_id == advisor_id).options(selectinload(Payment.items))
+        .order_by(Payment.paid_on.desc(), Payment.id)
+    ).all())
+
+
+def forget_payment_details(dbs: Session, person: User) -> None:
+    """Delete a person's payee details and payment choices (the ledger itself is never touched)."""
+    dbs.execute(delete(PayeeProfile).where(PayeeProfile.user_id == person.id))
+    dbs.execute(delete(PaymentPreference).where(PaymentPreference.user_id == person.id))
+
+
 ATTENDANCE = ("attended", "partly", "excused")
 
 
@@ -433,6 +500,35 @@ def record_meeting(dbs: Session, coordinator: User, *, title: str, held_on: date
             earn_for_meeting(dbs, coordinator, advisor, meeting_key=str(meeting.id), title=meeting.title,
                              held_on=held_on, minutes=paid_minutes)
     return meeting
+
+
+class MeetingInPast(CompensationError):
+    """A meeting can only be planned for a time still to come."""
+
+
+def plan_meeting(dbs: Session, coordinator: User, *, title: str, starts_at: datetime, duration_minutes: int,
+                 place: str, key: str, now: datetime) -> PlannedMeeting:
+    existing = dbs.scalar(select(PlannedMeeting).where(PlannedMeeting.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if starts_at <= now:
+        raise MeetingInPast
+    meeting = PlannedMeeting(title=clean_text(title), starts_at=starts_at, duration_minutes=duration_minutes,
+                             place=clean_text(place), idempotency_key=key, created_by_id=coordinator.id)
+    dbs.add(meeting)
+    audit.record(dbs, coordinator, "meeting.planned", detail=meeting.title)
+    return meeting
+
+
+def cancel_planned_meeting(dbs: Session, coordinator: User, meeting: PlannedMeeting) -> None:
+    audit.record(dbs, coordinator, "meeting.cancelled", detail=meeting.title)
+    dbs.delete(meeting)
+
+
+def upcoming_meetings(dbs: Session, now: datetime, limit: int | None = None) -> list[PlannedMeeting]:
+    """Meetings still to start, soonest first."""
+    return list(dbs.scalars(select(PlannedMeeting).where(PlannedMeeting.starts_at > now)
+                            .order_by(PlannedMeeting.starts_at, PlannedMeeting.id).limit(limit)))
 
 
 def other_activity_names(dbs: Session) -> list[str]:

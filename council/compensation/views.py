@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from council.accounts.access import requires_role
+from council.accounts.forms import EmptyForm
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
@@ -41,10 +43,11 @@ from council.compensation.forms import (
     OtherActivityForm,
     PayeeForm,
     PaymentForm,
+    PlannedMeetingForm,
     PreferenceForm,
     RateForm,
 )
-from council.compensation.models import PaymentPreference, StipendEntry
+from council.compensation.models import PaymentPreference, PlannedMeeting, StipendEntry
 from council.compensation.money import (
     AmountUnreadable,
     format_money,
@@ -52,7 +55,9 @@ from council.compensation.money import (
     spreadsheet_safe,
     to_decimal,
 )
+from council.db_types import utcnow
 from council.extensions import db
+from council.i18n import local_to_utc
 from council.policies.views import published_or_404
 
 bp = Blueprint("compensation", __name__)
@@ -197,6 +202,11 @@ def _payment_groups(approved):
 @bp.route("/admin/stipends", methods=["GET"])
 @requires_role(Role.COORDINATOR)
 def pay_run():
+    return _pay_run_page()
+
+
+def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 200):
+    """The coordinators' stipends page; a form that failed comes back filled in, with its errors."""
     earned = service.entries_with_status(db.session, "earned")
     approved = service.entries_with_status(db.session, "approved")
     approve_form = ApproveForm()
@@ -217,7 +227,40 @@ def pay_run():
         preferences=service.preferences_by_user(db.session), advisors=_advisors(), other_form=_other_form(),
         attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
-    )
+        planned_form=planned_form or PlannedMeetingForm(formdata=None, prefix="planned", key=secrets.token_urlsafe(18)),
+        planned=service.upcoming_meetings(db.session, utcnow()), timezone_name=str(get_timezone()),
+    ), status
+
+
+@bp.post("/admin/stipends/planned-meetings")
+@requires_role(Role.COORDINATOR)
+def plan_meeting():
+    form = PlannedMeetingForm(prefix="planned")
+    if form.validate_on_submit():
+        try:
+            service.plan_meeting(db.session, current_user, title=form.title.data,
+                                 starts_at=local_to_utc(form.starts_at.data), duration_minutes=form.minutes.data,
+                                 place=form.place.data or "", key=form.key.data, now=utcnow())
+        except service.MeetingInPast:
+            db.session.rollback()
+            form.starts_at.errors.append(_("Please choose a time that is still to come."))
+        else:
+            db.session.commit()
+            flash(_("The meeting is planned. Advisors see it on their home page."), "success")
+            return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
+    return _pay_run_page(planned_form=form, status=400)
+
+
+@bp.post("/admin/stipends/planned-meetings/<uuid:meeting_id>/cancel")
+@requires_role(Role.COORDINATOR)
+def cancel_planned_meeting(meeting_id: uuid.UUID):
+    form = EmptyForm()
+    meeting = db.get_or_404(PlannedMeeting, meeting_id)
+    if form.validate_on_submit():
+        service.cancel_planned_meeting(db.session, current_user, meeting)
+        db.session.commit()
+        flash(_("The planned meeting is cancelled."), "success")
+    return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
 
 
 def _other_form(formdata=None):

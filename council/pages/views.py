@@ -10,8 +10,10 @@ from council.accounts.models import Role
 from council.extensions import csrf, db
 from council.db_types import utcnow
 from council.i18n import SESSION_LOCALE_KEY
-from council.feedback.service import my_comment_ids
 from council.policies.service import open_reviews
+from council.admin.views import AUDIT_ACTION_LABELS
+from council.compensation.money import format_money
+from council.notices import service as notices
 from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
@@ -31,8 +33,19 @@ def end_session_and_redirect(location: str):
 @bp.get("/")
 @public
 def home():
-    reviews = open_reviews(db.session, utcnow()) if current_user.is_authenticated else []
-    return render_template("pages/home.html", reviews=reviews, now=utcnow(), impact=_impact())
+    if not current_user.is_authenticated:
+        return render_template("pages/home.html")
+    now = utcnow()
+    key = current_participation_key()
+    advisor = notices.advisor_home(db.session, current_user, key, now) if current_user.has_role(Role.ADVISOR) else None
+    return render_template(
+        "pages/home.html", now=now, advisor=advisor, impact=_impact(),
+        reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
+        authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
+        coordination=notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None,
+        flagged=notices.flagged_waiting(db.session) if current_user.has_role(Role.MODERATOR) else None,
+        money=format_money, action_labels=AUDIT_ACTION_LABELS, limit=notices.HOME_LIST_LIMIT,
+    )
 
 
 def _impact() -> dict[str, int] | None:
@@ -40,7 +53,7 @@ def _impact() -> dict[str, int] | None:
     key = current_participation_key() if current_user.is_authenticated else None
     if key is None or not current_user.has_role(Role.ADVISOR):
         return None
-    return summaries.impact(db.session, my_comment_ids(db.session, key))
+    return summaries.impact(db.session, key)
 
 
 @bp.get("/safety")

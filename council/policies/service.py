@@ -72,13 +72,13 @@ def list_policies(dbs: Session) -> list[Policy]:
     ).all())
 
 
-def open_reviews(dbs: Session, now: datetime) -> list[Revision]:
-    """Published revisions whose review window is open now, closing soonest first."""
+def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[Revision]:
+    """Published revisions whose review window is open now, closing soonest first (the first ``limit``)."""
     return list(dbs.scalars(
         select(Revision)
         .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
         .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
-        .order_by(ReviewWindow.closes_at)
+        .order_by(ReviewWindow.closes_at, Revision.id).limit(limit)
         .options(selectinload(Revision.review_window), selectinload(Revision.policy))
     ).all())
 

@@ -7,6 +7,7 @@ author-only text, and no count small enough to point to one advisor.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from collections import Counter
@@ -23,7 +24,7 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment, QuoteConsent, Response
-from council.feedback.service import clean_text, review_is_open
+from council.feedback.service import clean_text, owner_tag, review_is_open
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
@@ -417,12 +418,15 @@ def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
         .options(selectinload(RevisionOutcome.revision)))}
 
 
-def impact(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[str, int]:
-    """How many of these comments changed a policy: adopted and partly adopted."""
-    if not comment_ids:
-        return {key: 0 for key in CHANGED_POLICY}
-    counts = dict(dbs.execute(
-        select(RevisionOutcome.disposition, func.count()).where(RevisionOutcome.comment_id.in_(comment_ids),
-                                                                RevisionOutcome.disposition.in_(CHANGED_POLICY))
-        .group_by(RevisionOutcome.disposition)).all())
-    return {key: counts.get(key, 0) for key in CHANGED_POLICY}
+def impact(dbs: Session, key: bytes) -> dict[str, int]:
+    """How many of this key's comments changed a policy: adopted and partly adopted.
+
+    Only comments with such an outcome are checked against the key, not every comment on the site.
+    """
+    rows = dbs.execute(
+        select(RevisionOutcome.disposition, Comment.id, Comment.owner_tag)
+        .join(Comment, Comment.id == RevisionOutcome.comment_id)
+        .where(RevisionOutcome.disposition.in_(CHANGED_POLICY))).all()
+    counts = Counter(disposition for disposition, comment_id, tag in rows
+                     if hmac.compare_digest(tag, owner_tag(key, comment_id)))
+    return {kind: counts.get(kind, 0) for kind in CHANGED_POLICY}

@@ -12,9 +12,8 @@ from council.compensation import service as pay
 from council.compensation.models import StipendEntry
 from council.db_types import utcnow
 from council.extensions import db
-from council.policies import service as policies
 from council.policies.models import ReviewWindow
-from tests.conftest import sign_in, submit
+from tests.conftest import open_for_review, sign_in, submit
 
 
 @pytest.fixture
@@ -23,15 +22,11 @@ def setting(app, people):
     people.make("willow", Role.ADVISOR)
     with app.app_context():
         sam = db.session.scalar(select(User).where(User.login_name == "sam"))
-        policy = policies.create_policy(db.session, sam, title="First contact", body="## A\n\nText.")
-        revision = policy.revisions[0]
-        policies.publish(db.session, revision)
-        policies.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(days=1),
-                                   closes_at=utcnow() + timedelta(days=1))
+        revision = open_for_review(sam, body="## A\n\nText.", closes_at=utcnow() + timedelta(days=1))
         pay.set_rate(db.session, sam, activity="review", amount_minor=250000, currency="JPY",
                      effective_from=date(2020, 1, 1))
         db.session.commit()
-        return f"/policies/{policy.id}/revisions/1"
+        return f"/policies/{revision.policy_id}/revisions/1"
 
 
 def test_marking_a_review_done_then_earning_when_the_round_closes(app, setting):

@@ -25,9 +25,8 @@ from council.feedback import service as feedback
 from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
 from council.policies.models import Policy, ReviewWindow
-from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary, RevisionOutcome, SummaryQuote
-from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, sign_in, submit
+from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, open_for_review, sign_in, submit
 
 BODY = """Opening words.
 
@@ -79,13 +78,9 @@ def review(app) -> Round:
         for name, locale in (("willow", "en"), ("river", "es"), ("cedar", "ar")):
             user, key = _person(name, Role.ADVISOR, locale=locale)
             found.keys[name] = key
-        policy = policies.create_policy(db.session, author, title="First contact", body=BODY)
-        revision = policy.revisions[0]
-        policies.publish(db.session, revision)
-        policies.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(days=1),
-                                   closes_at=utcnow() + timedelta(days=5))
+        revision = open_for_review(author, body=BODY, opens_at=utcnow() - timedelta(days=1))
         db.session.flush()
-        found.policy_id = policy.id
+        found.policy_id = revision.policy_id
         found.comment_ids["quoted"] = _comment(revision, found.keys["willow"], 1, QUOTED, "verbatim").id
         found.comment_ids["paraphrased"] = _comment(revision, found.keys["river"], 1, PARAPHRASED, "paraphrase",
                                                     "es").id

@@ -22,7 +22,7 @@ from council.feedback.models import Comment
 from council.policies import service as policies
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import KeyUnwrapError, unwrap_key
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, open_for_review, sign_in
 
 ADVISORS = ["willow", "river", "cedar", "sparrow", "amani"]
 BODY = "Opening.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -36,13 +36,9 @@ def world(app, people, caplog):
         people.make(name, Role.ADVISOR)
     with app.app_context():
         author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="First contact", body=BODY)
-        revision = policy.revisions[0]
-        policies.publish(db.session, revision)
-        policies.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(minutes=1),
-                                   closes_at=utcnow() + timedelta(days=5))
+        revision = open_for_review(author, body=BODY)
         db.session.commit()
-        path, keys = f"/policies/{policy.id}/revisions/1", [s.key for s in revision.sections[1:]]
+        path, keys = f"/policies/{revision.policy_id}/revisions/1", [s.key for s in revision.sections[1:]]
     clients = {}
     for name in ADVISORS:
         clients[name] = app.test_client()

@@ -77,3 +77,13 @@ def test_draft_translations_are_marked_for_review_by_native_speakers(locale):
     for message in _catalog(locale):
         if message.id:
             assert any("native speaker" in comment for comment in message.user_comments), message.id
+
+
+def test_arabic_counts_take_the_noun_form_their_number_needs():
+    """Babel's Arabic rule sends 11–99 to form 5 and 100–102 to form 4; the catalog must follow the same order,
+    or "15 entries" would read with the noun form meant for 101."""
+    from babel.support import Translations
+
+    translations = Translations.load(ROOT / "translations", ["ar"])
+    entry = {n: translations.ngettext("%(num)d entry", "%(num)d entries", n) % {"num": n} for n in (5, 15, 101)}
+    assert entry == {5: "5 قيود", 15: "15 قيدًا", 101: "101 قيد"}

@@ -1,0 +1,329 @@
+"""What is waiting for each person, and what happened since they last looked.
+
+Notices are not stored: they are read from the records themselves (a review
+window that opened, a response written, a payment recorded), in a fixed number
+of queries. A response reaches a comment's writer only through their owner tag,
+checked here with the key their password unlocked; nothing links a comment to a
+person.
+
+"Since they last looked" is a time sealed under the person's participation key
+(``users.notices_seen``): without their password the server cannot read it, so
+it is no last-seen record.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import LargeBinary, Select, Uuid, cast, func, literal, null, select, union_all
+from sqlalchemy.orm import Session, selectinload
+
+from council.accounts.models import Invitation, Role, User
+from council.audit import service as audit
+from council.audit.models import AuditEvent
+from council.compensation import service as stipends
+from council.compensation.models import Payment, PlannedMeeting, ReviewCompletion
+from council.feedback.models import Comment, Response
+from council.feedback.service import owner_tag
+from council.policies.models import Policy, ReviewWindow, Revision
+from council.policies.service import open_reviews
+from council.security import KeyUnwrapError, participation_tag, seal, unseal
+from council.summaries.models import FeedbackSummary
+from council.voting.models import Poll, VoterRoll
+
+#: Notices older than this are not shown (the records stay where they are).
+NOTICE_DAYS = 30
+#: A review closing within this time is "closing soon".
+CLOSING_SOON = timedelta(days=3)
+#: An advisor who has earned this share of their yearly limit is shown to coordinators.
+NEAR_LIMIT_SHARE = 0.8
+#: How many of the latest audit events a coordinator's home shows.
+LATEST_AUDIT_EVENTS = 5
+#: A home page lists at most this many of a kind, soonest first, and says how many more there are.
+HOME_LIST_LIMIT = 10
+#: Notices on one page of the notices page.
+NOTICES_PER_PAGE = 50
+
+
+# --- Since when ---------------------------------------------------------------------
+
+def _seal_key(key: bytes, user: User) -> bytes:
+    return participation_tag(key, "notices-seen", user.id)
+
+
+def seen_until(user: User, key: bytes | None) -> datetime | None:
+    if key is None or user.notices_seen is None:
+        return None
+    try:
+        return datetime.fromisoformat(unseal(_seal_key(key, user), user.notices_seen, user.id.bytes).decode())
+    except (KeyUnwrapError, ValueError):
+        return None
+
+
+def mark_seen(user: User, key: bytes | None, now: datetime) -> None:
+    """Everything up to ``now`` has been seen. Without the key (an old session) nothing is recorded."""
+    if key is not None:
+        user.notices_seen = seal(_seal_key(key, user), now.isoformat().encode(), user.id.bytes)
+
+
+def _window_start(now: datetime) -> datetime:
+    return now - timedelta(days=NOTICE_DAYS)
+
+
+# --- Notices --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    at: datetime
+    #: The revision, poll, payment or invitation the notice is about.
+    revision: Revision | None = None
+    poll: Poll | None = None
+    payment: Payment | None = None
+    invitation: Invitation | None = None
+    new: bool = False
+
+
+def _row(kind: str, at, revision_id=None, other_id=None, tag=None) -> list:
+    """One select's columns in the shape every notice query shares, so they can be put in one UNION."""
+    return [literal(kind).label("kind"), at.label("at"),
+            (revision_id if revision_id is not None else cast(null(), Uuid)).label("revision_id"),
+            (other_id if other_id is not None else cast(null(), Uuid)).label("other_id"),
+            (tag if tag is not None else cast(null(), LargeBinary)).label("tag")]
+
+
+def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: bool) -> list[Select]:
+    def between(column):
+        return (column > start) & (column <= now)
+
+    queries: list[Select] = []
+    if user.has_role(Role.ADVISOR):
+        queries += [
+            select(*_row("review_opened", ReviewWindow.opens_at, ReviewWindow.revision_id))
+            .where(between(ReviewWindow.opens_at)),
+            select(*_row("poll_opened", Poll.opens_at, Poll.revision_id, Poll.id))
+            .join(VoterRoll, (VoterRoll.poll_id == Poll.id) & (VoterRoll.user_id == user.id))
+            .where(between(Poll.opens_at), Poll.state == "open"),
+            select(*_row("revision_published", Revision.published_at, Revision.id))
+            .where(between(Revision.published_at), Revision.number > 1),
+            select(*_row("payment", Payment.recorded_at, other_id=Payment.id))
+            .where(between(Payment.recorded_at), Payment.advisor_id == user.id),
+        ]
+        if with_key:
+            queries.append(
+                select(*_row("response", Response.responded_at, Comment.revision_id, Comment.id, Comment.owner_tag))
+                .join(Comment, Comment.id == Response.comment_id)
+                .where(between(Response.responded_at), Comment.state != "withdrawn"))
+    if user.has_role(Role.ADVISOR) or user.has_role(Role.AUTHOR):
+        queries.append(select(*_row("summary_ready", FeedbackSummary.taken_at, FeedbackSummary.revision_id))
+                       .where(between(FeedbackSummary.taken_at)))
+    if user.has_role(Role.COORDINATOR):
+        queries.append(select(*_row("invitation_used", Invitation.used_at, other_id=Invitation.id))
+                       .where(between(Invitation.used_at)))
+    return queries
+
+
+def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime) -> list:
+    """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment."""
+    queries = _notice_queries(user, start, now, with_key=key is not None)
+    if not queries:
+        return []
+    rows = dbs.execute(union_all(*queries)).all()
+    return [row for row in rows
+            if row.kind != "response" or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))]
+
+
+def unseen_count(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
+    """The number in the header: notices since the person last looked. One query."""
+    start = max(seen_until(user, key) or datetime.min.replace(tzinfo=now.tzinfo), _window_start(now))
+    return len(_notice_rows(dbs, user, key, start, now))
+
+
+def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
+    """What the email digest may count: notices the server can find without the person's key.
+
+    Responses to their comments are not among them: nothing on the server can tell which
+    comments are theirs until they sign in.
+    """
+    return len(_notice_rows(dbs, user, None, since, now))
+
+
+def notices(dbs: Session, user: User, key: bytes | None, now: datetime, *, page: int = 1,
+            per_page: int = NOTICES_PER_PAGE) -> tuple[list[Notice], int]:
+    """One page of the last NOTICE_DAYS of notices, newest first, those since the last look marked new,
+    and how many there are in all."""
+    seen = seen_until(user, key)
+    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: _aware(row.at, now),
+                   reverse=True)
+    rows = every[(page - 1) * per_page:page * per_page]
+    revisions = _by_id(dbs, Revision, {row.revision_id for row in rows if row.revision_id},
+                       selectinload(Revision.policy))
+    polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == "poll_opened"})
+    payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == "payment"})
+    invitations = _by_id(dbs, Invitation, {row.other_id for row in rows if row.kind == "invitation_used"},
+                         selectinload(Invitation.used_by))
+    found = [
+        Notice(kind=row.kind, at=row.at, revision=revisions.get(row.revision_id), poll=polls.get(row.other_id),
+               payment=payments.get(row.other_id), invitation=invitations.get(row.other_id),
+               new=seen is None or _aware(row.at, now) > seen)
+        for row in rows
+    ]
+    return found, len(every)
+
+
+def _aware(moment: datetime, now: datetime) -> datetime:
+    """SQLite hands back UNION columns without the time zone the typed columns carry."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
+
+
+def _by_id(dbs: Session, model, ids: set, *options) -> dict:
+    if not ids:
+        return {}
+    return {item.id: item for item in dbs.scalars(select(model).where(model.id.in_(ids)).options(*options))}
+
+
+# --- What is waiting: advisors ----------------------------------------------------------
+
+@dataclass
+class AdvisorHome:
+    #: (revision, marked as done) for the reviews open now that close soonest, and how many are open in all
+    reviews: list[tuple[Revision, bool]]
+    open_reviews: int
+    polls_to_vote: list[Poll]
+    polls_waiting: int
+    #: responses to this person's comments since they last looked at their notices
+    responses: int
+    hidden_comments: list[Comment]
+    #: currency -> (entries, sum) for entries earned or approved and not yet paid
+    owed: dict[str, tuple[int, int]]
+    last_payment: Payment | None
+    meetings: list[PlannedMeeting]
+
+
+def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime) -> AdvisorHome:
+    reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
+    polls = (select(Poll).join(VoterRoll, VoterRoll.poll_id == Poll.id)
+             .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == "open", Poll.closes_at > now))
+    done = set(dbs.scalars(select(ReviewCompletion.revision_id).where(
+        ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews]))))
+    earned, approved = (stipends.waiting_totals(dbs, status, user.id) for status in ("earned", "approved"))
+    owed = {currency: (earned.get(currency, (0, 0))[0] + approved.get(currency, (0, 0))[0],
+                       earned.get(currency, (0, 0))[1] + approved.get(currency, (0, 0))[1])
+            for currency in sorted(set(earned) | set(approved))}
+    return AdvisorHome(
+        reviews=[(revision, revision.id in done) for revision in reviews],
+        open_reviews=_count(dbs, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now,
+                                                               ReviewWindow.closes_at > now)),
+        polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
+        polls_waiting=_count(dbs, polls),
+        responses=_new_responses(dbs, user, key, now),
+        hidden_comments=my_hidden_comments(dbs, key) if key else [],
+        owed=owed,
+        last_payment=stipends.last_payment(dbs, user.id),
+        meetings=stipends.upcoming_meetings(dbs, now, limit=HOME_LIST_LIMIT),
+    )
+
+
+def _count(dbs: Session, query: Select) -> int:
+    return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _new_responses(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
+    if key is None:
+        return 0
+    start = max(seen_until(user, key) or _window_start(now), _window_start(now))
+    return sum(1 for row in _notice_rows(dbs, user, key, start, now) if row.kind == "response")
+
+
+def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
+    """Hidden comments are few: their tags are checked, not every comment's."""
+    hidden = dbs.scalars(select(Comment).where(Comment.state == "hidden")
+                         .options(selectinload(Comment.revision).selectinload(Revision.policy))).all()
+    return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
+
+
+# --- What is waiting: authors -----------------------------------------------------------
+
+@dataclass
+class PolicyState:
+    policy: Policy
+    open_review: Revision | None = None
+    closing_soon: bool = False
+    unanswered: int = 0
+    summary_ready: Revision | None = None
+    draft: Revision | None = None
+
+
+def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
+    """Per policy the author started: its open round, comments without a response, a summary waiting
+    for the next revision, and a draft waiting to be published. Four queries whatever the numbers."""
+    policies = dbs.scalars(
+        select(Policy).where(Policy.created_by_id == user.id).order_by(func.lower(Policy.title), Policy.id)
+        .options(selectinload(Policy.revisions).selectinload(Revision.review_window))
+    ).all()
+    states = {policy.id: PolicyState(policy) for policy in policies}
+    revision_ids = [r.id for policy in policies for r in policy.revisions]
+    unanswered = dict(dbs.execute(
+        select(Revision.policy_id, func.count(Comment.id)).join(Comment, Comment.revision_id == Revision.id)
+        .outerjoin(Response, Response.comment_id == Comment.id)
+        .where(Revision.id.in_(revision_ids), Comment.state == "visible", Response.id.is_(None))
+        .group_by(Revision.policy_id)).all())
+    summarised = set(dbs.scalars(select(FeedbackSummary.revision_id)
+                                 .where(FeedbackSummary.revision_id.in_(revision_ids))))
+    for policy in policies:
+        state = states[policy.id]
+        state.unanswered = unanswered.get(policy.id, 0)
+        published = [r for r in policy.revisions if r.status == "published"]
+        latest = published[-1] if published else None
+        window = latest.review_window if latest else None
+        if window is not None and _aware(window.opens_at, now) <= now < _aware(window.closes_at, now):
+            state.open_review = latest
+            state.closing_soon = _aware(window.closes_at, now) - now <= CLOSING_SOON
+        if latest is not None and latest.id in summarised:
+            state.summary_ready = latest
+        state.draft = next((r for r in policy.revisions if r.status == "draft"), None)
+    # Policies with something waiting first; the sort is stable, so each group stays in title order.
+    return sorted(states.values(), key=lambda state: not (state.open_review or state.unanswered
+                                                          or state.summary_ready or state.draft))
+
+
+# --- What is waiting: coordinators and moderators ------------------------------------------
+
+@dataclass
+class CoordinatorHome:
+    pending_invitations: int = 0
+    #: Unused invitations that expired in the last EXPIRED_SHOWN_DAYS.
+    expired_invitations: int = 0
+    #: currency -> (entries, sum)
+    awaiting_approval: dict[str, tuple[int, int]] = field(default_factory=dict)
+    awaiting_payment: dict[str, tuple[int, int]] = field(default_factory=dict)
+    near_limit: list = field(default_factory=list)
+    flagged: int = 0
+    latest_events: list[AuditEvent] = field(default_factory=list)
+
+
+#: Expired invitations older than this are no longer news.
+EXPIRED_SHOWN_DAYS = 14
+
+
+def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
+    unused = select(Invitation.id).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+    return CoordinatorHome(
+        pending_invitations=_count(dbs, unused.where(Invitation.expires_at > now)),
+        expired_invitations=_count(dbs, unused.where(Invitation.expires_at <= now,
+                                                     Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS))),
+        awaiting_approval=stipends.waiting_totals(dbs, "earned"),
+        awaiting_payment=stipends.waiting_totals(dbs, "approved"),
+        near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
+        flagged=flagged_waiting(dbs),
+        latest_events=audit.page_of_events(dbs, 1, LATEST_AUDIT_EVENTS)[0],
+    )
+
+
+def flagged_waiting(dbs: Session) -> int:
+    """Visible comments someone flagged, and hidden ones whose writer asked for another look."""
+    return dbs.scalar(select(func.count()).select_from(Comment).where(
+        ((Comment.state == "visible") & (Comment.flag_count > 0))
+        | ((Comment.state == "hidden") & Comment.review_requested.is_(True)))) or 0

@@ -1,0 +1,50 @@
+"""The notices page, and the count of new notices in every page's header."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from council.accounts.access import current_participation_key
+from council.db_types import utcnow
+from council.extensions import db
+from council.notices import service
+
+bp = Blueprint("notices", __name__, url_prefix="/notices")
+log = logging.getLogger(__name__)
+
+
+@bp.app_context_processor
+def _notice_count() -> dict:
+    """Counted only when the header is drawn, and never allowed to break the page that draws it."""
+
+    def notice_count() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        try:
+            return service.unseen_count(db.session, current_user, current_participation_key(), utcnow())
+        except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
+            log.warning("notice count unavailable")
+            return 0
+
+    return {"notice_count": notice_count}
+
+
+@bp.get("")
+def index():
+    now = utcnow()
+    key = current_participation_key()
+    page = max(request.args.get("page", 1, type=int), 1)
+    found, total = service.notices(db.session, current_user, key, now, page=page)
+    if page > 1 and not found:
+        abort(404)
+    hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
+    service.mark_seen(current_user, key, now)
+    # Drawn before the commit, which would expire every loaded row and load each again one by one.
+    html = render_template("notices/index.html", notices=found, hidden=hidden, days=service.NOTICE_DAYS,
+                           has_key=key is not None, page=page, per_page=service.NOTICES_PER_PAGE, total=total)
+    db.session.commit()
+    return html

@@ -1,0 +1,65 @@
+"""Home pages in a real browser on a narrow phone: what is waiting, in English and Arabic, and the notices count."""
+
+from __future__ import annotations
+
+import pytest
+
+from council.cli import load_demo
+from tests.browser.support import keep_traffic_local, serving
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 320
+
+
+@pytest.fixture
+def site(app):
+    with app.app_context():
+        load_demo(PASSWORD)
+    with serving(app) as base_url:
+        yield base_url
+
+
+def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = True):
+    context = chromium.new_context(locale=locale, extra_http_headers={"Accept-Language": locale},
+                                   java_script_enabled=javascript, viewport={"width": WIDTH, "height": 800})
+    keep_traffic_local(context, site)
+    page = context.new_page()
+    page.goto(site + "/login")
+    page.fill("#login_name", login_name)
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(site + "/")
+    return context, page
+
+
+@pytest.mark.parametrize("locale, direction, heading", [("en", "ltr", "Reviews open to you"),
+                                                        ("ar", "rtl", "مراجعات مفتوحة لك")])
+def test_an_advisor_sees_what_waits_and_clears_the_notices_count(chromium, site, locale, direction, heading):
+    from playwright.sync_api import expect
+
+    context, page = _signed_in(chromium, site, "advisor1", locale, javascript=locale == "ar")
+    expect(page.locator("html")).to_have_attribute("dir", direction)
+    expect(page.locator("#reviews-heading")).to_have_text(heading)
+    expect(page.locator("#reviews-heading + ul")).to_contain_text("First contact and referrals")
+    expect(page.locator("#meetings-heading + ul")).to_contain_text("Council meeting")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    badge = page.locator("header .badge")
+    expect(badge).to_be_visible()
+    page.locator("header a[href='/notices']").click()
+    page.wait_for_url(site + "/notices")
+    expect(page.locator("main .notice-item").first).to_be_visible()
+    expect(page.locator("header .badge")).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()
+
+
+def test_a_coordinator_home_fits_a_phone(chromium, site):
+    from playwright.sync_api import expect
+
+    context, page = _signed_in(chromium, site, "coordinator", "en", javascript=False)
+    expect(page.locator("#coordination-heading")).to_have_text("Waiting for a coordinator")
+    expect(page.locator("main")).to_contain_text("1 comment waiting for a moderator")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()

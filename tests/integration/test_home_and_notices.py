@@ -1,0 +1,206 @@
+"""Each person's home page shows what is waiting for them; notices count what happened since they looked,
+and never tell anyone about another advisor's comments."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from council.accounts.models import Role, User
+from council.cli import load_demo
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback import service as feedback
+from council.feedback.models import Disposition
+from council.notices import service as notices
+from council.policies import service as policies
+from tests.conftest import PASSWORD, open_for_review, sign_in, submit
+
+
+@pytest.fixture
+def demo(app):
+    with app.app_context():
+        load_demo(PASSWORD)
+    return app
+
+
+def _home(app, login_name: str, locale: str = "en") -> str:
+    client = app.test_client()
+    sign_in(client, login_name)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_name == login_name))
+        user.locale = locale
+        db.session.commit()
+    return _text(client.get("/").get_data(as_text=True))
+
+
+def _text(page: str) -> str:
+    """The page as a reader hears it: tags gone, spaces folded, the direction kept in front."""
+    direction = re.search(r'<html lang="[^"]+" dir="(\w+)"', page).group(1)
+    return direction + " " + re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def _new_count(page: str) -> int:
+    found = re.search(r'class="badge">(\d+) new<', page)
+    return int(found.group(1)) if found else 0
+
+
+# --- Home pages ------------------------------------------------------------------------
+
+def test_an_advisor_home_shows_reviews_polls_responses_and_money(demo):
+    text = _home(demo, "advisor1")
+    assert "Reviews open to you First contact and referrals Revision 2" in text
+    assert "Not marked as done yet." in text
+    assert "Polls waiting for your vote How safe does the complaints section feel?" in text
+    assert "2 new responses to your comments" in text
+    assert "None of your comments is hidden." in text
+    assert "Owed to you: €37.50" in text and "Last paid: €40.00" in text
+
+
+def test_an_advisor_sees_a_review_marked_done_and_a_hidden_comment_in_arabic(demo):
+    client = demo.test_client()
+    sign_in(client, "advisor2")
+    with demo.app_context():
+        revision = policies.open_reviews(db.session, utcnow())[0]
+        path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
+    assert submit(client, path + "/review-done", {}, form_url=path).status_code == 303
+    text = _home(demo, "advisor2", "ar")
+    assert text.startswith("rtl ")
+    assert "مراجعات مفتوحة لك" in text
+    assert "وضعت علامة على هذه المراجعة بأنها منتهية" in text
+    assert "First contact and referrals" in text
+
+
+@pytest.mark.parametrize("locale, heading", [("en", "Your policies"), ("ar", "سياساتك")])
+def test_an_author_home_shows_open_rounds_unanswered_comments_summaries_and_drafts(demo, locale, heading):
+    text = _home(demo, "author", locale)
+    assert heading in text
+    assert "Meetings and travel costs" in text
+    if locale == "en":
+        assert "3 comments without a response" in text
+        assert "The summary of revision 1 is ready" in text
+        assert "Revision 2 is a draft waiting to be published" in text
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_a_coordinator_home_shows_invitations_stipends_limits_flags_and_audit(demo, locale):
+    text = _home(demo, "coordinator", locale)
+    assert "River" in text, "the advisor near their yearly limit"
+    if locale == "en":
+        assert "1 invitation not used yet" in text and "1 expired unused" in text
+        assert "Waiting for approval: 2 entries, €58.75" in text
+        assert "Approved, waiting for payment: 2 entries, €77.50" in text
+        assert "River : €58.75 of €60.00 this year" in text
+        assert "1 comment waiting for a moderator" in text
+        assert "Yearly limit set" in text and "stipend.limit_set" not in text
+    else:
+        assert text.startswith("rtl ") and "بانتظار منسق" in text
+
+
+# --- Notices ------------------------------------------------------------------------------
+
+def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
+    client = demo.test_client()
+    sign_in(client, "advisor1")
+    before = _new_count(client.get("/").get_data(as_text=True))
+    assert before > 0
+    page = _text(client.get("/notices").get_data(as_text=True))
+    assert "One of your comments has a response" in page and "A payment to you was recorded." in page
+    assert _new_count(client.get("/").get_data(as_text=True)) == 0
+    with demo.app_context():
+        sealed = db.session.scalar(select(User.notices_seen).where(User.login_name == "advisor1"))
+    assert sealed and utcnow().date().isoformat().encode() not in sealed, "the time seen is sealed, not readable"
+
+
+@pytest.fixture
+def two_advisors(app, people):
+    people.app = app
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("willow", Role.ADVISOR)
+    people.make("river", Role.ADVISOR)
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        open_for_review(author, body="## One\n\nText.\n")
+        db.session.commit()
+    return app
+
+
+def _write_and_answer(app, client, login_name: str) -> None:
+    """``login_name`` comments through the real form; the author answers."""
+    with app.app_context():
+        revision = policies.open_reviews(db.session, utcnow())[0]
+        path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
+        section = revision.sections[-1].key
+    response = submit(client, path + "/comments", {
+        "section_key": section, "body": "Please say who reads this.", "language": "en",
+        "quote_consent": "verbatim", "submission_key": secrets.token_urlsafe(16)}, form_url=path + "/comment")
+    assert response.status_code in (200, 303)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        comment = db.session.scalar(select(feedback.Comment))
+        feedback.respond(db.session, author, comment, Disposition.ADOPTED, "Done.")
+        db.session.commit()
+
+
+def test_a_response_notice_reaches_only_the_comment_writer(two_advisors):
+    app = two_advisors
+    willow, river = app.test_client(), app.test_client()
+    sign_in(willow, "willow")
+    sign_in(river, "river")
+    river_before = _new_count(river.get("/").get_data(as_text=True))
+    willow_before = _new_count(willow.get("/").get_data(as_text=True))
+    _write_and_answer(app, willow, "willow")
+    assert _new_count(willow.get("/").get_data(as_text=True)) == willow_before + 1
+    assert _new_count(river.get("/").get_data(as_text=True)) == river_before
+    assert "has a response" not in river.get("/notices").get_data(as_text=True)
+    assert "1 new response to your comments" in _text(willow.get("/").get_data(as_text=True))
+    with app.app_context():
+        person = db.session.scalar(select(User).where(User.login_name == "willow"))
+        since = utcnow() - timedelta(days=1)
+        kinds = notices.count_keyless_updates(db.session, person, since, utcnow())
+        assert kinds == willow_before, "the digest never counts responses: it has no key to find them"
+
+
+def test_every_audit_action_has_a_label(demo):
+    from council.admin.views import AUDIT_ACTION_LABELS
+    from council.audit.service import ACTIONS
+
+    assert ACTIONS <= set(AUDIT_ACTION_LABELS)
+
+
+# --- Planned meetings ------------------------------------------------------------------------
+
+def test_a_coordinator_plans_a_meeting_that_advisors_see_until_it_is_cancelled(demo):
+    coordinator = demo.test_client()
+    sign_in(coordinator, "coordinator")
+    later = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    fields = {"planned-title": "Autumn <script>alert(1)</script> meeting", "planned-starts_at": later,
+              "planned-minutes": "60", "planned-place": "Room 2", "planned-key": secrets.token_urlsafe(18)}
+    assert submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends").status_code == 303
+    again = submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
+    assert again.status_code == 303, "a double submit plans one meeting"
+    home = _home(demo, "advisor1")
+    assert home.count("Autumn &lt;script&gt;alert(1)&lt;/script&gt; meeting") == 1 or \
+        home.count("Autumn <script>") == 0
+    assert "Room 2" in home
+    page = coordinator.get("/admin/stipends").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    meeting_id = re.search(r"/admin/stipends/planned-meetings/([0-9a-f-]+)/cancel", page).group(1)
+    submit(coordinator, f"/admin/stipends/planned-meetings/{meeting_id}/cancel", {}, form_url="/admin/stipends")
+    assert "Room 2" not in _home(demo, "advisor1")
+
+
+def test_a_meeting_in_the_past_is_refused_with_the_input_kept(demo):
+    coordinator = demo.test_client()
+    sign_in(coordinator, "coordinator")
+    earlier = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = submit(coordinator, "/admin/stipends/planned-meetings", {
+        "planned-title": "Yesterday's meeting", "planned-starts_at": earlier, "planned-minutes": "60",
+        "planned-place": "", "planned-key": secrets.token_urlsafe(18)}, form_url="/admin/stipends")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Please choose a time that is still to come." in page and 'value="Yesterday&#39;s meeting"' in page
