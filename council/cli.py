@@ -129,6 +129,8 @@ def load_demo(password: str) -> None:
     open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
     _demo_polls(second, people, keys, closed=False)
     feedback.flag(db.session, keys["advisor5"], open_round[demo_content.FLAGGED_OPEN_ROUND_COMMENT])
+    for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
+        feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_second_policy(author, keys, min_group)
     _demo_coordination(people)
     db.session.commit()

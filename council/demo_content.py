@@ -195,7 +195,12 @@ OPEN_ROUND_COMMENTS = [
     ("advisor1", 9, "en", "verbatim", "Thank you for answering in our own language. Please keep it."),
     ("advisor4", 4, "ar", "verbatim", "شكراً لأنكم تقولون الآن من سيقرأ الملاحظات."),
     ("advisor3", 5, "fr", "paraphrase", "Merci. Pouvez-vous aussi dire combien de temps vous gardez les notes ?"),
+    ("advisor1", 5, "en", "author_only", "The interpreter at the east office, Maria, told my neighbour about my case."),
 ]
+
+#: An open-round comment a moderator hid (index in OPEN_ROUND_COMMENTS), with the reason.
+HIDDEN_OPEN_ROUND = {3: ("identifying", "This names a person. Please tell us what happened without names, "
+                                        "so that nobody can be identified.")}
 
 #: A comment the moderator hides, with the reason.
 HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}

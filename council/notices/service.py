@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import LargeBinary, Select, Uuid, cast, func, literal, null, select, union_all
+from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Invitation, Role, User
@@ -300,7 +300,7 @@ class CoordinatorHome:
     awaiting_approval: dict[str, tuple[int, int]] = field(default_factory=dict)
     awaiting_payment: dict[str, tuple[int, int]] = field(default_factory=dict)
     near_limit: list = field(default_factory=list)
-    flagged: int = 0
+    moderation: list[ModerationWaiting] = field(default_factory=list)
     latest_events: list[AuditEvent] = field(default_factory=list)
 
 
@@ -317,13 +317,29 @@ def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
         awaiting_approval=stipends.waiting_totals(dbs, "earned"),
         awaiting_payment=stipends.waiting_totals(dbs, "approved"),
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
-        flagged=flagged_waiting(dbs),
+        moderation=moderation_waiting(dbs),
         latest_events=audit.page_of_events(dbs, 1, LATEST_AUDIT_EVENTS)[0],
     )
 
 
-def flagged_waiting(dbs: Session) -> int:
-    """Visible comments someone flagged, and hidden ones whose writer asked for another look."""
-    return dbs.scalar(select(func.count()).select_from(Comment).where(
-        ((Comment.state == "visible") & (Comment.flag_count > 0))
-        | ((Comment.state == "hidden") & Comment.review_requested.is_(True)))) or 0
+@dataclass(frozen=True)
+class ModerationWaiting:
+    revision: Revision
+    #: Visible comments someone flagged.
+    flagged: int
+    #: Hidden comments whose writer changed them and asked for another look.
+    another_look: int
+
+
+def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
+    """Per revision, what waits for a moderator. Two queries whatever the numbers."""
+    flagged = func.sum(case(((Comment.state == "visible") & (Comment.flag_count > 0), 1), else_=0))
+    another_look = func.sum(case(((Comment.state == "hidden") & Comment.review_requested.is_(True), 1), else_=0))
+    rows = dbs.execute(
+        select(Comment.revision_id, flagged, another_look)
+        .where(((Comment.state == "visible") & (Comment.flag_count > 0))
+               | ((Comment.state == "hidden") & Comment.review_requested.is_(True)))
+        .group_by(Comment.revision_id)).all()
+    revisions = _by_id(dbs, Revision, {row[0] for row in rows}, selectinload(Revision.policy))
+    waiting = [ModerationWaiting(revisions[revision_id], int(flags), int(looks)) for revision_id, flags, looks in rows]
+    return sorted(waiting, key=lambda item: (item.revision.policy.title.casefold(), item.revision.number))

@@ -43,7 +43,7 @@ def home():
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
         authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
         coordination=notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None,
-        flagged=notices.flagged_waiting(db.session) if current_user.has_role(Role.MODERATOR) else None,
+        moderation=notices.moderation_waiting(db.session) if current_user.has_role(Role.MODERATOR) else None,
         money=format_money, action_labels=AUDIT_ACTION_LABELS, limit=notices.HOME_LIST_LIMIT,
     )
 

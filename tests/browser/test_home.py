@@ -60,6 +60,6 @@ def test_a_coordinator_home_fits_a_phone(chromium, site):
 
     context, page = _signed_in(chromium, site, "coordinator", "en", javascript=False)
     expect(page.locator("#coordination-heading")).to_have_text("Waiting for a coordinator")
-    expect(page.locator("main")).to_contain_text("1 comment waiting for a moderator")
+    expect(page.locator("#moderation-heading + ul")).to_contain_text("1 flagged comment")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     context.close()

@@ -63,7 +63,7 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         comments = db.session.scalars(select(Comment)).all()
         assert {c.language for c in comments} >= {"en", "es", "fr", "ar"}
         assert sum(1 for c in comments if c.response is not None) >= 3
-        assert sum(1 for c in comments if c.state == "hidden") == 1
+        assert sum(1 for c in comments if c.state == "hidden") == 2
         polls = db.session.scalars(select(Poll)).all()
         for kind in ("consent", "choice", "score"):
             states = {p.state for p in polls if p.kind == kind}

@@ -57,7 +57,7 @@ def test_an_advisor_home_shows_reviews_polls_responses_and_money(demo):
     assert "Not marked as done yet." in text
     assert "Polls waiting for your vote How safe does the complaints section feel?" in text
     assert "2 new responses to your comments" in text
-    assert "None of your comments is hidden." in text
+    assert "1 of your comments is hidden by moderation" in text
     assert "Owed to you: €37.50" in text and "Last paid: €40.00" in text
 
 
@@ -72,6 +72,7 @@ def test_an_advisor_sees_a_review_marked_done_and_a_hidden_comment_in_arabic(dem
     assert text.startswith("rtl ")
     assert "مراجعات مفتوحة لك" in text
     assert "وضعت علامة على هذه المراجعة بأنها منتهية" in text
+    assert "أخفى المشرف تعليقًا واحدًا من تعليقاتك (1)" in text
     assert "First contact and referrals" in text
 
 
@@ -95,7 +96,7 @@ def test_a_coordinator_home_shows_invitations_stipends_limits_flags_and_audit(de
         assert "Waiting for approval: 2 entries, €58.75" in text
         assert "Approved, waiting for payment: 2 entries, €77.50" in text
         assert "River : €58.75 of €60.00 this year" in text
-        assert "1 comment waiting for a moderator" in text
+        assert "First contact and referrals , Revision 2: 1 flagged comment" in text
         assert "Yearly limit set" in text and "stipend.limit_set" not in text
     else:
         assert text.startswith("rtl ") and "بانتظار منسق" in text
