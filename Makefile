@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test setup translations migrate demo bench extract-messages clean
+.PHONY: run test setup translations migrate demo bench scale audit extract-messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,15 @@ clean:
 bench: setup
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.bench
+
+# Two app servers sharing a temporary PostgreSQL and Redis under Locust (tests/load/scale.py).
+# SCALE_ADVISORS and SCALE_SECONDS size the run.
+scale: setup
+	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(BIN)/python -m tests.load.scale
+
+# Scanners against the demo site served on 127.0.0.1: pip-audit, the Nu Html Checker, axe-core and
+# wapiti (tests/audit/README.md). Fails on findings. AUDIT_ARGS passes options: --only html,a11y.
+audit: setup
+	$(BIN)/python -c 'import pip_audit' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,audit]'
+	$(BIN)/python -m tests.audit $(AUDIT_ARGS)

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from council import config as default_config
-from council.config import from_environment, normalise_database_url
+from council.config import SECRET_MIN_BYTES, from_environment, normalise_database_url, secret_weakness
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +24,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     _load_config(app, test_config)
 
+    from council.database import prepare_engine_options
     from council.extensions import babel, csrf, db, limiter, login_manager, migrate
 
+    prepare_engine_options(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
@@ -77,6 +79,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.cli.add_command(council_cli)
 
+    from council.operations.logging import init_logging
+
+    init_logging(app)  # before ProxyFix, which then hands the request log the visitor's address
+
     if app.config["PROXY_HOPS"]:
         # Behind a reverse proxy: trust its forwarded address and scheme, so rate
         # limits apply per visitor and HTTPS is recognised for HSTS.
@@ -99,19 +105,11 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
         app.config.update(test_config)
 
     production = app.config["ENVIRONMENT"] == "production"
+    if production:
+        _refuse_weak_secrets(app.config, Path(app.instance_path))
     if not app.config.get("SECRET_KEY"):
-        if production:
-            raise RuntimeError(
-                "SECRET_KEY is not set. In production set COUNCIL_SECRET_KEY or put SECRET_KEY "
-                "in instance/config.py; Council will not run with a made-up secret."
-            )
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
     if not app.config.get("PAYEE_DATA_KEY"):
-        if production:
-            raise RuntimeError(
-                "PAYEE_DATA_KEY is not set. Payee details are encrypted with it: set COUNCIL_PAYEE_DATA_KEY "
-                "to 32 random bytes in URL-safe base64 (python -c 'import secrets; print(secrets.token_urlsafe(32))')."
-            )
         app.config["PAYEE_DATA_KEY"] = _development_secret(Path(app.instance_path), "payee_data_key", 32)
 
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -124,6 +122,34 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config["SESSION_COOKIE_NAME"] = "__Host-council" if production else "council"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("PREFERRED_URL_SCHEME", "https" if production else "http")
+
+
+#: Each production secret, the file its development stand-in lives in, and what it protects.
+_SECRETS = (
+    ("SECRET_KEY", "secret_key", "it signs form tokens and seals comments kept while someone signs in again"),
+    ("PAYEE_DATA_KEY", "payee_data_key",
+     "payee details and email addresses are encrypted with it; back it up apart from the database"),
+)
+
+
+def _refuse_weak_secrets(config, instance: Path) -> None:
+    """Production runs only on generated secrets: not missing, not an example, not the development one."""
+    problems = []
+    for name, development_file, purpose in _SECRETS:
+        development = instance / development_file
+        weakness = secret_weakness(config.get(name),
+                                   development_value=development.read_text() if development.is_file() else None)
+        if weakness:
+            problems.append(f"{name} cannot be used: {weakness} ({purpose}).")
+    if not problems and config["SECRET_KEY"] == config["PAYEE_DATA_KEY"]:
+        problems.append("SECRET_KEY and PAYEE_DATA_KEY are the same value; each needs its own.")
+    if problems:
+        raise RuntimeError(
+            " ".join(problems) + " Set COUNCIL_SECRET_KEY and COUNCIL_PAYEE_DATA_KEY, or COUNCIL_SECRET_KEY_FILE and "
+            "COUNCIL_PAYEE_DATA_KEY_FILE naming files that hold them, each to its own random value of at least "
+            f"{SECRET_MIN_BYTES} bytes: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'. "
+            "Council will not run in production with a missing, example or development secret."
+        )
 
 
 def _development_secret(instance: Path, name: str = "secret_key", size: int = 48) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -299,3 +300,37 @@ def send_digest() -> None:
         # Neutral: why a message did not go, never to whom.
         click.echo(f"A digest could not be sent ({reason}); it will be tried again at the next run.", err=True)
     click.echo(f"{run.sent} digests sent." + (f" {len(run.failures)} could not be sent." if run.failures else ""))
+
+
+@council_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(path: Path) -> None:
+    """Write an encrypted backup of the whole database to PATH (a new file), while the site runs."""
+    from council.operations import backup as backups
+
+    try:
+        result = backups.create_backup(path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backup written to {result.path} ({result.size} bytes, {result.engine}, {result.rows} rows, "
+               f"revision {result.revision}). It is encrypted with BACKUP_KEY: keep the key apart from it.")
+
+
+@council_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore(path: Path) -> None:
+    """Restore the backup at PATH into this site's database, which must be empty."""
+    from council.operations import backup as backups
+
+    try:
+        result = backups.restore_backup(path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored {result.rows} rows in {result.tables} tables ({result.engine}); every table matches "
+               f"the backup.")
+    if result.up_to_date:
+        click.echo(f"The database is at revision {result.revision}, the one this version of Council expects.")
+    for note in result.notes:
+        click.echo(note)

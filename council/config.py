@@ -42,6 +42,14 @@ RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0
 
+#: One JSON line per request on the "council.requests" logger (standard error): the time to the
+#: second, the method, the endpoint's name, the status and the duration. Never a path, a query
+#: string, a body, a cookie, a session or a person (see docs/threat-model.md, "Logs").
+LOG_REQUESTS = True
+#: Add the client's address to each request line. Off by default: an address and a time are
+#: enough to tell who was posting when. Turn it on only for a short investigation, and say so.
+LOG_IP_ADDRESSES = False
+
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
 #: A summary names a language only when at least this many comments were written in it and this many
@@ -57,6 +65,13 @@ PENDING_COMMENT_MINUTES = 120
 #: Seconds to wait for the outgoing mail server (connecting, and each reply) before giving up on a message.
 MAIL_TIMEOUT_SECONDS = 15
 
+#: Key of ``flask council backup`` and ``restore``: 32 random bytes in URL-safe base64, from
+#: COUNCIL_BACKUP_KEY. Kept apart from the database, its backups and PAYEE_DATA_KEY; without it
+#: no backup is written (only the backup and restore commands need it).
+BACKUP_KEY = ""
+#: Folder of pg_dump, pg_restore and psql when they are not where PostgreSQL's packages put them.
+PG_BIN_DIR = ""
+
 #: Largest revision or translation text accepted, in bytes of UTF-8.
 REVISION_MAX_BYTES = 1024 * 1024
 #: Requests larger than this are refused with 413 before any form sees them.
@@ -66,23 +81,91 @@ WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
 PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_ABSOLUTE_HOURS)
 
 _ENV_PREFIX = "COUNCIL_"
+_FILE_SUFFIX = "_FILE"
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:
-    """Read ``COUNCIL_*`` variables; values are JSON when they parse as JSON."""
+    """Read ``COUNCIL_*`` variables; values are JSON when they parse as JSON.
+
+    Secrets can come from files instead, so they stay out of the process environment
+    (and out of ``systemctl show``, ``/proc/*/environ`` and crash reports):
+    ``COUNCIL_<NAME>_FILE=/path`` sets ``<NAME>`` to the file's text, never JSON-parsed,
+    without its trailing newline; ``DATABASE_URL_FILE`` does the same for ``DATABASE_URL``.
+    This works for every setting (``SECRET_KEY``, ``PAYEE_DATA_KEY``, ``RATELIMIT_STORAGE_URI``
+    with a Redis password, …) except one whose own name ends in ``_FILE`` (a path Council
+    itself opens, declared above): ``COUNCIL_<THAT>_FILE`` stays that setting. Giving a value both
+    ways, or a file that cannot be read, stops the start.
+    """
     environ = os.environ if environ is None else environ
     settings: dict = {}
+    files: dict[str, tuple[str, str]] = {}  # setting -> (variable, path)
     for name, raw in environ.items():
         if not name.startswith(_ENV_PREFIX):
+            continue
+        key = name[len(_ENV_PREFIX):]
+        if _names_a_value_file(key):
+            if raw:
+                files[key[:-len(_FILE_SUFFIX)]] = (name, raw)
             continue
         try:
             value = json.loads(raw)
         except ValueError:
             value = raw
-        settings[name[len(_ENV_PREFIX):]] = value
+        settings[key] = value
     if environ.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
+    if environ.get("DATABASE_URL_FILE"):
+        files["SQLALCHEMY_DATABASE_URI"] = ("DATABASE_URL_FILE", environ["DATABASE_URL_FILE"])
+    for key, (variable, path) in files.items():
+        if key in settings:
+            given = "DATABASE_URL" if key == "SQLALCHEMY_DATABASE_URI" else _ENV_PREFIX + key
+            raise RuntimeError(f"Both {given} and {variable} are set; keep one of them.")
+        settings[key] = read_value_file(variable, path)
     return settings
+
+
+def _names_a_value_file(key: str) -> bool:
+    own_setting = not key.startswith("_") and key.isupper() and key in globals()
+    return key.endswith(_FILE_SUFFIX) and len(key) > len(_FILE_SUFFIX) and not own_setting
+
+
+def read_value_file(variable: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as source:
+            return source.read().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise RuntimeError(f"{variable} names {path}, which cannot be read: {reason}.") from None
+
+
+#: Parts of values copied from an example or a tutorial rather than generated (compared in lower
+#: case, letters and digits only).
+_PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "replacethis", "yoursecret", "placeholder",
+                      "notasecret", "insecure", "secretkeyhere", "generateone")
+_PLACEHOLDER_VALUES = ("secret", "secretkey", "dev", "development", "test", "testing", "password", "council",
+                       "default", "example", "none", "null", "payeedatakey")
+#: The shortest secret accepted in production, in bytes; ``secrets.token_urlsafe(32)`` gives 43.
+SECRET_MIN_BYTES = 32
+#: Fewer different characters than this and a long value is a pattern ("aaaa…", "abcabc…"), not a secret.
+_SECRET_MIN_DISTINCT = 8
+
+
+def secret_weakness(value: str | bytes | None, *, development_value: str | None = None) -> str | None:
+    """Why ``value`` cannot be a production secret, or None when it can."""
+    if not value:
+        return "it is not set"
+    raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    text = raw.decode("utf-8", "replace")
+    letters = "".join(ch for ch in text.lower() if ch.isalnum())
+    if development_value and text.strip() == development_value.strip():
+        return "it is the development secret kept in the instance folder"
+    if letters in _PLACEHOLDER_VALUES or any(part in letters for part in _PLACEHOLDER_PARTS):
+        return "it is a placeholder, not a generated secret"
+    if len(raw) < SECRET_MIN_BYTES:
+        return f"it is shorter than {SECRET_MIN_BYTES} bytes"
+    if len(set(raw)) < _SECRET_MIN_DISTINCT:
+        return "it repeats a few characters instead of being random"
+    return None
 
 
 def normalise_database_url(url: str) -> str:

@@ -41,6 +41,18 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock(connection) else "BEGIN")
 
 
+def prepare_engine_options(app: Flask) -> None:
+    """Before ``db.init_app``: keep SQL parameters (what people typed, ids, tags) out of every
+    error message and log line SQLAlchemy writes; and with a database server, test a pooled
+    connection before use, so a server that restarted costs nobody a failed request. A
+    configuration can still set either explicitly."""
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("hide_parameters", True)
+    if not str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine: Engine = db.engine

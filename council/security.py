@@ -187,4 +187,8 @@ def apply_security_headers(response: Response) -> Response:
 
 
 def init_security(app: Flask) -> None:
+    # Pages send no Referer (Referrer-Policy above), so Flask-WTF's HTTPS-only check that a post's Referer
+    # names this site would refuse every form served over HTTPS, sign-in included. The CSRF token and the
+    # SameSite session cookie are the protection against forged posts.
+    app.config["WTF_CSRF_SSL_STRICT"] = False
     app.after_request(apply_security_headers)

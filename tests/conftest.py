@@ -182,3 +182,52 @@ def open_for_review(author, *, body: str, title: str = "First contact", opens_at
     policies.set_review_window(db.session, revision, opens_at=opens_at or utcnow() - timedelta(hours=1),
                                closes_at=closes_at or utcnow() + timedelta(days=7))
     return revision
+
+
+@pytest.fixture
+def fresh_database(migrated, tmp_path, instance_path):
+    """``fresh_database(schema=True)`` gives the URL of a new, separate database: migrated to head with
+    no rows, or blank with ``schema=False``. A new file on SQLite; on PostgreSQL a new database on the
+    test server, dropped afterwards. Apps made on it can be added to ``fresh_database.apps`` so their
+    connections are closed first."""
+    from sqlalchemy import make_url
+
+    created: list[str] = []
+    apps: list = []
+    admin_url = migrated  # the migrated template: a file on SQLite, the test database on PostgreSQL
+
+    def make(*, schema: bool = True) -> str:
+        name = f"council_fresh_{secrets.token_hex(6)}"
+        template = _sqlite_path(admin_url)
+        if template is not None:
+            path = tmp_path / f"{name}.db"
+            if schema:
+                shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+        engine = create_engine(normalise_database_url(admin_url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        created.append(name)
+        url = make_url(normalise_database_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+        if schema:
+            from flask_migrate import upgrade
+
+            app = make_app(url, instance_path)
+            apps.append(app)
+            with app.app_context():
+                upgrade()
+        return url
+
+    make.apps = apps
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if created:
+        engine = create_engine(normalise_database_url(admin_url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for name in created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

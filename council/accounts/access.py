@@ -59,6 +59,9 @@ def safe_next(target: str | None) -> str | None:
     """Only a path on this site, so a crafted link cannot send someone elsewhere after sign-in."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    # Browsers drop tabs and line breaks from URLs: "/\t/evil.example" would become "//evil.example".
+    if any(ord(character) < 32 or ord(character) == 127 for character in target):
+        return None
     return target.rstrip("?")
 
 

@@ -55,6 +55,7 @@ from council.compensation.money import (
     spreadsheet_safe,
     to_decimal,
 )
+from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.i18n import local_to_utc
@@ -138,9 +139,16 @@ def person_payment(user_id: uuid.UUID):
             db.session.commit()
             flash(_("The yearly limit is saved."), "success")
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
-    details = service.read_payee_profile(db.session, current_user, person, secret=secret)
+    if request.method == "GET":
+        # The audit record of this read is a write during a read-only page: a short transaction of its own
+        # that takes the write lock up front (a deferred one fails at once with "database is locked" when
+        # another request is writing).
+        with side_write() as writer:
+            details = service.read_payee_profile(writer, current_user, person, secret=secret)
+    else:
+        details = service.read_payee_profile(db.session, current_user, person, secret=secret)
+        db.session.commit()  # the audit record of this read
     pref = db.session.scalar(select(PaymentPreference).where(PaymentPreference.user_id == person.id))
-    db.session.commit()  # the audit record of this read
     return render_template("compensation/person_payment.html", person=person, details=details, pref=pref,
                            payee_form=payee_form, limit_form=limit_form, method_labels=METHOD_LABELS,
                            money=format_money, activity_labels=ACTIVITY_LABELS)

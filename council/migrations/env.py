@@ -92,14 +92,43 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a SQLite table: it copies the rows to a new table and drops
+            # the old one. With foreign keys on, that DROP deletes every row that references the table
+            # through ON DELETE CASCADE (a revision's sections, a person's roles), or fails. So they
+            # are off while migrating, checked afterwards, and on again before the connection goes
+            # back to the pool.
+            _set_sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.rollback()
+                if broken:
+                    raise RuntimeError(
+                        f"After migrating, {len(broken)} rows refer to rows that do not exist "
+                        f"(first: table {broken[0][0]!r} refers to {broken[0][2]!r})."
+                    )
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()
+                _set_sqlite_foreign_keys(connection, on=True)
+
+
+def _set_sqlite_foreign_keys(connection, *, on):
+    # SQLite ignores this pragma inside a transaction, so it goes to the driver's connection
+    # directly, before SQLAlchemy begins one (the driver itself is in autocommit mode).
+    connection.connection.driver_connection.execute(
+        f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
-from flask import Flask, render_template
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
+from flask.globals import request_ctx
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import HTTPException
 
-from council.extensions import db, limiter
+from council.extensions import db, limiter, login_manager
+from council.operations.logging import log_error
 
 ERROR_TEXTS = {
     400: (_l("Something in that request was not right"),
@@ -28,7 +34,16 @@ ERROR_TEXTS = {
           _l("There have been too many attempts. This protects your account.")),
     500: (_l("Something went wrong on our side"),
           _l("It was not your fault. Nothing you sent was saved half-way. Please try again in a moment.")),
+    503: (_l("The site is not available just now"),
+          _l("The site cannot reach its database just now. It was not your fault, and nothing you sent was "
+             "saved half-way. Please try again in a few minutes.")),
+    507: (_l("This could not be saved"),
+          _l("The site has run out of room to save things. It was not your fault, and nothing you sent was "
+             "saved half-way. The people who run the site have to make room; please try again later.")),
 }
+
+#: Seconds a client is asked to wait before trying again after a database fault.
+RETRY_AFTER_SECONDS = 30
 
 
 def _retry_after_minutes() -> int | None:
@@ -38,15 +53,19 @@ def _retry_after_minutes() -> int | None:
     return max(1, -(-int(limit.reset_at - time.time()) // 60))
 
 
-def render_error(code: int, *, detail: str | None = None):
+def render_error(code: int, *, detail: str | None = None, **extra):
     title, message = ERROR_TEXTS[code]
-    context = {"code": code, "title": title, "message": detail or message}
+    context = {"code": code, "title": title, "message": detail or message, **extra}
     if code == 429:
         context["retry_minutes"] = _retry_after_minutes()
     return render_template("errors/error.html", **context), code
 
 
 def _handle_http_error(error: HTTPException):
+    original = getattr(error, "original_exception", None)
+    if error.code == 500 and original is not None and database_fault_status(original) is not None:
+        # The database failed before any view ran (opening the session record, say).
+        return _handle_database_error(original)
     code = error.code if error.code in ERROR_TEXTS else 500
     response = render_error(code)
     if error.code == 405 and getattr(error, "valid_methods", None):
@@ -62,11 +81,162 @@ def _handle_csrf_error(error: CSRFError):
 
 def _handle_unexpected(error: Exception):
     db.session.rollback()
+    log_error(error, event="unhandled", status=500)
     return render_error(500)
+
+
+# --- The database away, full or in conflict ---------------------------------------------
+
+#: SQLite's primary result codes that mean "not reachable just now" rather than a mistake in a query.
+_SQLITE_UNAVAILABLE = {5, 6, 8, 10, 14, 26}  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN, NOTADB
+_SQLITE_FULL = 13
+#: PostgreSQL's SQLSTATE classes for the same: connection, resources, operator intervention,
+#: object not in prerequisite state (a lock timeout), system error.
+_POSTGRES_UNAVAILABLE = {"08", "53", "57", "55", "58"}
+
+
+def database_fault_status(error: BaseException) -> int | None:
+    """The status to answer a database error with: 503 when the database cannot be reached just
+    now, 507 when it is full, 409 for a conflict between transactions; None for anything else
+    (a mistake in the code, which stays a 500). An error raised while cleaning up after a fault
+    (SQLite rolls a full transaction back itself, so the savepoint is gone) counts as that fault."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        status = _fault_status(error)
+        if status is not None:
+            return status
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _fault_status(error: BaseException) -> int | None:
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return 503
+    if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return None
+    original = getattr(error, "orig", None)
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        primary = sqlite_code & 0xFF
+        if primary == _SQLITE_FULL:
+            return 507
+        return 503 if primary in _SQLITE_UNAVAILABLE or error.connection_invalidated else None
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate:
+        if sqlstate == "53100":  # disk_full
+            return 507
+        if sqlstate.startswith("40"):  # serialization failure, deadlock
+            return 409
+        return 503 if sqlstate[:2] in _POSTGRES_UNAVAILABLE or error.connection_invalidated else None
+    # No code at all: the driver lost or never had its connection.
+    return 503
+
+
+#: Form fields never written back into a page: whoever is at the screen need not see them again.
+_SECRET_FIELDS = {"password", "current", "confirm", "code", "new_password"}
+#: Fields shown as text to keep (the rest of the form travels hidden, to be sent again as it was).
+_TEXT_FIELDS = {"body", "block_reason", "note", "explanation", "details", "address"}
+
+
+def _kept_form() -> dict:
+    """What the person sent, to show back with a button that sends it again; nothing when the
+    form held a password or code."""
+    if request.method != "POST" or request.content_length is None:
+        return {}
+    try:
+        fields = list(request.form.items(multi=True))
+    except Exception:  # the body could not be read: nothing to keep
+        return {}
+    if not fields or any(name in _SECRET_FIELDS or "password" in name for name, _ in fields):
+        return {}
+    text = [(name, value) for name, value in fields if name in _TEXT_FIELDS or "\n" in value]
+    hidden = [(name, value) for name, value in fields if (name, value) not in text]
+    return {"kept_text": text, "kept_hidden": hidden, "resend_url": request.path}
+
+
+def _preferred_locale() -> str | None:
+    """The signed-in person's saved language, if it was loaded before the database failed."""
+    user = g.get("_login_user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    state = sa_inspect(user, raiseerr=False)
+    if state is None or "locale" in state.unloaded:
+        return None
+    chosen = state.dict.get("locale")
+    return chosen if chosen in current_app.config["LANGUAGES"] else None
+
+
+def _handle_database_error(error: Exception):
+    status = database_fault_status(error)
+    if status is None:
+        if current_app.config.get("TESTING") and not current_app.config.get("RENDER_500_IN_TESTS"):
+            raise error
+        return _handle_unexpected(error)
+    log_error(error, event="database_fault", status=status)
+    locale = _preferred_locale()
+    kept = _kept_form()
+    try:
+        db.session.rollback()
+    except sa_exc.SQLAlchemyError:
+        pass
+    if _session_or_none() is None:  # the session record itself could not be read
+        from council.accounts.sessions import CouncilSession
+
+        _replace_session(CouncilSession())
+    if request.path == url_for("pages.quick_exit"):
+        return _leave_without_the_database()
+    # Draw the page without the database: as nobody in particular, so the header needs no query.
+    g._login_user = login_manager.anonymous_user()
+    with force_locale(locale) if locale else nullcontext():
+        body, code = render_error(status, **kept)
+    _leave_session_unsaved()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (503, 507) else {}
+    return body, code, headers
+
+
+def _leave_without_the_database():
+    """The quick exit leaves even when the database is away: the cookie goes and the browser is
+    asked to forget the site; the session record ends at its idle deadline."""
+    from council.pages.views import CLEAR_SITE_DATA
+
+    response = redirect(current_app.config["EXIT_URL"], code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], path="/",
+                           secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                           samesite=current_app.config["SESSION_COOKIE_SAMESITE"])
+    _leave_session_unsaved()
+    return response
+
+
+def _session_or_none():
+    try:
+        return request_ctx.session
+    except AssertionError:  # newer Flask: "The session has not yet been opened."
+        return None
+
+
+def _replace_session(replacement) -> None:
+    context = request_ctx._get_current_object()
+    try:
+        context.session = replacement
+    except AttributeError:  # newer Flask keeps it behind a read-only property
+        context._session = replacement
+
+
+def _leave_session_unsaved() -> None:
+    """Saving the session after this response then touches neither the database nor the cookie,
+    so the visitor is still signed in, as before, once the database is back."""
+    current = _session_or_none()
+    for flag in ("modified", "touch", "regenerate", "destroyed"):
+        if hasattr(current, flag):
+            setattr(current, flag, False)
 
 
 def init_errors(app: Flask) -> None:
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_error)
+    for fault in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError):
+        app.register_error_handler(fault, _handle_database_error)
     if not app.config.get("TESTING") or app.config.get("RENDER_500_IN_TESTS"):
         app.register_error_handler(Exception, _handle_unexpected)

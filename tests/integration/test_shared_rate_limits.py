@@ -1,44 +1,24 @@
-"""Several app processes behind a proxy share their rate limits through Redis."""
+"""Several app processes behind a proxy share their rate limits through Redis.
+
+`make scale` checks the same with two gunicorn servers under load (tests/load/scale.py).
+"""
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
 from tests.conftest import csrf_token
-
-REDIS = shutil.which("redis-server")
+from tests.load.servers import redis_binary, temporary_redis
 
 
 @pytest.fixture
-def redis_url(tmp_path):
-    if REDIS is None:
+def redis_url():
+    if redis_binary() is None:
         if os.environ.get("COUNCIL_REQUIRE_REDIS") == "1":
             pytest.fail("redis-server is required here (COUNCIL_REQUIRE_REDIS=1) but not installed")
         pytest.skip("redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        server.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
+    with temporary_redis() as url:
+        yield url
 
 
 def test_two_app_processes_count_sign_in_attempts_together(app_factory, redis_url):

@@ -74,7 +74,7 @@ def test_pages_need_a_session_and_come_back_after_sign_in(client, people):
 def test_next_cannot_send_people_to_another_site(client, people):
     people.make("willow")
     page = client.get("/login")
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example/", "/\n/evil.example/"):
         response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
                                                "password": PASSWORD, "next": target})
         assert response.headers["Location"] == "/", target

@@ -2,14 +2,14 @@
 
 import os
 import random
-import re
 from itertools import count
 
 from locust import HttpUser, between, events, task
 
+from tests.load.browsing import csrf_token, sign_in
+
 POLL = os.environ["COUNCIL_LOAD_POLL"]
 PASSWORD = os.environ["COUNCIL_LOAD_PASSWORD"]
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _numbers = count(1)
 VOTERS_WHO_SUCCEEDED: set[str] = set()
 
@@ -19,11 +19,8 @@ class Advisor(HttpUser):
 
     def on_start(self):
         self.login_name = f"voter{next(_numbers)}"
-        page = self.client.get("/login", name="sign-in page")
-        token = TOKEN.search(page.text).group(1)
-        self.client.post("/login", name="sign in", allow_redirects=False,
-                         data={"csrf_token": token, "login_name": self.login_name, "password": PASSWORD})
-        self.token = TOKEN.search(self.client.get(f"/polls/{POLL}", name="poll page").text).group(1)
+        sign_in(self.client, "", self.login_name, PASSWORD)
+        self.token = csrf_token(self.client.get(f"/polls/{POLL}", name="poll page").text)
 
     @task(3)
     def vote(self):

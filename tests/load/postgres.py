@@ -5,22 +5,17 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.load.servers import free_port
+
 
 def server_binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -37,7 +32,7 @@ def temporary_postgres():
     data = Path(tempfile.mkdtemp(prefix="council-load-pg-"))
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
     run = lambda *command: subprocess.run(_as_postgres(list(command)), check=True,  # noqa: E731
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -3,40 +3,55 @@
 200 advisors sign in, then vote and change their votes concurrently for a bounded time.
 Afterwards the database must hold exactly one ballot per advisor who voted, and as many
 ballots as the roll says voted: nothing lost, nothing doubled.
+
+The pieces shared with the scale test (``scale.py``) live here: a council prepared on a fresh
+database, the environment its servers run with, and counting ballots afterwards.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tests.load.postgres import server_binaries, temporary_postgres
+from tests.load.servers import free_port, gunicorn, print_stats, read_stats, run_locust
 
-BIN = Path(sys.executable).parent
 PASSWORD = "load test password"
 WORKERS = 3
+#: The cost of the advisors' password hashes here; sign-in still runs scrypt at this cost.
+LOG_N = 10
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@dataclass(frozen=True)
+class Council:
+    """What a load test's advisors act on."""
+
+    poll_id: str
+    policy_id: str
+    number: int
+    section_keys: list[str]
 
 
-def _prepare(url: str, instance: Path, advisors: int) -> str:
+def load_app(url: str, instance: Path):
+    from council import create_app
+
+    os.environ["COUNCIL_INSTANCE_PATH"] = str(instance)
+    return create_app({"ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32),
+                       "SQLALCHEMY_DATABASE_URI": url})
+
+
+def prepare(url: str, instance: Path, advisors: int, *, sections: int = 1, open_review: bool = False) -> Council:
+    """Migrate a fresh database and add an author, advisors ``voter1`` … ``voter<advisors>`` (password
+    ``PASSWORD``), a published policy with ``sections`` sections and an open consent poll on it, and,
+    with ``open_review``, an open review window so advisors can comment."""
     from flask_migrate import upgrade
 
-    from council import create_app
     from council.accounts import service as accounts
     from council.accounts.models import Role
     from council.db_types import utcnow
@@ -45,34 +60,40 @@ def _prepare(url: str, instance: Path, advisors: int) -> str:
     from council.voting import service as voting
     from council.voting.models import PollKind
 
-    os.environ["COUNCIL_INSTANCE_PATH"] = str(instance)
-    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "load-" * 10, "SQLALCHEMY_DATABASE_URI": url})
+    app = load_app(url, instance)
     with app.app_context():
         upgrade()
-        author = accounts.create_person(db.session, "author", "Author", PASSWORD, [Role.AUTHOR], 10).user
+        author = accounts.create_person(db.session, "author", "Author", PASSWORD, [Role.AUTHOR], LOG_N).user
         for n in range(1, advisors + 1):
-            accounts.create_person(db.session, f"voter{n}", f"Voter {n}", PASSWORD, [Role.ADVISOR], 10)
-        policy = policies.create_policy(db.session, author, title="Load", body="## One\n\nText.")
-        policies.publish(db.session, policy.revisions[0])
-        poll = voting.create_poll(db.session, author, policy.revisions[0], question="Agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(hours=1))
+            accounts.create_person(db.session, f"voter{n}", f"Voter {n}", PASSWORD, [Role.ADVISOR], LOG_N)
+        body = "\n\n".join(f"## Part {n}\n\nWhat the organisation will do, part {n}. " * 3
+                           for n in range(1, sections + 1)) if sections > 1 else "## One\n\nText."
+        policy = policies.create_policy(db.session, author, title="Load", body=body)
+        revision = policies.publish(db.session, policy.revisions[0])
+        now = utcnow()
+        if open_review:
+            policies.set_review_window(db.session, revision, opens_at=now - timedelta(minutes=1),
+                                       closes_at=now + timedelta(hours=1))
+        poll = voting.create_poll(db.session, author, revision, question="Agree?", explanation="",
+                                  kind=PollKind.CONSENT, opens_at=now - timedelta(minutes=1),
+                                  closes_at=now + timedelta(hours=1))
         db.session.flush()
         voting.open_due_polls(db.session)
         db.session.commit()
-        poll_id = str(poll.id)
+        council = Council(poll_id=str(poll.id), policy_id=str(policy.id), number=revision.number,
+                          section_keys=[section.key for section in revision.sections])
         db.engine.dispose()
-    return poll_id
+    return council
 
 
-def _count_ballots(url: str, instance: Path, poll_id: str) -> tuple[int, int]:
+def count_ballots(url: str, instance: Path, poll_id: str) -> tuple[int, int]:
+    """(ballots in the poll, roll rows marked as voted)."""
     import uuid
 
-    from council import create_app
     from council.extensions import db
     from council.voting.models import Ballot, VoterRoll
 
-    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "load-" * 10, "SQLALCHEMY_DATABASE_URI": url})
+    app = load_app(url, instance)
     with app.app_context():
         poll = uuid.UUID(poll_id)
         ballots = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll))
@@ -82,15 +103,11 @@ def _count_ballots(url: str, instance: Path, poll_id: str) -> tuple[int, int]:
     return ballots, voted
 
 
-def _wait_for(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
+def server_environment(url: str, instance: Path, **settings: str) -> dict[str, str]:
+    """The environment of a Council server under load; ``settings`` are more ``COUNCIL_*`` values."""
+    return {**os.environ, "DATABASE_URL": url, "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
+            "COUNCIL_ENVIRONMENT": "testing", "COUNCIL_INSTANCE_PATH": str(instance),
+            **{f"COUNCIL_{name}": value for name, value in settings.items()}}
 
 
 def run_vote_load_test(advisors: int = 200, seconds: int = 20) -> None:
@@ -101,41 +118,21 @@ def run_vote_load_test(advisors: int = 200, seconds: int = 20) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="council-load-") as work, temporary_postgres() as url:
         work_dir = Path(work)
-        poll_id = _prepare(url, work_dir, advisors)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
-               "COUNCIL_ENVIRONMENT": "testing", "COUNCIL_RATELIMIT_ENABLED": "false",
-               "COUNCIL_INSTANCE_PATH": str(work_dir)}
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-             "council:create_app()"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_for(port)
-            voters_file = work_dir / "voters.txt"
-            load_env = {**os.environ, "COUNCIL_LOAD_POLL": poll_id, "COUNCIL_LOAD_PASSWORD": PASSWORD,
-                        "COUNCIL_LOAD_VOTERS_FILE": str(voters_file)}
-            subprocess.run(
-                [str(BIN / "locust"), "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
-                 "-u", str(advisors), "-r", str(advisors // 4), "-t", f"{seconds}s", "--host",
-                 f"http://127.0.0.1:{port}", "--csv", str(work_dir / "load"), "--only-summary", "--stop-timeout",
-                 "5", "--loglevel", "ERROR"],
-                env=load_env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 120,
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        rows = {row["Name"]: row for row in csv.DictReader(open(work_dir / "load_stats.csv"))}
+        poll_id = prepare(url, work_dir, advisors).poll_id
+        port = free_port()
+        voters_file = work_dir / "voters.txt"
+        with gunicorn("council:create_app()", port, server_environment(url, work_dir, RATELIMIT_ENABLED="false"),
+                      WORKERS):
+            run_locust(Path(__file__).with_name("locustfile.py"), host=f"http://127.0.0.1:{port}", users=advisors,
+                       spawn_rate=advisors // 4, seconds=seconds, csv_prefix=work_dir / "load",
+                       env={"COUNCIL_LOAD_POLL": poll_id, "COUNCIL_LOAD_PASSWORD": PASSWORD,
+                            "COUNCIL_LOAD_VOTERS_FILE": str(voters_file)})
+        rows = read_stats(work_dir / "load")
         voters = {line for line in voters_file.read_text().splitlines() if line}
-        ballots, voted = _count_ballots(url, work_dir, poll_id)
-    vote = rows["vote"]
-    print(f"  {'request':<16} {'count':>8} {'failed':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for name in ("sign in", "poll page", "vote"):
-        row = rows.get(name)
-        if row:
-            print(f"  {name:<16} {row['Request Count']:>8} {row['Failure Count']:>8} "
-                  f"{float(row['Requests/s']):>8.1f} {row['50%']:>8} {row['99%']:>8}")
+        ballots, voted = count_ballots(url, work_dir, poll_id)
+    print_stats(rows, ["sign in", "poll page", "vote"])
     verdict = "OK" if ballots == voted == len(voters) else "MISMATCH"
     print(f"  ballots {ballots}, roll says voted {voted}, advisors whose vote was accepted {len(voters)}: {verdict}")
-    print(f"  ballots cast or changed per second: {float(vote['Requests/s']):.1f}")
+    print(f"  ballots cast or changed per second: {float(rows['vote']['Requests/s']):.1f}")
     if verdict != "OK":
         raise SystemExit("the load test lost or doubled a ballot")

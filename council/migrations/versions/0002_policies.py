@@ -5,6 +5,8 @@ Revises: 0001_foundation
 Create Date: 2026-11-24 09:27:53.527139
 
 """
+import uuid
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -127,6 +129,8 @@ def upgrade():
     with op.batch_alter_table('translation_sections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_translation_sections_translation_id'), ['translation_id'], unique=False)
 
+    _carry_review_windows_over()
+    _split_existing_translations()
     with op.batch_alter_table('revisions', schema=None) as batch_op:
         batch_op.drop_column('review_closes_at')
         batch_op.drop_column('review_opens_at')
@@ -135,6 +139,52 @@ def upgrade():
         batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
 
     create_immutability_triggers()
+
+
+def _carry_review_windows_over():
+    """A revision's review window moves from two columns of ``revisions`` into ``review_windows``:
+    copy each one over before the columns go, so no window is lost. (One with only one end, or
+    closing before it opens, was never a usable window and is not copied.)"""
+    when = sa.DateTime(timezone=True)
+    revisions = sa.table('revisions', sa.column('id', sa.Uuid()), sa.column('review_opens_at', when),
+                         sa.column('review_closes_at', when))
+    windows = sa.table('review_windows', sa.column('id', sa.Uuid()), sa.column('revision_id', sa.Uuid()),
+                       sa.column('opens_at', when), sa.column('closes_at', when))
+    rows = op.get_bind().execute(sa.select(revisions).where(
+        revisions.c.review_opens_at.is_not(None), revisions.c.review_closes_at.is_not(None),
+        revisions.c.review_closes_at > revisions.c.review_opens_at)).all()
+    if rows:
+        op.bulk_insert(windows, [{'id': uuid.uuid4(), 'revision_id': row.id, 'opens_at': row.review_opens_at,
+                                  'closes_at': row.review_closes_at} for row in rows])
+
+
+def _split_existing_translations():
+    """Translations are read section by section from now on: split each one already written into
+    sections paired in order with its revision's, as saving a translation does. (One whose sections
+    do not pair up is left whole; saving it again splits it.)"""
+    from council.policies.sections import split_sections
+
+    translations = sa.table('revision_translations', sa.column('id', sa.Uuid()), sa.column('revision_id', sa.Uuid()),
+                            sa.column('body_markdown', sa.Text()))
+    originals = sa.table('revision_sections', sa.column('revision_id', sa.Uuid()), sa.column('key', sa.String()),
+                         sa.column('position', sa.Integer()))
+    split = sa.table('translation_sections', sa.column('id', sa.Uuid()), sa.column('translation_id', sa.Uuid()),
+                     sa.column('section_key', sa.String()), sa.column('position', sa.Integer()),
+                     sa.column('heading', sa.String()), sa.column('body_markdown', sa.Text()))
+    bind = op.get_bind()
+    rows = []
+    for translation in bind.execute(sa.select(translations)).all():
+        sections = bind.execute(sa.select(originals.c.key, originals.c.position)
+                                .where(originals.c.revision_id == translation.revision_id)
+                                .order_by(originals.c.position)).all()
+        parsed = split_sections(translation.body_markdown)
+        if len(parsed) != len(sections):
+            continue
+        rows += [{'id': uuid.uuid4(), 'translation_id': translation.id, 'section_key': original.key,
+                  'position': original.position, 'heading': part.heading[:300], 'body_markdown': part.body}
+                 for original, part in zip(sections, parsed)]
+    if rows:
+        op.bulk_insert(split, rows)
 
 
 def downgrade():

@@ -1,0 +1,1 @@
+"""Operating a Council site: backups and restores."""

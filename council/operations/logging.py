@@ -1,0 +1,243 @@
+"""Structured logs: one JSON object per line, and nothing in them that could point at a person.
+
+``council.requests`` writes one line per request: the time to the second, the method, the
+endpoint's name (``feedback.edit``, never the path, which holds comment, poll and revision
+ids), the status and the duration in milliseconds. Never a query string, a body, a cookie, a
+session, a user, a login name or, unless ``LOG_IP_ADDRESSES`` is set, an address.
+
+``council.errors`` writes one line per unexpected error or database fault: the endpoint, the
+exception's type and where it was raised (file, line, function). Never the exception's message,
+which can quote an SQL statement or what somebody typed.
+
+The web server's own request lines are no better than an access log (address, raw path, query
+string), so they are switched off here: gunicorn's access log is disabled whatever its
+configuration says, gunicorn's error lines lose the request's URI and the client's address, and
+the development server's request lines are dropped outside development.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+
+from flask import Flask, has_request_context, request
+
+REQUEST_LOGGER = "council.requests"
+ERROR_LOGGER = "council.errors"
+
+#: Methods named as they are; anything else a client makes up is logged as "OTHER".
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+#: How many of the innermost stack frames an error line names.
+_FRAMES = 8
+
+
+def _utc_second(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class JsonLineFormatter(logging.Formatter):
+    """A record's ``fields`` (or its message) as one JSON object, its time to the second."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = dict(getattr(record, "fields", None) or {"level": record.levelname.lower(),
+                                                           "message": record.getMessage()})
+        line = {"time": fields.pop("time", None) or _utc_second(record.created), **fields}
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is written (a server may replace it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonLineFormatter())
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _json_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    if not any(isinstance(handler, _CurrentStderrHandler) for handler in logger.handlers):
+        logger.addHandler(_CurrentStderrHandler())
+    logger.setLevel(logging.INFO)
+    # Lines go to our handler only: not duplicated, and not reformatted by a root handler.
+    logger.propagate = False
+    # logging.config.fileConfig (Alembic's env.py runs it) disables every logger it does not name.
+    logger.disabled = False
+    return logger
+
+
+#: Where the request's endpoint is left for the request log (Flask clears its request object
+#: from the environ when the request ends, before the log line is written).
+_ENDPOINT_KEY = "council.endpoint"
+
+
+def _note_endpoint(_error=None) -> None:
+    rule = request.url_rule
+    request.environ[_ENDPOINT_KEY] = rule.endpoint if rule is not None else None
+
+
+class RequestLog:
+    """WSGI middleware writing one line per request once the response has started."""
+
+    def __init__(self, wsgi_app, app: Flask):
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.logger = _json_logger(REQUEST_LOGGER)
+
+    def __call__(self, environ, start_response):
+        started = time.time()
+        clock = time.perf_counter()
+        status: list[int] = []
+
+        def recording_start_response(status_line, headers, exc_info=None):
+            status[:] = [int(status_line.split(" ", 1)[0])]
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, recording_start_response)
+        finally:
+            self._write(environ, started, clock, status[0] if status else 500)
+
+    def _write(self, environ, started: float, clock: float, status: int) -> None:
+        method = environ.get("REQUEST_METHOD", "")
+        fields = {
+            "time": _utc_second(started),
+            "method": method if method in _METHODS else "OTHER",
+            "endpoint": environ.get(_ENDPOINT_KEY),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - clock) * 1000),
+        }
+        if self.app.config.get("LOG_IP_ADDRESSES"):
+            fields["ip"] = environ.get("REMOTE_ADDR")
+        self.logger.info("request", extra={"fields": fields})
+
+
+def _frames(error: BaseException) -> list[str]:
+    summary = traceback.extract_tb(error.__traceback__)[-_FRAMES:]
+    # The last two parts of each file's path ("feedback/views.py") say enough.
+    return [f"{'/'.join(frame.filename.split('/')[-2:])}:{frame.lineno}:{frame.name}" for frame in summary]
+
+
+def _error_code(error: BaseException) -> str | None:
+    """An SQLSTATE or SQLite result code: says what kind of fault, never whose."""
+    original = getattr(error, "orig", None)
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if code:
+        return str(code)
+    name = getattr(original, "sqlite_errorname", None)
+    return str(name) if name else None
+
+
+def log_error(error: BaseException, *, event: str = "error", status: int | None = None) -> None:
+    """One line about an error: its kind and where, never its message."""
+    fields: dict = {"level": "error", "event": event}
+    if has_request_context():
+        rule = request.url_rule
+        fields["method"] = request.method if request.method in _METHODS else "OTHER"
+        fields["endpoint"] = rule.endpoint if rule is not None else None
+    if status is not None:
+        fields["status"] = status
+    chain, seen = [], set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    fields["error"] = chain[0]
+    if len(chain) > 1:
+        fields["caused_by"] = chain[1:]
+    code = _error_code(error)
+    if code:
+        fields["code"] = code
+    fields["where"] = _frames(error)
+    _json_logger(ERROR_LOGGER).error(event, extra={"fields": fields})
+
+
+def log_warning(event: str, **details) -> None:
+    _json_logger(ERROR_LOGGER).warning(event, extra={"fields": {"level": "warning", "event": event, **details}})
+
+
+# --- The web servers' own lines ----------------------------------------------------------
+
+_GUNICORN_URI = re.compile(r"^Error handling request")
+_ADDRESS = re.compile(r"ip=\S+?(?=:\s|\s|$)")
+
+
+class _GunicornErrorRedactor(logging.Filter):
+    """gunicorn names the request's URI (path and query string) and the client's address in a few
+    error lines; keep the line, drop those."""
+
+    keep_addresses = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if _GUNICORN_URI.match(message) and record.args:
+            method = record.args[0] if isinstance(record.args, tuple) and len(record.args) == 2 else None
+            record.msg = "Error handling request %s (path not logged)" if method else "Error handling request"
+            record.args = (method,) if method else ()
+        elif "ip=" in message and not self.keep_addresses:
+            record.msg = _ADDRESS.sub("ip=(not logged)", record.getMessage())
+            record.args = ()
+        return True
+
+
+class _DevelopmentRequestLineFilter(logging.Filter):
+    """Drops the development server's request lines ('127.0.0.1 - - [date] "GET /path?query" 200')."""
+
+    _REQUEST_LINE = re.compile(r'^\S+ - - \[[^\]]*\] "')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._REQUEST_LINE.match(record.getMessage())
+
+
+def _quiet_server_logs(app: Flask) -> None:
+    access = logging.getLogger("gunicorn.access")
+    if access.handlers and not access.disabled:
+        log_warning("gunicorn_access_log_disabled",
+                    reason="its lines pair an address with the path of anonymous posts; see docs/threat-model.md")
+    access.disabled = True
+    gunicorn_error = logging.getLogger("gunicorn.error")
+    redactor = next((f for f in gunicorn_error.filters if isinstance(f, _GunicornErrorRedactor)), None)
+    if redactor is None:
+        redactor = _GunicornErrorRedactor()
+        gunicorn_error.addFilter(redactor)
+    redactor.keep_addresses = bool(app.config.get("LOG_IP_ADDRESSES"))
+    werkzeug = logging.getLogger("werkzeug")
+    existing = [f for f in werkzeug.filters if isinstance(f, _DevelopmentRequestLineFilter)]
+    if app.config.get("ENVIRONMENT") == "development":
+        for found in existing:  # `make run` keeps them, as docs/threat-model.md says
+            werkzeug.removeFilter(found)
+    elif not existing:
+        werkzeug.addFilter(_DevelopmentRequestLineFilter())
+
+
+def init_logging(app: Flask) -> None:
+    """Call before ProxyFix is added: it then wraps the request log, which so sees the visitor's
+    address (when it is asked to log one) rather than the proxy's."""
+    _json_logger(ERROR_LOGGER)
+    if app.config.get("LOG_REQUESTS", True):
+        app.wsgi_app = RequestLog(app.wsgi_app, app)  # type: ignore[method-assign]
+        app.teardown_request(_note_endpoint)
+    _quiet_server_logs(app)
+
+    def log_exception(exc_info) -> None:
+        # Flask's own version writes "Exception on /the/raw/path [POST]" and the message.
+        from council.pages.errors import database_fault_status
+
+        error = exc_info[1]
+        if error is not None and database_fault_status(error) is None:
+            log_error(error, event="unhandled", status=500)
+
+    app.log_exception = log_exception  # type: ignore[method-assign]

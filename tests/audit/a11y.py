@@ -1,0 +1,91 @@
+"""Accessibility: axe-core in Debian's Chromium, on every page, in English and in Arabic.
+
+axe.min.js is added to each page before the page's own scripts run (an init script, which the
+page's Content-Security-Policy does not apply to), then ``axe.run`` checks the whole document with
+axe's default rules (WCAG 2.0-2.2 A and AA and best practices). A violation of impact "serious" or
+"critical" is a finding; "moderate" and "minor" are notes. English is checked at a desktop size,
+Arabic (right to left) at a phone's, where target sizes and reflow matter most.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.audit import tools
+from tests.audit.results import Result
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
+
+FAILING_IMPACTS = {"serious", "critical"}
+VIEWPORTS = {"en": {"width": 1280, "height": 900}, "ar": {"width": 390, "height": 844}}
+
+
+def _keep_traffic_local(context, base_url: str) -> None:
+    def route(request_route):
+        if request_route.request.url.startswith(base_url + "/"):
+            return request_route.continue_()
+        return request_route.abort()
+
+    context.route("**/*", route)
+
+
+def _check(page, url: str, expected_status: int, html: str | None) -> tuple[dict | None, str]:
+    if html is not None:
+        # The answer to a form post: shown as it was answered, with the site's own stylesheet and script.
+        def answer(request_route):
+            request_route.fulfill(status=expected_status, content_type="text/html; charset=utf-8", body=html)
+
+        page.route(url, answer)
+    try:
+        response = page.goto(url, wait_until="load", timeout=60_000)
+        if response is None or response.status != expected_status:
+            return None, f"answered {response.status if response else 'nothing'} in the browser"
+        return page.evaluate("options => axe.run(document, options)", {"resultTypes": ["violations"]}), ""
+    finally:
+        if html is not None:
+            page.unroute(url)
+
+
+def check(server, visits, pages, lang: str, result: Result, report: Path) -> None:
+    """Add the violations on ``pages`` (in ``lang``) to ``result``."""
+    from playwright.sync_api import sync_playwright
+
+    source = tools.axe_source()
+    by_visitor: dict[str, list] = {}
+    for page in pages:
+        by_visitor.setdefault(page.visitor, []).append(page)
+    lines = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            for visit in visits:
+                context = browser.new_context(ignore_https_errors=True, viewport=VIEWPORTS[lang], locale=lang,
+                                              service_workers="block")
+                _keep_traffic_local(context, server.base_url)
+                context.add_cookies(_cookies(visit, server.base_url))
+                context.add_init_script(source)
+                tab = context.new_page()
+                for page in by_visitor.get(visit.visitor, []):
+                    outcome, problem = _check(tab, server.base_url + page.path, page.status,
+                                              page.html if page.posted else None)
+                    where = f"[{lang}] {page.label}"
+                    if outcome is None:
+                        result.findings.append(f"{where}: {problem}")
+                        continue
+                    for violation in outcome["violations"]:
+                        targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]]
+                        line = (f"{where}: {violation['id']} ({violation['impact']}) {violation['help']}; "
+                                f"{len(targets)} element(s), e.g. {targets[0] if targets else '?'}")
+                        lines.append(line + "\n    " + "\n    ".join(
+                            f"{target}: {node.get('failureSummary', '').replace(chr(10), ' ')}"
+                            for target, node in zip(targets, violation["nodes"])))
+                        (result.findings if violation["impact"] in FAILING_IMPACTS else result.notes).append(line)
+                context.close()
+        finally:
+            browser.close()
+    with (report / "axe-details.txt").open("a") as details:
+        details.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _cookies(visit, base_url: str) -> list[dict]:
+    return [{"name": cookie.name, "value": cookie.value, "url": base_url + "/", "secure": True,
+             "httpOnly": True, "sameSite": "Lax"} for cookie in visit.session.cookies]
