@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, union_all
+from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Invitation, Role, User
@@ -25,6 +25,7 @@ from council.audit import service as audit
 from council.audit.models import AuditEvent
 from council.compensation import service as stipends
 from council.compensation.models import Payment, PlannedMeeting, ReviewCompletion
+from council.db_types import UTCDateTime
 from council.feedback.models import Comment, Response
 from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision
@@ -72,6 +73,12 @@ def _window_start(now: datetime) -> datetime:
     return now - timedelta(days=NOTICE_DAYS)
 
 
+def _unseen_since(user: User, key: bytes | None, now: datetime) -> datetime:
+    """Since the person last looked, but never further back than the notices page shows."""
+    seen = seen_until(user, key)
+    return max(seen, _window_start(now)) if seen is not None else _window_start(now)
+
+
 # --- Notices --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ class Notice:
 
 def _row(kind: str, at, revision_id=None, other_id=None, tag=None) -> list:
     """One select's columns in the shape every notice query shares, so they can be put in one UNION."""
-    return [literal(kind).label("kind"), at.label("at"),
+    return [literal(kind).label("kind"), type_coerce(at, UTCDateTime).label("at"),
             (revision_id if revision_id is not None else cast(null(), Uuid)).label("revision_id"),
             (other_id if other_id is not None else cast(null(), Uuid)).label("other_id"),
             (tag if tag is not None else cast(null(), LargeBinary)).label("tag")]
@@ -137,8 +144,7 @@ def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, n
 
 def unseen_count(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
     """The number in the header: notices since the person last looked. One query."""
-    start = max(seen_until(user, key) or datetime.min.replace(tzinfo=now.tzinfo), _window_start(now))
-    return len(_notice_rows(dbs, user, key, start, now))
+    return len(_notice_rows(dbs, user, key, _unseen_since(user, key, now), now))
 
 
 def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
@@ -155,7 +161,7 @@ def notices(dbs: Session, user: User, key: bytes | None, now: datetime, *, page:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look marked new,
     and how many there are in all."""
     seen = seen_until(user, key)
-    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: _aware(row.at, now),
+    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at,
                    reverse=True)
     rows = every[(page - 1) * per_page:page * per_page]
     revisions = _by_id(dbs, Revision, {row.revision_id for row in rows if row.revision_id},
@@ -167,15 +173,10 @@ def notices(dbs: Session, user: User, key: bytes | None, now: datetime, *, page:
     found = [
         Notice(kind=row.kind, at=row.at, revision=revisions.get(row.revision_id), poll=polls.get(row.other_id),
                payment=payments.get(row.other_id), invitation=invitations.get(row.other_id),
-               new=seen is None or _aware(row.at, now) > seen)
+               new=seen is None or row.at > seen)
         for row in rows
     ]
     return found, len(every)
-
-
-def _aware(moment: datetime, now: datetime) -> datetime:
-    """SQLite hands back UNION columns without the time zone the typed columns carry."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
 
 
 def _by_id(dbs: Session, model, ids: set, *options) -> dict:
@@ -233,8 +234,8 @@ def _count(dbs: Session, query: Select) -> int:
 def _new_responses(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
     if key is None:
         return 0
-    start = max(seen_until(user, key) or _window_start(now), _window_start(now))
-    return sum(1 for row in _notice_rows(dbs, user, key, start, now) if row.kind == "response")
+    return sum(1 for row in _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
+               if row.kind == "response")
 
 
 def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
@@ -278,9 +279,9 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
         published = [r for r in policy.revisions if r.status == "published"]
         latest = published[-1] if published else None
         window = latest.review_window if latest else None
-        if window is not None and _aware(window.opens_at, now) <= now < _aware(window.closes_at, now):
+        if window is not None and window.opens_at <= now < window.closes_at:
             state.open_review = latest
-            state.closing_soon = _aware(window.closes_at, now) - now <= CLOSING_SOON
+            state.closing_soon = window.closes_at - now <= CLOSING_SOON
         if latest is not None and latest.id in summarised:
             state.summary_ready = latest
         state.draft = next((r for r in policy.revisions if r.status == "draft"), None)
