@@ -16,6 +16,7 @@ gives it, so a new upstream release does not turn CI red; known advisories still
 from __future__ import annotations
 
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -124,6 +126,16 @@ def _describe(pin: Pin, vulnerability: dict) -> str:
     return f"{pin}: {' / '.join(names)} (fixed in {fixed}) {summary}".rstrip()
 
 
+def _python_it_needs(project: dict) -> str:
+    """Why a pin may be behind on purpose: the newest release does not run on this Python."""
+    needs = project["info"].get("requires_python") or ""
+    try:
+        runs_here = platform.python_version() in SpecifierSet(needs)
+    except InvalidSpecifier:
+        return ""
+    return "" if runs_here else f", which needs Python {needs} (this is {platform.python_version()})"
+
+
 def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str]]:
     """(findings, unverified pins, verified pins) from the registry's project JSON."""
     findings, unverified, verified = [], [], []
@@ -153,8 +165,8 @@ def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str]]:
         # Advisories on the newest release with no fix reach back to ours too, as far as anyone can tell.
         findings.extend(_describe(pin, advisory) + f" (reported for {newest}, the newest release)"
                         for advisory in advisories if not advisory.get("fixed_in"))
-        unverified.append(f"{pin}: the newest release is {newest}; the registry reports advisories only "
-                          "for the newest release, so this pin could not be checked here")
+        unverified.append(f"{pin}: the newest release is {newest}{_python_it_needs(project)}; the registry "
+                          "reports advisories only for the newest release, so this pin could not be checked here")
     return findings, unverified, verified
 
 
