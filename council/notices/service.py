@@ -142,9 +142,10 @@ def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, n
             if row.kind != "response" or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))]
 
 
-def unseen_count(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
-    """The number in the header: notices since the person last looked. One query."""
-    return len(_notice_rows(dbs, user, key, _unseen_since(user, key, now), now))
+def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
+    """Notices since the person last looked: the header counts them, an advisor's home counts the
+    responses among them. One query."""
+    return _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
 
 
 def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
@@ -203,7 +204,8 @@ class AdvisorHome:
     meetings: list[PlannedMeeting]
 
 
-def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime) -> AdvisorHome:
+def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list) -> AdvisorHome:
+    """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
     polls = (select(Poll).join(VoterRoll, VoterRoll.poll_id == Poll.id)
              .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == "open", Poll.closes_at > now))
@@ -219,7 +221,7 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime) -> 
                                                                ReviewWindow.closes_at > now)),
         polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
         polls_waiting=_count(dbs, polls),
-        responses=_new_responses(dbs, user, key, now),
+        responses=sum(1 for row in unseen if row.kind == "response"),
         hidden_comments=my_hidden_comments(dbs, key) if key else [],
         owed=owed,
         last_payment=stipends.last_payment(dbs, user.id),
@@ -229,13 +231,6 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime) -> 
 
 def _count(dbs: Session, query: Select) -> int:
     return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
-
-
-def _new_responses(dbs: Session, user: User, key: bytes | None, now: datetime) -> int:
-    if key is None:
-        return 0
-    return sum(1 for row in _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
-               if row.kind == "response")
 
 
 def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:

@@ -14,6 +14,7 @@ from council.policies.service import open_reviews
 from council.admin.views import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
 from council.notices import service as notices
+from council.notices.views import unseen_notices
 from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
@@ -37,7 +38,8 @@ def home():
         return render_template("pages/home.html")
     now = utcnow()
     key = current_participation_key()
-    advisor = notices.advisor_home(db.session, current_user, key, now) if current_user.has_role(Role.ADVISOR) else None
+    advisor = (notices.advisor_home(db.session, current_user, key, now, unseen_notices())
+               if current_user.has_role(Role.ADVISOR) else None)
     return render_template(
         "pages/home.html", now=now, advisor=advisor, impact=_impact(),
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
