@@ -184,6 +184,23 @@ def open_for_review(author, *, body: str, title: str = "First contact", opens_at
     return revision
 
 
+def open_poll(author, revision, *, question: str = "Do you agree?", kind=None, closes_at=None, **extra):
+    """A poll on ``revision`` (a consent poll unless ``kind`` says otherwise) that opened a minute ago,
+    its voter roll frozen, closing in a day unless ``closes_at`` says otherwise. The caller commits."""
+    from datetime import timedelta
+
+    from council.db_types import utcnow
+    from council.voting import service as voting
+    from council.voting.models import PollKind
+
+    poll = voting.create_poll(db.session, author, revision, question=question, explanation="",
+                              kind=kind or PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
+                              closes_at=closes_at or utcnow() + timedelta(days=1), **extra)
+    db.session.flush()
+    voting.open_due_polls(db.session)
+    return poll
+
+
 @pytest.fixture
 def fresh_database(migrated, tmp_path, instance_path):
     """``fresh_database(schema=True)`` gives the URL of a new, separate database: migrated to head with

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
 from council.accounts.models import User
-from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
 from council.policies.models import Revision
-from council.voting import service as voting
-from council.voting.models import Ballot, PollKind, VoterRoll
-from tests.conftest import sign_in, submit
+from council.voting.models import Ballot, VoterRoll
+from tests.conftest import open_poll, sign_in, submit
 from tests.faults.helpers import assert_error_page, comment_form, count_comments, kept_form, make_council
 
 #: Long enough to need pages of its own, as a considered comment does.
@@ -80,11 +77,7 @@ def test_a_vote_on_a_full_disk_leaves_the_roll_and_ballots_as_they_were(app, peo
     council = make_council(app, people, locale="es")
     with app.app_context():
         author = db.session.get(User, council["author_id"])
-        poll = voting.create_poll(db.session, author, db.session.get(Revision, council["revision_id"]),
-                                  question="Agree?", explanation="", kind=PollKind.CONSENT,
-                                  opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=1))
-        db.session.flush()
-        voting.open_due_polls(db.session)
+        poll = open_poll(author, db.session.get(Revision, council["revision_id"]), question="Agree?")
         db.session.commit()
         poll_path = f"/polls/{poll.id}"
     client = app.test_client()

@@ -9,19 +9,16 @@ import random
 import re
 import threading
 import time
-from datetime import timedelta
 
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from council.accounts.models import Role, User
 from council.config import normalise_database_url
-from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from council.voting import service as voting
-from council.voting.models import Ballot, PollKind, VoterRoll
-from tests.conftest import PASSWORD, PeopleFactory, make_app
+from council.voting.models import Ballot, VoterRoll
+from tests.conftest import PASSWORD, PeopleFactory, make_app, open_poll
 from tests.faults.support import CSRF, Visitor, gunicorn, server_environment, wait_until
 
 ADVISORS = [f"voter{n}" for n in range(1, 5)]
@@ -37,11 +34,7 @@ def _prepare(url: str, instance) -> str:
         author = db.session.get(User, author_id)
         policy = policies.create_policy(db.session, author, title="Safety", body="## One\n\nText.")
         policies.publish(db.session, policy.revisions[0])
-        poll = voting.create_poll(db.session, author, policy.revisions[0], question="Agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(hours=1))
-        db.session.flush()
-        voting.open_due_polls(db.session)
+        poll = open_poll(author, policy.revisions[0], question="Agree?")
         db.session.commit()
         poll_path = f"/polls/{poll.id}"
         db.engine.dispose()

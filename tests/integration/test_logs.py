@@ -10,18 +10,15 @@ import json
 import logging
 import re
 import uuid
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from council.accounts.models import Role, User
-from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
-from council.voting import service as voting
-from council.voting.models import Ballot, PollKind
-from tests.conftest import csrf_token, open_for_review, sign_in, submit
+from council.voting.models import Ballot
+from tests.conftest import csrf_token, open_for_review, open_poll, sign_in, submit
 
 ADDRESS = "203.0.113.77"
 LOGIN = "quillwort"
@@ -41,9 +38,7 @@ def council(app, people):
     with app.app_context():
         author = db.session.get(User, author_id)
         revision = open_for_review(author, body=BODY)
-        poll = voting.create_poll(db.session, author, revision, question="Do you agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(days=1))
+        poll = open_poll(author, revision)
         db.session.commit()
         return {"revision": f"/policies/{revision.policy_id}/revisions/1",
                 "section": revision.sections[1].key, "poll": f"/polls/{poll.id}",

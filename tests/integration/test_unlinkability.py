@@ -9,7 +9,6 @@ comments to writers. Only the writer's password links anything.
 import logging
 import random
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -22,7 +21,7 @@ from council.feedback.models import Comment
 from council.policies import service as policies
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import KeyUnwrapError, unwrap_key
-from tests.conftest import PASSWORD, open_for_review, sign_in
+from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in
 
 ADVISORS = ["willow", "river", "cedar", "sparrow", "amani"]
 BODY = "Opening.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -153,16 +152,12 @@ def test_staff_pages_do_not_change_when_an_advisor_comments(app, world):
 def test_voting_leaves_no_trace_of_who_chose_what(app, world, caplog):
     """Ballots through the real pages: no names in logs, no date or voter on ballots, tags gone after close."""
     from council.voting import service as voting
-    from council.voting.models import Ballot, Poll, PollKind
+    from council.voting.models import Ballot, Poll
 
     with app.app_context():
         author = db.session.scalar(select(User).where(User.login_key == "robin"))
         revision = policies.load_revision(db.session, *_policy_and_number(world["path"]))
-        poll = voting.create_poll(db.session, author, revision, question="Agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(days=1))
-        db.session.flush()
-        voting.open_due_polls(db.session)
+        poll = open_poll(author, revision, question="Agree?")
         db.session.commit()
         poll_id = poll.id
     caplog.set_level(logging.DEBUG)

@@ -10,9 +10,8 @@ from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from council.voting import service as voting
-from council.voting.models import Ballot, Poll, PollKind
-from tests.conftest import csrf_token, sign_in, submit
+from council.voting.models import Ballot, Poll
+from tests.conftest import csrf_token, open_poll, sign_in, submit
 
 VOTERS = ["willow", "river", "cedar"]
 
@@ -27,9 +26,7 @@ def poll_path(app, people):
         author = db.session.get(User, author_id)
         policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
         policies.publish(db.session, policy.revisions[0])
-        poll = voting.create_poll(db.session, author, policy.revisions[0], question="Do you agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(days=1))
+        poll = open_poll(author, policy.revisions[0])
         db.session.commit()
         return f"/polls/{poll.id}"
 

@@ -16,7 +16,7 @@ from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import unwrap_key
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, PollKind, VoterRoll
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, open_poll
 
 ADVISORS = [f"advisor{n}" for n in range(1, 9)]
 
@@ -40,12 +40,7 @@ def setting(app, people):
 
 
 def _poll(setting, kind=PollKind.CONSENT, **extra):
-    now = utcnow()
-    poll = voting.create_poll(db.session, setting["author"], setting["revision"], question="Do you agree?",
-                              explanation="", kind=kind, opens_at=now - timedelta(minutes=1),
-                              closes_at=now + timedelta(days=2), **extra)
-    db.session.flush()
-    voting.open_due_polls(db.session)
+    poll = open_poll(setting["author"], setting["revision"], kind=kind, closes_at=utcnow() + timedelta(days=2), **extra)
     db.session.commit()
     return poll
 
