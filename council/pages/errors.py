@@ -157,10 +157,10 @@ def _kept_form() -> dict:
 
 def _preferred_locale() -> str | None:
     """The signed-in person's saved language, if it was loaded before the database failed."""
+    # Only what is already in memory: asking the person object anything else (is_authenticated reads
+    # is_active) could load from a session whose transaction has just failed.
     user = g.get("_login_user")
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    state = sa_inspect(user, raiseerr=False)
+    state = sa_inspect(user, raiseerr=False) if user is not None else None
     if state is None or "locale" in state.unloaded:
         return None
     chosen = state.dict.get("locale")
