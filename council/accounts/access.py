@@ -9,6 +9,7 @@ from typing import Callable
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
+from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.extensions import db, login_manager
 
@@ -74,3 +75,5 @@ def init_access(app: Flask) -> None:
     login_manager.session_protection = None
     app.config["REMEMBER_COOKIE_DURATION"] = 0
     app.before_request(_require_login)
+    # Made now rather than at the first unknown name, whose sign-in would otherwise take longer.
+    accounts.warm_decoy(app.config["SCRYPT_LOG_N"])

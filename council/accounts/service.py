@@ -6,6 +6,7 @@ none of them commits, so the caller decides the transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -191,12 +192,19 @@ def _find_by_login(dbs: Session, login_name: str) -> User | None:
     return dbs.scalar(select(User).where(User.login_key == comparison_key(login_name)))
 
 
-# Unwrapping a decoy costs the same scrypt work, so an unknown name takes as long as a wrong password.
 _DECOY_USER_ID = uuid.UUID(int=0)
 
 
+@functools.cache
 def _decoy(log_n: int) -> bytes:
+    """A wrapped key nobody can open, made once per process: unwrapping it for an unknown name costs the
+    one scrypt run a wrong password costs (making it anew each time would cost a second run, and the
+    difference would tell a guesser which names exist). ``warm_decoy`` makes it at start-up."""
     return wrap_key(bytes(32), secrets.token_urlsafe(16), purpose=PASSWORD, user_id=_DECOY_USER_ID, log_n=log_n)
+
+
+def warm_decoy(log_n: int) -> None:
+    _decoy(log_n)
 
 
 def authenticate(dbs: Session, login_name: str, password: str, *, log_n: int) -> KeyHolder:

@@ -74,8 +74,11 @@ class CouncilSession(CallbackDict, SessionMixin):
 
 class ServerSessionInterface(SessionInterface):
     def _deadlines(self, app: Flask, now: datetime) -> tuple[datetime, datetime]:
-        idle = now + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        absolute = now + timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+        # Counted from the next whole minute: a deadline to the microsecond would date the request that
+        # set it (a sign-in, a comment posted, a vote) for anyone reading the row beside a log's second.
+        start = _next_whole_minute(now)
+        idle = start + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+        absolute = start + timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
         return idle, absolute
 
     def open_session(self, app: Flask, request: Request) -> CouncilSession:
@@ -153,6 +156,11 @@ class ServerSessionInterface(SessionInterface):
                     if session.participation_key is not None
                     else None
                 )
+
+
+def _next_whole_minute(moment: datetime) -> datetime:
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
 
 
 def _user_id_of(session: CouncilSession) -> uuid.UUID | None:
