@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -211,16 +212,20 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 class Visitor:
-    """One person's cookie jar, speaking plain HTTP/1.1 to the server."""
+    """One person's cookie jar, speaking HTTP/1.1 to the server: plain HTTP to 127.0.0.1 unless
+    ``connection`` (a timeout -> HTTPConnection) says otherwise, e.g. TLS through a proxy."""
 
-    def __init__(self, port: int, language: str | None = None):
+    def __init__(self, port: int, language: str | None = None, *,
+                 connection: Callable[[float], http.client.HTTPConnection] | None = None):
         self.port = port
         self.language = language
+        self.connection = connection or (lambda timeout: http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, form: dict | None = None, timeout: float = 20) -> Page:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {}
+    def request(self, method: str, path: str, form: dict | None = None, timeout: float = 20,
+                headers: dict | None = None) -> Page:
+        connection = self.connection(timeout)
+        headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         if self.language:
