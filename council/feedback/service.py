@@ -357,6 +357,10 @@ def shuffle_rows(dbs: Session, revision: Revision) -> int:
         return 0
     comments, flags = Comment.__table__, CommentFlag.__table__
     dbs.flush()
+    # No other write to these tables until this one commits: a withdrawal or an edit committed after
+    # the rows were read would otherwise be overwritten by the old row, put back a moment later.
+    # Readers are not held up; writers wait, briefly, and then change the rewritten row.
+    dbs.execute(text("LOCK TABLE comments, comment_flags IN SHARE ROW EXCLUSIVE MODE"))
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
     comment_rows = [dict(row) for row in dbs.execute(
         select(comments).where(comments.c.revision_id == revision.id).order_by(comments.c.id)).mappings()]

@@ -9,9 +9,11 @@ comments to writers. Only the writer's password links anything.
 import logging
 import random
 import re
+import threading
+import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from council.accounts.models import Role, User
 from council.db_types import utcnow
@@ -95,6 +97,61 @@ def test_rows_come_back_in_random_key_order_not_writing_order(app, world):
         natural = [row[0] for row in session.execute(text("SELECT id FROM comments"))]
         # Physical order is the random key's order: it says nothing about who wrote first.
         assert [str(i) for i in natural] == sorted(str(i) for i in natural)
+
+
+def test_a_withdrawal_committed_while_the_rewrite_runs_is_not_undone(app, world):
+    """The rewrite deletes and re-inserts every comment; a withdrawal in flight must not come back to life."""
+    _comment_everyone(world)
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("only PostgreSQL's rows are rewritten")
+        target = db.session.scalars(select(Comment.id)).first()
+        db.session.remove()
+
+        def rewrite():
+            with app.app_context():
+                revision = policies.load_revision(db.session, *_policy_and_number(world["path"]))
+                feedback.shuffle_rows(db.session, revision)
+                db.session.commit()
+
+        with db.engine.connect() as writer:
+            # The person's withdrawal has changed the row and not committed yet when the rewrite starts.
+            writer.execute(update(Comment).where(Comment.id == target).values(body="", state="withdrawn"))
+            rewriting = threading.Thread(target=rewrite)
+            rewriting.start()
+            with db.engine.connect() as watcher:
+                deadline = time.monotonic() + 10
+                while not watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                    assert time.monotonic() < deadline, "the rewrite never waited for the withdrawal"
+                    time.sleep(0.02)
+            writer.commit()
+        rewriting.join(timeout=30)
+        assert db.session.execute(select(Comment.state, Comment.body).where(Comment.id == target)).one() == (
+            "withdrawn", "")
+        db.session.remove()
+
+        # The other way round: a rewrite under way, then an edit; it waits and changes the rewritten row.
+        other = db.session.scalars(select(Comment.id).where(Comment.id != target)).first()
+        db.session.remove()
+
+        engine = db.engine
+
+        def edit():
+            with engine.begin() as connection:
+                connection.execute(update(Comment).where(Comment.id == other).values(body="Edited meanwhile."))
+
+        revision = policies.load_revision(db.session, *_policy_and_number(world["path"]))
+        feedback.shuffle_rows(db.session, revision)
+        editing = threading.Thread(target=edit)
+        editing.start()
+        with db.engine.connect() as watcher:
+            deadline = time.monotonic() + 10
+            while not watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                assert time.monotonic() < deadline, "the edit never waited for the rewrite"
+                time.sleep(0.02)
+        db.session.commit()
+        editing.join(timeout=30)
+        assert db.session.scalar(select(Comment.body).where(Comment.id == other)) == "Edited meanwhile."
 
 
 def _policy_and_number(path):
