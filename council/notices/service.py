@@ -204,7 +204,8 @@ class AdvisorHome:
     meetings: list[PlannedMeeting]
 
 
-def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list) -> AdvisorHome:
+def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime,
+                 unseen: list) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
     polls = (select(Poll).join(VoterRoll, VoterRoll.poll_id == Poll.id)

@@ -10,7 +10,9 @@ per-release JSON, and not api.osv.dev), the same advisories are read from what t
 serve: a project's JSON names the vulnerabilities of its newest release. That settles every pin
 that is the newest release. A pin behind the newest release cannot be settled that way; it is
 reported as unverified, which fails the audit unless ``--deps-unverified note`` is given (CI
-gives it, so a new upstream release does not turn CI red; known advisories still do).
+gives it, so a new upstream release does not turn CI red; known advisories still do). A pin whose
+newest release needs a newer Python than this one is *held back*: listed, never failed, since only
+a newer Python could settle it.
 """
 
 from __future__ import annotations
@@ -126,19 +128,31 @@ def _describe(pin: Pin, vulnerability: dict) -> str:
     return f"{pin}: {' / '.join(names)} (fixed in {fixed}) {summary}".rstrip()
 
 
-def _python_it_needs(project: dict) -> str:
-    """Why a pin may be behind on purpose: the newest release does not run on this Python."""
-    needs = project["info"].get("requires_python") or ""
+def _runs_here(requires_python: str | None) -> bool:
     try:
-        runs_here = platform.python_version() in SpecifierSet(needs)
+        return platform.python_version() in SpecifierSet(requires_python or "")
     except InvalidSpecifier:
-        return ""
-    return "" if runs_here else f", which needs Python {needs} (this is {platform.python_version()})"
+        return True
 
 
-def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str]]:
-    """(findings, unverified pins, verified pins) from the registry's project JSON."""
-    findings, unverified, verified = [], [], []
+def _newest_for_this_python(project: dict) -> Version | None:
+    """The newest final, unyanked release with a file this Python can install."""
+    fitting = []
+    for version, files in project.get("releases", {}).items():
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            continue
+        usable = [file for file in files if not file.get("yanked")]
+        if not parsed.is_prerelease and any(_runs_here(file.get("requires_python")) for file in usable):
+            fitting.append(parsed)
+    return max(fitting, default=None)
+
+
+def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(findings, unverified pins, pins held back by this Python, verified pins) from the registry's
+    project JSON."""
+    findings, unverified, held_back, verified = [], [], [], []
     with ThreadPoolExecutor(max_workers=8) as pool:
         projects = list(pool.map(_project, pins))
     for pin, project in zip(pins, projects):
@@ -165,9 +179,15 @@ def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str]]:
         # Advisories on the newest release with no fix reach back to ours too, as far as anyone can tell.
         findings.extend(_describe(pin, advisory) + f" (reported for {newest}, the newest release)"
                         for advisory in advisories if not advisory.get("fixed_in"))
-        unverified.append(f"{pin}: the newest release is {newest}{_python_it_needs(project)}; the registry "
-                          "reports advisories only for the newest release, so this pin could not be checked here")
-    return findings, unverified, verified
+        held = not _runs_here(project["info"].get("requires_python"))
+        if held and _newest_for_this_python(project) == Version(pin.version):
+            held_back.append(f"{pin}: the newest release, {newest}, needs Python {project['info']['requires_python']}; "
+                             f"{pin.version} is the newest that Python {platform.python_version()} can install. Not "
+                             "checked: the registry reports advisories only for the newest release")
+            continue
+        unverified.append(f"{pin}: the newest release is {newest}; the registry reports advisories only "
+                          "for the newest release, so this pin could not be checked here")
+    return findings, unverified, held_back, verified
 
 
 def audit(unverified_policy: str = "fail") -> Result:
@@ -204,8 +224,10 @@ def audit(unverified_policy: str = "fail") -> Result:
     )
     print("  " + explanation, flush=True)
     result.notes.append(explanation)
-    findings, unverified, verified = registry_audit(pins)
+    findings, unverified, held_back, verified = registry_audit(pins)
     result.findings.extend(f for f in findings if f not in result.findings)
+    # Nothing to do about these short of a newer Python, so they are listed, never failed.
+    result.notes.extend("held back: " + line for line in held_back)
     if unverified_policy == "fail":
         result.findings.extend("unverified: " + line for line in unverified)
     else:

@@ -1,5 +1,6 @@
-"""The disk fills up during a write (SQLite's file, or PostgreSQL's tablespace): the person gets a clear 507 page in their language, what
-they typed is kept on it, ready to send again, and nothing is half-written."""
+"""The disk fills up during a write (SQLite's file, or PostgreSQL's tablespace): the person gets a
+clear 507 page in their language, what they typed is kept on it, ready to send again, and nothing is
+half-written."""
 
 from __future__ import annotations
 
