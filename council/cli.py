@@ -271,13 +271,20 @@ def close_due() -> None:
 @council_cli.command("tick")
 @with_appcontext
 def tick() -> None:
-    """Open and close polls, summarise closed reviews and record their stipends; run every few minutes from cron."""
+    """Open and close polls, summarise closed reviews and record their stipends, and rewrite the comments
+    of open reviews in random-key order; run every few minutes from cron."""
     opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
     taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
     earned = stipends.earn_for_closed_rounds(db.session)
     db.session.commit()
+    # Where comments are being written now: on PostgreSQL each new comment's transaction id sits beside
+    # the writer's next write (their session row) until its rows are rewritten, so that window is kept
+    # to minutes here rather than to the daily rewrite (docs/threat-model.md, "Comments").
+    open_now = policies.open_reviews(db.session, utcnow())
+    rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in open_now)
+    db.session.commit()
     click.echo(f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
-               f"review stipends up to date ({earned} entries).")
+               f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews rewritten.")
 
 
 @council_cli.command("send-digest")

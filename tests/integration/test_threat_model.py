@@ -483,6 +483,32 @@ def test_rewrite_anonymous_rows_leaves_comments_and_flags_in_key_order_from_one_
                 assert natural == sorted(natural), "WITHOUT ROWID: stored in key order from the start"
 
 
+def test_the_tick_rewrites_the_comments_of_open_reviews_so_a_new_comment_stops_lining_up_with_its_writer(
+        app, council):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("only PostgreSQL shows a row's transaction; SQLite's comments have no rowid")
+    for name in ADVISORS:
+        _post_comment(_client(app, name), council, f"{name} writes this just now.")
+
+    def transactions():
+        with app.app_context():
+            comments = db.session.scalars(text("SELECT xmin::text::bigint FROM comments")).all()
+            sessions = db.session.scalars(text(
+                "SELECT xmin::text::bigint FROM server_sessions WHERE user_id IS NOT NULL")).all()
+            db.session.remove()
+            return comments, sessions
+
+    comments, sessions = transactions()
+    # The window: each comment in its own transaction, each writer's session row written just after.
+    assert len(set(comments)) == len(ADVISORS) and all(xid + 1 in sessions for xid in comments)
+    result = app.test_cli_runner().invoke(args=["council", "tick"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(ADVISORS)} comments of open reviews rewritten" in result.output
+    comments, sessions = transactions()
+    assert len(set(comments)) == 1 and comments[0] > max(sessions), "one transaction, after every session write"
+
+
 def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_for_two_hours_and_stored_nowhere(
         app_factory, people, monkeypatch):
     app = app_factory()
