@@ -272,19 +272,24 @@ def close_due() -> None:
 @with_appcontext
 def tick() -> None:
     """Open and close polls, summarise closed reviews and record their stipends, and rewrite the comments
-    of open reviews in random-key order; run every few minutes from cron."""
+    of open reviews and the ballots of open polls in random-key order; run every few minutes from cron."""
     opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
     taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
     earned = stipends.earn_for_closed_rounds(db.session)
     db.session.commit()
-    # Where comments are being written now: on PostgreSQL each new comment's transaction id sits beside
-    # the writer's next write (their session row) until its rows are rewritten, so that window is kept
-    # to minutes here rather than to the daily rewrite (docs/threat-model.md, "Comments").
+    # Where comments and ballots are being written now: on PostgreSQL a new comment's transaction id
+    # sits beside its writer's next write (their session row), and a new ballot's is the roll flag's,
+    # until the rows are rewritten; this keeps that window to minutes (docs/threat-model.md).
     open_now = policies.open_reviews(db.session, utcnow())
     rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in open_now)
+    # Committed apart: a vote holds its poll's row and then writes a block's reason to the comments,
+    # so holding the comments' lock while waiting for a poll's row could deadlock with it.
+    db.session.commit()
+    ballots = voting.rewrite_open_ballots(db.session)
     db.session.commit()
     click.echo(f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
-               f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews rewritten.")
+               f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews "
+               f"and {ballots} ballots of open polls rewritten.")
 
 
 @council_cli.command("send-digest")

@@ -201,6 +201,17 @@ def open_poll(author, revision, *, question: str = "Do you agree?", kind=None, c
     return poll
 
 
+def wait_for_a_lock_wait(engine, seconds: float = 10) -> None:
+    """Until some transaction waits for a lock another holds (PostgreSQL): a race set up, not guessed at."""
+    import time
+
+    with engine.connect() as watcher:
+        deadline = time.monotonic() + seconds
+        while not watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+            assert time.monotonic() < deadline, "nothing ever waited for a lock"
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def fresh_database(migrated, tmp_path, instance_path):
     """``fresh_database(schema=True)`` gives the URL of a new, separate database: migrated to head with

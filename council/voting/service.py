@@ -123,6 +123,10 @@ def close_due_polls(dbs: Session, now: datetime | None = None) -> int:
 
 def close(dbs: Session, poll: Poll) -> None:
     """Erase every ballot tag, rewrite the ballots in random order, then freeze them."""
+    # Waits for votes in flight (they hold the poll's row for share) and holds off new ones until
+    # this commits: every ballot is either in the rewrite, its tag erased, or refused as too late.
+    dbs.flush()
+    dbs.refresh(poll, with_for_update=True)
     if poll.state == "closed":
         return
     dbs.execute(update(Ballot).where(Ballot.poll_id == poll.id).values(ballot_tag=None)
@@ -131,17 +135,31 @@ def close(dbs: Session, poll: Poll) -> None:
     poll.state = "closed"
 
 
-def _rewrite_in_random_order(dbs: Session, poll: Poll) -> None:
+def rewrite_open_ballots(dbs: Session) -> int:
+    """Rewrite the ballots of every open poll (PostgreSQL); run every few minutes.
+
+    A new ballot is written in the same transaction as the roll flag that names its voter, so the two
+    rows share a transaction id (``xmin``) until the ballot is written again; this ends that. Each
+    poll's row is locked first, as a close does, so no vote is in flight meanwhile.
+    """
+    if dbs.get_bind().dialect.name != "postgresql":
+        return 0
+    polls = dbs.scalars(select(Poll).where(Poll.state == "open").order_by(Poll.id).with_for_update()).all()
+    return sum(_rewrite_in_random_order(dbs, poll) for poll in polls)
+
+
+def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
     """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
     if dbs.get_bind().dialect.name != "postgresql":
-        return
+        return 0
     table = Ballot.__table__
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
     rows = [dict(row) for row in dbs.execute(
         select(table).where(table.c.poll_id == poll.id).order_by(table.c.id)).mappings()]
     dbs.execute(delete(table).where(table.c.poll_id == poll.id))
-    for row in rows:
-        dbs.execute(insert(table).values(**row))
+    if rows:  # many rows per statement, in the order given: the physical order is the random key's
+        dbs.execute(insert(table), rows)
+    return len(rows)
 
 
 # --- Voting ------------------------------------------------------------------
@@ -160,8 +178,10 @@ def vote(dbs: Session, user: User, key: bytes, poll: Poll, choice: str, *, block
         raise BlockNeedsReason
     roll = dbs.scalar(select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id)
                       .with_for_update())
-    # Re-read the poll's state under the roll's lock: a vote racing the close is counted or refused.
+    # Re-read the poll's state, holding its row for share until this commits: a close waits for this
+    # vote, and a vote that comes while a close runs waits and then sees the poll closed.
     state, closes_at = dbs.execute(select(Poll.state, Poll.closes_at).where(Poll.id == poll.id)
+                                   .with_for_update(read=True)
                                    .execution_options(populate_existing=True)).one()
     if state != "open" or closes_at <= utcnow():
         raise PollNotOpen

@@ -483,30 +483,37 @@ def test_rewrite_anonymous_rows_leaves_comments_and_flags_in_key_order_from_one_
                 assert natural == sorted(natural), "WITHOUT ROWID: stored in key order from the start"
 
 
-def test_the_tick_rewrites_the_comments_of_open_reviews_so_a_new_comment_stops_lining_up_with_its_writer(
-        app, council):
+def test_the_tick_rewrites_open_reviews_and_polls_so_new_rows_stop_lining_up_with_their_writers(app, council):
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("only PostgreSQL shows a row's transaction; SQLite's comments have no rowid")
-    for name in ADVISORS:
-        _post_comment(_client(app, name), council, f"{name} writes this just now.")
-
     def transactions():
         with app.app_context():
-            comments = db.session.scalars(text("SELECT xmin::text::bigint FROM comments")).all()
-            sessions = db.session.scalars(text(
-                "SELECT xmin::text::bigint FROM server_sessions WHERE user_id IS NOT NULL")).all()
+            found = {table: set(db.session.scalars(text(f"SELECT xmin::text::bigint FROM {table} {where}")))
+                     for table, where in (("comments", ""), ("ballots", ""), ("voter_rolls", "WHERE voted"),
+                                          ("server_sessions", "WHERE user_id IS NOT NULL"))}
             db.session.remove()
-            return comments, sessions
+            return found
 
-    comments, sessions = transactions()
-    # The window: each comment in its own transaction, each writer's session row written just after.
-    assert len(set(comments)) == len(ADVISORS) and all(xid + 1 in sessions for xid in comments)
+    clients = {name: _client(app, name) for name in ADVISORS}
+    for name, client in clients.items():
+        _post_comment(client, council, f"{name} writes this just now.")
+    commented = transactions()
+    # The window: each comment in its own transaction, the writer's session row written in the next.
+    assert len(commented["comments"]) == len(ADVISORS)
+    assert all(xid + 1 in commented["server_sessions"] for xid in commented["comments"])
+    for client in clients.values():
+        assert submit(client, council.poll, {"choice": "agree"}).status_code == 303
+    voted = transactions()
+    # ...and each ballot in the very transaction that flipped its voter's roll flag.
+    assert voted["ballots"] == voted["voter_rolls"] and len(voted["ballots"]) == len(ADVISORS)
     result = app.test_cli_runner().invoke(args=["council", "tick"])
     assert result.exit_code == 0, result.output
-    assert f"{len(ADVISORS)} comments of open reviews rewritten" in result.output
-    comments, sessions = transactions()
-    assert len(set(comments)) == 1 and comments[0] > max(sessions), "one transaction, after every session write"
+    assert f"{len(ADVISORS)} comments of open reviews and {len(ADVISORS)} ballots of open polls rewritten" in (
+        result.output)
+    after = transactions()
+    assert len(after["comments"]) == 1 and min(after["comments"]) > max(after["server_sessions"])
+    assert len(after["ballots"]) == 1 and not after["ballots"] & after["voter_rolls"]
 
 
 def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_for_two_hours_and_stored_nowhere(

@@ -10,7 +10,6 @@ import logging
 import random
 import re
 import threading
-import time
 
 import pytest
 from sqlalchemy import select, text, update
@@ -23,7 +22,7 @@ from council.feedback.models import Comment
 from council.policies import service as policies
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import KeyUnwrapError, unwrap_key
-from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in
+from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in, wait_for_a_lock_wait
 
 ADVISORS = ["willow", "river", "cedar", "sparrow", "amani"]
 BODY = "Opening.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -119,11 +118,7 @@ def test_a_withdrawal_committed_while_the_rewrite_runs_is_not_undone(app, world)
             writer.execute(update(Comment).where(Comment.id == target).values(body="", state="withdrawn"))
             rewriting = threading.Thread(target=rewrite)
             rewriting.start()
-            with db.engine.connect() as watcher:
-                deadline = time.monotonic() + 10
-                while not watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-                    assert time.monotonic() < deadline, "the rewrite never waited for the withdrawal"
-                    time.sleep(0.02)
+            wait_for_a_lock_wait(db.engine)  # the rewrite waits for the withdrawal
             writer.commit()
         rewriting.join(timeout=30)
         assert db.session.execute(select(Comment.state, Comment.body).where(Comment.id == target)).one() == (
@@ -144,11 +139,7 @@ def test_a_withdrawal_committed_while_the_rewrite_runs_is_not_undone(app, world)
         feedback.shuffle_rows(db.session, revision)
         editing = threading.Thread(target=edit)
         editing.start()
-        with db.engine.connect() as watcher:
-            deadline = time.monotonic() + 10
-            while not watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-                assert time.monotonic() < deadline, "the edit never waited for the rewrite"
-                time.sleep(0.02)
+        wait_for_a_lock_wait(engine)  # the edit waits for the rewrite
         db.session.commit()
         editing.join(timeout=30)
         assert db.session.scalar(select(Comment.body).where(Comment.id == other)) == "Edited meanwhile."

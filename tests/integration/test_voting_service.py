@@ -16,7 +16,7 @@ from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import unwrap_key
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, PollKind, VoterRoll
-from tests.conftest import PASSWORD, open_poll
+from tests.conftest import PASSWORD, open_poll, wait_for_a_lock_wait
 
 ADVISORS = [f"advisor{n}" for n in range(1, 9)]
 
@@ -185,6 +185,61 @@ def test_a_vote_racing_the_close_is_counted_or_refused(app, setting):
     assert voting.close_due_polls(db.session) == 1
     db.session.commit()
     assert voting.results(db.session, poll) is None
+    assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+
+
+@pytest.fixture
+def raced_poll_id(setting):
+    """An open poll, for a vote and a close that overlap: PostgreSQL only, as SQLite lets one writer in at a time."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: a vote and a close cannot overlap")
+    return _poll(setting).id
+
+
+def test_a_vote_in_flight_when_the_poll_closes_is_counted_and_loses_its_tag_too(app, raced_poll_id):
+    """The vote checked that the poll was open and has not committed when the close begins."""
+    poll_id = raced_poll_id
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), db.session.get(Poll, poll_id), "agree")  # not committed yet
+
+    def close_now():
+        with app.app_context():
+            voting.close(db.session, db.session.get(Poll, poll_id))
+            db.session.commit()
+
+    closing = threading.Thread(target=close_now)
+    closing.start()
+    wait_for_a_lock_wait(db.engine)  # the close waits for the vote...
+    db.session.commit()  # ...which now commits
+    closing.join(timeout=30)
+    db.session.expire_all()
+    assert db.session.get(Poll, poll_id).state == "closed"
+    assert db.session.execute(select(Ballot.choice, Ballot.ballot_tag)).all() == [("agree", None)]
+
+
+def test_a_vote_sent_while_the_poll_closes_is_refused_cleanly(app, raced_poll_id):
+    poll_id = raced_poll_id
+    db.session.execute(select(Poll).where(Poll.id == poll_id).with_for_update())  # the close has begun
+    outcome = []
+
+    def vote_now():
+        with app.app_context():
+            user = _user("advisor2")
+            try:
+                voting.vote(db.session, user, _key(user), db.session.get(Poll, poll_id), "agree")
+                db.session.commit()
+                outcome.append("counted")
+            except voting.PollNotOpen:
+                db.session.rollback()
+                outcome.append("refused")
+
+    voting_thread = threading.Thread(target=vote_now)
+    voting_thread.start()
+    wait_for_a_lock_wait(db.engine)
+    voting.close(db.session, db.session.get(Poll, poll_id))
+    db.session.commit()
+    voting_thread.join(timeout=30)
+    assert outcome == ["refused"]
     assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
 
 
