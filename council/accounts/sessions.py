@@ -116,12 +116,7 @@ class ServerSessionInterface(SessionInterface):
         # be, and on SQLite its write lock would otherwise block the writes below.
         db.session.rollback()
         cookie_name = app.config["SESSION_COOKIE_NAME"]
-        cookie_options = dict(
-            path="/",
-            secure=app.config["SESSION_COOKIE_SECURE"],
-            httponly=True,
-            samesite=app.config["SESSION_COOKIE_SAMESITE"],
-        )
+        cookie_options = session_cookie_options(app)
         if session.destroyed:
             if session.token is not None:
                 delete_session_records(ServerSession.id == _record_id(session.token))
@@ -156,6 +151,12 @@ class ServerSessionInterface(SessionInterface):
                     if session.participation_key is not None
                     else None
                 )
+
+
+def session_cookie_options(app: Flask) -> dict:
+    """How the session cookie is set, and so how it must be deleted."""
+    return dict(path="/", secure=app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                samesite=app.config["SESSION_COOKIE_SAMESITE"])
 
 
 def _next_whole_minute(moment: datetime) -> datetime:

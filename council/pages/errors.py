@@ -198,13 +198,12 @@ def _handle_database_error(error: Exception):
 def _leave_without_the_database():
     """The quick exit leaves even when the database is away: the cookie goes and the browser is
     asked to forget the site; the session record ends at its idle deadline."""
+    from council.accounts.sessions import session_cookie_options
     from council.pages.views import CLEAR_SITE_DATA
 
     response = redirect(current_app.config["EXIT_URL"], code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], path="/",
-                           secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
-                           samesite=current_app.config["SESSION_COOKIE_SAMESITE"])
+    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], **session_cookie_options(current_app))
     _leave_session_unsaved()
     return response
 

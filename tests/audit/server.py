@@ -7,12 +7,9 @@ cost), so the scanners see what a real deployment sends; the certificate is self
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import sys
@@ -23,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from tests.load.servers import BIN, free_port, self_signed_certificate, stop_process
 
 
 @dataclass(frozen=True)
@@ -33,45 +30,6 @@ class Server:
     certificate: Path  # the self-signed certificate, for clients that verify
     work: Path  # temporary folder: database, certificate, server log
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
-        # Its own trust anchor: what strict verification (Python 3.13's default) asks of one.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 def _environment(work: Path) -> dict[str, str]:
@@ -135,7 +93,7 @@ def demo_server():
         env = _environment(work)
         password = secrets.token_urlsafe(12)
         _load_demo(env, password)
-        cert, key = _self_signed_certificate(work)
+        cert, key = self_signed_certificate(work)
         port = free_port()
         log = work / "gunicorn.log"
         with log.open("w") as log_file:
@@ -151,9 +109,4 @@ def demo_server():
             _wait_until_serving(base_url, cert, process, log)
             yield Server(base_url=base_url, password=password, certificate=cert, work=work, log=log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 15)

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.load.postgres import server_binaries
+from tests.load.servers import free_port, stop_process, wait_for_port
 
 BIN = Path(sys.executable).parent
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,25 +42,6 @@ def gunicorn_binary() -> Path:
     if not binary.exists():
         unavailable("gunicorn is not installed in this environment")
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on port {port} within {seconds:.0f} s")
 
 
 def wait_until(condition, seconds: float, what: str, interval: float = 0.05):
@@ -190,13 +171,7 @@ def gunicorn(env: dict[str, str], log: Path, *, workers: int, timeout: int = 30)
             wait_until(lambda: len(server.workers()) == workers, 30, "every worker to start")
             yield server
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process, 15)
 
 
 # --- A browser without a browser --------------------------------------------------------

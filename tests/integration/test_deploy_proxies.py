@@ -12,7 +12,6 @@ nginx-light (or nginx) and caddy; without them the tests skip, unless COUNCIL_RE
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import json
 import os
@@ -29,16 +28,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from council.accounts.models import Role
 from council.extensions import db
 from tests.conftest import PASSWORD, PeopleFactory, _sqlite_path, make_app
 from tests.faults.support import Visitor, _control_socket_options, server_environment
-from tests.load.servers import BIN, PROJECT_ROOT, _stop, free_port, wait_for_port
+from tests.load.servers import BIN, PROJECT_ROOT, free_port, self_signed_certificate, stop_process, wait_for_port
 
 DEPLOY = PROJECT_ROOT / "deploy"
 REQUIRE = "COUNCIL_REQUIRE_PROXIES"
@@ -81,24 +76,6 @@ def assert_writes_only_under(config: str, directory: Path, *, allowed: set[str],
 
 
 # --- A certificate, and a visitor speaking HTTPS ----------------------------------------------
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SITE)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(SITE)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
 
 def connect(port: int, context: ssl.SSLContext, timeout: float = 20) -> ssl.SSLSocket:
     """TLS to SITE (SNI, and the certificate checked against it) on a loopback port, from VISITOR."""
@@ -228,7 +205,7 @@ def council(migrated, tmp_path_factory):
             _wait(lambda: len(os.listdir(ready)) >= workers, 30, server, "gunicorn's workers")
             yield Council(port, log)
         finally:
-            _stop(server)
+            stop_process(server)
 
 
 def _wait(condition, seconds: float, process: subprocess.Popen, what: str) -> None:
@@ -322,14 +299,14 @@ def _process(command: list[str], log: Path, env: dict[str, str] | None, port: in
             wait_for_port(port, 15, process, what)
             yield process
         finally:
-            _stop(process, 10)
+            stop_process(process, 10)
 
 
 @contextmanager
 def running_proxy(name: str, directory: Path, upstream: int):
     """The sample for ``name``, adapted into ``directory``, checked by the proxy, then serving."""
     binary = proxy_binary(name)
-    cert, key = make_certificate(directory)
+    cert, key = self_signed_certificate(directory, SITE, days=2)
     context = ssl.create_default_context(cafile=str(cert))
     https_port, http_port = free_port(), free_port()
     if name == "nginx":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from email import message_from_bytes
@@ -24,6 +23,7 @@ from council.db_types import utcnow
 from council.digest.models import DigestSubscription, MailSettings
 from council.extensions import db
 from tests.conftest import open_for_review, sign_in, submit
+from tests.load.servers import free_port
 
 SITE_ZONE = "Europe/Madrid"
 SEND_HOUR = 18
@@ -69,12 +69,6 @@ class Inbox:
         return [m for m in self.messages if address in m.rcpt_tos]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _authenticate(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
         SMTP_USER.encode(), SMTP_PASSWORD.encode())
@@ -82,7 +76,7 @@ def _authenticate(server, session, envelope, mechanism, auth_data):
 
 
 def _start(inbox: Inbox, **options) -> Controller:
-    inbox.port = _free_port()
+    inbox.port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, **options)
     controller.start()
     return controller
@@ -302,7 +296,7 @@ def test_a_failure_for_one_person_leaves_their_day_open_and_the_others_get_their
 
 def test_an_unreachable_mail_server_sends_nothing_and_changes_nothing(site, people, monkeypatch):
     app = site
-    _set_up_mail(_coordinator(app, people), _free_port())  # nothing listens there
+    _set_up_mail(_coordinator(app, people), free_port())  # nothing listens there
     _subscribe(_advisor(app, people, "willow"), "willow@example.org")
     day = _today()
     _open_review(app, people, _local(day, 9))
@@ -461,7 +455,7 @@ def test_a_failed_test_message_is_explained_in_plain_words(app, people):
     client = _coordinator(app, people)
     response = submit(client, "/admin/mail/test", {"test_address": "sam@example.org"}, form_url="/admin/mail")
     assert "Please save the mail settings first." in response.get_data(as_text=True)
-    _set_up_mail(client, _free_port())  # nothing listens there
+    _set_up_mail(client, free_port())  # nothing listens there
     response = submit(client, "/admin/mail/test", {"test_address": "sam@example.org"}, form_url="/admin/mail")
     body = response.get_data(as_text=True)
     assert "The mail server refused the connection." in body

@@ -40,7 +40,8 @@ def wait_for_port(port: int, seconds: float = 30, process: subprocess.Popen | No
     raise RuntimeError(f"{what} did not listen on port {port} within {seconds:.0f} s")
 
 
-def _stop(process: subprocess.Popen, seconds: float = 30) -> None:
+def stop_process(process: subprocess.Popen, seconds: float = 30) -> None:
+    """Terminate, and kill if it will not go; nothing when it has ended already."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -48,6 +49,47 @@ def _stop(process: subprocess.Popen, seconds: float = 30) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def self_signed_certificate(folder: Path, host: str = "127.0.0.1", *, days: int = 1) -> tuple[Path, Path]:
+    """A certificate for ``host`` (an address or a name) that is its own trust anchor, and its key:
+    (cert.pem, key.pem) in ``folder``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    try:
+        alternative = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alternative = x509.DNSName(host)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
+        # Its own trust anchor: what strict verification (Python 3.13's default) asks of one.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
 
 
 def redis_binary() -> str | None:
@@ -70,7 +112,7 @@ def temporary_redis():
             wait_for_port(port, 10, server, "redis-server")
             yield f"redis://127.0.0.1:{port}/0"
         finally:
-            _stop(server, 10)
+            stop_process(server, 10)
 
 
 @contextmanager
@@ -93,7 +135,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int, log: Path |
                 time.sleep(0.1)
             yield server
         finally:
-            _stop(server)
+            stop_process(server)
 
 
 def run_locust(locustfile: Path, *, host: str | None, users: int, spawn_rate: float, seconds: int,
