@@ -35,8 +35,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from council.i18n import select_locale, select_timezone
 
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
-                   default_translation_directories=str(PROJECT_ROOT / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_translation_directories=str(PROJECT_ROOT / "translations"),
+    )
 
     from council.accounts.access import init_access
     from council.accounts.sessions import ServerSessionInterface
@@ -53,14 +57,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.admin.views import bp as admin_bp
     from council.compensation.views import bp as compensation_bp
     from council.digest.views import bp as digest_bp
-    from council.summaries.views import bp as summaries_bp
-    from council.notices.views import bp as notices_bp
     from council.feedback.views import bp as feedback_bp
+    from council.notices.views import bp as notices_bp
     from council.pages.errors import init_errors
-    from council.voting.views import bp as voting_bp
     from council.pages.views import bp as pages_bp
     from council.policies.views import bp as policies_bp
+    from council.summaries.views import bp as summaries_bp
     from council.templating import init_templating
+    from council.voting.views import bp as voting_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(accounts_bp)
@@ -127,8 +131,11 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
 #: Each production secret, the file its development stand-in lives in, and what it protects.
 _SECRETS = (
     ("SECRET_KEY", "secret_key", "it signs form tokens and seals comments kept while someone signs in again"),
-    ("PAYEE_DATA_KEY", "payee_data_key",
-     "payee details and email addresses are encrypted with it; back it up apart from the database"),
+    (
+        "PAYEE_DATA_KEY",
+        "payee_data_key",
+        "payee details and email addresses are encrypted with it; back it up apart from the database",
+    ),
 )
 
 
@@ -137,8 +144,9 @@ def _refuse_weak_secrets(config, instance: Path) -> None:
     problems = []
     for name, development_file, purpose in _SECRETS:
         development = instance / development_file
-        weakness = secret_weakness(config.get(name),
-                                   development_value=development.read_text() if development.is_file() else None)
+        weakness = secret_weakness(
+            config.get(name), development_value=development.read_text() if development.is_file() else None
+        )
         if weakness:
             problems.append(f"{name} cannot be used: {weakness} ({purpose}).")
     if not problems and config["SECRET_KEY"] == config["PAYEE_DATA_KEY"]:

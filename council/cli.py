@@ -15,17 +15,17 @@ from council import demo_content
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.accounts.sessions import purge_expired_sessions
-from council.db_types import utcnow
-from council.extensions import db
 from council.compensation import service as stipends
 from council.compensation.models import ReviewCompletion
-from council.policies.models import ReviewWindow
+from council.db_types import utcnow
+from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.policies import service as policies
+from council.policies.models import ReviewWindow
 from council.summaries import service as summaries
 from council.voting import service as voting
 from council.voting.models import PollKind
-from council.policies import service as policies
 
 council_cli = click.Group("council", help="Council administration.")
 
@@ -33,8 +33,10 @@ DEMO_PEOPLE = [
     ("coordinator", "Coordinator Sam", [Role.COORDINATOR]),
     ("author", "Author Robin", [Role.AUTHOR, Role.TRANSLATOR]),
     ("moderator", "Moderator Kai", [Role.MODERATOR]),
-] + [(f"advisor{n}", pseudonym, [Role.ADVISOR]) for n, pseudonym in enumerate(
-    ["Willow", "River", "Cedar", "Sparrow", "Amani", "Noor"], start=1)]
+] + [
+    (f"advisor{n}", pseudonym, [Role.ADVISOR])
+    for n, pseudonym in enumerate(["Willow", "River", "Cedar", "Sparrow", "Amani", "Noor"], start=1)
+]
 
 
 @council_cli.command("create-coordinator")
@@ -48,7 +50,10 @@ def create_coordinator(login_name: str, pseudonym: str) -> None:
         raise click.ClickException("The password needs at least 10 characters.")
     try:
         registration = accounts.create_coordinator(
-            db.session, login_name=login_name, pseudonym=pseudonym, password=password,
+            db.session,
+            login_name=login_name,
+            pseudonym=pseudonym,
+            password=password,
             log_n=current_app.config["SCRYPT_LOG_N"],
         )
         db.session.commit()
@@ -94,17 +99,32 @@ def load_demo(password: str) -> None:
         keys[login_name] = registration.participation_key
         db.session.flush()
     author = people["author"]
-    policy = policies.create_policy(db.session, author, title=demo_content.POLICY_TITLE,
-                                    body=demo_content.REVISION_1, change_notes=demo_content.REVISION_1_CHANGE_NOTES)
+    policy = policies.create_policy(
+        db.session,
+        author,
+        title=demo_content.POLICY_TITLE,
+        body=demo_content.REVISION_1,
+        change_notes=demo_content.REVISION_1_CHANGE_NOTES,
+    )
     first = policy.revisions[0]
     for position, notes in demo_content.SECTION_NOTES.items():
         policies.update_section_notes(
-            db.session, first, first.sections[position].key, summary=notes.get("summary", ""),
-            content_note=notes.get("content_note", ""), questions=notes.get("questions", []),
+            db.session,
+            first,
+            first.sections[position].key,
+            summary=notes.get("summary", ""),
+            content_note=notes.get("content_note", ""),
+            questions=notes.get("questions", []),
         )
     policies.publish(db.session, first)
-    policies.save_translation(db.session, first, author, locale="es", title=demo_content.REVISION_1_SPANISH_TITLE,
-                              body=demo_content.REVISION_1_SPANISH)
+    policies.save_translation(
+        db.session,
+        first,
+        author,
+        locale="es",
+        title=demo_content.REVISION_1_SPANISH_TITLE,
+        body=demo_content.REVISION_1_SPANISH,
+    )
     now = utcnow()
     # The first round has closed: its window is written directly, since the service only accepts future closings.
     db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=40), closes_at=now - timedelta(days=20)))
@@ -123,8 +143,13 @@ def load_demo(password: str) -> None:
     for index, text in demo_content.PARAPHRASES.items():
         summaries.write_paraphrase(db.session, author, posted[index], text)
     second = policies.start_next_revision(db.session, policy, author)
-    policies.save_draft(db.session, second, title=demo_content.POLICY_TITLE, body=demo_content.REVISION_2,
-                        change_notes=demo_content.REVISION_2_CHANGE_NOTES)
+    policies.save_draft(
+        db.session,
+        second,
+        title=demo_content.POLICY_TITLE,
+        body=demo_content.REVISION_2,
+        change_notes=demo_content.REVISION_2_CHANGE_NOTES,
+    )
     summaries.publish_revision(db.session, second, min_group=min_group)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
@@ -140,8 +165,9 @@ def load_demo(password: str) -> None:
 def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) -> None:
     """A policy whose review closed with a summary, and the author's next draft waiting to be published."""
     now = utcnow()
-    policy = policies.create_policy(db.session, author, title=demo_content.SECOND_POLICY_TITLE,
-                                    body=demo_content.SECOND_POLICY)
+    policy = policies.create_policy(
+        db.session, author, title=demo_content.SECOND_POLICY_TITLE, body=demo_content.SECOND_POLICY
+    )
     first = policy.revisions[0]
     policies.publish(db.session, first)
     db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=12), closes_at=now - timedelta(days=2)))
@@ -150,33 +176,54 @@ def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) ->
         feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
     summaries.take_summary(db.session, first, min_group=min_group)
     draft = policies.start_next_revision(db.session, policy, author)
-    policies.save_draft(db.session, draft, title=demo_content.SECOND_POLICY_TITLE,
-                        body=demo_content.SECOND_POLICY_DRAFT, change_notes="Cash or transfer, as you choose.")
+    policies.save_draft(
+        db.session,
+        draft,
+        title=demo_content.SECOND_POLICY_TITLE,
+        body=demo_content.SECOND_POLICY_DRAFT,
+        change_notes="Cash or transfer, as you choose.",
+    )
 
 
 def _demo_coordination(people: dict[str, User]) -> None:
     """What a coordinator's home lists: an invitation waiting, one expired, an advisor near their yearly limit."""
     coordinator = people["coordinator"]
     accounts.create_invitation(db.session, coordinator, Role.ADVISOR, label="New advisor", valid_days=7)
-    expired, _token = accounts.create_invitation(db.session, coordinator, Role.ADVISOR, label="Did not come",
-                                                 valid_days=1)
+    expired, _token = accounts.create_invitation(
+        db.session, coordinator, Role.ADVISOR, label="Did not come", valid_days=1
+    )
     expired.created_at -= timedelta(days=5)
     expired.expires_at -= timedelta(days=5)
     stipends.set_yearly_limit(db.session, coordinator, people["advisor2"], 6000, "EUR")
     now = utcnow()
-    stipends.plan_meeting(db.session, coordinator, title="Council meeting", place="The community room, or by phone",
-                          starts_at=(now + timedelta(days=9)).replace(hour=17, minute=0, second=0, microsecond=0),
-                          duration_minutes=90, key="demo-planned-meeting-1", now=now)
+    stipends.plan_meeting(
+        db.session,
+        coordinator,
+        title="Council meeting",
+        place="The community room, or by phone",
+        starts_at=(now + timedelta(days=9)).replace(hour=17, minute=0, second=0, microsecond=0),
+        duration_minutes=90,
+        key="demo-planned-meeting-1",
+        now=now,
+    )
 
 
 def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:
     posted = []
     for login_name, position, language, consent, text in comments:
-        draft = feedback.Draft(section_key=revision.sections[position].key, question_id=None, body=text,
-                               language=language, quote_consent=QuoteConsent(consent),
-                               submission_key=secrets.token_urlsafe(24))
-        posted.append(feedback.post_comment(db.session, keys[login_name], revision, draft, limit=10_000,
-                                            require_open_review=False))
+        draft = feedback.Draft(
+            section_key=revision.sections[position].key,
+            question_id=None,
+            body=text,
+            language=language,
+            quote_consent=QuoteConsent(consent),
+            submission_key=secrets.token_urlsafe(24),
+        )
+        posted.append(
+            feedback.post_comment(
+                db.session, keys[login_name], revision, draft, limit=10_000, require_open_review=False
+            )
+        )
     db.session.flush()
     return posted
 
@@ -188,19 +235,32 @@ def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, cl
     advisors = [name for name in people if name.startswith("advisor")]
     for poll_spec in (spec for spec in demo_content.POLLS if spec["closed"] == closed):
         poll = voting.create_poll(
-            db.session, author, revision, question=poll_spec["question"], explanation=poll_spec.get("explanation", ""),
-            kind=PollKind(poll_spec["kind"]), opens_at=now - timedelta(days=(25 if closed else 2)),
+            db.session,
+            author,
+            revision,
+            question=poll_spec["question"],
+            explanation=poll_spec.get("explanation", ""),
+            kind=PollKind(poll_spec["kind"]),
+            opens_at=now - timedelta(days=(25 if closed else 2)),
             closes_at=now + timedelta(days=10),
             section_key=revision.sections[poll_spec.get("section", 0)].key if "section" in poll_spec else "",
-            options=poll_spec.get("options", []), score_min=poll_spec.get("score_min"),
-            score_max=poll_spec.get("score_max"), min_ballots=current_app.config["POLL_MIN_BALLOTS"],
+            options=poll_spec.get("options", []),
+            score_min=poll_spec.get("score_min"),
+            score_max=poll_spec.get("score_max"),
+            min_ballots=current_app.config["POLL_MIN_BALLOTS"],
         )
         db.session.flush()
         voting.open_due_polls(db.session, now)
-        for name, choice in zip(advisors, poll_spec["votes"]):
+        for name, choice in zip(advisors, poll_spec["votes"], strict=False):
             value = str(poll.options[int(choice)].id) if poll_spec["kind"] == "choice" else choice
-            voting.vote(db.session, people[name], keys[name], poll, value,
-                        block_reason=poll_spec.get("block_reason", "") if choice == "block" else "")
+            voting.vote(
+                db.session,
+                people[name],
+                keys[name],
+                poll,
+                value,
+                block_reason=poll_spec.get("block_reason", "") if choice == "block" else "",
+            )
         if closed:
             poll.closes_at = now - timedelta(days=21)
             voting.close(db.session, poll)
@@ -210,30 +270,63 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
     """A closed review round with entries earned, approved and paid, and a meeting."""
     coordinator = people["coordinator"]
     today = utcnow().date()
-    stipends.set_rate(db.session, coordinator, activity="review", amount_minor=4000, currency="EUR",
-                      effective_from=today - timedelta(days=365))
-    stipends.set_rate(db.session, coordinator, activity="meeting_hour", amount_minor=2500, currency="EUR",
-                      effective_from=today - timedelta(days=365))
+    stipends.set_rate(
+        db.session,
+        coordinator,
+        activity="review",
+        amount_minor=4000,
+        currency="EUR",
+        effective_from=today - timedelta(days=365),
+    )
+    stipends.set_rate(
+        db.session,
+        coordinator,
+        activity="meeting_hour",
+        amount_minor=2500,
+        currency="EUR",
+        effective_from=today - timedelta(days=365),
+    )
     closed_on = today - timedelta(days=20)
-    db.session.add_all(ReviewCompletion(revision_id=closed_revision.id, user_id=people[name].id,
-                                        round_closes_on=closed_on) for name in ("advisor1", "advisor2", "advisor3"))
+    db.session.add_all(
+        ReviewCompletion(revision_id=closed_revision.id, user_id=people[name].id, round_closes_on=closed_on)
+        for name in ("advisor1", "advisor2", "advisor3")
+    )
     db.session.flush()
     entries = stipends.earn_for_closed_round(db.session, closed_revision)
     meeting = stipends.record_meeting(
-        db.session, coordinator, title="Council meeting", held_on=today - timedelta(days=10), duration_minutes=90,
-        attendance={people["advisor1"]: ("attended", 0), people["advisor2"]: ("partly", 45),
-                    people["advisor3"]: ("excused", 0)}, key="demo-meeting-1",
+        db.session,
+        coordinator,
+        title="Council meeting",
+        held_on=today - timedelta(days=10),
+        duration_minutes=90,
+        attendance={
+            people["advisor1"]: ("attended", 0),
+            people["advisor2"]: ("partly", 45),
+            people["advisor3"]: ("excused", 0),
+        },
+        key="demo-meeting-1",
     )
     db.session.flush()
     # Named, not taken by position: entries come back in random-key order.
-    advisor1_meeting = [e for e in stipends.entries_between(db.session, meeting.held_on, meeting.held_on)
-                        if e.advisor_id == people["advisor1"].id]
+    advisor1_meeting = [
+        e
+        for e in stipends.entries_between(db.session, meeting.held_on, meeting.held_on)
+        if e.advisor_id == people["advisor1"].id
+    ]
     first_two = [e for e in entries if e.advisor_id in (people["advisor1"].id, people["advisor2"].id)]
     stipends.approve(db.session, coordinator, first_two + advisor1_meeting)
     db.session.flush()
     paid = [e for e in entries if e.advisor_id == people["advisor1"].id]
-    stipends.pay(db.session, coordinator, people["advisor1"], paid, method="bank_transfer",
-                 paid_on=today - timedelta(days=5), reference="Demo transfer", key="demo-payment-1")
+    stipends.pay(
+        db.session,
+        coordinator,
+        people["advisor1"],
+        paid,
+        method="bank_transfer",
+        paid_on=today - timedelta(days=5),
+        reference="Demo transfer",
+        key="demo-payment-1",
+    )
 
 
 @council_cli.command("purge-sessions")
@@ -287,9 +380,11 @@ def tick() -> None:
     db.session.commit()
     ballots = voting.rewrite_open_ballots(db.session)
     db.session.commit()
-    click.echo(f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
-               f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews "
-               f"and {ballots} ballots of open polls rewritten.")
+    click.echo(
+        f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
+        f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews "
+        f"and {ballots} ballots of open polls rewritten."
+    )
 
 
 @council_cli.command("send-digest")
@@ -300,8 +395,12 @@ def send_digest() -> None:
 
     config = current_app.config
     run = digest.send_due_digests(
-        db.session, now=utcnow(), zone_name=config["BABEL_DEFAULT_TIMEZONE"], secret=config["PAYEE_DATA_KEY"],
-        timeout=config["MAIL_TIMEOUT_SECONDS"], default_locale=config["BABEL_DEFAULT_LOCALE"],
+        db.session,
+        now=utcnow(),
+        zone_name=config["BABEL_DEFAULT_TIMEZONE"],
+        secret=config["PAYEE_DATA_KEY"],
+        timeout=config["MAIL_TIMEOUT_SECONDS"],
+        default_locale=config["BABEL_DEFAULT_LOCALE"],
         locales=list(config["LANGUAGES"]),
     )
     db.session.commit()
@@ -325,8 +424,10 @@ def backup(path: Path) -> None:
         result = backups.create_backup(path)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Backup written to {result.path} ({result.size} bytes, {result.engine}, {result.rows} rows, "
-               f"revision {result.revision}). It is encrypted with BACKUP_KEY: keep the key apart from it.")
+    click.echo(
+        f"Backup written to {result.path} ({result.size} bytes, {result.engine}, {result.rows} rows, "
+        f"revision {result.revision}). It is encrypted with BACKUP_KEY: keep the key apart from it."
+    )
 
 
 @council_cli.command("restore")
@@ -340,8 +441,9 @@ def restore(path: Path) -> None:
         result = backups.restore_backup(path)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Restored {result.rows} rows in {result.tables} tables ({result.engine}); every table matches "
-               f"the backup.")
+    click.echo(
+        f"Restored {result.rows} rows in {result.tables} tables ({result.engine}); every table matches the backup."
+    )
     if result.up_to_date:
         click.echo(f"The database is at revision {result.revision}, the one this version of Council expects.")
     for note in result.notes:

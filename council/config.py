@@ -102,10 +102,10 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict:
     for name, raw in environ.items():
         if not name.startswith(_ENV_PREFIX):
             continue
-        key = name[len(_ENV_PREFIX):]
+        key = name[len(_ENV_PREFIX) :]
         if _names_a_value_file(key):
             if raw:
-                files[key[:-len(_FILE_SUFFIX)]] = (name, raw)
+                files[key[: -len(_FILE_SUFFIX)]] = (name, raw)
             continue
         try:
             value = json.loads(raw)
@@ -140,10 +140,33 @@ def read_value_file(variable: str, path: str) -> str:
 
 #: Parts of values copied from an example or a tutorial rather than generated (compared in lower
 #: case, letters and digits only).
-_PLACEHOLDER_PARTS = ("changeme", "changethis", "replaceme", "replacethis", "yoursecret", "placeholder",
-                      "notasecret", "insecure", "secretkeyhere", "generateone")
-_PLACEHOLDER_VALUES = ("secret", "secretkey", "dev", "development", "test", "testing", "password", "council",
-                       "default", "example", "none", "null", "payeedatakey")
+_PLACEHOLDER_PARTS = (
+    "changeme",
+    "changethis",
+    "replaceme",
+    "replacethis",
+    "yoursecret",
+    "placeholder",
+    "notasecret",
+    "insecure",
+    "secretkeyhere",
+    "generateone",
+)
+_PLACEHOLDER_VALUES = (
+    "secret",
+    "secretkey",
+    "dev",
+    "development",
+    "test",
+    "testing",
+    "password",
+    "council",
+    "default",
+    "example",
+    "none",
+    "null",
+    "payeedatakey",
+)
 #: The shortest secret accepted in production, in bytes; ``secrets.token_urlsafe(32)`` gives 43.
 SECRET_MIN_BYTES = 32
 #: Fewer different characters than this and a long value is a pattern ("aaaa…", "abcabc…"), not a secret.
@@ -172,5 +195,5 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url

@@ -59,23 +59,30 @@ The survivor advisory council reviews this policy every year, and whenever it ch
 
 REVISION_1_CHANGE_NOTES = "First draft for review by the advisory council."
 
-REVISION_2 = REVISION_1.replace(
-    "We ask before we write anything down. People can say no to any question.",
-    "We ask before we write anything down, and we say who will read it. People can say no to any question.",
-).replace(
-    "We answer within ten working days.",
-    "We answer within ten working days, in the person's own language.",
-).replace(
-    "unless the law requires us to keep it.",
-    "unless the law requires us to keep it. Nobody has to give a reason for asking.",
-).replace(
-    "and we ask whether the person prefers a woman or a man.",
-    "and we ask whether the person prefers a woman or a man. We ask before booking whether the interpreter "
-    "may know the person or their community.",
-).replace(
-    "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it changes.",
-    "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it "
-    "changes. Council members are paid for this work.",
+REVISION_2 = (
+    REVISION_1.replace(
+        "We ask before we write anything down. People can say no to any question.",
+        "We ask before we write anything down, and we say who will read it. People can say no to any question.",
+    )
+    .replace(
+        "We answer within ten working days.",
+        "We answer within ten working days, in the person's own language.",
+    )
+    .replace(
+        "unless the law requires us to keep it.",
+        "unless the law requires us to keep it. Nobody has to give a reason for asking.",
+    )
+    .replace(
+        "and we ask whether the person prefers a woman or a man.",
+        "and we ask whether the person prefers a woman or a man. We ask before booking whether the interpreter "
+        "may know the person or their community.",
+    )
+    .replace(
+        "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, "
+        "and whenever it changes.",
+        "## Reviewing this policy\n\nThe survivor advisory council reviews this policy every year, and whenever it "
+        "changes. Council members are paid for this work.",
+    )
 )
 
 REVISION_2_CHANGE_NOTES = (
@@ -165,7 +172,13 @@ COMMENTS = [
     ("advisor2", 4, "es", "paraphrase", "Me gustaría poder pedir que borren mis datos sin dar explicaciones."),
     ("advisor3", 5, "fr", "verbatim", "Une interprète femme, c'est important pour beaucoup d'entre nous."),
     ("advisor4", 5, "ar", "paraphrase", "أحتاج إلى مترجم لا يعرف أحداً من مجتمعي."),
-    ("advisor5", 8, "en", "author_only", "A referral once cost me my place in a shelter. Please ask first, every time."),
+    (
+        "advisor5",
+        8,
+        "en",
+        "author_only",
+        "A referral once cost me my place in a shelter. Please ask first, every time.",
+    ),
     ("advisor6", 9, "en", "verbatim", "Ten days is a long time to wait when you are scared."),
     ("advisor2", 7, "en", "verbatim", "Whoever wrote the section above is clearly careless."),
 ]
@@ -177,8 +190,11 @@ RESPONSES = {
     2: ("partly_adopted", "We will ask about preferences; we cannot always guarantee a woman interpreter."),
     3: ("adopted", "We now ask before booking an interpreter whether they may know the person."),
     4: ("not_adopted", "We already ask before every referral; we will check that staff do so."),
-    5: ("partly_adopted", "Complaints are now answered in the person's own language. We will discuss a shorter "
-                          "answer time at the next meeting."),
+    5: (
+        "partly_adopted",
+        "Complaints are now answered in the person's own language. We will discuss a shorter "
+        "answer time at the next meeting.",
+    ),
 }
 
 #: The answer to the reason an advisor gave for blocking the consent poll.
@@ -199,28 +215,65 @@ OPEN_ROUND_COMMENTS = [
 ]
 
 #: An open-round comment a moderator hid (index in OPEN_ROUND_COMMENTS), with the reason.
-HIDDEN_OPEN_ROUND = {3: ("identifying", "This names a person. Please tell us what happened without names, "
-                                        "so that nobody can be identified.")}
+HIDDEN_OPEN_ROUND = {
+    3: (
+        "identifying",
+        "This names a person. Please tell us what happened without names, so that nobody can be identified.",
+    )
+}
 
 #: A comment the moderator hides, with the reason.
 HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}
 
 #: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
 POLLS = [
-    {"question": "Do you consent to the new paragraph on consent?", "kind": "consent", "section": 4,
-     "votes": ["agree", "agree", "abstain", "agree", "block"], "closed": True,
-     "block_reason": "It still does not say who reads the notes later."},
-    {"question": "Which answer time for complaints is right?", "kind": "choice",
-     "options": ["Five working days", "Ten working days", "Fifteen working days"],
-     "votes": ["0", "0", "1", "0"], "closed": True},
-    {"question": "How clear is the section on interpreters?", "kind": "score", "section": 5, "score_min": 1,
-     "score_max": 5, "votes": ["4", "5", "3", "4"], "closed": True},
-    {"question": "Do you consent to the section on referrals?", "kind": "consent", "section": 8,
-     "votes": ["agree"], "closed": False},
-    {"question": "Where should meetings take place?", "kind": "choice",
-     "options": ["Online", "At the office", "Somewhere neutral"], "votes": ["2", "0"], "closed": False},
-    {"question": "How safe does the complaints section feel?", "kind": "score", "section": 9, "score_min": 1,
-     "score_max": 5, "votes": [], "closed": False},
+    {
+        "question": "Do you consent to the new paragraph on consent?",
+        "kind": "consent",
+        "section": 4,
+        "votes": ["agree", "agree", "abstain", "agree", "block"],
+        "closed": True,
+        "block_reason": "It still does not say who reads the notes later.",
+    },
+    {
+        "question": "Which answer time for complaints is right?",
+        "kind": "choice",
+        "options": ["Five working days", "Ten working days", "Fifteen working days"],
+        "votes": ["0", "0", "1", "0"],
+        "closed": True,
+    },
+    {
+        "question": "How clear is the section on interpreters?",
+        "kind": "score",
+        "section": 5,
+        "score_min": 1,
+        "score_max": 5,
+        "votes": ["4", "5", "3", "4"],
+        "closed": True,
+    },
+    {
+        "question": "Do you consent to the section on referrals?",
+        "kind": "consent",
+        "section": 8,
+        "votes": ["agree"],
+        "closed": False,
+    },
+    {
+        "question": "Where should meetings take place?",
+        "kind": "choice",
+        "options": ["Online", "At the office", "Somewhere neutral"],
+        "votes": ["2", "0"],
+        "closed": False,
+    },
+    {
+        "question": "How safe does the complaints section feel?",
+        "kind": "score",
+        "section": 9,
+        "score_min": 1,
+        "score_max": 5,
+        "votes": [],
+        "closed": False,
+    },
 ]
 
 #: A second, shorter policy whose first review has closed: its summary waits for the author's next draft.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, request, session
 from flask_babel import get_locale, get_timezone
@@ -48,7 +48,7 @@ def select_timezone() -> str | None:
 
 def local_to_utc(local: datetime) -> datetime:
     """A time typed in a form, read in the viewer's time zone."""
-    return local.replace(tzinfo=get_timezone()).astimezone(timezone.utc)
+    return local.replace(tzinfo=get_timezone()).astimezone(UTC)
 
 
 def utc_to_local(moment: datetime) -> datetime:

@@ -2,19 +2,19 @@
 
 from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
-from council.digest.models import DigestSubscription, MailSettings  # noqa: F401
 from council.compensation.models import (  # noqa: F401
     Approval,
     Attendance,
     Meeting,
     PayeeProfile,
     Payment,
-    PaymentPreference,
     PaymentItem,
+    PaymentPreference,
     ReviewCompletion,
     StipendEntry,
     StipendRate,
 )
+from council.digest.models import DigestSubscription, MailSettings  # noqa: F401
 from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response  # noqa: F401
 from council.policies.models import (  # noqa: F401
     GuidingQuestion,

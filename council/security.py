@@ -65,9 +65,7 @@ def _aad(header: bytes, purpose: WrapPurpose, user_id: uuid.UUID) -> bytes:
     return header + purpose.label + user_id.bytes
 
 
-def wrap_key(
-    key: bytes, secret: str, *, purpose: WrapPurpose, user_id: uuid.UUID, log_n: int
-) -> bytes:
+def wrap_key(key: bytes, secret: str, *, purpose: WrapPurpose, user_id: uuid.UUID, log_n: int) -> bytes:
     """Wrap ``key`` under a key derived from ``secret`` (a password or recovery code)."""
     header = _HEADER.pack(WRAP_VERSION, log_n, _SCRYPT_R, _SCRYPT_P)
     salt = os.urandom(_SALT_BYTES)
@@ -77,9 +75,7 @@ def wrap_key(
     return header + salt + nonce + sealed
 
 
-def unwrap_key(
-    wrapped: bytes, secret: str, *, purpose: WrapPurpose, user_id: uuid.UUID
-) -> bytes:
+def unwrap_key(wrapped: bytes, secret: str, *, purpose: WrapPurpose, user_id: uuid.UUID) -> bytes:
     """Return the participation key, or raise ``KeyUnwrapError`` for any failure."""
     try:
         version, log_n, r, p = _HEADER.unpack_from(wrapped)
@@ -91,7 +87,7 @@ def unwrap_key(
     header = wrapped[: _HEADER.size]
     salt_end = _HEADER.size + _SALT_BYTES
     nonce_end = salt_end + _NONCE_BYTES
-    salt, nonce, sealed = wrapped[_HEADER.size:salt_end], wrapped[salt_end:nonce_end], wrapped[nonce_end:]
+    salt, nonce, sealed = wrapped[_HEADER.size : salt_end], wrapped[salt_end:nonce_end], wrapped[nonce_end:]
     wrapping_key = _derive(secret, salt, log_n, r, p)
     try:
         key = AESGCM(wrapping_key).decrypt(nonce, sealed, _aad(header, purpose, user_id))
@@ -104,16 +100,13 @@ def unwrap_key(
 
 def participation_tag(key: bytes, purpose: str, reference: uuid.UUID | str) -> bytes:
     """``HMAC(key, purpose + ":" + reference)``: only the key holder can compute it."""
-    message = f"{purpose}:{reference}".encode("utf-8")
+    message = f"{purpose}:{reference}".encode()
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def new_recovery_code() -> str:
     characters = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH))
-    groups = [
-        characters[i:i + RECOVERY_GROUP_LENGTH]
-        for i in range(0, len(characters), RECOVERY_GROUP_LENGTH)
-    ]
+    groups = [characters[i : i + RECOVERY_GROUP_LENGTH] for i in range(0, len(characters), RECOVERY_GROUP_LENGTH)]
     return "-".join(groups)
 
 
@@ -121,14 +114,12 @@ def normalise_recovery_code(typed: str) -> str:
     """Accept what people type: any case, spaces or dashes, and look-alike letters."""
     cleaned = "".join(ch for ch in typed.upper() if ch.isalnum())
     cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
-    groups = [
-        cleaned[i:i + RECOVERY_GROUP_LENGTH]
-        for i in range(0, len(cleaned), RECOVERY_GROUP_LENGTH)
-    ]
+    groups = [cleaned[i : i + RECOVERY_GROUP_LENGTH] for i in range(0, len(cleaned), RECOVERY_GROUP_LENGTH)]
     return "-".join(groups)
 
 
 # --- Session sealing -------------------------------------------------------
+
 
 def seal(secret: bytes, plaintext: bytes, associated: bytes) -> bytes:
     nonce = os.urandom(_NONCE_BYTES)
@@ -160,8 +151,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
-        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer",
-        "microphone", "payment", "usb", "interest-cohort", "browsing-topics",
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+        "interest-cohort",
+        "browsing-topics",
     )
 )
 

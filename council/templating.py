@@ -31,7 +31,8 @@ def format_moment(value: datetime) -> str:
     local = value.astimezone(get_timezone())
     pattern = get_datetime_format("medium", locale=locale)
     return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace(
-        "{0}", format_time(local, "short", locale=locale))
+        "{0}", format_time(local, "short", locale=locale)
+    )
 
 
 def init_templating(app: Flask) -> None:

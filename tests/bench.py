@@ -23,10 +23,10 @@ from council import create_app
 from council.accounts import service as accounts
 from council.accounts.models import Role
 from council.audit import service as audit
+from council.config import SCRYPT_LOG_N as PRODUCTION_LOG_N
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from council.config import SCRYPT_LOG_N as PRODUCTION_LOG_N
 from council.security import _derive
 
 ROUNDS = 300
@@ -101,15 +101,18 @@ def add_policy(app, sections: int):
     """A policy with two published revisions and a Spanish translation of the second; returns its id."""
     with app.app_context():
         author = accounts._find_by_login(db.session, "coordinator")
-        policy = policies.create_policy(db.session, author, title=f"Policy with {sections} sections",
-                                        body=policy_text(sections))
+        policy = policies.create_policy(
+            db.session, author, title=f"Policy with {sections} sections", body=policy_text(sections)
+        )
         policies.publish(db.session, policy.revisions[0])
         second = policies.start_next_revision(db.session, policy, author)
-        policies.save_draft(db.session, second, title=policy.title, body=policy_text(sections, " (revised)"),
-                            change_notes="")
+        policies.save_draft(
+            db.session, second, title=policy.title, body=policy_text(sections, " (revised)"), change_notes=""
+        )
         policies.publish(db.session, second)
-        policies.save_translation(db.session, second, author, locale="es", title="Política",
-                                  body=policy_text(sections, " (revisada)"))
+        policies.save_translation(
+            db.session, second, author, locale="es", title="Política", body=policy_text(sections, " (revisada)")
+        )
         db.session.commit()
         return policy.id, second.sections[sections // 2].key
 
@@ -155,10 +158,20 @@ def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5
         for n in range(how_many):
             key = advisor_key if n < own else random_tokens.token_bytes(32)
             comment_id = uuid.uuid4()
-            db.session.add(Comment(
-                id=comment_id, revision_id=revision.id, section_key=keys[n % len(keys)], body=f"Comment {n}",
-                language="en", quote_consent=str(QuoteConsent.VERBATIM), state="visible", created_on=today,
-                owner_tag=feedback.owner_tag(key, comment_id), submission_key=random_tokens.token_urlsafe(24)))
+            db.session.add(
+                Comment(
+                    id=comment_id,
+                    revision_id=revision.id,
+                    section_key=keys[n % len(keys)],
+                    body=f"Comment {n}",
+                    language="en",
+                    quote_consent=str(QuoteConsent.VERBATIM),
+                    state="visible",
+                    created_on=today,
+                    owner_tag=feedback.owner_tag(key, comment_id),
+                    submission_key=random_tokens.token_urlsafe(24),
+                )
+            )
         db.session.commit()
 
 
@@ -169,8 +182,7 @@ def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes)
         add_comments(app, policy_id, size, advisor_key)
         for label, client, path in [
             ("author's comment page (all)", coordinator, f"/policies/{policy_id}/revisions/2/comments"),
-            ("author's page, one language", coordinator,
-             f"/policies/{policy_id}/revisions/2/comments?language=fr"),
+            ("author's page, one language", coordinator, f"/policies/{policy_id}/revisions/2/comments?language=fr"),
             ("advisor's My comments", advisor, "/feedback/mine"),
         ]:
             with counting_queries(engine) as counter:
@@ -182,18 +194,38 @@ def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes)
 
 #: Sentences advisors might write, per language; each benchmark comment joins two of them.
 SENTENCES = {
-    "en": ["Please say who will read the notes.", "An interpreter from my own community frightens me.",
-           "Ten days is too long to wait for an answer.", "Ask before you refer anyone to a shelter.",
-           "I want to delete my records without giving a reason.", "Staff should explain the complaint steps.",
-           "Meetings in a neutral place feel safer.", "The consent form is hard to understand."],
-    "es": ["Quiero borrar mis datos sin dar explicaciones.", "Una intérprete mujer es importante para nosotras.",
-           "Diez días es mucho tiempo de espera.", "Pregunten antes de enviar a alguien a un refugio.",
-           "Digan quién leerá las notas.", "El formulario de consentimiento es difícil de entender."],
-    "fr": ["Une interprète femme, c'est important pour beaucoup d'entre nous.",
-           "Dites qui lira les notes.", "Dix jours, c'est long quand on a peur.",
-           "Demandez avant chaque orientation vers un foyer.", "Le formulaire de consentement est difficile."],
-    "ar": ["أحتاج إلى مترجم لا يعرف أحداً من مجتمعي.", "قولوا من سيقرأ الملاحظات.",
-           "عشرة أيام وقت طويل للانتظار.", "اسألوا قبل إحالة أي شخص إلى مأوى.", "استمارة الموافقة صعبة الفهم."],
+    "en": [
+        "Please say who will read the notes.",
+        "An interpreter from my own community frightens me.",
+        "Ten days is too long to wait for an answer.",
+        "Ask before you refer anyone to a shelter.",
+        "I want to delete my records without giving a reason.",
+        "Staff should explain the complaint steps.",
+        "Meetings in a neutral place feel safer.",
+        "The consent form is hard to understand.",
+    ],
+    "es": [
+        "Quiero borrar mis datos sin dar explicaciones.",
+        "Una intérprete mujer es importante para nosotras.",
+        "Diez días es mucho tiempo de espera.",
+        "Pregunten antes de enviar a alguien a un refugio.",
+        "Digan quién leerá las notas.",
+        "El formulario de consentimiento es difícil de entender.",
+    ],
+    "fr": [
+        "Une interprète femme, c'est important pour beaucoup d'entre nous.",
+        "Dites qui lira les notes.",
+        "Dix jours, c'est long quand on a peur.",
+        "Demandez avant chaque orientation vers un foyer.",
+        "Le formulaire de consentement est difficile.",
+    ],
+    "ar": [
+        "أحتاج إلى مترجم لا يعرف أحداً من مجتمعي.",
+        "قولوا من سيقرأ الملاحظات.",
+        "عشرة أيام وقت طويل للانتظار.",
+        "اسألوا قبل إحالة أي شخص إلى مأوى.",
+        "استمارة الموافقة صعبة الفهم.",
+    ],
 }
 
 
@@ -214,19 +246,28 @@ def add_closed_round(app, how_many: int):
         policy_id, _ = add_policy(app, 10)
         revision = policies.load_revision(db.session, policy_id, 2)
         now = utcnow()
-        db.session.add(ReviewWindow(revision=revision, opens_at=now - timedelta(days=20),
-                                    closes_at=now - timedelta(days=1)))
+        db.session.add(
+            ReviewWindow(revision=revision, opens_at=now - timedelta(days=20), closes_at=now - timedelta(days=1))
+        )
         keys = [s.key for s in revision.sections]
         languages = list(SENTENCES)
         for n in range(how_many):
             language = languages[n % len(languages)]
             comment_id = uuid.uuid4()
-            db.session.add(Comment(
-                id=comment_id, revision_id=revision.id, section_key=keys[n % len(keys)],
-                body=" ".join(chooser.sample(SENTENCES[language], 2)), language=language,
-                quote_consent=consents[n % len(consents)], state="visible", created_on=now.date(),
-                owner_tag=feedback.owner_tag(random_tokens.token_bytes(32), comment_id),
-                submission_key=random_tokens.token_urlsafe(24)))
+            db.session.add(
+                Comment(
+                    id=comment_id,
+                    revision_id=revision.id,
+                    section_key=keys[n % len(keys)],
+                    body=" ".join(chooser.sample(SENTENCES[language], 2)),
+                    language=language,
+                    quote_consent=consents[n % len(consents)],
+                    state="visible",
+                    created_on=now.date(),
+                    owner_tag=feedback.owner_tag(random_tokens.token_bytes(32), comment_id),
+                    submission_key=random_tokens.token_urlsafe(24),
+                )
+            )
         db.session.commit()
         return policy_id, revision.id
 
@@ -278,34 +319,77 @@ def add_home_items(app, how_many: int, advisor_key: bytes) -> None:
         for n in range(how_many):
             policy = policies.create_policy(db.session, coordinator, title=f"Home item {n}", body="## One\n\nText.")
             policies.publish(db.session, policy.revisions[0])
-            db.session.add(ReviewWindow(revision=policy.revisions[0], opens_at=now - timedelta(hours=1),
-                                        closes_at=now + timedelta(days=5)))
-            poll = Poll(revision_id=revision.id, question=f"Poll {n}", kind="consent", opens_at=now - timedelta(hours=1),
-                        closes_at=now + timedelta(days=5), state="open", created_by_id=coordinator.id)
+            db.session.add(
+                ReviewWindow(
+                    revision=policy.revisions[0], opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=5)
+                )
+            )
+            poll = Poll(
+                revision_id=revision.id,
+                question=f"Poll {n}",
+                kind="consent",
+                opens_at=now - timedelta(hours=1),
+                closes_at=now + timedelta(days=5),
+                state="open",
+                created_by_id=coordinator.id,
+            )
             db.session.add(poll)
             db.session.flush()
             db.session.add(VoterRoll(poll_id=poll.id, user_id=advisor.id, voted=False))
             for state, flags in (("visible", 0), ("hidden", 0), ("visible", 1)):
                 comment_id = uuid.uuid4()
                 key = advisor_key if flags == 0 else random_tokens.token_bytes(32)
-                db.session.add(Comment(id=comment_id, revision_id=revision.id, section_key=section, body=f"Comment {n}",
-                                       language="en", quote_consent="verbatim", state=state, flag_count=flags,
-                                       created_on=now.date(), owner_tag=feedback.owner_tag(key, comment_id),
-                                       submission_key=random_tokens.token_urlsafe(24)))
+                db.session.add(
+                    Comment(
+                        id=comment_id,
+                        revision_id=revision.id,
+                        section_key=section,
+                        body=f"Comment {n}",
+                        language="en",
+                        quote_consent="verbatim",
+                        state=state,
+                        flag_count=flags,
+                        created_on=now.date(),
+                        owner_tag=feedback.owner_tag(key, comment_id),
+                        submission_key=random_tokens.token_urlsafe(24),
+                    )
+                )
                 if state == "visible" and flags == 0:
                     db.session.flush()
-                    db.session.add(Response(comment_id=comment_id, author_id=coordinator.id, disposition="adopted",
-                                            body="Thank you.", responded_at=now - timedelta(minutes=5)))
+                    db.session.add(
+                        Response(
+                            comment_id=comment_id,
+                            author_id=coordinator.id,
+                            disposition="adopted",
+                            body="Thank you.",
+                            responded_at=now - timedelta(minutes=5),
+                        )
+                    )
             for approved in (False, True):
-                entry = StipendEntry(advisor_id=advisor.id, activity="review", reference=f"Item {n}", amount_minor=100,
-                                     currency="EUR", earned_on=now.date(), idempotency_key=random_tokens.token_hex(16),
-                                     recorded_at=now, recorded_by_id=coordinator.id)
+                entry = StipendEntry(
+                    advisor_id=advisor.id,
+                    activity="review",
+                    reference=f"Item {n}",
+                    amount_minor=100,
+                    currency="EUR",
+                    earned_on=now.date(),
+                    idempotency_key=random_tokens.token_hex(16),
+                    recorded_at=now,
+                    recorded_by_id=coordinator.id,
+                )
                 db.session.add(entry)
                 if approved:
                     db.session.flush()
                     db.session.add(Approval(entry_id=entry.id, approved_by_id=coordinator.id, approved_at=now))
-            db.session.add(Invitation(token_hash=random_tokens.token_hex(32), role="advisor", created_by_id=coordinator.id,
-                                      created_at=now, expires_at=now + timedelta(days=(5 if n % 2 else -1))))
+            db.session.add(
+                Invitation(
+                    token_hash=random_tokens.token_hex(32),
+                    role="advisor",
+                    created_by_id=coordinator.id,
+                    created_at=now,
+                    expires_at=now + timedelta(days=(5 if n % 2 else -1)),
+                )
+            )
         db.session.commit()
     add_audit_events(app, how_many)
 
@@ -323,24 +407,35 @@ def measure_home_pages(app, advisor, coordinator, engine, advisor_key: bytes) ->
                 client.get(path)
             rows.setdefault(label, []).append((time_requests(client, path, rounds=5), counter["n"]))
     print_side_by_side("home pages and notices", "10 of each kind", "1,000 of each kind", rows)
-    print("(Each kind: open reviews, polls, answered and hidden comments, stipend entries, invitations, flags, "
-          "audit events.)")
+    print(
+        "(Each kind: open reviews, polls, answered and hidden comments, stipend entries, invitations, flags, "
+        "audit events.)"
+    )
 
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
     os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
     uri = f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "bench-" * 8, "SQLALCHEMY_DATABASE_URI": uri,
-                      "SCRYPT_LOG_N": 12, "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {
+            "ENVIRONMENT": "testing",
+            "SECRET_KEY": "bench-" * 8,
+            "SQLALCHEMY_DATABASE_URI": uri,
+            "SCRYPT_LOG_N": 12,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     from flask_migrate import upgrade
 
     with app.app_context():
         upgrade()
-        accounts.create_person(db.session, "coordinator", "Sam", PASSWORD,
-                               [Role.COORDINATOR, Role.AUTHOR, Role.MODERATOR], 12)
-        advisor_key = accounts.create_person(db.session, "advisor", "Willow", PASSWORD, [Role.ADVISOR],
-                                             12).participation_key
+        accounts.create_person(
+            db.session, "coordinator", "Sam", PASSWORD, [Role.COORDINATOR, Role.AUTHOR, Role.MODERATOR], 12
+        )
+        advisor_key = accounts.create_person(
+            db.session, "advisor", "Willow", PASSWORD, [Role.ADVISOR], 12
+        ).participation_key
         db.session.commit()
 
     bare = bare_app(uri).test_client()
@@ -370,8 +465,12 @@ def main() -> None:
     small = {}
     with app.app_context():
         engine = db.engine
-    for path, client in (("/", advisor), ("/account", advisor), ("/admin/audit", coordinator),
-                         ("/admin/people", coordinator)):
+    for path, client in (
+        ("/", advisor),
+        ("/account", advisor),
+        ("/admin/audit", coordinator),
+        ("/admin/people", coordinator),
+    ):
         with counting_queries(engine) as counter:
             client.get(path)
         small[path] = counter["n"]
@@ -380,8 +479,12 @@ def main() -> None:
         for n in range(100):
             accounts.create_person(db.session, f"extra{n}", f"Extra {n}", PASSWORD, [Role.ADVISOR], 10)
         db.session.commit()
-    for path, client in (("/", advisor), ("/account", advisor), ("/admin/audit", coordinator),
-                         ("/admin/people", coordinator)):
+    for path, client in (
+        ("/", advisor),
+        ("/account", advisor),
+        ("/admin/audit", coordinator),
+        ("/admin/people", coordinator),
+    ):
         with counting_queries(engine) as counter:
             client.get(path)
         print(f"{path:<40} {small[path]:>8} {counter['n']:>10}")
@@ -396,16 +499,17 @@ def main() -> None:
     css = anonymous.get("/static/css/council.css").get_data()
     js = anonymous.get("/static/js/exit.js").get_data()
     total = len(html) + len(css) + len(js)
-    print(f"first visit (home): HTML {len(html)} B + CSS {len(css)} B + JS {len(js)} B = {total / 1024:.1f} KB "
-          f"(budget 60 KB, uncompressed)")
+    print(
+        f"first visit (home): HTML {len(html)} B + CSS {len(css)} B + JS {len(js)} B = {total / 1024:.1f} KB "
+        f"(budget 60 KB, uncompressed)"
+    )
 
     timings = []
     for _ in range(5):
         start = time.perf_counter()
         _derive("benchmark password", b"0" * 16, PRODUCTION_LOG_N, 8, 1)
         timings.append((time.perf_counter() - start) * 1000)
-    print(f"scrypt key derivation at the production cost (2^{PRODUCTION_LOG_N}): "
-          f"{statistics.median(timings):.0f} ms")
+    print(f"scrypt key derivation at the production cost (2^{PRODUCTION_LOG_N}): {statistics.median(timings):.0f} ms")
 
     from tests.load.run import run_vote_load_test
 

@@ -139,8 +139,12 @@ class PeopleFactory:
     def make(self, login_name: str, *roles: Role, pseudonym: str | None = None, password: str = PASSWORD):
         with self.app.app_context():
             registration = accounts.create_person(
-                db.session, login_name, pseudonym or login_name.title(), password,
-                list(roles) or [Role.ADVISOR], TEST_SCRYPT_LOG_N,
+                db.session,
+                login_name,
+                pseudonym or login_name.title(),
+                password,
+                list(roles) or [Role.ADVISOR],
+                TEST_SCRYPT_LOG_N,
             )
             db.session.commit()
             self.recovery_codes[login_name] = registration.recovery_code
@@ -179,8 +183,12 @@ def open_for_review(author, *, body: str, title: str = "First contact", opens_at
     policy = policies.create_policy(db.session, author, title=title, body=body)
     revision = policy.revisions[0]
     policies.publish(db.session, revision)
-    policies.set_review_window(db.session, revision, opens_at=opens_at or utcnow() - timedelta(hours=1),
-                               closes_at=closes_at or utcnow() + timedelta(days=7))
+    policies.set_review_window(
+        db.session,
+        revision,
+        opens_at=opens_at or utcnow() - timedelta(hours=1),
+        closes_at=closes_at or utcnow() + timedelta(days=7),
+    )
     return revision
 
 
@@ -193,9 +201,17 @@ def open_poll(author, revision, *, question: str = "Do you agree?", kind=None, c
     from council.voting import service as voting
     from council.voting.models import PollKind
 
-    poll = voting.create_poll(db.session, author, revision, question=question, explanation="",
-                              kind=kind or PollKind.CONSENT, opens_at=utcnow() - timedelta(minutes=1),
-                              closes_at=closes_at or utcnow() + timedelta(days=1), **extra)
+    poll = voting.create_poll(
+        db.session,
+        author,
+        revision,
+        question=question,
+        explanation="",
+        kind=kind or PollKind.CONSENT,
+        opens_at=utcnow() - timedelta(minutes=1),
+        closes_at=closes_at or utcnow() + timedelta(days=1),
+        **extra,
+    )
     db.session.flush()
     voting.open_due_polls(db.session)
     return poll

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
@@ -64,8 +64,6 @@ def safe_next(target: str | None) -> str | None:
     if any(ord(character) < 32 or ord(character) == 127 for character in target):
         return None
     return target.rstrip("?")
-
-
 
 
 def init_access(app: Flask) -> None:

@@ -6,12 +6,13 @@ import functools
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from markupsafe import Markup, escape
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import Select, html_params
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.widgets import Select, html_params
 
+from council.accounts.models import Role
 from council.accounts.names import (
     LOGIN_NAME_MAX,
     PSEUDONYM_MAX,
@@ -19,7 +20,6 @@ from council.accounts.names import (
     is_valid_login_name,
     tidy_pseudonym,
 )
-from council.accounts.models import Role
 from council.i18n import timezone_names
 from council.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
@@ -54,8 +54,11 @@ def _password_field(label) -> PasswordField:
             Length(
                 min=PASSWORD_MIN_LENGTH,
                 max=PASSWORD_MAX_LENGTH,
-                message=_l("Passwords need between %(min)d and %(max)d characters.",
-                           min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+                message=_l(
+                    "Passwords need between %(min)d and %(max)d characters.",
+                    min=PASSWORD_MIN_LENGTH,
+                    max=PASSWORD_MAX_LENGTH,
+                ),
             ),
         ],
     )
@@ -66,10 +69,14 @@ def _confirm_field(label, other: str) -> PasswordField:
 
 
 class LoginForm(FlaskForm):
-    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
-                                                          Length(max=LOGIN_NAME_MAX)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Please enter your password.")),
-                                                        Length(max=PASSWORD_MAX_LENGTH)])
+    login_name = StringField(
+        _l("Login name"),
+        validators=[DataRequired(message=_l("Please enter your login name.")), Length(max=LOGIN_NAME_MAX)],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
     next = HiddenField()
 
 
@@ -77,19 +84,24 @@ class RegistrationForm(FlaskForm):
     login_name = StringField(
         _l("Login name"),
         description=_l("You use this to sign in. Nobody else sees it."),
-        validators=[DataRequired(message=_l("Please choose a login name.")),
-                    Length(min=3, max=LOGIN_NAME_MAX,
-                           message=_l("Login names need between %(min)d and %(max)d characters.",
-                                      min=3, max=LOGIN_NAME_MAX)),
-                    _login_name_rules],
+        validators=[
+            DataRequired(message=_l("Please choose a login name.")),
+            Length(
+                min=3,
+                max=LOGIN_NAME_MAX,
+                message=_l("Login names need between %(min)d and %(max)d characters.", min=3, max=LOGIN_NAME_MAX),
+            ),
+            _login_name_rules,
+        ],
     )
     pseudonym = StringField(
         _l("Pseudonym"),
         description=_l("The name others see. It does not need to be your real name."),
-        validators=[DataRequired(message=_l("Please choose a pseudonym.")),
-                    Length(max=PSEUDONYM_MAX, message=_l("Pseudonyms can be at most %(max)d characters.",
-                                                         max=PSEUDONYM_MAX)),
-                    _pseudonym_rules],
+        validators=[
+            DataRequired(message=_l("Please choose a pseudonym.")),
+            Length(max=PSEUDONYM_MAX, message=_l("Pseudonyms can be at most %(max)d characters.", max=PSEUDONYM_MAX)),
+            _pseudonym_rules,
+        ],
     )
     password = _password_field(_l("Password"))
     confirm = _confirm_field(_l("Password again"), "password")
@@ -100,25 +112,31 @@ class ConfirmRecoveryCodeForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Please enter your current password.")),
-                                                               Length(max=PASSWORD_MAX_LENGTH)])
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(message=_l("Please enter your current password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
     password = _password_field(_l("New password"))
     confirm = _confirm_field(_l("New password again"), "password")
 
 
 class RecoverForm(FlaskForm):
-    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
-                                                          Length(max=LOGIN_NAME_MAX)])
-    code = StringField(_l("Recovery code"), validators=[DataRequired(message=_l("Please enter your recovery code.")),
-                                                       Length(max=60)])
+    login_name = StringField(
+        _l("Login name"),
+        validators=[DataRequired(message=_l("Please enter your login name.")), Length(max=LOGIN_NAME_MAX)],
+    )
+    code = StringField(
+        _l("Recovery code"), validators=[DataRequired(message=_l("Please enter your recovery code.")), Length(max=60)]
+    )
     password = _password_field(_l("New password"))
     confirm = _confirm_field(_l("New password again"), "password")
 
 
 @functools.cache
 def _zone_options() -> str:
-    return "".join(f'<option value="{escape(name)}">{escape(name.replace("_", " "))}</option>'
-                   for name in timezone_names())
+    return "".join(
+        f'<option value="{escape(name)}">{escape(name.replace("_", " "))}</option>' for name in timezone_names()
+    )
 
 
 class TimeZoneSelect(Select):
@@ -132,18 +150,23 @@ class TimeZoneSelect(Select):
         if chosen:
             options = options.replace(f'value="{escape(chosen)}"', f'value="{escape(chosen)}" selected', 1)
         selected = "" if chosen else " selected"
-        return Markup(f'<select {html_params(name=field.name, **kwargs)}>'
-                      f'<option value=""{selected}>{escape(first.label)}</option>{options}</select>')
+        return Markup(  # noqa: S704 -- every value in it is escaped above
+            f"<select {html_params(name=field.name, **kwargs)}>"
+            f'<option value=""{selected}>{escape(first.label)}</option>{options}</select>'
+        )
 
 
 class PreferencesForm(FlaskForm):
     locale = SelectField(_l("Language"))
-    timezone = SelectField(_l("Time zone"), description=_l("Dates and times are shown in this time zone."),
-                           widget=TimeZoneSelect())
+    timezone = SelectField(
+        _l("Time zone"), description=_l("Dates and times are shown in this time zone."), widget=TimeZoneSelect()
+    )
     descriptive_titles = RadioField(
         _l("Browser tab title"),
-        choices=[SelectChoice("neutral", _l("Neutral: only the site's name")),
-                 SelectChoice("descriptive", _l("Descriptive: the name of the page"))],
+        choices=[
+            SelectChoice("neutral", _l("Neutral: only the site's name")),
+            SelectChoice("descriptive", _l("Descriptive: the name of the page")),
+        ],
     )
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
 
@@ -153,20 +176,24 @@ class EmptyForm(FlaskForm):
 
 
 class OwnDataForm(FlaskForm):
-    password = PasswordField(_l("Your password"),
-                             description=_l("We ask again because the file holds your payment details and comments."),
-                             validators=[DataRequired(message=_l("Please enter your password.")),
-                                         Length(max=PASSWORD_MAX_LENGTH)])
+    password = PasswordField(
+        _l("Your password"),
+        description=_l("We ask again because the file holds your payment details and comments."),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
     format = RadioField(
         _l("Format"),
-        choices=[SelectChoice("html", _l("A page to read or print (HTML)")),
-                 SelectChoice("json", _l("Data for another program (JSON)"))],
+        choices=[
+            SelectChoice("html", _l("A page to read or print (HTML)")),
+            SelectChoice("json", _l("Data for another program (JSON)")),
+        ],
         default="html",
         validators=[DataRequired(message=_l("Please choose a format."))],
     )
 
 
 class CloseAccountForm(FlaskForm):
-    password = PasswordField(_l("Your password"),
-                             validators=[DataRequired(message=_l("Please enter your password.")),
-                                         Length(max=PASSWORD_MAX_LENGTH)])
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )

@@ -49,9 +49,7 @@ class User(UserMixin, db.Model):
     #: cannot read it without them, so it is no last-seen time (see ``notices.service``).
     notices_seen: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-    roles: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
+    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -118,9 +116,7 @@ class ServerSession(db.Model):
 
     #: SHA-256 of the cookie token, so a database dump cannot be replayed as a cookie.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     data: Mapped[str] = mapped_column(Text, default="{}")
     #: The participation key sealed under a key only the cookie token yields.
     sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)

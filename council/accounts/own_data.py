@@ -55,6 +55,7 @@ class LastCoordinator(AccountError):
 
 # --- The download -------------------------------------------------------------------
 
+
 def _money(amount_minor: int, currency: str) -> dict:
     return {"amount_minor": amount_minor, "amount": str(to_decimal(amount_minor, currency)), "currency": currency}
 
@@ -89,10 +90,17 @@ def _payment_preferences(dbs: Session, user: User) -> dict | None:
     pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
     if pref is None:
         return None
-    limit = (_money(pref.yearly_limit_minor, pref.limit_currency)
-             if pref.yearly_limit_minor is not None and pref.limit_currency else None)
-    return {"method": pref.method, "paused": pref.paused, "declined": sorted(pref.declined_activities),
-            "yearly_limit": limit}
+    limit = (
+        _money(pref.yearly_limit_minor, pref.limit_currency)
+        if pref.yearly_limit_minor is not None and pref.limit_currency
+        else None
+    )
+    return {
+        "method": pref.method,
+        "paused": pref.paused,
+        "declined": sorted(pref.declined_activities),
+        "yearly_limit": limit,
+    }
 
 
 def _stipends(dbs: Session, user: User) -> dict:
@@ -102,21 +110,37 @@ def _stipends(dbs: Session, user: User) -> dict:
     totals = compensation.totals_by_currency(entries)
     return {
         "entries": [
-            {"earned_on": entry.earned_on, "activity": entry.activity, "reference": entry.reference,
-             **_money(entry.amount_minor, entry.currency), "status": entry.status,
-             "correction": entry.kind == "adjustment", "reason": entry.reason,
-             "paid_on": paid_on.get(entry.id)}
+            {
+                "earned_on": entry.earned_on,
+                "activity": entry.activity,
+                "reference": entry.reference,
+                **_money(entry.amount_minor, entry.currency),
+                "status": entry.status,
+                "correction": entry.kind == "adjustment",
+                "reason": entry.reason,
+                "paid_on": paid_on.get(entry.id),
+            }
             for entry in entries
         ],
         "payments": [
-            {"paid_on": payment.paid_on, "method": payment.method, "reference": payment.reference,
-             **_money(payment.amount_minor, payment.currency)}
+            {
+                "paid_on": payment.paid_on,
+                "method": payment.method,
+                "reference": payment.reference,
+                **_money(payment.amount_minor, payment.currency),
+            }
             for payment in payments
         ],
         "totals": [
-            {"currency": currency, "earned": _money(total.earned, currency)["amount"],
-             "paid": _money(total.paid, currency)["amount"], "owed": _money(total.owed, currency)["amount"],
-             "earned_minor": total.earned, "paid_minor": total.paid, "owed_minor": total.owed}
+            {
+                "currency": currency,
+                "earned": _money(total.earned, currency)["amount"],
+                "paid": _money(total.paid, currency)["amount"],
+                "owed": _money(total.owed, currency)["amount"],
+                "earned_minor": total.earned,
+                "paid_minor": total.paid,
+                "owed_minor": total.owed,
+            }
             for currency, total in sorted(totals.items())
         ],
     }
@@ -132,32 +156,42 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict]:
         revision = comment.revision
         response = comment.response if comment.state != "withdrawn" else None
         outcome = outcomes.get(comment.id)
-        shown.append({
-            **_revision_ref(revision),
-            "section": _section_heading(revision, comment.section_key),
-            "question": comment.question.text if comment.question is not None else None,
-            "written_on": comment.created_on,
-            "language": comment.language,
-            "consent": comment.quote_consent,
-            "state": comment.state,
-            "edited": comment.edited,
-            "hidden_reason": comment.hidden_reason if comment.state == "hidden" else None,
-            "hidden_note": comment.hidden_note if comment.state == "hidden" else "",
-            "text": comment.body,
-            "response": None if response is None else {
-                "author": response.author.pseudonym, "disposition": response.disposition, "text": response.body,
-                "on": response.responded_at.date(),
-            },
-            "outcome": None if outcome is None else {
-                "revision": outcome.revision.number, "disposition": outcome.disposition,
-            },
-        })
+        shown.append(
+            {
+                **_revision_ref(revision),
+                "section": _section_heading(revision, comment.section_key),
+                "question": comment.question.text if comment.question is not None else None,
+                "written_on": comment.created_on,
+                "language": comment.language,
+                "consent": comment.quote_consent,
+                "state": comment.state,
+                "edited": comment.edited,
+                "hidden_reason": comment.hidden_reason if comment.state == "hidden" else None,
+                "hidden_note": comment.hidden_note if comment.state == "hidden" else "",
+                "text": comment.body,
+                "response": None
+                if response is None
+                else {
+                    "author": response.author.pseudonym,
+                    "disposition": response.disposition,
+                    "text": response.body,
+                    "on": response.responded_at.date(),
+                },
+                "outcome": None
+                if outcome is None
+                else {
+                    "revision": outcome.revision.number,
+                    "disposition": outcome.disposition,
+                },
+            }
+        )
     return shown
 
 
 def _reviews_done(dbs: Session, user: User) -> list[dict]:
     rows = dbs.scalars(
-        select(ReviewCompletion).where(ReviewCompletion.user_id == user.id)
+        select(ReviewCompletion)
+        .where(ReviewCompletion.user_id == user.id)
         .order_by(ReviewCompletion.round_closes_on.desc(), ReviewCompletion.id)
     ).all()
     revisions = _revisions(dbs, {row.revision_id for row in rows})
@@ -166,11 +200,20 @@ def _reviews_done(dbs: Session, user: User) -> list[dict]:
 
 def _meetings(dbs: Session, user: User) -> list[dict]:
     rows = dbs.execute(
-        select(Attendance, Meeting).join(Meeting, Meeting.id == Attendance.meeting_id)
-        .where(Attendance.user_id == user.id).order_by(Meeting.held_on.desc(), Meeting.id)
+        select(Attendance, Meeting)
+        .join(Meeting, Meeting.id == Attendance.meeting_id)
+        .where(Attendance.user_id == user.id)
+        .order_by(Meeting.held_on.desc(), Meeting.id)
     ).all()
-    return [{"title": meeting.title, "held_on": meeting.held_on, "attendance": attendance.status,
-             "minutes": _minutes_present(attendance, meeting)} for attendance, meeting in rows]
+    return [
+        {
+            "title": meeting.title,
+            "held_on": meeting.held_on,
+            "attendance": attendance.status,
+            "minutes": _minutes_present(attendance, meeting),
+        }
+        for attendance, meeting in rows
+    ]
 
 
 def _minutes_present(attendance: Attendance, meeting: Meeting) -> int | None:
@@ -183,29 +226,42 @@ def _minutes_present(attendance: Attendance, meeting: Meeting) -> int | None:
 
 def _polls(dbs: Session, user: User) -> list[dict]:
     rows = dbs.execute(
-        select(VoterRoll.voted, Poll).join(Poll, Poll.id == VoterRoll.poll_id)
-        .where(VoterRoll.user_id == user.id).order_by(Poll.closes_at.desc(), Poll.id)
+        select(VoterRoll.voted, Poll)
+        .join(Poll, Poll.id == VoterRoll.poll_id)
+        .where(VoterRoll.user_id == user.id)
+        .order_by(Poll.closes_at.desc(), Poll.id)
     ).all()
     revisions = _revisions(dbs, {poll.revision_id for _voted, poll in rows})
-    return [{**_revision_ref(revisions[poll.revision_id]), "question": poll.question, "state": poll.state,
-             "voted": voted} for voted, poll in rows]
+    return [
+        {**_revision_ref(revisions[poll.revision_id]), "question": poll.question, "state": poll.state, "voted": voted}
+        for voted, poll in rows
+    ]
 
 
 def _reading_places(dbs: Session, user: User) -> list[dict]:
     places = dbs.scalars(select(ReadingPlace).where(ReadingPlace.user_id == user.id)).all()
     revisions = _revisions(dbs, {place.revision_id for place in places})
-    shown = [{**_revision_ref(revisions[place.revision_id]),
-              "section": _section_heading(revisions[place.revision_id], place.section_key) or ""}
-             for place in places]
+    shown = [
+        {
+            **_revision_ref(revisions[place.revision_id]),
+            "section": _section_heading(revisions[place.revision_id], place.section_key) or "",
+        }
+        for place in places
+    ]
     return sorted(shown, key=lambda place: (place["policy"], place["revision"]))
 
 
 def _revisions(dbs: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Revision]:
     if not ids:
         return {}
-    return {r.id: r for r in dbs.scalars(
-        select(Revision).where(Revision.id.in_(ids))
-        .options(selectinload(Revision.policy), selectinload(Revision.sections)))}
+    return {
+        r.id: r
+        for r in dbs.scalars(
+            select(Revision)
+            .where(Revision.id.in_(ids))
+            .options(selectinload(Revision.policy), selectinload(Revision.sections))
+        )
+    }
 
 
 def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, today: date) -> dict:
@@ -243,13 +299,15 @@ def to_json(data: dict) -> str:
 
 # --- Leaving -----------------------------------------------------------------------
 
+
 def withdraw_all_comments(dbs: Session, key: bytes) -> int:
     """Withdraw every comment of this key's that is not withdrawn yet. Returns how many were."""
     mine = feedback.my_comment_ids(dbs, key)
     if not mine:
         return 0
-    comments = dbs.scalars(select(Comment).where(Comment.id.in_(mine), Comment.state != "withdrawn")
-                           .order_by(Comment.id)).all()
+    comments = dbs.scalars(
+        select(Comment).where(Comment.id.in_(mine), Comment.state != "withdrawn").order_by(Comment.id)
+    ).all()
     for comment in comments:
         feedback.withdraw(dbs, key, comment)
     return len(comments)
@@ -266,8 +324,11 @@ class Leaving:
 
 
 def _other_active_coordinators(dbs: Session, user: User, *, lock: bool = False) -> int:
-    query = (select(User.id).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == str(Role.COORDINATOR), User.active.is_(True), User.id != user.id))
+    query = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == str(Role.COORDINATOR), User.active.is_(True), User.id != user.id)
+    )
     if lock:
         # Two coordinators closing at once: the second waits, then sees the first one gone.
         return len(dbs.scalars(query.with_for_update(of=User)).all())
@@ -283,8 +344,12 @@ def leaving(dbs: Session, user: User, key: bytes | None) -> Leaving:
     if key is not None:
         mine = feedback.my_comment_ids(dbs, key)
         if mine:
-            kept = dbs.scalar(select(func.count()).select_from(Comment)
-                              .where(Comment.id.in_(mine), Comment.state != "withdrawn")) or 0
+            kept = (
+                dbs.scalar(
+                    select(func.count()).select_from(Comment).where(Comment.id.in_(mine), Comment.state != "withdrawn")
+                )
+                or 0
+            )
     return Leaving(
         comments_kept=kept,
         unpaid_entries=compensation.has_unpaid_entries(dbs, user.id),
@@ -344,10 +409,12 @@ def close_account(dbs: Session, user: User, password: str, *, log_n: int, label_
     user.login_key = comparison_key(label)
     user.pseudonym = label
     user.pseudonym_key = comparison_key(label)
-    user.key_wrapped_by_password = wrap_key(new_participation_key(), secrets.token_urlsafe(32), purpose=PASSWORD,
-                                            user_id=user.id, log_n=log_n)
-    user.key_wrapped_by_recovery = wrap_key(new_participation_key(), secrets.token_urlsafe(32), purpose=RECOVERY,
-                                            user_id=user.id, log_n=log_n)
+    user.key_wrapped_by_password = wrap_key(
+        new_participation_key(), secrets.token_urlsafe(32), purpose=PASSWORD, user_id=user.id, log_n=log_n
+    )
+    user.key_wrapped_by_recovery = wrap_key(
+        new_participation_key(), secrets.token_urlsafe(32), purpose=RECOVERY, user_id=user.id, log_n=log_n
+    )
     user.recovery_confirmed = False
     user.locale = None
     user.timezone = None
@@ -361,8 +428,12 @@ def close_account(dbs: Session, user: User, password: str, *, log_n: int, label_
     dbs.execute(delete(ReadingPlace).where(ReadingPlace.user_id == user.id))
     dbs.execute(delete(DigestSubscription).where(DigestSubscription.user_id == user.id))
     # A coordinator's note on the invitation this person used may hold their real name.
-    dbs.execute(update(Invitation).where(Invitation.used_by_id == user.id).values(label="")
-                .execution_options(synchronize_session=False))
+    dbs.execute(
+        update(Invitation)
+        .where(Invitation.used_by_id == user.id)
+        .values(label="")
+        .execution_options(synchronize_session=False)
+    )
     if not keep_payee:
         compensation.forget_payment_details(dbs, user)
     audit.record(dbs, user, "account.closed", subject=user)

@@ -86,6 +86,7 @@ def hash_token(token: str) -> str:
 
 # --- Invitations -------------------------------------------------------------
 
+
 def create_invitation(
     dbs: Session, actor: User, role: Role, *, label: str = "", valid_days: int
 ) -> tuple[Invitation, str]:
@@ -128,6 +129,7 @@ def list_invitations(dbs: Session) -> list[Invitation]:
 
 # --- Registration and sign-in ---------------------------------------------
 
+
 def _check_names_free(dbs: Session, login_name: str, pseudonym: str, *, exclude: uuid.UUID | None = None) -> None:
     for field, column, value in (
         ("login_name", User.login_key, comparison_key(login_name)),
@@ -162,9 +164,7 @@ def create_person(
     return Registration(user=user, participation_key=key, recovery_code=code)
 
 
-def register(
-    dbs: Session, token: str, *, login_name: str, pseudonym: str, password: str, log_n: int
-) -> Registration:
+def register(dbs: Session, token: str, *, login_name: str, pseudonym: str, password: str, log_n: int) -> Registration:
     invitation = find_usable_invitation(dbs, token)
     registration = create_person(dbs, login_name, pseudonym, password, [Role(invitation.role)], log_n)
     dbs.flush()
@@ -269,14 +269,21 @@ def confirm_recovery_code(user: User, typed: str) -> bool:
 
 # --- Staff management ------------------------------------------------------
 
+
 def list_people(dbs: Session) -> list[User]:
     return list(dbs.scalars(select(User).order_by(User.pseudonym_key)).all())
 
 
 def is_closed(dbs: Session, person: User) -> bool:
     """Whether the person closed their account (the audit trail's record of it is the mark)."""
-    return dbs.scalar(select(AuditEvent.id).where(AuditEvent.action == "account.closed",
-                                                  AuditEvent.subject_user_id == person.id).limit(1)) is not None
+    return (
+        dbs.scalar(
+            select(AuditEvent.id)
+            .where(AuditEvent.action == "account.closed", AuditEvent.subject_user_id == person.id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def set_roles(dbs: Session, actor: User, person: User, roles: set[Role]) -> None:

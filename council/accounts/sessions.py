@@ -17,6 +17,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
+
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, Request, Response
@@ -26,8 +27,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from council.accounts.models import ServerSession
-from council.db_types import utcnow
 from council.database import read_engine, write_engine
+from council.db_types import utcnow
 from council.extensions import db
 from council.security import KeyUnwrapError, seal, unseal
 
@@ -46,8 +47,9 @@ def _sealing_key(token: bytes) -> bytes:
 class CouncilSession(CallbackDict, SessionMixin):
     """The session dict, plus the unsealed participation key held only in memory."""
 
-    def __init__(self, initial: dict | None = None, *, token: bytes | None = None,
-                 participation_key: bytes | None = None):
+    def __init__(
+        self, initial: dict | None = None, *, token: bytes | None = None, participation_key: bytes | None = None
+    ):
         def on_update(self: CouncilSession) -> None:
             self.modified = True
 
@@ -155,8 +157,12 @@ class ServerSessionInterface(SessionInterface):
 
 def session_cookie_options(app: Flask) -> dict:
     """How the session cookie is set, and so how it must be deleted."""
-    return dict(path="/", secure=app.config["SESSION_COOKIE_SECURE"], httponly=True,
-                samesite=app.config["SESSION_COOKIE_SAMESITE"])
+    return dict(
+        path="/",
+        secure=app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite=app.config["SESSION_COOKIE_SAMESITE"],
+    )
 
 
 def _next_whole_minute(moment: datetime) -> datetime:
@@ -189,6 +195,7 @@ def delete_session_records(*criteria) -> int:
 
 # The functions below run inside the caller's transaction, so that, for example,
 # a password change and the end of the other sessions commit together.
+
 
 def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession) -> int:
     criteria = [ServerSession.user_id == user_id]

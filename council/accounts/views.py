@@ -137,8 +137,12 @@ def register(token: str):
     if form.validate_on_submit():
         try:
             registration = service.register(
-                db.session, token, login_name=form.login_name.data, pseudonym=form.pseudonym.data,
-                password=form.password.data, log_n=_log_n(),
+                db.session,
+                token,
+                login_name=form.login_name.data,
+                pseudonym=form.pseudonym.data,
+                password=form.password.data,
+                log_n=_log_n(),
             )
             db.session.commit()
         except service.NameTaken as taken:
@@ -164,9 +168,7 @@ def _invitation_problem(reason: str):
 
 def _show_recovery_code(code: str, *, welcome: bool = False):
     """The only time a code is ever shown: it is not stored anywhere we could show it from."""
-    return render_template(
-        "accounts/recovery_code.html", code=code, welcome=welcome, form=ConfirmRecoveryCodeForm()
-    )
+    return render_template("accounts/recovery_code.html", code=code, welcome=welcome, form=ConfirmRecoveryCodeForm())
 
 
 @bp.route("/account/recovery-code", methods=["GET", "POST"])
@@ -179,7 +181,9 @@ def recovery_code():
             flash(_("Thank you. Your recovery code is confirmed."), "success")
             return redirect(url_for("pages.home"), code=303)
         mismatch = True
-        form.code.errors.append(_("That does not match your recovery code. Check what you wrote down, or make a new code."))
+        form.code.errors.append(
+            _("That does not match your recovery code. Check what you wrote down, or make a new code.")
+        )
     return render_template("accounts/recovery_status.html", form=form, new_form=EmptyForm(), mismatch=mismatch)
 
 
@@ -290,8 +294,11 @@ def sign_out_everywhere():
 # --- A person's own data, and leaving ------------------------------------------------
 
 #: Labels for the download; the codes are what the JSON holds.
-COMMENT_STATE_LABELS = {"visible": _l("Shown"), "hidden": _l("Hidden by a moderator"),
-                        "withdrawn": _l("Withdrawn by you")}
+COMMENT_STATE_LABELS = {
+    "visible": _l("Shown"),
+    "hidden": _l("Hidden by a moderator"),
+    "withdrawn": _l("Withdrawn by you"),
+}
 POLL_STATE_LABELS = {"scheduled": _l("Not open yet"), "open": _l("Open"), "closed": _l("Closed")}
 
 
@@ -312,18 +319,32 @@ def own_data_download():
 
 def _own_data_file(kind: str, key: bytes):
     today = utcnow().date()
-    data = own_data.collect(db.session, current_user._get_current_object(), key,
-                            payee_secret=current_app.config["PAYEE_DATA_KEY"], today=today)
+    data = own_data.collect(
+        db.session,
+        current_user._get_current_object(),
+        key,
+        payee_secret=current_app.config["PAYEE_DATA_KEY"],
+        today=today,
+    )
     db.session.rollback()  # a download stores nothing
     if kind == "json":
         body, mimetype, extension = own_data.to_json(data), "application/json", "json"
     else:
         body = render_template(
-            "accounts/own_data_file.html", data=data, money=format_money, role_labels=ROLE_LABELS,
-            language_names=LANGUAGE_NAMES, method_labels=METHOD_LABELS, activity_labels=ACTIVITY_LABELS,
-            status_labels=STATUS_LABELS, consent_labels=CONSENT_LABELS, disposition_labels=DISPOSITION_LABELS,
-            reason_labels=HIDE_REASON_LABELS, comment_state_labels=COMMENT_STATE_LABELS,
-            attendance_labels=ATTENDANCE_LABELS, poll_state_labels=POLL_STATE_LABELS,
+            "accounts/own_data_file.html",
+            data=data,
+            money=format_money,
+            role_labels=ROLE_LABELS,
+            language_names=LANGUAGE_NAMES,
+            method_labels=METHOD_LABELS,
+            activity_labels=ACTIVITY_LABELS,
+            status_labels=STATUS_LABELS,
+            consent_labels=CONSENT_LABELS,
+            disposition_labels=DISPOSITION_LABELS,
+            reason_labels=HIDE_REASON_LABELS,
+            comment_state_labels=COMMENT_STATE_LABELS,
+            attendance_labels=ATTENDANCE_LABELS,
+            poll_state_labels=POLL_STATE_LABELS,
         )
         mimetype, extension = "text/html", "html"
     # A plain name: a file left in a downloads folder should not say what it is about.
@@ -333,8 +354,13 @@ def _own_data_file(kind: str, key: bytes):
 
 def _leaving_page(close_form: CloseAccountForm, status: int = 200):
     facts = own_data.leaving(db.session, current_user, current_participation_key())
-    return render_template("accounts/leave.html", facts=facts, withdraw_form=EmptyForm(), close_form=close_form,
-                           has_key=current_participation_key() is not None), status
+    return render_template(
+        "accounts/leave.html",
+        facts=facts,
+        withdraw_form=EmptyForm(),
+        close_form=close_form,
+        has_key=current_participation_key() is not None,
+    ), status
 
 
 @bp.get("/account/leave")
@@ -350,8 +376,14 @@ def withdraw_all_comments():
     count = own_data.withdraw_all_comments(db.session, key)
     db.session.commit()
     if count:
-        flash(ngettext("%(num)d comment was withdrawn. Its words are gone for good.",
-                       "%(num)d comments were withdrawn. Their words are gone for good.", count), "success")
+        flash(
+            ngettext(
+                "%(num)d comment was withdrawn. Its words are gone for good.",
+                "%(num)d comments were withdrawn. Their words are gone for good.",
+                count,
+            ),
+            "success",
+        )
     else:
         flash(_("You had no comments left to withdraw."), "success")
     return redirect(url_for("accounts.leave"), code=303)
@@ -363,15 +395,21 @@ def close_account():
     form = CloseAccountForm()
     if form.validate_on_submit():
         try:
-            own_data.close_account(db.session, current_user._get_current_object(), form.password.data,
-                                   log_n=_log_n(), label_locale=current_app.config["BABEL_DEFAULT_LOCALE"])
+            own_data.close_account(
+                db.session,
+                current_user._get_current_object(),
+                form.password.data,
+                log_n=_log_n(),
+                label_locale=current_app.config["BABEL_DEFAULT_LOCALE"],
+            )
         except service.WrongPassword:
             db.session.rollback()
             form.password.errors.append(_("That is not your password. Your account is still open."))
         except own_data.LastCoordinator:
             db.session.rollback()
-            form.password.errors.append(_("You are the only coordinator. Make another person a coordinator "
-                                          "before you close your account."))
+            form.password.errors.append(
+                _("You are the only coordinator. Make another person a coordinator before you close your account.")
+            )
         except service.AccountClosed:
             db.session.rollback()
             abort(409)

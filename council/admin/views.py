@@ -57,17 +57,25 @@ def invitations():
     form = InvitationForm()
     if form.validate_on_submit():
         invitation, token = service.create_invitation(
-            db.session, current_user, Role(form.role.data), label=form.label.data,
+            db.session,
+            current_user,
+            Role(form.role.data),
+            label=form.label.data,
             valid_days=current_app.config["INVITATION_DAYS"],
         )
         db.session.commit()
         link = url_for("accounts.register", token=token, _external=True)
         # The link is shown in this response only: its token is stored as a hash.
-        return render_template("admin/invitation_created.html", invitation=invitation, link=link,
-                               role_labels=ROLE_LABELS)
+        return render_template(
+            "admin/invitation_created.html", invitation=invitation, link=link, role_labels=ROLE_LABELS
+        )
     return render_template(
-        "admin/invitations.html", form=form, invitations=service.list_invitations(db.session),
-        now=utcnow(), revoke_form=EmptyForm(), role_labels=ROLE_LABELS,
+        "admin/invitations.html",
+        form=form,
+        invitations=service.list_invitations(db.session),
+        now=utcnow(),
+        revoke_form=EmptyForm(),
+        role_labels=ROLE_LABELS,
     )
 
 
@@ -135,5 +143,6 @@ def audit_log():
     events, total = audit.page_of_events(db.session, page, per_page)
     if page > 1 and not events:
         abort(404)
-    return render_template("admin/audit.html", events=events, page=page, per_page=per_page, total=total,
-                           action_labels=AUDIT_ACTION_LABELS)
+    return render_template(
+        "admin/audit.html", events=events, page=page, per_page=per_page, total=total, action_labels=AUDIT_ACTION_LABELS
+    )

@@ -22,12 +22,18 @@ from council.compensation.models import PAYMENT_METHODS
 from council.compensation.money import AmountUnreadable, parse_amount
 from council.compensation.service import InvalidAmount, check_currency
 
-ACTIVITY_CHOICES = [SelectChoice("review", _l("Review of a revision")),
-                    SelectChoice("meeting_hour", _l("Meeting, per hour")),
-                    SelectChoice("other", _l("Other activity"))]
+ACTIVITY_CHOICES = [
+    SelectChoice("review", _l("Review of a revision")),
+    SelectChoice("meeting_hour", _l("Meeting, per hour")),
+    SelectChoice("other", _l("Other activity")),
+]
 METHOD_LABELS = {
-    "bank_transfer": _l("Bank transfer"), "cash": _l("Cash"), "cheque": _l("Cheque"),
-    "gift_card": _l("Gift card"), "mobile_money": _l("Mobile money"), "other": _l("Other"),
+    "bank_transfer": _l("Bank transfer"),
+    "cash": _l("Cash"),
+    "cheque": _l("Cheque"),
+    "gift_card": _l("Gift card"),
+    "mobile_money": _l("Mobile money"),
+    "other": _l("Other"),
 }
 
 
@@ -49,22 +55,29 @@ def _amount_in_currency(form, field) -> None:
 class RateForm(FlaskForm):
     activity = SelectField(_l("Activity"), choices=ACTIVITY_CHOICES)
     name = StringField(_l("Name of the activity (for other activities)"), validators=[Length(max=100)])
-    currency = StringField(_l("Currency"), validators=[DataRequired(message=_l("Please give a currency.")),
-                                                      _currency_code])
-    amount = StringField(_l("Amount"), validators=[DataRequired(message=_l("Please give an amount.")),
-                                                  _amount_in_currency])
+    currency = StringField(
+        _l("Currency"), validators=[DataRequired(message=_l("Please give a currency.")), _currency_code]
+    )
+    amount = StringField(
+        _l("Amount"), validators=[DataRequired(message=_l("Please give an amount.")), _amount_in_currency]
+    )
     effective_from = DateField(_l("Applies from"), validators=[DataRequired(message=_l("Please give a date."))])
     amount_minor = 0
 
 
 class ApproveForm(FlaskForm):
-    entries = SelectMultipleField(_l("Entries to approve"), option_widget=CheckboxInput(),
-                                  widget=ListWidget(prefix_label=False), coerce=str)
+    entries = SelectMultipleField(
+        _l("Entries to approve"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False), coerce=str
+    )
 
 
 class PaymentForm(FlaskForm):
-    entries = SelectMultipleField(_l("Entries this payment settles"), option_widget=CheckboxInput(),
-                                  widget=ListWidget(prefix_label=False), coerce=str)
+    entries = SelectMultipleField(
+        _l("Entries this payment settles"),
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        coerce=str,
+    )
     method = SelectField(_l("Method"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS])
     paid_on = DateField(_l("Paid on"), validators=[DataRequired(message=_l("Please give a date."))])
     reference = StringField(_l("Reference (optional)"), validators=[Length(max=200)])
@@ -72,58 +85,77 @@ class PaymentForm(FlaskForm):
 
 
 class AdjustForm(FlaskForm):
-    amount = StringField(_l("Correction amount (negative to reduce)"),
-                         validators=[DataRequired(message=_l("Please give an amount."))])
-    reason = StringField(_l("Reason"), validators=[DataRequired(message=_l("Please give a reason.")),
-                                                   Length(max=500)])
+    amount = StringField(
+        _l("Correction amount (negative to reduce)"), validators=[DataRequired(message=_l("Please give an amount."))]
+    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(message=_l("Please give a reason.")), Length(max=500)])
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
 class MeetingForm(FlaskForm):
     """Title, date and length; each advisor's attendance comes as status-<id> and minutes-<id> fields."""
 
-    title = StringField(_l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")),
-                                                   Length(max=200)])
+    title = StringField(
+        _l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")), Length(max=200)]
+    )
     held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])
-    minutes = IntegerField(_l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")),
-                                                                NumberRange(1, 600)])
+    minutes = IntegerField(
+        _l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")), NumberRange(1, 600)]
+    )
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
 class PlannedMeetingForm(FlaskForm):
-    title = StringField(_l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")),
-                                                   Length(max=200)])
-    starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M",
-                                   validators=[DataRequired(message=_l("Please give a date and time."))])
-    minutes = IntegerField(_l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")),
-                                                                NumberRange(1, 600)])
-    place = StringField(_l("Where, or how to join (optional)"), validators=[
-        Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))])
+    title = StringField(
+        _l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")), Length(max=200)]
+    )
+    starts_at = DateTimeLocalField(
+        _l("Starts"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
+    )
+    minutes = IntegerField(
+        _l("Length in minutes"), validators=[DataRequired(message=_l("Please give the minutes.")), NumberRange(1, 600)]
+    )
+    place = StringField(
+        _l("Where, or how to join (optional)"),
+        validators=[Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))],
+    )
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
-ATTENDANCE_LABELS = {"": _l("Not there"), "attended": _l("Attended"), "partly": _l("Partly, for the minutes given"),
-                     "excused": _l("Excused")}
+ATTENDANCE_LABELS = {
+    "": _l("Not there"),
+    "attended": _l("Attended"),
+    "partly": _l("Partly, for the minutes given"),
+    "excused": _l("Excused"),
+}
 
 
 class PreferenceForm(FlaskForm):
-    method = SelectField(_l("How would you like to be paid?"),
-                         choices=[SelectChoice("", _l("No preference"))]
-                         + [SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS])
+    method = SelectField(
+        _l("How would you like to be paid?"),
+        choices=[SelectChoice("", _l("No preference"))] + [SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS],
+    )
     paused = BooleanField(_l("Pause my payments for now (what I earn keeps being recorded)"))
     declined = SelectMultipleField(
-        _l("Take part without payment for"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
-        choices=[SelectChoice("review", _l("Reviews")), SelectChoice("meeting_hour", _l("Meetings")),
-                 SelectChoice("other", _l("Other activities"))],
+        _l("Take part without payment for"),
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        choices=[
+            SelectChoice("review", _l("Reviews")),
+            SelectChoice("meeting_hour", _l("Meetings")),
+            SelectChoice("other", _l("Other activities")),
+        ],
         description=_l("Some people must keep their income under a limit. Nothing is earned for what you tick."),
     )
 
 
 class PayeeForm(FlaskForm):
-    legal_name = StringField(_l("Name for payments"), validators=[DataRequired(message=_l("Please give a name.")),
-                                                                 Length(max=200)])
-    details = TextAreaField(_l("Payment details (for example bank account or phone number)"),
-                            validators=[Length(max=1000)])
+    legal_name = StringField(
+        _l("Name for payments"), validators=[DataRequired(message=_l("Please give a name.")), Length(max=200)]
+    )
+    details = TextAreaField(
+        _l("Payment details (for example bank account or phone number)"), validators=[Length(max=1000)]
+    )
     address = TextAreaField(_l("Address, if payment needs it"), validators=[Length(max=1000)])
 
 

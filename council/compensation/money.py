@@ -14,8 +14,7 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
 
 def format_money(amount_minor: int, currency: str) -> str:
     """In the viewer's locale, with the currency's own number of decimals (JPY 0, EUR 2, BHD 3)."""
-    return format_currency(to_decimal(amount_minor, currency), currency, locale=get_locale(),
-                           currency_digits=True)
+    return format_currency(to_decimal(amount_minor, currency), currency, locale=get_locale(), currency_digits=True)
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -28,7 +27,7 @@ class AmountUnreadable(ValueError):
 
 
 def parse_amount(text: str, currency: str) -> int:
-    """"12.50" EUR -> 1250 minor units, exactly; "12.505" EUR or "1.5" JPY is refused, never rounded."""
+    """ "12.50" EUR -> 1250 minor units, exactly; "12.505" EUR or "1.5" JPY is refused, never rounded."""
     cleaned = (text or "").strip().replace(",", ".")
     try:
         value = Decimal(cleaned)

@@ -72,38 +72,76 @@ def check_currency(code: str) -> str:
     return code
 
 
-def set_rate(dbs: Session, coordinator: User, *, activity: str, amount_minor: int, currency: str,
-             effective_from: date, name: str = "") -> StipendRate:
+def set_rate(
+    dbs: Session,
+    coordinator: User,
+    *,
+    activity: str,
+    amount_minor: int,
+    currency: str,
+    effective_from: date,
+    name: str = "",
+) -> StipendRate:
     if activity not in ACTIVITIES or not isinstance(amount_minor, int) or amount_minor < 0:
         raise InvalidAmount
-    rate = StipendRate(activity=activity, name=name.strip(), amount_minor=amount_minor,
-                       currency=check_currency(currency), effective_from=effective_from,
-                       created_by_id=coordinator.id)
+    rate = StipendRate(
+        activity=activity,
+        name=name.strip(),
+        amount_minor=amount_minor,
+        currency=check_currency(currency),
+        effective_from=effective_from,
+        created_by_id=coordinator.id,
+    )
     dbs.add(rate)
     audit.record(dbs, coordinator, "stipend.rate_set", detail=f"{activity} {name} {amount_minor} {currency}".strip())
     return rate
 
 
 def rate_on(dbs: Session, activity: str, on: date, name: str = "") -> StipendRate:
-    rate = dbs.scalar(select(StipendRate).where(StipendRate.activity == activity, StipendRate.name == name,
-                                                StipendRate.effective_from <= on)
-                      .order_by(StipendRate.effective_from.desc()).limit(1))
+    rate = dbs.scalar(
+        select(StipendRate)
+        .where(StipendRate.activity == activity, StipendRate.name == name, StipendRate.effective_from <= on)
+        .order_by(StipendRate.effective_from.desc())
+        .limit(1)
+    )
     if rate is None:
         raise NoRate
     return rate
 
 
-def _add_entry(dbs: Session, *, advisor_id: uuid.UUID, activity: str, reference: str, amount_minor: int,
-               currency: str, earned_on: date, key: str, recorded_by: User | None, kind: str = "earning",
-               adjusts: StipendEntry | None = None, reason: str = "") -> StipendEntry:
+def _add_entry(
+    dbs: Session,
+    *,
+    advisor_id: uuid.UUID,
+    activity: str,
+    reference: str,
+    amount_minor: int,
+    currency: str,
+    earned_on: date,
+    key: str,
+    recorded_by: User | None,
+    kind: str = "earning",
+    adjusts: StipendEntry | None = None,
+    reason: str = "",
+) -> StipendEntry:
     """Append an entry, or return the one already recorded under the same idempotency key."""
     existing = dbs.scalar(select(StipendEntry).where(StipendEntry.idempotency_key == key))
     if existing is not None:
         return existing
-    entry = StipendEntry(advisor_id=advisor_id, activity=activity, reference=reference[:300],
-                         amount_minor=amount_minor, currency=currency, earned_on=earned_on, kind=kind,
-                         adjusts_id=adjusts.id if adjusts else None, reason=reason[:500], idempotency_key=key,
-                         recorded_at=utcnow(), recorded_by_id=recorded_by.id if recorded_by else None)
+    entry = StipendEntry(
+        advisor_id=advisor_id,
+        activity=activity,
+        reference=reference[:300],
+        amount_minor=amount_minor,
+        currency=currency,
+        earned_on=earned_on,
+        kind=kind,
+        adjusts_id=adjusts.id if adjusts else None,
+        reason=reason[:500],
+        idempotency_key=key,
+        recorded_at=utcnow(),
+        recorded_by_id=recorded_by.id if recorded_by else None,
+    )
     try:
         with dbs.begin_nested():
             dbs.add(entry)
@@ -117,36 +155,53 @@ def _add_entry(dbs: Session, *, advisor_id: uuid.UUID, activity: str, reference:
 
 # --- Earning -------------------------------------------------------------------
 
+
 def complete_review(dbs: Session, advisor: User, revision: Revision) -> ReviewCompletion:
     """Mark a review done. Dated with the round's close, so no row carries the day of the click."""
     window = revision.review_window
     if window is None or window.state(utcnow()) != "open":
         raise ReviewNotOpen
-    existing = dbs.scalar(select(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id,
-                                                         ReviewCompletion.user_id == advisor.id))
+    existing = dbs.scalar(
+        select(ReviewCompletion).where(
+            ReviewCompletion.revision_id == revision.id, ReviewCompletion.user_id == advisor.id
+        )
+    )
     if existing is not None:
         return existing
-    completion = ReviewCompletion(revision_id=revision.id, user_id=advisor.id,
-                                  round_closes_on=window.closes_at.date())
+    completion = ReviewCompletion(revision_id=revision.id, user_id=advisor.id, round_closes_on=window.closes_at.date())
     dbs.add(completion)
     return completion
 
 
 def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:
-    return dbs.scalar(select(ReviewCompletion.id).where(ReviewCompletion.revision_id == revision.id,
-                                                        ReviewCompletion.user_id == advisor.id)) is not None
+    return (
+        dbs.scalar(
+            select(ReviewCompletion.id).where(
+                ReviewCompletion.revision_id == revision.id, ReviewCompletion.user_id == advisor.id
+            )
+        )
+        is not None
+    )
 
 
 def completion_count(dbs: Session, revision: Revision) -> int:
     """While a review is open, staff see how many finished, never who."""
-    return dbs.scalar(select(func.count()).select_from(ReviewCompletion)
-                      .where(ReviewCompletion.revision_id == revision.id)) or 0
+    return (
+        dbs.scalar(
+            select(func.count()).select_from(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
+        )
+        or 0
+    )
 
 
 def earn_for_closed_rounds(dbs: Session) -> int:
     """Earn for every review round that has closed (idempotent); `flask council tick` runs it."""
-    closed = dbs.scalars(select(Revision).join(ReviewWindow).where(ReviewWindow.closes_at <= utcnow())
-                         .where(Revision.id.in_(select(ReviewCompletion.revision_id)))).all()
+    closed = dbs.scalars(
+        select(Revision)
+        .join(ReviewWindow)
+        .where(ReviewWindow.closes_at <= utcnow())
+        .where(Revision.id.in_(select(ReviewCompletion.revision_id)))
+    ).all()
     earned = 0
     for revision in closed:
         try:
@@ -164,17 +219,25 @@ def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry
         if declines(dbs, completion.user_id, "review"):
             continue
         rate = rate_on(dbs, "review", completion.round_closes_on)
-        entries.append(_add_entry(
-            dbs, advisor_id=completion.user_id, activity="review",
-            reference=f"{revision.policy.title}, revision {revision.number}", amount_minor=rate.amount_minor,
-            currency=rate.currency, earned_on=completion.round_closes_on, key=f"review:{completion.id}",
-            recorded_by=None,
-        ))
+        entries.append(
+            _add_entry(
+                dbs,
+                advisor_id=completion.user_id,
+                activity="review",
+                reference=f"{revision.policy.title}, revision {revision.number}",
+                amount_minor=rate.amount_minor,
+                currency=rate.currency,
+                earned_on=completion.round_closes_on,
+                key=f"review:{completion.id}",
+                recorded_by=None,
+            )
+        )
     return entries
 
 
-def earn_for_meeting(dbs: Session, coordinator: User, advisor: User, *, meeting_key: str, title: str,
-                     held_on: date, minutes: int) -> StipendEntry | None:
+def earn_for_meeting(
+    dbs: Session, coordinator: User, advisor: User, *, meeting_key: str, title: str, held_on: date, minutes: int
+) -> StipendEntry | None:
     """Meeting time at the hourly rate, rounded up to the next minor unit, never down.
 
     None when the advisor declined payment for meetings.
@@ -185,25 +248,45 @@ def earn_for_meeting(dbs: Session, coordinator: User, advisor: User, *, meeting_
         return None
     rate = rate_on(dbs, "meeting_hour", held_on)
     amount = -(-rate.amount_minor * minutes // 60)
-    return _add_entry(dbs, advisor_id=advisor.id, activity="meeting_hour", reference=title, amount_minor=amount,
-                      currency=rate.currency, earned_on=held_on, key=f"meeting:{meeting_key}:{advisor.id}",
-                      recorded_by=coordinator)
+    return _add_entry(
+        dbs,
+        advisor_id=advisor.id,
+        activity="meeting_hour",
+        reference=title,
+        amount_minor=amount,
+        currency=rate.currency,
+        earned_on=held_on,
+        key=f"meeting:{meeting_key}:{advisor.id}",
+        recorded_by=coordinator,
+    )
 
 
-def adjust(dbs: Session, coordinator: User, entry: StipendEntry, *, amount_minor: int, reason: str,
-           key: str) -> StipendEntry:
+def adjust(
+    dbs: Session, coordinator: User, entry: StipendEntry, *, amount_minor: int, reason: str, key: str
+) -> StipendEntry:
     """Correct a mistake by adding an entry (positive or negative), never by changing one."""
     if not isinstance(amount_minor, int) or amount_minor == 0 or not reason.strip():
         raise InvalidAmount
-    adjustment = _add_entry(dbs, advisor_id=entry.advisor_id, activity=entry.activity,
-                            reference=entry.reference, amount_minor=amount_minor, currency=entry.currency,
-                            earned_on=utcnow().date(), key=f"adjust:{key}", recorded_by=coordinator,
-                            kind="adjustment", adjusts=entry, reason=reason.strip())
+    adjustment = _add_entry(
+        dbs,
+        advisor_id=entry.advisor_id,
+        activity=entry.activity,
+        reference=entry.reference,
+        amount_minor=amount_minor,
+        currency=entry.currency,
+        earned_on=utcnow().date(),
+        key=f"adjust:{key}",
+        recorded_by=coordinator,
+        kind="adjustment",
+        adjusts=entry,
+        reason=reason.strip(),
+    )
     audit.record(dbs, coordinator, "stipend.adjusted", subject=entry.advisor, detail=reason.strip())
     return adjustment
 
 
 # --- Approving and paying ------------------------------------------------------------
+
 
 def approve(dbs: Session, coordinator: User, entries: list[StipendEntry]) -> int:
     """Approve entries; ones already approved stay as they were. Returns how many were new."""
@@ -222,8 +305,17 @@ def approve(dbs: Session, coordinator: User, entries: list[StipendEntry]) -> int
     return approved
 
 
-def pay(dbs: Session, coordinator: User, advisor: User, entries: list[StipendEntry], *, method: str,
-        paid_on: date, reference: str, key: str) -> Payment:
+def pay(
+    dbs: Session,
+    coordinator: User,
+    advisor: User,
+    entries: list[StipendEntry],
+    *,
+    method: str,
+    paid_on: date,
+    reference: str,
+    key: str,
+) -> Payment:
     """Settle approved, unpaid entries of one advisor in one currency with one payment."""
     existing = dbs.scalar(select(Payment).where(Payment.idempotency_key == key))
     if existing is not None:
@@ -241,9 +333,17 @@ def pay(dbs: Session, coordinator: User, advisor: User, entries: list[StipendEnt
     if len(currencies) != 1:
         raise NotPayable
     total = sum(e.amount_minor for e in entries)
-    payment = Payment(advisor_id=advisor.id, method=method, paid_on=paid_on, reference=reference.strip()[:200],
-                      amount_minor=total, currency=currencies.pop(), idempotency_key=key, recorded_at=utcnow(),
-                      recorded_by_id=coordinator.id)
+    payment = Payment(
+        advisor_id=advisor.id,
+        method=method,
+        paid_on=paid_on,
+        reference=reference.strip()[:200],
+        amount_minor=total,
+        currency=currencies.pop(),
+        idempotency_key=key,
+        recorded_at=utcnow(),
+        recorded_by_id=coordinator.id,
+    )
     try:
         with dbs.begin_nested():
             dbs.add(payment)
@@ -257,6 +357,7 @@ def pay(dbs: Session, coordinator: User, advisor: User, entries: list[StipendEnt
 
 # --- Statements ----------------------------------------------------------------
 
+
 @dataclass
 class Totals:
     earned: int = 0
@@ -268,12 +369,15 @@ class Totals:
 
 
 def entries_for(dbs: Session, advisor_id: uuid.UUID) -> list[StipendEntry]:
-    return list(dbs.scalars(
-        select(StipendEntry).where(StipendEntry.advisor_id == advisor_id)
-        .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement))
-        .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
-        .execution_options(populate_existing=True)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(StipendEntry)
+            .where(StipendEntry.advisor_id == advisor_id)
+            .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement))
+            .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
+            .execution_options(populate_existing=True)
+        ).all()
+    )
 
 
 def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
@@ -287,19 +391,26 @@ def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
 
 # --- Coordinators' views ---------------------------------------------------------
 
+
 def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
     """All entries now in ``status`` ("earned" or "approved"), grouped by advisor and currency.
 
     Filtered in the database: the pay run reads what is waiting, not the whole ledger.
     """
-    return list(dbs.scalars(
-        select(StipendEntry).join(User, User.id == StipendEntry.advisor_id)
-        .where(_in_status(status))
-        .options(selectinload(StipendEntry.approval), selectinload(StipendEntry.settlement),
-                 selectinload(StipendEntry.advisor))
-        .order_by(User.pseudonym_key, StipendEntry.currency, StipendEntry.earned_on, StipendEntry.id)
-        .execution_options(populate_existing=True)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(StipendEntry)
+            .join(User, User.id == StipendEntry.advisor_id)
+            .where(_in_status(status))
+            .options(
+                selectinload(StipendEntry.approval),
+                selectinload(StipendEntry.settlement),
+                selectinload(StipendEntry.advisor),
+            )
+            .order_by(User.pseudonym_key, StipendEntry.currency, StipendEntry.earned_on, StipendEntry.id)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
 
 
 def _in_status(status: str):
@@ -311,37 +422,53 @@ def _in_status(status: str):
 
 def waiting_totals(dbs: Session, status: str, advisor_id: uuid.UUID | None = None) -> dict[str, tuple[int, int]]:
     """Per currency, (number of entries, sum) now in ``status``; for one advisor or everyone. One query."""
-    query = (select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
-             .where(_in_status(status)).group_by(StipendEntry.currency).order_by(StipendEntry.currency))
+    query = (
+        select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
+        .where(_in_status(status))
+        .group_by(StipendEntry.currency)
+        .order_by(StipendEntry.currency)
+    )
     if advisor_id is not None:
         query = query.where(StipendEntry.advisor_id == advisor_id)
     return {currency: (count, int(total or 0)) for currency, count, total in dbs.execute(query).all()}
 
 
 def last_payment(dbs: Session, advisor_id: uuid.UUID) -> Payment | None:
-    return dbs.scalar(select(Payment).where(Payment.advisor_id == advisor_id)
-                      .order_by(Payment.paid_on.desc(), Payment.recorded_at.desc()).limit(1))
+    return dbs.scalar(
+        select(Payment)
+        .where(Payment.advisor_id == advisor_id)
+        .order_by(Payment.paid_on.desc(), Payment.recorded_at.desc())
+        .limit(1)
+    )
 
 
 def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:
     """Advisors whose earnings this year in their limit's currency reached ``share`` of their limit. One query."""
-    earned = (select(StipendEntry.advisor_id, StipendEntry.currency, func.sum(StipendEntry.amount_minor).label("sum"))
-              .where(StipendEntry.earned_on >= date(year, 1, 1), StipendEntry.earned_on <= date(year, 12, 31))
-              .group_by(StipendEntry.advisor_id, StipendEntry.currency).subquery())
+    earned = (
+        select(StipendEntry.advisor_id, StipendEntry.currency, func.sum(StipendEntry.amount_minor).label("sum"))
+        .where(StipendEntry.earned_on >= date(year, 1, 1), StipendEntry.earned_on <= date(year, 12, 31))
+        .group_by(StipendEntry.advisor_id, StipendEntry.currency)
+        .subquery()
+    )
     rows = dbs.execute(
         select(User, PaymentPreference, earned.c.sum)
         .join(PaymentPreference, PaymentPreference.user_id == User.id)
         .join(earned, (earned.c.advisor_id == User.id) & (earned.c.currency == PaymentPreference.limit_currency))
-        .where(PaymentPreference.yearly_limit_minor.is_not(None),
-               earned.c.sum >= PaymentPreference.yearly_limit_minor * share)
+        .where(
+            PaymentPreference.yearly_limit_minor.is_not(None),
+            earned.c.sum >= PaymentPreference.yearly_limit_minor * share,
+        )
         .order_by(User.pseudonym_key)
     ).all()
     return [(user, preference, int(total)) for user, preference, total in rows]
 
 
 def rates(dbs: Session) -> list[StipendRate]:
-    return list(dbs.scalars(select(StipendRate).order_by(StipendRate.activity, StipendRate.name,
-                                                         StipendRate.effective_from.desc())).all())
+    return list(
+        dbs.scalars(
+            select(StipendRate).order_by(StipendRate.activity, StipendRate.name, StipendRate.effective_from.desc())
+        ).all()
+    )
 
 
 def year_totals(dbs: Session, year: int) -> list[tuple[User, str, Totals]]:
@@ -359,29 +486,45 @@ def year_totals(dbs: Session, year: int) -> list[tuple[User, str, Totals]]:
         totals.earned += entry.amount_minor
         if entry.settlement is not None:
             totals.paid += entry.amount_minor
-    return sorted(((people[advisor], currency, totals) for (advisor, currency), totals in grouped.items()),
-                  key=lambda row: (row[0].pseudonym_key, row[1]))
+    return sorted(
+        ((people[advisor], currency, totals) for (advisor, currency), totals in grouped.items()),
+        key=lambda row: (row[0].pseudonym_key, row[1]),
+    )
 
 
 def entries_between(dbs: Session, start: date, end: date) -> list[StipendEntry]:
-    return list(dbs.scalars(
-        select(StipendEntry).where(StipendEntry.earned_on >= start, StipendEntry.earned_on <= end)
-        .options(selectinload(StipendEntry.advisor), selectinload(StipendEntry.approval),
-                 selectinload(StipendEntry.settlement).selectinload(PaymentItem.payment))
-        .order_by(StipendEntry.earned_on, StipendEntry.id)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(StipendEntry)
+            .where(StipendEntry.earned_on >= start, StipendEntry.earned_on <= end)
+            .options(
+                selectinload(StipendEntry.advisor),
+                selectinload(StipendEntry.approval),
+                selectinload(StipendEntry.settlement).selectinload(PaymentItem.payment),
+            )
+            .order_by(StipendEntry.earned_on, StipendEntry.id)
+        ).all()
+    )
 
 
 def latest_entries(dbs: Session, limit: int = 20) -> list[StipendEntry]:
     """The most recently recorded entries, for coordinators to check and correct."""
-    return list(dbs.scalars(
-        select(StipendEntry).options(selectinload(StipendEntry.advisor), selectinload(StipendEntry.approval),
-                                     selectinload(StipendEntry.settlement))
-        .order_by(StipendEntry.recorded_at.desc(), StipendEntry.id).limit(limit)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(StipendEntry)
+            .options(
+                selectinload(StipendEntry.advisor),
+                selectinload(StipendEntry.approval),
+                selectinload(StipendEntry.settlement),
+            )
+            .order_by(StipendEntry.recorded_at.desc(), StipendEntry.id)
+            .limit(limit)
+        ).all()
+    )
 
 
 # --- Preferences and payee details -------------------------------------------------
+
 
 def preference_for(dbs: Session, user: User) -> PaymentPreference:
     pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
@@ -460,10 +603,14 @@ def has_unpaid_entries(dbs: Session, advisor_id: uuid.UUID) -> bool:
 
 
 def payments_for(dbs: Session, advisor_id: uuid.UUID) -> list[Payment]:
-    return list(dbs.scalars(
-        select(Payment).where(Payment.advisor_id == advisor_id).options(selectinload(Payment.items))
-        .order_by(Payment.paid_on.desc(), Payment.id)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(Payment)
+            .where(Payment.advisor_id == advisor_id)
+            .options(selectinload(Payment.items))
+            .order_by(Payment.paid_on.desc(), Payment.id)
+        ).all()
+    )
 
 
 def forget_payment_details(dbs: Session, person: User) -> None:
@@ -475,8 +622,16 @@ def forget_payment_details(dbs: Session, person: User) -> None:
 ATTENDANCE = ("attended", "partly", "excused")
 
 
-def record_meeting(dbs: Session, coordinator: User, *, title: str, held_on: date, duration_minutes: int,
-                   attendance: dict[User, tuple[str, int]], key: str) -> Meeting:
+def record_meeting(
+    dbs: Session,
+    coordinator: User,
+    *,
+    title: str,
+    held_on: date,
+    duration_minutes: int,
+    attendance: dict[User, tuple[str, int]],
+    key: str,
+) -> Meeting:
     """Record a meeting and who came; attendance earns at the meeting rate (excused earns nothing).
 
     ``attendance`` maps each advisor to (status, minutes); minutes count only for "partly".
@@ -486,19 +641,30 @@ def record_meeting(dbs: Session, coordinator: User, *, title: str, held_on: date
         return existing
     if not isinstance(duration_minutes, int) or duration_minutes <= 0:
         raise InvalidAmount
-    meeting = Meeting(title=title.strip(), held_on=held_on, duration_minutes=duration_minutes,
-                      idempotency_key=key, created_by_id=coordinator.id)
+    meeting = Meeting(
+        title=title.strip(),
+        held_on=held_on,
+        duration_minutes=duration_minutes,
+        idempotency_key=key,
+        created_by_id=coordinator.id,
+    )
     dbs.add(meeting)
     dbs.flush()
     for advisor, (status, minutes) in attendance.items():
         if status not in ATTENDANCE or (status == "partly" and not 0 < minutes <= duration_minutes):
             raise InvalidAmount
         paid_minutes = {"attended": duration_minutes, "partly": minutes, "excused": 0}[status]
-        dbs.add(Attendance(meeting_id=meeting.id, user_id=advisor.id, status=status,
-                           minutes=paid_minutes))
+        dbs.add(Attendance(meeting_id=meeting.id, user_id=advisor.id, status=status, minutes=paid_minutes))
         if paid_minutes:
-            earn_for_meeting(dbs, coordinator, advisor, meeting_key=str(meeting.id), title=meeting.title,
-                             held_on=held_on, minutes=paid_minutes)
+            earn_for_meeting(
+                dbs,
+                coordinator,
+                advisor,
+                meeting_key=str(meeting.id),
+                title=meeting.title,
+                held_on=held_on,
+                minutes=paid_minutes,
+            )
     return meeting
 
 
@@ -506,15 +672,30 @@ class MeetingInPast(CompensationError):
     """A meeting can only be planned for a time still to come."""
 
 
-def plan_meeting(dbs: Session, coordinator: User, *, title: str, starts_at: datetime, duration_minutes: int,
-                 place: str, key: str, now: datetime) -> PlannedMeeting:
+def plan_meeting(
+    dbs: Session,
+    coordinator: User,
+    *,
+    title: str,
+    starts_at: datetime,
+    duration_minutes: int,
+    place: str,
+    key: str,
+    now: datetime,
+) -> PlannedMeeting:
     existing = dbs.scalar(select(PlannedMeeting).where(PlannedMeeting.idempotency_key == key))
     if existing is not None:
         return existing
     if starts_at <= now:
         raise MeetingInPast
-    meeting = PlannedMeeting(title=clean_text(title), starts_at=starts_at, duration_minutes=duration_minutes,
-                             place=clean_text(place), idempotency_key=key, created_by_id=coordinator.id)
+    meeting = PlannedMeeting(
+        title=clean_text(title),
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        place=clean_text(place),
+        idempotency_key=key,
+        created_by_id=coordinator.id,
+    )
     dbs.add(meeting)
     audit.record(dbs, coordinator, "meeting.planned", detail=meeting.title)
     return meeting
@@ -527,19 +708,35 @@ def cancel_planned_meeting(dbs: Session, coordinator: User, meeting: PlannedMeet
 
 def upcoming_meetings(dbs: Session, now: datetime, limit: int | None = None) -> list[PlannedMeeting]:
     """Meetings still to start, soonest first."""
-    return list(dbs.scalars(select(PlannedMeeting).where(PlannedMeeting.starts_at > now)
-                            .order_by(PlannedMeeting.starts_at, PlannedMeeting.id).limit(limit)))
+    return list(
+        dbs.scalars(
+            select(PlannedMeeting)
+            .where(PlannedMeeting.starts_at > now)
+            .order_by(PlannedMeeting.starts_at, PlannedMeeting.id)
+            .limit(limit)
+        )
+    )
 
 
 def other_activity_names(dbs: Session) -> list[str]:
     return sorted(set(dbs.scalars(select(StipendRate.name).where(StipendRate.activity == "other")).all()))
 
 
-def earn_for_other(dbs: Session, coordinator: User, advisor: User, *, name: str, on: date,
-                   key: str) -> StipendEntry | None:
+def earn_for_other(
+    dbs: Session, coordinator: User, advisor: User, *, name: str, on: date, key: str
+) -> StipendEntry | None:
     """A named activity (a training, a consultation) at its rate; None if the advisor declined it."""
     if declines(dbs, advisor.id, "other"):
         return None
     rate = rate_on(dbs, "other", on, name=name)
-    return _add_entry(dbs, advisor_id=advisor.id, activity="other", reference=name, amount_minor=rate.amount_minor,
-                      currency=rate.currency, earned_on=on, key=f"other:{key}:{advisor.id}", recorded_by=coordinator)
+    return _add_entry(
+        dbs,
+        advisor_id=advisor.id,
+        activity="other",
+        reference=name,
+        amount_minor=rate.amount_minor,
+        currency=rate.currency,
+        earned_on=on,
+        key=f"other:{key}:{advisor.id}",
+        recorded_by=coordinator,
+    )

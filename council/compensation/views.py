@@ -19,10 +19,9 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_timezone
+from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -74,11 +73,17 @@ def statement():
     pref = service.preference_for(db.session, current_user)
     db.session.rollback()  # a page view stores nothing
     preference_form = PreferenceForm(method=pref.method, paused=pref.paused, declined=sorted(pref.declined_activities))
-    return render_template("compensation/statement.html", entries=entries,
-                           totals=service.totals_by_currency(entries), money=format_money,
-                           activity_labels=ACTIVITY_LABELS, status_labels=STATUS_LABELS,
-                           preference_form=preference_form, payee_form=PayeeForm(),
-                           has_payee=service.has_payee_profile(db.session, current_user))
+    return render_template(
+        "compensation/statement.html",
+        entries=entries,
+        totals=service.totals_by_currency(entries),
+        money=format_money,
+        activity_labels=ACTIVITY_LABELS,
+        status_labels=STATUS_LABELS,
+        preference_form=preference_form,
+        payee_form=PayeeForm(),
+        has_payee=service.has_payee_profile(db.session, current_user),
+    )
 
 
 @bp.post("/stipends/preferences")
@@ -86,8 +91,9 @@ def statement():
 def save_preferences():
     form = PreferenceForm()
     if form.validate_on_submit():
-        service.set_preferences(db.session, current_user, method=form.method.data, paused=form.paused.data,
-                                declined=set(form.declined.data))
+        service.set_preferences(
+            db.session, current_user, method=form.method.data, paused=form.paused.data, declined=set(form.declined.data)
+        )
         db.session.commit()
         flash(_("Your payment choices are saved."), "success")
     else:
@@ -100,8 +106,9 @@ def save_preferences():
 def save_payee():
     form = PayeeForm()
     if form.validate_on_submit():
-        service.save_payee_profile(db.session, current_user, _payee_details(form),
-                                   secret=current_app.config["PAYEE_DATA_KEY"])
+        service.save_payee_profile(
+            db.session, current_user, _payee_details(form), secret=current_app.config["PAYEE_DATA_KEY"]
+        )
         db.session.commit()
         flash(_("Your payment details are saved, encrypted. Only coordinators can read them."), "success")
     else:
@@ -110,8 +117,11 @@ def save_payee():
 
 
 def _payee_details(form) -> dict[str, str]:
-    return {"legal_name": form.legal_name.data.strip(), "details": (form.details.data or "").strip(),
-            "address": (form.address.data or "").strip()}
+    return {
+        "legal_name": form.legal_name.data.strip(),
+        "details": (form.details.data or "").strip(),
+        "address": (form.address.data or "").strip(),
+    }
 
 
 @bp.route("/admin/people/<uuid:user_id>/payment", methods=["GET", "POST"])
@@ -134,7 +144,9 @@ def person_payment(user_id: uuid.UUID):
             service.set_yearly_limit(db.session, current_user, person, amount, currency)
         except (AmountUnreadable, service.InvalidAmount):
             db.session.rollback()
-            limit_form.amount.errors.append(_("Write the amount as a number with no more decimals than the currency has."))
+            limit_form.amount.errors.append(
+                _("Write the amount as a number with no more decimals than the currency has.")
+            )
         else:
             db.session.commit()
             flash(_("The yearly limit is saved."), "success")
@@ -149,18 +161,32 @@ def person_payment(user_id: uuid.UUID):
         details = service.read_payee_profile(db.session, current_user, person, secret=secret)
         db.session.commit()  # the audit record of this read
     pref = db.session.scalar(select(PaymentPreference).where(PaymentPreference.user_id == person.id))
-    return render_template("compensation/person_payment.html", person=person, details=details, pref=pref,
-                           payee_form=payee_form, limit_form=limit_form, method_labels=METHOD_LABELS,
-                           money=format_money, activity_labels=ACTIVITY_LABELS)
+    return render_template(
+        "compensation/person_payment.html",
+        person=person,
+        details=details,
+        pref=pref,
+        payee_form=payee_form,
+        limit_form=limit_form,
+        method_labels=METHOD_LABELS,
+        money=format_money,
+        activity_labels=ACTIVITY_LABELS,
+    )
 
 
 @bp.get("/stipends/printable")
 @requires_role(Role.ADVISOR)
 def printable():
     entries = service.entries_for(db.session, current_user.id)
-    return render_template("compensation/printable.html", entries=entries,
-                           totals=service.totals_by_currency(entries), money=format_money,
-                           activity_labels=ACTIVITY_LABELS, status_labels=STATUS_LABELS, today=date.today())
+    return render_template(
+        "compensation/printable.html",
+        entries=entries,
+        totals=service.totals_by_currency(entries),
+        money=format_money,
+        activity_labels=ACTIVITY_LABELS,
+        status_labels=STATUS_LABELS,
+        today=date.today(),
+    )
 
 
 @bp.get("/stipends/statement.csv")
@@ -170,13 +196,19 @@ def statement_csv():
     writer = csv.writer(buffer)
     writer.writerow([_("Date"), _("Activity"), _("For"), _("Amount"), _("Currency"), _("Status")])
     for entry in service.entries_for(db.session, current_user.id):
-        writer.writerow([
-            entry.earned_on.isoformat(), str(ACTIVITY_LABELS.get(entry.activity, entry.activity)),
-            spreadsheet_safe(entry.reference), str(to_decimal(entry.amount_minor, entry.currency)), entry.currency,
-            str(STATUS_LABELS[entry.status]),
-        ])
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="statement.csv"'})
+        writer.writerow(
+            [
+                entry.earned_on.isoformat(),
+                str(ACTIVITY_LABELS.get(entry.activity, entry.activity)),
+                spreadsheet_safe(entry.reference),
+                str(to_decimal(entry.amount_minor, entry.currency)),
+                entry.currency,
+                str(STATUS_LABELS[entry.status]),
+            ]
+        )
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="statement.csv"'}
+    )
 
 
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/review-done")
@@ -194,10 +226,13 @@ def review_done(policy_id: uuid.UUID, number: int):
 
 # --- Coordinators --------------------------------------------------------------
 
+
 def _entry_label(entry) -> str:
-    return (f"{entry.advisor.pseudonym} · {entry.earned_on.isoformat()} · "
-            f"{ACTIVITY_LABELS.get(entry.activity, entry.activity)} · {entry.reference} · "
-            f"{format_money(entry.amount_minor, entry.currency)}")
+    return (
+        f"{entry.advisor.pseudonym} · {entry.earned_on.isoformat()} · "
+        f"{ACTIVITY_LABELS.get(entry.activity, entry.activity)} · {entry.reference} · "
+        f"{format_money(entry.amount_minor, entry.currency)}"
+    )
 
 
 def _payment_groups(approved):
@@ -221,22 +256,32 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
     approve_form.entries.choices = [SelectChoice(str(e.id), _entry_label(e)) for e in earned]
     payment_forms = []
     for (advisor_id, currency), entries in _payment_groups(approved).items():
-        form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}", key=secrets.token_urlsafe(18),
-                           paid_on=date.today())
+        form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}", key=secrets.token_urlsafe(18), paid_on=date.today())
         form.entries.choices = [SelectChoice(str(e.id), _entry_label(e)) for e in entries]
         form.entries.data = [str(e.id) for e in entries]
         payment_forms.append((entries[0].advisor, currency, form, sum(e.amount_minor for e in entries)))
     this_year = date.today().year
     return render_template(
-        "compensation/pay_run.html", approve_form=approve_form, payment_forms=payment_forms,
-        rates=service.rates(db.session), rate_form=RateForm(), meeting_form=_meeting_form(),
-        totals=service.year_totals(db.session, this_year), year=this_year, money=format_money,
-        latest=service.latest_entries(db.session), status_labels=STATUS_LABELS,
-        preferences=service.preferences_by_user(db.session), advisors=_advisors(), other_form=_other_form(),
+        "compensation/pay_run.html",
+        approve_form=approve_form,
+        payment_forms=payment_forms,
+        rates=service.rates(db.session),
+        rate_form=RateForm(),
+        meeting_form=_meeting_form(),
+        totals=service.year_totals(db.session, this_year),
+        year=this_year,
+        money=format_money,
+        latest=service.latest_entries(db.session),
+        status_labels=STATUS_LABELS,
+        preferences=service.preferences_by_user(db.session),
+        advisors=_advisors(),
+        other_form=_other_form(),
         attendance_labels=ATTENDANCE_LABELS,
-        activity_labels=ACTIVITY_LABELS, method_labels=METHOD_LABELS,
+        activity_labels=ACTIVITY_LABELS,
+        method_labels=METHOD_LABELS,
         planned_form=planned_form or PlannedMeetingForm(formdata=None, prefix="planned", key=secrets.token_urlsafe(18)),
-        planned=service.upcoming_meetings(db.session, utcnow()), timezone_name=str(get_timezone()),
+        planned=service.upcoming_meetings(db.session, utcnow()),
+        timezone_name=str(get_timezone()),
     ), status
 
 
@@ -246,9 +291,16 @@ def plan_meeting():
     form = PlannedMeetingForm(prefix="planned")
     if form.validate_on_submit():
         try:
-            service.plan_meeting(db.session, current_user, title=form.title.data,
-                                 starts_at=local_to_utc(form.starts_at.data), duration_minutes=form.minutes.data,
-                                 place=form.place.data or "", key=form.key.data, now=utcnow())
+            service.plan_meeting(
+                db.session,
+                current_user,
+                title=form.title.data,
+                starts_at=local_to_utc(form.starts_at.data),
+                duration_minutes=form.minutes.data,
+                place=form.place.data or "",
+                key=form.key.data,
+                now=utcnow(),
+            )
         except service.MeetingInPast:
             db.session.rollback()
             form.starts_at.errors.append(_("Please choose a time that is still to come."))
@@ -272,8 +324,11 @@ def cancel_planned_meeting(meeting_id: uuid.UUID):
 
 
 def _other_form(formdata=None):
-    form = OtherActivityForm(formdata=formdata) if formdata is not None else OtherActivityForm(
-        key=secrets.token_urlsafe(18), on=date.today())
+    form = (
+        OtherActivityForm(formdata=formdata)
+        if formdata is not None
+        else OtherActivityForm(key=secrets.token_urlsafe(18), on=date.today())
+    )
     form.advisor.choices = [SelectChoice(str(u.id), u.pseudonym) for u in _advisors()]
     form.name.choices = [SelectChoice(name, name) for name in service.other_activity_names(db.session)]
     return form
@@ -286,15 +341,15 @@ def record_other():
     if form.validate_on_submit():
         advisor = db.session.get(User, uuid.UUID(form.advisor.data))
         try:
-            entry = service.earn_for_other(db.session, current_user, advisor, name=form.name.data, on=form.on.data,
-                                           key=form.key.data)
+            entry = service.earn_for_other(
+                db.session, current_user, advisor, name=form.name.data, on=form.on.data, key=form.key.data
+            )
         except service.NoRate:
             db.session.rollback()
             flash(_("That activity has no rate on that date yet."), "error")
         else:
             db.session.commit()
-            flash(_("The activity is recorded.") if entry else _("They take part in this without payment."),
-                  "success")
+            flash(_("The activity is recorded.") if entry else _("They take part in this without payment."), "success")
     else:
         flash(_("Please choose an advisor, an activity and a date."), "error")
     return redirect(url_for("compensation.pay_run"), code=303)
@@ -305,8 +360,12 @@ def _meeting_form():
 
 
 def _advisors():
-    return db.session.scalars(select(User).join(UserRole).where(UserRole.role == "advisor", User.active.is_(True))
-                              .order_by(User.pseudonym_key)).all()
+    return db.session.scalars(
+        select(User)
+        .join(UserRole)
+        .where(UserRole.role == "advisor", User.active.is_(True))
+        .order_by(User.pseudonym_key)
+    ).all()
 
 
 @bp.post("/admin/stipends/rates")
@@ -314,17 +373,24 @@ def _advisors():
 def add_rate():
     form = RateForm()
     if form.validate_on_submit():
-        service.set_rate(db.session, current_user, activity=form.activity.data, amount_minor=form.amount_minor,
-                         currency=form.currency.data, effective_from=form.effective_from.data,
-                         name=form.name.data or "")
+        service.set_rate(
+            db.session,
+            current_user,
+            activity=form.activity.data,
+            amount_minor=form.amount_minor,
+            currency=form.currency.data,
+            effective_from=form.effective_from.data,
+            name=form.name.data or "",
+        )
         try:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
             flash(_("A rate for that activity and currency already starts on that date."), "error")
         else:
-            flash(_("The rate is saved. It applies from its date; entries already earned keep their amount."),
-                  "success")
+            flash(
+                _("The rate is saved. It applies from its date; entries already earned keep their amount."), "success"
+            )
     else:
         for errors in form.errors.values():
             flash(" ".join(str(e) for e in errors), "error")
@@ -351,8 +417,11 @@ def approve():
 @requires_role(Role.COORDINATOR)
 def record_payment(advisor_id: uuid.UUID, currency: str):
     advisor = db.get_or_404(User, advisor_id)
-    approved = [e for e in service.entries_with_status(db.session, "approved")
-                if e.advisor_id == advisor_id and e.currency == currency]
+    approved = [
+        e
+        for e in service.entries_with_status(db.session, "approved")
+        if e.advisor_id == advisor_id and e.currency == currency
+    ]
     form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}")
     form.entries.choices = [SelectChoice(str(e.id), str(e.id)) for e in approved]
     if not form.validate_on_submit():
@@ -360,16 +429,32 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
         return redirect(url_for("compensation.pay_run"), code=303)
     chosen = [e for e in approved if str(e.id) in set(form.entries.data)]
     try:
-        payment = service.pay(db.session, current_user, advisor, chosen, method=form.method.data,
-                              paid_on=form.paid_on.data, reference=form.reference.data or "", key=form.key.data)
+        payment = service.pay(
+            db.session,
+            current_user,
+            advisor,
+            chosen,
+            method=form.method.data,
+            paid_on=form.paid_on.data,
+            reference=form.reference.data or "",
+            key=form.key.data,
+        )
     except (service.AlreadyPaid, service.NotPayable):
         db.session.rollback()
-        flash(_("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
-              "error")
+        flash(
+            _("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
+            "error",
+        )
         return redirect(url_for("compensation.pay_run"), code=303)
     db.session.commit()
-    flash(_("Payment of %(amount)s to %(name)s recorded.", amount=format_money(payment.amount_minor, currency),
-            name=advisor.pseudonym), "success")
+    flash(
+        _(
+            "Payment of %(amount)s to %(name)s recorded.",
+            amount=format_money(payment.amount_minor, currency),
+            name=advisor.pseudonym,
+        ),
+        "success",
+    )
     return redirect(url_for("compensation.pay_run"), code=303)
 
 
@@ -388,16 +473,24 @@ def record_meeting():
             minutes = request.form.get(f"minutes-{advisor.id}", "0")
             attendance[advisor] = (status, int(minutes) if minutes.isdigit() else 0)
     try:
-        service.record_meeting(db.session, current_user, title=form.title.data, held_on=form.held_on.data,
-                               duration_minutes=form.minutes.data, attendance=attendance, key=form.key.data)
+        service.record_meeting(
+            db.session,
+            current_user,
+            title=form.title.data,
+            held_on=form.held_on.data,
+            duration_minutes=form.minutes.data,
+            attendance=attendance,
+            key=form.key.data,
+        )
     except service.NoRate:
         db.session.rollback()
         flash(_("There is no meeting rate for that date yet. Please add one first."), "error")
         return redirect(url_for("compensation.pay_run"), code=303)
     except service.InvalidAmount:
         db.session.rollback()
-        flash(_("For someone who was partly there, give the minutes they attended, up to the meeting's length."),
-              "error")
+        flash(
+            _("For someone who was partly there, give the minutes they attended, up to the meeting's length."), "error"
+        )
         return redirect(url_for("compensation.pay_run"), code=303)
     db.session.commit()
     flash(_("The meeting is recorded and attendance earns its stipend."), "success")
@@ -412,8 +505,9 @@ def adjust(entry_id: uuid.UUID):
     if form.validate_on_submit():
         try:
             amount = parse_amount(form.amount.data, entry.currency)
-            service.adjust(db.session, current_user, entry, amount_minor=amount, reason=form.reason.data,
-                           key=form.key.data)
+            service.adjust(
+                db.session, current_user, entry, amount_minor=amount, reason=form.reason.data, key=form.key.data
+            )
         except (AmountUnreadable, service.InvalidAmount):
             db.session.rollback()
             form.amount.errors.append(_("Write a non-zero amount with no more decimals than the currency has."))
@@ -421,8 +515,9 @@ def adjust(entry_id: uuid.UUID):
             db.session.commit()
             flash(_("The correction is recorded as a new entry. The original stays as it was."), "success")
             return redirect(url_for("compensation.pay_run"), code=303)
-    return render_template("compensation/adjust.html", entry=entry, form=form, money=format_money,
-                           label=_entry_label(entry)), (400 if form.errors else 200)
+    return render_template(
+        "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
+    ), (400 if form.errors else 200)
 
 
 @bp.get("/admin/stipends/export.csv")
@@ -435,16 +530,42 @@ def export():
         abort(400)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["advisor", "earned_on", "activity", "reference", "kind", "reason", "amount", "currency",
-                     "status", "paid_on", "payment_method", "payment_reference"])
+    writer.writerow(
+        [
+            "advisor",
+            "earned_on",
+            "activity",
+            "reference",
+            "kind",
+            "reason",
+            "amount",
+            "currency",
+            "status",
+            "paid_on",
+            "payment_method",
+            "payment_reference",
+        ]
+    )
     for entry in service.entries_between(db.session, start, end):
         payment = entry.settlement.payment if entry.settlement else None
-        writer.writerow([
-            spreadsheet_safe(entry.advisor.pseudonym), entry.earned_on.isoformat(), entry.activity,
-            spreadsheet_safe(entry.reference), entry.kind, spreadsheet_safe(entry.reason),
-            str(to_decimal(entry.amount_minor, entry.currency)), entry.currency, entry.status,
-            payment.paid_on.isoformat() if payment else "", payment.method if payment else "",
-            spreadsheet_safe(payment.reference) if payment else "",
-        ])
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="stipends-{start}-{end}.csv"'})
+        writer.writerow(
+            [
+                spreadsheet_safe(entry.advisor.pseudonym),
+                entry.earned_on.isoformat(),
+                entry.activity,
+                spreadsheet_safe(entry.reference),
+                entry.kind,
+                spreadsheet_safe(entry.reason),
+                str(to_decimal(entry.amount_minor, entry.currency)),
+                entry.currency,
+                entry.status,
+                payment.paid_on.isoformat() if payment else "",
+                payment.method if payment else "",
+                spreadsheet_safe(payment.reference) if payment else "",
+            ]
+        )
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="stipends-{start}-{end}.csv"'},
+    )

@@ -21,18 +21,20 @@ def _address_rules(form, field) -> None:
     try:
         normalise_address(field.data or "")
     except AddressInvalid:
-        raise ValidationError(_l("This does not look like an email address. Please check it, for example "
-                                 "name@example.org.")) from None
+        raise ValidationError(
+            _l("This does not look like an email address. Please check it, for example name@example.org.")
+        ) from None
 
 
 def _address_field(label, description=None) -> StringField:
     return StringField(
         label,
         description=description,
-        validators=[DataRequired(message=_l("Please enter an email address.")),
-                    Length(max=ADDRESS_MAX, message=_l("Email addresses can be at most %(max)d characters.",
-                                                       max=ADDRESS_MAX)),
-                    _address_rules],
+        validators=[
+            DataRequired(message=_l("Please enter an email address.")),
+            Length(max=ADDRESS_MAX, message=_l("Email addresses can be at most %(max)d characters.", max=ADDRESS_MAX)),
+            _address_rules,
+        ],
     )
 
 
@@ -59,9 +61,11 @@ def _plain_text_rules(form, field) -> None:
 
 
 def security_choices() -> list[SelectChoice]:
-    return [SelectChoice("starttls", _l("STARTTLS (usually port 587)")),
-            SelectChoice("tls", _l("TLS from the start (usually port 465)")),
-            SelectChoice("none", _l("None (only for a mail relay on this machine)"))]
+    return [
+        SelectChoice("starttls", _l("STARTTLS (usually port 587)")),
+        SelectChoice("tls", _l("TLS from the start (usually port 465)")),
+        SelectChoice("none", _l("None (only for a mail relay on this machine)")),
+    ]
 
 
 def hour_choices() -> list[SelectChoice]:
@@ -69,36 +73,50 @@ def hour_choices() -> list[SelectChoice]:
 
 
 class MailSettingsForm(FlaskForm):
-    host = StringField(_l("Mail server"), description=_l("For example smtp.example.org."),
-                       validators=[DataRequired(message=_l("Please enter the mail server's name.")),
-                                   Length(max=HOST_MAX, message=_l("Please keep this under %(max)d characters.",
-                                                                   max=HOST_MAX)),
-                                   _host_rules])
-    port = IntegerField(_l("Port"),
-                        validators=[InputRequired(message=_l("Please enter a port number from 1 to 65535.")),
-                                    NumberRange(min=1, max=65535,
-                                                message=_l("Please enter a port number from 1 to 65535."))])
-    security = SelectField(_l("Connection security"), choices=security_choices,
-                           validators=[DataRequired()])
-    username = StringField(_l("Username (optional)"),
-                           validators=[Optional(),
-                                       Length(max=USERNAME_MAX, message=_l("Please keep this under %(max)d characters.",
-                                                                           max=USERNAME_MAX)),
-                                       _plain_text_rules])
-    password = PasswordField(_l("Password (optional)"),
-                             description=_l("Leave this empty to keep the saved password. It is stored encrypted "
-                                            "and never shown again."),
-                             validators=[Optional(),
-                                         Length(max=PASSWORD_MAX, message=_l("Please keep this under %(max)d "
-                                                                             "characters.", max=PASSWORD_MAX)),
-                                         _plain_text_rules])
+    host = StringField(
+        _l("Mail server"),
+        description=_l("For example smtp.example.org."),
+        validators=[
+            DataRequired(message=_l("Please enter the mail server's name.")),
+            Length(max=HOST_MAX, message=_l("Please keep this under %(max)d characters.", max=HOST_MAX)),
+            _host_rules,
+        ],
+    )
+    port = IntegerField(
+        _l("Port"),
+        validators=[
+            InputRequired(message=_l("Please enter a port number from 1 to 65535.")),
+            NumberRange(min=1, max=65535, message=_l("Please enter a port number from 1 to 65535.")),
+        ],
+    )
+    security = SelectField(_l("Connection security"), choices=security_choices, validators=[DataRequired()])
+    username = StringField(
+        _l("Username (optional)"),
+        validators=[
+            Optional(),
+            Length(max=USERNAME_MAX, message=_l("Please keep this under %(max)d characters.", max=USERNAME_MAX)),
+            _plain_text_rules,
+        ],
+    )
+    password = PasswordField(
+        _l("Password (optional)"),
+        description=_l("Leave this empty to keep the saved password. It is stored encrypted and never shown again."),
+        validators=[
+            Optional(),
+            Length(max=PASSWORD_MAX, message=_l("Please keep this under %(max)d characters.", max=PASSWORD_MAX)),
+            _plain_text_rules,
+        ],
+    )
     forget_password = BooleanField(_l("Remove the saved password"))
-    sender = _address_field(_l("Sender address"),
-                            _l("Messages come from this address. Choose one that does not name the organisation."))
-    send_hour = SelectField(_l("Hour the digest goes out"), choices=hour_choices, coerce=int,
-                            validators=[InputRequired()])
+    sender = _address_field(
+        _l("Sender address"), _l("Messages come from this address. Choose one that does not name the organisation.")
+    )
+    send_hour = SelectField(
+        _l("Hour the digest goes out"), choices=hour_choices, coerce=int, validators=[InputRequired()]
+    )
 
 
 class TrialMessageForm(FlaskForm):
-    test_address = _address_field(_l("Send a test message to"),
-                                  _l("The message says only that it is a test. The saved settings are used."))
+    test_address = _address_field(
+        _l("Send a test message to"), _l("The message says only that it is a test. The saved settings are used.")
+    )

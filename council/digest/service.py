@@ -24,7 +24,7 @@ import unicodedata
 import uuid
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -79,11 +79,24 @@ class MailSendFailed(DigestError):
         self.reason = reason
 
 
-SEND_FAILURE_REASONS = ("not_found", "refused", "timeout", "tls", "no_starttls", "auth", "sender_refused",
-                        "recipient_refused", "international", "disconnected", "insecure", "other")
+SEND_FAILURE_REASONS = (
+    "not_found",
+    "refused",
+    "timeout",
+    "tls",
+    "no_starttls",
+    "auth",
+    "sender_refused",
+    "recipient_refused",
+    "international",
+    "disconnected",
+    "insecure",
+    "other",
+)
 
 
 # --- Addresses ----------------------------------------------------------------------
+
 
 def has_hidden_characters(text: str) -> bool:
     """Control and format characters (line breaks, bidi overrides, zero-width joiners)."""
@@ -94,8 +107,13 @@ def _valid_domain(domain: str) -> bool:
     labels = domain.split(".")
     if len(labels) < 2 or labels[-1].isdigit():
         return False
-    return all(0 < len(label) <= _DOMAIN_LABEL_MAX and not label.startswith("-") and not label.endswith("-")
-               and all(ch.isalnum() or ch == "-" for ch in label) for label in labels)
+    return all(
+        0 < len(label) <= _DOMAIN_LABEL_MAX
+        and not label.startswith("-")
+        and not label.endswith("-")
+        and all(ch.isalnum() or ch == "-" for ch in label)
+        for label in labels
+    )
 
 
 def normalise_address(typed: str) -> str:
@@ -143,6 +161,7 @@ def mask_address(address: str) -> str:
 
 # --- Sealing ------------------------------------------------------------------------
 
+
 def _derive(secret: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
 
@@ -173,6 +192,7 @@ def _unseal_password(settings: MailSettings, secret: str) -> str:
 
 
 # --- Subscriptions --------------------------------------------------------------------
+
 
 def subscription_for(dbs: Session, user: User) -> DigestSubscription | None:
     return dbs.get(DigestSubscription, user.id)
@@ -221,6 +241,7 @@ def masked_address(subscription: DigestSubscription, *, secret: str) -> str | No
 
 # --- Mail settings ----------------------------------------------------------------------
 
+
 def mail_settings(dbs: Session) -> MailSettings | None:
     return dbs.get(MailSettings, 1)
 
@@ -229,9 +250,20 @@ def is_loopback(host: str) -> bool:
     return host.strip().lower().strip("[]") in LOOPBACK_HOSTS
 
 
-def save_mail_settings(dbs: Session, coordinator: User, *, host: str, port: int, security: str, username: str,
-                       new_password: str, forget_password: bool, sender: str, send_hour: int,
-                       secret: str) -> MailSettings:
+def save_mail_settings(
+    dbs: Session,
+    coordinator: User,
+    *,
+    host: str,
+    port: int,
+    security: str,
+    username: str,
+    new_password: str,
+    forget_password: bool,
+    sender: str,
+    send_hour: int,
+    secret: str,
+) -> MailSettings:
     """Save the outgoing mail server. An empty ``new_password`` keeps the saved one."""
     host = host.strip()
     if security not in SECURITY_CHOICES:
@@ -258,6 +290,7 @@ def save_mail_settings(dbs: Session, coordinator: User, *, host: str, port: int,
 
 # --- Sending ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OutgoingMail:
     """What sending needs, read from the settings row once per run."""
@@ -278,8 +311,15 @@ class OutgoingMail:
             password = _unseal_password(settings, secret)
         except KeyUnwrapError:
             password = ""  # PAYEE_DATA_KEY changed: the coordinator has to type it again
-        return cls(host=settings.host, port=settings.port, security=settings.security,
-                   username=settings.username, password=password, sender=settings.sender, timeout=timeout)
+        return cls(
+            host=settings.host,
+            port=settings.port,
+            security=settings.security,
+            username=settings.username,
+            password=password,
+            sender=settings.sender,
+            timeout=timeout,
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -355,14 +395,14 @@ class Mailer:
                 raise MailSendFailed(self._unreachable) from None
         try:
             # The envelope names this one recipient, whatever the headers say.
-            self._smtp.send_message(message, from_addr=wire_address(self.outgoing.sender),
-                                    to_addrs=[wire_address(recipient)])
+            self._smtp.send_message(
+                message, from_addr=wire_address(self.outgoing.sender), to_addrs=[wire_address(recipient)]
+            )
         except smtplib.SMTPNotSupportedError:
             # Raised here only for an address with non-ASCII letters before the @ (needs SMTPUTF8).
             raise MailSendFailed("international") from None
         except (smtplib.SMTPException, OSError) as exc:
-            if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-                                    smtplib.SMTPDataError)):
+            if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
                 self._drop()  # the connection may be broken: the next message opens a new one
             raise MailSendFailed(_reason(exc)) from None
 
@@ -389,7 +429,7 @@ def _message(sender: str, recipient: str, subject: str, body: str, locale: str, 
     message["From"] = wire_address(sender)
     message["To"] = wire_address(recipient)
     message["Subject"] = subject
-    message["Date"] = format_datetime(now.astimezone(timezone.utc))
+    message["Date"] = format_datetime(now.astimezone(UTC))
     # Named after the sender's domain, not this machine's name.
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"
@@ -402,10 +442,15 @@ def digest_message(sender: str, recipient: str, locale: str, now: datetime) -> E
     """The whole digest: the same neutral words for everyone, in their language."""
     with force_locale(locale):
         subject = _("You have updates waiting")
-        body = "\n\n".join([
-            _("You have updates waiting. Sign in to see them."),
-            _("You asked for this message. To stop it, sign in and turn off the email digest in your account."),
-        ]) + "\n"
+        body = (
+            "\n\n".join(
+                [
+                    _("You have updates waiting. Sign in to see them."),
+                    _("You asked for this message. To stop it, sign in and turn off the email digest in your account."),
+                ]
+            )
+            + "\n"
+        )
     return _message(sender, recipient, subject, body, locale, now)
 
 
@@ -431,16 +476,18 @@ def send_test_message(outgoing: OutgoingMail, typed_address: str, *, locale: str
 
 # --- The daily run ------------------------------------------------------------------------
 
+
 def site_zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name or "UTC")
 
 
 def _at_hour(day: date, hour: int, zone: zoneinfo.ZoneInfo) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
 
 
-def digest_window(last_sent_on: date | None, *, today: date, send_hour: int, zone: zoneinfo.ZoneInfo,
-                  now: datetime) -> tuple[datetime, datetime]:
+def digest_window(
+    last_sent_on: date | None, *, today: date, send_hour: int, zone: zoneinfo.ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
     """The span one digest counts: from the hour on the day of the previous digest to the hour today.
 
     A first digest looks back as far as the notices page does, and so does one after a long gap:
@@ -461,8 +508,9 @@ class DigestRun:
     due: bool = True
 
 
-def send_due_digests(dbs: Session, *, now: datetime, zone_name: str, secret: str, timeout: float,
-                     default_locale: str, locales: list[str]) -> DigestRun:
+def send_due_digests(
+    dbs: Session, *, now: datetime, zone_name: str, secret: str, timeout: float, default_locale: str, locales: list[str]
+) -> DigestRun:
     """Send today's digests that are due; run hourly.
 
     Commits after each person: a message handed to the mail server cannot be taken back, so its
@@ -483,8 +531,10 @@ def send_due_digests(dbs: Session, *, now: datetime, zone_name: str, secret: str
     due = dbs.execute(
         select(DigestSubscription.user_id, DigestSubscription.last_sent_on)
         .join(User, User.id == DigestSubscription.user_id)
-        .where(User.active.is_(True),
-               or_(DigestSubscription.last_sent_on.is_(None), DigestSubscription.last_sent_on < today))
+        .where(
+            User.active.is_(True),
+            or_(DigestSubscription.last_sent_on.is_(None), DigestSubscription.last_sent_on < today),
+        )
         .order_by(DigestSubscription.user_id)
     ).all()
     dbs.commit()
@@ -511,8 +561,16 @@ def send_due_digests(dbs: Session, *, now: datetime, zone_name: str, secret: str
     return run
 
 
-def _waiting(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, *, today: date, send_hour: int,
-             zone: zoneinfo.ZoneInfo, now: datetime) -> tuple[bytes, str | None] | None:
+def _waiting(
+    dbs: Session,
+    user_id: uuid.UUID,
+    last_sent_on: date | None,
+    *,
+    today: date,
+    send_hour: int,
+    zone: zoneinfo.ZoneInfo,
+    now: datetime,
+) -> tuple[bytes, str | None] | None:
     """(sealed address, locale) when this person has something new to be told about, else None."""
     user = dbs.get(User, user_id)
     subscription = dbs.get(DigestSubscription, user_id)
@@ -526,18 +584,28 @@ def _waiting(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, *, tod
 
 def _claim(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, today: date) -> bool:
     """Mark today's digest as taken, if nobody else took it since we looked. Committed at once."""
-    earlier = (DigestSubscription.last_sent_on.is_(None) if last_sent_on is None
-               else DigestSubscription.last_sent_on == last_sent_on)
-    claimed = dbs.execute(update(DigestSubscription)
-                          .where(DigestSubscription.user_id == user_id, earlier)
-                          .values(last_sent_on=today)
-                          .execution_options(synchronize_session=False)).rowcount == 1
+    earlier = (
+        DigestSubscription.last_sent_on.is_(None)
+        if last_sent_on is None
+        else DigestSubscription.last_sent_on == last_sent_on
+    )
+    claimed = (
+        dbs.execute(
+            update(DigestSubscription)
+            .where(DigestSubscription.user_id == user_id, earlier)
+            .values(last_sent_on=today)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     dbs.commit()
     return claimed
 
 
 def _unclaim(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, today: date) -> None:
-    dbs.execute(update(DigestSubscription)
-                .where(DigestSubscription.user_id == user_id, DigestSubscription.last_sent_on == today)
-                .values(last_sent_on=last_sent_on)
-                .execution_options(synchronize_session=False))
+    dbs.execute(
+        update(DigestSubscription)
+        .where(DigestSubscription.user_id == user_id, DigestSubscription.last_sent_on == today)
+        .values(last_sent_on=last_sent_on)
+        .execution_options(synchronize_session=False)
+    )

@@ -22,15 +22,17 @@ bp = Blueprint("digest", __name__)
 SEND_FAILURE_MESSAGES = {
     "not_found": _l("The mail server's name could not be found. Please check the server name."),
     "refused": _l("The mail server refused the connection. Please check the server name and the port."),
-    "timeout": _l("The mail server did not answer in time. Please check the server name, the port and the "
-                  "connection security."),
+    "timeout": _l(
+        "The mail server did not answer in time. Please check the server name, the port and the connection security."
+    ),
     "tls": _l("A secure connection could not be made. Please check the connection security and the port."),
     "no_starttls": _l("The mail server does not offer STARTTLS. Please choose another connection security or port."),
     "auth": _l("The mail server did not accept the username and password."),
     "sender_refused": _l("The mail server refused the sender address."),
     "recipient_refused": _l("The mail server refused this address."),
-    "international": _l("The mail server cannot send to an address with letters outside the basic Latin "
-                        "alphabet before the @."),
+    "international": _l(
+        "The mail server cannot send to an address with letters outside the basic Latin alphabet before the @."
+    ),
     "disconnected": _l("The mail server closed the connection. Please check the connection security and the port."),
     "insecure": _l("A connection without encryption is only allowed to a mail relay on this machine."),
     "other": _l("The message could not be sent. Please check the settings and try again."),
@@ -53,13 +55,20 @@ def _send_time(settings) -> str | None:
 
 # --- The person's own choice ------------------------------------------------------------
 
+
 def _render_digest(form: SubscribeForm, status: int = 200):
     subscription = service.subscription_for(db.session, current_user)
     masked = service.masked_address(subscription, secret=_secret()) if subscription else None
     settings = service.mail_settings(db.session)
-    return render_template("digest/digest.html", form=form, subscription=subscription, masked=masked,
-                           off_form=UnsubscribeForm(), send_time=_send_time(settings),
-                           mail_ready=settings is not None), status
+    return render_template(
+        "digest/digest.html",
+        form=form,
+        subscription=subscription,
+        masked=masked,
+        off_form=UnsubscribeForm(),
+        send_time=_send_time(settings),
+        mail_ready=settings is not None,
+    ), status
 
 
 @bp.route("/digest", methods=["GET", "POST"])
@@ -88,18 +97,27 @@ def turn_off():
 
 # --- Coordinators: outgoing mail ---------------------------------------------------------
 
+
 def _settings_form(settings) -> MailSettingsForm:
     if settings is None:
         return MailSettingsForm(data={"port": 587, "security": "starttls", "send_hour": service.DEFAULT_SEND_HOUR})
-    return MailSettingsForm(data={"host": settings.host, "port": settings.port, "security": settings.security,
-                                  "username": settings.username, "sender": settings.sender,
-                                  "send_hour": settings.send_hour})
+    return MailSettingsForm(
+        data={
+            "host": settings.host,
+            "port": settings.port,
+            "security": settings.security,
+            "username": settings.username,
+            "sender": settings.sender,
+            "send_hour": settings.send_hour,
+        }
+    )
 
 
 def _render_mail(form: MailSettingsForm, test_form: TrialMessageForm, settings, status: int = 200):
     form.password.data = ""  # never sent back to the browser
-    form.send_hour.description = _("In the site's time zone: %(zone)s.",
-                                   zone=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    form.send_hour.description = _(
+        "In the site's time zone: %(zone)s.", zone=current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    )
     return render_template("digest/mail_settings.html", form=form, test_form=test_form, settings=settings), status
 
 
@@ -111,15 +129,27 @@ def mail_settings():
     if form.validate_on_submit():
         try:
             service.save_mail_settings(
-                db.session, current_user, host=form.host.data, port=form.port.data, security=form.security.data,
-                username=form.username.data or "", new_password=form.password.data or "",
-                forget_password=form.forget_password.data, sender=form.sender.data,
-                send_hour=form.send_hour.data, secret=_secret())
+                db.session,
+                current_user,
+                host=form.host.data,
+                port=form.port.data,
+                security=form.security.data,
+                username=form.username.data or "",
+                new_password=form.password.data or "",
+                forget_password=form.forget_password.data,
+                sender=form.sender.data,
+                send_hour=form.send_hour.data,
+                secret=_secret(),
+            )
         except service.InsecureMailServer:
             db.session.rollback()
-            form.security.errors.append(_("Without encryption the password and messages cross the network "
-                                          "readable. Choose STARTTLS or TLS, or use a relay on this machine "
-                                          "(localhost)."))
+            form.security.errors.append(
+                _(
+                    "Without encryption the password and messages cross the network "
+                    "readable. Choose STARTTLS or TLS, or use a relay on this machine "
+                    "(localhost)."
+                )
+            )
         else:
             db.session.commit()
             flash(_("The mail settings are saved."), "success")
@@ -135,17 +165,20 @@ def send_test():
     if test_form.validate_on_submit():
         locale = get_locale()
         try:
-            outgoing = service.outgoing_mail(db.session, secret=_secret(),
-                                             timeout=current_app.config["MAIL_TIMEOUT_SECONDS"])
+            outgoing = service.outgoing_mail(
+                db.session, secret=_secret(), timeout=current_app.config["MAIL_TIMEOUT_SECONDS"]
+            )
             db.session.commit()  # nothing to write: this only ends the transaction before talking to the server
-            service.send_test_message(outgoing, test_form.test_address.data,
-                                      locale=locale.language if locale else "en", now=utcnow())
+            service.send_test_message(
+                outgoing, test_form.test_address.data, locale=locale.language if locale else "en", now=utcnow()
+            )
         except service.MailNotConfigured:
             test_form.test_address.errors.append(_("Please save the mail settings first."))
         except service.MailSendFailed as failed:
             # Plain words only: the server's reply and the stack trace stay out of the page.
             test_form.test_address.errors.append(
-                str(SEND_FAILURE_MESSAGES.get(failed.reason, SEND_FAILURE_MESSAGES["other"])))
+                str(SEND_FAILURE_MESSAGES.get(failed.reason, SEND_FAILURE_MESSAGES["other"]))
+            )
         else:
             flash(_("The test message was handed to the mail server. Please check that it arrived."), "success")
             return redirect(url_for("digest.mail_settings"), code=303)

@@ -38,22 +38,27 @@ HIDE_REASON_LABELS = {
 def _within_comment_limit(form, field) -> None:
     limit = current_app.config["COMMENT_MAX_CHARS"]
     if len(field.data or "") > limit:
-        raise ValidationError(_l("Comments can be at most %(max)d characters. This one has %(count)d.",
-                                 max=limit, count=len(field.data)))
+        raise ValidationError(
+            _l("Comments can be at most %(max)d characters. This one has %(count)d.", max=limit, count=len(field.data))
+        )
 
 
 def _language_choices() -> list[SelectChoice]:
-    return [SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
-            for code in current_app.config["LANGUAGES"]]
+    return [
+        SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
+        for code in current_app.config["LANGUAGES"]
+    ]
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")),
-                                                        _within_comment_limit])
+    body = TextAreaField(
+        _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
+    )
     question = SelectField(_l("Answering a question? (optional)"), default="")
     language = SelectField(_l("Language of your comment"))
     quote_consent = RadioField(
-        _l("How may we use what you wrote?"), default=str(QuoteConsent.PARAPHRASE),
+        _l("How may we use what you wrote?"),
+        default=str(QuoteConsent.PARAPHRASE),
         choices=[SelectChoice(str(value), label) for value, label in CONSENT_LABELS.items()],
     )
     section_key = HiddenField()
@@ -68,8 +73,9 @@ class CommentForm(FlaskForm):
 
 
 class EditCommentForm(FlaskForm):
-    body = TextAreaField(_l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")),
-                                                        _within_comment_limit])
+    body = TextAreaField(
+        _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
+    )
     language = SelectField(_l("Language of your comment"))
     quote_consent = RadioField(
         _l("How may we use what you wrote?"),
@@ -87,20 +93,25 @@ class ResponseForm(FlaskForm):
         choices=[SelectChoice(str(value), label) for value, label in DISPOSITION_LABELS.items()],
         validators=[DataRequired(message=_l("Please choose what will happen."))],
     )
-    body = TextAreaField(_l("Your answer (signed with your name)"),
-                         validators=[DataRequired(message=_l("Please write an answer.")), Length(max=5000)])
+    body = TextAreaField(
+        _l("Your answer (signed with your name)"),
+        validators=[DataRequired(message=_l("Please write an answer.")), Length(max=5000)],
+    )
 
 
 class HideForm(FlaskForm):
     reason = SelectField(_l("Reason"), choices=[SelectChoice(str(v), label) for v, label in HIDE_REASON_LABELS.items()])
-    note = StringField(_l("Explanation for readers and the writer (optional)"),
-                       validators=[Length(max=500, message=_l("Please keep this under %(max)d characters.", max=500))])
+    note = StringField(
+        _l("Explanation for readers and the writer (optional)"),
+        validators=[Length(max=500, message=_l("Please keep this under %(max)d characters.", max=500))],
+    )
 
 
 class CommentTranslationForm(FlaskForm):
     locale = SelectField(_l("Translated into"))
-    body = TextAreaField(_l("Translation"), validators=[DataRequired(message=_l("Please write the translation.")),
-                                                       Length(max=20000)])
+    body = TextAreaField(
+        _l("Translation"), validators=[DataRequired(message=_l("Please write the translation.")), Length(max=20000)]
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,15 +123,31 @@ class FilterForm(FlaskForm):
         csrf = False  # a GET form that only reads
 
     language = SelectField(_l("Language"), default="")
-    consent = SelectField(_l("Quote consent"), default="",
-                          choices=[SelectChoice("", _l("Any"))] + [SelectChoice(str(v), label)
-                                                                   for v, label in CONSENT_LABELS.items()])
-    response = SelectField(_l("Answered"), default="", choices=[
-        SelectChoice("", _l("Any")), SelectChoice("answered", _l("Answered")),
-        SelectChoice("unanswered", _l("Not answered yet"))])
-    moderation = SelectField(_l("Moderation"), default="", choices=[
-        SelectChoice("", _l("Any")), SelectChoice("visible", _l("Shown")), SelectChoice("flagged", _l("Flagged")),
-        SelectChoice("hidden", _l("Hidden")), SelectChoice("withdrawn", _l("Withdrawn"))])
+    consent = SelectField(
+        _l("Quote consent"),
+        default="",
+        choices=[SelectChoice("", _l("Any"))] + [SelectChoice(str(v), label) for v, label in CONSENT_LABELS.items()],
+    )
+    response = SelectField(
+        _l("Answered"),
+        default="",
+        choices=[
+            SelectChoice("", _l("Any")),
+            SelectChoice("answered", _l("Answered")),
+            SelectChoice("unanswered", _l("Not answered yet")),
+        ],
+    )
+    moderation = SelectField(
+        _l("Moderation"),
+        default="",
+        choices=[
+            SelectChoice("", _l("Any")),
+            SelectChoice("visible", _l("Shown")),
+            SelectChoice("flagged", _l("Flagged")),
+            SelectChoice("hidden", _l("Hidden")),
+            SelectChoice("withdrawn", _l("Withdrawn")),
+        ],
+    )
 
     question = SelectField(_l("Answers to"), default="")
 
@@ -135,17 +162,22 @@ class FilterForm(FlaskForm):
 class SignInToPostForm(FlaskForm):
     """Shown when a comment arrives after the session ended: sign in, and it is posted once."""
 
-    login_name = StringField(_l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")),
-                                                          Length(max=40)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Please enter your password.")),
-                                                        Length(max=200)])
+    login_name = StringField(
+        _l("Login name"), validators=[DataRequired(message=_l("Please enter your login name.")), Length(max=40)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(message=_l("Please enter your password.")), Length(max=200)]
+    )
     pending = HiddenField(validators=[DataRequired()])
 
 
 def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
     """A comment form for one section (or "" for the whole revision), with a fresh submission key."""
     form = CommentForm(
-        formdata=formdata, questions=revision.questions_for(section_key) if section_key else (),
-        section_key=section_key, submission_key=secrets.token_urlsafe(24), language=get_locale().language,
+        formdata=formdata,
+        questions=revision.questions_for(section_key) if section_key else (),
+        section_key=section_key,
+        submission_key=secrets.token_urlsafe(24),
+        language=get_locale().language,
     )
     return form

@@ -31,7 +31,6 @@ from council.db_types import new_uuid
 from council.extensions import db
 from council.policies.models import GuidingQuestion, Revision
 
-
 #: References to comments are checked at commit, so the closing step can rewrite comment rows.
 REWRITABLE = {"deferrable": True, "initially": "IMMEDIATE"}
 

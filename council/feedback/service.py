@@ -98,8 +98,16 @@ def _check_body(body: str, limit: int) -> str:
     return body
 
 
-def post_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int,
-                 today: date | None = None, require_open_review: bool = True) -> Comment:
+def post_comment(
+    dbs: Session,
+    key: bytes,
+    revision: Revision,
+    draft: Draft,
+    *,
+    limit: int,
+    today: date | None = None,
+    require_open_review: bool = True,
+) -> Comment:
     """Store a comment; a second post of the same form returns the first comment instead.
 
     The caller commits. On a duplicate submission key the session is rolled back
@@ -119,9 +127,16 @@ def post_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
         return _already_posted(existing, key)
     comment_id = uuid.uuid4()
     comment = Comment(
-        id=comment_id, revision_id=revision.id, section_key=draft.section_key, question_id=draft.question_id,
-        body=body, language=draft.language, quote_consent=str(draft.quote_consent), state="visible",
-        created_on=today or utcnow().date(), owner_tag=owner_tag(key, comment_id),
+        id=comment_id,
+        revision_id=revision.id,
+        section_key=draft.section_key,
+        question_id=draft.question_id,
+        body=body,
+        language=draft.language,
+        quote_consent=str(draft.quote_consent),
+        state="visible",
+        created_on=today or utcnow().date(),
+        owner_tag=owner_tag(key, comment_id),
         submission_key=draft.submission_key,
     )
     try:
@@ -157,14 +172,19 @@ def my_comments(dbs: Session, key: bytes) -> list[Comment]:
     mine = my_comment_ids(dbs, key)
     if not mine:
         return []
-    return list(dbs.scalars(
-        select(Comment).where(Comment.id.in_(mine))
-        .options(selectinload(Comment.revision).selectinload(Revision.policy),
-                 selectinload(Comment.revision).selectinload(Revision.review_window),
-                 selectinload(Comment.revision).selectinload(Revision.sections),
-                 selectinload(Comment.response).selectinload(Response.author))
-        .order_by(Comment.created_on.desc(), Comment.id)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(Comment)
+            .where(Comment.id.in_(mine))
+            .options(
+                selectinload(Comment.revision).selectinload(Revision.policy),
+                selectinload(Comment.revision).selectinload(Revision.review_window),
+                selectinload(Comment.revision).selectinload(Revision.sections),
+                selectinload(Comment.response).selectinload(Response.author),
+            )
+            .order_by(Comment.created_on.desc(), Comment.id)
+        ).all()
+    )
 
 
 def _mine_or_refuse(comment: Comment | None, key: bytes | None) -> Comment:
@@ -173,8 +193,16 @@ def _mine_or_refuse(comment: Comment | None, key: bytes | None) -> Comment:
     return comment
 
 
-def edit_comment(dbs: Session, key: bytes, comment: Comment | None, *, body: str, quote_consent: QuoteConsent,
-                 language: str, limit: int) -> Comment:
+def edit_comment(
+    dbs: Session,
+    key: bytes,
+    comment: Comment | None,
+    *,
+    body: str,
+    quote_consent: QuoteConsent,
+    language: str,
+    limit: int,
+) -> Comment:
     comment = _mine_or_refuse(comment, key)
     if comment.state == "withdrawn" or not review_is_open(comment.revision):
         raise ReviewClosed
@@ -213,12 +241,17 @@ def flag(dbs: Session, key: bytes, comment: Comment) -> bool:
     if dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None:
         return False
     dbs.add(CommentFlag(comment_id=comment.id, flag_tag=tag))
-    dbs.execute(update(Comment).where(Comment.id == comment.id).values(flag_count=Comment.flag_count + 1)
-                .execution_options(synchronize_session=False))
+    dbs.execute(
+        update(Comment)
+        .where(Comment.id == comment.id)
+        .values(flag_count=Comment.flag_count + 1)
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 
 # --- Staff -------------------------------------------------------------------------
+
 
 def hide(dbs: Session, moderator: User, comment: Comment, reason: HideReason, note: str) -> None:
     comment.state = "hidden"
@@ -245,8 +278,9 @@ def respond(dbs: Session, author: User, comment: Comment, disposition: Dispositi
         raise EmptyComment
     response = comment.response
     if response is None:
-        response = Response(comment=comment, author_id=author.id, disposition=str(disposition), body=body,
-                            responded_at=utcnow())
+        response = Response(
+            comment=comment, author_id=author.id, disposition=str(disposition), body=body, responded_at=utcnow()
+        )
         dbs.add(response)
     else:
         response.author_id = author.id
@@ -262,8 +296,9 @@ def translate(dbs: Session, translator: User, comment: Comment, locale: str, bod
         raise EmptyComment
     existing = next((t for t in comment.translations if t.locale == locale), None)
     if existing is None:
-        existing = CommentTranslation(comment=comment, locale=locale, body=body, translator_id=translator.id,
-                                      translated_at=utcnow())
+        existing = CommentTranslation(
+            comment=comment, locale=locale, body=body, translator_id=translator.id, translated_at=utcnow()
+        )
         dbs.add(existing)
     else:
         existing.body = body
@@ -284,8 +319,9 @@ class CommentFilter:
     question: str = ""
 
 
-def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter, *, page: int = 1,
-                       per_page: int = 50) -> tuple[list[Comment], int]:
+def comments_for_staff(
+    dbs: Session, revision: Revision, filters: CommentFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Comment], int]:
     """One page of a revision's comments for authors and moderators, and how many match in all.
 
     Ordered by section, then by the random id: never in the order they were written.
@@ -309,12 +345,16 @@ def comments_for_staff(dbs: Session, revision: Revision, filters: CommentFilter,
     total = dbs.scalar(select(func.count()).select_from(Comment).where(*conditions)) or 0
     section_order = case({s.key: s.position for s in revision.sections}, value=Comment.section_key, else_=-1)
     comments = dbs.scalars(
-        select(Comment).where(*conditions)
-        .options(selectinload(Comment.response).selectinload(Response.author),
-                 selectinload(Comment.translations).selectinload(CommentTranslation.translator),
-                 selectinload(Comment.question))
+        select(Comment)
+        .where(*conditions)
+        .options(
+            selectinload(Comment.response).selectinload(Response.author),
+            selectinload(Comment.translations).selectinload(CommentTranslation.translator),
+            selectinload(Comment.question),
+        )
         .order_by(section_order, Comment.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return list(comments), total
 
@@ -331,7 +371,8 @@ def readable_comments(dbs: Session, revision: Revision, section_key: str, key: b
     Hidden and withdrawn comments stay as tombstones, so answers keep their place.
     """
     comments = dbs.scalars(
-        select(Comment).where(Comment.revision_id == revision.id, Comment.section_key == section_key)
+        select(Comment)
+        .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
         .options(selectinload(Comment.response).selectinload(Response.author), selectinload(Comment.question))
         .order_by(Comment.id)
     ).all()
@@ -362,11 +403,17 @@ def shuffle_rows(dbs: Session, revision: Revision) -> int:
     # Readers are not held up; writers wait, briefly, and then change the rewritten row.
     dbs.execute(text("LOCK TABLE comments, comment_flags IN SHARE ROW EXCLUSIVE MODE"))
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
-    comment_rows = [dict(row) for row in dbs.execute(
-        select(comments).where(comments.c.revision_id == revision.id).order_by(comments.c.id)).mappings()]
+    comment_rows = [
+        dict(row)
+        for row in dbs.execute(
+            select(comments).where(comments.c.revision_id == revision.id).order_by(comments.c.id)
+        ).mappings()
+    ]
     ids = [row["id"] for row in comment_rows]
-    flag_rows = [dict(row) for row in dbs.execute(
-        select(flags).where(flags.c.comment_id.in_(ids)).order_by(flags.c.id)).mappings()]
+    flag_rows = [
+        dict(row)
+        for row in dbs.execute(select(flags).where(flags.c.comment_id.in_(ids)).order_by(flags.c.id)).mappings()
+    ]
     dbs.execute(delete(flags).where(flags.c.comment_id.in_(ids)))
     dbs.execute(delete(comments).where(comments.c.id.in_(ids)))
     # Many rows per statement, in the order given: the physical order is the random key's.

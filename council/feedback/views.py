@@ -20,7 +20,6 @@ from council.accounts.models import Role
 from council.accounts.views import sign_in_user
 from council.extensions import csrf, db, limiter
 from council.feedback import service
-from council.summaries import service as summaries
 from council.feedback.forms import (
     CONSENT_LABELS,
     DISPOSITION_LABELS,
@@ -37,6 +36,7 @@ from council.feedback.models import Comment, Disposition, HideReason, QuoteConse
 from council.feedback.pending import open_pending, seal_pending
 from council.i18n import LANGUAGE_NAMES
 from council.policies.views import published_or_404, render_section
+from council.summaries import service as summaries
 
 bp = Blueprint("feedback", __name__)
 
@@ -58,8 +58,9 @@ def _per_session() -> str:
 
 def _section_url(revision, section_key: str, anchor: str | None = None) -> str:
     if section_key:
-        return url_for("policies.section", policy_id=revision.policy_id, number=revision.number, key=section_key,
-                       _anchor=anchor)
+        return url_for(
+            "policies.section", policy_id=revision.policy_id, number=revision.number, key=section_key, _anchor=anchor
+        )
     return url_for("policies.revision", policy_id=revision.policy_id, number=revision.number, _anchor=anchor)
 
 
@@ -67,7 +68,9 @@ def _draft_from(form) -> service.Draft:
     return service.Draft(
         section_key=form.section_key.data or "",
         question_id=uuid.UUID(form.question.data) if form.question.data else None,
-        body=form.body.data, language=form.language.data, quote_consent=QuoteConsent(form.quote_consent.data),
+        body=form.body.data,
+        language=form.language.data,
+        quote_consent=QuoteConsent(form.quote_consent.data),
         submission_key=form.submission_key.data,
     )
 
@@ -75,12 +78,15 @@ def _draft_from(form) -> service.Draft:
 def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
     try:
-        comment = service.post_comment(db.session, current_participation_key(), revision, draft,
-                                       limit=current_app.config["COMMENT_MAX_CHARS"])
+        comment = service.post_comment(
+            db.session, current_participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
+        )
     except service.ReviewClosed:
         db.session.rollback()
-        return None, _("The review of this revision is closed, so comments can no longer be added. "
-                       "Your text is below, so you can keep it.")
+        return None, _(
+            "The review of this revision is closed, so comments can no longer be added. "
+            "Your text is below, so you can keep it."
+        )
     except service.UnknownTarget:
         db.session.rollback()
         return None, _("That question is not part of this section. Please choose again.")
@@ -110,7 +116,9 @@ def post_comment(policy_id: uuid.UUID, number: int):
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
-        form.body.errors = [_("This form had expired, so nothing was posted. Your text is below: please send it again.")]
+        form.body.errors = [
+            _("This form had expired, so nothing was posted. Your text is below: please send it again.")
+        ]
         return _show_form_again(revision, section_key, form)
     if not form.validate():
         return _show_form_again(revision, section_key, form)
@@ -130,13 +138,18 @@ def _show_form_again(revision, section_key: str, form, status: int = 400):
 
 def _sign_in_to_post(revision, form):
     """The session ended while the comment was being written: keep the text, ask to sign in."""
-    pending = seal_pending({
-        "policy_id": str(revision.policy_id), "number": revision.number,
-        "section_key": form.section_key.data or "", "question": form.question.data or "",
-        "body": form.body.data or "", "language": form.language.data or "",
-        "quote_consent": form.quote_consent.data or str(QuoteConsent.PARAPHRASE),
-        "submission_key": form.submission_key.data or "",
-    })
+    pending = seal_pending(
+        {
+            "policy_id": str(revision.policy_id),
+            "number": revision.number,
+            "section_key": form.section_key.data or "",
+            "question": form.question.data or "",
+            "body": form.body.data or "",
+            "language": form.language.data or "",
+            "quote_consent": form.quote_consent.data or str(QuoteConsent.PARAPHRASE),
+            "submission_key": form.submission_key.data or "",
+        }
+    )
     sign_in = SignInToPostForm(pending=pending)
     return render_template("feedback/sign_in_to_post.html", form=sign_in, body=form.body.data or ""), 401
 
@@ -152,8 +165,9 @@ def sign_in_and_post():
     failed = False
     if form.validate_on_submit():
         try:
-            holder = accounts.authenticate(db.session, form.login_name.data, form.password.data,
-                                           log_n=current_app.config["SCRYPT_LOG_N"])
+            holder = accounts.authenticate(
+                db.session, form.login_name.data, form.password.data, log_n=current_app.config["SCRYPT_LOG_N"]
+            )
         except accounts.LoginFailed:
             failed = True
         else:
@@ -165,11 +179,20 @@ def sign_in_and_post():
 
 def _post_pending(payload: dict):
     revision = published_or_404(uuid.UUID(payload["policy_id"]), payload["number"])
-    form = new_comment_form(revision, payload["section_key"], formdata=MultiDict({
-        "section_key": payload["section_key"], "question": payload["question"], "body": payload["body"],
-        "language": payload["language"], "quote_consent": payload["quote_consent"],
-        "submission_key": payload["submission_key"],
-    }))
+    form = new_comment_form(
+        revision,
+        payload["section_key"],
+        formdata=MultiDict(
+            {
+                "section_key": payload["section_key"],
+                "question": payload["question"],
+                "body": payload["body"],
+                "language": payload["language"],
+                "quote_consent": payload["quote_consent"],
+                "submission_key": payload["submission_key"],
+            }
+        ),
+    )
     form.meta.csrf = False
     if not current_user.has_role(Role.ADVISOR):
         abort(403)
@@ -188,12 +211,17 @@ def whole_revision(policy_id: uuid.UUID, number: int):
     revision = published_or_404(policy_id, number)
     if not current_user.has_role(Role.ADVISOR) or not service.review_is_open(revision):
         abort(404)
-    return render_template("feedback/whole_revision.html", revision=revision, form=new_comment_form(revision, ""),
-                           comments=service.readable_comments(db.session, revision, "", current_participation_key()),
-                           flag_form=EmptyForm())
+    return render_template(
+        "feedback/whole_revision.html",
+        revision=revision,
+        form=new_comment_form(revision, ""),
+        comments=service.readable_comments(db.session, revision, "", current_participation_key()),
+        flag_form=EmptyForm(),
+    )
 
 
 # --- The writer's own comments ------------------------------------------------------
+
 
 def _my_comment_or_404(comment_id: uuid.UUID) -> Comment:
     comment = db.session.get(Comment, comment_id)
@@ -207,10 +235,16 @@ def mine():
     key = current_participation_key()
     comments = service.my_comments(db.session, key) if key else []
     editable = {c.id for c in comments if c.state != "withdrawn" and service.review_is_open(c.revision)}
-    return render_template("feedback/mine.html", comments=comments, form=EmptyForm(), editable=editable,
-                           consent_labels=CONSENT_LABELS, reason_labels=HIDE_REASON_LABELS,
-                           disposition_labels=DISPOSITION_LABELS,
-                           outcomes=summaries.outcomes_for(db.session, [c.id for c in comments]))
+    return render_template(
+        "feedback/mine.html",
+        comments=comments,
+        form=EmptyForm(),
+        editable=editable,
+        consent_labels=CONSENT_LABELS,
+        reason_labels=HIDE_REASON_LABELS,
+        disposition_labels=DISPOSITION_LABELS,
+        outcomes=summaries.outcomes_for(db.session, [c.id for c in comments]),
+    )
 
 
 @bp.route("/feedback/comments/<uuid:comment_id>/edit", methods=["GET", "POST"])
@@ -219,9 +253,15 @@ def edit(comment_id: uuid.UUID):
     form = EditCommentForm(body=comment.body, language=comment.language, quote_consent=comment.quote_consent)
     if form.validate_on_submit():
         try:
-            service.edit_comment(db.session, current_participation_key(), comment, body=form.body.data,
-                                 quote_consent=QuoteConsent(form.quote_consent.data), language=form.language.data,
-                                 limit=current_app.config["COMMENT_MAX_CHARS"])
+            service.edit_comment(
+                db.session,
+                current_participation_key(),
+                comment,
+                body=form.body.data,
+                quote_consent=QuoteConsent(form.quote_consent.data),
+                language=form.language.data,
+                limit=current_app.config["COMMENT_MAX_CHARS"],
+            )
         except service.ReviewClosed:
             db.session.rollback()
             form.body.errors.append(_("The review of this revision is closed, so comments can no longer be changed."))
@@ -229,8 +269,9 @@ def edit(comment_id: uuid.UUID):
             db.session.commit()
             flash(_("Your comment is updated."), "success")
             return redirect(url_for("feedback.mine"), code=303)
-    return render_template("feedback/edit.html", comment=comment, form=form,
-                           reason_labels=HIDE_REASON_LABELS), (400 if form.errors else 200)
+    return render_template("feedback/edit.html", comment=comment, form=form, reason_labels=HIDE_REASON_LABELS), (
+        400 if form.errors else 200
+    )
 
 
 @bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
@@ -269,32 +310,49 @@ def flag(comment_id: uuid.UUID):
 
 # --- Staff -------------------------------------------------------------------
 
+
 @bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
     revision = published_or_404(policy_id, number)
     filters = FilterForm(request.args, questions=revision.questions)
     filters.validate()
-    chosen = service.CommentFilter(**{
-        name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "")
-        for name in FILTERS
-    })
+    chosen = service.CommentFilter(
+        **{name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "") for name in FILTERS}
+    )
     page = max(request.args.get("page", 1, type=int), 1)
     per_page = 50
     comments, total = service.comments_for_staff(db.session, revision, chosen, page=page, per_page=per_page)
     if page > 1 and not comments:
         abort(404)
-    return render_template("feedback/staff_list.html", revision=revision, comments=comments, filters=filters,
-                           page=page, per_page=per_page, total=total,
-                           page_arguments={**request.view_args, **request.args.to_dict()},
-                           consent_labels=CONSENT_LABELS, disposition_labels=DISPOSITION_LABELS,
-                           reason_labels=HIDE_REASON_LABELS, language_names=LANGUAGE_NAMES,
-                           hide_form=HideForm(), plain_form=EmptyForm())
+    return render_template(
+        "feedback/staff_list.html",
+        revision=revision,
+        comments=comments,
+        filters=filters,
+        page=page,
+        per_page=per_page,
+        total=total,
+        page_arguments={**request.view_args, **request.args.to_dict()},
+        consent_labels=CONSENT_LABELS,
+        disposition_labels=DISPOSITION_LABELS,
+        reason_labels=HIDE_REASON_LABELS,
+        language_names=LANGUAGE_NAMES,
+        hide_form=HideForm(),
+        plain_form=EmptyForm(),
+    )
 
 
 def _back_to_list(comment: Comment):
-    return redirect(url_for("feedback.staff_list", policy_id=comment.revision.policy_id,
-                            number=comment.revision.number, _anchor=f"comment-{comment.id}"), code=303)
+    return redirect(
+        url_for(
+            "feedback.staff_list",
+            policy_id=comment.revision.policy_id,
+            number=comment.revision.number,
+            _anchor=f"comment-{comment.id}",
+        ),
+        code=303,
+    )
 
 
 @bp.route("/feedback/comments/<uuid:comment_id>/respond", methods=["GET", "POST"])
@@ -310,8 +368,13 @@ def respond(comment_id: uuid.UUID):
         db.session.commit()
         flash(_("Your answer is saved, signed with your name."), "success")
         return _back_to_list(comment)
-    return render_template("feedback/respond.html", comment=comment, form=form, consent_labels=CONSENT_LABELS,
-                           language_names=LANGUAGE_NAMES), (400 if form.errors else 200)
+    return render_template(
+        "feedback/respond.html",
+        comment=comment,
+        form=form,
+        consent_labels=CONSENT_LABELS,
+        language_names=LANGUAGE_NAMES,
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/feedback/comments/<uuid:comment_id>/hide")
@@ -349,5 +412,6 @@ def translate(comment_id: uuid.UUID):
         db.session.commit()
         flash(_("The translation is saved and shown beside the original."), "success")
         return _back_to_list(comment)
-    return render_template("feedback/translate.html", comment=comment, form=form,
-                           language_names=LANGUAGE_NAMES), (400 if form.errors else 200)
+    return render_template("feedback/translate.html", comment=comment, form=form, language_names=LANGUAGE_NAMES), (
+        400 if form.errors else 200
+    )

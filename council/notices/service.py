@@ -50,6 +50,7 @@ NOTICES_PER_PAGE = 50
 
 # --- Since when ---------------------------------------------------------------------
 
+
 def _seal_key(key: bytes, user: User) -> bytes:
     return participation_tag(key, "notices-seen", user.id)
 
@@ -81,6 +82,7 @@ def _unseen_since(user: User, key: bytes | None, now: datetime) -> datetime:
 
 # --- Notices --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Notice:
     kind: str
@@ -95,10 +97,13 @@ class Notice:
 
 def _row(kind: str, at, revision_id=None, other_id=None, tag=None) -> list:
     """One select's columns in the shape every notice query shares, so they can be put in one UNION."""
-    return [literal(kind).label("kind"), type_coerce(at, UTCDateTime).label("at"),
-            (revision_id if revision_id is not None else cast(null(), Uuid)).label("revision_id"),
-            (other_id if other_id is not None else cast(null(), Uuid)).label("other_id"),
-            (tag if tag is not None else cast(null(), LargeBinary)).label("tag")]
+    return [
+        literal(kind).label("kind"),
+        type_coerce(at, UTCDateTime).label("at"),
+        (revision_id if revision_id is not None else cast(null(), Uuid)).label("revision_id"),
+        (other_id if other_id is not None else cast(null(), Uuid)).label("other_id"),
+        (tag if tag is not None else cast(null(), LargeBinary)).label("tag"),
+    ]
 
 
 def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: bool) -> list[Select]:
@@ -108,27 +113,37 @@ def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: boo
     queries: list[Select] = []
     if user.has_role(Role.ADVISOR):
         queries += [
-            select(*_row("review_opened", ReviewWindow.opens_at, ReviewWindow.revision_id))
-            .where(between(ReviewWindow.opens_at)),
+            select(*_row("review_opened", ReviewWindow.opens_at, ReviewWindow.revision_id)).where(
+                between(ReviewWindow.opens_at)
+            ),
             select(*_row("poll_opened", Poll.opens_at, Poll.revision_id, Poll.id))
             .join(VoterRoll, (VoterRoll.poll_id == Poll.id) & (VoterRoll.user_id == user.id))
             .where(between(Poll.opens_at), Poll.state == "open"),
-            select(*_row("revision_published", Revision.published_at, Revision.id))
-            .where(between(Revision.published_at), Revision.number > 1),
-            select(*_row("payment", Payment.recorded_at, other_id=Payment.id))
-            .where(between(Payment.recorded_at), Payment.advisor_id == user.id),
+            select(*_row("revision_published", Revision.published_at, Revision.id)).where(
+                between(Revision.published_at), Revision.number > 1
+            ),
+            select(*_row("payment", Payment.recorded_at, other_id=Payment.id)).where(
+                between(Payment.recorded_at), Payment.advisor_id == user.id
+            ),
         ]
         if with_key:
             queries.append(
                 select(*_row("response", Response.responded_at, Comment.revision_id, Comment.id, Comment.owner_tag))
                 .join(Comment, Comment.id == Response.comment_id)
-                .where(between(Response.responded_at), Comment.state != "withdrawn"))
+                .where(between(Response.responded_at), Comment.state != "withdrawn")
+            )
     if user.has_role(Role.ADVISOR) or user.has_role(Role.AUTHOR):
-        queries.append(select(*_row("summary_ready", FeedbackSummary.taken_at, FeedbackSummary.revision_id))
-                       .where(between(FeedbackSummary.taken_at)))
+        queries.append(
+            select(*_row("summary_ready", FeedbackSummary.taken_at, FeedbackSummary.revision_id)).where(
+                between(FeedbackSummary.taken_at)
+            )
+        )
     if user.has_role(Role.COORDINATOR):
-        queries.append(select(*_row("invitation_used", Invitation.used_at, other_id=Invitation.id))
-                       .where(between(Invitation.used_at)))
+        queries.append(
+            select(*_row("invitation_used", Invitation.used_at, other_id=Invitation.id)).where(
+                between(Invitation.used_at)
+            )
+        )
     return queries
 
 
@@ -138,8 +153,7 @@ def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, n
     if not queries:
         return []
     rows = dbs.execute(union_all(*queries)).all()
-    return [row for row in rows
-            if row.kind != "response" or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))]
+    return [row for row in rows if row.kind != "response" or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))]
 
 
 def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
@@ -157,24 +171,35 @@ def count_keyless_updates(dbs: Session, user: User, since: datetime, now: dateti
     return len(_notice_rows(dbs, user, None, since, now))
 
 
-def notices(dbs: Session, user: User, key: bytes | None, now: datetime, *, page: int = 1,
-            per_page: int = NOTICES_PER_PAGE) -> tuple[list[Notice], int]:
+def notices(
+    dbs: Session, user: User, key: bytes | None, now: datetime, *, page: int = 1, per_page: int = NOTICES_PER_PAGE
+) -> tuple[list[Notice], int]:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look marked new,
     and how many there are in all."""
     seen = seen_until(user, key)
-    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at,
-                   reverse=True)
-    rows = every[(page - 1) * per_page:page * per_page]
-    revisions = _by_id(dbs, Revision, {row.revision_id for row in rows if row.revision_id},
-                       selectinload(Revision.policy))
+    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at, reverse=True)
+    rows = every[(page - 1) * per_page : page * per_page]
+    revisions = _by_id(
+        dbs, Revision, {row.revision_id for row in rows if row.revision_id}, selectinload(Revision.policy)
+    )
     polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == "poll_opened"})
     payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == "payment"})
-    invitations = _by_id(dbs, Invitation, {row.other_id for row in rows if row.kind == "invitation_used"},
-                         selectinload(Invitation.used_by))
+    invitations = _by_id(
+        dbs,
+        Invitation,
+        {row.other_id for row in rows if row.kind == "invitation_used"},
+        selectinload(Invitation.used_by),
+    )
     found = [
-        Notice(kind=row.kind, at=row.at, revision=revisions.get(row.revision_id), poll=polls.get(row.other_id),
-               payment=payments.get(row.other_id), invitation=invitations.get(row.other_id),
-               new=seen is None or row.at > seen)
+        Notice(
+            kind=row.kind,
+            at=row.at,
+            revision=revisions.get(row.revision_id),
+            poll=polls.get(row.other_id),
+            payment=payments.get(row.other_id),
+            invitation=invitations.get(row.other_id),
+            new=seen is None or row.at > seen,
+        )
         for row in rows
     ]
     return found, len(every)
@@ -187,6 +212,7 @@ def _by_id(dbs: Session, model, ids: set, *options) -> dict:
 
 
 # --- What is waiting: advisors ----------------------------------------------------------
+
 
 @dataclass
 class AdvisorHome:
@@ -204,22 +230,34 @@ class AdvisorHome:
     meetings: list[PlannedMeeting]
 
 
-def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime,
-                 unseen: list) -> AdvisorHome:
+def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
-    polls = (select(Poll).join(VoterRoll, VoterRoll.poll_id == Poll.id)
-             .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == "open", Poll.closes_at > now))
-    done = set(dbs.scalars(select(ReviewCompletion.revision_id).where(
-        ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews]))))
+    polls = (
+        select(Poll)
+        .join(VoterRoll, VoterRoll.poll_id == Poll.id)
+        .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == "open", Poll.closes_at > now)
+    )
+    done = set(
+        dbs.scalars(
+            select(ReviewCompletion.revision_id).where(
+                ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews])
+            )
+        )
+    )
     earned, approved = (stipends.waiting_totals(dbs, status, user.id) for status in ("earned", "approved"))
-    owed = {currency: (earned.get(currency, (0, 0))[0] + approved.get(currency, (0, 0))[0],
-                       earned.get(currency, (0, 0))[1] + approved.get(currency, (0, 0))[1])
-            for currency in sorted(set(earned) | set(approved))}
+    owed = {
+        currency: (
+            earned.get(currency, (0, 0))[0] + approved.get(currency, (0, 0))[0],
+            earned.get(currency, (0, 0))[1] + approved.get(currency, (0, 0))[1],
+        )
+        for currency in sorted(set(earned) | set(approved))
+    }
     return AdvisorHome(
         reviews=[(revision, revision.id in done) for revision in reviews],
-        open_reviews=_count(dbs, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now,
-                                                               ReviewWindow.closes_at > now)),
+        open_reviews=_count(
+            dbs, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
+        ),
         polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
         polls_waiting=_count(dbs, polls),
         responses=sum(1 for row in unseen if row.kind == "response"),
@@ -236,12 +274,16 @@ def _count(dbs: Session, query: Select) -> int:
 
 def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
     """Hidden comments are few: their tags are checked, not every comment's."""
-    hidden = dbs.scalars(select(Comment).where(Comment.state == "hidden")
-                         .options(selectinload(Comment.revision).selectinload(Revision.policy))).all()
+    hidden = dbs.scalars(
+        select(Comment)
+        .where(Comment.state == "hidden")
+        .options(selectinload(Comment.revision).selectinload(Revision.policy))
+    ).all()
     return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
 
 
 # --- What is waiting: authors -----------------------------------------------------------
+
 
 @dataclass
 class PolicyState:
@@ -257,18 +299,25 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
     """Per policy the author started: its open round, comments without a response, a summary waiting
     for the next revision, and a draft waiting to be published. Four queries whatever the numbers."""
     policies = dbs.scalars(
-        select(Policy).where(Policy.created_by_id == user.id).order_by(func.lower(Policy.title), Policy.id)
+        select(Policy)
+        .where(Policy.created_by_id == user.id)
+        .order_by(func.lower(Policy.title), Policy.id)
         .options(selectinload(Policy.revisions).selectinload(Revision.review_window))
     ).all()
     states = {policy.id: PolicyState(policy) for policy in policies}
     revision_ids = [r.id for policy in policies for r in policy.revisions]
-    unanswered = dict(dbs.execute(
-        select(Revision.policy_id, func.count(Comment.id)).join(Comment, Comment.revision_id == Revision.id)
-        .outerjoin(Response, Response.comment_id == Comment.id)
-        .where(Revision.id.in_(revision_ids), Comment.state == "visible", Response.id.is_(None))
-        .group_by(Revision.policy_id)).all())
-    summarised = set(dbs.scalars(select(FeedbackSummary.revision_id)
-                                 .where(FeedbackSummary.revision_id.in_(revision_ids))))
+    unanswered = dict(
+        dbs.execute(
+            select(Revision.policy_id, func.count(Comment.id))
+            .join(Comment, Comment.revision_id == Revision.id)
+            .outerjoin(Response, Response.comment_id == Comment.id)
+            .where(Revision.id.in_(revision_ids), Comment.state == "visible", Response.id.is_(None))
+            .group_by(Revision.policy_id)
+        ).all()
+    )
+    summarised = set(
+        dbs.scalars(select(FeedbackSummary.revision_id).where(FeedbackSummary.revision_id.in_(revision_ids)))
+    )
     for policy in policies:
         state = states[policy.id]
         state.unanswered = unanswered.get(policy.id, 0)
@@ -282,11 +331,14 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
             state.summary_ready = latest
         state.draft = next((r for r in policy.revisions if r.status == "draft"), None)
     # Policies with something waiting first; the sort is stable, so each group stays in title order.
-    return sorted(states.values(), key=lambda state: not (state.open_review or state.unanswered
-                                                          or state.summary_ready or state.draft))
+    return sorted(
+        states.values(),
+        key=lambda state: not (state.open_review or state.unanswered or state.summary_ready or state.draft),
+    )
 
 
 # --- What is waiting: coordinators and moderators ------------------------------------------
+
 
 @dataclass
 class CoordinatorHome:
@@ -309,8 +361,12 @@ def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
     unused = select(Invitation.id).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
     return CoordinatorHome(
         pending_invitations=_count(dbs, unused.where(Invitation.expires_at > now)),
-        expired_invitations=_count(dbs, unused.where(Invitation.expires_at <= now,
-                                                     Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS))),
+        expired_invitations=_count(
+            dbs,
+            unused.where(
+                Invitation.expires_at <= now, Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
+            ),
+        ),
         awaiting_approval=stipends.waiting_totals(dbs, "earned"),
         awaiting_payment=stipends.waiting_totals(dbs, "approved"),
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
@@ -334,9 +390,12 @@ def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
     another_look = func.sum(case(((Comment.state == "hidden") & Comment.review_requested.is_(True), 1), else_=0))
     rows = dbs.execute(
         select(Comment.revision_id, flagged, another_look)
-        .where(((Comment.state == "visible") & (Comment.flag_count > 0))
-               | ((Comment.state == "hidden") & Comment.review_requested.is_(True)))
-        .group_by(Comment.revision_id)).all()
+        .where(
+            ((Comment.state == "visible") & (Comment.flag_count > 0))
+            | ((Comment.state == "hidden") & Comment.review_requested.is_(True))
+        )
+        .group_by(Comment.revision_id)
+    ).all()
     revisions = _by_id(dbs, Revision, {row[0] for row in rows}, selectinload(Revision.policy))
     waiting = [ModerationWaiting(revisions[revision_id], int(flags), int(looks)) for revision_id, flags, looks in rows]
     return sorted(waiting, key=lambda item: (item.revision.policy.title.casefold(), item.revision.number))

@@ -52,7 +52,15 @@ def index():
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
     service.mark_seen(current_user, key, now)
     # Drawn before the commit, which would expire every loaded row and load each again one by one.
-    html = render_template("notices/index.html", notices=found, hidden=hidden, days=service.NOTICE_DAYS,
-                           has_key=key is not None, page=page, per_page=service.NOTICES_PER_PAGE, total=total)
+    html = render_template(
+        "notices/index.html",
+        notices=found,
+        hidden=hidden,
+        days=service.NOTICE_DAYS,
+        has_key=key is not None,
+        page=page,
+        per_page=service.NOTICES_PER_PAGE,
+        total=total,
+    )
     db.session.commit()
     return html

@@ -81,6 +81,7 @@ class BackupError(Exception):
 
 # --- The key ---------------------------------------------------------------------------------
 
+
 def backup_key(config) -> bytes:
     """The 32-byte key from ``BACKUP_KEY``, or a ``BackupError`` that says how to set one."""
     raw = config.get("BACKUP_KEY")
@@ -106,6 +107,7 @@ def _derive(key: bytes, salt: bytes, purpose: bytes) -> bytes:
 
 # --- The encrypted container -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Header:
     engine: str
@@ -115,8 +117,14 @@ class Header:
 
     def pack(self) -> bytes:
         engine = self.engine.encode("ascii")
-        return (MAGIC + bytes([FORMAT_VERSION, len(engine)]) + engine + self.salt + self.key_check
-                + self.chunk_bytes.to_bytes(4, "big"))
+        return (
+            MAGIC
+            + bytes([FORMAT_VERSION, len(engine)])
+            + engine
+            + self.salt
+            + self.key_check
+            + self.chunk_bytes.to_bytes(4, "big")
+        )
 
     @classmethod
     def read(cls, source: BinaryIO) -> tuple[Header, bytes]:
@@ -125,14 +133,16 @@ class Header:
             raise BackupError("This file is not a Council backup.")
         version, engine_length = start[len(MAGIC)], start[len(MAGIC) + 1]
         if version != FORMAT_VERSION:
-            raise BackupError(f"This backup has format version {version}; this version of Council reads "
-                              f"version {FORMAT_VERSION}. Restore it with the version of Council that made it.")
+            raise BackupError(
+                f"This backup has format version {version}; this version of Council reads "
+                f"version {FORMAT_VERSION}. Restore it with the version of Council that made it."
+            )
         rest = source.read(engine_length + SALT_BYTES + CHECK_BYTES + 4)
         if len(rest) != engine_length + SALT_BYTES + CHECK_BYTES + 4:
             raise BackupError("This backup file is cut short; nothing was restored.")
         engine = rest[:engine_length].decode("ascii", "replace")
-        salt = rest[engine_length:engine_length + SALT_BYTES]
-        check = rest[engine_length + SALT_BYTES:engine_length + SALT_BYTES + CHECK_BYTES]
+        salt = rest[engine_length : engine_length + SALT_BYTES]
+        check = rest[engine_length + SALT_BYTES : engine_length + SALT_BYTES + CHECK_BYTES]
         chunk_bytes = int.from_bytes(rest[-4:], "big")
         if engine not in ENGINES or not 0 < chunk_bytes <= _MAX_CHUNK_BYTES:
             raise BackupError("This backup file has been changed or damaged; nothing was restored.")
@@ -164,8 +174,8 @@ class _EncryptingWriter(io.RawIOBase):
         self._buffer += data
         # Keep at least one byte back: the last chunk is only known at close.
         while len(self._buffer) > self._chunk_bytes:
-            self._seal(bytes(self._buffer[:self._chunk_bytes]), last=False)
-            del self._buffer[:self._chunk_bytes]
+            self._seal(bytes(self._buffer[: self._chunk_bytes]), last=False)
+            del self._buffer[: self._chunk_bytes]
         return len(data)
 
     def _seal(self, chunk: bytes, *, last: bool) -> None:
@@ -184,8 +194,10 @@ def decrypt_file(source_path: Path, key: bytes, target_path: Path) -> str:
     with open(source_path, "rb") as source:
         header, header_bytes = Header.read(source)
         if not hmac.compare_digest(_derive(key, header.salt, b"key check"), header.key_check):
-            raise BackupError("This backup was made with a different BACKUP_KEY (or its header was changed); "
-                              "nothing was restored. Set the key it was made with.")
+            raise BackupError(
+                "This backup was made with a different BACKUP_KEY (or its header was changed); "
+                "nothing was restored. Set the key it was made with."
+            )
         cipher = AESGCM(_derive(key, header.salt, b"file key"))
         sealed_bytes = header.chunk_bytes + TAG_BYTES
         fd = os.open(target_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -197,14 +209,16 @@ def decrypt_file(source_path: Path, key: bytes, target_path: Path) -> str:
                 try:
                     target.write(cipher.decrypt(_nonce(index, last), block, header_bytes))
                 except (InvalidTag, ValueError):
-                    raise BackupError("This backup file has been changed, damaged or cut short; "
-                                      "nothing was restored.") from None
+                    raise BackupError(
+                        "This backup file has been changed, damaged or cut short; nothing was restored."
+                    ) from None
                 if last:
                     return header.engine
                 index, block = index + 1, following
 
 
 # --- Temporary files -----------------------------------------------------------------------
+
 
 @contextmanager
 def _private_directory() -> Iterator[Path]:
@@ -280,6 +294,7 @@ def _write_new_file(path: Path, write) -> int:
 
 # --- What both engines share ---------------------------------------------------------------
 
+
 @dataclass
 class BackupResult:
     path: Path
@@ -307,8 +322,9 @@ def anonymous_tables() -> list[str]:
     """Tables whose row order must not follow insertion: the ones kept WITHOUT ROWID on SQLite."""
     from council.extensions import db
 
-    return sorted(table.name for table in db.metadata.sorted_tables
-                  if table.dialect_options["sqlite"].get("with_rowid") is False)
+    return sorted(
+        table.name for table in db.metadata.sorted_tables if table.dialect_options["sqlite"].get("with_rowid") is False
+    )
 
 
 def _scripts():
@@ -336,16 +352,21 @@ def tables_with_rows(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         names = [name for name in inspect(connection).get_table_names() if name != "alembic_version"]
         preparer = connection.dialect.identifier_preparer
-        return sorted(name for name in names if connection.execute(
-            text(f"SELECT 1 FROM {preparer.quote(name)} LIMIT 1")).first() is not None)
+        return sorted(
+            name
+            for name in names
+            if connection.execute(text(f"SELECT 1 FROM {preparer.quote(name)} LIMIT 1")).first() is not None
+        )
 
 
 def _refuse_unless_empty(engine: Engine) -> None:
     filled = tables_with_rows(engine)
     if filled:
         shown = ", ".join(filled[:5]) + (", …" if len(filled) > 5 else "")
-        raise BackupError(f"Refusing to restore: this database already holds data ({len(filled)} tables have rows: "
-                          f"{shown}). Restore only into an empty database, so nothing in it is lost.")
+        raise BackupError(
+            f"Refusing to restore: this database already holds data ({len(filled)} tables have rows: "
+            f"{shown}). Restore only into an empty database, so nothing in it is lost."
+        )
 
 
 def _revision_in(connection) -> str | None:
@@ -356,11 +377,13 @@ def _revision_in(connection) -> str | None:
 
 def _count_rows(connection, tables: list[str]) -> dict[str, int]:
     preparer = connection.dialect.identifier_preparer
-    return {name: connection.execute(text(f"SELECT count(*) FROM {preparer.quote(name)}")).scalar_one()
-            for name in tables}
+    return {
+        name: connection.execute(text(f"SELECT count(*) FROM {preparer.quote(name)}")).scalar_one() for name in tables
+    }
 
 
 # --- Backup --------------------------------------------------------------------------------
+
 
 def create_backup(path: Path) -> BackupResult:
     """Write an encrypted backup of the app's database to ``path`` (a new file)."""
@@ -385,8 +408,9 @@ def create_backup(path: Path) -> BackupResult:
                         _tar_add(archive, member_path, member_name)
 
         size = _write_new_file(path, write)
-    return BackupResult(path=path.resolve(), engine=name, revision=manifest["revision"], size=size,
-                        rows=sum(manifest["rows"].values()))
+    return BackupResult(
+        path=path.resolve(), engine=name, revision=manifest["revision"], size=size, rows=sum(manifest["rows"].values())
+    )
 
 
 def _snapshot_sqlite(engine: Engine, work: Path, manifest: dict) -> list[tuple[Path, str]]:
@@ -409,8 +433,12 @@ def _snapshot_sqlite(engine: Engine, work: Path, manifest: dict) -> list[tuple[P
         source.close()
     reader = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
     try:
-        tables = [row[0] for row in reader.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            row[0]
+            for row in reader.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         manifest["rows"] = {t: reader.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0] for t in tables}
         revision = None
         if "alembic_version" in tables:
@@ -422,6 +450,7 @@ def _snapshot_sqlite(engine: Engine, work: Path, manifest: dict) -> list[tuple[P
 
 
 # --- PostgreSQL tools ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Libpq:
@@ -458,9 +487,12 @@ def pg_tool(name: str, server_major: int) -> str:
     """The ``name`` binary (pg_dump, pg_restore, psql) of the server's major version, else a newer one."""
     configured = current_app.config.get("PG_BIN_DIR")
     candidates = [Path(configured) / name] if configured else []
-    candidates += [Path(f"/usr/lib/postgresql/{server_major}/bin/{name}"), Path(f"/usr/pgsql-{server_major}/bin/{name}"),
-                   Path(f"/opt/homebrew/opt/postgresql@{server_major}/bin/{name}"),
-                   Path(f"/usr/local/opt/postgresql@{server_major}/bin/{name}")]
+    candidates += [
+        Path(f"/usr/lib/postgresql/{server_major}/bin/{name}"),
+        Path(f"/usr/pgsql-{server_major}/bin/{name}"),
+        Path(f"/opt/homebrew/opt/postgresql@{server_major}/bin/{name}"),
+        Path(f"/usr/local/opt/postgresql@{server_major}/bin/{name}"),
+    ]
     on_path = shutil.which(name)
     if on_path:
         candidates.append(Path(on_path))
@@ -475,9 +507,11 @@ def pg_tool(name: str, server_major: int) -> str:
     if newer:
         return newer[0]
     seen = "; ".join(f"{path} is version {major}" for path, major in found) or "none was found"
-    raise BackupError(f"{name} for PostgreSQL {server_major} (the server's version) is needed ({seen}). "
-                      f"Install the PostgreSQL {server_major} client tools, or set COUNCIL_PG_BIN_DIR to the "
-                      f"folder that holds them.")
+    raise BackupError(
+        f"{name} for PostgreSQL {server_major} (the server's version) is needed ({seen}). "
+        f"Install the PostgreSQL {server_major} client tools, or set COUNCIL_PG_BIN_DIR to the "
+        f"folder that holds them."
+    )
 
 
 def _run(command: list[str], libpq: _Libpq, what: str) -> str:
@@ -512,11 +546,23 @@ def _snapshot_postgres(engine: Engine, work: Path, manifest: dict) -> list[tuple
         major = _server_major(connection)
         pg_dump = pg_tool("pg_dump", major)
         tables = inspect(connection).get_table_names(schema=schema)
-        manifest.update(schema=schema, server_major=major, revision=_revision_in(connection),
-                        rows=_count_rows(connection, tables), ordered={})
+        manifest.update(
+            schema=schema,
+            server_major=major,
+            revision=_revision_in(connection),
+            rows=_count_rows(connection, tables),
+            ordered={},
+        )
         ordered = [name for name in anonymous if name in tables]
-        command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-                   f"--schema={_quote(schema)}", f"--file={archive}"]
+        command = [
+            pg_dump,
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            f"--snapshot={snapshot}",
+            f"--schema={_quote(schema)}",
+            f"--file={archive}",
+        ]
         # pg_dump would copy these in physical order; their rows are copied below in key order instead.
         command += [f"--exclude-table-data={_quote(schema)}.{_quote(name)}" for name in ordered]
         _run(command + [f"--dbname={libpq.conninfo}"], libpq, "pg_dump")
@@ -529,8 +575,10 @@ def _snapshot_postgres(engine: Engine, work: Path, manifest: dict) -> list[tuple
             member = f"{ORDERED_DIR}/{name}.copy"
             target = work / member
             target.parent.mkdir(exist_ok=True, mode=0o700)
-            query = (f"COPY (SELECT {', '.join(map(_quote, columns))} FROM {_quote(schema)}.{_quote(name)} "
-                     f"ORDER BY {', '.join(map(_quote, key))}) TO STDOUT")
+            query = (
+                f"COPY (SELECT {', '.join(map(_quote, columns))} FROM {_quote(schema)}.{_quote(name)} "
+                f"ORDER BY {', '.join(map(_quote, key))}) TO STDOUT"
+            )
             with driver.cursor() as cursor, open(target, "wb") as out, cursor.copy(query) as copy:
                 for block in copy:
                     out.write(block)
@@ -541,6 +589,7 @@ def _snapshot_postgres(engine: Engine, work: Path, manifest: dict) -> list[tuple
 
 
 # --- Restore -------------------------------------------------------------------------------
+
 
 def restore_backup(path: Path) -> RestoreResult:
     """Restore the backup at ``path`` into the app's database, which must hold no rows."""
@@ -555,8 +604,9 @@ def restore_backup(path: Path) -> RestoreResult:
         payload = work / "payload.tar.gz"
         made_on = decrypt_file(Path(path), key, payload)
         if made_on != name:
-            raise BackupError(f"This is a backup of a {made_on} database and cannot be restored into {name}; "
-                              f"nothing was restored.")
+            raise BackupError(
+                f"This is a backup of a {made_on} database and cannot be restored into {name}; nothing was restored."
+            )
         try:
             manifest = _extract(payload, work)
         except (tarfile.TarError, gzip.BadGzipFile, EOFError, OSError, ValueError) as error:
@@ -564,9 +614,11 @@ def restore_backup(path: Path) -> RestoreResult:
         payload.unlink()
         revision = manifest.get("revision")
         if not _known_revision(revision):
-            raise BackupError(f"This backup's database is at revision {revision}, which this version of Council "
-                              f"does not know: it was made by a newer version. Restore it with that version; "
-                              f"nothing was restored.")
+            raise BackupError(
+                f"This backup's database is at revision {revision}, which this version of Council "
+                f"does not know: it was made by a newer version. Restore it with that version; "
+                f"nothing was restored."
+            )
         _refuse_unless_empty(engine)  # again: decrypting a large backup takes a while
         if name == "sqlite":
             _restore_sqlite(engine, work)
@@ -607,21 +659,34 @@ def _restore_postgres(engine: Engine, work: Path, manifest: dict) -> None:
     with engine.connect() as connection:
         major = _server_major(connection)
         if connection.exec_driver_sql("SELECT current_schema()").scalar_one() != schema:
-            raise BackupError(f"The backup is of the schema {schema!r}, which is not this connection's schema; "
-                              "nothing was restored.")
+            raise BackupError(
+                f"The backup is of the schema {schema!r}, which is not this connection's schema; nothing was restored."
+            )
         cleanup = _empty_schema_cleanup(connection, schema)
     pg_restore, psql = pg_tool("pg_restore", major), pg_tool("psql", major)
     archive = work / PG_DUMP_MEMBER
     # The schema itself stays: it exists already, with its owner and grants.
     contents = work / "contents.list"
     listing = _run([pg_restore, "--list", str(archive)], libpq, "pg_restore")
-    contents.write_text("".join(line for line in listing.splitlines(keepends=True)
-                                if not _SCHEMA_ENTRY.match(line)), encoding="utf-8")
+    contents.write_text(
+        "".join(line for line in listing.splitlines(keepends=True) if not _SCHEMA_ENTRY.match(line)), encoding="utf-8"
+    )
     parts = {}
     for section in ("pre-data", "data", "post-data"):
         parts[section] = work / f"{section}.sql"
-        _run([pg_restore, "--no-owner", "--no-privileges", f"--section={section}", f"--use-list={contents}",
-              f"--file={parts[section]}", str(archive)], libpq, "pg_restore")
+        _run(
+            [
+                pg_restore,
+                "--no-owner",
+                "--no-privileges",
+                f"--section={section}",
+                f"--use-list={contents}",
+                f"--file={parts[section]}",
+                str(archive),
+            ],
+            libpq,
+            "pg_restore",
+        )
     script = work / "restore.sql"
     with open(script, "wb") as out:
         out.write(b"SET client_min_messages = warning;\n")
@@ -632,8 +697,10 @@ def _restore_postgres(engine: Engine, work: Path, manifest: dict) -> None:
         # The anonymous tables' rows, in random-key order, before their keys and triggers exist.
         out.write(f"\nSET client_encoding = '{manifest['encoding']}';\n".encode("ascii"))
         for name, table in sorted(manifest.get("ordered", {}).items()):
-            out.write(f"COPY {_quote(schema)}.{_quote(name)} ({', '.join(map(_quote, table['columns']))}) "
-                      f"FROM stdin;\n".encode("utf-8"))
+            out.write(
+                f"COPY {_quote(schema)}.{_quote(name)} ({', '.join(map(_quote, table['columns']))}) "
+                f"FROM stdin;\n".encode()
+            )
             with open(work / table["file"], "rb") as rows:
                 shutil.copyfileobj(rows, out)
             out.write(b"\\.\n")
@@ -642,40 +709,67 @@ def _restore_postgres(engine: Engine, work: Path, manifest: dict) -> None:
     for part in parts.values():
         part.unlink()
     # One transaction: either the whole backup is in the database, or nothing changed.
-    _run([psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", f"--file={script}",
-          f"--dbname={libpq.conninfo}"], libpq, "psql (restoring)")
+    _run(
+        [
+            psql,
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set=ON_ERROR_STOP=1",
+            f"--file={script}",
+            f"--dbname={libpq.conninfo}",
+        ],
+        libpq,
+        "psql (restoring)",
+    )
 
 
 def _empty_schema_cleanup(connection, schema: str) -> str:
     """SQL that removes the target's empty tables, functions and types, after checking under lock that
     they are still empty: the backup brings the whole schema, as it was when it was made."""
     quoted = _quote(schema)
-    tables = connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}).scalars().all()
+    tables = (
+        connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}).scalars().all()
+    )
     statements = []
     if tables:
         names = ", ".join(f"{quoted}.{_quote(t)}" for t in sorted(tables))
         statements.append(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE;")
-        checks = " OR ".join(f"EXISTS (SELECT 1 FROM {quoted}.{_quote(t)})"
-                             for t in sorted(tables) if t != "alembic_version")
+        checks = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {quoted}.{_quote(t)})" for t in sorted(tables) if t != "alembic_version"
+        )
         if checks:
-            statements.append(f"DO $$ BEGIN IF {checks} THEN RAISE EXCEPTION "
-                              f"'council: rows appeared in the database meanwhile; nothing was restored'; "
-                              f"END IF; END $$;")
+            statements.append(
+                f"DO $$ BEGIN IF {checks} THEN RAISE EXCEPTION "
+                f"'council: rows appeared in the database meanwhile; nothing was restored'; "
+                f"END IF; END $$;"
+            )
         statements.append(f"DROP TABLE {names} CASCADE;")
-    for relation, kind in connection.execute(text(
+    for relation, kind in connection.execute(
+        text(
             "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = :s AND c.relkind IN ('v', 'm', 'S')"), {"s": schema}):
+            "WHERE n.nspname = :s AND c.relkind IN ('v', 'm', 'S')"
+        ),
+        {"s": schema},
+    ):
         word = {"v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}[kind]
         statements.append(f"DROP {word} IF EXISTS {quoted}.{_quote(relation)} CASCADE;")
-    for function, arguments, kind in connection.execute(text(
+    for function, arguments, kind in connection.execute(
+        text(
             "SELECT p.proname, pg_get_function_identity_arguments(p.oid), p.prokind FROM pg_proc p "
-            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s AND p.prokind IN ('f', 'p')"),
-            {"s": schema}):
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s AND p.prokind IN ('f', 'p')"
+        ),
+        {"s": schema},
+    ):
         word = "PROCEDURE" if kind == "p" else "FUNCTION"
         statements.append(f"DROP {word} IF EXISTS {quoted}.{_quote(function)}({arguments}) CASCADE;")
-    for type_name in connection.execute(text(
+    for type_name in connection.execute(
+        text(
             "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-            "WHERE n.nspname = :s AND t.typtype IN ('e', 'd')"), {"s": schema}).scalars():
+            "WHERE n.nspname = :s AND t.typtype IN ('e', 'd')"
+        ),
+        {"s": schema},
+    ).scalars():
         statements.append(f"DROP TYPE IF EXISTS {quoted}.{_quote(type_name)} CASCADE;")
     return "\n".join(statements) + "\n"
 
@@ -695,14 +789,23 @@ def _check_restored(engine: Engine, manifest: dict) -> RestoreResult:
         detail = "; ".join(f"{name} has {got} rows, the backup {want}" for name, (got, want) in sorted(wrong.items()))
         raise BackupError(f"The restored database does not match the backup: {detail}.")
     if revision != manifest.get("revision"):
-        raise BackupError(f"The restored database is at Alembic revision {revision}, the backup at "
-                          f"{manifest.get('revision')}.")
+        raise BackupError(
+            f"The restored database is at Alembic revision {revision}, the backup at {manifest.get('revision')}."
+        )
     head = _scripts().get_current_head()
     notes = []
     if revision is None:
         notes.append("The restored database has no Alembic revision; it was not made by `flask db upgrade`.")
     elif revision != head:
-        notes.append(f"The restored database is at revision {revision}; this version of Council expects {head}. "
-                     f"Run `flask db upgrade` before serving the site.")
-    return RestoreResult(engine=manifest["engine"], revision=revision, head=head, rows=sum(counted.values()),
-                         tables=len(counted), notes=notes)
+        notes.append(
+            f"The restored database is at revision {revision}; this version of Council expects {head}. "
+            f"Run `flask db upgrade` before serving the site."
+        )
+    return RestoreResult(
+        engine=manifest["engine"],
+        revision=revision,
+        head=head,
+        rows=sum(counted.values()),
+        tables=len(counted),
+        notes=notes,
+    )

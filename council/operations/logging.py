@@ -23,7 +23,7 @@ import re
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, has_request_context, request
 
@@ -37,15 +37,16 @@ _FRAMES = 8
 
 
 def _utc_second(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class JsonLineFormatter(logging.Formatter):
     """A record's ``fields`` (or its message) as one JSON object, its time to the second."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = dict(getattr(record, "fields", None) or {"level": record.levelname.lower(),
-                                                           "message": record.getMessage()})
+        fields = dict(
+            getattr(record, "fields", None) or {"level": record.levelname.lower(), "message": record.getMessage()}
+        )
         line = {"time": fields.pop("time", None) or _utc_second(record.created), **fields}
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -205,8 +206,10 @@ class _DevelopmentRequestLineFilter(logging.Filter):
 def _quiet_server_logs(app: Flask) -> None:
     access = logging.getLogger("gunicorn.access")
     if access.handlers and not access.disabled:
-        log_warning("gunicorn_access_log_disabled",
-                    reason="its lines pair an address with the path of anonymous posts; see docs/threat-model.md")
+        log_warning(
+            "gunicorn_access_log_disabled",
+            reason="its lines pair an address with the path of anonymous posts; see docs/threat-model.md",
+        )
     access.disabled = True
     gunicorn_error = logging.getLogger("gunicorn.error")
     redactor = next((f for f in gunicorn_error.filters if isinstance(f, _GunicornErrorRedactor)), None)

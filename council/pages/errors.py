@@ -18,28 +18,49 @@ from council.extensions import db, limiter, login_manager
 from council.operations.logging import log_error
 
 ERROR_TEXTS = {
-    400: (_l("Something in that request was not right"),
-          _l("The page could not use what was sent. Please go back and try again.")),
-    403: (_l("This page is not open to you"),
-          _l("Your account does not have access to this page. If you think it should, ask the coordinator.")),
-    404: (_l("Page not found"),
-          _l("There is no page at this address. It may have moved, or the link may be incomplete.")),
-    405: (_l("That action is not possible here"),
-          _l("This page cannot be used that way. Please go back and use the buttons on the page.")),
-    409: (_l("This changed while you were working"),
-          _l("Someone or something else changed this at the same time. Nothing was lost; please look again and retry.")),
-    413: (_l("That was too large"),
-          _l("What you sent is larger than this site accepts. Please shorten it and try again.")),
-    429: (_l("Please wait a little"),
-          _l("There have been too many attempts. This protects your account.")),
-    500: (_l("Something went wrong on our side"),
-          _l("It was not your fault. Nothing you sent was saved half-way. Please try again in a moment.")),
-    503: (_l("The site is not available just now"),
-          _l("The site cannot reach its database just now. It was not your fault, and nothing you sent was "
-             "saved half-way. Please try again in a few minutes.")),
-    507: (_l("This could not be saved"),
-          _l("The site has run out of room to save things. It was not your fault, and nothing you sent was "
-             "saved half-way. The people who run the site have to make room; please try again later.")),
+    400: (
+        _l("Something in that request was not right"),
+        _l("The page could not use what was sent. Please go back and try again."),
+    ),
+    403: (
+        _l("This page is not open to you"),
+        _l("Your account does not have access to this page. If you think it should, ask the coordinator."),
+    ),
+    404: (
+        _l("Page not found"),
+        _l("There is no page at this address. It may have moved, or the link may be incomplete."),
+    ),
+    405: (
+        _l("That action is not possible here"),
+        _l("This page cannot be used that way. Please go back and use the buttons on the page."),
+    ),
+    409: (
+        _l("This changed while you were working"),
+        _l("Someone or something else changed this at the same time. Nothing was lost; please look again and retry."),
+    ),
+    413: (
+        _l("That was too large"),
+        _l("What you sent is larger than this site accepts. Please shorten it and try again."),
+    ),
+    429: (_l("Please wait a little"), _l("There have been too many attempts. This protects your account.")),
+    500: (
+        _l("Something went wrong on our side"),
+        _l("It was not your fault. Nothing you sent was saved half-way. Please try again in a moment."),
+    ),
+    503: (
+        _l("The site is not available just now"),
+        _l(
+            "The site cannot reach its database just now. It was not your fault, and nothing you sent was "
+            "saved half-way. Please try again in a few minutes."
+        ),
+    ),
+    507: (
+        _l("This could not be saved"),
+        _l(
+            "The site has run out of room to save things. It was not your fault, and nothing you sent was "
+            "saved half-way. The people who run the site have to make room; please try again later."
+        ),
+    ),
 }
 
 #: Seconds a client is asked to wait before trying again after a database fault.

@@ -7,14 +7,14 @@ from flask_login import current_user
 
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
-from council.extensions import csrf, db
-from council.db_types import utcnow
-from council.i18n import SESSION_LOCALE_KEY
-from council.policies.service import open_reviews
 from council.admin.views import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
+from council.db_types import utcnow
+from council.extensions import csrf, db
+from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
 from council.notices.views import unseen_notices
+from council.policies.service import open_reviews
 from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
@@ -38,15 +38,23 @@ def home():
         return render_template("pages/home.html")
     now = utcnow()
     key = current_participation_key()
-    advisor = (notices.advisor_home(db.session, current_user, key, now, unseen_notices())
-               if current_user.has_role(Role.ADVISOR) else None)
+    advisor = (
+        notices.advisor_home(db.session, current_user, key, now, unseen_notices())
+        if current_user.has_role(Role.ADVISOR)
+        else None
+    )
     return render_template(
-        "pages/home.html", now=now, advisor=advisor, impact=_impact(),
+        "pages/home.html",
+        now=now,
+        advisor=advisor,
+        impact=_impact(),
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
         authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
         coordination=notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None,
         moderation=notices.moderation_waiting(db.session) if current_user.has_role(Role.MODERATOR) else None,
-        money=format_money, action_labels=AUDIT_ACTION_LABELS, limit=notices.HOME_LIST_LIMIT,
+        money=format_money,
+        action_labels=AUDIT_ACTION_LABELS,
+        limit=notices.HOME_LIST_LIMIT,
     )
 
 

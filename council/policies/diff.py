@@ -53,28 +53,46 @@ def compare(old: Revision, new: Revision) -> list[SectionChange]:
     shared_new_order = [s.key for s in new.sections if s.key in old_by_key]
     # A section "moved" when it is outside the longest run both revisions keep in the same order.
     keep = SequenceMatcher(None, shared_old_order, shared_new_order, autojunk=False)
-    in_place = {shared_new_order[j] for block in keep.get_matching_blocks()
-                for j in range(block.b, block.b + block.size)}
+    in_place = {
+        shared_new_order[j] for block in keep.get_matching_blocks() for j in range(block.b, block.b + block.size)
+    }
 
     changes: list[SectionChange] = []
     for section in new.sections:
         before = old_by_key.get(section.key)
         if before is None:
-            changes.append(SectionChange("added", None, section,
-                                         heading=[Piece("added", section.heading)],
-                                         body=[Piece("added", section.body_markdown)]))
+            changes.append(
+                SectionChange(
+                    "added",
+                    None,
+                    section,
+                    heading=[Piece("added", section.heading)],
+                    body=[Piece("added", section.body_markdown)],
+                )
+            )
             continue
         same_text = before.body_markdown == section.body_markdown and before.heading == section.heading
-        changes.append(SectionChange(
-            "unchanged" if same_text else "changed", before, section,
-            moved=section.key not in in_place, renamed=before.heading != section.heading,
-            heading=word_diff(before.heading, section.heading), body=word_diff(before.body_markdown, section.body_markdown),
-        ))
+        changes.append(
+            SectionChange(
+                "unchanged" if same_text else "changed",
+                before,
+                section,
+                moved=section.key not in in_place,
+                renamed=before.heading != section.heading,
+                heading=word_diff(before.heading, section.heading),
+                body=word_diff(before.body_markdown, section.body_markdown),
+            )
+        )
     for index, section in enumerate(old.sections):
         if section.key in new_keys:
             continue
-        removed = SectionChange("removed", section, None, heading=[Piece("removed", section.heading)],
-                                body=[Piece("removed", section.body_markdown)])
+        removed = SectionChange(
+            "removed",
+            section,
+            None,
+            heading=[Piece("removed", section.heading)],
+            body=[Piece("removed", section.body_markdown)],
+        )
         # Put it after the change that followed its predecessor in the old revision.
         previous_keys = [s.key for s in old.sections[:index]]
         position = 0

@@ -12,28 +12,35 @@ from wtforms.validators import DataRequired, Length, ValidationError
 def _body_within_limit(form, field) -> None:
     limit = current_app.config["REVISION_MAX_BYTES"]
     if len((field.data or "").encode("utf-8")) > limit:
-        raise ValidationError(_l("This text is too long: the limit is %(kb)d KB. Please split it or shorten it.",
-                                 kb=limit // 1024))
+        raise ValidationError(
+            _l("This text is too long: the limit is %(kb)d KB. Please split it or shorten it.", kb=limit // 1024)
+        )
 
 
 class DraftForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(message=_l("Please give the policy a title.")),
-                                                 Length(max=200, message=_l("Titles can be at most %(max)d characters.",
-                                                                            max=200))])
+    title = StringField(
+        _l("Title"),
+        validators=[
+            DataRequired(message=_l("Please give the policy a title.")),
+            Length(max=200, message=_l("Titles can be at most %(max)d characters.", max=200)),
+        ],
+    )
     body = TextAreaField(
         _l("Text (Markdown)"),
         description=_l("Each heading that starts with ## begins a new section. Advisors read one section at a time."),
         validators=[_body_within_limit],
     )
-    change_notes = TextAreaField(_l("What changed in this revision"),
-                                 validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.",
-                                                                         max=5000))])
+    change_notes = TextAreaField(
+        _l("What changed in this revision"),
+        validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
+    )
 
 
 class SectionNotesForm(FlaskForm):
-    summary = TextAreaField(_l("In short (a plain-language summary shown first)"),
-                            validators=[Length(max=1000, message=_l("Please keep this under %(max)d characters.",
-                                                                    max=1000))])
+    summary = TextAreaField(
+        _l("In short (a plain-language summary shown first)"),
+        validators=[Length(max=1000, message=_l("Please keep this under %(max)d characters.", max=1000))],
+    )
     content_note = StringField(
         _l("Content note (leave empty if none)"),
         description=_l("A short, neutral description of hard material, for example: mentions violence."),
@@ -47,16 +54,22 @@ class SectionNotesForm(FlaskForm):
 
 
 class ReviewWindowForm(FlaskForm):
-    opens_at = DateTimeLocalField(_l("Opens"), format="%Y-%m-%dT%H:%M",
-                                  validators=[DataRequired(message=_l("Please give a date and time."))])
-    closes_at = DateTimeLocalField(_l("Closes"), format="%Y-%m-%dT%H:%M",
-                                   validators=[DataRequired(message=_l("Please give a date and time."))])
+    opens_at = DateTimeLocalField(
+        _l("Opens"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
+    )
+    closes_at = DateTimeLocalField(
+        _l("Closes"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
+    )
 
 
 class TranslationForm(FlaskForm):
-    title = StringField(_l("Translated title"), validators=[
-        DataRequired(message=_l("Please give the translated title.")),
-        Length(max=200, message=_l("Titles can be at most %(max)d characters.", max=200))])
+    title = StringField(
+        _l("Translated title"),
+        validators=[
+            DataRequired(message=_l("Please give the translated title.")),
+            Length(max=200, message=_l("Titles can be at most %(max)d characters.", max=200)),
+        ],
+    )
     body = TextAreaField(
         _l("Translated text (Markdown)"),
         description=_l("Keep the same ## headings, in the same order, so each section matches the original."),

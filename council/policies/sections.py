@@ -42,7 +42,7 @@ def split_sections(markdown: str) -> list[ParsedSection]:
         sections.append(ParsedSection(heading="", body=preamble))
     for position, (start, heading) in enumerate(starts):
         end = starts[position + 1][0] if position + 1 < len(starts) else len(lines)
-        sections.append(ParsedSection(heading=heading.strip(), body="\n".join(lines[start + 1:end]).strip()))
+        sections.append(ParsedSection(heading=heading.strip(), body="\n".join(lines[start + 1 : end]).strip()))
     return sections
 
 

@@ -65,22 +65,29 @@ class ContinuationInvalid(PolicyError):
 
 # --- Reading -----------------------------------------------------------------
 
+
 def list_policies(dbs: Session) -> list[Policy]:
-    return list(dbs.scalars(
-        select(Policy).options(selectinload(Policy.revisions).selectinload(Revision.review_window))
-        .order_by(Policy.title)
-    ).all())
+    return list(
+        dbs.scalars(
+            select(Policy)
+            .options(selectinload(Policy.revisions).selectinload(Revision.review_window))
+            .order_by(Policy.title)
+        ).all()
+    )
 
 
 def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[Revision]:
     """Published revisions whose review window is open now, closing soonest first (the first ``limit``)."""
-    return list(dbs.scalars(
-        select(Revision)
-        .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
-        .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
-        .order_by(ReviewWindow.closes_at, Revision.id).limit(limit)
-        .options(selectinload(Revision.review_window), selectinload(Revision.policy))
-    ).all())
+    return list(
+        dbs.scalars(
+            select(Revision)
+            .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
+            .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
+            .order_by(ReviewWindow.closes_at, Revision.id)
+            .limit(limit)
+            .options(selectinload(Revision.review_window), selectinload(Revision.policy))
+        ).all()
+    )
 
 
 def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
@@ -112,8 +119,11 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
     candidates = dbs.scalars(
         select(RevisionTranslation)
         .join(Revision, RevisionTranslation.revision_id == Revision.id)
-        .where(Revision.policy_id == revision.policy_id, RevisionTranslation.locale == locale,
-               Revision.number <= revision.number)
+        .where(
+            Revision.policy_id == revision.policy_id,
+            RevisionTranslation.locale == locale,
+            Revision.number <= revision.number,
+        )
         .order_by(Revision.number.desc())
         .limit(1)
         .options(selectinload(RevisionTranslation.sections), selectinload(RevisionTranslation.revision))
@@ -139,17 +149,27 @@ def place_for(dbs: Session, user: User, revision: Revision) -> str | None:
 
 # --- Drafting ----------------------------------------------------------------
 
+
 def _require_draft(revision: Revision) -> None:
     if revision.is_published:
         raise RevisionImmutable
 
 
-def create_policy(dbs: Session, author: User, *, title: str, body: str, change_notes: str = "",
-                  locale: str = "en") -> Policy:
+def create_policy(
+    dbs: Session, author: User, *, title: str, body: str, change_notes: str = "", locale: str = "en"
+) -> Policy:
     policy = Policy(title=title.strip(), created_by_id=author.id, created_at=utcnow())
     dbs.add(policy)
-    revision = Revision(policy=policy, number=1, title=title.strip(), body_markdown=body,
-                        change_notes=change_notes.strip(), author_id=author.id, locale=locale, status="draft")
+    revision = Revision(
+        policy=policy,
+        number=1,
+        title=title.strip(),
+        body_markdown=body,
+        change_notes=change_notes.strip(),
+        author_id=author.id,
+        locale=locale,
+        status="draft",
+    )
     dbs.add(revision)
     resync_sections(revision)
     return policy
@@ -169,8 +189,7 @@ def _previous_published(revision: Revision) -> Revision | None:
     return earlier[-1] if earlier else None
 
 
-def _replace_children(revision: Revision, sections: list[RevisionSection],
-                      questions: list[GuidingQuestion]) -> None:
+def _replace_children(revision: Revision, sections: list[RevisionSection], questions: list[GuidingQuestion]) -> None:
     """Swap in new section and question rows.
 
     Old rows are deleted first (a flush in between), so the unique keys and
@@ -206,7 +225,10 @@ def resync_sections(revision: Revision) -> None:
     kept = {section.key for section in parsed}
     sections = [
         RevisionSection(
-            key=section.key, position=position, heading=section.heading[:300], body_markdown=section.body,
+            key=section.key,
+            position=position,
+            heading=section.heading[:300],
+            body_markdown=section.body,
             summary=existing[section.key].summary if section.key in existing else "",
             content_note=existing[section.key].content_note if section.key in existing else "",
         )
@@ -216,8 +238,9 @@ def resync_sections(revision: Revision) -> None:
     _replace_children(revision, sections, questions)
 
 
-def update_section_notes(dbs: Session, revision: Revision, key: str, *, summary: str, content_note: str,
-                         questions: list[str]) -> None:
+def update_section_notes(
+    dbs: Session, revision: Revision, key: str, *, summary: str, content_note: str, questions: list[str]
+) -> None:
     _require_draft(revision)
     section = revision.section(key)
     if section is None:
@@ -258,8 +281,14 @@ def set_continuations(dbs: Session, revision: Revision, chosen: dict[str, str]) 
     if len(set(renamed.values())) != len(renamed):
         raise ContinuationInvalid
     sections = [
-        RevisionSection(key=renamed[s.key], position=s.position, heading=s.heading, body_markdown=s.body_markdown,
-                        summary=s.summary, content_note=s.content_note)
+        RevisionSection(
+            key=renamed[s.key],
+            position=s.position,
+            heading=s.heading,
+            body_markdown=s.body_markdown,
+            summary=s.summary,
+            content_note=s.content_note,
+        )
         for s in revision.sections
     ]
     questions = [_copy_question(q, renamed.get(q.section_key)) for q in revision.questions]
@@ -287,11 +316,25 @@ def start_next_revision(dbs: Session, policy: Policy, author: User) -> Revision:
     if current is None:
         raise NotPublished
     draft = Revision(
-        policy=policy, number=max(r.number for r in policy.revisions) + 1, title=current.title,
-        body_markdown=current.body_markdown, change_notes="", author_id=author.id, locale=current.locale,
+        policy=policy,
+        number=max(r.number for r in policy.revisions) + 1,
+        title=current.title,
+        body_markdown=current.body_markdown,
+        change_notes="",
+        author_id=author.id,
+        locale=current.locale,
         status="draft",
-        sections=[RevisionSection(key=s.key, position=s.position, heading=s.heading, body_markdown=s.body_markdown,
-                                  summary=s.summary, content_note=s.content_note) for s in current.sections],
+        sections=[
+            RevisionSection(
+                key=s.key,
+                position=s.position,
+                heading=s.heading,
+                body_markdown=s.body_markdown,
+                summary=s.summary,
+                content_note=s.content_note,
+            )
+            for s in current.sections
+        ],
         questions=[_copy_question(q) for q in current.questions],
     )
     dbs.add(draft)
@@ -299,6 +342,7 @@ def start_next_revision(dbs: Session, policy: Policy, author: User) -> Revision:
 
 
 # --- Review windows ----------------------------------------------------------
+
 
 def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, closes_at: datetime) -> ReviewWindow:
     """Open a review window, or change one. Once a window has opened, it can only be extended."""
@@ -327,19 +371,30 @@ def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, c
 
 # --- Translations -------------------------------------------------------------
 
-def save_translation(dbs: Session, revision: Revision, translator: User, *, locale: str, title: str,
-                     body: str) -> RevisionTranslation:
+
+def save_translation(
+    dbs: Session, revision: Revision, translator: User, *, locale: str, title: str, body: str
+) -> RevisionTranslation:
     """Add or replace a revision's text in ``locale``; its sections pair with the original's in order."""
     if not revision.is_published:
         raise NotPublished
     parsed = split_sections(body)
     if len(parsed) != len(revision.sections):
         raise TranslationMismatch(expected=len(revision.sections), found=len(parsed))
-    translation = dbs.scalar(select(RevisionTranslation).where(
-        RevisionTranslation.revision_id == revision.id, RevisionTranslation.locale == locale))
+    translation = dbs.scalar(
+        select(RevisionTranslation).where(
+            RevisionTranslation.revision_id == revision.id, RevisionTranslation.locale == locale
+        )
+    )
     if translation is None:
-        translation = RevisionTranslation(revision=revision, locale=locale, title="", body_markdown="",
-                                          translator_id=translator.id, created_at=utcnow())
+        translation = RevisionTranslation(
+            revision=revision,
+            locale=locale,
+            title="",
+            body_markdown="",
+            translator_id=translator.id,
+            created_at=utcnow(),
+        )
         dbs.add(translation)
     translation.title = title.strip()
     translation.body_markdown = body
@@ -347,8 +402,12 @@ def save_translation(dbs: Session, revision: Revision, translator: User, *, loca
     translation.sections = []
     dbs.flush()
     translation.sections = [
-        TranslationSection(section_key=original.key, position=original.position, heading=parsed_section.heading[:300],
-                           body_markdown=parsed_section.body)
-        for original, parsed_section in zip(revision.sections, parsed)
+        TranslationSection(
+            section_key=original.key,
+            position=original.position,
+            heading=parsed_section.heading[:300],
+            body_markdown=parsed_section.body,
+        )
+        for original, parsed_section in zip(revision.sections, parsed, strict=True)
     ]
     return translation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
@@ -12,20 +13,19 @@ from flask_login import current_user
 from council.accounts.access import current_participation_key, requires_role
 from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
+from council.compensation.service import completion_count, has_completed
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
+from council.feedback.forms import DISPOSITION_LABELS, new_comment_form
 from council.feedback.service import readable_comments, review_is_open
-from council.feedback.forms import new_comment_form
+from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.policies import service
-from council.compensation.service import completion_count, has_completed
-from council.voting.service import polls_for_revision
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision
-from council.feedback.forms import DISPOSITION_LABELS
 from council.summaries import service as summaries
+from council.voting.service import polls_for_revision
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 
@@ -67,10 +67,12 @@ def _locale() -> str:
 
 # --- Reading -----------------------------------------------------------------
 
+
 @bp.get("/")
 def index():
-    return render_template("policies/index.html", policies=service.list_policies(db.session), now=utcnow(),
-                           can_write=_is_author())
+    return render_template(
+        "policies/index.html", policies=service.list_policies(db.session), now=utcnow(), can_write=_is_author()
+    )
 
 
 @bp.get("/<uuid:policy_id>")
@@ -93,8 +95,13 @@ def revision(policy_id: uuid.UUID, number: int):
     found = published_or_404(policy_id, number)
     reading = service.text_for_reader(db.session, found, _locale())
     return render_template(
-        "policies/revision.html", revision=found, policy=found.policy, reading=reading,
-        place=service.place_for(db.session, current_user, found), now=utcnow(), can_write=_is_author(),
+        "policies/revision.html",
+        revision=found,
+        policy=found.policy,
+        reading=reading,
+        place=service.place_for(db.session, current_user, found),
+        now=utcnow(),
+        can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
         can_comment_whole=current_user.has_role(Role.ADVISOR) and review_is_open(found),
         polls=polls_for_revision(db.session, found),
@@ -102,8 +109,10 @@ def revision(policy_id: uuid.UUID, number: int):
         completions=completion_count(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
         has_summary=summaries.has_summary(db.session, found),
-        record=summaries.you_said_we_did(db.session, found), disposition_labels=DISPOSITION_LABELS,
-        headings=_headings_of(found), close_form=EmptyForm(),
+        record=summaries.you_said_we_did(db.session, found),
+        disposition_labels=DISPOSITION_LABELS,
+        headings=_headings_of(found),
+        close_form=EmptyForm(),
     )
 
 
@@ -136,14 +145,23 @@ def render_section(revision: Revision, key: str, *, comment_form=None, status: i
     if comment_form is None and can_comment:
         comment_form = new_comment_form(revision, key)
     return render_template(
-        "policies/section.html", revision=revision, policy=revision.policy, section=current, reading=reading,
+        "policies/section.html",
+        revision=revision,
+        policy=revision.policy,
+        section=current,
+        reading=reading,
         translated=reading.translation.section(key) if reading.translation else None,
         previous=revision.sections[position - 1] if position > 0 else None,
         next=revision.sections[position + 1] if position + 1 < len(revision.sections) else None,
-        position=position, questions=questions, now=utcnow(),
-        collapse_content_note=current_user.collapse_content_notes, language_names=LANGUAGE_NAMES,
+        position=position,
+        questions=questions,
+        now=utcnow(),
+        collapse_content_note=current_user.collapse_content_notes,
+        language_names=LANGUAGE_NAMES,
         comments=readable_comments(db.session, revision, key, current_participation_key()),
-        comment_form=comment_form, can_comment=can_comment, flag_form=EmptyForm(),
+        comment_form=comment_form,
+        can_comment=can_comment,
+        flag_form=EmptyForm(),
     ), status
 
 
@@ -154,8 +172,14 @@ def side_by_side(policy_id: uuid.UUID, number: int):
     if locale not in current_app.config["LANGUAGES"]:
         abort(404)
     reading = service.text_for_reader(db.session, found, locale)
-    return render_template("policies/side_by_side.html", revision=found, policy=found.policy, reading=reading,
-                           locale_shown=locale, language_names=LANGUAGE_NAMES)
+    return render_template(
+        "policies/side_by_side.html",
+        revision=found,
+        policy=found.policy,
+        reading=reading,
+        locale_shown=locale,
+        language_names=LANGUAGE_NAMES,
+    )
 
 
 @bp.get("/<uuid:policy_id>/history")
@@ -166,8 +190,13 @@ def history(policy_id: uuid.UUID):
         abort(404)
     summaries.close_due_reviews(min_group=_min_group())
     form = _compare_form(published)
-    return render_template("policies/history.html", policy=found, form=form, now=utcnow(),
-                           chain=list(reversed(summaries.history_chain(db.session, published))))
+    return render_template(
+        "policies/history.html",
+        policy=found,
+        form=form,
+        now=utcnow(),
+        chain=list(reversed(summaries.history_chain(db.session, published))),
+    )
 
 
 def _compare_form(published: list[Revision]) -> CompareForm:
@@ -190,24 +219,33 @@ def compare_revisions(policy_id: uuid.UUID):
         abort(404)
     old = published_or_404(policy_id, form.old.data)
     new = published_or_404(policy_id, form.new.data)
-    return render_template("policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new),
-                           form=form)
+    return render_template(
+        "policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new), form=form
+    )
 
 
 # --- Writing -----------------------------------------------------------------
+
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR)
 def new():
     form = DraftForm()
     if form.validate_on_submit():
-        created = service.create_policy(db.session, current_user, title=form.title.data, body=form.body.data,
-                                        change_notes=form.change_notes.data, locale=_locale())
+        created = service.create_policy(
+            db.session,
+            current_user,
+            title=form.title.data,
+            body=form.body.data,
+            change_notes=form.change_notes.data,
+            locale=_locale(),
+        )
         db.session.commit()
         flash(_("Draft saved."), "success")
         return redirect(url_for("policies.edit_draft", policy_id=created.id), code=303)
-    return render_template("policies/draft.html", form=form, policy=None, draft=None,
-                           preview=None), (400 if form.errors else 200)
+    return render_template("policies/draft.html", form=form, policy=None, draft=None, preview=None), (
+        400 if form.errors else 200
+    )
 
 
 def _draft_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
@@ -228,19 +266,26 @@ def edit_draft(policy_id: uuid.UUID):
         if action == "preview":
             preview = form.body.data
         else:
-            service.save_draft(db.session, draft, title=form.title.data, body=form.body.data,
-                               change_notes=form.change_notes.data)
+            service.save_draft(
+                db.session, draft, title=form.title.data, body=form.body.data, change_notes=form.change_notes.data
+            )
             if action == "publish":
                 db.session.commit()  # the text is kept even when publishing is refused
                 try:
                     summaries.publish_revision(db.session, draft, min_group=_min_group())
                 except (service.EmptyRevision, summaries.PreviousRoundOpen, summaries.UnansweredComments) as problem:
                     db.session.rollback()
-                    return _draft_page(form, found, draft, status=400 if isinstance(problem, service.EmptyRevision)
-                                       else 409, problem=problem)
+                    return _draft_page(
+                        form,
+                        found,
+                        draft,
+                        status=400 if isinstance(problem, service.EmptyRevision) else 409,
+                        problem=problem,
+                    )
                 db.session.commit()
-                flash(_("Revision %(number)d is published. It can no longer be changed.", number=draft.number),
-                      "success")
+                flash(
+                    _("Revision %(number)d is published. It can no longer be changed.", number=draft.number), "success"
+                )
                 return redirect(url_for("policies.revision", policy_id=found.id, number=draft.number), code=303)
             db.session.commit()
             flash(_("Draft saved."), "success")
@@ -252,11 +297,19 @@ def _draft_page(form, policy: Policy, draft: Revision, *, status: int, preview=N
     """The draft editor; below it, every comment of the last review with what is to be done with it."""
     previous = summaries.previous_round(draft)
     comments = summaries.round_comments(db.session, previous) if previous else []
-    return render_template("policies/draft.html", form=form, policy=policy, draft=draft, preview=preview,
-                           previous=previous, round_comments=comments, problem=PUBLISH_PROBLEMS.get(type(problem)),
-                           unanswered=problem.comments if isinstance(problem, summaries.UnansweredComments) else [],
-                           disposition_labels=DISPOSITION_LABELS,
-                           headings=_headings_of(draft) if previous else {}), status
+    return render_template(
+        "policies/draft.html",
+        form=form,
+        policy=policy,
+        draft=draft,
+        preview=preview,
+        previous=previous,
+        round_comments=comments,
+        problem=PUBLISH_PROBLEMS.get(type(problem)),
+        unanswered=problem.comments if isinstance(problem, summaries.UnansweredComments) else [],
+        disposition_labels=DISPOSITION_LABELS,
+        headings=_headings_of(draft) if previous else {},
+    ), status
 
 
 @bp.route("/<uuid:policy_id>/draft/sections", methods=["GET", "POST"])
@@ -271,13 +324,13 @@ def draft_sections(policy_id: uuid.UUID):
         except service.ContinuationInvalid:
             db.session.rollback()
             flash(_("Two sections cannot continue the same earlier section. Please choose again."), "error")
-            return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices,
-                                   form=EmptyForm()), 400
+            return render_template(
+                "policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm()
+            ), 400
         db.session.commit()
         flash(_("Section matching saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
-    return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices,
-                           form=EmptyForm())
+    return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm())
 
 
 @bp.route("/<uuid:policy_id>/draft/sections/<key>", methods=["GET", "POST"])
@@ -288,13 +341,19 @@ def section_notes(policy_id: uuid.UUID, key: str):
     if current is None:
         abort(404)
     form = SectionNotesForm(
-        summary=current.summary, content_note=current.content_note,
+        summary=current.summary,
+        content_note=current.content_note,
         questions="\n".join(q.text for q in draft.questions_for(key)),
     )
     if form.validate_on_submit():
-        service.update_section_notes(db.session, draft, key, summary=form.summary.data,
-                                     content_note=form.content_note.data,
-                                     questions=form.questions.data.splitlines())
+        service.update_section_notes(
+            db.session,
+            draft,
+            key,
+            summary=form.summary.data,
+            content_note=form.content_note.data,
+            questions=form.questions.data.splitlines(),
+        )
         db.session.commit()
         flash(_("Section notes saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
@@ -324,8 +383,12 @@ def review_window(policy_id: uuid.UUID, number: int):
     )
     if form.validate_on_submit():
         try:
-            service.set_review_window(db.session, found, opens_at=local_to_utc(form.opens_at.data),
-                                      closes_at=local_to_utc(form.closes_at.data))
+            service.set_review_window(
+                db.session,
+                found,
+                opens_at=local_to_utc(form.opens_at.data),
+                closes_at=local_to_utc(form.closes_at.data),
+            )
         except service.ReviewWindowInvalid as problem:
             db.session.rollback()
             form.closes_at.errors.append(REVIEW_WINDOW_PROBLEMS[problem.reason])
@@ -334,8 +397,15 @@ def review_window(policy_id: uuid.UUID, number: int):
             flash(_("The review window is saved."), "success")
             return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
     status = 400 if form.errors else 200
-    return render_template("policies/review_window.html", revision=found, policy=found.policy, form=form,
-                           window=window, now=utcnow(), timezone_name=str(get_timezone())), status
+    return render_template(
+        "policies/review_window.html",
+        revision=found,
+        policy=found.policy,
+        form=form,
+        window=window,
+        now=utcnow(),
+        timezone_name=str(get_timezone()),
+    ), status
 
 
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])
@@ -349,18 +419,31 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
     form = TranslationForm(title=existing.title if existing else "", body=existing.body_markdown if existing else "")
     if form.validate_on_submit():
         try:
-            service.save_translation(db.session, found, current_user, locale=locale, title=form.title.data,
-                                     body=form.body.data)
+            service.save_translation(
+                db.session, found, current_user, locale=locale, title=form.title.data, body=form.body.data
+            )
         except service.TranslationMismatch as mismatch:
             db.session.rollback()
-            form.body.errors.append(_(
-                "The translation has %(found)d sections but the original has %(expected)d. "
-                "Keep the same ## headings in the same order.", found=mismatch.found, expected=mismatch.expected))
+            form.body.errors.append(
+                _(
+                    "The translation has %(found)d sections but the original has %(expected)d. "
+                    "Keep the same ## headings in the same order.",
+                    found=mismatch.found,
+                    expected=mismatch.expected,
+                )
+            )
         else:
             db.session.commit()
             flash(_("The translation is saved."), "success")
-            return redirect(url_for("policies.side_by_side", policy_id=policy_id, number=number, locale=locale),
-                            code=303)
+            return redirect(
+                url_for("policies.side_by_side", policy_id=policy_id, number=number, locale=locale), code=303
+            )
     status = 400 if form.errors else 200
-    return render_template("policies/translate.html", revision=found, policy=found.policy, form=form,
-                           locale_name=LANGUAGE_NAMES[locale], target_locale=locale), status
+    return render_template(
+        "policies/translate.html",
+        revision=found,
+        policy=found.policy,
+        form=form,
+        locale_name=LANGUAGE_NAMES[locale],
+        target_locale=locale,
+    ), status

@@ -11,8 +11,11 @@ from wtforms.validators import DataRequired, Length
 class ParaphraseForm(FlaskForm):
     body = TextAreaField(
         _l("Your paraphrase (signed with your name)"),
-        description=_l("Say what the comment asks for in your own words. Leave out anything that could identify "
-                       "its writer."),
-        validators=[DataRequired(message=_l("Please write the paraphrase.")),
-                    Length(max=2000, message=_l("Please keep this under %(max)d characters.", max=2000))],
+        description=_l(
+            "Say what the comment asks for in your own words. Leave out anything that could identify its writer."
+        ),
+        validators=[
+            DataRequired(message=_l("Please write the paraphrase.")),
+            Length(max=2000, message=_l("Please keep this under %(max)d characters.", max=2000)),
+        ],
     )

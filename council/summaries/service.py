@@ -65,9 +65,13 @@ class NotParaphrasable(SummaryError):
 
 # --- Closing -------------------------------------------------------------------
 
+
 def _due_windows(now: datetime):
-    return (select(ReviewWindow).where(ReviewWindow.closes_at <= now)
-            .where(ReviewWindow.revision_id.not_in(select(FeedbackSummary.revision_id))))
+    return (
+        select(ReviewWindow)
+        .where(ReviewWindow.closes_at <= now)
+        .where(ReviewWindow.revision_id.not_in(select(FeedbackSummary.revision_id)))
+    )
 
 
 def any_review_due(dbs: Session, now: datetime | None = None) -> bool:
@@ -118,20 +122,29 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         return existing
     closes_on = revision.review_window.closes_at.date()
     # A window may have been extended or closed early since people marked their review done.
-    dbs.execute(update(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
-                .values(round_closes_on=closes_on).execution_options(synchronize_session=False))
-    comments = list(dbs.scalars(
-        select(Comment).where(Comment.revision_id == revision.id, Comment.state != "withdrawn")
-        .options(selectinload(Comment.response), selectinload(Comment.translations))
-        .order_by(Comment.id)
-    ).all())
+    dbs.execute(
+        update(ReviewCompletion)
+        .where(ReviewCompletion.revision_id == revision.id)
+        .values(round_closes_on=closes_on)
+        .execution_options(synchronize_session=False)
+    )
+    comments = list(
+        dbs.scalars(
+            select(Comment)
+            .where(Comment.revision_id == revision.id, Comment.state != "withdrawn")
+            .options(selectinload(Comment.response), selectinload(Comment.translations))
+            .order_by(Comment.id)
+        ).all()
+    )
     visible = [c for c in comments if c.state == "visible"]
     facts = {
         "version": 1,
         "closed_on": closes_on.isoformat(),
         "min_group": min_group,
-        "completions": dbs.scalar(select(func.count()).select_from(ReviewCompletion)
-                                  .where(ReviewCompletion.revision_id == revision.id)) or 0,
+        "completions": dbs.scalar(
+            select(func.count()).select_from(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
+        )
+        or 0,
         "comments": len(comments),
         "hidden": len(comments) - len(visible),
         "sections": _per_section(revision, comments),
@@ -145,9 +158,16 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
     dbs.add(summary)
     dbs.flush()
     dbs.add_all(
-        SummaryQuote(summary_id=summary.id, comment_id=c.id, section_key=c.section_key, language=c.language,
-                     body=c.body, translations=json.dumps({t.locale: t.body for t in c.translations}))
-        for c in visible if c.quote_consent == QuoteConsent.VERBATIM
+        SummaryQuote(
+            summary_id=summary.id,
+            comment_id=c.id,
+            section_key=c.section_key,
+            language=c.language,
+            body=c.body,
+            translations=json.dumps({t.locale: t.body for t in c.translations}),
+        )
+        for c in visible
+        if c.quote_consent == QuoteConsent.VERBATIM
     )
     dbs.flush()
     dbs.refresh(summary)
@@ -169,10 +189,14 @@ def _languages(dbs: Session, comments: list[Comment], min_group: int, original: 
     pointed out by its line; such counts go under "other languages". The
     revision's own language is read by everyone, so it needs only enough comments.
     """
-    advisors_by_locale = dict(dbs.execute(
-        select(User.locale, func.count()).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True)).group_by(User.locale)
-    ).all())
+    advisors_by_locale = dict(
+        dbs.execute(
+            select(User.locale, func.count())
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True))
+            .group_by(User.locale)
+        ).all()
+    )
     named, other = [], 0
     for language, count in sorted(Counter(c.language for c in comments).items()):
         if count >= min_group and (language == original or advisors_by_locale.get(language, 0) >= min_group):
@@ -192,13 +216,22 @@ def _polls(dbs: Session, revision: Revision) -> list[dict]:
     for poll in polls_for_revision(dbs, revision):
         result = results(dbs, poll)
         labels = {str(option.id): option.label for option in poll.options}
-        snapshot.append({
-            "question": poll.question, "kind": poll.kind, "state": poll.state,
-            "voted": turnout(dbs, poll).voted, "min_ballots": poll.min_ballots,
-            "rows": [[value, labels.get(value, value), count, round(percent, 1)]
-                     for value, count, percent in result.counts] if result else None,
-            "mean": result.mean if result else None,
-        })
+        snapshot.append(
+            {
+                "question": poll.question,
+                "kind": poll.kind,
+                "state": poll.state,
+                "voted": turnout(dbs, poll).voted,
+                "min_ballots": poll.min_ballots,
+                "rows": [
+                    [value, labels.get(value, value), count, round(percent, 1)]
+                    for value, count, percent in result.counts
+                ]
+                if result
+                else None,
+                "mean": result.mean if result else None,
+            }
+        )
     return snapshot
 
 
@@ -209,14 +242,19 @@ def _themes(visible: list[Comment]) -> list[dict]:
         texts += [(comment.section_key, t.locale, comment.id, t.body) for t in comment.translations]
     open_to_advisors = {c.id for c in visible if c.quote_consent != QuoteConsent.AUTHOR_ONLY}
     return [
-        {"section": theme.section_key, "language": theme.language, "phrase": theme.phrase,
-         "comments": [str(i) for i in theme.comment_ids],
-         "open_to_advisors": [str(i) for i in theme.comment_ids if i in open_to_advisors]}
+        {
+            "section": theme.section_key,
+            "language": theme.language,
+            "phrase": theme.phrase,
+            "comments": [str(i) for i in theme.comment_ids],
+            "open_to_advisors": [str(i) for i in theme.comment_ids if i in open_to_advisors],
+        }
         for theme in find_themes(texts)
     ]
 
 
 # --- Reading a summary -----------------------------------------------------------
+
 
 @dataclass
 class SummaryView:
@@ -234,8 +272,9 @@ class SummaryView:
     paraphrase_total: int = 0
 
 
-def view_summary(dbs: Session, summary: FeedbackSummary, *, staff: bool, page: int = 1,
-                 per_page: int | None = None) -> SummaryView:
+def view_summary(
+    dbs: Session, summary: FeedbackSummary, *, staff: bool, page: int = 1, per_page: int | None = None
+) -> SummaryView:
     """``per_page`` bounds the quotes and paraphrases shown (the page); None gives them all (the exports)."""
     facts = summary.facts
     key = "comments" if staff else "open_to_advisors"
@@ -243,12 +282,20 @@ def view_summary(dbs: Session, summary: FeedbackSummary, *, staff: bool, page: i
     quotes = select(SummaryQuote).where(SummaryQuote.summary_id == summary.id)
     paraphrases = _paraphrases_query(summary.revision, staff=staff)
     return SummaryView(
-        summary=summary, facts=facts, themes=themes,
-        quotes=list(dbs.scalars(_page_of(quotes.order_by(SummaryQuote.section_key, SummaryQuote.comment_id),
-                                         page, per_page))),
-        paraphrases=[(comment, paraphrase) for comment, paraphrase in dbs.execute(
-            _page_of(paraphrases.order_by(Comment.section_key, Comment.id), page, per_page)).all()],
-        quote_total=_count(dbs, quotes), paraphrase_total=_count(dbs, paraphrases),
+        summary=summary,
+        facts=facts,
+        themes=themes,
+        quotes=list(
+            dbs.scalars(_page_of(quotes.order_by(SummaryQuote.section_key, SummaryQuote.comment_id), page, per_page))
+        ),
+        paraphrases=[
+            (comment, paraphrase)
+            for comment, paraphrase in dbs.execute(
+                _page_of(paraphrases.order_by(Comment.section_key, Comment.id), page, per_page)
+            ).all()
+        ],
+        quote_total=_count(dbs, quotes),
+        paraphrase_total=_count(dbs, paraphrases),
     )
 
 
@@ -261,9 +308,15 @@ def _count(dbs: Session, query) -> int:
 
 
 def _paraphrases_query(revision: Revision, *, staff: bool):
-    query = (select(Comment, Paraphrase).outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
-             .where(Comment.revision_id == revision.id, Comment.state == "visible",
-                    Comment.quote_consent == str(QuoteConsent.PARAPHRASE)))
+    query = (
+        select(Comment, Paraphrase)
+        .outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
+        .where(
+            Comment.revision_id == revision.id,
+            Comment.state == "visible",
+            Comment.quote_consent == str(QuoteConsent.PARAPHRASE),
+        )
+    )
     return query if staff else query.where(Paraphrase.comment_id.is_not(None))
 
 
@@ -273,8 +326,12 @@ def theme_comments(dbs: Session, summary: FeedbackSummary, index: int, *, staff:
     ids = theme["comments"] if staff else theme["open_to_advisors"]
     if not ids:
         raise IndexError(index)
-    comments = dbs.scalars(select(Comment).where(Comment.id.in_([uuid.UUID(i) for i in ids]))
-                           .options(selectinload(Comment.translations)).order_by(Comment.id)).all()
+    comments = dbs.scalars(
+        select(Comment)
+        .where(Comment.id.in_([uuid.UUID(i) for i in ids]))
+        .options(selectinload(Comment.translations))
+        .order_by(Comment.id)
+    ).all()
     return theme, list(comments)
 
 
@@ -297,6 +354,7 @@ def write_paraphrase(dbs: Session, author: User, comment: Comment, body: str) ->
 
 # --- Publishing the next revision ----------------------------------------------
 
+
 def previous_round(draft: Revision) -> Revision | None:
     """The published revision a draft follows, when it had a review round."""
     current = draft.policy.current
@@ -307,7 +365,8 @@ def round_comments(dbs: Session, revision: Revision) -> list[Comment]:
     """Every visible comment of a round with its answer, in section order: what the author checks before publishing."""
     positions = {s.key: s.position for s in revision.sections}
     comments = dbs.scalars(
-        select(Comment).where(Comment.revision_id == revision.id, Comment.state == "visible")
+        select(Comment)
+        .where(Comment.revision_id == revision.id, Comment.state == "visible")
         .options(selectinload(Comment.response).selectinload(Response.author))
     ).all()
     return sorted(comments, key=lambda c: (positions.get(c.section_key, len(positions)), c.id))
@@ -331,8 +390,12 @@ def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revisi
     policies.publish(dbs, draft)
     dbs.add_all(
         RevisionOutcome(
-            revision_id=draft.id, comment_id=c.id, section_key=c.section_key, quote_consent=c.quote_consent,
-            disposition=c.response.disposition, responder_id=c.response.author_id,
+            revision_id=draft.id,
+            comment_id=c.id,
+            section_key=c.section_key,
+            quote_consent=c.quote_consent,
+            disposition=c.response.disposition,
+            responder_id=c.response.author_id,
             response_body="" if c.quote_consent == QuoteConsent.AUTHOR_ONLY else c.response.body,
         )
         for c in comments
@@ -352,10 +415,13 @@ class YouSaidWeDid:
 
 
 def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
-    outcomes = list(dbs.scalars(
-        select(RevisionOutcome).where(RevisionOutcome.revision_id == revision.id)
-        .options(selectinload(RevisionOutcome.comment), selectinload(RevisionOutcome.responder))
-    ).all())
+    outcomes = list(
+        dbs.scalars(
+            select(RevisionOutcome)
+            .where(RevisionOutcome.revision_id == revision.id)
+            .options(selectinload(RevisionOutcome.comment), selectinload(RevisionOutcome.responder))
+        ).all()
+    )
     if not outcomes:
         return None
     ids = [o.comment_id for o in outcomes]
@@ -363,8 +429,10 @@ def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
     paraphrases = {p.comment_id: p for p in dbs.scalars(select(Paraphrase).where(Paraphrase.comment_id.in_(ids)))}
     previous = next(r for r in reversed(revision.policy.published) if r.number < revision.number)
     positions = {s.key: s.position for s in previous.sections}
-    shown = sorted((o for o in outcomes if o.quote_consent != QuoteConsent.AUTHOR_ONLY),
-                   key=lambda o: (positions.get(o.section_key, len(positions)), o.id))
+    shown = sorted(
+        (o for o in outcomes if o.quote_consent != QuoteConsent.AUTHOR_ONLY),
+        key=lambda o: (positions.get(o.section_key, len(positions)), o.id),
+    )
     counted = Counter(o.disposition for o in outcomes if o.quote_consent == QuoteConsent.AUTHOR_ONLY)
     return YouSaidWeDid(
         previous=previous,
@@ -374,6 +442,7 @@ def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
 
 
 # --- The chain, and an advisor's impact --------------------------------------------
+
 
 @dataclass(frozen=True)
 class ChainLink:
@@ -391,21 +460,36 @@ def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
     """Revision → review → summary → responses → next revision, for every version, in a fixed number of queries."""
     ids = [r.id for r in published]
     summarised = set(dbs.scalars(select(FeedbackSummary.revision_id).where(FeedbackSummary.revision_id.in_(ids))))
-    counts = {revision_id: (total, answered) for revision_id, total, answered in dbs.execute(
-        select(Comment.revision_id, func.count(Comment.id), func.count(Response.id))
-        .outerjoin(Response, Response.comment_id == Comment.id)
-        .where(Comment.revision_id.in_(ids), Comment.state == "visible").group_by(Comment.revision_id)
-    ).all()}
-    outcomes = dict(dbs.execute(select(RevisionOutcome.revision_id, func.count())
-                                .where(RevisionOutcome.revision_id.in_(ids))
-                                .group_by(RevisionOutcome.revision_id)).all())
+    counts = {
+        revision_id: (total, answered)
+        for revision_id, total, answered in dbs.execute(
+            select(Comment.revision_id, func.count(Comment.id), func.count(Response.id))
+            .outerjoin(Response, Response.comment_id == Comment.id)
+            .where(Comment.revision_id.in_(ids), Comment.state == "visible")
+            .group_by(Comment.revision_id)
+        ).all()
+    }
+    outcomes = dict(
+        dbs.execute(
+            select(RevisionOutcome.revision_id, func.count())
+            .where(RevisionOutcome.revision_id.in_(ids))
+            .group_by(RevisionOutcome.revision_id)
+        ).all()
+    )
     links = []
     for position, revision in enumerate(published):
         following = published[position + 1] if position + 1 < len(published) else None
         total, answered = counts.get(revision.id, (0, 0))
-        links.append(ChainLink(revision=revision, summary_taken=revision.id in summarised, comments=total,
-                               answered=answered, next_revision=following,
-                               outcomes=outcomes.get(following.id, 0) if following else 0))
+        links.append(
+            ChainLink(
+                revision=revision,
+                summary_taken=revision.id in summarised,
+                comments=total,
+                answered=answered,
+                next_revision=following,
+                outcomes=outcomes.get(following.id, 0) if following else 0,
+            )
+        )
     return links
 
 
@@ -413,9 +497,14 @@ def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     """What the next revision did with each of these comments, when it has been published."""
     if not comment_ids:
         return {}
-    return {o.comment_id: o for o in dbs.scalars(
-        select(RevisionOutcome).where(RevisionOutcome.comment_id.in_(comment_ids))
-        .options(selectinload(RevisionOutcome.revision)))}
+    return {
+        o.comment_id: o
+        for o in dbs.scalars(
+            select(RevisionOutcome)
+            .where(RevisionOutcome.comment_id.in_(comment_ids))
+            .options(selectinload(RevisionOutcome.revision))
+        )
+    }
 
 
 def impact(dbs: Session, key: bytes) -> dict[str, int]:
@@ -426,7 +515,9 @@ def impact(dbs: Session, key: bytes) -> dict[str, int]:
     rows = dbs.execute(
         select(RevisionOutcome.disposition, Comment.id, Comment.owner_tag)
         .join(Comment, Comment.id == RevisionOutcome.comment_id)
-        .where(RevisionOutcome.disposition.in_(CHANGED_POLICY))).all()
-    counts = Counter(disposition for disposition, comment_id, tag in rows
-                     if hmac.compare_digest(tag, owner_tag(key, comment_id)))
+        .where(RevisionOutcome.disposition.in_(CHANGED_POLICY))
+    ).all()
+    counts = Counter(
+        disposition for disposition, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id))
+    )
     return {kind: counts.get(kind, 0) for kind in CHANGED_POLICY}

@@ -74,12 +74,22 @@ def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -
     sections = view.facts["sections"]
     most = max([row["comments"] for row in sections] + [1])
     return dict(
-        revision=revision, policy=revision.policy, view=view, facts=view.facts, headings=_headings(revision),
+        revision=revision,
+        policy=revision.policy,
+        view=view,
+        facts=view.facts,
+        headings=_headings(revision),
         closed_on=date.fromisoformat(view.facts["closed_on"]),
         section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
-        poll_label=_poll_label, language_names=LANGUAGE_NAMES, consent_labels=CONSENT_LABELS,
-        disposition_labels=DISPOSITION_LABELS, is_staff=_is_staff(), locale_code=get_locale().language,
-        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"], page=page, per_page=per_page,
+        poll_label=_poll_label,
+        language_names=LANGUAGE_NAMES,
+        consent_labels=CONSENT_LABELS,
+        disposition_labels=DISPOSITION_LABELS,
+        is_staff=_is_staff(),
+        locale_code=get_locale().language,
+        rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -108,8 +118,11 @@ def summary_pdf(policy_id: uuid.UUID, number: int):
     stylesheet = CSS(string=(Path(current_app.static_folder) / "css" / "council.css").read_text("utf-8"))
     # No protocol is allowed: the PDF is made from this HTML and stylesheet alone, and no request leaves the server.
     pdf = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).write_pdf(stylesheets=[stylesheet])
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.pdf"'},
+    )
 
 
 @bp.get("/summary.csv")
@@ -121,8 +134,11 @@ def summary_csv(policy_id: uuid.UUID, number: int):
     writer.writerow([_("Part"), _("Item"), _("Detail"), _("Count")])
     for row in _csv_rows(context):
         writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
-    return Response(buffer.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.csv"'})
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="summary-revision-{revision.number}.csv"'},
+    )
 
 
 def _csv_rows(context: dict):
@@ -160,9 +176,16 @@ def theme(policy_id: uuid.UUID, number: int, index: int):
         chosen, comments = service.theme_comments(db.session, found, index, staff=_is_staff())
     except IndexError:
         abort(404)
-    return render_template("summaries/theme.html", revision=revision, policy=revision.policy, theme=chosen,
-                           comments=comments, headings=_headings(revision), language_names=LANGUAGE_NAMES,
-                           locale_code=get_locale().language)
+    return render_template(
+        "summaries/theme.html",
+        revision=revision,
+        policy=revision.policy,
+        theme=chosen,
+        comments=comments,
+        headings=_headings(revision),
+        language_names=LANGUAGE_NAMES,
+        locale_code=get_locale().language,
+    )
 
 
 @bp.route("/summary/paraphrases/<uuid:comment_id>", methods=["GET", "POST"])
@@ -180,20 +203,28 @@ def paraphrase(policy_id: uuid.UUID, number: int, comment_id: uuid.UUID):
             service.write_paraphrase(db.session, current_user, comment, form.body.data)
         except service.OutcomeRecorded:
             db.session.rollback()
-            form.body.errors.append(_("The next revision is published, so its record of this comment can no "
-                                      "longer change."))
+            form.body.errors.append(
+                _("The next revision is published, so its record of this comment can no longer change.")
+            )
         except service.NotParaphrasable:
             db.session.rollback()
             form.body.errors.append(_("This comment can no longer be paraphrased: it was hidden or withdrawn."))
         else:
             db.session.commit()
             flash(_("The paraphrase is saved."), "success")
-            return redirect(url_for("summaries.summary", policy_id=policy_id, number=number,
-                                    _anchor="paraphrases"), code=303)
+            return redirect(
+                url_for("summaries.summary", policy_id=policy_id, number=number, _anchor="paraphrases"), code=303
+            )
     if form.errors:
         status = 400
-    return render_template("summaries/paraphrase.html", revision=revision, policy=revision.policy, comment=comment,
-                           form=form, consent_labels=CONSENT_LABELS), status
+    return render_template(
+        "summaries/paraphrase.html",
+        revision=revision,
+        policy=revision.policy,
+        comment=comment,
+        form=form,
+        consent_labels=CONSENT_LABELS,
+    ), status
 
 
 @bp.post("/review/close")

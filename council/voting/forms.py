@@ -18,22 +18,29 @@ KIND_LABELS = {
 
 
 class PollForm(FlaskForm):
-    question = StringField(_l("Question"), validators=[DataRequired(message=_l("Please write the question.")),
-                                                       Length(max=300)])
+    question = StringField(
+        _l("Question"), validators=[DataRequired(message=_l("Please write the question.")), Length(max=300)]
+    )
     explanation = TextAreaField(_l("Explanation (optional)"), validators=[Length(max=5000)])
     section = SelectField(_l("About"), default="")
-    kind = RadioField(_l("Kind of poll"), default=str(PollKind.CONSENT),
-                      choices=[SelectChoice(str(k), label) for k, label in KIND_LABELS.items()])
+    kind = RadioField(
+        _l("Kind of poll"),
+        default=str(PollKind.CONSENT),
+        choices=[SelectChoice(str(k), label) for k, label in KIND_LABELS.items()],
+    )
     options = TextAreaField(_l("Options, one per line (single choice only)"), validators=[Length(max=3000)])
     score_min = IntegerField(_l("Lowest score (score only)"), default=1, validators=[Optional(), NumberRange(-10, 10)])
     score_max = IntegerField(_l("Highest score (score only)"), default=5, validators=[Optional(), NumberRange(-10, 10)])
-    opens_at = DateTimeLocalField(_l("Opens"), format="%Y-%m-%dT%H:%M",
-                                  validators=[DataRequired(message=_l("Please give a date and time."))])
-    closes_at = DateTimeLocalField(_l("Closes"), format="%Y-%m-%dT%H:%M",
-                                   validators=[DataRequired(message=_l("Please give a date and time."))])
+    opens_at = DateTimeLocalField(
+        _l("Opens"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
+    )
+    closes_at = DateTimeLocalField(
+        _l("Closes"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
+    )
 
 
 class VoteForm(FlaskForm):
     choice = RadioField(_l("Your vote"), validators=[DataRequired(message=_l("Please choose an answer."))])
-    block_reason = TextAreaField(_l("If you block, please say why (posted as an anonymous comment)"),
-                                 validators=[Length(max=2000)])
+    block_reason = TextAreaField(
+        _l("If you block, please say why (posted as an anonymous comment)"), validators=[Length(max=2000)]
+    )

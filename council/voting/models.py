@@ -61,8 +61,9 @@ class Poll(db.Model):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
     revision: Mapped[Revision] = relationship()
-    options: Mapped[list[PollOption]] = relationship(back_populates="poll", order_by="PollOption.position",
-                                                     cascade="all, delete-orphan")
+    options: Mapped[list[PollOption]] = relationship(
+        back_populates="poll", order_by="PollOption.position", cascade="all, delete-orphan"
+    )
 
 
 class PollOption(db.Model):
@@ -96,8 +97,9 @@ class Ballot(db.Model):
     __table_args__ = (UniqueConstraint("poll_id", "ballot_tag"), {"sqlite_with_rowid": False})
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
-    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id", deferrable=True, initially="IMMEDIATE"),
-                                               index=True)
+    poll_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("polls.id", deferrable=True, initially="IMMEDIATE"), index=True
+    )
     #: An option's id, a consent choice, or a score, as text.
     choice: Mapped[str] = mapped_column(String(64))
     #: Erased when the poll closes.
@@ -113,6 +115,7 @@ class BlockReason(db.Model):
     __tablename__ = "block_reasons"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", deferrable=True, initially="IMMEDIATE"),
-                                                  primary_key=True)
+    comment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("comments.id", deferrable=True, initially="IMMEDIATE"), primary_key=True
+    )
     poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id"), index=True)

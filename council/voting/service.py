@@ -62,34 +62,61 @@ def ballot_tag(key: bytes, poll_id: uuid.UUID) -> bytes:
 
 # --- Setting up --------------------------------------------------------------
 
-def create_poll(dbs: Session, creator: User, revision: Revision, *, question: str, explanation: str, kind: PollKind,
-                opens_at: datetime, closes_at: datetime, section_key: str = "", options: list[str] = (),
-                score_min: int | None = None, score_max: int | None = None, min_ballots: int = 3) -> Poll:
+
+def create_poll(
+    dbs: Session,
+    creator: User,
+    revision: Revision,
+    *,
+    question: str,
+    explanation: str,
+    kind: PollKind,
+    opens_at: datetime,
+    closes_at: datetime,
+    section_key: str = "",
+    options: list[str] = (),
+    score_min: int | None = None,
+    score_max: int | None = None,
+    min_ballots: int = 3,
+) -> Poll:
     if closes_at <= opens_at or closes_at <= utcnow():
         raise PollInvalid("times")
     labels = [o.strip() for o in options if o.strip()]
     if kind == PollKind.CHOICE and len(labels) < 2:
         raise PollInvalid("options")
-    if kind == PollKind.SCORE and (score_min is None or score_max is None or score_max <= score_min
-                                   or score_max - score_min > 20):
+    if kind == PollKind.SCORE and (
+        score_min is None or score_max is None or score_max <= score_min or score_max - score_min > 20
+    ):
         raise PollInvalid("range")
     poll = Poll(
-        revision_id=revision.id, section_key=section_key, question=question.strip(), explanation=explanation.strip(),
-        kind=str(kind), opens_at=opens_at, closes_at=closes_at, state="scheduled", min_ballots=min_ballots,
-        created_by_id=creator.id, score_min=score_min if kind == PollKind.SCORE else None,
+        revision_id=revision.id,
+        section_key=section_key,
+        question=question.strip(),
+        explanation=explanation.strip(),
+        kind=str(kind),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        state="scheduled",
+        min_ballots=min_ballots,
+        created_by_id=creator.id,
+        score_min=score_min if kind == PollKind.SCORE else None,
         score_max=score_max if kind == PollKind.SCORE else None,
         options=[PollOption(position=n, label=label[:200]) for n, label in enumerate(labels)]
-        if kind == PollKind.CHOICE else [],
+        if kind == PollKind.CHOICE
+        else [],
     )
     dbs.add(poll)
     return poll
 
 
 def eligible_voters(dbs: Session) -> list[uuid.UUID]:
-    return list(dbs.scalars(
-        select(User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True))
-    ).all())
+    return list(
+        dbs.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True))
+        ).all()
+    )
 
 
 def _due(now: datetime):
@@ -104,8 +131,7 @@ def any_poll_due(dbs: Session, now: datetime | None = None) -> bool:
 def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
     """Open scheduled polls whose time has come, freezing each one's electorate."""
     now = now or utcnow()
-    due = dbs.scalars(select(Poll).where(Poll.state == "scheduled", Poll.opens_at <= now)
-                      .with_for_update()).all()
+    due = dbs.scalars(select(Poll).where(Poll.state == "scheduled", Poll.opens_at <= now).with_for_update()).all()
     for poll in due:
         voters = eligible_voters(dbs)
         dbs.add_all(VoterRoll(poll_id=poll.id, user_id=user_id, voted=False) for user_id in voters)
@@ -129,8 +155,12 @@ def close(dbs: Session, poll: Poll) -> None:
     dbs.refresh(poll, with_for_update=True)
     if poll.state == "closed":
         return
-    dbs.execute(update(Ballot).where(Ballot.poll_id == poll.id).values(ballot_tag=None)
-                .execution_options(synchronize_session=False))
+    dbs.execute(
+        update(Ballot)
+        .where(Ballot.poll_id == poll.id)
+        .values(ballot_tag=None)
+        .execution_options(synchronize_session=False)
+    )
     _rewrite_in_random_order(dbs, poll)
     poll.state = "closed"
 
@@ -154,8 +184,10 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
         return 0
     table = Ballot.__table__
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
-    rows = [dict(row) for row in dbs.execute(
-        select(table).where(table.c.poll_id == poll.id).order_by(table.c.id)).mappings()]
+    rows = [
+        dict(row)
+        for row in dbs.execute(select(table).where(table.c.poll_id == poll.id).order_by(table.c.id)).mappings()
+    ]
     dbs.execute(delete(table).where(table.c.poll_id == poll.id))
     if rows:  # many rows per statement, in the order given: the physical order is the random key's
         dbs.execute(insert(table), rows)
@@ -164,25 +196,39 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
 
 # --- Voting ------------------------------------------------------------------
 
+
 def _validate_choice(poll: Poll, choice: str) -> str:
     if choice not in rules_for(poll).answers(poll):
         raise InvalidChoice
     return choice
 
 
-def vote(dbs: Session, user: User, key: bytes, poll: Poll, choice: str, *, block_reason: str = "",
-         language: str = "en", comment_limit: int = 10_000) -> Ballot:
+def vote(
+    dbs: Session,
+    user: User,
+    key: bytes,
+    poll: Poll,
+    choice: str,
+    *,
+    block_reason: str = "",
+    language: str = "en",
+    comment_limit: int = 10_000,
+) -> Ballot:
     """Cast or change this advisor's ballot. The caller commits; nothing is written on any error."""
     choice = _validate_choice(poll, choice)
     if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
         raise BlockNeedsReason
-    roll = dbs.scalar(select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id)
-                      .with_for_update())
+    roll = dbs.scalar(
+        select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id).with_for_update()
+    )
     # Re-read the poll's state, holding its row for share until this commits: a close waits for this
     # vote, and a vote that comes while a close runs waits and then sees the poll closed.
-    state, closes_at = dbs.execute(select(Poll.state, Poll.closes_at).where(Poll.id == poll.id)
-                                   .with_for_update(read=True)
-                                   .execution_options(populate_existing=True)).one()
+    state, closes_at = dbs.execute(
+        select(Poll.state, Poll.closes_at)
+        .where(Poll.id == poll.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
     if state != "open" or closes_at <= utcnow():
         raise PollNotOpen
     if roll is None:
@@ -207,18 +253,28 @@ def vote(dbs: Session, user: User, key: bytes, poll: Poll, choice: str, *, block
 def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, language: str, limit: int) -> None:
     """A block's reason is posted as an anonymous comment on what the poll asks about."""
     revision = dbs.get(Revision, poll.revision_id)
-    draft = feedback.Draft(section_key=poll.section_key, question_id=None, body=reason[:BLOCK_REASON_MAX],
-                           language=language, quote_consent=QuoteConsent.PARAPHRASE,
-                           submission_key=secrets.token_urlsafe(24))
+    draft = feedback.Draft(
+        section_key=poll.section_key,
+        question_id=None,
+        body=reason[:BLOCK_REASON_MAX],
+        language=language,
+        quote_consent=QuoteConsent.PARAPHRASE,
+        submission_key=secrets.token_urlsafe(24),
+    )
     comment = feedback.post_comment(dbs, key, revision, draft, limit=limit, require_open_review=False)
     dbs.add(BlockReason(comment_id=comment.id, poll_id=poll.id))
 
 
 def block_reasons(dbs: Session, poll: Poll) -> list[Comment]:
     """The reasons given for blocks, shown with the results; ordered by random id, never by time."""
-    return list(dbs.scalars(select(Comment).join(BlockReason, BlockReason.comment_id == Comment.id)
-                            .where(BlockReason.poll_id == poll.id, Comment.state == "visible")
-                            .order_by(Comment.id)).all())
+    return list(
+        dbs.scalars(
+            select(Comment)
+            .join(BlockReason, BlockReason.comment_id == Comment.id)
+            .where(BlockReason.poll_id == poll.id, Comment.state == "visible")
+            .order_by(Comment.id)
+        ).all()
+    )
 
 
 def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
@@ -230,11 +286,11 @@ def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
 
 
 def has_voted(dbs: Session, user: User, poll: Poll) -> bool:
-    return bool(dbs.scalar(select(VoterRoll.voted).where(VoterRoll.poll_id == poll.id,
-                                                         VoterRoll.user_id == user.id)))
+    return bool(dbs.scalar(select(VoterRoll.voted).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id)))
 
 
 # --- Turnout and results -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Turnout:
@@ -272,10 +328,17 @@ def results(dbs: Session, poll: Poll) -> Results | None:
 
 
 def polls_for_revision(dbs: Session, revision: Revision) -> list[Poll]:
-    return list(dbs.scalars(select(Poll).where(Poll.revision_id == revision.id)
-                            .options(selectinload(Poll.options)).order_by(Poll.closes_at, Poll.id)).all())
+    return list(
+        dbs.scalars(
+            select(Poll)
+            .where(Poll.revision_id == revision.id)
+            .options(selectinload(Poll.options))
+            .order_by(Poll.closes_at, Poll.id)
+        ).all()
+    )
 
 
 def roll_for_coordinators(dbs: Session, poll: Poll) -> list[VoterRoll]:
-    return list(dbs.scalars(select(VoterRoll).where(VoterRoll.poll_id == poll.id)
-                            .options(selectinload(VoterRoll.user))).all())
+    return list(
+        dbs.scalars(select(VoterRoll).where(VoterRoll.poll_id == poll.id).options(selectinload(VoterRoll.user))).all()
+    )

@@ -64,10 +64,15 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
             form.choice.data = mine
     results = service.results(db.session, poll)
     return render_template(
-        "voting/poll.html", poll=poll, form=form if eligible_and_open else None, mine=mine,
+        "voting/poll.html",
+        poll=poll,
+        form=form if eligible_and_open else None,
+        mine=mine,
         mine_label=_choice_label(poll, mine) if mine else None,
-        voted=service.has_voted(db.session, current_user, poll), turnout=service.turnout(db.session, poll),
-        results=results, labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
+        voted=service.has_voted(db.session, current_user, poll),
+        turnout=service.turnout(db.session, poll),
+        results=results,
+        labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
         reasons=service.block_reasons(db.session, poll) if results and poll.kind == PollKind.CONSENT else [],
         rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
     ), status
@@ -88,9 +93,16 @@ def vote(poll_id: uuid.UUID):
     problem = None
     if form.validate_on_submit():
         try:
-            service.vote(db.session, current_user, current_participation_key(), found, form.choice.data,
-                         block_reason=form.block_reason.data or "", language=get_locale().language,
-                         comment_limit=current_app.config["COMMENT_MAX_CHARS"])
+            service.vote(
+                db.session,
+                current_user,
+                current_participation_key(),
+                found,
+                form.choice.data,
+                block_reason=form.block_reason.data or "",
+                language=get_locale().language,
+                comment_limit=current_app.config["COMMENT_MAX_CHARS"],
+            )
         except service.InvalidChoice:
             problem = _("That is not one of this poll's answers. Please choose again.")
         except service.BlockNeedsReason:
@@ -122,14 +134,23 @@ def new_poll(policy_id: uuid.UUID, number: int):
     revision = published_or_404(policy_id, number)
     form = PollForm()
     form.section.choices = [SelectChoice("", _("The revision as a whole"))] + [
-        SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections]
+        SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections
+    ]
     if form.validate_on_submit():
         try:
             created = service.create_poll(
-                db.session, current_user, revision, question=form.question.data, explanation=form.explanation.data or "",
-                kind=PollKind(form.kind.data), opens_at=local_to_utc(form.opens_at.data),
-                closes_at=local_to_utc(form.closes_at.data), section_key=form.section.data,
-                options=(form.options.data or "").splitlines(), score_min=form.score_min.data, score_max=form.score_max.data,
+                db.session,
+                current_user,
+                revision,
+                question=form.question.data,
+                explanation=form.explanation.data or "",
+                kind=PollKind(form.kind.data),
+                opens_at=local_to_utc(form.opens_at.data),
+                closes_at=local_to_utc(form.closes_at.data),
+                section_key=form.section.data,
+                options=(form.options.data or "").splitlines(),
+                score_min=form.score_min.data,
+                score_max=form.score_max.data,
                 min_ballots=current_app.config["POLL_MIN_BALLOTS"],
             )
         except service.PollInvalid as problem:
@@ -139,5 +160,6 @@ def new_poll(policy_id: uuid.UUID, number: int):
             db.session.commit()
             flash(_("The poll is saved. It opens at the time you chose."), "success")
             return redirect(url_for("voting.poll", poll_id=created.id), code=303)
-    return render_template("voting/new.html", form=form, revision=revision,
-                           kind_labels=KIND_LABELS), (400 if form.errors else 200)
+    return render_template("voting/new.html", form=form, revision=revision, kind_labels=KIND_LABELS), (
+        400 if form.errors else 200
+    )

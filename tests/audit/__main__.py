@@ -28,10 +28,18 @@ def _arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m tests.audit", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join(TOOLS), help="comma-separated: " + ", ".join(TOOLS))
     parser.add_argument("--scan-minutes", type=float, default=8.0, help="wapiti's whole budget (default 8)")
-    parser.add_argument("--deps-unverified", choices=("fail", "note"), default="fail",
-                        help="a pin that no reachable service could check: a finding (default) or a note")
-    parser.add_argument("--accepted", type=Path, default=None,
-                        help="a file of findings to let through while they wait for a fix (CI: tests/audit/accepted.txt)")
+    parser.add_argument(
+        "--deps-unverified",
+        choices=("fail", "note"),
+        default="fail",
+        help="a pin that no reachable service could check: a finding (default) or a note",
+    )
+    parser.add_argument(
+        "--accepted",
+        type=Path,
+        default=None,
+        help="a file of findings to let through while they wait for a fix (CI: tests/audit/accepted.txt)",
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "test-artifacts" / "audit")
     arguments = parser.parse_args(argv)
     arguments.only = [name.strip() for name in arguments.only.split(",") if name.strip()]
@@ -61,8 +69,10 @@ def _site_checks(arguments, results: list[Result]) -> None:
         print(f"== fetching the same {len(english)} pages in Arabic", flush=True)
         arabic = pages.in_language(server, visits, "ar")
         walk.findings = [problem for visit in visits for problem in visit.problems]
-        walk.checked = (f"{len(english)} en + {len(arabic)} ar pages, "
-                        f"{len({(p.visitor, p.endpoint) for p in english})} views x visitors")
+        walk.checked = (
+            f"{len(english)} en + {len(arabic)} ar pages, "
+            f"{len({(p.visitor, p.endpoint) for p in english})} views x visitors"
+        )
         for visit in visits:
             print(f"   {visit.visitor}: {len([p for p in visit.pages if p.lang == 'en'])} pages", flush=True)
         results.append(_timed(walk, started))
@@ -116,7 +126,7 @@ def _apply_accepted(path: Path, results: list[Result]) -> None:
                 rule[2] += 1
                 result.notes.append(f"accepted for now ({rule[1]}): {finding}")
         result.findings = kept
-    for pattern, reason, used in rules:
+    for pattern, _reason, used in rules:
         if not used:
             print(f"   {path.name}: nothing matched {pattern.pattern!r}; if it is fixed, delete the line")
 
@@ -163,8 +173,8 @@ def main(argv=None) -> int:
     print()
     print(table(results))
     passed = all(result.passed for result in results)
-    print(f"\naudit {'passed' if passed else 'FAILED'} in {time.monotonic() - started:.0f} s; "
-          f"details in {arguments.report.relative_to(ROOT) if arguments.report.is_relative_to(ROOT) else arguments.report}")
+    report = arguments.report.relative_to(ROOT) if arguments.report.is_relative_to(ROOT) else arguments.report
+    print(f"\naudit {'passed' if passed else 'FAILED'} in {time.monotonic() - started:.0f} s; details in {report}")
     return 0 if passed else 1
 
 

@@ -58,26 +58,35 @@ def check(server, visits, pages, lang: str, result: Result, report: Path) -> Non
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             for visit in visits:
-                context = browser.new_context(ignore_https_errors=True, viewport=VIEWPORTS[lang], locale=lang,
-                                              service_workers="block")
+                context = browser.new_context(
+                    ignore_https_errors=True, viewport=VIEWPORTS[lang], locale=lang, service_workers="block"
+                )
                 _keep_traffic_local(context, server.base_url)
                 context.add_cookies(_cookies(visit, server.base_url))
                 context.add_init_script(source)
                 tab = context.new_page()
                 for page in by_visitor.get(visit.visitor, []):
-                    outcome, problem = _check(tab, server.base_url + page.path, page.status,
-                                              page.html if page.posted else None)
+                    outcome, problem = _check(
+                        tab, server.base_url + page.path, page.status, page.html if page.posted else None
+                    )
                     where = f"[{lang}] {page.label}"
                     if outcome is None:
                         result.findings.append(f"{where}: {problem}")
                         continue
                     for violation in outcome["violations"]:
                         targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]]
-                        line = (f"{where}: {violation['id']} ({violation['impact']}) {violation['help']}; "
-                                f"{len(targets)} element(s), e.g. {targets[0] if targets else '?'}")
-                        lines.append(line + "\n    " + "\n    ".join(
-                            f"{target}: {node.get('failureSummary', '').replace(chr(10), ' ')}"
-                            for target, node in zip(targets, violation["nodes"])))
+                        line = (
+                            f"{where}: {violation['id']} ({violation['impact']}) {violation['help']}; "
+                            f"{len(targets)} element(s), e.g. {targets[0] if targets else '?'}"
+                        )
+                        lines.append(
+                            line
+                            + "\n    "
+                            + "\n    ".join(
+                                f"{target}: {node.get('failureSummary', '').replace(chr(10), ' ')}"
+                                for target, node in zip(targets, violation["nodes"], strict=True)
+                            )
+                        )
                         (result.findings if violation["impact"] in FAILING_IMPACTS else result.notes).append(line)
                 context.close()
         finally:
@@ -87,5 +96,14 @@ def check(server, visits, pages, lang: str, result: Result, report: Path) -> Non
 
 
 def _cookies(visit, base_url: str) -> list[dict]:
-    return [{"name": cookie.name, "value": cookie.value, "url": base_url + "/", "secure": True,
-             "httpOnly": True, "sameSite": "Lax"} for cookie in visit.session.cookies]
+    return [
+        {
+            "name": cookie.name,
+            "value": cookie.value,
+            "url": base_url + "/",
+            "secure": True,
+            "httpOnly": True,
+            "sameSite": "Lax",
+        }
+        for cookie in visit.session.cookies
+    ]

@@ -66,9 +66,26 @@ def _pip_audit(service: str, requirements: Path, timeout: float) -> tuple[dict |
         output = Path(folder) / "report.json"
         try:
             completed = subprocess.run(
-                [str(BIN / "pip-audit"), "--vulnerability-service", service, "-r", str(requirements), "--no-deps",
-                 "--disable-pip", "--progress-spinner", "off", "--timeout", "15", "-f", "json", "-o", str(output)],
-                capture_output=True, text=True, timeout=timeout,
+                [
+                    str(BIN / "pip-audit"),
+                    "--vulnerability-service",
+                    service,
+                    "-r",
+                    str(requirements),
+                    "--no-deps",
+                    "--disable-pip",
+                    "--progress-spinner",
+                    "off",
+                    "--timeout",
+                    "15",
+                    "-f",
+                    "json",
+                    "-o",
+                    str(output),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
             )
         except FileNotFoundError:
             return None, "pip-audit is not installed in the venv (pip install -c constraints.txt -e '.[audit]')"
@@ -90,8 +107,10 @@ def _from_pip_audit(report: dict) -> tuple[list[str], list[str], int]:
         audited += 1
         for vulnerability in dependency.get("vulns", []):
             fixed = ", ".join(vulnerability.get("fix_versions") or []) or "no fixed release"
-            findings.append(f"{dependency['name']}=={dependency['version']}: {vulnerability['id']} "
-                            f"({', '.join(vulnerability.get('aliases') or [])}) fixed in {fixed}")
+            findings.append(
+                f"{dependency['name']}=={dependency['version']}: {vulnerability['id']} "
+                f"({', '.join(vulnerability.get('aliases') or [])}) fixed in {fixed}"
+            )
     return findings, skipped, audited
 
 
@@ -155,7 +174,7 @@ def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str], li
     findings, unverified, held_back, verified = [], [], [], []
     with ThreadPoolExecutor(max_workers=8) as pool:
         projects = list(pool.map(_project, pins))
-    for pin, project in zip(pins, projects):
+    for pin, project in zip(pins, projects, strict=True):
         if isinstance(project, str):
             unverified.append(f"{pin}: the registry's project page {project}")
             continue
@@ -177,16 +196,23 @@ def registry_audit(pins: list[Pin]) -> tuple[list[str], list[str], list[str], li
             findings.extend(_describe(pin, advisory) for advisory in advisories)
             continue
         # Advisories on the newest release with no fix reach back to ours too, as far as anyone can tell.
-        findings.extend(_describe(pin, advisory) + f" (reported for {newest}, the newest release)"
-                        for advisory in advisories if not advisory.get("fixed_in"))
+        findings.extend(
+            _describe(pin, advisory) + f" (reported for {newest}, the newest release)"
+            for advisory in advisories
+            if not advisory.get("fixed_in")
+        )
         held = not _runs_here(project["info"].get("requires_python"))
         if held and _newest_for_this_python(project) == Version(pin.version):
-            held_back.append(f"{pin}: the newest release, {newest}, needs Python {project['info']['requires_python']}; "
-                             f"{pin.version} is the newest that Python {platform.python_version()} can install. Not "
-                             "checked: the registry reports advisories only for the newest release")
+            held_back.append(
+                f"{pin}: the newest release, {newest}, needs Python {project['info']['requires_python']}; "
+                f"{pin.version} is the newest that Python {platform.python_version()} can install. Not "
+                "checked: the registry reports advisories only for the newest release"
+            )
             continue
-        unverified.append(f"{pin}: the newest release is {newest}; the registry reports advisories only "
-                          "for the newest release, so this pin could not be checked here")
+        unverified.append(
+            f"{pin}: the newest release is {newest}; the registry reports advisories only "
+            "for the newest release, so this pin could not be checked here"
+        )
     return findings, unverified, held_back, verified
 
 
@@ -213,12 +239,14 @@ def audit(unverified_policy: str = "fail") -> Result:
                 result.checked = f"{audited} pins (pip-audit, {service} service)"
                 result.seconds = time.monotonic() - started
                 return result
-            unreachable.append(f"{service}: audited {audited} of {len(pins)} pins; skipped {len(skipped)} "
-                               f"(first: {skipped[0]})")
+            unreachable.append(
+                f"{service}: audited {audited} of {len(pins)} pins; skipped {len(skipped)} (first: {skipped[0]})"
+            )
             result.findings.extend(findings)
     explanation = (
         "pip-audit could not audit the pins: its vulnerability services did not answer from this network ("
-        + "; ".join(unreachable) + "). PyPI's per-release JSON API (what the pypi service reads) and "
+        + "; ".join(unreachable)
+        + "). PyPI's per-release JSON API (what the pypi service reads) and "
         "api.osv.dev are not reachable here. Falling back to the registry's project JSON, which names the "
         "advisories of each project's newest release."
     )

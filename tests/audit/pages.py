@@ -30,8 +30,12 @@ VISITORS = {
 
 #: Views never fetched: they end the session or send a file, not a page.
 SKIPPED_ENDPOINTS = {
-    "static", "pages.quick_exit", "compensation.export", "compensation.statement_csv",
-    "summaries.summary_csv", "summaries.summary_pdf",
+    "static",
+    "pages.quick_exit",
+    "compensation.export",
+    "compensation.statement_csv",
+    "summaries.summary_csv",
+    "summaries.summary_pdf",
 }
 
 #: Pages kept per view and visitor (different arguments: two sections, two polls, …).
@@ -52,19 +56,46 @@ SEEDS = {
 REQUIRED = {
     "signed out": {"pages.home", "accounts.login", "accounts.recover", "pages.safety", "accounts.register"},
     "advisor": {
-        "pages.home", "policies.index", "policies.revision", "policies.section",
-        "policies.history", "policies.compare_revisions", "feedback.whole_revision", "feedback.mine",
-        "summaries.summary", "voting.poll", "compensation.statement", "accounts.account", "notices.index",
+        "pages.home",
+        "policies.index",
+        "policies.revision",
+        "policies.section",
+        "policies.history",
+        "policies.compare_revisions",
+        "feedback.whole_revision",
+        "feedback.mine",
+        "summaries.summary",
+        "voting.poll",
+        "compensation.statement",
+        "accounts.account",
+        "notices.index",
     },
     "author": {
-        "pages.home", "policies.index", "policies.revision", "policies.section", "policies.history",
-        "policies.compare_revisions", "feedback.staff_list", "summaries.summary", "voting.poll",
-        "policies.edit_draft", "accounts.account", "notices.index",
+        "pages.home",
+        "policies.index",
+        "policies.revision",
+        "policies.section",
+        "policies.history",
+        "policies.compare_revisions",
+        "feedback.staff_list",
+        "summaries.summary",
+        "voting.poll",
+        "policies.edit_draft",
+        "accounts.account",
+        "notices.index",
     },
     "moderator": {"pages.home", "policies.revision", "feedback.staff_list", "notices.index"},
     "coordinator": {
-        "pages.home", "policies.index", "admin.people", "admin.person", "admin.invitations", "admin.audit_log",
-        "compensation.pay_run", "compensation.person_payment", "digest.mail_settings", "accounts.account",
+        "pages.home",
+        "policies.index",
+        "admin.people",
+        "admin.person",
+        "admin.invitations",
+        "admin.audit_log",
+        "compensation.pay_run",
+        "compensation.person_payment",
+        "digest.mail_settings",
+        "accounts.account",
         "notices.index",
     },
 }
@@ -117,7 +148,8 @@ def links(html: str) -> list[str]:
 
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
     if not match:
         raise RuntimeError("no CSRF token on the page")
     return match.group(1)
@@ -127,10 +159,14 @@ def url_map():
     """The app's routes, to name the view behind each link (no database is opened)."""
     from council import create_app
 
-    app = create_app({
-        "ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32),
-        "PAYEE_DATA_KEY": secrets.token_urlsafe(32), "SQLALCHEMY_DATABASE_URI": "sqlite://",
-    })
+    app = create_app(
+        {
+            "ENVIRONMENT": "testing",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        }
+    )
     return app.url_map.bind("127.0.0.1")
 
 
@@ -158,8 +194,12 @@ def new_session(server) -> requests.Session:
 def sign_in(server, login_name: str) -> requests.Session:
     session = new_session(server)
     page = session.get(server.base_url + "/login", timeout=30)
-    response = session.post(server.base_url + "/login", timeout=30, allow_redirects=False, data={
-        "csrf_token": csrf_token(page.text), "login_name": login_name, "password": server.password, "next": ""})
+    response = session.post(
+        server.base_url + "/login",
+        timeout=30,
+        allow_redirects=False,
+        data={"csrf_token": csrf_token(page.text), "login_name": login_name, "password": server.password, "next": ""},
+    )
     if response.status_code != 303:
         raise RuntimeError(f"signing in as {login_name} answered {response.status_code}")
     return session
@@ -168,18 +208,27 @@ def sign_in(server, login_name: str) -> requests.Session:
 def set_language(server, session: requests.Session, locale: str) -> None:
     """What the language switcher does (for a signed-in visitor it is also saved as their preference)."""
     page = session.get(server.base_url + "/safety", timeout=30)
-    response = session.post(server.base_url + "/language", timeout=30, allow_redirects=False,
-                            data={"csrf_token": csrf_token(page.text), "locale": locale, "next": "/"})
+    response = session.post(
+        server.base_url + "/language",
+        timeout=30,
+        allow_redirects=False,
+        data={"csrf_token": csrf_token(page.text), "locale": locale, "next": "/"},
+    )
     if response.status_code != 303:
         raise RuntimeError(f"switching to {locale} answered {response.status_code}")
 
 
-def _post(server, visit: Visit, form_path: str, data: dict, endpoint: str, lang: str,
-          expected: tuple[int, ...]) -> Page | None:
+def _post(
+    server, visit: Visit, form_path: str, data: dict, endpoint: str, lang: str, expected: tuple[int, ...]
+) -> Page | None:
     """Post a form as the page that holds it would, and keep the answer as a page of its own."""
     form = visit.session.get(server.base_url + form_path, timeout=30)
-    response = visit.session.post(server.base_url + form_path, timeout=60, allow_redirects=False,
-                                  data={"csrf_token": csrf_token(form.text), **data})
+    response = visit.session.post(
+        server.base_url + form_path,
+        timeout=60,
+        allow_redirects=False,
+        data={"csrf_token": csrf_token(form.text), **data},
+    )
     if response.status_code not in expected:
         visit.problems.append(f"{visit.visitor}: posting to {form_path} answered {response.status_code}")
         return None
@@ -190,14 +239,41 @@ def form_answers(server, visit: Visit, lang: str) -> list[Page]:
     """Pages that only a post shows: a failed sign-in, a form's errors, the one-time invitation link."""
     answers = []
     if visit.visitor == "signed out":
-        answers.append(_post(server, visit, "/login", {"login_name": "advisor1", "password": "not the password",
-                                                       "next": ""}, "accounts.login (failed)", lang, (401,)))
+        answers.append(
+            _post(
+                server,
+                visit,
+                "/login",
+                {"login_name": "advisor1", "password": "not the password", "next": ""},
+                "accounts.login (failed)",
+                lang,
+                (401,),
+            )
+        )
     if visit.visitor == "advisor":
-        answers.append(_post(server, visit, "/account/password", {"current": "", "password": "", "confirm": ""},
-                             "accounts.change_password (errors)", lang, (200, 400)))
+        answers.append(
+            _post(
+                server,
+                visit,
+                "/account/password",
+                {"current": "", "password": "", "confirm": ""},
+                "accounts.change_password (errors)",
+                lang,
+                (200, 400),
+            )
+        )
     if visit.visitor == "coordinator":
-        answers.append(_post(server, visit, "/admin/invitations", {"role": "advisor", "label": "Audit"},
-                             "admin.invitations (created)", lang, (200,)))
+        answers.append(
+            _post(
+                server,
+                visit,
+                "/admin/invitations",
+                {"role": "advisor", "label": "Audit"},
+                "admin.invitations (created)",
+                lang,
+                (200,),
+            )
+        )
     return [answer for answer in answers if answer is not None]
 
 
@@ -220,7 +296,7 @@ def walk(server, adapter, visit: Visit, seeds: list[str]) -> None:
         if response.is_redirect:
             target = urljoin(base + path, response.headers["Location"])
             if target.startswith(base + "/"):
-                queue.appendleft(target[len(base):])
+                queue.appendleft(target[len(base) :])
             continue
         if response.status_code >= 500 or (response.status_code >= 400 and endpoint != "(no such page)"):
             visit.problems.append(f"{visit.visitor}: GET {path} answered {response.status_code}")
@@ -231,7 +307,7 @@ def walk(server, adapter, visit: Visit, seeds: list[str]) -> None:
         for href in links(response.text):
             absolute = urljoin(base + path, href).split("#", 1)[0]
             if absolute.startswith(base + "/"):
-                queue.append(absolute[len(base):])
+                queue.append(absolute[len(base) :])
     reached = {page.endpoint for page in visit.pages}
     for endpoint in sorted(REQUIRED.get(visit.visitor, set()) - reached):
         visit.problems.append(f"{visit.visitor}: no page of {endpoint} was reached")

@@ -28,9 +28,17 @@ class Result:
 def table(results: list[Result]) -> str:
     rows = [("tool", "checked", "findings", "notes", "time", "result")]
     for result in results:
-        rows.append((result.tool, result.checked or "-", str(len(result.findings)), str(len(result.notes)),
-                     f"{result.seconds:.0f} s", result.status))
+        rows.append(
+            (
+                result.tool,
+                result.checked or "-",
+                str(len(result.findings)),
+                str(len(result.notes)),
+                f"{result.seconds:.0f} s",
+                result.status,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

@@ -35,8 +35,22 @@ from tests.audit import tools
 from tests.audit.results import Result
 
 MODULES = [
-    "backup", "cookieflags", "crlf", "csp", "csrf", "exec", "file", "htaccess", "http_headers", "methods",
-    "permanentxss", "redirect", "shellshock", "sql", "upload", "xss",
+    "backup",
+    "cookieflags",
+    "crlf",
+    "csp",
+    "csrf",
+    "exec",
+    "file",
+    "htaccess",
+    "http_headers",
+    "methods",
+    "permanentxss",
+    "redirect",
+    "shellshock",
+    "sql",
+    "upload",
+    "xss",
 ]
 #: The modules that send many payloads and run until their time is up; the others finish quickly.
 SLOW_MODULES = 7
@@ -47,8 +61,15 @@ MIN_CRAWL_SECONDS, MIN_ATTACK_SECONDS = 10, 5
 #: How long past its share a scan may run (finishing a request, writing the report) before it is stopped.
 GRACE_SECONDS = 120
 #: Paths that end the session, the account or the visitor's own access.
-EXCLUDED = ["/exit", "/logout", "/account/sign-out-everywhere", "/account/leave/*", "/admin/people/*/access",
-            "/account/password", "/account/recovery-code/new"]
+EXCLUDED = [
+    "/exit",
+    "/logout",
+    "/account/sign-out-everywhere",
+    "/account/leave/*",
+    "/admin/people/*/access",
+    "/account/password",
+    "/account/recovery-code/new",
+]
 VISITORS = ["signed out", "advisor", "author", "coordinator"]
 LEVELS = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
 FAILING_LEVEL = 2
@@ -59,21 +80,51 @@ def _scan(program: Path, server, cookie: str | None, seconds: float, work: Path)
     output = work / "report.json"
     usable = max(0.0, seconds - OVERHEAD_SECONDS)
     command = [
-        str(program), "-u", server.base_url + "/", "--scope", "folder", "-m", ",".join(MODULES),
-        "--max-scan-time", str(max(MIN_CRAWL_SECONDS, int(usable * 0.3))),
-        "--max-attack-time", str(max(MIN_ATTACK_SECONDS, int(usable * 0.7 / SLOW_MODULES))),
-        "--timeout", "20", "--tasks", "4", "--verify-ssl", "0", "--no-bugreport", "--flush-session",
-        "--store-session", str(work / "session"), "--store-config", str(work / "config"),
+        str(program),
+        "-u",
+        server.base_url + "/",
+        "--scope",
+        "folder",
+        "-m",
+        ",".join(MODULES),
+        "--max-scan-time",
+        str(max(MIN_CRAWL_SECONDS, int(usable * 0.3))),
+        "--max-attack-time",
+        str(max(MIN_ATTACK_SECONDS, int(usable * 0.7 / SLOW_MODULES))),
+        "--timeout",
+        "20",
+        "--tasks",
+        "4",
+        "--verify-ssl",
+        "0",
+        "--no-bugreport",
+        "--flush-session",
+        "--store-session",
+        str(work / "session"),
+        "--store-config",
+        str(work / "config"),
         # Nothing is to leave the machine: any callback address wapiti would hand out is the server itself.
-        "--endpoint", server.base_url + "/", "-f", "json", "-o", str(output), "-v", "0",
+        "--endpoint",
+        server.base_url + "/",
+        "-f",
+        "json",
+        "-o",
+        str(output),
+        "-v",
+        "0",
     ]
     for path in EXCLUDED:
         command += ["-x", server.base_url + path]
     if cookie:
         command += ["-C", cookie]
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + GRACE_SECONDS,
-                                   env={"PATH": "/usr/bin:/bin", "HOME": str(work)})
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=seconds + GRACE_SECONDS,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(work)},
+        )
     except subprocess.TimeoutExpired:
         return None, f"wapiti ran {GRACE_SECONDS} s past its share of {seconds:.0f} s and was stopped"
     (work / "wapiti.log").write_text(completed.stdout + completed.stderr)
@@ -113,20 +164,32 @@ def scan(server, visits, budget_seconds: float, report_dir: Path) -> Result:
             result.findings.append(f"{visitor}: no session to scan with")
             continue
         print(f"   {visitor}: {share:.0f} s", flush=True)
-        report, problem = _scan(program, server, cookies if visitor != "signed out" else None, share,
-                                report_dir / "wapiti" / visitor.replace(" ", "-"))
+        report, problem = _scan(
+            program,
+            server,
+            cookies if visitor != "signed out" else None,
+            share,
+            report_dir / "wapiti" / visitor.replace(" ", "-"),
+        )
         if report is None:
             result.error = f"{visitor}: {problem}"
             continue
         urls_seen += int((report.get("infos") or {}).get("crawled_pages_nbr") or 0)
         for section, category, entry in _entries(report):
             level = int(entry.get("level", 0))
-            line = (f"{visitor}: {LEVELS.get(level, level)} {category} ({section})"
-                    f" {entry.get('method', '')} {entry.get('path', '')}"
-                    f"{' parameter ' + entry['parameter'] if entry.get('parameter') else ''}: "
-                    f"{(entry.get('info') or '').strip()[:200]}")
-            if level >= FAILING_LEVEL and category == "Cross Site Request Forgery" and visit is not None \
-                    and entry.get("method") == "POST" and _csrf_refused(visit, server, entry.get("path", "")):
+            line = (
+                f"{visitor}: {LEVELS.get(level, level)} {category} ({section})"
+                f" {entry.get('method', '')} {entry.get('path', '')}"
+                f"{' parameter ' + entry['parameter'] if entry.get('parameter') else ''}: "
+                f"{(entry.get('info') or '').strip()[:200]}"
+            )
+            if (
+                level >= FAILING_LEVEL
+                and category == "Cross Site Request Forgery"
+                and visit is not None
+                and entry.get("method") == "POST"
+                and _csrf_refused(visit, server, entry.get("path", ""))
+            ):
                 line += " -- checked: a post without a token is refused with 400"
                 level = 0
             (result.findings if level >= FAILING_LEVEL else result.notes).append(line)

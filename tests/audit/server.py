@@ -33,18 +33,23 @@ class Server:
 
 
 def _environment(work: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("COUNCIL_") and key not in ("DATABASE_URL", "DATABASE_URL_FILE")}
-    env.update({
-        "COUNCIL_ENVIRONMENT": "production",
-        "COUNCIL_INSTANCE_PATH": str(work / "instance"),
-        "DATABASE_URL": f"sqlite:///{work / 'council.db'}",
-        "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
-        "COUNCIL_PAYEE_DATA_KEY": secrets.token_urlsafe(32),
-        "COUNCIL_RATELIMIT_ENABLED": "false",
-        # The quick exit's neutral site, on loopback: nothing a scanner follows leaves the machine.
-        "COUNCIL_EXIT_URL": "https://127.0.0.1:9/",
-    })
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("COUNCIL_") and key not in ("DATABASE_URL", "DATABASE_URL_FILE")
+    }
+    env.update(
+        {
+            "COUNCIL_ENVIRONMENT": "production",
+            "COUNCIL_INSTANCE_PATH": str(work / "instance"),
+            "DATABASE_URL": f"sqlite:///{work / 'council.db'}",
+            "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
+            "COUNCIL_PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "COUNCIL_RATELIMIT_ENABLED": "false",
+            # The quick exit's neutral site, on loopback: nothing a scanner follows leaves the machine.
+            "COUNCIL_EXIT_URL": "https://127.0.0.1:9/",
+        }
+    )
     return env
 
 
@@ -62,12 +67,12 @@ def _load_demo(env: dict[str, str], password: str) -> None:
         "    load_demo(sys.argv[1])\n"
         "    db.engine.dispose()\n"
     )
-    subprocess.run([sys.executable, "-c", script, password], env=env, check=True,
-                   cwd=Path(__file__).resolve().parents[2])
+    subprocess.run(
+        [sys.executable, "-c", script, password], env=env, check=True, cwd=Path(__file__).resolve().parents[2]
+    )
 
 
-def _wait_until_serving(url: str, certificate: Path, process: subprocess.Popen, log: Path,
-                        seconds: float = 90) -> None:
+def _wait_until_serving(url: str, certificate: Path, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
     """Until a page answers over HTTPS: gunicorn takes connections before its workers can answer."""
     context = ssl.create_default_context(cafile=str(certificate))
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
@@ -99,10 +104,28 @@ def demo_server():
         with log.open("w") as log_file:
             # No access log: the audit's own rule is the product's (a path paired with a person is a record).
             process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-                 "--certfile", str(cert), "--keyfile", str(key), "--log-level", "warning", "--timeout", "60",
-                 "council:create_app()"],
-                env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+                [
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--certfile",
+                    str(cert),
+                    "--keyfile",
+                    str(key),
+                    "--log-level",
+                    "warning",
+                    "--timeout",
+                    "60",
+                    "council:create_app()",
+                ],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parents[2],
             )
         try:
             base_url = f"https://127.0.0.1:{port}"

@@ -54,8 +54,12 @@ def node_tools() -> Path:
     for source in sources:
         shutil.copy(source, folder / source.name)
     print(f"  installing axe-core and vnu-jar into {folder}", flush=True)
-    result = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel", "error"],
-                            cwd=folder, capture_output=True, text=True)
+    result = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel", "error"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise ToolMissing(f"npm ci failed: {result.stderr.strip()[-1500:]}")
     (folder / ".pins").write_text(digest)
@@ -90,13 +94,18 @@ def wapiti() -> Path:
     if _fresh(folder, digest) and program.exists():
         return program
     if sys.version_info >= (3, 13):
-        raise ToolMissing("wapiti3 3.2.3 runs on Python 3.10 to 3.12; update wapiti-requirements.txt for "
-                          f"Python {sys.version_info.major}.{sys.version_info.minor}")
+        raise ToolMissing(
+            "wapiti3 3.2.3 runs on Python 3.10 to 3.12; update wapiti-requirements.txt for "
+            f"Python {sys.version_info.major}.{sys.version_info.minor}"
+        )
     shutil.rmtree(folder, ignore_errors=True)
     print(f"  installing wapiti3 into its own venv, {folder}", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-    result = subprocess.run([str(folder / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                             "-r", str(requirements)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(folder / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0 or not program.exists():
         raise ToolMissing(f"installing wapiti3 failed: {result.stderr.strip()[-1500:]}")
     (folder / ".pins").write_text(digest)

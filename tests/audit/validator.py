@@ -40,10 +40,13 @@ def validate(pages, report: Path) -> Result:
         result.error = str(missing)
         return result
     completed = subprocess.run(
-        command + ["--format", "json", "--exit-zero-always", "--also-check-css"]
+        command
+        + ["--format", "json", "--exit-zero-always", "--also-check-css"]
         + [str(folder / name) for name in sorted(p.name for p in folder.glob("*.html"))]
         + [str(path) for path in STYLESHEETS],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     result.seconds = time.monotonic() - started
     try:

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-
 @pytest.fixture
 def weather():
     with neutral_site() as url:
@@ -39,8 +38,12 @@ def open_page(chromium, site):
     contexts = []
 
     def opener(*, javascript=True, width=1024, locale="en"):
-        context = chromium.new_context(java_script_enabled=javascript, viewport={"width": width, "height": 800},
-                                       locale=locale, extra_http_headers={"Accept-Language": locale})
+        context = chromium.new_context(
+            java_script_enabled=javascript,
+            viewport={"width": width, "height": 800},
+            locale=locale,
+            extra_http_headers={"Accept-Language": locale},
+        )
         keep_traffic_local(context, site)
         contexts.append(context)
         return context.new_page()
@@ -58,8 +61,9 @@ def sign_in(page, site, login_name, password=PASSWORD):
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_given_an_invitation_when_registering_then_the_recovery_code_is_shown_and_confirmed(open_page, site,
-                                                                                            javascript):
+def test_given_an_invitation_when_registering_then_the_recovery_code_is_shown_and_confirmed(
+    open_page, site, javascript
+):
     from playwright.sync_api import expect
 
     coordinator = open_page(javascript=javascript)
@@ -116,8 +120,9 @@ def test_given_any_page_when_choosing_arabic_then_it_reads_right_to_left(open_pa
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_signed_out(open_page, site, weather,
-                                                                                        javascript):
+def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_signed_out(
+    open_page, site, weather, javascript
+):
     from playwright.sync_api import expect
 
     page = open_page(javascript=javascript)

@@ -22,8 +22,12 @@ def site(app):
 
 
 def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = True):
-    context = chromium.new_context(locale=locale, extra_http_headers={"Accept-Language": locale},
-                                   java_script_enabled=javascript, viewport={"width": WIDTH, "height": 800})
+    context = chromium.new_context(
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+        java_script_enabled=javascript,
+        viewport={"width": WIDTH, "height": 800},
+    )
     keep_traffic_local(context, site)
     page = context.new_page()
     page.goto(site + "/login")
@@ -34,8 +38,9 @@ def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = 
     return context, page
 
 
-@pytest.mark.parametrize("locale, direction, heading", [("en", "ltr", "Reviews open to you"),
-                                                        ("ar", "rtl", "مراجعات مفتوحة لك")])
+@pytest.mark.parametrize(
+    "locale, direction, heading", [("en", "ltr", "Reviews open to you"), ("ar", "rtl", "مراجعات مفتوحة لك")]
+)
 def test_an_advisor_sees_what_waits_and_clears_the_notices_count(chromium, site, locale, direction, heading):
     from playwright.sync_api import expect
 

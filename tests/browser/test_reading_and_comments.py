@@ -33,11 +33,15 @@ Staff listen without pushing for detail.
 
 We write little.
 """
-SPANISH = (ORIGINAL.replace("Opening words.", "Palabras iniciales.").replace("## Purpose", "## Propósito")
-           .replace("Why this exists.", "Por qué existe.").replace("## Describing what happened", "## Contar lo que pasó")
-           .replace("Staff listen without pushing for detail.", "El personal escucha sin presionar.")
-           .replace("## Records", "## Registros").replace("We write little.", "Anotamos poco."))
-
+SPANISH = (
+    ORIGINAL.replace("Opening words.", "Palabras iniciales.")
+    .replace("## Purpose", "## Propósito")
+    .replace("Why this exists.", "Por qué existe.")
+    .replace("## Describing what happened", "## Contar lo que pasó")
+    .replace("Staff listen without pushing for detail.", "El personal escucha sin presionar.")
+    .replace("## Records", "## Registros")
+    .replace("We write little.", "Anotamos poco.")
+)
 
 
 @pytest.fixture
@@ -51,16 +55,28 @@ def site(app_factory, people):
         author = db.session.get(User, author_id)
         policy = policies.create_policy(db.session, author, title="First contact", body=ORIGINAL)
         first = policy.revisions[0]
-        policies.update_section_notes(db.session, first, first.sections[2].key, summary="Staff do not push.",
-                                      content_note="Mentions violence", questions=["Is this clear?"])
+        policies.update_section_notes(
+            db.session,
+            first,
+            first.sections[2].key,
+            summary="Staff do not push.",
+            content_note="Mentions violence",
+            questions=["Is this clear?"],
+        )
         policies.publish(db.session, first)
         policies.save_translation(db.session, first, author, locale="es", title="Primer contacto", body=SPANISH)
         second = policies.start_next_revision(db.session, policy, author)
-        policies.save_draft(db.session, second, title="First contact",
-                            body=ORIGINAL.replace("Why this exists.", "Why this policy exists."), change_notes="")
+        policies.save_draft(
+            db.session,
+            second,
+            title="First contact",
+            body=ORIGINAL.replace("Why this exists.", "Why this policy exists."),
+            change_notes="",
+        )
         policies.publish(db.session, second)
-        policies.set_review_window(db.session, second, opens_at=utcnow() - timedelta(minutes=1),
-                                   closes_at=utcnow() + timedelta(days=7))
+        policies.set_review_window(
+            db.session, second, opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=7)
+        )
         db.session.commit()
         info = {"policy": str(policy.id), "noted": first.sections[2].key}
     with serving(app) as base_url:
@@ -68,8 +84,12 @@ def site(app_factory, people):
 
 
 def _page(chromium, site, *, javascript=True, locale="en", width=360):
-    context = chromium.new_context(java_script_enabled=javascript, viewport={"width": width, "height": 740},
-                                   locale=locale, extra_http_headers={"Accept-Language": locale})
+    context = chromium.new_context(
+        java_script_enabled=javascript,
+        viewport={"width": width, "height": 740},
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+    )
     keep_traffic_local(context, site["base"])
     return context, context.new_page()
 

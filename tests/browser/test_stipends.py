@@ -16,26 +16,42 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-
 @pytest.fixture
 def site(app, people):
     people.make("sam", Role.COORDINATOR, pseudonym="Sam")
     people.make("willow", Role.ADVISOR, pseudonym="Willow")
     with app.app_context():
         users = {u.login_name: u for u in db.session.scalars(select(User))}
-        pay.set_rate(db.session, users["sam"], activity="meeting_hour", amount_minor=2500, currency="EUR",
-                     effective_from=date(2020, 1, 1))
+        pay.set_rate(
+            db.session,
+            users["sam"],
+            activity="meeting_hour",
+            amount_minor=2500,
+            currency="EUR",
+            effective_from=date(2020, 1, 1),
+        )
         for key in ("one", "two"):
-            pay.earn_for_meeting(db.session, users["sam"], users["willow"], meeting_key=key, title="Council meeting",
-                                 held_on=date(2026, 11, 1), minutes=60)
+            pay.earn_for_meeting(
+                db.session,
+                users["sam"],
+                users["willow"],
+                meeting_key=key,
+                title="Council meeting",
+                held_on=date(2026, 11, 1),
+                minutes=60,
+            )
         db.session.commit()
     with serving(app) as base_url:
         yield base_url
 
 
 def _page(chromium, site, locale="en", javascript=True):
-    context = chromium.new_context(locale=locale, extra_http_headers={"Accept-Language": locale},
-                                   java_script_enabled=javascript, viewport={"width": 360, "height": 800})
+    context = chromium.new_context(
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+        java_script_enabled=javascript,
+        viewport={"width": 360, "height": 800},
+    )
     keep_traffic_local(context, site)
     return context, context.new_page()
 

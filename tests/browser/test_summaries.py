@@ -27,8 +27,12 @@ def site(app):
 
 
 def _advisor_page(chromium, site, locale: str, javascript: bool):
-    context = chromium.new_context(locale=locale, extra_http_headers={"Accept-Language": locale},
-                                   java_script_enabled=javascript, viewport={"width": WIDTH, "height": 800})
+    context = chromium.new_context(
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+        java_script_enabled=javascript,
+        viewport={"width": WIDTH, "height": 800},
+    )
     keep_traffic_local(context, site["base"])
     page = context.new_page()
     page.goto(site["base"] + "/login")
@@ -40,8 +44,13 @@ def _advisor_page(chromium, site, locale: str, javascript: bool):
 
 
 SUMMARY_WORDS = {
-    "en": {"dir": "ltr", "title": "Summary of the review", "quotes": "In their own words",
-           "said": "You said, we did", "adopted": "Adopted"},
+    "en": {
+        "dir": "ltr",
+        "title": "Summary of the review",
+        "quotes": "In their own words",
+        "said": "You said, we did",
+        "adopted": "Adopted",
+    },
     "ar": {"dir": "rtl", "title": "ملخص المراجعة", "quotes": "بكلماتهم", "said": "قلتم، ففعلنا", "adopted": "اعتُمد"},
 }
 

@@ -27,8 +27,12 @@ def make_council(app, people, *, locale: str = "es") -> dict:
         revision = open_for_review(db.session.get(User, author_id), body=BODY)
         db.session.commit()
         path = f"/policies/{revision.policy_id}/revisions/1"
-        return {"revision": path, "section": f"{path}/sections/{revision.sections[1].key}",
-                "revision_id": revision.id, "author_id": author_id}
+        return {
+            "revision": path,
+            "section": f"{path}/sections/{revision.sections[1].key}",
+            "revision_id": revision.id,
+            "author_id": author_id,
+        }
 
 
 def comment_form(client, section_url: str) -> dict:
@@ -42,10 +46,13 @@ def kept_form(page: str) -> tuple[str, dict]:
     """The form an error page keeps: where it posts, and every field as it would be sent."""
     form = re.search(r'<form method="post" action="([^"]+)" class="kept-form">(.*?)</form>', page, re.S)
     assert form, "the error page keeps what was sent"
-    fields = {html.unescape(name): html.unescape(value)
-              for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))}
-    for name, value in re.findall(r'<textarea id="kept-\d+" name="([^"]+)" rows="8">(.*?)</textarea>',
-                                  form.group(2), re.S):
+    fields = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    }
+    for name, value in re.findall(
+        r'<textarea id="kept-\d+" name="([^"]+)" rows="8">(.*?)</textarea>', form.group(2), re.S
+    ):
         fields[html.unescape(name)] = html.unescape(value)
     return html.unescape(form.group(1)), fields
 

@@ -56,6 +56,7 @@ def wait_until(condition, seconds: float, what: str, interval: float = 0.05):
 
 # --- PostgreSQL ---------------------------------------------------------------------
 
+
 def _as_postgres(command: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; Debian's package provides the postgres user.
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
@@ -77,28 +78,59 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
 
     def _run(self, program: str, *arguments: str) -> None:
-        subprocess.run(_as_postgres([str(self.binaries / program), *arguments]), check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            _as_postgres([str(self.binaries / program), *arguments]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c fsync=off "
-                  "-c max_connections=100", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data / "server.log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c fsync=off -c max_connections=100",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def running(self) -> bool:
-        status = subprocess.run(_as_postgres([str(self.binaries / "pg_ctl"), "-D", str(self.data), "status"]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        status = subprocess.run(
+            _as_postgres([str(self.binaries / "pg_ctl"), "-D", str(self.data), "status"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
         return status.returncode == 0
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def admin(self, sql: str) -> None:
-        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-                  "-v", "ON_ERROR_STOP=1", "-q", "-c", sql)
+        self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            sql,
+        )
 
     def new_database(self, template: str | None = None) -> str:
         name = f"council_{uuid.uuid4().hex[:12]}"
@@ -109,12 +141,17 @@ class PostgresServer:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def destroy(self) -> None:
-        subprocess.run(_as_postgres([str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
-                                     "stop"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            _as_postgres([str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
         shutil.rmtree(self.data, ignore_errors=True)
 
 
 # --- gunicorn -------------------------------------------------------------------------
+
 
 @dataclass
 class Gunicorn:
@@ -132,14 +169,20 @@ class Gunicorn:
 
 
 def server_environment(database_url: str, instance: Path, **settings: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("COUNCIL_") and name != "DATABASE_URL"}
-    env.update({
-        "DATABASE_URL": database_url, "COUNCIL_ENVIRONMENT": "testing", "COUNCIL_INSTANCE_PATH": str(instance),
-        "COUNCIL_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-        "COUNCIL_PAYEE_DATA_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-        "COUNCIL_RATELIMIT_ENABLED": "false", "COUNCIL_SCRYPT_LOG_N": "12",
-    })
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith("COUNCIL_") and name != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "COUNCIL_ENVIRONMENT": "testing",
+            "COUNCIL_INSTANCE_PATH": str(instance),
+            "COUNCIL_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+            "COUNCIL_PAYEE_DATA_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+            "COUNCIL_RATELIMIT_ENABLED": "false",
+            "COUNCIL_SCRYPT_LOG_N": "12",
+        }
+    )
     env.update({f"COUNCIL_{name}": value for name, value in settings.items()})
     return env
 
@@ -161,10 +204,30 @@ def gunicorn(env: dict[str, str], log: Path, *, workers: int, timeout: int = 30)
     port = free_port()
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [str(gunicorn_binary()), "--workers", str(workers), "--worker-class", "sync", "--timeout", str(timeout),
-             "--graceful-timeout", "3", "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "info",
-             *_control_socket_options(), "--chdir", str(PROJECT_ROOT), "council:create_app()"],
-            env=env, stdout=output, stderr=output)
+            [
+                str(gunicorn_binary()),
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                str(timeout),
+                "--graceful-timeout",
+                "3",
+                "--preload",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "info",
+                *_control_socket_options(),
+                "--chdir",
+                str(PROJECT_ROOT),
+                "council:create_app()",
+            ],
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
         server = Gunicorn(process, port, log)
         try:
             wait_for_port(port, 30, process)
@@ -175,6 +238,7 @@ def gunicorn(env: dict[str, str], log: Path, *, workers: int, timeout: int = 30)
 
 
 # --- A browser without a browser --------------------------------------------------------
+
 
 @dataclass
 class Page:
@@ -190,15 +254,21 @@ class Visitor:
     """One person's cookie jar, speaking HTTP/1.1 to the server: plain HTTP to 127.0.0.1 unless
     ``connection`` (a timeout -> HTTPConnection) says otherwise, e.g. TLS through a proxy."""
 
-    def __init__(self, port: int, language: str | None = None, *,
-                 connection: Callable[[float], http.client.HTTPConnection] | None = None):
+    def __init__(
+        self,
+        port: int,
+        language: str | None = None,
+        *,
+        connection: Callable[[float], http.client.HTTPConnection] | None = None,
+    ):
         self.port = port
         self.language = language
         self.connection = connection or (lambda timeout: http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, form: dict | None = None, timeout: float = 20,
-                headers: dict | None = None) -> Page:
+    def request(
+        self, method: str, path: str, form: dict | None = None, timeout: float = 20, headers: dict | None = None
+    ) -> Page:
         connection = self.connection(timeout)
         headers = dict(headers or {})
         if self.cookies:

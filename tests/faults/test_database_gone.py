@@ -37,13 +37,19 @@ def _at_statement(engine, prefix: str, action):
 
 def _terminate_backend(url: str):
     """What an operator's pg_terminate_backend, or a failover, does to the request's connection."""
+
     def action(connection) -> None:
         pid = connection.connection.dbapi_connection.info.backend_pid
         admin = create_engine(normalise_database_url(url), poolclass=NullPool)
         with admin.connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            wait_until(lambda: not other.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"),
-                                                 {"pid": pid}).first(), 10, "the backend to end")
+            wait_until(
+                lambda: (
+                    not other.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first()
+                ),
+                10,
+                "the backend to end",
+            )
         admin.dispose()
 
     return action
@@ -53,6 +59,7 @@ def _terminate_backend(url: str):
 def _sqlite_write_lock(engine, path: str):
     """Another process holds SQLite's write lock (a stuck job, a copy in progress); the app's
     busy timeout is shortened so the test does not wait the full 15 s for it."""
+
     def short_wait(dbapi_connection, _record):
         dbapi_connection.execute("PRAGMA busy_timeout = 300")
 
@@ -69,8 +76,9 @@ def _sqlite_write_lock(engine, path: str):
         engine.dispose()
 
 
-def test_the_database_going_away_mid_post_gives_a_clear_503_and_no_half_written_comment(app, people, database_url,
-                                                                                       capsys):
+def test_the_database_going_away_mid_post_gives_a_clear_503_and_no_half_written_comment(
+    app, people, database_url, capsys
+):
     council = make_council(app, people)
     client = app.test_client()
     sign_in(client, "willow")

@@ -22,7 +22,8 @@ def _slow_client(port: int, *, trickle: bool, results: dict, name: str) -> None:
         connection.sendall(
             f"POST /login?{MARKER}=1 HTTP/1.1\r\nHost: council.test\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n"
-            "login_name=".encode())
+            "login_name=".encode()
+        )
         connection.settimeout(0.5)
         answer = b""
         while time.monotonic() - started < 25:
@@ -31,7 +32,7 @@ def _slow_client(port: int, *, trickle: bool, results: dict, name: str) -> None:
                 if not chunk:
                     break
                 answer += chunk
-            except socket.timeout:
+            except TimeoutError:
                 if trickle:
                     try:
                         connection.sendall(b"a")
@@ -47,9 +48,12 @@ def test_a_body_that_never_ends_is_cut_off_and_the_site_keeps_serving(app, datab
     log = tmp_path / "gunicorn.log"
     with gunicorn(env, log, workers=3, timeout=TIMEOUT) as server:
         results: dict = {}
-        clients = [threading.Thread(target=_slow_client, args=(server.port,),
-                                    kwargs={"trickle": trickle, "results": results, "name": name})
-                   for name, trickle in (("trickling", True), ("stalled", False))]
+        clients = [
+            threading.Thread(
+                target=_slow_client, args=(server.port,), kwargs={"trickle": trickle, "results": results, "name": name}
+            )
+            for name, trickle in (("trickling", True), ("stalled", False))
+        ]
         for client in clients:
             client.start()
         time.sleep(0.5)
@@ -80,9 +84,11 @@ def test_a_declared_length_over_the_limit_is_refused_at_once_without_reading_the
 
     too_large = app.config["MAX_CONTENT_LENGTH"] + 1
     response = app.test_client().post(
-        "/login", content_type="application/x-www-form-urlencoded",
+        "/login",
+        content_type="application/x-www-form-urlencoded",
         environ_overrides={"wsgi.input": Unreadable(), "CONTENT_LENGTH": str(too_large)},
-        headers={"Accept-Language": "fr"})
+        headers={"Accept-Language": "fr"},
+    )
     assert response.status_code == 413
     assert_error_page(app, response.get_data(as_text=True), 413, "fr")
 
@@ -91,8 +97,10 @@ def test_a_declared_length_over_the_limit_is_refused_at_once_without_reading_the
     with gunicorn(env, tmp_path / "gunicorn.log", workers=1, timeout=30) as server:
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
-            connection.sendall(f"POST /login HTTP/1.1\r\nHost: council.test\r\nContent-Type: "
-                               f"application/x-www-form-urlencoded\r\nContent-Length: {too_large}\r\n\r\n".encode())
+            connection.sendall(
+                f"POST /login HTTP/1.1\r\nHost: council.test\r\nContent-Type: "
+                f"application/x-www-form-urlencoded\r\nContent-Length: {too_large}\r\n\r\n".encode()
+            )
             answer = connection.recv(200)
         assert answer.startswith(b"HTTP/1.1 413"), answer
         assert time.monotonic() - started < 3

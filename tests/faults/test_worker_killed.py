@@ -52,9 +52,12 @@ def _vote(visitor: Visitor, poll_path: str, choice: str, token: str | None = Non
 
 
 def _busy_backends(admin) -> int:
-    return admin.execute(text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND backend_type = 'client backend' AND state <> 'idle'")).scalar()
+    return admin.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND state <> 'idle'"
+        )
+    ).scalar()
 
 
 def _counts(admin) -> tuple[int, int]:
@@ -66,8 +69,7 @@ def _counts(admin) -> tuple[int, int]:
 def test_a_worker_killed_mid_vote_leaves_every_ballot_whole(postgres_url, tmp_path, instance_path):
     poll_path = _prepare(postgres_url, instance_path)
     # Autocommit: PostgreSQL keeps one snapshot of pg_stat_activity per transaction.
-    admin_engine = create_engine(normalise_database_url(postgres_url), poolclass=NullPool,
-                                 isolation_level="AUTOCOMMIT")
+    admin_engine = create_engine(normalise_database_url(postgres_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     env = server_environment(postgres_url, tmp_path)
     with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as server, admin_engine.connect() as admin:
         visitors = {name: Visitor(server.port) for name in ADVISORS}
@@ -77,21 +79,35 @@ def test_a_worker_killed_mid_vote_leaves_every_ballot_whole(postgres_url, tmp_pa
         # 1. Two votes held inside their transactions (the ballots table is locked), one worker killed.
         first, second = visitors["voter1"], visitors["voter2"]
         tokens = [CSRF.search(v.get(poll_path).text).group(1) for v in (first, second)]
-        with admin_engine.connect().execution_options(isolation_level="READ COMMITTED") as locker, \
-                locker.begin() as held:
+        with (
+            admin_engine.connect().execution_options(isolation_level="READ COMMITTED") as locker,
+            locker.begin() as held,
+        ):
             locker.execute(text("LOCK TABLE ballots IN SHARE MODE"))
             results: dict[str, object] = {}
 
             def held_vote(name: str, visitor: Visitor, token: str, choice: str) -> None:
                 results[name] = _vote(visitor, poll_path, choice, token)
 
-            threads = [threading.Thread(target=held_vote, args=("voter1", first, tokens[0], "agree")),
-                       threading.Thread(target=held_vote, args=("voter2", second, tokens[1], "disagree"))]
+            threads = [
+                threading.Thread(target=held_vote, args=("voter1", first, tokens[0], "agree")),
+                threading.Thread(target=held_vote, args=("voter2", second, tokens[1], "disagree")),
+            ]
             for thread in threads:
                 thread.start()
-            wait_until(lambda: admin.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE 'INSERT INTO ballots%'")).scalar() == 2, 15, "both votes to wait inside the database")
+            wait_until(
+                lambda: (
+                    admin.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query ILIKE 'INSERT INTO ballots%'"
+                        )
+                    ).scalar()
+                    == 2
+                ),
+                15,
+                "both votes to wait inside the database",
+            )
             server.kill_worker(server.workers()[0])
             time.sleep(0.3)
             held.rollback()

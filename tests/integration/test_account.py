@@ -25,8 +25,9 @@ def test_changing_the_password_keeps_the_key_and_ends_other_sessions(app, people
     phone, laptop = app.test_client(), app.test_client()
     sign_in(phone, "willow")
     sign_in(laptop, "willow")
-    response = submit(laptop, "/account/password",
-                      {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = submit(
+        laptop, "/account/password", {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 303
     assert "Your password was changed" in laptop.get("/account").get_data(as_text=True)
     assert phone.get("/account").status_code == 302
@@ -39,8 +40,9 @@ def test_a_wrong_current_password_changes_nothing(app, people):
     people.make("willow")
     client = app.test_client()
     sign_in(client, "willow")
-    response = submit(client, "/account/password",
-                      {"current": "not my password", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = submit(
+        client, "/account/password", {"current": "not my password", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert "That is not your current password." in response.get_data(as_text=True)
     sign_in(app.test_client(), "willow", PASSWORD)
 
@@ -52,8 +54,16 @@ def test_recovery_sets_a_new_password_issues_a_new_code_and_keeps_the_key(app, p
     elsewhere = app.test_client()
     sign_in(elsewhere, "willow")
     client = app.test_client()
-    response = submit(client, "/recover", {"login_name": "Willow", "code": old_code.lower().replace("-", " "),
-                                           "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = submit(
+        client,
+        "/recover",
+        {
+            "login_name": "Willow",
+            "code": old_code.lower().replace("-", " "),
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     new_code = re.search(r'id="recovery-code">([0-9A-Z-]+)<', body).group(1)
@@ -62,19 +72,33 @@ def test_recovery_sets_a_new_password_issues_a_new_code_and_keeps_the_key(app, p
     assert elsewhere.get("/account").status_code == 302
     assert client.get("/account").status_code == 200
     # The old code no longer works; the new one does.
-    failed = submit(app.test_client(), "/recover", {"login_name": "willow", "code": old_code,
-                                                    "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    failed = submit(
+        app.test_client(),
+        "/recover",
+        {"login_name": "willow", "code": old_code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert failed.status_code == 401
-    submit(app.test_client(), "/recover", {"login_name": "willow", "code": new_code,
-                                           "password": PASSWORD, "confirm": PASSWORD})
+    submit(
+        app.test_client(),
+        "/recover",
+        {"login_name": "willow", "code": new_code, "password": PASSWORD, "confirm": PASSWORD},
+    )
     sign_in(app.test_client(), "willow", PASSWORD)
 
 
 def test_a_wrong_recovery_code_says_so_without_telling_whether_the_name_exists(app, people):
     people.make("willow")
     for login_name in ("willow", "nobody"):
-        response = submit(app.test_client(), "/recover", {"login_name": login_name, "code": "AAAA-BBBB-CCCC-DDDD-EEEE",
-                                                          "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+        response = submit(
+            app.test_client(),
+            "/recover",
+            {
+                "login_name": login_name,
+                "code": "AAAA-BBBB-CCCC-DDDD-EEEE",
+                "password": NEW_PASSWORD,
+                "confirm": NEW_PASSWORD,
+            },
+        )
         assert response.status_code == 401
         body = response.get_data(as_text=True)
         assert "That login name and recovery code do not match" in body
@@ -86,8 +110,9 @@ def test_preferences_are_saved_and_change_language_and_titles(app, people):
     client = app.test_client()
     sign_in(client, "willow")
     assert "<title>Council</title>" in client.get("/account").get_data(as_text=True)
-    response = submit(client, "/account/preferences", {"locale": "fr", "descriptive_titles": "descriptive"},
-                      form_url="/account")
+    response = submit(
+        client, "/account/preferences", {"locale": "fr", "descriptive_titles": "descriptive"}, form_url="/account"
+    )
     assert response.status_code == 303
     with app.app_context():
         user = db.session.scalar(select(User).where(User.login_key == "willow"))
@@ -103,10 +128,13 @@ def test_a_tampered_preference_is_refused_and_nothing_is_saved(app, people):
     people.make("willow")
     client = app.test_client()
     sign_in(client, "willow")
-    response = submit(client, "/account/preferences", {"locale": "xx", "descriptive_titles": "loud"},
-                      form_url="/account")
+    response = submit(
+        client, "/account/preferences", {"locale": "xx", "descriptive_titles": "loud"}, form_url="/account"
+    )
     assert response.status_code == 400
-    assert "Not a valid choice" in response.get_data(as_text=True) or 'class="error-message"' in response.get_data(as_text=True)
+    assert "Not a valid choice" in response.get_data(as_text=True) or 'class="error-message"' in response.get_data(
+        as_text=True
+    )
     with app.app_context():
         assert db.session.scalar(select(User.locale).where(User.login_key == "willow")) is None
 
@@ -123,15 +151,22 @@ def test_no_activity_time_is_kept_on_people(app):
     columns = {c.name for c in User.__table__.columns}
     assert not columns & {"last_seen", "last_login", "created_at", "email", "legal_name", "last_seen_at"}
     assert {c.name for c in ServerSession.__table__.columns} == {
-        "id", "user_id", "data", "sealed_key", "idle_expires_at", "expires_at"}
+        "id",
+        "user_id",
+        "data",
+        "sealed_key",
+        "idle_expires_at",
+        "expires_at",
+    }
 
 
 def test_csrf_is_required_for_changes(app, people):
     people.make("willow")
     client = app.test_client()
     sign_in(client, "willow")
-    response = client.post("/account/password", data={"current": PASSWORD, "password": NEW_PASSWORD,
-                                                      "confirm": NEW_PASSWORD})
+    response = client.post(
+        "/account/password", data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 400
     assert "This form had expired" in response.get_data(as_text=True)
     assert csrf_token(client.get("/account"))
@@ -141,12 +176,20 @@ def test_the_chosen_time_zone_is_kept_and_shown_selected(app, people):
     people.make("willow")
     client = app.test_client()
     sign_in(client, "willow")
-    submit(client, "/account/preferences", {"locale": "", "timezone": "Africa/Lagos", "descriptive_titles": "neutral"},
-           form_url="/account")
+    submit(
+        client,
+        "/account/preferences",
+        {"locale": "", "timezone": "Africa/Lagos", "descriptive_titles": "neutral"},
+        form_url="/account",
+    )
     page = client.get("/account").get_data(as_text=True)
     assert '<option value="Africa/Lagos" selected>' in page and 'value="" selected' not in page
-    bad = submit(client, "/account/preferences", {"locale": "", "timezone": "Mars/Olympus", "descriptive_titles": "neutral"},
-                 form_url="/account")
+    bad = submit(
+        client,
+        "/account/preferences",
+        {"locale": "", "timezone": "Mars/Olympus", "descriptive_titles": "neutral"},
+        form_url="/account",
+    )
     assert bad.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(User.timezone).where(User.login_key == "willow")) == "Africa/Lagos"

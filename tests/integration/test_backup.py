@@ -67,12 +67,23 @@ def source(target_app):
         load_demo(PASSWORD)
         people = {user.login_name: user for user in db.session.scalars(select(User))}
         secret = app.config["PAYEE_DATA_KEY"]
-        stipends.save_payee_profile(db.session, people["advisor1"], {"name": PAYEE_NAME, "account": "DE00 1234"},
-                                    secret=secret)
+        stipends.save_payee_profile(
+            db.session, people["advisor1"], {"name": PAYEE_NAME, "account": "DE00 1234"}, secret=secret
+        )
         digest.subscribe(db.session, people["advisor1"], DIGEST_ADDRESS, secret=secret)
-        digest.save_mail_settings(db.session, people["coordinator"], host="localhost", port=25, security="none",
-                                  username="", new_password="", forget_password=False, sender="council@example.org",
-                                  send_hour=18, secret=secret)
+        digest.save_mail_settings(
+            db.session,
+            people["coordinator"],
+            host="localhost",
+            port=25,
+            security="none",
+            username="",
+            new_password="",
+            forget_password=False,
+            sender="council@example.org",
+            send_hour=18,
+            secret=secret,
+        )
         comment = db.session.scalar(select(Comment).where(Comment.body == ADVISOR1_COMMENT))
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
         revision = comment.revision
@@ -91,8 +102,10 @@ def all_rows(app) -> dict[str, Counter]:
     with app.app_context(), db.engine.connect() as connection:
         metadata = MetaData()
         metadata.reflect(connection)
-        return {name: Counter(tuple(row) for row in connection.execute(select(table)))
-                for name, table in metadata.tables.items()}
+        return {
+            name: Counter(tuple(row) for row in connection.execute(select(table)))
+            for name, table in metadata.tables.items()
+        }
 
 
 def columns_of(app) -> dict[str, list[str]]:
@@ -126,7 +139,8 @@ def stored_in_key_order(connection, table: str) -> bool:
 
 @pytest.mark.parametrize("schema", [True, False], ids=["migrated-empty-target", "blank-target"])
 def test_a_backup_restores_every_row_of_every_table_into_an_empty_database(
-        source, target_app, tmp_path, private_tmp, schema):
+    source, target_app, tmp_path, private_tmp, schema
+):
     path = tmp_path / "council.backup"
     result = run(source, "backup", str(path))
     assert result.exit_code == 0, result.output
@@ -151,8 +165,9 @@ def test_a_backup_restores_every_row_of_every_table_into_an_empty_database(
     assert columns_of(target) == columns_of(source)
     assert triggers_of(target) == triggers_of(source)
     with target.app_context(), db.engine.connect() as connection:
-        schema_differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                                              db.metadata)
+        schema_differences = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata
+        )
         assert schema_differences == []
         # Anonymous rows lie in random-key order after a restore, never in the order they were written.
         for table in backups.anonymous_tables():
@@ -181,8 +196,14 @@ def test_the_backup_file_holds_none_of_the_plaintext(source, tmp_path):
         login_names = list(db.session.scalars(select(User.login_name)))
         pseudonyms = list(db.session.scalars(select(User.pseudonym)))
         tags = list(db.session.scalars(select(Comment.owner_tag)))
-    secrets_in_rows = [ADVISOR1_COMMENT, TRANSLATED_COMMENT, "First contact and referrals", *login_names,
-                       *pseudonyms, "advisor1"]
+    secrets_in_rows = [
+        ADVISOR1_COMMENT,
+        TRANSLATED_COMMENT,
+        "First contact and referrals",
+        *login_names,
+        *pseudonyms,
+        "advisor1",
+    ]
     for plaintext in secrets_in_rows:
         for encoding in ("utf-8", "utf-16-le"):
             assert plaintext.encode(encoding) not in data, plaintext
@@ -231,7 +252,7 @@ def test_a_wrong_key_or_a_changed_byte_is_refused_and_restores_nothing(source, t
 
 
 def _flip(data: bytes, position: int) -> bytes:
-    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
 
 
 def test_restoring_into_a_database_with_rows_is_refused(source, tmp_path):
@@ -251,8 +272,11 @@ def test_no_backup_is_written_without_a_good_key(app_factory, tmp_path, private_
     path = tmp_path / "council.backup"
     some_file = tmp_path / "some.backup"
     some_file.write_bytes(backups.MAGIC + b"\x01")
-    for key, message in [("", "BACKUP_KEY is not set"), ("too short", "not 32 bytes"),
-                         ("A" * 42 + "!", "not 32 bytes")]:
+    for key, message in [
+        ("", "BACKUP_KEY is not set"),
+        ("too short", "not 32 bytes"),
+        ("A" * 42 + "!", "not 32 bytes"),
+    ]:
         app = app_factory(BACKUP_KEY=key)
         result = run(app, "backup", str(path))
         assert result.exit_code != 0 and message in result.output, (key, result.output)
@@ -278,7 +302,8 @@ def test_an_existing_file_is_never_overwritten(app_factory, backup_key, tmp_path
 
 
 def test_an_older_backup_restores_and_asks_for_an_upgrade_and_a_newer_one_is_refused(
-        fresh_database, target_app, instance_path, backup_key, tmp_path):
+    fresh_database, target_app, instance_path, backup_key, tmp_path
+):
     old = make_app(fresh_database(schema=False), instance_path, BACKUP_KEY=backup_key)
     fresh_database.apps.append(old)
     with old.app_context():
@@ -326,7 +351,7 @@ def test_chunks_cannot_be_dropped_reordered_or_cut(tmp_path):
         with open(path, "wb") as target:
             with backups._EncryptingWriter(target, key, "sqlite", chunk_bytes=chunk) as sealed:
                 for start in range(0, size, 10):
-                    sealed.write(payload[start:start + 10])
+                    sealed.write(payload[start : start + 10])
         out = tmp_path / f"{size}.out"
         assert backups.decrypt_file(path, key, out) == "sqlite"
         assert out.read_bytes() == payload
@@ -334,14 +359,14 @@ def test_chunks_cannot_be_dropped_reordered_or_cut(tmp_path):
 
     data = (tmp_path / f"{3 * chunk + 5}.backup").read_bytes()
     header = len(data) - 3 * sealed_chunk - (5 + backups.TAG_BYTES)
-    body = [data[header + i * sealed_chunk:header + (i + 1) * sealed_chunk] for i in range(4)]
+    body = [data[header + i * sealed_chunk : header + (i + 1) * sealed_chunk] for i in range(4)]
     changed = {
         "last chunk dropped": data[:header] + b"".join(body[:3]),
         "chunks swapped": data[:header] + body[1] + body[0] + body[2] + body[3],
         "a chunk repeated": data[:header] + body[0] + body[0] + body[1] + body[2] + body[3],
         "a byte changed": data[:header] + _flip(body[2], 5) + body[3],
     }
-    for number, (what, tampered) in enumerate(changed.items()):
+    for number, (_what, tampered) in enumerate(changed.items()):
         path = tmp_path / "tampered.backup"
         path.write_bytes(tampered)
         out = tmp_path / f"tampered-{number}.out"

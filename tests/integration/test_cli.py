@@ -4,19 +4,21 @@ from sqlalchemy import func, select
 
 from council.accounts.models import User
 from council.audit.models import AuditEvent
-from council.extensions import db
 from council.compensation.models import StipendEntry
+from council.extensions import db
 from council.feedback.models import Comment
+from council.policies.models import Policy, RevisionTranslation
 from council.voting import service as voting
 from council.voting.models import Poll
-from council.policies.models import Policy, RevisionTranslation
 from tests.conftest import sign_in
 
 
 def test_create_coordinator_prompts_for_the_password_and_never_takes_it_as_an_argument(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["council", "create-coordinator", "--login-name", "sam", "--pseudonym", "Sam"],
-                           input="a strong password\na strong password\n")
+    result = runner.invoke(
+        args=["council", "create-coordinator", "--login-name", "sam", "--pseudonym", "Sam"],
+        input="a strong password\na strong password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Recovery code" in result.output
     assert "a strong password" not in result.output
@@ -31,11 +33,14 @@ def test_create_coordinator_prompts_for_the_password_and_never_takes_it_as_an_ar
 def test_create_coordinator_refuses_a_short_password_or_a_taken_name(app, people):
     people.make("sam")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["council", "create-coordinator", "--login-name", "SAM", "--pseudonym", "Other"],
-                           input="a strong password\na strong password\n")
+    result = runner.invoke(
+        args=["council", "create-coordinator", "--login-name", "SAM", "--pseudonym", "Other"],
+        input="a strong password\na strong password\n",
+    )
     assert result.exit_code != 0 and "already taken" in result.output
-    result = runner.invoke(args=["council", "create-coordinator", "--login-name", "kim", "--pseudonym", "Kim"],
-                           input="short\nshort\n")
+    result = runner.invoke(
+        args=["council", "create-coordinator", "--login-name", "kim", "--pseudonym", "Kim"], input="short\nshort\n"
+    )
     assert result.exit_code != 0 and "at least 10 characters" in result.output
 
 

@@ -60,8 +60,10 @@ def unavailable(reason: str) -> None:
 def substitute(text: str, old: str, new: str, source: str) -> str:
     """Replace the one occurrence of ``old``; fail when the sample no longer has it exactly once."""
     found = text.count(old)
-    assert found == 1, (f"{source} has {old!r} {found} times, not once: it changed, so this test must be "
-                        "updated to cover what it says now")
+    assert found == 1, (
+        f"{source} has {old!r} {found} times, not once: it changed, so this test must be "
+        "updated to cover what it says now"
+    )
     return text.replace(old, new)
 
 
@@ -72,10 +74,12 @@ def assert_writes_only_under(config: str, directory: Path, *, allowed: set[str],
         code = line.split("#", 1)[0]
         for path in re.findall(r"(?<![\w:/.])(/[\w.-]+(?:/[\w.*-]+)+)", code):
             assert path.startswith(f"{directory}/") or path in allowed, (
-                f"{source} names {path}, which this test does not cover: {line.strip()!r}")
+                f"{source} names {path}, which this test does not cover: {line.strip()!r}"
+            )
 
 
 # --- A certificate, and a visitor speaking HTTPS ----------------------------------------------
+
 
 def connect(port: int, context: ssl.SSLContext, timeout: float = 20) -> ssl.SSLSocket:
     """TLS to SITE (SNI, and the certificate checked against it) on a loopback port, from VISITOR."""
@@ -92,8 +96,10 @@ def upload(size: int) -> tuple[str, bytes]:
     """A form of ``size`` bytes in all: one file, which Council reads to the end (and so answers
     after the whole body, leaving the proxy nothing unsent), then refuses for want of a CSRF token."""
     boundary = "council-test-boundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{MARKER}.txt\"\r\n"
-            "Content-Type: text/plain\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{MARKER}.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", head + b"a" * (size - len(head) - len(tail)) + tail
 
@@ -106,7 +112,8 @@ def post_body(port: int, context: ssl.SSLContext, size: int, path: str) -> bytes
     with connect(port, context) as connection:
         connection.sendall(
             f"POST {path} HTTP/1.1\r\nHost: {SITE}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+            f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode()
+        )
         connection.setblocking(False)
         answer, sent, body = b"", 0, memoryview(body)
         deadline = time.monotonic() + 20
@@ -124,7 +131,7 @@ def post_body(port: int, context: ssl.SSLContext, size: int, path: str) -> bytes
                 answer += data or b""
             if writable:
                 try:
-                    sent += connection.send(body[sent:sent + 65536])
+                    sent += connection.send(body[sent : sent + 65536])
                 except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                     pass
                 except OSError:  # the proxy has stopped reading; its answer may still be on its way
@@ -134,6 +141,7 @@ def post_body(port: int, context: ssl.SSLContext, size: int, path: str) -> bytes
 
 
 # --- Council under gunicorn, as deploy/council.service runs it ----------------------------------
+
 
 @dataclass
 class Council:
@@ -187,9 +195,11 @@ def council(migrated, tmp_path_factory):
     url = _database(migrated, directory, instance)
     # deploy/gunicorn.conf.py unchanged, plus the load tests' hook that marks each worker ready.
     config = directory / "gunicorn.conf.py"
-    config.write_text(f"exec(compile(open({str(DEPLOY / 'gunicorn.conf.py')!r}).read(), "
-                      f"{str(DEPLOY / 'gunicorn.conf.py')!r}, 'exec'))\n"
-                      "from tests.load.gunicorn_ready import post_worker_init  # noqa: E402,F401\n")
+    config.write_text(
+        f"exec(compile(open({str(DEPLOY / 'gunicorn.conf.py')!r}).read(), "
+        f"{str(DEPLOY / 'gunicorn.conf.py')!r}, 'exec'))\n"
+        "from tests.load.gunicorn_ready import post_worker_init  # noqa: E402,F401\n"
+    )
     ready = directory / "ready"
     ready.mkdir()
     env = server_environment(url, instance, ENVIRONMENT="production", PROXY_HOPS="1", LOG_IP_ADDRESSES="true")
@@ -197,9 +207,23 @@ def council(migrated, tmp_path_factory):
     port, workers, log = free_port(), 2, directory / "gunicorn.log"
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", str(config), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             *_control_socket_options(), "--chdir", str(PROJECT_ROOT), "council:create_app()"],
-            env=env, stdout=output, stderr=output)
+            [
+                str(BIN / "gunicorn"),
+                "--config",
+                str(config),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *_control_socket_options(),
+                "--chdir",
+                str(PROJECT_ROOT),
+                "council:create_app()",
+            ],
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
         try:
             wait_for_port(port, 30, server, "gunicorn")
             _wait(lambda: len(os.listdir(ready)) >= workers, 30, server, "gunicorn's workers")
@@ -218,6 +242,7 @@ def _wait(condition, seconds: float, process: subprocess.Popen, what: str) -> No
 
 # --- The proxies ---------------------------------------------------------------------------
 
+
 @dataclass
 class Proxy:
     name: str
@@ -229,8 +254,10 @@ class Proxy:
 
     def visitor(self) -> Visitor:
         """A browser at https://council.example.org, through this proxy."""
-        return Visitor(self.https_port, connection=lambda timeout: _SiteConnection(
-            SITE, self.https_port, context=self.context, timeout=timeout))
+        return Visitor(
+            self.https_port,
+            connection=lambda timeout: _SiteConnection(SITE, self.https_port, context=self.context, timeout=timeout),
+        )
 
 
 def nginx_site(directory: Path, cert: Path, key: Path, https_port: int, http_port: int, upstream: int) -> str:
@@ -238,16 +265,19 @@ def nginx_site(directory: Path, cert: Path, key: Path, https_port: int, http_por
     text = (DEPLOY / "nginx.conf").read_text()
     for old, new in [
         ("    listen 80;\n    listen [::]:80;\n", f"    listen 127.0.0.1:{http_port};\n"),
-        ("    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n",
-         f"    listen 127.0.0.1:{https_port} ssl http2;\n"),
+        (
+            "    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n",
+            f"    listen 127.0.0.1:{https_port} ssl http2;\n",
+        ),
         ("/etc/letsencrypt/live/council.example.org/fullchain.pem;", f"{cert};"),
         ("/etc/letsencrypt/live/council.example.org/privkey.pem;", f"{key};"),
         ("error_log /var/log/nginx/council-error.log ", f"error_log {directory}/council-error.log "),
         ("server 127.0.0.1:8000 fail_timeout=0;", f"server 127.0.0.1:{upstream} fail_timeout=0;"),
     ]:
         text = substitute(text, old, new, source)
-    assert_writes_only_under(text, directory, allowed={"/var/www/letsencrypt", "/.well-known/acme-challenge"},
-                             source=source)
+    assert_writes_only_under(
+        text, directory, allowed={"/var/www/letsencrypt", "/.well-known/acme-challenge"}, source=source
+    )
     return text
 
 
@@ -255,20 +285,26 @@ def nginx_main(directory: Path) -> str:
     """The least a main configuration needs, everything it writes in ``directory``; the default
     access log (for a server block that does not turn it off) is there too, where the test looks."""
     user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "".join(f"    {kind}_temp_path {directory}/{kind}_temp;\n"
-                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"{user}pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nworker_processes 1;\n"
-            f"events {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
-            f"    access_log {directory}/access.log;\n{temp}    include {directory}/council.conf;\n}}\n")
+    temp = "".join(
+        f"    {kind}_temp_path {directory}/{kind}_temp;\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nworker_processes 1;\n"
+        f"events {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
+        f"    access_log {directory}/access.log;\n{temp}    include {directory}/council.conf;\n}}\n"
+    )
 
 
 def caddyfile(directory: Path, cert: Path, key: Path, https_port: int, http_port: int, upstream: int) -> str:
     source = "deploy/Caddyfile"
     text = (DEPLOY / "Caddyfile").read_text()
     for old, new in [
-        ("\tservers {\n",
-         f"\tadmin off\n\thttp_port {http_port}\n\thttps_port {https_port}\n\tdefault_bind 127.0.0.1\n"
-         "\tservers {\n"),
+        (
+            "\tservers {\n",
+            f"\tadmin off\n\thttp_port {http_port}\n\thttps_port {https_port}\n\tdefault_bind 127.0.0.1\n"
+            "\tservers {\n",
+        ),
         ("\ncouncil.example.org {\n", f"\ncouncil.example.org {{\n\ttls {cert} {key}\n"),
         ("\treverse_proxy 127.0.0.1:8000 {\n", f"\treverse_proxy 127.0.0.1:{upstream} {{\n"),
     ]:
@@ -280,8 +316,12 @@ def caddyfile(directory: Path, cert: Path, key: Path, https_port: int, http_port
 def caddy_environment(directory: Path) -> dict[str, str]:
     home = directory / "home"
     home.mkdir(exist_ok=True)
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-            "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
 
 
 def proxy_binary(name: str) -> str:
@@ -316,8 +356,14 @@ def running_proxy(name: str, directory: Path, upstream: int):
         checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True, timeout=30)
         assert checked.returncode == 0, f"nginx -t refused the sample:\n{checked.stderr}"
         with _process([*command, "-g", "daemon off;"], directory / "stderr.log", None, https_port, "nginx"):
-            yield Proxy(name, https_port, http_port, directory,
-                        [directory / "council-error.log", directory / "error.log", directory / "stderr.log"], context)
+            yield Proxy(
+                name,
+                https_port,
+                http_port,
+                directory,
+                [directory / "council-error.log", directory / "error.log", directory / "stderr.log"],
+                context,
+            )
     else:
         env = caddy_environment(directory)
         (directory / "Caddyfile").write_text(caddyfile(directory, cert, key, https_port, http_port, upstream))
@@ -348,18 +394,25 @@ def assert_no_traces(proxy: Proxy) -> None:
 
 # --- What the comments promise --------------------------------------------------------------
 
+
 def test_caddy_validates_the_unchanged_caddyfile(tmp_path):
     binary = proxy_binary("caddy")
-    checked = subprocess.run([binary, "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
-                             capture_output=True, text=True, env=caddy_environment(tmp_path), timeout=60)
+    checked = subprocess.run(
+        [binary, "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
+        capture_output=True,
+        text=True,
+        env=caddy_environment(tmp_path),
+        timeout=60,
+    )
     assert checked.returncode == 0, checked.stderr
 
 
 def test_a_page_arrives_over_https_with_councils_headers_and_a_secure_cookie(proxy):
     page = proxy.visitor().request("GET", f"/login?next=/{MARKER}", headers={"Accept-Encoding": "gzip, br"})
     assert page.status == 200
-    assert page.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains", \
+    assert page.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains", (
         "Council saw the request as HTTPS"
+    )
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     (cookie,) = page.headers.get_all("Set-Cookie")
     assert cookie.startswith("__Host-council=")
@@ -374,8 +427,12 @@ def test_council_builds_https_links_on_the_sites_host_whatever_the_visitor_claim
     visitor = proxy.visitor()
     signed_in = visitor.submit("/login", {"login_name": COORDINATOR, "password": PASSWORD})
     assert signed_in.status == 303, "signing in works over HTTPS with the Secure __Host- cookie"
-    forged = {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.example", "X-Forwarded-For": FORGED,
-              "Forwarded": f"for={FORGED};proto=http;host=evil.example"}
+    forged = {
+        "X-Forwarded-Proto": "http",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-For": FORGED,
+        "Forwarded": f"for={FORGED};proto=http;host=evil.example",
+    }
     created = visitor.submit("/admin/invitations", {"role": "advisor", "label": ""}, headers=forged)
     assert created.status == 200, created.text[:300]
     link = urlsplit(re.search(r'id="invitation-link" type="text" readonly value="([^"]+)"', created.text).group(1))
@@ -386,8 +443,9 @@ def test_council_builds_https_links_on_the_sites_host_whatever_the_visitor_claim
 
 def test_council_sees_the_visitors_address_not_the_one_they_claim(proxy, council):
     since = council.mark()
-    page = proxy.visitor().request("GET", f"/login?{MARKER}=address", headers={"X-Forwarded-For": FORGED,
-                                                                                 "X-Real-IP": FORGED})
+    page = proxy.visitor().request(
+        "GET", f"/login?{MARKER}=address", headers={"X-Forwarded-For": FORGED, "X-Real-IP": FORGED}
+    )
     assert page.status == 200
     (line,) = [fields for fields in council.request_lines(since) if fields["endpoint"] == "accounts.login"]
     assert line["ip"] == VISITOR, f"Council logged {line['ip']!r}, not the visitor's {VISITOR}"
@@ -412,8 +470,9 @@ def test_a_body_just_under_three_mebibytes_reaches_council(proxy, council):
     head = post_body(proxy.https_port, proxy.context, LIMIT - 1, "/login")
     assert head.split(b" ", 2)[1] == b"400", head
     lines = council.request_lines(since)
-    assert [(fields["method"], fields["endpoint"], fields["status"]) for fields in lines] == \
-        [("POST", "accounts.login", 400)], lines
+    assert [(fields["method"], fields["endpoint"], fields["status"]) for fields in lines] == [
+        ("POST", "accounts.login", 400)
+    ], lines
 
 
 def test_the_proxy_keeps_no_access_log(proxy, council):
@@ -440,8 +499,12 @@ def test_plain_http_is_sent_to_https(proxy):
     # nginx: the port-80 server's "return 301". Caddy: its automatic redirect, on http_port.
     assert answer.status == (301 if proxy.name == "nginx" else 308)
     location = urlsplit(answer.headers["Location"])
-    assert (location.scheme, location.hostname, location.path, location.query) == \
-        ("https", SITE, "/login", f"{MARKER}=plain")
+    assert (location.scheme, location.hostname, location.path, location.query) == (
+        "https",
+        SITE,
+        "/login",
+        f"{MARKER}=plain",
+    )
 
 
 @pytest.mark.parametrize("name", PROXIES)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -33,6 +33,7 @@ SMTP_USER, SMTP_PASSWORD = "relay-user", "relay secret 4711"
 
 
 # --- A real SMTP server ------------------------------------------------------------------
+
 
 @dataclass
 class Received:
@@ -71,7 +72,9 @@ class Inbox:
 
 def _authenticate(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        SMTP_USER.encode(), SMTP_PASSWORD.encode())
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -101,6 +104,7 @@ def smtp_with_login():
 
 # --- Helpers -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def site(app_factory):
     return app_factory(BABEL_DEFAULT_TIMEZONE=SITE_ZONE, MAIL_TIMEOUT_SECONDS=5)
@@ -108,7 +112,7 @@ def site(app_factory):
 
 def _local(day: date, hour: int, minute: int = 0) -> datetime:
     """A moment on the site's clock, in UTC as the command's clock gives it."""
-    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(SITE_ZONE)).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(SITE_ZONE)).astimezone(UTC)
 
 
 def _today() -> date:
@@ -116,8 +120,15 @@ def _today() -> date:
 
 
 def _mail_form(port: int, **changes) -> dict:
-    form = {"host": "127.0.0.1", "port": str(port), "security": "none", "username": "", "password": "",
-            "sender": SENDER, "send_hour": str(SEND_HOUR)}
+    form = {
+        "host": "127.0.0.1",
+        "port": str(port),
+        "security": "none",
+        "username": "",
+        "password": "",
+        "sender": SENDER,
+        "send_hour": str(SEND_HOUR),
+    }
     form.update(changes)
     return form
 
@@ -158,8 +169,13 @@ def _open_review(app, people, opens_at: datetime, title: str = POLICY_TITLE):
     author_id = people.make(login_name, Role.AUTHOR)
     with app.app_context():
         author = db.session.get(User, author_id)
-        open_for_review(author, title=title, body="# Intake\n\nHow people are welcomed.\n", opens_at=opens_at,
-                        closes_at=utcnow() + timedelta(days=30))
+        open_for_review(
+            author,
+            title=title,
+            body="# Intake\n\nHow people are welcomed.\n",
+            opens_at=opens_at,
+            closes_at=utcnow() + timedelta(days=30),
+        )
         db.session.commit()
 
 
@@ -172,8 +188,11 @@ def _run(app, monkeypatch, now: datetime):
 
 def _subscription(app, login_name: str) -> DigestSubscription | None:
     with app.app_context():
-        return db.session.scalar(select(DigestSubscription).join(User, User.id == DigestSubscription.user_id)
-                                 .where(User.login_key == login_name))
+        return db.session.scalar(
+            select(DigestSubscription)
+            .join(User, User.id == DigestSubscription.user_id)
+            .where(User.login_key == login_name)
+        )
 
 
 def _in_locale(app, locale: str, message: str) -> str:
@@ -182,6 +201,7 @@ def _in_locale(app, locale: str, message: str) -> str:
 
 
 # --- The daily run ------------------------------------------------------------------------
+
 
 def test_one_neutral_message_per_person_in_their_language_at_the_hour(site, people, smtp, monkeypatch):
     app = site
@@ -270,8 +290,7 @@ def test_an_update_after_the_hour_waits_for_the_next_days_digest(site, people, s
     assert len(smtp.messages) == 2
 
 
-def test_a_failure_for_one_person_leaves_their_day_open_and_the_others_get_theirs(
-        site, people, smtp, monkeypatch):
+def test_a_failure_for_one_person_leaves_their_day_open_and_the_others_get_theirs(site, people, smtp, monkeypatch):
     app = site
     _set_up_mail(_coordinator(app, people), smtp.port)
     _subscribe(_advisor(app, people, "willow"), "willow@example.org")
@@ -326,6 +345,7 @@ def test_the_saved_smtp_password_is_used_and_kept_when_left_blank(site, people, 
 
 # --- The advisor's page ---------------------------------------------------------------------
 
+
 def test_the_digest_page_explains_it_is_off_until_turned_on(app, people):
     client = _advisor(app, people, "willow")
     page = client.get("/digest").get_data(as_text=True)
@@ -356,13 +376,16 @@ def test_the_address_is_sealed_masked_and_deleted_when_turned_off(app, people):
     assert "The digest is off" in page and "w•••" not in page
 
 
-@pytest.mark.parametrize("typed, error", [
-    ("\u202ewillow@example.org", "hidden or control characters"),
-    ("willow@example.org\u200f", "hidden or control characters"),
-    ("w" * 250 + "@example.org", "at most 254 characters"),
-    ("willow@example.org, cedar@example.org", "does not look like an email address"),
-    ("not an address", "does not look like an email address"),
-])
+@pytest.mark.parametrize(
+    "typed, error",
+    [
+        ("\u202ewillow@example.org", "hidden or control characters"),
+        ("willow@example.org\u200f", "hidden or control characters"),
+        ("w" * 250 + "@example.org", "at most 254 characters"),
+        ("willow@example.org, cedar@example.org", "does not look like an email address"),
+        ("not an address", "does not look like an email address"),
+    ],
+)
 def test_bad_addresses_are_refused_with_the_input_kept(app, people, typed, error):
     client = _advisor(app, people, "willow")
     response = submit(client, "/digest", {"address": typed})
@@ -379,12 +402,14 @@ def test_errors_are_in_the_persons_language(app, people):
     response = submit(client, "/digest", {"address": "no es una dirección"})
     assert response.status_code == 400
     assert '<html lang="es"' in response.get_data(as_text=True)
-    expected = _in_locale(app, "es", "This does not look like an email address. Please check it, for example "
-                                     "name@example.org.")
+    expected = _in_locale(
+        app, "es", "This does not look like an email address. Please check it, for example name@example.org."
+    )
     assert expected in response.get_data(as_text=True)
 
 
 # --- The coordinator's page -------------------------------------------------------------------
+
 
 def test_non_coordinators_cannot_reach_the_mail_settings(app, people):
     for login_name, role in (("willow", Role.ADVISOR), ("robin", Role.AUTHOR), ("kai", Role.MODERATOR)):
@@ -393,8 +418,9 @@ def test_non_coordinators_cannot_reach_the_mail_settings(app, people):
         sign_in(client, login_name)
         assert client.get("/admin/mail").status_code == 403
         assert submit(client, "/admin/mail", _mail_form(25), form_url="/digest").status_code == 403
-        assert submit(client, "/admin/mail/test", {"test_address": "x@example.org"},
-                      form_url="/digest").status_code == 403
+        assert (
+            submit(client, "/admin/mail/test", {"test_address": "x@example.org"}, form_url="/digest").status_code == 403
+        )
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(MailSettings)) == 0
 
@@ -405,7 +431,11 @@ def test_mail_settings_are_saved_audited_and_the_password_is_never_shown(app, pe
     with app.app_context():
         settings = db.session.get(MailSettings, 1)
         assert (settings.host, settings.port, settings.security, settings.send_hour) == (
-            "127.0.0.1", smtp.port, "none", SEND_HOUR)
+            "127.0.0.1",
+            smtp.port,
+            "none",
+            SEND_HOUR,
+        )
         raw = db.session.execute(text("SELECT sealed_password FROM mail_settings")).scalar_one()
         assert SMTP_PASSWORD.encode() not in bytes(raw)
         assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "mail.settings_changed"))
@@ -425,7 +455,9 @@ def test_no_encryption_is_refused_for_a_server_elsewhere(app, people):
     with app.app_context():
         assert db.session.get(MailSettings, 1) is None
     # The same server with STARTTLS is fine, and so is no encryption on this machine.
-    assert submit(client, "/admin/mail", _mail_form(587, host="smtp.example.org", security="starttls")).status_code == 303
+    assert (
+        submit(client, "/admin/mail", _mail_form(587, host="smtp.example.org", security="starttls")).status_code == 303
+    )
     assert submit(client, "/admin/mail", _mail_form(25, host="localhost")).status_code == 303
 
 
@@ -442,8 +474,9 @@ def test_bad_settings_are_refused_with_the_input_kept(app, people):
 def test_a_test_message_arrives_and_is_neutral(app, people, smtp):
     client = _coordinator(app, people)
     _set_up_mail(client, smtp.port)
-    response = submit(client, "/admin/mail/test", {"test_address": "sam@example.org"}, form_url="/admin/mail",
-                      follow_redirects=True)
+    response = submit(
+        client, "/admin/mail/test", {"test_address": "sam@example.org"}, form_url="/admin/mail", follow_redirects=True
+    )
     assert "The test message was handed to the mail server" in response.get_data(as_text=True)
     [received] = smtp.messages
     assert received.rcpt_tos == ["sam@example.org"]

@@ -38,11 +38,13 @@ def revision_path(app, people):
         author = db.session.get(User, author_id)
         policy = policies.create_policy(db.session, author, title="First contact", body=BODY)
         revision = policy.revisions[0]
-        policies.update_section_notes(db.session, revision, revision.sections[1].key, summary="", content_note="",
-                                      questions=["Is this clear?"])
+        policies.update_section_notes(
+            db.session, revision, revision.sections[1].key, summary="", content_note="", questions=["Is this clear?"]
+        )
         policies.publish(db.session, revision)
-        policies.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(minutes=1),
-                                   closes_at=utcnow() + timedelta(days=5))
+        policies.set_review_window(
+            db.session, revision, opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=5)
+        )
         db.session.commit()
         return f"/policies/{policy.id}/revisions/1", revision.sections[1].key
 
@@ -64,8 +66,10 @@ def comment_form(client, section_url):
 def post(client, revision_path, text="A thought.", consent="paraphrase", language="en", question=""):
     path, key = revision_path
     fields = comment_form(client, f"{path}/sections/{key}")
-    return client.post(f"{path}/comments", data={**fields, "body": text, "language": language,
-                                                 "quote_consent": consent, "question": question})
+    return client.post(
+        f"{path}/comments",
+        data={**fields, "body": text, "language": language, "quote_consent": consent, "question": question},
+    )
 
 
 def test_an_advisor_comments_and_sees_it_at_once(app, people, revision_path):
@@ -114,8 +118,11 @@ def test_comments_are_stored_without_any_writer(app, people, revision_path):
         assert type(comment.created_on).__name__ == "date"
         if db.engine.dialect.name == "sqlite":
             for table in ("comments", "comment_flags"):
-                sql = db.session.connection().exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = ?", (table,)).scalar()
+                sql = (
+                    db.session.connection()
+                    .exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
+                    .scalar()
+                )
                 assert "WITHOUT ROWID" in sql
 
 
@@ -130,8 +137,11 @@ def test_my_comments_edit_and_withdraw(app, people, revision_path):
     # Nobody else can edit or withdraw it, and they cannot tell it exists.
     willow_id = ids["Willow's words"]
     assert river.get(f"/feedback/comments/{willow_id}/edit").status_code == 404
-    response = submit(willow, f"/feedback/comments/{willow_id}/edit",
-                      {"body": "Willow's better words", "language": "en", "quote_consent": "verbatim"})
+    response = submit(
+        willow,
+        f"/feedback/comments/{willow_id}/edit",
+        {"body": "Willow's better words", "language": "en", "quote_consent": "verbatim"},
+    )
     assert response.status_code == 303
     assert "Willow's better words" in willow.get("/feedback/mine").get_data(as_text=True)
     assert submit(river, f"/feedback/comments/{willow_id}/withdraw", {}, form_url="/feedback/mine").status_code == 404
@@ -171,16 +181,23 @@ def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people
         assert len(db.session.scalars(select(CommentFlag)).all()) == 1
     staff_page = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
     assert "Something hurtful" in staff_page and "Flagged once" in staff_page
-    response = submit(kai, f"/feedback/comments/{comment_id}/hide", {"reason": "abusive", "note": "Please be kind"},
-                      form_url=f"{path}/comments")
+    response = submit(
+        kai,
+        f"/feedback/comments/{comment_id}/hide",
+        {"reason": "abusive", "note": "Please be kind"},
+        form_url=f"{path}/comments",
+    )
     assert response.status_code == 303
     reader = river.get(f"{path}/sections/{key}").get_data(as_text=True)
     assert "Hidden by moderation: Abusive or hurtful – <bdi>Please be kind</bdi>" in reader
     assert "Something hurtful" not in reader
     mine = willow.get("/feedback/mine").get_data(as_text=True)
     assert "Something hurtful" in mine and "A moderator hid this comment: Abusive or hurtful" in mine
-    submit(willow, f"/feedback/comments/{comment_id}/edit", {"body": "Something kinder", "language": "en",
-                                                             "quote_consent": "paraphrase"})
+    submit(
+        willow,
+        f"/feedback/comments/{comment_id}/edit",
+        {"body": "Something kinder", "language": "en", "quote_consent": "paraphrase"},
+    )
     submit(willow, f"/feedback/comments/{comment_id}/another-look", {}, form_url="/feedback/mine")
     assert "Writer asks for another look" in kai.get(f"{path}/comments").get_data(as_text=True)
     submit(kai, f"/feedback/comments/{comment_id}/restore", {}, form_url=f"{path}/comments")
@@ -205,8 +222,11 @@ def test_authors_answer_with_a_signed_disposition_and_advisors_see_it(app, peopl
     path, key = revision_path
     with app.app_context():
         comment_id = db.session.scalar(select(Comment.id).where(Comment.language == "en"))
-    response = submit(robin, f"/feedback/comments/{comment_id}/respond",
-                      {"disposition": "adopted", "body": "We added a section on interpreters."})
+    response = submit(
+        robin,
+        f"/feedback/comments/{comment_id}/respond",
+        {"disposition": "adopted", "body": "We added a section on interpreters."},
+    )
     assert response.status_code == 303
     page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
     assert "Answer from Robin Author, for the authors" in page and "Adopted" in page
@@ -228,11 +248,16 @@ def test_a_comment_after_the_review_closed_gets_its_text_back(app, people, revis
     path, key = revision_path
     fields = comment_form(willow, f"{path}/sections/{key}")
     with app.app_context():
-        db.session.execute(update(ReviewWindow).values(closes_at=utcnow() - timedelta(seconds=1),
-                                                       opens_at=utcnow() - timedelta(days=1)))
+        db.session.execute(
+            update(ReviewWindow).values(
+                closes_at=utcnow() - timedelta(seconds=1), opens_at=utcnow() - timedelta(days=1)
+            )
+        )
         db.session.commit()
-    response = willow.post(f"{path}/comments", data={**fields, "body": "Too late, sadly", "language": "en",
-                                                     "quote_consent": "verbatim", "question": ""})
+    response = willow.post(
+        f"{path}/comments",
+        data={**fields, "body": "Too late, sadly", "language": "en", "quote_consent": "verbatim", "question": ""},
+    )
     assert response.status_code == 409
     body = response.get_data(as_text=True)
     assert "The review of this revision is closed" in body and "Too late, sadly" in body
@@ -251,8 +276,16 @@ def test_a_comment_sent_after_the_session_ended_is_posted_once_after_sign_in(app
     with app.app_context():
         db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-    response = browser.post(f"{path}/comments", data={**fields, "body": "Typed slowly, with care", "language": "en",
-                                                      "quote_consent": "verbatim", "question": ""})
+    response = browser.post(
+        f"{path}/comments",
+        data={
+            **fields,
+            "body": "Typed slowly, with care",
+            "language": "en",
+            "quote_consent": "verbatim",
+            "question": "",
+        },
+    )
     assert response.status_code == 401
     page = response.get_data(as_text=True)
     assert "Your comment is not lost" in page and "Typed slowly, with care" in page
@@ -260,18 +293,29 @@ def test_a_comment_sent_after_the_session_ended_is_posted_once_after_sign_in(app
     assert "Typed slowly" not in pending
     for cookie in response.headers.getlist("Set-Cookie"):
         assert "Typed" not in cookie
-    wrong = browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(response), "pending": pending,
-                                                             "login_name": "willow", "password": "wrong password"})
+    wrong = browser.post(
+        "/feedback/sign-in-and-post",
+        data={
+            "csrf_token": csrf_token(response),
+            "pending": pending,
+            "login_name": "willow",
+            "password": "wrong password",
+        },
+    )
     assert wrong.status_code == 401 and "Typed slowly, with care" in wrong.get_data(as_text=True)
-    posted = browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(wrong), "pending": pending,
-                                                              "login_name": "willow", "password": PASSWORD})
+    posted = browser.post(
+        "/feedback/sign-in-and-post",
+        data={"csrf_token": csrf_token(wrong), "pending": pending, "login_name": "willow", "password": PASSWORD},
+    )
     assert posted.status_code == 303
     # Sending the same sealed comment again posts nothing new.
     again_page = browser.get(f"{path}/sections/{key}")
     browser.post("/logout", data={"csrf_token": csrf_token(again_page)})
     login_page = browser.get("/login")
-    browser.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(login_page), "pending": pending,
-                                                     "login_name": "willow", "password": PASSWORD})
+    browser.post(
+        "/feedback/sign-in-and-post",
+        data={"csrf_token": csrf_token(login_page), "pending": pending, "login_name": "willow", "password": PASSWORD},
+    )
     with app.app_context():
         assert [c.body for c in db.session.scalars(select(Comment))] == ["Typed slowly, with care"]
 
@@ -280,8 +324,10 @@ def test_a_tampered_sealed_comment_is_refused(app, people, revision_path):
     people.make("willow", Role.ADVISOR)
     client = app.test_client()
     page = client.get("/login")
-    response = client.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(page), "pending": "AAAA",
-                                                               "login_name": "willow", "password": PASSWORD})
+    response = client.post(
+        "/feedback/sign-in-and-post",
+        data={"csrf_token": csrf_token(page), "pending": "AAAA", "login_name": "willow", "password": PASSWORD},
+    )
     assert response.status_code == 400
     assert "This comment could not be posted" in response.get_data(as_text=True)
 
@@ -295,8 +341,10 @@ def test_long_empty_and_hostile_comments(app_factory, people, revision_path):
     assert "Comments can be at most 100 characters. This one has 101." in too_long.get_data(as_text=True)
     assert "x" * 101 in too_long.get_data(as_text=True)
     assert post(willow, revision_path, "   ").status_code == 400
-    hostile = ("<script>alert(1)</script> [x](javascript:alert(1)) \u202eevil\u202c "
-               "\u200bAnswer from Robin Author, for the authors")
+    hostile = (
+        "<script>alert(1)</script> [x](javascript:alert(1)) \u202eevil\u202c "
+        "\u200bAnswer from Robin Author, for the authors"
+    )
     assert post(willow, revision_path, hostile).status_code == 303
     with app.app_context():
         stored = db.session.scalar(select(Comment.body))
@@ -324,9 +372,17 @@ def test_only_advisors_comment(app, people, revision_path):
     path, key = revision_path
     page = robin.get(f"{path}/sections/{key}").get_data(as_text=True)
     assert "Post comment" not in page
-    response = robin.post(f"{path}/comments", data={"csrf_token": csrf_token(robin.get(path)), "body": "x",
-                                                    "submission_key": "k" * 20, "language": "en",
-                                                    "quote_consent": "verbatim", "section_key": key})
+    response = robin.post(
+        f"{path}/comments",
+        data={
+            "csrf_token": csrf_token(robin.get(path)),
+            "body": "x",
+            "submission_key": "k" * 20,
+            "language": "en",
+            "quote_consent": "verbatim",
+            "section_key": key,
+        },
+    )
     assert response.status_code == 403
 
 
@@ -339,9 +395,14 @@ def test_the_staff_list_is_paginated_and_keeps_its_filters(app, people, revision
         revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
         key = secrets.token_bytes(32)
         for n in range(55):
-            draft = feedback.Draft(section_key=revision.sections[1].key, question_id=None, body=f"Bulk {n}",
-                                   language="fr", quote_consent=QuoteConsent.VERBATIM,
-                                   submission_key=f"bulk-submission-{n:04d}")
+            draft = feedback.Draft(
+                section_key=revision.sections[1].key,
+                question_id=None,
+                body=f"Bulk {n}",
+                language="fr",
+                quote_consent=QuoteConsent.VERBATIM,
+                submission_key=f"bulk-submission-{n:04d}",
+            )
             feedback.post_comment(db.session, key, revision, draft, limit=1000)
         db.session.commit()
     post(willow, revision_path, "In English")

@@ -51,6 +51,7 @@ def _new_count(page: str) -> int:
 
 # --- Home pages ------------------------------------------------------------------------
 
+
 def test_an_advisor_home_shows_reviews_polls_responses_and_money(demo):
     text = _home(demo, "advisor1")
     assert "Reviews open to you First contact and referrals Revision 2" in text
@@ -104,6 +105,7 @@ def test_a_coordinator_home_shows_invitations_stipends_limits_flags_and_audit(de
 
 # --- Notices ------------------------------------------------------------------------------
 
+
 def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
     client = demo.test_client()
     sign_in(client, "advisor1")
@@ -136,9 +138,18 @@ def _write_and_answer(app, client, login_name: str) -> None:
         revision = policies.open_reviews(db.session, utcnow())[0]
         path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
         section = revision.sections[-1].key
-    response = submit(client, path + "/comments", {
-        "section_key": section, "body": "Please say who reads this.", "language": "en",
-        "quote_consent": "verbatim", "submission_key": secrets.token_urlsafe(16)}, form_url=path + "/comment")
+    response = submit(
+        client,
+        path + "/comments",
+        {
+            "section_key": section,
+            "body": "Please say who reads this.",
+            "language": "en",
+            "quote_consent": "verbatim",
+            "submission_key": secrets.token_urlsafe(16),
+        },
+        form_url=path + "/comment",
+    )
     assert response.status_code in (200, 303)
     with app.app_context():
         author = db.session.scalar(select(User).where(User.login_name == "robin"))
@@ -175,18 +186,25 @@ def test_every_audit_action_has_a_label(demo):
 
 # --- Planned meetings ------------------------------------------------------------------------
 
+
 def test_a_coordinator_plans_a_meeting_that_advisors_see_until_it_is_cancelled(demo):
     coordinator = demo.test_client()
     sign_in(coordinator, "coordinator")
     later = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
-    fields = {"planned-title": "Autumn <script>alert(1)</script> meeting", "planned-starts_at": later,
-              "planned-minutes": "60", "planned-place": "Room 2", "planned-key": secrets.token_urlsafe(18)}
-    assert submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends").status_code == 303
+    fields = {
+        "planned-title": "Autumn <script>alert(1)</script> meeting",
+        "planned-starts_at": later,
+        "planned-minutes": "60",
+        "planned-place": "Room 2",
+        "planned-key": secrets.token_urlsafe(18),
+    }
+    assert (
+        submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends").status_code == 303
+    )
     again = submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
     assert again.status_code == 303, "a double submit plans one meeting"
     home = _home(demo, "advisor1")
-    assert home.count("Autumn &lt;script&gt;alert(1)&lt;/script&gt; meeting") == 1 or \
-        home.count("Autumn <script>") == 0
+    assert home.count("Autumn &lt;script&gt;alert(1)&lt;/script&gt; meeting") == 1 or home.count("Autumn <script>") == 0
     assert "Room 2" in home
     page = coordinator.get("/admin/stipends").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
@@ -199,9 +217,18 @@ def test_a_meeting_in_the_past_is_refused_with_the_input_kept(demo):
     coordinator = demo.test_client()
     sign_in(coordinator, "coordinator")
     earlier = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    response = submit(coordinator, "/admin/stipends/planned-meetings", {
-        "planned-title": "Yesterday's meeting", "planned-starts_at": earlier, "planned-minutes": "60",
-        "planned-place": "", "planned-key": secrets.token_urlsafe(18)}, form_url="/admin/stipends")
+    response = submit(
+        coordinator,
+        "/admin/stipends/planned-meetings",
+        {
+            "planned-title": "Yesterday's meeting",
+            "planned-starts_at": earlier,
+            "planned-minutes": "60",
+            "planned-place": "",
+            "planned-key": secrets.token_urlsafe(18),
+        },
+        form_url="/admin/stipends",
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Please choose a time that is still to come." in page and 'value="Yesterday&#39;s meeting"' in page

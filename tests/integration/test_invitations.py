@@ -28,8 +28,9 @@ def invite(client, role="advisor", label="For R."):
 
 
 def register(client, path, login_name="river", pseudonym="River", password="a good long password"):
-    return submit(client, path, {"login_name": login_name, "pseudonym": pseudonym,
-                                 "password": password, "confirm": password})
+    return submit(
+        client, path, {"login_name": login_name, "pseudonym": pseudonym, "password": password, "confirm": password}
+    )
 
 
 @pytest.fixture
@@ -56,8 +57,9 @@ def test_invited_person_registers_and_sees_their_recovery_code_once(app, coordin
         assert user.role_names == {"advisor"}
         assert code not in repr(user.__dict__)
         key = unwrap_key(user.key_wrapped_by_recovery, code, purpose=RECOVERY, user_id=user.id)
-        assert key == unwrap_key(user.key_wrapped_by_password, "a good long password",
-                                 purpose=PASSWORD_PURPOSE, user_id=user.id)
+        assert key == unwrap_key(
+            user.key_wrapped_by_password, "a good long password", purpose=PASSWORD_PURPOSE, user_id=user.id
+        )
     # Signed in straight away; the code is never shown again.
     later = newcomer.get("/account/recovery-code").get_data(as_text=True)
     assert code not in later
@@ -95,8 +97,9 @@ def test_an_invitation_works_once(app, coordinator):
 def test_expired_revoked_and_made_up_invitations_say_so(app, coordinator):
     expired, revoked = invite(coordinator), invite(coordinator, label="second")
     with app.app_context():
-        db.session.execute(update(Invitation).where(Invitation.label == "For R.")
-                           .values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.execute(
+            update(Invitation).where(Invitation.label == "For R.").values(expires_at=utcnow() - timedelta(minutes=1))
+        )
         db.session.commit()
         invitation_id = db.session.scalar(select(Invitation.id).where(Invitation.label == "second"))
     submit(coordinator, f"/admin/invitations/{invitation_id}/revoke", {}, form_url="/admin/invitations")
@@ -119,9 +122,16 @@ def test_two_people_racing_for_one_link_make_one_account(app, coordinator):
     results = []
 
     def attempt(index):
-        response = clients[index].post(path, data={
-            "csrf_token": tokens[index], "login_name": f"racer{index}", "pseudonym": f"Racer {index}",
-            "password": "a good long password", "confirm": "a good long password"})
+        response = clients[index].post(
+            path,
+            data={
+                "csrf_token": tokens[index],
+                "login_name": f"racer{index}",
+                "pseudonym": f"Racer {index}",
+                "password": "a good long password",
+                "confirm": "a good long password",
+            },
+        )
         results.append(response.status_code)
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
@@ -134,12 +144,15 @@ def test_two_people_racing_for_one_link_make_one_account(app, coordinator):
         assert len(db.session.scalars(select(User).where(User.login_key.like("racer%"))).all()) == 1
 
 
-@pytest.mark.parametrize("login_name, pseudonym, field", [
-    ("SAM", "Someone", "login_name"),
-    ("ｓａｍ", "Someone", "login_name"),
-    ("someone", "sam", "pseudonym"),
-    ("someone", "ＳＡＭ", "pseudonym"),
-])
+@pytest.mark.parametrize(
+    "login_name, pseudonym, field",
+    [
+        ("SAM", "Someone", "login_name"),
+        ("ｓａｍ", "Someone", "login_name"),
+        ("someone", "sam", "pseudonym"),
+        ("someone", "ＳＡＭ", "pseudonym"),
+    ],
+)
 def test_names_already_taken_are_refused_without_case_or_width(app, coordinator, login_name, pseudonym, field):
     path = invite(coordinator)
     response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
@@ -151,15 +164,18 @@ def test_names_already_taken_are_refused_without_case_or_width(app, coordinator,
     assert app.test_client().get(path).status_code == 200  # the invitation is still usable
 
 
-@pytest.mark.parametrize("login_name, pseudonym, message", [
-    ("river", "Ri\u202everse", "Pseudonyms cannot contain hidden or control characters."),
-    ("river", "\u2066River\u2069", "Pseudonyms cannot contain hidden or control characters."),
-    ("riv\u200ber", "River", "Login names cannot contain hidden or control characters."),
-    ("x'; DROP TABLE users;--", "River", "Use letters, numbers, dots, dashes or underscores"),
-    ("ab", "River", "Login names need between 3 and 40 characters."),
-    ("river", "R", "Please choose a pseudonym of at least 2 characters."),
-    ("river", "R" * 41, "Pseudonyms can be at most 40 characters."),
-])
+@pytest.mark.parametrize(
+    "login_name, pseudonym, message",
+    [
+        ("river", "Ri\u202everse", "Pseudonyms cannot contain hidden or control characters."),
+        ("river", "\u2066River\u2069", "Pseudonyms cannot contain hidden or control characters."),
+        ("riv\u200ber", "River", "Login names cannot contain hidden or control characters."),
+        ("x'; DROP TABLE users;--", "River", "Use letters, numbers, dots, dashes or underscores"),
+        ("ab", "River", "Login names need between 3 and 40 characters."),
+        ("river", "R", "Please choose a pseudonym of at least 2 characters."),
+        ("river", "R" * 41, "Pseudonyms can be at most 40 characters."),
+    ],
+)
 def test_bad_names_are_refused_next_to_the_field_with_the_input_kept(app, coordinator, login_name, pseudonym, message):
     path = invite(coordinator)
     response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
@@ -174,8 +190,16 @@ def test_short_or_mismatched_passwords_are_refused(app, coordinator):
     short = register(app.test_client(), path, password="short")
     assert "Passwords need between 10 and 200 characters." in short.get_data(as_text=True)
     newcomer = app.test_client()
-    response = submit(newcomer, path, {"login_name": "river", "pseudonym": "River",
-                                       "password": "a good long password", "confirm": "another long password"})
+    response = submit(
+        newcomer,
+        path,
+        {
+            "login_name": "river",
+            "pseudonym": "River",
+            "password": "a good long password",
+            "confirm": "another long password",
+        },
+    )
     assert "The two passwords do not match." in response.get_data(as_text=True)
 
 

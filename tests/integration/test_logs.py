@@ -40,9 +40,12 @@ def council(app, people):
         revision = open_for_review(author, body=BODY)
         poll = open_poll(author, revision)
         db.session.commit()
-        return {"revision": f"/policies/{revision.policy_id}/revisions/1",
-                "section": revision.sections[1].key, "poll": f"/polls/{poll.id}",
-                "ids": [str(revision.policy_id), str(revision.id), str(poll.id), str(author_id)]}
+        return {
+            "revision": f"/policies/{revision.policy_id}/revisions/1",
+            "section": revision.sections[1].key,
+            "poll": f"/polls/{poll.id}",
+            "ids": [str(revision.policy_id), str(revision.id), str(poll.id), str(author_id)],
+        }
 
 
 def _client(app):
@@ -64,8 +67,10 @@ def _whole_session(app, council) -> dict:
     page = client.get(f"{section_url}?lang={QUERY_MARKER}").get_data(as_text=True)
     fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
     secrets_seen += [fields["csrf_token"], fields["submission_key"]]
-    posted = client.post(f"{council['revision']}/comments", data={
-        **fields, "body": FIRST_TEXT, "language": "en", "quote_consent": "paraphrase", "question": ""})
+    posted = client.post(
+        f"{council['revision']}/comments",
+        data={**fields, "body": FIRST_TEXT, "language": "en", "quote_consent": "paraphrase", "question": ""},
+    )
     assert posted.status_code == 303
     comment_id = posted.headers["Location"].rsplit("#comment-", 1)[1]
 
@@ -93,8 +98,12 @@ def _whole_session(app, council) -> dict:
     for value in (uuid.UUID(comment_id), ballot_id, user_id, *map(uuid.UUID, council["ids"])):
         texts += [str(value), value.hex]
     for tag in (owner_tag, ballot_tag):
-        texts += [tag.hex(), base64.b64encode(tag).decode(), base64.urlsafe_b64encode(tag).decode().rstrip("="),
-                  repr(tag)[2:-1]]
+        texts += [
+            tag.hex(),
+            base64.b64encode(tag).decode(),
+            base64.urlsafe_b64encode(tag).decode().rstrip("="),
+            repr(tag)[2:-1],
+        ]
     return {"texts": texts}
 
 
@@ -123,8 +132,16 @@ def test_a_whole_session_leaves_nothing_linkable_in_the_logs(app, council, capsy
 
     lines = _request_lines(captured.err)
     endpoints = {line["endpoint"] for line in lines}
-    assert {"accounts.login", "policies.revision", "policies.section", "feedback.post_comment", "feedback.edit",
-            "voting.vote", "feedback.withdraw", "accounts.logout"} <= endpoints
+    assert {
+        "accounts.login",
+        "policies.revision",
+        "policies.section",
+        "feedback.post_comment",
+        "feedback.edit",
+        "voting.vote",
+        "feedback.withdraw",
+        "accounts.logout",
+    } <= endpoints
     for line in lines:
         assert set(line) == REQUEST_FIELDS, line
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line["time"])
@@ -193,8 +210,10 @@ def test_gunicorns_access_log_is_off_and_its_error_lines_name_no_path_or_address
         access.removeHandler(keep)
         error.removeHandler(keep)
         access.disabled = True  # as Council leaves it
-    assert captured == ["Error handling request POST (path not logged)",
-                        "Invalid request from ip=(not logged): Invalid HTTP method"]
+    assert captured == [
+        "Error handling request POST (path not logged)",
+        "Invalid request from ip=(not logged): Invalid HTTP method",
+    ]
 
 
 def test_the_development_servers_request_lines_are_kept_only_in_development(app_factory):

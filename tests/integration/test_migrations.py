@@ -50,10 +50,13 @@ DROPPED_ON_PURPOSE = {
 }
 
 POLICY_TITLE = "Safe referrals"
-POLICY_BODY = ("Who this is for.\n\n## Who we call\n\nWe ask before we call anyone.\n\n"
-               "## What we keep\n\nOnly what you agree to.")
-SPANISH_BODY = ("Para quién es.\n\n## A quién llamamos\n\nPreguntamos antes de llamar a nadie.\n\n"
-                "## Qué guardamos\n\nSolo lo que usted acepte.")
+POLICY_BODY = (
+    "Who this is for.\n\n## Who we call\n\nWe ask before we call anyone.\n\n## What we keep\n\nOnly what you agree to."
+)
+SPANISH_BODY = (
+    "Para quién es.\n\n## A quién llamamos\n\nPreguntamos antes de llamar a nadie.\n\n"
+    "## Qué guardamos\n\nSolo lo que usted acepte."
+)
 COMMENT = "Ask me which language I want the call in."
 RESPONSE = "We will ask, and write it down."
 INVITATION_LABEL = "Invited before the upgrade"
@@ -77,8 +80,9 @@ def _sql(connection, statement: str, **values) -> None:
     from council.db_types import UTCDateTime
 
     types = {uuid.UUID: Uuid(), datetime: UTCDateTime(), date: Date(), bytes: LargeBinary(), bool: Boolean()}
-    clause = text(statement).bindparams(*(bindparam(name, type_=types[type(value)])
-                                          for name, value in values.items() if type(value) in types))
+    clause = text(statement).bindparams(
+        *(bindparam(name, type_=types[type(value)]) for name, value in values.items() if type(value) in types)
+    )
     connection.execute(clause, values)
 
 
@@ -87,9 +91,14 @@ def _all_rows(connection) -> dict[str, tuple[list[str], Counter]]:
 
     metadata = MetaData()
     metadata.reflect(connection)
-    return {name: ([column.name for column in table.columns],
-                   Counter(tuple(row) for row in connection.execute(select(table))))
-            for name, table in metadata.tables.items() if name != "alembic_version"}
+    return {
+        name: (
+            [column.name for column in table.columns],
+            Counter(tuple(row) for row in connection.execute(select(table))),
+        )
+        for name, table in metadata.tables.items()
+        if name != "alembic_version"
+    }
 
 
 def _assert_nothing_lost(before, after, revision: str) -> None:
@@ -101,9 +110,9 @@ def _assert_nothing_lost(before, after, revision: str) -> None:
         kept = [columns.index(column) for column in columns if column in after_columns]
         kept_after = [after_columns.index(columns[i]) for i in kept]
         assert sum(after_rows.values()) == sum(rows.values()), f"{revision} changed the number of rows in {table}"
-        assert (Counter({tuple(row[i] for i in kept): n for row, n in rows.items()})
-                == Counter({tuple(row[i] for i in kept_after): n for row, n in after_rows.items()})), \
-            f"{revision} changed rows of {table}"
+        assert Counter({tuple(row[i] for i in kept): n for row, n in rows.items()}) == Counter(
+            {tuple(row[i] for i in kept_after): n for row, n in after_rows.items()}
+        ), f"{revision} changed rows of {table}"
 
 
 def _insert_at_first_revision(connection, now) -> dict:
@@ -112,56 +121,120 @@ def _insert_at_first_revision(connection, now) -> dict:
     from council.accounts.names import comparison_key
     from council.accounts.service import hash_token
     from council.policies.sections import new_section_key, split_sections
-    from council.security import (PASSWORD as BY_PASSWORD, RECOVERY as BY_RECOVERY, new_participation_key,
-                                  new_recovery_code, wrap_key)
+    from council.security import (
+        PASSWORD as BY_PASSWORD,
+    )
+    from council.security import (
+        RECOVERY as BY_RECOVERY,
+    )
+    from council.security import (
+        new_participation_key,
+        new_recovery_code,
+        wrap_key,
+    )
 
-    ids = {name: uuid.uuid4() for name in ("sam", "amani", "invitation", "audit", "policy", "revision",
-                                            "translation")}
+    ids = {name: uuid.uuid4() for name in ("sam", "amani", "invitation", "audit", "policy", "revision", "translation")}
     keys = {}
     for login_name, pseudonym, roles in (("sam", "Sam", ("coordinator", "author")), ("amani", "Amani", ("advisor",))):
         user_id, key = ids[login_name], new_participation_key()
         keys[login_name] = key
-        _sql(connection, "INSERT INTO users (id, login_name, login_key, pseudonym, pseudonym_key, "
-             "key_wrapped_by_password, key_wrapped_by_recovery, recovery_confirmed, locale, descriptive_titles, "
-             "collapse_content_notes, active) VALUES (:id, :login_name, :login_key, :pseudonym, :pseudonym_key, "
-             ":by_password, :by_recovery, :confirmed, NULL, :descriptive, :collapse, :active)",
-             id=user_id, login_name=login_name, login_key=comparison_key(login_name), pseudonym=pseudonym,
-             pseudonym_key=comparison_key(pseudonym),
-             by_password=wrap_key(key, PASSWORD, purpose=BY_PASSWORD, user_id=user_id, log_n=TEST_SCRYPT_LOG_N),
-             by_recovery=wrap_key(key, new_recovery_code(), purpose=BY_RECOVERY, user_id=user_id,
-                                  log_n=TEST_SCRYPT_LOG_N),
-             confirmed=True, descriptive=False, collapse=True, active=True)
+        _sql(
+            connection,
+            "INSERT INTO users (id, login_name, login_key, pseudonym, pseudonym_key, "
+            "key_wrapped_by_password, key_wrapped_by_recovery, recovery_confirmed, locale, descriptive_titles, "
+            "collapse_content_notes, active) VALUES (:id, :login_name, :login_key, :pseudonym, :pseudonym_key, "
+            ":by_password, :by_recovery, :confirmed, NULL, :descriptive, :collapse, :active)",
+            id=user_id,
+            login_name=login_name,
+            login_key=comparison_key(login_name),
+            pseudonym=pseudonym,
+            pseudonym_key=comparison_key(pseudonym),
+            by_password=wrap_key(key, PASSWORD, purpose=BY_PASSWORD, user_id=user_id, log_n=TEST_SCRYPT_LOG_N),
+            by_recovery=wrap_key(
+                key, new_recovery_code(), purpose=BY_RECOVERY, user_id=user_id, log_n=TEST_SCRYPT_LOG_N
+            ),
+            confirmed=True,
+            descriptive=False,
+            collapse=True,
+            active=True,
+        )
         for role in roles:
-            _sql(connection, "INSERT INTO user_roles (id, user_id, role) VALUES (:id, :user_id, :role)",
-                 id=uuid.uuid4(), user_id=user_id, role=role)
-    _sql(connection, "INSERT INTO invitations (id, token_hash, role, label, created_by_id, created_at, expires_at) "
-         "VALUES (:id, :token_hash, 'advisor', :label, :sam, :created, :expires)",
-         id=ids["invitation"], token_hash=hash_token("an invitation token"), label=INVITATION_LABEL,
-         sam=ids["sam"], created=now - timedelta(days=1), expires=now + timedelta(days=6))
-    _sql(connection, "INSERT INTO audit_events (id, occurred_at, actor_id, action, subject_user_id, detail) "
-         "VALUES (:id, :at, :sam, 'invitation.created', NULL, :detail)",
-         id=ids["audit"], at=now - timedelta(days=1), sam=ids["sam"], detail=f"advisor {INVITATION_LABEL}")
-    _sql(connection, "INSERT INTO policies (id, title, created_by_id, created_at) VALUES (:id, :title, :sam, :at)",
-         id=ids["policy"], title=POLICY_TITLE, sam=ids["sam"], at=now - timedelta(days=3))
+            _sql(
+                connection,
+                "INSERT INTO user_roles (id, user_id, role) VALUES (:id, :user_id, :role)",
+                id=uuid.uuid4(),
+                user_id=user_id,
+                role=role,
+            )
+    _sql(
+        connection,
+        "INSERT INTO invitations (id, token_hash, role, label, created_by_id, created_at, expires_at) "
+        "VALUES (:id, :token_hash, 'advisor', :label, :sam, :created, :expires)",
+        id=ids["invitation"],
+        token_hash=hash_token("an invitation token"),
+        label=INVITATION_LABEL,
+        sam=ids["sam"],
+        created=now - timedelta(days=1),
+        expires=now + timedelta(days=6),
+    )
+    _sql(
+        connection,
+        "INSERT INTO audit_events (id, occurred_at, actor_id, action, subject_user_id, detail) "
+        "VALUES (:id, :at, :sam, 'invitation.created', NULL, :detail)",
+        id=ids["audit"],
+        at=now - timedelta(days=1),
+        sam=ids["sam"],
+        detail=f"advisor {INVITATION_LABEL}",
+    )
+    _sql(
+        connection,
+        "INSERT INTO policies (id, title, created_by_id, created_at) VALUES (:id, :title, :sam, :at)",
+        id=ids["policy"],
+        title=POLICY_TITLE,
+        sam=ids["sam"],
+        at=now - timedelta(days=3),
+    )
     # Published, with its review window in the two columns 0002 replaces.
-    _sql(connection, "INSERT INTO revisions (id, policy_id, number, locale, title, body_markdown, change_notes, "
-         "status, author_id, published_at, review_opens_at, review_closes_at) VALUES (:id, :policy, 1, 'en', "
-         ":title, :body, '', 'published', :sam, :published, :opens, :closes)",
-         id=ids["revision"], policy=ids["policy"], title=POLICY_TITLE, body=POLICY_BODY, sam=ids["sam"],
-         published=now - timedelta(days=2), opens=now - timedelta(days=2), closes=now + timedelta(days=5))
+    _sql(
+        connection,
+        "INSERT INTO revisions (id, policy_id, number, locale, title, body_markdown, change_notes, "
+        "status, author_id, published_at, review_opens_at, review_closes_at) VALUES (:id, :policy, 1, 'en', "
+        ":title, :body, '', 'published', :sam, :published, :opens, :closes)",
+        id=ids["revision"],
+        policy=ids["policy"],
+        title=POLICY_TITLE,
+        body=POLICY_BODY,
+        sam=ids["sam"],
+        published=now - timedelta(days=2),
+        opens=now - timedelta(days=2),
+        closes=now + timedelta(days=5),
+    )
     sections = split_sections(POLICY_BODY)
     ids["sections"] = []
     for position, section in enumerate(sections):
         section_key = new_section_key()
         ids["sections"].append(section_key)
-        _sql(connection, "INSERT INTO revision_sections (id, revision_id, key, position, heading, body_markdown, "
-             "summary, content_note) VALUES (:id, :revision, :key, :position, :heading, :body, '', '')",
-             id=uuid.uuid4(), revision=ids["revision"], key=section_key, position=position, heading=section.heading,
-             body=section.body)
-    _sql(connection, "INSERT INTO revision_translations (id, revision_id, locale, title, body_markdown, translator_id, "
-         "created_at) VALUES (:id, :revision, 'es', 'Derivaciones seguras', :body, :sam, :at)",
-         id=ids["translation"], revision=ids["revision"], body=SPANISH_BODY, sam=ids["sam"],
-         at=now - timedelta(days=2))
+        _sql(
+            connection,
+            "INSERT INTO revision_sections (id, revision_id, key, position, heading, body_markdown, "
+            "summary, content_note) VALUES (:id, :revision, :key, :position, :heading, :body, '', '')",
+            id=uuid.uuid4(),
+            revision=ids["revision"],
+            key=section_key,
+            position=position,
+            heading=section.heading,
+            body=section.body,
+        )
+    _sql(
+        connection,
+        "INSERT INTO revision_translations (id, revision_id, locale, title, body_markdown, translator_id, "
+        "created_at) VALUES (:id, :revision, 'es', 'Derivaciones seguras', :body, :sam, :at)",
+        id=ids["translation"],
+        revision=ids["revision"],
+        body=SPANISH_BODY,
+        sam=ids["sam"],
+        at=now - timedelta(days=2),
+    )
     ids["keys"] = keys
     return ids
 
@@ -172,22 +245,44 @@ def _insert_at(revision: str, connection, ids: dict, now) -> None:
 
     if revision == "0003_feedback":
         comment_id = uuid.uuid4()
-        _sql(connection, "INSERT INTO comments (id, revision_id, section_key, question_id, body, language, "
-             "quote_consent, state, edited, hidden_reason, hidden_note, review_requested, flag_count, created_on, "
-             "owner_tag, submission_key) VALUES (:id, :revision, :section, NULL, :body, 'en', 'verbatim', "
-             "'visible', :no, NULL, '', :no, 0, :day, :tag, :submission)",
-             id=comment_id, revision=ids["revision"], section=ids["sections"][1], body=COMMENT, no=False,
-             day=now.date(), tag=participation_tag(ids["keys"]["amani"], "comment", comment_id),
-             submission="submitted-before-the-upgrade")
-        _sql(connection, "INSERT INTO responses (id, comment_id, author_id, disposition, body, responded_at) "
-             "VALUES (:id, :comment, :sam, 'adopted', :body, :at)",
-             id=uuid.uuid4(), comment=comment_id, sam=ids["sam"], body=RESPONSE, at=now)
+        _sql(
+            connection,
+            "INSERT INTO comments (id, revision_id, section_key, question_id, body, language, "
+            "quote_consent, state, edited, hidden_reason, hidden_note, review_requested, flag_count, created_on, "
+            "owner_tag, submission_key) VALUES (:id, :revision, :section, NULL, :body, 'en', 'verbatim', "
+            "'visible', :no, NULL, '', :no, 0, :day, :tag, :submission)",
+            id=comment_id,
+            revision=ids["revision"],
+            section=ids["sections"][1],
+            body=COMMENT,
+            no=False,
+            day=now.date(),
+            tag=participation_tag(ids["keys"]["amani"], "comment", comment_id),
+            submission="submitted-before-the-upgrade",
+        )
+        _sql(
+            connection,
+            "INSERT INTO responses (id, comment_id, author_id, disposition, body, responded_at) "
+            "VALUES (:id, :comment, :sam, 'adopted', :body, :at)",
+            id=uuid.uuid4(),
+            comment=comment_id,
+            sam=ids["sam"],
+            body=RESPONSE,
+            at=now,
+        )
     if revision == "0005_compensation":
-        _sql(connection, "INSERT INTO stipend_entries (id, advisor_id, activity, reference, amount_minor, currency, "
-             "earned_on, kind, adjusts_id, reason, idempotency_key, recorded_at, recorded_by_id) VALUES (:id, "
-             ":amani, 'meeting', 'Council meeting before the upgrade', 4250, 'EUR', :day, 'earning', NULL, '', "
-             "'entry-before-the-upgrade', :at, :sam)",
-             id=uuid.uuid4(), amani=ids["amani"], day=now.date(), at=now, sam=ids["sam"])
+        _sql(
+            connection,
+            "INSERT INTO stipend_entries (id, advisor_id, activity, reference, amount_minor, currency, "
+            "earned_on, kind, adjusts_id, reason, idempotency_key, recorded_at, recorded_by_id) VALUES (:id, "
+            ":amani, 'meeting', 'Council meeting before the upgrade', 4250, 'EUR', :day, 'earning', NULL, '', "
+            "'entry-before-the-upgrade', :at, :sam)",
+            id=uuid.uuid4(),
+            amani=ids["amani"],
+            day=now.date(),
+            at=now,
+            sam=ids["sam"],
+        )
 
 
 def test_an_old_database_keeps_its_data_through_every_migration_and_the_app_reads_it(fresh_database, instance_path):
@@ -214,7 +309,10 @@ def test_an_old_database_keeps_its_data_through_every_migration_and_the_app_read
                 _insert_at(revision, connection, ids, now)
         window = db.session.scalar(select(ReviewWindow))
         assert (window.revision_id, window.opens_at, window.closes_at) == (
-            ids["revision"], now - timedelta(days=2), now + timedelta(days=5)), "the review window was carried over"
+            ids["revision"],
+            now - timedelta(days=2),
+            now + timedelta(days=5),
+        ), "the review window was carried over"
         db.session.remove()
 
     advisor = app.test_client()
@@ -227,8 +325,9 @@ def test_an_old_database_keeps_its_data_through_every_migration_and_the_app_read
     assert COMMENT in mine and RESPONSE in mine, "the comment written before the upgrade is still theirs"
     assert "42.50" in advisor.get("/stipends").get_data(as_text=True)
     spanish = advisor.get(section_url, headers={"Accept-Language": "es"}).get_data(as_text=True)
-    assert "A quién llamamos" in spanish and "Preguntamos antes de llamar a nadie." in spanish, \
+    assert "A quién llamamos" in spanish and "Preguntamos antes de llamar a nadie." in spanish, (
         "a translation written before sections existed is read section by section"
+    )
 
     coordinator = app.test_client()
     sign_in(coordinator, "sam")

@@ -47,8 +47,9 @@ def council(app, people):
     with app.app_context():
         sam = _user("sam")
         revision = open_for_review(sam, body=BODY)
-        pay.set_rate(db.session, sam, activity="meeting_hour", amount_minor=2000, currency="EUR",
-                     effective_from=date(2020, 1, 1))
+        pay.set_rate(
+            db.session, sam, activity="meeting_hour", amount_minor=2000, currency="EUR", effective_from=date(2020, 1, 1)
+        )
         db.session.commit()
         return f"/policies/{revision.policy_id}/revisions/1", revision.sections[1].key
 
@@ -64,20 +65,30 @@ def post_comment(client, council, text, consent="verbatim"):
     path, key = council
     page = client.get(f"{path}/sections/{key}").get_data(as_text=True)
     fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
-    response = client.post(f"{path}/comments", data={**fields, "body": text, "language": "en",
-                                                     "quote_consent": consent, "question": ""})
+    response = client.post(
+        f"{path}/comments", data={**fields, "body": text, "language": "en", "quote_consent": consent, "question": ""}
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
 
 
 def earn_meeting(app, login_name, key, *, paid=False):
     with app.app_context():
         sam, person = _user("sam"), _user(login_name)
-        entry = pay.earn_for_meeting(db.session, sam, person, meeting_key=key, title=f"Meeting {key}",
-                                     held_on=date(2026, 3, 4), minutes=90)
+        entry = pay.earn_for_meeting(
+            db.session, sam, person, meeting_key=key, title=f"Meeting {key}", held_on=date(2026, 3, 4), minutes=90
+        )
         if paid:
             pay.approve(db.session, sam, [entry])
-            pay.pay(db.session, sam, person, [entry], method="cash", paid_on=date(2026, 3, 10),
-                    reference="envelope 12", key=f"pay-{key}")
+            pay.pay(
+                db.session,
+                sam,
+                person,
+                [entry],
+                method="cash",
+                paid_on=date(2026, 3, 10),
+                reference="envelope 12",
+                key=f"pay-{key}",
+            )
         db.session.commit()
 
 
@@ -86,6 +97,7 @@ def download(client, password=PASSWORD, kind="html"):
 
 
 # --- The download ---------------------------------------------------------------
+
 
 def test_the_account_page_links_to_the_download_and_to_leaving(app, people):
     client = advisor(app, people, "willow")
@@ -100,8 +112,12 @@ def test_the_download_needs_the_password_and_holds_their_own_data_only(app, peop
     ash = advisor(app, people, "ash")
     post_comment(willow, council, "Willow thinks consent comes first.")
     post_comment(ash, council, "Ash has another view entirely.")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "IBAN XX00 1234",
-                                       "address": "1 Quiet Street"}, form_url="/stipends")
+    submit(
+        willow,
+        "/stipends/payee",
+        {"legal_name": "Amira Haddad", "details": "IBAN XX00 1234", "address": "1 Quiet Street"},
+        form_url="/stipends",
+    )
     submit(willow, "/stipends/preferences", {"method": "mobile_money"}, form_url="/stipends")
     earn_meeting(app, "willow", "m1", paid=True)
     earn_meeting(app, "willow", "m2")
@@ -121,8 +137,9 @@ def test_the_download_needs_the_password_and_holds_their_own_data_only(app, peop
     response = download(willow)
     assert response.status_code == 200
     assert response.mimetype == "text/html"
-    assert re.fullmatch(r'attachment; filename="my-data-\d{4}-\d{2}-\d{2}\.html"',
-                        response.headers["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="my-data-\d{4}-\d{2}-\d{2}\.html"', response.headers["Content-Disposition"]
+    )
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert "Willow thinks consent comes first." in html
@@ -142,8 +159,10 @@ def test_the_download_needs_the_password_and_holds_their_own_data_only(app, peop
     with app.app_context():
         tags = [c.owner_tag.hex() for c in db.session.scalars(select(Comment))]
         # Reading one's own details back is not a staff read: nothing is audited.
-        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                 .where(AuditEvent.action == "payee.viewed")) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "payee.viewed"))
+            == 0
+        )
     assert not any(tag in html for tag in tags)
     assert not re.search(r"\d{1,2}:\d{2}", html)
 
@@ -151,8 +170,9 @@ def test_the_download_needs_the_password_and_holds_their_own_data_only(app, peop
 def test_the_json_download_is_the_same_data(app, people, council):
     willow = advisor(app, people, "willow")
     post_comment(willow, council, "Willow thinks consent comes first.", consent="paraphrase")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""},
-           form_url="/stipends")
+    submit(
+        willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""}, form_url="/stipends"
+    )
     earn_meeting(app, "willow", "m1")
     response = download(willow, kind="json")
     assert response.status_code == 200 and response.mimetype == "application/json"
@@ -165,8 +185,17 @@ def test_the_json_download_is_the_same_data(app, people, council):
     assert (comment["section"], comment["consent"], comment["state"]) == ("Consent", "paraphrase", "visible")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", comment["written_on"])
     assert data["stipends"]["entries"][0]["status"] == "earned"
-    assert data["stipends"]["totals"] == [{"currency": "EUR", "earned": "30.00", "paid": "0.00", "owed": "30.00",
-                                           "earned_minor": 3000, "paid_minor": 0, "owed_minor": 3000}]
+    assert data["stipends"]["totals"] == [
+        {
+            "currency": "EUR",
+            "earned": "30.00",
+            "paid": "0.00",
+            "owed": "30.00",
+            "earned_minor": 3000,
+            "paid_minor": 0,
+            "owed_minor": 3000,
+        }
+    ]
     text = response.get_data(as_text=True)
     assert not UUID_PATTERN.search(text) and "owner_tag" not in text and "id" not in data["profile"]
 
@@ -186,9 +215,13 @@ def test_the_file_is_in_the_persons_language(app, people, council):
 def test_hostile_text_is_escaped_in_the_file(app, people, council):
     hostile = "<script>alert(1)</script>"
     willow = advisor(app, people, "willow", pseudonym=hostile)
-    post_comment(willow, council, '<img src=x onerror=alert(2)> <script>alert(3)</script> [link](javascript:alert(4))')
-    submit(willow, "/stipends/payee", {"legal_name": '<svg onload="alert(5)">', "details": "</dd><b>x</b>",
-                                       "address": ""}, form_url="/stipends")
+    post_comment(willow, council, "<img src=x onerror=alert(2)> <script>alert(3)</script> [link](javascript:alert(4))")
+    submit(
+        willow,
+        "/stipends/payee",
+        {"legal_name": '<svg onload="alert(5)">', "details": "</dd><b>x</b>", "address": ""},
+        form_url="/stipends",
+    )
     html = download(willow).get_data(as_text=True)
     assert "<script" not in html and "<img" not in html and "<svg" not in html and "<b>x</b>" not in html
     assert not re.search(r"href=\"?javascript", html)
@@ -197,6 +230,7 @@ def test_hostile_text_is_escaped_in_the_file(app, people, council):
 
 
 # --- Withdrawing all -------------------------------------------------------------
+
 
 def test_withdraw_all_withdraws_exactly_theirs(app, people, council):
     willow = advisor(app, people, "willow")
@@ -223,6 +257,7 @@ def test_withdraw_all_withdraws_exactly_theirs(app, people, council):
 
 # --- Closing -------------------------------------------------------------------
 
+
 def _stored(app, login_name):
     with app.app_context():
         user = _user(login_name)
@@ -236,10 +271,15 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
     post_comment(willow, council, "A comment Willow keeps.")
     path, key = council
     willow.get(f"{path}/sections/{key}")  # leaves a reading place
-    submit(willow, "/account/preferences", {"locale": "es", "timezone": "Africa/Lagos",
-                                            "descriptive_titles": "descriptive"}, form_url="/account")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""},
-           form_url="/stipends")
+    submit(
+        willow,
+        "/account/preferences",
+        {"locale": "es", "timezone": "Africa/Lagos", "descriptive_titles": "descriptive"},
+        form_url="/account",
+    )
+    submit(
+        willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""}, form_url="/stipends"
+    )
     submit(willow, "/stipends/preferences", {"method": "cash"}, form_url="/stipends")
     earn_meeting(app, "willow", "m1", paid=True)
     user_id, by_password, by_recovery = _stored(app, "willow")
@@ -255,8 +295,7 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
     assert "Se borran tus datos y preferencias de pago: no hay nada pendiente de pago." in page
     assert "Los comentarios que no retiraste se quedan, anónimos y sin forma de vincularlos a ti." in page
 
-    wrong = submit(willow, "/account/leave/close", {"password": "not my password at all"},
-                   form_url="/account/leave")
+    wrong = submit(willow, "/account/leave/close", {"password": "not my password at all"}, form_url="/account/leave")
     assert wrong.status_code == 400
     assert "Esa no es tu contraseña. Tu cuenta sigue abierta." in wrong.get_data(as_text=True)
     assert _stored(app, "willow") == (user_id, by_password, by_recovery)
@@ -278,13 +317,19 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
         assert (person.locale, person.timezone, person.descriptive_titles) == (None, None, False)
         assert person.notices_seen is None
         assert person.key_wrapped_by_password != by_password and person.key_wrapped_by_recovery != by_recovery
-        for wrapped, secret, purpose in ((person.key_wrapped_by_password, PASSWORD, PASSWORD_PURPOSE),
-                                         (person.key_wrapped_by_recovery, code, RECOVERY_PURPOSE)):
+        for wrapped, secret, purpose in (
+            (person.key_wrapped_by_password, PASSWORD, PASSWORD_PURPOSE),
+            (person.key_wrapped_by_recovery, code, RECOVERY_PURPOSE),
+        ):
             with pytest.raises(KeyUnwrapError):
                 unwrap_key(wrapped, secret, purpose=purpose, user_id=user_id)
-        for table, column in ((ServerSession, ServerSession.user_id), (ReadingPlace, ReadingPlace.user_id),
-                              (DigestSubscription, DigestSubscription.user_id), (PayeeProfile, PayeeProfile.user_id),
-                              (PaymentPreference, PaymentPreference.user_id)):
+        for table, column in (
+            (ServerSession, ServerSession.user_id),
+            (ReadingPlace, ReadingPlace.user_id),
+            (DigestSubscription, DigestSubscription.user_id),
+            (PayeeProfile, PayeeProfile.user_id),
+            (PaymentPreference, PaymentPreference.user_id),
+        ):
             assert db.session.scalar(select(func.count()).select_from(table).where(column == user_id)) == 0, table
         # The ledger stays, under the label.
         [entry] = db.session.scalars(select(StipendEntry)).all()
@@ -300,9 +345,11 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
 
     for login_name, password in (("willow", PASSWORD), (label, PASSWORD)):
         assert submit(app.test_client(), "/login", {"login_name": login_name, "password": password}).status_code == 401
-    recovery = submit(app.test_client(), "/recover", {"login_name": label, "code": code,
-                                                      "password": "a brand new passphrase",
-                                                      "confirm": "a brand new passphrase"})
+    recovery = submit(
+        app.test_client(),
+        "/recover",
+        {"login_name": label, "code": code, "password": "a brand new passphrase", "confirm": "a brand new passphrase"},
+    )
     assert recovery.status_code == 401
     # The coordinator sees the label in the people list, and cannot open the account again.
     sam = app.test_client()
@@ -322,17 +369,19 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
 
 def test_closing_keeps_payee_details_while_stipends_are_unpaid(app, people, council):
     willow = advisor(app, people, "willow")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""},
-           form_url="/stipends")
+    submit(
+        willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""}, form_url="/stipends"
+    )
     earn_meeting(app, "willow", "m1")
     page = willow.get("/account/leave").get_data(as_text=True)
     assert "Some of your stipends are not paid yet." in page
-    assert submit(willow, "/account/leave/close", {"password": PASSWORD},
-                  form_url="/account/leave").status_code == 303
+    assert submit(willow, "/account/leave/close", {"password": PASSWORD}, form_url="/account/leave").status_code == 303
     with app.app_context():
         person = db.session.scalar(select(User).where(User.pseudonym.like("Former advisor %")))
-        assert db.session.scalar(select(func.count()).select_from(PayeeProfile)
-                                 .where(PayeeProfile.user_id == person.id)) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(PayeeProfile).where(PayeeProfile.user_id == person.id))
+            == 1
+        )
         label = person.pseudonym
     sam = app.test_client()
     sign_in(sam, "sam")
@@ -358,8 +407,14 @@ def test_the_last_coordinator_cannot_close_their_account(app, people):
     assert closed.status_code == 303
     with app.app_context():
         assert _user("sam") is None
-        assert db.session.scalar(select(func.count()).select_from(User)
-                                 .where(User.pseudonym.like("Former member %"), User.active.is_(False))) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.pseudonym.like("Former member %"), User.active.is_(False))
+            )
+            == 1
+        )
     # Now kai is the last one.
     kai = app.test_client()
     sign_in(kai, "kai")

@@ -90,13 +90,16 @@ def test_safety_page_is_honest_about_limits(client):
     assert "after 30 minutes without activity" in body
 
 
-@pytest.mark.parametrize("header, lang, direction", [
-    ("es-MX,es;q=0.9", "es", "ltr"),
-    ("fr-CA", "fr", "ltr"),
-    ("ar-EG,ar;q=0.8,en;q=0.5", "ar", "rtl"),
-    ("de-DE,de;q=0.9", "en", "ltr"),
-    ("", "en", "ltr"),
-])
+@pytest.mark.parametrize(
+    "header, lang, direction",
+    [
+        ("es-MX,es;q=0.9", "es", "ltr"),
+        ("fr-CA", "fr", "ltr"),
+        ("ar-EG,ar;q=0.8,en;q=0.5", "ar", "rtl"),
+        ("de-DE,de;q=0.9", "en", "ltr"),
+        ("", "en", "ltr"),
+    ],
+)
 def test_language_follows_the_browser_when_nothing_was_chosen(client, header, lang, direction):
     body = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
     assert f'<html lang="{lang}" dir="{direction}">' in body
@@ -113,8 +116,9 @@ def test_choosing_a_language_beats_the_browser_and_needs_no_script(client):
 
 def test_an_unknown_language_or_outside_next_is_ignored(client):
     page = client.get("/")
-    response = client.post("/language", data={"csrf_token": csrf_token(page), "locale": "xx",
-                                              "next": "https://elsewhere.example/"})
+    response = client.post(
+        "/language", data={"csrf_token": csrf_token(page), "locale": "xx", "next": "https://elsewhere.example/"}
+    )
     assert response.headers["Location"] == "/"
     assert '<html lang="en"' in client.get("/").get_data(as_text=True)
 
@@ -147,8 +151,14 @@ def test_method_not_allowed_page(client):
 
 def test_oversized_bodies_get_413(app, client):
     page = client.get("/login")
-    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-                                           "password": "y"})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(page),
+            "login_name": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+            "password": "y",
+        },
+    )
     assert response.status_code == 413
     assert "That was too large" in response.get_data(as_text=True)
 
@@ -174,17 +184,22 @@ def test_too_many_sign_in_attempts_get_a_localized_429_that_says_when(app_factor
     client = app.test_client()
     page = client.get("/login")
     for _ in range(3):
-        response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
-                                               "password": "wrong password"})
+        response = client.post(
+            "/login", data={"csrf_token": csrf_token(page), "login_name": "willow", "password": "wrong password"}
+        )
         assert response.status_code == 401
-    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
-                                           "password": PASSWORD})
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD}
+    )
     assert response.status_code == 429
     body = response.get_data(as_text=True)
     assert "Please try again in 5 minutes." in body
     assert int(response.headers["Retry-After"]) > 0
-    french = client.post("/login", headers={"Accept-Language": "fr"},
-                         data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD})
+    french = client.post(
+        "/login",
+        headers={"Accept-Language": "fr"},
+        data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD},
+    )
     assert french.status_code == 429 and '<html lang="fr"' in french.get_data(as_text=True)
     assert "Please wait a little" not in french.get_data(as_text=True)
 
@@ -193,8 +208,13 @@ def test_recovery_is_rate_limited_too(app_factory, people):
     app = app_factory(RECOVERY_RATE_LIMIT="2 per 5 minutes")
     client = app.test_client()
     page = client.get("/recover")
-    data = {"csrf_token": csrf_token(page), "login_name": "willow", "code": "AAAA", "password": "a new password 1",
-            "confirm": "a new password 1"}
+    data = {
+        "csrf_token": csrf_token(page),
+        "login_name": "willow",
+        "code": "AAAA",
+        "password": "a new password 1",
+        "confirm": "a new password 1",
+    }
     assert [client.post("/recover", data=data).status_code for _ in range(3)] == [401, 401, 429]
 
 

@@ -33,13 +33,29 @@ def _hidden(page, name):
 
 def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
     page = _page(coordinator)
-    ok = coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(page), "activity": "meeting_hour",
-                                                         "currency": "eur", "amount": "15.50",
-                                                         "effective_from": "2026-01-01"}, follow_redirects=True)
+    ok = coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(page),
+            "activity": "meeting_hour",
+            "currency": "eur",
+            "amount": "15.50",
+            "effective_from": "2026-01-01",
+        },
+        follow_redirects=True,
+    )
     assert "The rate is saved." in ok.get_data(as_text=True)
-    bad = coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(page), "activity": "review",
-                                                          "currency": "JPY", "amount": "12.5",
-                                                          "effective_from": "2026-01-01"}, follow_redirects=True)
+    bad = coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(page),
+            "activity": "review",
+            "currency": "JPY",
+            "amount": "12.5",
+            "effective_from": "2026-01-01",
+        },
+        follow_redirects=True,
+    )
     assert "no more decimals than the currency has" in bad.get_data(as_text=True)
     with app.app_context():
         [rate] = db.session.scalars(select(StipendRate)).all()
@@ -49,34 +65,52 @@ def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
 def _meeting(coordinator, minutes="90", statuses=("attended", "attended")):
     page = _page(coordinator)
     ids = re.findall(r'name="status-([0-9a-f-]{36})"', page.get_data(as_text=True))
-    data = {"csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Council meeting",
-            "held_on": "2026-11-01", "minutes": minutes}
-    for advisor_id, status in zip(ids, statuses):
+    data = {
+        "csrf_token": csrf_token(page),
+        "key": _hidden(page, "key"),
+        "title": "Council meeting",
+        "held_on": "2026-11-01",
+        "minutes": minutes,
+    }
+    for advisor_id, status in zip(ids, statuses, strict=True):
         data[f"status-{advisor_id}"] = status
         data[f"minutes-{advisor_id}"] = "30"
     return coordinator.post("/admin/stipends/meetings", data=data, follow_redirects=True)
 
 
 def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app, coordinator):
-    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
-                                                    "activity": "meeting_hour", "currency": "EUR", "amount": "20",
-                                                    "effective_from": "2026-01-01"})
+    coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(_page(coordinator)),
+            "activity": "meeting_hour",
+            "currency": "EUR",
+            "amount": "20",
+            "effective_from": "2026-01-01",
+        },
+    )
     assert "attendance earns its stipend" in _meeting(coordinator).get_data(as_text=True)
     with app.app_context():
         assert [e.amount_minor for e in db.session.scalars(select(StipendEntry))] == [3000, 3000]
     page = _page(coordinator)
     entry_ids = re.findall(r'name="entries"[^>]*value="([0-9a-f-]{36})"', page.get_data(as_text=True))
-    response = coordinator.post("/admin/stipends/approve", data={"csrf_token": csrf_token(page),
-                                                                 "entries": entry_ids}, follow_redirects=True)
+    response = coordinator.post(
+        "/admin/stipends/approve", data={"csrf_token": csrf_token(page), "entries": entry_ids}, follow_redirects=True
+    )
     assert "2 entries approved." in response.get_data(as_text=True)
     page = _page(coordinator)
     html = page.get_data(as_text=True)
     assert html.count('action="/admin/stipends/pay/') == 2  # one group per advisor and currency
     action = re.search(r'action="(/admin/stipends/pay/[^"]+)"', html).group(1)
     prefix = re.search(r'name="(pay-[^"]+)-key"', html).group(1)
-    data = {"csrf_token": csrf_token(page), f"{prefix}-key": _hidden(page, f"{prefix}-key"),
-            f"{prefix}-entries": re.findall(rf'name="{re.escape(prefix)}-entries"[^>]*value="([0-9a-f-]{{36}})"', html),
-            f"{prefix}-method": "cash", f"{prefix}-paid_on": "2026-11-05", f"{prefix}-reference": "envelope"}
+    data = {
+        "csrf_token": csrf_token(page),
+        f"{prefix}-key": _hidden(page, f"{prefix}-key"),
+        f"{prefix}-entries": re.findall(rf'name="{re.escape(prefix)}-entries"[^>]*value="([0-9a-f-]{{36}})"', html),
+        f"{prefix}-method": "cash",
+        f"{prefix}-paid_on": "2026-11-05",
+        f"{prefix}-reference": "envelope",
+    }
     first = coordinator.post(action, data=data, follow_redirects=True)
     assert "recorded" in first.get_data(as_text=True)
     coordinator.post(action, data=data, follow_redirects=True)  # the same form again
@@ -86,18 +120,31 @@ def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app,
 
 
 def test_corrections_and_a_formula_safe_export(app, coordinator):
-    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
-                                                    "activity": "meeting_hour", "currency": "BHD", "amount": "12.345",
-                                                    "effective_from": "2026-01-01"})
+    coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(_page(coordinator)),
+            "activity": "meeting_hour",
+            "currency": "BHD",
+            "amount": "12.345",
+            "effective_from": "2026-01-01",
+        },
+    )
     _meeting(coordinator, minutes="60")
-    link = re.search(r'href="(/admin/stipends/entries/[0-9a-f-]{36}/adjust)"', _page(coordinator).get_data(as_text=True))
+    link = re.search(
+        r'href="(/admin/stipends/entries/[0-9a-f-]{36}/adjust)"', _page(coordinator).get_data(as_text=True)
+    )
     entry_id = link.group(1).split("/")[4]
     page = coordinator.get(link.group(1))
-    bad = coordinator.post(f"/admin/stipends/entries/{entry_id}/adjust", data={
-        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "1.2345", "reason": "Too much"})
+    bad = coordinator.post(
+        f"/admin/stipends/entries/{entry_id}/adjust",
+        data={"csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "1.2345", "reason": "Too much"},
+    )
     assert bad.status_code == 400
-    good = coordinator.post(f"/admin/stipends/entries/{entry_id}/adjust", data={
-        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "-2.345", "reason": "Left early"})
+    good = coordinator.post(
+        f"/admin/stipends/entries/{entry_id}/adjust",
+        data={"csrf_token": csrf_token(page), "key": _hidden(page, "key"), "amount": "-2.345", "reason": "Left early"},
+    )
     assert good.status_code == 303
     exported = coordinator.get("/admin/stipends/export.csv?from=2026-01-01&to=2026-12-31")
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
@@ -114,9 +161,16 @@ def test_only_coordinators_run_payments(app, coordinator):
 
 
 def test_attendance_partly_and_excused(app, coordinator):
-    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)),
-                                                    "activity": "meeting_hour", "currency": "EUR", "amount": "20",
-                                                    "effective_from": "2026-01-01"})
+    coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(_page(coordinator)),
+            "activity": "meeting_hour",
+            "currency": "EUR",
+            "amount": "20",
+            "effective_from": "2026-01-01",
+        },
+    )
     assert "attendance earns" in _meeting(coordinator, statuses=("partly", "excused")).get_data(as_text=True)
     with app.app_context():
         from council.compensation.models import Attendance
@@ -125,23 +179,49 @@ def test_attendance_partly_and_excused(app, coordinator):
         assert [e.amount_minor for e in db.session.scalars(select(StipendEntry))] == [1000]
     page = _page(coordinator)
     ids = re.findall(r'name="status-([0-9a-f-]{36})"', page.get_data(as_text=True))
-    too_long = coordinator.post("/admin/stipends/meetings", data={
-        "csrf_token": csrf_token(page), "key": _hidden(page, "key"), "title": "Long", "held_on": "2026-11-02",
-        "minutes": "60", f"status-{ids[0]}": "partly", f"minutes-{ids[0]}": "90"}, follow_redirects=True)
+    too_long = coordinator.post(
+        "/admin/stipends/meetings",
+        data={
+            "csrf_token": csrf_token(page),
+            "key": _hidden(page, "key"),
+            "title": "Long",
+            "held_on": "2026-11-02",
+            "minutes": "60",
+            f"status-{ids[0]}": "partly",
+            f"minutes-{ids[0]}": "90",
+        },
+        follow_redirects=True,
+    )
     assert "up to the meeting" in too_long.get_data(as_text=True)
 
 
 def test_other_named_activities_earn_at_their_own_rate(app, coordinator):
-    coordinator.post("/admin/stipends/rates", data={"csrf_token": csrf_token(_page(coordinator)), "activity": "other",
-                                                    "name": "Training day", "currency": "EUR", "amount": "80",
-                                                    "effective_from": "2026-01-01"})
+    coordinator.post(
+        "/admin/stipends/rates",
+        data={
+            "csrf_token": csrf_token(_page(coordinator)),
+            "activity": "other",
+            "name": "Training day",
+            "currency": "EUR",
+            "amount": "80",
+            "effective_from": "2026-01-01",
+        },
+    )
     page = _page(coordinator)
     html = page.get_data(as_text=True)
     other = html.split('action="/admin/stipends/other"')[1]
     advisor_id = re.search(r'id="advisor"[^>]*>\s*<option[^>]*value="([0-9a-f-]{36})"', other).group(1)
-    response = coordinator.post("/admin/stipends/other", data={
-        "csrf_token": csrf_token(page), "key": re.search(r'name="key"[^>]*value="([^"]+)"', other).group(1),
-        "advisor": advisor_id, "name": "Training day", "on": "2026-11-03"}, follow_redirects=True)
+    response = coordinator.post(
+        "/admin/stipends/other",
+        data={
+            "csrf_token": csrf_token(page),
+            "key": re.search(r'name="key"[^>]*value="([^"]+)"', other).group(1),
+            "advisor": advisor_id,
+            "name": "Training day",
+            "on": "2026-11-03",
+        },
+        follow_redirects=True,
+    )
     assert "The activity is recorded." in response.get_data(as_text=True)
     with app.app_context():
         [entry] = db.session.scalars(select(StipendEntry)).all()

@@ -25,15 +25,35 @@ def _clients(app, people):
 
 def test_declining_meetings_means_nothing_is_earned_for_them_and_pausing_shows_in_the_pay_run(app, people):
     clients = _clients(app, people)
-    response = submit(clients["willow"], "/stipends/preferences",
-                      {"method": "mobile_money", "paused": "y", "declined": ["meeting_hour"]}, form_url="/stipends")
+    response = submit(
+        clients["willow"],
+        "/stipends/preferences",
+        {"method": "mobile_money", "paused": "y", "declined": ["meeting_hour"]},
+        form_url="/stipends",
+    )
     assert response.status_code == 303
     with app.app_context():
         users = {u.login_name: u for u in db.session.scalars(select(User))}
-        pay.set_rate(db.session, users["sam"], activity="meeting_hour", amount_minor=1000, currency="EUR",
-                     effective_from=date(2020, 1, 1))
-        assert pay.earn_for_meeting(db.session, users["sam"], users["willow"], meeting_key="m", title="Meeting",
-                                    held_on=date(2026, 11, 1), minutes=60) is None
+        pay.set_rate(
+            db.session,
+            users["sam"],
+            activity="meeting_hour",
+            amount_minor=1000,
+            currency="EUR",
+            effective_from=date(2020, 1, 1),
+        )
+        assert (
+            pay.earn_for_meeting(
+                db.session,
+                users["sam"],
+                users["willow"],
+                meeting_key="m",
+                title="Meeting",
+                held_on=date(2026, 11, 1),
+                minutes=60,
+            )
+            is None
+        )
         db.session.commit()
         assert db.session.scalar(select(StipendEntry)) is None
     page = clients["willow"].get("/stipends").get_data(as_text=True)
@@ -42,8 +62,12 @@ def test_declining_meetings_means_nothing_is_earned_for_them_and_pausing_shows_i
 
 def test_payee_details_are_sealed_readable_only_by_coordinators_and_each_read_is_audited(app, people):
     clients = _clients(app, people)
-    submit(clients["willow"], "/stipends/payee", {"legal_name": "Amira Haddad", "details": "IBAN XX00 1234",
-                                                  "address": "12 Quiet Street"}, form_url="/stipends")
+    submit(
+        clients["willow"],
+        "/stipends/payee",
+        {"legal_name": "Amira Haddad", "details": "IBAN XX00 1234", "address": "12 Quiet Street"},
+        form_url="/stipends",
+    )
     with app.app_context():
         profile = db.session.scalar(select(PayeeProfile))
         assert b"Amira" not in profile.sealed and b"IBAN" not in profile.sealed
@@ -64,15 +88,29 @@ def test_the_pay_run_warns_when_a_yearly_limit_is_passed(app, people):
     clients = _clients(app, people)
     with app.app_context():
         willow_id = db.session.scalar(select(User.id).where(User.login_key == "willow"))
-    response = submit(clients["sam"], f"/admin/people/{willow_id}/payment",
-                      {"limit-amount": "15", "limit-currency": "EUR"})
+    response = submit(
+        clients["sam"], f"/admin/people/{willow_id}/payment", {"limit-amount": "15", "limit-currency": "EUR"}
+    )
     assert response.status_code == 303
     with app.app_context():
         users = {u.login_name: u for u in db.session.scalars(select(User))}
-        pay.set_rate(db.session, users["sam"], activity="meeting_hour", amount_minor=1000, currency="EUR",
-                     effective_from=date(2020, 1, 1))
-        pay.earn_for_meeting(db.session, users["sam"], users["willow"], meeting_key="m", title="Meeting",
-                             held_on=date.today(), minutes=120)
+        pay.set_rate(
+            db.session,
+            users["sam"],
+            activity="meeting_hour",
+            amount_minor=1000,
+            currency="EUR",
+            effective_from=date(2020, 1, 1),
+        )
+        pay.earn_for_meeting(
+            db.session,
+            users["sam"],
+            users["willow"],
+            meeting_key="m",
+            title="Meeting",
+            held_on=date.today(),
+            minutes=120,
+        )
         db.session.commit()
     page = clients["sam"].get("/admin/stipends").get_data(as_text=True)
     assert "Over their yearly limit of €15.00" in page

@@ -51,12 +51,18 @@ def _policy(app):
 
 
 def _write_and_publish(author, app, body=BODY):
-    response = submit(author, "/policies/new", {"title": "First contact", "body": body, "change_notes": "First draft",
-                                                "action": "save"})
+    response = submit(
+        author,
+        "/policies/new",
+        {"title": "First contact", "body": body, "change_notes": "First draft", "action": "save"},
+    )
     assert response.status_code == 303
     policy_id = _policy(app)
-    response = submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": body,
-                                                               "change_notes": "First draft", "action": "publish"})
+    response = submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": body, "change_notes": "First draft", "action": "publish"},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return policy_id
 
@@ -64,8 +70,9 @@ def _write_and_publish(author, app, body=BODY):
 def _open_review(app, policy_id, number=1):
     with app.app_context():
         revision = service.load_revision(db.session, policy_id, number)
-        service.set_review_window(db.session, revision, opens_at=utcnow() - timedelta(minutes=1),
-                                  closes_at=utcnow() + timedelta(days=3))
+        service.set_review_window(
+            db.session, revision, opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=3)
+        )
         db.session.commit()
 
 
@@ -81,17 +88,31 @@ def _main(html):
 
 def test_an_author_previews_without_saving_then_publishes(app, author):
     page = author.get("/policies/new")
-    response = author.post("/policies/new", data={"csrf_token": csrf_token(page), "title": "First contact",
-                                                  "body": BODY, "change_notes": "", "action": "save"})
+    response = author.post(
+        "/policies/new",
+        data={
+            "csrf_token": csrf_token(page),
+            "title": "First contact",
+            "body": BODY,
+            "change_notes": "",
+            "action": "save",
+        },
+    )
     policy_id = _policy(app)
-    preview = submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY + "\n## Extra\n\nNew.",
-                                                              "change_notes": "", "action": "preview"})
+    preview = submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": BODY + "\n## Extra\n\nNew.", "change_notes": "", "action": "preview"},
+    )
     body = preview.get_data(as_text=True)
     assert "Preview (not saved yet)" in body and "<h2>Extra</h2>" in body
     with app.app_context():
         assert "Extra" not in db.session.scalar(select(Revision.body_markdown))
-    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY, "change_notes": "",
-                                                    "action": "publish"})
+    submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": BODY, "change_notes": "", "action": "publish"},
+    )
     with app.app_context():
         revision = db.session.scalar(select(Revision))
         assert revision.status == "published" and revision.published_at is not None
@@ -142,17 +163,27 @@ def test_content_notes_are_collapsed_and_the_preference_can_open_them(app, autho
     with app.app_context():
         draft = db.session.scalar(select(Revision).where(Revision.number == 2))
         key = draft.sections[2].key
-    submit(author, f"/policies/{policy_id}/draft/sections/{key}",
-           {"summary": "Staff do not push.", "content_note": "Mentions violence", "questions": "Is this clear?\nKind?"})
-    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY, "change_notes": "Notes",
-                                                    "action": "publish"})
+    submit(
+        author,
+        f"/policies/{policy_id}/draft/sections/{key}",
+        {"summary": "Staff do not push.", "content_note": "Mentions violence", "questions": "Is this clear?\nKind?"},
+    )
+    submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": BODY, "change_notes": "Notes", "action": "publish"},
+    )
     page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{key}").get_data(as_text=True)
     assert '<details class="content-note">' in page
     assert "Mentions violence" in page and "Show this section" in page
     assert "In short" in page and "Staff do not push." in page and "Read the full text" in page
     assert "Is this clear?" in page and "Questions from the author" in page
-    submit(advisor, "/account/preferences", {"locale": "", "timezone": "", "descriptive_titles": "neutral"},
-           form_url="/account")
+    submit(
+        advisor,
+        "/account/preferences",
+        {"locale": "", "timezone": "", "descriptive_titles": "neutral"},
+        form_url="/account",
+    )
     page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{key}").get_data(as_text=True)
     assert '<details class="content-note" open>' in page
 
@@ -161,8 +192,11 @@ def test_the_author_fixes_a_wrong_section_match(app, author):
     policy_id = _write_and_publish(author, app)
     submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
     renamed = BODY.replace("## Records\n\nWe write little.", "## Notes we keep\n\nOnly what helps, nothing more.")
-    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": renamed, "change_notes": "",
-                                                    "action": "save"})
+    submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": renamed, "change_notes": "", "action": "save"},
+    )
     with app.app_context():
         old = {s.heading: s.key for s in db.session.scalar(select(Revision).where(Revision.number == 1)).sections}
         new = {s.heading: s.key for s in db.session.scalar(select(Revision).where(Revision.number == 2)).sections}
@@ -183,14 +217,19 @@ def test_the_author_fixes_a_wrong_section_match(app, author):
 def test_history_and_a_word_level_diff_that_does_not_rely_on_colour(app, author, advisor):
     policy_id = _write_and_publish(author, app)
     submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
-    changed = BODY.replace("Why this exists.", "Why this policy exists.").replace(
-        "## Records\n\nWe write little.\n", "") + "\n## Complaints\n\nTell us.\n"
-    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": changed,
-                                                    "change_notes": "Records removed", "action": "publish"})
+    changed = (
+        BODY.replace("Why this exists.", "Why this policy exists.").replace("## Records\n\nWe write little.\n", "")
+        + "\n## Complaints\n\nTell us.\n"
+    )
+    submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": changed, "change_notes": "Records removed", "action": "publish"},
+    )
     history = advisor.get(f"/policies/{policy_id}/history").get_data(as_text=True)
     assert "Revision 2" in history and "Revision 1" in history and "Records removed" in history
     page = advisor.get(f"/policies/{policy_id}/compare?old=1&new=2").get_data(as_text=True)
-    assert "<ins><span class=\"visually-hidden\">[added] </span>policy" in page
+    assert '<ins><span class="visually-hidden">[added] </span>policy' in page
     assert "New section" in page and "Section removed" in page
     assert "[removed]" in page
     assert advisor.get(f"/policies/{policy_id}/compare?old=1&new=9").status_code == 404
@@ -198,14 +237,22 @@ def test_history_and_a_word_level_diff_that_does_not_rely_on_colour(app, author,
 
 def test_translations_current_stale_missing_and_side_by_side(app, author, advisor):
     policy_id = _write_and_publish(author, app)
-    spanish = BODY.replace("Opening words.", "Palabras iniciales.").replace("## Purpose", "## Propósito").replace(
-        "Why this exists.", "Por qué existe.")
-    bad = submit(author, f"/policies/{policy_id}/revisions/1/translations/es",
-                 {"title": "Primer contacto", "body": "## Una sola\n\nTexto."})
+    spanish = (
+        BODY.replace("Opening words.", "Palabras iniciales.")
+        .replace("## Purpose", "## Propósito")
+        .replace("Why this exists.", "Por qué existe.")
+    )
+    bad = submit(
+        author,
+        f"/policies/{policy_id}/revisions/1/translations/es",
+        {"title": "Primer contacto", "body": "## Una sola\n\nTexto."},
+    )
     assert bad.status_code == 400
     assert "The translation has 1 sections but the original has 4" in bad.get_data(as_text=True)
     assert "Una sola" in bad.get_data(as_text=True)  # the translator's text comes back
-    ok = submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "Primer contacto", "body": spanish})
+    ok = submit(
+        author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "Primer contacto", "body": spanish}
+    )
     assert ok.status_code == 303
     submit(advisor, "/language", {"locale": "es", "next": "/"}, form_url="/")
     overview = advisor.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
@@ -215,8 +262,11 @@ def test_translations_current_stale_missing_and_side_by_side(app, author, adviso
     assert "Why this exists." in advisor.get(purpose + "?text=original").get_data(as_text=True)
     # A newer revision makes the Spanish text stale, and it says so.
     submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
-    submit(author, f"/policies/{policy_id}/draft", {"title": "First contact", "body": BODY + "\nMore.",
-                                                    "change_notes": "", "action": "publish"})
+    submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": BODY + "\nMore.", "change_notes": "", "action": "publish"},
+    )
     stale = advisor.get(f"/policies/{policy_id}/revisions/2")
     assert stale.status_code == 200
     side = advisor.get(f"/policies/{policy_id}/revisions/2/side-by-side?locale=es").get_data(as_text=True)
@@ -234,26 +284,38 @@ def test_translations_current_stale_missing_and_side_by_side(app, author, adviso
 
 def test_review_window_in_the_authors_time_zone(app, author):
     policy_id = _write_and_publish(author, app)
-    submit(author, "/account/preferences", {"locale": "", "timezone": "America/Mexico_City",
-                                            "descriptive_titles": "neutral"}, form_url="/account")
+    submit(
+        author,
+        "/account/preferences",
+        {"locale": "", "timezone": "America/Mexico_City", "descriptive_titles": "neutral"},
+        form_url="/account",
+    )
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
-    response = submit(author, f"/policies/{policy_id}/revisions/1/review-window",
-                      {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T18:00"})
+    response = submit(
+        author,
+        f"/policies/{policy_id}/revisions/1/review-window",
+        {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T18:00"},
+    )
     assert response.status_code == 303
     with app.app_context():
         window = service.load_revision(db.session, policy_id, 1).review_window
         assert window.closes_at.hour == 0  # 18:00 in Mexico City is midnight UTC
-    shorter = submit(author, f"/policies/{policy_id}/revisions/1/review-window",
-                     {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T08:00"})
+    shorter = submit(
+        author,
+        f"/policies/{policy_id}/revisions/1/review-window",
+        {"opens_at": "2020-01-01T09:00", "closes_at": f"{tomorrow}T08:00"},
+    )
     assert shorter.status_code == 400
     assert "can be extended but not shortened" in shorter.get_data(as_text=True)
     assert f'value="{tomorrow}T08:00"' in shorter.get_data(as_text=True)
 
 
 def test_hostile_markdown_is_neutralised(app, author, advisor):
-    hostile = ("## <script>alert(1)</script>Heading\n\n<img src=x onerror=alert(1)> "
-               "[click](javascript:alert(1)) [ok](https://example.org)\n\n"
-               "## Bidi \u202etxet\u202c end\n\nText \u202eevil\n")
+    hostile = (
+        "## <script>alert(1)</script>Heading\n\n<img src=x onerror=alert(1)> "
+        "[click](javascript:alert(1)) [ok](https://example.org)\n\n"
+        "## Bidi \u202etxet\u202c end\n\nText \u202eevil\n"
+    )
     policy_id = _write_and_publish(author, app, body=hostile)
     page = advisor.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
     assert "<script" not in _main(page)
@@ -310,8 +372,11 @@ def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor)
         submit(author, "/policies/new", {"title": f"Size {size}", "body": body, "change_notes": "", "action": "save"})
         with app.app_context():
             policy_id = db.session.scalar(select(Policy.id).where(Policy.title == f"Size {size}"))
-        submit(author, f"/policies/{policy_id}/draft", {"title": f"Size {size}", "body": body, "change_notes": "",
-                                                        "action": "publish"})
+        submit(
+            author,
+            f"/policies/{policy_id}/draft",
+            {"title": f"Size {size}", "body": body, "change_notes": "", "action": "publish"},
+        )
         spanish = body.replace("Part", "Parte").replace("Text", "Texto")
         submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "T", "body": spanish})
         first = _section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[0]

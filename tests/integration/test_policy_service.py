@@ -100,9 +100,13 @@ def test_the_author_can_fix_which_old_section_a_new_one_continues(ctx):
     policy = _published(ctx)
     old = _keys(policy.revisions[0])
     draft = service.start_next_revision(db.session, policy, ctx)
-    service.save_draft(db.session, draft, title="T", body=BODY.replace("## Records\n\nWe write little.",
-                                                                       "## Notes we keep\n\nOnly what helps."),
-                       change_notes="")
+    service.save_draft(
+        db.session,
+        draft,
+        title="T",
+        body=BODY.replace("## Records\n\nWe write little.", "## Notes we keep\n\nOnly what helps."),
+        change_notes="",
+    )
     db.session.commit()
     guessed = _keys(draft)
     assert guessed["Notes we keep"] not in old.values()
@@ -130,8 +134,14 @@ def test_the_next_revision_starts_as_a_copy_with_notes_and_questions(ctx):
     policy = service.create_policy(db.session, ctx, title="T", body=BODY)
     first = policy.revisions[0]
     consent = first.sections[2].key
-    service.update_section_notes(db.session, first, consent, summary="You choose.", content_note="Hard topic",
-                                 questions=["Clear?", "  ", "Kind?"])
+    service.update_section_notes(
+        db.session,
+        first,
+        consent,
+        summary="You choose.",
+        content_note="Hard topic",
+        questions=["Clear?", "  ", "Kind?"],
+    )
     service.publish(db.session, first)
     db.session.commit()
     draft = service.start_next_revision(db.session, policy, ctx)
@@ -149,25 +159,35 @@ def test_publishing_freezes_the_revision_in_the_service(ctx):
     with pytest.raises(service.RevisionImmutable):
         service.save_draft(db.session, revision, title="Changed", body="x", change_notes="")
     with pytest.raises(service.RevisionImmutable):
-        service.update_section_notes(db.session, revision, revision.sections[1].key, summary="s", content_note="",
-                                     questions=[])
+        service.update_section_notes(
+            db.session, revision, revision.sections[1].key, summary="s", content_note="", questions=[]
+        )
     with pytest.raises(service.RevisionImmutable):
         service.publish(db.session, revision)
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE revisions SET body_markdown = 'changed' WHERE status = 'published'",
-    "UPDATE revisions SET status = 'draft'",
-    "DELETE FROM revisions",
-    "UPDATE revision_sections SET body_markdown = 'changed'",
-    "DELETE FROM revision_sections",
-    "UPDATE guiding_questions SET text = 'changed'",
-    "DELETE FROM guiding_questions",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE revisions SET body_markdown = 'changed' WHERE status = 'published'",
+        "UPDATE revisions SET status = 'draft'",
+        "DELETE FROM revisions",
+        "UPDATE revision_sections SET body_markdown = 'changed'",
+        "DELETE FROM revision_sections",
+        "UPDATE guiding_questions SET text = 'changed'",
+        "DELETE FROM guiding_questions",
+    ],
+)
 def test_the_database_refuses_every_change_to_a_published_revision(ctx, statement):
     policy = service.create_policy(db.session, ctx, title="T", body=BODY)
-    service.update_section_notes(db.session, policy.revisions[0], policy.revisions[0].sections[1].key,
-                                 summary="", content_note="", questions=["Q?"])
+    service.update_section_notes(
+        db.session,
+        policy.revisions[0],
+        policy.revisions[0].sections[1].key,
+        summary="",
+        content_note="",
+        questions=["Q?"],
+    )
     service.publish(db.session, policy.revisions[0])
     db.session.commit()
     with pytest.raises(IntegrityError, match="published revisions are immutable"):
@@ -211,18 +231,21 @@ def test_review_windows_open_and_can_only_be_extended_once_open(ctx):
         service.set_review_window(db.session, revision, opens_at=now, closes_at=now - timedelta(hours=1))
     assert order.value.reason == "order"
     with pytest.raises(service.ReviewWindowInvalid) as past:
-        service.set_review_window(db.session, revision, opens_at=now - timedelta(days=3),
-                                  closes_at=now - timedelta(days=1))
+        service.set_review_window(
+            db.session, revision, opens_at=now - timedelta(days=3), closes_at=now - timedelta(days=1)
+        )
     assert past.value.reason == "past"
-    window = service.set_review_window(db.session, revision, opens_at=now - timedelta(minutes=1),
-                                       closes_at=now + timedelta(days=7))
+    window = service.set_review_window(
+        db.session, revision, opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=7)
+    )
     db.session.commit()
     assert window.state(utcnow()) == "open"
     with pytest.raises(service.ReviewWindowInvalid) as shorter:
         service.set_review_window(db.session, revision, opens_at=now, closes_at=now + timedelta(days=2))
     assert shorter.value.reason == "shorter"
-    service.set_review_window(db.session, revision, opens_at=now + timedelta(days=1),
-                              closes_at=now + timedelta(days=10))
+    service.set_review_window(
+        db.session, revision, opens_at=now + timedelta(days=1), closes_at=now + timedelta(days=10)
+    )
     db.session.commit()
     assert window.opens_at == now - timedelta(minutes=1)  # an open window keeps its start
     assert window.closes_at == now + timedelta(days=10)
@@ -231,8 +254,9 @@ def test_review_windows_open_and_can_only_be_extended_once_open(ctx):
 def test_drafts_have_no_review_window(ctx):
     policy = service.create_policy(db.session, ctx, title="T", body=BODY)
     with pytest.raises(service.NotPublished):
-        service.set_review_window(db.session, policy.revisions[0], opens_at=utcnow(),
-                                  closes_at=utcnow() + timedelta(days=1))
+        service.set_review_window(
+            db.session, policy.revisions[0], opens_at=utcnow(), closes_at=utcnow() + timedelta(days=1)
+        )
 
 
 def test_a_translation_must_have_the_same_sections(ctx):

@@ -28,6 +28,9 @@ def test_two_app_processes_count_sign_in_attempts_together(app_factory, redis_ur
     for app in (first, second, first, second):
         client = app.test_client()
         page = client.get("/login")
-        answers.append(client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
-                                                   "password": "wrong password"}).status_code)
+        answers.append(
+            client.post(
+                "/login", data={"csrf_token": csrf_token(page), "login_name": "willow", "password": "wrong password"}
+            ).status_code
+        )
     assert answers == [401, 401, 401, 429]

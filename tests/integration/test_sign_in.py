@@ -66,17 +66,27 @@ def test_pages_need_a_session_and_come_back_after_sign_in(client, people):
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/account"
     page = client.get("/login?next=/account")
-    response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
-                                           "password": PASSWORD, "next": "/account"})
+    response = client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD, "next": "/account"},
+    )
     assert response.headers["Location"] == "/account"
 
 
 def test_next_cannot_send_people_to_another_site(client, people):
     people.make("willow")
     page = client.get("/login")
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example/", "/\n/evil.example/"):
-        response = client.post("/login", data={"csrf_token": csrf_token(page), "login_name": "willow",
-                                               "password": PASSWORD, "next": target})
+    for target in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+    ):
+        response = client.post(
+            "/login",
+            data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD, "next": target},
+        )
         assert response.headers["Location"] == "/", target
         client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
         page = client.get("/login")
@@ -150,8 +160,11 @@ def test_activity_pushes_the_idle_deadline_but_never_past_the_absolute_one(app, 
     sign_in(client, "willow")
     soon = utcnow() + timedelta(minutes=2)
     with app.app_context():
-        db.session.execute(update(ServerSession).where(ServerSession.user_id.is_not(None))
-                           .values(idle_expires_at=soon, expires_at=soon + timedelta(minutes=5)))
+        db.session.execute(
+            update(ServerSession)
+            .where(ServerSession.user_id.is_not(None))
+            .values(idle_expires_at=soon, expires_at=soon + timedelta(minutes=5))
+        )
         db.session.commit()
     assert client.get("/account").status_code == 200
     [record] = [s for s in _sessions(app) if s.user_id is not None]

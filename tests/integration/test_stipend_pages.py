@@ -23,8 +23,9 @@ def setting(app, people):
     with app.app_context():
         sam = db.session.scalar(select(User).where(User.login_name == "sam"))
         revision = open_for_review(sam, body="## A\n\nText.", closes_at=utcnow() + timedelta(days=1))
-        pay.set_rate(db.session, sam, activity="review", amount_minor=250000, currency="JPY",
-                     effective_from=date(2020, 1, 1))
+        pay.set_rate(
+            db.session, sam, activity="review", amount_minor=250000, currency="JPY", effective_from=date(2020, 1, 1)
+        )
         db.session.commit()
         return f"/policies/{revision.policy_id}/revisions/1"
 
@@ -59,10 +60,17 @@ def test_the_statement_is_only_the_advisors_own_and_exports_safely(app, setting,
     with app.app_context():
         sam = db.session.scalar(select(User).where(User.login_name == "sam"))
         willow = db.session.scalar(select(User).where(User.login_name == "willow"))
-        pay.set_rate(db.session, sam, activity="meeting_hour", amount_minor=12345, currency="BHD",
-                     effective_from=date(2020, 1, 1))
-        pay.earn_for_meeting(db.session, sam, willow, meeting_key="m", title="=HYPERLINK(\"evil\")",
-                             held_on=date(2026, 11, 1), minutes=60)
+        pay.set_rate(
+            db.session,
+            sam,
+            activity="meeting_hour",
+            amount_minor=12345,
+            currency="BHD",
+            effective_from=date(2020, 1, 1),
+        )
+        pay.earn_for_meeting(
+            db.session, sam, willow, meeting_key="m", title='=HYPERLINK("evil")', held_on=date(2026, 11, 1), minutes=60
+        )
         db.session.commit()
     willow_client = app.test_client()
     sign_in(willow_client, "willow")

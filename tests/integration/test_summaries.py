@@ -62,9 +62,14 @@ def _person(login: str, *roles: Role, locale: str | None = None):
 
 
 def _comment(revision, key: bytes, section: int, text_: str, consent: str, language: str = "en") -> Comment:
-    draft = feedback.Draft(section_key=revision.sections[section].key, question_id=None, body=text_,
-                           language=language, quote_consent=QuoteConsent(consent),
-                           submission_key=secrets.token_urlsafe(16))
+    draft = feedback.Draft(
+        section_key=revision.sections[section].key,
+        question_id=None,
+        body=text_,
+        language=language,
+        quote_consent=QuoteConsent(consent),
+        submission_key=secrets.token_urlsafe(16),
+    )
     return feedback.post_comment(db.session, key, revision, draft, limit=10_000)
 
 
@@ -82,11 +87,13 @@ def review(app) -> Round:
         db.session.flush()
         found.policy_id = revision.policy_id
         found.comment_ids["quoted"] = _comment(revision, found.keys["willow"], 1, QUOTED, "verbatim").id
-        found.comment_ids["paraphrased"] = _comment(revision, found.keys["river"], 1, PARAPHRASED, "paraphrase",
-                                                    "es").id
+        found.comment_ids["paraphrased"] = _comment(
+            revision, found.keys["river"], 1, PARAPHRASED, "paraphrase", "es"
+        ).id
         found.comment_ids["author_only"] = _comment(revision, found.keys["cedar"], 2, AUTHOR_ONLY, "author_only").id
         willow = db.session.scalar(select(User).where(User.login_name == "willow"))
         from council.compensation.service import complete_review
+
         complete_review(db.session, willow, revision)
         db.session.commit()
         return found
@@ -123,9 +130,13 @@ def _start_next(app, found: Round) -> None:
         author = db.session.scalar(select(User).where(User.login_name == "robin"))
         policy = db.session.get(Policy, found.policy_id)
         draft = policies.start_next_revision(db.session, policy, author)
-        policies.save_draft(db.session, draft, title="First contact", body=BODY.replace("We ask first.",
-                                                                                      "We ask first, and say who reads."),
-                            change_notes="Consent says who reads the notes.")
+        policies.save_draft(
+            db.session,
+            draft,
+            title="First contact",
+            body=BODY.replace("We ask first.", "We ask first, and say who reads."),
+            change_notes="Consent says who reads the notes.",
+        )
         db.session.commit()
 
 
@@ -136,6 +147,7 @@ def _advisor_client(app, name: str):
 
 
 # --- Closing ---------------------------------------------------------------------
+
 
 def test_close_due_takes_the_summary_once(app, review):
     _close_by_time(app, review)
@@ -182,14 +194,20 @@ def test_a_closed_review_cannot_be_reopened(app, review):
     _close_by_time(app, review)
     author = _advisor_client(app, "robin")
     later = utcnow() + timedelta(days=3)
-    response = submit(author, review.path() + "/review-window", {
-        "opens_at": (utcnow() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
-        "closes_at": later.strftime("%Y-%m-%dT%H:%M")})
+    response = submit(
+        author,
+        review.path() + "/review-window",
+        {
+            "opens_at": (utcnow() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": later.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert response.status_code == 400
     assert "cannot be reopened" in response.get_data(as_text=True)
 
 
 # --- What a summary may say --------------------------------------------------------
+
 
 def test_consent_decides_what_a_summary_shows(app, review):
     _close_by_time(app, review)
@@ -246,8 +264,9 @@ def test_the_snapshot_keeps_its_counts_and_loses_a_withdrawn_quote(app, review):
     before = _summary(app).data
     with app.app_context():
         moderator = db.session.scalar(select(User).where(User.login_name == "mo"))
-        feedback.hide(db.session, moderator, db.session.get(Comment, review.comment_ids["quoted"]),
-                      HideReason.OFF_TOPIC, "")
+        feedback.hide(
+            db.session, moderator, db.session.get(Comment, review.comment_ids["quoted"]), HideReason.OFF_TOPIC, ""
+        )
         db.session.commit()
     willow = _advisor_client(app, "willow")
     assert QUOTED in willow.get(review.path() + "/summary").get_data(as_text=True), "moderation after close"
@@ -262,8 +281,11 @@ def test_the_snapshot_keeps_its_counts_and_loses_a_withdrawn_quote(app, review):
 def test_the_database_refuses_to_change_a_summary(app, review):
     _close_by_time(app, review)
     app.test_cli_runner().invoke(args=["council", "close-due"])
-    statements = ["UPDATE feedback_summaries SET data = '{}'", "DELETE FROM feedback_summaries",
-                  "UPDATE summary_quotes SET body = 'forged'"]
+    statements = [
+        "UPDATE feedback_summaries SET data = '{}'",
+        "DELETE FROM feedback_summaries",
+        "UPDATE summary_quotes SET body = 'forged'",
+    ]
     with app.app_context():
         for statement in statements:
             with pytest.raises(DBAPIError, match="do not change"):
@@ -273,14 +295,22 @@ def test_the_database_refuses_to_change_a_summary(app, review):
 
 # --- Publishing the next revision ------------------------------------------------------
 
+
 def _publish_draft(client, found: Round):
     url = f"/policies/{found.policy_id}/draft"
     page = client.get(url).get_data(as_text=True)
     fields = {name: value for name, value in re.findall(r'name="(title)"[^>]*value="([^"]*)"', page)}
     body = re.search(r'<textarea[^>]*name="body"[^>]*>\n?(.*?)</textarea>', page, re.S).group(1)
-    return client.post(url, data={"csrf_token": csrf_token(client.get(url)), "title": fields["title"],
-                                  "body": html.unescape(body), "change_notes": "Consent says who reads the notes.",
-                                  "action": "publish"})
+    return client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client.get(url)),
+            "title": fields["title"],
+            "body": html.unescape(body),
+            "change_notes": "Consent says who reads the notes.",
+            "action": "publish",
+        },
+    )
 
 
 def test_publishing_waits_for_the_review_to_close(app, review):
@@ -319,7 +349,7 @@ def test_you_said_we_did_follows_consent(app, review):
     assert QUOTED in page and "An advisor asked for deletion without reasons." in page
     assert PARAPHRASED not in page and AUTHOR_ONLY not in page
     assert "Comments only for the authors are counted, not shown:" in page and "Adopted: 1" in page
-    assert f"/compare?old=1&amp;new=2#s-" in page
+    assert "/compare?old=1&amp;new=2#s-" in page
     late = submit(author, paraphrase_url, {"body": "Changed later."})
     assert late.status_code == 400 and "can no longer change" in late.get_data(as_text=True)
     with app.app_context():
@@ -349,10 +379,11 @@ def test_history_shows_the_chain_and_my_comments_show_the_impact(app, review):
 
 # --- Exports -------------------------------------------------------------------------
 
+
 def test_the_summary_exports_as_csv_and_pdf(app, review):
     with app.app_context():
         revision = db.session.get(Policy, review.policy_id).revisions[0]
-        _comment(revision, review.keys["willow"], 1, "=HYPERLINK(\"http://x\")", "verbatim")
+        _comment(revision, review.keys["willow"], 1, '=HYPERLINK("http://x")', "verbatim")
         db.session.commit()
     _close_by_time(app, review)
     willow = _advisor_client(app, "willow")
@@ -360,8 +391,10 @@ def test_the_summary_exports_as_csv_and_pdf(app, review):
     assert response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert ["Quote", "Consent", QUOTED, ""] in rows
-    assert ["Quote", "Consent", "'=HYPERLINK(\"http://x\")", ""] in rows
-    assert not any(str(comment_id) in cell for row in rows for cell in row for comment_id in review.comment_ids.values())
+    assert ["Quote", "Consent", '\'=HYPERLINK("http://x")', ""] in rows
+    assert not any(
+        str(comment_id) in cell for row in rows for cell in row for comment_id in review.comment_ids.values()
+    )
     assert AUTHOR_ONLY not in response.get_data(as_text=True)
     pdf = willow.get(review.path() + "/summary.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import event, func, inspect, insert, select, text, update
+from sqlalchemy import event, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from council import config as defaults
@@ -35,8 +35,8 @@ from council.compensation.models import PayeeProfile
 from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback import pending
-from council.feedback.models import Comment, CommentFlag, Disposition
 from council.feedback import service as feedback
+from council.feedback.models import Comment, CommentFlag, Disposition
 from council.policies.models import ReadingPlace, Revision
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
@@ -56,6 +56,7 @@ COMMENT_FIELDS = re.compile(r'name="(csrf_token|submission_key|section_key)" typ
 
 # --- Shared set-up -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def council(app, people):
     """An author, a moderator, a coordinator and three advisors; a revision open for review and an open poll."""
@@ -74,10 +75,16 @@ def _open_revision_and_poll(app, author_id):
         poll = open_poll(author, revision, question=QUESTION)
         db.session.commit()
         path = f"/policies/{revision.policy_id}/revisions/1"
-        return SimpleNamespace(path=path, section=f"{path}/sections/{revision.sections[1].key}",
-                               other_section=f"{path}/sections/{revision.sections[2].key}",
-                               keys=[s.key for s in revision.sections], poll=f"/polls/{poll.id}",
-                               poll_id=poll.id, revision_id=revision.id, policy_id=revision.policy_id)
+        return SimpleNamespace(
+            path=path,
+            section=f"{path}/sections/{revision.sections[1].key}",
+            other_section=f"{path}/sections/{revision.sections[2].key}",
+            keys=[s.key for s in revision.sections],
+            poll=f"/polls/{poll.id}",
+            poll_id=poll.id,
+            revision_id=revision.id,
+            policy_id=revision.policy_id,
+        )
 
 
 def _client(app, login_name, password=PASSWORD, address=None):
@@ -92,8 +99,10 @@ def _post_comment(client, council, body, consent="verbatim", section=None):
     """Through the section's own form; returns the new comment's id."""
     section = section or council.section
     fields = dict(COMMENT_FIELDS.findall(client.get(section).get_data(as_text=True)))
-    response = client.post(f"{council.path}/comments", data={**fields, "body": body, "language": "en",
-                                                               "quote_consent": consent, "question": ""})
+    response = client.post(
+        f"{council.path}/comments",
+        data={**fields, "body": body, "language": "en", "quote_consent": consent, "question": ""},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return uuid.UUID(response.headers["Location"].rsplit("#comment-", 1)[1])
 
@@ -133,6 +142,7 @@ def _title(page: str) -> str:
 
 # --- Who we protect it from -------------------------------------------------------------------
 
+
 def test_a_database_copy_alone_cannot_unwrap_a_participation_key(app, council, people):
     willow = _client(app, "willow")
     _post_comment(willow, council, "Consent should be asked twice.")
@@ -147,8 +157,10 @@ def test_a_database_copy_alone_cannot_unwrap_a_participation_key(app, council, p
     with app.app_context():
         user = _user("willow")
         row_text = [user.login_name, user.pseudonym, str(user.id), user.id.hex, "", PASSWORD.upper()]
-        for wrapped, purpose in ((user.key_wrapped_by_password, PASSWORD_PURPOSE),
-                                 (user.key_wrapped_by_recovery, RECOVERY_PURPOSE)):
+        for wrapped, purpose in (
+            (user.key_wrapped_by_password, PASSWORD_PURPOSE),
+            (user.key_wrapped_by_recovery, RECOVERY_PURPOSE),
+        ):
             for guess in row_text:
                 with pytest.raises(KeyUnwrapError):
                     unwrap_key(wrapped, guess, purpose=purpose, user_id=user.id)
@@ -165,8 +177,9 @@ def test_the_participation_key_is_wrapped_by_scrypt_and_aes_gcm_bound_to_purpose
     key = _key(app, "willow")
     assert len(key) == 32 and key != _key(app, "river")
     client = _client(app, "willow")
-    response = submit(client, "/account/password", {"current": PASSWORD, "password": NEW_PASSWORD,
-                                                    "confirm": NEW_PASSWORD})
+    response = submit(
+        client, "/account/password", {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 303
     with app.app_context():
         user = _user("willow")
@@ -176,8 +189,11 @@ def test_the_participation_key_is_wrapped_by_scrypt_and_aes_gcm_bound_to_purpose
     # Rebuilt independently of Council's code: scrypt(password) opens it with the header, purpose and person.
     wrapping = hashlib.scrypt(NEW_PASSWORD.encode(), salt=salt, n=2**15, r=8, p=1, dklen=32, maxmem=64 * 2**20)
     assert AESGCM(wrapping).decrypt(nonce, sealed, header + b"password" + user_id.bytes) == key
-    for wrong in (header + b"recovery" + user_id.bytes, header + b"password" + uuid.uuid4().bytes,
-                  bytes([1, 14, 8, 1]) + b"password" + user_id.bytes):
+    for wrong in (
+        header + b"recovery" + user_id.bytes,
+        header + b"password" + uuid.uuid4().bytes,
+        bytes([1, 14, 8, 1]) + b"password" + user_id.bytes,
+    ):
         with pytest.raises(InvalidTag):
             AESGCM(wrapping).decrypt(nonce, sealed, wrong)
 
@@ -192,7 +208,7 @@ def test_an_unknown_login_name_costs_the_same_scrypt_work_as_a_wrong_password(ap
         derivations.clear()
         response = submit(app.test_client(), "/login", {"login_name": login_name, "password": "a wrong password"})
         assert response.status_code == 401
-        work[login_name] = sum(2 ** log_n for log_n in derivations)
+        work[login_name] = sum(2**log_n for log_n in derivations)
     assert work["willow"] == work["nobody"]
 
 
@@ -221,8 +237,7 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
     author, moderator, coordinator = _client(app, "robin"), _client(app, "mo"), _client(app, "sam")
     staff_pages = {
         "author's comment list": author.get(f"{council.path}/comments").get_data(as_text=True),
-        "moderator's flagged list": moderator.get(f"{council.path}/comments?moderation=flagged")
-        .get_data(as_text=True),
+        "moderator's flagged list": moderator.get(f"{council.path}/comments?moderation=flagged").get_data(as_text=True),
         "coordinator's comment list": coordinator.get(f"{council.path}/comments").get_data(as_text=True),
         "poll page": coordinator.get(council.poll).get_data(as_text=True),
         "audit trail": coordinator.get("/admin/audit").get_data(as_text=True),
@@ -239,6 +254,7 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
 
 
 # --- How: sessions --------------------------------------------------------------------------
+
 
 def test_a_session_record_holds_a_hash_of_the_cookie_token_and_the_key_sealed_under_it(app, council):
     willow = _client(app, "willow")
@@ -281,10 +297,16 @@ def test_a_session_row_is_deleted_once_a_deadline_passes_and_its_cookie_then_ope
     phone_id = hashlib.sha256(b"council-session-id:" + _token(phone)).hexdigest()
     laptop_id = hashlib.sha256(b"council-session-id:" + _token(laptop)).hexdigest()
     with app.app_context():
-        db.session.execute(update(ServerSession).where(ServerSession.id == phone_id)
-                           .values(idle_expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.execute(update(ServerSession).where(ServerSession.id == laptop_id)
-                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(ServerSession)
+            .where(ServerSession.id == phone_id)
+            .values(idle_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.execute(
+            update(ServerSession)
+            .where(ServerSession.id == laptop_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     # The idle one: its cookie comes back, is refused, and the row goes.
     assert phone.get("/account").status_code == 302
@@ -296,8 +318,12 @@ def test_a_session_row_is_deleted_once_a_deadline_passes_and_its_cookie_then_ope
     assert "1 expired sessions removed." in result.output
     with app.app_context():
         assert db.session.get(ServerSession, laptop_id) is None
-        assert db.session.scalar(select(func.count()).select_from(ServerSession)
-                                 .where(ServerSession.user_id == _user("willow").id)) == 0
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(ServerSession).where(ServerSession.user_id == _user("willow").id)
+            )
+            == 0
+        )
     # And a cookie whose row is gone opens nothing.
     stolen = app.test_client()
     stolen.set_cookie("council", base64.urlsafe_b64encode(_token(laptop)).decode().rstrip("="))
@@ -305,6 +331,7 @@ def test_a_session_row_is_deleted_once_a_deadline_passes_and_its_cookie_then_ope
 
 
 # --- How: no activity records about people -----------------------------------------------------
+
 
 def test_signing_in_and_using_the_site_leaves_the_persons_row_untouched(app, council):
     def row():
@@ -332,14 +359,18 @@ def test_an_advisors_participation_writes_no_audit_event(app, council):
     before = events()
     willow, river = _client(app, "willow"), _client(app, "river")
     comment_id = _post_comment(willow, council, "First words.")
-    submit(willow, f"/feedback/comments/{comment_id}/edit", {"body": "Better words.", "language": "en",
-                                                             "quote_consent": "paraphrase"})
+    submit(
+        willow,
+        f"/feedback/comments/{comment_id}/edit",
+        {"body": "Better words.", "language": "en", "quote_consent": "paraphrase"},
+    )
     submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
     submit(willow, council.poll, {"choice": "agree"})
     submit(willow, council.poll, {"choice": "abstain"})
     assert submit(willow, council.path + "/review-done", {}, form_url=council.path).status_code == 303
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""},
-           form_url="/stipends")
+    submit(
+        willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "", "address": ""}, form_url="/stipends"
+    )
     submit(willow, "/stipends/preferences", {"method": "cash"}, form_url="/stipends")
     submit(willow, "/account/preferences", {"locale": "fr", "descriptive_titles": "neutral"}, form_url="/account")
     assert submit(willow, "/account/my-data", {"password": PASSWORD, "format": "json"}).status_code == 200
@@ -364,9 +395,20 @@ def test_no_ip_address_reaches_the_database(app, council):
 
 # --- How: pages -----------------------------------------------------------------------------------
 
+
 def _page_urls(council):
-    return ["/", council.path, council.section, council.poll, "/feedback/mine", "/stipends", "/notices",
-            council.path + "/summary", "/account", "/account/my-data"]
+    return [
+        "/",
+        council.path,
+        council.section,
+        council.poll,
+        "/feedback/mine",
+        "/stipends",
+        "/notices",
+        council.path + "/summary",
+        "/account",
+        "/account/my-data",
+    ]
 
 
 def test_pages_hold_no_inline_code_and_load_nothing_from_another_site(app, council):
@@ -415,6 +457,7 @@ def test_every_advisor_page_is_uncached_has_the_quick_exit_and_a_neutral_title(a
 
 # --- Comments -----------------------------------------------------------------------------------
 
+
 def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writers_key(app, council):
     willow, river = _client(app, "willow"), _client(app, "river")
     comment_id = _post_comment(willow, council, "Only what the page lists.")
@@ -423,12 +466,22 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
         schema = inspect(db.engine)
         columns = {column["name"]: column for column in schema.get_columns("comments")}
         assert set(columns) == {
-            "id", "revision_id", "section_key",                      # the revision and section
-            "question_id",                                           # the guiding question it answers, if any
-            "body", "language", "quote_consent",                     # the text, its language, the consent
-            "state", "hidden_reason", "hidden_note", "review_requested", "flag_count",  # moderation
-            "edited",                                                # whether the writer edited it
-            "created_on", "owner_tag", "submission_key",             # the day, the tag, the random key
+            "id",
+            "revision_id",
+            "section_key",  # the revision and section
+            "question_id",  # the guiding question it answers, if any
+            "body",
+            "language",
+            "quote_consent",  # the text, its language, the consent
+            "state",
+            "hidden_reason",
+            "hidden_note",
+            "review_requested",
+            "flag_count",  # moderation
+            "edited",  # whether the writer edited it
+            "created_on",
+            "owner_tag",
+            "submission_key",  # the day, the tag, the random key
         }
         assert schema.get_pk_constraint("comments")["constrained_columns"] == ["id"]
         assert "DATE" in str(columns["created_on"]["type"]).upper()
@@ -466,8 +519,9 @@ def test_rewrite_anonymous_rows_leaves_comments_and_flags_in_key_order_from_one_
     assert result.output.strip() == f"{12 if postgres else 0} comments rewritten in random order."
     with app.app_context():
         if postgres:
-            comments = db.session.execute(text(
-                "SELECT id, revision_id, xmin::text AS xmin FROM comments ORDER BY ctid")).all()
+            comments = db.session.execute(
+                text("SELECT id, revision_id, xmin::text AS xmin FROM comments ORDER BY ctid")
+            ).all()
             flags = db.session.execute(text("SELECT id, xmin::text AS xmin FROM comment_flags ORDER BY ctid")).all()
             assert (len(comments), len(flags)) == (12, 6)
             # Rewritten revision by revision: within each, physical order is the random key's order.
@@ -487,11 +541,18 @@ def test_the_tick_rewrites_open_reviews_and_polls_so_new_rows_stop_lining_up_wit
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("only PostgreSQL shows a row's transaction; SQLite's comments have no rowid")
+
     def transactions():
         with app.app_context():
-            found = {table: set(db.session.scalars(text(f"SELECT xmin::text::bigint FROM {table} {where}")))
-                     for table, where in (("comments", ""), ("ballots", ""), ("voter_rolls", "WHERE voted"),
-                                          ("server_sessions", "WHERE user_id IS NOT NULL"))}
+            found = {
+                table: set(db.session.scalars(text(f"SELECT xmin::text::bigint FROM {table} {where}")))
+                for table, where in (
+                    ("comments", ""),
+                    ("ballots", ""),
+                    ("voter_rolls", "WHERE voted"),
+                    ("server_sessions", "WHERE user_id IS NOT NULL"),
+                )
+            }
             db.session.remove()
             return found
 
@@ -510,14 +571,16 @@ def test_the_tick_rewrites_open_reviews_and_polls_so_new_rows_stop_lining_up_wit
     result = app.test_cli_runner().invoke(args=["council", "tick"])
     assert result.exit_code == 0, result.output
     assert f"{len(ADVISORS)} comments of open reviews and {len(ADVISORS)} ballots of open polls rewritten" in (
-        result.output)
+        result.output
+    )
     after = transactions()
     assert len(after["comments"]) == 1 and min(after["comments"]) > max(after["server_sessions"])
     assert len(after["ballots"]) == 1 and not after["ballots"] & after["voter_rolls"]
 
 
 def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_for_two_hours_and_stored_nowhere(
-        app_factory, people, monkeypatch):
+    app_factory, people, monkeypatch
+):
     app = app_factory()
     people.app = app
     author_id = people.make("robin", Role.AUTHOR)
@@ -530,17 +593,21 @@ def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_
         db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     sent_at = time.time()
-    response = willow.post(f"{council.path}/comments", data={**fields, "body": text_typed, "language": "en",
-                                                               "quote_consent": "verbatim", "question": ""})
+    response = willow.post(
+        f"{council.path}/comments",
+        data={**fields, "body": text_typed, "language": "en", "quote_consent": "verbatim", "question": ""},
+    )
     assert response.status_code == 401
     sealed = re.search(r'name="pending" type="hidden" value="([^"]+)"', response.get_data(as_text=True)).group(1)
     # Nothing is stored: not as a comment, not in any session row, nowhere in the database.
     for value in _every_stored_value(app):
-        assert text_typed.encode() not in (bytes(value) if isinstance(value, (bytes, memoryview)) else
-                                           str(value).encode())
+        assert text_typed.encode() not in (
+            bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+        )
     # AES-GCM under HKDF(SECRET_KEY), with a deadline two hours on.
     secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-pending-comment").derive(
-        app.config["SECRET_KEY"].encode())
+        app.config["SECRET_KEY"].encode()
+    )
     blob = base64.urlsafe_b64decode(sealed)
     payload = json.loads(AESGCM(secret).decrypt(blob[:12], blob[12:], b"council-pending-comment"))
     assert payload["body"] == text_typed
@@ -551,8 +618,10 @@ def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_
         monkeypatch.setattr(pending, "time", SimpleNamespace(time=lambda: time.time() + offset_seconds))
         client = target_app.test_client()
         page = client.get("/login")
-        return client.post("/feedback/sign-in-and-post", data={"csrf_token": csrf_token(page), "pending": sealed,
-                                                               "login_name": "willow", "password": PASSWORD})
+        return client.post(
+            "/feedback/sign-in-and-post",
+            data={"csrf_token": csrf_token(page), "pending": sealed, "login_name": "willow", "password": PASSWORD},
+        )
 
     other_secret = app_factory()  # same database, another SECRET_KEY
     assert send(other_secret).status_code == 400
@@ -572,8 +641,10 @@ def test_the_comment_limit_counts_per_session_keyed_on_a_hash_of_its_token(app_f
 
     def post(client, body):
         fields = dict(COMMENT_FIELDS.findall(client.get(council.section).get_data(as_text=True)))
-        return client.post(f"{council.path}/comments", data={**fields, "body": body, "language": "en",
-                                                               "quote_consent": "verbatim", "question": ""})
+        return client.post(
+            f"{council.path}/comments",
+            data={**fields, "body": body, "language": "en", "quote_consent": "verbatim", "question": ""},
+        )
 
     assert [post(phone, f"Phone {n}").status_code for n in range(3)] == [303, 303, 429]
     assert post(laptop, "Same person, another session").status_code == 303
@@ -587,6 +658,7 @@ def test_the_comment_limit_counts_per_session_keyed_on_a_hash_of_its_token(app_f
 
 
 # --- Votes ------------------------------------------------------------------------------------
+
 
 def test_there_is_no_switch_that_makes_a_poll_non_anonymous(app, council):
     switch = re.compile(r"anonym|public|secret|named|visib|identif|reveal|open_ballot|voter", re.I)
@@ -619,9 +691,12 @@ def test_unique_constraints_refuse_a_second_ballot_or_roll_row(app, council):
     with app.app_context():
         ballot = db.session.scalar(select(Ballot))
         willow_id = _user("willow").id
-        attempts = (insert(Ballot).values(id=uuid.uuid4(), poll_id=ballot.poll_id, choice="disagree",
-                                          ballot_tag=ballot.ballot_tag),
-                    insert(VoterRoll).values(id=uuid.uuid4(), poll_id=ballot.poll_id, user_id=willow_id, voted=False))
+        attempts = (
+            insert(Ballot).values(
+                id=uuid.uuid4(), poll_id=ballot.poll_id, choice="disagree", ballot_tag=ballot.ballot_tag
+            ),
+            insert(VoterRoll).values(id=uuid.uuid4(), poll_id=ballot.poll_id, user_id=willow_id, voted=False),
+        )
         for statement in attempts:
             with pytest.raises(IntegrityError):
                 db.session.execute(statement)
@@ -636,8 +711,9 @@ def test_a_closed_polls_ballots_refuse_an_insert_too(app, council):
         voting.close(db.session, db.session.get(Poll, council.poll_id))
         db.session.commit()
         with pytest.raises(IntegrityError, match="ballots of a closed poll are immutable"):
-            db.session.execute(insert(Ballot).values(id=uuid.uuid4(), poll_id=council.poll_id, choice="block",
-                                                     ballot_tag=None))
+            db.session.execute(
+                insert(Ballot).values(id=uuid.uuid4(), poll_id=council.poll_id, choice="block", ballot_tag=None)
+            )
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 3
 
@@ -651,9 +727,21 @@ def test_results_need_the_configured_number_of_ballots(app_factory, people):
         people.make(name, pseudonym=name.title())
     council = _open_revision_and_poll(app, author_id)
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    created = submit(_client(app, "robin"), f"{council.path}/polls/new", {
-        "question": "Two are enough?", "kind": "consent", "options": "", "section": "", "explanation": "",
-        "opens_at": "2020-01-01T09:00", "closes_at": tomorrow, "score_min": "1", "score_max": "5"})
+    created = submit(
+        _client(app, "robin"),
+        f"{council.path}/polls/new",
+        {
+            "question": "Two are enough?",
+            "kind": "consent",
+            "options": "",
+            "section": "",
+            "explanation": "",
+            "opens_at": "2020-01-01T09:00",
+            "closes_at": tomorrow,
+            "score_min": "1",
+            "score_max": "5",
+        },
+    )
     assert created.status_code == 303
     poll_url = created.headers["Location"]
     with app.app_context():
@@ -667,8 +755,9 @@ def test_results_need_the_configured_number_of_ballots(app_factory, people):
     assert "<h2>Results</h2>" not in willow.get(poll_url).get_data(as_text=True), "never while open"
     submit(_client(app, "river"), poll_url, {"choice": "disagree"})
     with app.app_context():
-        db.session.execute(update(Poll).where(Poll.question == "Two are enough?")
-                           .values(closes_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(Poll).where(Poll.question == "Two are enough?").values(closes_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     closed = _client(app, "cedar").get(poll_url).get_data(as_text=True)
     assert "50%" in closed and "Too few votes" not in closed
@@ -695,17 +784,33 @@ def test_while_a_poll_is_open_a_changed_vote_rewrites_the_same_ballot_row(app, c
 
 # --- Summaries and "You said, we did" -----------------------------------------------------------
 
+
 def test_outcome_rows_name_no_writer_and_cannot_be_deleted(app, council):
     willow = _client(app, "willow")
     comment_id = _post_comment(willow, council, "Please explain the wait.")
     with app.app_context():
         columns = {c["name"] for c in inspect(db.engine).get_columns("revision_outcomes")}
-        assert columns == {"id", "revision_id", "comment_id", "section_key", "quote_consent", "disposition",
-                           "response_body", "responder_id"}, "the responder is staff; no column for the writer"
-        db.session.add(RevisionOutcome(revision_id=council.revision_id, comment_id=comment_id,
-                                       section_key=council.keys[1], quote_consent="verbatim",
-                                       disposition=str(Disposition.ADOPTED), response_body="Explained.",
-                                       responder_id=_user("robin").id))
+        assert columns == {
+            "id",
+            "revision_id",
+            "comment_id",
+            "section_key",
+            "quote_consent",
+            "disposition",
+            "response_body",
+            "responder_id",
+        }, "the responder is staff; no column for the writer"
+        db.session.add(
+            RevisionOutcome(
+                revision_id=council.revision_id,
+                comment_id=comment_id,
+                section_key=council.keys[1],
+                quote_consent="verbatim",
+                disposition=str(Disposition.ADOPTED),
+                response_body="Explained.",
+                responder_id=_user("robin").id,
+            )
+        )
         db.session.commit()
         with pytest.raises(DBAPIError, match="do not change"):
             db.session.execute(text("DELETE FROM revision_outcomes"))
@@ -714,6 +819,7 @@ def test_outcome_rows_name_no_writer_and_cannot_be_deleted(app, council):
 
 
 # --- Home pages and notices ---------------------------------------------------------------------
+
 
 def _count_statements(app, client, url):
     with app.app_context():
@@ -737,9 +843,14 @@ def _answered_comments(app, council, key, author_name, count):
         revision = db.session.get(Revision, council.revision_id)
         author = _user(author_name)
         for n in range(count):
-            draft = feedback.Draft(section_key=council.keys[1], question_id=None, body=f"Point {n}", language="en",
-                                   quote_consent=feedback.QuoteConsent.VERBATIM,
-                                   submission_key=f"notice-test-{uuid.uuid4().hex}")
+            draft = feedback.Draft(
+                section_key=council.keys[1],
+                question_id=None,
+                body=f"Point {n}",
+                language="en",
+                quote_consent=feedback.QuoteConsent.VERBATIM,
+                submission_key=f"notice-test-{uuid.uuid4().hex}",
+            )
             comment = feedback.post_comment(db.session, key, revision, draft, limit=1000)
             feedback.respond(db.session, author, comment, Disposition.ADOPTED, f"Answer {n}")
         db.session.commit()
@@ -768,11 +879,16 @@ def test_a_hidden_comment_is_known_only_to_its_writer_and_the_audit_names_only_t
     comment_id = _post_comment(willow, council, "Something a moderator will hide.")
     _post_comment(river, council, "Something that stays.")
     moderator = _client(app, "mo")
-    response = submit(moderator, f"/feedback/comments/{comment_id}/hide", {"reason": "identifying", "note": ""},
-                      form_url=f"{council.path}/comments")
+    response = submit(
+        moderator,
+        f"/feedback/comments/{comment_id}/hide",
+        {"reason": "identifying", "note": ""},
+        form_url=f"{council.path}/comments",
+    )
     assert response.status_code == 303
-    assert "1 of your comments is hidden by moderation" in re.sub(r"\s+", " ", re.sub(
-        r"<[^>]+>", " ", willow.get("/").get_data(as_text=True)))
+    assert "1 of your comments is hidden by moderation" in re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", " ", willow.get("/").get_data(as_text=True))
+    )
     assert "hidden by moderation" not in river.get("/").get_data(as_text=True)
     assert "Your comments hidden by moderation" in willow.get("/notices").get_data(as_text=True)
     assert "Your comments hidden by moderation" not in river.get("/notices").get_data(as_text=True)
@@ -786,6 +902,7 @@ def test_a_hidden_comment_is_known_only_to_its_writer_and_the_audit_names_only_t
 
 # --- Review completions, the stipend ledger and payee details ------------------------------------
 
+
 def test_payee_details_open_only_with_the_configured_key_and_only_for_their_person(app_factory, people):
     app = app_factory()
     people.app = app
@@ -793,10 +910,18 @@ def test_payee_details_open_only_with_the_configured_key_and_only_for_their_pers
     people.make("willow")
     people.make("river")
     willow = _client(app, "willow")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira Haddad", "details": "IBAN XX00 1", "address": ""},
-           form_url="/stipends")
-    submit(willow, "/stipends/payee", {"legal_name": "Amira H. Haddad", "details": "Mobile 0700 000",
-                                       "address": "3 Calm Road"}, form_url="/stipends")
+    submit(
+        willow,
+        "/stipends/payee",
+        {"legal_name": "Amira Haddad", "details": "IBAN XX00 1", "address": ""},
+        form_url="/stipends",
+    )
+    submit(
+        willow,
+        "/stipends/payee",
+        {"legal_name": "Amira H. Haddad", "details": "Mobile 0700 000", "address": "3 Calm Road"},
+        form_url="/stipends",
+    )
     secret = app.config["PAYEE_DATA_KEY"]
     with app.app_context():
         person, other = _user("willow"), _user("river")
@@ -804,7 +929,10 @@ def test_payee_details_open_only_with_the_configured_key_and_only_for_their_pers
         assert profile.user_id == person.id, "replaced, not added"
         sealed = profile.sealed
         assert stipends.read_own_payee_profile(db.session, person, secret=secret) == {
-            "legal_name": "Amira H. Haddad", "details": "Mobile 0700 000", "address": "3 Calm Road"}
+            "legal_name": "Amira H. Haddad",
+            "details": "Mobile 0700 000",
+            "address": "3 Calm Road",
+        }
     # AES-GCM under HKDF(PAYEE_DATA_KEY), bound to the person's id.
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-payee").derive(secret.encode())
     assert b"Haddad" in AESGCM(key).decrypt(sealed[:12], sealed[12:], person.id.bytes)
@@ -825,6 +953,7 @@ def test_payee_details_open_only_with_the_configured_key_and_only_for_their_pers
 
 # --- What remains, honestly ------------------------------------------------------------------------
 
+
 def test_a_live_session_row_shows_who_is_signed_in_and_page_views_move_its_deadline_once_a_minute(app, people):
     people.make("willow")
     willow = _client(app, "willow")
@@ -841,8 +970,11 @@ def test_a_live_session_row_shows_who_is_signed_in_and_page_views_move_its_deadl
     willow.get("/")
     assert record().idle_expires_at == first.idle_expires_at, "pages within the minute move nothing"
     with app.app_context():
-        db.session.execute(update(ServerSession).where(ServerSession.id == first.id)
-                           .values(idle_expires_at=utcnow() + timedelta(minutes=28)))
+        db.session.execute(
+            update(ServerSession)
+            .where(ServerSession.id == first.id)
+            .values(idle_expires_at=utcnow() + timedelta(minutes=28))
+        )
         db.session.commit()
     before = utcnow()
     willow.get("/account")
@@ -861,7 +993,10 @@ def test_a_reading_place_keeps_one_section_key_per_person_and_revision_and_no_ti
     with app.app_context():
         [place] = db.session.scalars(select(ReadingPlace)).all()
         assert (place.user_id, place.revision_id, place.section_key) == (
-            _user("willow").id, council.revision_id, council.keys[2])
+            _user("willow").id,
+            council.revision_id,
+            council.keys[2],
+        )
 
 
 def test_posting_a_comment_dates_the_session_deadlines_only_to_the_minute(app, council):
@@ -870,8 +1005,11 @@ def test_posting_a_comment_dates_the_session_deadlines_only_to_the_minute(app, c
 
     def deadlines():
         with app.app_context():
-            return db.session.execute(select(ServerSession.idle_expires_at, ServerSession.expires_at)
-                                      .where(ServerSession.user_id.is_not(None))).one()
+            return db.session.execute(
+                select(ServerSession.idle_expires_at, ServerSession.expires_at).where(
+                    ServerSession.user_id.is_not(None)
+                )
+            ).one()
 
     posted_at = utcnow()
     _post_comment(willow, council, "Posted at a moment nobody should be able to read back.")

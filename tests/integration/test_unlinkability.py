@@ -49,8 +49,9 @@ def world(app, people, caplog):
 def _post(client, path, key, body):
     page = client.get(f"{path}/sections/{key}").get_data(as_text=True)
     fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
-    response = client.post(f"{path}/comments", data={**fields, "body": body, "language": "en",
-                                                     "quote_consent": "verbatim", "question": ""})
+    response = client.post(
+        f"{path}/comments", data={**fields, "body": body, "language": "en", "quote_consent": "verbatim", "question": ""}
+    )
     assert response.status_code == 303
 
 
@@ -122,7 +123,9 @@ def test_a_withdrawal_committed_while_the_rewrite_runs_is_not_undone(app, world)
             writer.commit()
         rewriting.join(timeout=30)
         assert db.session.execute(select(Comment.state, Comment.body).where(Comment.id == target)).one() == (
-            "withdrawn", "")
+            "withdrawn",
+            "",
+        )
         db.session.remove()
 
         # The other way round: a rewrite under way, then an edit; it waits and changes the rewritten row.
@@ -166,8 +169,9 @@ def test_only_the_writers_password_links_their_comments(app, world):
             matched = {c.body for c in comments if feedback.owns(c, key)}
             assert matched == {body for writer, body in written if writer == name}
             with pytest.raises(KeyUnwrapError):
-                unwrap_key(user.key_wrapped_by_password, "a guessed password", purpose=PASSWORD_PURPOSE,
-                           user_id=user.id)
+                unwrap_key(
+                    user.key_wrapped_by_password, "a guessed password", purpose=PASSWORD_PURPOSE, user_id=user.id
+                )
         stranger = bytes(32)
         assert not any(feedback.owns(c, stranger) for c in comments)
 
@@ -210,7 +214,7 @@ def test_voting_leaves_no_trace_of_who_chose_what(app, world, caplog):
         poll_id = poll.id
     caplog.set_level(logging.DEBUG)
     caplog.clear()
-    choices = dict(zip(ADVISORS, ["agree", "disagree", "agree", "abstain", "agree"]))
+    choices = dict(zip(ADVISORS, ["agree", "disagree", "agree", "abstain", "agree"], strict=False))
     for name, choice in choices.items():
         client = world["clients"][name]
         page = client.get(f"/polls/{poll_id}").get_data(as_text=True)

@@ -54,7 +54,7 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
 
 
 def test_nobody_sees_a_tally_while_open_and_everyone_sees_it_after(app, poll_path):
-    for name, choice in zip(VOTERS, ("agree", "agree", "disagree")):
+    for name, choice in zip(VOTERS, ("agree", "agree", "disagree"), strict=False):
         submit(_client(app, name), poll_path, {"choice": choice})
     coordinator = _client(app, "sam")
     open_page = coordinator.get(poll_path).get_data(as_text=True)
@@ -79,10 +79,13 @@ def test_too_few_ballots_say_so(app, poll_path):
     assert "Too few votes to show the results without revealing choices." in page
 
 
-@pytest.mark.parametrize("choice, message", [
-    ("maybe", "Not a valid choice"),
-    ("block", "Please say why you block."),
-])
+@pytest.mark.parametrize(
+    "choice, message",
+    [
+        ("maybe", "Not a valid choice"),
+        ("block", "Please say why you block."),
+    ],
+)
 def test_bad_ballots_are_refused_and_the_vote_is_not_used_up(app, poll_path, choice, message):
     willow = _client(app, "willow")
     response = submit(willow, poll_path, {"choice": choice})
@@ -121,13 +124,35 @@ def test_an_author_sets_up_a_choice_poll(app, poll_path):
         revision_path = db.session.scalar(select(Poll)).revision
         path = f"/policies/{revision_path.policy_id}/revisions/1/polls/new"
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    bad = submit(robin, path, {"question": "Where?", "kind": "choice", "options": "Only one", "section": "",
-                               "opens_at": "2020-01-01T09:00", "closes_at": tomorrow, "score_min": "1",
-                               "score_max": "5"})
+    bad = submit(
+        robin,
+        path,
+        {
+            "question": "Where?",
+            "kind": "choice",
+            "options": "Only one",
+            "section": "",
+            "opens_at": "2020-01-01T09:00",
+            "closes_at": tomorrow,
+            "score_min": "1",
+            "score_max": "5",
+        },
+    )
     assert bad.status_code == 400 and "needs at least two options" in bad.get_data(as_text=True)
-    good = submit(robin, path, {"question": "Where?", "kind": "choice", "options": "Online\nOffice", "section": "",
-                                "opens_at": "2020-01-01T09:00", "closes_at": tomorrow, "score_min": "1",
-                                "score_max": "5"})
+    good = submit(
+        robin,
+        path,
+        {
+            "question": "Where?",
+            "kind": "choice",
+            "options": "Online\nOffice",
+            "section": "",
+            "opens_at": "2020-01-01T09:00",
+            "closes_at": tomorrow,
+            "score_min": "1",
+            "score_max": "5",
+        },
+    )
     assert good.status_code == 303
     page = _client(app, "willow").get(good.headers["Location"]).get_data(as_text=True)
     assert re.search(r'value="[0-9a-f-]{36}"', page) and "Online" in page

@@ -74,13 +74,16 @@ def test_voting_and_changing_a_vote_keeps_one_ballot(app, setting):
     assert voting.turnout(db.session, poll).voted == 1
 
 
-@pytest.mark.parametrize("kind, extra, bad", [
-    (PollKind.CONSENT, {}, "maybe"),
-    (PollKind.CHOICE, {"options": ["Yes", "No"]}, "00000000-0000-0000-0000-000000000000"),
-    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "6"),
-    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "-1"),
-    (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "three"),
-])
+@pytest.mark.parametrize(
+    "kind, extra, bad",
+    [
+        (PollKind.CONSENT, {}, "maybe"),
+        (PollKind.CHOICE, {"options": ["Yes", "No"]}, "00000000-0000-0000-0000-000000000000"),
+        (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "6"),
+        (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "-1"),
+        (PollKind.SCORE, {"score_min": 1, "score_max": 5}, "three"),
+    ],
+)
 def test_a_malformed_ballot_changes_nothing_and_the_vote_is_not_used_up(app, setting, kind, extra, bad):
     poll = _poll(setting, kind, **extra)
     willow = _user("advisor1")
@@ -125,16 +128,18 @@ def test_exactly_one_ballot_per_advisor_under_concurrency(app, setting):
                 errors.append(exc)
 
     # Every advisor votes at once, and each from two tabs.
-    threads = [threading.Thread(target=cast, args=(name, choice))
-               for name in ADVISORS for choice in ("agree", "disagree")]
+    threads = [
+        threading.Thread(target=cast, args=(name, choice)) for name in ADVISORS for choice in ("agree", "disagree")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors, errors
     ballots = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id))
-    voted = db.session.scalar(select(func.count()).select_from(VoterRoll)
-                              .where(VoterRoll.poll_id == poll_id, VoterRoll.voted.is_(True)))
+    voted = db.session.scalar(
+        select(func.count()).select_from(VoterRoll).where(VoterRoll.poll_id == poll_id, VoterRoll.voted.is_(True))
+    )
     assert ballots == voted == len(ADVISORS)
 
 
@@ -154,7 +159,11 @@ def test_closing_erases_tags_freezes_ballots_and_shows_results(app, setting):
     outcome = voting.results(db.session, poll)
     assert outcome.ballots == 4 == voting.turnout(db.session, poll).voted
     assert dict((value, count) for value, count, _ in outcome.counts) == {
-        "agree": 3, "abstain": 1, "disagree": 0, "block": 0}
+        "agree": 3,
+        "abstain": 1,
+        "disagree": 0,
+        "block": 0,
+    }
     with pytest.raises(voting.PollNotOpen):
         voting.vote(db.session, _user("advisor5"), _key(_user("advisor5")), poll, "agree")
     db.session.rollback()
@@ -245,7 +254,7 @@ def test_a_vote_sent_while_the_poll_closes_is_refused_cleanly(app, raced_poll_id
 
 def test_score_results_have_a_distribution_and_a_mean(app, setting):
     poll = _poll(setting, PollKind.SCORE, score_min=1, score_max=5)
-    for name, score in zip(ADVISORS[:4], ("1", "5", "5", "3")):
+    for name, score in zip(ADVISORS[:4], ("1", "5", "5", "3"), strict=True):
         user = _user(name)
         voting.vote(db.session, user, _key(user), poll, score)
     voting.close(db.session, poll)
@@ -274,12 +283,31 @@ def test_after_close_ballot_rows_say_nothing_of_order_or_voter(app, setting):
 
 def test_poll_set_up_is_checked(app, setting):
     now = utcnow()
-    for kind, extra, reason in ((PollKind.CHOICE, {"options": ["Only one"]}, "options"),
-                                (PollKind.SCORE, {"score_min": 5, "score_max": 1}, "range")):
+    for kind, extra, reason in (
+        (PollKind.CHOICE, {"options": ["Only one"]}, "options"),
+        (PollKind.SCORE, {"score_min": 5, "score_max": 1}, "range"),
+    ):
         with pytest.raises(voting.PollInvalid) as problem:
-            voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", explanation="",
-                               kind=kind, opens_at=now, closes_at=now + timedelta(days=1), **extra)
+            voting.create_poll(
+                db.session,
+                setting["author"],
+                setting["revision"],
+                question="Q",
+                explanation="",
+                kind=kind,
+                opens_at=now,
+                closes_at=now + timedelta(days=1),
+                **extra,
+            )
         assert problem.value.reason == reason
     with pytest.raises(voting.PollInvalid):
-        voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", explanation="",
-                           kind=PollKind.CONSENT, opens_at=now, closes_at=now - timedelta(days=1))
+        voting.create_poll(
+            db.session,
+            setting["author"],
+            setting["revision"],
+            question="Q",
+            explanation="",
+            kind=PollKind.CONSENT,
+            opens_at=now,
+            closes_at=now - timedelta(days=1),
+        )

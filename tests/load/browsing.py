@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-
 _INPUT = re.compile(r"<input\b[^>]*>")
 _VALUE = re.compile(r'\svalue="([^"]*)"')
 
@@ -35,5 +34,9 @@ def _label(client, name: str) -> dict:
 def sign_in(client, base: str, login_name: str, password: str):
     """Fetch the sign-in form on ``base`` and post it; returns the answer to the post (303 when signed in)."""
     page = client.get(f"{base}/login", **_label(client, "sign-in page"))
-    return client.post(f"{base}/login", allow_redirects=False, **_label(client, "sign in"),
-                       data={"csrf_token": csrf_token(page.text), "login_name": login_name, "password": password})
+    return client.post(
+        f"{base}/login",
+        allow_redirects=False,
+        **_label(client, "sign in"),
+        data={"csrf_token": csrf_token(page.text), "login_name": login_name, "password": password},
+    )

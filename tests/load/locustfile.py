@@ -25,8 +25,13 @@ class Advisor(HttpUser):
     @task(3)
     def vote(self):
         choice = random.choice(["agree", "abstain", "disagree"])
-        with self.client.post(f"/polls/{POLL}", name="vote", allow_redirects=False, catch_response=True,
-                              data={"csrf_token": self.token, "choice": choice}) as response:
+        with self.client.post(
+            f"/polls/{POLL}",
+            name="vote",
+            allow_redirects=False,
+            catch_response=True,
+            data={"csrf_token": self.token, "choice": choice},
+        ) as response:
             if response.status_code == 303:
                 VOTERS_WHO_SUCCEEDED.add(self.login_name)
                 response.success()

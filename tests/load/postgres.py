@@ -33,15 +33,29 @@ def temporary_postgres():
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
     port = free_port()
-    run = lambda *command: subprocess.run(_as_postgres(list(command)), check=True,  # noqa: E731
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def run(*command: str) -> None:
+        subprocess.run(_as_postgres(list(command)), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     try:
         run(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200", "start")
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(data / "server.log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200",
+            "start",
+        )
         run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "council_load")
         yield f"postgresql://postgres@127.0.0.1:{port}/council_load"
     finally:
-        subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            _as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shutil.rmtree(data, ignore_errors=True)

@@ -42,8 +42,9 @@ def load_app(url: str, instance: Path):
     from council import create_app
 
     os.environ["COUNCIL_INSTANCE_PATH"] = str(instance)
-    return create_app({"ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32),
-                       "SQLALCHEMY_DATABASE_URI": url})
+    return create_app(
+        {"ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32), "SQLALCHEMY_DATABASE_URI": url}
+    )
 
 
 def prepare(url: str, instance: Path, advisors: int, *, sections: int = 1, open_review: bool = False) -> Council:
@@ -66,22 +67,37 @@ def prepare(url: str, instance: Path, advisors: int, *, sections: int = 1, open_
         author = accounts.create_person(db.session, "author", "Author", PASSWORD, [Role.AUTHOR], LOG_N).user
         for n in range(1, advisors + 1):
             accounts.create_person(db.session, f"voter{n}", f"Voter {n}", PASSWORD, [Role.ADVISOR], LOG_N)
-        body = "\n\n".join(f"## Part {n}\n\nWhat the organisation will do, part {n}. " * 3
-                           for n in range(1, sections + 1)) if sections > 1 else "## One\n\nText."
+        body = (
+            "\n\n".join(f"## Part {n}\n\nWhat the organisation will do, part {n}. " * 3 for n in range(1, sections + 1))
+            if sections > 1
+            else "## One\n\nText."
+        )
         policy = policies.create_policy(db.session, author, title="Load", body=body)
         revision = policies.publish(db.session, policy.revisions[0])
         now = utcnow()
         if open_review:
-            policies.set_review_window(db.session, revision, opens_at=now - timedelta(minutes=1),
-                                       closes_at=now + timedelta(hours=1))
-        poll = voting.create_poll(db.session, author, revision, question="Agree?", explanation="",
-                                  kind=PollKind.CONSENT, opens_at=now - timedelta(minutes=1),
-                                  closes_at=now + timedelta(hours=1))
+            policies.set_review_window(
+                db.session, revision, opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=1)
+            )
+        poll = voting.create_poll(
+            db.session,
+            author,
+            revision,
+            question="Agree?",
+            explanation="",
+            kind=PollKind.CONSENT,
+            opens_at=now - timedelta(minutes=1),
+            closes_at=now + timedelta(hours=1),
+        )
         db.session.flush()
         voting.open_due_polls(db.session)
         db.session.commit()
-        council = Council(poll_id=str(poll.id), policy_id=str(policy.id), number=revision.number,
-                          section_keys=[section.key for section in revision.sections])
+        council = Council(
+            poll_id=str(poll.id),
+            policy_id=str(policy.id),
+            number=revision.number,
+            section_keys=[section.key for section in revision.sections],
+        )
         db.engine.dispose()
     return council
 
@@ -97,17 +113,23 @@ def count_ballots(url: str, instance: Path, poll_id: str) -> tuple[int, int]:
     with app.app_context():
         poll = uuid.UUID(poll_id)
         ballots = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll))
-        voted = db.session.scalar(select(func.count()).select_from(VoterRoll)
-                                  .where(VoterRoll.poll_id == poll, VoterRoll.voted.is_(True)))
+        voted = db.session.scalar(
+            select(func.count()).select_from(VoterRoll).where(VoterRoll.poll_id == poll, VoterRoll.voted.is_(True))
+        )
         db.engine.dispose()
     return ballots, voted
 
 
 def server_environment(url: str, instance: Path, **settings: str) -> dict[str, str]:
     """The environment of a Council server under load; ``settings`` are more ``COUNCIL_*`` values."""
-    return {**os.environ, "DATABASE_URL": url, "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
-            "COUNCIL_ENVIRONMENT": "testing", "COUNCIL_INSTANCE_PATH": str(instance),
-            **{f"COUNCIL_{name}": value for name, value in settings.items()}}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "COUNCIL_SECRET_KEY": secrets.token_urlsafe(32),
+        "COUNCIL_ENVIRONMENT": "testing",
+        "COUNCIL_INSTANCE_PATH": str(instance),
+        **{f"COUNCIL_{name}": value for name, value in settings.items()},
+    }
 
 
 def run_vote_load_test(advisors: int = 200, seconds: int = 20) -> None:
@@ -121,12 +143,22 @@ def run_vote_load_test(advisors: int = 200, seconds: int = 20) -> None:
         poll_id = prepare(url, work_dir, advisors).poll_id
         port = free_port()
         voters_file = work_dir / "voters.txt"
-        with gunicorn("council:create_app()", port, server_environment(url, work_dir, RATELIMIT_ENABLED="false"),
-                      WORKERS):
-            run_locust(Path(__file__).with_name("locustfile.py"), host=f"http://127.0.0.1:{port}", users=advisors,
-                       spawn_rate=advisors // 4, seconds=seconds, csv_prefix=work_dir / "load",
-                       env={"COUNCIL_LOAD_POLL": poll_id, "COUNCIL_LOAD_PASSWORD": PASSWORD,
-                            "COUNCIL_LOAD_VOTERS_FILE": str(voters_file)})
+        with gunicorn(
+            "council:create_app()", port, server_environment(url, work_dir, RATELIMIT_ENABLED="false"), WORKERS
+        ):
+            run_locust(
+                Path(__file__).with_name("locustfile.py"),
+                host=f"http://127.0.0.1:{port}",
+                users=advisors,
+                spawn_rate=advisors // 4,
+                seconds=seconds,
+                csv_prefix=work_dir / "load",
+                env={
+                    "COUNCIL_LOAD_POLL": poll_id,
+                    "COUNCIL_LOAD_PASSWORD": PASSWORD,
+                    "COUNCIL_LOAD_VOTERS_FILE": str(voters_file),
+                },
+            )
         rows = read_stats(work_dir / "load")
         voters = {line for line in voters_file.read_text().splitlines() if line}
         ballots, voted = count_ballots(url, work_dir, poll_id)

@@ -60,8 +60,18 @@ WAIT = (1.0, 3.0)
 STOP_TIMEOUT = 30
 #: Comment posts each Locust advisor makes at most; the comment limit is checked apart.
 POSTS_PER_ADVISOR = 12
-PAGE_KINDS = ["bare Flask page", "sign-in page", "sign in", "policy page", "section page", "poll page", "vote",
-              "comment", "comment (same form, at once)", "Aggregated"]
+PAGE_KINDS = [
+    "bare Flask page",
+    "sign-in page",
+    "sign in",
+    "policy page",
+    "section page",
+    "poll page",
+    "vote",
+    "comment",
+    "comment (same form, at once)",
+    "Aggregated",
+]
 
 
 def _smallest_limit(setting: str) -> int:
@@ -84,8 +94,13 @@ def _stored(url: str, instance: Path, poll_id: str) -> tuple[Counter, set[str]]:
     with app.app_context():
         rows = db.session.execute(select(Comment.submission_key, func.count()).group_by(Comment.submission_key))
         comments = Counter({key: count for key, count in rows})
-        voted = set(db.session.scalars(select(User.login_name).join(VoterRoll, VoterRoll.user_id == User.id)
-                                       .where(VoterRoll.poll_id == uuid.UUID(poll_id), VoterRoll.voted.is_(True))))
+        voted = set(
+            db.session.scalars(
+                select(User.login_name)
+                .join(VoterRoll, VoterRoll.user_id == User.id)
+                .where(VoterRoll.poll_id == uuid.UUID(poll_id), VoterRoll.voted.is_(True))
+            )
+        )
         db.engine.dispose()
     return comments, voted
 
@@ -102,15 +117,21 @@ def check_sign_in_limit(servers: list[str]) -> tuple[bool, str]:
     """Wrong passwords from one address, alternately to each server: refused past the limit, by both."""
     limit = _smallest_limit(defaults.LOGIN_RATE_LIMIT)
     client = _client("192.0.2.10")
-    answers = [(servers[n % len(servers)],
-                sign_in(client, servers[n % len(servers)], "nobody-here", "not the password").status_code)
-               for n in range(limit + 4)]
+    answers = [
+        (
+            servers[n % len(servers)],
+            sign_in(client, servers[n % len(servers)], "nobody-here", "not the password").status_code,
+        )
+        for n in range(limit + 4)
+    ]
     codes = [code for _, code in answers]
     refusers = {server for server, code in answers if code == 429}
     held = codes == [401] * limit + [429] * 4 and refusers == set(servers)
-    return held, (f"sign-in limit ({defaults.LOGIN_RATE_LIMIT.split(';')[0]} per address), {len(codes)} wrong "
-                  f"passwords spread over both servers: {codes.count(401)} answered, then {codes.count(429)} "
-                  f"refused with 429 by {len(refusers)} servers")
+    return held, (
+        f"sign-in limit ({defaults.LOGIN_RATE_LIMIT.split(';')[0]} per address), {len(codes)} wrong "
+        f"passwords spread over both servers: {codes.count(401)} answered, then {codes.count(429)} "
+        f"refused with 429 by {len(refusers)} servers"
+    )
 
 
 def check_comment_limit(servers: list[str], council: Council, login_name: str) -> tuple[bool, str, dict[str, str]]:
@@ -126,26 +147,46 @@ def check_comment_limit(servers: list[str], council: Council, login_name: str) -
     for n in range(limit + 4):
         key = council.section_keys[n % len(council.section_keys)]
         page = client.get(f"{servers[n % 2]}{revision}/sections/{key}").text
-        form = {"csrf_token": csrf_token(page), "submission_key": hidden_value(page, "submission_key"),
-                "section_key": key, "question": "", "language": "en", "quote_consent": "verbatim",
-                "body": f"One more thought, number {n}."}
+        form = {
+            "csrf_token": csrf_token(page),
+            "submission_key": hidden_value(page, "submission_key"),
+            "section_key": key,
+            "question": "",
+            "language": "en",
+            "quote_consent": "verbatim",
+            "body": f"One more thought, number {n}.",
+        }
         answer = client.post(f"{servers[(n + 1) % 2]}{revision}/comments", data=form, allow_redirects=False)
         codes.append(answer.status_code)
         if answer.status_code == 303:
             accepted[form["submission_key"]] = answer.headers["Location"]
     held = codes == [303] * limit + [429] * 4
-    return held, (f"comment limit ({defaults.COMMENT_RATE_LIMIT.split(';')[0]} per session), {len(codes)} comments "
-                  f"in one session spread over both servers: {codes.count(303)} posted, then {codes.count(429)} "
-                  f"refused with 429"), accepted
+    return (
+        held,
+        (
+            f"comment limit ({defaults.COMMENT_RATE_LIMIT.split(';')[0]} per session), {len(codes)} comments "
+            f"in one session spread over both servers: {codes.count(303)} posted, then {codes.count(429)} "
+            f"refused with 429"
+        ),
+        accepted,
+    )
 
 
 def main() -> None:
     advisors = int(os.environ.get("SCALE_ADVISORS", "40"))
     seconds = int(os.environ.get("SCALE_SECONDS", "30"))
-    print(f"scale test: {SERVERS} app servers (gunicorn, {WORKERS} workers each) sharing one PostgreSQL and one "
-          f"Redis; {advisors} advisors for {seconds} s, Locust")
-    missing = [what for what, found in (("PostgreSQL (Debian package postgresql)", server_binaries()),
-                                        ("Redis (Debian package redis-server)", redis_binary())) if found is None]
+    print(
+        f"scale test: {SERVERS} app servers (gunicorn, {WORKERS} workers each) sharing one PostgreSQL and one "
+        f"Redis; {advisors} advisors for {seconds} s, Locust"
+    )
+    missing = [
+        what
+        for what, found in (
+            ("PostgreSQL (Debian package postgresql)", server_binaries()),
+            ("Redis (Debian package redis-server)", redis_binary()),
+        )
+        if found is None
+    ]
     if missing:
         raise SystemExit(f"make scale needs {' and '.join(missing)}")
     started = time.monotonic()
@@ -160,33 +201,62 @@ def main() -> None:
             (work / name).write_text(secrets.token_urlsafe(32) + "\n")
             (work / name).chmod(0o600)
         environment = server_environment(
-            url, work, RATELIMIT_STORAGE_URI=redis_url, PROXY_HOPS="1",
-            SECRET_KEY_FILE=str(work / "secret_key"), PAYEE_DATA_KEY_FILE=str(work / "payee_data_key"),
+            url,
+            work,
+            RATELIMIT_STORAGE_URI=redis_url,
+            PROXY_HOPS="1",
+            SECRET_KEY_FILE=str(work / "secret_key"),
+            PAYEE_DATA_KEY_FILE=str(work / "payee_data_key"),
             # The limits the site ships with, whatever this shell's environment says.
-            LOGIN_RATE_LIMIT=defaults.LOGIN_RATE_LIMIT, COMMENT_RATE_LIMIT=defaults.COMMENT_RATE_LIMIT)
+            LOGIN_RATE_LIMIT=defaults.LOGIN_RATE_LIMIT,
+            COMMENT_RATE_LIMIT=defaults.COMMENT_RATE_LIMIT,
+        )
         for given_directly in ("COUNCIL_SECRET_KEY", "COUNCIL_PAYEE_DATA_KEY"):
             environment.pop(given_directly, None)
         servers = []
         for n in range(SERVERS):
             port = free_port()
-            stack.enter_context(gunicorn("council:create_app()", port, environment, WORKERS, log=work / f"server{n}.log"))
+            stack.enter_context(
+                gunicorn("council:create_app()", port, environment, WORKERS, log=work / f"server{n}.log")
+            )
             servers.append(f"http://127.0.0.1:{port}")
         bare_port = free_port()
-        stack.enter_context(gunicorn(f"tests.bench:bare_app({normalise_database_url(url)!r})", bare_port,
-                                     dict(os.environ), WORKERS, log=work / "bare.log"))
+        stack.enter_context(
+            gunicorn(
+                f"tests.bench:bare_app({normalise_database_url(url)!r})",
+                bare_port,
+                dict(os.environ),
+                WORKERS,
+                log=work / "bare.log",
+            )
+        )
         ready = time.monotonic()
 
         results_file = work / "results.json"
         # No --host: it would send the bare page's readers to an app server too.
-        run_locust(Path(__file__).with_name("scale_locustfile.py"), host=None, users=advisors + BARE_READERS,
-                   spawn_rate=max(advisors // 5, 1), seconds=seconds, csv_prefix=work / "scale",
-                   stop_timeout=STOP_TIMEOUT, env={
-                       "COUNCIL_SCALE_WAIT_MIN": str(WAIT[0]), "COUNCIL_SCALE_WAIT_MAX": str(WAIT[1]),
-                       "COUNCIL_SCALE_SERVERS": ",".join(servers), "COUNCIL_SCALE_BARE": f"http://127.0.0.1:{bare_port}",
-                       "COUNCIL_SCALE_POLICY": council.policy_id, "COUNCIL_SCALE_REVISION": str(council.number),
-                       "COUNCIL_SCALE_SECTIONS": ",".join(council.section_keys), "COUNCIL_SCALE_POLL": council.poll_id,
-                       "COUNCIL_SCALE_PASSWORD": PASSWORD, "COUNCIL_SCALE_POSTS_PER_ADVISOR": str(POSTS_PER_ADVISOR),
-                       "COUNCIL_SCALE_BARE_READERS": str(BARE_READERS), "COUNCIL_SCALE_RESULTS": str(results_file)})
+        run_locust(
+            Path(__file__).with_name("scale_locustfile.py"),
+            host=None,
+            users=advisors + BARE_READERS,
+            spawn_rate=max(advisors // 5, 1),
+            seconds=seconds,
+            csv_prefix=work / "scale",
+            stop_timeout=STOP_TIMEOUT,
+            env={
+                "COUNCIL_SCALE_WAIT_MIN": str(WAIT[0]),
+                "COUNCIL_SCALE_WAIT_MAX": str(WAIT[1]),
+                "COUNCIL_SCALE_SERVERS": ",".join(servers),
+                "COUNCIL_SCALE_BARE": f"http://127.0.0.1:{bare_port}",
+                "COUNCIL_SCALE_POLICY": council.policy_id,
+                "COUNCIL_SCALE_REVISION": str(council.number),
+                "COUNCIL_SCALE_SECTIONS": ",".join(council.section_keys),
+                "COUNCIL_SCALE_POLL": council.poll_id,
+                "COUNCIL_SCALE_PASSWORD": PASSWORD,
+                "COUNCIL_SCALE_POSTS_PER_ADVISOR": str(POSTS_PER_ADVISOR),
+                "COUNCIL_SCALE_BARE_READERS": str(BARE_READERS),
+                "COUNCIL_SCALE_RESULTS": str(results_file),
+            },
+        )
         rows = read_stats(work / "scale")
         results = json.loads(results_file.read_text())
 
@@ -201,17 +271,23 @@ def main() -> None:
 
     print()
     print_stats(rows, PAGE_KINDS, baseline="bare Flask page")
-    print(f"  (the bare page is read by {BARE_READERS} visitors at the advisors' pace, so its rate is theirs, not the "
-          f"server's limit;\n   \"p50 ÷ bare\" compares the time a request takes on the same machine under the same load)")
+    print(
+        f"  (the bare page is read by {BARE_READERS} visitors at the advisors' pace, so its rate is theirs, not the "
+        f'server\'s limit;\n   "p50 ÷ bare" compares the time a request takes on the same machine under the same load)'
+    )
     bare_p50 = float(rows.get("bare Flask page", {}).get("50%") or 0)
     app_p50 = float(rows["policy page"]["50%"]) if "policy page" in rows else 0
     if bare_p50 and app_p50 > max(10 * bare_p50, 500):
-        print("  The app servers were saturated: requests waited in line for a worker, so these timings measure the "
-              "wait,\n  not the work. Fewer advisors (SCALE_ADVISORS) or a machine with nothing else running shows the "
-              "work per page.")
+        print(
+            "  The app servers were saturated: requests waited in line for a worker, so these timings measure the "
+            "wait,\n  not the work. Fewer advisors (SCALE_ADVISORS) or a machine with nothing else running shows the "
+            "work per page."
+        )
     per_server = results["per_server"]
-    print("  requests per app server: " + ", ".join(f"{base.rsplit(':', 1)[1]}: {count}"
-                                                     for base, count in sorted(per_server.items())))
+    print(
+        "  requests per app server: "
+        + ", ".join(f"{base.rsplit(':', 1)[1]}: {count}" for base, count in sorted(per_server.items()))
+    )
 
     # Exactly once: every accepted form is stored once; nothing else is stored, except perhaps a form
     # whose answer the end of the run cut off (stored or not, either is right).
@@ -221,16 +297,20 @@ def main() -> None:
     unexplained = [key for key in stored if key not in accepted and key not in unanswered]
     twice = results["sent_twice"]
     comments_ok = not lost and not doubled and not unexplained and not twice.get("different answers")
-    print(f"  comments: {len(accepted)} accepted, {twice.get('same comment', 0)} of them sent to both servers at once "
-          f"and answered with the same comment ({twice.get('different answers', 0)} answered differently); "
-          f"{sum(stored.values())} stored, {len(stored)} submission keys; lost {len(lost)}, doubled {len(doubled)}, "
-          f"stored but never accepted {len(unexplained)} (cut off by the end of the run: {len(unanswered)}): "
-          f"{'OK' if comments_ok else 'MISMATCH'}")
+    print(
+        f"  comments: {len(accepted)} accepted, {twice.get('same comment', 0)} of them sent to both servers at once "
+        f"and answered with the same comment ({twice.get('different answers', 0)} answered differently); "
+        f"{sum(stored.values())} stored, {len(stored)} submission keys; lost {len(lost)}, doubled {len(doubled)}, "
+        f"stored but never accepted {len(unexplained)} (cut off by the end of the run: {len(unanswered)}): "
+        f"{'OK' if comments_ok else 'MISMATCH'}"
+    )
     voters, cut_off = set(results["voters"]), set(results["unanswered_voters"])
     ballots_ok = ballots == voted == len(voted_names) and voters <= voted_names <= voters | cut_off
-    print(f"  ballots {ballots}, roll says voted {voted}, advisors whose vote was accepted {len(voters)} (a vote cut off "
-          f"by the end of the run: {len(cut_off)}), each of them on the roll and nobody else: "
-          f"{'OK' if ballots_ok else 'MISMATCH'}")
+    print(
+        f"  ballots {ballots}, roll says voted {voted}, advisors whose vote was accepted {len(voters)} (a vote cut off "
+        f"by the end of the run: {len(cut_off)}), each of them on the roll and nobody else: "
+        f"{'OK' if ballots_ok else 'MISMATCH'}"
+    )
     print(f"  {sign_in_report}: {'OK' if sign_in_held else 'NOT HELD'}")
     print(f"  {comment_report}: {'OK' if comment_held else 'NOT HELD'}")
     total = time.monotonic() - started

@@ -56,7 +56,7 @@ class Advisor(HttpUser):
         number = next(_numbers)
         self.login_name = f"voter{number}"
         self.posts = 0
-        self.servers = itertools.cycle(SERVERS[number % 2:] + SERVERS[:number % 2])
+        self.servers = itertools.cycle(SERVERS[number % 2 :] + SERVERS[: number % 2])
         # Behind the proxy (COUNCIL_PROXY_HOPS=1) every advisor has their own address, as in production,
         # so the sign-in limit counts each of them apart.
         self.client.headers["X-Forwarded-For"] = f"10.{number // 250 % 250}.{number % 250}.7"
@@ -91,10 +91,13 @@ class Advisor(HttpUser):
     @task(2)
     def vote(self):
         UNANSWERED_VOTERS.add(self.login_name)
-        with self.client.post(f"{self.server()}/polls/{POLL}", name="vote", allow_redirects=False,
-                              catch_response=True, data={"csrf_token": self.token,
-                                                         "choice": random.choice(["agree", "abstain", "disagree"])}
-                              ) as response:
+        with self.client.post(
+            f"{self.server()}/polls/{POLL}",
+            name="vote",
+            allow_redirects=False,
+            catch_response=True,
+            data={"csrf_token": self.token, "choice": random.choice(["agree", "abstain", "disagree"])},
+        ) as response:
             UNANSWERED_VOTERS.discard(self.login_name)
             if response.status_code == 303:
                 VOTERS.add(self.login_name)
@@ -107,14 +110,22 @@ class Advisor(HttpUser):
             return self.read_section()
         key = random.choice(SECTIONS)
         page = self.get(f"{REVISION_PATH}/sections/{key}", "section page").text
-        form = {"csrf_token": csrf_token(page), "submission_key": hidden_value(page, "submission_key"),
-                "section_key": key, "question": "", "language": "en", "quote_consent": "paraphrase",
-                "body": f"Part of this worries me ({secrets.token_hex(4)}): say who reads the notes."}
+        form = {
+            "csrf_token": csrf_token(page),
+            "submission_key": hidden_value(page, "submission_key"),
+            "section_key": key,
+            "question": "",
+            "language": "en",
+            "quote_consent": "paraphrase",
+            "body": f"Part of this worries me ({secrets.token_hex(4)}): say who reads the notes.",
+        }
         UNANSWERED_COMMENTS.add(form["submission_key"])
         if random.random() < TWICE:
             first, second = self.server(), self.server()
-            sends = [gevent.spawn(self._post, first, form, "comment"),
-                     gevent.spawn(self._post, second, form, "comment (same form, at once)")]
+            sends = [
+                gevent.spawn(self._post, first, form, "comment"),
+                gevent.spawn(self._post, second, form, "comment (same form, at once)"),
+            ]
             gevent.joinall(sends)
             places = {send.value for send in sends}
             self.posts += 2
@@ -127,8 +138,9 @@ class Advisor(HttpUser):
             ACCEPTED_COMMENTS[form["submission_key"]] = places.pop()
 
     def _post(self, base: str, form: dict, name: str) -> str | None:
-        with self.client.post(f"{base}{REVISION_PATH}/comments", name=name, data=form, allow_redirects=False,
-                              catch_response=True) as response:
+        with self.client.post(
+            f"{base}{REVISION_PATH}/comments", name=name, data=form, allow_redirects=False, catch_response=True
+        ) as response:
             if response.status_code != 303:
                 response.failure(f"status {response.status_code}")
                 return None
@@ -150,7 +162,15 @@ class BarePageReader(HttpUser):
 @events.quitting.add_listener
 def _report(environment, **_kwargs):
     with open(os.environ["COUNCIL_SCALE_RESULTS"], "w") as out:
-        json.dump({"comments": ACCEPTED_COMMENTS, "voters": sorted(VOTERS), "sent_twice": SENT_TWICE,
-                   "per_server": PER_SERVER, "sign_in_refused": SIGN_IN_REFUSED,
-                   "unanswered_comments": sorted(UNANSWERED_COMMENTS), "unanswered_voters": sorted(UNANSWERED_VOTERS)},
-                  out)
+        json.dump(
+            {
+                "comments": ACCEPTED_COMMENTS,
+                "voters": sorted(VOTERS),
+                "sent_twice": SENT_TWICE,
+                "per_server": PER_SERVER,
+                "sign_in_refused": SIGN_IN_REFUSED,
+                "unanswered_comments": sorted(UNANSWERED_COMMENTS),
+                "unanswered_voters": sorted(UNANSWERED_VOTERS),
+            },
+            out,
+        )

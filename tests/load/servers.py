@@ -27,7 +27,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, seconds: float = 30, process: subprocess.Popen | None = None, what: str = "server") -> None:
+def wait_for_port(
+    port: int, seconds: float = 30, process: subprocess.Popen | None = None, what: str = "server"
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -68,17 +70,32 @@ def self_signed_certificate(folder: Path, host: str = "127.0.0.1", *, days: int 
         alternative = x509.DNSName(host)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
         # Its own trust anchor: what strict verification (Python 3.13's default) asks of one.
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
@@ -86,8 +103,9 @@ def self_signed_certificate(folder: Path, host: str = "127.0.0.1", *, days: int 
     )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -106,7 +124,8 @@ def temporary_redis():
     with tempfile.TemporaryDirectory(prefix="council-redis-") as work:
         server = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_for_port(port, 10, server, "redis-server")
@@ -119,12 +138,28 @@ def temporary_redis():
 def gunicorn(app: str, port: int, env: dict[str, str], workers: int, log: Path | None = None):
     """Serves ``app`` (gunicorn's "module:callable()" form) on 127.0.0.1:port, without an access log,
     as the production unit in deploy/ does; returns once every worker has loaded the app."""
-    with tempfile.TemporaryDirectory(prefix="council-gunicorn-") as ready, \
-            (open(log, "wb") if log else open(os.devnull, "wb")) as output:
+    with (
+        tempfile.TemporaryDirectory(prefix="council-gunicorn-") as ready,
+        open(log, "wb") if log else open(os.devnull, "wb") as output,
+    ):
         server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level",
-             "warning", "--chdir", str(PROJECT_ROOT), "--config", "python:tests.load.gunicorn_ready", app],
-            env={**env, "COUNCIL_LOAD_READY_DIR": ready}, stdout=output, stderr=output,
+            [
+                str(BIN / "gunicorn"),
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(PROJECT_ROOT),
+                "--config",
+                "python:tests.load.gunicorn_ready",
+                app,
+            ],
+            env={**env, "COUNCIL_LOAD_READY_DIR": ready},
+            stdout=output,
+            stderr=output,
         )
         try:
             wait_for_port(port, 60, server, f"gunicorn ({app})")
@@ -138,17 +173,46 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int, log: Path |
             stop_process(server)
 
 
-def run_locust(locustfile: Path, *, host: str | None, users: int, spawn_rate: float, seconds: int,
-               csv_prefix: Path, env: dict[str, str], stop_timeout: int = 5) -> None:
+def run_locust(
+    locustfile: Path,
+    *,
+    host: str | None,
+    users: int,
+    spawn_rate: float,
+    seconds: int,
+    csv_prefix: Path,
+    env: dict[str, str],
+    stop_timeout: int = 5,
+) -> None:
     """A headless Locust run; its statistics land in ``<csv_prefix>_stats.csv``. At the end each user
     may finish what it is doing for up to ``stop_timeout`` seconds. ``host`` replaces every user
     class's own ``host``; None keeps them."""
     env = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run(
-        [str(BIN / "locust"), "-f", str(locustfile), "--headless", "-u", str(users), "-r", str(spawn_rate),
-         "-t", f"{seconds}s", *(["--host", host] if host else []), "--csv", str(csv_prefix), "--only-summary",
-         "--stop-timeout", str(stop_timeout), "--loglevel", "ERROR"],
-        env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "locust"),
+            "-f",
+            str(locustfile),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(spawn_rate),
+            "-t",
+            f"{seconds}s",
+            *(["--host", host] if host else []),
+            "--csv",
+            str(csv_prefix),
+            "--only-summary",
+            "--stop-timeout",
+            str(stop_timeout),
+            "--loglevel",
+            "ERROR",
+        ],
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         timeout=seconds + stop_timeout + 120,
     )
 
@@ -170,5 +234,7 @@ def print_stats(rows: dict[str, dict[str, str]], names: list[str], *, baseline: 
         if not row:
             continue
         ratio = f" {float(row['50%']) / base:>11.1f}" if base else ""
-        print(f"  {name:<30} {row['Request Count']:>7} {row['Failure Count']:>7} {float(row['Requests/s']):>7.1f} "
-              f"{row['50%']:>7} {row['99%']:>7}{ratio}")
+        print(
+            f"  {name:<30} {row['Request Count']:>7} {row['Failure Count']:>7} {float(row['Requests/s']):>7.1f} "
+            f"{row['50%']:>7} {row['99%']:>7}{ratio}"
+        )

@@ -30,9 +30,23 @@ def extracted(tmp_path_factory):
     """Extract strings from code and templates now, as a developer would."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "--no-location", "-F", "babel.cfg",
-         "-k", "_l", "-o", str(pot), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "--no-location",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with open(pot, "rb") as handle:
         return {_id(m) for m in read_po(handle) if m.id}
@@ -42,7 +56,9 @@ def extracted(tmp_path_factory):
 def test_catalog_has_every_string_in_the_code(extracted, locale):
     in_catalog = {_id(m) for m in _catalog(locale) if m.id}
     missing = sorted(extracted - in_catalog)
-    assert not missing, f"{locale} lacks {len(missing)} strings; run `make extract-messages` and translate: {missing[:5]}"
+    assert not missing, (
+        f"{locale} lacks {len(missing)} strings; run `make extract-messages` and translate: {missing[:5]}"
+    )
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -7,11 +7,21 @@ from council.config import from_environment, normalise_database_url, secret_weak
 
 
 def test_environment_variables_override_with_json_values():
-    settings = from_environment({"COUNCIL_SESSION_IDLE_MINUTES": "15", "COUNCIL_SITE_TITLE": "Reading room",
-                                 "COUNCIL_LANGUAGES": '["en", "ar"]', "DATABASE_URL": "postgresql://x/y",
-                                 "OTHER": "ignored"})
-    assert settings == {"SESSION_IDLE_MINUTES": 15, "SITE_TITLE": "Reading room", "LANGUAGES": ["en", "ar"],
-                        "SQLALCHEMY_DATABASE_URI": "postgresql://x/y"}
+    settings = from_environment(
+        {
+            "COUNCIL_SESSION_IDLE_MINUTES": "15",
+            "COUNCIL_SITE_TITLE": "Reading room",
+            "COUNCIL_LANGUAGES": '["en", "ar"]',
+            "DATABASE_URL": "postgresql://x/y",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings == {
+        "SESSION_IDLE_MINUTES": 15,
+        "SITE_TITLE": "Reading room",
+        "LANGUAGES": ["en", "ar"],
+        "SQLALCHEMY_DATABASE_URI": "postgresql://x/y",
+    }
 
 
 def test_postgres_urls_use_psycopg3():
@@ -31,10 +41,21 @@ def test_production_uses_a_host_only_secure_cookie(monkeypatch, tmp_path):
     monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("COUNCIL_PAYEE_DATA_KEY", raising=False)
     with pytest.raises(RuntimeError, match="PAYEE_DATA_KEY cannot be used: it is not set"):
-        create_app({"ENVIRONMENT": "production", "SECRET_KEY": secrets.token_urlsafe(32),
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
-    app = create_app({"ENVIRONMENT": "production", "SECRET_KEY": secrets.token_urlsafe(32),
-                      "PAYEE_DATA_KEY": secrets.token_urlsafe(32), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        create_app(
+            {
+                "ENVIRONMENT": "production",
+                "SECRET_KEY": secrets.token_urlsafe(32),
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
+    app = create_app(
+        {
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-council"
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
@@ -51,25 +72,34 @@ def test_development_makes_and_keeps_its_own_secret(monkeypatch, tmp_path):
 
 def test_behind_a_proxy_the_forwarded_scheme_and_address_are_trusted(monkeypatch, tmp_path):
     monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"ENVIRONMENT": "testing", "SECRET_KEY": "s" * 40, "PROXY_HOPS": 1,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app(
+        {
+            "ENVIRONMENT": "testing",
+            "SECRET_KEY": "s" * 40,
+            "PROXY_HOPS": 1,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     response = app.test_client().get("/exit", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-@pytest.mark.parametrize("value, reason", [
-    ("", "not set"),
-    (None, "not set"),
-    ("dev", "placeholder"),
-    ("change-me-to-a-long-random-value-of-at-least-32-bytes", "placeholder"),
-    ("REPLACE_ME with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'", "placeholder"),
-    ("Your-Secret-Key-123456789012345678901234567890", "placeholder"),
-    ("secret", "placeholder"),
-    ("a short but random-ish Q7#x9", "shorter than 32 bytes"),
-    (secrets.token_urlsafe(16), "shorter than 32 bytes"),
-    ("s" * 40, "repeats"),
-    ("abcabcabcabcabcabcabcabcabcabcabcabc", "repeats"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("", "not set"),
+        (None, "not set"),
+        ("dev", "placeholder"),
+        ("change-me-to-a-long-random-value-of-at-least-32-bytes", "placeholder"),
+        ("REPLACE_ME with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'", "placeholder"),
+        ("Your-Secret-Key-123456789012345678901234567890", "placeholder"),
+        ("secret", "placeholder"),
+        ("a short but random-ish Q7#x9", "shorter than 32 bytes"),
+        (secrets.token_urlsafe(16), "shorter than 32 bytes"),
+        ("s" * 40, "repeats"),
+        ("abcabcabcabcabcabcabcabcabcabcabcabc", "repeats"),
+    ],
+)
 def test_weak_secrets_are_named(value, reason):
     assert reason in secret_weakness(value)
 
@@ -78,8 +108,10 @@ def test_generated_secrets_pass():
     assert secret_weakness(secrets.token_urlsafe(32)) is None
     assert secret_weakness(secrets.token_hex(32)) is None
     assert secret_weakness(secrets.token_bytes(32) + b"\x00") is None
-    assert "development secret" in secret_weakness("x" * 10 + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
-                                                   development_value="x" * 10 + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\n")
+    assert "development secret" in secret_weakness(
+        "x" * 10 + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        development_value="x" * 10 + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\n",
+    )
 
 
 def _production_app(tmp_path, **config):
@@ -89,8 +121,14 @@ def _production_app(tmp_path, **config):
 @pytest.fixture
 def clean_secret_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
-    for name in ("COUNCIL_SECRET_KEY", "COUNCIL_PAYEE_DATA_KEY", "COUNCIL_SECRET_KEY_FILE",
-                 "COUNCIL_PAYEE_DATA_KEY_FILE", "DATABASE_URL", "DATABASE_URL_FILE"):
+    for name in (
+        "COUNCIL_SECRET_KEY",
+        "COUNCIL_PAYEE_DATA_KEY",
+        "COUNCIL_SECRET_KEY_FILE",
+        "COUNCIL_PAYEE_DATA_KEY_FILE",
+        "DATABASE_URL",
+        "DATABASE_URL_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -114,8 +152,9 @@ def test_production_refuses_the_development_secret_and_one_key_for_both(clean_se
     with pytest.raises(RuntimeError, match="SECRET_KEY cannot be used: it is the development secret"):
         _production_app(tmp_path, SECRET_KEY=development.config["SECRET_KEY"], PAYEE_DATA_KEY=secrets.token_urlsafe(32))
     with pytest.raises(RuntimeError, match="PAYEE_DATA_KEY cannot be used: it is the development secret"):
-        _production_app(tmp_path, SECRET_KEY=secrets.token_urlsafe(32),
-                        PAYEE_DATA_KEY=development.config["PAYEE_DATA_KEY"])
+        _production_app(
+            tmp_path, SECRET_KEY=secrets.token_urlsafe(32), PAYEE_DATA_KEY=development.config["PAYEE_DATA_KEY"]
+        )
     same = secrets.token_urlsafe(32)
     with pytest.raises(RuntimeError, match="are the same value"):
         _production_app(tmp_path, SECRET_KEY=same, PAYEE_DATA_KEY=same)
@@ -144,13 +183,19 @@ def test_any_setting_can_come_from_a_file(tmp_path):
     (tmp_path / "redis").write_text("redis://:p%40ss@cache.internal:6379/0\n")
     (tmp_path / "db").write_text("postgresql://council:pw@db.internal/council\n")
     (tmp_path / "title").write_text("123")
-    settings = from_environment({"COUNCIL_RATELIMIT_STORAGE_URI_FILE": str(tmp_path / "redis"),
-                                 "DATABASE_URL_FILE": str(tmp_path / "db"),
-                                 "COUNCIL_SITE_TITLE_FILE": str(tmp_path / "title"),
-                                 "COUNCIL_PAYEE_DATA_KEY_FILE": ""})  # empty: as if unset
-    assert settings == {"RATELIMIT_STORAGE_URI": "redis://:p%40ss@cache.internal:6379/0",
-                        "SQLALCHEMY_DATABASE_URI": "postgresql://council:pw@db.internal/council",
-                        "SITE_TITLE": "123"}  # a file's text is never read as JSON
+    settings = from_environment(
+        {
+            "COUNCIL_RATELIMIT_STORAGE_URI_FILE": str(tmp_path / "redis"),
+            "DATABASE_URL_FILE": str(tmp_path / "db"),
+            "COUNCIL_SITE_TITLE_FILE": str(tmp_path / "title"),
+            "COUNCIL_PAYEE_DATA_KEY_FILE": "",
+        }
+    )  # empty: as if unset
+    assert settings == {
+        "RATELIMIT_STORAGE_URI": "redis://:p%40ss@cache.internal:6379/0",
+        "SQLALCHEMY_DATABASE_URI": "postgresql://council:pw@db.internal/council",
+        "SITE_TITLE": "123",
+    }  # a file's text is never read as JSON
 
 
 def test_a_setting_council_names_with_file_stays_a_path(monkeypatch, tmp_path):
@@ -158,7 +203,8 @@ def test_a_setting_council_names_with_file_stays_a_path(monkeypatch, tmp_path):
 
     monkeypatch.setattr(council.config, "AUDIT_EXPORT_FILE", "", raising=False)
     assert from_environment({"COUNCIL_AUDIT_EXPORT_FILE": "/nonexistent/x.csv"}) == {
-        "AUDIT_EXPORT_FILE": "/nonexistent/x.csv"}
+        "AUDIT_EXPORT_FILE": "/nonexistent/x.csv"
+    }
 
 
 def test_secret_files_fail_closed(tmp_path):

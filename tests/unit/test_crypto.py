@@ -72,7 +72,9 @@ def test_format_is_versioned_and_records_its_cost(user_id):
 
 
 def test_absurd_cost_in_a_tampered_header_is_refused_before_any_work(user_id):
-    wrapped = bytearray(wrap_key(new_participation_key(), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id, log_n=LOG_N))
+    wrapped = bytearray(
+        wrap_key(new_participation_key(), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id, log_n=LOG_N)
+    )
     wrapped[1] = 40
     with pytest.raises(KeyUnwrapError):
         unwrap_key(bytes(wrapped), "pw-pw-pw-pw", purpose=PASSWORD, user_id=user_id)

@@ -17,8 +17,9 @@ def _tests_by_file() -> dict[Path, set[str]]:
     found = {}
     for path in (ROOT / "tests").rglob("test_*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        found[path] = {node.name for node in ast.walk(tree)
-                       if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+        found[path] = {
+            node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
     return found
 
 
@@ -42,7 +43,11 @@ def test_every_test_the_threat_model_names_exists():
 
 def test_every_file_the_threat_model_names_exists():
     named = set(re.findall(r"`((?:tests/[\w/]+/)?test_\w+\.py)`", DOC.read_text(encoding="utf-8")))
-    missing = [name for name in named
-               if not (ROOT / name).exists() and not (ROOT / "tests" / "integration" / name).exists()
-               and not any((ROOT / "tests").rglob(name))]
+    missing = [
+        name
+        for name in named
+        if not (ROOT / name).exists()
+        and not (ROOT / "tests" / "integration" / name).exists()
+        and not any((ROOT / "tests").rglob(name))
+    ]
     assert not missing, missing
