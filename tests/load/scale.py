@@ -1,6 +1,6 @@
 """`make scale`: two app servers sharing one PostgreSQL and one Redis, driven by Locust.
 
-The shape DESIGN.md's "Scale" describes, on one machine: two gunicorn servers on two loopback
+The shape docs/design.md's "Scale" describes, on one machine: two gunicorn servers on two loopback
 ports (as on two hosts behind a proxy, COUNCIL_PROXY_HOPS=1), a temporary PostgreSQL and a
 temporary Redis for the rate limits, all started here and stopped afterwards. Advisors read the
 policy and its sections, comment through the real form (CSRF token and submission key from the
