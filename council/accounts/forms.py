@@ -171,10 +171,6 @@ class PreferencesForm(FlaskForm):
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
 
 
-class EmptyForm(FlaskForm):
-    """For buttons that only need CSRF protection."""
-
-
 class OwnDataForm(FlaskForm):
     password = PasswordField(
         _l("Your password"),

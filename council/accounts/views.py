@@ -10,7 +10,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -20,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
@@ -31,7 +30,6 @@ from council.accounts.forms import (
     ChangePasswordForm,
     CloseAccountForm,
     ConfirmRecoveryCodeForm,
-    EmptyForm,
     LoginForm,
     OwnDataForm,
     PreferencesForm,
@@ -40,14 +38,15 @@ from council.accounts.forms import (
 )
 from council.accounts.models import Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
+from council.accounts.signing_in import end_session_and_redirect, sign_in_user
 from council.compensation.forms import ATTENDANCE_LABELS, METHOD_LABELS
 from council.compensation.money import format_money
 from council.compensation.views import ACTIVITY_LABELS, STATUS_LABELS
 from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY, timezone_names
-from council.pages.views import end_session_and_redirect
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,20 +64,6 @@ NAME_TAKEN = {
 
 def _log_n() -> int:
     return current_app.config["SCRYPT_LOG_N"]
-
-
-def sign_in_user(user: User, participation_key: bytes) -> None:
-    """Start a brand-new session for this person, keeping only the language choice."""
-    locale = session.get(SESSION_LOCALE_KEY)
-    session.start_fresh(participation_key)
-    if locale:
-        session[SESSION_LOCALE_KEY] = locale
-    login_user(user)
-    # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
-    session.pop("_id", None)
-    # Flask-WTF caches this request's form token, which belonged to the old session: drop it,
-    # so a form rendered after sign-in (the recovery code page) gets a token of the new session.
-    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _login_limit() -> str:

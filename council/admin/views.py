@@ -11,13 +11,14 @@ from flask_login import current_user
 
 from council.accounts import service
 from council.accounts.access import requires_role
-from council.accounts.forms import ROLE_LABELS, EmptyForm
+from council.accounts.forms import ROLE_LABELS
 from council.accounts.models import Invitation, Role, User
 from council.accounts.sessions import end_all_sessions
 from council.admin.forms import InvitationForm, RolesForm
 from council.audit import service as audit
 from council.db_types import utcnow
 from council.extensions import db
+from council.forms import EmptyForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

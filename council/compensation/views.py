@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from council.accounts.access import requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
@@ -57,6 +56,7 @@ from council.compensation.money import (
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
+from council.forms import EmptyForm
 from council.i18n import local_to_utc
 from council.policies.views import published_or_404
 

@@ -15,9 +15,8 @@ from wtforms.validators import ValidationError
 
 from council.accounts import service as accounts
 from council.accounts.access import current_participation_key, public, requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
-from council.accounts.views import sign_in_user
+from council.accounts.signing_in import sign_in_user
 from council.extensions import csrf, db, limiter
 from council.feedback import service
 from council.feedback.forms import (
@@ -34,6 +33,7 @@ from council.feedback.forms import (
 )
 from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.policies.views import published_or_404, render_section
 from council.summaries import service as summaries

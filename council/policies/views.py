@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from council.accounts.access import current_participation_key, requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
 from council.compensation.service import completion_count, has_completed
 from council.database import side_write
@@ -19,6 +18,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.forms import DISPOSITION_LABELS, new_comment_form
 from council.feedback.service import readable_comments, review_is_open
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.policies import service
 from council.policies.diff import compare

@@ -14,13 +14,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from council.accounts.access import requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
 from council.compensation.money import spreadsheet_safe
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.policies.service import text_for_reader
 from council.policies.views import published_or_404
