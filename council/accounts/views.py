@@ -39,9 +39,8 @@ from council.accounts.forms import (
 from council.accounts.models import Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
 from council.accounts.signing_in import end_session_and_redirect, sign_in_user
-from council.compensation.forms import ATTENDANCE_LABELS, METHOD_LABELS
+from council.compensation.forms import ACTIVITY_LABELS, ATTENDANCE_LABELS, METHOD_LABELS, STATUS_LABELS
 from council.compensation.money import format_money
-from council.compensation.views import ACTIVITY_LABELS, STATUS_LABELS
 from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS

@@ -21,7 +21,6 @@ from flask import (
 )
 from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,8 +31,10 @@ from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
 from council.compensation.forms import (
+    ACTIVITY_LABELS,
     ATTENDANCE_LABELS,
     METHOD_LABELS,
+    STATUS_LABELS,
     AdjustForm,
     ApproveForm,
     LimitForm,
@@ -61,9 +62,6 @@ from council.i18n import local_to_utc
 from council.policies.views import published_or_404
 
 bp = Blueprint("compensation", __name__)
-
-ACTIVITY_LABELS = {"review": _l("Review"), "meeting_hour": _l("Meeting"), "other": _l("Other activity")}
-STATUS_LABELS = {"earned": _l("Earned"), "approved": _l("Approved"), "paid": _l("Paid")}
 
 
 @bp.get("/stipends")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
 from council.accounts.signing_in import end_session_and_redirect
-from council.admin.views import AUDIT_ACTION_LABELS
+from council.audit.labels import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
 from council.db_types import utcnow
 from council.extensions import csrf, db
