@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
+from council import hooks
 from council.accounts.access import requires_role
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
@@ -59,7 +60,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
 from council.i18n import local_to_utc
-from council.policies.views import published_or_404
+from council.policies.service import published_or_404
 
 bp = Blueprint("compensation", __name__)
 
@@ -212,7 +213,7 @@ def statement_csv():
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/review-done")
 @requires_role(Role.ADVISOR)
 def review_done(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     try:
         service.complete_review(db.session, current_user, revision)
     except service.ReviewNotOpen:
@@ -567,3 +568,14 @@ def export():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="stipends-{start}-{end}.csv"'},
     )
+
+
+# --- What compensation adds to a revision's page --------------------------------------
+
+
+@hooks.contributes_to("policies.revision_page")
+def _revision_part(revision) -> dict:
+    return {
+        "review_done": service.has_completed(db.session, current_user, revision),
+        "completions": service.completion_count(db.session, revision),
+    }
