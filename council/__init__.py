@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.digest.views import bp as digest_bp
     from council.feedback.views import bp as feedback_bp
     from council.notices.views import bp as notices_bp
+    from council.own_data.views import bp as own_data_bp
     from council.pages.errors import init_errors
     from council.pages.views import bp as pages_bp
     from council.policies.views import bp as policies_bp
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(summaries_bp)
     app.register_blueprint(digest_bp)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(own_data_bp)
     init_errors(app)
     init_templating(app)
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from flask import Flask, has_request_context, request
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from council.extensions import db
@@ -76,3 +77,51 @@ def side_write() -> Iterator[Session]:
     """A short transaction of its own, holding the write lock, for a small write during a read-only page."""
     with Session(write_engine()) as session, session.begin():
         yield session
+
+
+# --- The database away, full or in conflict ---------------------------------------------
+
+#: SQLite's primary result codes that mean "not reachable just now" rather than a mistake in a query.
+_SQLITE_UNAVAILABLE = {5, 6, 8, 10, 14, 26}  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN, NOTADB
+_SQLITE_FULL = 13
+#: PostgreSQL's SQLSTATE classes for the same: connection, resources, operator intervention,
+#: object not in prerequisite state (a lock timeout), system error.
+_POSTGRES_UNAVAILABLE = {"08", "53", "57", "55", "58"}
+
+
+def database_fault_status(error: BaseException) -> int | None:
+    """The status to answer a database error with: 503 when the database cannot be reached just
+    now, 507 when it is full, 409 for a conflict between transactions; None for anything else
+    (a mistake in the code, which stays a 500). An error raised while cleaning up after a fault
+    (SQLite rolls a full transaction back itself, so the savepoint is gone) counts as that fault."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        status = _fault_status(error)
+        if status is not None:
+            return status
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _fault_status(error: BaseException) -> int | None:
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return 503
+    if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return None
+    original = getattr(error, "orig", None)
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        primary = sqlite_code & 0xFF
+        if primary == _SQLITE_FULL:
+            return 507
+        return 503 if primary in _SQLITE_UNAVAILABLE or error.connection_invalidated else None
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate:
+        if sqlstate == "53100":  # disk_full
+            return 507
+        if sqlstate.startswith("40"):  # serialization failure, deadlock
+            return 409
+        return 503 if sqlstate[:2] in _POSTGRES_UNAVAILABLE or error.connection_invalidated else None
+    # No code at all: the driver lost or never had its connection.
+    return 503

@@ -169,31 +169,3 @@ class PreferencesForm(FlaskForm):
         ],
     )
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
-
-
-class EmptyForm(FlaskForm):
-    """For buttons that only need CSRF protection."""
-
-
-class OwnDataForm(FlaskForm):
-    password = PasswordField(
-        _l("Your password"),
-        description=_l("We ask again because the file holds your payment details and comments."),
-        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
-    )
-    format = RadioField(
-        _l("Format"),
-        choices=[
-            SelectChoice("html", _l("A page to read or print (HTML)")),
-            SelectChoice("json", _l("Data for another program (JSON)")),
-        ],
-        default="html",
-        validators=[DataRequired(message=_l("Please choose a format."))],
-    )
-
-
-class CloseAccountForm(FlaskForm):
-    password = PasswordField(
-        _l("Your password"),
-        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
-    )

@@ -6,11 +6,9 @@ import functools
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -19,35 +17,27 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import own_data, service
+from council.accounts import service
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.forms import (
     ROLE_LABELS,
     ChangePasswordForm,
-    CloseAccountForm,
     ConfirmRecoveryCodeForm,
-    EmptyForm,
     LoginForm,
-    OwnDataForm,
     PreferencesForm,
     RecoverForm,
     RegistrationForm,
 )
 from council.accounts.models import Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
-from council.compensation.forms import ATTENDANCE_LABELS, METHOD_LABELS
-from council.compensation.money import format_money
-from council.compensation.views import ACTIVITY_LABELS, STATUS_LABELS
-from council.db_types import utcnow
+from council.accounts.signing_in import end_session_and_redirect, sign_in_user
 from council.extensions import db, limiter
-from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY, timezone_names
-from council.pages.views import end_session_and_redirect
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,20 +55,6 @@ NAME_TAKEN = {
 
 def _log_n() -> int:
     return current_app.config["SCRYPT_LOG_N"]
-
-
-def sign_in_user(user: User, participation_key: bytes) -> None:
-    """Start a brand-new session for this person, keeping only the language choice."""
-    locale = session.get(SESSION_LOCALE_KEY)
-    session.start_fresh(participation_key)
-    if locale:
-        session[SESSION_LOCALE_KEY] = locale
-    login_user(user)
-    # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
-    session.pop("_id", None)
-    # Flask-WTF caches this request's form token, which belonged to the old session: drop it,
-    # so a form rendered after sign-in (the recovery code page) gets a token of the new session.
-    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _login_limit() -> str:
@@ -289,132 +265,3 @@ def sign_out_everywhere():
     end_all_sessions(db.session, current_user.id)
     db.session.commit()
     return end_session_and_redirect(url_for("accounts.signed_out"))
-
-
-# --- A person's own data, and leaving ------------------------------------------------
-
-#: Labels for the download; the codes are what the JSON holds.
-COMMENT_STATE_LABELS = {
-    "visible": _l("Shown"),
-    "hidden": _l("Hidden by a moderator"),
-    "withdrawn": _l("Withdrawn by you"),
-}
-POLL_STATE_LABELS = {"scheduled": _l("Not open yet"), "open": _l("Open"), "closed": _l("Closed")}
-
-
-@bp.route("/account/my-data", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-def own_data_download():
-    form = OwnDataForm()
-    if form.validate_on_submit():
-        try:
-            unlocked = service.check_password(current_user, form.password.data)
-        except service.WrongPassword:
-            form.password.errors.append(_("That is not your password. Nothing was downloaded."))
-        else:
-            return _own_data_file(form.format.data, current_participation_key() or unlocked)
-    form.password.data = ""
-    return render_template("accounts/own_data.html", form=form), (400 if form.errors else 200)
-
-
-def _own_data_file(kind: str, key: bytes):
-    today = utcnow().date()
-    data = own_data.collect(
-        db.session,
-        current_user._get_current_object(),
-        key,
-        payee_secret=current_app.config["PAYEE_DATA_KEY"],
-        today=today,
-    )
-    db.session.rollback()  # a download stores nothing
-    if kind == "json":
-        body, mimetype, extension = own_data.to_json(data), "application/json", "json"
-    else:
-        body = render_template(
-            "accounts/own_data_file.html",
-            data=data,
-            money=format_money,
-            role_labels=ROLE_LABELS,
-            language_names=LANGUAGE_NAMES,
-            method_labels=METHOD_LABELS,
-            activity_labels=ACTIVITY_LABELS,
-            status_labels=STATUS_LABELS,
-            consent_labels=CONSENT_LABELS,
-            disposition_labels=DISPOSITION_LABELS,
-            reason_labels=HIDE_REASON_LABELS,
-            comment_state_labels=COMMENT_STATE_LABELS,
-            attendance_labels=ATTENDANCE_LABELS,
-            poll_state_labels=POLL_STATE_LABELS,
-        )
-        mimetype, extension = "text/html", "html"
-    # A plain name: a file left in a downloads folder should not say what it is about.
-    filename = f"my-data-{today.isoformat()}.{extension}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _leaving_page(close_form: CloseAccountForm, status: int = 200):
-    facts = own_data.leaving(db.session, current_user, current_participation_key())
-    return render_template(
-        "accounts/leave.html",
-        facts=facts,
-        withdraw_form=EmptyForm(),
-        close_form=close_form,
-        has_key=current_participation_key() is not None,
-    ), status
-
-
-@bp.get("/account/leave")
-def leave():
-    return _leaving_page(CloseAccountForm())
-
-
-@bp.post("/account/leave/withdraw-comments")
-def withdraw_all_comments():
-    key = current_participation_key()
-    if key is None:
-        abort(400)
-    count = own_data.withdraw_all_comments(db.session, key)
-    db.session.commit()
-    if count:
-        flash(
-            ngettext(
-                "%(num)d comment was withdrawn. Its words are gone for good.",
-                "%(num)d comments were withdrawn. Their words are gone for good.",
-                count,
-            ),
-            "success",
-        )
-    else:
-        flash(_("You had no comments left to withdraw."), "success")
-    return redirect(url_for("accounts.leave"), code=303)
-
-
-@bp.post("/account/leave/close")
-@limiter.limit(_login_limit)
-def close_account():
-    form = CloseAccountForm()
-    if form.validate_on_submit():
-        try:
-            own_data.close_account(
-                db.session,
-                current_user._get_current_object(),
-                form.password.data,
-                log_n=_log_n(),
-                label_locale=current_app.config["BABEL_DEFAULT_LOCALE"],
-            )
-        except service.WrongPassword:
-            db.session.rollback()
-            form.password.errors.append(_("That is not your password. Your account is still open."))
-        except own_data.LastCoordinator:
-            db.session.rollback()
-            form.password.errors.append(
-                _("You are the only coordinator. Make another person a coordinator before you close your account.")
-            )
-        except service.AccountClosed:
-            db.session.rollback()
-            abort(409)
-        else:
-            db.session.commit()
-            return end_session_and_redirect(url_for("pages.home"))
-    form.password.data = ""
-    return _leaving_page(form, 400)

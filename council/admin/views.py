@@ -6,44 +6,21 @@ import uuid
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from council.accounts import service
 from council.accounts.access import requires_role
-from council.accounts.forms import ROLE_LABELS, EmptyForm
+from council.accounts.forms import ROLE_LABELS
 from council.accounts.models import Invitation, Role, User
 from council.accounts.sessions import end_all_sessions
 from council.admin.forms import InvitationForm, RolesForm
 from council.audit import service as audit
+from council.audit.labels import AUDIT_ACTION_LABELS
 from council.db_types import utcnow
 from council.extensions import db
+from council.forms import EmptyForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-AUDIT_ACTION_LABELS = {
-    "coordinator.created": _l("Coordinator created"),
-    "invitation.created": _l("Invitation created"),
-    "invitation.revoked": _l("Invitation withdrawn"),
-    "invitation.used": _l("Invitation used to register"),
-    "roles.changed": _l("Roles changed"),
-    "account.deactivated": _l("Access turned off"),
-    "account.reactivated": _l("Access restored"),
-    "account.closed": _l("Account closed by its holder"),
-    "comment.hidden": _l("Comment hidden"),
-    "comment.restored": _l("Comment shown again"),
-    "review.closed_early": _l("Review closed early"),
-    "stipend.rate_set": _l("Stipend rate set"),
-    "stipend.approved": _l("Stipends approved"),
-    "stipend.paid": _l("Payment recorded"),
-    "stipend.adjusted": _l("Stipend corrected"),
-    "stipend.limit_set": _l("Yearly limit set"),
-    "payee.viewed": _l("Payee details read"),
-    "payee.saved": _l("Payee details saved"),
-    "mail.settings_changed": _l("Outgoing mail settings changed"),
-    "meeting.planned": _l("Meeting planned"),
-    "meeting.cancelled": _l("Planned meeting cancelled"),
-}
 
 
 @bp.before_request

@@ -1,16 +1,23 @@
-"""Staff actions, kept so coordinators can see who did what. Never advisors' participation."""
+"""Staff actions, kept so coordinators can see who did what. Never advisors' participation.
+
+Audit sits below accounts (accounts records its staff actions here), so the people are named by the
+table and class name, "users" and "User", rather than by importing them.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from council.accounts.models import User
 from council.db_types import new_uuid
 from council.extensions import db
+
+if TYPE_CHECKING:
+    from council.accounts.models import User
 
 
 class AuditEvent(db.Model):
@@ -25,5 +32,5 @@ class AuditEvent(db.Model):
     #: A short, non-sensitive detail: a role name, an invitation label.
     detail: Mapped[str] = mapped_column(String(200), default="")
 
-    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
-    subject: Mapped[User | None] = relationship(foreign_keys=[subject_user_id], lazy="joined")
+    actor: Mapped[User | None] = relationship("User", foreign_keys=[actor_id], lazy="joined")
+    subject: Mapped[User | None] = relationship("User", foreign_keys=[subject_user_id], lazy="joined")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Protocol
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from council.accounts.models import User
 from council.audit.models import AuditEvent
 from council.db_types import utcnow
+
+
+class Person(Protocol):
+    """Whoever acted or was acted on: an account (audit sits below accounts, so it needs only the id)."""
+
+    id: uuid.UUID
+
 
 ACTIONS = {
     "coordinator.created",
@@ -35,7 +44,7 @@ ACTIONS = {
 
 
 def record(
-    session: Session, actor: User | None, action: str, *, subject: User | None = None, detail: str = ""
+    session: Session, actor: Person | None, action: str, *, subject: Person | None = None, detail: str = ""
 ) -> AuditEvent:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")

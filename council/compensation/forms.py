@@ -22,6 +22,9 @@ from council.compensation.models import PAYMENT_METHODS
 from council.compensation.money import AmountUnreadable, parse_amount
 from council.compensation.service import InvalidAmount, check_currency
 
+#: How the ledger and the own-data file name an entry's activity and status.
+ACTIVITY_LABELS = {"review": _l("Review"), "meeting_hour": _l("Meeting"), "other": _l("Other activity")}
+STATUS_LABELS = {"earned": _l("Earned"), "approved": _l("Approved"), "paid": _l("Paid")}
 ACTIVITY_CHOICES = [
     SelectChoice("review", _l("Review of a revision")),
     SelectChoice("meeting_hour", _l("Meeting, per hour")),

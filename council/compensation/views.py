@@ -21,20 +21,21 @@ from flask import (
 )
 from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
+from council import hooks
 from council.accounts.access import requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
 from council.compensation.forms import (
+    ACTIVITY_LABELS,
     ATTENDANCE_LABELS,
     METHOD_LABELS,
+    STATUS_LABELS,
     AdjustForm,
     ApproveForm,
     LimitForm,
@@ -57,13 +58,11 @@ from council.compensation.money import (
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
+from council.forms import EmptyForm
 from council.i18n import local_to_utc
-from council.policies.views import published_or_404
+from council.policies.service import published_or_404
 
 bp = Blueprint("compensation", __name__)
-
-ACTIVITY_LABELS = {"review": _l("Review"), "meeting_hour": _l("Meeting"), "other": _l("Other activity")}
-STATUS_LABELS = {"earned": _l("Earned"), "approved": _l("Approved"), "paid": _l("Paid")}
 
 
 @bp.get("/stipends")
@@ -214,7 +213,7 @@ def statement_csv():
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/review-done")
 @requires_role(Role.ADVISOR)
 def review_done(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     try:
         service.complete_review(db.session, current_user, revision)
     except service.ReviewNotOpen:
@@ -569,3 +568,14 @@ def export():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="stipends-{start}-{end}.csv"'},
     )
+
+
+# --- What compensation adds to a revision's page --------------------------------------
+
+
+@hooks.contributes_to("policies.revision_page")
+def _revision_part(revision) -> dict:
+    return {
+        "review_done": service.has_completed(db.session, current_user, revision),
+        "completions": service.completion_count(db.session, revision),
+    }

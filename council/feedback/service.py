@@ -16,6 +16,7 @@ from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from council import hooks
 from council.accounts.models import User
 from council.audit import service as audit
 from council.db_types import utcnow
@@ -30,7 +31,6 @@ from council.feedback.models import (
 )
 from council.policies.models import Revision
 from council.security import participation_tag
-from council.summaries.models import Paraphrase, SummaryQuote
 
 #: Bidi embeddings, overrides and isolates, and invisible characters that could make a
 #: comment's text look like part of the page (a fake "Response from the author", say).
@@ -219,8 +219,8 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     Consent can be taken back after a review has closed: the summary keeps its counts, not the words.
     """
     comment = _mine_or_refuse(comment, key)
-    dbs.execute(delete(SummaryQuote).where(SummaryQuote.comment_id == comment.id))
-    dbs.execute(delete(Paraphrase).where(Paraphrase.comment_id == comment.id))
+    # Summaries, above feedback, delete the quote and paraphrase (summaries/service.py registers this).
+    hooks.call_all("feedback.comment_withdrawn", dbs, comment)
     comment.body = ""
     comment.state = "withdrawn"
     comment.review_requested = False

@@ -13,11 +13,11 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import ValidationError
 
+from council import hooks
 from council.accounts import service as accounts
 from council.accounts.access import current_participation_key, public, requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
-from council.accounts.views import sign_in_user
+from council.accounts.signing_in import sign_in_user
 from council.extensions import csrf, db, limiter
 from council.feedback import service
 from council.feedback.forms import (
@@ -34,9 +34,10 @@ from council.feedback.forms import (
 )
 from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
-from council.policies.views import published_or_404, render_section
-from council.summaries import service as summaries
+from council.policies.pages import render_section
+from council.policies.service import published_or_404
 
 bp = Blueprint("feedback", __name__)
 
@@ -103,7 +104,7 @@ def _store(revision, draft: service.Draft):
 @csrf.exempt  # checked below, after we know whether the session is still there
 @limiter.limit(_comment_limit, key_func=_per_session)
 def post_comment(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     section_key = request.form.get("section_key", "")
     if section_key and revision.section(section_key) is None:
         abort(404)
@@ -178,7 +179,7 @@ def sign_in_and_post():
 
 
 def _post_pending(payload: dict):
-    revision = published_or_404(uuid.UUID(payload["policy_id"]), payload["number"])
+    revision = published_or_404(db.session, uuid.UUID(payload["policy_id"]), payload["number"])
     form = new_comment_form(
         revision,
         payload["section_key"],
@@ -208,7 +209,7 @@ def _post_pending(payload: dict):
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/comment", methods=["GET"])
 def whole_revision(policy_id: uuid.UUID, number: int):
     """Commenting on the revision as a whole rather than one section."""
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     if not current_user.has_role(Role.ADVISOR) or not service.review_is_open(revision):
         abort(404)
     return render_template(
@@ -243,7 +244,7 @@ def mine():
         consent_labels=CONSENT_LABELS,
         reason_labels=HIDE_REASON_LABELS,
         disposition_labels=DISPOSITION_LABELS,
-        outcomes=summaries.outcomes_for(db.session, [c.id for c in comments]),
+        **hooks.page_parts("feedback.mine_page", comments),
     )
 
 
@@ -314,7 +315,7 @@ def flag(comment_id: uuid.UUID):
 @bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     filters = FilterForm(request.args, questions=revision.questions)
     filters.validate()
     chosen = service.CommentFilter(
@@ -415,3 +416,26 @@ def translate(comment_id: uuid.UUID):
     return render_template("feedback/translate.html", comment=comment, form=form, language_names=LANGUAGE_NAMES), (
         400 if form.errors else 200
     )
+
+
+# --- What feedback adds to the policy pages -------------------------------------------
+
+
+def _can_comment(revision) -> bool:
+    return current_user.has_role(Role.ADVISOR) and service.review_is_open(revision)
+
+
+@hooks.contributes_to("policies.revision_page")
+def _revision_part(revision) -> dict:
+    return {"can_comment_whole": _can_comment(revision)}
+
+
+@hooks.contributes_to("policies.section_page")
+def _section_part(revision, key: str) -> dict:
+    can_comment = _can_comment(revision)
+    return {
+        "comments": service.readable_comments(db.session, revision, key, current_participation_key()),
+        "comment_form": new_comment_form(revision, key) if can_comment else None,
+        "can_comment": can_comment,
+        "flag_form": EmptyForm(),
+    }

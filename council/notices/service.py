@@ -17,6 +17,7 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import g
 from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session, selectinload
 
@@ -160,6 +161,14 @@ def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -
     """Notices since the person last looked: the header counts them, an advisor's home counts the
     responses among them. One query."""
     return _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
+
+
+def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
+    """``unseen_notices``, read at most once per request (kept in ``flask.g``): the header and the home page
+    both need them."""
+    if "unseen_notices" not in g:
+        g.unseen_notices = unseen_notices(dbs, user, key, now)
+    return g.unseen_notices
 
 
 def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:

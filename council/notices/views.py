@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,14 +17,6 @@ bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
 
 
-def unseen_notices() -> list:
-    """The signed-in person's notices since they last looked, read at most once per request: the header
-    and the home page both need them."""
-    if "unseen_notices" not in g:
-        g.unseen_notices = service.unseen_notices(db.session, current_user, current_participation_key(), utcnow())
-    return g.unseen_notices
-
-
 @bp.app_context_processor
 def _notice_count() -> dict:
     """Counted only when the header is drawn, and never allowed to break the page that draws it."""
@@ -33,7 +25,7 @@ def _notice_count() -> dict:
         if not current_user.is_authenticated:
             return 0
         try:
-            return len(unseen_notices())
+            return len(service.unseen_this_request(db.session, current_user, current_participation_key(), utcnow()))
         except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
             log.warning("notice count unavailable")
             return 0

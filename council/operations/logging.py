@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 
 from flask import Flask, has_request_context, request
 
+from council.database import database_fault_status
+
 REQUEST_LOGGER = "council.requests"
 ERROR_LOGGER = "council.errors"
 
@@ -237,8 +239,6 @@ def init_logging(app: Flask) -> None:
 
     def log_exception(exc_info) -> None:
         # Flask's own version writes "Exception on /the/raw/path [POST]" and the message.
-        from council.pages.errors import database_fault_status
-
         error = exc_info[1]
         if error is not None and database_fault_status(error) is None:
             log_error(error, event="unhandled", status=500)

@@ -7,28 +7,17 @@ from flask_login import current_user
 
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
-from council.admin.views import AUDIT_ACTION_LABELS
+from council.accounts.signing_in import end_session_and_redirect
+from council.audit.labels import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
 from council.db_types import utcnow
 from council.extensions import csrf, db
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
-from council.notices.views import unseen_notices
 from council.policies.service import open_reviews
 from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
-
-#: Sent when someone leaves or signs out, so Back cannot bring a page back.
-CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
-
-
-def end_session_and_redirect(location: str):
-    """End this browser's session, ask it to forget the site, and go to ``location``."""
-    session.destroy()
-    response = redirect(location, code=303)
-    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    return response
 
 
 @bp.get("/")
@@ -39,7 +28,9 @@ def home():
     now = utcnow()
     key = current_participation_key()
     advisor = (
-        notices.advisor_home(db.session, current_user, key, now, unseen_notices())
+        notices.advisor_home(
+            db.session, current_user, key, now, notices.unseen_this_request(db.session, current_user, key, now)
+        )
         if current_user.has_role(Role.ADVISOR)
         else None
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
+from werkzeug.exceptions import abort
 
 from council.accounts.models import User
 from council.db_types import utcnow
@@ -40,8 +41,21 @@ class NotPublished(PolicyError):
     """Reviews and translations are for published revisions only."""
 
 
-class EmptyRevision(PolicyError):
+class PublishRefused(PolicyError):
+    """Publishing a draft was refused. ``reason`` names why for the draft page; ``status`` is the page's answer.
+
+    Features above policies refuse with subclasses of their own (summaries: the last round is not answered).
+    """
+
+    reason = "refused"
+    status = 409
+
+
+class EmptyRevision(PublishRefused):
     """There is no text to publish."""
+
+    reason = "empty"
+    status = 400
 
 
 class TranslationMismatch(PolicyError):
@@ -102,6 +116,14 @@ def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
             selectinload(Revision.policy).selectinload(Policy.revisions),
         )
     )
+
+
+def published_or_404(dbs: Session, policy_id, number: int) -> Revision:
+    """A published revision with what its pages show, or a 404 (drafts are never reachable this way)."""
+    revision = load_revision(dbs, policy_id, number)
+    if revision is None or not revision.is_published:
+        abort(404)
+    return revision
 
 
 @dataclass(frozen=True)

@@ -10,22 +10,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from council.accounts.access import current_participation_key, requires_role
-from council.accounts.forms import EmptyForm
+from council import hooks
+from council.accounts.access import requires_role
 from council.accounts.models import Role
-from council.compensation.service import completion_count, has_completed
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.forms import DISPOSITION_LABELS, new_comment_form
-from council.feedback.service import readable_comments, review_is_open
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.policies import service
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision
-from council.summaries import service as summaries
-from council.voting.service import polls_for_revision
+from council.policies.pages import render_section
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 
@@ -37,14 +34,6 @@ REVIEW_WINDOW_PROBLEMS = {
 }
 
 
-#: Why a draft could not be published, as the draft page names it.
-PUBLISH_PROBLEMS = {
-    service.EmptyRevision: "empty",
-    summaries.PreviousRoundOpen: "round_open",
-    summaries.UnansweredComments: "unanswered",
-}
-
-
 def _is_author() -> bool:
     return current_user.has_role(Role.AUTHOR)
 
@@ -53,12 +42,8 @@ def _policy_or_404(policy_id: uuid.UUID) -> Policy:
     return db.get_or_404(Policy, policy_id)
 
 
-def published_or_404(policy_id: uuid.UUID, number: int) -> Revision:
-    """A published revision with what its pages show, or a 404 (drafts are never reachable this way)."""
-    revision = service.load_revision(db.session, policy_id, number)
-    if revision is None or not revision.is_published:
-        abort(404)
-    return revision
+def _published_or_404(policy_id: uuid.UUID, number: int) -> Revision:
+    return service.published_or_404(db.session, policy_id, number)
 
 
 def _locale() -> str:
@@ -85,14 +70,10 @@ def policy(policy_id: uuid.UUID):
     return redirect(url_for("policies.revision", policy_id=found.id, number=found.current.number))
 
 
-def _min_group() -> int:
-    return current_app.config["SUMMARY_MIN_GROUP"]
-
-
 @bp.get("/<uuid:policy_id>/revisions/<int:number>")
 def revision(policy_id: uuid.UUID, number: int):
-    summaries.close_due_reviews(min_group=_min_group())
-    found = published_or_404(policy_id, number)
+    hooks.call_all("policies.before_reading")
+    found = _published_or_404(policy_id, number)
     reading = service.text_for_reader(db.session, found, _locale())
     return render_template(
         "policies/revision.html",
@@ -103,31 +84,14 @@ def revision(policy_id: uuid.UUID, number: int):
         now=utcnow(),
         can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
-        can_comment_whole=current_user.has_role(Role.ADVISOR) and review_is_open(found),
-        polls=polls_for_revision(db.session, found),
-        review_done=has_completed(db.session, current_user, found),
-        completions=completion_count(db.session, found),
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
-        has_summary=summaries.has_summary(db.session, found),
-        record=summaries.you_said_we_did(db.session, found),
-        disposition_labels=DISPOSITION_LABELS,
-        headings=_headings_of(found),
-        close_form=EmptyForm(),
+        **hooks.page_parts("policies.revision_page", found),
     )
-
-
-def _headings_of(revision: Revision) -> dict[str, str]:
-    """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
-    earlier = [r for r in revision.policy.published if r.number < revision.number]
-    headings = {"": _("The revision as a whole")}
-    if earlier:
-        headings.update({s.key: s.heading or _("Introduction") for s in earlier[-1].sections})
-    return headings
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
 def section(policy_id: uuid.UUID, number: int, key: str):
-    found = published_or_404(policy_id, number)
+    found = _published_or_404(policy_id, number)
     if found.section(key) is None:
         abort(404)
     with side_write() as writer:
@@ -135,39 +99,9 @@ def section(policy_id: uuid.UUID, number: int, key: str):
     return render_section(found, key)
 
 
-def render_section(revision: Revision, key: str, *, comment_form=None, status: int = 200):
-    """The one-section page; the feedback views use it too, to show a comment form with its errors."""
-    current = revision.section(key)
-    reading = service.text_for_reader(db.session, revision, _locale())
-    position = revision.sections.index(current)
-    questions = revision.questions_for(key)
-    can_comment = current_user.has_role(Role.ADVISOR) and review_is_open(revision)
-    if comment_form is None and can_comment:
-        comment_form = new_comment_form(revision, key)
-    return render_template(
-        "policies/section.html",
-        revision=revision,
-        policy=revision.policy,
-        section=current,
-        reading=reading,
-        translated=reading.translation.section(key) if reading.translation else None,
-        previous=revision.sections[position - 1] if position > 0 else None,
-        next=revision.sections[position + 1] if position + 1 < len(revision.sections) else None,
-        position=position,
-        questions=questions,
-        now=utcnow(),
-        collapse_content_note=current_user.collapse_content_notes,
-        language_names=LANGUAGE_NAMES,
-        comments=readable_comments(db.session, revision, key, current_participation_key()),
-        comment_form=comment_form,
-        can_comment=can_comment,
-        flag_form=EmptyForm(),
-    ), status
-
-
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")
 def side_by_side(policy_id: uuid.UUID, number: int):
-    found = published_or_404(policy_id, number)
+    found = _published_or_404(policy_id, number)
     locale = request.args.get("locale") or _locale()
     if locale not in current_app.config["LANGUAGES"]:
         abort(404)
@@ -188,14 +122,14 @@ def history(policy_id: uuid.UUID):
     published = found.published
     if not published:
         abort(404)
-    summaries.close_due_reviews(min_group=_min_group())
+    hooks.call_all("policies.before_reading")
     form = _compare_form(published)
     return render_template(
         "policies/history.html",
         policy=found,
         form=form,
         now=utcnow(),
-        chain=list(reversed(summaries.history_chain(db.session, published))),
+        **hooks.page_parts("policies.history_page", published),
     )
 
 
@@ -217,8 +151,8 @@ def compare_revisions(policy_id: uuid.UUID):
     form = _compare_form(published)
     if not published or not form.validate():
         abort(404)
-    old = published_or_404(policy_id, form.old.data)
-    new = published_or_404(policy_id, form.new.data)
+    old = _published_or_404(policy_id, form.old.data)
+    new = _published_or_404(policy_id, form.new.data)
     return render_template(
         "policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new), form=form
     )
@@ -272,16 +206,11 @@ def edit_draft(policy_id: uuid.UUID):
             if action == "publish":
                 db.session.commit()  # the text is kept even when publishing is refused
                 try:
-                    summaries.publish_revision(db.session, draft, min_group=_min_group())
-                except (service.EmptyRevision, summaries.PreviousRoundOpen, summaries.UnansweredComments) as problem:
+                    # Features above policies may add rules (summaries: the last round answered first).
+                    hooks.call_one("policies.publish", db.session, draft, default=service.publish)
+                except service.PublishRefused as problem:
                     db.session.rollback()
-                    return _draft_page(
-                        form,
-                        found,
-                        draft,
-                        status=400 if isinstance(problem, service.EmptyRevision) else 409,
-                        problem=problem,
-                    )
+                    return _draft_page(form, found, draft, status=problem.status, problem=problem)
                 db.session.commit()
                 flash(
                     _("Revision %(number)d is published. It can no longer be changed.", number=draft.number), "success"
@@ -294,21 +223,16 @@ def edit_draft(policy_id: uuid.UUID):
 
 
 def _draft_page(form, policy: Policy, draft: Revision, *, status: int, preview=None, problem=None):
-    """The draft editor; below it, every comment of the last review with what is to be done with it."""
-    previous = summaries.previous_round(draft)
-    comments = summaries.round_comments(db.session, previous) if previous else []
+    """The draft editor; below it, what features above policies add (summaries: every comment of the
+    last review with what is to be done with it)."""
     return render_template(
         "policies/draft.html",
         form=form,
         policy=policy,
         draft=draft,
         preview=preview,
-        previous=previous,
-        round_comments=comments,
-        problem=PUBLISH_PROBLEMS.get(type(problem)),
-        unanswered=problem.comments if isinstance(problem, summaries.UnansweredComments) else [],
-        disposition_labels=DISPOSITION_LABELS,
-        headings=_headings_of(draft) if previous else {},
+        problem=problem.reason if problem else None,
+        **hooks.page_parts("policies.draft_page", draft, problem),
     ), status
 
 
@@ -375,7 +299,7 @@ def next_revision(policy_id: uuid.UUID):
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/review-window", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.COORDINATOR)
 def review_window(policy_id: uuid.UUID, number: int):
-    found = published_or_404(policy_id, number)
+    found = _published_or_404(policy_id, number)
     window = found.review_window
     form = ReviewWindowForm(
         opens_at=utc_to_local(window.opens_at) if window else None,
@@ -411,7 +335,7 @@ def review_window(policy_id: uuid.UUID, number: int):
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.TRANSLATOR)
 def translate(policy_id: uuid.UUID, number: int, locale: str):
-    found = published_or_404(policy_id, number)
+    found = _published_or_404(policy_id, number)
     if locale not in current_app.config["LANGUAGES"] or locale == found.locale:
         abort(404)
     reading = service.text_for_reader(db.session, found, locale)

@@ -14,9 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from council import hooks
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation.models import ReviewCompletion
@@ -45,11 +46,15 @@ class ReviewNotOpen(SummaryError):
     """Only an open review can be closed early."""
 
 
-class PreviousRoundOpen(SummaryError):
+class PreviousRoundOpen(SummaryError, policies.PublishRefused):
     """The next revision waits until the review of the current one has closed."""
 
+    reason = "round_open"
 
-class UnansweredComments(SummaryError):
+
+class UnansweredComments(SummaryError, policies.PublishRefused):
+    reason = "unanswered"
+
     def __init__(self, comments: list[Comment]):
         super().__init__(len(comments))
         self.comments = comments
@@ -521,3 +526,10 @@ def impact(dbs: Session, key: bytes) -> dict[str, int]:
         disposition for disposition, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id))
     )
     return {kind: counts.get(kind, 0) for kind in CHANGED_POLICY}
+
+
+@hooks.contributes_to("feedback.comment_withdrawn")
+def forget_words_of(dbs: Session, comment: Comment) -> None:
+    """A withdrawn comment's words leave every summary: its quote and its paraphrase. The counts stay."""
+    dbs.execute(delete(SummaryQuote).where(SummaryQuote.comment_id == comment.id))
+    dbs.execute(delete(Paraphrase).where(Paraphrase.comment_id == comment.id))

@@ -13,21 +13,21 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from council import hooks
 from council.accounts.access import requires_role
-from council.accounts.forms import EmptyForm
 from council.accounts.models import Role
 from council.compensation.money import spreadsheet_safe
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
+from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
-from council.policies.service import text_for_reader
-from council.policies.views import published_or_404
+from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
 from council.summaries.models import Paraphrase
-from council.voting.kinds import CONSENT_LABELS as POLL_CONSENT_LABELS
+from council.voting.kinds import CONSENT_CHOICE_LABELS
 
 bp = Blueprint("summaries", __name__, url_prefix="/policies/<uuid:policy_id>/revisions/<int:number>")
 
@@ -44,7 +44,7 @@ def _min_group() -> int:
 
 def _summary_or_404(policy_id: uuid.UUID, number: int):
     service.close_due_reviews(min_group=_min_group())
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     summary = service.summary_for(db.session, revision)
     if summary is None:
         abort(404)
@@ -62,7 +62,7 @@ def _headings(revision) -> dict[str, str]:
 
 
 def _poll_label(poll: dict, value: str, label: str) -> str:
-    return str(POLL_CONSENT_LABELS.get(value, value)) if poll["kind"] == "consent" else label
+    return str(CONSENT_CHOICE_LABELS.get(value, value)) if poll["kind"] == "consent" else label
 
 
 #: Quotes and paraphrases on one page of the summary; the exports hold them all.
@@ -96,7 +96,7 @@ def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -
 @bp.get("/summary")
 def summary(policy_id: uuid.UUID, number: int):
     service.close_due_reviews(min_group=_min_group())
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     found = service.summary_for(db.session, revision)
     if found is None:
         return render_template("summaries/not_yet.html", revision=revision, policy=revision.policy, now=utcnow())
@@ -230,7 +230,7 @@ def paraphrase(policy_id: uuid.UUID, number: int, comment_id: uuid.UUID):
 @bp.post("/review/close")
 @requires_role(Role.AUTHOR)
 def close_review(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -242,3 +242,58 @@ def close_review(policy_id: uuid.UUID, number: int):
     db.session.commit()
     flash(_("The review is closed and its summary is ready."), "success")
     return redirect(url_for("summaries.summary", policy_id=policy_id, number=number), code=303)
+
+
+# --- What summaries adds to the policy pages and to "My comments" ----------------------
+
+
+@hooks.contributes_to("policies.before_reading")
+def _close_due_reviews() -> None:
+    service.close_due_reviews(min_group=_min_group())
+
+
+@hooks.contributes_to("policies.publish")
+def _publish(dbs, draft):
+    return service.publish_revision(dbs, draft, min_group=_min_group())
+
+
+def _earlier_headings(revision) -> dict[str, str]:
+    """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
+    earlier = [r for r in revision.policy.published if r.number < revision.number]
+    headings = {"": _("The revision as a whole")}
+    if earlier:
+        headings.update({s.key: s.heading or _("Introduction") for s in earlier[-1].sections})
+    return headings
+
+
+@hooks.contributes_to("policies.revision_page")
+def _revision_part(revision) -> dict:
+    return {
+        "has_summary": service.has_summary(db.session, revision),
+        "record": service.you_said_we_did(db.session, revision),
+        "disposition_labels": DISPOSITION_LABELS,
+        "headings": _earlier_headings(revision),
+        "close_form": EmptyForm(),
+    }
+
+
+@hooks.contributes_to("policies.history_page")
+def _history_part(published) -> dict:
+    return {"chain": list(reversed(service.history_chain(db.session, published)))}
+
+
+@hooks.contributes_to("policies.draft_page")
+def _draft_part(draft, problem) -> dict:
+    previous = service.previous_round(draft)
+    return {
+        "previous": previous,
+        "round_comments": service.round_comments(db.session, previous) if previous else [],
+        "unanswered": problem.comments if isinstance(problem, service.UnansweredComments) else [],
+        "disposition_labels": DISPOSITION_LABELS,
+        "headings": _earlier_headings(draft) if previous else {},
+    }
+
+
+@hooks.contributes_to("feedback.mine_page")
+def _mine_part(comments) -> dict:
+    return {"outcomes": service.outcomes_for(db.session, [c.id for c in comments])}

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from council.voting.models import ConsentChoice, Poll, PollKind
 
-CONSENT_LABELS = {
+CONSENT_CHOICE_LABELS = {
     ConsentChoice.AGREE: _l("Agree"),
     ConsentChoice.ABSTAIN: _l("Abstain"),
     ConsentChoice.DISAGREE: _l("Disagree"),
@@ -21,7 +21,7 @@ class ConsentRules:
         return [choice.value for choice in ConsentChoice]
 
     def label(self, poll: Poll, value: str) -> str:
-        return str(CONSENT_LABELS.get(value, value))
+        return str(CONSENT_CHOICE_LABELS.get(value, value))
 
     def average(self, choices: list[str]) -> float | None:
         return None

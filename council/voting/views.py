@@ -11,12 +11,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from council import hooks
 from council.accounts.access import current_participation_key, requires_role
 from council.accounts.models import Role
 from council.database import side_write
 from council.extensions import db
 from council.i18n import local_to_utc
-from council.policies.views import published_or_404
+from council.policies.service import published_or_404
 from council.voting import service
 from council.voting.forms import KIND_LABELS, PollForm, VoteForm
 from council.voting.kinds import rules_for
@@ -131,7 +132,7 @@ def roll(poll_id: uuid.UUID):
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/polls/new", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.COORDINATOR)
 def new_poll(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(policy_id, number)
+    revision = published_or_404(db.session, policy_id, number)
     form = PollForm()
     form.section.choices = [SelectChoice("", _("The revision as a whole"))] + [
         SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections
@@ -163,3 +164,11 @@ def new_poll(policy_id: uuid.UUID, number: int):
     return render_template("voting/new.html", form=form, revision=revision, kind_labels=KIND_LABELS), (
         400 if form.errors else 200
     )
+
+
+# --- What voting adds to a revision's page -------------------------------------------
+
+
+@hooks.contributes_to("policies.revision_page")
+def _revision_part(revision) -> dict:
+    return {"polls": service.polls_for_revision(db.session, revision)}

@@ -178,7 +178,7 @@ def test_a_response_notice_reaches_only_the_comment_writer(two_advisors):
 
 
 def test_every_audit_action_has_a_label(demo):
-    from council.admin.views import AUDIT_ACTION_LABELS
+    from council.audit.labels import AUDIT_ACTION_LABELS
     from council.audit.service import ACTIONS
 
     assert ACTIONS <= set(AUDIT_ACTION_LABELS)

@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from council.accounts import own_data
 from council.accounts.models import Role, ServerSession, User
 from council.accounts.service import AccountClosed
 from council.audit.models import AuditEvent
@@ -17,6 +16,7 @@ from council.digest.models import DigestSubscription
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Comment, Disposition
+from council.own_data import service as own_data
 from council.policies.models import ReadingPlace
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE

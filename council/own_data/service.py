@@ -8,7 +8,7 @@ participation keys with keys nobody knows, so the person's remaining comments
 (and any ballot of theirs in a poll still open) can never be linked to anyone
 again. The stipend ledger stays, append-only, under a neutral label.
 
-Like ``service``, every function takes the database session and none commits.
+Like the accounts service, every function takes the database session and none commits.
 """
 
 from __future__ import annotations

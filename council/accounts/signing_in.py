@@ -1,0 +1,34 @@
+"""Starting and ending a person's session in this browser; the sign-in, leaving and quick-exit pages share these."""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, session
+from flask_login import login_user
+
+from council.accounts.models import User
+from council.i18n import SESSION_LOCALE_KEY
+
+#: Sent when someone leaves or signs out, so Back cannot bring a page back.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+def sign_in_user(user: User, participation_key: bytes) -> None:
+    """Start a brand-new session for this person, keeping only the language choice."""
+    locale = session.get(SESSION_LOCALE_KEY)
+    session.start_fresh(participation_key)
+    if locale:
+        session[SESSION_LOCALE_KEY] = locale
+    login_user(user)
+    # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
+    session.pop("_id", None)
+    # Flask-WTF caches this request's form token, which belonged to the old session: drop it,
+    # so a form rendered after sign-in (the recovery code page) gets a token of the new session.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+def end_session_and_redirect(location: str):
+    """End this browser's session, ask it to forget the site, and go to ``location``."""
+    session.destroy()
+    response = redirect(location, code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
