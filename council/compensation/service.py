@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -36,9 +34,9 @@ from council.compensation.models import (
     StipendRate,
 )
 from council.db_types import utcnow
-from council.feedback.service import clean_text
 from council.policies.models import ReviewWindow, Revision
-from council.security import seal, unseal
+from council.security import derive_key, seal, unseal
+from council.text import clean_text
 
 
 class CompensationError(Exception):
@@ -558,7 +556,7 @@ def preferences_by_user(dbs: Session) -> dict[uuid.UUID, PaymentPreference]:
 
 
 def _payee_key(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-payee").derive(secret.encode())
+    return derive_key(secret.encode(), b"council-payee")
 
 
 def save_payee_profile(dbs: Session, user: User, details: dict[str, str], *, secret: str) -> None:

@@ -8,7 +8,8 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from council.digest.service import ADDRESS_MAX, AddressInvalid, has_hidden_characters, normalise_address
+from council.digest.service import ADDRESS_MAX, AddressInvalid, normalise_address
+from council.text import has_hidden_characters
 
 HOST_MAX = 255
 USERNAME_MAX = 255

@@ -28,8 +28,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
@@ -39,7 +37,8 @@ from council.accounts.models import User
 from council.audit import service as audit
 from council.digest.models import DigestSubscription, MailSettings
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
-from council.security import KeyUnwrapError, seal, unseal
+from council.security import KeyUnwrapError, derive_key, seal, unseal
+from council.text import has_hidden_characters
 
 #: How the connection to the mail server is protected.
 SECURITY_CHOICES = ("starttls", "tls", "none")
@@ -96,11 +95,6 @@ SEND_FAILURE_REASONS = (
 
 
 # --- Addresses ----------------------------------------------------------------------
-
-
-def has_hidden_characters(text: str) -> bool:
-    """Control and format characters (line breaks, bidi overrides, zero-width joiners)."""
-    return any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"} for ch in text)
 
 
 def _valid_domain(domain: str) -> bool:
@@ -163,7 +157,7 @@ def mask_address(address: str) -> str:
 
 
 def _derive(secret: str, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
+    return derive_key(secret.encode(), info)
 
 
 def _address_key(secret: str) -> bytes:

@@ -7,7 +7,6 @@ participation key and prove ownership by recomputing ``owner_tag``.
 from __future__ import annotations
 
 import hmac
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -31,11 +30,7 @@ from council.feedback.models import (
 from council.policies.models import Revision
 from council.security import participation_tag
 from council.summaries.models import Paraphrase, SummaryQuote
-
-#: Bidi embeddings, overrides and isolates, and invisible characters that could make a
-#: comment's text look like part of the page (a fake "Response from the author", say).
-#: Zero-width joiners stay: some scripts need them.
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
+from council.text import clean_text
 
 
 class FeedbackError(Exception):
@@ -62,10 +57,6 @@ class NotYours(FeedbackError):
 
 class UnknownTarget(FeedbackError):
     """The section or guiding question is not part of this revision."""
-
-
-def clean_text(text: str) -> str:
-    return _INVISIBLE.sub("", text.replace("\r\n", "\n")).strip()
 
 
 def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:

@@ -46,11 +46,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import Engine, inspect, text
+
+from council.security import derive_key
 
 MAGIC = b"COUNCIL-BACKUP\n"
 FORMAT_VERSION = 1
@@ -102,7 +102,7 @@ def backup_key(config) -> bytes:
 
 
 def _derive(key: bytes, salt: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"council-backup-v1 " + purpose).derive(key)
+    return derive_key(key, b"council-backup-v1 " + purpose, salt=salt)
 
 
 # --- The encrypted container -------------------------------------------------------------------

@@ -24,11 +24,12 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment, QuoteConsent, Response
-from council.feedback.service import clean_text, owner_tag, review_is_open
+from council.feedback.service import owner_tag, review_is_open
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
+from council.text import clean_text
 from council.voting.service import polls_for_revision, results, turnout
 
 #: Dispositions counted in a summary, "none" for a comment not answered when the review closed.
