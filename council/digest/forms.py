@@ -8,6 +8,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from council.digest.models import MailSecurity
 from council.digest.service import ADDRESS_MAX, AddressInvalid, normalise_address
 from council.text import has_hidden_characters
 
@@ -63,9 +64,9 @@ def _plain_text_rules(form, field) -> None:
 
 def security_choices() -> list[SelectChoice]:
     return [
-        SelectChoice("starttls", _l("STARTTLS (usually port 587)")),
-        SelectChoice("tls", _l("TLS from the start (usually port 465)")),
-        SelectChoice("none", _l("None (only for a mail relay on this machine)")),
+        SelectChoice(MailSecurity.STARTTLS, _l("STARTTLS (usually port 587)")),
+        SelectChoice(MailSecurity.TLS, _l("TLS from the start (usually port 465)")),
+        SelectChoice(MailSecurity.NONE, _l("None (only for a mail relay on this machine)")),
     ]
 
 

@@ -35,13 +35,12 @@ from sqlalchemy.orm import Session
 
 from council.accounts.models import User
 from council.audit import service as audit
-from council.digest.models import DigestSubscription, MailSettings
+from council.digest.models import DigestSubscription, MailSecurity, MailSettings
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.text import has_hidden_characters
 
-#: How the connection to the mail server is protected.
-SECURITY_CHOICES = ("starttls", "tls", "none")
+SECURITY_CHOICES = tuple(MailSecurity)
 #: An unencrypted connection is allowed only to a relay on this machine.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ADDRESS_MAX = 254
@@ -262,7 +261,7 @@ def save_mail_settings(
     host = host.strip()
     if security not in SECURITY_CHOICES:
         raise ValueError(security)
-    if security == "none" and not is_loopback(host):
+    if security == MailSecurity.NONE and not is_loopback(host):
         raise InsecureMailServer
     if not 0 <= send_hour <= 23 or not 0 < port < 65536:
         raise ValueError((send_hour, port))
@@ -291,7 +290,7 @@ class OutgoingMail:
 
     host: str
     port: int
-    security: str
+    security: MailSecurity
     username: str
     password: str
     sender: str
@@ -356,15 +355,15 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         out = self.outgoing
-        if out.security == "none" and not is_loopback(out.host):
+        if out.security == MailSecurity.NONE and not is_loopback(out.host):
             raise MailSendFailed("insecure")
         context = ssl.create_default_context()
-        if out.security == "tls":
+        if out.security == MailSecurity.TLS:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(out.host, out.port, timeout=out.timeout, context=context)
         else:
             smtp = smtplib.SMTP(out.host, out.port, timeout=out.timeout)
         try:
-            if out.security == "starttls":
+            if out.security == MailSecurity.STARTTLS:
                 smtp.ehlo()
                 smtp.starttls(context=context)
                 smtp.ehlo()

@@ -12,7 +12,7 @@ from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.feedback.models import CommentState, Disposition, HideReason, QuoteConsent
 from council.i18n import LANGUAGE_NAMES
 
 CONSENT_LABELS = {
@@ -142,10 +142,10 @@ class FilterForm(FlaskForm):
         default="",
         choices=[
             SelectChoice("", _l("Any")),
-            SelectChoice("visible", _l("Shown")),
+            SelectChoice(CommentState.VISIBLE, _l("Shown")),
             SelectChoice("flagged", _l("Flagged")),
-            SelectChoice("hidden", _l("Hidden")),
-            SelectChoice("withdrawn", _l("Withdrawn")),
+            SelectChoice(CommentState.HIDDEN, _l("Hidden")),
+            SelectChoice(CommentState.WITHDRAWN, _l("Withdrawn")),
         ],
     )
 
