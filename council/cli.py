@@ -16,7 +16,7 @@ from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.accounts.sessions import purge_expired_sessions
 from council.compensation import service as stipends
-from council.compensation.models import ReviewCompletion
+from council.compensation.models import Activity, AttendanceStatus, PaymentMethod, ReviewCompletion
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
@@ -25,7 +25,7 @@ from council.policies import service as policies
 from council.policies.models import ReviewWindow
 from council.summaries import service as summaries
 from council.voting import service as voting
-from council.voting.models import PollKind
+from council.voting.models import ConsentChoice, PollKind
 
 council_cli = click.Group("council", help="Council administration.")
 
@@ -252,14 +252,14 @@ def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, cl
         db.session.flush()
         voting.open_due_polls(db.session, now)
         for name, choice in zip(advisors, poll_spec["votes"], strict=False):
-            value = str(poll.options[int(choice)].id) if poll_spec["kind"] == "choice" else choice
+            value = str(poll.options[int(choice)].id) if poll_spec["kind"] == PollKind.CHOICE else choice
             voting.vote(
                 db.session,
                 people[name],
                 keys[name],
                 poll,
                 value,
-                block_reason=poll_spec.get("block_reason", "") if choice == "block" else "",
+                block_reason=poll_spec.get("block_reason", "") if choice == ConsentChoice.BLOCK else "",
             )
         if closed:
             poll.closes_at = now - timedelta(days=21)
@@ -273,7 +273,7 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
     stipends.set_rate(
         db.session,
         coordinator,
-        activity="review",
+        activity=Activity.REVIEW,
         amount_minor=4000,
         currency="EUR",
         effective_from=today - timedelta(days=365),
@@ -281,7 +281,7 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
     stipends.set_rate(
         db.session,
         coordinator,
-        activity="meeting_hour",
+        activity=Activity.MEETING_HOUR,
         amount_minor=2500,
         currency="EUR",
         effective_from=today - timedelta(days=365),
@@ -300,9 +300,9 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
         held_on=today - timedelta(days=10),
         duration_minutes=90,
         attendance={
-            people["advisor1"]: ("attended", 0),
-            people["advisor2"]: ("partly", 45),
-            people["advisor3"]: ("excused", 0),
+            people["advisor1"]: (AttendanceStatus.ATTENDED, 0),
+            people["advisor2"]: (AttendanceStatus.PARTLY, 45),
+            people["advisor3"]: (AttendanceStatus.EXCUSED, 0),
         },
         key="demo-meeting-1",
     )
@@ -322,7 +322,7 @@ def _demo_stipends(closed_revision, people: dict[str, User]) -> None:
         coordinator,
         people["advisor1"],
         paid,
-        method="bank_transfer",
+        method=PaymentMethod.BANK_TRANSFER,
         paid_on=today - timedelta(days=5),
         reference="Demo transfer",
         key="demo-payment-1",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -32,6 +33,29 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class StrEnumColumn(TypeDecorator):
+    """A ``StrEnum`` kept as its value in a plain string column.
+
+    The schema is an ordinary ``VARCHAR``; Python code gets members back, and a value that is not
+    a member is refused before it reaches the database. Only for columns whose CHECK constraint
+    names the same values: a column the database leaves open (an activity, a disposition) may hold
+    a value from an older version, so it stays a string and is compared with enum members.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int):
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: str | None, dialect):
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect):
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> datetime:

@@ -1,5 +1,8 @@
 """The demo policy: original text on a survivor-centred topic, in two revisions and a translation."""
 
+from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.voting.models import ConsentChoice, PollKind
+
 POLICY_TITLE = "First contact and referrals"
 
 REVISION_1 = """\
@@ -168,30 +171,39 @@ El consejo asesor de personas sobrevivientes revisa esta política cada año y c
 
 #: Demo comments on revision 1, whose review has closed: (advisor login, section position, language, consent, text).
 COMMENTS = [
-    ("advisor1", 4, "en", "verbatim", "Please say who will read the notes before I agree to anything."),
-    ("advisor2", 4, "es", "paraphrase", "Me gustaría poder pedir que borren mis datos sin dar explicaciones."),
-    ("advisor3", 5, "fr", "verbatim", "Une interprète femme, c'est important pour beaucoup d'entre nous."),
-    ("advisor4", 5, "ar", "paraphrase", "أحتاج إلى مترجم لا يعرف أحداً من مجتمعي."),
+    ("advisor1", 4, "en", QuoteConsent.VERBATIM, "Please say who will read the notes before I agree to anything."),
+    (
+        "advisor2",
+        4,
+        "es",
+        QuoteConsent.PARAPHRASE,
+        "Me gustaría poder pedir que borren mis datos sin dar explicaciones.",
+    ),
+    ("advisor3", 5, "fr", QuoteConsent.VERBATIM, "Une interprète femme, c'est important pour beaucoup d'entre nous."),
+    ("advisor4", 5, "ar", QuoteConsent.PARAPHRASE, "أحتاج إلى مترجم لا يعرف أحداً من مجتمعي."),
     (
         "advisor5",
         8,
         "en",
-        "author_only",
+        QuoteConsent.AUTHOR_ONLY,
         "A referral once cost me my place in a shelter. Please ask first, every time.",
     ),
-    ("advisor6", 9, "en", "verbatim", "Ten days is a long time to wait when you are scared."),
-    ("advisor2", 7, "en", "verbatim", "Whoever wrote the section above is clearly careless."),
+    ("advisor6", 9, "en", QuoteConsent.VERBATIM, "Ten days is a long time to wait when you are scared."),
+    ("advisor2", 7, "en", QuoteConsent.VERBATIM, "Whoever wrote the section above is clearly careless."),
 ]
 
 #: Answers by the author to every visible comment of revision 1: comment index -> (disposition, text).
 RESPONSES = {
-    0: ("adopted", "Thank you. Revision 2 now says who will read the notes."),
-    1: ("adopted", "Revision 2 says that anyone may ask us to delete their records, without giving a reason."),
-    2: ("partly_adopted", "We will ask about preferences; we cannot always guarantee a woman interpreter."),
-    3: ("adopted", "We now ask before booking an interpreter whether they may know the person."),
-    4: ("not_adopted", "We already ask before every referral; we will check that staff do so."),
+    0: (Disposition.ADOPTED, "Thank you. Revision 2 now says who will read the notes."),
+    1: (
+        Disposition.ADOPTED,
+        "Revision 2 says that anyone may ask us to delete their records, without giving a reason.",
+    ),
+    2: (Disposition.PARTLY_ADOPTED, "We will ask about preferences; we cannot always guarantee a woman interpreter."),
+    3: (Disposition.ADOPTED, "We now ask before booking an interpreter whether they may know the person."),
+    4: (Disposition.NOT_ADOPTED, "We already ask before every referral; we will check that staff do so."),
     5: (
-        "partly_adopted",
+        Disposition.PARTLY_ADOPTED,
         "Complaints are now answered in the person's own language. We will discuss a shorter "
         "answer time at the next meeting.",
     ),
@@ -208,43 +220,61 @@ PARAPHRASES = {
 
 #: Demo comments on revision 2, whose review is open; none answered yet.
 OPEN_ROUND_COMMENTS = [
-    ("advisor1", 9, "en", "verbatim", "Thank you for answering in our own language. Please keep it."),
-    ("advisor4", 4, "ar", "verbatim", "شكراً لأنكم تقولون الآن من سيقرأ الملاحظات."),
-    ("advisor3", 5, "fr", "paraphrase", "Merci. Pouvez-vous aussi dire combien de temps vous gardez les notes ?"),
-    ("advisor1", 5, "en", "author_only", "The interpreter at the east office, Maria, told my neighbour about my case."),
+    ("advisor1", 9, "en", QuoteConsent.VERBATIM, "Thank you for answering in our own language. Please keep it."),
+    ("advisor4", 4, "ar", QuoteConsent.VERBATIM, "شكراً لأنكم تقولون الآن من سيقرأ الملاحظات."),
+    (
+        "advisor3",
+        5,
+        "fr",
+        QuoteConsent.PARAPHRASE,
+        "Merci. Pouvez-vous aussi dire combien de temps vous gardez les notes ?",
+    ),
+    (
+        "advisor1",
+        5,
+        "en",
+        QuoteConsent.AUTHOR_ONLY,
+        "The interpreter at the east office, Maria, told my neighbour about my case.",
+    ),
 ]
 
 #: An open-round comment a moderator hid (index in OPEN_ROUND_COMMENTS), with the reason.
 HIDDEN_OPEN_ROUND = {
     3: (
-        "identifying",
+        HideReason.IDENTIFYING,
         "This names a person. Please tell us what happened without names, so that nobody can be identified.",
     )
 }
 
 #: A comment the moderator hides, with the reason.
-HIDDEN = {6: ("abusive", "Please discuss the text, not the people who wrote it.")}
+HIDDEN = {6: (HideReason.ABUSIVE, "Please discuss the text, not the people who wrote it.")}
 
 #: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
 POLLS = [
     {
         "question": "Do you consent to the new paragraph on consent?",
-        "kind": "consent",
+        "kind": PollKind.CONSENT,
         "section": 4,
-        "votes": ["agree", "agree", "abstain", "agree", "block"],
+        "votes": [
+            ConsentChoice.AGREE,
+            ConsentChoice.AGREE,
+            ConsentChoice.ABSTAIN,
+            ConsentChoice.AGREE,
+            ConsentChoice.BLOCK,
+        ],
         "closed": True,
         "block_reason": "It still does not say who reads the notes later.",
     },
     {
         "question": "Which answer time for complaints is right?",
-        "kind": "choice",
+        "kind": PollKind.CHOICE,
         "options": ["Five working days", "Ten working days", "Fifteen working days"],
         "votes": ["0", "0", "1", "0"],
         "closed": True,
     },
     {
         "question": "How clear is the section on interpreters?",
-        "kind": "score",
+        "kind": PollKind.SCORE,
         "section": 5,
         "score_min": 1,
         "score_max": 5,
@@ -253,21 +283,21 @@ POLLS = [
     },
     {
         "question": "Do you consent to the section on referrals?",
-        "kind": "consent",
+        "kind": PollKind.CONSENT,
         "section": 8,
-        "votes": ["agree"],
+        "votes": [ConsentChoice.AGREE],
         "closed": False,
     },
     {
         "question": "Where should meetings take place?",
-        "kind": "choice",
+        "kind": PollKind.CHOICE,
         "options": ["Online", "At the office", "Somewhere neutral"],
         "votes": ["2", "0"],
         "closed": False,
     },
     {
         "question": "How safe does the complaints section feel?",
-        "kind": "score",
+        "kind": PollKind.SCORE,
         "section": 9,
         "score_min": 1,
         "score_max": 5,
@@ -292,13 +322,19 @@ We pay for childcare during meetings, or you may bring your children to a quiet 
 SECOND_POLICY_DRAFT = SECOND_POLICY.replace("in advance if you ask.", "in advance if you ask, in cash or by transfer.")
 #: Comments on the second policy's first revision: (advisor login, section position, language, consent, text).
 SECOND_POLICY_COMMENTS = [
-    ("advisor1", 1, "en", "verbatim", "Paying in advance matters: many of us cannot wait for a refund."),
-    ("advisor3", 1, "fr", "verbatim", "Le remboursement en espèces est plus sûr pour certaines d'entre nous."),
-    ("advisor5", 2, "en", "paraphrase", "A quiet room next door would let me come at all."),
+    ("advisor1", 1, "en", QuoteConsent.VERBATIM, "Paying in advance matters: many of us cannot wait for a refund."),
+    (
+        "advisor3",
+        1,
+        "fr",
+        QuoteConsent.VERBATIM,
+        "Le remboursement en espèces est plus sûr pour certaines d'entre nous.",
+    ),
+    ("advisor5", 2, "en", QuoteConsent.PARAPHRASE, "A quiet room next door would let me come at all."),
 ]
 SECOND_POLICY_RESPONSES = {
-    0: ("adopted", "We pay in advance whenever you ask, with no forms to fill in first."),
-    1: ("adopted", "The next revision says you may choose cash or a transfer."),
+    0: (Disposition.ADOPTED, "We pay in advance whenever you ask, with no forms to fill in first."),
+    1: (Disposition.ADOPTED, "The next revision says you may choose cash or a transfer."),
 }
 
 #: An open-round comment an advisor flagged for moderators (index in OPEN_ROUND_COMMENTS).

@@ -16,12 +16,12 @@ from council.accounts.models import Role
 from council.accounts.names import (
     LOGIN_NAME_MAX,
     PSEUDONYM_MAX,
-    has_hidden_characters,
     is_valid_login_name,
     tidy_pseudonym,
 )
 from council.i18n import timezone_names
 from council.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from council.text import has_hidden_characters
 
 ROLE_LABELS = {
     Role.ADVISOR: _l("Advisor"),

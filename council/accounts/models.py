@@ -22,6 +22,15 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
 
 
+class InvitationState(StrEnum):
+    """Where an invitation stands at a given time (computed, not stored)."""
+
+    OPEN = "open"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
 class User(UserMixin, db.Model):
     """A person with an account. No email, legal name, or activity times are kept."""
 
@@ -69,6 +78,7 @@ class UserRole(db.Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: A ``Role``.
     role: Mapped[str] = mapped_column(String(20))
 
     user: Mapped[User] = relationship(back_populates="roles")
@@ -82,6 +92,7 @@ class Invitation(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     #: SHA-256 of the token in the link; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A ``Role``.
     role: Mapped[str] = mapped_column(String(20))
     #: An optional reminder for the coordinator of who the link is for.
     label: Mapped[str] = mapped_column(String(80), default="")
@@ -95,14 +106,14 @@ class Invitation(db.Model):
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     used_by: Mapped[User | None] = relationship(foreign_keys=[used_by_id])
 
-    def state(self, now: datetime) -> str:
+    def state(self, now: datetime) -> InvitationState:
         if self.revoked_at is not None:
-            return "revoked"
+            return InvitationState.REVOKED
         if self.used_at is not None:
-            return "used"
+            return InvitationState.USED
         if self.expires_at <= now:
-            return "expired"
-        return "open"
+            return InvitationState.EXPIRED
+        return InvitationState.OPEN
 
 
 class ServerSession(db.Model):

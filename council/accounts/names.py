@@ -14,11 +14,6 @@ def comparison_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
-def has_hidden_characters(text: str) -> bool:
-    """Control and format characters (bidi overrides, zero-width joiners) that can disguise a name."""
-    return any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs", "Cn"} for ch in text)
-
-
 def is_valid_login_name(name: str) -> bool:
     return bool(name) and all(ch.isalnum() or ch in _LOGIN_PUNCTUATION for ch in name)
 

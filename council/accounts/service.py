@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from council.accounts.models import Invitation, Role, User, UserRole
+from council.accounts.models import Invitation, InvitationState, Role, User, UserRole
 from council.accounts.names import comparison_key, tidy_pseudonym
 from council.audit import service as audit
 from council.audit.models import AuditEvent
@@ -40,7 +40,7 @@ class AccountError(Exception):
 class InvitationUnusable(AccountError):
     def __init__(self, reason: str):
         super().__init__(reason)
-        #: "unknown", "used", "expired" or "revoked"
+        #: "unknown", or the state of an invitation that cannot be used
         self.reason = reason
 
 
@@ -95,7 +95,7 @@ def create_invitation(
     now = utcnow()
     invitation = Invitation(
         token_hash=hash_token(token),
-        role=str(role),
+        role=role,
         label=label.strip(),
         created_by_id=actor.id,
         created_at=now,
@@ -111,13 +111,13 @@ def find_usable_invitation(dbs: Session, token: str) -> Invitation:
     if invitation is None:
         raise InvitationUnusable("unknown")
     state = invitation.state(utcnow())
-    if state != "open":
+    if state != InvitationState.OPEN:
         raise InvitationUnusable(state)
     return invitation
 
 
 def revoke_invitation(dbs: Session, actor: User, invitation: Invitation) -> None:
-    if invitation.state(utcnow()) != "open":
+    if invitation.state(utcnow()) != InvitationState.OPEN:
         raise InvitationUnusable(invitation.state(utcnow()))
     invitation.revoked_at = utcnow()
     audit.record(dbs, actor, "invitation.revoked", detail=f"{invitation.role} {invitation.label}".strip())
@@ -158,7 +158,7 @@ def create_person(
         pseudonym_key=comparison_key(pseudonym),
         key_wrapped_by_password=wrap_key(key, password, purpose=PASSWORD, user_id=user_id, log_n=log_n),
         key_wrapped_by_recovery=wrap_key(key, code, purpose=RECOVERY, user_id=user_id, log_n=log_n),
-        roles=[UserRole(role=str(role)) for role in roles],
+        roles=[UserRole(role=role) for role in roles],
     )
     dbs.add(user)
     return Registration(user=user, participation_key=key, recovery_code=code)
@@ -177,7 +177,7 @@ def register(dbs: Session, token: str, *, login_name: str, pseudonym: str, passw
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
-        raise InvitationUnusable("used")
+        raise InvitationUnusable(InvitationState.USED)
     audit.record(dbs, None, "invitation.used", subject=registration.user, detail=invitation.role)
     return registration
 

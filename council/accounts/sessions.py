@@ -18,8 +18,6 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
@@ -30,7 +28,7 @@ from council.accounts.models import ServerSession
 from council.database import read_engine, write_engine
 from council.db_types import utcnow
 from council.extensions import db
-from council.security import KeyUnwrapError, seal, unseal
+from council.security import KeyUnwrapError, derive_key, seal, unseal
 
 _TOKEN_BYTES = 32
 TIMED_OUT_KEY = "timed_out"
@@ -41,7 +39,7 @@ def _record_id(token: bytes) -> str:
 
 
 def _sealing_key(token: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-session-seal").derive(token)
+    return derive_key(token, b"council-session-seal")
 
 
 class CouncilSession(CallbackDict, SessionMixin):

@@ -32,7 +32,7 @@ from council.accounts.forms import (
     RecoverForm,
     RegistrationForm,
 )
-from council.accounts.models import Role, User
+from council.accounts.models import InvitationState, Role, User
 from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
 from council.accounts.signing_in import end_session_and_redirect, sign_in_user
 from council.extensions import db, limiter
@@ -43,9 +43,13 @@ bp = Blueprint("accounts", __name__)
 
 INVITATION_PROBLEMS = {
     "unknown": _l("This invitation link is not valid. Please check that you copied all of it."),
-    "used": _l("This invitation has already been used. Each link works once. Ask the coordinator for a new one."),
-    "expired": _l("This invitation has expired. Ask the coordinator for a new one."),
-    "revoked": _l("This invitation was withdrawn by the coordinator. Ask them if you think this is a mistake."),
+    InvitationState.USED: _l(
+        "This invitation has already been used. Each link works once. Ask the coordinator for a new one."
+    ),
+    InvitationState.EXPIRED: _l("This invitation has expired. Ask the coordinator for a new one."),
+    InvitationState.REVOKED: _l(
+        "This invitation was withdrawn by the coordinator. Ask them if you think this is a mistake."
+    ),
 }
 NAME_TAKEN = {
     "login_name": _l("That login name is already taken. Please choose another."),

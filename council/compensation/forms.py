@@ -18,25 +18,29 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from council.compensation.models import PAYMENT_METHODS
+from council.compensation.models import Activity, AttendanceStatus, EntryStatus, PaymentMethod
 from council.compensation.money import AmountUnreadable, parse_amount
 from council.compensation.service import InvalidAmount, check_currency
 
 #: How the ledger and the own-data file name an entry's activity and status.
-ACTIVITY_LABELS = {"review": _l("Review"), "meeting_hour": _l("Meeting"), "other": _l("Other activity")}
-STATUS_LABELS = {"earned": _l("Earned"), "approved": _l("Approved"), "paid": _l("Paid")}
+ACTIVITY_LABELS = {
+    Activity.REVIEW: _l("Review"),
+    Activity.MEETING_HOUR: _l("Meeting"),
+    Activity.OTHER: _l("Other activity"),
+}
+STATUS_LABELS = {EntryStatus.EARNED: _l("Earned"), EntryStatus.APPROVED: _l("Approved"), EntryStatus.PAID: _l("Paid")}
 ACTIVITY_CHOICES = [
-    SelectChoice("review", _l("Review of a revision")),
-    SelectChoice("meeting_hour", _l("Meeting, per hour")),
-    SelectChoice("other", _l("Other activity")),
+    SelectChoice(Activity.REVIEW, _l("Review of a revision")),
+    SelectChoice(Activity.MEETING_HOUR, _l("Meeting, per hour")),
+    SelectChoice(Activity.OTHER, _l("Other activity")),
 ]
 METHOD_LABELS = {
-    "bank_transfer": _l("Bank transfer"),
-    "cash": _l("Cash"),
-    "cheque": _l("Cheque"),
-    "gift_card": _l("Gift card"),
-    "mobile_money": _l("Mobile money"),
-    "other": _l("Other"),
+    PaymentMethod.BANK_TRANSFER: _l("Bank transfer"),
+    PaymentMethod.CASH: _l("Cash"),
+    PaymentMethod.CHEQUE: _l("Cheque"),
+    PaymentMethod.GIFT_CARD: _l("Gift card"),
+    PaymentMethod.MOBILE_MONEY: _l("Mobile money"),
+    PaymentMethod.OTHER: _l("Other"),
 }
 
 
@@ -81,7 +85,7 @@ class PaymentForm(FlaskForm):
         widget=ListWidget(prefix_label=False),
         coerce=str,
     )
-    method = SelectField(_l("Method"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS])
+    method = SelectField(_l("Method"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in PaymentMethod])
     paid_on = DateField(_l("Paid on"), validators=[DataRequired(message=_l("Please give a date."))])
     reference = StringField(_l("Reference (optional)"), validators=[Length(max=200)])
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
@@ -127,16 +131,16 @@ class PlannedMeetingForm(FlaskForm):
 
 ATTENDANCE_LABELS = {
     "": _l("Not there"),
-    "attended": _l("Attended"),
-    "partly": _l("Partly, for the minutes given"),
-    "excused": _l("Excused"),
+    AttendanceStatus.ATTENDED: _l("Attended"),
+    AttendanceStatus.PARTLY: _l("Partly, for the minutes given"),
+    AttendanceStatus.EXCUSED: _l("Excused"),
 }
 
 
 class PreferenceForm(FlaskForm):
     method = SelectField(
         _l("How would you like to be paid?"),
-        choices=[SelectChoice("", _l("No preference"))] + [SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS],
+        choices=[SelectChoice("", _l("No preference"))] + [SelectChoice(m, METHOD_LABELS[m]) for m in PaymentMethod],
     )
     paused = BooleanField(_l("Pause my payments for now (what I earn keeps being recorded)"))
     declined = SelectMultipleField(
@@ -144,9 +148,9 @@ class PreferenceForm(FlaskForm):
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
         choices=[
-            SelectChoice("review", _l("Reviews")),
-            SelectChoice("meeting_hour", _l("Meetings")),
-            SelectChoice("other", _l("Other activities")),
+            SelectChoice(Activity.REVIEW, _l("Reviews")),
+            SelectChoice(Activity.MEETING_HOUR, _l("Meetings")),
+            SelectChoice(Activity.OTHER, _l("Other activities")),
         ],
         description=_l("Some people must keep their income under a limit. Nothing is earned for what you tick."),
     )

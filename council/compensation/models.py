@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -24,11 +25,49 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
-from council.db_types import new_uuid
+from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import db
 
-ACTIVITIES = ("review", "meeting_hour", "other")
-PAYMENT_METHODS = ("bank_transfer", "cash", "cheque", "gift_card", "mobile_money", "other")
+
+class Activity(StrEnum):
+    REVIEW = "review"
+    MEETING_HOUR = "meeting_hour"
+    #: Named by its rate ("Translation review", say).
+    OTHER = "other"
+
+
+class PaymentMethod(StrEnum):
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CHEQUE = "cheque"
+    GIFT_CARD = "gift_card"
+    MOBILE_MONEY = "mobile_money"
+    OTHER = "other"
+
+
+class EntryKind(StrEnum):
+    EARNING = "earning"
+    #: A correction of an earlier entry; may be negative.
+    ADJUSTMENT = "adjustment"
+
+
+class EntryStatus(StrEnum):
+    """Derived, never stored: paid if a payment settles the entry, approved if approved, else earned."""
+
+    EARNED = "earned"
+    APPROVED = "approved"
+    PAID = "paid"
+
+
+class AttendanceStatus(StrEnum):
+    ATTENDED = "attended"
+    PARTLY = "partly"
+    EXCUSED = "excused"
+
+
+#: The values as plain strings, in order: the payments CHECK constraint is written from them.
+ACTIVITIES = tuple(activity.value for activity in Activity)
+PAYMENT_METHODS = tuple(method.value for method in PaymentMethod)
 
 
 class StipendRate(db.Model):
@@ -41,6 +80,7 @@ class StipendRate(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    #: An ``Activity``; the database does not constrain it, so an older row may hold another value (shown as stored).
     activity: Mapped[str] = mapped_column(String(20))
     #: For "other" activities, their name; "" otherwise.
     name: Mapped[str] = mapped_column(String(100), default="")
@@ -72,13 +112,14 @@ class StipendEntry(db.Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     advisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    #: An ``Activity``; the database does not constrain it, so an older row may hold another value (shown as stored).
     activity: Mapped[str] = mapped_column(String(20))
     #: What the entry is for, in words a statement can show ("Review of …", "Meeting on …").
     reference: Mapped[str] = mapped_column(String(300))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     earned_on: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(12), default="earning")
+    kind: Mapped[EntryKind] = mapped_column(StrEnumColumn(EntryKind, 12), default=EntryKind.EARNING)
     #: For an adjustment: the entry it corrects, and why.
     adjusts_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stipend_entries.id"))
     reason: Mapped[str] = mapped_column(String(500), default="")
@@ -92,12 +133,12 @@ class StipendEntry(db.Model):
     settlement: Mapped[PaymentItem | None] = relationship(back_populates="entry", uselist=False)
 
     @property
-    def status(self) -> str:
+    def status(self) -> EntryStatus:
         if self.settlement is not None:
-            return "paid"
+            return EntryStatus.PAID
         if self.approval is not None:
-            return "approved"
-        return "earned"
+            return EntryStatus.APPROVED
+        return EntryStatus.EARNED
 
 
 class Approval(db.Model):
@@ -117,7 +158,7 @@ class Payment(db.Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     advisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    method: Mapped[str] = mapped_column(String(20))
+    method: Mapped[PaymentMethod] = mapped_column(StrEnumColumn(PaymentMethod, 20))
     paid_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str] = mapped_column(String(200), default="")
     amount_minor: Mapped[int] = mapped_column(BigInteger)
@@ -221,7 +262,7 @@ class Attendance(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[AttendanceStatus] = mapped_column(StrEnumColumn(AttendanceStatus, 10))
     minutes: Mapped[int] = mapped_column(default=0)
 
     meeting: Mapped[Meeting] = relationship(back_populates="attendances")

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -23,8 +21,12 @@ from council.audit import service as audit
 from council.compensation.models import (
     ACTIVITIES,
     PAYMENT_METHODS,
+    Activity,
     Approval,
     Attendance,
+    AttendanceStatus,
+    EntryKind,
+    EntryStatus,
     Meeting,
     PayeeProfile,
     Payment,
@@ -36,9 +38,9 @@ from council.compensation.models import (
     StipendRate,
 )
 from council.db_types import utcnow
-from council.feedback.service import clean_text
-from council.policies.models import ReviewWindow, Revision
-from council.security import seal, unseal
+from council.policies.models import ReviewWindow, Revision, WindowState
+from council.security import derive_key, seal, unseal
+from council.text import clean_text
 
 
 class CompensationError(Exception):
@@ -97,7 +99,7 @@ def set_rate(
     return rate
 
 
-def rate_on(dbs: Session, activity: str, on: date, name: str = "") -> StipendRate:
+def rate_on(dbs: Session, activity: Activity, on: date, name: str = "") -> StipendRate:
     rate = dbs.scalar(
         select(StipendRate)
         .where(StipendRate.activity == activity, StipendRate.name == name, StipendRate.effective_from <= on)
@@ -113,14 +115,14 @@ def _add_entry(
     dbs: Session,
     *,
     advisor_id: uuid.UUID,
-    activity: str,
+    activity: Activity,
     reference: str,
     amount_minor: int,
     currency: str,
     earned_on: date,
     key: str,
     recorded_by: User | None,
-    kind: str = "earning",
+    kind: EntryKind = EntryKind.EARNING,
     adjusts: StipendEntry | None = None,
     reason: str = "",
 ) -> StipendEntry:
@@ -159,7 +161,7 @@ def _add_entry(
 def complete_review(dbs: Session, advisor: User, revision: Revision) -> ReviewCompletion:
     """Mark a review done. Dated with the round's close, so no row carries the day of the click."""
     window = revision.review_window
-    if window is None or window.state(utcnow()) != "open":
+    if window is None or window.state(utcnow()) != WindowState.OPEN:
         raise ReviewNotOpen
     existing = dbs.scalar(
         select(ReviewCompletion).where(
@@ -216,14 +218,14 @@ def earn_for_closed_round(dbs: Session, revision: Revision) -> list[StipendEntry
     completions = dbs.scalars(select(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)).all()
     entries = []
     for completion in completions:
-        if declines(dbs, completion.user_id, "review"):
+        if declines(dbs, completion.user_id, Activity.REVIEW):
             continue
-        rate = rate_on(dbs, "review", completion.round_closes_on)
+        rate = rate_on(dbs, Activity.REVIEW, completion.round_closes_on)
         entries.append(
             _add_entry(
                 dbs,
                 advisor_id=completion.user_id,
-                activity="review",
+                activity=Activity.REVIEW,
                 reference=f"{revision.policy.title}, revision {revision.number}",
                 amount_minor=rate.amount_minor,
                 currency=rate.currency,
@@ -244,14 +246,14 @@ def earn_for_meeting(
     """
     if not isinstance(minutes, int) or minutes <= 0:
         raise InvalidAmount
-    if declines(dbs, advisor.id, "meeting_hour"):
+    if declines(dbs, advisor.id, Activity.MEETING_HOUR):
         return None
-    rate = rate_on(dbs, "meeting_hour", held_on)
+    rate = rate_on(dbs, Activity.MEETING_HOUR, held_on)
     amount = -(-rate.amount_minor * minutes // 60)
     return _add_entry(
         dbs,
         advisor_id=advisor.id,
-        activity="meeting_hour",
+        activity=Activity.MEETING_HOUR,
         reference=title,
         amount_minor=amount,
         currency=rate.currency,
@@ -277,7 +279,7 @@ def adjust(
         earned_on=utcnow().date(),
         key=f"adjust:{key}",
         recorded_by=coordinator,
-        kind="adjustment",
+        kind=EntryKind.ADJUSTMENT,
         adjusts=entry,
         reason=reason.strip(),
     )
@@ -384,7 +386,7 @@ def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
     totals: dict[str, Totals] = defaultdict(Totals)
     for entry in entries:
         totals[entry.currency].earned += entry.amount_minor
-        if entry.status == "paid":
+        if entry.status == EntryStatus.PAID:
             totals[entry.currency].paid += entry.amount_minor
     return dict(totals)
 
@@ -392,8 +394,8 @@ def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
 # --- Coordinators' views ---------------------------------------------------------
 
 
-def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
-    """All entries now in ``status`` ("earned" or "approved"), grouped by advisor and currency.
+def entries_with_status(dbs: Session, status: EntryStatus) -> list[StipendEntry]:
+    """All entries now in ``status`` (earned or approved), grouped by advisor and currency.
 
     Filtered in the database: the pay run reads what is waiting, not the whole ledger.
     """
@@ -413,11 +415,11 @@ def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
     )
 
 
-def _in_status(status: str):
-    """The condition for entries now "earned" (waiting for approval) or "approved" (waiting for payment)."""
+def _in_status(status: EntryStatus):
+    """The condition for entries now earned (waiting for approval) or approved (waiting for payment)."""
     approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
     settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
-    return (~approved if status == "earned" else approved) & ~settled
+    return (~approved if status == EntryStatus.EARNED else approved) & ~settled
 
 
 def waiting_totals(dbs: Session, status: str, advisor_id: uuid.UUID | None = None) -> dict[str, tuple[int, int]]:
@@ -548,7 +550,7 @@ def set_yearly_limit(dbs: Session, coordinator: User, advisor: User, amount_mino
     audit.record(dbs, coordinator, "stipend.limit_set", subject=advisor)
 
 
-def declines(dbs: Session, advisor_id: uuid.UUID, activity: str) -> bool:
+def declines(dbs: Session, advisor_id: uuid.UUID, activity: Activity) -> bool:
     pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == advisor_id))
     return pref is not None and activity in pref.declined_activities
 
@@ -558,7 +560,7 @@ def preferences_by_user(dbs: Session) -> dict[uuid.UUID, PaymentPreference]:
 
 
 def _payee_key(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-payee").derive(secret.encode())
+    return derive_key(secret.encode(), b"council-payee")
 
 
 def save_payee_profile(dbs: Session, user: User, details: dict[str, str], *, secret: str) -> None:
@@ -619,7 +621,7 @@ def forget_payment_details(dbs: Session, person: User) -> None:
     dbs.execute(delete(PaymentPreference).where(PaymentPreference.user_id == person.id))
 
 
-ATTENDANCE = ("attended", "partly", "excused")
+ATTENDANCE = tuple(AttendanceStatus)
 
 
 def record_meeting(
@@ -629,12 +631,12 @@ def record_meeting(
     title: str,
     held_on: date,
     duration_minutes: int,
-    attendance: dict[User, tuple[str, int]],
+    attendance: dict[User, tuple[AttendanceStatus, int]],
     key: str,
 ) -> Meeting:
     """Record a meeting and who came; attendance earns at the meeting rate (excused earns nothing).
 
-    ``attendance`` maps each advisor to (status, minutes); minutes count only for "partly".
+    ``attendance`` maps each advisor to (status, minutes); minutes count only for ``PARTLY``.
     """
     existing = dbs.scalar(select(Meeting).where(Meeting.idempotency_key == key))
     if existing is not None:
@@ -651,9 +653,13 @@ def record_meeting(
     dbs.add(meeting)
     dbs.flush()
     for advisor, (status, minutes) in attendance.items():
-        if status not in ATTENDANCE or (status == "partly" and not 0 < minutes <= duration_minutes):
+        if status not in ATTENDANCE or (status == AttendanceStatus.PARTLY and not 0 < minutes <= duration_minutes):
             raise InvalidAmount
-        paid_minutes = {"attended": duration_minutes, "partly": minutes, "excused": 0}[status]
+        paid_minutes = {
+            AttendanceStatus.ATTENDED: duration_minutes,
+            AttendanceStatus.PARTLY: minutes,
+            AttendanceStatus.EXCUSED: 0,
+        }[status]
         dbs.add(Attendance(meeting_id=meeting.id, user_id=advisor.id, status=status, minutes=paid_minutes))
         if paid_minutes:
             earn_for_meeting(
@@ -719,20 +725,20 @@ def upcoming_meetings(dbs: Session, now: datetime, limit: int | None = None) -> 
 
 
 def other_activity_names(dbs: Session) -> list[str]:
-    return sorted(set(dbs.scalars(select(StipendRate.name).where(StipendRate.activity == "other")).all()))
+    return sorted(set(dbs.scalars(select(StipendRate.name).where(StipendRate.activity == Activity.OTHER)).all()))
 
 
 def earn_for_other(
     dbs: Session, coordinator: User, advisor: User, *, name: str, on: date, key: str
 ) -> StipendEntry | None:
     """A named activity (a training, a consultation) at its rate; None if the advisor declined it."""
-    if declines(dbs, advisor.id, "other"):
+    if declines(dbs, advisor.id, Activity.OTHER):
         return None
-    rate = rate_on(dbs, "other", on, name=name)
+    rate = rate_on(dbs, Activity.OTHER, on, name=name)
     return _add_entry(
         dbs,
         advisor_id=advisor.id,
-        activity="other",
+        activity=Activity.OTHER,
         reference=name,
         amount_minor=rate.amount_minor,
         currency=rate.currency,

@@ -47,7 +47,7 @@ from council.compensation.forms import (
     PreferenceForm,
     RateForm,
 )
-from council.compensation.models import PaymentPreference, PlannedMeeting, StipendEntry
+from council.compensation.models import EntryStatus, PaymentPreference, PlannedMeeting, StipendEntry
 from council.compensation.money import (
     AmountUnreadable,
     format_money,
@@ -249,8 +249,8 @@ def pay_run():
 
 def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 200):
     """The coordinators' stipends page; a form that failed comes back filled in, with its errors."""
-    earned = service.entries_with_status(db.session, "earned")
-    approved = service.entries_with_status(db.session, "approved")
+    earned = service.entries_with_status(db.session, EntryStatus.EARNED)
+    approved = service.entries_with_status(db.session, EntryStatus.APPROVED)
     approve_form = ApproveForm()
     approve_form.entries.choices = [SelectChoice(str(e.id), _entry_label(e)) for e in earned]
     payment_forms = []
@@ -362,7 +362,7 @@ def _advisors():
     return db.session.scalars(
         select(User)
         .join(UserRole)
-        .where(UserRole.role == "advisor", User.active.is_(True))
+        .where(UserRole.role == Role.ADVISOR, User.active.is_(True))
         .order_by(User.pseudonym_key)
     ).all()
 
@@ -399,7 +399,7 @@ def add_rate():
 @bp.post("/admin/stipends/approve")
 @requires_role(Role.COORDINATOR)
 def approve():
-    earned = service.entries_with_status(db.session, "earned")
+    earned = service.entries_with_status(db.session, EntryStatus.EARNED)
     form = ApproveForm()
     form.entries.choices = [SelectChoice(str(e.id), str(e.id)) for e in earned]
     if form.validate_on_submit():
@@ -418,7 +418,7 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
     advisor = db.get_or_404(User, advisor_id)
     approved = [
         e
-        for e in service.entries_with_status(db.session, "approved")
+        for e in service.entries_with_status(db.session, EntryStatus.APPROVED)
         if e.advisor_id == advisor_id and e.currency == currency
     ]
     form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}")

@@ -8,7 +8,9 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from council.digest.service import ADDRESS_MAX, AddressInvalid, has_hidden_characters, normalise_address
+from council.digest.models import MailSecurity
+from council.digest.service import ADDRESS_MAX, AddressInvalid, normalise_address
+from council.text import has_hidden_characters
 
 HOST_MAX = 255
 USERNAME_MAX = 255
@@ -62,9 +64,9 @@ def _plain_text_rules(form, field) -> None:
 
 def security_choices() -> list[SelectChoice]:
     return [
-        SelectChoice("starttls", _l("STARTTLS (usually port 587)")),
-        SelectChoice("tls", _l("TLS from the start (usually port 465)")),
-        SelectChoice("none", _l("None (only for a mail relay on this machine)")),
+        SelectChoice(MailSecurity.STARTTLS, _l("STARTTLS (usually port 587)")),
+        SelectChoice(MailSecurity.TLS, _l("TLS from the start (usually port 465)")),
+        SelectChoice(MailSecurity.NONE, _l("None (only for a mail relay on this machine)")),
     ]
 
 

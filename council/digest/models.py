@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from council.extensions import db
+
+
+class MailSecurity(StrEnum):
+    """How the connection to the mail server is protected."""
+
+    STARTTLS = "starttls"
+    #: Implicit TLS, from the first byte.
+    TLS = "tls"
+    #: Only for a relay on this machine.
+    NONE = "none"
 
 
 class DigestSubscription(db.Model):
@@ -36,7 +47,7 @@ class MailSettings(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer)
-    #: "starttls", "tls" (implicit) or "none" (loopback relays only).
+    #: A ``MailSecurity``.
     security: Mapped[str] = mapped_column(String(10))
     username: Mapped[str] = mapped_column(String(255), default="")
     #: The SMTP password, sealed like payee details; empty when the server needs none.

@@ -28,8 +28,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
@@ -37,12 +35,12 @@ from sqlalchemy.orm import Session
 
 from council.accounts.models import User
 from council.audit import service as audit
-from council.digest.models import DigestSubscription, MailSettings
+from council.digest.models import DigestSubscription, MailSecurity, MailSettings
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
-from council.security import KeyUnwrapError, seal, unseal
+from council.security import KeyUnwrapError, derive_key, seal, unseal
+from council.text import has_hidden_characters
 
-#: How the connection to the mail server is protected.
-SECURITY_CHOICES = ("starttls", "tls", "none")
+SECURITY_CHOICES = tuple(MailSecurity)
 #: An unencrypted connection is allowed only to a relay on this machine.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ADDRESS_MAX = 254
@@ -96,11 +94,6 @@ SEND_FAILURE_REASONS = (
 
 
 # --- Addresses ----------------------------------------------------------------------
-
-
-def has_hidden_characters(text: str) -> bool:
-    """Control and format characters (line breaks, bidi overrides, zero-width joiners)."""
-    return any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"} for ch in text)
 
 
 def _valid_domain(domain: str) -> bool:
@@ -163,7 +156,7 @@ def mask_address(address: str) -> str:
 
 
 def _derive(secret: str, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
+    return derive_key(secret.encode(), info)
 
 
 def _address_key(secret: str) -> bytes:
@@ -268,7 +261,7 @@ def save_mail_settings(
     host = host.strip()
     if security not in SECURITY_CHOICES:
         raise ValueError(security)
-    if security == "none" and not is_loopback(host):
+    if security == MailSecurity.NONE and not is_loopback(host):
         raise InsecureMailServer
     if not 0 <= send_hour <= 23 or not 0 < port < 65536:
         raise ValueError((send_hour, port))
@@ -297,7 +290,7 @@ class OutgoingMail:
 
     host: str
     port: int
-    security: str
+    security: MailSecurity
     username: str
     password: str
     sender: str
@@ -362,15 +355,15 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         out = self.outgoing
-        if out.security == "none" and not is_loopback(out.host):
+        if out.security == MailSecurity.NONE and not is_loopback(out.host):
             raise MailSendFailed("insecure")
         context = ssl.create_default_context()
-        if out.security == "tls":
+        if out.security == MailSecurity.TLS:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(out.host, out.port, timeout=out.timeout, context=context)
         else:
             smtp = smtplib.SMTP(out.host, out.port, timeout=out.timeout)
         try:
-            if out.security == "starttls":
+            if out.security == MailSecurity.STARTTLS:
                 smtp.ehlo()
                 smtp.starttls(context=context)
                 smtp.ehlo()

@@ -15,6 +15,7 @@ from council.accounts.models import Role
 from council.db_types import utcnow
 from council.digest import service
 from council.digest.forms import MailSettingsForm, SubscribeForm, TrialMessageForm, UnsubscribeForm
+from council.digest.models import MailSecurity
 from council.extensions import db
 
 bp = Blueprint("digest", __name__)
@@ -100,7 +101,9 @@ def turn_off():
 
 def _settings_form(settings) -> MailSettingsForm:
     if settings is None:
-        return MailSettingsForm(data={"port": 587, "security": "starttls", "send_hour": service.DEFAULT_SEND_HOUR})
+        return MailSettingsForm(
+            data={"port": 587, "security": MailSecurity.STARTTLS, "send_hour": service.DEFAULT_SEND_HOUR}
+        )
     return MailSettingsForm(
         data={
             "host": settings.host,

@@ -12,7 +12,7 @@ from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from council.feedback.models import Disposition, HideReason, QuoteConsent
+from council.feedback.models import CommentState, Disposition, HideReason, QuoteConsent
 from council.i18n import LANGUAGE_NAMES
 
 CONSENT_LABELS = {
@@ -32,6 +32,12 @@ HIDE_REASON_LABELS = {
     HideReason.IDENTIFYING: _l("Could identify the writer"),
     HideReason.OFF_TOPIC: _l("Not about this policy"),
     HideReason.OTHER: _l("Another reason"),
+}
+#: As the writer's own data file names them.
+COMMENT_STATE_LABELS = {
+    CommentState.VISIBLE: _l("Shown"),
+    CommentState.HIDDEN: _l("Hidden by a moderator"),
+    CommentState.WITHDRAWN: _l("Withdrawn by you"),
 }
 
 
@@ -142,10 +148,10 @@ class FilterForm(FlaskForm):
         default="",
         choices=[
             SelectChoice("", _l("Any")),
-            SelectChoice("visible", _l("Shown")),
+            SelectChoice(CommentState.VISIBLE, _l("Shown")),
             SelectChoice("flagged", _l("Flagged")),
-            SelectChoice("hidden", _l("Hidden")),
-            SelectChoice("withdrawn", _l("Withdrawn")),
+            SelectChoice(CommentState.HIDDEN, _l("Hidden")),
+            SelectChoice(CommentState.WITHDRAWN, _l("Withdrawn")),
         ],
     )
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
-from council.db_types import new_uuid
+from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import db
 from council.policies.models import GuidingQuestion, Revision
 
@@ -39,6 +39,14 @@ class QuoteConsent(StrEnum):
     VERBATIM = "verbatim"
     PARAPHRASE = "paraphrase"
     AUTHOR_ONLY = "author_only"
+
+
+class CommentState(StrEnum):
+    VISIBLE = "visible"
+    #: By a moderator, with a reason; the writer still sees it and may edit it.
+    HIDDEN = "hidden"
+    #: By the writer; the text is kept only for their own data file.
+    WITHDRAWN = "withdrawn"
 
 
 class Disposition(StrEnum):
@@ -72,9 +80,10 @@ class Comment(db.Model):
     question_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guiding_questions.id"))
     body: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
-    quote_consent: Mapped[str] = mapped_column(String(12))
-    state: Mapped[str] = mapped_column(String(12), default="visible")
+    quote_consent: Mapped[QuoteConsent] = mapped_column(StrEnumColumn(QuoteConsent, 12))
+    state: Mapped[CommentState] = mapped_column(StrEnumColumn(CommentState, 12), default=CommentState.VISIBLE)
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A ``HideReason``.
     hidden_reason: Mapped[str | None] = mapped_column(String(24))
     hidden_note: Mapped[str] = mapped_column(String(500), default="")
     #: The writer asked a moderator to look again at their hidden, edited comment.
@@ -111,6 +120,7 @@ class Response(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), unique=True)
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    #: A ``Disposition``.
     disposition: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     responded_at: Mapped[datetime]

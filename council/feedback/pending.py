@@ -13,18 +13,16 @@ import binascii
 import json
 import time
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from council.security import KeyUnwrapError, seal, unseal
+from council.security import KeyUnwrapError, derive_key, seal, unseal
 
 _CONTEXT = b"council-pending-comment"
 
 
 def _key() -> bytes:
     secret = current_app.config["SECRET_KEY"].encode("utf-8")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CONTEXT).derive(secret)
+    return derive_key(secret, _CONTEXT)
 
 
 def seal_pending(payload: dict) -> str:

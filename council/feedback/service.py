@@ -7,7 +7,6 @@ participation key and prove ownership by recomputing ``owner_tag``.
 from __future__ import annotations
 
 import hmac
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -23,19 +22,16 @@ from council.db_types import utcnow
 from council.feedback.models import (
     Comment,
     CommentFlag,
+    CommentState,
     CommentTranslation,
     Disposition,
     HideReason,
     QuoteConsent,
     Response,
 )
-from council.policies.models import Revision
+from council.policies.models import Revision, WindowState
 from council.security import participation_tag
-
-#: Bidi embeddings, overrides and isolates, and invisible characters that could make a
-#: comment's text look like part of the page (a fake "Response from the author", say).
-#: Zero-width joiners stay: some scripts need them.
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
+from council.text import clean_text
 
 
 class FeedbackError(Exception):
@@ -64,17 +60,13 @@ class UnknownTarget(FeedbackError):
     """The section or guiding question is not part of this revision."""
 
 
-def clean_text(text: str) -> str:
-    return _INVISIBLE.sub("", text.replace("\r\n", "\n")).strip()
-
-
 def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
 
 
 def review_is_open(revision: Revision, now=None) -> bool:
     window = revision.review_window
-    return window is not None and window.state(now or utcnow()) == "open"
+    return window is not None and window.state(now or utcnow()) == WindowState.OPEN
 
 
 @dataclass(frozen=True)
@@ -133,8 +125,8 @@ def post_comment(
         question_id=draft.question_id,
         body=body,
         language=draft.language,
-        quote_consent=str(draft.quote_consent),
-        state="visible",
+        quote_consent=draft.quote_consent,
+        state=CommentState.VISIBLE,
         created_on=today or utcnow().date(),
         owner_tag=owner_tag(key, comment_id),
         submission_key=draft.submission_key,
@@ -204,10 +196,10 @@ def edit_comment(
     limit: int,
 ) -> Comment:
     comment = _mine_or_refuse(comment, key)
-    if comment.state == "withdrawn" or not review_is_open(comment.revision):
+    if comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision):
         raise ReviewClosed
     comment.body = _check_body(body, limit)
-    comment.quote_consent = str(quote_consent)
+    comment.quote_consent = quote_consent
     comment.language = language
     comment.edited = True
     return comment
@@ -222,14 +214,14 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     # Summaries, above feedback, delete the quote and paraphrase (summaries/service.py registers this).
     hooks.call_all("feedback.comment_withdrawn", dbs, comment)
     comment.body = ""
-    comment.state = "withdrawn"
+    comment.state = CommentState.WITHDRAWN
     comment.review_requested = False
     return comment
 
 
 def request_another_look(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     comment = _mine_or_refuse(comment, key)
-    if comment.state != "hidden":
+    if comment.state != CommentState.HIDDEN:
         raise FeedbackError("only hidden comments can be looked at again")
     comment.review_requested = True
     return comment
@@ -254,17 +246,17 @@ def flag(dbs: Session, key: bytes, comment: Comment) -> bool:
 
 
 def hide(dbs: Session, moderator: User, comment: Comment, reason: HideReason, note: str) -> None:
-    comment.state = "hidden"
-    comment.hidden_reason = str(reason)
+    comment.state = CommentState.HIDDEN
+    comment.hidden_reason = reason
     comment.hidden_note = clean_text(note)[:500]
     comment.review_requested = False
     audit.record(dbs, moderator, "comment.hidden", detail=str(reason))
 
 
 def restore(dbs: Session, moderator: User, comment: Comment) -> None:
-    if comment.state != "hidden":
+    if comment.state != CommentState.HIDDEN:
         return
-    comment.state = "visible"
+    comment.state = CommentState.VISIBLE
     comment.hidden_reason = None
     comment.hidden_note = ""
     comment.review_requested = False
@@ -279,12 +271,12 @@ def respond(dbs: Session, author: User, comment: Comment, disposition: Dispositi
     response = comment.response
     if response is None:
         response = Response(
-            comment=comment, author_id=author.id, disposition=str(disposition), body=body, responded_at=utcnow()
+            comment=comment, author_id=author.id, disposition=disposition, body=body, responded_at=utcnow()
         )
         dbs.add(response)
     else:
         response.author_id = author.id
-        response.disposition = str(disposition)
+        response.disposition = disposition
         response.body = body
         response.responded_at = utcnow()
     return response
@@ -332,7 +324,7 @@ def comments_for_staff(
     if filters.consent:
         conditions.append(Comment.quote_consent == filters.consent)
     if filters.moderation == "flagged":
-        conditions += [Comment.flag_count > 0, Comment.state == "visible"]
+        conditions += [Comment.flag_count > 0, Comment.state == CommentState.VISIBLE]
     elif filters.moderation:
         conditions.append(Comment.state == filters.moderation)
     if filters.question:

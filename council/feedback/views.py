@@ -32,7 +32,7 @@ from council.feedback.forms import (
     SignInToPostForm,
     new_comment_form,
 )
-from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
+from council.feedback.models import Comment, CommentState, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
@@ -235,7 +235,7 @@ def _my_comment_or_404(comment_id: uuid.UUID) -> Comment:
 def mine():
     key = current_participation_key()
     comments = service.my_comments(db.session, key) if key else []
-    editable = {c.id for c in comments if c.state != "withdrawn" and service.review_is_open(c.revision)}
+    editable = {c.id for c in comments if c.state != CommentState.WITHDRAWN and service.review_is_open(c.revision)}
     return render_template(
         "feedback/mine.html",
         comments=comments,
@@ -301,7 +301,7 @@ def another_look(comment_id: uuid.UUID):
 def flag(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
     key = current_participation_key()
-    if key is None or comment.state != "visible":
+    if key is None or comment.state != CommentState.VISIBLE:
         abort(409)
     service.flag(db.session, key, comment)
     db.session.commit()
@@ -362,7 +362,7 @@ def respond(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
     existing = comment.response
     form = ResponseForm(disposition=existing.disposition if existing else None, body=existing.body if existing else "")
-    if comment.state == "withdrawn":
+    if comment.state == CommentState.WITHDRAWN:
         abort(409)
     if form.validate_on_submit():
         service.respond(db.session, current_user, comment, Disposition(form.disposition.data), form.body.data)
@@ -383,7 +383,7 @@ def respond(comment_id: uuid.UUID):
 def hide(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
     form = HideForm()
-    if comment.state == "withdrawn" or not form.validate_on_submit():
+    if comment.state == CommentState.WITHDRAWN or not form.validate_on_submit():
         abort(400)
     service.hide(db.session, current_user, comment, HideReason(form.reason.data), form.note.data or "")
     db.session.commit()
@@ -405,7 +405,7 @@ def restore(comment_id: uuid.UUID):
 @requires_role(Role.AUTHOR, Role.TRANSLATOR)
 def translate(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
-    if comment.state == "withdrawn":
+    if comment.state == CommentState.WITHDRAWN:
         abort(409)
     form = CommentTranslationForm()
     if form.validate_on_submit():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from flask import g
 from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, type_coerce, union_all
@@ -25,15 +26,15 @@ from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
 from council.audit.models import AuditEvent
 from council.compensation import service as stipends
-from council.compensation.models import Payment, PlannedMeeting, ReviewCompletion
+from council.compensation.models import EntryStatus, Payment, PlannedMeeting, ReviewCompletion
 from council.db_types import UTCDateTime
-from council.feedback.models import Comment, Response
+from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
-from council.policies.models import Policy, ReviewWindow, Revision
+from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
 from council.policies.service import open_reviews
 from council.security import KeyUnwrapError, participation_tag, seal, unseal
 from council.summaries.models import FeedbackSummary
-from council.voting.models import Poll, VoterRoll
+from council.voting.models import Poll, PollState, VoterRoll
 
 #: Notices older than this are not shown (the records stay where they are).
 NOTICE_DAYS = 30
@@ -84,9 +85,20 @@ def _unseen_since(user: User, key: bytes | None, now: datetime) -> datetime:
 # --- Notices --------------------------------------------------------------------------
 
 
+class NoticeKind(StrEnum):
+    REVIEW_OPENED = "review_opened"
+    POLL_OPENED = "poll_opened"
+    REVISION_PUBLISHED = "revision_published"
+    PAYMENT = "payment"
+    #: An author answered one of the person's comments: found only with their key.
+    RESPONSE = "response"
+    SUMMARY_READY = "summary_ready"
+    INVITATION_USED = "invitation_used"
+
+
 @dataclass(frozen=True)
 class Notice:
-    kind: str
+    kind: NoticeKind
     at: datetime
     #: The revision, poll, payment or invitation the notice is about.
     revision: Revision | None = None
@@ -96,10 +108,10 @@ class Notice:
     new: bool = False
 
 
-def _row(kind: str, at, revision_id=None, other_id=None, tag=None) -> list:
+def _row(kind: NoticeKind, at, revision_id=None, other_id=None, tag=None) -> list:
     """One select's columns in the shape every notice query shares, so they can be put in one UNION."""
     return [
-        literal(kind).label("kind"),
+        literal(kind.value).label("kind"),
         type_coerce(at, UTCDateTime).label("at"),
         (revision_id if revision_id is not None else cast(null(), Uuid)).label("revision_id"),
         (other_id if other_id is not None else cast(null(), Uuid)).label("other_id"),
@@ -114,34 +126,38 @@ def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: boo
     queries: list[Select] = []
     if user.has_role(Role.ADVISOR):
         queries += [
-            select(*_row("review_opened", ReviewWindow.opens_at, ReviewWindow.revision_id)).where(
+            select(*_row(NoticeKind.REVIEW_OPENED, ReviewWindow.opens_at, ReviewWindow.revision_id)).where(
                 between(ReviewWindow.opens_at)
             ),
-            select(*_row("poll_opened", Poll.opens_at, Poll.revision_id, Poll.id))
+            select(*_row(NoticeKind.POLL_OPENED, Poll.opens_at, Poll.revision_id, Poll.id))
             .join(VoterRoll, (VoterRoll.poll_id == Poll.id) & (VoterRoll.user_id == user.id))
-            .where(between(Poll.opens_at), Poll.state == "open"),
-            select(*_row("revision_published", Revision.published_at, Revision.id)).where(
+            .where(between(Poll.opens_at), Poll.state == PollState.OPEN),
+            select(*_row(NoticeKind.REVISION_PUBLISHED, Revision.published_at, Revision.id)).where(
                 between(Revision.published_at), Revision.number > 1
             ),
-            select(*_row("payment", Payment.recorded_at, other_id=Payment.id)).where(
+            select(*_row(NoticeKind.PAYMENT, Payment.recorded_at, other_id=Payment.id)).where(
                 between(Payment.recorded_at), Payment.advisor_id == user.id
             ),
         ]
         if with_key:
             queries.append(
-                select(*_row("response", Response.responded_at, Comment.revision_id, Comment.id, Comment.owner_tag))
+                select(
+                    *_row(
+                        NoticeKind.RESPONSE, Response.responded_at, Comment.revision_id, Comment.id, Comment.owner_tag
+                    )
+                )
                 .join(Comment, Comment.id == Response.comment_id)
-                .where(between(Response.responded_at), Comment.state != "withdrawn")
+                .where(between(Response.responded_at), Comment.state != CommentState.WITHDRAWN)
             )
     if user.has_role(Role.ADVISOR) or user.has_role(Role.AUTHOR):
         queries.append(
-            select(*_row("summary_ready", FeedbackSummary.taken_at, FeedbackSummary.revision_id)).where(
+            select(*_row(NoticeKind.SUMMARY_READY, FeedbackSummary.taken_at, FeedbackSummary.revision_id)).where(
                 between(FeedbackSummary.taken_at)
             )
         )
     if user.has_role(Role.COORDINATOR):
         queries.append(
-            select(*_row("invitation_used", Invitation.used_at, other_id=Invitation.id)).where(
+            select(*_row(NoticeKind.INVITATION_USED, Invitation.used_at, other_id=Invitation.id)).where(
                 between(Invitation.used_at)
             )
         )
@@ -154,7 +170,11 @@ def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, n
     if not queries:
         return []
     rows = dbs.execute(union_all(*queries)).all()
-    return [row for row in rows if row.kind != "response" or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))]
+    return [
+        row
+        for row in rows
+        if row.kind != NoticeKind.RESPONSE or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))
+    ]
 
 
 def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
@@ -191,17 +211,17 @@ def notices(
     revisions = _by_id(
         dbs, Revision, {row.revision_id for row in rows if row.revision_id}, selectinload(Revision.policy)
     )
-    polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == "poll_opened"})
-    payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == "payment"})
+    polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == NoticeKind.POLL_OPENED})
+    payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == NoticeKind.PAYMENT})
     invitations = _by_id(
         dbs,
         Invitation,
-        {row.other_id for row in rows if row.kind == "invitation_used"},
+        {row.other_id for row in rows if row.kind == NoticeKind.INVITATION_USED},
         selectinload(Invitation.used_by),
     )
     found = [
         Notice(
-            kind=row.kind,
+            kind=NoticeKind(row.kind),
             at=row.at,
             revision=revisions.get(row.revision_id),
             poll=polls.get(row.other_id),
@@ -245,7 +265,9 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, uns
     polls = (
         select(Poll)
         .join(VoterRoll, VoterRoll.poll_id == Poll.id)
-        .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == "open", Poll.closes_at > now)
+        .where(
+            VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == PollState.OPEN, Poll.closes_at > now
+        )
     )
     done = set(
         dbs.scalars(
@@ -254,7 +276,9 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, uns
             )
         )
     )
-    earned, approved = (stipends.waiting_totals(dbs, status, user.id) for status in ("earned", "approved"))
+    earned, approved = (
+        stipends.waiting_totals(dbs, status, user.id) for status in (EntryStatus.EARNED, EntryStatus.APPROVED)
+    )
     owed = {
         currency: (
             earned.get(currency, (0, 0))[0] + approved.get(currency, (0, 0))[0],
@@ -269,7 +293,7 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, uns
         ),
         polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
         polls_waiting=_count(dbs, polls),
-        responses=sum(1 for row in unseen if row.kind == "response"),
+        responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
         hidden_comments=my_hidden_comments(dbs, key) if key else [],
         owed=owed,
         last_payment=stipends.last_payment(dbs, user.id),
@@ -285,7 +309,7 @@ def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
     """Hidden comments are few: their tags are checked, not every comment's."""
     hidden = dbs.scalars(
         select(Comment)
-        .where(Comment.state == "hidden")
+        .where(Comment.state == CommentState.HIDDEN)
         .options(selectinload(Comment.revision).selectinload(Revision.policy))
     ).all()
     return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
@@ -320,7 +344,7 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
             select(Revision.policy_id, func.count(Comment.id))
             .join(Comment, Comment.revision_id == Revision.id)
             .outerjoin(Response, Response.comment_id == Comment.id)
-            .where(Revision.id.in_(revision_ids), Comment.state == "visible", Response.id.is_(None))
+            .where(Revision.id.in_(revision_ids), Comment.state == CommentState.VISIBLE, Response.id.is_(None))
             .group_by(Revision.policy_id)
         ).all()
     )
@@ -330,7 +354,7 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
     for policy in policies:
         state = states[policy.id]
         state.unanswered = unanswered.get(policy.id, 0)
-        published = [r for r in policy.revisions if r.status == "published"]
+        published = [r for r in policy.revisions if r.status == RevisionStatus.PUBLISHED]
         latest = published[-1] if published else None
         window = latest.review_window if latest else None
         if window is not None and window.opens_at <= now < window.closes_at:
@@ -338,7 +362,7 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
             state.closing_soon = window.closes_at - now <= CLOSING_SOON
         if latest is not None and latest.id in summarised:
             state.summary_ready = latest
-        state.draft = next((r for r in policy.revisions if r.status == "draft"), None)
+        state.draft = next((r for r in policy.revisions if r.status == RevisionStatus.DRAFT), None)
     # Policies with something waiting first; the sort is stable, so each group stays in title order.
     return sorted(
         states.values(),
@@ -376,8 +400,8 @@ def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
                 Invitation.expires_at <= now, Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
             ),
         ),
-        awaiting_approval=stipends.waiting_totals(dbs, "earned"),
-        awaiting_payment=stipends.waiting_totals(dbs, "approved"),
+        awaiting_approval=stipends.waiting_totals(dbs, EntryStatus.EARNED),
+        awaiting_payment=stipends.waiting_totals(dbs, EntryStatus.APPROVED),
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
         moderation=moderation_waiting(dbs),
         latest_events=audit.page_of_events(dbs, 1, LATEST_AUDIT_EVENTS)[0],
@@ -395,13 +419,15 @@ class ModerationWaiting:
 
 def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
     """Per revision, what waits for a moderator. Two queries whatever the numbers."""
-    flagged = func.sum(case(((Comment.state == "visible") & (Comment.flag_count > 0), 1), else_=0))
-    another_look = func.sum(case(((Comment.state == "hidden") & Comment.review_requested.is_(True), 1), else_=0))
+    flagged = func.sum(case(((Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0), 1), else_=0))
+    another_look = func.sum(
+        case(((Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True), 1), else_=0)
+    )
     rows = dbs.execute(
         select(Comment.revision_id, flagged, another_look)
         .where(
-            ((Comment.state == "visible") & (Comment.flag_count > 0))
-            | ((Comment.state == "hidden") & Comment.review_requested.is_(True))
+            ((Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0))
+            | ((Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True))
         )
         .group_by(Comment.revision_id)
     ).all()

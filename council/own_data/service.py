@@ -31,12 +31,19 @@ from council.accounts.service import AccountClosed, AccountError, check_password
 from council.accounts.sessions import end_all_sessions
 from council.audit import service as audit
 from council.compensation import service as compensation
-from council.compensation.models import Attendance, Meeting, PaymentPreference, ReviewCompletion
+from council.compensation.models import (
+    Attendance,
+    AttendanceStatus,
+    EntryKind,
+    Meeting,
+    PaymentPreference,
+    ReviewCompletion,
+)
 from council.compensation.money import to_decimal
 from council.digest import service as digest
 from council.digest.models import DigestSubscription
 from council.feedback import service as feedback
-from council.feedback.models import Comment
+from council.feedback.models import Comment, CommentState
 from council.policies.models import ReadingPlace, Revision
 from council.security import (
     PASSWORD,
@@ -116,7 +123,7 @@ def _stipends(dbs: Session, user: User) -> dict:
                 "reference": entry.reference,
                 **_money(entry.amount_minor, entry.currency),
                 "status": entry.status,
-                "correction": entry.kind == "adjustment",
+                "correction": entry.kind == EntryKind.ADJUSTMENT,
                 "reason": entry.reason,
                 "paid_on": paid_on.get(entry.id),
             }
@@ -154,7 +161,7 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict]:
     shown = []
     for comment in comments:
         revision = comment.revision
-        response = comment.response if comment.state != "withdrawn" else None
+        response = comment.response if comment.state != CommentState.WITHDRAWN else None
         outcome = outcomes.get(comment.id)
         shown.append(
             {
@@ -166,8 +173,8 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict]:
                 "consent": comment.quote_consent,
                 "state": comment.state,
                 "edited": comment.edited,
-                "hidden_reason": comment.hidden_reason if comment.state == "hidden" else None,
-                "hidden_note": comment.hidden_note if comment.state == "hidden" else "",
+                "hidden_reason": comment.hidden_reason if comment.state == CommentState.HIDDEN else None,
+                "hidden_note": comment.hidden_note if comment.state == CommentState.HIDDEN else "",
                 "text": comment.body,
                 "response": None
                 if response is None
@@ -217,9 +224,9 @@ def _meetings(dbs: Session, user: User) -> list[dict]:
 
 
 def _minutes_present(attendance: Attendance, meeting: Meeting) -> int | None:
-    if attendance.status == "attended":
+    if attendance.status == AttendanceStatus.ATTENDED:
         return meeting.duration_minutes
-    if attendance.status == "partly":
+    if attendance.status == AttendanceStatus.PARTLY:
         return attendance.minutes
     return None  # excused
 
@@ -306,7 +313,7 @@ def withdraw_all_comments(dbs: Session, key: bytes) -> int:
     if not mine:
         return 0
     comments = dbs.scalars(
-        select(Comment).where(Comment.id.in_(mine), Comment.state != "withdrawn").order_by(Comment.id)
+        select(Comment).where(Comment.id.in_(mine), Comment.state != CommentState.WITHDRAWN).order_by(Comment.id)
     ).all()
     for comment in comments:
         feedback.withdraw(dbs, key, comment)
@@ -346,7 +353,9 @@ def leaving(dbs: Session, user: User, key: bytes | None) -> Leaving:
         if mine:
             kept = (
                 dbs.scalar(
-                    select(func.count()).select_from(Comment).where(Comment.id.in_(mine), Comment.state != "withdrawn")
+                    select(func.count())
+                    .select_from(Comment)
+                    .where(Comment.id.in_(mine), Comment.state != CommentState.WITHDRAWN)
                 )
                 or 0
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
@@ -16,11 +15,12 @@ from council.compensation.forms import ACTIVITY_LABELS, ATTENDANCE_LABELS, METHO
 from council.compensation.money import format_money
 from council.db_types import utcnow
 from council.extensions import db, limiter
-from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
+from council.feedback.forms import COMMENT_STATE_LABELS, CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.own_data import service
 from council.own_data.forms import CloseAccountForm, OwnDataForm
+from council.voting.forms import POLL_STATE_LABELS
 
 bp = Blueprint("own_data", __name__)
 
@@ -31,15 +31,6 @@ def _log_n() -> int:
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-#: Labels for the download; the codes are what the JSON holds.
-COMMENT_STATE_LABELS = {
-    "visible": _l("Shown"),
-    "hidden": _l("Hidden by a moderator"),
-    "withdrawn": _l("Withdrawn by you"),
-}
-POLL_STATE_LABELS = {"scheduled": _l("Not open yet"), "open": _l("Open"), "closed": _l("Closed")}
 
 
 @bp.route("/account/my-data", methods=["GET", "POST"])

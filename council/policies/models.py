@@ -10,13 +10,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
-from council.db_types import new_uuid
+from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import db
+
+
+class RevisionStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class WindowState(StrEnum):
+    """Where a review window stands at a given time (computed, not stored)."""
+
+    UPCOMING = "upcoming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class TranslationState(StrEnum):
+    """What a reader gets in their language (computed, not stored)."""
+
+    #: The revision is written in the reader's language.
+    ORIGINAL = "original"
+    CURRENT = "current"
+    #: A translation of an earlier revision.
+    STALE = "stale"
+    MISSING = "missing"
 
 
 class Policy(db.Model):
@@ -33,7 +58,7 @@ class Policy(db.Model):
 
     @property
     def published(self) -> list[Revision]:
-        return [r for r in self.revisions if r.status == "published"]
+        return [r for r in self.revisions if r.status == RevisionStatus.PUBLISHED]
 
     @property
     def current(self) -> Revision | None:
@@ -43,7 +68,7 @@ class Policy(db.Model):
 
     @property
     def draft(self) -> Revision | None:
-        drafts = [r for r in self.revisions if r.status == "draft"]
+        drafts = [r for r in self.revisions if r.status == RevisionStatus.DRAFT]
         return drafts[-1] if drafts else None
 
 
@@ -65,7 +90,7 @@ class Revision(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     body_markdown: Mapped[str] = mapped_column(Text)
     change_notes: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[RevisionStatus] = mapped_column(StrEnumColumn(RevisionStatus, 12), default=RevisionStatus.DRAFT)
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None]
 
@@ -81,7 +106,7 @@ class Revision(db.Model):
 
     @property
     def is_published(self) -> bool:
-        return self.status == "published"
+        return self.status == RevisionStatus.PUBLISHED
 
     def section(self, key: str) -> RevisionSection | None:
         return next((s for s in self.sections if s.key == key), None)
@@ -138,12 +163,12 @@ class ReviewWindow(db.Model):
 
     revision: Mapped[Revision] = relationship(back_populates="review_window")
 
-    def state(self, now: datetime) -> str:
+    def state(self, now: datetime) -> WindowState:
         if now < self.opens_at:
-            return "upcoming"
+            return WindowState.UPCOMING
         if now < self.closes_at:
-            return "open"
-        return "closed"
+            return WindowState.OPEN
+        return WindowState.CLOSED
 
 
 class RevisionTranslation(db.Model):

@@ -21,8 +21,11 @@ from council.policies.models import (
     ReviewWindow,
     Revision,
     RevisionSection,
+    RevisionStatus,
     RevisionTranslation,
     TranslationSection,
+    TranslationState,
+    WindowState,
 )
 from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
 
@@ -131,13 +134,12 @@ class ReadingText:
     """What a reader sees for a revision in their language."""
 
     translation: RevisionTranslation | None
-    #: "original" (the revision is in the reader's language), "current", "stale" or "missing"
-    state: str
+    state: TranslationState
 
 
 def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingText:
     if locale == revision.locale:
-        return ReadingText(None, "original")
+        return ReadingText(None, TranslationState.ORIGINAL)
     candidates = dbs.scalars(
         select(RevisionTranslation)
         .join(Revision, RevisionTranslation.revision_id == Revision.id)
@@ -151,9 +153,10 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
         .options(selectinload(RevisionTranslation.sections), selectinload(RevisionTranslation.revision))
     ).all()
     if not candidates:
-        return ReadingText(None, "missing")
+        return ReadingText(None, TranslationState.MISSING)
     translation = candidates[0]
-    return ReadingText(translation, "current" if translation.revision_id == revision.id else "stale")
+    current = translation.revision_id == revision.id
+    return ReadingText(translation, TranslationState.CURRENT if current else TranslationState.STALE)
 
 
 def remember_place(dbs: Session, user_id, revision_id, section_key: str) -> None:
@@ -190,7 +193,7 @@ def create_policy(
         change_notes=change_notes.strip(),
         author_id=author.id,
         locale=locale,
-        status="draft",
+        status=RevisionStatus.DRAFT,
     )
     dbs.add(revision)
     resync_sections(revision)
@@ -325,7 +328,7 @@ def publish(dbs: Session, revision: Revision) -> Revision:
     # Write any pending section changes while the revision is still a draft: the
     # database refuses rows under a published revision.
     dbs.flush()
-    revision.status = "published"
+    revision.status = RevisionStatus.PUBLISHED
     revision.published_at = utcnow()
     return revision
 
@@ -345,7 +348,7 @@ def start_next_revision(dbs: Session, policy: Policy, author: User) -> Revision:
         change_notes="",
         author_id=author.id,
         locale=current.locale,
-        status="draft",
+        status=RevisionStatus.DRAFT,
         sections=[
             RevisionSection(
                 key=s.key,
@@ -380,9 +383,9 @@ def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, c
         window = ReviewWindow(revision=revision, opens_at=opens_at, closes_at=closes_at)
         dbs.add(window)
         return window
-    if window.state(now) == "closed":
+    if window.state(now) == WindowState.CLOSED:
         raise ReviewWindowInvalid("closed")
-    if window.state(now) != "upcoming":
+    if window.state(now) != WindowState.UPCOMING:
         if closes_at < window.closes_at:
             raise ReviewWindowInvalid("shorter")
         opens_at = window.opens_at

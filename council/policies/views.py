@@ -21,7 +21,7 @@ from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
 from council.policies import service
 from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
-from council.policies.models import Policy, Revision
+from council.policies.models import Policy, Revision, TranslationState
 from council.policies.pages import render_section
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -339,7 +339,7 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
     if locale not in current_app.config["LANGUAGES"] or locale == found.locale:
         abort(404)
     reading = service.text_for_reader(db.session, found, locale)
-    existing = reading.translation if reading.state == "current" else None
+    existing = reading.translation if reading.state == TranslationState.CURRENT else None
     form = TranslationForm(title=existing.title if existing else "", body=existing.body_markdown if existing else "")
     if form.validate_on_submit():
         try:

@@ -88,6 +88,7 @@ class RevisionOutcome(db.Model):
     revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
     comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), index=True)
     section_key: Mapped[str] = mapped_column(String(32))
+    #: A ``QuoteConsent`` and a ``Disposition``, as they were when the round closed.
     quote_consent: Mapped[str] = mapped_column(String(12))
     disposition: Mapped[str] = mapped_column(String(20))
     #: The author's answer as published; empty for author-only comments, which are only counted.

@@ -24,18 +24,19 @@ from council.compensation.models import ReviewCompletion
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.models import Comment, QuoteConsent, Response
-from council.feedback.service import clean_text, owner_tag, review_is_open
+from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response
+from council.feedback.service import owner_tag, review_is_open
 from council.policies import service as policies
-from council.policies.models import ReviewWindow, Revision
+from council.policies.models import ReviewWindow, Revision, WindowState
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
+from council.text import clean_text
 from council.voting.service import polls_for_revision, results, turnout
 
 #: Dispositions counted in a summary, "none" for a comment not answered when the review closed.
-DISPOSITION_KEYS = ("adopted", "partly_adopted", "not_adopted", "needs_discussion", "none")
+DISPOSITION_KEYS = (*Disposition, "none")
 #: The dispositions that mean a comment changed the policy.
-CHANGED_POLICY = ("adopted", "partly_adopted")
+CHANGED_POLICY = (Disposition.ADOPTED, Disposition.PARTLY_ADOPTED)
 
 
 class SummaryError(Exception):
@@ -136,12 +137,12 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
     comments = list(
         dbs.scalars(
             select(Comment)
-            .where(Comment.revision_id == revision.id, Comment.state != "withdrawn")
+            .where(Comment.revision_id == revision.id, Comment.state != CommentState.WITHDRAWN)
             .options(selectinload(Comment.response), selectinload(Comment.translations))
             .order_by(Comment.id)
         ).all()
     )
-    visible = [c for c in comments if c.state == "visible"]
+    visible = [c for c in comments if c.state == CommentState.VISIBLE]
     facts = {
         "version": 1,
         "closed_on": closes_on.isoformat(),
@@ -318,7 +319,7 @@ def _paraphrases_query(revision: Revision, *, staff: bool):
         .outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
         .where(
             Comment.revision_id == revision.id,
-            Comment.state == "visible",
+            Comment.state == CommentState.VISIBLE,
             Comment.quote_consent == str(QuoteConsent.PARAPHRASE),
         )
     )
@@ -341,7 +342,7 @@ def theme_comments(dbs: Session, summary: FeedbackSummary, index: int, *, staff:
 
 
 def write_paraphrase(dbs: Session, author: User, comment: Comment, body: str) -> Paraphrase:
-    if comment.state != "visible" or comment.quote_consent != QuoteConsent.PARAPHRASE:
+    if comment.state != CommentState.VISIBLE or comment.quote_consent != QuoteConsent.PARAPHRASE:
         raise NotParaphrasable
     if dbs.scalar(select(RevisionOutcome.id).where(RevisionOutcome.comment_id == comment.id)) is not None:
         raise OutcomeRecorded
@@ -371,7 +372,7 @@ def round_comments(dbs: Session, revision: Revision) -> list[Comment]:
     positions = {s.key: s.position for s in revision.sections}
     comments = dbs.scalars(
         select(Comment)
-        .where(Comment.revision_id == revision.id, Comment.state == "visible")
+        .where(Comment.revision_id == revision.id, Comment.state == CommentState.VISIBLE)
         .options(selectinload(Comment.response).selectinload(Response.author))
     ).all()
     return sorted(comments, key=lambda c: (positions.get(c.section_key, len(positions)), c.id))
@@ -385,7 +386,7 @@ def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revisi
     previous = previous_round(draft)
     comments: list[Comment] = []
     if previous is not None:
-        if previous.review_window.state(utcnow()) != "closed":
+        if previous.review_window.state(utcnow()) != WindowState.CLOSED:
             raise PreviousRoundOpen
         take_summary(dbs, previous, min_group=min_group)
         comments = round_comments(dbs, previous)
@@ -470,7 +471,7 @@ def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
         for revision_id, total, answered in dbs.execute(
             select(Comment.revision_id, func.count(Comment.id), func.count(Response.id))
             .outerjoin(Response, Response.comment_id == Comment.id)
-            .where(Comment.revision_id.in_(ids), Comment.state == "visible")
+            .where(Comment.revision_id.in_(ids), Comment.state == CommentState.VISIBLE)
             .group_by(Comment.revision_id)
         ).all()
     }

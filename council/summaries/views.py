@@ -28,6 +28,7 @@ from council.summaries import service
 from council.summaries.forms import ParaphraseForm
 from council.summaries.models import Paraphrase
 from council.voting.kinds import CONSENT_CHOICE_LABELS
+from council.voting.models import PollKind
 
 bp = Blueprint("summaries", __name__, url_prefix="/policies/<uuid:policy_id>/revisions/<int:number>")
 
@@ -62,7 +63,7 @@ def _headings(revision) -> dict[str, str]:
 
 
 def _poll_label(poll: dict, value: str, label: str) -> str:
-    return str(CONSENT_CHOICE_LABELS.get(value, value)) if poll["kind"] == "consent" else label
+    return str(CONSENT_CHOICE_LABELS.get(value, value)) if poll["kind"] == PollKind.CONSENT else label
 
 
 #: Quotes and paraphrases on one page of the summary; the exports hold them all.

@@ -8,12 +8,17 @@ from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from council.voting.models import PollKind
+from council.voting.models import PollKind, PollState
 
 KIND_LABELS = {
     PollKind.CONSENT: _l("Consent: agree, abstain, disagree or block"),
     PollKind.CHOICE: _l("Single choice among options"),
     PollKind.SCORE: _l("Score on a scale"),
+}
+POLL_STATE_LABELS = {
+    PollState.SCHEDULED: _l("Not open yet"),
+    PollState.OPEN: _l("Open"),
+    PollState.CLOSED: _l("Closed"),
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinar
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
-from council.db_types import new_uuid
+from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import db
 from council.policies.models import Revision
 
@@ -26,6 +26,12 @@ class PollKind(StrEnum):
     CONSENT = "consent"
     CHOICE = "choice"
     SCORE = "score"
+
+
+class PollState(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class ConsentChoice(StrEnum):
@@ -50,12 +56,12 @@ class Poll(db.Model):
     section_key: Mapped[str] = mapped_column(String(32), default="")
     question: Mapped[str] = mapped_column(String(300))
     explanation: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[PollKind] = mapped_column(StrEnumColumn(PollKind, 10))
     score_min: Mapped[int | None] = mapped_column(Integer)
     score_max: Mapped[int | None] = mapped_column(Integer)
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    state: Mapped[PollState] = mapped_column(StrEnumColumn(PollState, 10), default=PollState.SCHEDULED)
     #: Fewer ballots than this and no result is shown, so nobody's choice can be worked out.
     min_ballots: Mapped[int] = mapped_column(Integer, default=3)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, selectinload
 from council.accounts.models import Role, User, UserRole
 from council.db_types import utcnow
 from council.feedback import service as feedback
-from council.feedback.models import Comment, QuoteConsent
+from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.policies.models import Revision
 from council.security import participation_tag
 from council.voting.kinds import rules_for
-from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, VoterRoll
+from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, PollState, VoterRoll
 
 BLOCK_REASON_MAX = 2000
 
@@ -93,10 +93,10 @@ def create_poll(
         section_key=section_key,
         question=question.strip(),
         explanation=explanation.strip(),
-        kind=str(kind),
+        kind=kind,
         opens_at=opens_at,
         closes_at=closes_at,
-        state="scheduled",
+        state=PollState.SCHEDULED,
         min_ballots=min_ballots,
         created_by_id=creator.id,
         score_min=score_min if kind == PollKind.SCORE else None,
@@ -120,7 +120,9 @@ def eligible_voters(dbs: Session) -> list[uuid.UUID]:
 
 
 def _due(now: datetime):
-    return ((Poll.state == "scheduled") & (Poll.opens_at <= now)) | ((Poll.state == "open") & (Poll.closes_at <= now))
+    return ((Poll.state == PollState.SCHEDULED) & (Poll.opens_at <= now)) | (
+        (Poll.state == PollState.OPEN) & (Poll.closes_at <= now)
+    )
 
 
 def any_poll_due(dbs: Session, now: datetime | None = None) -> bool:
@@ -131,17 +133,19 @@ def any_poll_due(dbs: Session, now: datetime | None = None) -> bool:
 def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
     """Open scheduled polls whose time has come, freezing each one's electorate."""
     now = now or utcnow()
-    due = dbs.scalars(select(Poll).where(Poll.state == "scheduled", Poll.opens_at <= now).with_for_update()).all()
+    due = dbs.scalars(
+        select(Poll).where(Poll.state == PollState.SCHEDULED, Poll.opens_at <= now).with_for_update()
+    ).all()
     for poll in due:
         voters = eligible_voters(dbs)
         dbs.add_all(VoterRoll(poll_id=poll.id, user_id=user_id, voted=False) for user_id in voters)
-        poll.state = "open"
+        poll.state = PollState.OPEN
     return len(due)
 
 
 def close_due_polls(dbs: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
-    due = dbs.scalars(select(Poll).where(Poll.state == "open", Poll.closes_at <= now).with_for_update()).all()
+    due = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN, Poll.closes_at <= now).with_for_update()).all()
     for poll in due:
         close(dbs, poll)
     return len(due)
@@ -153,7 +157,7 @@ def close(dbs: Session, poll: Poll) -> None:
     # this commits: every ballot is either in the rewrite, its tag erased, or refused as too late.
     dbs.flush()
     dbs.refresh(poll, with_for_update=True)
-    if poll.state == "closed":
+    if poll.state == PollState.CLOSED:
         return
     dbs.execute(
         update(Ballot)
@@ -162,7 +166,7 @@ def close(dbs: Session, poll: Poll) -> None:
         .execution_options(synchronize_session=False)
     )
     _rewrite_in_random_order(dbs, poll)
-    poll.state = "closed"
+    poll.state = PollState.CLOSED
 
 
 def rewrite_open_ballots(dbs: Session) -> int:
@@ -174,7 +178,7 @@ def rewrite_open_ballots(dbs: Session) -> int:
     """
     if dbs.get_bind().dialect.name != "postgresql":
         return 0
-    polls = dbs.scalars(select(Poll).where(Poll.state == "open").order_by(Poll.id).with_for_update()).all()
+    polls = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN).order_by(Poll.id).with_for_update()).all()
     return sum(_rewrite_in_random_order(dbs, poll) for poll in polls)
 
 
@@ -229,7 +233,7 @@ def vote(
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
     ).one()
-    if state != "open" or closes_at <= utcnow():
+    if state != PollState.OPEN or closes_at <= utcnow():
         raise PollNotOpen
     if roll is None:
         raise NotEligible
@@ -271,14 +275,14 @@ def block_reasons(dbs: Session, poll: Poll) -> list[Comment]:
         dbs.scalars(
             select(Comment)
             .join(BlockReason, BlockReason.comment_id == Comment.id)
-            .where(BlockReason.poll_id == poll.id, Comment.state == "visible")
+            .where(BlockReason.poll_id == poll.id, Comment.state == CommentState.VISIBLE)
             .order_by(Comment.id)
         ).all()
     )
 
 
 def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
-    if key is None or poll.state != "open":
+    if key is None or poll.state != PollState.OPEN:
         return None
     tag = ballot_tag(key, poll.id)
     ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
@@ -315,7 +319,7 @@ class Results:
 
 def results(dbs: Session, poll: Poll) -> Results | None:
     """Only for a whole, closed poll with enough ballots; otherwise None."""
-    if poll.state != "closed":
+    if poll.state != PollState.CLOSED:
         return None
     choices = dbs.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id)).all()
     if len(choices) < poll.min_ballots:

@@ -21,7 +21,7 @@ from council.policies.service import published_or_404
 from council.voting import service
 from council.voting.forms import KIND_LABELS, PollForm, VoteForm
 from council.voting.kinds import rules_for
-from council.voting.models import Poll, PollKind
+from council.voting.models import Poll, PollKind, PollState
 
 bp = Blueprint("voting", __name__)
 
@@ -57,7 +57,7 @@ def _vote_form(poll: Poll) -> VoteForm:
 
 def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
     key = current_participation_key()
-    eligible_and_open = poll.state == "open" and current_user.has_role(Role.ADVISOR)
+    eligible_and_open = poll.state == PollState.OPEN and current_user.has_role(Role.ADVISOR)
     mine = service.my_choice(db.session, key, poll)
     if form is None and eligible_and_open:
         form = _vote_form(poll)

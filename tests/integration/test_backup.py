@@ -334,7 +334,7 @@ def test_a_backup_of_the_other_engine_is_refused(app_factory, backup_key, tmp_pa
     other = "postgresql" if here == "sqlite" else "sqlite"
     path = tmp_path / "other.backup"
     with open(path, "wb") as target:
-        with backups._EncryptingWriter(target, backups.backup_key(app.config), other) as sealed:
+        with backups.EncryptingWriter(target, backups.backup_key(app.config), other) as sealed:
             sealed.write(b"whatever the other engine wrote")
     result = run(app, "restore", str(path))
     assert result.exit_code != 0
@@ -349,7 +349,7 @@ def test_chunks_cannot_be_dropped_reordered_or_cut(tmp_path):
         payload = secrets.token_bytes(size)
         path = tmp_path / f"{size}.backup"
         with open(path, "wb") as target:
-            with backups._EncryptingWriter(target, key, "sqlite", chunk_bytes=chunk) as sealed:
+            with backups.EncryptingWriter(target, key, "sqlite", chunk_bytes=chunk) as sealed:
                 for start in range(0, size, 10):
                     sealed.write(payload[start : start + 10])
         out = tmp_path / f"{size}.out"

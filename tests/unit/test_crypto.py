@@ -8,6 +8,7 @@ from council.security import (
     PASSWORD,
     RECOVERY,
     KeyUnwrapError,
+    derive_key,
     new_participation_key,
     new_recovery_code,
     normalise_recovery_code,
@@ -129,3 +130,19 @@ def test_sealed_values_need_the_same_secret_and_context():
         unseal(new_participation_key(), sealed, b"record-1")
     with pytest.raises(KeyUnwrapError):
         unseal(secret, sealed, b"record-2")
+
+
+# These outputs open sessions, pending comments, payee details, digest addresses and backups
+# already sealed: if one changes, everything sealed before the change is lost.
+def test_derived_keys_are_pinned():
+    assert derive_key(b"secret key", b"council-session-seal").hex() == (
+        "80366276414a8af6568ca653660054cf7e0c704ec5402d5878e6f8ff94b2c312"
+    )
+    assert derive_key(b"\x02" * 32, b"council-backup-v1 file key", salt=b"\x01" * 32).hex() == (
+        "5fdffd223117a03027a6cd2aae589d7140ac04a4e498319f38f5bd74fd21d5c3"
+    )
+
+
+def test_derived_keys_differ_by_purpose_and_length():
+    assert derive_key(b"secret", b"council-payee") != derive_key(b"secret", b"council-digest")
+    assert len(derive_key(b"secret", b"council-payee", 16)) == 16

@@ -1,15 +1,9 @@
-from council.accounts.names import comparison_key, has_hidden_characters, is_valid_login_name, tidy_pseudonym
+from council.accounts.names import comparison_key, is_valid_login_name, tidy_pseudonym
 
 
 def test_names_compare_without_case_or_width():
     assert comparison_key("Amira") == comparison_key("AMIRA") == comparison_key("ａｍｉｒａ")
     assert comparison_key("Straße") == comparison_key("STRASSE")
-
-
-def test_bidi_controls_and_zero_width_characters_are_hidden_characters():
-    for sneaky in ("admin\u202e", "\u2066x", "a\u200bb", "a\u200fb", "a\u061cb", "tab\there"):
-        assert has_hidden_characters(sneaky), repr(sneaky)
-    assert not has_hidden_characters("Noor الحلو")
 
 
 def test_login_names_allow_letters_of_any_script_but_no_spaces_or_symbols():
