@@ -125,7 +125,7 @@ def attempt(*errors: type[Exception], field: Any = None, message: Any = None) ->
 
 def _report(text: Any, field: Any) -> None:
     if field is not None:
-        field.errors.append(text)
+        field.errors = [*field.errors, text]  # a tuple until the form is validated
     else:
         flash(text, "error")
 
