@@ -4,9 +4,11 @@ request writes nothing. Views of their own, on a real database, so every path is
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from flask import Blueprint, abort, render_template_string, request
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy import exc as sa_exc
 from wtforms import Form, StringField
 
@@ -68,6 +70,17 @@ def app(app_factory):
             '<input name="note" value="{{ form.note.data }}"><p>{{ form.note.errors[0] }}</p>', form=form
         )
 
+    @bp.post("/t/duplicate")
+    def duplicate():
+        taken = uuid.uuid4()
+        db.session.execute(insert(AuditEvent).values(id=taken, occurred_at=utcnow(), action="invitation.created"))
+        with attempt(sa_exc.IntegrityError, message="Already there.") as adding:
+            # Flushed when the savepoint is released, at the end of the block.
+            db.session.add(AuditEvent(id=taken, occurred_at=utcnow(), action="invitation.created", detail="twin"))
+        assert isinstance(adding.problem, sa_exc.IntegrityError)
+        _write("after the duplicate")
+        return "done"
+
     @bp.get("/t/read")
     def read():
         _written()
@@ -110,6 +123,7 @@ def app(app_factory):
         write_then_raise,
         write_then_refuse,
         handled,
+        duplicate,
         read,
         read_and_add,
         read_and_flush,
@@ -150,6 +164,11 @@ def test_a_handled_error_undoes_only_its_own_action_and_the_page_keeps_what_was_
     assert response.status_code == 200
     assert 'value="my words"' in page and "That did not work." in page
     assert _rows(app) == ["before the attempt"]
+
+
+def test_a_duplicate_found_when_the_savepoint_is_released_is_a_handled_error(app, client):
+    assert client.post("/t/duplicate").status_code == 200
+    assert _rows(app) == ["", "after the duplicate"]
 
 
 def test_a_read_writes_nothing_and_one_that_tries_fails_under_test(app, client):
