@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, flash, g, has_request_context, request
+from flask import Flask, Response, current_app, flash, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -28,7 +28,7 @@ class CouncilFlask(Flask):
     error handlers and the session save roll it back. A commit that fails raises here, inside the
     request, so the error pages answer it as they answer any database fault."""
 
-    def dispatch_request(self) -> Any:  # type: ignore[override]
+    def dispatch_request(self) -> Response:
         response = self.make_response(super().dispatch_request())
         _end_view_transaction(response.status_code)
         return response
@@ -59,7 +59,7 @@ def discard() -> None:
 def see_side_writes() -> None:
     """End the request's read transaction, so its next query sees what a side write just committed
     (on SQLite a transaction keeps the snapshot it started with). It must hold no changes."""
-    if _holds_writes(db.session):
+    if _holds_writes(db.session()):
         raise RuntimeError("see_side_writes() would drop changes the request has not committed")
     db.session.rollback()
 
@@ -70,7 +70,7 @@ def see_side_writes() -> None:
 def _refuse_unsaved_writes() -> None:
     """Under test, a read request that changed the database session fails loudly: a read is never
     committed, so such a change would be lost silently. Writes during a read go through side_write()."""
-    if current_app.testing and _holds_writes(db.session):
+    if current_app.testing and _holds_writes(db.session()):
         raise RuntimeError(
             f"{request.method} {request.endpoint} changed the database session, but a read request is never "
             "committed: use side_write() for a write during a read (docs/transactions.md)."
