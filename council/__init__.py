@@ -15,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(
+    from council.transactions import CouncilFlask
+
+    app = CouncilFlask(
         __name__,
         instance_path=os.environ.get("COUNCIL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,

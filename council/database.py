@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -27,12 +27,28 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def reads_only(view: Callable) -> Callable:
+    """Mark a view that answers a POST without storing anything (a download, a test message): its
+    transaction takes no write lock and is never committed, so it can take its time without making
+    every writer wait. Put it below the route decorator, like ``public``."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_write_request() -> bool:
+    """Whether this request may write: any method but GET, HEAD and OPTIONS, unless its view is ``reads_only``."""
+    if request.method in _READ_ONLY_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return not getattr(view, "reads_only", False)
+
+
 def _wants_write_lock(connection) -> bool:
     options = connection.get_execution_options()
     if WRITE_OPTION in options:
         return bool(options[WRITE_OPTION])
     if has_request_context():
-        return request.method not in _READ_ONLY_METHODS
+        return is_write_request()
     return True  # command-line work
 
 

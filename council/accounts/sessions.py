@@ -27,8 +27,8 @@ from werkzeug.datastructures import CallbackDict
 from council.accounts.models import ServerSession
 from council.database import read_engine, write_engine
 from council.db_types import utcnow
-from council.extensions import db
 from council.security import KeyUnwrapError, derive_key, seal, unseal
+from council.transactions import discard
 
 _TOKEN_BYTES = 32
 TIMED_OUT_KEY = "timed_out"
@@ -114,7 +114,7 @@ class ServerSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: CouncilSession, response: Response) -> None:  # type: ignore[override]
         # End the request's own transaction first: what it did not commit will not
         # be, and on SQLite its write lock would otherwise block the writes below.
-        db.session.rollback()
+        discard()
         cookie_name = app.config["SESSION_COOKIE_NAME"]
         cookie_options = session_cookie_options(app)
         if session.destroyed:

@@ -38,6 +38,7 @@ from council.accounts.signing_in import end_session_and_redirect, sign_in_user
 from council.extensions import db, limiter
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY, timezone_names
+from council.transactions import attempt
 
 bp = Blueprint("accounts", __name__)
 
@@ -84,7 +85,6 @@ def login():
             failed = True
         else:
             purge_expired_sessions(db.session)
-            db.session.commit()
             sign_in_user(holder.user, holder.participation_key)
             return redirect(safe_next(form.next.data) or url_for("pages.home"), code=303)
     form.password.data = ""
@@ -115,7 +115,8 @@ def register(token: str):
         return _invitation_problem(problem.reason)
     form = RegistrationForm()
     if form.validate_on_submit():
-        try:
+        # An IntegrityError: somebody took the name between our check and our insert.
+        with attempt(service.NameTaken, service.InvitationUnusable, IntegrityError) as registering:
             registration = service.register(
                 db.session,
                 token,
@@ -124,17 +125,12 @@ def register(token: str):
                 password=form.password.data,
                 log_n=_log_n(),
             )
-            db.session.commit()
-        except service.NameTaken as taken:
-            db.session.rollback()
-            getattr(form, taken.field).errors.append(NAME_TAKEN[taken.field])
-        except service.InvitationUnusable as problem:
-            db.session.rollback()
+        problem = registering.problem
+        if isinstance(problem, service.InvitationUnusable):
             return _invitation_problem(problem.reason)
-        except IntegrityError:
-            # Somebody took the name between our check and our insert.
-            db.session.rollback()
-            form.login_name.errors.append(NAME_TAKEN["login_name"])
+        if problem is not None:
+            taken = problem.field if isinstance(problem, service.NameTaken) else "login_name"
+            getattr(form, taken).errors.append(NAME_TAKEN[taken])
         else:
             sign_in_user(registration.user, registration.participation_key)
             return _show_recovery_code(registration.recovery_code, welcome=True)
@@ -157,7 +153,6 @@ def recovery_code():
     mismatch = False
     if form.validate_on_submit():
         if service.confirm_recovery_code(current_user, form.code.data):
-            db.session.commit()
             flash(_("Thank you. Your recovery code is confirmed."), "success")
             return redirect(url_for("pages.home"), code=303)
         mismatch = True
@@ -173,7 +168,6 @@ def new_recovery_code():
     if key is None:
         abort(400)
     code = service.replace_recovery_code(current_user, key, log_n=_log_n())
-    db.session.commit()
     return _show_recovery_code(code)
 
 
@@ -192,7 +186,6 @@ def recover():
             failed = True
         else:
             end_all_sessions(db.session, result.user.id)
-            db.session.commit()
             sign_in_user(result.user, result.participation_key)
             flash(_("Your new password is set. Any other devices were signed out."), "success")
             return _show_recovery_code(result.recovery_code)
@@ -238,7 +231,6 @@ def preferences():
         current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
         current_user.collapse_content_notes = form.collapse_content_notes.data
         session.pop(SESSION_LOCALE_KEY, None)
-        db.session.commit()
         flash(_("Your preferences are saved."), "success")
         return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/account.html", form=form, end_all_form=EmptyForm()), 400
@@ -249,15 +241,14 @@ def preferences():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.WrongPassword, field=form.current, message=_("That is not your current password.")
+        ) as changing:
             key = service.change_password(
                 db.session, current_user, current=form.current.data, new=form.password.data, log_n=_log_n()
             )
-        except service.WrongPassword:
-            form.current.errors.append(_("That is not your current password."))
-        else:
+        if changing.succeeded:
             end_other_sessions(db.session, current_user.id, session)
-            db.session.commit()
             sign_in_user(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)
@@ -267,5 +258,4 @@ def change_password():
 @bp.post("/account/sign-out-everywhere")
 def sign_out_everywhere():
     end_all_sessions(db.session, current_user.id)
-    db.session.commit()
     return end_session_and_redirect(url_for("accounts.signed_out"))

@@ -19,6 +19,7 @@ from council.audit.labels import AUDIT_ACTION_LABELS
 from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
+from council.transactions import attempt
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -40,7 +41,6 @@ def invitations():
             label=form.label.data,
             valid_days=current_app.config["INVITATION_DAYS"],
         )
-        db.session.commit()
         link = url_for("accounts.register", token=token, _external=True)
         # The link is shown in this response only: its token is stored as a hash.
         return render_template(
@@ -59,12 +59,12 @@ def invitations():
 @bp.post("/invitations/<uuid:invitation_id>/revoke")
 def revoke_invitation(invitation_id: uuid.UUID):
     invitation = db.get_or_404(Invitation, invitation_id)
-    try:
+    with attempt(
+        service.InvitationUnusable,
+        message=_("That invitation can no longer be withdrawn: it was already used, withdrawn or expired."),
+    ) as revoking:
         service.revoke_invitation(db.session, current_user, invitation)
-    except service.InvitationUnusable:
-        flash(_("That invitation can no longer be withdrawn: it was already used, withdrawn or expired."), "error")
-    else:
-        db.session.commit()
+    if revoking.succeeded:
         flash(_("The invitation was withdrawn. Its link no longer works."), "success")
     return redirect(url_for("admin.invitations"), code=303)
 
@@ -79,38 +79,38 @@ def person(user_id: uuid.UUID):
     person = db.get_or_404(User, user_id)
     form = RolesForm(roles=sorted(person.role_names))
     if form.validate_on_submit():
-        try:
+        with attempt(service.AccountError, field=form.roles, message=_roles_problem) as setting:
             service.set_roles(db.session, current_user, person, {Role(r) for r in form.roles.data})
-        except service.AccountClosed:
-            db.session.rollback()
-            form.roles.errors.append(_("This account was closed by its holder. It cannot be given roles again."))
-        except service.AccountError:
-            db.session.rollback()
-            form.roles.errors.append(_("You cannot remove your own coordinator role. Ask another coordinator."))
-        else:
-            db.session.commit()
+        if setting.succeeded:
             flash(_("Roles saved."), "success")
             return redirect(url_for("admin.person", user_id=person.id), code=303)
     return render_template("admin/person.html", person=person, form=form, active_form=EmptyForm())
+
+
+def _roles_problem(problem: Exception) -> str:
+    if isinstance(problem, service.AccountClosed):
+        return _("This account was closed by its holder. It cannot be given roles again.")
+    return _("You cannot remove your own coordinator role. Ask another coordinator.")
 
 
 @bp.post("/people/<uuid:user_id>/access")
 def set_access(user_id: uuid.UUID):
     person = db.get_or_404(User, user_id)
     active = request.form.get("active") == "1"
-    try:
+    with attempt(service.AccountError, message=_access_problem) as setting:
         service.set_active(db.session, current_user, person, active)
-    except service.AccountClosed:
-        flash(_("This account was closed by its holder. It cannot be opened again."), "error")
-        return redirect(url_for("admin.person", user_id=person.id), code=303)
-    except service.AccountError:
-        flash(_("You cannot turn off your own access."), "error")
+    if not setting.succeeded:
         return redirect(url_for("admin.person", user_id=person.id), code=303)
     if not active:
         end_all_sessions(db.session, person.id)
-    db.session.commit()
     flash(_("Access restored.") if active else _("Access turned off. They were signed out everywhere."), "success")
     return redirect(url_for("admin.person", user_id=person.id), code=303)
+
+
+def _access_problem(problem: Exception) -> str:
+    if isinstance(problem, service.AccountClosed):
+        return _("This account was closed by its holder. It cannot be opened again.")
+    return _("You cannot turn off your own access.")
 
 
 @bp.get("/audit")

@@ -529,9 +529,14 @@ def latest_entries(dbs: Session, limit: int = 20) -> list[StipendEntry]:
 
 
 def preference_for(dbs: Session, user: User) -> PaymentPreference:
-    pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
-    if pref is None:
-        pref = PaymentPreference(user_id=user.id, method="", paused=False, declined="", limit_currency="")
+    """The person's payment choices; the defaults, not stored, when they have made none."""
+    stored = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
+    return stored or PaymentPreference(user_id=user.id, method="", paused=False, declined="", limit_currency="")
+
+
+def _preference_to_change(dbs: Session, user: User) -> PaymentPreference:
+    pref = preference_for(dbs, user)
+    if pref not in dbs:
         dbs.add(pref)
     return pref
 
@@ -539,12 +544,12 @@ def preference_for(dbs: Session, user: User) -> PaymentPreference:
 def set_preferences(dbs: Session, user: User, *, method: str, paused: bool, declined: set[str]) -> None:
     if method and method not in PAYMENT_METHODS or not declined <= set(ACTIVITIES):
         raise InvalidAmount
-    pref = preference_for(dbs, user)
+    pref = _preference_to_change(dbs, user)
     pref.method, pref.paused, pref.declined = method, paused, ",".join(sorted(declined))
 
 
 def set_yearly_limit(dbs: Session, coordinator: User, advisor: User, amount_minor: int | None, currency: str) -> None:
-    pref = preference_for(dbs, advisor)
+    pref = _preference_to_change(dbs, advisor)
     pref.yearly_limit_minor = amount_minor
     pref.limit_currency = check_currency(currency) if amount_minor is not None else ""
     audit.record(dbs, coordinator, "stipend.limit_set", subject=advisor)

@@ -61,6 +61,7 @@ from council.extensions import db
 from council.forms import EmptyForm
 from council.i18n import local_to_utc
 from council.policies.service import published_or_404
+from council.transactions import attempt
 
 bp = Blueprint("compensation", __name__)
 
@@ -70,7 +71,6 @@ bp = Blueprint("compensation", __name__)
 def statement():
     entries = service.entries_for(db.session, current_user.id)
     pref = service.preference_for(db.session, current_user)
-    db.session.rollback()  # a page view stores nothing
     preference_form = PreferenceForm(method=pref.method, paused=pref.paused, declined=sorted(pref.declined_activities))
     return render_template(
         "compensation/statement.html",
@@ -93,7 +93,6 @@ def save_preferences():
         service.set_preferences(
             db.session, current_user, method=form.method.data, paused=form.paused.data, declined=set(form.declined.data)
         )
-        db.session.commit()
         flash(_("Your payment choices are saved."), "success")
     else:
         flash(_("Those choices could not be saved. Please try again."), "error")
@@ -108,7 +107,6 @@ def save_payee():
         service.save_payee_profile(
             db.session, current_user, _payee_details(form), secret=current_app.config["PAYEE_DATA_KEY"]
         )
-        db.session.commit()
         flash(_("Your payment details are saved, encrypted. Only coordinators can read them."), "success")
     else:
         flash(_("Please give at least the name for payments."), "error")
@@ -133,21 +131,19 @@ def person_payment(user_id: uuid.UUID):
         if payee_form.validate_on_submit():
             service.save_payee_profile(db.session, person, _payee_details(payee_form), secret=secret)
             audit.record(db.session, current_user, "payee.saved", subject=person)
-            db.session.commit()
             flash(_("Payment details saved."), "success")
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
     elif request.method == "POST" and limit_form.validate_on_submit():
-        try:
+        with attempt(
+            AmountUnreadable,
+            service.InvalidAmount,
+            field=limit_form.amount,
+            message=_("Write the amount as a number with no more decimals than the currency has."),
+        ) as limiting:
             currency = (limit_form.currency.data or "").upper()
             amount = parse_amount(limit_form.amount.data, currency) if limit_form.amount.data else None
             service.set_yearly_limit(db.session, current_user, person, amount, currency)
-        except (AmountUnreadable, service.InvalidAmount):
-            db.session.rollback()
-            limit_form.amount.errors.append(
-                _("Write the amount as a number with no more decimals than the currency has.")
-            )
-        else:
-            db.session.commit()
+        if limiting.succeeded:
             flash(_("The yearly limit is saved."), "success")
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
     if request.method == "GET":
@@ -156,9 +152,8 @@ def person_payment(user_id: uuid.UUID):
         # another request is writing).
         with side_write() as writer:
             details = service.read_payee_profile(writer, current_user, person, secret=secret)
-    else:
+    else:  # the audit record of this read is committed with the request
         details = service.read_payee_profile(db.session, current_user, person, secret=secret)
-        db.session.commit()  # the audit record of this read
     pref = db.session.scalar(select(PaymentPreference).where(PaymentPreference.user_id == person.id))
     return render_template(
         "compensation/person_payment.html",
@@ -218,7 +213,6 @@ def review_done(policy_id: uuid.UUID, number: int):
         service.complete_review(db.session, current_user, revision)
     except service.ReviewNotOpen:
         abort(409)
-    db.session.commit()
     flash(_("Thank you. Your review is marked as done; it earns a stipend when the review closes."), "success")
     return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
 
@@ -289,7 +283,9 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
 def plan_meeting():
     form = PlannedMeetingForm(prefix="planned")
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.MeetingInPast, field=form.starts_at, message=_("Please choose a time that is still to come.")
+        ) as planning:
             service.plan_meeting(
                 db.session,
                 current_user,
@@ -300,11 +296,7 @@ def plan_meeting():
                 key=form.key.data,
                 now=utcnow(),
             )
-        except service.MeetingInPast:
-            db.session.rollback()
-            form.starts_at.errors.append(_("Please choose a time that is still to come."))
-        else:
-            db.session.commit()
+        if planning.succeeded:
             flash(_("The meeting is planned. Advisors see it on their home page."), "success")
             return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
     return _pay_run_page(planned_form=form, status=400)
@@ -317,7 +309,6 @@ def cancel_planned_meeting(meeting_id: uuid.UUID):
     meeting = db.get_or_404(PlannedMeeting, meeting_id)
     if form.validate_on_submit():
         service.cancel_planned_meeting(db.session, current_user, meeting)
-        db.session.commit()
         flash(_("The planned meeting is cancelled."), "success")
     return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
 
@@ -339,15 +330,11 @@ def record_other():
     form = _other_form(formdata=request.form)
     if form.validate_on_submit():
         advisor = db.session.get(User, uuid.UUID(form.advisor.data))
-        try:
+        with attempt(service.NoRate, message=_("That activity has no rate on that date yet.")) as recording:
             entry = service.earn_for_other(
                 db.session, current_user, advisor, name=form.name.data, on=form.on.data, key=form.key.data
             )
-        except service.NoRate:
-            db.session.rollback()
-            flash(_("That activity has no rate on that date yet."), "error")
-        else:
-            db.session.commit()
+        if recording.succeeded:
             flash(_("The activity is recorded.") if entry else _("They take part in this without payment."), "success")
     else:
         flash(_("Please choose an advisor, an activity and a date."), "error")
@@ -372,21 +359,19 @@ def _advisors():
 def add_rate():
     form = RateForm()
     if form.validate_on_submit():
-        service.set_rate(
-            db.session,
-            current_user,
-            activity=form.activity.data,
-            amount_minor=form.amount_minor,
-            currency=form.currency.data,
-            effective_from=form.effective_from.data,
-            name=form.name.data or "",
-        )
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            flash(_("A rate for that activity and currency already starts on that date."), "error")
-        else:
+        with attempt(
+            IntegrityError, message=_("A rate for that activity and currency already starts on that date.")
+        ) as setting:
+            service.set_rate(
+                db.session,
+                current_user,
+                activity=form.activity.data,
+                amount_minor=form.amount_minor,
+                currency=form.currency.data,
+                effective_from=form.effective_from.data,
+                name=form.name.data or "",
+            )
+        if setting.succeeded:
             flash(
                 _("The rate is saved. It applies from its date; entries already earned keep their amount."), "success"
             )
@@ -405,7 +390,6 @@ def approve():
     if form.validate_on_submit():
         chosen = [e for e in earned if str(e.id) in set(form.entries.data)]
         count = service.approve(db.session, current_user, chosen)
-        db.session.commit()
         flash(ngettext("%(num)d entry approved.", "%(num)d entries approved.", count), "success")
     else:
         flash(_("Some of those entries were already approved or paid. Please look again."), "error")
@@ -427,7 +411,11 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
         flash(_("Those entries are no longer waiting for payment. Please look again."), "error")
         return redirect(url_for("compensation.pay_run"), code=303)
     chosen = [e for e in approved if str(e.id) in set(form.entries.data)]
-    try:
+    with attempt(
+        service.AlreadyPaid,
+        service.NotPayable,
+        message=_("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
+    ) as paying:
         payment = service.pay(
             db.session,
             current_user,
@@ -438,14 +426,8 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
             reference=form.reference.data or "",
             key=form.key.data,
         )
-    except (service.AlreadyPaid, service.NotPayable):
-        db.session.rollback()
-        flash(
-            _("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
-            "error",
-        )
+    if not paying.succeeded:
         return redirect(url_for("compensation.pay_run"), code=303)
-    db.session.commit()
     flash(
         _(
             "Payment of %(amount)s to %(name)s recorded.",
@@ -471,7 +453,7 @@ def record_meeting():
         if status:
             minutes = request.form.get(f"minutes-{advisor.id}", "0")
             attendance[advisor] = (status, int(minutes) if minutes.isdigit() else 0)
-    try:
+    with attempt(service.NoRate, service.InvalidAmount, message=_meeting_problem) as recording:
         service.record_meeting(
             db.session,
             current_user,
@@ -481,19 +463,15 @@ def record_meeting():
             attendance=attendance,
             key=form.key.data,
         )
-    except service.NoRate:
-        db.session.rollback()
-        flash(_("There is no meeting rate for that date yet. Please add one first."), "error")
-        return redirect(url_for("compensation.pay_run"), code=303)
-    except service.InvalidAmount:
-        db.session.rollback()
-        flash(
-            _("For someone who was partly there, give the minutes they attended, up to the meeting's length."), "error"
-        )
-        return redirect(url_for("compensation.pay_run"), code=303)
-    db.session.commit()
-    flash(_("The meeting is recorded and attendance earns its stipend."), "success")
+    if recording.succeeded:
+        flash(_("The meeting is recorded and attendance earns its stipend."), "success")
     return redirect(url_for("compensation.pay_run"), code=303)
+
+
+def _meeting_problem(problem: Exception) -> str:
+    if isinstance(problem, service.NoRate):
+        return _("There is no meeting rate for that date yet. Please add one first.")
+    return _("For someone who was partly there, give the minutes they attended, up to the meeting's length.")
 
 
 @bp.route("/admin/stipends/entries/<uuid:entry_id>/adjust", methods=["GET", "POST"])
@@ -502,16 +480,17 @@ def adjust(entry_id: uuid.UUID):
     entry = db.get_or_404(StipendEntry, entry_id)
     form = AdjustForm(key=secrets.token_urlsafe(18))
     if form.validate_on_submit():
-        try:
+        with attempt(
+            AmountUnreadable,
+            service.InvalidAmount,
+            field=form.amount,
+            message=_("Write a non-zero amount with no more decimals than the currency has."),
+        ) as adjusting:
             amount = parse_amount(form.amount.data, entry.currency)
             service.adjust(
                 db.session, current_user, entry, amount_minor=amount, reason=form.reason.data, key=form.key.data
             )
-        except (AmountUnreadable, service.InvalidAmount):
-            db.session.rollback()
-            form.amount.errors.append(_("Write a non-zero amount with no more decimals than the currency has."))
-        else:
-            db.session.commit()
+        if adjusting.succeeded:
             flash(_("The correction is recorded as a new entry. The original stays as it was."), "success")
             return redirect(url_for("compensation.pay_run"), code=303)
     return render_template(

@@ -12,11 +12,13 @@ from flask_login import current_user
 
 from council.accounts.access import requires_role
 from council.accounts.models import Role
+from council.database import reads_only
 from council.db_types import utcnow
 from council.digest import service
 from council.digest.forms import MailSettingsForm, SubscribeForm, TrialMessageForm, UnsubscribeForm
 from council.digest.models import MailSecurity
 from council.extensions import db
+from council.transactions import attempt
 
 bp = Blueprint("digest", __name__)
 
@@ -78,7 +80,6 @@ def settings():
     if form.validate_on_submit():
         had_one = service.subscription_for(db.session, current_user) is not None
         service.subscribe(db.session, current_user, form.address.data, secret=_secret())
-        db.session.commit()
         flash(_("Your new address is saved.") if had_one else _("The email digest is on."), "success")
         return redirect(url_for("digest.settings"), code=303)
     return _render_digest(form, 400 if form.errors else 200)
@@ -91,7 +92,6 @@ def turn_off():
         flash(_("That did not work. Please try again."), "error")
         return redirect(url_for("digest.settings"), code=303)
     service.unsubscribe(db.session, current_user)
-    db.session.commit()
     flash(_("The email digest is off. Your address was deleted."), "success")
     return redirect(url_for("digest.settings"), code=303)
 
@@ -130,7 +130,15 @@ def mail_settings():
     settings = service.mail_settings(db.session)
     form = MailSettingsForm() if request.method == "POST" else _settings_form(settings)
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.InsecureMailServer,
+            field=form.security,
+            message=_(
+                "Without encryption the password and messages cross the network "
+                "readable. Choose STARTTLS or TLS, or use a relay on this machine "
+                "(localhost)."
+            ),
+        ) as saving:
             service.save_mail_settings(
                 db.session,
                 current_user,
@@ -144,17 +152,7 @@ def mail_settings():
                 send_hour=form.send_hour.data,
                 secret=_secret(),
             )
-        except service.InsecureMailServer:
-            db.session.rollback()
-            form.security.errors.append(
-                _(
-                    "Without encryption the password and messages cross the network "
-                    "readable. Choose STARTTLS or TLS, or use a relay on this machine "
-                    "(localhost)."
-                )
-            )
-        else:
-            db.session.commit()
+        if saving.succeeded:
             flash(_("The mail settings are saved."), "success")
             return redirect(url_for("digest.mail_settings"), code=303)
     return _render_mail(form, TrialMessageForm(), settings, 400 if form.errors else 200)
@@ -162,6 +160,7 @@ def mail_settings():
 
 @bp.post("/admin/mail/test")
 @requires_role(Role.COORDINATOR)
+@reads_only  # stores nothing, so no write lock is held while the mail server is talked to
 def send_test():
     settings = service.mail_settings(db.session)
     test_form = TrialMessageForm()
@@ -171,7 +170,6 @@ def send_test():
             outgoing = service.outgoing_mail(
                 db.session, secret=_secret(), timeout=current_app.config["MAIL_TIMEOUT_SECONDS"]
             )
-            db.session.commit()  # nothing to write: this only ends the transaction before talking to the server
             service.send_test_message(
                 outgoing, test_form.test_address.data, locale=locale.language if locale else "en", now=utcnow()
             )

@@ -38,6 +38,7 @@ from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.policies.pages import render_section
 from council.policies.service import published_or_404
+from council.transactions import attempt
 
 bp = Blueprint("feedback", __name__)
 
@@ -78,23 +79,19 @@ def _draft_from(form) -> service.Draft:
 
 def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
-    try:
+    with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours) as posting:
         comment = service.post_comment(
             db.session, current_participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
         )
-    except service.ReviewClosed:
-        db.session.rollback()
+    if isinstance(posting.problem, service.ReviewClosed):
         return None, _(
             "The review of this revision is closed, so comments can no longer be added. "
             "Your text is below, so you can keep it."
         )
-    except service.UnknownTarget:
-        db.session.rollback()
+    if isinstance(posting.problem, service.UnknownTarget):
         return None, _("That question is not part of this section. Please choose again.")
-    except service.NotYours:
-        db.session.rollback()
+    if isinstance(posting.problem, service.NotYours):
         return None, _("This form was already used. Please reload the page and write again.")
-    db.session.commit()
     flash(_("Your comment is posted. Nobody else can tell that it is yours."), "success")
     return redirect(_section_url(revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303), None
 
@@ -253,7 +250,11 @@ def edit(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
     form = EditCommentForm(body=comment.body, language=comment.language, quote_consent=comment.quote_consent)
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.ReviewClosed,
+            field=form.body,
+            message=_("The review of this revision is closed, so comments can no longer be changed."),
+        ) as editing:
             service.edit_comment(
                 db.session,
                 current_participation_key(),
@@ -263,11 +264,7 @@ def edit(comment_id: uuid.UUID):
                 language=form.language.data,
                 limit=current_app.config["COMMENT_MAX_CHARS"],
             )
-        except service.ReviewClosed:
-            db.session.rollback()
-            form.body.errors.append(_("The review of this revision is closed, so comments can no longer be changed."))
-        else:
-            db.session.commit()
+        if editing.succeeded:
             flash(_("Your comment is updated."), "success")
             return redirect(url_for("feedback.mine"), code=303)
     return render_template("feedback/edit.html", comment=comment, form=form, reason_labels=HIDE_REASON_LABELS), (
@@ -279,7 +276,6 @@ def edit(comment_id: uuid.UUID):
 def withdraw(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
     service.withdraw(db.session, current_participation_key(), comment)
-    db.session.commit()
     flash(_("Your comment is withdrawn. Its text is gone."), "success")
     return redirect(url_for("feedback.mine"), code=303)
 
@@ -291,7 +287,6 @@ def another_look(comment_id: uuid.UUID):
         service.request_another_look(db.session, current_participation_key(), comment)
     except service.FeedbackError:
         abort(409)
-    db.session.commit()
     flash(_("A moderator will look at your comment again."), "success")
     return redirect(url_for("feedback.mine"), code=303)
 
@@ -304,7 +299,6 @@ def flag(comment_id: uuid.UUID):
     if key is None or comment.state != CommentState.VISIBLE:
         abort(409)
     service.flag(db.session, key, comment)
-    db.session.commit()
     flash(_("Thank you. A moderator will look at this comment. Nobody will know that you asked."), "success")
     return redirect(_section_url(comment.revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303)
 
@@ -366,7 +360,6 @@ def respond(comment_id: uuid.UUID):
         abort(409)
     if form.validate_on_submit():
         service.respond(db.session, current_user, comment, Disposition(form.disposition.data), form.body.data)
-        db.session.commit()
         flash(_("Your answer is saved, signed with your name."), "success")
         return _back_to_list(comment)
     return render_template(
@@ -386,7 +379,6 @@ def hide(comment_id: uuid.UUID):
     if comment.state == CommentState.WITHDRAWN or not form.validate_on_submit():
         abort(400)
     service.hide(db.session, current_user, comment, HideReason(form.reason.data), form.note.data or "")
-    db.session.commit()
     flash(_("The comment is hidden. It is kept, and readers see the reason."), "success")
     return _back_to_list(comment)
 
@@ -396,7 +388,6 @@ def hide(comment_id: uuid.UUID):
 def restore(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
     service.restore(db.session, current_user, comment)
-    db.session.commit()
     flash(_("The comment is shown again."), "success")
     return _back_to_list(comment)
 
@@ -410,7 +401,6 @@ def translate(comment_id: uuid.UUID):
     form = CommentTranslationForm()
     if form.validate_on_submit():
         service.translate(db.session, current_user, comment, form.locale.data, form.body.data)
-        db.session.commit()
         flash(_("The translation is saved and shown beside the original."), "success")
         return _back_to_list(comment)
     return render_template("feedback/translate.html", comment=comment, form=form, language_names=LANGUAGE_NAMES), (

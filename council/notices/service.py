@@ -19,8 +19,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import g
-from sqlalchemy import LargeBinary, Select, Uuid, case, cast, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    LargeBinary,
+    Select,
+    Uuid,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
@@ -66,10 +80,12 @@ def seen_until(user: User, key: bytes | None) -> datetime | None:
         return None
 
 
-def mark_seen(user: User, key: bytes | None, now: datetime) -> None:
-    """Everything up to ``now`` has been seen. Without the key (an old session) nothing is recorded."""
-    if key is not None:
-        user.notices_seen = seal(_seal_key(key, user), now.isoformat().encode(), user.id.bytes)
+def mark_seen(dbs: Session, user: User, key: bytes, now: datetime) -> None:
+    """Everything up to ``now`` has been seen: written through ``dbs`` (a side write, during a page view),
+    and set on the caller's copy of the person as the stored value, not as a change to save."""
+    sealed = seal(_seal_key(key, user), now.isoformat().encode(), user.id.bytes)
+    dbs.execute(update(User).where(User.id == user.id).values(notices_seen=sealed))
+    set_committed_value(user, "notices_seen", sealed)
 
 
 def _window_start(now: datetime) -> datetime:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from council.accounts.access import current_participation_key
+from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.notices import service
@@ -42,9 +43,10 @@ def index():
     if page > 1 and not found:
         abort(404)
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
-    service.mark_seen(current_user, key, now)
-    # Drawn before the commit, which would expire every loaded row and load each again one by one.
-    html = render_template(
+    if key is not None:  # without the key (an old session) nothing is recorded
+        with side_write() as writer:
+            service.mark_seen(writer, current_user, key, now)
+    return render_template(
         "notices/index.html",
         notices=found,
         hidden=hidden,
@@ -54,5 +56,3 @@ def index():
         per_page=service.NOTICES_PER_PAGE,
         total=total,
     )
-    db.session.commit()
-    return html

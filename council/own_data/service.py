@@ -93,7 +93,7 @@ def _profile(user: User) -> dict:
 
 
 def _payment_preferences(dbs: Session, user: User) -> dict | None:
-    # Read, not ``compensation.preference_for``: that one creates the row, and a download writes nothing.
+    # Read, not ``compensation.preference_for``, which fills in defaults: the file says when no choice was made.
     pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
     if pref is None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
@@ -13,6 +14,7 @@ from council.accounts.forms import ROLE_LABELS
 from council.accounts.signing_in import end_session_and_redirect
 from council.compensation.forms import ACTIVITY_LABELS, ATTENDANCE_LABELS, METHOD_LABELS, STATUS_LABELS
 from council.compensation.money import format_money
+from council.database import reads_only
 from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback.forms import COMMENT_STATE_LABELS, CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
@@ -20,9 +22,18 @@ from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.own_data import service
 from council.own_data.forms import CloseAccountForm, OwnDataForm
+from council.transactions import attempt
 from council.voting.forms import POLL_STATE_LABELS
 
 bp = Blueprint("own_data", __name__)
+
+#: Why the account stays open, beside the password field.
+CLOSING_REFUSED = {
+    accounts.WrongPassword: _l("That is not your password. Your account is still open."),
+    service.LastCoordinator: _l(
+        "You are the only coordinator. Make another person a coordinator before you close your account."
+    ),
+}
 
 
 def _log_n() -> int:
@@ -34,6 +45,7 @@ def _login_limit() -> str:
 
 
 @bp.route("/account/my-data", methods=["GET", "POST"])
+@reads_only
 @limiter.limit(_login_limit, methods=["POST"])
 def download():
     form = OwnDataForm()
@@ -57,7 +69,6 @@ def _own_data_file(kind: str, key: bytes):
         payee_secret=current_app.config["PAYEE_DATA_KEY"],
         today=today,
     )
-    db.session.rollback()  # a download stores nothing
     if kind == "json":
         body, mimetype, extension = service.to_json(data), "application/json", "json"
     else:
@@ -105,7 +116,6 @@ def withdraw_all_comments():
     if key is None:
         abort(400)
     count = service.withdraw_all_comments(db.session, key)
-    db.session.commit()
     if count:
         flash(
             ngettext(
@@ -125,7 +135,7 @@ def withdraw_all_comments():
 def close_account():
     form = CloseAccountForm()
     if form.validate_on_submit():
-        try:
+        with attempt(accounts.WrongPassword, service.LastCoordinator, accounts.AccountClosed) as closing:
             service.close_account(
                 db.session,
                 current_user._get_current_object(),
@@ -133,19 +143,10 @@ def close_account():
                 log_n=_log_n(),
                 label_locale=current_app.config["BABEL_DEFAULT_LOCALE"],
             )
-        except accounts.WrongPassword:
-            db.session.rollback()
-            form.password.errors.append(_("That is not your password. Your account is still open."))
-        except service.LastCoordinator:
-            db.session.rollback()
-            form.password.errors.append(
-                _("You are the only coordinator. Make another person a coordinator before you close your account.")
-            )
-        except accounts.AccountClosed:
-            db.session.rollback()
-            abort(409)
-        else:
-            db.session.commit()
+        if closing.succeeded:
             return end_session_and_redirect(url_for("pages.home"))
+        if isinstance(closing.problem, accounts.AccountClosed):
+            abort(409)
+        form.password.errors.append(CLOSING_REFUSED[type(closing.problem)])
     form.password.data = ""
     return _leaving_page(form, 400)

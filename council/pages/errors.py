@@ -15,8 +15,9 @@ from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import HTTPException
 
 from council.database import database_fault_status
-from council.extensions import db, limiter, login_manager
+from council.extensions import limiter, login_manager
 from council.operations.logging import log_error
+from council.transactions import discard
 
 ERROR_TEXTS = {
     400: (
@@ -102,7 +103,7 @@ def _handle_csrf_error(error: CSRFError):
 
 
 def _handle_unexpected(error: Exception):
-    db.session.rollback()
+    discard()
     log_error(error, event="unhandled", status=500)
     return render_error(500)
 
@@ -153,7 +154,7 @@ def _handle_database_error(error: Exception):
     locale = _preferred_locale()
     kept = _kept_form()
     try:
-        db.session.rollback()
+        discard()
     except sa_exc.SQLAlchemyError:
         pass
     if _session_or_none() is None:  # the session record itself could not be read

@@ -84,5 +84,4 @@ def set_language():
         session[SESSION_LOCALE_KEY] = chosen
         if current_user.is_authenticated:
             current_user.locale = chosen
-            db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("pages.home"), code=303)

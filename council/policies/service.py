@@ -197,6 +197,7 @@ def create_policy(
     )
     dbs.add(revision)
     resync_sections(revision)
+    dbs.flush()  # the caller links to it by its id
     return policy
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, get_timezone
@@ -23,6 +24,7 @@ from council.policies.diff import compare
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision, TranslationState
 from council.policies.pages import render_section
+from council.transactions import attempt, keep_writes_on_error
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
 
@@ -174,7 +176,6 @@ def new():
             change_notes=form.change_notes.data,
             locale=_locale(),
         )
-        db.session.commit()
         flash(_("Draft saved."), "success")
         return redirect(url_for("policies.edit_draft", policy_id=created.id), code=303)
     return render_template("policies/draft.html", form=form, policy=None, draft=None, preview=None), (
@@ -204,19 +205,17 @@ def edit_draft(policy_id: uuid.UUID):
                 db.session, draft, title=form.title.data, body=form.body.data, change_notes=form.change_notes.data
             )
             if action == "publish":
-                db.session.commit()  # the text is kept even when publishing is refused
-                try:
+                with attempt(service.PublishRefused) as publishing:
                     # Features above policies may add rules (summaries: the last round answered first).
                     hooks.call_one("policies.publish", db.session, draft, default=service.publish)
-                except service.PublishRefused as problem:
-                    db.session.rollback()
+                if not publishing.succeeded:
+                    keep_writes_on_error()  # the text is kept even when publishing is refused
+                    problem = cast(service.PublishRefused, publishing.problem)
                     return _draft_page(form, found, draft, status=problem.status, problem=problem)
-                db.session.commit()
                 flash(
                     _("Revision %(number)d is published. It can no longer be changed.", number=draft.number), "success"
                 )
                 return redirect(url_for("policies.revision", policy_id=found.id, number=draft.number), code=303)
-            db.session.commit()
             flash(_("Draft saved."), "success")
             return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
     return _draft_page(form, found, draft, status=400 if form.errors else 200, preview=preview)
@@ -243,15 +242,15 @@ def draft_sections(policy_id: uuid.UUID):
     choices = service.continuation_choices(draft)
     if request.method == "POST" and EmptyForm().validate_on_submit():
         chosen = {s.key: request.form.get(f"continues-{s.key}", s.key if not choices else "") for s in draft.sections}
-        try:
+        with attempt(
+            service.ContinuationInvalid,
+            message=_("Two sections cannot continue the same earlier section. Please choose again."),
+        ) as matching:
             service.set_continuations(db.session, draft, chosen)
-        except service.ContinuationInvalid:
-            db.session.rollback()
-            flash(_("Two sections cannot continue the same earlier section. Please choose again."), "error")
+        if not matching.succeeded:
             return render_template(
                 "policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm()
             ), 400
-        db.session.commit()
         flash(_("Section matching saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
     return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm())
@@ -278,7 +277,6 @@ def section_notes(policy_id: uuid.UUID, key: str):
             content_note=form.content_note.data,
             questions=form.questions.data.splitlines(),
         )
-        db.session.commit()
         flash(_("Section notes saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
     return render_template("policies/section_notes.html", policy=found, draft=draft, section=current, form=form)
@@ -292,7 +290,6 @@ def next_revision(policy_id: uuid.UUID):
         service.start_next_revision(db.session, found, current_user)
     except service.NotPublished:
         abort(409)
-    db.session.commit()
     return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
 
 
@@ -306,18 +303,18 @@ def review_window(policy_id: uuid.UUID, number: int):
         closes_at=utc_to_local(window.closes_at) if window else None,
     )
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.ReviewWindowInvalid,
+            field=form.closes_at,
+            message=lambda problem: REVIEW_WINDOW_PROBLEMS[problem.reason],
+        ) as setting:
             service.set_review_window(
                 db.session,
                 found,
                 opens_at=local_to_utc(form.opens_at.data),
                 closes_at=local_to_utc(form.closes_at.data),
             )
-        except service.ReviewWindowInvalid as problem:
-            db.session.rollback()
-            form.closes_at.errors.append(REVIEW_WINDOW_PROBLEMS[problem.reason])
-        else:
-            db.session.commit()
+        if setting.succeeded:
             flash(_("The review window is saved."), "success")
             return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
     status = 400 if form.errors else 200
@@ -342,22 +339,20 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
     existing = reading.translation if reading.state == TranslationState.CURRENT else None
     form = TranslationForm(title=existing.title if existing else "", body=existing.body_markdown if existing else "")
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.TranslationMismatch,
+            field=form.body,
+            message=lambda mismatch: _(
+                "The translation has %(found)d sections but the original has %(expected)d. "
+                "Keep the same ## headings in the same order.",
+                found=mismatch.found,
+                expected=mismatch.expected,
+            ),
+        ) as translating:
             service.save_translation(
                 db.session, found, current_user, locale=locale, title=form.title.data, body=form.body.data
             )
-        except service.TranslationMismatch as mismatch:
-            db.session.rollback()
-            form.body.errors.append(
-                _(
-                    "The translation has %(found)d sections but the original has %(expected)d. "
-                    "Keep the same ## headings in the same order.",
-                    found=mismatch.found,
-                    expected=mismatch.expected,
-                )
-            )
-        else:
-            db.session.commit()
+        if translating.succeeded:
             flash(_("The translation is saved."), "success")
             return redirect(
                 url_for("policies.side_by_side", policy_id=policy_id, number=number, locale=locale), code=303

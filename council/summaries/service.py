@@ -31,6 +31,7 @@ from council.policies.models import ReviewWindow, Revision, WindowState
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
 from council.text import clean_text
+from council.transactions import see_side_writes
 from council.voting.service import polls_for_revision, results, turnout
 
 #: Dispositions counted in a summary, "none" for a comment not answered when the review closed.
@@ -99,8 +100,8 @@ def close_due_reviews(*, min_group: int) -> None:
         return
     with side_write() as writer:
         take_due_summaries(writer, min_group=min_group)
-    # On SQLite the request's read transaction would keep its older snapshot; it holds no changes, so end it.
-    db.session.commit()
+    # On SQLite the request's read transaction would keep its older snapshot.
+    see_side_writes()
 
 
 def close_review_now(dbs: Session, author: User, revision: Revision, *, min_group: int) -> FeedbackSummary:

@@ -27,6 +27,7 @@ from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
 from council.summaries.models import Paraphrase
+from council.transactions import attempt
 from council.voting.kinds import CONSENT_CHOICE_LABELS
 from council.voting.models import PollKind
 
@@ -200,18 +201,11 @@ def paraphrase(policy_id: uuid.UUID, number: int, comment_id: uuid.UUID):
     form = ParaphraseForm(body=existing.body if existing else "")
     status = 200
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.OutcomeRecorded, service.NotParaphrasable, field=form.body, message=_paraphrase_problem
+        ) as writing:
             service.write_paraphrase(db.session, current_user, comment, form.body.data)
-        except service.OutcomeRecorded:
-            db.session.rollback()
-            form.body.errors.append(
-                _("The next revision is published, so its record of this comment can no longer change.")
-            )
-        except service.NotParaphrasable:
-            db.session.rollback()
-            form.body.errors.append(_("This comment can no longer be paraphrased: it was hidden or withdrawn."))
-        else:
-            db.session.commit()
+        if writing.succeeded:
             flash(_("The paraphrase is saved."), "success")
             return redirect(
                 url_for("summaries.summary", policy_id=policy_id, number=number, _anchor="paraphrases"), code=303
@@ -228,19 +222,22 @@ def paraphrase(policy_id: uuid.UUID, number: int, comment_id: uuid.UUID):
     ), status
 
 
+def _paraphrase_problem(problem: Exception) -> str:
+    if isinstance(problem, service.OutcomeRecorded):
+        return _("The next revision is published, so its record of this comment can no longer change.")
+    return _("This comment can no longer be paraphrased: it was hidden or withdrawn.")
+
+
 @bp.post("/review/close")
 @requires_role(Role.AUTHOR)
 def close_review(policy_id: uuid.UUID, number: int):
     revision = published_or_404(db.session, policy_id, number)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt(service.ReviewNotOpen, message=_("This review is not open, so it cannot be closed.")) as closing:
         service.close_review_now(db.session, current_user, revision, min_group=_min_group())
-    except service.ReviewNotOpen:
-        db.session.rollback()
-        flash(_("This review is not open, so it cannot be closed."), "error")
+    if not closing.succeeded:
         return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
-    db.session.commit()
     flash(_("The review is closed and its summary is ready."), "success")
     return redirect(url_for("summaries.summary", policy_id=policy_id, number=number), code=303)
 

@@ -18,6 +18,7 @@ from council.database import side_write
 from council.extensions import db
 from council.i18n import local_to_utc
 from council.policies.service import published_or_404
+from council.transactions import attempt, see_side_writes
 from council.voting import service
 from council.voting.forms import KIND_LABELS, PollForm, VoteForm
 from council.voting.kinds import rules_for
@@ -40,8 +41,8 @@ def _tick() -> None:
         service.open_due_polls(writer)
         service.close_due_polls(writer)
     # The request's own read transaction began before (loading the user); on SQLite it would
-    # keep seeing the snapshot from before these changes. It holds no changes, so end it.
-    db.session.commit()
+    # keep seeing the snapshot from before these changes.
+    see_side_writes()
 
 
 def _choice_label(poll: Poll, value: str) -> str:
@@ -93,7 +94,9 @@ def vote(poll_id: uuid.UUID):
     form = _vote_form(found)
     problem = None
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.InvalidChoice, service.BlockNeedsReason, service.PollNotOpen, service.NotEligible
+        ) as voting:
             service.vote(
                 db.session,
                 current_user,
@@ -104,21 +107,22 @@ def vote(poll_id: uuid.UUID):
                 language=get_locale().language,
                 comment_limit=current_app.config["COMMENT_MAX_CHARS"],
             )
-        except service.InvalidChoice:
-            problem = _("That is not one of this poll's answers. Please choose again.")
-        except service.BlockNeedsReason:
-            problem = _("Please say why you block. Your reason is posted as an anonymous comment.")
-        except service.PollNotOpen:
-            problem = _("This poll is closed, so votes can no longer be cast or changed.")
-        except service.NotEligible:
-            problem = _("You are not on this poll's list of voters. It was fixed when the poll opened.")
-        else:
-            db.session.commit()
+        if voting.succeeded:
             flash(_("Your vote was counted. You can change it until the poll closes."), "success")
             return redirect(url_for("voting.poll", poll_id=found.id), code=303)
-        db.session.rollback()
+        problem = _vote_problem(voting.problem)
         form.choice.errors = [problem]
     return _render_poll(found, form, status=409 if problem else 400)
+
+
+def _vote_problem(problem: Exception | None) -> str:
+    if isinstance(problem, service.InvalidChoice):
+        return _("That is not one of this poll's answers. Please choose again.")
+    if isinstance(problem, service.BlockNeedsReason):
+        return _("Please say why you block. Your reason is posted as an anonymous comment.")
+    if isinstance(problem, service.PollNotOpen):
+        return _("This poll is closed, so votes can no longer be cast or changed.")
+    return _("You are not on this poll's list of voters. It was fixed when the poll opened.")
 
 
 @bp.get("/polls/<uuid:poll_id>/roll")
@@ -138,7 +142,9 @@ def new_poll(policy_id: uuid.UUID, number: int):
         SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections
     ]
     if form.validate_on_submit():
-        try:
+        with attempt(
+            service.PollInvalid, field=form.question, message=lambda problem: POLL_PROBLEMS[problem.reason]
+        ) as creating:
             created = service.create_poll(
                 db.session,
                 current_user,
@@ -154,11 +160,7 @@ def new_poll(policy_id: uuid.UUID, number: int):
                 score_max=form.score_max.data,
                 min_ballots=current_app.config["POLL_MIN_BALLOTS"],
             )
-        except service.PollInvalid as problem:
-            db.session.rollback()
-            form.question.errors.append(POLL_PROBLEMS[problem.reason])
-        else:
-            db.session.commit()
+        if creating.succeeded:
             flash(_("The poll is saved. It opens at the time you chose."), "success")
             return redirect(url_for("voting.poll", poll_id=created.id), code=303)
     return render_template("voting/new.html", form=form, revision=revision, kind_labels=KIND_LABELS), (

@@ -59,7 +59,7 @@ def _load_demo(env: dict[str, str], password: str) -> None:
         "import sys\n"
         "from flask_migrate import upgrade\n"
         "from council import create_app\n"
-        "from council.cli import load_demo\n"
+        "from council.demo import load_demo\n"
         "from council.extensions import db\n"
         "app = create_app()\n"
         "with app.app_context():\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from council.cli import load_demo
+from council.demo import load_demo
 from tests.browser.support import keep_traffic_local, serving
 from tests.conftest import PASSWORD
 

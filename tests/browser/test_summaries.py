@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from council.cli import load_demo
+from council.demo import load_demo
 from council.extensions import db
 from council.policies.models import Policy
 from tests.browser.support import keep_traffic_local, serving

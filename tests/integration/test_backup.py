@@ -18,8 +18,8 @@ from flask_migrate import upgrade
 from sqlalchemy import MetaData, inspect, select, text
 
 from council.accounts.models import User
-from council.cli import load_demo
 from council.compensation import service as stipends
+from council.demo import load_demo
 from council.digest import service as digest
 from council.extensions import db
 from council.feedback import service as feedback

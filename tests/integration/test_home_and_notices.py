@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from council.accounts.models import Role, User
-from council.cli import load_demo
 from council.db_types import utcnow
+from council.demo import load_demo
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Disposition

@@ -124,6 +124,20 @@ def test_an_author_previews_without_saving_then_publishes(app, author):
     assert "Draft of revision 2" in draft_page and "Why this exists." in draft_page
 
 
+def test_a_draft_sent_to_publish_is_saved_even_when_publishing_is_refused(app, author):
+    submit(author, "/policies/new", {"title": "First contact", "body": BODY, "change_notes": "", "action": "save"})
+    policy_id = _policy(app)
+    refused = submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First words", "body": "", "change_notes": "Emptied", "action": "publish"},
+    )
+    assert refused.status_code == 400
+    with app.app_context():
+        draft = db.session.scalar(select(Revision))
+        assert (draft.status, draft.title, draft.change_notes) == ("draft", "First words", "Emptied")
+
+
 def test_advisors_cannot_write_and_cannot_see_drafts(app, author, advisor):
     submit(author, "/policies/new", {"title": "Secret draft", "body": BODY, "change_notes": "", "action": "save"})
     policy_id = _policy(app)
