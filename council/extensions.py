@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -14,6 +15,10 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, registry
+
+if TYPE_CHECKING:
+    import flask_sqlalchemy.session
+    from sqlalchemy.orm import Session, scoped_session
 
 from council.db_types import UTCDateTime
 
@@ -34,7 +39,19 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # SQLAlchemy's generated proxy for scoped_session.scalar lacks one overload that Session.scalar has.
+    class RequestSession(scoped_session[flask_sqlalchemy.session.Session], Session):  # type: ignore[misc]
+        """``db.session`` as the type checker sees it: Flask-SQLAlchemy's request-scoped proxy, which
+        forwards every Session method to the request's session, so it can be passed to a service that
+        takes a ``Session``."""
+
+
+class Database(SQLAlchemy):
+    session: RequestSession
+
+
+db = Database(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
