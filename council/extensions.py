@@ -52,6 +52,14 @@ class Database(SQLAlchemy):
 
 
 db = Database(model_class=Base)
+
+# The models' base class. mypy cannot take a base class from an attribute such as db.Model, so
+# models name this one; to the type checker it is Base, which db.Model extends with Flask-SQLAlchemy's
+# table naming and query property.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()

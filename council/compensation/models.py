@@ -25,13 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import new_uuid
-from council.extensions import db
+from council.extensions import Model
 
 ACTIVITIES = ("review", "meeting_hour", "other")
 PAYMENT_METHODS = ("bank_transfer", "cash", "cheque", "gift_card", "mobile_money", "other")
 
 
-class StipendRate(db.Model):
+class StipendRate(Model):
     """How much an activity earns, from a date on. Later rates never touch earlier entries."""
 
     __tablename__ = "stipend_rates"
@@ -50,7 +50,7 @@ class StipendRate(db.Model):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
 
-class ReviewCompletion(db.Model):
+class ReviewCompletion(Model):
     """An advisor finished reviewing a revision. Dated with the round's close, not the click."""
 
     __tablename__ = "review_completions"
@@ -62,7 +62,7 @@ class ReviewCompletion(db.Model):
     round_closes_on: Mapped[date] = mapped_column(Date)
 
 
-class StipendEntry(db.Model):
+class StipendEntry(Model):
     __tablename__ = "stipend_entries"
     __table_args__ = (
         CheckConstraint("kind IN ('earning', 'adjustment')", name="kind_known"),
@@ -100,7 +100,7 @@ class StipendEntry(db.Model):
         return "earned"
 
 
-class Approval(db.Model):
+class Approval(Model):
     __tablename__ = "stipend_approvals"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
@@ -111,7 +111,7 @@ class Approval(db.Model):
     entry: Mapped[StipendEntry] = relationship(back_populates="approval")
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payments"
     __table_args__ = (CheckConstraint(f"method IN {PAYMENT_METHODS}", name="method_known"),)
 
@@ -129,7 +129,7 @@ class Payment(db.Model):
     items: Mapped[list[PaymentItem]] = relationship(back_populates="payment")
 
 
-class PaymentItem(db.Model):
+class PaymentItem(Model):
     """One entry a payment settles. An entry is settled at most once (unique)."""
 
     __tablename__ = "payment_items"
@@ -143,7 +143,7 @@ class PaymentItem(db.Model):
     entry: Mapped[StipendEntry] = relationship(back_populates="settlement")
 
 
-class PaymentPreference(db.Model):
+class PaymentPreference(Model):
     """An advisor's choices about being paid; the yearly limit is set by a coordinator with them."""
 
     __tablename__ = "payment_preferences"
@@ -163,7 +163,7 @@ class PaymentPreference(db.Model):
         return {a for a in self.declined.split(",") if a}
 
 
-class PayeeProfile(db.Model):
+class PayeeProfile(Model):
     """What paying someone needs (legal name, method details, address), sealed with AES-GCM at rest.
 
     Never needed to take part; shown only to coordinators, and every read is audited.
@@ -176,7 +176,7 @@ class PayeeProfile(db.Model):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     __tablename__ = "meetings"
     __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
 
@@ -191,7 +191,7 @@ class Meeting(db.Model):
     attendances: Mapped[list[Attendance]] = relationship(back_populates="meeting", cascade="all, delete-orphan")
 
 
-class PlannedMeeting(db.Model):
+class PlannedMeeting(Model):
     """A meeting coordinators have arranged. Advisors see it on their home page until it starts;
     attendance is recorded afterwards as a ``Meeting``."""
 
@@ -209,7 +209,7 @@ class PlannedMeeting(db.Model):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Attended (the whole meeting), partly (so many minutes) or excused (no stipend)."""
 
     __tablename__ = "attendances"

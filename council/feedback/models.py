@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import new_uuid
-from council.extensions import db
+from council.extensions import Model
 from council.policies.models import GuidingQuestion, Revision
 
 #: References to comments are checked at commit, so the closing step can rewrite comment rows.
@@ -56,7 +56,7 @@ class HideReason(StrEnum):
     OTHER = "other"
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "comments"
     __table_args__ = (
         CheckConstraint("quote_consent IN ('verbatim', 'paraphrase', 'author_only')", name="consent_known"),
@@ -92,7 +92,7 @@ class Comment(db.Model):
     translations: Mapped[list[CommentTranslation]] = relationship(back_populates="comment")
 
 
-class CommentFlag(db.Model):
+class CommentFlag(Model):
     """One advisor asked moderators to look at a comment; the tag only stops a second flag by the same person."""
 
     __tablename__ = "comment_flags"
@@ -103,7 +103,7 @@ class CommentFlag(db.Model):
     flag_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
 
 
-class Response(db.Model):
+class Response(Model):
     """An author's answer to a comment. Signed: staff are accountable by name."""
 
     __tablename__ = "responses"
@@ -119,7 +119,7 @@ class Response(db.Model):
     author: Mapped[User] = relationship()
 
 
-class CommentTranslation(db.Model):
+class CommentTranslation(Model):
     """A staff translation of a comment, shown beside the original and marked as a translation."""
 
     __tablename__ = "comment_translations"
