@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -244,9 +244,9 @@ def _extract(archive_path: Path, directory: Path) -> dict:
         manifest = None
         for member in archive:
             name = member.name
-            if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:
+            data = archive.extractfile(member) if member.isfile() else None
+            if data is None or name.startswith("/") or ".." in Path(name).parts:
                 raise BackupError("This backup holds something unexpected; nothing was restored.")
-            data = archive.extractfile(member)
             if name == MANIFEST:
                 manifest = json.loads(data.read().decode("utf-8"))
                 continue
@@ -395,7 +395,7 @@ def create_backup(path: Path) -> BackupResult:
     if name not in ENGINES:
         raise BackupError(f"Backups of {name} databases are not supported.")
     with _private_directory() as work:
-        manifest = {"format": FORMAT_VERSION, "engine": name}
+        manifest: dict[str, Any] = {"format": FORMAT_VERSION, "engine": name}
         members = (_snapshot_sqlite if name == "sqlite" else _snapshot_postgres)(engine, work, manifest)
 
         def write(target: BinaryIO) -> None:
@@ -420,7 +420,8 @@ def _snapshot_sqlite(engine: Engine, work: Path, manifest: dict) -> list[tuple[P
         target = sqlite3.connect(snapshot)
         try:
             # One step: the whole database as of one moment, while the site keeps running (WAL).
-            source.driver_connection.backup(target)
+            # driver_connection is None only once the pooled connection is closed (the finally below).
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
             target.execute("PRAGMA journal_mode = DELETE")
             # Rebuild the copy without freed pages, which can still hold deleted text.
             target.execute("VACUUM")
@@ -466,7 +467,7 @@ def _libpq(engine: Engine) -> _Libpq:
     params = {"dbname": url.database, "host": url.host, "port": url.port, "user": url.username}
     for name, value in url.query.items():
         params[name] = value if isinstance(value, str) else value[-1]
-    conninfo = make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
+    conninfo = make_conninfo("", **{k: v for k, v in params.items() if v not in (None, "")})
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     environment["PGAPPNAME"] = "council-backup"
     if url.password:
@@ -566,6 +567,7 @@ def _snapshot_postgres(engine: Engine, work: Path, manifest: dict) -> list[tuple
         # pg_dump would copy these in physical order; their rows are copied below in key order instead.
         command += [f"--exclude-table-data={_quote(schema)}.{_quote(name)}" for name in ordered]
         _run(command + [f"--dbname={libpq.conninfo}"], libpq, "pg_dump")
+        # driver_connection is None only once the pooled connection is closed; it is open here.
         driver = connection.connection.driver_connection
         manifest["encoding"] = "UTF8"
         connection.exec_driver_sql("SET client_encoding = 'UTF8'")
@@ -579,7 +581,7 @@ def _snapshot_postgres(engine: Engine, work: Path, manifest: dict) -> list[tuple
                 f"COPY (SELECT {', '.join(map(_quote, columns))} FROM {_quote(schema)}.{_quote(name)} "
                 f"ORDER BY {', '.join(map(_quote, key))}) TO STDOUT"
             )
-            with driver.cursor() as cursor, open(target, "wb") as out, cursor.copy(query) as copy:
+            with driver.cursor() as cursor, open(target, "wb") as out, cursor.copy(query) as copy:  # type: ignore[union-attr]
                 for block in copy:
                     out.write(block)
             manifest["ordered"][name] = {"columns": columns, "file": member}
@@ -706,8 +708,8 @@ def _restore_postgres(engine: Engine, work: Path, manifest: dict) -> None:
             out.write(b"\\.\n")
         with open(parts["post-data"], "rb") as part:
             shutil.copyfileobj(part, out)
-    for part in parts.values():
-        part.unlink()
+    for part_path in parts.values():
+        part_path.unlink()
     # One transaction: either the whole backup is in the database, or nothing changed.
     _run(
         [
