@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 from flask import Flask, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, Result, event
 from sqlalchemy.orm import Session
 
 from council.extensions import db
@@ -76,3 +77,9 @@ def side_write() -> Iterator[Session]:
     """A short transaction of its own, holding the write lock, for a small write during a read-only page."""
     with Session(write_engine()) as session, session.begin():
         yield session
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. Session.execute is typed as returning a Result; for
+    those statements it is a CursorResult, which counts them."""
+    return cast(CursorResult[Any], result).rowcount

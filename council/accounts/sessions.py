@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from council.accounts.models import ServerSession
-from council.database import read_engine, write_engine
+from council.database import read_engine, rows_matched, write_engine
 from council.db_types import utcnow
 from council.extensions import db
 from council.security import KeyUnwrapError, seal, unseal
@@ -132,6 +132,7 @@ class ServerSessionInterface(SessionInterface):
         now = utcnow()
         idle, absolute = self._deadlines(app, now)
         with Session(write_engine()) as dbs, dbs.begin():
+            record: ServerSession | None
             if session.token is None:
                 session.token = secrets.token_bytes(_TOKEN_BYTES)
                 record = ServerSession(id=_record_id(session.token), idle_expires_at=idle, expires_at=absolute)
@@ -190,7 +191,7 @@ def _decode_token(raw: str) -> bytes | None:
 def delete_session_records(*criteria) -> int:
     """Delete session records in a transaction of their own (used outside any request's)."""
     with Session(write_engine()) as dbs, dbs.begin():
-        return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+        return rows_matched(dbs.execute(delete(ServerSession).where(*criteria)))
 
 
 # The functions below run inside the caller's transaction, so that, for example,
@@ -201,14 +202,14 @@ def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession
     criteria = [ServerSession.user_id == user_id]
     if current.token is not None:
         criteria.append(ServerSession.id != _record_id(current.token))
-    return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(*criteria)))
 
 
 def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> int:
-    return dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)))
 
 
 def purge_expired_sessions(dbs: Session) -> int:
     now = utcnow()
     expired = (ServerSession.idle_expires_at <= now) | (ServerSession.expires_at <= now)
-    return dbs.execute(delete(ServerSession).where(expired)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(expired)))

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from council.accounts.models import User
 from council.audit import service as audit
+from council.database import rows_matched
 from council.digest.models import DigestSubscription, MailSettings
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
 from council.security import KeyUnwrapError, seal, unseal
@@ -357,7 +358,7 @@ class Mailer:
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _connect(self) -> smtplib.SMTP:
@@ -590,12 +591,14 @@ def _claim(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, today: d
         else DigestSubscription.last_sent_on == last_sent_on
     )
     claimed = (
-        dbs.execute(
-            update(DigestSubscription)
-            .where(DigestSubscription.user_id == user_id, earlier)
-            .values(last_sent_on=today)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rows_matched(
+            dbs.execute(
+                update(DigestSubscription)
+                .where(DigestSubscription.user_id == user_id, earlier)
+                .values(last_sent_on=today)
+                .execution_options(synchronize_session=False)
+            )
+        )
         == 1
     )
     dbs.commit()
