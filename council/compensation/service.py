@@ -14,7 +14,7 @@ from datetime import date, datetime
 from babel.numbers import is_currency
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -413,7 +413,7 @@ def entries_with_status(dbs: Session, status: str) -> list[StipendEntry]:
     )
 
 
-def _in_status(status: str):
+def _in_status(status: str) -> ColumnElement[bool]:
     """The condition for entries now "earned" (waiting for approval) or "approved" (waiting for payment)."""
     approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
     settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
@@ -581,7 +581,8 @@ def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret:
     if profile is None:
         return None
     audit.record(dbs, coordinator, "payee.viewed", subject=person)
-    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    details: dict[str, str] = json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    return details
 
 
 def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[str, str] | None:
@@ -592,7 +593,8 @@ def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[s
     profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == person.id))
     if profile is None:
         return None
-    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    details: dict[str, str] = json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    return details
 
 
 def has_unpaid_entries(dbs: Session, advisor_id: uuid.UUID) -> bool:

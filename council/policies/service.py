@@ -5,6 +5,7 @@ Every function takes the database session and raises a named error; none commits
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,7 +91,7 @@ def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> li
     )
 
 
-def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
+def load_revision(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision | None:
     """A revision with everything a reading page shows, in a fixed number of queries."""
     return dbs.scalar(
         select(Revision)
@@ -134,7 +135,7 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
     return ReadingText(translation, "current" if translation.revision_id == revision.id else "stale")
 
 
-def remember_place(dbs: Session, user_id, revision_id, section_key: str) -> None:
+def remember_place(dbs: Session, user_id: uuid.UUID, revision_id: uuid.UUID, section_key: str) -> None:
     place = dbs.get(ReadingPlace, (user_id, revision_id))
     if place is None:
         dbs.add(ReadingPlace(user_id=user_id, revision_id=revision_id, section_key=section_key))
