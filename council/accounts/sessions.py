@@ -17,10 +17,11 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -72,6 +73,11 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.clear()
         self.participation_key = None
         self.destroyed = True
+
+
+def current_session() -> CouncilSession:
+    """Flask's ``session``, which Flask types as any SessionMixin; ServerSessionInterface makes it a CouncilSession."""
+    return cast(CouncilSession, session)
 
 
 class ServerSessionInterface(SessionInterface):

@@ -39,7 +39,13 @@ from council.accounts.forms import (
     RegistrationForm,
 )
 from council.accounts.models import Role, User
-from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
+from council.accounts.sessions import (
+    TIMED_OUT_KEY,
+    current_session,
+    end_all_sessions,
+    end_other_sessions,
+    purge_expired_sessions,
+)
 from council.compensation.forms import ATTENDANCE_LABELS, METHOD_LABELS
 from council.compensation.money import format_money
 from council.compensation.views import ACTIVITY_LABELS, STATUS_LABELS
@@ -70,7 +76,7 @@ def _log_n() -> int:
 def sign_in_user(user: User, participation_key: bytes) -> None:
     """Start a brand-new session for this person, keeping only the language choice."""
     locale = session.get(SESSION_LOCALE_KEY)
-    session.start_fresh(participation_key)
+    current_session().start_fresh(participation_key)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
     login_user(user)
@@ -276,7 +282,7 @@ def change_password():
         except service.WrongPassword:
             form.current.errors.append(_("That is not your current password."))
         else:
-            end_other_sessions(db.session, current_user.id, session)
+            end_other_sessions(db.session, current_user.id, current_session())
             db.session.commit()
             sign_in_user(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
+from council.accounts.sessions import current_session
 from council.admin.views import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
 from council.db_types import utcnow
@@ -25,7 +26,7 @@ CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 def end_session_and_redirect(location: str):
     """End this browser's session, ask it to forget the site, and go to ``location``."""
-    session.destroy()
+    current_session().destroy()
     response = redirect(location, code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
