@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -32,7 +33,7 @@ from council.extensions import Model
 from council.policies.models import GuidingQuestion, Revision
 
 #: References to comments are checked at commit, so the closing step can rewrite comment rows.
-REWRITABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+REWRITABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
 
 
 class QuoteConsent(StrEnum):

@@ -138,6 +138,8 @@ def section(policy_id: uuid.UUID, number: int, key: str):
 def render_section(revision: Revision, key: str, *, comment_form=None, status: int = 200):
     """The one-section page; the feedback views use it too, to show a comment form with its errors."""
     current = revision.section(key)
+    if current is None:
+        abort(404)
     reading = service.text_for_reader(db.session, revision, _locale())
     position = revision.sections.index(current)
     questions = revision.questions_for(key)

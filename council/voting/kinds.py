@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from statistics import mean
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from council.voting.models import ConsentChoice, Poll, PollKind
 
-CONSENT_LABELS = {
+CONSENT_LABELS: dict[str, Any] = {
     ConsentChoice.AGREE: _l("Agree"),
     ConsentChoice.ABSTAIN: _l("Abstain"),
     ConsentChoice.DISAGREE: _l("Disagree"),
@@ -40,6 +41,8 @@ class ChoiceRules:
 
 class ScoreRules:
     def answers(self, poll: Poll) -> list[str]:
+        if poll.score_min is None or poll.score_max is None:
+            raise ValueError("A score poll has both bounds (create_poll checks).")
         return [str(n) for n in range(poll.score_min, poll.score_max + 1)]
 
     def label(self, poll: Poll, value: str) -> str:
