@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from statistics import mean
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
 
@@ -15,6 +15,14 @@ CONSENT_LABELS: dict[str, Any] = {
     ConsentChoice.DISAGREE: _l("Disagree"),
     ConsentChoice.BLOCK: _l("Block: this must not go ahead"),
 }
+
+
+class PollRules(Protocol):
+    def answers(self, poll: Poll) -> list[str]: ...
+
+    def label(self, poll: Poll, value: str) -> str: ...
+
+    def average(self, choices: list[str]) -> float | None: ...
 
 
 class ConsentRules:
@@ -52,8 +60,12 @@ class ScoreRules:
         return mean(int(choice) for choice in choices) if choices else None
 
 
-RULES = {PollKind.CONSENT: ConsentRules(), PollKind.CHOICE: ChoiceRules(), PollKind.SCORE: ScoreRules()}
+RULES: dict[PollKind, PollRules] = {
+    PollKind.CONSENT: ConsentRules(),
+    PollKind.CHOICE: ChoiceRules(),
+    PollKind.SCORE: ScoreRules(),
+}
 
 
-def rules_for(poll: Poll):
+def rules_for(poll: Poll) -> PollRules:
     return RULES[PollKind(poll.kind)]
