@@ -16,11 +16,11 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, registry
 
+from council.db_types import UTCDateTime
+
 if TYPE_CHECKING:
     import flask_sqlalchemy.session
     from sqlalchemy.orm import Session, scoped_session
-
-from council.db_types import UTCDateTime
 
 # Named constraints, so migrations can drop and alter them on every engine.
 NAMING_CONVENTION = {
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 
 class Database(SQLAlchemy):
+    """Flask-SQLAlchemy as it is at run time; only ``session``'s declared type differs."""
+
     session: RequestSession
 
 
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
