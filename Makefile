@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test setup translations migrate demo bench scale audit extract-messages clean
+.PHONY: run test check setup translations migrate demo bench scale audit extract-messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ demo: migrate
 run: demo
 	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
-test: setup
+# Lint, format and type checks (settings in pyproject.toml); `make test` runs them first.
+check: setup
+	$(BIN)/ruff check council tests
+	$(BIN)/ruff format --check council tests
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Refresh the catalogs after adding strings; then translate every new entry in every locale.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 from flask import Flask, current_app, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, Result, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -105,7 +106,7 @@ _SQLITE_FULL = 13
 _POSTGRES_UNAVAILABLE = {"08", "53", "57", "55", "58"}
 
 
-def database_fault_status(error: BaseException) -> int | None:
+def database_fault_status(error: BaseException | None) -> int | None:
     """The status to answer a database error with: 503 when the database cannot be reached just
     now, 507 when it is full, 409 for a conflict between transactions; None for anything else
     (a mistake in the code, which stays a 500). An error raised while cleaning up after a fault
@@ -141,3 +142,9 @@ def _fault_status(error: BaseException) -> int | None:
         return 503 if sqlstate[:2] in _POSTGRES_UNAVAILABLE or error.connection_invalidated else None
     # No code at all: the driver lost or never had its connection.
     return 503
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. Session.execute is typed as returning a Result; for
+    those statements it is a CursorResult, which counts them."""
+    return cast(CursorResult[Any], result).rowcount

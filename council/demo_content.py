@@ -1,5 +1,7 @@
 """The demo policy: original text on a survivor-centred topic, in two revisions and a translation."""
 
+from typing import Any
+
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.voting.models import ConsentChoice, PollKind
 
@@ -95,7 +97,7 @@ REVISION_2_CHANGE_NOTES = (
 )
 
 #: Section position (0 is the opening paragraph) -> notes and guiding questions an author adds.
-SECTION_NOTES = {
+SECTION_NOTES: dict[int, dict[str, Any]] = {
     1: {"summary": "Why this policy exists: every first contact should feel safe and respectful."},
     4: {
         "summary": "You choose what is written down, and you can change your mind.",
@@ -250,7 +252,7 @@ HIDDEN_OPEN_ROUND = {
 HIDDEN = {6: (HideReason.ABUSIVE, "Please discuss the text, not the people who wrote it.")}
 
 #: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
-POLLS = [
+POLLS: list[dict[str, Any]] = [
     {
         "question": "Do you consent to the new paragraph on consent?",
         "kind": PollKind.CONSENT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -16,6 +17,10 @@ from sqlalchemy import MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, registry
 
 from council.db_types import UTCDateTime
+
+if TYPE_CHECKING:
+    import flask_sqlalchemy.session
+    from sqlalchemy.orm import Session, scoped_session
 
 # Named constraints, so migrations can drop and alter them on every engine.
 NAMING_CONVENTION = {
@@ -34,7 +39,30 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # SQLAlchemy's generated proxy for scoped_session.scalar lacks one overload that Session.scalar has.
+    class RequestSession(scoped_session[flask_sqlalchemy.session.Session], Session):  # type: ignore[misc]
+        """``db.session`` as the type checker sees it: Flask-SQLAlchemy's request-scoped proxy, which
+        forwards every Session method to the request's session, so it can be passed to a service that
+        takes a ``Session``."""
+
+
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy as it is at run time; only ``session``'s declared type differs."""
+
+    session: RequestSession
+
+
+db = Database(model_class=Base)
+
+# The models' base class. mypy cannot take a base class from an attribute such as db.Model, so
+# models name this one; to the type checker it is Base, which db.Model extends with Flask-SQLAlchemy's
+# table naming and query property.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()

@@ -115,7 +115,7 @@ def new_recovery_code() -> str:
 def normalise_recovery_code(typed: str) -> str:
     """Accept what people type: any case, spaces or dashes, and look-alike letters."""
     cleaned = "".join(ch for ch in typed.upper() if ch.isalnum())
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
     groups = [cleaned[i : i + RECOVERY_GROUP_LENGTH] for i in range(0, len(cleaned), RECOVERY_GROUP_LENGTH)]
     return "-".join(groups)
 

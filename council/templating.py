@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from babel.dates import format_date, format_time, get_datetime_format
 from flask import Flask, current_app
@@ -29,7 +30,8 @@ def format_moment(value: datetime) -> str:
     """A date with hours and minutes, no seconds, in the viewer's language and time zone."""
     locale = get_locale()
     local = value.astimezone(get_timezone())
-    pattern = get_datetime_format("medium", locale=locale)
+    # Babel annotates this as a DateTimePattern; for date-and-time formats it is a plain "{1}, {0}" string.
+    pattern = cast(str, get_datetime_format("medium", locale=locale))
     return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace(
         "{0}", format_time(local, "short", locale=locale)
     )

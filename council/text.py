@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import MutableMapping
 
 import bleach
 from markdown_it import MarkdownIt
@@ -83,6 +84,8 @@ def render_markdown(text: str) -> Markup:
     return Markup(cleaned)  # noqa: S704 -- sanitised by bleach just above
 
 
-def _no_referrer(attrs, new=False):
+def _no_referrer(
+    attrs: MutableMapping[tuple[str | None, str], str], new: bool = False
+) -> MutableMapping[tuple[str | None, str], str]:
     attrs[(None, "rel")] = "noopener noreferrer nofollow"
     return attrs

@@ -37,6 +37,14 @@ def current_participation_key() -> bytes | None:
     return getattr(session, "participation_key", None)
 
 
+def participation_key() -> bytes:
+    """The key of an advisor's action (posting, voting); every advisor's session has one from sign-in."""
+    key = current_participation_key()
+    if key is None:
+        abort(403)
+    return key
+
+
 def _load_user(user_id: str) -> User | None:
     try:
         user = db.session.get(User, uuid.UUID(user_id))

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.db_types import new_uuid
-from council.extensions import db
+from council.extensions import Model
 
 
 class Role(StrEnum):
@@ -31,7 +31,7 @@ class InvitationState(StrEnum):
     REVOKED = "revoked"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person with an account. No email, legal name, or activity times are kept."""
 
     __tablename__ = "users"
@@ -72,7 +72,7 @@ class User(UserMixin, db.Model):
         return str(role) in self.role_names
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_roles"
     __table_args__ = (UniqueConstraint("user_id", "role"),)
 
@@ -84,7 +84,7 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="roles")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A single-use, expiring link that lets one person register with one role."""
 
     __tablename__ = "invitations"
@@ -116,7 +116,7 @@ class Invitation(db.Model):
         return InvitationState.OPEN
 
 
-class ServerSession(db.Model):
+class ServerSession(Model):
     """A signed-in (or form-filling) browser. The cookie holds the only copy of the token.
 
     No creation or last-request time is kept: the two deadlines are all the

@@ -20,6 +20,7 @@ from council.accounts.models import Invitation, InvitationState, Role, User, Use
 from council.accounts.names import comparison_key, tidy_pseudonym
 from council.audit import service as audit
 from council.audit.models import AuditEvent
+from council.database import rows_matched
 from council.db_types import utcnow
 from council.security import (
     PASSWORD,
@@ -170,12 +171,14 @@ def register(dbs: Session, token: str, *, login_name: str, pseudonym: str, passw
     dbs.flush()
     # Claim the invitation with a guarded update, so two simultaneous sign-ups
     # with one link cannot both succeed.
-    claimed = dbs.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
-        .values(used_at=utcnow(), used_by_id=registration.user.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rows_matched(
+        dbs.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+            .values(used_at=utcnow(), used_by_id=registration.user.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if claimed != 1:
         raise InvitationUnusable(InvitationState.USED)
     audit.record(dbs, None, "invitation.used", subject=registration.user, detail=invitation.role)

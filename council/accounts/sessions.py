@@ -17,15 +17,16 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import cast
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from council.accounts.models import ServerSession
-from council.database import read_engine, write_engine
+from council.database import read_engine, rows_matched, write_engine
 from council.db_types import utcnow
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.transactions import discard
@@ -70,6 +71,11 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.clear()
         self.participation_key = None
         self.destroyed = True
+
+
+def current_session() -> CouncilSession:
+    """Flask's ``session``, which Flask types as any SessionMixin; ServerSessionInterface makes it a CouncilSession."""
+    return cast(CouncilSession, session)
 
 
 class ServerSessionInterface(SessionInterface):
@@ -130,6 +136,7 @@ class ServerSessionInterface(SessionInterface):
         now = utcnow()
         idle, absolute = self._deadlines(app, now)
         with Session(write_engine()) as dbs, dbs.begin():
+            record: ServerSession | None
             if session.token is None:
                 session.token = secrets.token_bytes(_TOKEN_BYTES)
                 record = ServerSession(id=_record_id(session.token), idle_expires_at=idle, expires_at=absolute)
@@ -188,7 +195,7 @@ def _decode_token(raw: str) -> bytes | None:
 def delete_session_records(*criteria) -> int:
     """Delete session records in a transaction of their own (used outside any request's)."""
     with Session(write_engine()) as dbs, dbs.begin():
-        return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+        return rows_matched(dbs.execute(delete(ServerSession).where(*criteria)))
 
 
 # The functions below run inside the caller's transaction, so that, for example,
@@ -199,14 +206,14 @@ def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession
     criteria = [ServerSession.user_id == user_id]
     if current.token is not None:
         criteria.append(ServerSession.id != _record_id(current.token))
-    return dbs.execute(delete(ServerSession).where(*criteria)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(*criteria)))
 
 
 def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> int:
-    return dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)))
 
 
 def purge_expired_sessions(dbs: Session) -> int:
     now = utcnow()
     expired = (ServerSession.idle_expires_at <= now) | (ServerSession.expires_at <= now)
-    return dbs.execute(delete(ServerSession).where(expired)).rowcount
+    return rows_matched(dbs.execute(delete(ServerSession).where(expired)))

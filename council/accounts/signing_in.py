@@ -6,6 +6,7 @@ from flask import current_app, g, redirect, session
 from flask_login import login_user
 
 from council.accounts.models import User
+from council.accounts.sessions import current_session
 from council.i18n import SESSION_LOCALE_KEY
 
 #: Sent when someone leaves or signs out, so Back cannot bring a page back.
@@ -15,7 +16,7 @@ CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 def sign_in_user(user: User, participation_key: bytes) -> None:
     """Start a brand-new session for this person, keeping only the language choice."""
     locale = session.get(SESSION_LOCALE_KEY)
-    session.start_fresh(participation_key)
+    current_session().start_fresh(participation_key)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
     login_user(user)
@@ -28,7 +29,7 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
 
 def end_session_and_redirect(location: str):
     """End this browser's session, ask it to forget the site, and go to ``location``."""
-    session.destroy()
+    current_session().destroy()
     response = redirect(location, code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response

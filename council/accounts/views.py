@@ -33,7 +33,13 @@ from council.accounts.forms import (
     RegistrationForm,
 )
 from council.accounts.models import InvitationState, Role, User
-from council.accounts.sessions import TIMED_OUT_KEY, end_all_sessions, end_other_sessions, purge_expired_sessions
+from council.accounts.sessions import (
+    TIMED_OUT_KEY,
+    current_session,
+    end_all_sessions,
+    end_other_sessions,
+    purge_expired_sessions,
+)
 from council.accounts.signing_in import end_session_and_redirect, sign_in_user
 from council.extensions import db, limiter
 from council.forms import EmptyForm
@@ -125,11 +131,11 @@ def register(token: str):
                 password=form.password.data,
                 log_n=_log_n(),
             )
-        problem = registering.problem
-        if isinstance(problem, service.InvitationUnusable):
-            return _invitation_problem(problem.reason)
-        if problem is not None:
-            taken = problem.field if isinstance(problem, service.NameTaken) else "login_name"
+        refusal = registering.problem
+        if isinstance(refusal, service.InvitationUnusable):
+            return _invitation_problem(refusal.reason)
+        if refusal is not None:
+            taken = refusal.field if isinstance(refusal, service.NameTaken) else "login_name"
             getattr(form, taken).errors.append(NAME_TAKEN[taken])
         else:
             sign_in_user(registration.user, registration.participation_key)
@@ -248,7 +254,7 @@ def change_password():
                 db.session, current_user, current=form.current.data, new=form.password.data, log_n=_log_n()
             )
         if changing.succeeded:
-            end_other_sessions(db.session, current_user.id, session)
+            end_other_sessions(db.session, current_user.id, current_session())
             sign_in_user(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)

@@ -14,13 +14,13 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.db_types import new_uuid
-from council.extensions import db
+from council.extensions import Model
 
 if TYPE_CHECKING:
     from council.accounts.models import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)

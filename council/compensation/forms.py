@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,7 +25,8 @@ from council.compensation.money import AmountUnreadable, parse_amount
 from council.compensation.service import InvalidAmount, check_currency
 
 #: How the ledger and the own-data file name an entry's activity and status.
-ACTIVITY_LABELS = {
+#: Keyed by text: a ledger line keeps the activity it was written with.
+ACTIVITY_LABELS: dict[str, Any] = {
     Activity.REVIEW: _l("Review"),
     Activity.MEETING_HOUR: _l("Meeting"),
     Activity.OTHER: _l("Other activity"),

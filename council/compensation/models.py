@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
-from council.extensions import db
+from council.extensions import Model
 
 
 class Activity(StrEnum):
@@ -70,7 +70,7 @@ ACTIVITIES = tuple(activity.value for activity in Activity)
 PAYMENT_METHODS = tuple(method.value for method in PaymentMethod)
 
 
-class StipendRate(db.Model):
+class StipendRate(Model):
     """How much an activity earns, from a date on. Later rates never touch earlier entries."""
 
     __tablename__ = "stipend_rates"
@@ -90,7 +90,7 @@ class StipendRate(db.Model):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
 
-class ReviewCompletion(db.Model):
+class ReviewCompletion(Model):
     """An advisor finished reviewing a revision. Dated with the round's close, not the click."""
 
     __tablename__ = "review_completions"
@@ -102,7 +102,7 @@ class ReviewCompletion(db.Model):
     round_closes_on: Mapped[date] = mapped_column(Date)
 
 
-class StipendEntry(db.Model):
+class StipendEntry(Model):
     __tablename__ = "stipend_entries"
     __table_args__ = (
         CheckConstraint("kind IN ('earning', 'adjustment')", name="kind_known"),
@@ -141,7 +141,7 @@ class StipendEntry(db.Model):
         return EntryStatus.EARNED
 
 
-class Approval(db.Model):
+class Approval(Model):
     __tablename__ = "stipend_approvals"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
@@ -152,7 +152,7 @@ class Approval(db.Model):
     entry: Mapped[StipendEntry] = relationship(back_populates="approval")
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payments"
     __table_args__ = (CheckConstraint(f"method IN {PAYMENT_METHODS}", name="method_known"),)
 
@@ -170,7 +170,7 @@ class Payment(db.Model):
     items: Mapped[list[PaymentItem]] = relationship(back_populates="payment")
 
 
-class PaymentItem(db.Model):
+class PaymentItem(Model):
     """One entry a payment settles. An entry is settled at most once (unique)."""
 
     __tablename__ = "payment_items"
@@ -184,7 +184,7 @@ class PaymentItem(db.Model):
     entry: Mapped[StipendEntry] = relationship(back_populates="settlement")
 
 
-class PaymentPreference(db.Model):
+class PaymentPreference(Model):
     """An advisor's choices about being paid; the yearly limit is set by a coordinator with them."""
 
     __tablename__ = "payment_preferences"
@@ -204,7 +204,7 @@ class PaymentPreference(db.Model):
         return {a for a in self.declined.split(",") if a}
 
 
-class PayeeProfile(db.Model):
+class PayeeProfile(Model):
     """What paying someone needs (legal name, method details, address), sealed with AES-GCM at rest.
 
     Never needed to take part; shown only to coordinators, and every read is audited.
@@ -217,7 +217,7 @@ class PayeeProfile(db.Model):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     __tablename__ = "meetings"
     __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
 
@@ -232,7 +232,7 @@ class Meeting(db.Model):
     attendances: Mapped[list[Attendance]] = relationship(back_populates="meeting", cascade="all, delete-orphan")
 
 
-class PlannedMeeting(db.Model):
+class PlannedMeeting(Model):
     """A meeting coordinators have arranged. Advisors see it on their home page until it starts;
     attendance is recorded afterwards as a ``Meeting``."""
 
@@ -250,7 +250,7 @@ class PlannedMeeting(db.Model):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Attended (the whole meeting), partly (so many minutes) or excused (no stipend)."""
 
     __tablename__ = "attendances"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -272,7 +272,7 @@ def adjust(
     adjustment = _add_entry(
         dbs,
         advisor_id=entry.advisor_id,
-        activity=entry.activity,
+        activity=Activity(entry.activity),
         reference=entry.reference,
         amount_minor=amount_minor,
         currency=entry.currency,
@@ -415,14 +415,16 @@ def entries_with_status(dbs: Session, status: EntryStatus) -> list[StipendEntry]
     )
 
 
-def _in_status(status: EntryStatus):
+def _in_status(status: EntryStatus) -> ColumnElement[bool]:
     """The condition for entries now earned (waiting for approval) or approved (waiting for payment)."""
     approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
     settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
     return (~approved if status == EntryStatus.EARNED else approved) & ~settled
 
 
-def waiting_totals(dbs: Session, status: str, advisor_id: uuid.UUID | None = None) -> dict[str, tuple[int, int]]:
+def waiting_totals(
+    dbs: Session, status: EntryStatus, advisor_id: uuid.UUID | None = None
+) -> dict[str, tuple[int, int]]:
     """Per currency, (number of entries, sum) now in ``status``; for one advisor or everyone. One query."""
     query = (
         select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
@@ -588,7 +590,8 @@ def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret:
     if profile is None:
         return None
     audit.record(dbs, coordinator, "payee.viewed", subject=person)
-    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    details: dict[str, str] = json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    return details
 
 
 def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[str, str] | None:
@@ -599,7 +602,8 @@ def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[s
     profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == person.id))
     if profile is None:
         return None
-    return json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    details: dict[str, str] = json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
+    return details
 
 
 def has_unpaid_entries(dbs: Session, advisor_id: uuid.UUID) -> bool:
@@ -636,7 +640,7 @@ def record_meeting(
     title: str,
     held_on: date,
     duration_minutes: int,
-    attendance: dict[User, tuple[AttendanceStatus, int]],
+    attendance: dict[User, tuple[str, int]],
     key: str,
 ) -> Meeting:
     """Record a meeting and who came; attendance earns at the meeting rate (excused earns nothing).
@@ -664,7 +668,7 @@ def record_meeting(
             AttendanceStatus.ATTENDED: duration_minutes,
             AttendanceStatus.PARTLY: minutes,
             AttendanceStatus.EXCUSED: 0,
-        }[status]
+        }[AttendanceStatus(status)]
         dbs.add(Attendance(meeting_id=meeting.id, user_id=advisor.id, status=status, minutes=paid_minutes))
         if paid_minutes:
             earn_for_meeting(

@@ -329,7 +329,7 @@ def _other_form(formdata=None):
 def record_other():
     form = _other_form(formdata=request.form)
     if form.validate_on_submit():
-        advisor = db.session.get(User, uuid.UUID(form.advisor.data))
+        advisor = db.session.get_one(User, uuid.UUID(form.advisor.data))
         with attempt(service.NoRate, message=_("That activity has no rate on that date yet.")) as recording:
             entry = service.earn_for_other(
                 db.session, current_user, advisor, name=form.name.data, on=form.on.data, key=form.key.data

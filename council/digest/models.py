@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from council.extensions import db
+from council.extensions import Model
 
 
 class MailSecurity(StrEnum):
@@ -22,7 +22,7 @@ class MailSecurity(StrEnum):
     NONE = "none"
 
 
-class DigestSubscription(db.Model):
+class DigestSubscription(Model):
     """One person's choice to receive the digest. Deleting the row removes the address."""
 
     __tablename__ = "digest_subscriptions"
@@ -34,7 +34,7 @@ class DigestSubscription(db.Model):
     last_sent_on: Mapped[date | None]
 
 
-class MailSettings(db.Model):
+class MailSettings(Model):
     """The outgoing mail server, set by a coordinator. One row at most."""
 
     __tablename__ = "mail_settings"

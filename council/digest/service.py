@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from council.accounts.models import User
 from council.audit import service as audit
+from council.database import rows_matched
 from council.digest.models import DigestSubscription, MailSecurity, MailSettings
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
 from council.security import KeyUnwrapError, derive_key, seal, unseal
@@ -307,7 +308,7 @@ class OutgoingMail:
         return cls(
             host=settings.host,
             port=settings.port,
-            security=settings.security,
+            security=MailSecurity(settings.security),
             username=settings.username,
             password=password,
             sender=settings.sender,
@@ -350,7 +351,7 @@ class Mailer:
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _connect(self) -> smtplib.SMTP:
@@ -583,12 +584,14 @@ def _claim(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, today: d
         else DigestSubscription.last_sent_on == last_sent_on
     )
     claimed = (
-        dbs.execute(
-            update(DigestSubscription)
-            .where(DigestSubscription.user_id == user_id, earlier)
-            .values(last_sent_on=today)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rows_matched(
+            dbs.execute(
+                update(DigestSubscription)
+                .where(DigestSubscription.user_id == user_id, earlier)
+                .values(last_sent_on=today)
+                .execution_options(synchronize_session=False)
+            )
+        )
         == 1
     )
     dbs.commit()

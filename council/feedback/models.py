@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -28,11 +29,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
-from council.extensions import db
+from council.extensions import Model
 from council.policies.models import GuidingQuestion, Revision
 
 #: References to comments are checked at commit, so the closing step can rewrite comment rows.
-REWRITABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+REWRITABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
 
 
 class QuoteConsent(StrEnum):
@@ -64,7 +65,7 @@ class HideReason(StrEnum):
     OTHER = "other"
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "comments"
     __table_args__ = (
         CheckConstraint("quote_consent IN ('verbatim', 'paraphrase', 'author_only')", name="consent_known"),
@@ -101,7 +102,7 @@ class Comment(db.Model):
     translations: Mapped[list[CommentTranslation]] = relationship(back_populates="comment")
 
 
-class CommentFlag(db.Model):
+class CommentFlag(Model):
     """One advisor asked moderators to look at a comment; the tag only stops a second flag by the same person."""
 
     __tablename__ = "comment_flags"
@@ -112,7 +113,7 @@ class CommentFlag(db.Model):
     flag_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
 
 
-class Response(db.Model):
+class Response(Model):
     """An author's answer to a comment. Signed: staff are accountable by name."""
 
     __tablename__ = "responses"
@@ -129,7 +130,7 @@ class Response(db.Model):
     author: Mapped[User] = relationship()
 
 
-class CommentTranslation(db.Model):
+class CommentTranslation(Model):
     """A staff translation of a comment, shown beside the original and marked as a translation."""
 
     __tablename__ = "comment_translations"

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import time
+from typing import Any
 
 from flask import current_app
 
@@ -25,13 +26,13 @@ def _key() -> bytes:
     return derive_key(secret, _CONTEXT)
 
 
-def seal_pending(payload: dict) -> str:
+def seal_pending(payload: dict[str, Any]) -> str:
     deadline = time.time() + current_app.config["PENDING_COMMENT_MINUTES"] * 60
     data = json.dumps({**payload, "deadline": deadline}, separators=(",", ":")).encode("utf-8")
     return base64.urlsafe_b64encode(seal(_key(), data, _CONTEXT)).decode("ascii")
 
 
-def open_pending(token: str) -> dict | None:
+def open_pending(token: str) -> dict[str, Any] | None:
     """The payload, or None when the token was altered, is not ours, or waited too long."""
     try:
         data = unseal(_key(), base64.urlsafe_b64decode(token.encode("ascii")), _CONTEXT)

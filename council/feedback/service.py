@@ -9,9 +9,10 @@ from __future__ import annotations
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import Table, case, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -64,7 +65,7 @@ def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
 
 
-def review_is_open(revision: Revision, now=None) -> bool:
+def review_is_open(revision: Revision, now: datetime | None = None) -> bool:
     window = revision.review_window
     return window is not None and window.state(now or utcnow()) == WindowState.OPEN
 
@@ -388,7 +389,8 @@ def shuffle_rows(dbs: Session, revision: Revision) -> int:
     """
     if dbs.get_bind().dialect.name != "postgresql":
         return 0
-    comments, flags = Comment.__table__, CommentFlag.__table__
+    # Declarative types __table__ as any FromClause; a model declared with columns has a Table.
+    comments, flags = cast(Table, Comment.__table__), cast(Table, CommentFlag.__table__)
     dbs.flush()
     # No other write to these tables until this one commits: a withdrawal or an edit committed after
     # the rows were read would otherwise be overwritten by the old row, put back a moment later.

@@ -15,7 +15,7 @@ from wtforms.validators import ValidationError
 
 from council import hooks
 from council.accounts import service as accounts
-from council.accounts.access import current_participation_key, public, requires_role
+from council.accounts.access import current_participation_key, participation_key, public, requires_role
 from council.accounts.models import Role
 from council.accounts.signing_in import sign_in_user
 from council.extensions import csrf, db, limiter
@@ -81,7 +81,7 @@ def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
     with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours) as posting:
         comment = service.post_comment(
-            db.session, current_participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
+            db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
         )
     if isinstance(posting.problem, service.ReviewClosed):
         return None, _(
@@ -257,7 +257,7 @@ def edit(comment_id: uuid.UUID):
         ) as editing:
             service.edit_comment(
                 db.session,
-                current_participation_key(),
+                participation_key(),
                 comment,
                 body=form.body.data,
                 quote_consent=QuoteConsent(form.quote_consent.data),
@@ -275,7 +275,7 @@ def edit(comment_id: uuid.UUID):
 @bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
 def withdraw(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
-    service.withdraw(db.session, current_participation_key(), comment)
+    service.withdraw(db.session, participation_key(), comment)
     flash(_("Your comment is withdrawn. Its text is gone."), "success")
     return redirect(url_for("feedback.mine"), code=303)
 
@@ -284,7 +284,7 @@ def withdraw(comment_id: uuid.UUID):
 def another_look(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
     try:
-        service.request_another_look(db.session, current_participation_key(), comment)
+        service.request_another_look(db.session, participation_key(), comment)
     except service.FeedbackError:
         abort(409)
     flash(_("A moderator will look at your comment again."), "success")
@@ -328,7 +328,7 @@ def staff_list(policy_id: uuid.UUID, number: int):
         page=page,
         per_page=per_page,
         total=total,
-        page_arguments={**request.view_args, **request.args.to_dict()},
+        page_arguments={**(request.view_args or {}), **request.args.to_dict()},
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         reason_labels=HIDE_REASON_LABELS,

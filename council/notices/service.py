@@ -14,13 +14,17 @@ it is no last-seen record.
 from __future__ import annotations
 
 import hmac
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from flask import g
 from sqlalchemy import (
+    ColumnElement,
     LargeBinary,
+    Row,
     Select,
     Uuid,
     case,
@@ -33,14 +37,15 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import ORMOption
 
 from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
 from council.audit.models import AuditEvent
 from council.compensation import service as stipends
-from council.compensation.models import EntryStatus, Payment, PlannedMeeting, ReviewCompletion
+from council.compensation.models import EntryStatus, Payment, PaymentPreference, PlannedMeeting, ReviewCompletion
 from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
@@ -124,7 +129,13 @@ class Notice:
     new: bool = False
 
 
-def _row(kind: NoticeKind, at, revision_id=None, other_id=None, tag=None) -> list:
+def _row(
+    kind: NoticeKind,
+    at: QueryableAttribute[datetime | None],
+    revision_id: QueryableAttribute[uuid.UUID | None] | None = None,
+    other_id: QueryableAttribute[uuid.UUID] | None = None,
+    tag: QueryableAttribute[bytes | None] | None = None,
+) -> list[ColumnElement[Any]]:
     """One select's columns in the shape every notice query shares, so they can be put in one UNION."""
     return [
         literal(kind.value).label("kind"),
@@ -135,11 +146,11 @@ def _row(kind: NoticeKind, at, revision_id=None, other_id=None, tag=None) -> lis
     ]
 
 
-def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: bool) -> list[Select]:
-    def between(column):
+def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: bool) -> list[Select[*tuple[Any, ...]]]:
+    def between(column: QueryableAttribute[datetime | None]) -> ColumnElement[bool]:
         return (column > start) & (column <= now)
 
-    queries: list[Select] = []
+    queries: list[Select[*tuple[Any, ...]]] = []
     if user.has_role(Role.ADVISOR):
         queries += [
             select(*_row(NoticeKind.REVIEW_OPENED, ReviewWindow.opens_at, ReviewWindow.revision_id)).where(
@@ -180,7 +191,9 @@ def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: boo
     return queries
 
 
-def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime) -> list:
+def _notice_rows(
+    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime
+) -> list[Row[*tuple[Any, ...]]]:
     """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment."""
     queries = _notice_queries(user, start, now, with_key=key is not None)
     if not queries:
@@ -189,22 +202,24 @@ def _notice_rows(dbs: Session, user: User, key: bytes | None, start: datetime, n
     return [
         row
         for row in rows
-        if row.kind != NoticeKind.RESPONSE or hmac.compare_digest(row.tag, owner_tag(key, row.other_id))
+        if row.kind != NoticeKind.RESPONSE
+        or (key is not None and hmac.compare_digest(row.tag, owner_tag(key, row.other_id)))
     ]
 
 
-def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
+def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
     """Notices since the person last looked: the header counts them, an advisor's home counts the
     responses among them. One query."""
     return _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
 
 
-def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: datetime) -> list:
+def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
     """``unseen_notices``, read at most once per request (kept in ``flask.g``): the header and the home page
     both need them."""
     if "unseen_notices" not in g:
         g.unseen_notices = unseen_notices(dbs, user, key, now)
-    return g.unseen_notices
+    rows: list[Row[*tuple[Any, ...]]] = g.unseen_notices
+    return rows
 
 
 def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
@@ -250,7 +265,7 @@ def notices(
     return found, len(every)
 
 
-def _by_id(dbs: Session, model, ids: set, *options) -> dict:
+def _by_id(dbs: Session, model: type[Any], ids: set[uuid.UUID], *options: ORMOption) -> dict[uuid.UUID, Any]:
     if not ids:
         return {}
     return {item.id: item for item in dbs.scalars(select(model).where(model.id.in_(ids)).options(*options))}
@@ -275,7 +290,9 @@ class AdvisorHome:
     meetings: list[PlannedMeeting]
 
 
-def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list) -> AdvisorHome:
+def advisor_home(
+    dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list[Row[*tuple[Any, ...]]]
+) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
     polls = (
@@ -317,7 +334,7 @@ def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, uns
     )
 
 
-def _count(dbs: Session, query: Select) -> int:
+def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
     return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
@@ -397,7 +414,7 @@ class CoordinatorHome:
     #: currency -> (entries, sum)
     awaiting_approval: dict[str, tuple[int, int]] = field(default_factory=dict)
     awaiting_payment: dict[str, tuple[int, int]] = field(default_factory=dict)
-    near_limit: list = field(default_factory=list)
+    near_limit: list[tuple[User, PaymentPreference, int]] = field(default_factory=list)
     moderation: list[ModerationWaiting] = field(default_factory=list)
     latest_events: list[AuditEvent] = field(default_factory=list)
 

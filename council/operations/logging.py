@@ -60,7 +60,7 @@ class _CurrentStderrHandler(logging.StreamHandler):
         super().__init__()
         self.setFormatter(JsonLineFormatter())
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -63,11 +64,11 @@ class LastCoordinator(AccountError):
 # --- The download -------------------------------------------------------------------
 
 
-def _money(amount_minor: int, currency: str) -> dict:
+def _money(amount_minor: int, currency: str) -> dict[str, Any]:
     return {"amount_minor": amount_minor, "amount": str(to_decimal(amount_minor, currency)), "currency": currency}
 
 
-def _revision_ref(revision: Revision) -> dict:
+def _revision_ref(revision: Revision) -> dict[str, Any]:
     return {"policy": revision.policy.title, "revision": revision.number}
 
 
@@ -79,7 +80,7 @@ def _section_heading(revision: Revision, section_key: str) -> str | None:
     return section.heading if section is not None else ""
 
 
-def _profile(user: User) -> dict:
+def _profile(user: User) -> dict[str, Any]:
     return {
         "login_name": user.login_name,
         "pseudonym": user.pseudonym,
@@ -92,7 +93,7 @@ def _profile(user: User) -> dict:
     }
 
 
-def _payment_preferences(dbs: Session, user: User) -> dict | None:
+def _payment_preferences(dbs: Session, user: User) -> dict[str, Any] | None:
     # Read, not ``compensation.preference_for``, which fills in defaults: the file says when no choice was made.
     pref = dbs.scalar(select(PaymentPreference).where(PaymentPreference.user_id == user.id))
     if pref is None:
@@ -110,7 +111,7 @@ def _payment_preferences(dbs: Session, user: User) -> dict | None:
     }
 
 
-def _stipends(dbs: Session, user: User) -> dict:
+def _stipends(dbs: Session, user: User) -> dict[str, Any]:
     entries = compensation.entries_for(dbs, user.id)
     payments = compensation.payments_for(dbs, user.id)
     paid_on = {item.entry_id: payment.paid_on for payment in payments for item in payment.items}
@@ -153,7 +154,7 @@ def _stipends(dbs: Session, user: User) -> dict:
     }
 
 
-def _comments(dbs: Session, key: bytes | None) -> list[dict]:
+def _comments(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
     if key is None:
         return []
     comments = feedback.my_comments(dbs, key)
@@ -195,7 +196,7 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict]:
     return shown
 
 
-def _reviews_done(dbs: Session, user: User) -> list[dict]:
+def _reviews_done(dbs: Session, user: User) -> list[dict[str, Any]]:
     rows = dbs.scalars(
         select(ReviewCompletion)
         .where(ReviewCompletion.user_id == user.id)
@@ -205,7 +206,7 @@ def _reviews_done(dbs: Session, user: User) -> list[dict]:
     return [{**_revision_ref(revisions[row.revision_id]), "round_closes_on": row.round_closes_on} for row in rows]
 
 
-def _meetings(dbs: Session, user: User) -> list[dict]:
+def _meetings(dbs: Session, user: User) -> list[dict[str, Any]]:
     rows = dbs.execute(
         select(Attendance, Meeting)
         .join(Meeting, Meeting.id == Attendance.meeting_id)
@@ -231,7 +232,7 @@ def _minutes_present(attendance: Attendance, meeting: Meeting) -> int | None:
     return None  # excused
 
 
-def _polls(dbs: Session, user: User) -> list[dict]:
+def _polls(dbs: Session, user: User) -> list[dict[str, Any]]:
     rows = dbs.execute(
         select(VoterRoll.voted, Poll)
         .join(Poll, Poll.id == VoterRoll.poll_id)
@@ -245,7 +246,7 @@ def _polls(dbs: Session, user: User) -> list[dict]:
     ]
 
 
-def _reading_places(dbs: Session, user: User) -> list[dict]:
+def _reading_places(dbs: Session, user: User) -> list[dict[str, Any]]:
     places = dbs.scalars(select(ReadingPlace).where(ReadingPlace.user_id == user.id)).all()
     revisions = _revisions(dbs, {place.revision_id for place in places})
     shown = [
@@ -271,7 +272,7 @@ def _revisions(dbs: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Revision]:
     }
 
 
-def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, today: date) -> dict:
+def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, today: date) -> dict[str, Any]:
     """Everything the site keeps about this person, as plain values: the one source of both renderings.
 
     ``key`` is the participation key unlocked at sign-in; their comments are found through it,
@@ -292,7 +293,7 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
     }
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -300,7 +301,7 @@ def _plain(value):
     raise TypeError(f"not plain data: {type(value).__name__}")
 
 
-def to_json(data: dict) -> str:
+def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, default=_plain, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
 
@@ -386,7 +387,7 @@ def _neutral_label(dbs: Session, user: User, locale: str) -> str:
             length += 1
         code = "".join(secrets.choice(RECOVERY_ALPHABET) for _position in range(length))
         with force_locale(locale):
-            label = _("Former advisor %(code)s", code=code) if advisor else _("Former member %(code)s", code=code)
+            label: str = _("Former advisor %(code)s", code=code) if advisor else _("Former member %(code)s", code=code)
         label = label[:PSEUDONYM_MAX]
         key = comparison_key(label)
         taken = dbs.scalar(select(User.id).where((User.login_key == key) | (User.pseudonym_key == key)).limit(1))

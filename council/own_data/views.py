@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -28,7 +30,7 @@ from council.voting.forms import POLL_STATE_LABELS
 bp = Blueprint("own_data", __name__)
 
 #: Why the account stays open, beside the password field.
-CLOSING_REFUSED = {
+CLOSING_REFUSED: dict[type[Exception], Any] = {
     accounts.WrongPassword: _l("That is not your password. Your account is still open."),
     service.LastCoordinator: _l(
         "You are the only coordinator. Make another person a coordinator before you close your account."
@@ -143,10 +145,11 @@ def close_account():
                 log_n=_log_n(),
                 label_locale=current_app.config["BABEL_DEFAULT_LOCALE"],
             )
-        if closing.succeeded:
+        refusal = closing.problem
+        if refusal is None:
             return end_session_and_redirect(url_for("pages.home"))
-        if isinstance(closing.problem, accounts.AccountClosed):
+        if isinstance(refusal, accounts.AccountClosed):
             abort(409)
-        form.password.errors.append(CLOSING_REFUSED[type(closing.problem)])
+        form.password.errors.append(CLOSING_REFUSED[type(refusal)])
     form.password.data = ""
     return _leaving_page(form, 400)

@@ -91,8 +91,9 @@ def _handle_http_error(error: HTTPException):
         return _handle_database_error(original)
     code = error.code if error.code in ERROR_TEXTS else 500
     response = render_error(code)
-    if error.code == 405 and getattr(error, "valid_methods", None):
-        return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
+    valid_methods = getattr(error, "valid_methods", None)
+    if error.code == 405 and valid_methods:
+        return response[0], 405, {"Allow": ", ".join(valid_methods)}
     return response
 
 
@@ -193,7 +194,8 @@ def _session_or_none():
 
 
 def _replace_session(replacement) -> None:
-    context = request_ctx._get_current_object()
+    # request_ctx is a LocalProxy, which Flask types as the RequestContext it stands for.
+    context = request_ctx._get_current_object()  # type: ignore[attr-defined]
     try:
         context.session = replacement
     except AttributeError:  # newer Flask keeps it behind a read-only property

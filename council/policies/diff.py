@@ -97,8 +97,8 @@ def compare(old: Revision, new: Revision) -> list[SectionChange]:
         previous_keys = [s.key for s in old.sections[:index]]
         position = 0
         for at, change in enumerate(changes):
-            key = (change.new or change.old).key
-            if key in previous_keys:
+            either = change.new or change.old
+            if either is not None and either.key in previous_keys:
                 position = at + 1
         changes.insert(position, removed)
     return changes

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
-from council.extensions import db
+from council.extensions import Model
 
 
 class RevisionStatus(StrEnum):
@@ -44,7 +44,7 @@ class TranslationState(StrEnum):
     MISSING = "missing"
 
 
-class Policy(db.Model):
+class Policy(Model):
     __tablename__ = "policies"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
@@ -72,7 +72,7 @@ class Policy(db.Model):
         return drafts[-1] if drafts else None
 
 
-class Revision(db.Model):
+class Revision(Model):
     """One numbered version of a policy. Immutable once ``status`` is "published"."""
 
     __tablename__ = "revisions"
@@ -115,7 +115,7 @@ class Revision(db.Model):
         return [q for q in self.questions if q.section_key == key]
 
 
-class RevisionSection(db.Model):
+class RevisionSection(Model):
     """A section derived from a heading. ``key`` stays the same across revisions."""
 
     __tablename__ = "revision_sections"
@@ -135,7 +135,7 @@ class RevisionSection(db.Model):
     revision: Mapped[Revision] = relationship(back_populates="sections")
 
 
-class GuidingQuestion(db.Model):
+class GuidingQuestion(Model):
     """A question the author wants advisors to answer about one section."""
 
     __tablename__ = "guiding_questions"
@@ -150,7 +150,7 @@ class GuidingQuestion(db.Model):
     revision: Mapped[Revision] = relationship(back_populates="questions")
 
 
-class ReviewWindow(db.Model):
+class ReviewWindow(Model):
     """When advisors can review a published revision. May be extended; kept apart so the revision stays frozen."""
 
     __tablename__ = "review_windows"
@@ -171,7 +171,7 @@ class ReviewWindow(db.Model):
         return WindowState.CLOSED
 
 
-class RevisionTranslation(db.Model):
+class RevisionTranslation(Model):
     """A revision's text in another language. Stale once a newer revision is published."""
 
     __tablename__ = "revision_translations"
@@ -195,7 +195,7 @@ class RevisionTranslation(db.Model):
         return next((s for s in self.sections if s.section_key == key), None)
 
 
-class TranslationSection(db.Model):
+class TranslationSection(Model):
     """One section of a translation, paired with the original section it renders."""
 
     __tablename__ = "translation_sections"
@@ -211,7 +211,7 @@ class TranslationSection(db.Model):
     translation: Mapped[RevisionTranslation] = relationship(back_populates="sections")
 
 
-class ReadingPlace(db.Model):
+class ReadingPlace(Model):
     """Where a reader stopped in a revision, kept on the server rather than in the browser.
 
     No time is stored with it.

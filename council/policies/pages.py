@@ -3,7 +3,7 @@ comment form's errors. What features above policies add to it comes from ``polic
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, render_template
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -18,6 +18,8 @@ from council.policies.models import Revision
 def render_section(revision: Revision, key: str, *, status: int = 200, **given):
     """The page of section ``key``; ``given`` values replace the ones registered parts add (a form with errors)."""
     current = revision.section(key)
+    if current is None:
+        abort(404)
     reading = service.text_for_reader(db.session, revision, get_locale().language)
     position = revision.sections.index(current)
     return render_template(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -65,7 +66,8 @@ def match_keys(previous: list[ParsedSection], current: list[ParsedSection]) -> N
     taken = {section.key for section in current if section.key}
     candidates = [old for old in previous if old.key not in taken]
     # Unchanged text or an unchanged heading is an exact match: cheap, and most sections are.
-    for same in (lambda s: s.body, lambda s: s.heading.casefold()):
+    exact: tuple[Callable[[ParsedSection], str], ...] = (lambda s: s.body, lambda s: s.heading.casefold())
+    for same in exact:
         for new in current:
             if new.key:
                 continue

@@ -5,6 +5,7 @@ Every function takes the database session and raises a named error; none commits
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,7 +108,7 @@ def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> li
     )
 
 
-def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
+def load_revision(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision | None:
     """A revision with everything a reading page shows, in a fixed number of queries."""
     return dbs.scalar(
         select(Revision)
@@ -121,7 +122,7 @@ def load_revision(dbs: Session, policy_id, number: int) -> Revision | None:
     )
 
 
-def published_or_404(dbs: Session, policy_id, number: int) -> Revision:
+def published_or_404(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision:
     """A published revision with what its pages show, or a 404 (drafts are never reachable this way)."""
     revision = load_revision(dbs, policy_id, number)
     if revision is None or not revision.is_published:
@@ -159,7 +160,7 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
     return ReadingText(translation, TranslationState.CURRENT if current else TranslationState.STALE)
 
 
-def remember_place(dbs: Session, user_id, revision_id, section_key: str) -> None:
+def remember_place(dbs: Session, user_id: uuid.UUID, revision_id: uuid.UUID, section_key: str) -> None:
     place = dbs.get(ReadingPlace, (user_id, revision_id))
     if place is None:
         dbs.add(ReadingPlace(user_id=user_id, revision_id=revision_id, section_key=section_key))

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import new_uuid
-from council.extensions import db
+from council.extensions import Model
 from council.feedback.models import REWRITABLE, Comment
 from council.policies.models import Revision
 
 
-class FeedbackSummary(db.Model):
+class FeedbackSummary(Model):
     """An immutable snapshot of one review round, taken when its window closed."""
 
     __tablename__ = "feedback_summaries"
@@ -40,7 +40,7 @@ class FeedbackSummary(db.Model):
         return json.loads(self.data)
 
 
-class SummaryQuote(db.Model):
+class SummaryQuote(Model):
     """A comment its writer let us quote word for word, as it stood when the review closed."""
 
     __tablename__ = "summary_quotes"
@@ -59,7 +59,7 @@ class SummaryQuote(db.Model):
         return json.loads(self.translations).get(locale) if locale != self.language else None
 
 
-class Paraphrase(db.Model):
+class Paraphrase(Model):
     """The author's paraphrase of a comment whose writer allowed paraphrase only. Signed."""
 
     __tablename__ = "paraphrases"
@@ -72,7 +72,7 @@ class Paraphrase(db.Model):
     author: Mapped[User] = relationship()
 
 
-class RevisionOutcome(db.Model):
+class RevisionOutcome(Model):
     """One line of a revision's "You said, we did": a comment of the previous round and what became of it.
 
     Written when the revision is published and never changed. Quote and paraphrase

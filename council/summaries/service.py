@@ -13,8 +13,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from council import hooks
@@ -73,7 +74,7 @@ class NotParaphrasable(SummaryError):
 # --- Closing -------------------------------------------------------------------
 
 
-def _due_windows(now: datetime):
+def _due_windows(now: datetime) -> Select[ReviewWindow]:
     return (
         select(ReviewWindow)
         .where(ReviewWindow.closes_at <= now)
@@ -106,9 +107,10 @@ def close_due_reviews(*, min_group: int) -> None:
 
 def close_review_now(dbs: Session, author: User, revision: Revision, *, min_group: int) -> FeedbackSummary:
     """An author ends an open review before its closing time; the summary is taken at once."""
-    if not review_is_open(revision):
+    window = revision.review_window
+    if window is None or not review_is_open(revision):
         raise ReviewNotOpen
-    revision.review_window.closes_at = utcnow()
+    window.closes_at = utcnow()
     audit.record(dbs, author, "review.closed_early", detail=f"{revision.policy.title}, revision {revision.number}")
     return take_summary(dbs, revision, min_group=min_group)
 
@@ -127,7 +129,10 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
     existing = summary_for(dbs, revision)
     if existing is not None:
         return existing
-    closes_on = revision.review_window.closes_at.date()
+    window = revision.review_window
+    if window is None:
+        raise ValueError("Only a reviewed revision has a summary.")
+    closes_on = window.closes_at.date()
     # A window may have been extended or closed early since people marked their review done.
     dbs.execute(
         update(ReviewCompletion)
@@ -181,7 +186,7 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
     return summary
 
 
-def _per_section(revision: Revision, comments: list[Comment]) -> list[dict]:
+def _per_section(revision: Revision, comments: list[Comment]) -> list[dict[str, Any]]:
     counts = Counter(c.section_key for c in comments)
     rows = [{"key": s.key, "comments": counts.get(s.key, 0)} for s in revision.sections]
     if counts.get(""):
@@ -189,7 +194,7 @@ def _per_section(revision: Revision, comments: list[Comment]) -> list[dict]:
     return rows
 
 
-def _languages(dbs: Session, comments: list[Comment], min_group: int, original: str) -> dict:
+def _languages(dbs: Session, comments: list[Comment], min_group: int, original: str) -> dict[str, Any]:
     """Name a language only when enough comments were written in it and enough advisors use it.
 
     One advisor who writes in a language few others read would otherwise be
@@ -218,7 +223,7 @@ def _dispositions(visible: list[Comment]) -> dict[str, int]:
     return {key: counts.get(key, 0) for key in DISPOSITION_KEYS}
 
 
-def _polls(dbs: Session, revision: Revision) -> list[dict]:
+def _polls(dbs: Session, revision: Revision) -> list[dict[str, Any]]:
     snapshot = []
     for poll in polls_for_revision(dbs, revision):
         result = results(dbs, poll)
@@ -242,7 +247,7 @@ def _polls(dbs: Session, revision: Revision) -> list[dict]:
     return snapshot
 
 
-def _themes(visible: list[Comment]) -> list[dict]:
+def _themes(visible: list[Comment]) -> list[dict[str, Any]]:
     texts = []
     for comment in visible:
         texts.append((comment.section_key, comment.language, comment.id, comment.body))
@@ -268,9 +273,9 @@ class SummaryView:
     """A summary as one reader may see it: its facts, the themes they may see, and one page of words."""
 
     summary: FeedbackSummary
-    facts: dict
+    facts: dict[str, Any]
     #: (index in the stored list, theme) pairs this reader may see
-    themes: list[tuple[int, dict]]
+    themes: list[tuple[int, dict[str, Any]]]
     quotes: list[SummaryQuote]
     #: Paraphrase-only comments: for staff, all of them (to write the paraphrase); for advisors, the written ones.
     paraphrases: list[tuple[Comment, Paraphrase | None]] = field(default_factory=list)
@@ -306,15 +311,15 @@ def view_summary(
     )
 
 
-def _page_of(query, page: int, per_page: int | None):
+def _page_of(query: Select[*tuple[Any, ...]], page: int, per_page: int | None) -> Select[*tuple[Any, ...]]:
     return query if per_page is None else query.limit(per_page).offset((max(page, 1) - 1) * per_page)
 
 
-def _count(dbs: Session, query) -> int:
+def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
     return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def _paraphrases_query(revision: Revision, *, staff: bool):
+def _paraphrases_query(revision: Revision, *, staff: bool) -> Select[Comment, Paraphrase]:
     query = (
         select(Comment, Paraphrase)
         .outerjoin(Paraphrase, Paraphrase.comment_id == Comment.id)
@@ -327,7 +332,9 @@ def _paraphrases_query(revision: Revision, *, staff: bool):
     return query if staff else query.where(Paraphrase.comment_id.is_not(None))
 
 
-def theme_comments(dbs: Session, summary: FeedbackSummary, index: int, *, staff: bool) -> tuple[dict, list[Comment]]:
+def theme_comments(
+    dbs: Session, summary: FeedbackSummary, index: int, *, staff: bool
+) -> tuple[dict[str, Any], list[Comment]]:
     """One theme and the comments behind it that this reader may read; IndexError when it is not theirs."""
     theme = summary.facts["themes"][index]
     ids = theme["comments"] if staff else theme["open_to_advisors"]
@@ -387,7 +394,8 @@ def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revisi
     previous = previous_round(draft)
     comments: list[Comment] = []
     if previous is not None:
-        if previous.review_window.state(utcnow()) != WindowState.CLOSED:
+        window = previous.review_window
+        if window is None or window.state(utcnow()) != WindowState.CLOSED:
             raise PreviousRoundOpen
         take_summary(dbs, previous, min_group=min_group)
         comments = round_comments(dbs, previous)
@@ -401,11 +409,12 @@ def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revisi
             comment_id=c.id,
             section_key=c.section_key,
             quote_consent=c.quote_consent,
-            disposition=c.response.disposition,
-            responder_id=c.response.author_id,
-            response_body="" if c.quote_consent == QuoteConsent.AUTHOR_ONLY else c.response.body,
+            disposition=response.disposition,
+            responder_id=response.author_id,
+            response_body="" if c.quote_consent == QuoteConsent.AUTHOR_ONLY else response.body,
         )
         for c in comments
+        if (response := c.response) is not None  # every one, checked above
     )
     return draft
 

@@ -117,7 +117,9 @@ def summary_pdf(policy_id: uuid.UUID, number: int):
 
     revision, found = _summary_or_404(policy_id, number)
     html = render_template("summaries/document.html", **_context(revision, found))
-    stylesheet = CSS(string=(Path(current_app.static_folder) / "css" / "council.css").read_text("utf-8"))
+    # create_app always sets the static folder, which Flask types as optional.
+    static = Path(current_app.static_folder)  # type: ignore[arg-type]
+    stylesheet = CSS(string=(static / "css" / "council.css").read_text("utf-8"))
     # No protocol is allowed: the PDF is made from this HTML and stylesheet alone, and no request leaves the server.
     pdf = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).write_pdf(stylesheets=[stylesheet])
     return Response(

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from statistics import mean
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
 
 from council.voting.models import ConsentChoice, Poll, PollKind
 
-CONSENT_CHOICE_LABELS = {
+CONSENT_CHOICE_LABELS: dict[str, Any] = {
     ConsentChoice.AGREE: _l("Agree"),
     ConsentChoice.ABSTAIN: _l("Abstain"),
     ConsentChoice.DISAGREE: _l("Disagree"),
     ConsentChoice.BLOCK: _l("Block: this must not go ahead"),
 }
+
+
+class PollRules(Protocol):
+    def answers(self, poll: Poll) -> list[str]: ...
+
+    def label(self, poll: Poll, value: str) -> str: ...
+
+    def average(self, choices: list[str]) -> float | None: ...
 
 
 class ConsentRules:
@@ -40,6 +49,8 @@ class ChoiceRules:
 
 class ScoreRules:
     def answers(self, poll: Poll) -> list[str]:
+        if poll.score_min is None or poll.score_max is None:
+            raise ValueError("A score poll has both bounds (create_poll checks).")
         return [str(n) for n in range(poll.score_min, poll.score_max + 1)]
 
     def label(self, poll: Poll, value: str) -> str:
@@ -49,8 +60,12 @@ class ScoreRules:
         return mean(int(choice) for choice in choices) if choices else None
 
 
-RULES = {PollKind.CONSENT: ConsentRules(), PollKind.CHOICE: ChoiceRules(), PollKind.SCORE: ScoreRules()}
+RULES: dict[PollKind, PollRules] = {
+    PollKind.CONSENT: ConsentRules(),
+    PollKind.CHOICE: ChoiceRules(),
+    PollKind.SCORE: ScoreRules(),
+}
 
 
-def rules_for(poll: Poll):
+def rules_for(poll: Poll) -> PollRules:
     return RULES[PollKind(poll.kind)]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
-from council.extensions import db
+from council.extensions import Model
 from council.policies.models import Revision
 
 
@@ -41,7 +41,7 @@ class ConsentChoice(StrEnum):
     BLOCK = "block"
 
 
-class Poll(db.Model):
+class Poll(Model):
     __tablename__ = "polls"
     __table_args__ = (
         CheckConstraint("kind IN ('consent', 'choice', 'score')", name="kind_known"),
@@ -72,7 +72,7 @@ class Poll(db.Model):
     )
 
 
-class PollOption(db.Model):
+class PollOption(Model):
     __tablename__ = "poll_options"
     __table_args__ = (UniqueConstraint("poll_id", "position"),)
 
@@ -84,7 +84,7 @@ class PollOption(db.Model):
     poll: Mapped[Poll] = relationship(back_populates="options")
 
 
-class VoterRoll(db.Model):
+class VoterRoll(Model):
     """Who may vote in a poll (frozen when it opens) and whether they have: never what."""
 
     __tablename__ = "voter_rolls"
@@ -98,7 +98,7 @@ class VoterRoll(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Ballot(db.Model):
+class Ballot(Model):
     __tablename__ = "ballots"
     __table_args__ = (UniqueConstraint("poll_id", "ballot_tag"), {"sqlite_with_rowid": False})
 
@@ -112,7 +112,7 @@ class Ballot(db.Model):
     ballot_tag: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
-class BlockReason(db.Model):
+class BlockReason(Model):
     """Marks an anonymous comment as the reason given for a block in a consent poll.
 
     It links a comment to a poll, never to a ballot or a voter.

@@ -11,10 +11,12 @@ import hmac
 import secrets
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Role, User, UserRole
@@ -74,7 +76,7 @@ def create_poll(
     opens_at: datetime,
     closes_at: datetime,
     section_key: str = "",
-    options: list[str] = (),
+    options: Sequence[str] = (),
     score_min: int | None = None,
     score_max: int | None = None,
     min_ballots: int = 3,
@@ -119,7 +121,7 @@ def eligible_voters(dbs: Session) -> list[uuid.UUID]:
     )
 
 
-def _due(now: datetime):
+def _due(now: datetime) -> ColumnElement[bool]:
     return ((Poll.state == PollState.SCHEDULED) & (Poll.opens_at <= now)) | (
         (Poll.state == PollState.OPEN) & (Poll.closes_at <= now)
     )
@@ -186,7 +188,8 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
     """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
     if dbs.get_bind().dialect.name != "postgresql":
         return 0
-    table = Ballot.__table__
+    # Declarative types __table__ as any FromClause; a model declared with columns has a Table.
+    table = cast(Table, Ballot.__table__)
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
     rows = [
         dict(row)
@@ -256,7 +259,7 @@ def vote(
 
 def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, language: str, limit: int) -> None:
     """A block's reason is posted as an anonymous comment on what the poll asks about."""
-    revision = dbs.get(Revision, poll.revision_id)
+    revision = dbs.get_one(Revision, poll.revision_id)
     draft = feedback.Draft(
         section_key=poll.section_key,
         question_id=None,
@@ -286,7 +289,7 @@ def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
         return None
     tag = ballot_tag(key, poll.id)
     ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
-    return ballot.choice if ballot and hmac.compare_digest(ballot.ballot_tag, tag) else None
+    return ballot.choice if ballot and ballot.ballot_tag and hmac.compare_digest(ballot.ballot_tag, tag) else None
 
 
 def has_voted(dbs: Session, user: User, poll: Poll) -> bool:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
-from council.accounts.access import current_participation_key, requires_role
+from council.accounts.access import current_participation_key, participation_key, requires_role
 from council.accounts.models import Role
 from council.database import side_write
 from council.extensions import db
@@ -100,7 +100,7 @@ def vote(poll_id: uuid.UUID):
             service.vote(
                 db.session,
                 current_user,
-                current_participation_key(),
+                participation_key(),
                 found,
                 form.choice.data,
                 block_reason=form.block_reason.data or "",

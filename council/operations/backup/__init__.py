@@ -22,7 +22,7 @@ import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 from sqlalchemy import Engine, inspect
@@ -127,7 +127,7 @@ def create_backup(path: Path) -> BackupResult:
     if name not in ENGINES:
         raise BackupError(f"Backups of {name} databases are not supported.")
     with private_directory() as work:
-        manifest = {"format": FORMAT_VERSION, "engine": name}
+        manifest: dict[str, Any] = {"format": FORMAT_VERSION, "engine": name}
         members = (sqlite.snapshot if name == "sqlite" else postgres.snapshot)(engine, work, manifest)
 
         def write(target: BinaryIO) -> None:

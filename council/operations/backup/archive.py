@@ -224,9 +224,9 @@ def extract(archive_path: Path, directory: Path) -> dict:
         manifest = None
         for member in archive:
             name = member.name
-            if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:
+            data = archive.extractfile(member) if member.isfile() else None
+            if data is None or name.startswith("/") or ".." in Path(name).parts:
                 raise BackupError("This backup holds something unexpected; nothing was restored.")
-            data = archive.extractfile(member)
             if name == MANIFEST:
                 manifest = json.loads(data.read().decode("utf-8"))
                 continue

@@ -36,7 +36,7 @@ def _libpq(engine: Engine) -> _Libpq:
     params = {"dbname": url.database, "host": url.host, "port": url.port, "user": url.username}
     for name, value in url.query.items():
         params[name] = value if isinstance(value, str) else value[-1]
-    conninfo = make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
+    conninfo = make_conninfo("", **{k: v for k, v in params.items() if v not in (None, "")})
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     environment["PGAPPNAME"] = "council-backup"
     if url.password:
@@ -145,7 +145,8 @@ def snapshot(engine: Engine, work: Path, manifest: dict) -> list[tuple[Path, str
                 f"COPY (SELECT {', '.join(map(quote, columns))} FROM {quote(schema)}.{quote(name)} "
                 f"ORDER BY {', '.join(map(quote, key))}) TO STDOUT"
             )
-            with driver.cursor() as cursor, open(target, "wb") as out, cursor.copy(query) as copy:
+            # driver_connection is None only once the pooled connection is closed; it is open here.
+            with driver.cursor() as cursor, open(target, "wb") as out, cursor.copy(query) as copy:  # type: ignore[union-attr]
                 for block in copy:
                     out.write(block)
             manifest["ordered"][name] = {"columns": columns, "file": member}
@@ -206,8 +207,8 @@ def restore(engine: Engine, work: Path, manifest: dict) -> None:
             out.write(b"\\.\n")
         with open(parts["post-data"], "rb") as part:
             shutil.copyfileobj(part, out)
-    for part in parts.values():
-        part.unlink()
+    for part_path in parts.values():
+        part_path.unlink()
     # One transaction: either the whole backup is in the database, or nothing changed.
     _run(
         [

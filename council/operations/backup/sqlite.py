@@ -22,7 +22,8 @@ def snapshot(engine: Engine, work: Path, manifest: dict) -> list[tuple[Path, str
         target = sqlite3.connect(copy)
         try:
             # One step: the whole database as of one moment, while the site keeps running (WAL).
-            source.driver_connection.backup(target)
+            # driver_connection is None only once the pooled connection is closed (the finally below).
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
             target.execute("PRAGMA journal_mode = DELETE")
             # Rebuild the copy without freed pages, which can still hold deleted text.
             target.execute("VACUUM")
