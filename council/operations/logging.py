@@ -219,12 +219,10 @@ def _quiet_server_logs(app: Flask) -> None:
         redactor = _GunicornErrorRedactor()
         gunicorn_error.addFilter(redactor)
     redactor.keep_addresses = bool(app.config.get("LOG_IP_ADDRESSES"))
+    # `make run` too: a terminal (or a log it is piped into) pairing an address with a path and a moment
+    # would line an anonymous post up with whoever was at that address. The app's own request log is enough.
     werkzeug = logging.getLogger("werkzeug")
-    existing = [f for f in werkzeug.filters if isinstance(f, _DevelopmentRequestLineFilter)]
-    if app.config.get("ENVIRONMENT") == "development":
-        for found in existing:  # `make run` keeps them, as docs/threat-model.md says
-            werkzeug.removeFilter(found)
-    elif not existing:
+    if not any(isinstance(f, _DevelopmentRequestLineFilter) for f in werkzeug.filters):
         werkzeug.addFilter(_DevelopmentRequestLineFilter())
 
 
