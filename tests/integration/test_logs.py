@@ -230,4 +230,3 @@ def test_the_development_servers_request_lines_are_never_printed(app_factory):
     assert not passes()
     other = werkzeug.makeRecord("werkzeug", logging.INFO, __file__, 1, " * Running on http://127.0.0.1:5000", (), None)
     assert all(f.filter(other) for f in werkzeug.filters), "the server still says where it listens"
-
