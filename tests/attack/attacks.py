@@ -196,12 +196,8 @@ def wal_replay(run: Run, tables: Tables) -> Score:
     }
     person_ids = {encoded: user for user in run.advisors.values() for encoded in _encodings(user)}
     commits = run.wal.commits
-    written = [
-        {(t, r) for t in tables.targets for r in _ids_in(c.new_cells.get(t, []), target_ids)} for c in commits
-    ]
-    naming = [
-        set().union(*(_ids_in(c.new_cells.get(t, []), person_ids) for t in tables.persons)) for c in commits
-    ]
+    written = [{(t, r) for t in tables.targets for r in _ids_in(c.new_cells.get(t, []), target_ids)} for c in commits]
+    naming = [set().union(*(_ids_in(c.new_cells.get(t, []), person_ids) for t in tables.persons)) for c in commits]
     guesser, guesses = Guesser(run, 2), []
     for i, commit in enumerate(commits):
         named = naming[i]
@@ -276,7 +272,9 @@ def waldump(run: Run, tables: Tables) -> Score:
         elif rmgr == "Heap":
             records.append((lsn, xid, desc))
     reads = [o for o in run.observations if o.wal_lsn]
-    places = [{(table, ctid): key for table, rows in o.system.items() for key, (_x, ctid) in rows.items()} for o in reads]
+    places = [
+        {(table, ctid): key for table, rows in o.system.items() for key, (_x, ctid) in rows.items()} for o in reads
+    ]
     positions: dict[tuple[str, int, int], int] = {}
     identity: dict[int, tuple[str, tuple, int]] = {}
     touches: list[_Touch] = []

@@ -34,7 +34,7 @@ from council.accounts.models import Role, User
 from council.config import normalise_database_url
 from council.extensions import db
 from tests.attack.sqlite_wal import WalWatcher
-from tests.conftest import PASSWORD, csrf_token, open_for_review, open_poll, sign_in, submit
+from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in, submit
 
 ADVISORS = [
     "willow", "river", "cedar", "sparrow", "amani", "juniper", "rowan",
@@ -343,7 +343,11 @@ class Council:
         response = submit(
             self.clients[name],
             f"/feedback/comments/{comment}/edit",
-            {"body": f"{name} edited: {uuid.uuid4().hex[:8]}", "language": self.language[name], "quote_consent": "paraphrase"},
+            {
+                "body": f"{name} edited: {uuid.uuid4().hex[:8]}",
+                "language": self.language[name],
+                "quote_consent": "paraphrase",
+            },
         )
         assert response.status_code == 303, response.get_data(as_text=True)
         return True
@@ -419,7 +423,7 @@ class Council:
         found: dict[tuple[str, str], str] = {}
         with self.app.app_context():
             keys = {}
-            for name, user_id in self.ids.items():
+            for user_id in self.ids.values():
                 user = db.session.get(User, uuid.UUID(user_id))
                 keys[user_id] = unwrap_key(
                     user.key_wrapped_by_password, PASSWORD, purpose=PASSWORD_PURPOSE, user_id=user.id
