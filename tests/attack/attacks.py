@@ -18,6 +18,7 @@ import math
 import random
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,8 @@ class Guess:
     row: str
     observation: int
     user: str
+    #: how many anonymous rows the evidence covered (the rows written in the same transaction)
+    batch: int = 1
 
 
 @dataclass
@@ -85,35 +88,27 @@ def binomial_upper_bound(n: int, p: float, alpha: float = ALPHA) -> int:
 
 
 def score(run: Run, attack: str, tables: Tables, guesses: Iterable[Guess]) -> Score:
+    """One guess per row per epoch: the one with the narrowest evidence (a row written alone by one
+    transaction, rather than again by a rewrite of all rows), scored against that epoch's chance."""
     active = run.active_in_epoch()
-    linked = total = 0
-    chance = 0.0
-    by_table: dict[str, list[int]] = {}
-    counted: set[tuple[str, str, int]] = set()
+    best: dict[tuple[str, str, int], Guess] = {}
     for guess in guesses:
         epoch = run.epoch_of(guess.observation)
-        owner = run.truth.get((guess.table, guess.row))
-        if guess.table not in tables.targets or owner is None or epoch < 0:
+        if guess.table not in tables.targets or (guess.table, guess.row) not in run.truth or epoch < 0:
             continue
-        if (guess.table, guess.row, guess.observation) in counted:
-            continue
-        counted.add((guess.table, guess.row, guess.observation))
-        right = guess.user == owner
+        kept = best.get((guess.table, guess.row, epoch))
+        if kept is None or guess.batch < kept.batch:
+            best[(guess.table, guess.row, epoch)] = guess
+    linked, chance = 0, 0.0
+    by_table: dict[str, tuple[int, int]] = {}
+    for (table, row, epoch), guess in best.items():
+        right = guess.user == run.truth[(table, row)]
         linked += right
-        total += 1
-        tally = by_table.setdefault(guess.table, [0, 0])
-        tally[0] += right
-        tally[1] += 1
+        so_far = by_table.get(table, (0, 0))
+        by_table[table] = (so_far[0] + right, so_far[1] + 1)
         chance = max(chance, 1 / len(active[epoch]))
-    return Score(
-        attack,
-        tables.name,
-        linked,
-        total,
-        chance,
-        binomial_upper_bound(total, chance),
-        {t: (a, n) for t, (a, n) in by_table.items()},
-    )
+    total = len(best)
+    return Score(attack, tables.name, linked, total, chance, binomial_upper_bound(total, chance), by_table)
 
 
 class Guesser:
@@ -135,6 +130,7 @@ def _changed(before: Observation, after: Observation, table: str) -> list[tuple[
 
 
 def _people_in(run: Run, table: str, rows: Iterable[tuple | None], columns: list[str]) -> set[str]:
+    """The advisors these rows name (the attacker knows who the advisors are: ``user_roles``)."""
     positions = [run.schema.columns[table].index(c) for c in columns]
     named = set()
     for row in rows:
@@ -143,7 +139,7 @@ def _people_in(run: Run, table: str, rows: Iterable[tuple | None], columns: list
         for position in positions:
             if row[position]:
                 named.add(hex_id(row[position]))
-    return named
+    return named & set(run.advisors.values())
 
 
 def _people_changed(run: Run, before: Observation, after: Observation, tables: Tables) -> set[str]:
@@ -164,9 +160,9 @@ def snapshot_diff(run: Run, tables: Tables) -> Score:
     guesser, guesses = Guesser(run, 1), []
     for before, after in zip(run.observations, run.observations[1:], strict=False):
         named = _people_changed(run, before, after, tables)
-        for table in tables.targets:
-            for key, _row in _changed(before, after, table):
-                guesses.append(Guess(table, hex_id(key[0]), after.index, guesser.pick(named)))
+        changed = [(table, key) for table in tables.targets for key, _row in _changed(before, after, table)]
+        for table, key in changed:
+            guesses.append(Guess(table, hex_id(key[0]), after.index, guesser.pick(named), len(changed)))
     return score(run, "snapshot diff", tables, guesses)
 
 
@@ -204,7 +200,7 @@ def wal_replay(run: Run, tables: Tables) -> Score:
         if not named and i + 1 < len(commits) and not written[i + 1]:
             named = naming[i + 1]  # the writer's session record, saved just after the request's commit
         for table, row in sorted(written[i]):
-            guesses.append(Guess(table, row, commit.observation, guesser.pick(named)))
+            guesses.append(Guess(table, row, commit.observation, guesser.pick(named), len(written[i])))
     return score(run, "sqlite -wal replay", tables, guesses)
 
 
@@ -212,30 +208,22 @@ def wal_replay(run: Run, tables: Tables) -> Score:
 
 
 def xmin_read(run: Run, tables: Tables) -> Score:
-    """One live read per epoch (just before the tick): an anonymous row's xmin beside a person row's.
-
-    Rows new or changed since the read after the previous tick are linked to the people whose rows
-    carry the same transaction id, or else the next one (the session saved after the request), or
-    else the one before (the reading place saved when the section was opened)."""
+    """A live read after every action: a new or changed anonymous row's ``xmin`` beside the ``xmin`` of
+    person rows: the same transaction, else the next (the session saved after the request), else the
+    one before (the reading place saved when the section was opened)."""
     guesser, guesses = Guesser(run, 3), []
-    observations = run.observations
-    before = observations[0]
-    for after in observations[1:]:
-        if after.label != "tick":
-            continue
-        read = observations[after.index - 1]  # the last read before this tick
+    for before, after in zip(run.observations, run.observations[1:], strict=False):
         by_xmin: dict[int, set[str]] = {}
         for table, columns in tables.persons.items():
-            for key, row in read.rows.get(table, {}).items():
-                xmin = read.system[table][key][0]
-                by_xmin.setdefault(xmin, set()).update(_people_in(run, table, [row], columns))
-        for table in tables.targets:
-            for key, _row in _changed(before, read, table):
-                xmin = read.system[table][key][0]
-                named = by_xmin.get(xmin) or by_xmin.get(xmin + 1) or by_xmin.get(xmin - 1) or set()
-                guesses.append(Guess(table, hex_id(key[0]), read.index, guesser.pick(named)))
-        before = after
-    return score(run, "postgresql xmin (one read per epoch)", tables, guesses)
+            for key, row in after.rows.get(table, {}).items():
+                by_xmin.setdefault(after.system[table][key][0], set()).update(_people_in(run, table, [row], columns))
+        changed = [(table, key) for table in tables.targets for key, _row in _changed(before, after, table)]
+        batches = Counter(after.system[table][key][0] for table, key in changed)
+        for table, key in changed:
+            xmin = after.system[table][key][0]
+            named = by_xmin.get(xmin) or by_xmin.get(xmin + 1) or by_xmin.get(xmin - 1) or set()
+            guesses.append(Guess(table, hex_id(key[0]), after.index, guesser.pick(named), batches[xmin]))
+    return score(run, "postgresql xmin", tables, guesses)
 
 
 RECORD = re.compile(r"rmgr: (\w+)\s+len.*?tx:\s+(\d+), lsn: ([0-9A-F]+/[0-9A-F]+),.*?desc: (.*)$")
@@ -253,14 +241,22 @@ class _Touch:
     xid: int
     token: int
     table: str
-    writes: bool  # a new tuple (insert or update), not only a lock or a delete
+    kind: str  # INSERT, UPDATE, HOT_UPDATE, DELETE or LOCK
+
+    @property
+    def writes(self) -> bool:
+        """A new tuple (an insert or an update), not only a lock or a delete."""
+        return self.kind in ("INSERT", "UPDATE", "HOT_UPDATE")
+
+    observation: int  # the first live read after it
 
 
 def waldump(run: Run, tables: Tables) -> Score:
     """Group ``pg_waldump``'s heap records by transaction; follow each tuple through its updates to the
     next live read, where its ``ctid`` names the row; link a comment's or ballot's transaction to the
     person rows of the same transaction, else the next, else the one before."""
-    committed = set()
+    top: dict[int, int] = {}  # a subtransaction's (a savepoint's) xid -> its transaction's
+    commit_order: list[int] = []
     records = []
     for line in run.pg_wal_records:
         found = RECORD.search(line)
@@ -268,7 +264,10 @@ def waldump(run: Run, tables: Tables) -> Score:
             continue
         rmgr, xid, lsn, desc = found.group(1), int(found.group(2)), _lsn(found.group(3)), found.group(4)
         if rmgr == "Transaction" and desc.startswith("COMMIT"):
-            committed.add(xid)
+            commit_order.append(xid)
+            subxacts = re.search(r"subxacts:([\d ]+)", desc)
+            for sub in [xid, *(int(x) for x in (subxacts.group(1).split() if subxacts else []))]:
+                top[sub] = xid
         elif rmgr == "Heap":
             records.append((lsn, xid, desc))
     reads = [o for o in run.observations if o.wal_lsn]
@@ -314,24 +313,49 @@ def waldump(run: Run, tables: Tables) -> Score:
             token = positions.pop((table, int(block), offset), next(tokens))
         else:
             token = positions.setdefault((table, int(block), offset), next(tokens))
-        touches.append(_Touch(xid, token, table, kind in ("INSERT", "UPDATE", "HOT_UPDATE")))
+        seen_at = reads[min(next_read, len(reads) - 1)].index
+        touches.append(_Touch(xid, token, table, kind, seen_at))
     resolve(1 << 64)
 
-    people_by_xid: dict[int, set[str]] = {}
+    people_by_commit: dict[int, set[str]] = {}
     for touch in touches:
-        if touch.table in tables.persons and touch.token in identity and touch.xid in committed:
+        if touch.table in tables.persons and touch.token in identity and touch.xid in top:
             table, key, observation = identity[touch.token]
             row = run.observations[observation].rows[table].get(key)
-            people_by_xid.setdefault(touch.xid, set()).update(
+            people_by_commit.setdefault(top[touch.xid], set()).update(
                 _people_in(run, table, [row], tables.persons[touch.table])
             )
+    place = {xid: i for i, xid in enumerate(commit_order)}
+
+    def people_near(xid: int) -> set[str]:
+        """The people of this transaction, else of the next committed one, else of the one before."""
+        i = place[xid]
+        for j in (i, i + 1, i - 1):
+            if 0 <= j < len(commit_order) and people_by_commit.get(commit_order[j]):
+                return people_by_commit[commit_order[j]]
+        return set()
+
+    # A transaction that deletes rows and inserts them again unchanged (the tick's rewrite) wrote nothing new.
+    moved = {
+        (top[t.xid], identity[t.token][:2])
+        for t in touches
+        if t.table in tables.targets and t.kind == "DELETE" and t.xid in top and t.token in identity
+    }
+    written = [
+        t
+        for t in touches
+        if t.table in tables.targets
+        and t.writes
+        and t.xid in top
+        and t.token in identity
+        and (top[t.xid], identity[t.token][:2]) not in moved
+    ]
+    batches = Counter(top[t.xid] for t in written)
     guesser, guesses = Guesser(run, 4), []
-    for touch in touches:
-        if touch.table in tables.targets and touch.writes and touch.xid in committed and touch.token in identity:
-            table, key, observation = identity[touch.token]
-            x = touch.xid
-            named = people_by_xid.get(x) or people_by_xid.get(x + 1) or people_by_xid.get(x - 1) or set()
-            guesses.append(Guess(table, hex_id(key[0]), observation, guesser.pick(named)))
+    for touch in written:
+        table, key, _ = identity[touch.token]
+        named = people_near(top[touch.xid])
+        guesses.append(Guess(table, hex_id(key[0]), touch.observation, guesser.pick(named), batches[top[touch.xid]]))
     return score(run, "postgresql pg_waldump", tables, guesses)
 
 
