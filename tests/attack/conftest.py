@@ -111,8 +111,11 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
             truth=council.truth(),
             wal=watcher.wal,
             ticks=council.ticks,
+            texts=council.texts,
         )
-        if watcher.dialect == "postgresql":
+        if watcher.dialect == "sqlite":
+            run.files = watcher.live_files()
+        else:
             _collect_postgres_wal(run, watcher, workdir)
     finally:
         council.drop_control_tables()

@@ -98,6 +98,9 @@ class Run:
     relfilenodes: dict[int, str] = field(default_factory=dict)
     database_oid: int | None = None
     ticks: list[str] = field(default_factory=list)
+    #: comment texts written during the run, and (SQLite) the database file and its -wal at the end
+    texts: list[str] = field(default_factory=list)
+    files: bytes = b""
 
     def active_in_epoch(self) -> dict[int, set[str]]:
         active: dict[int, set[str]] = {}
@@ -185,6 +188,12 @@ class Watcher:
         self.wal: WalWatcher | None = None
         self.schema: Schema | None = None
 
+    def live_files(self) -> bytes:
+        """The SQLite database file and its ``-wal`` as they are on disk now."""
+        live = Path(self.url.removeprefix("sqlite:///"))
+        wal = Path(f"{live}-wal")
+        return live.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
     def _copy(self) -> Path:
         live = Path(self.url.removeprefix("sqlite:///"))
         copy = self.workdir / "copy.db"
@@ -250,6 +259,8 @@ class Council:
         self.done: set[str] = set()
         self.skipped: Counter[str] = Counter()
         self.control_truth: dict[str, str] = {}
+        #: every comment text the advisors wrote, including those later edited away or withdrawn
+        self.texts: list[str] = []
         self.control = create_engine(normalise_database_url(watcher.url))
         author_id = people.make("robin", Role.AUTHOR)
         for name in ADVISORS:
@@ -324,6 +335,7 @@ class Council:
         page = client.get(f"{self.path}/sections/{key}").get_data(as_text=True)  # the reading place moves here
         fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
         body = f"{name} thinks about {key}: {uuid.uuid4().hex[:8]}"
+        self.texts.append(body)
         response = client.post(
             f"{self.path}/comments",
             data={**fields, "body": body, "language": self.language[name], "quote_consent": "verbatim", "question": ""},
@@ -340,11 +352,13 @@ class Council:
         if not mine:
             return False
         comment = self.random.choice(mine)
+        body = f"{name} edited: {uuid.uuid4().hex[:8]}"
+        self.texts.append(body)
         response = submit(
             self.clients[name],
             f"/feedback/comments/{comment}/edit",
             {
-                "body": f"{name} edited: {uuid.uuid4().hex[:8]}",
+                "body": body,
                 "language": self.language[name],
                 "quote_consent": "paraphrase",
             },

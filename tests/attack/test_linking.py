@@ -86,6 +86,22 @@ def test_language_and_section_link_no_better_than_chance(council_run, attack_rep
     _no_better_than_chance(attacks.content_match(council_run, attacks.app_tables(council_run)), attack_report)
 
 
+@pytest.mark.xfail(
+    strict=True, raises=LinkedAboveChance, reason="issue 17: secure_delete and a truncated -wal not yet in place"
+)
+def test_text_edited_away_or_withdrawn_is_not_left_in_the_sqlite_files(council_run):
+    """What an advisor withdrew or replaced is not readable from the database file or its ``-wal``."""
+    run = _sqlite(council_run)
+    last = run.observations[-1]
+    live = {value for rows in last.rows.values() for row in rows.values() for value in row if value}
+    gone = [t for t in run.texts if not any(t in value for value in live)]
+    assert len(gone) >= 14, "the council withdrew and edited too little to check"
+    left = [t for t in gone if t.encode() in run.files]
+    print(f"\ntexts no longer in any row: {len(gone)}; still readable in the SQLite files: {len(left)}")
+    if left:
+        raise LinkedAboveChance(f"{len(left)} of {len(gone)} texts no longer in any row are still in the files")
+
+
 # --- The attacks can fail: each finds the leaky control -------------------------------------
 
 
