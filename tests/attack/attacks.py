@@ -226,6 +226,46 @@ def xmin_read(run: Run, tables: Tables) -> Score:
     return score(run, "postgresql xmin", tables, guesses)
 
 
+def _in_place_order(before: Observation, read: Observation, table: str) -> list[tuple[tuple, tuple]]:
+    return sorted(_changed(before, read, table), key=lambda kept: read.system[table][kept[0]][1])
+
+
+def _shared_references(run: Run, one: str, other: str) -> set[str]:
+    """Columns such as ``poll_id`` that both tables have: rows of both may belong to the same thing."""
+
+    def references(table: str) -> set[str]:
+        return {c for c in run.schema.columns[table] if c.endswith("_id") and c != "user_id"}
+
+    return references(one) & references(other)
+
+
+def physical_order(run: Run, tables: Tables) -> Score:
+    """One plain read per epoch, just before the tick, as a dump would be: the k-th anonymous row new or
+    changed since the last tick, in physical (``ctid``) order, is paired with the k-th changed row of a
+    person table that changed exactly as many rows, preferring one that refers to the same kind of
+    thing (a ballot and its voter's roll row both name a poll)."""
+    guesser, guesses = Guesser(run, 6), []
+    observations = run.observations
+    before = observations[0]
+    for after in observations[1:]:
+        if after.label != "tick":
+            continue
+        read = observations[after.index - 1]
+        for table in tables.targets:
+            changed = _in_place_order(before, read, table)
+            same_size = [
+                (p, cols, rows)
+                for p, cols in tables.persons.items()
+                if len(rows := _in_place_order(before, read, p)) == len(changed)
+            ]
+            related = [entry for entry in same_size if _shared_references(run, table, entry[0])]
+            for k, (key, _row) in enumerate(changed):
+                named = set().union(*(_people_in(run, p, [rows[k][1]], cols) for p, cols, rows in related or same_size))
+                guesses.append(Guess(table, hex_id(key[0]), read.index, guesser.pick(named), len(changed)))
+        before = after
+    return score(run, "postgresql physical order (one read)", tables, guesses)
+
+
 RECORD = re.compile(r"rmgr: (\w+)\s+len.*?tx:\s+(\d+), lsn: ([0-9A-F]+/[0-9A-F]+),.*?desc: (.*)$")
 HEAP = re.compile(r"^(INSERT|UPDATE|HOT_UPDATE|DELETE|LOCK)(?:\+INIT)? off (\d+)(?:.*; new off (\d+))?")
 BLOCK = re.compile(r"blkref #(\d+): rel (\d+)/(\d+)/(\d+)(?: fork \w+)? blk (\d+)")

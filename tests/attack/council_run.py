@@ -293,8 +293,8 @@ class Council:
                 "section_key VARCHAR(32), body TEXT)"
             )
             connection.exec_driver_sql(
-                f"CREATE TABLE {CONTROL_PEOPLE} (user_id VARCHAR(32) PRIMARY KEY, locale VARCHAR(8), "
-                "section_key VARCHAR(32))"
+                f"CREATE TABLE {CONTROL_PEOPLE} (id VARCHAR(32) PRIMARY KEY, user_id VARCHAR(32), "
+                "locale VARCHAR(8), section_key VARCHAR(32))"
             )
 
     def drop_control_tables(self) -> None:
@@ -304,7 +304,8 @@ class Council:
         self.control.dispose()
 
     def _leak(self, name: str) -> None:
-        """One note and, in the same transaction, a row naming its writer with the note's language and place."""
+        """One note and, in the same transaction, a row naming its writer with the note's language and a
+        place of its own: written together, in the same order, so every attack can pair them."""
         note, place = uuid.uuid4().hex, uuid.uuid4().hex[:12]
         user_id = self.ids[name]
         with self.control.begin() as connection:
@@ -312,15 +313,10 @@ class Council:
                 text(f"INSERT INTO {CONTROL_NOTES} VALUES (:id, :language, :place, 'a control note')"),
                 {"id": note, "language": self.language[name], "place": place},
             )
-            updated = connection.execute(
-                text(f"UPDATE {CONTROL_PEOPLE} SET locale = :language, section_key = :place WHERE user_id = :user"),
-                {"user": user_id, "language": self.language[name], "place": place},
+            connection.execute(
+                text(f"INSERT INTO {CONTROL_PEOPLE} VALUES (:id, :user, :language, :place)"),
+                {"id": uuid.uuid4().hex, "user": user_id, "language": self.language[name], "place": place},
             )
-            if updated.rowcount == 0:
-                connection.execute(
-                    text(f"INSERT INTO {CONTROL_PEOPLE} VALUES (:user, :language, :place)"),
-                    {"user": user_id, "language": self.language[name], "place": place},
-                )
         self.control_truth[note] = user_id
 
     # -- actions through the pages -------------------------------------------------------------

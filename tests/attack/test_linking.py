@@ -14,6 +14,8 @@ their writer, in one transaction, every attack must link at least 90%.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.attack import attacks
@@ -75,6 +77,13 @@ def test_postgresql_xmin_links_no_better_than_chance(postgres_run, attack_report
     _no_better_than_chance(attacks.xmin_read(postgres_run, attacks.app_tables(postgres_run)), attack_report)
 
 
+@not_yet_closed("physical row order")
+def test_postgresql_physical_order_links_no_better_than_chance(postgres_run, attack_report):
+    # Ballots only: comments have no person table that changes row for row with them.
+    ballots = dataclasses.replace(attacks.app_tables(postgres_run), targets=("ballots",))
+    _no_better_than_chance(attacks.physical_order(postgres_run, ballots), attack_report)
+
+
 @not_yet_closed("the pg_wal channel")
 def test_postgresql_waldump_links_no_better_than_chance(postgres_run, attack_report):
     run = _waldump(postgres_run)
@@ -116,6 +125,11 @@ def test_sqlite_wal_replay_finds_the_control(council_run, attack_report):
 
 def test_postgresql_xmin_finds_the_control(postgres_run, attack_report):
     _finds_the_control(attacks.xmin_read(postgres_run, attacks.control_tables(postgres_run)), attack_report)
+
+
+def test_postgresql_physical_order_finds_the_control(postgres_run, attack_report):
+    score = attacks.physical_order(postgres_run, attacks.control_tables(postgres_run))
+    _finds_the_control(score, attack_report)
 
 
 def test_postgresql_waldump_finds_the_control(postgres_run, attack_report):
