@@ -17,18 +17,23 @@ import pytest
 from sqlalchemy import text
 
 from council.extensions import db
-from tests.attack.attacks import Score
+from tests.attack.attacks import ALPHA, Score
 from tests.attack.council_run import Council, Run, Watcher
 from tests.conftest import PeopleFactory, make_app
 from tests.load.postgres import server_binaries
 
 SCORES = pytest.StashKey[list[Score]]()
-TIMES = pytest.StashKey[dict[str, float]]()
+#: per database: seconds the council took, actions taken, actions skipped (nothing to act on)
+RUNS = pytest.StashKey[dict[str, tuple[float, int, dict[str, int]]]]()
+
+
+NOTES = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config):
     config.stash[SCORES] = []
-    config.stash[TIMES] = {}
+    config.stash[NOTES] = []
+    config.stash[RUNS] = {}
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +42,21 @@ def attack_report(request):
     return request.config.stash[SCORES]
 
 
+@pytest.fixture(scope="session")
+def attack_notes(request):
+    """Lines of findings other than a score, printed under the table."""
+    return request.config.stash[NOTES]
+
+
 def pytest_terminal_summary(terminalreporter, config):
     scores = config.stash.get(SCORES, [])
     if not scores:
         return
     terminalreporter.section("attacks on unlinkability (issue 17)")
+    terminalreporter.write_line(
+        "chance = 1 / advisors active in the epoch the row changed in (every advisor acts in every epoch); "
+        f"allowed = Binomial(total, chance) upper quantile at alpha {ALPHA}"
+    )
     terminalreporter.write_line(
         f"{'attack':<38} {'rows':<8} {'linked':>7} {'total':>6} {'accuracy':>9} {'chance':>7} {'allowed':>8}"
     )
@@ -51,8 +66,13 @@ def pytest_terminal_summary(terminalreporter, config):
         )
         for table, (linked, total) in sorted(s.by_table.items()):
             terminalreporter.write_line(f"{'':<38} {'  ' + table:<20} {linked:>3}/{total:<4}")
-    for name, seconds in config.stash.get(TIMES, {}).items():
-        terminalreporter.write_line(f"council run on {name}: {seconds:.0f} s")
+    for note in config.stash.get(NOTES, []):
+        terminalreporter.write_line(note)
+    for name, (seconds, actions, skipped) in config.stash.get(RUNS, {}).items():
+        terminalreporter.write_line(
+            f"council on {name}: {actions} actions by 14 advisors in 4 epochs, {seconds:.0f} s"
+            + (f"; skipped for want of a comment of one's own: {skipped}" if skipped else "")
+        )
 
 
 def _collect_postgres_wal(run: Run, watcher: Watcher, workdir: Path) -> None:
@@ -110,7 +130,7 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
             advisors=council.ids,
             truth=council.truth(),
             wal=watcher.wal,
-            ticks=council.ticks,
+            skipped=dict(council.skipped),
             texts=council.texts,
         )
         if watcher.dialect == "sqlite":
@@ -125,7 +145,7 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
             db.session.remove()
             db.engine.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
-    config.stash[TIMES][name] = time.monotonic() - started
+    config.stash[RUNS][name] = (time.monotonic() - started, len(run.actions), run.skipped)
     return run
 
 

@@ -97,7 +97,8 @@ class Run:
     pg_wal_records: list[str] = field(default_factory=list)
     relfilenodes: dict[int, str] = field(default_factory=dict)
     database_oid: int | None = None
-    ticks: list[str] = field(default_factory=list)
+    #: actions the plan asked for that had nothing to act on (no comment of one's own to edit)
+    skipped: dict[str, int] = field(default_factory=dict)
     #: comment texts written during the run, and (SQLite) the database file and its -wal at the end
     texts: list[str] = field(default_factory=list)
     files: bytes = b""
@@ -255,7 +256,6 @@ class Council:
         self.clients = {}
         self.language: dict[str, str] = {}
         self.actions: list[tuple[int, int, str, str]] = []
-        self.ticks: list[str] = []
         self.done: set[str] = set()
         self.skipped: Counter[str] = Counter()
         self.control_truth: dict[str, str] = {}
@@ -403,7 +403,6 @@ class Council:
     def tick(self, epoch: int) -> None:
         result = self.app.test_cli_runner().invoke(args=["council", "tick"])
         assert result.exit_code == 0, result.output
-        self.ticks.append(result.output.strip())
         self.watcher.observe(epoch, "tick")
 
     def run(self) -> None:

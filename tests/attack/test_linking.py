@@ -49,7 +49,7 @@ def _finds_the_control(score: Score, report: list[Score]) -> None:
 
 def _sqlite(run):
     if run.dialect != "sqlite":
-        pytest.skip("the -wal replay reads SQLite's files; this run is on PostgreSQL")
+        pytest.skip("this reads SQLite's files; this run is on PostgreSQL")
     return run
 
 
@@ -67,8 +67,13 @@ def test_snapshots_after_every_action_link_no_better_than_chance(council_run, at
 
 
 @not_yet_closed("SQLite's -wal channel")
-def test_sqlite_wal_replay_links_no_better_than_chance(council_run, attack_report):
+def test_sqlite_wal_replay_links_no_better_than_chance(council_run, attack_report, attack_notes):
     run = _sqlite(council_run)
+    wal = run.wal
+    # Frames lost to a restart of the log (after a checkpoint, between two copies) are not seen.
+    attack_notes.append(
+        f"-wal read: {len(wal.commits)} commits, {wal.frames} frames, {wal.restarts} restarts of the log"
+    )
     _no_better_than_chance(attacks.wal_replay(run, attacks.app_tables(run)), attack_report)
 
 
@@ -98,7 +103,7 @@ def test_language_and_section_link_no_better_than_chance(council_run, attack_rep
 @pytest.mark.xfail(
     strict=True, raises=LinkedAboveChance, reason="issue 17: secure_delete and a truncated -wal not yet in place"
 )
-def test_text_edited_away_or_withdrawn_is_not_left_in_the_sqlite_files(council_run):
+def test_text_edited_away_or_withdrawn_is_not_left_in_the_sqlite_files(council_run, attack_notes):
     """What an advisor withdrew or replaced is not readable from the database file or its ``-wal``."""
     run = _sqlite(council_run)
     last = run.observations[-1]
@@ -106,7 +111,9 @@ def test_text_edited_away_or_withdrawn_is_not_left_in_the_sqlite_files(council_r
     gone = [t for t in run.texts if not any(t in value for value in live)]
     assert len(gone) >= 14, "the council withdrew and edited too little to check"
     left = [t for t in gone if t.encode() in run.files]
-    print(f"\ntexts no longer in any row: {len(gone)}; still readable in the SQLite files: {len(left)}")
+    attack_notes.append(
+        f"comment texts no longer in any row: {len(gone)}; still readable in the SQLite files: {len(left)}"
+    )
     if left:
         raise LinkedAboveChance(f"{len(left)} of {len(gone)} texts no longer in any row are still in the files")
 
