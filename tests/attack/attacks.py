@@ -22,7 +22,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tests.attack.council_run import CONTROL_NOTES, CONTROL_PEOPLE, Observation, Run, hex_id
+from tests.attack.council_run import (
+    BATCHED_NOTES,
+    BATCHED_PEOPLE,
+    CONTROL_NOTES,
+    CONTROL_PEOPLE,
+    Observation,
+    Run,
+    hex_id,
+)
 
 ALPHA = 0.001
 
@@ -37,12 +45,18 @@ class Tables:
 
 
 def app_tables(run: Run) -> Tables:
-    persons = {t: cols for t, cols in run.schema.person_columns.items() if t != CONTROL_PEOPLE}
-    return Tables("app", ("comments", "ballots"), persons)
+    """The app's comments and ballots, against every table with a foreign key to ``users``."""
+    return Tables("app", ("comments", "ballots"), run.schema.person_columns)
 
 
 def control_tables(run: Run) -> Tables:
-    return Tables("control", (CONTROL_NOTES,), {CONTROL_PEOPLE: ["user_id"]})
+    """The leaky control: a note and a row naming its writer, written together."""
+    return Tables("leaky", (CONTROL_NOTES,), {CONTROL_PEOPLE: ["user_id"]})
+
+
+def batched_tables(run: Run) -> Tables:
+    """The batched control: an epoch's notes and its writers, written together in random orders."""
+    return Tables("batched", (BATCHED_NOTES,), {BATCHED_PEOPLE: ["user_id"]})
 
 
 @dataclass(frozen=True)
@@ -240,17 +254,18 @@ def _shared_references(run: Run, one: str, other: str) -> set[str]:
 
 
 def physical_order(run: Run, tables: Tables) -> Score:
-    """One plain read per epoch, just before the tick, as a dump would be: the k-th anonymous row new or
-    changed since the last tick, in physical (``ctid``) order, is paired with the k-th changed row of a
-    person table that changed exactly as many rows, preferring one that refers to the same kind of
-    thing (a ballot and its voter's roll row both name a poll)."""
+    """Two plain reads per epoch, as dumps would be: just before the tick and just after it. The k-th
+    anonymous row new or changed since the previous read, in physical (``ctid``) order, is paired
+    with the k-th changed row of a person table that changed exactly as many rows, preferring one
+    that refers to the same kind of thing (a ballot and its voter's roll row both name a poll)."""
     guesser, guesses = Guesser(run, 6), []
     observations = run.observations
-    before = observations[0]
-    for after in observations[1:]:
-        if after.label != "tick":
-            continue
-        read = observations[after.index - 1]
+    reads = [
+        o
+        for o in observations
+        if o.label == "tick" or o.index + 1 < len(observations) and observations[o.index + 1].label == "tick"
+    ]
+    for before, read in zip([observations[0], *reads], reads, strict=False):
         for table in tables.targets:
             changed = _in_place_order(before, read, table)
             same_size = [
@@ -262,8 +277,7 @@ def physical_order(run: Run, tables: Tables) -> Score:
             for k, (key, _row) in enumerate(changed):
                 named = set().union(*(_people_in(run, p, [rows[k][1]], cols) for p, cols, rows in related or same_size))
                 guesses.append(Guess(table, hex_id(key[0]), read.index, guesser.pick(named), len(changed)))
-        before = after
-    return score(run, "postgresql physical order (one read)", tables, guesses)
+    return score(run, "postgresql physical order (dumps)", tables, guesses)
 
 
 RECORD = re.compile(r"rmgr: (\w+)\s+len.*?tx:\s+(\d+), lsn: ([0-9A-F]+/[0-9A-F]+),.*?desc: (.*)$")

@@ -8,9 +8,12 @@ action and every tick the attacker takes what a database holder can take: on SQL
 database file and its ``-wal`` (read as bytes; the live files are never opened by the attacker), on
 PostgreSQL a live read of every table with ``xmin`` and ``ctid`` and the WAL position.
 
-Beside the app, the harness itself writes a deliberately leaky *control*: after each action, in one
-transaction, a note with no user column and a row naming the actor. The attacks must find that
-(the control tests), so their failing to link the app's own rows means something.
+Beside the app, the harness itself writes two controls. A deliberately leaky one: after each action,
+in one transaction, a note with no user column and a row naming the actor. The attacks must find
+that, so their failing to link the app's own rows means something. And a *batched* one, written as
+the mix is meant to write: the epoch's notes held back and written at the tick, all in one
+transaction, in random order, beside rows naming each writer in another random order. The attacks
+must stay at chance on that, so their succeeding against the app means something too.
 
 Ground truth (who wrote which comment and ballot) comes only from the advisors' passwords, through
 their owner and ballot tags, after the run: the attacker never sees it.
@@ -49,6 +52,8 @@ SEED = 1717
 APP_TARGETS = ("comments", "ballots")
 CONTROL_NOTES = "attack_control_notes"
 CONTROL_PEOPLE = "attack_control_people"
+BATCHED_NOTES = "attack_batched_notes"
+BATCHED_PEOPLE = "attack_batched_people"
 
 #: What each advisor does in each epoch (shuffled together across advisors within the epoch).
 EPOCH_PLANS = [
@@ -258,7 +263,9 @@ class Council:
         self.actions: list[tuple[int, int, str, str]] = []
         self.done: set[str] = set()
         self.skipped: Counter[str] = Counter()
-        self.control_truth: dict[str, str] = {}
+        #: (control table, note id) -> writer's user id
+        self.control_truth: dict[tuple[str, str], str] = {}
+        self.held_back: list[tuple[str, str, str, str]] = []
         #: every comment text the advisors wrote, including those later edited away or withdrawn
         self.texts: list[str] = []
         self.control = create_engine(normalise_database_url(watcher.url))
@@ -288,25 +295,30 @@ class Council:
 
     def _create_control_tables(self) -> None:
         with self.control.begin() as connection:
-            connection.exec_driver_sql(
-                f"CREATE TABLE {CONTROL_NOTES} (id VARCHAR(32) PRIMARY KEY, language VARCHAR(8), "
-                "section_key VARCHAR(32), body TEXT)"
-            )
-            connection.exec_driver_sql(
-                f"CREATE TABLE {CONTROL_PEOPLE} (id VARCHAR(32) PRIMARY KEY, user_id VARCHAR(32), "
-                "locale VARCHAR(8), section_key VARCHAR(32))"
-            )
+            for notes, people in ((CONTROL_NOTES, CONTROL_PEOPLE), (BATCHED_NOTES, BATCHED_PEOPLE)):
+                connection.exec_driver_sql(
+                    f"CREATE TABLE {notes} (id VARCHAR(32) PRIMARY KEY, language VARCHAR(8), "
+                    "section_key VARCHAR(32), body TEXT)"
+                )
+                connection.exec_driver_sql(
+                    f"CREATE TABLE {people} (id VARCHAR(32) PRIMARY KEY, user_id VARCHAR(32), "
+                    "locale VARCHAR(8), section_key VARCHAR(32))"
+                )
 
     def drop_control_tables(self) -> None:
         with self.control.begin() as connection:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {CONTROL_NOTES}")
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {CONTROL_PEOPLE}")
+            for table in (CONTROL_NOTES, CONTROL_PEOPLE, BATCHED_NOTES, BATCHED_PEOPLE):
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         self.control.dispose()
+
+    def _new_id(self) -> str:
+        return uuid.UUID(int=self.random.getrandbits(128)).hex
 
     def _leak(self, name: str) -> None:
         """One note and, in the same transaction, a row naming its writer with the note's language and a
-        place of its own: written together, in the same order, so every attack can pair them."""
-        note, place = uuid.uuid4().hex, uuid.uuid4().hex[:12]
+        place of its own: written together, in the same order, so every attack can pair them. The same
+        note waits for the tick in the batched control."""
+        note, place = self._new_id(), self._new_id()[:12]
         user_id = self.ids[name]
         with self.control.begin() as connection:
             connection.execute(
@@ -315,9 +327,30 @@ class Council:
             )
             connection.execute(
                 text(f"INSERT INTO {CONTROL_PEOPLE} VALUES (:id, :user, :language, :place)"),
-                {"id": uuid.uuid4().hex, "user": user_id, "language": self.language[name], "place": place},
+                {"id": self._new_id(), "user": user_id, "language": self.language[name], "place": place},
             )
-        self.control_truth[note] = user_id
+        self.control_truth[(CONTROL_NOTES, note)] = user_id
+        self.held_back.append((self._new_id(), self.language[name], place, user_id))
+
+    def _write_batch(self) -> None:
+        """The held-back notes in random order, and a row for each writer in another, in one transaction;
+        the person rows say only who wrote in this batch, nothing of what."""
+        notes, writers = list(self.held_back), sorted({user for *_, user in self.held_back})
+        self.random.shuffle(notes)
+        self.random.shuffle(writers)
+        with self.control.begin() as connection:
+            for note, language, place, user_id in notes:
+                connection.execute(
+                    text(f"INSERT INTO {BATCHED_NOTES} VALUES (:id, :language, :place, 'a batched note')"),
+                    {"id": note, "language": language, "place": place},
+                )
+                self.control_truth[(BATCHED_NOTES, note)] = user_id
+            for user_id in writers:
+                connection.execute(
+                    text(f"INSERT INTO {BATCHED_PEOPLE} VALUES (:id, :user, NULL, NULL)"),
+                    {"id": self._new_id(), "user": user_id},
+                )
+        self.held_back.clear()
 
     # -- actions through the pages -------------------------------------------------------------
 
@@ -401,6 +434,9 @@ class Council:
         raise ValueError(what)
 
     def tick(self, epoch: int) -> None:
+        # Seen before the tick: once the mix lands, the tick may checkpoint and truncate SQLite's -wal.
+        self._write_batch()
+        self.watcher.observe(epoch, "batched control")
         result = self.app.test_cli_runner().invoke(args=["council", "tick"])
         assert result.exit_code == 0, result.output
         self.watcher.observe(epoch, "tick")
@@ -446,6 +482,4 @@ class Council:
                     if ballot.ballot_tag is not None and ballot.ballot_tag == voting.ballot_tag(key, ballot.poll_id):
                         found[("ballots", ballot.id.hex)] = user_id
             db.session.remove()
-        for note, user_id in self.control_truth.items():
-            found[(CONTROL_NOTES, note)] = user_id
-        return found
+        return found | self.control_truth
