@@ -118,8 +118,9 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
     app = make_app(url, instance_path)
     workdir = Path(tempfile.mkdtemp(prefix="council-attack-"))
     watcher = Watcher(url, workdir)
-    council = Council(app, PeopleFactory(app), watcher)
+    council = None
     try:
+        council = Council(app, PeopleFactory(app), watcher)
         council.run()
         assert watcher.schema is not None
         run = Run(
@@ -138,7 +139,8 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
         else:
             _collect_postgres_wal(run, watcher, workdir)
     finally:
-        council.drop_control_tables()
+        if council is not None:
+            council.drop_control_tables()
         if watcher.engine is not None:
             watcher.engine.dispose()
         with app.app_context():
