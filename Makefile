@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test check setup translations migrate demo bench scale audit extract-messages clean
+.PHONY: run test check setup translations migrate demo bench scale audit attack extract-messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ check: setup
 
 test: check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Issue 17's attacks on unlinkability (tests/attack/): a council of 14 advisors watched by someone who
+# holds the database; prints each attack's accuracy against chance. PostgreSQL's part starts its own
+# server when the binaries are installed (or uses COUNCIL_TEST_DATABASE_URL).
+attack: setup
+	$(BIN)/pytest -q -p no:cacheprovider tests/attack $(PYTEST_ARGS)
 
 # Refresh the catalogs after adding strings; then translate every new entry in every locale.
 extract-messages: $(STAMP)
