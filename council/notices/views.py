@@ -45,7 +45,7 @@ def index():
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
     if key is not None:  # without the key (an old session) nothing is recorded
         with side_write() as writer:
-            service.mark_seen(writer, current_user, key, now)
+            service.mark_seen(writer, key, now)
     return render_template(
         "notices/index.html",
         notices=found,
