@@ -7,7 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from council.accounts.models import ServerSession
+from council.accounts import state
+from council.accounts.models import ServerSession, User
+from council.accounts.names import comparison_key
 from council.accounts.sessions import (
     _decode_token,
     _minute_number,
@@ -19,6 +21,9 @@ from council.accounts.sessions import (
     state_cookie_value,
 )
 from council.extensions import db
+from council.security import PASSWORD as PASSWORD_PURPOSE
+from council.security import unwrap_key
+from tests.conftest import PASSWORD
 
 
 def token_of(app, client) -> bytes:
@@ -62,3 +67,11 @@ def set_idle_deadline(app, client, moment: datetime) -> None:
     state = state_of(app, client)
     value = state_cookie_value(app, token_of(app, client), _minute_number(moment), state["c"])
     client.set_cookie(state_cookie_name(app), value)
+
+
+def save_language(login_name: str, locale: str | None, password: str = PASSWORD) -> None:
+    """Store a person's saved interface language, as the switcher does: sealed under their key
+    (``accounts.state``), read when they next sign in. Inside an app context; the caller commits."""
+    user = db.session.scalar(select(User).where(User.login_key == comparison_key(login_name)))
+    key = unwrap_key(user.key_wrapped_by_password, password, purpose=PASSWORD_PURPOSE, user_id=user.id)
+    state.store(db.session, key, state.LOCALE, locale)
