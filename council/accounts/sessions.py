@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from flask import Flask, Request, Response, session
+from flask import Flask, Request, Response, current_app, session
 from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
@@ -345,8 +345,6 @@ def _ended(state: _State | None, *, timed_out: bool = False) -> CouncilSession:
 
 
 def _raise_on_frozen() -> bool:
-    from flask import current_app
-
     return bool(current_app.config.get("TESTING"))
 
 
