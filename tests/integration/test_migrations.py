@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema the models describe, and can be undone."""
 
+import json
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -269,7 +270,7 @@ def _insert_at(revision: str, connection, ids: dict, now) -> None:
             "VALUES (:id, :amani, :data, NULL, :idle, :absolute)",
             id="0" * 64,
             amani=ids["amani"],
-            data='{"_user_id": "%s", "locale": "es"}' % ids["amani"],
+            data=json.dumps({"_user_id": str(ids["amani"]), "locale": "es"}),
             idle=now + timedelta(minutes=30),
             absolute=now + timedelta(hours=12),
         )
