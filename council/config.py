@@ -25,10 +25,9 @@ RTL_LANGUAGES = ["ar"]
 BABEL_DEFAULT_LOCALE = "en"
 BABEL_DEFAULT_TIMEZONE = "UTC"
 
+#: The idle deadline travels in the signed state cookie (``accounts.sessions``), the absolute one in the record.
 SESSION_IDLE_MINUTES = 30
 SESSION_ABSOLUTE_HOURS = 12
-#: The idle deadline is pushed forward at most this often, to spare writes.
-SESSION_TOUCH_SECONDS = 60
 
 INVITATION_DAYS = 7
 #: scrypt cost as log2(n); 2**15 with r=8 takes tens of milliseconds here.

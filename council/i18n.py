@@ -1,7 +1,8 @@
 """Languages, locale selection and text direction.
 
-Precedence: the signed-in user's saved preference, else a choice made in this
-browser session, else the browser's Accept-Language, else English.
+Precedence: the language chosen in this browser (the switcher, or the person's saved
+preference, put there when they sign in: it is stored sealed, see ``accounts.state``),
+else the browser's Accept-Language, else English.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ def supported_locales() -> list[str]:
 
 def select_locale() -> str:
     supported = supported_locales()
-    if current_user and current_user.is_authenticated and current_user.locale in supported:
-        return current_user.locale
     chosen = session.get(SESSION_LOCALE_KEY)
     if chosen in supported:
         return chosen

@@ -1,6 +1,6 @@
 """Every feature's models, imported in one place for Alembic and create_all."""
 
-from council.accounts.models import Invitation, ServerSession, User, UserRole  # noqa: F401
+from council.accounts.models import Invitation, SealedState, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
 from council.compensation.models import (  # noqa: F401
     Approval,
@@ -19,7 +19,6 @@ from council.feedback.models import Comment, CommentFlag, CommentTranslation, Re
 from council.policies.models import (  # noqa: F401
     GuidingQuestion,
     Policy,
-    ReadingPlace,
     ReviewWindow,
     Revision,
     RevisionSection,

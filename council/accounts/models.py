@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.db_types import new_uuid
@@ -47,16 +47,15 @@ class User(UserMixin, Model):
     #: The same key wrapped under scrypt(recovery code).
     key_wrapped_by_recovery: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: Saved language preference; None follows the browser.
-    locale: Mapped[str | None] = mapped_column(String(8))
     #: IANA time zone for showing dates; None uses the site's default.
     timezone: Mapped[str | None] = mapped_column(String(64))
     descriptive_titles: Mapped[bool] = mapped_column(Boolean, default=False)
     collapse_content_notes: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: Up to when this person has seen their notices, sealed under their participation key: the server
-    #: cannot read it without them, so it is no last-seen time (see ``notices.service``).
-    notices_seen: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Moved on by "sign out everywhere", a password change or recovery and turning access off: a session
+    #: record sealed with an older value is refused. Records do not say whose they are, so this is how
+    #: all of one person's sessions end at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="selectin")
 
@@ -119,17 +118,34 @@ class Invitation(Model):
 class ServerSession(Model):
     """A signed-in (or form-filling) browser. The cookie holds the only copy of the token.
 
-    No creation or last-request time is kept: the two deadlines are all the
-    timeouts need, and the row is deleted when either passes.
+    Written when the session starts and deleted when it ends, never in between (see
+    ``accounts.sessions``). No creation or last-request time is kept, nor whose session it is in
+    the clear: the absolute deadline (in whole minutes) is all the purge needs.
     """
 
     __tablename__ = "server_sessions"
+    # Kept in key order, not in sign-in order.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     #: SHA-256 of the cookie token, so a database dump cannot be replayed as a cookie.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    data: Mapped[str] = mapped_column(Text, default="{}")
-    #: The participation key sealed under a key only the cookie token yields.
-    sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    idle_expires_at: Mapped[datetime] = mapped_column(index=True)
-    expires_at: Mapped[datetime]
+    #: The person's id and session generation, the participation key and the session's data, sealed under
+    #: a key only the cookie token yields.
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SealedState(Model):
+    """One piece of a person's own state (interface language, reading place, notices seen up to).
+
+    Keyed by a tag of their participation key, not their id, and sealed under it, padded to one
+    length: a database holder can neither read it, compare it with a comment's language or
+    section, nor tell whose row changed (see ``accounts.state``).
+    """
+
+    __tablename__ = "sealed_state"
+    # Kept in key order, not in the order people first stored something.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

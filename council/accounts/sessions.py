@@ -1,11 +1,19 @@
-"""Server-side sessions behind an opaque cookie.
+"""Server-side sessions behind an opaque cookie, and a signed cookie for what changes.
 
-The cookie carries one random token. The database keeps only a hash of it (the
-record's id) and, for a signed-in advisor, the participation key sealed under a
-key derived from the token. So the cookie alone is useless without the
-database, and a database dump alone cannot open any key or be replayed.
-Records are written through their own database session, so a failed request
-can never commit half of its work by way of the session save.
+The session cookie carries one random token. The database keeps only a hash of it (the record's
+id), the absolute deadline, and one sealed value opened with a key derived from the token: whose
+session it is, their session generation, the participation key and the session's data (the form
+token above all). A database dump alone cannot tell whose session a record is, open any key, or
+be replayed; the cookie alone is useless without the database.
+
+A signed-in person's record is written when they sign in and deleted when they sign out, and
+never in between: a write beside each comment or vote would date the writer's activity for
+anyone reading the database's history. What changes during a session travels instead in a
+second cookie, signed under SECRET_KEY and bound to the token: the idle deadline, flash
+messages, the interface language and the "timed out" notice. "Sign out everywhere" bumps the
+person's ``session_generation``; a record sealed with an older one is refused.
+Records are written through their own database session, so a failed request can never commit
+half of its work by way of the session save.
 """
 
 from __future__ import annotations
@@ -14,25 +22,42 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import secrets
 import uuid
-from datetime import datetime, timedelta
-from typing import cast
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from flask import Flask, Request, Response, session
-from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete
+from flask import Flask, Request, Response, current_app, session
+from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
+from werkzeug.wrappers import Response as BaseResponse
 
-from council.accounts.models import ServerSession
+from council.accounts.models import ServerSession, User
 from council.database import read_engine, rows_matched, write_engine
 from council.db_types import utcnow
+from council.i18n import SESSION_LOCALE_KEY
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.transactions import discard
 
 _TOKEN_BYTES = 32
 TIMED_OUT_KEY = "timed_out"
+FLASHES_KEY = "_flashes"
+#: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
+COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY)
+#: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
+_RECORD_BLOCK = 512
+_STATE_SALT = "council-session-state"
+
+logger = logging.getLogger(__name__)
+
+
+class SessionRecordFrozen(RuntimeError):
+    """Something tried to change a signed-in person's session record after sign-in."""
 
 
 def _record_id(token: bytes) -> str:
@@ -43,27 +68,124 @@ def _sealing_key(token: bytes) -> bytes:
     return derive_key(token, b"council-session-seal")
 
 
+def _binding(token: bytes | None) -> str:
+    """What ties a state cookie to one session, so a value from another session is refused."""
+    if token is None:
+        return ""
+    return hashlib.sha256(b"council-session-state:" + token).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """What a record holds, once opened."""
+
+    user_id: uuid.UUID | None
+    generation: int
+    participation_key: bytes | None
+    data: dict[str, Any]
+
+
+def _seal_record(token: bytes, content: _Sealed) -> bytes:
+    plain = json.dumps(
+        {
+            "u": str(content.user_id) if content.user_id else None,
+            "g": content.generation,
+            "k": base64.b64encode(content.participation_key).decode() if content.participation_key else None,
+            "d": content.data,
+        },
+        separators=(",", ":"),
+    ).encode()
+    padded = plain + b" " * (-len(plain) % _RECORD_BLOCK)  # JSON ignores trailing spaces
+    return seal(_sealing_key(token), padded, _record_id(token).encode())
+
+
+def _open_record(token: bytes, record: ServerSession) -> _Sealed:
+    plain = json.loads(unseal(_sealing_key(token), record.sealed, record.id.encode()))
+    return _Sealed(
+        user_id=uuid.UUID(plain["u"]) if plain["u"] else None,
+        generation=plain["g"],
+        participation_key=base64.b64decode(plain["k"]) if plain["k"] else None,
+        data=plain["d"],
+    )
+
+
+@dataclass
+class _State:
+    """The signed cookie's content."""
+
+    binding: str = ""
+    #: The idle deadline, in whole minutes since the epoch; 0 when there is no record to keep alive.
+    idle_minute: int = 0
+    carried: dict[str, Any] = field(default_factory=dict)
+
+
+def _state_serializer(app: Flask) -> URLSafeSerializer:
+    return URLSafeSerializer(cast(str, app.secret_key), salt=_STATE_SALT, serializer=session_json_serializer)
+
+
+def _load_state(app: Flask, request: Request) -> _State | None:
+    raw = request.cookies.get(state_cookie_name(app))
+    if not raw:
+        return None
+    try:
+        loaded = _state_serializer(app).loads(raw)
+        return _State(binding=loaded["s"], idle_minute=int(loaded["i"]), carried=dict(loaded["c"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def state_cookie_value(app: Flask, token: bytes | None, idle_minute: int, carried: dict[str, Any]) -> str:
+    """The signed state cookie (also used by tests to stand in for a browser that waited)."""
+    return _state_serializer(app).dumps({"s": _binding(token), "i": idle_minute, "c": carried})
+
+
+def _minute_number(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def _minute_moment(number: int) -> datetime:
+    return datetime.fromtimestamp(number * 60, UTC)
+
+
 class CouncilSession(CallbackDict, SessionMixin):
-    """The session dict, plus the unsealed participation key held only in memory."""
+    """The session dict, plus what the record holds sealed, kept only in memory."""
 
     def __init__(
-        self, initial: dict | None = None, *, token: bytes | None = None, participation_key: bytes | None = None
+        self,
+        initial: dict | None = None,
+        *,
+        token: bytes | None = None,
+        participation_key: bytes | None = None,
+        user_id: uuid.UUID | None = None,
+        expires_at: datetime | None = None,
+        carried: dict[str, Any] | None = None,
     ):
         def on_update(self: CouncilSession) -> None:
             self.modified = True
 
-        super().__init__(initial or {}, on_update)
+        super().__init__({**(initial or {}), **(carried or {})}, on_update)
         self.token = token
         self.participation_key = participation_key
+        self.user_id = user_id
+        self.expires_at = expires_at
+        #: The record's data as loaded, to tell whether this request changed it.
+        self.stored = _record_json(initial or {})
+        self.carried_in = dict(carried or {})
+        #: What the state cookie said when the request came in: it is set again only when this changes.
+        self.idle_minute_in = 0
+        self.binding_in = ""
         self.modified = False
         self.regenerate = False
         self.destroyed = False
-        self.touch = False
+        self.unsaved = False
+        #: The session's cookie names a record that is gone: drop it.
+        self.forget_token = False
 
     def start_fresh(self, participation_key: bytes | None) -> None:
         """A new token (and record) at sign-in, so an earlier cookie is worth nothing."""
         self.clear()
         self.participation_key = participation_key
+        self.user_id = None
         self.regenerate = True
         self.modified = True
 
@@ -72,96 +194,168 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.participation_key = None
         self.destroyed = True
 
+    def leave_unsaved(self) -> None:
+        """Saving then touches neither the database nor the cookies (the error pages, when the database is away)."""
+        self.unsaved = True
+
 
 def current_session() -> CouncilSession:
     """Flask's ``session``, which Flask types as any SessionMixin; ServerSessionInterface makes it a CouncilSession."""
     return cast(CouncilSession, session)
 
 
-class ServerSessionInterface(SessionInterface):
-    def _deadlines(self, app: Flask, now: datetime) -> tuple[datetime, datetime]:
-        # Counted from the next whole minute: a deadline to the microsecond would date the request that
-        # set it (a sign-in, a comment posted, a vote) for anyone reading the row beside a log's second.
-        start = _next_whole_minute(now)
-        idle = start + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        absolute = start + timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-        return idle, absolute
+def _record_part(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in COOKIE_KEYS}
 
+
+def _record_json(data: dict[str, Any]) -> str:
+    return json.dumps(_record_part(data), separators=(",", ":"), sort_keys=True)
+
+
+def _user_id_of(data: dict[str, Any]) -> uuid.UUID | None:
+    raw = data.get("_user_id")
+    return uuid.UUID(raw) if raw else None
+
+
+class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> CouncilSession:
+        state = _load_state(app, request)
         raw = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
         token = _decode_token(raw) if raw else None
         if token is None:
-            return CouncilSession()
+            # No record: only what the cookie carries for a visitor without one (a language, a message).
+            return CouncilSession(carried=state.carried if state is not None and state.binding == "" else None)
+        bound = state is not None and state.binding == _binding(token)
         record_id = _record_id(token)
         now = utcnow()
         with Session(read_engine(), expire_on_commit=False) as dbs:
             record = dbs.get(ServerSession, record_id)
         if record is None:  # signed out elsewhere, or purged: nothing to say about which
-            return CouncilSession()
-        if record.idle_expires_at <= now or record.expires_at <= now:
+            return _ended(state if bound else None)
+        try:
+            content = _open_record(token, record)
+        except (KeyUnwrapError, ValueError, KeyError, binascii.Error):
+            return _ended(None)
+        if not bound or _minute_moment(cast(_State, state).idle_minute) <= now or record.expires_at <= now:
+            # Idle too long, past the absolute deadline, or a state cookie from elsewhere (forged, or another
+            # session's): the session ends.
             delete_session_records(ServerSession.id == record_id)
-            fresh = CouncilSession()
-            if record.user_id is not None:
-                # Carried into a new anonymous session so the sign-in page can say why.
-                fresh[TIMED_OUT_KEY] = True
-            return fresh
-        key = None
-        if record.sealed_key is not None:
-            try:
-                key = unseal(_sealing_key(token), record.sealed_key, record_id.encode())
-            except KeyUnwrapError:
-                return CouncilSession()
-        session = CouncilSession(json.loads(record.data), token=token, participation_key=key)
-        touch_after = timedelta(seconds=app.config["SESSION_TOUCH_SECONDS"])
-        idle_window = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        session.touch = record.idle_expires_at - now < idle_window - touch_after
-        return session
+            # Said on the sign-in page (the flag travels in the signed cookie).
+            return _ended(state if bound else None, timed_out=content.user_id is not None)
+        if content.user_id is not None and not _generation_current(content.user_id, content.generation):
+            # "Sign out everywhere", a password change or recovery, or access turned off, since this sign-in.
+            delete_session_records(ServerSession.id == record_id)
+            return _ended(state)
+        opened = CouncilSession(
+            content.data,
+            token=token,
+            participation_key=content.participation_key,
+            user_id=content.user_id,
+            expires_at=record.expires_at,
+            carried=cast(_State, state).carried,
+        )
+        opened.idle_minute_in = cast(_State, state).idle_minute
+        opened.binding_in = _binding(token)
+        return opened
 
     def save_session(self, app: Flask, session: CouncilSession, response: Response) -> None:  # type: ignore[override]
         # End the request's own transaction first: what it did not commit will not
         # be, and on SQLite its write lock would otherwise block the writes below.
         discard()
-        cookie_name = app.config["SESSION_COOKIE_NAME"]
-        cookie_options = session_cookie_options(app)
+        if session.unsaved:
+            return
         if session.destroyed:
             if session.token is not None:
                 delete_session_records(ServerSession.id == _record_id(session.token))
-            response.delete_cookie(cookie_name, **cookie_options)
+            forget_session_cookies(app, response)
             return
+        if session.forget_token:
+            response.delete_cookie(app.config["SESSION_COOKIE_NAME"], **session_cookie_options(app))
         if session.regenerate and session.token is not None:
             delete_session_records(ServerSession.id == _record_id(session.token))
             session.token = None
-        if session.token is None and not session.modified:
-            return
-        now = utcnow()
-        idle, absolute = self._deadlines(app, now)
+        record_data = _record_part(dict(session))
+        if session.token is None and record_data:
+            self._create_record(app, session, record_data, response)
+        elif session.token is not None and _record_json(record_data) != session.stored:
+            self._refuse_or_rewrite(session, record_data)
+        self._save_state(app, session, response)
+
+    def _create_record(self, app: Flask, session: CouncilSession, data: dict[str, Any], response: Response) -> None:
+        """At sign-in (or a visitor's first form): the only time a signed-in person's record is written."""
+        token = secrets.token_bytes(_TOKEN_BYTES)
+        user_id = _user_id_of(data)
+        absolute = _next_whole_minute(utcnow()) + timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
         with Session(write_engine()) as dbs, dbs.begin():
-            record: ServerSession | None
-            if session.token is None:
-                session.token = secrets.token_bytes(_TOKEN_BYTES)
-                record = ServerSession(id=_record_id(session.token), idle_expires_at=idle, expires_at=absolute)
-                dbs.add(record)
-                response.set_cookie(cookie_name, _encode_token(session.token), **cookie_options)
-            elif session.modified or session.touch:
-                record = dbs.get(ServerSession, _record_id(session.token))
-                if record is None:  # ended elsewhere during this request ("sign out everywhere")
-                    response.delete_cookie(cookie_name, **cookie_options)
-                    return
-                record.idle_expires_at = min(idle, record.expires_at)
-            else:
-                return
-            if session.modified:
-                record.data = json.dumps(dict(session), separators=(",", ":"))
-                record.user_id = _user_id_of(session)
-                record.sealed_key = (
-                    seal(_sealing_key(session.token), session.participation_key, record.id.encode())
-                    if session.participation_key is not None
-                    else None
-                )
+            generation = 0
+            if user_id is not None:
+                generation = dbs.scalar(select(User.session_generation).where(User.id == user_id)) or 0
+            content = _Sealed(user_id, generation, session.participation_key, data)
+            dbs.add(ServerSession(id=_record_id(token), sealed=_seal_record(token, content), expires_at=absolute))
+        session.token, session.user_id, session.expires_at = token, user_id, absolute
+        response.set_cookie(app.config["SESSION_COOKIE_NAME"], _encode_token(token), **session_cookie_options(app))
+
+    def _refuse_or_rewrite(self, session: CouncilSession, data: dict[str, Any]) -> None:
+        token = cast(bytes, session.token)
+        if session.user_id is not None:
+            # A write here, beside a comment or a vote, would name its writer to anyone reading the database's
+            # history. Under test this fails loudly; in production the change is dropped and noted.
+            if _raise_on_frozen():
+                raise SessionRecordFrozen(f"the session record would change after sign-in: {sorted(data)}")
+            logger.warning("A change to a signed-in session's record was dropped.")
+            return
+        # A visitor who is not signed in (a form token for the sign-in page): nobody to name.
+        content = _Sealed(None, 0, session.participation_key, data)
+        with Session(write_engine()) as dbs, dbs.begin():
+            dbs.execute(
+                update(ServerSession)
+                .where(ServerSession.id == _record_id(token))
+                .values(sealed=_seal_record(token, content))
+            )
+
+    def _save_state(self, app: Flask, session: CouncilSession, response: Response) -> None:
+        carried = {key: session[key] for key in COOKIE_KEYS if key in session}
+        idle_minute = 0
+        if session.token is not None:
+            idle = _next_whole_minute(utcnow()) + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+            if session.expires_at is not None:
+                idle = min(idle, session.expires_at)
+            idle_minute = _minute_number(idle)
+        binding = _binding(session.token)
+        if (binding, idle_minute, carried) == (session.binding_in, session.idle_minute_in, session.carried_in):
+            return
+        name = state_cookie_name(app)
+        if session.token is None and not carried:
+            response.delete_cookie(name, **session_cookie_options(app))
+            return
+        response.set_cookie(
+            name, state_cookie_value(app, session.token, idle_minute, carried), **session_cookie_options(app)
+        )
+
+
+def _ended(state: _State | None, *, timed_out: bool = False) -> CouncilSession:
+    """A session that is over: the browser forgets its token, and keeps only its language choice."""
+    fresh = CouncilSession()
+    fresh.forget_token = True
+    if state is not None and SESSION_LOCALE_KEY in state.carried:
+        fresh[SESSION_LOCALE_KEY] = state.carried[SESSION_LOCALE_KEY]
+    if timed_out:
+        fresh[TIMED_OUT_KEY] = True
+    return fresh
+
+
+def _raise_on_frozen() -> bool:
+    return bool(current_app.config.get("TESTING"))
+
+
+def _generation_current(user_id: uuid.UUID, generation: int) -> bool:
+    with Session(read_engine()) as dbs:
+        current = dbs.scalar(select(User.session_generation).where(User.id == user_id))
+    return current is not None and current == generation
 
 
 def session_cookie_options(app: Flask) -> dict:
-    """How the session cookie is set, and so how it must be deleted."""
+    """How the session and state cookies are set, and so how they must be deleted."""
     return dict(
         path="/",
         secure=app.config["SESSION_COOKIE_SECURE"],
@@ -170,14 +364,20 @@ def session_cookie_options(app: Flask) -> dict:
     )
 
 
+def state_cookie_name(app: Flask) -> str:
+    """``__Host-council-state`` in production, like the session cookie's ``__Host-`` name."""
+    return app.config["SESSION_COOKIE_NAME"] + "-state"
+
+
+def forget_session_cookies(app: Flask, response: BaseResponse) -> None:
+    options = session_cookie_options(app)
+    response.delete_cookie(app.config["SESSION_COOKIE_NAME"], **options)
+    response.delete_cookie(state_cookie_name(app), **options)
+
+
 def _next_whole_minute(moment: datetime) -> datetime:
     whole = moment.replace(second=0, microsecond=0)
     return whole if whole == moment else whole + timedelta(minutes=1)
-
-
-def _user_id_of(session: CouncilSession) -> uuid.UUID | None:
-    raw = session.get("_user_id")
-    return uuid.UUID(raw) if raw else None
 
 
 def _encode_token(token: bytes) -> str:
@@ -202,18 +402,23 @@ def delete_session_records(*criteria) -> int:
 # a password change and the end of the other sessions commit together.
 
 
-def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession) -> int:
-    criteria = [ServerSession.user_id == user_id]
-    if current.token is not None:
-        criteria.append(ServerSession.id != _record_id(current.token))
-    return rows_matched(dbs.execute(delete(ServerSession).where(*criteria)))
+def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> None:
+    """Every session this person has ends at its next request: no record says whose it is, so the person's
+    generation moves on and records sealed with the old one are refused (and deleted then, or when they expire)."""
+    dbs.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> int:
-    return rows_matched(dbs.execute(delete(ServerSession).where(ServerSession.user_id == user_id)))
+def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession) -> None:
+    """As ``end_all_sessions``; the caller then signs the person in again here (``sign_in_user``), which
+    starts a record sealed with the new generation."""
+    end_all_sessions(dbs, user_id)
+    current.regenerate = True
 
 
 def purge_expired_sessions(dbs: Session) -> int:
-    now = utcnow()
-    expired = (ServerSession.idle_expires_at <= now) | (ServerSession.expires_at <= now)
-    return rows_matched(dbs.execute(delete(ServerSession).where(expired)))
+    return rows_matched(dbs.execute(delete(ServerSession).where(ServerSession.expires_at <= utcnow())))

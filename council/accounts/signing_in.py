@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, g, redirect, session
 from flask_login import login_user
+from flask_wtf.csrf import generate_csrf
 
+from council.accounts import state
 from council.accounts.models import User
 from council.accounts.sessions import current_session
+from council.extensions import db
 from council.i18n import SESSION_LOCALE_KEY
 
 #: Sent when someone leaves or signs out, so Back cannot bring a page back.
@@ -14,17 +17,35 @@ CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
 def sign_in_user(user: User, participation_key: bytes) -> None:
-    """Start a brand-new session for this person, keeping only the language choice."""
-    locale = session.get(SESSION_LOCALE_KEY)
+    """Start a brand-new session for this person, keeping only the language choice.
+
+    Everything the session record holds is put in it here: it is written once, now, and never
+    again until sign-out (see ``accounts.sessions``).
+    """
+    chosen = session.get(SESSION_LOCALE_KEY)
     current_session().start_fresh(participation_key)
+    locale = _language_at_sign_in(participation_key, chosen)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
     login_user(user)
     # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
     session.pop("_id", None)
-    # Flask-WTF caches this request's form token, which belonged to the old session: drop it,
-    # so a form rendered after sign-in (the recovery code page) gets a token of the new session.
+    # Flask-WTF caches this request's form token, which belonged to the old session: drop it, and make
+    # the new session's now, so that no later page adds it to the record.
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    generate_csrf()
+
+
+def _language_at_sign_in(participation_key: bytes, chosen: str | None) -> str | None:
+    """The person's saved language (sealed, ``accounts.state``) wins over one chosen before signing in;
+    with none saved, the choice made on the way in is saved as theirs."""
+    saved = state.load(db.session, participation_key, state.LOCALE)
+    if saved in current_app.config["LANGUAGES"]:
+        return saved
+    if chosen in current_app.config["LANGUAGES"]:
+        state.store(db.session, participation_key, state.LOCALE, chosen)
+        return chosen
+    return None
 
 
 def end_session_and_redirect(location: str):

@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import service
+from council.accounts import service, state
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.forms import (
     ROLE_LABELS,
@@ -214,7 +214,7 @@ def _zone_choices() -> tuple[SelectChoice, ...]:
 def _preferences_form(user: User, formdata=None) -> PreferencesForm:
     form = PreferencesForm(
         formdata=formdata,
-        locale=user.locale or "",
+        locale=state.load(db.session, current_participation_key(), state.LOCALE) or "",
         timezone=user.timezone or "",
         descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
         collapse_content_notes=user.collapse_content_notes,
@@ -232,11 +232,14 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
 def preferences():
     form = _preferences_form(current_user, formdata=request.form)
     if form.validate():
-        current_user.locale = form.locale.data or None
+        state.store(db.session, current_participation_key(), state.LOCALE, form.locale.data or None)
         current_user.timezone = form.timezone.data or None
         current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
         current_user.collapse_content_notes = form.collapse_content_notes.data
-        session.pop(SESSION_LOCALE_KEY, None)
+        if form.locale.data:
+            session[SESSION_LOCALE_KEY] = form.locale.data
+        else:
+            session.pop(SESSION_LOCALE_KEY, None)
         flash(_("Your preferences are saved."), "success")
         return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/account.html", form=form, end_all_form=EmptyForm()), 400

@@ -30,6 +30,10 @@ class DigestSubscription(Model):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     #: The email address, sealed with AES-GCM under a key from PAYEE_DATA_KEY, bound to the person's id.
     sealed_address: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The language the digest is written in (the interface language when it was turned on or its address
+    #: changed), sealed like the address: a language in the clear beside the person's id could be compared
+    #: with their comments. None writes in the site's default language.
+    sealed_language: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The day the last digest went out (the site's time zone); updates after it are what the next one counts.
     last_sent_on: Mapped[date | None]
 

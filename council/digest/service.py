@@ -175,6 +175,23 @@ def _seal_address(address: str, user_id: uuid.UUID, secret: str) -> bytes:
     return seal(_address_key(secret), address.encode("utf-8"), user_id.bytes)
 
 
+_LANGUAGE_BYTES = 8
+
+
+def _seal_language(language: str, user_id: uuid.UUID, secret: str) -> bytes:
+    # Padded, so the sealed length does not tell two-letter codes from longer ones.
+    return seal(_address_key(secret), language.encode().ljust(_LANGUAGE_BYTES, b"\0"), user_id.bytes + b"language")
+
+
+def _unseal_language(sealed: bytes | None, user_id: uuid.UUID, secret: str) -> str | None:
+    if sealed is None:
+        return None
+    try:
+        return unseal(_address_key(secret), sealed, user_id.bytes + b"language").rstrip(b"\0").decode()
+    except (KeyUnwrapError, UnicodeDecodeError):
+        return None
+
+
 def _unseal_address(subscription: DigestSubscription, secret: str) -> str:
     return unseal(_address_key(secret), subscription.sealed_address, subscription.user_id.bytes).decode("utf-8")
 
@@ -192,16 +209,23 @@ def subscription_for(dbs: Session, user: User) -> DigestSubscription | None:
     return dbs.get(DigestSubscription, user.id)
 
 
-def subscribe(dbs: Session, user: User, typed_address: str, *, secret: str) -> DigestSubscription:
-    """Turn the digest on, or change its address. The plaintext address is never stored."""
+def subscribe(
+    dbs: Session, user: User, typed_address: str, *, secret: str, language: str | None = None
+) -> DigestSubscription:
+    """Turn the digest on, or change its address (and the language it is written in). The plaintext
+    address is never stored."""
     address = normalise_address(typed_address)
     sealed = _seal_address(address, user.id, secret)
+    sealed_language = _seal_language(language, user.id, secret) if language else None
     subscription = subscription_for(dbs, user)
     if subscription is None:
-        subscription = DigestSubscription(user_id=user.id, sealed_address=sealed, last_sent_on=None)
+        subscription = DigestSubscription(
+            user_id=user.id, sealed_address=sealed, sealed_language=sealed_language, last_sent_on=None
+        )
         dbs.add(subscription)
     else:
         subscription.sealed_address = sealed
+        subscription.sealed_language = sealed_language
     return subscription
 
 
@@ -540,9 +564,10 @@ def send_due_digests(
             dbs.rollback()
             if waiting is None or not _claim(dbs, user_id, last_sent_on, today):
                 continue
-            sealed, locale = waiting
+            sealed, sealed_language = waiting
             try:
                 address = unseal(_address_key(secret), sealed, user_id.bytes).decode("utf-8")
+                locale = _unseal_language(sealed_language, user_id, secret)
                 locale = locale if locale in locales else default_locale
                 mailer.send(digest_message(outgoing.sender, address, locale, now), address)
             except (MailSendFailed, KeyUnwrapError) as failure:
@@ -564,8 +589,8 @@ def _waiting(
     send_hour: int,
     zone: zoneinfo.ZoneInfo,
     now: datetime,
-) -> tuple[bytes, str | None] | None:
-    """(sealed address, locale) when this person has something new to be told about, else None."""
+) -> tuple[bytes, bytes | None] | None:
+    """(sealed address, sealed language) when this person has something new to be told about, else None."""
     user = dbs.get(User, user_id)
     subscription = dbs.get(DigestSubscription, user_id)
     if user is None or subscription is None or not user.active:
@@ -573,7 +598,7 @@ def _waiting(
     since, until = digest_window(last_sent_on, today=today, send_hour=send_hour, zone=zone, now=now)
     if count_keyless_updates(dbs, user, since, until) == 0:
         return None
-    return subscription.sealed_address, user.locale
+    return subscription.sealed_address, subscription.sealed_language
 
 
 def _claim(dbs: Session, user_id: uuid.UUID, last_sent_on: date | None, today: date) -> bool:

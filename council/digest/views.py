@@ -79,7 +79,7 @@ def settings():
     form = SubscribeForm()
     if form.validate_on_submit():
         had_one = service.subscription_for(db.session, current_user) is not None
-        service.subscribe(db.session, current_user, form.address.data, secret=_secret())
+        service.subscribe(db.session, current_user, form.address.data, secret=_secret(), language=get_locale().language)
         flash(_("Your new address is saved.") if had_one else _("The email digest is on."), "success")
         return redirect(url_for("digest.settings"), code=303)
     return _render_digest(form, 400 if form.errors else 200)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
@@ -61,7 +60,13 @@ class CommentForm(FlaskForm):
         _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
     )
     question = SelectField(_l("Answering a question? (optional)"), default="")
-    language = SelectField(_l("Language of your comment"))
+    #: Chosen each time, never filled in from the interface language: a comment's language copied from
+    #: a stored preference would tie the comment to the person who holds that preference.
+    language = SelectField(
+        _l("Language of your comment"),
+        default="",
+        validators=[DataRequired(message=_l("Please choose the language your comment is written in."))],
+    )
     quote_consent = RadioField(
         _l("How may we use what you wrote?"),
         default=str(QuoteConsent.PARAPHRASE),
@@ -72,7 +77,7 @@ class CommentForm(FlaskForm):
 
     def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = _language_choices()
+        self.language.choices = [SelectChoice("", _l("Choose the language you wrote in"))] + _language_choices()
         self.question.choices = [SelectChoice("", _l("No, a general comment"))] + [
             SelectChoice(str(q.id), q.text) for q in questions
         ]
@@ -184,6 +189,5 @@ def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
         questions=revision.questions_for(section_key) if section_key else (),
         section_key=section_key,
         submission_key=secrets.token_urlsafe(24),
-        language=get_locale().language,
     )
     return form

@@ -6,9 +6,9 @@ of queries. A response reaches a comment's writer only through their owner tag,
 checked here with the key their password unlocked; nothing links a comment to a
 person.
 
-"Since they last looked" is a time sealed under the person's participation key
-(``users.notices_seen``): without their password the server cannot read it, so
-it is no last-seen record.
+"Since they last looked" is a time sealed under the person's participation key and
+stored under a tag of it (``accounts.state``): without their password the server can
+neither read it nor tell whose it is, so it is no last-seen record.
 """
 
 from __future__ import annotations
@@ -35,12 +35,11 @@ from sqlalchemy import (
     select,
     type_coerce,
     union_all,
-    update,
 )
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
+from council.accounts import state
 from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
 from council.audit.models import AuditEvent
@@ -51,7 +50,6 @@ from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
 from council.policies.service import open_reviews
-from council.security import KeyUnwrapError, participation_tag, seal, unseal
 from council.summaries.models import FeedbackSummary
 from council.voting.models import Poll, PollState, VoterRoll
 
@@ -72,34 +70,26 @@ NOTICES_PER_PAGE = 50
 # --- Since when ---------------------------------------------------------------------
 
 
-def _seal_key(key: bytes, user: User) -> bytes:
-    return participation_tag(key, "notices-seen", user.id)
-
-
-def seen_until(user: User, key: bytes | None) -> datetime | None:
-    if key is None or user.notices_seen is None:
-        return None
+def seen_until(dbs: Session, key: bytes | None) -> datetime | None:
+    stored = state.load(dbs, key, state.NOTICES_SEEN)
     try:
-        return datetime.fromisoformat(unseal(_seal_key(key, user), user.notices_seen, user.id.bytes).decode())
-    except (KeyUnwrapError, ValueError):
+        return datetime.fromisoformat(stored) if stored else None
+    except ValueError:
         return None
 
 
-def mark_seen(dbs: Session, user: User, key: bytes, now: datetime) -> None:
-    """Everything up to ``now`` has been seen: written through ``dbs`` (a side write, during a page view),
-    and set on the caller's copy of the person as the stored value, not as a change to save."""
-    sealed = seal(_seal_key(key, user), now.isoformat().encode(), user.id.bytes)
-    dbs.execute(update(User).where(User.id == user.id).values(notices_seen=sealed))
-    set_committed_value(user, "notices_seen", sealed)
+def mark_seen(dbs: Session, key: bytes, now: datetime) -> None:
+    """Everything up to ``now`` has been seen: written through ``dbs`` (a side write, during a page view)."""
+    state.store(dbs, key, state.NOTICES_SEEN, now.isoformat())
 
 
 def _window_start(now: datetime) -> datetime:
     return now - timedelta(days=NOTICE_DAYS)
 
 
-def _unseen_since(user: User, key: bytes | None, now: datetime) -> datetime:
+def _unseen_since(dbs: Session, key: bytes | None, now: datetime) -> datetime:
     """Since the person last looked, but never further back than the notices page shows."""
-    seen = seen_until(user, key)
+    seen = seen_until(dbs, key)
     return max(seen, _window_start(now)) if seen is not None else _window_start(now)
 
 
@@ -210,7 +200,7 @@ def _notice_rows(
 def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
     """Notices since the person last looked: the header counts them, an advisor's home counts the
     responses among them. One query."""
-    return _notice_rows(dbs, user, key, _unseen_since(user, key, now), now)
+    return _notice_rows(dbs, user, key, _unseen_since(dbs, key, now), now)
 
 
 def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
@@ -236,7 +226,7 @@ def notices(
 ) -> tuple[list[Notice], int]:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look marked new,
     and how many there are in all."""
-    seen = seen_until(user, key)
+    seen = seen_until(dbs, key)
     every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at, reverse=True)
     rows = every[(page - 1) * per_page : page * per_page]
     revisions = _by_id(

@@ -13,6 +13,7 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.notices import service
+from council.transactions import see_side_writes
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def index():
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
     if key is not None:  # without the key (an old session) nothing is recorded
         with side_write() as writer:
-            service.mark_seen(writer, current_user, key, now)
+            service.mark_seen(writer, key, now)
+        see_side_writes()  # so the header, drawn next, counts from the mark just stored
     return render_template(
         "notices/index.html",
         notices=found,

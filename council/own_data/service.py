@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from council.accounts import state
 from council.accounts.models import Invitation, Role, User, UserRole
 from council.accounts.names import PSEUDONYM_MAX, comparison_key
 from council.accounts.service import AccountClosed, AccountError, check_password, is_closed
@@ -45,7 +46,7 @@ from council.digest import service as digest
 from council.digest.models import DigestSubscription
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState
-from council.policies.models import ReadingPlace, Revision
+from council.policies.models import Revision
 from council.security import (
     PASSWORD,
     RECOVERY,
@@ -80,12 +81,12 @@ def _section_heading(revision: Revision, section_key: str) -> str | None:
     return section.heading if section is not None else ""
 
 
-def _profile(user: User) -> dict[str, Any]:
+def _profile(dbs: Session, user: User, key: bytes | None) -> dict[str, Any]:
     return {
         "login_name": user.login_name,
         "pseudonym": user.pseudonym,
         "roles": sorted(user.role_names),
-        "language": user.locale,
+        "language": state.load(dbs, key, state.LOCALE),
         "time_zone": user.timezone,
         "tab_titles": "descriptive" if user.descriptive_titles else "neutral",
         "content_notes_closed": user.collapse_content_notes,
@@ -246,17 +247,24 @@ def _polls(dbs: Session, user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _reading_places(dbs: Session, user: User) -> list[dict[str, Any]]:
-    places = dbs.scalars(select(ReadingPlace).where(ReadingPlace.user_id == user.id)).all()
-    revisions = _revisions(dbs, {place.revision_id for place in places})
+def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
+    # Stored sealed under a tag of the key and the revision (``accounts.state``): looked for in every revision.
+    places = {
+        revision_id: state.load(dbs, key, state.reading_place_name(revision_id))
+        for revision_id in (dbs.scalars(select(Revision.id)).all() if key is not None else [])
+    }
+    revisions = _revisions(dbs, {revision_id for revision_id, section_key in places.items() if section_key})
     shown = [
-        {
-            **_revision_ref(revisions[place.revision_id]),
-            "section": _section_heading(revisions[place.revision_id], place.section_key) or "",
-        }
-        for place in places
+        {**_revision_ref(revision), "section": _section_heading(revision, places[revision.id] or "") or ""}
+        for revision in revisions.values()
     ]
     return sorted(shown, key=lambda place: (place["policy"], place["revision"]))
+
+
+def _forget_own_state(dbs: Session, key: bytes) -> None:
+    names = [state.LOCALE, state.NOTICES_SEEN]
+    names += [state.reading_place_name(revision_id) for revision_id in dbs.scalars(select(Revision.id)).all()]
+    state.forget(dbs, key, names)
 
 
 def _revisions(dbs: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Revision]:
@@ -280,7 +288,7 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
     """
     return {
         "prepared_on": today,
-        "profile": _profile(user),
+        "profile": _profile(dbs, user, key),
         "email_digest": digest.address_for(dbs, user, secret=payee_secret),
         "payment_preferences": _payment_preferences(dbs, user),
         "payee_details": compensation.read_own_payee_profile(dbs, user, secret=payee_secret),
@@ -289,7 +297,7 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
         "reviews_done": _reviews_done(dbs, user),
         "meetings": _meetings(dbs, user),
         "polls": _polls(dbs, user),
-        "reading_places": _reading_places(dbs, user),
+        "reading_places": _reading_places(dbs, key),
     }
 
 
@@ -405,7 +413,7 @@ def close_account(dbs: Session, user: User, password: str, *, log_n: int, label_
     still_active = dbs.scalar(select(User.active).where(User.id == user.id).with_for_update())
     if not still_active or is_closed(dbs, user):
         raise AccountClosed
-    check_password(user, password)
+    key = check_password(user, password)
     if _is_last_coordinator(dbs, user, lock=True):
         raise LastCoordinator
     label = _neutral_label(dbs, user, label_locale)
@@ -426,16 +434,14 @@ def close_account(dbs: Session, user: User, password: str, *, log_n: int, label_
         new_participation_key(), secrets.token_urlsafe(32), purpose=RECOVERY, user_id=user.id, log_n=log_n
     )
     user.recovery_confirmed = False
-    user.locale = None
     user.timezone = None
     user.descriptive_titles = False
     user.collapse_content_notes = True
-    user.notices_seen = None
     user.roles = []
     user.active = False
 
     end_all_sessions(dbs, user.id)
-    dbs.execute(delete(ReadingPlace).where(ReadingPlace.user_id == user.id))
+    _forget_own_state(dbs, key)
     dbs.execute(delete(DigestSubscription).where(DigestSubscription.user_id == user.id))
     # A coordinator's note on the invitation this person used may hold their real name.
     dbs.execute(

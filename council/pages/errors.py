@@ -175,13 +175,13 @@ def _handle_database_error(error: Exception):
 
 def _leave_without_the_database():
     """The quick exit leaves even when the database is away: the cookie goes and the browser is
-    asked to forget the site; the session record ends at its idle deadline."""
-    from council.accounts.sessions import session_cookie_options
+    asked to forget the site; the session record ends at its absolute deadline."""
+    from council.accounts.sessions import forget_session_cookies
     from council.accounts.signing_in import CLEAR_SITE_DATA
 
     response = redirect(current_app.config["EXIT_URL"], code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], **session_cookie_options(current_app))
+    forget_session_cookies(current_app, response)
     _leave_session_unsaved()
     return response
 
@@ -203,12 +203,11 @@ def _replace_session(replacement) -> None:
 
 
 def _leave_session_unsaved() -> None:
-    """Saving the session after this response then touches neither the database nor the cookie,
+    """Saving the session after this response then touches neither the database nor the cookies,
     so the visitor is still signed in, as before, once the database is back."""
     current = _session_or_none()
-    for flag in ("modified", "touch", "regenerate", "destroyed"):
-        if hasattr(current, flag):
-            setattr(current, flag, False)
+    if hasattr(current, "leave_unsaved"):
+        current.leave_unsaved()
 
 
 def init_errors(app: Flask) -> None:

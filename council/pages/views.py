@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from council.accounts import state
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
 from council.accounts.signing_in import end_session_and_redirect
@@ -83,5 +84,5 @@ def set_language():
     if chosen in current_app.config["LANGUAGES"]:
         session[SESSION_LOCALE_KEY] = chosen
         if current_user.is_authenticated:
-            current_user.locale = chosen
+            state.store(db.session, current_participation_key(), state.LOCALE, chosen)
     return redirect(safe_next(request.form.get("next")) or url_for("pages.home"), code=303)

@@ -209,16 +209,3 @@ class TranslationSection(Model):
     body_markdown: Mapped[str] = mapped_column(Text)
 
     translation: Mapped[RevisionTranslation] = relationship(back_populates="sections")
-
-
-class ReadingPlace(Model):
-    """Where a reader stopped in a revision, kept on the server rather than in the browser.
-
-    No time is stored with it.
-    """
-
-    __tablename__ = "reading_places"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), primary_key=True)
-    section_key: Mapped[str] = mapped_column(String(32))

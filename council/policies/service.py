@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 from werkzeug.exceptions import abort
 
+from council.accounts import state
 from council.accounts.models import User
 from council.db_types import utcnow
 from council.policies.models import (
     GuidingQuestion,
     Policy,
-    ReadingPlace,
     ReviewWindow,
     Revision,
     RevisionSection,
@@ -160,17 +160,16 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
     return ReadingText(translation, TranslationState.CURRENT if current else TranslationState.STALE)
 
 
-def remember_place(dbs: Session, user_id: uuid.UUID, revision_id: uuid.UUID, section_key: str) -> None:
-    place = dbs.get(ReadingPlace, (user_id, revision_id))
-    if place is None:
-        dbs.add(ReadingPlace(user_id=user_id, revision_id=revision_id, section_key=section_key))
-    elif place.section_key != section_key:
-        place.section_key = section_key
+def remember_place(dbs: Session, key: bytes | None, revision_id: uuid.UUID, section_key: str) -> None:
+    """Where the reader stopped, sealed under their participation key (``accounts.state``)."""
+    name = state.reading_place_name(revision_id)
+    if state.load(dbs, key, name) != section_key:
+        state.store(dbs, key, name, section_key)
 
 
-def place_for(dbs: Session, user: User, revision: Revision) -> str | None:
-    place = dbs.get(ReadingPlace, (user.id, revision.id))
-    return place.section_key if place and revision.section(place.section_key) else None
+def place_for(dbs: Session, key: bytes | None, revision: Revision) -> str | None:
+    section_key = state.load(dbs, key, state.reading_place_name(revision.id))
+    return section_key if section_key and revision.section(section_key) else None
 
 
 # --- Drafting ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from council import hooks
-from council.accounts.access import requires_role
+from council.accounts.access import current_participation_key, requires_role
 from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
@@ -82,7 +82,7 @@ def revision(policy_id: uuid.UUID, number: int):
         revision=found,
         policy=found.policy,
         reading=reading,
-        place=service.place_for(db.session, current_user, found),
+        place=service.place_for(db.session, current_participation_key(), found),
         now=utcnow(),
         can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
@@ -97,7 +97,7 @@ def section(policy_id: uuid.UUID, number: int, key: str):
     if found.section(key) is None:
         abort(404)
     with side_write() as writer:
-        service.remember_place(writer, current_user.id, found.id, key)
+        service.remember_place(writer, current_participation_key(), found.id, key)
     return render_section(found, key)
 
 

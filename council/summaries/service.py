@@ -19,7 +19,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from council import hooks
-from council.accounts.models import Role, User, UserRole
+from council.accounts.models import User
 from council.audit import service as audit
 from council.compensation.models import ReviewCompletion
 from council.database import side_write
@@ -160,7 +160,7 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         "comments": len(comments),
         "hidden": len(comments) - len(visible),
         "sections": _per_section(revision, comments),
-        **_languages(dbs, comments, min_group, revision.locale),
+        **_languages(comments, min_group, revision.locale),
         "consent": {str(consent): sum(1 for c in comments if c.quote_consent == consent) for consent in QuoteConsent},
         "dispositions": _dispositions(visible),
         "polls": _polls(dbs, revision),
@@ -194,27 +194,21 @@ def _per_section(revision: Revision, comments: list[Comment]) -> list[dict[str, 
     return rows
 
 
-def _languages(dbs: Session, comments: list[Comment], min_group: int, original: str) -> dict[str, Any]:
-    """Name a language only when enough comments were written in it and enough advisors use it.
+def _languages(comments: list[Comment], min_group: int, original: str) -> dict[str, Any]:
+    """Name the revision's own language when enough comments were written in it; count every other
+    language under "other languages".
 
-    One advisor who writes in a language few others read would otherwise be
-    pointed out by its line; such counts go under "other languages". The
-    revision's own language is read by everyone, so it needs only enough comments.
+    One advisor who writes in a language few others read would otherwise be pointed out by its
+    line. Whether enough advisors use a language was judged by their interface languages, which
+    the server no longer holds in the clear (``accounts.state``), so no other language is named.
     """
-    advisors_by_locale = dict(
-        dbs.execute(
-            select(User.locale, func.count())
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == str(Role.ADVISOR), User.active.is_(True))
-            .group_by(User.locale)
-        ).all()
-    )
-    named, other = [], 0
-    for language, count in sorted(Counter(c.language for c in comments).items()):
-        if count >= min_group and (language == original or advisors_by_locale.get(language, 0) >= min_group):
-            named.append({"code": language, "comments": count})
-        else:
-            other += count
+    counts = Counter(c.language for c in comments)
+    named = [
+        {"code": language, "comments": count}
+        for language, count in sorted(counts.items())
+        if language == original and count >= min_group
+    ]
+    other = sum(count for language, count in counts.items() if not (language == original and count >= min_group))
     return {"languages": named, "other_languages": other}
 
 

@@ -13,6 +13,7 @@ from council.extensions import db
 from council.feedback.models import Comment
 from council.pages.errors import ERROR_TEXTS
 from tests.conftest import open_for_review
+from tests.sessions import save_language
 
 BODY = "Opening words.\n\n## Safety\n\nWe keep people safe.\n"
 ADVISOR = "willow"
@@ -21,9 +22,9 @@ ADVISOR = "willow"
 def make_council(app, people, *, locale: str = "es") -> dict:
     """An author, an advisor who reads the site in ``locale``, and a revision open for review."""
     author_id = people.make("robin", Role.AUTHOR)
-    advisor_id = people.make(ADVISOR, Role.ADVISOR)
+    people.make(ADVISOR, Role.ADVISOR)
     with app.app_context():
-        db.session.get(User, advisor_id).locale = locale
+        save_language(ADVISOR, locale)
         revision = open_for_review(db.session.get(User, author_id), body=BODY)
         db.session.commit()
         path = f"/policies/{revision.policy_id}/revisions/1"

@@ -27,6 +27,7 @@ from council.feedback.models import Comment
 from council.operations import backup as backups
 from council.policies import service as policies
 from council.policies.models import Policy
+from council.security import new_participation_key
 from tests.conftest import PASSWORD, make_app, sign_in
 
 ADVISOR1_COMMENT = "Please say who will read the notes before I agree to anything."
@@ -87,7 +88,7 @@ def source(target_app):
         comment = db.session.scalar(select(Comment).where(Comment.body == ADVISOR1_COMMENT))
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
         revision = comment.revision
-        policies.remember_place(db.session, people["advisor1"].id, revision.id, revision.sections[1].key)
+        policies.remember_place(db.session, new_participation_key(), revision.id, revision.sections[1].key)
         db.session.commit()
     sign_in(app.test_client(), "advisor2")  # a live session row
     return app

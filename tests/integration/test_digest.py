@@ -24,6 +24,7 @@ from council.digest.models import DigestSubscription, MailSettings
 from council.extensions import db
 from tests.conftest import open_for_review, sign_in, submit
 from tests.load.servers import free_port
+from tests.sessions import save_language
 
 SITE_ZONE = "Europe/Madrid"
 SEND_HOUR = 18
@@ -150,7 +151,7 @@ def _advisor(app, people, login_name: str, *, locale: str | None = None):
     people.make(login_name, Role.ADVISOR)
     if locale:
         with app.app_context():
-            db.session.scalar(select(User).where(User.login_key == login_name)).locale = locale
+            save_language(login_name, locale)
             db.session.commit()
     client = app.test_client()
     sign_in(client, login_name)

@@ -16,6 +16,7 @@ from council.feedback.models import Comment, CommentFlag, QuoteConsent
 from council.policies import service as policies
 from council.policies.models import ReviewWindow
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.sessions import set_idle_deadline
 
 BODY = """Opening words.
 
@@ -271,11 +272,7 @@ def test_a_comment_sent_after_the_session_ended_is_posted_once_after_sign_in(app
     sign_in(browser, "willow")
     path, key = revision_path
     fields = comment_form(browser, f"{path}/sections/{key}")
-    from council.accounts.models import ServerSession
-
-    with app.app_context():
-        db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
+    set_idle_deadline(app, browser, utcnow() - timedelta(minutes=1))
     response = browser.post(
         f"{path}/comments",
         data={

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from council.accounts.models import Role, ServerSession, User
+from council.accounts.models import Role, SealedState, User
 from council.accounts.service import AccountClosed
 from council.audit.models import AuditEvent
 from council.compensation import service as pay
@@ -17,7 +17,6 @@ from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Comment, Disposition
 from council.own_data import service as own_data
-from council.policies.models import ReadingPlace
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
 from council.security import KeyUnwrapError, normalise_recovery_code, unwrap_key
@@ -287,7 +286,8 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
     code = normalise_recovery_code(people.recovery_codes["willow"])
     with app.app_context():
         db.session.add(DigestSubscription(user_id=user_id, sealed_address=b"sealed"))
-        assert db.session.scalar(select(func.count()).select_from(ReadingPlace)) == 1
+        # The reading place and the language, sealed under Willow's key (accounts.state).
+        assert db.session.scalar(select(func.count()).select_from(SealedState)) == 2
         assert feedback.my_comment_ids(db.session, old_key)
         db.session.commit()
 
@@ -314,8 +314,9 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
         assert re.fullmatch(r"Former advisor [0-9A-Z]{4}", person.pseudonym)
         assert person.login_name == person.pseudonym and "willow" not in person.login_key
         assert (person.roles, person.active, person.recovery_confirmed) == ([], False, False)
-        assert (person.locale, person.timezone, person.descriptive_titles) == (None, None, False)
-        assert person.notices_seen is None
+        assert (person.timezone, person.descriptive_titles) == (None, False)
+        # Found through the old key while it was still at hand, and deleted.
+        assert db.session.scalar(select(func.count()).select_from(SealedState)) == 0
         assert person.key_wrapped_by_password != by_password and person.key_wrapped_by_recovery != by_recovery
         for wrapped, secret, purpose in (
             (person.key_wrapped_by_password, PASSWORD, PASSWORD_PURPOSE),
@@ -324,8 +325,6 @@ def test_closing_erases_sign_in_and_profile_and_unlinks_the_comments(app, people
             with pytest.raises(KeyUnwrapError):
                 unwrap_key(wrapped, secret, purpose=purpose, user_id=user_id)
         for table, column in (
-            (ServerSession, ServerSession.user_id),
-            (ReadingPlace, ReadingPlace.user_id),
             (DigestSubscription, DigestSubscription.user_id),
             (PayeeProfile, PayeeProfile.user_id),
             (PaymentPreference, PaymentPreference.user_id),

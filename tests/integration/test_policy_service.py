@@ -11,6 +11,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service
 from council.policies.models import GuidingQuestion, Revision, RevisionSection
+from council.security import new_participation_key
 
 BODY = """Opening words.
 
@@ -290,8 +291,11 @@ def test_readers_get_current_stale_or_missing_translations(ctx):
 
 def test_the_reading_place_is_remembered_per_revision(ctx):
     revision = _published(ctx).revisions[0]
-    assert service.place_for(db.session, ctx, revision) is None
-    service.remember_place(db.session, ctx.id, revision.id, revision.sections[2].key)
-    service.remember_place(db.session, ctx.id, revision.id, revision.sections[3].key)
+    key, other_key = new_participation_key(), new_participation_key()
+    assert service.place_for(db.session, key, revision) is None
+    service.remember_place(db.session, key, revision.id, revision.sections[2].key)
+    service.remember_place(db.session, key, revision.id, revision.sections[3].key)
     db.session.commit()
-    assert service.place_for(db.session, ctx, revision) == revision.sections[3].key
+    assert service.place_for(db.session, key, revision) == revision.sections[3].key
+    assert service.place_for(db.session, other_key, revision) is None, "found only with the reader's key"
+    assert service.place_for(db.session, None, revision) is None

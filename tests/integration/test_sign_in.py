@@ -8,11 +8,7 @@ from council.accounts.models import ServerSession, User
 from council.db_types import utcnow
 from council.extensions import db
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
-
-
-def _sessions(app):
-    with app.app_context():
-        return db.session.scalars(select(ServerSession)).all()
+from tests.sessions import all_records, opened_record, record_of, set_idle_deadline, state_of
 
 
 def test_sign_in_opens_the_home_page_with_the_pseudonym(client, people):
@@ -98,12 +94,18 @@ def test_the_cookie_is_opaque_and_the_database_holds_neither_token_nor_key(app, 
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     token = client.get_cookie("council").value
-    [record] = [s for s in _sessions(app) if s.user_id is not None]
-    assert token not in record.id and token not in record.data
-    assert record.sealed_key is not None and len(record.sealed_key) == 12 + 32 + 16
-    assert "willow" not in record.data
+    record = record_of(app, client)
+    assert {c.name for c in ServerSession.__table__.columns} == {"id", "sealed", "expires_at"}
+    assert token not in record.id and token.encode() not in record.sealed
+    with app.app_context():
+        willow = db.session.scalar(select(User).where(User.login_key == "willow"))
+        assert willow.id.bytes not in record.sealed and str(willow.id).encode() not in record.sealed
+        assert b"willow" not in record.sealed
+    # Sealed under the token: it opens with the cookie, and holds the person, their key and the form token.
+    content = opened_record(app, client)
+    assert content.user_id == willow.id and len(content.participation_key) == 32 and "csrf_token" in content.data
     # No fingerprint of the IP address or browser is kept.
-    assert '"_id"' not in record.data
+    assert "_id" not in content.data
 
 
 def test_sign_in_replaces_the_session_so_an_earlier_cookie_is_worthless(app, client, people):
@@ -121,7 +123,7 @@ def test_sign_in_replaces_the_session_so_an_earlier_cookie_is_worthless(app, cli
 def test_a_stolen_record_cannot_be_replayed_without_the_cookie(app, client, people):
     people.make("willow")
     sign_in(client, "willow")
-    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    record = record_of(app, client)
     thief = app.test_client()
     thief.set_cookie("council", record.id)
     assert thief.get("/account").status_code == 302
@@ -133,7 +135,7 @@ def test_sign_out_ends_the_session_and_clears_site_data(app, client, people):
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
     assert response.status_code == 303
     assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
-    assert all(s.user_id is None for s in _sessions(app))
+    assert all_records(app) == []
     assert client.get("/account").status_code == 302
 
 
@@ -147,28 +149,23 @@ def test_sign_out_without_the_form_token_is_refused(client, people):
 def test_idle_sessions_end_and_say_why(app, client, people):
     people.make("willow")
     sign_in(client, "willow")
-    with app.app_context():
-        db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
+    set_idle_deadline(app, client, utcnow() - timedelta(minutes=1))
     response = client.get("/account", follow_redirects=True)
     assert "You were signed out because the page was left unused" in response.get_data(as_text=True)
-    assert all(s.user_id is None for s in _sessions(app))
+    # What is left is the sign-in page's own record, of nobody.
+    assert len(all_records(app)) == 1 and opened_record(app, client).user_id is None
 
 
 def test_activity_pushes_the_idle_deadline_but_never_past_the_absolute_one(app, client, people):
     people.make("willow")
     sign_in(client, "willow")
-    soon = utcnow() + timedelta(minutes=2)
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=3)  # deadlines are whole minutes
     with app.app_context():
-        db.session.execute(
-            update(ServerSession)
-            .where(ServerSession.user_id.is_not(None))
-            .values(idle_expires_at=soon, expires_at=soon + timedelta(minutes=5))
-        )
+        db.session.execute(update(ServerSession).values(expires_at=soon + timedelta(minutes=5)))
         db.session.commit()
+    set_idle_deadline(app, client, soon)
     assert client.get("/account").status_code == 200
-    [record] = [s for s in _sessions(app) if s.user_id is not None]
-    assert record.idle_expires_at == record.expires_at
+    assert state_of(app, client)["i"] * 60 == int(record_of(app, client).expires_at.timestamp())
 
 
 def test_sessions_end_at_their_absolute_lifetime(app, client, people):
@@ -187,9 +184,9 @@ def test_idle_timeout_is_configurable(app_factory, people):
     client = app.test_client()
     before = utcnow()
     sign_in(client, "willow")
-    [record] = [s for s in _sessions(app) if s.user_id is not None]
+    idle = state_of(app, client)["i"] * 60
     # Counted from the next whole minute after the sign-in.
-    assert before + timedelta(minutes=5) <= record.idle_expires_at <= utcnow() + timedelta(minutes=6)
+    assert (before + timedelta(minutes=5)).timestamp() <= idle <= (utcnow() + timedelta(minutes=6)).timestamp()
 
 
 def test_sign_out_of_all_devices(app, people):

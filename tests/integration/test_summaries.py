@@ -17,6 +17,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from council.accounts import service as accounts
+from council.accounts import state
 from council.accounts.models import Role, User
 from council.compensation.models import ReviewCompletion
 from council.db_types import utcnow
@@ -56,7 +57,8 @@ class Round:
 
 def _person(login: str, *roles: Role, locale: str | None = None):
     registration = accounts.create_person(db.session, login, login.title(), PASSWORD, list(roles), TEST_SCRYPT_LOG_N)
-    registration.user.locale = locale
+    if locale:
+        state.store(db.session, registration.participation_key, state.LOCALE, locale)
     db.session.flush()
     return registration.user, registration.participation_key
 

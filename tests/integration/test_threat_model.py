@@ -15,7 +15,7 @@ import re
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -28,7 +28,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from council import config as defaults
 from council import security
-from council.accounts.models import Role, ServerSession, User
+from council.accounts import state
+from council.accounts.models import Role, SealedState, ServerSession, User
 from council.audit.models import AuditEvent
 from council.compensation import service as stipends
 from council.compensation.models import PayeeProfile
@@ -37,7 +38,7 @@ from council.extensions import db, limiter
 from council.feedback import pending
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentFlag, Disposition
-from council.policies.models import ReadingPlace, Revision
+from council.policies.models import Revision
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
 from council.security import KeyUnwrapError, normalise_recovery_code, unwrap_key
@@ -45,6 +46,7 @@ from council.summaries.models import RevisionOutcome
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, VoterRoll
 from tests.conftest import PASSWORD, csrf_token, open_for_review, open_poll, sign_in, submit
+from tests.sessions import record_of, set_idle_deadline, state_of
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
 TITLE = "Shelter intake interviews"
@@ -256,20 +258,24 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
 # --- How: sessions --------------------------------------------------------------------------
 
 
-def test_a_session_record_holds_a_hash_of_the_cookie_token_and_the_key_sealed_under_it(app, council):
+def test_a_session_record_holds_a_hash_of_the_cookie_token_and_the_person_and_key_sealed_under_it(app, council):
     willow = _client(app, "willow")
     token = _token(willow)
     assert len(token) == 32
-    with app.app_context():
-        [record] = db.session.scalars(select(ServerSession).where(ServerSession.user_id.is_not(None))).all()
-        record_id, sealed = record.id, record.sealed_key
     # The id is a SHA-256 of the token (with a fixed label in front, so the hash serves this purpose only).
-    assert record_id == hashlib.sha256(b"council-session-id:" + token).hexdigest()
+    record_id = hashlib.sha256(b"council-session-id:" + token).hexdigest()
+    with app.app_context():
+        sealed = db.session.get(ServerSession, record_id).sealed
+        willow_id = _user("willow").id
+    assert {c.name for c in ServerSession.__table__.columns} == {"id", "sealed", "expires_at"}
 
     def hkdf(material: bytes) -> bytes:
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-session-seal").derive(material)
 
-    assert AESGCM(hkdf(token)).decrypt(sealed[:12], sealed[12:], record_id.encode()) == _key(app, "willow")
+    opened = json.loads(AESGCM(hkdf(token)).decrypt(sealed[:12], sealed[12:], record_id.encode()))
+    assert opened["u"] == str(willow_id), "whose session it is, only with the cookie"
+    assert base64.b64decode(opened["k"]) == _key(app, "willow")
+    assert len(sealed) % 512 == 12 + 16, "padded, so its length tells nothing"
     for stored in (record_id.encode(), bytes.fromhex(record_id)):
         with pytest.raises(InvalidTag):
             AESGCM(hkdf(stored)).decrypt(sealed[:12], sealed[12:], record_id.encode())
@@ -280,13 +286,13 @@ def test_a_session_ends_after_thirty_idle_minutes_or_twelve_hours_by_default(app
     assert (app.config["SESSION_IDLE_MINUTES"], app.config["SESSION_ABSOLUTE_HOURS"]) == (30, 12)
     people.make("willow")
     before = utcnow()
-    _client(app, "willow")
+    willow = _client(app, "willow")
     after = utcnow()
-    with app.app_context():
-        [record] = db.session.scalars(select(ServerSession).where(ServerSession.user_id.is_not(None))).all()
-    # Counted from the next whole minute (see test_posting_a_comment_dates_the_session_deadlines_only_to_the_minute).
+    record = record_of(app, willow)
+    # Counted from the next whole minute. The idle deadline is in the signed cookie, not the record.
     minute = timedelta(minutes=1)
-    assert before + timedelta(minutes=30) <= record.idle_expires_at <= after + timedelta(minutes=30) + minute
+    idle = datetime.fromtimestamp(state_of(app, willow)["i"] * 60, UTC)
+    assert before + timedelta(minutes=30) <= idle <= after + timedelta(minutes=30) + minute
     assert before + timedelta(hours=12) <= record.expires_at <= after + timedelta(hours=12) + minute
 
 
@@ -296,12 +302,8 @@ def test_a_session_row_is_deleted_once_a_deadline_passes_and_its_cookie_then_ope
     phone, laptop = _client(app, "willow"), _client(app, "willow")
     phone_id = hashlib.sha256(b"council-session-id:" + _token(phone)).hexdigest()
     laptop_id = hashlib.sha256(b"council-session-id:" + _token(laptop)).hexdigest()
+    set_idle_deadline(app, phone, utcnow() - timedelta(minutes=1))
     with app.app_context():
-        db.session.execute(
-            update(ServerSession)
-            .where(ServerSession.id == phone_id)
-            .values(idle_expires_at=utcnow() - timedelta(seconds=1))
-        )
         db.session.execute(
             update(ServerSession)
             .where(ServerSession.id == laptop_id)
@@ -318,12 +320,6 @@ def test_a_session_row_is_deleted_once_a_deadline_passes_and_its_cookie_then_ope
     assert "1 expired sessions removed." in result.output
     with app.app_context():
         assert db.session.get(ServerSession, laptop_id) is None
-        assert (
-            db.session.scalar(
-                select(func.count()).select_from(ServerSession).where(ServerSession.user_id == _user("willow").id)
-            )
-            == 0
-        )
     # And a cookie whose row is gone opens nothing.
     stolen = app.test_client()
     stolen.set_cookie("council", base64.urlsafe_b64encode(_token(laptop)).decode().rstrip("="))
@@ -344,11 +340,9 @@ def test_signing_in_and_using_the_site_leaves_the_persons_row_untouched(app, cou
         assert willow.get(page).status_code == 200, page
     _post_comment(willow, council, "A thought about intake.")
     submit(willow, council.poll, {"choice": "agree"})
-    assert row() == before, "no login time, no last-seen time, nothing"
-    # The window the threat model names: opening the notices page changes one sealed column, and only it.
-    willow.get("/notices")
-    after = row()
-    assert {column for column in before if before[column] != after[column]} == {"notices_seen"}
+    willow.get("/notices")  # "seen up to" is stored sealed, under an id derived from the key, not here
+    submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    assert row() == before, "no login time, no last-seen time, no language, nothing"
 
 
 def test_an_advisors_participation_writes_no_audit_event(app, council):
@@ -550,7 +544,7 @@ def test_the_tick_rewrites_open_reviews_and_polls_so_new_rows_stop_lining_up_wit
                     ("comments", ""),
                     ("ballots", ""),
                     ("voter_rolls", "WHERE voted"),
-                    ("server_sessions", "WHERE user_id IS NOT NULL"),
+                    ("server_sessions", ""),
                 )
             }
             db.session.remove()
@@ -560,9 +554,9 @@ def test_the_tick_rewrites_open_reviews_and_polls_so_new_rows_stop_lining_up_wit
     for name, client in clients.items():
         _post_comment(client, council, f"{name} writes this just now.")
     commented = transactions()
-    # The window: each comment in its own transaction, the writer's session row written in the next.
+    # Each comment in its own transaction; no session row is written beside it (they were all written at sign-in).
     assert len(commented["comments"]) == len(ADVISORS)
-    assert all(xid + 1 in commented["server_sessions"] for xid in commented["comments"])
+    assert max(commented["server_sessions"]) < min(commented["comments"])
     for client in clients.values():
         assert submit(client, council.poll, {"choice": "agree"}).status_code == 303
     voted = transactions()
@@ -589,9 +583,7 @@ def test_a_comment_typed_after_the_session_ended_is_sealed_under_the_app_secret_
     text_typed = "Typed while the session ran out 7731"
     willow = _client(app, "willow")
     fields = dict(COMMENT_FIELDS.findall(willow.get(council.section).get_data(as_text=True)))
-    with app.app_context():
-        db.session.execute(update(ServerSession).values(idle_expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
+    set_idle_deadline(app, willow, utcnow() - timedelta(minutes=1))
     sent_at = time.time()
     response = willow.post(
         f"{council.path}/comments",
@@ -954,67 +946,48 @@ def test_payee_details_open_only_with_the_configured_key_and_only_for_their_pers
 # --- What remains, honestly ------------------------------------------------------------------------
 
 
-def test_a_live_session_row_shows_who_is_signed_in_and_page_views_move_its_deadline_once_a_minute(app, people):
+def test_a_live_session_row_says_only_that_someone_is_signed_in_and_is_written_once(app, people):
     people.make("willow")
     willow = _client(app, "willow")
-    willow.get("/")  # the first page after sign-in saves the session once (its form token)
 
-    def record():
-        with app.app_context():
-            return db.session.scalar(select(ServerSession).where(ServerSession.user_id.is_not(None)))
+    def rows():
+        with app.app_context(), db.engine.connect() as connection:
+            return connection.execute(select(ServerSession.__table__)).all()
 
-    first = record()
-    with app.app_context():
-        assert first.user_id == _user("willow").id, "the row says this person is signed in"
+    [first] = rows()
     willow.get("/account")
     willow.get("/")
-    assert record().idle_expires_at == first.idle_expires_at, "pages within the minute move nothing"
-    with app.app_context():
-        db.session.execute(
-            update(ServerSession)
-            .where(ServerSession.id == first.id)
-            .values(idle_expires_at=utcnow() + timedelta(minutes=28))
-        )
-        db.session.commit()
-    before = utcnow()
+    set_idle_deadline(app, willow, utcnow() + timedelta(minutes=2))
     willow.get("/account")
-    assert record().idle_expires_at >= before + timedelta(minutes=30), "a page two minutes later moves it"
+    assert rows() == [first], "page views move the idle deadline in the cookie, never the row"
     submit(willow, "/logout", {}, form_url="/account")
-    assert record() is None, "the row goes when the session ends"
+    assert rows() == [], "the row goes when the session ends"
 
 
-def test_a_reading_place_keeps_one_section_key_per_person_and_revision_and_no_time(app, council):
+def test_a_reading_place_is_one_sealed_row_under_an_id_derived_from_the_key(app, council):
     with app.app_context():
-        columns = {c["name"] for c in inspect(db.engine).get_columns("reading_places")}
-    assert columns == {"user_id", "revision_id", "section_key"}
+        columns = {c["name"] for c in inspect(db.engine).get_columns("sealed_state")}
+        assert "reading_places" not in inspect(db.engine).get_table_names()
+    assert columns == {"id", "sealed"}
     willow = _client(app, "willow")
     willow.get(council.section)
     willow.get(council.other_section)
+    key = _key(app, "willow")
     with app.app_context():
-        [place] = db.session.scalars(select(ReadingPlace)).all()
-        assert (place.user_id, place.revision_id, place.section_key) == (
-            _user("willow").id,
-            council.revision_id,
-            council.keys[2],
-        )
+        [place] = db.session.scalars(select(SealedState)).all()
+        name = f"place:{council.revision_id}"
+        assert place.id == _hmac(key, f"state:{name}").hex()
+        assert state.load(db.session, key, name) == council.keys[2]
+        assert council.keys[2].encode() not in place.sealed and len(place.sealed) == 12 + 64 + 16
 
 
-def test_posting_a_comment_dates_the_session_deadlines_only_to_the_minute(app, council):
+def test_posting_a_comment_dates_the_session_deadline_only_to_the_minute(app, council):
     willow = _client(app, "willow")
     willow.get(council.section)
-
-    def deadlines():
-        with app.app_context():
-            return db.session.execute(
-                select(ServerSession.idle_expires_at, ServerSession.expires_at).where(
-                    ServerSession.user_id.is_not(None)
-                )
-            ).one()
-
     posted_at = utcnow()
     _post_comment(willow, council, "Posted at a moment nobody should be able to read back.")
-    idle, absolute = deadlines()
-    for deadline in (idle, absolute):
-        assert (deadline.second, deadline.microsecond) == (0, 0), f"{deadline} dates the request to the second"
+    absolute = record_of(app, willow).expires_at
+    assert (absolute.second, absolute.microsecond) == (0, 0), f"{absolute} dates the sign-in to the second"
+    idle = datetime.fromtimestamp(state_of(app, willow)["i"] * 60, UTC)
     # Rounded up, never down: the idle window is at least the thirty minutes promised.
     assert idle - posted_at >= timedelta(minutes=30)

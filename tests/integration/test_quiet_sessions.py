@@ -1,0 +1,242 @@
+"""No identifying write rides along (issue 17): what a signed-in person does writes nothing that names them.
+
+The session record is written at sign-in and deleted at sign-out, and byte for byte the same in
+between; flash messages, the idle deadline and the language choice travel in a signed cookie; the
+person's own state is sealed under an id derived from their participation key. As an attacker
+holding the database would, these tests read whole rows and scan every table.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import MetaData, select, update
+
+from council.accounts.models import Role, ServerSession, User
+from council.accounts.sessions import SessionRecordFrozen, state_cookie_name
+from council.db_types import utcnow
+from council.extensions import db
+from tests.conftest import PASSWORD, csrf_token, open_for_review, open_poll, sign_in, submit
+from tests.sessions import opened_record, set_idle_deadline, state_of
+
+BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
+FORM_FIELDS = re.compile(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"')
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture
+def council(app, people):
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("sam", Role.COORDINATOR)
+    for name in ("willow", "river"):
+        people.make(name, Role.ADVISOR)
+    with app.app_context():
+        revision = open_for_review(db.session.get(User, author_id), body=BODY)
+        poll = open_poll(db.session.get(User, author_id), revision)
+        db.session.commit()
+        path = f"/policies/{revision.policy_id}/revisions/1"
+        return SimpleNamespace(
+            path=path,
+            section=f"{path}/sections/{revision.sections[1].key}",
+            section_key=revision.sections[1].key,
+            poll=f"/polls/{poll.id}",
+        )
+
+
+def _client(app, login_name):
+    client = app.test_client()
+    sign_in(client, login_name)
+    return client
+
+
+def _raw_rows(app, table: str) -> list:
+    """The rows exactly as stored: what a copy of the database shows."""
+    with app.app_context(), db.engine.connect() as connection:
+        metadata = MetaData()
+        metadata.reflect(connection, only=[table])
+        return sorted(tuple(row) for row in connection.execute(select(metadata.tables[table])))
+
+
+def _post_comment(client, council, body: str, language: str = "es"):
+    fields = dict(FORM_FIELDS.findall(client.get(council.section).get_data(as_text=True)))
+    return client.post(
+        f"{council.path}/comments",
+        data={**fields, "body": body, "language": language, "quote_consent": "verbatim", "question": ""},
+    )
+
+
+def test_the_session_row_does_not_change_after_sign_in_whatever_the_person_does(app, council):
+    willow = _client(app, "willow")
+    river = _client(app, "river")  # a second session, so "the row" is not simply "the only row"
+    before = _raw_rows(app, "server_sessions")
+    assert len(before) == 2
+    assert _post_comment(willow, council, "Ask before you call.").status_code == 303
+    posted = willow.get("/feedback/mine")
+    assert submit(willow, council.poll, {"choice": "agree"}).status_code == 303
+    assert submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/").status_code == 303
+    willow.get(council.section)  # a reading place
+    willow.get("/notices")  # "seen up to"
+    submit(willow, "/account/preferences", {"locale": "fr", "descriptive_titles": "neutral"}, form_url="/account")
+    willow.get("/account")
+    submit(river, "/language", {"locale": "ar", "next": "/"}, form_url="/")
+    assert posted.status_code == 200
+    assert _raw_rows(app, "server_sessions") == before, "not one byte of any session row changed"
+
+
+def test_a_change_to_the_record_after_sign_in_is_refused(app_factory, people):
+    app = app_factory()
+
+    @app.get("/test-only/write-session")
+    def write_session():
+        from flask import session
+
+        session["something"] = "new"
+        return "written"
+
+    people.app = app
+    people.make("willow")
+    willow = _client(app, "willow")
+    before = _raw_rows(app, "server_sessions")
+    with pytest.raises(SessionRecordFrozen):
+        willow.get("/test-only/write-session")
+    assert _raw_rows(app, "server_sessions") == before
+
+
+def test_flash_messages_travel_in_the_signed_cookie_show_after_the_redirect_and_only_once(app, council):
+    willow = _client(app, "willow")
+    before = _raw_rows(app, "server_sessions")
+    response = _post_comment(willow, council, "A flash should follow this.")
+    assert response.status_code == 303
+    carried = state_of(app, willow)["c"]
+    assert carried["_flashes"] and "Your comment is posted" in carried["_flashes"][0][1]
+    shown = willow.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your comment is posted" in shown
+    assert "Your comment is posted" not in willow.get("/").get_data(as_text=True), "shown once"
+    assert "_flashes" not in state_of(app, willow)["c"]
+    assert _raw_rows(app, "server_sessions") == before
+
+
+def test_an_error_keeps_the_typed_comment_and_asks_for_its_language_in_the_readers_language(app, council):
+    willow = _client(app, "willow")
+    willow.post("/language", data={"locale": "es", "next": "/", "csrf_token": csrf_token(willow.get("/"))})
+    page = willow.get(council.section).get_data(as_text=True)
+    # Chosen, not copied from the interface language: nothing is selected until the person picks.
+    language_select = re.search(r'<select[^>]*name="language".*?</select>', page, re.S).group(0)
+    assert "required" in language_select
+    assert re.findall(r"<option[^>]*selected[^>]*>", language_select) == ['<option selected value="">']
+    response = _post_comment(willow, council, "Texto que no se pierde.", language="")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "Texto que no se pierde." in text
+    assert "Elige el idioma en que está escrito tu comentario." in text
+
+
+def test_idle_time_in_the_cookie_ends_the_session(app, council):
+    willow = _client(app, "willow")
+    assert willow.get("/account").status_code == 200
+    set_idle_deadline(app, willow, utcnow() - timedelta(minutes=1))
+    response = willow.get("/account", follow_redirects=True)
+    assert "You were signed out because the page was left unused" in response.get_data(as_text=True)
+    assert opened_record(app, willow).user_id is None, "only the sign-in page's own record is left"
+
+
+def test_the_absolute_deadline_ends_the_session_and_the_purge_removes_it(app, council):
+    willow = _client(app, "willow")
+    with app.app_context():
+        db.session.execute(update(ServerSession).values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    assert willow.get("/account").status_code == 302
+
+
+def test_a_forged_or_replayed_idle_value_is_refused(app, council):
+    # Forged: a later deadline signed with another key.
+    willow = _client(app, "willow")
+    state = state_of(app, willow)
+    forged = URLSafeSerializer("not the secret key" * 3, salt="council-session-state").dumps(
+        {**state, "i": state["i"] + 600}
+    )
+    willow.set_cookie(state_cookie_name(app), forged)
+    assert willow.get("/account").status_code == 302
+    # Replayed from another session: River's genuine cookie, in Willow's browser.
+    willow, river = _client(app, "willow"), _client(app, "river")
+    willow.set_cookie(state_cookie_name(app), river.get_cookie(state_cookie_name(app)).value)
+    assert willow.get("/account").status_code == 302
+    # Replayed from before sign-in: the sign-in page's cookie, bound to the session sign-in replaced.
+    browser = app.test_client()
+    browser.get("/login")
+    old = browser.get_cookie(state_cookie_name(app)).value
+    sign_in(browser, "willow")
+    browser.set_cookie(state_cookie_name(app), old)
+    assert browser.get("/account").status_code == 302
+
+
+def test_sign_out_everywhere_and_a_password_change_end_the_other_sessions(app, council):
+    phone, laptop = _client(app, "willow"), _client(app, "willow")
+    submit(
+        laptop,
+        "/account/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert laptop.get("/account").status_code == 200, "the session that changed it goes on"
+    assert phone.get("/account").status_code == 302
+    tablet = app.test_client()
+    sign_in(tablet, "willow", NEW_PASSWORD)
+    submit(laptop, "/account/sign-out-everywhere", {}, form_url="/account")
+    assert tablet.get("/account").status_code == 302 and laptop.get("/account").status_code == 302
+    with app.app_context():
+        generation = db.session.scalar(select(User.session_generation).where(User.login_key == "willow"))
+    assert generation == 2
+
+
+def test_turning_access_off_ends_the_persons_sessions(app, council):
+    willow = _client(app, "willow")
+    sam = _client(app, "sam")
+    with app.app_context():
+        willow_id = db.session.scalar(select(User.id).where(User.login_key == "willow"))
+    submit(sam, f"/admin/people/{willow_id}/access", {"active": "0"}, form_url=f"/admin/people/{willow_id}")
+    assert willow.get("/account").status_code == 302
+
+
+def _forms_of(value) -> set:
+    if isinstance(value, uuid.UUID):
+        return {value, str(value), value.hex, value.bytes}
+    return {value}
+
+
+def test_no_table_holds_a_clear_user_id_beside_a_language_or_a_reading_place(app, council):
+    willow = _client(app, "willow")
+    submit(willow, "/language", {"locale": "ar", "next": "/"}, form_url="/")
+    willow.get(council.section)
+    _post_comment(willow, council, "Written in Arabic, they say.", language="ar")
+    with app.app_context():
+        willow_id = db.session.scalar(select(User.id).where(User.login_key == "willow"))
+    id_forms = _forms_of(willow_id)
+    with app.app_context(), db.engine.connect() as connection:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        for name, table in metadata.tables.items():
+            for row in connection.execute(select(table)):
+                cells = list(row)
+                names_willow = any(
+                    cell in id_forms or (isinstance(cell, bytes | str) and any(_within(f, cell) for f in id_forms))
+                    for cell in cells
+                    if cell is not None
+                )
+                if name in ("server_sessions", "sealed_state"):
+                    assert not names_willow, f"{name} names the person"
+                if names_willow:
+                    assert "ar" not in cells, f"{name} holds the language beside the person's id"
+                    assert council.section_key not in cells, f"{name} holds the reading place beside the id"
+
+
+def _within(needle, haystack) -> bool:
+    if isinstance(needle, bytes) and isinstance(haystack, bytes):
+        return needle in haystack
+    if isinstance(needle, str) and isinstance(haystack, str):
+        return needle in haystack
+    return False
