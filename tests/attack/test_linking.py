@@ -77,7 +77,7 @@ ATTACKS = [
 
 #: The attacks that still beat chance on this branch. Remove a name once its channel is closed: its
 #: test then passes instead of failing as expected (strict), and the run says so.
-STILL_OPEN = {"snapshots", "sqlite-wal", "pg-xmin", "pg-order", "pg-waldump", "content"}
+STILL_OPEN = {"snapshots", "sqlite-wal", "pg-xmin", "pg-order", "pg-waldump"}
 
 
 def _expected_to_fail_while_open(attack: Attack):
