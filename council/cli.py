@@ -20,6 +20,7 @@ from council.compensation import service as stipends
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
+from council.mix import service as mix
 from council.policies import service as policies
 from council.summaries import service as summaries
 from council.transactions import transaction
@@ -104,11 +105,29 @@ def close_due() -> None:
     click.echo(f"{taken} review summaries taken.")
 
 
+@council_cli.command("flush")
+@click.option("--force", is_flag=True, help="Apply the pool even when it holds fewer than MIX_MIN_ADVISORS advisors.")
+@with_appcontext
+def flush(force: bool) -> None:
+    """Apply the anonymous actions waiting in the mix, if enough advisors sent them (the tick does this too)."""
+    _echo_flush(mix.flush_now(force=force))
+
+
+def _echo_flush(result: mix.FlushResult) -> None:
+    if result.waiting:
+        click.echo(f"{result.waiting} anonymous actions wait for more advisors (MIX_MIN_ADVISORS).")
+    else:
+        click.echo(f"{result.applied} anonymous actions applied, {result.dropped} no longer valid.")
+
+
 @council_cli.command("tick")
 @with_appcontext
 def tick() -> None:
-    """Open and close polls, summarise closed reviews and record their stipends, and rewrite the comments
-    of open reviews and the ballots of open polls in random-key order; run every few minutes from cron."""
+    """Apply the mix, open and close polls, summarise closed reviews and record their stipends, and rewrite
+    the comments of open reviews and the ballots of open polls in random-key order; run every few minutes
+    from cron."""
+    # A transaction of its own: the epoch key is replaced once the batch is committed.
+    _echo_flush(mix.flush_now())
     with transaction():
         opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
         taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])

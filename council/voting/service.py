@@ -23,6 +23,7 @@ from council.accounts.models import Role, User, UserRole
 from council.db_types import utcnow
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState, QuoteConsent
+from council.mix import service as mix
 from council.policies.models import Revision
 from council.security import participation_tag
 from council.voting.kinds import rules_for
@@ -161,6 +162,8 @@ def close(dbs: Session, poll: Poll) -> None:
     dbs.refresh(poll, with_for_update=True)
     if poll.state == PollState.CLOSED:
         return
+    # Votes waiting in the mix were sent before the close: they are counted (docs/design.md, "The mix").
+    mix.flush(dbs, k=0, force=True)
     dbs.execute(
         update(Ballot)
         .where(Ballot.poll_id == poll.id)

@@ -78,7 +78,7 @@ def test_an_advisor_comments_and_sees_it_at_once(app, people, revision_path):
     assert response.status_code == 303
     page = willow.get(response.headers["Location"]).get_data(as_text=True)
     assert "<strong>consent</strong>" in page and "Your comment" in page
-    assert "Nobody else can tell that it is yours." in page
+    assert "this delay protects who wrote it" in page
 
 
 def test_a_double_click_makes_one_comment(app, people, revision_path):
