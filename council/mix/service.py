@@ -216,7 +216,7 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     if advisors < k and not force:
         return FlushResult(waiting=count)
     keys = key_store().begin_epoch()
-    envelopes = dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all()
+    envelopes = list(dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all())
     secrets.SystemRandom().shuffle(envelopes)
     result = FlushResult()
     for _envelope_id, sealed in envelopes:
