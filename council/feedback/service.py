@@ -168,6 +168,15 @@ def _new_comment(
     )
 
 
+def insert_comment(
+    dbs: Session, revision: Revision, draft: Draft, *, comment_id: uuid.UUID, tag: bytes, created_on: date
+) -> Comment:
+    """Write a comment whose id and owner tag were made when it was sent (a flush applying it)."""
+    comment = _new_comment(revision, draft, clean_text(draft.body), comment_id, tag, created_on)
+    dbs.add(comment)
+    return comment
+
+
 def _already_posted(comment: Comment, key: bytes) -> Comment:
     if not owns(comment, key):
         raise NotYours

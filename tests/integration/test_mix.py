@@ -16,7 +16,7 @@ from council.mix.keys import KEY_FILE_NAME, FileKeyStore
 from council.mix.models import MixEnvelope
 from council.policies.models import ReviewWindow
 from council.security import KeyUnwrapError, unseal
-from tests.conftest import flush_mix, open_for_review, sign_in, submit
+from tests.conftest import flush_mix, open_for_review, open_poll, sign_in, submit
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n"
 
@@ -263,3 +263,97 @@ def test_sqlite_deletes_securely(app):
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite only")
         assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
+
+
+@pytest.fixture
+def poll(app, people, council):
+    from council.accounts.models import User
+
+    for name in ("willow", "river", "sky"):
+        people.make(name, Role.ADVISOR)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        from council.policies.models import Revision
+
+        revision = db.session.scalar(select(Revision))
+        created = open_poll(author, revision)
+        db.session.commit()
+        return created.id
+
+
+def _send_vote(app, login_name, poll_id, choice, key=b"k" * 32):
+    from council.accounts.models import User
+    from council.voting import service as voting
+    from council.voting.models import Poll
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_name == login_name))
+        voting.send_vote(db.session, user, key, db.session.get(Poll, poll_id), choice)
+        db.session.commit()
+
+
+def _ballots(app, poll_id):
+    from council.voting.models import Ballot, VoterRoll
+
+    with app.app_context():
+        choices = sorted(db.session.scalars(select(Ballot.choice).where(Ballot.poll_id == poll_id)).all())
+        voted = db.session.scalar(
+            select(text("count(*)")).select_from(VoterRoll).where(VoterRoll.poll_id == poll_id, VoterRoll.voted)
+        )
+        return choices, voted
+
+
+def test_a_vote_writes_one_envelope_and_nothing_else(app, people, poll):
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    page = willow.get(f"/polls/{poll}")
+    before = _rows(app)
+    from tests.conftest import csrf_token
+
+    response = willow.post(f"/polls/{poll}", data={"csrf_token": csrf_token(page), "choice": "agree"})
+    assert response.status_code == 303
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    assert "You chose: Agree" in willow.get(f"/polls/{poll}").get_data(as_text=True)
+    assert _ballots(app, poll) == ([], 0)
+
+
+def test_one_advisor_one_ballot_with_two_quick_votes(app, people, poll):
+    import threading
+
+    start = threading.Barrier(2)
+    errors = []
+
+    def vote(choice):
+        try:
+            start.wait()
+            _send_vote(app, "willow", poll, choice)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=vote, args=(choice,)) for choice in ("agree", "disagree")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(envelopes(app)) == 1
+    flush_mix(app)
+    choices, voted = _ballots(app, poll)
+    assert len(choices) == 1 and voted == 1
+    _send_vote(app, "willow", poll, "abstain")  # a change, in a later batch
+    flush_mix(app)
+    assert _ballots(app, poll) == (["abstain"], 1)
+
+
+def test_a_poll_closing_counts_the_votes_waiting(app, people, poll):
+    from council.voting.models import Poll
+
+    for name in ("willow", "river", "sky"):
+        _send_vote(app, name, poll, "agree", key=name.encode() * 8)
+    assert _ballots(app, poll) == ([], 0)
+    with app.app_context():
+        db.session.execute(update(Poll).values(closes_at=utcnow()))
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["council", "close-due"]).exit_code == 0
+    assert _ballots(app, poll) == (["agree", "agree", "agree"], 3)
