@@ -357,3 +357,18 @@ def test_a_poll_closing_counts_the_votes_waiting(app, people, poll):
         db.session.commit()
     assert app.test_cli_runner().invoke(args=["council", "close-due"]).exit_code == 0
     assert _ballots(app, poll) == (["agree", "agree", "agree"], 3)
+
+
+def test_marking_a_review_done_writes_one_envelope_and_the_completion_at_the_flush(app, people, council):
+    from council.compensation.models import ReviewCompletion
+
+    willow = advisor(app, people, "willow")
+    path, _ = council
+    before = _rows(app)
+    assert submit(willow, f"{path}/review-done", {}, form_url=path).status_code == 303
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    assert "You marked your review of this revision as done." in willow.get(path).get_data(as_text=True)
+    flush_mix(app)
+    with app.app_context():
+        assert len(db.session.scalars(select(ReviewCompletion)).all()) == 1
