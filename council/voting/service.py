@@ -174,19 +174,6 @@ def close(dbs: Session, poll: Poll) -> None:
     poll.state = PollState.CLOSED
 
 
-def rewrite_open_ballots(dbs: Session) -> int:
-    """Rewrite the ballots of every open poll (PostgreSQL); run every few minutes.
-
-    A new ballot is written in the same transaction as the roll flag that names its voter, so the two
-    rows share a transaction id (``xmin``) until the ballot is written again; this ends that. Each
-    poll's row is locked first, as a close does, so no vote is in flight meanwhile.
-    """
-    if dbs.get_bind().dialect.name != "postgresql":
-        return 0
-    polls = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN).order_by(Poll.id).with_for_update()).all()
-    return sum(_rewrite_in_random_order(dbs, poll) for poll in polls)
-
-
 def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
     """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
     if dbs.get_bind().dialect.name != "postgresql":
