@@ -193,6 +193,15 @@ def send_review_done(dbs: Session, advisor: User, key: bytes, revision: Revision
     mix.submit(dbs, REVIEW_DONE, payload, participation_key=key)
 
 
+def waiting_completions(dbs: Session, advisor: User) -> set[uuid.UUID]:
+    """The revisions this advisor marked done whose completion still waits in the mix."""
+    return {
+        uuid.UUID(waiting.payload["revision_id"])
+        for waiting in mix.pending(dbs, (REVIEW_DONE,))
+        if waiting.payload["user_id"] == str(advisor.id)
+    }
+
+
 def _waiting_completion(dbs: Session, advisor: User, revision: Revision) -> bool:
     return any(
         waiting.payload["revision_id"] == str(revision.id) and waiting.payload["user_id"] == str(advisor.id)

@@ -219,26 +219,6 @@ def _mine_or_refuse(comment: Comment | None, key: bytes | None) -> Comment:
     return comment
 
 
-def edit_comment(
-    dbs: Session,
-    key: bytes,
-    comment: Comment | None,
-    *,
-    body: str,
-    quote_consent: QuoteConsent,
-    language: str,
-    limit: int,
-) -> Comment:
-    comment = _mine_or_refuse(comment, key)
-    if comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision):
-        raise ReviewClosed
-    comment.body = _check_body(body, limit)
-    comment.quote_consent = quote_consent
-    comment.language = language
-    comment.edited = True
-    return comment
-
-
 def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     """The text is gone for good, and so are its quote and paraphrase in any summary; a tombstone says so.
 
@@ -250,14 +230,6 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     comment.body = ""
     comment.state = CommentState.WITHDRAWN
     comment.review_requested = False
-    return comment
-
-
-def request_another_look(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
-    comment = _mine_or_refuse(comment, key)
-    if comment.state != CommentState.HIDDEN:
-        raise FeedbackError("only hidden comments can be looked at again")
-    comment.review_requested = True
     return comment
 
 

@@ -372,3 +372,24 @@ def test_marking_a_review_done_writes_one_envelope_and_the_completion_at_the_flu
     flush_mix(app)
     with app.app_context():
         assert len(db.session.scalars(select(ReviewCompletion)).all()) == 1
+
+
+def test_with_redis_the_epoch_key_lives_there_and_is_replaced_at_each_flush(app_factory, people, council):
+    from tests.load.servers import redis_binary, temporary_redis
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    import redis
+
+    with temporary_redis() as url:
+        app = app_factory(RATELIMIT_STORAGE_URI=url)
+        people.app = app
+        willow = advisor(app, people, "willow")
+        post(willow, council, "Kept in Redis")
+        stored = redis.Redis.from_url(url)
+        before = stored.get("council:mix:epoch_keys")
+        assert before is not None
+        flush_mix(app)
+        after = stored.get("council:mix:epoch_keys")
+        assert after != before and b"previous" not in after
+        assert comments(app) == ["Kept in Redis"]
