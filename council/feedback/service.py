@@ -665,7 +665,8 @@ def _apply_post(dbs: Session, payload: mix.Payload) -> None:
         body = _check_draft(revision, draft, limit=len(draft.body))
     except FeedbackError:
         raise mix.Dropped from None
-    if dbs.scalar(select(Comment.id).where(Comment.submission_key == draft.submission_key)) is not None:
+    already = dbs.scalar(select(Comment.id).where(Comment.submission_key == draft.submission_key)) is not None
+    if already or any(isinstance(new, Comment) and new.submission_key == draft.submission_key for new in dbs.new):
         raise mix.Dropped  # the same form, sent twice before the flush
     comment_id = uuid.UUID(payload["comment_id"])
     dbs.add(
@@ -686,6 +687,8 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
         comment.state = CommentState.WITHDRAWN
         comment.review_requested = False
         return
+    if change.get("another_look") and comment.state != CommentState.HIDDEN:
+        raise mix.Dropped
     if "sent_at" in change:
         if comment.state == CommentState.WITHDRAWN:
             raise mix.Dropped
@@ -699,6 +702,4 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
         if "language" in change:
             comment.language = change["language"]
     if change.get("another_look"):
-        if comment.state != CommentState.HIDDEN:
-            raise mix.Dropped
         comment.review_requested = True

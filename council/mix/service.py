@@ -9,8 +9,10 @@ epoch key is replaced and the old one overwritten.
 
 Features above register a handler per kind with ``@handles(kind)``, so the mix imports none of them. A
 handler validates again (the action may no longer be valid: the review closed, the comment was
-withdrawn) and raises ``Dropped`` to skip it; what it wrote is undone and it is counted. Any other error
-stops the whole flush: nothing is applied, every envelope waits for the next one.
+withdrawn) and raises ``Dropped`` to skip it, before it writes anything; it is counted. Any other error
+stops the whole flush: nothing is applied, every envelope waits for the next one. Handlers run without
+autoflush and their writes are flushed together at the end, so a handler's query does not see another
+action's new rows of the same batch (look in ``dbs.new`` where that matters).
 """
 
 from __future__ import annotations
@@ -219,21 +221,24 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     envelopes = list(dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all())
     secrets.SystemRandom().shuffle(envelopes)
     result = FlushResult()
-    for _envelope_id, sealed in envelopes:
-        opened = _open(keys, sealed)
-        if opened is None:
-            result.unreadable += 1
-            continue
-        kind, payload = opened
-        try:
-            with dbs.begin_nested():
+    # No savepoint per action and no flush between them: on PostgreSQL a savepoint gives the rows it
+    # writes a transaction id of their own, and writing each action at once would put a ballot and its
+    # voter's roll flag side by side in the table files. Held back until the end, new rows are
+    # inserted in the shuffled order and changed rows updated in the order of their random keys.
+    with dbs.no_autoflush:
+        for _envelope_id, sealed in envelopes:
+            opened = _open(keys, sealed)
+            if opened is None:
+                result.unreadable += 1
+                continue
+            kind, payload = opened
+            try:
                 _handlers[kind](dbs, payload)
-                dbs.flush()
-        except Dropped:
-            result.dropped += 1
-            continue
-        result.applied += 1
-        result.kinds[kind] = result.kinds.get(kind, 0) + 1
+            except Dropped:
+                result.dropped += 1
+                continue
+            result.applied += 1
+            result.kinds[kind] = result.kinds.get(kind, 0) + 1
     dbs.execute(delete(MixEnvelope).where(MixEnvelope.id.in_([row.id for row in envelopes])))
     dbs.flush()
     dbs.info[_ROTATE] = True
