@@ -148,6 +148,10 @@ def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
 
 def close_due_polls(dbs: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
+    if dbs.scalar(select(Poll.id).where(Poll.state == PollState.OPEN, Poll.closes_at <= now).limit(1)) is not None:
+        # The pool before the polls' rows, in the order a flush takes them: a flush holds the pool and
+        # then a poll's row, so taking the poll first here could deadlock with it.
+        mix.flush(dbs, k=0, force=True)
     due = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN, Poll.closes_at <= now).with_for_update()).all()
     for poll in due:
         close(dbs, poll)
