@@ -83,6 +83,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_errors(app)
     init_templating(app)
 
+    from council.mix.scheduler import init_development_flusher
+
+    init_development_flusher(app)
+
     from council.cli import council_cli
 
     app.cli.add_command(council_cli)

@@ -20,7 +20,7 @@ from council.compensation import service as stipends
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
-from council.policies import service as policies
+from council.mix import service as mix
 from council.summaries import service as summaries
 from council.transactions import transaction
 from council.voting import service as voting
@@ -84,7 +84,9 @@ def purge_sessions() -> None:
 @council_cli.command("rewrite-anonymous-rows")
 @with_appcontext
 def rewrite_anonymous_rows() -> None:
-    """Rewrite comments in random-key order (PostgreSQL); run daily from cron, and after a review closes."""
+    """Rewrite comments and flags in random-key order (PostgreSQL); run daily from cron. Flags are still
+    written at the click (not through the mix): this keeps their physical order and transaction ids from
+    lining up with the order they came in for longer than a day."""
     from council.feedback.models import Comment
     from council.policies.models import Revision
 
@@ -104,29 +106,37 @@ def close_due() -> None:
     click.echo(f"{taken} review summaries taken.")
 
 
+@council_cli.command("flush")
+@click.option("--force", is_flag=True, help="Apply the pool even when it holds fewer than MIX_MIN_ADVISORS advisors.")
+@with_appcontext
+def flush(force: bool) -> None:
+    """Apply the anonymous actions waiting in the mix, if enough advisors sent them (the tick does this too)."""
+    _echo_flush(mix.flush_now(force=force))
+
+
+def _echo_flush(result: mix.FlushResult) -> None:
+    if result.waiting:
+        click.echo(f"{result.waiting} anonymous actions wait for more advisors (MIX_MIN_ADVISORS).")
+    else:
+        click.echo(f"{result.applied} anonymous actions applied, {result.dropped} no longer valid.")
+
+
 @council_cli.command("tick")
 @with_appcontext
 def tick() -> None:
-    """Open and close polls, summarise closed reviews and record their stipends, and rewrite the comments
-    of open reviews and the ballots of open polls in random-key order; run every few minutes from cron."""
+    """Apply the mix, open and close polls, summarise closed reviews and record their stipends; run every few
+    minutes from cron."""
+    # A transaction of its own: the epoch key is replaced once the batch is committed.
+    _echo_flush(mix.flush_now())
     with transaction():
         opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
         taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
         earned = stipends.earn_for_closed_rounds(db.session)
-    # Where comments and ballots are being written now: on PostgreSQL a new comment's transaction id
-    # sits beside its writer's next write (their session row), and a new ballot's is the roll flag's,
-    # until the rows are rewritten; this keeps that window to minutes (docs/threat-model.md).
-    with transaction():
-        open_now = policies.open_reviews(db.session, utcnow())
-        rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in open_now)
-    # Committed apart: a vote holds its poll's row and then writes a block's reason to the comments,
-    # so holding the comments' lock while waiting for a poll's row could deadlock with it.
-    with transaction():
-        ballots = voting.rewrite_open_ballots(db.session)
+    # Comments, ballots, roll flags and completions are written only by flushes, many advisors' at once,
+    # so the rows of open reviews and polls need no rewriting here (docs/threat-model.md, "The mix").
     click.echo(
         f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
-        f"review stipends up to date ({earned} entries); {rewritten} comments of open reviews "
-        f"and {ballots} ballots of open polls rewritten."
+        f"review stipends up to date ({earned} entries)."
     )
 
 

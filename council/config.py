@@ -55,6 +55,16 @@ POLL_MIN_BALLOTS = 3
 #: advisors use the site in it; smaller groups are counted as "other languages".
 SUMMARY_MIN_GROUP = 3
 
+#: The mix (docs/design.md, "The mix"): a flush applies the pool of sealed anonymous actions only when they
+#: come from at least this many different advisors, so each action hides among theirs. A round or poll
+#: closing applies whatever is waiting. The epoch key lives in the instance folder (file ``mix_epoch_key``),
+#: or in Redis: MIX_KEY_REDIS_URL, else RATELIMIT_STORAGE_URI when that is a Redis URL.
+MIX_MIN_ADVISORS = 3
+MIX_KEY_REDIS_URL = ""
+#: Under ``make run`` (ENVIRONMENT "development"), a background thread flushes this often, in seconds;
+#: elsewhere cron runs ``flask council tick``.
+MIX_DEVELOPMENT_FLUSH_SECONDS = 60
+
 #: Longest comment accepted, in characters.
 COMMENT_MAX_CHARS = 10_000
 COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"

@@ -275,3 +275,11 @@ def fresh_database(migrated, tmp_path, instance_path):
             for name in created:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def flush_mix(app, *, force: bool = True):
+    """Apply what waits in the mix now, as the tick does (forced unless told: tests have few advisors)."""
+    from council.mix import service as mix
+
+    with app.app_context():
+        return mix.flush_now(force=force)

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from council import hooks
 from council.accounts.models import User
 from council.audit import service as audit
 from council.compensation.models import (
@@ -38,6 +39,7 @@ from council.compensation.models import (
     StipendRate,
 )
 from council.db_types import utcnow
+from council.mix import service as mix
 from council.policies.models import ReviewWindow, Revision, WindowState
 from council.security import derive_key, seal, unseal
 from council.text import clean_text
@@ -173,6 +175,58 @@ def complete_review(dbs: Session, advisor: User, revision: Revision) -> ReviewCo
     completion = ReviewCompletion(revision_id=revision.id, user_id=advisor.id, round_closes_on=window.closes_at.date())
     dbs.add(completion)
     return completion
+
+
+REVIEW_DONE = "review.done"
+
+
+def send_review_done(dbs: Session, advisor: User, key: bytes, revision: Revision) -> None:
+    """Check now, and seal "review done" into the mix: the completion names its advisor (it earns a
+    stipend), but the moment they clicked must not show beside their comments, so it is written at the
+    flush, among the batch, dated with the round's close."""
+    window = revision.review_window
+    if window is None or window.state(utcnow()) != WindowState.OPEN:
+        raise ReviewNotOpen
+    if has_completed(dbs, advisor, revision) or _waiting_completion(dbs, advisor, revision):
+        return
+    payload = {"revision_id": str(revision.id), "user_id": str(advisor.id), "sent_at": utcnow().isoformat()}
+    mix.submit(dbs, REVIEW_DONE, payload, participation_key=key)
+
+
+def waiting_completions(dbs: Session, advisor: User) -> set[uuid.UUID]:
+    """The revisions this advisor marked done whose completion still waits in the mix."""
+    return {
+        uuid.UUID(waiting.payload["revision_id"])
+        for waiting in mix.pending(dbs, (REVIEW_DONE,))
+        if waiting.payload["user_id"] == str(advisor.id)
+    }
+
+
+def _waiting_completion(dbs: Session, advisor: User, revision: Revision) -> bool:
+    return any(
+        waiting.payload["revision_id"] == str(revision.id) and waiting.payload["user_id"] == str(advisor.id)
+        for waiting in mix.pending(dbs, (REVIEW_DONE,))
+    )
+
+
+@mix.handles(REVIEW_DONE)
+def _apply_review_done(dbs: Session, payload: mix.Payload) -> None:
+    revision = dbs.get(Revision, uuid.UUID(payload["revision_id"]))
+    advisor = dbs.get(User, uuid.UUID(payload["user_id"]))
+    window = revision.review_window if revision is not None else None
+    if revision is None or advisor is None or window is None:
+        raise mix.Dropped
+    if window.state(datetime.fromisoformat(payload["sent_at"])) != WindowState.OPEN or hooks.call_one(
+        "feedback.round_is_final", dbs, revision, default=lambda _dbs, _revision: False
+    ):
+        raise mix.Dropped
+    if not has_completed(dbs, advisor, revision):
+        dbs.add(ReviewCompletion(revision_id=revision.id, user_id=advisor.id, round_closes_on=window.closes_at.date()))
+
+
+def marked_done(dbs: Session, advisor: User, revision: Revision) -> bool:
+    """Written, or waiting in the mix: what the advisor sees."""
+    return has_completed(dbs, advisor, revision) or _waiting_completion(dbs, advisor, revision)
 
 
 def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:

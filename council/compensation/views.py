@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
-from council.accounts.access import requires_role
+from council.accounts.access import participation_key, requires_role
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
@@ -210,7 +210,7 @@ def statement_csv():
 def review_done(policy_id: uuid.UUID, number: int):
     revision = published_or_404(db.session, policy_id, number)
     try:
-        service.complete_review(db.session, current_user, revision)
+        service.send_review_done(db.session, current_user, participation_key(), revision)
     except service.ReviewNotOpen:
         abort(409)
     flash(_("Thank you. Your review is marked as done; it earns a stipend when the review closes."), "success")
@@ -555,6 +555,6 @@ def export():
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
     return {
-        "review_done": service.has_completed(db.session, current_user, revision),
+        "review_done": service.marked_done(db.session, current_user, revision),
         "completions": service.completion_count(db.session, revision),
     }

@@ -2,6 +2,11 @@
 
 The writer is never recorded. Functions that act for the writer take their
 participation key and prove ownership by recomputing ``owner_tag``.
+
+A writer's actions (post, edit, withdraw, quote consent, another look) are not written when they are
+sent: ``send_comment`` and ``send_change`` check them and seal them into the mix (council/mix), whose
+flush applies them later, among other advisors' actions, through the handlers registered below. The
+writer sees their own waiting action at once (``my_pending``); others see it after the flush.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from council.feedback.models import (
     QuoteConsent,
     Response,
 )
+from council.mix import service as mix
 from council.policies.models import Revision, WindowState
 from council.security import participation_tag
 from council.text import clean_text
@@ -70,6 +76,13 @@ def review_is_open(revision: Revision, now: datetime | None = None) -> bool:
     return window is not None and window.state(now or utcnow()) == WindowState.OPEN
 
 
+def _open_when_sent(dbs: Session, revision: Revision, sent_at: datetime) -> bool:
+    """At a flush: the review was open when the action was sent, and its round is not summarised yet (a
+    round closing flushes the pool first, so only an envelope sent in the last instant meets this)."""
+    final = hooks.call_one("feedback.round_is_final", dbs, revision, default=lambda _dbs, _revision: False)
+    return review_is_open(revision, sent_at) and not final
+
+
 @dataclass(frozen=True)
 class Draft:
     """What the writer typed, before it is a comment."""
@@ -108,30 +121,12 @@ def post_comment(
     """
     if require_open_review and not review_is_open(revision):
         raise ReviewClosed
-    body = _check_body(draft.body, limit)
-    if draft.section_key and revision.section(draft.section_key) is None:
-        raise UnknownTarget
-    if draft.question_id is not None:
-        question = next((q for q in revision.questions if q.id == draft.question_id), None)
-        if question is None or question.section_key != draft.section_key:
-            raise UnknownTarget
+    body = _check_draft(revision, draft, limit)
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
     if existing is not None:
         return _already_posted(existing, key)
     comment_id = uuid.uuid4()
-    comment = Comment(
-        id=comment_id,
-        revision_id=revision.id,
-        section_key=draft.section_key,
-        question_id=draft.question_id,
-        body=body,
-        language=draft.language,
-        quote_consent=draft.quote_consent,
-        state=CommentState.VISIBLE,
-        created_on=today or utcnow().date(),
-        owner_tag=owner_tag(key, comment_id),
-        submission_key=draft.submission_key,
-    )
+    comment = _new_comment(revision, draft, body, comment_id, owner_tag(key, comment_id), today or utcnow().date())
     try:
         with dbs.begin_nested():
             dbs.add(comment)
@@ -141,6 +136,44 @@ def post_comment(
         if existing is None:
             raise
         return _already_posted(existing, key)
+    return comment
+
+
+def _check_draft(revision: Revision, draft: Draft, limit: int) -> str:
+    body = _check_body(draft.body, limit)
+    if draft.section_key and revision.section(draft.section_key) is None:
+        raise UnknownTarget
+    if draft.question_id is not None:
+        question = next((q for q in revision.questions if q.id == draft.question_id), None)
+        if question is None or question.section_key != draft.section_key:
+            raise UnknownTarget
+    return body
+
+
+def _new_comment(
+    revision: Revision, draft: Draft, body: str, comment_id: uuid.UUID, tag: bytes, created_on: date
+) -> Comment:
+    return Comment(
+        id=comment_id,
+        revision_id=revision.id,
+        section_key=draft.section_key,
+        question_id=draft.question_id,
+        body=body,
+        language=draft.language,
+        quote_consent=draft.quote_consent,
+        state=CommentState.VISIBLE,
+        created_on=created_on,
+        owner_tag=tag,
+        submission_key=draft.submission_key,
+    )
+
+
+def insert_comment(
+    dbs: Session, revision: Revision, draft: Draft, *, comment_id: uuid.UUID, tag: bytes, created_on: date
+) -> Comment:
+    """Write a comment whose id and owner tag were made when it was sent (a flush applying it)."""
+    comment = _new_comment(revision, draft, clean_text(draft.body), comment_id, tag, created_on)
+    dbs.add(comment)
     return comment
 
 
@@ -186,26 +219,6 @@ def _mine_or_refuse(comment: Comment | None, key: bytes | None) -> Comment:
     return comment
 
 
-def edit_comment(
-    dbs: Session,
-    key: bytes,
-    comment: Comment | None,
-    *,
-    body: str,
-    quote_consent: QuoteConsent,
-    language: str,
-    limit: int,
-) -> Comment:
-    comment = _mine_or_refuse(comment, key)
-    if comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision):
-        raise ReviewClosed
-    comment.body = _check_body(body, limit)
-    comment.quote_consent = quote_consent
-    comment.language = language
-    comment.edited = True
-    return comment
-
-
 def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     """The text is gone for good, and so are its quote and paraphrase in any summary; a tombstone says so.
 
@@ -217,14 +230,6 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     comment.body = ""
     comment.state = CommentState.WITHDRAWN
     comment.review_requested = False
-    return comment
-
-
-def request_another_look(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
-    comment = _mine_or_refuse(comment, key)
-    if comment.state != CommentState.HIDDEN:
-        raise FeedbackError("only hidden comments can be looked at again")
-    comment.review_requested = True
     return comment
 
 
@@ -354,12 +359,13 @@ def comments_for_staff(
 
 @dataclass(frozen=True)
 class ReadableComment:
-    comment: Comment
+    comment: Comment | ShownComment
     mine: bool
 
 
 def readable_comments(dbs: Session, revision: Revision, section_key: str, key: bytes | None) -> list[ReadableComment]:
-    """What an advisor sees under a section: others' comments unless only for the authors, and their own.
+    """What an advisor sees under a section: others' comments unless only for the authors, and their own,
+    with their own actions still waiting in the mix shown as they will be.
 
     Hidden and withdrawn comments stay as tombstones, so answers keep their place.
     """
@@ -369,12 +375,17 @@ def readable_comments(dbs: Session, revision: Revision, section_key: str, key: b
         .options(selectinload(Comment.response).selectinload(Response.author), selectinload(Comment.question))
         .order_by(Comment.id)
     ).all()
+    pending = my_pending(dbs, key)
     shown = []
     for comment in comments:
         mine = owns(comment, key)
         if comment.quote_consent == QuoteConsent.AUTHOR_ONLY and not mine:
             continue
-        shown.append(ReadableComment(comment, mine))
+        waiting = pending.changes.get(comment.id) if mine else None
+        shown.append(ReadableComment(_shown_change(comment, waiting) if waiting else comment, mine))
+    for waiting in pending.posts.values():
+        if waiting.payload["revision_id"] == str(revision.id) and waiting.payload["section_key"] == section_key:
+            shown.append(ReadableComment(_shown_post(revision, waiting), True))
     return shown
 
 
@@ -417,3 +428,278 @@ def shuffle_rows(dbs: Session, revision: Revision) -> int:
         dbs.execute(insert(flags), flag_rows)
     dbs.expire_all()
     return len(comment_rows)
+
+
+# --- Through the mix: what the writer sends, what a flush applies -------------------------------
+
+POST = "comment.post"
+CHANGE = "comment.change"
+
+
+@dataclass
+class ShownComment:
+    """A comment as its writer sees it while their action waits in the mix: a new comment not yet
+    written, or a written one with their waiting change. Not a database row; the pages read it as one."""
+
+    id: uuid.UUID
+    revision: Revision
+    section_key: str
+    question_id: uuid.UUID | None
+    body: str
+    language: str
+    quote_consent: QuoteConsent
+    created_on: date
+    state: CommentState = CommentState.VISIBLE
+    edited: bool = False
+    hidden_reason: str | None = None
+    hidden_note: str = ""
+    review_requested: bool = False
+    response: Response | None = None
+    question: object | None = None
+    #: The envelope holding a new comment (None for a written comment with a waiting change).
+    envelope_id: uuid.UUID | None = None
+    pending: bool = True
+
+
+@dataclass(frozen=True)
+class MyPending:
+    """The writer's waiting actions, found in the pool through their owner tag."""
+
+    #: New comments by id, with their envelope.
+    posts: dict[uuid.UUID, mix.Pending]
+    #: Waiting changes to written comments, by comment id.
+    changes: dict[uuid.UUID, mix.Pending]
+
+
+def my_pending(dbs: Session, key: bytes | None) -> MyPending:
+    posts: dict[uuid.UUID, mix.Pending] = {}
+    changes: dict[uuid.UUID, mix.Pending] = {}
+    if key is None:
+        return MyPending(posts, changes)
+    for waiting in mix.pending(dbs, (POST, CHANGE)):
+        comment_id = uuid.UUID(waiting.payload["comment_id"])
+        if hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id)):
+            (posts if waiting.kind == POST else changes)[comment_id] = waiting
+    return MyPending(posts, changes)
+
+
+def _shown_post(revision: Revision, waiting: mix.Pending) -> ShownComment:
+    payload = waiting.payload
+    question_id = uuid.UUID(payload["question_id"]) if payload["question_id"] else None
+    return ShownComment(
+        id=uuid.UUID(payload["comment_id"]),
+        revision=revision,
+        section_key=payload["section_key"],
+        question_id=question_id,
+        question=next((q for q in revision.questions if q.id == question_id), None),
+        body=payload["body"],
+        language=payload["language"],
+        quote_consent=QuoteConsent(payload["quote_consent"]),
+        created_on=date.fromisoformat(payload["day"]),
+        envelope_id=waiting.id,
+    )
+
+
+def _shown_change(comment: Comment, waiting: mix.Pending) -> ShownComment:
+    change = waiting.payload
+    withdrawn = bool(change.get("withdraw")) or comment.state == CommentState.WITHDRAWN
+    return ShownComment(
+        id=comment.id,
+        revision=comment.revision,
+        section_key=comment.section_key,
+        question_id=comment.question_id,
+        question=comment.question,
+        body="" if withdrawn else change.get("body", comment.body),
+        language=change.get("language", comment.language),
+        quote_consent=QuoteConsent(change.get("quote_consent", comment.quote_consent)),
+        created_on=comment.created_on,
+        state=CommentState.WITHDRAWN if withdrawn else comment.state,
+        edited=comment.edited or "body" in change,
+        hidden_reason=comment.hidden_reason,
+        hidden_note=comment.hidden_note,
+        review_requested=comment.review_requested or bool(change.get("another_look")),
+        response=comment.response,
+    )
+
+
+def as_writer_sees(dbs: Session, comments: list[Comment], pending: MyPending) -> list[Comment | ShownComment]:
+    """The writer's comments with their waiting changes laid over them, then their waiting new ones."""
+    shown: list[Comment | ShownComment] = [
+        _shown_change(c, pending.changes[c.id]) if c.id in pending.changes else c for c in comments
+    ]
+    for waiting in pending.posts.values():
+        revision = dbs.get(Revision, uuid.UUID(waiting.payload["revision_id"]))
+        if revision is not None:
+            shown.append(_shown_post(revision, waiting))
+    return shown
+
+
+def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int) -> uuid.UUID:
+    """Check a new comment now, so the writer sees any problem at once, and seal it into the mix. Returns
+    the comment's id. The same form sent twice (its submission key) is one comment."""
+    if not review_is_open(revision):
+        raise ReviewClosed
+    body = _check_draft(revision, draft, limit)
+    existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
+    if existing is not None:
+        return _already_posted(existing, key).id
+    for waiting in mix.pending(dbs, (POST,)):
+        if hmac.compare_digest(waiting.payload["submission_key"].encode(), draft.submission_key.encode()):
+            comment_id = uuid.UUID(waiting.payload["comment_id"])
+            if not hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id)):
+                raise NotYours
+            return comment_id
+    comment_id = uuid.uuid4()
+    now = utcnow()
+    payload = {
+        "comment_id": str(comment_id),
+        "owner_tag": owner_tag(key, comment_id).hex(),
+        "revision_id": str(revision.id),
+        "section_key": draft.section_key,
+        "question_id": str(draft.question_id) if draft.question_id else "",
+        "body": body,
+        "language": draft.language,
+        "quote_consent": str(draft.quote_consent),
+        "submission_key": draft.submission_key,
+        # Inside the envelope only: the day is kept, the moment is gone with the epoch key.
+        "sent_at": now.isoformat(),
+        "day": now.date().isoformat(),
+    }
+    mix.submit(dbs, POST, payload, participation_key=key)
+    return comment_id
+
+
+def find_mine(dbs: Session, key: bytes | None, comment_id: uuid.UUID) -> Comment | ShownComment | None:
+    """The writer's comment as they see it (written, or waiting), or None when it is not theirs."""
+    if key is None:
+        return None
+    pending = my_pending(dbs, key)
+    comment = dbs.get(Comment, comment_id)
+    if comment is not None and owns(comment, key):
+        return _shown_change(comment, pending.changes[comment.id]) if comment.id in pending.changes else comment
+    if comment_id in pending.posts:
+        waiting = pending.posts[comment_id]
+        revision = dbs.get(Revision, uuid.UUID(waiting.payload["revision_id"]))
+        return _shown_post(revision, waiting) if revision is not None else None
+    return None
+
+
+def send_change(
+    dbs: Session,
+    key: bytes,
+    comment: Comment | ShownComment | None,
+    *,
+    body: str | None = None,
+    quote_consent: QuoteConsent | None = None,
+    language: str | None = None,
+    withdraw: bool = False,
+    another_look: bool = False,
+    limit: int = 0,
+) -> None:
+    """Check a change to the writer's own comment now, and seal it into the mix. A comment still waiting
+    to be written has its envelope replaced (or taken back, when withdrawn); a written one gets one
+    waiting change, the newest merged over the earlier."""
+    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(dbs, key, comment)):
+        raise NotYours
+    editing = body is not None or quote_consent is not None or language is not None
+    if editing and (comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision)):
+        raise ReviewClosed
+    if another_look and comment.state != CommentState.HIDDEN:
+        raise FeedbackError("only hidden comments can be looked at again")
+    checked = _check_body(body, limit) if body is not None else None
+    pending = my_pending(dbs, key)
+    if isinstance(comment, ShownComment) and comment.envelope_id is not None:
+        waiting = pending.posts[comment.id]
+        mix.take_back(dbs, waiting.id)
+        if withdraw:
+            return  # never written: nothing to withdraw
+        payload = dict(waiting.payload)
+        if checked is not None:
+            payload["body"] = checked
+        if quote_consent is not None:
+            payload["quote_consent"] = str(quote_consent)
+        if language is not None:
+            payload["language"] = language
+        mix.submit(dbs, POST, payload, participation_key=key)
+        return
+    change: dict[str, object] = {"comment_id": str(comment.id), "owner_tag": owner_tag(key, comment.id).hex()}
+    if comment.id in pending.changes:
+        earlier = pending.changes[comment.id]
+        mix.take_back(dbs, earlier.id)
+        change.update(earlier.payload)
+    if checked is not None:
+        change["body"] = checked
+    if quote_consent is not None:
+        change["quote_consent"] = str(quote_consent)
+    if language is not None:
+        change["language"] = language
+    if editing:
+        change["sent_at"] = utcnow().isoformat()
+    if withdraw:
+        change = {k: v for k, v in change.items() if k in ("comment_id", "owner_tag")} | {"withdraw": True}
+    if another_look:
+        change["another_look"] = True
+    mix.submit(dbs, CHANGE, change, participation_key=key)
+
+
+def _stored_tag(dbs: Session, key: bytes, comment: Comment | ShownComment) -> bytes:
+    if isinstance(comment, Comment):
+        return comment.owner_tag
+    return owner_tag(key, comment.id)  # found through the tag in its envelope (find_mine)
+
+
+@mix.handles(POST)
+def _apply_post(dbs: Session, payload: mix.Payload) -> None:
+    revision = dbs.get(Revision, uuid.UUID(payload["revision_id"]))
+    if revision is None or not _open_when_sent(dbs, revision, datetime.fromisoformat(payload["sent_at"])):
+        raise mix.Dropped
+    draft = Draft(
+        section_key=payload["section_key"],
+        question_id=uuid.UUID(payload["question_id"]) if payload["question_id"] else None,
+        body=payload["body"],
+        language=payload["language"],
+        quote_consent=QuoteConsent(payload["quote_consent"]),
+        submission_key=payload["submission_key"],
+    )
+    try:
+        body = _check_draft(revision, draft, limit=len(draft.body))
+    except FeedbackError:
+        raise mix.Dropped from None
+    already = dbs.scalar(select(Comment.id).where(Comment.submission_key == draft.submission_key)) is not None
+    if already or any(isinstance(new, Comment) and new.submission_key == draft.submission_key for new in dbs.new):
+        raise mix.Dropped  # the same form, sent twice before the flush
+    comment_id = uuid.UUID(payload["comment_id"])
+    dbs.add(
+        _new_comment(
+            revision, draft, body, comment_id, bytes.fromhex(payload["owner_tag"]), date.fromisoformat(payload["day"])
+        )
+    )
+
+
+@mix.handles(CHANGE)
+def _apply_change(dbs: Session, change: mix.Payload) -> None:
+    comment = dbs.get(Comment, uuid.UUID(change["comment_id"]))
+    if comment is None or not hmac.compare_digest(comment.owner_tag, bytes.fromhex(change["owner_tag"])):
+        raise mix.Dropped
+    if change.get("withdraw"):
+        hooks.call_all("feedback.comment_withdrawn", dbs, comment)
+        comment.body = ""
+        comment.state = CommentState.WITHDRAWN
+        comment.review_requested = False
+        return
+    if change.get("another_look") and comment.state != CommentState.HIDDEN:
+        raise mix.Dropped
+    if "sent_at" in change:
+        if comment.state == CommentState.WITHDRAWN:
+            raise mix.Dropped
+        if not _open_when_sent(dbs, comment.revision, datetime.fromisoformat(change["sent_at"])):
+            raise mix.Dropped
+        if "body" in change:
+            comment.body = change["body"]
+            comment.edited = True
+        if "quote_consent" in change:
+            comment.quote_consent = QuoteConsent(change["quote_consent"])
+        if "language" in change:
+            comment.language = change["language"]
+    if change.get("another_look"):
+        comment.review_requested = True

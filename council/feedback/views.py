@@ -80,7 +80,7 @@ def _draft_from(form) -> service.Draft:
 def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
     with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours) as posting:
-        comment = service.post_comment(
+        comment_id = service.send_comment(
             db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
         )
     if isinstance(posting.problem, service.ReviewClosed):
@@ -92,8 +92,15 @@ def _store(revision, draft: service.Draft):
         return None, _("That question is not part of this section. Please choose again.")
     if isinstance(posting.problem, service.NotYours):
         return None, _("This form was already used. Please reload the page and write again.")
-    flash(_("Your comment is posted. Nobody else can tell that it is yours."), "success")
-    return redirect(_section_url(revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303), None
+    flash(_saved_message(), "success")
+    return redirect(_section_url(revision, draft.section_key, anchor=f"comment-{comment_id}"), code=303), None
+
+
+def _saved_message() -> str:
+    return _(
+        "Saved. Others will see it within a few minutes, together with other advisors' comments: "
+        "this delay protects who wrote it, because nobody can tell from the moment it appears whose it is."
+    )
 
 
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
@@ -221,9 +228,9 @@ def whole_revision(policy_id: uuid.UUID, number: int):
 # --- The writer's own comments ------------------------------------------------------
 
 
-def _my_comment_or_404(comment_id: uuid.UUID) -> Comment:
-    comment = db.session.get(Comment, comment_id)
-    if comment is None or not service.owns(comment, current_participation_key()):
+def _my_comment_or_404(comment_id: uuid.UUID) -> Comment | service.ShownComment:
+    comment = service.find_mine(db.session, current_participation_key(), comment_id)
+    if comment is None:
         abort(404)  # the same answer whether it does not exist or is someone else's
     return comment
 
@@ -231,7 +238,8 @@ def _my_comment_or_404(comment_id: uuid.UUID) -> Comment:
 @bp.get("/feedback/mine")
 def mine():
     key = current_participation_key()
-    comments = service.my_comments(db.session, key) if key else []
+    written = service.my_comments(db.session, key) if key else []
+    comments = service.as_writer_sees(db.session, written, service.my_pending(db.session, key))
     editable = {c.id for c in comments if c.state != CommentState.WITHDRAWN and service.review_is_open(c.revision)}
     return render_template(
         "feedback/mine.html",
@@ -255,7 +263,7 @@ def edit(comment_id: uuid.UUID):
             field=form.body,
             message=_("The review of this revision is closed, so comments can no longer be changed."),
         ) as editing:
-            service.edit_comment(
+            service.send_change(
                 db.session,
                 participation_key(),
                 comment,
@@ -265,7 +273,7 @@ def edit(comment_id: uuid.UUID):
                 limit=current_app.config["COMMENT_MAX_CHARS"],
             )
         if editing.succeeded:
-            flash(_("Your comment is updated."), "success")
+            flash(_saved_message(), "success")
             return redirect(url_for("feedback.mine"), code=303)
     return render_template("feedback/edit.html", comment=comment, form=form, reason_labels=HIDE_REASON_LABELS), (
         400 if form.errors else 200
@@ -275,7 +283,7 @@ def edit(comment_id: uuid.UUID):
 @bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
 def withdraw(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
-    service.withdraw(db.session, participation_key(), comment)
+    service.send_change(db.session, participation_key(), comment, withdraw=True)
     flash(_("Your comment is withdrawn. Its text is gone."), "success")
     return redirect(url_for("feedback.mine"), code=303)
 
@@ -284,7 +292,7 @@ def withdraw(comment_id: uuid.UUID):
 def another_look(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
     try:
-        service.request_another_look(db.session, participation_key(), comment)
+        service.send_change(db.session, participation_key(), comment, another_look=True)
     except service.FeedbackError:
         abort(409)
     flash(_("A moderator will look at your comment again."), "success")

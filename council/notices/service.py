@@ -298,7 +298,7 @@ def advisor_home(
                 ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews])
             )
         )
-    )
+    ) | stipends.waiting_completions(dbs, user)
     earned, approved = (
         stipends.waiting_totals(dbs, status, user.id) for status in (EntryStatus.EARNED, EntryStatus.APPROVED)
     )

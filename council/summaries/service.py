@@ -27,6 +27,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response
 from council.feedback.service import owner_tag, review_is_open
+from council.mix import service as mix
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision, WindowState
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
@@ -132,6 +133,8 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
     window = revision.review_window
     if window is None:
         raise ValueError("Only a reviewed revision has a summary.")
+    # Whatever waits in the mix was sent before the close: it belongs in this round (docs/design.md).
+    mix.flush(dbs, k=0, force=True)
     closes_on = window.closes_at.date()
     # A window may have been extended or closed early since people marked their review done.
     dbs.execute(
@@ -531,6 +534,12 @@ def impact(dbs: Session, key: bytes) -> dict[str, int]:
         disposition for disposition, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id))
     )
     return {kind: counts.get(kind, 0) for kind in CHANGED_POLICY}
+
+
+@hooks.contributes_to("feedback.round_is_final")
+def round_is_final(dbs: Session, revision: Revision) -> bool:
+    """A summarised round takes no more comments or edits, even ones sent just before it closed."""
+    return has_summary(dbs, revision)
 
 
 @hooks.contributes_to("feedback.comment_withdrawn")

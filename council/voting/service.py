@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
@@ -23,6 +23,7 @@ from council.accounts.models import Role, User, UserRole
 from council.db_types import utcnow
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState, QuoteConsent
+from council.mix import service as mix
 from council.policies.models import Revision
 from council.security import participation_tag
 from council.voting.kinds import rules_for
@@ -147,6 +148,10 @@ def open_due_polls(dbs: Session, now: datetime | None = None) -> int:
 
 def close_due_polls(dbs: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
+    if dbs.scalar(select(Poll.id).where(Poll.state == PollState.OPEN, Poll.closes_at <= now).limit(1)) is not None:
+        # The pool before the polls' rows, in the order a flush takes them: a flush holds the pool and
+        # then a poll's row, so taking the poll first here could deadlock with it.
+        mix.flush(dbs, k=0, force=True)
     due = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN, Poll.closes_at <= now).with_for_update()).all()
     for poll in due:
         close(dbs, poll)
@@ -161,6 +166,8 @@ def close(dbs: Session, poll: Poll) -> None:
     dbs.refresh(poll, with_for_update=True)
     if poll.state == PollState.CLOSED:
         return
+    # Votes waiting in the mix were sent before the close: they are counted (docs/design.md, "The mix").
+    mix.flush(dbs, k=0, force=True)
     dbs.execute(
         update(Ballot)
         .where(Ballot.poll_id == poll.id)
@@ -169,19 +176,6 @@ def close(dbs: Session, poll: Poll) -> None:
     )
     _rewrite_in_random_order(dbs, poll)
     poll.state = PollState.CLOSED
-
-
-def rewrite_open_ballots(dbs: Session) -> int:
-    """Rewrite the ballots of every open poll (PostgreSQL); run every few minutes.
-
-    A new ballot is written in the same transaction as the roll flag that names its voter, so the two
-    rows share a transaction id (``xmin``) until the ballot is written again; this ends that. Each
-    poll's row is locked first, as a close does, so no vote is in flight meanwhile.
-    """
-    if dbs.get_bind().dialect.name != "postgresql":
-        return 0
-    polls = dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN).order_by(Poll.id).with_for_update()).all()
-    return sum(_rewrite_in_random_order(dbs, poll) for poll in polls)
 
 
 def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
@@ -255,6 +249,125 @@ def vote(
         _post_block_reason(dbs, key, poll, block_reason, language, comment_limit)
     dbs.flush()
     return ballot
+
+
+# --- Voting through the mix ------------------------------------------------------------
+
+CAST = "ballot.cast"
+
+
+def send_vote(
+    dbs: Session,
+    user: User,
+    key: bytes,
+    poll: Poll,
+    choice: str,
+    *,
+    block_reason: str = "",
+    language: str = "en",
+) -> None:
+    """Check a vote now, so the voter sees any problem at once, and seal it into the mix: the request
+    writes that envelope and nothing else, not the roll's "voted" and not the ballot. The ballot tag travels
+    sealed; the pool row carries it only keyed under the epoch key, so a second vote by the same advisor
+    before the flush replaces the first. The flush counts it (``_apply_vote``)."""
+    choice = _validate_choice(poll, choice)
+    if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
+        raise BlockNeedsReason
+    if poll.state != PollState.OPEN or poll.closes_at <= utcnow():
+        raise PollNotOpen
+    roll = dbs.scalar(select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id))
+    if roll is None:
+        raise NotEligible
+    tag = ballot_tag(key, poll.id)
+    if roll.voted and dbs.scalar(select(Ballot.id).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag)) is None:
+        raise NotEligible  # voted already under another key: refuse rather than count twice
+    payload: mix.Payload = {
+        "poll_id": str(poll.id),
+        # Named, inside the envelope only: the roll's "voted" is set at the flush, among the batch.
+        "user_id": str(user.id),
+        "ballot_tag": tag.hex(),
+        "choice": choice,
+        "sent_at": utcnow().isoformat(),
+    }
+    if choice == ConsentChoice.BLOCK and block_reason.strip():
+        comment_id = uuid.uuid4()
+        payload["block_reason"] = {
+            "comment_id": str(comment_id),
+            "owner_tag": feedback.owner_tag(key, comment_id).hex(),
+            "body": block_reason[:BLOCK_REASON_MAX],
+            "language": language,
+            "submission_key": secrets.token_urlsafe(24),
+            "day": utcnow().date().isoformat(),
+        }
+    mix.submit(dbs, CAST, payload, participation_key=key, ballot_tag=tag)
+
+
+def pending_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
+    """The voter's own vote still waiting in the mix, found through their ballot tag."""
+    if key is None:
+        return None
+    tag = ballot_tag(key, poll.id).hex()
+    for waiting in mix.pending(dbs, (CAST,)):
+        if waiting.payload["poll_id"] == str(poll.id) and hmac.compare_digest(waiting.payload["ballot_tag"], tag):
+            return str(waiting.payload["choice"])
+    return None
+
+
+@mix.handles(CAST)
+def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
+    poll = dbs.get(Poll, uuid.UUID(payload["poll_id"]))
+    if poll is None:
+        raise mix.Dropped
+    # As a vote at the click did: hold the poll's row, so a close waits, and count only what was sent
+    # before the close (a close flushes the pool first).
+    state, closes_at = dbs.execute(
+        select(Poll.state, Poll.closes_at)
+        .where(Poll.id == poll.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    if state != PollState.OPEN or datetime.fromisoformat(payload["sent_at"]) >= closes_at:
+        raise mix.Dropped
+    roll = dbs.scalar(
+        select(VoterRoll)
+        .where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == uuid.UUID(payload["user_id"]))
+        .with_for_update()
+    )
+    if roll is None:
+        raise mix.Dropped
+    try:
+        choice = _validate_choice(poll, payload["choice"])
+    except InvalidChoice:
+        raise mix.Dropped from None
+    tag = bytes.fromhex(payload["ballot_tag"])
+    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    if ballot is None:
+        if roll.voted:
+            raise mix.Dropped
+        dbs.add(Ballot(poll_id=poll.id, choice=choice, ballot_tag=tag))
+        roll.voted = True
+    else:
+        ballot.choice = choice
+    reason = payload.get("block_reason")
+    if reason:
+        revision = dbs.get_one(Revision, poll.revision_id)
+        draft = feedback.Draft(
+            section_key=poll.section_key,
+            question_id=None,
+            body=reason["body"],
+            language=reason["language"],
+            quote_consent=QuoteConsent.PARAPHRASE,
+            submission_key=reason["submission_key"],
+        )
+        comment = feedback.insert_comment(
+            dbs,
+            revision,
+            draft,
+            comment_id=uuid.UUID(reason["comment_id"]),
+            tag=bytes.fromhex(reason["owner_tag"]),
+            created_on=date.fromisoformat(reason["day"]),
+        )
+        dbs.add(BlockReason(comment_id=comment.id, poll_id=poll.id))
 
 
 def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, language: str, limit: int) -> None:

@@ -59,7 +59,8 @@ def _vote_form(poll: Poll) -> VoteForm:
 def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
     key = current_participation_key()
     eligible_and_open = poll.state == PollState.OPEN and current_user.has_role(Role.ADVISOR)
-    mine = service.my_choice(db.session, key, poll)
+    waiting = service.pending_choice(db.session, key, poll) if poll.state == PollState.OPEN else None
+    mine = waiting or service.my_choice(db.session, key, poll)
     if form is None and eligible_and_open:
         form = _vote_form(poll)
         if mine:
@@ -71,7 +72,8 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
         form=form if eligible_and_open else None,
         mine=mine,
         mine_label=_choice_label(poll, mine) if mine else None,
-        voted=service.has_voted(db.session, current_user, poll),
+        voted=waiting is not None or service.has_voted(db.session, current_user, poll),
+        waiting=waiting is not None,
         turnout=service.turnout(db.session, poll),
         results=results,
         labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
@@ -97,7 +99,7 @@ def vote(poll_id: uuid.UUID):
         with attempt(
             service.InvalidChoice, service.BlockNeedsReason, service.PollNotOpen, service.NotEligible
         ) as voting:
-            service.vote(
+            service.send_vote(
                 db.session,
                 current_user,
                 participation_key(),
@@ -105,10 +107,15 @@ def vote(poll_id: uuid.UUID):
                 form.choice.data,
                 block_reason=form.block_reason.data or "",
                 language=get_locale().language,
-                comment_limit=current_app.config["COMMENT_MAX_CHARS"],
             )
         if voting.succeeded:
-            flash(_("Your vote was counted. You can change it until the poll closes."), "success")
+            flash(
+                _(
+                    "Your vote is saved. It is counted within a few minutes, together with other advisors' votes: "
+                    "this delay protects your choice. You can change it until the poll closes."
+                ),
+                "success",
+            )
             return redirect(url_for("voting.poll", poll_id=found.id), code=303)
         problem = _vote_problem(voting.problem)
         form.choice.errors = [problem]

@@ -74,6 +74,10 @@ def assert_error_page(app, page: str, status: int, locale: str) -> None:
 
 
 def count_comments(app) -> int:
+    """The comments written, once the mix has applied whatever waits (as the tick would)."""
+    from tests.conftest import flush_mix
+
+    flush_mix(app)
     with app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Comment))
         db.session.remove()

@@ -90,7 +90,7 @@ def test_the_database_going_away_mid_post_gives_a_clear_503_and_no_half_written_
         with _sqlite_write_lock(engine, database_url.removeprefix("sqlite:///")):
             response = client.post(post_url, data=form, headers={"Accept-Language": "es"})
     else:
-        with _at_statement(engine, "INSERT INTO COMMENTS", _terminate_backend(database_url)) as fired:
+        with _at_statement(engine, "INSERT INTO MIX_ENVELOPES", _terminate_backend(database_url)) as fired:
             response = client.post(post_url, data=form, headers={"Accept-Language": "es"})
         assert fired, "the backend was ended during the post"
 
@@ -128,7 +128,7 @@ def test_a_postgres_server_stopped_during_a_comment_post(postgres_server, postgr
         post_url = f"{council['revision']}/comments"
         with app.app_context():
             engine = db.engine
-        with _at_statement(engine, "INSERT INTO COMMENTS", lambda _c: postgres_server.stop("fast")) as fired:
+        with _at_statement(engine, "INSERT INTO MIX_ENVELOPES", lambda _c: postgres_server.stop("fast")) as fired:
             response = client.post(post_url, data=form)
         assert fired and not postgres_server.running()
 

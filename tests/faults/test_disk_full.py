@@ -21,7 +21,7 @@ from council.extensions import db
 from council.feedback.models import Comment
 from council.policies.models import Revision
 from council.voting.models import Ballot, VoterRoll
-from tests.conftest import open_poll, sign_in, submit
+from tests.conftest import flush_mix, open_poll, sign_in, submit
 from tests.faults.helpers import assert_error_page, comment_form, count_comments, kept_form, make_council
 
 #: Long enough to need pages of its own, as a considered comment does.
@@ -122,7 +122,7 @@ def test_a_comment_on_a_full_disk_is_kept_for_the_writer_and_not_half_saved(app,
     sign_in(client, "willow")
     form = {**comment_form(client, council["section"]), "body": LONG_TEXT}
     post_url = f"{council['revision']}/comments"
-    with disk_full("comments"):
+    with disk_full("mix_envelopes"):
         response = client.post(post_url, data=form)
         page = response.get_data(as_text=True)
         assert response.status_code == 507, page[:2000]
@@ -131,6 +131,7 @@ def test_a_comment_on_a_full_disk_is_kept_for_the_writer_and_not_half_saved(app,
     action, kept = kept_form(page)
     assert action == post_url and kept["body"] == LONG_TEXT
     assert client.post(action, data=kept).status_code == 303
+    assert count_comments(app) == 1
     with app.app_context():
         assert db.session.scalar(select(Comment.body)) == LONG_TEXT.strip()
 
@@ -144,8 +145,8 @@ def test_a_vote_on_a_full_disk_leaves_the_roll_and_ballots_as_they_were(app, peo
         poll_path = f"/polls/{poll.id}"
     client = app.test_client()
     sign_in(client, "willow")
-    with disk_full("ballots", "comments"):
-        # A block with its reason: the ballot, the roll's flag and the reason's comment in one transaction.
+    with disk_full("mix_envelopes"):
+        # A block with its reason: one envelope, whose flush writes the ballot, the roll's flag and the comment.
         response = submit(client, poll_path, {"choice": "block", "block_reason": REASON})
         page = response.get_data(as_text=True)
         assert response.status_code == 507, page[:2000]
@@ -163,4 +164,5 @@ def test_a_vote_on_a_full_disk_leaves_the_roll_and_ballots_as_they_were(app, peo
     action, kept = kept_form(page)
     assert kept["choice"] == "block" and kept["block_reason"] == REASON
     assert client.post(action, data=kept).status_code == 303
+    flush_mix(app)
     assert state() == (1, 1, 1)

@@ -24,6 +24,7 @@ from council.digest import service as digest
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Comment
+from council.mix import service as mix
 from council.operations import backup as backups
 from council.policies import service as policies
 from council.policies.models import Policy
@@ -89,6 +90,13 @@ def source(target_app):
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
         revision = comment.revision
         policies.remember_place(db.session, new_participation_key(), revision.id, revision.sections[1].key)
+        # An action waiting in the mix: a backup carries the pool as it is.
+        mix.submit(
+            db.session,
+            feedback.CHANGE,
+            {"comment_id": str(comment.id), "owner_tag": comment.owner_tag.hex(), "another_look": True},
+            participation_key=bytes(32),
+        )
         db.session.commit()
     sign_in(app.test_client(), "advisor2")  # a live session row
     return app

@@ -18,7 +18,7 @@ from council.feedback import service as feedback
 from council.feedback.models import Disposition
 from council.notices import service as notices
 from council.policies import service as policies
-from tests.conftest import PASSWORD, open_for_review, sign_in, submit
+from tests.conftest import PASSWORD, flush_mix, open_for_review, sign_in, submit
 from tests.sessions import save_language
 
 
@@ -154,6 +154,7 @@ def _write_and_answer(app, client, login_name: str) -> None:
         form_url=path + "/comment",
     )
     assert response.status_code in (200, 303)
+    flush_mix(app)  # the tick writes it
     with app.app_context():
         author = db.session.scalar(select(User).where(User.login_name == "robin"))
         comment = db.session.scalar(select(feedback.Comment))

@@ -18,7 +18,7 @@ from council.accounts.models import Role, User
 from council.extensions import db
 from council.feedback.models import Comment
 from council.voting.models import Ballot
-from tests.conftest import csrf_token, open_for_review, open_poll, sign_in, submit
+from tests.conftest import csrf_token, flush_mix, open_for_review, open_poll, sign_in, submit
 
 ADDRESS = "203.0.113.77"
 LOGIN = "quillwort"
@@ -77,18 +77,21 @@ def _whole_session(app, council) -> dict:
     edit_url = f"/feedback/comments/{comment_id}/edit"
     edited = submit(client, edit_url, {"body": EDITED_TEXT, "language": "en", "quote_consent": "verbatim"})
     assert edited.status_code == 303
+    flush_mix(app)  # the tick writes the comment
     with app.app_context():
         owner_tag = db.session.scalar(select(Comment.owner_tag).where(Comment.id == uuid.UUID(comment_id)))
 
     assert submit(client, council["poll"], {"choice": "agree"}).status_code == 303
     assert submit(client, council["poll"], {"choice": "disagree"}).status_code == 303
     assert "You chose: Disagree" in client.get(council["poll"]).get_data(as_text=True)
+    flush_mix(app)
     with app.app_context():
         ballot_id, ballot_tag = db.session.execute(select(Ballot.id, Ballot.ballot_tag)).one()
         user_id = db.session.scalar(select(User.id).where(User.login_name == LOGIN))
 
     withdrawn = submit(client, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
     assert withdrawn.status_code == 303
+    flush_mix(app)
     secrets_seen.append(client.get_cookie("council").value)
     page = client.get("/feedback/mine")
     secrets_seen.append(csrf_token(page))

@@ -20,7 +20,7 @@ from council.own_data import service as own_data
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
 from council.security import KeyUnwrapError, normalise_recovery_code, unwrap_key
-from tests.conftest import PASSWORD, csrf_token, open_for_review, sign_in, submit
+from tests.conftest import PASSWORD, csrf_token, flush_mix, open_for_review, sign_in, submit
 
 BODY = """Opening words.
 
@@ -68,6 +68,7 @@ def post_comment(client, council, text, consent="verbatim"):
         f"{path}/comments", data={**fields, "body": text, "language": "en", "quote_consent": consent, "question": ""}
     )
     assert response.status_code == 303, response.get_data(as_text=True)
+    flush_mix(client.application)  # the tick applies it
 
 
 def earn_meeting(app, login_name, key, *, paid=False):

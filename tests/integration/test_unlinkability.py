@@ -22,7 +22,7 @@ from council.feedback.models import Comment
 from council.policies import service as policies
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import KeyUnwrapError, unwrap_key
-from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in, wait_for_a_lock_wait
+from tests.conftest import PASSWORD, flush_mix, open_for_review, open_poll, sign_in, wait_for_a_lock_wait
 
 ADVISORS = ["willow", "river", "cedar", "sparrow", "amani"]
 BODY = "Opening.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -64,6 +64,7 @@ def _comment_everyone(world, rounds=2):
         body = f"Comment number {index} about this policy."
         _post(world["clients"][name], world["path"], world["keys"][index % 2], body)
         written.append((name, body))
+    flush_mix(world["clients"][order[0]].application)  # the tick applies them, in one batch
     return written
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
+from council.mix.models import MixEnvelope
 from council.policies import service as policies
 from council.voting.models import Ballot, Poll
-from tests.conftest import csrf_token, open_poll, sign_in, submit
+from tests.conftest import csrf_token, flush_mix, open_poll, sign_in, submit
 
 VOTERS = ["willow", "river", "cedar"]
 
@@ -46,9 +47,18 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
     response = submit(willow, poll_path, {"choice": "agree"})
     assert response.status_code == 303
     page = willow.get(poll_path).get_data(as_text=True)
-    assert "You chose: Agree" in page and "1 of 3 advisors have voted" in page
+    # Seen by the voter at once; counted at the next flush, among other advisors' votes.
+    assert "You chose: Agree" in page and "0 of 3 advisors have voted" in page
     submit(willow, poll_path, {"choice": "disagree"})
     assert "You chose: Disagree" in willow.get(poll_path).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(MixEnvelope)) == 1
+    flush_mix(app)
+    page = willow.get(poll_path).get_data(as_text=True)
+    assert "You chose: Disagree" in page and "1 of 3 advisors have voted" in page
+    submit(willow, poll_path, {"choice": "agree"})
+    flush_mix(app)
+    assert "You chose: Agree" in willow.get(poll_path).get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
 
@@ -56,6 +66,7 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
 def test_nobody_sees_a_tally_while_open_and_everyone_sees_it_after(app, poll_path):
     for name, choice in zip(VOTERS, ("agree", "agree", "disagree"), strict=False):
         submit(_client(app, name), poll_path, {"choice": choice})
+    flush_mix(app)
     coordinator = _client(app, "sam")
     open_page = coordinator.get(poll_path).get_data(as_text=True)
     assert "<h2>Results</h2>" not in open_page and "67%" not in open_page and "3 of 3 advisors have voted" in open_page

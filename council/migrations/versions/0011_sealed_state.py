@@ -9,7 +9,7 @@ is saved again the next time the person chooses one, or signs in with one chosen
 written in the site's default language until the person saves their digest settings again.
 
 Revision ID: 0011_sealed_state
-Revises: 0009_notices
+Revises: 0010_mix
 Create Date: 2026-12-03 09:30:00.000000
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_sealed_state'
-down_revision = '0009_notices'
+down_revision = '0010_mix'
 branch_labels = None
 depends_on = None
 

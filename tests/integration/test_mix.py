@@ -1,0 +1,395 @@
+"""The mix: anonymous actions wait as sealed envelopes and are applied in batches (docs/design.md)."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from council.accounts.models import Role
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.models import Comment
+from council.mix import service as mix
+from council.mix.keys import KEY_FILE_NAME, FileKeyStore
+from council.mix.models import MixEnvelope
+from council.policies.models import ReviewWindow
+from council.security import KeyUnwrapError, unseal
+from tests.conftest import flush_mix, open_for_review, open_poll, sign_in, submit
+
+BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n"
+
+
+@pytest.fixture
+def council(app, people):
+    author_id = people.make("robin", Role.AUTHOR, pseudonym="Robin Author")
+    with app.app_context():
+        from council.accounts.models import User
+
+        revision = open_for_review(db.session.get(User, author_id), body=BODY)
+        db.session.commit()
+        return f"/policies/{revision.policy_id}/revisions/1", revision.sections[1].key
+
+
+def advisor(app, people, name):
+    people.make(name, Role.ADVISOR)
+    client = app.test_client()
+    sign_in(client, name)
+    return client
+
+
+def post(client, council, body="A thought.", *, data=None):
+    path, key = council
+    page = client.get(f"{path}/sections/{key}").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+    form = data or {**fields, "body": body, "language": "en", "quote_consent": "verbatim", "question": ""}
+    response = client.post(f"{path}/comments", data=form)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response, form
+
+
+def comments(app):
+    with app.app_context():
+        return sorted(db.session.scalars(select(Comment.body)).all())
+
+
+def envelopes(app):
+    with app.app_context():
+        return db.session.scalars(select(MixEnvelope.sealed)).all()
+
+
+def test_every_envelope_has_the_same_size(app_factory, people, council):
+    app = app_factory(COMMENT_MAX_CHARS=300)
+    people.app = app
+    willow = advisor(app, people, "willow")
+    post(willow, council, "x")
+    post(willow, council, "\U0001f600" * 300)  # the longest comment, in 4-byte characters
+    post(willow, council, '"\\\n' * 100)  # characters JSON escapes
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id).where(Comment.body == "x"))
+    submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
+    sizes = {len(sealed) for sealed in envelopes(app)}
+    post(willow, council, "y")
+    sizes |= {len(sealed) for sealed in envelopes(app)}
+    assert len(sizes) == 1
+
+
+def _rows(app):
+    """Every table's rows, but the session records (another change makes them quiet)."""
+    with app.app_context():
+        connection = db.session.connection()
+        found = {}
+        for table in db.metadata.sorted_tables:
+            if table.name == "server_sessions":
+                continue
+            found[table.name] = sorted(map(repr, connection.execute(select(table)).all()))
+        db.session.rollback()
+        return found
+
+
+def test_a_comment_post_writes_one_envelope_and_nothing_else(app, people, council):
+    willow = advisor(app, people, "willow")
+    path, key = council
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+    before = _rows(app)
+    post(willow, council, data={**fields, "body": "Quiet", "language": "en", "quote_consent": "verbatim"})
+    after = _rows(app)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"mix_envelopes"}
+    assert len(after["mix_envelopes"]) == len(before["mix_envelopes"]) + 1
+    assert not any("Quiet" in row for row in after["mix_envelopes"])
+
+
+def test_the_pool_waits_for_k_advisors(app, people, council):
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    runner = app.test_cli_runner()
+    post(clients[0], council, "One")
+    post(clients[0], council, "One again")
+    post(clients[1], council, "Two")
+    result = runner.invoke(args=["council", "tick"])
+    assert result.exit_code == 0, result.output
+    assert "wait for more advisors" in result.output
+    assert comments(app) == [] and len(envelopes(app)) == 3
+    post(clients[2], council, "Three")
+    assert runner.invoke(args=["council", "flush"]).exit_code == 0
+    assert comments(app) == ["One", "One again", "Three", "Two"] and envelopes(app) == []
+
+
+def test_a_round_closing_flushes_first(app, people, council):
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Just in time")
+    with app.app_context():
+        db.session.execute(update(ReviewWindow).values(closes_at=utcnow()))  # just after it was sent
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["council", "close-due"])
+    assert result.exit_code == 0, result.output
+    assert comments(app) == ["Just in time"] and envelopes(app) == []
+    with app.app_context():
+        from council.summaries.models import FeedbackSummary
+
+        summary = db.session.scalar(select(FeedbackSummary))
+        assert summary is not None and json.loads(summary.data)["comments"] == 1
+
+
+def test_a_flush_that_fails_applies_nothing_and_a_later_one_applies_all_once(app, people, council, monkeypatch):
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    for n, client in enumerate(clients):
+        post(client, council, f"Comment {n}")
+    original = mix._handlers["comment.post"]
+    applied = []
+
+    def fails_on_the_third(dbs, payload):
+        if len(applied) == 2:
+            raise RuntimeError("the server stops mid-flush")
+        original(dbs, payload)
+        applied.append(payload)
+
+    monkeypatch.setitem(mix._handlers, "comment.post", fails_on_the_third)
+    with pytest.raises(RuntimeError):
+        flush_mix(app, force=False)
+    assert comments(app) == [] and len(envelopes(app)) == 3
+    monkeypatch.setitem(mix._handlers, "comment.post", original)
+    post(clients[0], council, "Sent after the failure")  # sealed under the new key, opened as well
+    assert flush_mix(app, force=False).applied == 4
+    assert comments(app) == ["Comment 0", "Comment 1", "Comment 2", "Sent after the failure"]
+    assert flush_mix(app).applied == 0
+
+
+def test_nothing_is_lost_when_the_server_stops_before_the_flush(app_factory, people, council, app):
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Survives a restart")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    restarted = app_factory()  # a new process on the same instance folder and database
+    flush_mix(restarted)
+    assert comments(restarted) == ["Survives a restart"]
+
+
+def test_the_epoch_key_is_replaced_after_a_flush(app, people, council, instance_path):
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Sealed")
+    key_file = instance_path / KEY_FILE_NAME
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    before = key_file.read_bytes()
+    [sealed] = envelopes(app)
+    with app.app_context():
+        old_key = FileKeyStore(instance_path).keys().current
+    unseal(old_key, sealed, b"council-mix-envelope")
+    flush_mix(app)
+    assert key_file.read_bytes() != before
+    with app.app_context():
+        keys = FileKeyStore(instance_path).keys()
+    assert keys.previous is None and keys.current != old_key
+    with pytest.raises(KeyUnwrapError):
+        unseal(keys.current, sealed, b"council-mix-envelope")
+
+
+def test_the_writer_sees_their_pending_comment_and_staff_do_not(app, people, council):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    path, key = council
+    response, _ = post(willow, council, "Mine, waiting")
+    page = willow.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Mine, waiting" in page and "Only you can see this yet." in page
+    assert "Mine, waiting" in willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Mine, waiting" not in river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "Mine, waiting" not in robin.get(f"{path}/comments").get_data(as_text=True)
+    # The writer edits it while it waits: its envelope is replaced, still one comment.
+    comment_id = re.search(r'id="comment-([0-9a-f-]{36})"', page).group(1)
+    edited = submit(
+        willow,
+        f"/feedback/comments/{comment_id}/edit",
+        {"body": "Mine, edited while waiting", "language": "en", "quote_consent": "verbatim"},
+    )
+    assert edited.status_code == 303
+    assert len(envelopes(app)) == 1
+    flush_mix(app)
+    assert "Mine, edited while waiting" in robin.get(f"{path}/comments").get_data(as_text=True)
+    assert comments(app) == ["Mine, edited while waiting"]
+
+
+def test_a_pending_comment_withdrawn_is_never_written(app, people, council):
+    willow = advisor(app, people, "willow")
+    response, _ = post(willow, council, "Second thoughts")
+    page = willow.get(response.headers["Location"]).get_data(as_text=True)
+    comment_id = re.search(r'id="comment-([0-9a-f-]{36})"', page).group(1)
+    submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
+    assert envelopes(app) == []
+    flush_mix(app)
+    assert comments(app) == []
+
+
+def test_a_double_submitted_comment_is_one_comment(app, people, council):
+    willow = advisor(app, people, "willow")
+    _, form = post(willow, council, "Once")
+    post(willow, council, data=form)
+    assert len(envelopes(app)) == 1
+    flush_mix(app)
+    post(willow, council, data=form)
+    flush_mix(app)
+    assert comments(app) == ["Once"]
+
+
+def test_an_edit_sent_after_the_review_closed_is_dropped(app, people, council):
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Before")
+    flush_mix(app)
+    with app.app_context():
+        comment = db.session.scalar(select(Comment))
+        # As if sent an instant before the close, then the round summarised, then a flush.
+        mix.submit(
+            db.session,
+            "comment.change",
+            {
+                "comment_id": str(comment.id),
+                "owner_tag": comment.owner_tag.hex(),
+                "body": "After",
+                "sent_at": (utcnow() + timedelta(days=30)).isoformat(),
+            },
+            participation_key=b"k" * 32,
+        )
+        db.session.commit()
+    result = flush_mix(app)
+    assert result.dropped == 1 and comments(app) == ["Before"]
+
+
+def test_sqlite_deletes_securely(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
+
+
+@pytest.fixture
+def poll(app, people, council):
+    from council.accounts.models import User
+
+    for name in ("willow", "river", "sky"):
+        people.make(name, Role.ADVISOR)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        from council.policies.models import Revision
+
+        revision = db.session.scalar(select(Revision))
+        created = open_poll(author, revision)
+        db.session.commit()
+        return created.id
+
+
+def _send_vote(app, login_name, poll_id, choice, key=b"k" * 32):
+    from council.accounts.models import User
+    from council.voting import service as voting
+    from council.voting.models import Poll
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.login_name == login_name))
+        voting.send_vote(db.session, user, key, db.session.get(Poll, poll_id), choice)
+        db.session.commit()
+
+
+def _ballots(app, poll_id):
+    from council.voting.models import Ballot, VoterRoll
+
+    with app.app_context():
+        choices = sorted(db.session.scalars(select(Ballot.choice).where(Ballot.poll_id == poll_id)).all())
+        voted = db.session.scalar(
+            select(text("count(*)")).select_from(VoterRoll).where(VoterRoll.poll_id == poll_id, VoterRoll.voted)
+        )
+        return choices, voted
+
+
+def test_a_vote_writes_one_envelope_and_nothing_else(app, people, poll):
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    page = willow.get(f"/polls/{poll}")
+    before = _rows(app)
+    from tests.conftest import csrf_token
+
+    response = willow.post(f"/polls/{poll}", data={"csrf_token": csrf_token(page), "choice": "agree"})
+    assert response.status_code == 303
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    assert "You chose: Agree" in willow.get(f"/polls/{poll}").get_data(as_text=True)
+    assert _ballots(app, poll) == ([], 0)
+
+
+def test_one_advisor_one_ballot_with_two_quick_votes(app, people, poll):
+    import threading
+
+    start = threading.Barrier(2)
+    errors = []
+
+    def vote(choice):
+        try:
+            start.wait()
+            _send_vote(app, "willow", poll, choice)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=vote, args=(choice,)) for choice in ("agree", "disagree")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(envelopes(app)) == 1
+    flush_mix(app)
+    choices, voted = _ballots(app, poll)
+    assert len(choices) == 1 and voted == 1
+    _send_vote(app, "willow", poll, "abstain")  # a change, in a later batch
+    flush_mix(app)
+    assert _ballots(app, poll) == (["abstain"], 1)
+
+
+def test_a_poll_closing_counts_the_votes_waiting(app, people, poll):
+    from council.voting.models import Poll
+
+    for name in ("willow", "river", "sky"):
+        _send_vote(app, name, poll, "agree", key=name.encode() * 8)
+    assert _ballots(app, poll) == ([], 0)
+    with app.app_context():
+        db.session.execute(update(Poll).values(closes_at=utcnow()))
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["council", "close-due"]).exit_code == 0
+    assert _ballots(app, poll) == (["agree", "agree", "agree"], 3)
+
+
+def test_marking_a_review_done_writes_one_envelope_and_the_completion_at_the_flush(app, people, council):
+    from council.compensation.models import ReviewCompletion
+
+    willow = advisor(app, people, "willow")
+    path, _ = council
+    before = _rows(app)
+    assert submit(willow, f"{path}/review-done", {}, form_url=path).status_code == 303
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    assert "You marked your review of this revision as done." in willow.get(path).get_data(as_text=True)
+    flush_mix(app)
+    with app.app_context():
+        assert len(db.session.scalars(select(ReviewCompletion)).all()) == 1
+
+
+def test_with_redis_the_epoch_key_lives_there_and_is_replaced_at_each_flush(app_factory, people, council):
+    from tests.load.servers import redis_binary, temporary_redis
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    import redis
+
+    with temporary_redis() as url:
+        app = app_factory(RATELIMIT_STORAGE_URI=url)
+        people.app = app
+        willow = advisor(app, people, "willow")
+        post(willow, council, "Kept in Redis")
+        stored = redis.Redis.from_url(url)
+        before = stored.get("council:mix:epoch_keys")
+        assert before is not None
+        flush_mix(app)
+        after = stored.get("council:mix:epoch_keys")
+        assert after != before and b"previous" not in after
+        assert comments(app) == ["Kept in Redis"]
