@@ -75,19 +75,7 @@ ATTACKS = [
 ]
 
 
-#: The attacks that still beat chance on this branch. Remove a name once its channel is closed: its
-#: test then passes instead of failing as expected (strict), and the run says so.
-STILL_OPEN = {"snapshots", "sqlite-wal", "pg-xmin", "pg-order", "pg-waldump"}
-
-
-def _expected_to_fail_while_open(attack: Attack):
-    still_open = pytest.mark.xfail(
-        strict=True, raises=LinkedAboveChance, reason=f"issue 17: the channel of {attack.channel} is not yet closed"
-    )
-    return pytest.param(attack, id=attack.name, marks=[still_open] if attack.name in STILL_OPEN else [])
-
-
-@pytest.mark.parametrize("attack", [_expected_to_fail_while_open(a) for a in ATTACKS])
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_links_comments_and_ballots_no_better_than_chance(attack: Attack, request, attack_report):
     # No minimum number of guesses: an attacker who sees nothing links nothing. The controls below
     # show that each attack does read what it would need.
@@ -113,9 +101,6 @@ def test_stays_at_chance_on_the_batched_control(attack: Attack, request, attack_
     assert score.linked <= score.bound, f"the attack beats chance where nothing leaks: {score.describe()}"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=LinkedAboveChance, reason="issue 17: secure_delete and a truncated -wal not yet in place"
-)
 def test_text_edited_away_or_withdrawn_is_not_left_in_the_sqlite_files(council_run, attack_notes):
     """What an advisor withdrew or replaced is not readable from the database file or its ``-wal``."""
     run = _sqlite(council_run)
