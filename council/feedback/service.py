@@ -584,6 +584,19 @@ def find_mine(dbs: Session, key: bytes | None, comment_id: uuid.UUID) -> Comment
     return None
 
 
+def _with_edits(
+    payload: dict[str, object], body: str | None, quote_consent: QuoteConsent | None, language: str | None
+) -> dict[str, object]:
+    """The payload with whatever the writer changed laid over it."""
+    if body is not None:
+        payload["body"] = body
+    if quote_consent is not None:
+        payload["quote_consent"] = str(quote_consent)
+    if language is not None:
+        payload["language"] = language
+    return payload
+
+
 def send_change(
     dbs: Session,
     key: bytes,
@@ -613,13 +626,7 @@ def send_change(
         mix.take_back(dbs, waiting.id)
         if withdraw:
             return  # never written: nothing to withdraw
-        payload = dict(waiting.payload)
-        if checked is not None:
-            payload["body"] = checked
-        if quote_consent is not None:
-            payload["quote_consent"] = str(quote_consent)
-        if language is not None:
-            payload["language"] = language
+        payload = _with_edits(dict(waiting.payload), checked, quote_consent, language)
         mix.submit(dbs, POST, payload, participation_key=key)
         return
     change: dict[str, object] = {"comment_id": str(comment.id), "owner_tag": owner_tag(key, comment.id).hex()}
@@ -627,12 +634,7 @@ def send_change(
         earlier = pending.changes[comment.id]
         mix.take_back(dbs, earlier.id)
         change.update(earlier.payload)
-    if checked is not None:
-        change["body"] = checked
-    if quote_consent is not None:
-        change["quote_consent"] = str(quote_consent)
-    if language is not None:
-        change["language"] = language
+    change = _with_edits(change, checked, quote_consent, language)
     if editing:
         change["sent_at"] = utcnow().isoformat()
     if withdraw:

@@ -198,9 +198,12 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
 # --- Voting ------------------------------------------------------------------
 
 
-def _validate_choice(poll: Poll, choice: str) -> str:
+def _validate_choice(poll: Poll, choice: str, block_reason: str) -> str:
+    """The choice, if it is one this poll offers; a block needs its reason."""
     if choice not in rules_for(poll).answers(poll):
         raise InvalidChoice
+    if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
+        raise BlockNeedsReason
     return choice
 
 
@@ -216,9 +219,7 @@ def vote(
     comment_limit: int = 10_000,
 ) -> Ballot:
     """Cast or change this advisor's ballot. The caller commits; nothing is written on any error."""
-    choice = _validate_choice(poll, choice)
-    if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
-        raise BlockNeedsReason
+    choice = _validate_choice(poll, choice, block_reason)
     roll = dbs.scalar(
         select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id).with_for_update()
     )
@@ -270,9 +271,7 @@ def send_vote(
     writes that envelope and nothing else, not the roll's "voted" and not the ballot. The ballot tag travels
     sealed; the pool row carries it only keyed under the epoch key, so a second vote by the same advisor
     before the flush replaces the first. The flush counts it (``_apply_vote``)."""
-    choice = _validate_choice(poll, choice)
-    if poll.kind == PollKind.CONSENT and choice == ConsentChoice.BLOCK and not block_reason.strip():
-        raise BlockNeedsReason
+    choice = _validate_choice(poll, choice, block_reason)
     if poll.state != PollState.OPEN or poll.closes_at <= utcnow():
         raise PollNotOpen
     roll = dbs.scalar(select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id))
@@ -336,8 +335,9 @@ def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
     if roll is None:
         raise mix.Dropped
     try:
-        choice = _validate_choice(poll, payload["choice"])
-    except InvalidChoice:
+        reason = payload.get("block_reason") or {}
+        choice = _validate_choice(poll, payload["choice"], reason.get("body", ""))
+    except (InvalidChoice, BlockNeedsReason):
         raise mix.Dropped from None
     tag = bytes.fromhex(payload["ballot_tag"])
     ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
