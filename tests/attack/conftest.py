@@ -54,7 +54,8 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.section("attacks on unlinkability (issue 17)")
     terminalreporter.write_line(
-        "chance = 1 / advisors active in the epoch the row changed in (every advisor acts in every epoch); "
+        "chance = 1 / advisors active in the epoch the row changed in (every advisor acts in every epoch; "
+        "intersection: in the epoch the row was created in, 5 to 8 of 14 come per epoch); "
         f"allowed = Binomial(total, chance) upper quantile at alpha {ALPHA}"
     )
     terminalreporter.write_line(
@@ -70,7 +71,9 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(note)
     for name, (seconds, actions, skipped) in config.stash.get(RUNS, {}).items():
         terminalreporter.write_line(
-            f"council on {name}: {actions} actions by 14 advisors in 4 epochs, {seconds:.0f} s"
+            f"council on {name}: {actions} actions by "
+            + ("5 to 8 of 14 advisors per epoch" if "intersection" in name else "14 advisors")
+            + f" in 4 epochs, {seconds:.0f} s"
             + (f"; skipped for want of a comment of one's own: {skipped}" if skipped else "")
         )
 
@@ -113,14 +116,14 @@ def _collect_postgres_wal(run: Run, watcher: Watcher, workdir: Path) -> None:
     run.pg_wal_records = dump.stdout.splitlines()
 
 
-def run_council(url: str, instance_path: Path, name: str, config) -> Run:
+def run_council(url: str, instance_path: Path, name: str, config, council_class: type[Council] = Council) -> Run:
     started = time.monotonic()
     app = make_app(url, instance_path)
     workdir = Path(tempfile.mkdtemp(prefix="council-attack-"))
     watcher = Watcher(url, workdir)
     council = None
     try:
-        council = Council(app, PeopleFactory(app), watcher)
+        council = council_class(app, PeopleFactory(app), watcher)
         council.run()
         assert watcher.schema is not None
         run = Run(
@@ -133,6 +136,7 @@ def run_council(url: str, instance_path: Path, name: str, config) -> Run:
             wal=watcher.wal,
             skipped=dict(council.skipped),
             texts=council.texts,
+            actor_at=getattr(council, "actor_at", {}),
         )
         if watcher.dialect == "sqlite":
             run.files = watcher.live_files()
@@ -168,6 +172,26 @@ def council_run(migrated, instance_path, tmp_path_factory, request) -> Run:
     copy = tmp_path_factory.mktemp("attack") / "council.db"
     shutil.copyfile(template, copy)
     return run_council(f"sqlite:///{copy}", instance_path, "sqlite", request.config)
+
+
+@pytest.fixture(scope="session")
+def intersection_run(migrated, instance_path, tmp_path_factory, request) -> Run:
+    """A council where each epoch only 5 to 8 advisors come, and comments are edited in later epochs."""
+    from tests.attack.intersection import IntersectionCouncil
+    from tests.conftest import _empty_all_tables, _sqlite_path
+
+    template = _sqlite_path(migrated)
+    if template is None:
+        app = make_app(migrated, instance_path)
+        try:
+            return run_council(migrated, instance_path, "postgresql, intersection", request.config, IntersectionCouncil)
+        finally:
+            with app.app_context():
+                _empty_all_tables()
+                db.engine.dispose()
+    copy = tmp_path_factory.mktemp("intersection") / "council.db"
+    shutil.copyfile(template, copy)
+    return run_council(f"sqlite:///{copy}", instance_path, "sqlite, intersection", request.config, IntersectionCouncil)
 
 
 @pytest.fixture(scope="session")

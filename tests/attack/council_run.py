@@ -107,6 +107,8 @@ class Run:
     #: comment texts written during the run, and (SQLite) the database file and its -wal at the end
     texts: list[str] = field(default_factory=list)
     files: bytes = b""
+    #: observation index -> the advisor whose request it follows (the intersection council only; scoring only)
+    actor_at: dict[int, str] = field(default_factory=dict)
 
     def active_in_epoch(self) -> dict[int, set[str]]:
         active: dict[int, set[str]] = {}
