@@ -38,13 +38,26 @@ class Council:
     section_keys: list[str]
 
 
-def load_app(url: str, instance: Path):
+def load_app(url: str, instance: Path, **config: str):
     from council import create_app
 
     os.environ["COUNCIL_INSTANCE_PATH"] = str(instance)
     return create_app(
-        {"ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32), "SQLALCHEMY_DATABASE_URI": url}
+        {"ENVIRONMENT": "testing", "SECRET_KEY": secrets.token_urlsafe(32), "SQLALCHEMY_DATABASE_URI": url, **config}
     )
+
+
+def apply_waiting_actions(url: str, instance: Path, **config: str) -> None:
+    """Apply what waits in the mix, as a poll's close does, so the counts below see every accepted action.
+    ``config`` must find the servers' mix key: their instance folder, or their Redis."""
+    from council.mix.service import flush_now
+
+    app = load_app(url, instance, **config)
+    with app.app_context():
+        flush_now(force=True)
+        from council.extensions import db
+
+        db.engine.dispose()
 
 
 def prepare(url: str, instance: Path, advisors: int, *, sections: int = 1, open_review: bool = False) -> Council:
@@ -161,6 +174,7 @@ def run_vote_load_test(advisors: int = 200, seconds: int = 20) -> None:
             )
         rows = read_stats(work_dir / "load")
         voters = {line for line in voters_file.read_text().splitlines() if line}
+        apply_waiting_actions(url, work_dir)
         ballots, voted = count_ballots(url, work_dir, poll_id)
     print_stats(rows, ["sign in", "poll page", "vote"])
     verdict = "OK" if ballots == voted == len(voters) else "MISMATCH"

@@ -39,7 +39,7 @@ from council import config as defaults
 from council.config import normalise_database_url
 from tests.load.browsing import csrf_token, hidden_value, sign_in
 from tests.load.postgres import server_binaries, temporary_postgres
-from tests.load.run import PASSWORD, Council, count_ballots, prepare, server_environment
+from tests.load.run import PASSWORD, Council, apply_waiting_actions, count_ballots, prepare, server_environment
 from tests.load.servers import (
     free_port,
     gunicorn,
@@ -264,6 +264,7 @@ def main() -> None:
         comment_held, comment_report, limit_comments = check_comment_limit(servers, council, f"voter{advisors + 1}")
 
         accepted = {**results["comments"], **limit_comments}
+        apply_waiting_actions(url, work, RATELIMIT_STORAGE_URI=redis_url)
         stored, voted_names = _stored(url, work, council.poll_id)
         ballots, voted = count_ballots(url, work, council.poll_id)
         failures = (work / "scale_failures.csv").read_text() if (work / "scale_failures.csv").exists() else ""
