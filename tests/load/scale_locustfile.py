@@ -134,8 +134,10 @@ class Advisor(HttpUser):
             places = {self._post(self.server(), form, "comment")}
             self.posts += 1
         UNANSWERED_COMMENTS.discard(form["submission_key"])
-        if len(places) == 1 and None not in places:
-            ACCEPTED_COMMENTS[form["submission_key"]] = places.pop()
+        # Both servers answering is acceptance, even with two anchors: each sealed an envelope for the same
+        # form, and the flush stores one comment for its submission key.
+        if None not in places:
+            ACCEPTED_COMMENTS[form["submission_key"]] = sorted(places)[0]
 
     def _post(self, base: str, form: dict, name: str) -> str | None:
         with self.client.post(
