@@ -212,6 +212,12 @@ def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: dateti
     return rows
 
 
+def all_seen_this_request() -> None:
+    """The person has just looked at every notice: the header drawn next counts none. (Reading the mark
+    back would mean ending the request's transaction, which reloads every row the page has loaded.)"""
+    g.unseen_notices = []
+
+
 def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
     """What the email digest may count: notices the server can find without the person's key.
 

@@ -13,7 +13,6 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.notices import service
-from council.transactions import see_side_writes
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def index():
     if key is not None:  # without the key (an old session) nothing is recorded
         with side_write() as writer:
             service.mark_seen(writer, key, now)
-        see_side_writes()  # so the header, drawn next, counts from the mark just stored
+        service.all_seen_this_request()
     return render_template(
         "notices/index.html",
         notices=found,
