@@ -207,6 +207,45 @@ def _validate_choice(poll: Poll, choice: str, block_reason: str) -> str:
     return choice
 
 
+def _state_held_for_share(dbs: Session, poll: Poll) -> tuple[str, datetime]:
+    """The poll's state read afresh, its row held for share until the transaction ends: a close waits for
+    the vote being written, and a vote that comes while a close runs waits and then sees the poll closed."""
+    state, closes_at = dbs.execute(
+        select(Poll.state, Poll.closes_at)
+        .where(Poll.id == poll.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    return state, closes_at
+
+
+def _record_ballot(dbs: Session, poll: Poll, roll: VoterRoll, tag: bytes, choice: str) -> Ballot | None:
+    """Cast the ballot this tag finds, or change it; None when the roll says this person voted under another
+    tag (only possible if their key changed), which is refused rather than counted twice."""
+    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    if ballot is not None:
+        ballot.choice = choice
+        return ballot
+    if roll.voted:
+        return None
+    ballot = Ballot(poll_id=poll.id, choice=choice, ballot_tag=tag)
+    dbs.add(ballot)
+    roll.voted = True
+    return ballot
+
+
+def _block_reason_draft(poll: Poll, body: str, language: str, submission_key: str) -> feedback.Draft:
+    """A block's reason, as an anonymous comment on what the poll asks about, quoted only as a paraphrase."""
+    return feedback.Draft(
+        section_key=poll.section_key,
+        question_id=None,
+        body=body,
+        language=language,
+        quote_consent=QuoteConsent.PARAPHRASE,
+        submission_key=submission_key,
+    )
+
+
 def vote(
     dbs: Session,
     user: User,
@@ -223,29 +262,14 @@ def vote(
     roll = dbs.scalar(
         select(VoterRoll).where(VoterRoll.poll_id == poll.id, VoterRoll.user_id == user.id).with_for_update()
     )
-    # Re-read the poll's state, holding its row for share until this commits: a close waits for this
-    # vote, and a vote that comes while a close runs waits and then sees the poll closed.
-    state, closes_at = dbs.execute(
-        select(Poll.state, Poll.closes_at)
-        .where(Poll.id == poll.id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    ).one()
+    state, closes_at = _state_held_for_share(dbs, poll)
     if state != PollState.OPEN or closes_at <= utcnow():
         raise PollNotOpen
     if roll is None:
         raise NotEligible
-    tag = ballot_tag(key, poll.id)
-    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    ballot = _record_ballot(dbs, poll, roll, ballot_tag(key, poll.id), choice)
     if ballot is None:
-        if roll.voted:
-            # Voted already under another key: only possible if the key changed. Refuse rather than count twice.
-            raise NotEligible
-        ballot = Ballot(poll_id=poll.id, choice=choice, ballot_tag=tag)
-        dbs.add(ballot)
-        roll.voted = True
-    else:
-        ballot.choice = choice
+        raise NotEligible
     if block_reason.strip() and choice == ConsentChoice.BLOCK:
         _post_block_reason(dbs, key, poll, block_reason, language, comment_limit)
     dbs.flush()
@@ -317,14 +341,8 @@ def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
     poll = dbs.get(Poll, uuid.UUID(payload["poll_id"]))
     if poll is None:
         raise mix.Dropped
-    # As a vote at the click did: hold the poll's row, so a close waits, and count only what was sent
-    # before the close (a close flushes the pool first).
-    state, closes_at = dbs.execute(
-        select(Poll.state, Poll.closes_at)
-        .where(Poll.id == poll.id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    ).one()
+    # Count only what was sent before the close (a close flushes the pool first).
+    state, closes_at = _state_held_for_share(dbs, poll)
     if state != PollState.OPEN or datetime.fromisoformat(payload["sent_at"]) >= closes_at:
         raise mix.Dropped
     roll = dbs.scalar(
@@ -339,30 +357,14 @@ def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
         choice = _validate_choice(poll, payload["choice"], reason.get("body", ""))
     except (InvalidChoice, BlockNeedsReason):
         raise mix.Dropped from None
-    tag = bytes.fromhex(payload["ballot_tag"])
-    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
-    if ballot is None:
-        if roll.voted:
-            raise mix.Dropped
-        dbs.add(Ballot(poll_id=poll.id, choice=choice, ballot_tag=tag))
-        roll.voted = True
-    else:
-        ballot.choice = choice
+    if _record_ballot(dbs, poll, roll, bytes.fromhex(payload["ballot_tag"]), choice) is None:
+        raise mix.Dropped
     reason = payload.get("block_reason")
     if reason:
-        revision = dbs.get_one(Revision, poll.revision_id)
-        draft = feedback.Draft(
-            section_key=poll.section_key,
-            question_id=None,
-            body=reason["body"],
-            language=reason["language"],
-            quote_consent=QuoteConsent.PARAPHRASE,
-            submission_key=reason["submission_key"],
-        )
         comment = feedback.insert_comment(
             dbs,
-            revision,
-            draft,
+            dbs.get_one(Revision, poll.revision_id),
+            _block_reason_draft(poll, reason["body"], reason["language"], reason["submission_key"]),
             comment_id=uuid.UUID(reason["comment_id"]),
             tag=bytes.fromhex(reason["owner_tag"]),
             created_on=date.fromisoformat(reason["day"]),
@@ -373,14 +375,7 @@ def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
 def _post_block_reason(dbs: Session, key: bytes, poll: Poll, reason: str, language: str, limit: int) -> None:
     """A block's reason is posted as an anonymous comment on what the poll asks about."""
     revision = dbs.get_one(Revision, poll.revision_id)
-    draft = feedback.Draft(
-        section_key=poll.section_key,
-        question_id=None,
-        body=reason[:BLOCK_REASON_MAX],
-        language=language,
-        quote_consent=QuoteConsent.PARAPHRASE,
-        submission_key=secrets.token_urlsafe(24),
-    )
+    draft = _block_reason_draft(poll, reason[:BLOCK_REASON_MAX], language, secrets.token_urlsafe(24))
     comment = feedback.post_comment(dbs, key, revision, draft, limit=limit, require_open_review=False)
     dbs.add(BlockReason(comment_id=comment.id, poll_id=poll.id))
 
