@@ -187,7 +187,7 @@ def send_review_done(dbs: Session, advisor: User, key: bytes, revision: Revision
     window = revision.review_window
     if window is None or window.state(utcnow()) != WindowState.OPEN:
         raise ReviewNotOpen
-    if has_completed(dbs, advisor, revision) or _waiting_completion(dbs, advisor, revision):
+    if has_completed(dbs, advisor, revision) or revision.id in waiting_completions(dbs, advisor):
         return
     payload = {"revision_id": str(revision.id), "user_id": str(advisor.id), "sent_at": utcnow().isoformat()}
     mix.submit(dbs, REVIEW_DONE, payload, participation_key=key)
@@ -200,13 +200,6 @@ def waiting_completions(dbs: Session, advisor: User) -> set[uuid.UUID]:
         for waiting in mix.pending(dbs, (REVIEW_DONE,))
         if waiting.payload["user_id"] == str(advisor.id)
     }
-
-
-def _waiting_completion(dbs: Session, advisor: User, revision: Revision) -> bool:
-    return any(
-        waiting.payload["revision_id"] == str(revision.id) and waiting.payload["user_id"] == str(advisor.id)
-        for waiting in mix.pending(dbs, (REVIEW_DONE,))
-    )
 
 
 @mix.handles(REVIEW_DONE)
@@ -226,7 +219,7 @@ def _apply_review_done(dbs: Session, payload: mix.Payload) -> None:
 
 def marked_done(dbs: Session, advisor: User, revision: Revision) -> bool:
     """Written, or waiting in the mix: what the advisor sees."""
-    return has_completed(dbs, advisor, revision) or _waiting_completion(dbs, advisor, revision)
+    return has_completed(dbs, advisor, revision) or revision.id in waiting_completions(dbs, advisor)
 
 
 def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:
