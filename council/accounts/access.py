@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -11,6 +12,7 @@ from flask_login import current_user
 
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
+from council.accounts.sessions import WANTED_PAGE_KEY
 from council.extensions import db, login_manager
 
 
@@ -61,7 +63,30 @@ def _require_login():
         return None
     if current_user.is_authenticated:
         return None
-    return redirect(url_for("accounts.login", next=safe_next(request.full_path)))
+    if request.method == "GET":
+        remember_wanted_page(request.full_path)
+    return redirect(url_for("accounts.login"))
+
+
+#: How long the page asked for before signing in is remembered.
+WANTED_PAGE_SECONDS = 15 * 60
+
+
+def remember_wanted_page(path: str) -> None:
+    """Keep the page asked for in the signed state cookie, never in the sign-in page's address: after a
+    quick exit, Back would otherwise show "/login?next=/feedback/mine" and so which page was open."""
+    target = safe_next(path)
+    if target is not None:
+        session[WANTED_PAGE_KEY] = {"path": target, "until": int(time.time()) + WANTED_PAGE_SECONDS}
+
+
+def take_wanted_page() -> str | None:
+    """The page to go to after signing in, if one was asked for a short while ago; forgotten once taken."""
+    wanted = session.pop(WANTED_PAGE_KEY, None)
+    if not isinstance(wanted, dict) or not isinstance(wanted.get("until"), int) or wanted["until"] < time.time():
+        return None
+    path = wanted.get("path")
+    return safe_next(path) if isinstance(path, str) else None
 
 
 def safe_next(target: str | None) -> str | None:

@@ -7,7 +7,7 @@ import functools
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from wtforms.widgets import Select, html_params
@@ -77,7 +77,6 @@ class LoginForm(FlaskForm):
         _l("Password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
     )
-    next = HiddenField()
 
 
 class RegistrationForm(FlaskForm):

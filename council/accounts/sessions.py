@@ -47,8 +47,10 @@ from council.transactions import discard
 _TOKEN_BYTES = 32
 TIMED_OUT_KEY = "timed_out"
 FLASHES_KEY = "_flashes"
+#: The page a signed-out visitor asked for, kept here rather than in the sign-in page's address.
+WANTED_PAGE_KEY = "wanted"
 #: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
-COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY)
+COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY, WANTED_PAGE_KEY)
 #: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
 _RECORD_BLOCK = 512
 _STATE_SALT = "council-session-state"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from council.accounts import service, state
-from council.accounts.access import current_participation_key, public, safe_next
+from council.accounts.access import current_participation_key, public, take_wanted_page
 from council.accounts.forms import (
     ROLE_LABELS,
     ChangePasswordForm,
@@ -82,7 +82,7 @@ def _recovery_limit() -> str:
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("pages.home"))
-    form = LoginForm(next=request.args.get("next"))
+    form = LoginForm()
     failed = False
     if form.validate_on_submit():
         try:
@@ -91,8 +91,9 @@ def login():
             failed = True
         else:
             purge_expired_sessions(db.session)
+            wanted = take_wanted_page()
             sign_in_user(holder.user, holder.participation_key)
-            return redirect(safe_next(form.next.data) or url_for("pages.home"), code=303)
+            return redirect(wanted or url_for("pages.home"), code=303)
     form.password.data = ""
     return render_template(
         "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.pop(TIMED_OUT_KEY, False)

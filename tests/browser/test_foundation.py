@@ -127,11 +127,24 @@ def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_s
 
     page = open_page(javascript=javascript)
     sign_in(page, site, "willow")
+    expect(page.locator("h1")).to_have_text("Welcome, Willow")
+    page.goto(site + "/feedback/mine")
     page.click("#quick-exit")
     page.wait_for_url(weather)
     expect(page.locator("h1")).to_have_text("Weather")
-    page.go_back()
-    expect(page.locator("body")).not_to_contain_text("Welcome, Willow")
+    # Someone who picks up the device walks Back through the whole history: no entry shows a private page,
+    # and no address names the page that was open.
+    addresses = [page.url]
+    for _ in range(10):
+        page.go_back()
+        page.wait_for_load_state()
+        if page.url == addresses[-1]:
+            break  # the start of the history
+        addresses.append(page.url)
+        expect(page.locator("body")).not_to_contain_text("Willow")
+        expect(page.locator("body")).not_to_contain_text("Signed in as")
+    assert len(addresses) >= 4, f"Back walked through the sign-in, home and comments pages: {addresses}"
+    assert not [address for address in addresses if "feedback" in address or "next=" in address], addresses
     page.goto(site + "/account")
     expect(page.locator("h1")).to_have_text("Sign in")
 

@@ -1,9 +1,11 @@
 """Signing in and out, server-side sessions and their timeouts."""
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from council.accounts import access
 from council.accounts.models import ServerSession, User
 from council.db_types import utcnow
 from council.extensions import db
@@ -56,22 +58,36 @@ def test_turned_off_accounts_cannot_sign_in(app, client, people):
     assert submit(client, "/login", {"login_name": "willow", "password": PASSWORD}).status_code == 401
 
 
-def test_pages_need_a_session_and_come_back_after_sign_in(client, people):
+def test_pages_need_a_session_and_come_back_after_sign_in_without_the_page_in_the_address(client, people):
     people.make("willow")
-    response = client.get("/account")
+    response = client.get("/feedback/mine")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=/account"
-    page = client.get("/login?next=/account")
-    response = client.post(
-        "/login",
-        data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD, "next": "/account"},
-    )
-    assert response.headers["Location"] == "/account"
-
-
-def test_next_cannot_send_people_to_another_site(client, people):
-    people.make("willow")
+    # The sign-in page's address says nothing about which page was open (Back after a quick exit shows it).
+    assert response.headers["Location"] == "/login"
     page = client.get("/login")
+    assert b"/feedback/mine" not in page.data
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/feedback/mine"
+
+
+def test_the_page_asked_for_is_forgotten_after_a_while_and_once_used(client, people, monkeypatch):
+    people.make("willow")
+    client.get("/account")
+    later = time.time() + access.WANTED_PAGE_SECONDS + 1
+    monkeypatch.setattr(access.time, "time", lambda: later)
+    assert sign_in(client, "willow").headers["Location"] == "/"
+    monkeypatch.undo()
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
+    client.get("/account")
+    assert sign_in(client, "willow").headers["Location"] == "/account"
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
+    assert sign_in(client, "willow").headers["Location"] == "/"
+
+
+def test_no_address_or_field_can_send_people_to_another_site(client, people):
+    people.make("willow")
     for target in (
         "https://evil.example/",
         "//evil.example/",
@@ -79,13 +95,19 @@ def test_next_cannot_send_people_to_another_site(client, people):
         "/\t/evil.example/",
         "/\n/evil.example/",
     ):
+        page = client.get("/login", query_string={"next": target})
         response = client.post(
             "/login",
             data={"csrf_token": csrf_token(page), "login_name": "willow", "password": PASSWORD, "next": target},
         )
         assert response.headers["Location"] == "/", target
         client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
-        page = client.get("/login")
+
+
+def test_a_crafted_path_is_never_remembered_as_the_page_to_return_to(client, people):
+    people.make("willow")
+    client.get("//evil.example/")
+    assert sign_in(client, "willow").headers["Location"] == "/"
 
 
 def test_the_cookie_is_opaque_and_the_database_holds_neither_token_nor_key(app, client, people):
