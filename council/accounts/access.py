@@ -6,6 +6,8 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import wraps
+from types import SimpleNamespace
+from typing import NoReturn
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
@@ -13,7 +15,10 @@ from flask_login import current_user
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.accounts.sessions import WANTED_PAGE_KEY
+from council.audit import service as audit
+from council.database import side_write
 from council.extensions import db, login_manager
+from council.transactions import discard
 
 
 def public(view: Callable) -> Callable:
@@ -27,12 +32,28 @@ def requires_role(*roles: Role) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not any(current_user.has_role(role) for role in roles):
-                abort(403)
+                refuse()
             return view(*args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def refuse() -> NoReturn:
+    """Refuse a page this person's roles do not open, and keep a record of the attempt.
+
+    The audit names who tried and which kind of page (its endpoint), never the person or item the page is
+    about. A page about one person, comment or other item answers 404, exactly as if it did not exist:
+    a 403 would confirm to someone without the right to know that it does."""
+    who = SimpleNamespace(id=current_user.id)  # read now: ending the transaction below expires the user
+    # Nothing of this request is kept (it answers an error), and a write request's transaction would hold
+    # the write lock the audit's own transaction needs.
+    discard()
+    with side_write() as dbs:
+        audit.record(dbs, who, "access.refused", detail=request.endpoint or "")
+    about_an_item = any(isinstance(value, uuid.UUID) for value in (request.view_args or {}).values())
+    abort(404 if about_an_item else 403)
 
 
 def current_participation_key() -> bytes | None:

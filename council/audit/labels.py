@@ -26,4 +26,5 @@ AUDIT_ACTION_LABELS = {
     "mail.settings_changed": _l("Outgoing mail settings changed"),
     "meeting.planned": _l("Meeting planned"),
     "meeting.cancelled": _l("Planned meeting cancelled"),
+    "access.refused": _l("Page refused: the account lacks the role"),
 }

@@ -40,6 +40,7 @@ ACTIONS = {
     "meeting.planned",
     "meeting.cancelled",
     "mail.settings_changed",
+    "access.refused",
 }
 
 

@@ -74,8 +74,8 @@ def test_payee_details_are_sealed_readable_only_by_coordinators_and_each_read_is
         willow_id = db.session.scalar(select(User.id).where(User.login_key == "willow"))
     own = clients["willow"].get("/stipends").get_data(as_text=True)
     assert "You have given payment details." in own and "Amira Haddad" not in own
-    assert clients["robin"].get(f"/admin/people/{willow_id}/payment").status_code == 403
-    assert clients["willow"].get(f"/admin/people/{willow_id}/payment").status_code == 403
+    assert clients["robin"].get(f"/admin/people/{willow_id}/payment").status_code == 404
+    assert clients["willow"].get(f"/admin/people/{willow_id}/payment").status_code == 404
     page = clients["sam"].get(f"/admin/people/{willow_id}/payment").get_data(as_text=True)
     assert "Amira Haddad" in page and "IBAN XX00 1234" in page
     clients["sam"].get(f"/admin/people/{willow_id}/payment")

@@ -142,7 +142,7 @@ def test_advisors_cannot_write_and_cannot_see_drafts(app, author, advisor):
     submit(author, "/policies/new", {"title": "Secret draft", "body": BODY, "change_notes": "", "action": "save"})
     policy_id = _policy(app)
     assert advisor.get("/policies/new").status_code == 403
-    assert advisor.get(f"/policies/{policy_id}/draft").status_code == 403
+    assert advisor.get(f"/policies/{policy_id}/draft").status_code == 404
     assert advisor.get(f"/policies/{policy_id}").status_code == 404
     assert "Secret draft" not in advisor.get("/policies/").get_data(as_text=True)
 

@@ -988,3 +988,43 @@ def test_posting_a_comment_dates_the_session_deadline_only_to_the_minute(app, co
     idle = datetime.fromtimestamp(state_of(app, willow)["i"] * 60, UTC)
     # Rounded up, never down: the idle window is at least the thirty minutes promised.
     assert idle - posted_at >= timedelta(minutes=30)
+
+
+def test_a_page_about_a_person_answers_404_without_the_role_and_every_refusal_is_audited(app, people):
+    sam_id = people.make("sam", Role.COORDINATOR)
+    willow_id = people.make("willow", Role.ADVISOR, pseudonym="Willow")
+    robin_id = people.make("robin", Role.AUTHOR)
+    willow, robin = app.test_client(), app.test_client()
+    sign_in(willow, "willow")
+    sign_in(robin, "robin")
+    nobody = uuid.uuid4()
+    for path in ("/admin/people/{}", "/admin/people/{}/payment"):
+        # Someone who may not know whether the person exists gets the same answer for a real one and a made-up one.
+        real, made_up = willow.get(path.format(sam_id)), willow.get(path.format(nobody))
+        assert real.status_code == made_up.status_code == 404, path
+        assert real.get_data(as_text=True).replace(str(sam_id), "ID") == made_up.get_data(as_text=True).replace(
+            str(nobody), "ID"
+        )
+        assert robin.get(path.format(willow_id)).status_code == 404
+    # A page about no one in particular says plainly that the role is missing.
+    assert willow.get("/admin/stipends").status_code == 403
+    assert submit(willow, f"/admin/people/{sam_id}/access", {"active": "0"}, form_url="/").status_code == 404
+    with app.app_context():
+        refusals = db.session.execute(
+            select(AuditEvent.actor_id, AuditEvent.detail, AuditEvent.subject_user_id).where(
+                AuditEvent.action == "access.refused"
+            )
+        ).all()
+        assert db.session.get(User, sam_id).active
+    assert sorted((actor, detail) for actor, detail, _ in refusals) == sorted(
+        [(willow_id, "admin.person")] * 2
+        + [(willow_id, "compensation.person_payment")] * 2
+        + [(robin_id, "admin.person"), (robin_id, "compensation.person_payment")]
+        + [(willow_id, "compensation.pay_run"), (willow_id, "admin.set_access")]
+    )
+    # Who tried and which kind of page: never whom the page was about.
+    assert {subject for _, _, subject in refusals} == {None}
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    listing = sam.get("/admin/audit").get_data(as_text=True)
+    assert "Page refused: the account lacks the role" in listing and "compensation.person_payment" in listing
