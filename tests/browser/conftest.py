@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, PROBLEMS, require_chromium
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +14,13 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def nothing_went_wrong_in_the_browser():
+    """Every browser test also fails on an off-site request, a console error or a CSP violation, or a
+    script error, seen in any context it opened (tests/browser/support.py, keep_traffic_local)."""
+    PROBLEMS.clear()
+    yield
+    problems, PROBLEMS[:] = list(PROBLEMS), []
+    assert not problems, "\n".join(problems)

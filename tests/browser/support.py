@@ -55,12 +55,38 @@ def neutral_site():
         yield url + "/"
 
 
+#: What went wrong in the browser during the current test; tests/browser/conftest.py fails the test on any.
+PROBLEMS: list[str] = []
+
+
 def keep_traffic_local(context, base_url: str) -> None:
-    """Refuse any request to another host (none is expected: the page loads nothing third-party)."""
+    """Watch a browser context the way a careful reviewer would, and fail the test on what they would
+    object to: a request to another host (refused, as none is expected: pages load nothing
+    third-party), a console error (a Content-Security-Policy violation is one) or an uncaught script
+    error. The quick exit's stand-in weather site is local too."""
 
     def route(request_route):
-        if request_route.request.url.startswith("http://127.0.0.1:"):
+        url = request_route.request.url
+        if url.startswith("http://127.0.0.1:"):
             return request_route.continue_()
+        PROBLEMS.append(f"a request left the machine: {url}")
         return request_route.abort()
 
+    def console(message):
+        if message.type != "error" or _the_document_answered_an_error(message):
+            return
+        PROBLEMS.append(f"console error on {message.location.get('url')}: {message.text}")
+
+    def watch(page):
+        page.on("pageerror", lambda error: PROBLEMS.append(f"script error on {page.url}: {error}"))
+
     context.route("**/*", route)
+    context.on("console", console)
+    context.on("page", watch)
+
+
+def _the_document_answered_an_error(message) -> bool:
+    """A page that answers 404 or 403 on purpose (a test checking a refusal) logs its own status: not a fault."""
+    return message.text.startswith("Failed to load resource: the server responded with a status of 4") and (
+        message.page is not None and message.location.get("url") == message.page.url
+    )

@@ -8,13 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from council.accounts.models import Role
+from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentFlag, QuoteConsent
 from council.policies import service as policies
 from council.policies.models import ReviewWindow
+from council.security import PASSWORD as KEY_PURPOSE
+from council.security import unwrap_key
 from tests.conftest import PASSWORD, csrf_token, flush_mix, sign_in, submit
 from tests.sessions import set_idle_deadline
 
@@ -425,3 +427,35 @@ def test_the_staff_list_is_paginated_and_keeps_its_filters(app, people, revision
     second = robin.get(f"{path}/comments?language=fr&page=2").get_data(as_text=True)
     assert second.count('class="comment"') == 5
     assert robin.get(f"{path}/comments?language=fr&page=9").status_code == 404
+
+
+def test_nobody_can_change_a_comment_that_is_not_theirs(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Willow's own words.")
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    base = f"/feedback/comments/{comment_id}"
+    form = csrf_token(river.get("/feedback/mine"))
+    assert river.get(f"{base}/edit").status_code == 404
+    attempts = {
+        "edit": {"body": "River's words instead.", "language": "en", "quote_consent": "verbatim"},
+        "withdraw": {},
+        "another-look": {},
+    }
+    for action, data in attempts.items():
+        assert river.post(f"{base}/{action}", data={"csrf_token": form, **data}).status_code == 404, action
+    with app.app_context():
+        river_user = db.session.scalar(select(User).where(User.login_key == "river"))
+        river_key = unwrap_key(river_user.key_wrapped_by_password, PASSWORD, purpose=KEY_PURPOSE, user_id=river_user.id)
+        with pytest.raises(feedback.NotYours):
+            feedback.send_change(db.session, river_key, db.session.get(Comment, comment_id), body="Changed by river.")
+    flush_mix(app)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.body, comment.state, comment.quote_consent) == (
+            "Willow's own words.",
+            "visible",
+            QuoteConsent.PARAPHRASE,
+        )
+    assert "own words" in willow.get("/feedback/mine").get_data(as_text=True)

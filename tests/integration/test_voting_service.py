@@ -1,5 +1,6 @@
 """Polls: one ballot per advisor whatever the timing, results only when safe, tags erased at close."""
 
+import os
 import threading
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import unwrap_key
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, PollKind, VoterRoll
-from tests.conftest import PASSWORD, open_poll, wait_for_a_lock_wait
+from tests.conftest import PASSWORD, flush_mix, open_poll, wait_for_a_lock_wait
 
 ADVISORS = [f"advisor{n}" for n in range(1, 9)]
 
@@ -72,6 +73,30 @@ def test_voting_and_changing_a_vote_keeps_one_ballot(app, setting):
     assert voting.my_choice(db.session, _key(willow), poll) == "disagree"
     assert voting.has_voted(db.session, willow, poll)
     assert voting.turnout(db.session, poll).voted == 1
+
+
+def test_one_person_one_ballot_even_under_another_key(app, setting):
+    """The roll, not the key, says who has voted: a person whose key changed (or an attacker holding
+    another key for them) cannot cast a second ballot, at the click or through the mix."""
+    poll = _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), poll, "agree")
+    db.session.commit()
+    with pytest.raises(voting.NotEligible):
+        voting.vote(db.session, willow, os.urandom(32), poll, "disagree")
+    db.session.rollback()
+    with pytest.raises(voting.NotEligible):
+        voting.send_vote(db.session, willow, os.urandom(32), poll, "disagree")
+    db.session.rollback()
+    # Two votes under two keys, both waiting before the roll says anything: the flush counts one.
+    river = _user("advisor2")
+    voting.send_vote(db.session, river, _key(river), poll, "agree")
+    voting.send_vote(db.session, river, os.urandom(32), poll, "disagree")
+    db.session.commit()
+    assert flush_mix(app).dropped == 1
+    db.session.expire_all()
+    assert sorted(db.session.scalars(select(Ballot.choice)).all()) in (["agree", "agree"], ["agree", "disagree"])
+    assert voting.my_choice(db.session, _key(willow), poll) == "agree"
 
 
 @pytest.mark.parametrize(
