@@ -277,6 +277,17 @@ def fresh_database(migrated, tmp_path, instance_path):
         engine.dispose()
 
 
+def migrated_columns(app, table: str) -> set[str]:
+    """The columns the migrated database really has (a schema check that read the models would pass for a
+    column a migration adds and the model forgets)."""
+    from sqlalchemy import inspect
+
+    from council.database import read_engine
+
+    with app.app_context():  # a reading connection: the test may hold the write lock
+        return {column["name"] for column in inspect(read_engine()).get_columns(table)}
+
+
 def flush_mix(app, *, force: bool = True):
     """Apply what waits in the mix now, as the tick does (forced unless told: tests have few advisors)."""
     from council.mix import service as mix
