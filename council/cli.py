@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -132,12 +133,21 @@ def tick() -> None:
         opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
         taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
         earned = stipends.earn_for_closed_rounds(db.session)
+        _refresh_coarse_counts()
     # Comments, ballots, roll flags and completions are written only by flushes, many advisors' at once,
     # so the rows of open reviews and polls need no rewriting here (docs/threat-model.md, "The mix").
     click.echo(
         f"{opened} polls opened, {closed} closed; {taken} review summaries taken; "
         f"review stipends up to date ({earned} entries)."
     )
+
+
+def _refresh_coarse_counts() -> None:
+    """The day's coarse turnout and "review done" counts (council/coarse.py), in the site's own time zone."""
+    today = utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    step = current_app.config["COARSE_COUNT_STEP"]
+    voting.refresh_coarse_turnouts(db.session, today=today, step=step)
+    stipends.refresh_coarse_completions(db.session, today=today, step=step)
 
 
 @council_cli.command("send-digest")

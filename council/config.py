@@ -51,6 +51,12 @@ LOG_IP_ADDRESSES = False
 
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
+#: Fewer ballots than this, all for the same answer, and the result is not shown either: a unanimous
+#: result says how each voter voted (announced to voters beforehand).
+POLL_MIN_UNANIMOUS = 5
+#: While a poll or review round is open, how many have voted or marked their review done is shown only in
+#: whole steps of this size, updated at most once a day (council/coarse.py).
+COARSE_COUNT_STEP = 5
 #: A summary names a language only when at least this many comments were written in it and this many
 #: advisors use the site in it; smaller groups are counted as "other languages".
 SUMMARY_MIN_GROUP = 3

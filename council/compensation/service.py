@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from council import hooks
 from council.accounts.models import User
 from council.audit import service as audit
+from council.coarse import CoarseCount, next_coarse_count
 from council.compensation.models import (
     ACTIVITIES,
     PAYMENT_METHODS,
@@ -233,14 +234,48 @@ def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:
     )
 
 
-def completion_count(dbs: Session, revision: Revision) -> int:
-    """While a review is open, staff see how many finished, never who."""
+def _completion_count(dbs: Session, revision_id: uuid.UUID) -> int:
     return (
         dbs.scalar(
-            select(func.count()).select_from(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
+            select(func.count()).select_from(ReviewCompletion).where(ReviewCompletion.revision_id == revision_id)
         )
         or 0
     )
+
+
+@dataclass(frozen=True)
+class ShownCompletions:
+    """What staff may see of how many marked a review done: the exact number once the round has closed;
+    while it is open, only a coarse count (council/coarse.py), so that no page moves when one advisor
+    marks theirs done. Who did is never shown here (the stipends show it after the close)."""
+
+    exact: int | None = None
+    coarse: CoarseCount | None = None
+
+
+def shown_completions(dbs: Session, revision: Revision) -> ShownCompletions:
+    window = revision.review_window
+    if window is None or window.state(utcnow()) == WindowState.CLOSED:
+        return ShownCompletions(exact=_completion_count(dbs, revision.id))
+    return ShownCompletions(coarse=_coarse_completions(window))
+
+
+def _coarse_completions(window: ReviewWindow) -> CoarseCount | None:
+    if window.completions_shown is None or window.completions_shown_on is None:
+        return None
+    return CoarseCount(at_least=window.completions_shown, counted_on=window.completions_shown_on)
+
+
+def refresh_coarse_completions(dbs: Session, *, today: date, step: int) -> int:
+    """Move each open round's shown completions, at most once a day and by whole steps (the tick calls this)."""
+    now, moved = utcnow(), 0
+    windows = dbs.scalars(select(ReviewWindow).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)).all()
+    for window in windows:
+        shown = next_coarse_count(_completion_count(dbs, window.revision_id), _coarse_completions(window), today, step)
+        if shown is not None:
+            window.completions_shown, window.completions_shown_on = shown.at_least, shown.counted_on
+            moved += 1
+    return moved
 
 
 def earn_for_closed_rounds(dbs: Session) -> int:

@@ -556,5 +556,5 @@ def export():
 def _revision_part(revision) -> dict:
     return {
         "review_done": service.marked_done(db.session, current_user, revision),
-        "completions": service.completion_count(db.session, revision),
+        "completions": service.shown_completions(db.session, revision),
     }

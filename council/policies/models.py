@@ -9,7 +9,7 @@ window, translations, and each reader's place.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -160,6 +160,10 @@ class ReviewWindow(Model):
     revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), unique=True)
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
+    #: While open, how many marked their review done is shown only as it stood at a day's first tick, in
+    #: whole steps (council/coarse.py); the exact number after the close.
+    completions_shown: Mapped[int | None] = mapped_column(Integer)
+    completions_shown_on: Mapped[date | None]
 
     revision: Mapped[Revision] = relationship(back_populates="review_window")
 

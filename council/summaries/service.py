@@ -34,7 +34,8 @@ from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcom
 from council.summaries.themes import find_themes
 from council.text import clean_text
 from council.transactions import see_side_writes
-from council.voting.service import polls_for_revision, results, turnout
+from council.voting.models import PollState
+from council.voting.service import Withheld, polls_for_revision, results, turnout, withheld
 
 #: Dispositions counted in a summary, "none" for a comment not answered when the review closed.
 DISPOSITION_KEYS = (*Disposition, "none")
@@ -230,8 +231,10 @@ def _polls(dbs: Session, revision: Revision) -> list[dict[str, Any]]:
                 "question": poll.question,
                 "kind": poll.kind,
                 "state": poll.state,
-                "voted": turnout(dbs, poll).voted,
+                # Turnout of a poll still open is not kept: it moves with each vote (council/coarse.py).
+                "voted": turnout(dbs, poll).voted if poll.state == PollState.CLOSED else None,
                 "min_ballots": poll.min_ballots,
+                "too_uniform": withheld(dbs, poll) == Withheld.TOO_UNIFORM,
                 "rows": [
                     [value, labels.get(value, value), count, round(percent, 1)]
                     for value, count, percent in result.counts

@@ -10,7 +10,7 @@ closed poll cannot change: database triggers refuse it (see the migration).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -64,6 +64,11 @@ class Poll(Model):
     state: Mapped[PollState] = mapped_column(StrEnumColumn(PollState, 10), default=PollState.SCHEDULED)
     #: Fewer ballots than this and no result is shown, so nobody's choice can be worked out.
     min_ballots: Mapped[int] = mapped_column(Integer, default=3)
+    #: Fewer ballots than this, all for one answer, and the result is not shown: it would say how each voted.
+    min_unanimous: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    #: While open, turnout is shown only as it stood at a day's first tick, in whole steps (council/coarse.py).
+    turnout_shown: Mapped[int | None] = mapped_column(Integer)
+    turnout_shown_on: Mapped[date | None]
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
     revision: Mapped[Revision] = relationship()

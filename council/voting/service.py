@@ -14,12 +14,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Role, User, UserRole
+from council.coarse import CoarseCount, next_coarse_count
 from council.db_types import utcnow
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState, QuoteConsent
@@ -81,6 +83,7 @@ def create_poll(
     score_min: int | None = None,
     score_max: int | None = None,
     min_ballots: int = 3,
+    min_unanimous: int = 5,
 ) -> Poll:
     if closes_at <= opens_at or closes_at <= utcnow():
         raise PollInvalid("times")
@@ -101,6 +104,7 @@ def create_poll(
         closes_at=closes_at,
         state=PollState.SCHEDULED,
         min_ballots=min_ballots,
+        min_unanimous=min_unanimous,
         created_by_id=creator.id,
         score_min=score_min if kind == PollKind.SCORE else None,
         score_max=score_max if kind == PollKind.SCORE else None,
@@ -420,6 +424,40 @@ def turnout(dbs: Session, poll: Poll) -> Turnout:
     return Turnout(voted=voted or 0, eligible=eligible or 0)
 
 
+@dataclass(frozen=True)
+class ShownTurnout:
+    """What a page may show of a poll's turnout: the exact number once it has closed; while it is open,
+    only a coarse count (council/coarse.py), so that no page moves when one advisor votes."""
+
+    eligible: int
+    voted: int | None = None
+    coarse: CoarseCount | None = None
+
+
+def shown_turnout(dbs: Session, poll: Poll) -> ShownTurnout:
+    exact = turnout(dbs, poll)
+    if poll.state == PollState.CLOSED:
+        return ShownTurnout(eligible=exact.eligible, voted=exact.voted)
+    return ShownTurnout(eligible=exact.eligible, coarse=_coarse_turnout(poll))
+
+
+def _coarse_turnout(poll: Poll) -> CoarseCount | None:
+    if poll.turnout_shown is None or poll.turnout_shown_on is None:
+        return None
+    return CoarseCount(at_least=poll.turnout_shown, counted_on=poll.turnout_shown_on)
+
+
+def refresh_coarse_turnouts(dbs: Session, *, today: date, step: int) -> int:
+    """Move each open poll's shown turnout, at most once a day and by whole steps (the tick calls this)."""
+    moved = 0
+    for poll in dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN)).all():
+        shown = next_coarse_count(turnout(dbs, poll).voted, _coarse_turnout(poll), today, step)
+        if shown is not None:
+            poll.turnout_shown, poll.turnout_shown_on = shown.at_least, shown.counted_on
+            moved += 1
+    return moved
+
+
 @dataclass
 class Results:
     ballots: int
@@ -428,12 +466,39 @@ class Results:
     mean: float | None = None
 
 
-def results(dbs: Session, poll: Poll) -> Results | None:
-    """Only for a whole, closed poll with enough ballots; otherwise None."""
+class Withheld(StrEnum):
+    """Why a closed poll shows no result."""
+
+    TOO_FEW = "too_few"
+    #: Every ballot chose one answer and there were few: showing it would say how each person voted.
+    TOO_UNIFORM = "too_uniform"
+
+
+def _closed_choices(dbs: Session, poll: Poll) -> list[str]:
+    return list(dbs.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id)).all())
+
+
+def _withheld(poll: Poll, choices: list[str]) -> Withheld | None:
+    if len(choices) < poll.min_ballots:
+        return Withheld.TOO_FEW
+    if len(set(choices)) == 1 and len(choices) < poll.min_unanimous:
+        return Withheld.TOO_UNIFORM
+    return None
+
+
+def withheld(dbs: Session, poll: Poll) -> Withheld | None:
+    """For a closed poll, why its result is not shown (None when it is)."""
     if poll.state != PollState.CLOSED:
         return None
-    choices = dbs.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id)).all()
-    if len(choices) < poll.min_ballots:
+    return _withheld(poll, _closed_choices(dbs, poll))
+
+
+def results(dbs: Session, poll: Poll) -> Results | None:
+    """Only for a whole, closed poll whose result reveals nobody's choice; otherwise None."""
+    if poll.state != PollState.CLOSED:
+        return None
+    choices = _closed_choices(dbs, poll)
+    if _withheld(poll, choices) is not None:
         return None
     tally = Counter(choices)
     rules = rules_for(poll)

@@ -74,8 +74,9 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
         mine_label=_choice_label(poll, mine) if mine else None,
         voted=waiting is not None or service.has_voted(db.session, current_user, poll),
         waiting=waiting is not None,
-        turnout=service.turnout(db.session, poll),
+        turnout=service.shown_turnout(db.session, poll),
         results=results,
+        withheld=service.withheld(db.session, poll) if results is None else None,
         labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
         reasons=service.block_reasons(db.session, poll) if results and poll.kind == PollKind.CONSENT else [],
         rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
@@ -136,7 +137,12 @@ def _vote_problem(problem: Exception | None) -> str:
 @requires_role(Role.COORDINATOR)
 def roll(poll_id: uuid.UUID):
     found = db.get_or_404(Poll, poll_id)
-    entries = sorted(service.roll_for_coordinators(db.session, found), key=lambda r: r.user.pseudonym_key)
+    # Who has voted appears when the poll closes: a roll that changed while open would point at each new ballot.
+    entries = (
+        sorted(service.roll_for_coordinators(db.session, found), key=lambda r: r.user.pseudonym_key)
+        if found.state == PollState.CLOSED
+        else None
+    )
     return render_template("voting/roll.html", poll=found, entries=entries)
 
 
@@ -166,6 +172,7 @@ def new_poll(policy_id: uuid.UUID, number: int):
                 score_min=form.score_min.data,
                 score_max=form.score_max.data,
                 min_ballots=current_app.config["POLL_MIN_BALLOTS"],
+                min_unanimous=current_app.config["POLL_MIN_UNANIMOUS"],
             )
         if creating.succeeded:
             flash(_("The poll is saved. It opens at the time you chose."), "success")

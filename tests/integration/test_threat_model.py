@@ -270,7 +270,13 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
         for pseudonym in ("Willow", "River"):
             assert pseudonym not in page, f"{pseudonym} named on the {name}"
     roll = coordinator.get(council.poll + "/roll").get_data(as_text=True)
-    assert "Willow</bdi>: has voted" in roll, "who voted is shown"
+    assert "Willow" not in roll and "Who has voted is shown when the poll closes." in roll, "not while open"
+    with app.app_context():
+        db.session.execute(update(Poll).values(closes_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["council", "tick"]).exit_code == 0
+    roll = coordinator.get(council.poll + "/roll").get_data(as_text=True)
+    assert "Willow</bdi>: has voted" in roll, "who voted is shown once the poll has closed"
     assert "Disagree" not in roll and "disagree" not in roll, "how is not"
 
 

@@ -1,7 +1,7 @@
 """Advisors vote through the page; staff see turnout, never a live tally; coordinators see the roll."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -11,7 +11,8 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.mix.models import MixEnvelope
 from council.policies import service as policies
-from council.voting.models import Ballot, Poll
+from council.voting import service as voting
+from council.voting.models import Ballot, Poll, VoterRoll
 from tests.conftest import csrf_token, flush_mix, open_poll, sign_in, submit
 
 VOTERS = ["willow", "river", "cedar"]
@@ -42,20 +43,19 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
     willow = _client(app, "willow")
     page = willow.get(poll_path).get_data(as_text=True)
     assert "Results are shown only if at least 3 people vote" in page
+    assert "If fewer than 5 people vote and all of them choose the same answer" in page
     assert "you will see that you voted, but not what you chose" in page
-    assert "0 of 3 advisors have voted" in page
     response = submit(willow, poll_path, {"choice": "agree"})
     assert response.status_code == 303
     page = willow.get(poll_path).get_data(as_text=True)
     # Seen by the voter at once; counted at the next flush, among other advisors' votes.
-    assert "You chose: Agree" in page and "0 of 3 advisors have voted" in page
+    assert "You chose: Agree" in page
     submit(willow, poll_path, {"choice": "disagree"})
     assert "You chose: Disagree" in willow.get(poll_path).get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(MixEnvelope)) == 1
     flush_mix(app)
-    page = willow.get(poll_path).get_data(as_text=True)
-    assert "You chose: Disagree" in page and "1 of 3 advisors have voted" in page
+    assert "You chose: Disagree" in willow.get(poll_path).get_data(as_text=True)
     submit(willow, poll_path, {"choice": "agree"})
     flush_mix(app)
     assert "You chose: Agree" in willow.get(poll_path).get_data(as_text=True)
@@ -63,22 +63,89 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
 
 
-def test_nobody_sees_a_tally_while_open_and_everyone_sees_it_after(app, poll_path):
-    for name, choice in zip(VOTERS, ("agree", "agree", "disagree"), strict=False):
-        submit(_client(app, name), poll_path, {"choice": choice})
-    flush_mix(app)
-    coordinator = _client(app, "sam")
-    open_page = coordinator.get(poll_path).get_data(as_text=True)
-    assert "<h2>Results</h2>" not in open_page and "67%" not in open_page and "3 of 3 advisors have voted" in open_page
-    roll = coordinator.get(poll_path + "/roll").get_data(as_text=True)
-    assert "Willow</bdi>: has voted" in roll and "Agree" not in roll and "Disagree" not in roll
+def _close(app):
     with app.app_context():
         db.session.execute(update(Poll).values(closes_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
+
+
+def test_nobody_sees_a_tally_turnout_or_roll_while_open_and_everyone_sees_them_after(app, poll_path):
+    coordinator = _client(app, "sam")
+    before = coordinator.get(poll_path).get_data(as_text=True)
+    for name, choice in zip(VOTERS, ("agree", "agree", "disagree"), strict=False):
+        submit(_client(app, name), poll_path, {"choice": choice})
+    flush_mix(app)
+    # Nothing on the page moved with three votes: no tally, no turnout, no roll.
+    for viewer in (coordinator, _client(app, "willow")):
+        page = viewer.get(poll_path).get_data(as_text=True)
+        assert "<h2>Results</h2>" not in page and "67%" not in page and "advisors have voted" not in page
+        assert "shown only in steps of 5, updated at most once a day" in page
+    assert _without_tokens(coordinator.get(poll_path).get_data(as_text=True)) == _without_tokens(before)
+    roll = coordinator.get(poll_path + "/roll").get_data(as_text=True)
+    assert "Who has voted is shown when the poll closes." in roll and "Willow" not in roll
+    _close(app)
     closed = _client(app, "river").get(poll_path).get_data(as_text=True)
     assert "You voted in this poll." in closed and "You chose" not in closed
+    assert "3 of 3 advisors have voted" in closed
     assert "<svg" in closed and 'role="img"' in closed and "<title" in closed
     assert "67%" in closed and "33%" in closed
+    roll = coordinator.get(poll_path + "/roll").get_data(as_text=True)
+    assert "Willow</bdi>: has voted" in roll and "Agree" not in roll and "Disagree" not in roll
+
+
+def _without_tokens(page: str) -> str:
+    return re.sub(r'name="csrf_token"[^>]*>', "", page)
+
+
+def test_turnout_while_open_moves_only_in_whole_steps_once_a_day(app, people, poll_path):
+    for n in range(3):
+        people.make(f"extra{n}", Role.ADVISOR)
+    with app.app_context():
+        poll = db.session.scalar(select(Poll))
+        # The electorate was frozen at opening: put the newcomers on the roll, as if they had been there.
+        for user_id in db.session.scalars(select(User.id).where(User.login_key.like("extra%"))):
+            db.session.add(VoterRoll(poll_id=poll.id, user_id=user_id))
+        db.session.commit()
+    voters = VOTERS + [f"extra{n}" for n in range(3)]
+    for name in voters[:4]:
+        submit(_client(app, name), poll_path, {"choice": "agree"})
+    flush_mix(app)
+    day = date(2026, 12, 3)
+    _refresh(app, day)
+    page = _client(app, "sam").get(poll_path).get_data(as_text=True)
+    assert "At least" not in page, "four votes are less than one step of five"
+    submit(_client(app, voters[4]), poll_path, {"choice": "agree"})
+    flush_mix(app)
+    _refresh(app, day)
+    assert "At least" not in _client(app, "sam").get(poll_path).get_data(as_text=True), "once a day"
+    _refresh(app, day + timedelta(days=1))
+    page = _client(app, "sam").get(poll_path).get_data(as_text=True)
+    assert "At least 5 of 6 advisors had voted by Dec 4, 2026." in page
+    submit(_client(app, voters[5]), poll_path, {"choice": "agree"})
+    flush_mix(app)
+    _refresh(app, day + timedelta(days=2))
+    assert "At least 5 of 6 advisors had voted" in _client(app, "sam").get(poll_path).get_data(as_text=True)
+
+
+def _refresh(app, day):
+    with app.app_context():
+        voting.refresh_coarse_turnouts(db.session, today=day, step=app.config["COARSE_COUNT_STEP"])
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    "choices, shown",
+    [(["agree"] * 3, False), (["agree", "agree", "disagree"], True)],
+    ids=["unanimous-few", "varied"],
+)
+def test_a_unanimous_result_from_few_voters_is_not_shown(app, poll_path, choices, shown):
+    for name, choice in zip(VOTERS, choices, strict=True):
+        submit(_client(app, name), poll_path, {"choice": choice})
+    flush_mix(app)
+    _close(app)
+    page = _client(app, "river").get(poll_path).get_data(as_text=True)
+    assert ("Not enough variety to show safely" in page) is not shown
+    assert ("<h2>Results</h2>" in page and "<table>" in page) is shown
 
 
 def test_too_few_ballots_say_so(app, poll_path):
