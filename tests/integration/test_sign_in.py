@@ -22,7 +22,8 @@ def test_sign_in_opens_the_home_page_with_the_pseudonym(client, people):
 
 def test_login_name_is_matched_without_case(client, people):
     people.make("willow")
-    sign_in(client, "WILLOW")
+    assert sign_in(client, "WILLOW").headers["Location"] == "/"
+    assert "Welcome, Willow" in client.get("/").get_data(as_text=True)
 
 
 def test_wrong_password_and_unknown_name_get_the_same_answer(client, people):
