@@ -82,6 +82,8 @@ def test_an_advisor_comments_and_sees_it_at_once(app, people, revision_path):
     page = willow.get(response.headers["Location"]).get_data(as_text=True)
     assert "<strong>consent</strong>" in page and "Your comment" in page
     assert "this delay protects who wrote it" in page
+    # A small council waits longer, and the writer is told so.
+    assert "it waits longer: until at least 3 advisors have sent something, or until the review closes" in page
 
 
 def test_a_double_click_makes_one_comment(app, people, revision_path):

@@ -50,6 +50,7 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
     page = willow.get(poll_path).get_data(as_text=True)
     # Seen by the voter at once; counted at the next flush, among other advisors' votes.
     assert "You chose: Agree" in page
+    assert "until at least 3 advisors have sent something, or until the poll closes" in page
     submit(willow, poll_path, {"choice": "disagree"})
     assert "You chose: Disagree" in willow.get(poll_path).get_data(as_text=True)
     with app.app_context():
