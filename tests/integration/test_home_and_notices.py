@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -120,6 +121,27 @@ def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
         # Every advisor of the demo has a sealed row or none; none of it reads as a time.
         sealed = db.session.scalars(select(SealedState.sealed)).all()
     assert sealed and all(utcnow().date().isoformat().encode() not in row for row in sealed), "sealed, not readable"
+
+
+def test_notices_load_for_one_person_from_many_requests_at_once_and_for_many_people(demo):
+    """Under load /notices once answered 500 to a third of its requests: a failed write inside a GET left the
+    request's session unusable. One person in several browsers at once, and several people at once."""
+    signed_in = {}
+    for name in ["advisor1"] * 4 + ["advisor2", "advisor3", "advisor4"]:
+        client = demo.test_client()
+        sign_in(client, name)
+        signed_in.setdefault(name, []).append(client)
+    clients = [client for group in signed_in.values() for client in group]
+
+    def load(client):
+        response = client.get("/notices")
+        return response.status_code, _new_count(response.get_data(as_text=True))
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        answers = list(pool.map(load, clients * 5))
+    assert [status for status, _ in answers if status != 200] == []
+    for client in clients:
+        assert _new_count(client.get("/").get_data(as_text=True)) == 0
 
 
 @pytest.fixture
