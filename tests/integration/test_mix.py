@@ -559,3 +559,50 @@ def test_home_shows_a_vote_waiting_in_the_mix_as_sent_only_to_its_voter(app, peo
     assert _ballots(app, poll) == (["agree"], 1)
     after = _polls_panel(willow)
     assert SENT not in after and "Do you agree?" not in after
+
+
+# --- Opening the pool once per request --------------------------------------------------------
+
+
+@pytest.fixture
+def openings(monkeypatch):
+    """Counts envelopes opened (each one a decryption)."""
+    calls = []
+    real = mix._open
+    monkeypatch.setattr(mix, "_open", lambda keys, sealed: calls.append(sealed) or real(keys, sealed))
+    return calls
+
+
+def test_a_page_opens_the_pool_once_however_often_it_asks(app, people, council, openings):
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    for client in clients:
+        post(client, council, "Waiting")
+    path, key = council
+    # The home page asks for votes and for review completions waiting; the section page for comments.
+    for url in ("/", f"{path}/sections/{key}"):
+        openings.clear()
+        assert clients[0].get(url).status_code == 200
+        assert sorted(openings) == sorted(envelopes(app)), url
+
+
+def test_the_opened_pool_follows_what_this_request_submits_and_takes_back(app, people, council, openings):
+    from council.feedback import service as feedback
+
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Already waiting")
+    with app.app_context():
+        first = mix.pending(db.session, (feedback.POST,))
+        assert [p.payload["body"] for p in first] == ["Already waiting"]
+        first[0].payload["body"] = "changed by a caller"  # a caller's copy: the cached pool is untouched
+        mix.pending(db.session, (feedback.CHANGE,))
+        assert len(openings) == 1
+        added = mix.submit(db.session, feedback.FLAG, {"comment_id": "x", "flag_tag": "00"}, participation_key=b"k")
+        kinds = sorted(p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG)))
+        assert kinds == sorted([feedback.POST, feedback.FLAG]), "the new envelope is seen at once"
+        assert {p.payload.get("body") for p in mix.pending(db.session, (feedback.POST,))} == {"Already waiting"}
+        assert len(openings) == 3, "opened again once after the submit, then kept"
+        mix.take_back(db.session, added.id)
+        assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
+        db.session.rollback()
+        assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
+        assert len(openings) == 5, "a new transaction reads the pool again"
