@@ -606,3 +606,30 @@ def test_the_opened_pool_follows_what_this_request_submits_and_takes_back(app, p
         db.session.rollback()
         assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
         assert len(openings) == 5, "a new transaction reads the pool again"
+
+
+# --- make run's own flushes -------------------------------------------------------------------
+
+
+def test_the_development_server_flushes_the_pool_by_itself(app_factory, people, council):
+    import threading
+    import time
+
+    from council.mix.scheduler import STOP
+
+    assert STOP not in people.app.extensions, "under test, no thread flushes behind the tests' back"
+    app = app_factory(TESTING=False, ENVIRONMENT="development", MIX_DEVELOPMENT_FLUSH_SECONDS=0.1, MIX_MIN_ADVISORS=1)
+    people.app = app
+    try:
+        willow = advisor(app, people, "willow")  # the first request starts the thread
+        post(willow, council, "Applied by the development server")
+        deadline = time.monotonic() + 10
+        while comments(app) != ["Applied by the development server"]:
+            assert time.monotonic() < deadline, "the development flush never applied the pool"
+            time.sleep(0.05)
+        assert envelopes(app) == []
+    finally:
+        app.extensions[STOP].set()
+        for thread in threading.enumerate():
+            if thread.name == "council-mix-flush":
+                thread.join(timeout=5)
