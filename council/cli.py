@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from council import demo as demo_data
 from council.accounts import service as accounts
@@ -20,7 +19,6 @@ from council.accounts.sessions import purge_expired_sessions
 from council.compensation import service as stipends
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback import service as feedback
 from council.mix import service as mix
 from council.summaries import service as summaries
 from council.transactions import transaction
@@ -80,21 +78,6 @@ def purge_sessions() -> None:
     with transaction():
         removed = purge_expired_sessions(db.session)
     click.echo(f"{removed} expired sessions removed.")
-
-
-@council_cli.command("rewrite-anonymous-rows")
-@with_appcontext
-def rewrite_anonymous_rows() -> None:
-    """Rewrite comments and flags in random-key order (PostgreSQL); run daily from cron. Flags are still
-    written at the click (not through the mix): this keeps their physical order and transaction ids from
-    lining up with the order they came in for longer than a day."""
-    from council.feedback.models import Comment
-    from council.policies.models import Revision
-
-    with transaction():
-        revisions = db.session.scalars(select(Revision).where(Revision.id.in_(select(Comment.revision_id)))).all()
-        rewritten = sum(feedback.shuffle_rows(db.session, revision) for revision in revisions)
-    click.echo(f"{rewritten} comments rewritten in random order.")
 
 
 @council_cli.command("close-due")

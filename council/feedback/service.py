@@ -3,10 +3,11 @@
 The writer is never recorded. Functions that act for the writer take their
 participation key and prove ownership by recomputing ``owner_tag``.
 
-A writer's actions (post, edit, withdraw, quote consent, another look) are not written when they are
-sent: ``send_comment`` and ``send_change`` check them and seal them into the mix (council/mix), whose
-flush applies them later, among other advisors' actions, through the handlers registered below. The
-writer sees their own waiting action at once (``my_pending``); others see it after the flush.
+A writer's actions (post, edit, withdraw, quote consent, another look) and a reader's flag are not
+written when they are sent: ``send_comment``, ``send_change`` and ``send_flag`` check them and seal them
+into the mix (council/mix), whose flush applies them later, among other advisors' actions, through the
+handlers registered below. The writer sees their own waiting action at once (``my_pending``); others
+see it after the flush.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
 
-from sqlalchemy import Table, case, delete, func, insert, select, text, update
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -233,18 +233,26 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     return comment
 
 
+def flag_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
+    """Stops a second flag by the same person without saying whose the first was."""
+    return participation_tag(key, "flag", comment_id)
+
+
 def flag(dbs: Session, key: bytes, comment: Comment) -> bool:
-    """Ask moderators to look. Returns False if this person had already flagged it."""
-    tag = participation_tag(key, "flag", comment.id)
-    if dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None:
+    """Write a flag at once, for seeding demo data; an advisor's flag goes through the mix (``send_flag``).
+    Returns False if this person had already flagged it."""
+    return _write_flag(dbs, comment, flag_tag(key, comment.id))
+
+
+def _write_flag(dbs: Session, comment: Comment, tag: bytes) -> bool:
+    already = dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None
+    if already or any(isinstance(new, CommentFlag) and new.flag_tag == tag for new in dbs.new):
         return False
     dbs.add(CommentFlag(comment_id=comment.id, flag_tag=tag))
-    dbs.execute(
-        update(Comment)
-        .where(Comment.id == comment.id)
-        .values(flag_count=Comment.flag_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    # A SQL increment, not a value read earlier, so a count changed meanwhile (a restore) is not overwritten.
+    # Counted from this batch's new flags, as a second flag in the same batch replaces the expression.
+    added = sum(1 for new in dbs.new if isinstance(new, CommentFlag) and new.comment_id == comment.id)
+    comment.flag_count = Comment.flag_count + added
     return True
 
 
@@ -389,51 +397,11 @@ def readable_comments(dbs: Session, revision: Revision, section_key: str, key: b
     return shown
 
 
-def shuffle_rows(dbs: Session, revision: Revision) -> int:
-    """Rewrite a revision's comments and flags in one transaction, in random-key order.
-
-    On PostgreSQL a row's physical place (ctid) and writing transaction (xmin)
-    show the order rows were written. Deleting and re-inserting them all at once,
-    ordered by their random ids, leaves both saying nothing about who wrote first.
-    SQLite needs none of this: its anonymous tables have no rowid and are stored
-    in key order.
-    """
-    if dbs.get_bind().dialect.name != "postgresql":
-        return 0
-    # Declarative types __table__ as any FromClause; a model declared with columns has a Table.
-    comments, flags = cast(Table, Comment.__table__), cast(Table, CommentFlag.__table__)
-    dbs.flush()
-    # No other write to these tables until this one commits: a withdrawal or an edit committed after
-    # the rows were read would otherwise be overwritten by the old row, put back a moment later.
-    # Readers are not held up; writers wait, briefly, and then change the rewritten row.
-    dbs.execute(text("LOCK TABLE comments, comment_flags IN SHARE ROW EXCLUSIVE MODE"))
-    dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
-    comment_rows = [
-        dict(row)
-        for row in dbs.execute(
-            select(comments).where(comments.c.revision_id == revision.id).order_by(comments.c.id)
-        ).mappings()
-    ]
-    ids = [row["id"] for row in comment_rows]
-    flag_rows = [
-        dict(row)
-        for row in dbs.execute(select(flags).where(flags.c.comment_id.in_(ids)).order_by(flags.c.id)).mappings()
-    ]
-    dbs.execute(delete(flags).where(flags.c.comment_id.in_(ids)))
-    dbs.execute(delete(comments).where(comments.c.id.in_(ids)))
-    # Many rows per statement, in the order given: the physical order is the random key's.
-    if comment_rows:
-        dbs.execute(insert(comments), comment_rows)
-    if flag_rows:
-        dbs.execute(insert(flags), flag_rows)
-    dbs.expire_all()
-    return len(comment_rows)
-
-
 # --- Through the mix: what the writer sends, what a flush applies -------------------------------
 
 POST = "comment.post"
 CHANGE = "comment.change"
+FLAG = "comment.flag"
 
 
 @dataclass
@@ -705,3 +673,24 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
             comment.language = change["language"]
     if change.get("another_look"):
         comment.review_requested = True
+
+
+def send_flag(dbs: Session, key: bytes, comment: Comment) -> bool:
+    """Ask moderators to look, through the mix: the flag tag travels sealed, and moderators see the flag
+    after the flush. Returns False if this person had already flagged it, written or still waiting."""
+    tag = flag_tag(key, comment.id)
+    if dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None:
+        return False
+    if any(hmac.compare_digest(bytes.fromhex(w.payload["flag_tag"]), tag) for w in mix.pending(dbs, (FLAG,))):
+        return False
+    mix.submit(dbs, FLAG, {"comment_id": str(comment.id), "flag_tag": tag.hex()}, participation_key=key)
+    return True
+
+
+@mix.handles(FLAG)
+def _apply_flag(dbs: Session, payload: mix.Payload) -> None:
+    comment = dbs.get(Comment, uuid.UUID(payload["comment_id"]))
+    if comment is None or comment.state != CommentState.VISIBLE:
+        raise mix.Dropped  # withdrawn or already hidden meanwhile: nothing left to ask about
+    if not _write_flag(dbs, comment, bytes.fromhex(payload["flag_tag"])):
+        raise mix.Dropped  # the same person's flag, already written

@@ -306,7 +306,7 @@ def flag(comment_id: uuid.UUID):
     key = current_participation_key()
     if key is None or comment.state != CommentState.VISIBLE:
         abort(409)
-    service.flag(db.session, key, comment)
+    service.send_flag(db.session, key, comment)
     flash(_("Thank you. A moderator will look at this comment. Nobody will know that you asked."), "success")
     return redirect(_section_url(comment.revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303)
 

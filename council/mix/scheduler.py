@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from flask import Flask
 
 from council.mix import service as mix
 
-_started = threading.Lock()
 _log = logging.getLogger("council.mix")
+#: ``app.extensions[STOP]``: an event that ends the app's flush thread once set (tests set it).
+STOP = "council_mix_development_flusher"
 
 
 def init_development_flusher(app: Flask) -> None:
     if app.config["ENVIRONMENT"] != "development" or app.testing:
         return
+    stop = app.extensions[STOP] = threading.Event()
+    started = threading.Lock()
 
     @app.before_request
     def _start_once() -> None:
-        if _started.acquire(blocking=False):  # never released: one thread per process
-            threading.Thread(target=_run, args=(app,), name="council-mix-flush", daemon=True).start()
+        if started.acquire(blocking=False):  # never released: one thread per app
+            threading.Thread(target=_run, args=(app, stop), name="council-mix-flush", daemon=True).start()
 
 
-def _run(app: Flask) -> None:
-    while True:
-        time.sleep(float(app.config["MIX_DEVELOPMENT_FLUSH_SECONDS"]))
+def _run(app: Flask, stop: threading.Event) -> None:
+    while not stop.wait(float(app.config["MIX_DEVELOPMENT_FLUSH_SECONDS"])):
         try:
             with app.app_context():
                 result = mix.flush_now()

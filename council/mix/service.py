@@ -17,6 +17,7 @@ action's new rows of the same batch (look in ``dbs.new`` where that matters).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -45,6 +46,7 @@ _LENGTH = struct.Struct(">I")
 #: Room for everything in an action but a comment's text: ids, tags, choices, the JSON around them.
 _OVERHEAD_BYTES = 8192
 _ROTATE = "council_mix_flushed"
+_OPENED = "council_mix_opened"
 
 _handlers: dict[str, Handler] = {}
 
@@ -130,6 +132,7 @@ def submit(
         advisor_tag=advisor_tag(current, participation_key),
         ballot_key=ballot_key(current, ballot_tag) if ballot_tag is not None else None,
     )
+    _forget_opened(dbs)
     if envelope.ballot_key is None:
         dbs.add(envelope)
         dbs.flush()
@@ -166,17 +169,38 @@ def _open(keys: EpochKeys, sealed: bytes) -> tuple[str, Payload] | None:
 def pending(dbs: Session, kinds: tuple[str, ...]) -> list[Pending]:
     """Every waiting action of these kinds, opened with the epoch key (the pool is small: it is emptied
     every few minutes). The caller keeps the ones its person owns, recognised by a tag only they can make."""
-    keys = key_store().keys()
-    found = []
-    for envelope_id, sealed in dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all():
-        opened = _open(keys, sealed)
-        if opened is not None and opened[0] in kinds:
-            found.append(Pending(envelope_id, opened[0], opened[1]))
-    return found
+    return [Pending(p.id, p.kind, copy.deepcopy(p.payload)) for p in _opened_pool(dbs) if p.kind in kinds]
+
+
+def _opened_pool(dbs: Session) -> list[Pending]:
+    """The whole pool, opened once per request (a page asks for it several times): kept in the session's
+    info, and forgotten when this session submits, takes back or flushes envelopes, or when any of its
+    transactions or savepoints ends (``_forget_at_transaction_end``)."""
+    cached: list[Pending] | None = dbs.info.get(_OPENED)
+    if cached is None:
+        keys = key_store().keys()
+        cached = []
+        for envelope_id, sealed in dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all():
+            opened = _open(keys, sealed)
+            if opened is not None:
+                cached.append(Pending(envelope_id, opened[0], opened[1]))
+        dbs.info[_OPENED] = cached
+    return cached
+
+
+def _forget_opened(dbs: Session) -> None:
+    dbs.info.pop(_OPENED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, _transaction: Any) -> None:
+    """A rolled-back savepoint may have held a submit; a new transaction may see others' envelopes."""
+    session.info.pop(_OPENED, None)
 
 
 def take_back(dbs: Session, envelope_id: uuid.UUID) -> None:
     """Remove a waiting envelope: its action is replaced by a newer one from the same person, or withdrawn."""
+    _forget_opened(dbs)
     dbs.execute(delete(MixEnvelope).where(MixEnvelope.id == envelope_id))
 
 
@@ -212,6 +236,7 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     commit has happened (see ``_after_commit``), so a flush that fails leaves every envelope waiting
     under a key that still opens it."""
     _hold_off_submits(dbs)
+    _forget_opened(dbs)
     count, advisors = dbs.execute(select(func.count(), func.count(MixEnvelope.advisor_tag.distinct()))).one()
     if count == 0:
         return FlushResult()

@@ -51,6 +51,7 @@ from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
 from council.policies.service import open_reviews
 from council.summaries.models import FeedbackSummary
+from council.voting import service as voting
 from council.voting.models import Poll, PollState, VoterRoll
 
 #: Notices older than this are not shown (the records stay where they are).
@@ -277,6 +278,8 @@ class AdvisorHome:
     open_reviews: int
     polls_to_vote: list[Poll]
     polls_waiting: int
+    #: open polls where this advisor's vote waits in the mix: sent, not to be cast again
+    votes_sent: list[Poll]
     #: responses to this person's comments since they last looked at their notices
     responses: int
     hidden_comments: list[Comment]
@@ -291,12 +294,12 @@ def advisor_home(
 ) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
+    open_polls = select(Poll).where(Poll.state == PollState.OPEN, Poll.closes_at > now)
+    sent = voting.polls_with_my_vote_waiting(dbs, key)
     polls = (
-        select(Poll)
-        .join(VoterRoll, VoterRoll.poll_id == Poll.id)
-        .where(
-            VoterRoll.user_id == user.id, VoterRoll.voted.is_(False), Poll.state == PollState.OPEN, Poll.closes_at > now
-        )
+        open_polls.join(VoterRoll, VoterRoll.poll_id == Poll.id)
+        .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False))
+        .where(Poll.id.not_in(sent))
     )
     done = set(
         dbs.scalars(
@@ -322,6 +325,7 @@ def advisor_home(
         ),
         polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
         polls_waiting=_count(dbs, polls),
+        votes_sent=list(dbs.scalars(open_polls.where(Poll.id.in_(sent)).order_by(Poll.closes_at, Poll.id))),
         responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
         hidden_comments=my_hidden_comments(dbs, key) if key else [],
         owed=owed,

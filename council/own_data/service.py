@@ -316,17 +316,24 @@ def to_json(data: dict[str, Any]) -> str:
 # --- Leaving -----------------------------------------------------------------------
 
 
+def _comments_kept(dbs: Session, key: bytes) -> list[Comment | feedback.ShownComment]:
+    """This key's comments not withdrawn, as its writer sees them: with their actions waiting in the mix."""
+    shown = feedback.as_writer_sees(dbs, feedback.my_comments(dbs, key), feedback.my_pending(dbs, key))
+    return [comment for comment in shown if comment.state != CommentState.WITHDRAWN]
+
+
 def withdraw_all_comments(dbs: Session, key: bytes) -> int:
-    """Withdraw every comment of this key's that is not withdrawn yet. Returns how many were."""
-    mine = feedback.my_comment_ids(dbs, key)
-    if not mine:
-        return 0
-    comments = dbs.scalars(
-        select(Comment).where(Comment.id.in_(mine), Comment.state != CommentState.WITHDRAWN).order_by(Comment.id)
-    ).all()
-    for comment in comments:
-        feedback.withdraw(dbs, key, comment)
-    return len(comments)
+    """Withdraw every comment of this key's that is not withdrawn yet, through the mix. Returns how many.
+
+    One withdrawal per comment, the same envelope a single withdrawal sends, so the pool cannot tell them
+    apart; a comment still waiting to be written is taken back. Each envelope carries the comment's id and
+    owner tag, all that applying it needs, so closing the account right after (which destroys the key)
+    loses none of them.
+    """
+    kept = _comments_kept(dbs, key)
+    for comment in kept:
+        feedback.send_change(dbs, key, comment, withdraw=True)
+    return len(kept)
 
 
 @dataclass(frozen=True)
@@ -356,18 +363,7 @@ def _is_last_coordinator(dbs: Session, user: User, *, lock: bool = False) -> boo
 
 
 def leaving(dbs: Session, user: User, key: bytes | None) -> Leaving:
-    kept = 0
-    if key is not None:
-        mine = feedback.my_comment_ids(dbs, key)
-        if mine:
-            kept = (
-                dbs.scalar(
-                    select(func.count())
-                    .select_from(Comment)
-                    .where(Comment.id.in_(mine), Comment.state != CommentState.WITHDRAWN)
-                )
-                or 0
-            )
+    kept = len(_comments_kept(dbs, key)) if key is not None else 0
     return Leaving(
         comments_kept=kept,
         unpaid_entries=compensation.has_unpaid_entries(dbs, user.id),

@@ -121,8 +121,10 @@ def withdraw_all_comments():
     if count:
         flash(
             ngettext(
-                "%(num)d comment was withdrawn. Its words are gone for good.",
-                "%(num)d comments were withdrawn. Their words are gone for good.",
+                "%(num)d comment is withdrawn. Others stop seeing it within a few minutes, when it is applied "
+                "together with other advisors' actions; then its words are gone for good.",
+                "%(num)d comments are withdrawn. Others stop seeing them within a few minutes, when they are "
+                "applied together with other advisors' actions; then their words are gone for good.",
                 count,
             ),
             "success",

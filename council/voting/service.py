@@ -340,6 +340,19 @@ def pending_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
     return None
 
 
+def polls_with_my_vote_waiting(dbs: Session, key: bytes | None) -> set[uuid.UUID]:
+    """The polls where this voter's vote waits in the mix, found through their ballot tags: for their own
+    pages only, so a vote sent is not shown to them as a vote still to cast."""
+    if key is None:
+        return set()
+    found = set()
+    for waiting in mix.pending(dbs, (CAST,)):
+        poll_id = uuid.UUID(waiting.payload["poll_id"])
+        if hmac.compare_digest(waiting.payload["ballot_tag"], ballot_tag(key, poll_id).hex()):
+            found.add(poll_id)
+    return found
+
+
 @mix.handles(CAST)
 def _apply_vote(dbs: Session, payload: mix.Payload) -> None:
     poll = dbs.get(Poll, uuid.UUID(payload["poll_id"]))

@@ -191,6 +191,7 @@ def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people
     # Two flags from one advisor count once.
     for _ in range(2):
         submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=f"{path}/sections/{key}")
+    flush_mix(app)
     with app.app_context():
         assert db.session.scalar(select(Comment.flag_count)) == 1
         assert len(db.session.scalars(select(CommentFlag)).all()) == 1

@@ -393,3 +393,243 @@ def test_with_redis_the_epoch_key_lives_there_and_is_replaced_at_each_flush(app_
         after = stored.get("council:mix:epoch_keys")
         assert after != before and b"previous" not in after
         assert comments(app) == ["Kept in Redis"]
+
+
+# --- Flags ------------------------------------------------------------------------------------
+
+
+def _flags(app):
+    from council.feedback.models import CommentFlag
+
+    with app.app_context():
+        rows = db.session.scalars(select(CommentFlag.flag_tag)).all()
+        return len(rows), db.session.scalar(select(Comment.flag_count))
+
+
+def _written_comment(app, people, council):
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Something hurtful")
+    flush_mix(app)
+    with app.app_context():
+        return db.session.scalar(select(Comment.id))
+
+
+def _flag(client, council, comment_id):
+    path, key = council
+    response = submit(client, f"/feedback/comments/{comment_id}/flag", {}, form_url=f"{path}/sections/{key}")
+    assert response.status_code == 303
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_flag_writes_one_envelope_and_nothing_else_and_moderators_see_it_after_the_flush(app, people, council):
+    comment_id = _written_comment(app, people, council)
+    river = advisor(app, people, "river")
+    people.make("kai", Role.MODERATOR)
+    kai = app.test_client()
+    sign_in(kai, "kai")
+    path, key = council
+    river.get(f"{path}/sections/{key}")
+    before = _rows(app)
+    page = _flag(river, council, comment_id)
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    assert len(after["mix_envelopes"]) == len(before["mix_envelopes"]) + 1
+    assert "A moderator will look at this comment" in page, "the flagger sees it sent at once"
+    assert "Flagged once" not in kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
+    assert flush_mix(app).kinds == {"comment.flag": 1}
+    assert _flags(app) == (1, 1)
+    flagged = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
+    assert "Something hurtful" in flagged and "Flagged once" in flagged
+
+
+def test_a_second_flag_by_the_same_person_is_refused_pending_or_written(app, people, council):
+    comment_id = _written_comment(app, people, council)
+    river, sky = advisor(app, people, "river"), advisor(app, people, "sky")
+    first = _flag(river, council, comment_id)
+    again = _flag(river, council, comment_id)  # the first still waits in the mix
+    assert len(envelopes(app)) == 1
+    assert "A moderator will look at this comment" in first and "A moderator will look at this comment" in again
+    _flag(sky, council, comment_id)
+    flush_mix(app)
+    assert _flags(app) == (2, 2)
+    _flag(river, council, comment_id)  # now written
+    assert envelopes(app) == []
+    flush_mix(app)
+    assert _flags(app) == (2, 2)
+
+
+def test_a_flag_applied_twice_is_written_once(app, people, council):
+    """The request's check can be raced (two tabs at once): the flush refuses a tag already written, or
+    written earlier in the same batch."""
+    from council.feedback import service as feedback
+
+    comment_id = _written_comment(app, people, council)
+    tag = b"t" * 32
+    with app.app_context():
+        for _ in range(2):
+            mix.submit(
+                db.session, feedback.FLAG, {"comment_id": str(comment_id), "flag_tag": tag.hex()}, participation_key=tag
+            )
+        db.session.commit()
+    result = flush_mix(app)
+    assert (result.applied, result.dropped) == (1, 1)
+    with app.app_context():
+        mix.submit(
+            db.session, feedback.FLAG, {"comment_id": str(comment_id), "flag_tag": tag.hex()}, participation_key=tag
+        )
+        db.session.commit()
+    assert flush_mix(app).dropped == 1
+    assert _flags(app) == (1, 1)
+
+
+def test_a_flag_on_a_comment_hidden_before_the_flush_is_dropped(app, people, council):
+    comment_id = _written_comment(app, people, council)
+    river = advisor(app, people, "river")
+    _flag(river, council, comment_id)
+    people.make("kai", Role.MODERATOR)
+    kai = app.test_client()
+    sign_in(kai, "kai")
+    path, _key = council
+    hidden = submit(
+        kai, f"/feedback/comments/{comment_id}/hide", {"reason": "abusive", "note": ""}, form_url=f"{path}/comments"
+    )
+    assert hidden.status_code == 303
+    result = flush_mix(app)
+    assert (result.applied, result.dropped) == (0, 1)
+    assert _flags(app) == (0, 0)
+
+
+# --- Withdrawing all, before leaving ----------------------------------------------------------
+
+
+def test_withdraw_all_writes_only_envelopes_and_survives_closing_the_account_before_the_flush(app, people, council):
+    from tests.conftest import PASSWORD
+
+    willow, ash = advisor(app, people, "willow"), advisor(app, people, "ash")
+    post(willow, council, "Willow edits this.")
+    post(willow, council, "Willow keeps this as is.")
+    post(ash, council, "Ash stays.")
+    flush_mix(app)
+    with app.app_context():
+        edited = db.session.scalar(select(Comment.id).where(Comment.body == "Willow edits this."))
+    edit = {"body": "Willow edited this.", "language": "en", "quote_consent": "verbatim"}
+    assert submit(willow, f"/feedback/comments/{edited}/edit", edit, form_url="/feedback/mine").status_code == 303
+    post(willow, council, "Willow never saw this written.")
+    willow.get("/account/leave")
+    before = _rows(app)
+    response = submit(willow, "/account/leave/withdraw-comments", {}, form_url="/account/leave")
+    assert response.status_code == 303
+    after = _rows(app)
+    assert {name for name in before if before[name] != after[name]} == {"mix_envelopes"}
+    # The waiting edit is replaced by a withdrawal, the waiting comment taken back: one envelope per
+    # written comment, each one a single withdrawal's.
+    assert len(after["mix_envelopes"]) == 2 and not set(after["mix_envelopes"]) & set(before["mix_envelopes"])
+    closed = submit(willow, "/account/leave/close", {"password": PASSWORD}, form_url="/account/leave")
+    assert closed.status_code == 303
+    result = flush_mix(app)
+    assert (result.kinds, result.dropped) == ({"comment.change": 2}, 0)
+    with app.app_context():
+        stored = {(c.body, c.state) for c in db.session.scalars(select(Comment))}
+    assert stored == {("", "withdrawn"), ("Ash stays.", "visible")} and len(comments(app)) == 3
+
+
+# --- Home: a vote waiting ---------------------------------------------------------------------
+
+SENT = "Your vote is sent in these polls."
+
+
+def _polls_panel(client):
+    page = client.get("/").get_data(as_text=True)
+    return page[page.index('id="polls-heading"') : page.index('id="responses-heading"')]
+
+
+def test_home_shows_a_vote_waiting_in_the_mix_as_sent_only_to_its_voter(app, people, poll):
+    willow, river = app.test_client(), app.test_client()
+    sign_in(willow, "willow")
+    sign_in(river, "river")
+    assert "Do you agree?" in _polls_panel(willow) and SENT not in _polls_panel(willow)
+    assert submit(willow, f"/polls/{poll}", {"choice": "agree"}).status_code == 303
+    assert _ballots(app, poll) == ([], 0), "still waiting"
+    mine = _polls_panel(willow)
+    assert SENT in mine and "No poll is waiting for your vote." in mine, "not asked to vote again"
+    assert mine.index(SENT) < mine.index("Do you agree?")
+    theirs = _polls_panel(river)
+    assert SENT not in theirs and "No poll is waiting for your vote." not in theirs and "Do you agree?" in theirs
+    flush_mix(app)
+    assert _ballots(app, poll) == (["agree"], 1)
+    after = _polls_panel(willow)
+    assert SENT not in after and "Do you agree?" not in after
+
+
+# --- Opening the pool once per request --------------------------------------------------------
+
+
+@pytest.fixture
+def openings(monkeypatch):
+    """Counts envelopes opened (each one a decryption)."""
+    calls = []
+    real = mix._open
+    monkeypatch.setattr(mix, "_open", lambda keys, sealed: calls.append(sealed) or real(keys, sealed))
+    return calls
+
+
+def test_a_page_opens_the_pool_once_however_often_it_asks(app, people, council, openings):
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    for client in clients:
+        post(client, council, "Waiting")
+    path, key = council
+    # The home page asks for votes and for review completions waiting; the section page for comments.
+    for url in ("/", f"{path}/sections/{key}"):
+        openings.clear()
+        assert clients[0].get(url).status_code == 200
+        assert sorted(openings) == sorted(envelopes(app)), url
+
+
+def test_the_opened_pool_follows_what_this_request_submits_and_takes_back(app, people, council, openings):
+    from council.feedback import service as feedback
+
+    willow = advisor(app, people, "willow")
+    post(willow, council, "Already waiting")
+    with app.app_context():
+        first = mix.pending(db.session, (feedback.POST,))
+        assert [p.payload["body"] for p in first] == ["Already waiting"]
+        first[0].payload["body"] = "changed by a caller"  # a caller's copy: the cached pool is untouched
+        mix.pending(db.session, (feedback.CHANGE,))
+        assert len(openings) == 1
+        added = mix.submit(db.session, feedback.FLAG, {"comment_id": "x", "flag_tag": "00"}, participation_key=b"k")
+        kinds = sorted(p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG)))
+        assert kinds == sorted([feedback.POST, feedback.FLAG]), "the new envelope is seen at once"
+        assert {p.payload.get("body") for p in mix.pending(db.session, (feedback.POST,))} == {"Already waiting"}
+        assert len(openings) == 3, "opened again once after the submit, then kept"
+        mix.take_back(db.session, added.id)
+        assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
+        db.session.rollback()
+        assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
+        assert len(openings) == 5, "a new transaction reads the pool again"
+
+
+# --- make run's own flushes -------------------------------------------------------------------
+
+
+def test_the_development_server_flushes_the_pool_by_itself(app_factory, people, council):
+    import threading
+    import time
+
+    from council.mix.scheduler import STOP
+
+    assert STOP not in people.app.extensions, "under test, no thread flushes behind the tests' back"
+    app = app_factory(TESTING=False, ENVIRONMENT="development", MIX_DEVELOPMENT_FLUSH_SECONDS=0.1, MIX_MIN_ADVISORS=1)
+    people.app = app
+    try:
+        willow = advisor(app, people, "willow")  # the first request starts the thread
+        post(willow, council, "Applied by the development server")
+        deadline = time.monotonic() + 10
+        while comments(app) != ["Applied by the development server"]:
+            assert time.monotonic() < deadline, "the development flush never applied the pool"
+            time.sleep(0.05)
+        assert envelopes(app) == []
+    finally:
+        app.extensions[STOP].set()
+        for thread in threading.enumerate():
+            if thread.name == "council-mix-flush":
+                thread.join(timeout=5)

@@ -244,7 +244,13 @@ def test_withdraw_all_withdraws_exactly_theirs(app, people, council):
     assert willow.post("/account/leave/withdraw-comments").status_code == 400
     response = submit(willow, "/account/leave/withdraw-comments", {}, form_url="/account/leave")
     assert response.status_code == 303
-    assert "2 comments were withdrawn." in willow.get("/account/leave").get_data(as_text=True)
+    page = willow.get("/account/leave").get_data(as_text=True)
+    assert "2 comments are withdrawn. Others stop seeing them within a few minutes" in page
+    assert "You have no comments that are not withdrawn." in page, "the writer sees it done at once"
+    path, key = council
+    assert "Willow one." in ash.get(f"{path}/sections/{key}").get_data(as_text=True), "others: after the flush"
+    flush_mix(app)
+    assert "Willow one." not in ash.get(f"{path}/sections/{key}").get_data(as_text=True)
     with app.app_context():
         states = {(c.body, c.state) for c in db.session.scalars(select(Comment))}
     assert states == {("", "withdrawn"), ("Ash one.", "visible")}

@@ -255,6 +255,7 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
     _post_comment(river, council, "Only the authors should read this.", consent="author_only")
     assert _vote(willow, council.poll, {"choice": "disagree"}).status_code == 303
     submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
+    flush_mix(app)
     author, moderator, coordinator = _client(app, "robin"), _client(app, "mo"), _client(app, "sam")
     staff_pages = {
         "author's comment list": author.get(f"{council.path}/comments").get_data(as_text=True),
@@ -481,6 +482,7 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
     willow, river = _client(app, "willow"), _client(app, "river")
     comment_id = _post_comment(willow, council, "Only what the page lists.")
     submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
+    flush_mix(app)
     with app.app_context():
         schema = inspect(db.engine)
         columns = {column["name"]: column for column in schema.get_columns("comments")}
@@ -514,46 +516,6 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
         owner_tag, flag_tag = comment.owner_tag, flag.flag_tag
     assert owner_tag == _hmac(_key(app, "willow"), f"comment:{comment_id}")
     assert flag_tag == _hmac(_key(app, "river"), f"flag:{comment_id}")
-
-
-def test_rewrite_anonymous_rows_leaves_comments_and_flags_in_key_order_from_one_transaction(app, council):
-    with app.app_context():
-        author_id = _user("robin").id
-    second = _open_revision_and_poll(app, author_id)
-    writers = {name: _client(app, name) for name in ADVISORS}
-    for round_ in range(2):
-        for name, client in writers.items():
-            comment_id = _post_comment(client, council, f"{name} says {round_}.")
-            _post_comment(client, second, f"{name} also says {round_}.")
-            flagger = writers["cedar" if name != "cedar" else "willow"]
-            submit(flagger, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
-    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
-    with app.app_context():
-        if postgres:
-            # The window that remains until the rewrite: each comment's own transaction shows.
-            assert db.session.scalar(text("SELECT count(DISTINCT xmin::text) FROM comments")) == 12
-        db.session.rollback()
-    result = app.test_cli_runner().invoke(args=["council", "rewrite-anonymous-rows"])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"{12 if postgres else 0} comments rewritten in random order."
-    with app.app_context():
-        if postgres:
-            comments = db.session.execute(
-                text("SELECT id, revision_id, xmin::text AS xmin FROM comments ORDER BY ctid")
-            ).all()
-            flags = db.session.execute(text("SELECT id, xmin::text AS xmin FROM comment_flags ORDER BY ctid")).all()
-            assert (len(comments), len(flags)) == (12, 6)
-            # Rewritten revision by revision: within each, physical order is the random key's order.
-            for revision_id in {row.revision_id for row in comments}:
-                ids = [str(row.id) for row in comments if row.revision_id == revision_id]
-                assert ids == sorted(ids), "in random-key order, not writing order"
-            assert [str(row.id) for row in flags] == sorted(str(row.id) for row in flags)
-            assert len({row.xmin for row in comments + flags}) == 1, "all rewritten in one transaction"
-        else:
-            for table in ("comments", "comment_flags"):
-                # Every column, so SQLite reads the table's own b-tree, not a covering index on another column.
-                natural = [str(row[0]) for row in db.session.execute(text(f"SELECT id, * FROM {table}"))]
-                assert natural == sorted(natural), "WITHOUT ROWID: stored in key order from the start"
 
 
 def test_a_flush_writes_a_whole_batch_of_comments_ballots_and_roll_flags_in_one_transaction(app, council):

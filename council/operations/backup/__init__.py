@@ -6,8 +6,8 @@ module puts them together for ``flask council backup`` and ``restore``.
 
 Anonymous rows keep their random UUIDs and nothing is ordered by insertion: SQLite stores the
 anonymous tables (``WITHOUT ROWID``) in key order, and on PostgreSQL, where ``pg_dump`` would
-copy rows in their physical order (which shows the order of writing until
-``rewrite-anonymous-rows`` runs), those tables' rows are copied and restored ordered by key.
+copy rows in their physical order (which shows the order of the mix's batches), those tables' rows
+are copied and restored ordered by key.
 Backups and restores write no log line and no audit event.
 
 Unencrypted data exists only in a private temporary directory (mode 0700), removed at the end

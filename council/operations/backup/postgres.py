@@ -1,6 +1,6 @@
 """PostgreSQL: a ``pg_dump`` custom-format archive plus the rows of the anonymous tables, copied in
 the same snapshot in random-key order (``pg_dump`` would copy them in their physical order, which
-shows the order of writing until ``rewrite-anonymous-rows`` runs); restored by ``psql`` in one
+shows the order of the mix's batches); restored by ``psql`` in one
 transaction, with the anonymous rows loaded in key order."""
 
 from __future__ import annotations
