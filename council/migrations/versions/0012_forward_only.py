@@ -17,7 +17,7 @@ from alembic import op
 
 
 POLL_MESSAGE = "a poll only moves forward, and a closed poll is final"
-WINDOW_MESSAGE = "a review window that has opened cannot move its opening, and one that has closed is final"
+WINDOW_MESSAGE = "a review window that has opened cannot be made to open later, and one that has closed is final"
 AUDIT_MESSAGE = "the audit trail is append-only"
 
 # scheduled -> open -> closed, as ranks the triggers can compare (in brackets: PL/pgSQL ends an IF
@@ -50,7 +50,7 @@ def _create_postgresql():
         CREATE FUNCTION council_refuse_window_going_back() RETURNS trigger AS $$
         BEGIN
             IF OLD.closes_at <= clock_timestamp()
-               OR TG_OP = 'UPDATE' AND OLD.opens_at <= clock_timestamp() AND NEW.opens_at <> OLD.opens_at
+               OR TG_OP = 'UPDATE' AND OLD.opens_at <= clock_timestamp() AND NEW.opens_at > clock_timestamp()
                OR TG_OP = 'UPDATE' AND NEW.revision_id <> OLD.revision_id THEN
                 RAISE EXCEPTION '{WINDOW_MESSAGE}' USING ERRCODE = 'restrict_violation';
             END IF;
@@ -91,7 +91,7 @@ def _create_sqlite():
     op.execute(f"""
         CREATE TRIGGER review_windows_forward_only_update BEFORE UPDATE ON review_windows
         WHEN OLD.closes_at <= {_SQLITE_NOW}
-          OR OLD.opens_at <= {_SQLITE_NOW} AND NEW.opens_at IS NOT OLD.opens_at
+          OR OLD.opens_at <= {_SQLITE_NOW} AND NEW.opens_at > {_SQLITE_NOW}
           OR NEW.revision_id IS NOT OLD.revision_id
         BEGIN SELECT RAISE(ABORT, '{WINDOW_MESSAGE}'); END""")
     op.execute(f"""
