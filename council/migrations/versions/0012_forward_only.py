@@ -1,12 +1,12 @@
 """forward only: what closed stays closed, and the audit trail is append-only
 
 Whoever holds the database cannot reopen a closed poll (which would unfreeze its ballots and let
-its result be re-pointed), move a poll's state backwards, change a closed poll at all, reopen or
-move a review window once it has closed, or rewrite and remove audit rows. The app only ever moves
-a poll scheduled -> open -> closed and only shortens (closes early) or extends an open window, so
-it never meets these triggers. Triggers are not part of the models; SQLite loses them when a table
-is rebuilt by a batch alteration: a later migration that batch-alters polls, review_windows or
-audit_events must call create_forward_only_triggers() again.
+its result be re-pointed), move a poll's state backwards, change a closed poll at all, make an
+opened review window open later, reopen or move one once it has closed, or rewrite and remove
+audit rows. The app only ever moves a poll scheduled -> open -> closed and only shortens (closes
+early) or extends an open window, so it never meets these triggers. Triggers are not part of the
+models; SQLite loses them when a table is rebuilt by a batch alteration: a later migration that
+batch-alters polls, review_windows or audit_events must call create_forward_only_triggers() again.
 
 Revision ID: 0012_forward_only
 Revises: 0011_sealed_state
