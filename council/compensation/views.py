@@ -49,9 +49,10 @@ from council.compensation.forms import (
 )
 from council.compensation.models import EntryStatus, PaymentPreference, PlannedMeeting, StipendEntry
 from council.compensation.money import (
-    AmountUnreadable,
+    AmountRefused,
+    amount_problem_message,
     format_money,
-    parse_amount,
+    read_typed_amount,
     spreadsheet_safe,
     to_decimal,
 )
@@ -135,13 +136,15 @@ def person_payment(user_id: uuid.UUID):
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
     elif request.method == "POST" and limit_form.validate_on_submit():
         with attempt(
-            AmountUnreadable,
+            AmountRefused,
             service.InvalidAmount,
             field=limit_form.amount,
-            message=_("Write the amount as a number with no more decimals than the currency has."),
+            message=_amount_problem(_("Use a three-letter currency code, for example EUR, USD or JPY.")),
         ) as limiting:
             currency = (limit_form.currency.data or "").upper()
-            amount = parse_amount(limit_form.amount.data, currency) if limit_form.amount.data else None
+            amount = (
+                read_typed_amount(limit_form.amount.data, currency, per_entry=False) if limit_form.amount.data else None
+            )
             service.set_yearly_limit(db.session, current_user, person, amount, currency)
         if limiting.succeeded:
             flash(_("The yearly limit is saved."), "success")
@@ -165,7 +168,7 @@ def person_payment(user_id: uuid.UUID):
         method_labels=METHOD_LABELS,
         money=format_money,
         activity_labels=ACTIVITY_LABELS,
-    )
+    ), (400 if payee_form.errors or limit_form.errors else 200)
 
 
 @bp.get("/stipends/printable")
@@ -241,7 +244,7 @@ def pay_run():
     return _pay_run_page()
 
 
-def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 200):
+def _pay_run_page(planned_form: PlannedMeetingForm | None = None, rate_form: RateForm | None = None, status: int = 200):
     """The coordinators' stipends page; a form that failed comes back filled in, with its errors."""
     earned = service.entries_with_status(db.session, EntryStatus.EARNED)
     approved = service.entries_with_status(db.session, EntryStatus.APPROVED)
@@ -259,7 +262,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
         approve_form=approve_form,
         payment_forms=payment_forms,
         rates=service.rates(db.session),
-        rate_form=RateForm(),
+        rate_form=rate_form or RateForm(formdata=None),
         meeting_form=_meeting_form(),
         totals=service.year_totals(db.session, this_year),
         year=this_year,
@@ -358,26 +361,22 @@ def _advisors():
 @requires_role(Role.COORDINATOR)
 def add_rate():
     form = RateForm()
-    if form.validate_on_submit():
-        with attempt(
-            IntegrityError, message=_("A rate for that activity and currency already starts on that date.")
-        ) as setting:
-            service.set_rate(
-                db.session,
-                current_user,
-                activity=form.activity.data,
-                amount_minor=form.amount_minor,
-                currency=form.currency.data,
-                effective_from=form.effective_from.data,
-                name=form.name.data or "",
-            )
-        if setting.succeeded:
-            flash(
-                _("The rate is saved. It applies from its date; entries already earned keep their amount."), "success"
-            )
-    else:
-        for errors in form.errors.values():
-            flash(" ".join(str(e) for e in errors), "error")
+    if not form.validate_on_submit():  # back with what was typed and why it was refused
+        return _pay_run_page(rate_form=form, status=400)
+    with attempt(
+        IntegrityError, message=_("A rate for that activity and currency already starts on that date.")
+    ) as setting:
+        service.set_rate(
+            db.session,
+            current_user,
+            activity=form.activity.data,
+            amount_minor=form.amount_minor,
+            currency=form.currency.data,
+            effective_from=form.effective_from.data,
+            name=form.name.data or "",
+        )
+    if setting.succeeded:
+        flash(_("The rate is saved. It applies from its date; entries already earned keep their amount."), "success")
     return redirect(url_for("compensation.pay_run"), code=303)
 
 
@@ -481,12 +480,12 @@ def adjust(entry_id: uuid.UUID):
     form = AdjustForm(key=secrets.token_urlsafe(18))
     if form.validate_on_submit():
         with attempt(
-            AmountUnreadable,
+            AmountRefused,
             service.InvalidAmount,
             field=form.amount,
-            message=_("Write a non-zero amount with no more decimals than the currency has."),
+            message=_amount_problem(_("Write a non-zero amount with no more decimals than the currency has.")),
         ) as adjusting:
-            amount = parse_amount(form.amount.data, entry.currency)
+            amount = read_typed_amount(form.amount.data, entry.currency, negative_allowed=True)
             service.adjust(
                 db.session, current_user, entry, amount_minor=amount, reason=form.reason.data, key=form.key.data
             )
@@ -496,6 +495,15 @@ def adjust(entry_id: uuid.UUID):
     return render_template(
         "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
     ), (400 if form.errors else 200)
+
+
+def _amount_problem(otherwise: str):
+    """What to say about an amount: why it could not be read, or, when the service refused it, ``otherwise``."""
+
+    def message(problem: Exception) -> str:
+        return amount_problem_message(problem) if isinstance(problem, AmountRefused) else otherwise
+
+    return message
 
 
 @bp.get("/admin/stipends/export.csv")

@@ -115,12 +115,12 @@ def _window_row():
 
 def test_a_closed_review_window_cannot_be_reopened_moved_or_removed(app, revision):
     now = utcnow()
-    policies.set_review_window(db.session, revision, opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=1))
+    policies.set_review_window(
+        db.session, revision, opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=1)
+    )
     db.session.commit()
     # The app closes a review early: an open window may end now.
-    summaries.close_review_now(
-        db.session, _author(), revision, min_group=app.config["SUMMARY_MIN_GROUP"]
-    )
+    summaries.close_review_now(db.session, _author(), revision, min_group=app.config["SUMMARY_MIN_GROUP"])
     db.session.commit()
     before = _window_row()
     for statement in (
@@ -140,13 +140,17 @@ def test_a_closed_review_window_cannot_be_reopened_moved_or_removed(app, revisio
 
 def test_an_open_review_window_can_be_extended_but_not_made_to_open_later(revision):
     now = utcnow()
-    policies.set_review_window(db.session, revision, opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=1))
+    policies.set_review_window(
+        db.session, revision, opens_at=now - timedelta(days=2), closes_at=now + timedelta(days=1)
+    )
     db.session.commit()
     policies.set_review_window(db.session, revision, opens_at=now, closes_at=now + timedelta(days=5))
     db.session.commit()
     before = _window_row()
     assert before.closes_at == now + timedelta(days=5)
-    _refused("UPDATE review_windows SET opens_at = :later", "a review window that has opened", later=now + timedelta(days=1))
+    _refused(
+        "UPDATE review_windows SET opens_at = :later", "a review window that has opened", later=now + timedelta(days=1)
+    )
     assert _window_row() == before
 
 
