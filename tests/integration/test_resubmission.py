@@ -1,0 +1,133 @@
+"""A form sent again loses nothing and changes nothing silently: the same comment form with other text answers
+409 with that text shown back; a vote with a field sent twice is refused with 400. Real client, real mix."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from council.accounts.models import Role, User
+from council.db_types import utcnow
+from council.extensions import db
+from council.feedback.models import Comment
+from council.mix.models import MixEnvelope
+from council.policies import service as policies
+from council.voting.models import Ballot
+from tests.conftest import csrf_token, flush_mix, open_poll, sign_in
+from tests.integration.test_feedback import BODY, advisor, comment_form
+
+KEPT = "The first version was kept."
+
+
+@pytest.fixture
+def section(app, people):
+    author_id = people.make("robin", Role.AUTHOR, pseudonym="Robin Author")
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="First contact", body=BODY)
+        revision = policy.revisions[0]
+        policies.publish(db.session, revision)
+        policies.set_review_window(
+            db.session, revision, opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=5)
+        )
+        db.session.commit()
+        return f"/policies/{policy.id}/revisions/1", revision.sections[1].key
+
+
+def _send(client, section, fields, text, language="en"):
+    path, _ = section
+    return client.post(
+        f"{path}/comments",
+        data={**fields, "body": text, "language": language, "quote_consent": "paraphrase", "question": ""},
+    )
+
+
+def _comments(app):
+    with app.app_context():
+        return sorted(db.session.scalars(select(Comment.body)).all())
+
+
+def _key_on(page: str) -> str:
+    return re.search(r'name="submission_key" type="hidden" value="([^"]*)"', page).group(1)
+
+
+def test_the_same_form_sent_again_with_other_text_keeps_the_first_and_shows_the_second(app, people, section):
+    willow = advisor(app, people, "willow")
+    path, key = section
+    fields = comment_form(willow, f"{path}/sections/{key}")
+    assert _send(willow, section, fields, "First thought.").status_code == 303
+
+    # Still waiting in the mix: found in the writer's own envelopes.
+    second = _send(willow, section, fields, "Second thought, <b>longer</b>.")
+    page = second.get_data(as_text=True)
+    assert second.status_code == 409
+    assert KEPT in page
+    assert "Second thought, &lt;b&gt;longer&lt;/b&gt;." in page  # what was typed, shown back (and escaped)
+    assert _key_on(page) != fields["submission_key"]  # sending it from here makes it a new comment
+    assert _send(willow, section, fields, "First thought.").status_code == 303  # the same again: quiet success
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(MixEnvelope)) == 1
+
+    # Written by a flush: the same answers from the stored comment.
+    flush_mix(app)
+    again = _send(willow, section, fields, "Third thought.")
+    assert again.status_code == 409 and KEPT in again.get_data(as_text=True)
+    assert "Third thought." in again.get_data(as_text=True)
+    assert _send(willow, section, fields, "First thought.").status_code == 303
+    assert _send(willow, section, fields, "First thought.", language="fr").status_code == 409  # other content too
+
+    # "Send it as a new comment": the page's own form, with its fresh key.
+    offered = {**fields, "submission_key": _key_on(again.get_data(as_text=True))}
+    assert _send(willow, section, offered, "Third thought.").status_code == 303
+    flush_mix(app)
+    assert _comments(app) == ["First thought.", "Third thought."]
+
+
+def test_someone_else_s_submission_key_is_not_theirs_to_change(app, people, section):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    path, key = section
+    fields = comment_form(willow, f"{path}/sections/{key}")
+    assert _send(willow, section, fields, "Willow's.").status_code == 303
+    theirs = {**comment_form(river, f"{path}/sections/{key}"), "submission_key": fields["submission_key"]}
+    refused = _send(river, section, theirs, "River's.")
+    assert refused.status_code == 409 and KEPT not in refused.get_data(as_text=True)
+    flush_mix(app)
+    assert _comments(app) == ["Willow's."]
+
+
+@pytest.fixture
+def poll_path(app, people):
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("willow", Role.ADVISOR)
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
+        policies.publish(db.session, policy.revisions[0])
+        poll = open_poll(author, policy.revisions[0])
+        db.session.commit()
+        return f"/polls/{poll.id}"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("choice", "agree"), ("choice", "block")],
+        [("choice", "agree"), ("choice", "agree")],
+        [("choice", "disagree"), ("block_reason", ""), ("block_reason", "Because")],
+    ],
+)
+def test_a_vote_with_a_field_sent_twice_is_refused(app, poll_path, fields):
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    token = csrf_token(willow.get(poll_path))
+    response = willow.post(poll_path, data=MultiDict([("csrf_token", token), *fields]))
+    assert response.status_code == 400
+    assert "Please send one answer only." in response.get_data(as_text=True)
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(MixEnvelope)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
+    single = willow.post(poll_path, data=MultiDict([("csrf_token", token), ("choice", "agree")]))
+    assert single.status_code == 303
