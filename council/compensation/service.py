@@ -65,6 +65,10 @@ class AlreadyPaid(CompensationError):
     """Somebody else settled one of these entries at the same moment."""
 
 
+class SentDifferently(CompensationError):
+    """The same form (its key) sent again with other values: what the first one recorded is kept."""
+
+
 class ReviewNotOpen(CompensationError):
     pass
 
@@ -330,6 +334,12 @@ def adjust(
         adjusts=entry,
         reason=reason.strip(),
     )
+    if (adjustment.adjusts_id, adjustment.amount_minor, adjustment.reason) != (
+        entry.id,
+        amount_minor,
+        reason.strip()[:500],
+    ):
+        raise SentDifferently
     audit.record(dbs, coordinator, "stipend.adjusted", subject=entry.advisor, detail=reason.strip())
     return adjustment
 
@@ -368,6 +378,10 @@ def pay(
     """Settle approved, unpaid entries of one advisor in one currency with one payment."""
     existing = dbs.scalar(select(Payment).where(Payment.idempotency_key == key))
     if existing is not None:
+        settles = set(dbs.scalars(select(PaymentItem.entry_id).where(PaymentItem.payment_id == existing.id)))
+        kept = (existing.advisor_id, existing.method, existing.paid_on, existing.reference, settles)
+        if kept != (advisor.id, method, paid_on, reference.strip()[:200], {e.id for e in entries}):
+            raise SentDifferently
         return existing
     if method not in PAYMENT_METHODS or not entries:
         raise NotPayable

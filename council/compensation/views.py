@@ -413,7 +413,15 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
     with attempt(
         service.AlreadyPaid,
         service.NotPayable,
-        message=_("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
+        service.SentDifferently,
+        message=lambda problem: (
+            _(
+                "This payment form was already sent, with other details. The payment it recorded first is kept "
+                "as it was; nothing was recorded twice. If it needs correcting, add a correction to its entries."
+            )
+            if isinstance(problem, service.SentDifferently)
+            else _("Someone else has just paid some of these entries. Nothing was recorded twice; please look again.")
+        ),
     ) as paying:
         payment = service.pay(
             db.session,
@@ -482,6 +490,7 @@ def adjust(entry_id: uuid.UUID):
         with attempt(
             AmountRefused,
             service.InvalidAmount,
+            service.SentDifferently,
             field=form.amount,
             message=_amount_problem(_("Write a non-zero amount with no more decimals than the currency has.")),
         ) as adjusting:
@@ -492,18 +501,33 @@ def adjust(entry_id: uuid.UUID):
         if adjusting.succeeded:
             flash(_("The correction is recorded as a new entry. The original stays as it was."), "success")
             return redirect(url_for("compensation.pay_run"), code=303)
+        if isinstance(adjusting.problem, service.SentDifferently):
+            form.key.data = secrets.token_urlsafe(18)  # sending it from here records it as a new correction
+            return render_template(
+                "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
+            ), 409
     return render_template(
         "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
     ), (400 if form.errors else 200)
 
 
 def _amount_problem(otherwise: str):
-    """What to say about an amount: why it could not be read, or, when the service refused it, ``otherwise``."""
+    """What to say about an amount: why it could not be read, that the form was already sent with other
+    values, or, when the service refused it, ``otherwise``."""
 
     def message(problem: Exception) -> str:
+        if isinstance(problem, service.SentDifferently):
+            return _sent_differently()
         return amount_problem_message(problem) if isinstance(problem, AmountRefused) else otherwise
 
     return message
+
+
+def _sent_differently() -> str:
+    return _(
+        "This form was already sent, with other values. The first version was kept. "
+        "What you entered now is shown again, so nothing is lost: send it again to record it as well."
+    )
 
 
 @bp.get("/admin/stipends/export.csv")

@@ -2,13 +2,15 @@
 409 with that text shown back; a vote with a field sent twice is refused with 400. Real client, real mix."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from council.accounts.models import Role, User
+from council.compensation import service as pay
+from council.compensation.models import EntryKind, Payment, StipendEntry
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
@@ -131,3 +133,65 @@ def test_a_vote_with_a_field_sent_twice_is_refused(app, poll_path, fields):
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 0
     single = willow.post(poll_path, data=MultiDict([("csrf_token", token), ("choice", "agree")]))
     assert single.status_code == 303
+
+
+@pytest.fixture
+def entry_url(app, people):
+    people.make("sam", Role.COORDINATOR)
+    people.make("river", Role.ADVISOR)
+    with app.app_context():
+        sam = db.session.scalar(select(User).where(User.login_key == "sam"))
+        river = db.session.scalar(select(User).where(User.login_key == "river"))
+        pay.set_rate(
+            db.session, sam, activity="meeting_hour", amount_minor=1500, currency="EUR", effective_from=date(2020, 1, 1)
+        )
+        entry = pay.earn_for_meeting(
+            db.session, sam, river, meeting_key="m1", title="Meeting", held_on=date(2026, 11, 1), minutes=60
+        )
+        db.session.commit()
+        return f"/admin/stipends/entries/{entry.id}/adjust"
+
+
+def _adjustments(app):
+    with app.app_context():
+        return sorted(
+            db.session.scalars(select(StipendEntry.amount_minor).where(StipendEntry.kind == EntryKind.ADJUSTMENT))
+        )
+
+
+def test_a_correction_sent_again_with_another_amount_keeps_the_first_and_shows_the_second(app, entry_url):
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    page = sam.get(entry_url)
+    key = re.search(r'name="key"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": csrf_token(page), "key": key, "reason": "Left early"}
+    assert sam.post(entry_url, data={**form, "amount": "-5"}).status_code == 303
+    assert sam.post(entry_url, data={**form, "amount": "-5"}).status_code == 303  # the same again: quiet
+    changed = sam.post(entry_url, data={**form, "amount": "-50"})
+    html = changed.get_data(as_text=True)
+    assert changed.status_code == 409
+    assert KEPT in html and 'value="-50"' in html
+    fresh = re.search(r'name="key"[^>]*value="([^"]+)"', html).group(1)
+    assert fresh != key
+    assert _adjustments(app) == [-500]
+    assert sam.post(entry_url, data={**form, "key": fresh, "amount": "-50"}).status_code == 303
+    assert _adjustments(app) == [-5000, -500]
+
+
+def test_a_payment_sent_again_with_other_details_is_refused_by_the_service(app, entry_url):
+    with app.app_context():
+        sam = db.session.scalar(select(User).where(User.login_key == "sam"))
+        river = db.session.scalar(select(User).where(User.login_key == "river"))
+        entries = list(db.session.scalars(select(StipendEntry)))
+        pay.approve(db.session, sam, entries)
+        sent = {"method": "cash", "paid_on": date(2026, 11, 5), "reference": "envelope", "key": "payment-key-0001"}
+        first = pay.pay(db.session, sam, river, entries, **sent)
+        db.session.commit()
+        assert pay.pay(db.session, sam, river, entries, **sent).id == first.id
+        for other in ({"method": "bank_transfer"}, {"paid_on": date(2026, 11, 6)}, {"reference": "cheque 12"}):
+            with pytest.raises(pay.SentDifferently):
+                pay.pay(db.session, sam, river, entries, **{**sent, **other})
+        with pytest.raises(pay.SentDifferently):
+            pay.pay(db.session, sam, river, [], **sent)
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
