@@ -244,7 +244,13 @@ def pay_run():
     return _pay_run_page()
 
 
-def _pay_run_page(planned_form: PlannedMeetingForm | None = None, rate_form: RateForm | None = None, status: int = 200):
+def _pay_run_page(
+    planned_form: PlannedMeetingForm | None = None,
+    rate_form: RateForm | None = None,
+    meeting_form: MeetingForm | None = None,
+    other_form: OtherActivityForm | None = None,
+    status: int = 200,
+):
     """The coordinators' stipends page; a form that failed comes back filled in, with its errors."""
     earned = service.entries_with_status(db.session, EntryStatus.EARNED)
     approved = service.entries_with_status(db.session, EntryStatus.APPROVED)
@@ -263,7 +269,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, rate_form: Rat
         payment_forms=payment_forms,
         rates=service.rates(db.session),
         rate_form=rate_form or RateForm(formdata=None),
-        meeting_form=_meeting_form(),
+        meeting_form=meeting_form or _meeting_form(),
         totals=service.year_totals(db.session, this_year),
         year=this_year,
         money=format_money,
@@ -271,7 +277,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, rate_form: Rat
         status_labels=STATUS_LABELS,
         preferences=service.preferences_by_user(db.session),
         advisors=_advisors(),
-        other_form=_other_form(),
+        other_form=other_form or _other_form(),
         attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS,
         method_labels=METHOD_LABELS,
@@ -286,9 +292,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, rate_form: Rat
 def plan_meeting():
     form = PlannedMeetingForm(prefix="planned")
     if form.validate_on_submit():
-        with attempt(
-            service.MeetingInPast, field=form.starts_at, message=_("Please choose a time that is still to come.")
-        ) as planning:
+        with attempt(service.MeetingInPast, service.SentDifferently) as planning:
             service.plan_meeting(
                 db.session,
                 current_user,
@@ -302,6 +306,9 @@ def plan_meeting():
         if planning.succeeded:
             flash(_("The meeting is planned. Advisors see it on their home page."), "success")
             return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
+        if isinstance(planning.problem, service.SentDifferently):
+            return _pay_run_page(planned_form=_sent_again(form, form.title), status=409)
+        form.starts_at.errors = [_("Please choose a time that is still to come.")]
     return _pay_run_page(planned_form=form, status=400)
 
 
@@ -333,10 +340,20 @@ def record_other():
     form = _other_form(formdata=request.form)
     if form.validate_on_submit():
         advisor = db.session.get_one(User, uuid.UUID(form.advisor.data))
-        with attempt(service.NoRate, message=_("That activity has no rate on that date yet.")) as recording:
+        with attempt(
+            service.NoRate,
+            service.SentDifferently,
+            message=lambda problem: (
+                _sent_differently()
+                if isinstance(problem, service.SentDifferently)
+                else _("That activity has no rate on that date yet.")
+            ),
+        ) as recording:
             entry = service.earn_for_other(
                 db.session, current_user, advisor, name=form.name.data, on=form.on.data, key=form.key.data
             )
+        if isinstance(recording.problem, service.SentDifferently):
+            return _pay_run_page(other_form=_sent_again(form), status=409)
         if recording.succeeded:
             flash(_("The activity is recorded.") if entry else _("They take part in this without payment."), "success")
     else:
@@ -460,7 +477,7 @@ def record_meeting():
         if status:
             minutes = request.form.get(f"minutes-{advisor.id}", "0")
             attendance[advisor] = (status, int(minutes) if minutes.isdigit() else 0)
-    with attempt(service.NoRate, service.InvalidAmount, message=_meeting_problem) as recording:
+    with attempt(service.NoRate, service.InvalidAmount, service.SentDifferently, message=_meeting_problem) as recording:
         service.record_meeting(
             db.session,
             current_user,
@@ -470,12 +487,16 @@ def record_meeting():
             attendance=attendance,
             key=form.key.data,
         )
+    if isinstance(recording.problem, service.SentDifferently):
+        return _pay_run_page(meeting_form=_sent_again(form), status=409)
     if recording.succeeded:
         flash(_("The meeting is recorded and attendance earns its stipend."), "success")
     return redirect(url_for("compensation.pay_run"), code=303)
 
 
 def _meeting_problem(problem: Exception) -> str:
+    if isinstance(problem, service.SentDifferently):
+        return _sent_differently()
     if isinstance(problem, service.NoRate):
         return _("There is no meeting rate for that date yet. Please add one first.")
     return _("For someone who was partly there, give the minutes they attended, up to the meeting's length.")
@@ -521,6 +542,15 @@ def _amount_problem(otherwise: str):
         return amount_problem_message(problem) if isinstance(problem, AmountRefused) else otherwise
 
     return message
+
+
+def _sent_again(form, field=None):
+    """A form already sent under its key with other values: shown again as typed (the reason beside ``field``,
+    or flashed above), under a fresh key so sending it from there records it as well."""
+    if field is not None:
+        field.errors = [*field.errors, _sent_differently()]
+    form.key.data = secrets.token_urlsafe(18)
+    return form
 
 
 def _sent_differently() -> str:

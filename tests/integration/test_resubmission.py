@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from council.accounts.models import Role, User
 from council.compensation import service as pay
-from council.compensation.models import EntryKind, Payment, StipendEntry
+from council.compensation.models import EntryKind, Meeting, Payment, PlannedMeeting, StipendEntry
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
@@ -195,3 +195,83 @@ def test_a_payment_sent_again_with_other_details_is_refused_by_the_service(app, 
             pay.pay(db.session, sam, river, [], **sent)
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def _hidden(html: str, name: str) -> str:
+    return re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]*)"', html).group(1)
+
+
+def test_a_meeting_record_sent_again_with_other_values_keeps_the_first_and_shows_the_second(app, entry_url):
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    page = sam.get("/admin/stipends")
+    html = page.get_data(as_text=True)
+    [river_id] = re.findall(r'name="status-([0-9a-f-]{36})"', html)
+    form = {
+        "csrf_token": csrf_token(page),
+        "key": _hidden(html, "key"),
+        "title": "Autumn meeting",
+        "held_on": "2026-11-02",
+        "minutes": "60",
+        f"status-{river_id}": "attended",
+    }
+    assert sam.post("/admin/stipends/meetings", data=form).status_code == 303
+    assert sam.post("/admin/stipends/meetings", data=form).status_code == 303  # the same again: quiet
+    for other in ({"title": "Winter meeting"}, {"minutes": "90"}, {f"status-{river_id}": "excused"}):
+        changed = sam.post("/admin/stipends/meetings", data={**form, **other})
+        assert changed.status_code == 409
+        body = changed.get_data(as_text=True)
+        assert KEPT in body and _hidden(body, "key") != form["key"]
+    assert 'value="Winter meeting"' in sam.post(
+        "/admin/stipends/meetings", data={**form, "title": "Winter meeting"}
+    ).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Meeting)) == 1
+        assert db.session.scalar(select(func.count()).select_from(StipendEntry)) == 2  # the fixture's, and this one
+
+
+def test_a_planned_meeting_sent_again_with_another_place_keeps_the_first_and_shows_the_second(app, entry_url):
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    page = sam.get("/admin/stipends")
+    later = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    form = {
+        "csrf_token": csrf_token(page),
+        "planned-key": _hidden(page.get_data(as_text=True), "planned-key"),
+        "planned-title": "Spring meeting",
+        "planned-starts_at": later,
+        "planned-minutes": "60",
+        "planned-place": "Room 2",
+    }
+    assert sam.post("/admin/stipends/planned-meetings", data=form).status_code == 303
+    assert sam.post("/admin/stipends/planned-meetings", data=form).status_code == 303
+    changed = sam.post("/admin/stipends/planned-meetings", data={**form, "planned-place": "Room 9"})
+    body = changed.get_data(as_text=True)
+    assert changed.status_code == 409 and KEPT in body and 'value="Room 9"' in body
+    fresh = _hidden(body, "planned-key")
+    assert fresh != form["planned-key"]
+    again = sam.post("/admin/stipends/planned-meetings", data={**form, "planned-key": fresh, "planned-place": "Room 9"})
+    assert again.status_code == 303
+    with app.app_context():
+        assert sorted(db.session.scalars(select(PlannedMeeting.place))) == ["Room 2", "Room 9"]
+
+
+def test_another_activity_sent_again_for_another_day_is_refused_by_the_service(app, entry_url):
+    with app.app_context():
+        sam = db.session.scalar(select(User).where(User.login_key == "sam"))
+        river = db.session.scalar(select(User).where(User.login_key == "river"))
+        pay.set_rate(
+            db.session,
+            sam,
+            activity="other",
+            name="Training",
+            amount_minor=4000,
+            currency="EUR",
+            effective_from=date(2020, 1, 1),
+        )
+        first = pay.earn_for_other(db.session, sam, river, name="Training", on=date(2026, 11, 3), key="other-key-0001")
+        db.session.commit()
+        again = pay.earn_for_other(db.session, sam, river, name="Training", on=date(2026, 11, 3), key="other-key-0001")
+        assert again.id == first.id
+        with pytest.raises(pay.SentDifferently):
+            pay.earn_for_other(db.session, sam, river, name="Training", on=date(2026, 11, 4), key="other-key-0001")
