@@ -70,10 +70,6 @@ class UnknownTarget(FeedbackError):
 class SentDifferently(FeedbackError):
     """The same form (its submission key) sent again with other content: the first version is kept."""
 
-    def __init__(self, comment_id: uuid.UUID):
-        super().__init__(comment_id)
-        self.comment_id = comment_id
-
 
 def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
@@ -593,7 +589,7 @@ def _same_again(comment_id: uuid.UUID, kept: tuple[str, ...], draft: Draft, body
     """The same form sent again is the same comment; sent again with other content, it is refused (the writer
     is shown what they typed, so nothing is lost) rather than silently dropped."""
     if kept != _content(body, draft, str(draft.question_id or "")):
-        raise SentDifferently(comment_id)
+        raise SentDifferently
     return comment_id
 
 
