@@ -49,6 +49,12 @@ LOG_REQUESTS = True
 #: enough to tell who was posting when. Turn it on only for a short investigation, and say so.
 LOG_IP_ADDRESSES = False
 
+#: The most one stipend amount typed in (a rate, a correction) may be, in the currency's major units;
+#: a per-currency mapping such as {"JPY": 1500000} (COUNCIL_AMOUNT_MAX_PER_ENTRY_BY_CURRENCY, as JSON)
+#: overrides it for currencies whose unit is small. A larger amount is refused with this limit named.
+AMOUNT_MAX_PER_ENTRY = 10_000
+AMOUNT_MAX_PER_ENTRY_BY_CURRENCY: dict = {}
+
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
 #: Fewer ballots than this, all for the same answer, and the result is not shown either: a unanimous

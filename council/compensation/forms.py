@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, ValidationErro
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from council.compensation.models import Activity, AttendanceStatus, EntryStatus, PaymentMethod
-from council.compensation.money import AmountUnreadable, parse_amount
+from council.compensation.money import AmountRefused, amount_problem_message, read_typed_amount
 from council.compensation.service import InvalidAmount, check_currency
 
 #: How the ledger and the own-data file name an entry's activity and status.
@@ -57,9 +57,9 @@ def _currency_code(form, field) -> None:
 def _amount_in_currency(form, field) -> None:
     currency = (form.currency.data or "").upper()
     try:
-        form.amount_minor = parse_amount(field.data, currency)
-    except AmountUnreadable as exc:
-        raise ValidationError(_l("Write the amount as a number with no more decimals than the currency has.")) from exc
+        form.amount_minor = read_typed_amount(field.data, currency)
+    except AmountRefused as exc:
+        raise ValidationError(amount_problem_message(exc)) from exc
 
 
 class RateForm(FlaskForm):

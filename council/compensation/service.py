@@ -66,6 +66,10 @@ class AlreadyPaid(CompensationError):
     """Somebody else settled one of these entries at the same moment."""
 
 
+class SentDifferently(CompensationError):
+    """The same form (its key) sent again with other values: what the first one recorded is kept."""
+
+
 class ReviewNotOpen(CompensationError):
     pass
 
@@ -365,6 +369,12 @@ def adjust(
         adjusts=entry,
         reason=reason.strip(),
     )
+    if (adjustment.adjusts_id, adjustment.amount_minor, adjustment.reason) != (
+        entry.id,
+        amount_minor,
+        reason.strip()[:500],
+    ):
+        raise SentDifferently
     audit.record(dbs, coordinator, "stipend.adjusted", subject=entry.advisor, detail=reason.strip())
     return adjustment
 
@@ -403,6 +413,10 @@ def pay(
     """Settle approved, unpaid entries of one advisor in one currency with one payment."""
     existing = dbs.scalar(select(Payment).where(Payment.idempotency_key == key))
     if existing is not None:
+        settles = set(dbs.scalars(select(PaymentItem.entry_id).where(PaymentItem.payment_id == existing.id)))
+        kept = (existing.advisor_id, existing.method, existing.paid_on, existing.reference, settles)
+        if kept != (advisor.id, method, paid_on, reference.strip()[:200], {e.id for e in entries}):
+            raise SentDifferently
         return existing
     if method not in PAYMENT_METHODS or not entries:
         raise NotPayable
@@ -731,6 +745,8 @@ def record_meeting(
     """
     existing = dbs.scalar(select(Meeting).where(Meeting.idempotency_key == key))
     if existing is not None:
+        if _meeting_as_recorded(dbs, existing) != _meeting_as_sent(title, held_on, duration_minutes, attendance):
+            raise SentDifferently
         return existing
     if not isinstance(duration_minutes, int) or duration_minutes <= 0:
         raise InvalidAmount
@@ -765,6 +781,22 @@ def record_meeting(
     return meeting
 
 
+def _meeting_as_sent(
+    title: str, held_on: date, duration_minutes: int, attendance: dict[User, tuple[str, int]]
+) -> tuple[object, ...]:
+    whole: dict[str, int] = {AttendanceStatus.ATTENDED: duration_minutes, AttendanceStatus.EXCUSED: 0}
+    came = {(advisor.id, str(status), whole.get(status, minutes)) for advisor, (status, minutes) in attendance.items()}
+    return (title.strip(), held_on, duration_minutes, came)
+
+
+def _meeting_as_recorded(dbs: Session, meeting: Meeting) -> tuple[object, ...]:
+    rows = dbs.execute(
+        select(Attendance.user_id, Attendance.status, Attendance.minutes).where(Attendance.meeting_id == meeting.id)
+    )
+    came = {(user_id, str(status), minutes) for user_id, status, minutes in rows}
+    return (meeting.title, meeting.held_on, meeting.duration_minutes, came)
+
+
 class MeetingInPast(CompensationError):
     """A meeting can only be planned for a time still to come."""
 
@@ -782,6 +814,9 @@ def plan_meeting(
 ) -> PlannedMeeting:
     existing = dbs.scalar(select(PlannedMeeting).where(PlannedMeeting.idempotency_key == key))
     if existing is not None:
+        kept = (existing.title, existing.starts_at, existing.duration_minutes, existing.place)
+        if kept != (clean_text(title), starts_at, duration_minutes, clean_text(place)):
+            raise SentDifferently
         return existing
     if starts_at <= now:
         raise MeetingInPast
@@ -826,7 +861,7 @@ def earn_for_other(
     if declines(dbs, advisor.id, Activity.OTHER):
         return None
     rate = rate_on(dbs, Activity.OTHER, on, name=name)
-    return _add_entry(
+    entry = _add_entry(
         dbs,
         advisor_id=advisor.id,
         activity=Activity.OTHER,
@@ -837,3 +872,6 @@ def earn_for_other(
         key=f"other:{key}:{advisor.id}",
         recorded_by=coordinator,
     )
+    if (entry.reference, entry.earned_on) != (name[:300], on):
+        raise SentDifferently
+    return entry

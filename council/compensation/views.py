@@ -49,9 +49,10 @@ from council.compensation.forms import (
 )
 from council.compensation.models import EntryStatus, PaymentPreference, PlannedMeeting, StipendEntry
 from council.compensation.money import (
-    AmountUnreadable,
+    AmountRefused,
+    amount_problem_message,
     format_money,
-    parse_amount,
+    read_typed_amount,
     spreadsheet_safe,
     to_decimal,
 )
@@ -135,13 +136,15 @@ def person_payment(user_id: uuid.UUID):
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
     elif request.method == "POST" and limit_form.validate_on_submit():
         with attempt(
-            AmountUnreadable,
+            AmountRefused,
             service.InvalidAmount,
             field=limit_form.amount,
-            message=_("Write the amount as a number with no more decimals than the currency has."),
+            message=_amount_problem(_("Use a three-letter currency code, for example EUR, USD or JPY.")),
         ) as limiting:
             currency = (limit_form.currency.data or "").upper()
-            amount = parse_amount(limit_form.amount.data, currency) if limit_form.amount.data else None
+            amount = (
+                read_typed_amount(limit_form.amount.data, currency, per_entry=False) if limit_form.amount.data else None
+            )
             service.set_yearly_limit(db.session, current_user, person, amount, currency)
         if limiting.succeeded:
             flash(_("The yearly limit is saved."), "success")
@@ -165,7 +168,7 @@ def person_payment(user_id: uuid.UUID):
         method_labels=METHOD_LABELS,
         money=format_money,
         activity_labels=ACTIVITY_LABELS,
-    )
+    ), (400 if payee_form.errors or limit_form.errors else 200)
 
 
 @bp.get("/stipends/printable")
@@ -241,7 +244,13 @@ def pay_run():
     return _pay_run_page()
 
 
-def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 200):
+def _pay_run_page(
+    planned_form: PlannedMeetingForm | None = None,
+    rate_form: RateForm | None = None,
+    meeting_form: MeetingForm | None = None,
+    other_form: OtherActivityForm | None = None,
+    status: int = 200,
+):
     """The coordinators' stipends page; a form that failed comes back filled in, with its errors."""
     earned = service.entries_with_status(db.session, EntryStatus.EARNED)
     approved = service.entries_with_status(db.session, EntryStatus.APPROVED)
@@ -259,8 +268,8 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
         approve_form=approve_form,
         payment_forms=payment_forms,
         rates=service.rates(db.session),
-        rate_form=RateForm(),
-        meeting_form=_meeting_form(),
+        rate_form=rate_form or RateForm(formdata=None),
+        meeting_form=meeting_form or _meeting_form(),
         totals=service.year_totals(db.session, this_year),
         year=this_year,
         money=format_money,
@@ -268,7 +277,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
         status_labels=STATUS_LABELS,
         preferences=service.preferences_by_user(db.session),
         advisors=_advisors(),
-        other_form=_other_form(),
+        other_form=other_form or _other_form(),
         attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS,
         method_labels=METHOD_LABELS,
@@ -283,9 +292,7 @@ def _pay_run_page(planned_form: PlannedMeetingForm | None = None, status: int = 
 def plan_meeting():
     form = PlannedMeetingForm(prefix="planned")
     if form.validate_on_submit():
-        with attempt(
-            service.MeetingInPast, field=form.starts_at, message=_("Please choose a time that is still to come.")
-        ) as planning:
+        with attempt(service.MeetingInPast, service.SentDifferently) as planning:
             service.plan_meeting(
                 db.session,
                 current_user,
@@ -299,6 +306,9 @@ def plan_meeting():
         if planning.succeeded:
             flash(_("The meeting is planned. Advisors see it on their home page."), "success")
             return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
+        if isinstance(planning.problem, service.SentDifferently):
+            return _pay_run_page(planned_form=_sent_again(form, form.title), status=409)
+        form.starts_at.errors = [_("Please choose a time that is still to come.")]
     return _pay_run_page(planned_form=form, status=400)
 
 
@@ -330,10 +340,20 @@ def record_other():
     form = _other_form(formdata=request.form)
     if form.validate_on_submit():
         advisor = db.session.get_one(User, uuid.UUID(form.advisor.data))
-        with attempt(service.NoRate, message=_("That activity has no rate on that date yet.")) as recording:
+        with attempt(
+            service.NoRate,
+            service.SentDifferently,
+            message=lambda problem: (
+                _sent_differently()
+                if isinstance(problem, service.SentDifferently)
+                else _("That activity has no rate on that date yet.")
+            ),
+        ) as recording:
             entry = service.earn_for_other(
                 db.session, current_user, advisor, name=form.name.data, on=form.on.data, key=form.key.data
             )
+        if isinstance(recording.problem, service.SentDifferently):
+            return _pay_run_page(other_form=_sent_again(form), status=409)
         if recording.succeeded:
             flash(_("The activity is recorded.") if entry else _("They take part in this without payment."), "success")
     else:
@@ -358,26 +378,22 @@ def _advisors():
 @requires_role(Role.COORDINATOR)
 def add_rate():
     form = RateForm()
-    if form.validate_on_submit():
-        with attempt(
-            IntegrityError, message=_("A rate for that activity and currency already starts on that date.")
-        ) as setting:
-            service.set_rate(
-                db.session,
-                current_user,
-                activity=form.activity.data,
-                amount_minor=form.amount_minor,
-                currency=form.currency.data,
-                effective_from=form.effective_from.data,
-                name=form.name.data or "",
-            )
-        if setting.succeeded:
-            flash(
-                _("The rate is saved. It applies from its date; entries already earned keep their amount."), "success"
-            )
-    else:
-        for errors in form.errors.values():
-            flash(" ".join(str(e) for e in errors), "error")
+    if not form.validate_on_submit():  # back with what was typed and why it was refused
+        return _pay_run_page(rate_form=form, status=400)
+    with attempt(
+        IntegrityError, message=_("A rate for that activity and currency already starts on that date.")
+    ) as setting:
+        service.set_rate(
+            db.session,
+            current_user,
+            activity=form.activity.data,
+            amount_minor=form.amount_minor,
+            currency=form.currency.data,
+            effective_from=form.effective_from.data,
+            name=form.name.data or "",
+        )
+    if setting.succeeded:
+        flash(_("The rate is saved. It applies from its date; entries already earned keep their amount."), "success")
     return redirect(url_for("compensation.pay_run"), code=303)
 
 
@@ -414,7 +430,15 @@ def record_payment(advisor_id: uuid.UUID, currency: str):
     with attempt(
         service.AlreadyPaid,
         service.NotPayable,
-        message=_("Someone else has just paid some of these entries. Nothing was recorded twice; please look again."),
+        service.SentDifferently,
+        message=lambda problem: (
+            _(
+                "This payment form was already sent, with other details. The payment it recorded first is kept "
+                "as it was; nothing was recorded twice. If it needs correcting, add a correction to its entries."
+            )
+            if isinstance(problem, service.SentDifferently)
+            else _("Someone else has just paid some of these entries. Nothing was recorded twice; please look again.")
+        ),
     ) as paying:
         payment = service.pay(
             db.session,
@@ -453,7 +477,7 @@ def record_meeting():
         if status:
             minutes = request.form.get(f"minutes-{advisor.id}", "0")
             attendance[advisor] = (status, int(minutes) if minutes.isdigit() else 0)
-    with attempt(service.NoRate, service.InvalidAmount, message=_meeting_problem) as recording:
+    with attempt(service.NoRate, service.InvalidAmount, service.SentDifferently, message=_meeting_problem) as recording:
         service.record_meeting(
             db.session,
             current_user,
@@ -463,12 +487,16 @@ def record_meeting():
             attendance=attendance,
             key=form.key.data,
         )
+    if isinstance(recording.problem, service.SentDifferently):
+        return _pay_run_page(meeting_form=_sent_again(form), status=409)
     if recording.succeeded:
         flash(_("The meeting is recorded and attendance earns its stipend."), "success")
     return redirect(url_for("compensation.pay_run"), code=303)
 
 
 def _meeting_problem(problem: Exception) -> str:
+    if isinstance(problem, service.SentDifferently):
+        return _sent_differently()
     if isinstance(problem, service.NoRate):
         return _("There is no meeting rate for that date yet. Please add one first.")
     return _("For someone who was partly there, give the minutes they attended, up to the meeting's length.")
@@ -481,21 +509,55 @@ def adjust(entry_id: uuid.UUID):
     form = AdjustForm(key=secrets.token_urlsafe(18))
     if form.validate_on_submit():
         with attempt(
-            AmountUnreadable,
+            AmountRefused,
             service.InvalidAmount,
+            service.SentDifferently,
             field=form.amount,
-            message=_("Write a non-zero amount with no more decimals than the currency has."),
+            message=_amount_problem(_("Write a non-zero amount with no more decimals than the currency has.")),
         ) as adjusting:
-            amount = parse_amount(form.amount.data, entry.currency)
+            amount = read_typed_amount(form.amount.data, entry.currency, negative_allowed=True)
             service.adjust(
                 db.session, current_user, entry, amount_minor=amount, reason=form.reason.data, key=form.key.data
             )
         if adjusting.succeeded:
             flash(_("The correction is recorded as a new entry. The original stays as it was."), "success")
             return redirect(url_for("compensation.pay_run"), code=303)
+        if isinstance(adjusting.problem, service.SentDifferently):
+            form.key.data = secrets.token_urlsafe(18)  # sending it from here records it as a new correction
+            return render_template(
+                "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
+            ), 409
     return render_template(
         "compensation/adjust.html", entry=entry, form=form, money=format_money, label=_entry_label(entry)
     ), (400 if form.errors else 200)
+
+
+def _amount_problem(otherwise: str):
+    """What to say about an amount: why it could not be read, that the form was already sent with other
+    values, or, when the service refused it, ``otherwise``."""
+
+    def message(problem: Exception) -> str:
+        if isinstance(problem, service.SentDifferently):
+            return _sent_differently()
+        return amount_problem_message(problem) if isinstance(problem, AmountRefused) else otherwise
+
+    return message
+
+
+def _sent_again(form, field=None):
+    """A form already sent under its key with other values: shown again as typed (the reason beside ``field``,
+    or flashed above), under a fresh key so sending it from there records it as well."""
+    if field is not None:
+        field.errors = [*field.errors, _sent_differently()]
+    form.key.data = secrets.token_urlsafe(18)
+    return form
+
+
+def _sent_differently() -> str:
+    return _(
+        "This form was already sent, with other values. The first version was kept. "
+        "What you entered now is shown again, so nothing is lost: send it again to record it as well."
+    )
 
 
 @bp.get("/admin/stipends/export.csv")

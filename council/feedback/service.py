@@ -67,6 +67,10 @@ class UnknownTarget(FeedbackError):
     """The section or guiding question is not part of this revision."""
 
 
+class SentDifferently(FeedbackError):
+    """The same form (its submission key) sent again with other content: the first version is kept."""
+
+
 def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
 
@@ -504,19 +508,27 @@ def as_writer_sees(dbs: Session, comments: list[Comment], pending: MyPending) ->
 
 def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int) -> uuid.UUID:
     """Check a new comment now, so the writer sees any problem at once, and seal it into the mix. Returns
-    the comment's id. The same form sent twice (its submission key) is one comment."""
+    the comment's id. The same form sent twice (its submission key) is one comment; sent again with other
+    content, it raises SentDifferently."""
     if not review_is_open(revision):
         raise ReviewClosed
     body = _check_draft(revision, draft, limit)
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
     if existing is not None:
-        return _already_posted(existing, key).id
+        kept = _already_posted(existing, key)
+        return _same_again(kept.id, _content(kept.body, kept, str(kept.question_id or "")), draft, body)
     for waiting in mix.pending(dbs, (POST,)):
         if hmac.compare_digest(waiting.payload["submission_key"].encode(), draft.submission_key.encode()):
             comment_id = uuid.UUID(waiting.payload["comment_id"])
             if not hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id)):
                 raise NotYours
-            return comment_id
+            sent = waiting.payload
+            return _same_again(
+                comment_id,
+                (sent["body"], sent["section_key"], sent["question_id"], sent["language"], sent["quote_consent"]),
+                draft,
+                body,
+            )
     comment_id = uuid.uuid4()
     now = utcnow()
     payload = {
@@ -534,6 +546,18 @@ def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
         "day": now.date().isoformat(),
     }
     mix.submit(dbs, POST, payload, participation_key=key)
+    return comment_id
+
+
+def _content(body: str, where: Comment | Draft, question_id: str) -> tuple[str, ...]:
+    return (body, where.section_key, question_id, where.language, str(where.quote_consent))
+
+
+def _same_again(comment_id: uuid.UUID, kept: tuple[str, ...], draft: Draft, body: str) -> uuid.UUID:
+    """The same form sent again is the same comment; sent again with other content, it is refused (the writer
+    is shown what they typed, so nothing is lost) rather than silently dropped."""
+    if kept != _content(body, draft, str(draft.question_id or "")):
+        raise SentDifferently
     return comment_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -79,7 +80,7 @@ def _draft_from(form) -> service.Draft:
 
 def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
-    with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours) as posting:
+    with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours, service.SentDifferently) as posting:
         comment_id = service.send_comment(
             db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
         )
@@ -92,6 +93,11 @@ def _store(revision, draft: service.Draft):
         return None, _("That question is not part of this section. Please choose again.")
     if isinstance(posting.problem, service.NotYours):
         return None, _("This form was already used. Please reload the page and write again.")
+    if isinstance(posting.problem, service.SentDifferently):
+        return None, _(
+            "This form was already sent, with different text. The first version was kept. "
+            "What you typed now is below, so nothing is lost: copy it, or send it as a new comment."
+        )
     flash(_saved_message(), "success")
     return redirect(_section_url(revision, draft.section_key, anchor=f"comment-{comment_id}"), code=303), None
 
@@ -130,7 +136,14 @@ def post_comment(policy_id: uuid.UUID, number: int):
     response, problem = _store(revision, _draft_from(form))
     if response is not None:
         return response
+    return _refused(revision, section_key, form, problem)
+
+
+def _refused(revision, section_key: str, form, problem: str):
+    """Nothing was stored from this form: show it again with the text typed and the reason, under a fresh
+    submission key, so sending it again posts it as a new comment (not the same refusal)."""
     form.body.errors = [problem]
+    form.submission_key.data = secrets.token_urlsafe(24)
     return _show_form_again(revision, section_key, form, status=409)
 
 
@@ -206,8 +219,7 @@ def _post_pending(payload: dict):
     response, problem = _store(revision, _draft_from(form))
     if response is not None:
         return response
-    form.body.errors = [problem]
-    return _show_form_again(revision, payload["section_key"], form, status=409)
+    return _refused(revision, payload["section_key"], form, problem)
 
 
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/comment", methods=["GET"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
@@ -49,3 +50,12 @@ class VoteForm(FlaskForm):
     block_reason = TextAreaField(
         _l("If you block, please say why (posted as an anonymous comment)"), validators=[Length(max=2000)]
     )
+
+    def validate(self, extra_validators=None) -> bool:
+        """A field sent twice (two choices) is refused: WTForms would quietly read only the first."""
+        valid = super().validate(extra_validators)
+        for field in (self.choice, self.block_reason):
+            if len(request.form.getlist(field.name)) > 1:
+                field.errors = [*field.errors, _l("Please send one answer only.")]
+                valid = False
+        return valid

@@ -56,7 +56,9 @@ def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
         },
         follow_redirects=True,
     )
-    assert "no more decimals than the currency has" in bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "Amounts in JPY have no decimals" in bad.get_data(as_text=True)
+    assert 'value="12.5"' in bad.get_data(as_text=True)  # what was typed comes back with the reason
     with app.app_context():
         [rate] = db.session.scalars(select(StipendRate)).all()
         assert (rate.amount_minor, rate.currency) == (1550, "EUR")

@@ -6,7 +6,7 @@ day. ``polls.min_unanimous``: fewer ballots than this, all for one answer, and t
 Plain ADD COLUMN on both engines: on SQLite a batch copy of ``polls`` would drop its triggers.
 
 Revision ID: 0013_coarse_counts
-Revises: 0011_sealed_state
+Revises: 0012_forward_only
 Create Date: 2026-12-03 11:50:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_coarse_counts'
-down_revision = '0011_sealed_state'
+down_revision = '0012_forward_only'
 branch_labels = None
 depends_on = None
 
