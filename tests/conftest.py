@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from council import create_app
@@ -18,6 +19,11 @@ from council.accounts import service as accounts
 from council.accounts.models import Role
 from council.config import normalise_database_url
 from council.extensions import db
+
+# Property tests judge results, never speed: on a busy two-core machine one example can take longer than
+# Hypothesis's default 200 ms deadline, which would fail a correct test now and then.
+settings.register_profile("council", deadline=None)
+settings.load_profile("council")
 
 #: Low scrypt cost for speed; the production cost is measured by ``make bench``.
 TEST_SCRYPT_LOG_N = 12
