@@ -5,8 +5,9 @@ Advisors comment and vote through real requests to gunicorn; their actions wait 
 
 - inside its transaction, after it has opened the envelopes and begun writing the batch (held there by
   the test: on PostgreSQL a lock on ``ballots`` that the batch's ballot rows wait for; on SQLite a
-  slow trigger on ``ballots``, and the process stopped (SIGSTOP) while it still holds the write lock). Nothing is applied, every envelope still waits and still opens, and votes sent before the next
-  flush replace the waiting ones; the next flush applies every action exactly once.
+  slow trigger on ``ballots``, and the process stopped (SIGSTOP) while it still holds the write lock).
+  Nothing is applied, every envelope still waits and still opens, and votes sent before the next flush
+  replace the waiting ones; the next flush applies every action exactly once.
 - after its commit, before the old epoch key is overwritten (the key file is swapped for a FIFO, so the
   read in ``forget_previous`` blocks). Everything is applied once, the pool is empty, and the next flush
   overwrites the old key.
