@@ -139,7 +139,7 @@ class Database:
                 connection.execute(text("CREATE TABLE slow_rows (n INTEGER)"))
                 connection.execute(
                     text(
-                        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 4000) "
+                        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 6000) "
                         "INSERT INTO slow_rows SELECT n FROM c"
                     )
                 )
