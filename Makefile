@@ -58,7 +58,8 @@ bench: setup
 	$(BIN)/python -m tests.bench
 
 # Two app servers sharing a temporary PostgreSQL and Redis under Locust (tests/load/scale.py).
-# SCALE_ADVISORS and SCALE_SECONDS size the run.
+# SCALE_ADVISORS and SCALE_SECONDS size the run; the tick runs every SCALE_TICK_SECONDS (default 10), and
+# the run reports how long a comment waits in the mix before staff and other advisors can read it.
 scale: setup
 	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.load.scale

@@ -125,7 +125,8 @@ def submit(
     if kind not in _handlers:
         raise RuntimeError(f"no handler for mix action {kind!r}")
     _hold_off_flushes(dbs)
-    current = key_store().keys().current
+    keys = key_store().keys()
+    current = keys.current
     envelope = MixEnvelope(
         id=uuid.uuid4(),
         sealed=seal(current, _pad(kind, payload), _ASSOCIATED),
@@ -133,12 +134,15 @@ def submit(
         ballot_key=ballot_key(current, ballot_tag) if ballot_tag is not None else None,
     )
     _forget_opened(dbs)
-    if envelope.ballot_key is None:
+    if ballot_tag is None:
         dbs.add(envelope)
         dbs.flush()
         return envelope
+    # After a flush that stopped before its commit, the pending vote may be keyed under the previous epoch
+    # key: it is replaced all the same, or the next flush would apply both votes in random order.
+    pending_keys = [ballot_key(key, ballot_tag) for key in keys.all()]
     for _ in range(3):
-        dbs.execute(delete(MixEnvelope).where(MixEnvelope.ballot_key == envelope.ballot_key))
+        dbs.execute(delete(MixEnvelope).where(MixEnvelope.ballot_key.in_(pending_keys)))
         try:
             with dbs.begin_nested():
                 dbs.add(envelope)

@@ -346,6 +346,24 @@ def test_one_advisor_one_ballot_with_two_quick_votes(app, people, poll):
     assert _ballots(app, poll) == (["abstain"], 1)
 
 
+def test_a_vote_changed_after_a_failed_flush_replaces_the_one_waiting_under_the_old_key(app, people, poll, monkeypatch):
+    _send_vote(app, "willow", poll, "agree")
+    original = mix._handlers["ballot.cast"]
+
+    def fails(dbs, payload):
+        raise RuntimeError("the server stops mid-flush")
+
+    monkeypatch.setitem(mix._handlers, "ballot.cast", fails)
+    with pytest.raises(RuntimeError):
+        flush_mix(app)
+    monkeypatch.setitem(mix._handlers, "ballot.cast", original)
+    # Sealed under the new epoch key while the waiting vote is keyed under the previous one.
+    _send_vote(app, "willow", poll, "disagree")
+    assert len(envelopes(app)) == 1
+    flush_mix(app)
+    assert _ballots(app, poll) == (["disagree"], 1)
+
+
 def test_a_poll_closing_counts_the_votes_waiting(app, people, poll):
     from council.voting.models import Poll
 

@@ -1,5 +1,6 @@
 """Advisors sign in once, then vote and change their vote on one poll, as fast as the server lets them."""
 
+import json
 import os
 import random
 from itertools import count
@@ -12,6 +13,9 @@ POLL = os.environ["COUNCIL_LOAD_POLL"]
 PASSWORD = os.environ["COUNCIL_LOAD_PASSWORD"]
 _numbers = count(1)
 VOTERS_WHO_SUCCEEDED: set[str] = set()
+#: Advisors whose last vote got no answer (the run ended while it was on its way, or the connection was
+#: cut under load): the server may or may not have counted it, and either is right.
+VOTERS_CUT_OFF: set[str] = set()
 
 
 class Advisor(HttpUser):
@@ -25,6 +29,7 @@ class Advisor(HttpUser):
     @task(3)
     def vote(self):
         choice = random.choice(["agree", "abstain", "disagree"])
+        VOTERS_CUT_OFF.add(self.login_name)
         with self.client.post(
             f"/polls/{POLL}",
             name="vote",
@@ -32,6 +37,8 @@ class Advisor(HttpUser):
             catch_response=True,
             data={"csrf_token": self.token, "choice": choice},
         ) as response:
+            if response.status_code:  # 0: no answer came back
+                VOTERS_CUT_OFF.discard(self.login_name)
             if response.status_code == 303:
                 VOTERS_WHO_SUCCEEDED.add(self.login_name)
                 response.success()
@@ -46,4 +53,4 @@ class Advisor(HttpUser):
 @events.quitting.add_listener
 def _report_voters(environment, **_kwargs):
     with open(os.environ["COUNCIL_LOAD_VOTERS_FILE"], "w") as out:
-        out.write("\n".join(sorted(VOTERS_WHO_SUCCEEDED)))
+        json.dump({"voters": sorted(VOTERS_WHO_SUCCEEDED), "cut_off": sorted(VOTERS_CUT_OFF)}, out)

@@ -15,6 +15,12 @@ are sent to both servers at once. Then:
 - the figures (requests per second, p50 and p99 per page kind) are printed beside a bare
   Flask + Jinja + SQLAlchemy page served by gunicorn and read by Locust in the same run.
 
+While they act, ``flask council tick`` runs every SCALE_TICK_SECONDS (default 10: a short epoch, where
+production's cron runs it every five minutes), as cron would, and the report gives the delay a comment
+takes from its post to being stored for staff and other advisors to read: in seconds and in epochs (the
+ticks that ran meanwhile), median and longest, and how many still waited at the end of the run for
+lack of MIX_MIN_ADVISORS advisors in the pool (a round's close applies them).
+
 SCALE_ADVISORS (default 40) and SCALE_SECONDS (default 30) size the run; advisors act every 1 to
 3 seconds, which an otherwise idle two-core machine serves without a standing queue, so p50 and
 p99 show the work a page takes rather than time spent waiting in line (the report says when the
@@ -26,11 +32,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from limits import parse_many
@@ -39,8 +49,18 @@ from council import config as defaults
 from council.config import normalise_database_url
 from tests.load.browsing import csrf_token, hidden_value, sign_in
 from tests.load.postgres import server_binaries, temporary_postgres
-from tests.load.run import PASSWORD, Council, apply_waiting_actions, count_ballots, prepare, server_environment
+from tests.load.run import (
+    PASSWORD,
+    Council,
+    apply_waiting_actions,
+    ballots_whole,
+    count_ballots,
+    prepare,
+    server_environment,
+)
 from tests.load.servers import (
+    BIN,
+    PROJECT_ROOT,
     free_port,
     gunicorn,
     print_stats,
@@ -103,6 +123,112 @@ def _stored(url: str, instance: Path, poll_id: str) -> tuple[Counter, set[str]]:
         )
         db.engine.dispose()
     return comments, voted
+
+
+@dataclass
+class Ticks:
+    """What the tick loop saw: when each tick ended, and which comments each one stored."""
+
+    #: Wall-clock time each tick ended (its flush committed by then), in order, and how long each took.
+    ended: list[float] = field(default_factory=list)
+    took: list[float] = field(default_factory=list)
+    #: Ticks that applied the pool, that found fewer than MIX_MIN_ADVISORS advisors in it, that found it empty.
+    flushed: int = 0
+    waited: int = 0
+    empty: int = 0
+    failed: int = 0
+    #: submission key -> index of the tick after which it was first stored.
+    stored_by: dict[str, int] = field(default_factory=dict)
+
+
+def _stored_keys(engine) -> set[str]:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return {str(key) for key in connection.execute(text("SELECT submission_key FROM comments")).scalars()}
+
+
+@contextmanager
+def tick_loop(url: str, environment: dict[str, str], every: float):
+    """``flask council tick`` every ``every`` seconds in a process of its own, as cron runs it, until the block
+    ends; after each tick, the comments stored so far are read, to time when each became visible."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    ticks = Ticks()
+    stop = threading.Event()
+    engine = create_engine(normalise_database_url(url), poolclass=NullPool)
+    env = {**environment, "FLASK_APP": "council"}
+
+    def run() -> None:
+        seen = _stored_keys(engine)
+        # On a fixed beat, as cron keeps one, however long each tick takes.
+        beat = time.monotonic()
+        while not stop.wait(max(0.0, (beat := beat + every) - time.monotonic())):
+            began = time.monotonic()
+            done = subprocess.run(
+                [str(BIN / "flask"), "council", "tick"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            ticks.ended.append(time.time())
+            ticks.took.append(time.monotonic() - began)
+            if done.returncode != 0:
+                ticks.failed += 1
+                print(f"  a tick failed ({done.returncode}): {done.stderr[-2000:]}", file=sys.stderr)
+            elif "wait for more advisors" in done.stdout:
+                ticks.waited += 1
+            elif done.stdout.startswith("0 anonymous actions applied, 0 "):
+                ticks.empty += 1
+            else:
+                ticks.flushed += 1
+            now = _stored_keys(engine)
+            for key in now - seen:
+                ticks.stored_by[key] = len(ticks.ended) - 1
+            seen = now
+
+    thread = threading.Thread(target=run, name="scale-tick", daemon=True)
+    thread.start()
+    try:
+        yield ticks
+    finally:
+        stop.set()
+        thread.join(180)
+        engine.dispose()
+
+
+def _epochs(count: float) -> str:
+    return f"{count:g} epoch" + ("" if count == 1 else "s")
+
+
+def report_delay(ticks: Ticks, every: float, posted_at: dict[str, float], accepted: dict[str, str]) -> str:
+    """How long an accepted comment took from its post to the tick that stored it, in seconds and in epochs
+    (ticks that ended after the post, the one that stored it included)."""
+    seconds, epochs = [], []
+    for key in accepted:
+        if key not in posted_at or key not in ticks.stored_by:
+            continue
+        posted, by = posted_at[key], ticks.stored_by[key]
+        seconds.append(ticks.ended[by] - posted)
+        epochs.append(sum(1 for ended in ticks.ended[: by + 1] if ended > posted))
+    waiting = sum(1 for key in accepted if key in posted_at and key not in ticks.stored_by)
+    header = (
+        f"  comment delay, from its post to stored for staff and other advisors (tick every {every:g} s, "
+        f"MIX_MIN_ADVISORS {defaults.MIX_MIN_ADVISORS}; {len(ticks.ended)} ticks: {ticks.flushed} flushed, "
+        f"{ticks.waited} waited for more advisors, {ticks.empty} found nothing to apply; a tick, its process "
+        f"started included, took {statistics.median(ticks.took) if ticks.took else 0:.1f} s at the median):"
+    )
+    if not seconds:
+        return f"{header}\n    no comment was stored by a tick during the run; {waiting} waited until the end"
+    return (
+        f"{header}\n    {len(seconds)} comments stored by a tick: median {statistics.median(seconds):.1f} s "
+        f"({_epochs(statistics.median(epochs))}), longest {max(seconds):.1f} s ({_epochs(max(epochs))}), "
+        f"{sum(1 for n in epochs if n == 1)} stored by the first tick after their post; "
+        f"{waiting} still waiting when the run ended (stored by the closing flush)"
+    )
 
 
 def _client(address: str):
@@ -175,6 +301,7 @@ def check_comment_limit(servers: list[str], council: Council, login_name: str) -
 def main() -> None:
     advisors = int(os.environ.get("SCALE_ADVISORS", "40"))
     seconds = int(os.environ.get("SCALE_SECONDS", "30"))
+    tick_every = float(os.environ.get("SCALE_TICK_SECONDS", "10"))
     print(
         f"scale test: {SERVERS} app servers (gunicorn, {WORKERS} workers each) sharing one PostgreSQL and one "
         f"Redis; {advisors} advisors for {seconds} s, Locust"
@@ -233,30 +360,33 @@ def main() -> None:
         ready = time.monotonic()
 
         results_file = work / "results.json"
-        # No --host: it would send the bare page's readers to an app server too.
-        run_locust(
-            Path(__file__).with_name("scale_locustfile.py"),
-            host=None,
-            users=advisors + BARE_READERS,
-            spawn_rate=max(advisors // 5, 1),
-            seconds=seconds,
-            csv_prefix=work / "scale",
-            stop_timeout=STOP_TIMEOUT,
-            env={
-                "COUNCIL_SCALE_WAIT_MIN": str(WAIT[0]),
-                "COUNCIL_SCALE_WAIT_MAX": str(WAIT[1]),
-                "COUNCIL_SCALE_SERVERS": ",".join(servers),
-                "COUNCIL_SCALE_BARE": f"http://127.0.0.1:{bare_port}",
-                "COUNCIL_SCALE_POLICY": council.policy_id,
-                "COUNCIL_SCALE_REVISION": str(council.number),
-                "COUNCIL_SCALE_SECTIONS": ",".join(council.section_keys),
-                "COUNCIL_SCALE_POLL": council.poll_id,
-                "COUNCIL_SCALE_PASSWORD": PASSWORD,
-                "COUNCIL_SCALE_POSTS_PER_ADVISOR": str(POSTS_PER_ADVISOR),
-                "COUNCIL_SCALE_BARE_READERS": str(BARE_READERS),
-                "COUNCIL_SCALE_RESULTS": str(results_file),
-            },
-        )
+        # The ticks run while the advisors act, then stop: what still waits is applied below, as a
+        # round's close would.
+        with tick_loop(url, environment, tick_every) as ticks:
+            # No --host: it would send the bare page's readers to an app server too.
+            run_locust(
+                Path(__file__).with_name("scale_locustfile.py"),
+                host=None,
+                users=advisors + BARE_READERS,
+                spawn_rate=max(advisors // 5, 1),
+                seconds=seconds,
+                csv_prefix=work / "scale",
+                stop_timeout=STOP_TIMEOUT,
+                env={
+                    "COUNCIL_SCALE_WAIT_MIN": str(WAIT[0]),
+                    "COUNCIL_SCALE_WAIT_MAX": str(WAIT[1]),
+                    "COUNCIL_SCALE_SERVERS": ",".join(servers),
+                    "COUNCIL_SCALE_BARE": f"http://127.0.0.1:{bare_port}",
+                    "COUNCIL_SCALE_POLICY": council.policy_id,
+                    "COUNCIL_SCALE_REVISION": str(council.number),
+                    "COUNCIL_SCALE_SECTIONS": ",".join(council.section_keys),
+                    "COUNCIL_SCALE_POLL": council.poll_id,
+                    "COUNCIL_SCALE_PASSWORD": PASSWORD,
+                    "COUNCIL_SCALE_POSTS_PER_ADVISOR": str(POSTS_PER_ADVISOR),
+                    "COUNCIL_SCALE_BARE_READERS": str(BARE_READERS),
+                    "COUNCIL_SCALE_RESULTS": str(results_file),
+                },
+            )
         rows = read_stats(work / "scale")
         results = json.loads(results_file.read_text())
 
@@ -308,12 +438,13 @@ def main() -> None:
         f"{'OK' if comments_ok else 'MISMATCH'}"
     )
     voters, cut_off = set(results["voters"]), set(results["unanswered_voters"])
-    ballots_ok = ballots == voted == len(voted_names) and voters <= voted_names <= voters | cut_off
+    ballots_ok = ballots_whole(ballots, voted, voted_names, voters, cut_off)
     print(
         f"  ballots {ballots}, roll says voted {voted}, advisors whose vote was accepted {len(voters)} (a vote cut off "
         f"by the end of the run: {len(cut_off)}), each of them on the roll and nobody else: "
         f"{'OK' if ballots_ok else 'MISMATCH'}"
     )
+    print(report_delay(ticks, tick_every, results["posted_at"], results["comments"]))
     print(f"  {sign_in_report}: {'OK' if sign_in_held else 'NOT HELD'}")
     print(f"  {comment_report}: {'OK' if comment_held else 'NOT HELD'}")
     total = time.monotonic() - started
@@ -323,6 +454,8 @@ def main() -> None:
         problems.append("a comment was lost, doubled or stored unconfirmed")
     if not ballots_ok:
         problems.append("a ballot was lost or doubled")
+    if ticks.failed:
+        problems.append(f"{ticks.failed} ticks failed")
     if not (sign_in_held and comment_held):
         problems.append("a rate limit did not hold across both servers")
     if results["sign_in_refused"]:

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import secrets
+import time
 from collections import Counter
 
 import gevent
@@ -38,6 +39,8 @@ REVISION_PATH = f"/policies/{POLICY}/revisions/{NUMBER}"
 _numbers = itertools.count(1)
 #: submission key -> where the server said the comment is (its redirect).
 ACCEPTED_COMMENTS: dict[str, str] = {}
+#: submission key -> when its form was sent (seconds since the epoch), to time how long it waits in the mix.
+POSTED_AT: dict[str, float] = {}
 VOTERS: set[str] = set()
 #: Sent but never answered, because the run ended while they were on their way: the server may or
 #: may not have stored them, and either is right.
@@ -120,6 +123,7 @@ class Advisor(HttpUser):
             "body": f"Part of this worries me ({secrets.token_hex(4)}): say who reads the notes.",
         }
         UNANSWERED_COMMENTS.add(form["submission_key"])
+        POSTED_AT[form["submission_key"]] = time.time()
         if random.random() < TWICE:
             first, second = self.server(), self.server()
             sends = [
@@ -167,6 +171,7 @@ def _report(environment, **_kwargs):
         json.dump(
             {
                 "comments": ACCEPTED_COMMENTS,
+                "posted_at": POSTED_AT,
                 "voters": sorted(VOTERS),
                 "sent_twice": SENT_TWICE,
                 "per_server": PER_SERVER,
