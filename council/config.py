@@ -49,6 +49,12 @@ LOG_REQUESTS = True
 #: enough to tell who was posting when. Turn it on only for a short investigation, and say so.
 LOG_IP_ADDRESSES = False
 
+#: A write request that PostgreSQL stops for a serialization failure or a deadlock (SQLSTATE 40001,
+#: 40P01) runs again, up to this many times in all, after a random wait of up to
+#: TRANSACTION_RETRY_SECONDS * 2**n; then the person sees "This changed while you were working".
+TRANSACTION_TRIES = 4
+TRANSACTION_RETRY_SECONDS = 0.05
+
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
 #: A summary names a language only when at least this many comments were written in it and this many
