@@ -98,13 +98,13 @@ class _RequestState:
         self.current = session._get_current_object()  # type: ignore[attr-defined]
         self.entries = copy.deepcopy(dict(self.current))
         self.attributes = dict(vars(self.current))
-        self.g = dict(vars(g._get_current_object()))  # type: ignore[attr-defined]
+        self.g = dict(vars(g._get_current_object()))
 
     def restore(self) -> None:
         dict.clear(self.current)
         dict.update(self.current, copy.deepcopy(self.entries))
         vars(self.current).update(self.attributes)
-        globals_ = vars(g._get_current_object())  # type: ignore[attr-defined]
+        globals_ = vars(g._get_current_object())
         globals_.clear()
         globals_.update(self.g)
 
