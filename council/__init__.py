@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from council.i18n import select_locale, select_timezone
+    from council.i18n import init_translations, select_locale, select_timezone
 
     babel.init_app(
         app,
@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         timezone_selector=select_timezone,
         default_translation_directories=str(PROJECT_ROOT / "translations"),
     )
+    init_translations(app)
 
     from council.accounts.access import init_access
     from council.accounts.sessions import ServerSessionInterface
