@@ -2,7 +2,9 @@
 
 Precedence: the language chosen in this browser (the switcher, or the person's saved
 preference, put there when they sign in: it is stored sealed, see ``accounts.state``),
-else the browser's Accept-Language, else English.
+else the browser's Accept-Language, else English. The choice is kept in the session and, so that
+it outlives it (an idle timeout, a sign-out, a closed browser), in a long-lived cookie holding only
+the locale (``language_cookie_name``; written by ``accounts.sessions``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ LANGUAGE_NAMES = {
 }
 
 SESSION_LOCALE_KEY = "locale"
+#: How long the language cookie lasts: a choice of language is not a secret, and has to survive.
+LANGUAGE_COOKIE_SECONDS = 400 * 24 * 3600
+
+
+def language_cookie_name(app: Flask) -> str:
+    """``__Host-council-lang`` in production, like the session cookie's ``__Host-`` name."""
+    return app.config["SESSION_COOKIE_NAME"] + "-lang"
+
+
+def chosen_language(app: Flask) -> str | None:
+    """The language this browser's cookie holds, if it is one the site speaks."""
+    chosen = request.cookies.get(language_cookie_name(app))
+    return chosen if chosen in app.config["LANGUAGES"] else None
 
 
 def supported_locales() -> list[str]:
@@ -43,6 +58,10 @@ def select_locale() -> str:
     supported = supported_locales()
     chosen = session.get(SESSION_LOCALE_KEY)
     if chosen in supported:
+        return chosen
+    # An error page drawn when the session could not be opened (the database away) still has the cookie.
+    chosen = chosen_language(current_app)
+    if chosen:
         return chosen
     return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
 

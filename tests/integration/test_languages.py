@@ -1,15 +1,20 @@
-"""Every page in every language, and a translation that cannot take a page down.
+"""Every page in every language, a translation that cannot take a page down, and a language choice
+that outlives the session.
 
 The demo site is walked by each kind of visitor in each shipped language, following the links of the
-pages as a person would: no page fails, and the templates drawn are listed. A catalog with broken
+pages as a person would: no page fails, and every page template is drawn. A catalog with broken
 entries planted in a copy of the translations still draws its pages, in English for those messages.
+The language chosen in a browser stays in a cookie of its own, holding only the locale, so the pages
+after an idle timeout, a sign-out or a closed browser are in it.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 from collections import deque
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,11 +24,16 @@ from babel.messages.pofile import read_po
 from flask import template_rendered
 from sqlalchemy import select
 
-from council import config
+from council import config, create_app
+from council.accounts.models import Role
+from council.accounts.sessions import state_cookie_name
+from council.db_types import utcnow
 from council.demo import load_demo
 from council.extensions import db
+from council.i18n import language_cookie_name
 from council.policies.models import Revision, RevisionStatus
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.sessions import set_idle_deadline
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = config.LANGUAGES
@@ -199,3 +209,84 @@ def test_a_broken_translation_falls_back_to_english_and_the_error_page_still_ren
         assert gettext("Error code: %(code)d", code=7) == "Error code: 7"
     warnings = [line for line in capsys.readouterr().err.splitlines() if "translation_unusable" in line]
     assert warnings and all('"locale":"fr"' in line for line in warnings)
+
+
+# --- The language choice outlives the session -----------------------------------------------
+
+TIMED_OUT = "You were signed out because the page was left unused for a while. Please sign in again."
+
+
+def _arabic(source: str) -> str:
+    with open(ROOT / "translations" / "ar" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle, locale="ar")[source].string
+
+
+def _arabic_advisor(app, people):
+    people.make("willow", Role.ADVISOR)
+    client = app.test_client()
+    sign_in(client, "willow")
+    assert submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/").status_code == 303
+    cookie = client.get_cookie(language_cookie_name(app))
+    assert cookie is not None and cookie.value == "ar", "the choice is kept in a cookie of its own, holding only it"
+    return client
+
+
+def _is_arabic(response) -> bool:
+    return '<html lang="ar" dir="rtl"' in response.get_data(as_text=True)
+
+
+def test_after_an_idle_timeout_the_signed_out_notice_is_in_the_chosen_language(app, people):
+    client = _arabic_advisor(app, people)
+    set_idle_deadline(app, client, utcnow() - timedelta(minutes=1))
+    response = client.get("/account", follow_redirects=True)
+    assert _is_arabic(response) and _arabic(TIMED_OUT) in response.get_data(as_text=True)
+
+
+def test_signed_out_sign_in_and_error_pages_keep_the_language_after_the_browser_closed(app, people):
+    client = _arabic_advisor(app, people)
+    # The browser closed: its session cookies are gone; the language cookie, long-lived, is not one of them.
+    for name in (app.config["SESSION_COOKIE_NAME"], state_cookie_name(app)):
+        client.delete_cookie(name)
+    assert _is_arabic(client.get("/login")), "the sign-in page"
+    assert _is_arabic(client.get("/signed-out")), "the signed-out page"
+    assert _is_arabic(client.get("/no-such-page")), "an error page"
+    assert client.get("/account").status_code == 302, "signed out indeed"
+
+
+def _language_header(app, response) -> str:
+    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(language_cookie_name(app) + "=")]
+    assert len(headers) == 1, response.headers.getlist("Set-Cookie")
+    return headers[0]
+
+
+def test_the_language_cookie_holds_only_the_locale_lives_long_and_goes_with_the_quick_exit(app, people):
+    client = _arabic_advisor(app, people)
+    response = client.post("/language", data={"locale": "fr", "next": "/", "csrf_token": csrf_token(client.get("/"))})
+    header = _language_header(app, response)
+    assert header.startswith(f"{language_cookie_name(app)}=fr;"), "the locale and nothing else"
+    assert int(re.search(r"Max-Age=(\d+)", header).group(1)) >= 180 * 24 * 3600, "long-lived"
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
+    # "Follow my browser" in the preferences forgets it.
+    submit(client, "/account/preferences", {"locale": "", "descriptive_titles": "neutral"}, form_url="/account")
+    assert client.get_cookie(language_cookie_name(app)) is None
+    client.post("/language", data={"locale": "ar", "next": "/", "csrf_token": csrf_token(client.get("/"))})
+    assert client.get_cookie(language_cookie_name(app)).value == "ar"
+    # The quick exit leaves nothing behind, this cookie included.
+    client.get("/exit")
+    assert client.get_cookie(language_cookie_name(app)) is None
+
+
+def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
+    production = create_app(
+        {
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    response = production.test_client().post("/language", data={"locale": "es"}, base_url="https://council.test")
+    header = _language_header(production, response)
+    assert header.startswith("__Host-council-lang=es;") and "Secure" in header and "SameSite=Lax" in header
