@@ -174,12 +174,19 @@ def log_warning(event: str, **details) -> None:
 
 # --- Libraries' own lines, whatever level the operator sets ----------------------------
 
-#: The loggers whose lines are made safe: SQLAlchemy's (statements, parameters, rows, pool events) and
-#: gunicorn's. The filter sits on each of these loggers and every logger below them that exists when
+#: The loggers whose lines are made safe: SQLAlchemy's (statements, parameters, rows, pool events),
+#: gunicorn's, and Flask-Limiter's (a breach names its key: an address, or a hash of a session token). The filter sits on each of these loggers and every logger below them that exists when
 #: the app starts (a record meets only the filters of the logger it was made on), and on the handlers
 #: Council installs and those of the root logger, for loggers made later.
-SCRUBBED_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm", "gunicorn.error", "gunicorn.access")
-_SCRUBBED_PREFIXES = ("sqlalchemy", "gunicorn")
+SCRUBBED_LOGGERS = (
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "sqlalchemy.orm",
+    "gunicorn.error",
+    "gunicorn.access",
+    "flask-limiter",
+)
+_SCRUBBED_PREFIXES = ("sqlalchemy", "gunicorn", "flask-limiter")
 
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 #: Hexadecimal runs long enough to be a tag, a key, a hashed id or a token.
@@ -189,7 +196,12 @@ _SQL_LITERAL = re.compile(r"'(?:[^'\\]|'')*'")
 #: A quoted value as Python's repr writes strings and bytes.
 _QUOTED = re.compile(r"""(?<![\w])[bu]?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 #: A path (with its query string): the address of a comment, a person, a poll.
-_PATH = re.compile(r"(?<![\w:/.~-])/[^\s\"'<>]*")
+_PATH = re.compile(r"(?<![\w:/.~-])/[^\s\"'<>]+")
+#: An IPv4 address, or a compressed IPv6 one.
+_IP_ADDRESS = re.compile(
+    r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])|(?<![\w:])(?:[0-9a-f]{1,4}:)*[0-9a-f]{0,4}::(?:[0-9a-f]{1,4}:?)*(?![\w:])",
+    re.I,
+)
 _GUNICORN_URI = re.compile(r"^Error handling request")
 _ADDRESS = re.compile(r"ip=\S+?(?=:\s|\s|$)")
 #: SQLAlchemy's echo of a statement's parameters ("[cached since 1s ago] (...)") and of result rows.
@@ -237,9 +249,9 @@ class LibraryLineFilter(logging.Filter):
             record.args = (method,) if method else ()
         else:
             message = record.getMessage()
-            if not self.keep_addresses:
-                message = _ADDRESS.sub("ip=(not logged)", message)
             statement = record.name.startswith("sqlalchemy.engine") and not record.args
+            if not self.keep_addresses and not statement:
+                message = _IP_ADDRESS.sub("(address)", _ADDRESS.sub("ip=(not logged)", message))
             record.msg, record.args = scrub(message, statement=statement), ()
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = _exception_summary(record.exc_info)

@@ -433,3 +433,30 @@ def test_gunicorn_at_debug_with_its_access_log_on_prints_no_path_with_an_id(app,
         assert value not in text, value
     assert not UUID_PATTERN.search(text)
     assert not re.search(r'"(GET|POST) /', text), "no access line"
+
+
+def test_a_rate_limit_breach_line_names_no_address_or_session(app_factory):
+    """Flask-Limiter logs each breach with its key: the visitor's address, or a hash of their session token."""
+    limiter_log = logging.getLogger("flask-limiter")
+    captured: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            captured.append(record.getMessage())
+
+    keep = Keep()
+    limiter_log.addHandler(keep)
+    level, disabled = limiter_log.level, limiter_log.disabled
+    limiter_log.setLevel(logging.INFO)
+    limiter_log.disabled = False
+    session_hash = "ab" * 32
+    try:
+        app_factory()
+        for key in (ADDRESS, f"comment:{session_hash}", "2001:db8::7"):
+            limiter_log.info("ratelimit %s (%s) exceeded at endpoint: %s", "10 per 5 minute", key, "accounts.login")
+    finally:
+        limiter_log.removeHandler(keep)
+        limiter_log.setLevel(level)
+        limiter_log.disabled = disabled
+    assert len(captured) == 3 and all("exceeded at endpoint: accounts.login" in line for line in captured)
+    assert not any(secret in line for line in captured for secret in (ADDRESS, session_hash, "2001:db8::7"))
