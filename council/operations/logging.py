@@ -175,9 +175,10 @@ def log_warning(event: str, **details) -> None:
 # --- Libraries' own lines, whatever level the operator sets ----------------------------
 
 #: The loggers whose lines are made safe: SQLAlchemy's (statements, parameters, rows, pool events),
-#: gunicorn's, and Flask-Limiter's (a breach names its key: an address, or a hash of a session token). The filter sits on each of these loggers and every logger below them that exists when
-#: the app starts (a record meets only the filters of the logger it was made on), and on the handlers
-#: Council installs and those of the root logger, for loggers made later.
+#: gunicorn's, and Flask-Limiter's (a breach names its key: an address, or a hash of a session token).
+#: The filter sits on each of these loggers and every logger below them that exists when the app
+#: starts (a record meets only the filters of the logger it was made on), and on the handlers Council
+#: installs and those of the root logger, for loggers made later.
 SCRUBBED_LOGGERS = (
     "sqlalchemy.engine",
     "sqlalchemy.pool",
