@@ -13,6 +13,10 @@ The web server's own request lines are no better than an access log (address, ra
 string), so they are switched off here: gunicorn's access log is disabled whatever its
 configuration says, gunicorn's error lines lose the request's URI and the client's address, and
 the development server's request lines are dropped outside development.
+
+Whatever levels an operator sets, the lines of SQLAlchemy, gunicorn and Flask-Limiter pass through
+``LibraryLineFilter``: no result rows, no statement parameters, no quoted values, ids, tags, keys,
+paths or addresses (docs/threat-model.md, "Logs"). Production refuses SQL echo at start-up.
 """
 
 from __future__ import annotations
