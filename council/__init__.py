@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from council.i18n import select_locale, select_timezone
+    from council.i18n import init_translations, select_locale, select_timezone
 
     babel.init_app(
         app,
@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         timezone_selector=select_timezone,
         default_translation_directories=str(PROJECT_ROOT / "translations"),
     )
+    init_translations(app)
 
     from council.accounts.access import init_access
     from council.accounts.sessions import ServerSessionInterface
@@ -120,6 +121,7 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     production = app.config["ENVIRONMENT"] == "production"
     if production:
         _refuse_weak_secrets(app.config, Path(app.instance_path))
+        _refuse_sql_echo(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
     if not app.config.get("PAYEE_DATA_KEY"):
@@ -166,6 +168,26 @@ def _refuse_weak_secrets(config, instance: Path) -> None:
             "COUNCIL_PAYEE_DATA_KEY_FILE naming files that hold them, each to its own random value of at least "
             f"{SECRET_MIN_BYTES} bytes: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'. "
             "Council will not run in production with a missing, example or development secret."
+        )
+
+
+#: Engine options that make SQLAlchemy write statements' values (what people typed, ids, tags) to a log.
+_ECHO_OPTIONS = ("echo", "echo_pool")
+
+
+def _refuse_sql_echo(config) -> None:
+    """Production never echoes SQL or shows a statement's parameters: Council's log filters take values
+    out of SQLAlchemy's lines, and this keeps them from being written in the first place."""
+    options = config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    problems = [name for name in ("SQLALCHEMY_ECHO", "SQLALCHEMY_RECORD_QUERIES") if config.get(name)]
+    problems += [f"SQLALCHEMY_ENGINE_OPTIONS {name}" for name in _ECHO_OPTIONS if options.get(name)]
+    if options.get("hide_parameters", True) is not True:
+        problems.append("SQLALCHEMY_ENGINE_OPTIONS hide_parameters=False")
+    if problems:
+        raise RuntimeError(
+            f"{', '.join(problems)} cannot be used in production: they write or keep the values of every "
+            "statement (what people typed, their ids and tags), which the logs must never hold "
+            '(docs/threat-model.md, "Logs"). Remove them, or run with COUNCIL_ENVIRONMENT=development.'
         )
 
 

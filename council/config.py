@@ -55,6 +55,12 @@ LOG_IP_ADDRESSES = False
 AMOUNT_MAX_PER_ENTRY = 10_000
 AMOUNT_MAX_PER_ENTRY_BY_CURRENCY: dict = {}
 
+#: A write request that PostgreSQL stops for a serialization failure or a deadlock (SQLSTATE 40001,
+#: 40P01) runs again, up to this many times in all, after a random wait of up to
+#: TRANSACTION_RETRY_SECONDS * 2**n; then the person sees "This changed while you were working".
+TRANSACTION_TRIES = 4
+TRANSACTION_RETRY_SECONDS = 0.05
+
 #: Fewer ballots than this and a poll's result is not shown (announced to voters beforehand).
 POLL_MIN_BALLOTS = 3
 #: Fewer ballots than this, all for the same answer, and the result is not shown either: a unanimous

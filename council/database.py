@@ -147,6 +147,26 @@ def _fault_status(error: BaseException) -> int | None:
     return 503
 
 
+#: SQLSTATEs after which the same transaction, run again from the start, may well succeed:
+#: serialization failure and deadlock detected (the server rolled the transaction back).
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def retryable_conflict(error: BaseException | None) -> str | None:
+    """The SQLSTATE when ``error`` (or what caused it) is a conflict worth running the whole
+    transaction again for; None for anything else."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, sa_exc.DBAPIError):
+            original = error.orig
+            sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+            if sqlstate in RETRYABLE_SQLSTATES:
+                return str(sqlstate)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def rows_matched(result: Result[Any]) -> int:
     """The rows an UPDATE or DELETE matched. Session.execute is typed as returning a Result; for
     those statements it is a CursorResult, which counts them."""

@@ -2,19 +2,29 @@
 
 Precedence: the language chosen in this browser (the switcher, or the person's saved
 preference, put there when they sign in: it is stored sealed, see ``accounts.state``),
-else the browser's Accept-Language, else English.
+else the browser's Accept-Language, else English. The choice is kept in the session and, so that
+it outlives it (an idle timeout, a sign-out, a closed browser), in a long-lived cookie holding only
+the locale (``language_cookie_name``; written by ``accounts.sessions``).
 """
 
 from __future__ import annotations
 
 import functools
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import current_app, request, session
-from flask_babel import get_locale, get_timezone
+from flask import Flask, current_app, request, session
+from flask_babel import Domain, get_locale, get_timezone, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from council.extensions import babel
+from council.operations.logging import log_warning
 
 #: Each language's own name for itself, so anyone can find theirs in the switcher.
 LANGUAGE_NAMES = {
@@ -25,6 +35,19 @@ LANGUAGE_NAMES = {
 }
 
 SESSION_LOCALE_KEY = "locale"
+#: How long the language cookie lasts: a choice of language is not a secret, and has to survive.
+LANGUAGE_COOKIE_SECONDS = 400 * 24 * 3600
+
+
+def language_cookie_name(app: Flask) -> str:
+    """``__Host-council-lang`` in production, like the session cookie's ``__Host-`` name."""
+    return app.config["SESSION_COOKIE_NAME"] + "-lang"
+
+
+def chosen_language(app: Flask) -> str | None:
+    """The language this browser's cookie holds, if it is one the site speaks."""
+    chosen = request.cookies.get(language_cookie_name(app))
+    return chosen if chosen in app.config["LANGUAGES"] else None
 
 
 def supported_locales() -> list[str]:
@@ -35,6 +58,10 @@ def select_locale() -> str:
     supported = supported_locales()
     chosen = session.get(SESSION_LOCALE_KEY)
     if chosen in supported:
+        return chosen
+    # An error page drawn when the session could not be opened (the database away) still has the cookie.
+    chosen = chosen_language(current_app)
+    if chosen:
         return chosen
     return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
@@ -78,3 +105,66 @@ def locale_info() -> LocaleInfo:
         direction="rtl" if rtl else "ltr",
         languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in supported_locales()],
     )
+
+
+# --- A broken translation never takes a page down -------------------------------------------
+
+
+def format_translation(translated: str, source: str, variables: Mapping[str, Any]) -> str:
+    """``translated % variables``; when the translation cannot be formatted (a placeholder renamed,
+    ``%(name)d`` where the value is text, a stray ``%``), the English source formatted instead, so the
+    page (an error page above all) is still drawn. Given Markup texts, the values are escaped."""
+    try:
+        return translated % variables
+    except (KeyError, TypeError, ValueError) as error:
+        log_warning(
+            "translation_unusable",
+            locale=str(get_locale()),
+            message=str(source)[:80],
+            error=type(error).__name__,
+        )
+        return source % variables
+
+
+class FallbackDomain(Domain):
+    """Flask-Babel's message domain, formatting through ``format_translation``; its catalogs are kept per
+    application (Flask-Babel keeps one cache for every app in the process, whatever their folders)."""
+
+    def get_translations_cache(self, ctx) -> dict:
+        return current_app.extensions.setdefault("council_translations", {})
+
+    def gettext(self, string: str, **variables: Any) -> str:
+        translated = self.get_translations().ugettext(string)
+        return format_translation(translated, string, variables) if variables else translated
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        translated = self.get_translations().ungettext(singular, plural, num)
+        return format_translation(translated, singular if num == 1 else plural, variables)
+
+
+def _template_text(context: Context, translated: str, source: str, variables: dict[str, Any]) -> str:
+    """As Jinja's own newstyle gettext does: always formatted, and when autoescaping the catalog's text
+    is trusted markup, like the template's own (tests/unit/test_catalogs.py checks that a translation
+    has the source's markup characters), while the values put into it are escaped."""
+    if context.eval_ctx.autoescape:
+        translated, source = Markup(translated), Markup(source)  # noqa: S704 -- the catalog, not a visitor
+    return format_translation(translated, source, variables)
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+    return _template_text(context, get_translations().ugettext(string), string, variables)
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    translated = get_translations().ungettext(singular, plural, num)
+    return _template_text(context, translated, singular if num == 1 else plural, variables)
+
+
+def init_translations(app: Flask) -> None:
+    """After ``babel.init_app``: code and templates format translations through ``format_translation``."""
+    babel.domain_instance = FallbackDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)

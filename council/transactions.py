@@ -6,16 +6,21 @@ requests and side writes are set up in council/database.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, Response, current_app, flash, g, has_request_context, request
+from flask import Flask, Response, current_app, flash, g, has_request_context, request, session
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, SessionTransaction
 
-from council.database import is_write_request
-from council.extensions import db
+from council.database import is_write_request, retryable_conflict
+from council.extensions import db, limiter
+from council.operations.logging import log_warning
 
 _KEEP_ON_ERROR = "council_keep_writes_on_error"
 _FLUSHED = "council_flushed"
@@ -26,9 +31,16 @@ class CouncilFlask(Flask):
     a write request whose view answered without an error status is committed; an error status rolls
     its work back; a read request is never committed. A view that raises is never committed: the
     error handlers and the session save roll it back. A commit that fails raises here, inside the
-    request, so the error pages answer it as they answer any database fault."""
+    request, so the error pages answer it as they answer any database fault. A write request that
+    PostgreSQL stops for a serialization failure or a deadlock runs again from the start (see
+    ``_with_retries``)."""
 
     def dispatch_request(self) -> Response:
+        if not is_write_request():
+            return self._view_and_end()
+        return _with_retries(self._view_and_end)
+
+    def _view_and_end(self) -> Response:
         response = self.make_response(super().dispatch_request())
         _end_view_transaction(response.status_code)
         return response
@@ -42,6 +54,65 @@ def _end_view_transaction(status: int) -> None:
         db.session.commit()
     else:
         db.session.rollback()
+
+
+# --- Conflicts between transactions: run the request again ---------------------------------
+
+_RETRYING = "council_retrying"
+#: The wait before a retry only has to differ between two requests that collided.
+_JITTER = random.SystemRandom()
+
+
+def _with_retries(view_and_end: Callable[[], Response]) -> Response:
+    """Run a write request's view and end its transaction; when PostgreSQL stops it for a serialization
+    failure or a deadlock (nothing of it was kept), roll back and run the view again with what the
+    request held before it (its session entries, ``g``), after a short random wait, up to
+    ``TRANSACTION_TRIES`` times in all. The last failure reaches the error pages ("send again").
+
+    Only the database is written by a request's view (the mix's envelopes included; the epoch key file
+    is touched only by the flush), and mail is sent only by reads-only views and commands, so nothing
+    outside the rolled-back transaction is done twice; the rate limits a view is decorated with are
+    counted once (``_retrying`` below)."""
+    tries = max(1, int(current_app.config["TRANSACTION_TRIES"]))
+    before = _RequestState()
+    for attempt in range(1, tries + 1):
+        try:
+            return view_and_end()
+        except sa_exc.DBAPIError as error:
+            sqlstate = retryable_conflict(error)
+            if sqlstate is None or attempt == tries:
+                raise
+            discard()
+            before.restore()
+            g.setdefault(_RETRYING, True)
+            log_warning("transaction_retried", code=sqlstate, attempt=attempt, endpoint=request.endpoint)
+            time.sleep(_JITTER.uniform(0, current_app.config["TRANSACTION_RETRY_SECONDS"] * 2**attempt))
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+class _RequestState:
+    """What a view may change in memory besides the database: the session's entries (flashed
+    messages, the signed-in person) and attributes, and ``g``."""
+
+    def __init__(self) -> None:
+        self.current = session._get_current_object()  # type: ignore[attr-defined]
+        self.entries = copy.deepcopy(dict(self.current))
+        self.attributes = dict(vars(self.current))
+        self.g = dict(vars(g._get_current_object()))
+
+    def restore(self) -> None:
+        dict.clear(self.current)
+        dict.update(self.current, copy.deepcopy(self.entries))
+        vars(self.current).update(self.attributes)
+        globals_ = vars(g._get_current_object())
+        globals_.clear()
+        globals_.update(self.g)
+
+
+@limiter.request_filter
+def _retrying() -> bool:
+    """A request run again was counted against its limits the first time."""
+    return bool(g.get(_RETRYING, False))
 
 
 def keep_writes_on_error() -> None:

@@ -10,7 +10,8 @@ A signed-in person's record is written when they sign in and deleted when they s
 never in between: a write beside each comment or vote would date the writer's activity for
 anyone reading the database's history. What changes during a session travels instead in a
 second cookie, signed under SECRET_KEY and bound to the token: the idle deadline, flash
-messages, the interface language and the "timed out" notice. "Sign out everywhere" bumps the
+messages, the interface language and the "timed out" notice. The language is also kept in a
+long-lived cookie of its own, holding only the locale, so that it outlives the session. "Sign out everywhere" bumps the
 person's ``session_generation``; a record sealed with an older one is refused.
 Records are written through their own database session, so a failed request can never commit
 half of its work by way of the session save.
@@ -40,7 +41,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from council.accounts.models import ServerSession, User
 from council.database import read_engine, rows_matched, write_engine
 from council.db_types import utcnow
-from council.i18n import SESSION_LOCALE_KEY
+from council.i18n import LANGUAGE_COOKIE_SECONDS, SESSION_LOCALE_KEY, chosen_language, language_cookie_name
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.transactions import discard
 
@@ -179,6 +180,7 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.modified = False
         self.regenerate = False
         self.destroyed = False
+        self.forget_language = False
         self.unsaved = False
         #: The session's cookie names a record that is gone: drop it.
         self.forget_token = False
@@ -191,10 +193,13 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.regenerate = True
         self.modified = True
 
-    def destroy(self) -> None:
+    def destroy(self, *, forget_language: bool = False) -> None:
+        """End the session; its language cookie stays (the signed-out page is in the person's language)
+        unless ``forget_language`` (the quick exit leaves nothing behind)."""
         self.clear()
         self.participation_key = None
         self.destroyed = True
+        self.forget_language = forget_language
 
     def leave_unsaved(self) -> None:
         """Saving then touches neither the database nor the cookies (the error pages, when the database is away)."""
@@ -221,6 +226,15 @@ def _user_id_of(data: dict[str, Any]) -> uuid.UUID | None:
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> CouncilSession:
+        opened = self._open(app, request)
+        language = chosen_language(app)
+        if language and SESSION_LOCALE_KEY not in opened:
+            # As if the session had carried it in: a choice that is still there at the end was not undone.
+            dict.__setitem__(opened, SESSION_LOCALE_KEY, language)
+            opened.carried_in[SESSION_LOCALE_KEY] = language
+        return opened
+
+    def _open(self, app: Flask, request: Request) -> CouncilSession:
         state = _load_state(app, request)
         raw = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
         token = _decode_token(raw) if raw else None
@@ -269,7 +283,7 @@ class ServerSessionInterface(SessionInterface):
         if session.destroyed:
             if session.token is not None:
                 delete_session_records(ServerSession.id == _record_id(session.token))
-            forget_session_cookies(app, response)
+            forget_session_cookies(app, response, language=session.forget_language)
             return
         if session.forget_token:
             response.delete_cookie(app.config["SESSION_COOKIE_NAME"], **session_cookie_options(app))
@@ -282,6 +296,7 @@ class ServerSessionInterface(SessionInterface):
         elif session.token is not None and _record_json(record_data) != session.stored:
             self._refuse_or_rewrite(session, record_data)
         self._save_state(app, session, response)
+        _save_language(app, session, response)
 
     def _create_record(self, app: Flask, session: CouncilSession, data: dict[str, Any], response: Response) -> None:
         """At sign-in (or a visitor's first form): the only time a signed-in person's record is written."""
@@ -335,6 +350,19 @@ class ServerSessionInterface(SessionInterface):
         )
 
 
+def _save_language(app: Flask, session: CouncilSession, response: Response) -> None:
+    """The language cookie follows the session's choice: set when one is made, removed when it is undone."""
+    chosen = session.get(SESSION_LOCALE_KEY)
+    if chosen == chosen_language(app):
+        return
+    if chosen:
+        response.set_cookie(
+            language_cookie_name(app), chosen, max_age=LANGUAGE_COOKIE_SECONDS, **session_cookie_options(app)
+        )
+    else:
+        response.delete_cookie(language_cookie_name(app), **session_cookie_options(app))
+
+
 def _ended(state: _State | None, *, timed_out: bool = False) -> CouncilSession:
     """A session that is over: the browser forgets its token, and keeps only its language choice."""
     fresh = CouncilSession()
@@ -371,10 +399,12 @@ def state_cookie_name(app: Flask) -> str:
     return app.config["SESSION_COOKIE_NAME"] + "-state"
 
 
-def forget_session_cookies(app: Flask, response: BaseResponse) -> None:
+def forget_session_cookies(app: Flask, response: BaseResponse, *, language: bool = False) -> None:
     options = session_cookie_options(app)
     response.delete_cookie(app.config["SESSION_COOKIE_NAME"], **options)
     response.delete_cookie(state_cookie_name(app), **options)
+    if language:
+        response.delete_cookie(language_cookie_name(app), **options)
 
 
 def _next_whole_minute(moment: datetime) -> datetime:

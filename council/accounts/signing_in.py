@@ -48,9 +48,10 @@ def _language_at_sign_in(participation_key: bytes, chosen: str | None) -> str | 
     return None
 
 
-def end_session_and_redirect(location: str):
-    """End this browser's session, ask it to forget the site, and go to ``location``."""
-    current_session().destroy()
+def end_session_and_redirect(location: str, *, forget_language: bool = False):
+    """End this browser's session, ask it to forget the site, and go to ``location``. The language
+    cookie stays, for the signed-out page, unless ``forget_language`` (the quick exit)."""
+    current_session().destroy(forget_language=forget_language)
     response = redirect(location, code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response

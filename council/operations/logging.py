@@ -13,6 +13,10 @@ The web server's own request lines are no better than an access log (address, ra
 string), so they are switched off here: gunicorn's access log is disabled whatever its
 configuration says, gunicorn's error lines lose the request's URI and the client's address, and
 the development server's request lines are dropped outside development.
+
+Whatever levels an operator sets, the lines of SQLAlchemy, gunicorn and Flask-Limiter pass through
+``LibraryLineFilter``: no result rows, no statement parameters, no quoted values, ids, tags, keys,
+paths or addresses (docs/threat-model.md, "Logs"). Production refuses SQL echo at start-up.
 """
 
 from __future__ import annotations
@@ -172,28 +176,124 @@ def log_warning(event: str, **details) -> None:
     _json_logger(ERROR_LOGGER).warning(event, extra={"fields": {"level": "warning", "event": event, **details}})
 
 
-# --- The web servers' own lines ----------------------------------------------------------
+# --- Libraries' own lines, whatever level the operator sets ----------------------------
 
+#: The loggers whose lines are made safe: SQLAlchemy's (statements, parameters, rows, pool events),
+#: gunicorn's, and Flask-Limiter's (a breach names its key: an address, or a hash of a session token).
+#: The filter sits on each of these loggers and every logger below them that exists when the app
+#: starts (a record meets only the filters of the logger it was made on), and on the handlers Council
+#: installs and those of the root logger, for loggers made later.
+SCRUBBED_LOGGERS = (
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "sqlalchemy.orm",
+    "gunicorn.error",
+    "gunicorn.access",
+    "flask-limiter",
+)
+_SCRUBBED_PREFIXES = ("sqlalchemy", "gunicorn", "flask-limiter")
+
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+#: Hexadecimal runs long enough to be a tag, a key, a hashed id or a token.
+_LONG_HEX = re.compile(r"(?<![0-9a-z])[0-9a-f]{16,}(?![0-9a-z])", re.I)
+#: A quoted value, as SQL writes literals (a statement's identifiers are double-quoted, and kept).
+_SQL_LITERAL = re.compile(r"'(?:[^'\\]|'')*'")
+#: A quoted value as Python's repr writes strings and bytes.
+_QUOTED = re.compile(r"""(?<![\w])[bu]?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+#: A path (with its query string): the address of a comment, a person, a poll.
+_PATH = re.compile(r"(?<![\w:/.~-])/[^\s\"'<>]+")
+#: An IPv4 address, or a compressed IPv6 one.
+_IP_ADDRESS = re.compile(
+    r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])|(?<![\w:])(?:[0-9a-f]{1,4}:)*[0-9a-f]{0,4}::(?:[0-9a-f]{1,4}:?)*(?![\w:])",
+    re.I,
+)
 _GUNICORN_URI = re.compile(r"^Error handling request")
 _ADDRESS = re.compile(r"ip=\S+?(?=:\s|\s|$)")
+#: SQLAlchemy's echo of a statement's parameters ("[cached since 1s ago] (...)") and of result rows.
+_SQL_PARAMETERS = "[%s] %r"
+_SQL_ROWS = ("Row ", "Col ")
 
 
-class _GunicornErrorRedactor(logging.Filter):
-    """gunicorn names the request's URI (path and query string) and the client's address in a few
-    error lines; keep the line, drop those."""
+def scrub(text: str, *, statement: bool = False) -> str:
+    """A line with its quoted values, ids, long hexadecimal runs and paths taken out."""
+    text = (_SQL_LITERAL if statement else _QUOTED).sub("'?'", text)
+    text = _UUID.sub("(id)", text)
+    text = _LONG_HEX.sub("(hex)", text)
+    return _PATH.sub("(path)", text)
+
+
+def _exception_summary(exc_info) -> str:
+    """What an exception was and where, never its message (which can quote a statement's values)."""
+    error = exc_info[1]
+    return f"{type(error).__module__}.{type(error).__qualname__} at {', '.join(_frames(error))}"
+
+
+class LibraryLineFilter(logging.Filter):
+    """Keeps a library's line but nothing in it that could name or point at a person.
+
+    SQLAlchemy's result rows are dropped, and its echoed parameters replaced by a note, whatever
+    ``hide_parameters`` says; any other line loses its quoted values, ids, hexadecimal runs and paths,
+    and an exception its message. gunicorn's request URI and client address go too (the address stays
+    when ``LOG_IP_ADDRESSES`` is set). Lines of other loggers (a root handler sees them all) pass as they are.
+    """
 
     keep_addresses = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.msg if isinstance(record.msg, str) else ""
-        if _GUNICORN_URI.match(message) and record.args:
+        if not record.name.startswith(_SCRUBBED_PREFIXES) or getattr(record, "council_scrubbed", False):
+            return True
+        record.council_scrubbed = True
+        template = record.msg if isinstance(record.msg, str) else str(record.msg)
+        if record.name.startswith("sqlalchemy") and template.startswith(_SQL_ROWS):
+            return False
+        if template == _SQL_PARAMETERS and isinstance(record.args, tuple) and record.args:
+            record.msg, record.args = "[%s] [SQL parameters not logged]", (scrub(str(record.args[0])),)
+        elif record.name.startswith("gunicorn") and _GUNICORN_URI.match(template) and record.args:
             method = record.args[0] if isinstance(record.args, tuple) and len(record.args) == 2 else None
             record.msg = "Error handling request %s (path not logged)" if method else "Error handling request"
             record.args = (method,) if method else ()
-        elif "ip=" in message and not self.keep_addresses:
-            record.msg = _ADDRESS.sub("ip=(not logged)", record.getMessage())
-            record.args = ()
+        else:
+            message = record.getMessage()
+            statement = record.name.startswith("sqlalchemy.engine") and not record.args
+            if not self.keep_addresses and not statement:
+                message = _IP_ADDRESS.sub("(address)", _ADDRESS.sub("ip=(not logged)", message))
+            record.msg, record.args = scrub(message, statement=statement), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = _exception_summary(record.exc_info)
+            record.exc_info = None
         return True
+
+
+def _library_filter() -> LibraryLineFilter:
+    """One filter for the process, so the address setting of the last app made applies everywhere."""
+    global _LIBRARY_FILTER
+    if _LIBRARY_FILTER is None:
+        _LIBRARY_FILTER = LibraryLineFilter()
+    return _LIBRARY_FILTER
+
+
+_LIBRARY_FILTER: LibraryLineFilter | None = None
+
+
+def _add_filter_once(target: logging.Filterer, line_filter: logging.Filter) -> None:
+    if not any(isinstance(existing, LibraryLineFilter) for existing in target.filters):
+        target.addFilter(line_filter)
+
+
+def _guard_library_loggers(app: Flask) -> None:
+    line_filter = _library_filter()
+    line_filter.keep_addresses = bool(app.config.get("LOG_IP_ADDRESSES"))
+    existing = [name for name in logging.Logger.manager.loggerDict if name.startswith(_SCRUBBED_PREFIXES)]
+    loggers = [logging.getLogger(name) for name in {*SCRUBBED_LOGGERS, *_SCRUBBED_PREFIXES, *existing}]
+    for logger in loggers:
+        _add_filter_once(logger, line_filter)
+    for logger in [
+        logging.getLogger(),
+        *loggers,
+        *(logging.getLogger(name) for name in (REQUEST_LOGGER, ERROR_LOGGER)),
+    ]:
+        for handler in logger.handlers:
+            _add_filter_once(handler, line_filter)
 
 
 class _DevelopmentRequestLineFilter(logging.Filter):
@@ -213,12 +313,7 @@ def _quiet_server_logs(app: Flask) -> None:
             reason="its lines pair an address with the path of anonymous posts; see docs/threat-model.md",
         )
     access.disabled = True
-    gunicorn_error = logging.getLogger("gunicorn.error")
-    redactor = next((f for f in gunicorn_error.filters if isinstance(f, _GunicornErrorRedactor)), None)
-    if redactor is None:
-        redactor = _GunicornErrorRedactor()
-        gunicorn_error.addFilter(redactor)
-    redactor.keep_addresses = bool(app.config.get("LOG_IP_ADDRESSES"))
+    _guard_library_loggers(app)
     # `make run` too: a terminal (or a log it is piped into) pairing an address with a path and a moment
     # would line an anonymous post up with whoever was at that address. The app's own request log is enough.
     werkzeug = logging.getLogger("werkzeug")

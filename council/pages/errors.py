@@ -181,7 +181,7 @@ def _leave_without_the_database():
 
     response = redirect(current_app.config["EXIT_URL"], code=303)
     response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    forget_session_cookies(current_app, response)
+    forget_session_cookies(current_app, response, language=True)
     _leave_session_unsaved()
     return response
 

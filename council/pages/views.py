@@ -74,7 +74,7 @@ def quick_exit():
     a link someone else planted is a nuisance, not a harm; staying signed in
     after trying to leave would be.
     """
-    return end_session_and_redirect(current_app.config["EXIT_URL"])
+    return end_session_and_redirect(current_app.config["EXIT_URL"], forget_language=True)
 
 
 @bp.post("/language")

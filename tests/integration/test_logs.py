@@ -6,10 +6,13 @@ INFO (SQLAlchemy's statements included, as an operator who turns logging up woul
 """
 
 import base64
+import io
 import json
 import logging
 import re
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +21,7 @@ from council.accounts.models import Role, User
 from council.extensions import db
 from council.feedback.models import Comment
 from council.voting.models import Ballot
-from tests.conftest import csrf_token, flush_mix, open_for_review, open_poll, sign_in, submit
+from tests.conftest import PASSWORD, PeopleFactory, csrf_token, flush_mix, open_for_review, open_poll, sign_in, submit
 
 ADDRESS = "203.0.113.77"
 LOGIN = "quillwort"
@@ -233,3 +236,227 @@ def test_the_development_servers_request_lines_are_never_printed(app_factory):
     assert not passes()
     other = werkzeug.makeRecord("werkzeug", logging.INFO, __file__, 1, " * Running on http://127.0.0.1:5000", (), None)
     assert all(f.filter(other) for f in werkzeug.filters), "the server still says where it listens"
+
+
+# --- An operator who turns everything up -------------------------------------------------
+
+STAFF_LOGIN = "saxifrage"
+STAFF_PSEUDONYM = "Hollis Quarry"
+PAYEE = {"legal_name": "Amira Haddoush", "details": "IBAN QQ77 9911 4242", "address": "12 Lanternfly Street"}
+
+
+def _every_logger_at_debug():
+    """What an operator does who sets every level to DEBUG: each logger, the root included, and none
+    left disabled (the migrations' logging set-up disables those it does not name); returns how to put
+    them back."""
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    before = [(logger, logger.level, logger.disabled) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+
+    def restore():
+        for logger, level, disabled in before:
+            logger.setLevel(level)
+            logger.disabled = disabled
+
+    return restore
+
+
+@pytest.fixture
+def loud(app_factory, capsys, caplog):
+    """An app whose engine echoes every statement, row and pool event, parameters shown, with every
+    logger at DEBUG; yields it and everything written: captured standard output and error, pytest's
+    log capture, and a real handler on the root logger."""
+    caplog.set_level(logging.DEBUG)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    engine_loggers = [
+        logging.getLogger(name) for name in ("sqlalchemy.engine.Engine", "sqlalchemy.pool.impl.QueuePool")
+    ]
+    handlers_before = {logger: list(logger.handlers) for logger in engine_loggers}
+    restore = _every_logger_at_debug()
+    try:
+        app = app_factory(
+            SQLALCHEMY_ECHO=True,
+            SQLALCHEMY_ENGINE_OPTIONS={"echo": "debug", "echo_pool": "debug", "hide_parameters": False},
+        )
+        restore_after_app = _every_logger_at_debug()  # loggers the app made, too
+        capsys.readouterr()
+
+        def everything() -> str:
+            captured = capsys.readouterr()
+            return "\n".join([captured.out, captured.err, caplog.text, stream.getvalue()])
+
+        yield app, everything
+        restore_after_app()
+    finally:
+        restore()
+        root.removeHandler(handler)
+        for logger, before in handlers_before.items():
+            for added in set(logger.handlers) - set(before):
+                logger.removeHandler(added)
+
+
+def _staff_and_advisor_session(app) -> list[str]:
+    """An advisor signs in, reads, comments, saves payee details and votes; the mix is flushed; a
+    coordinator opens staff pages and reads the advisor's payee details; both sign out. Returns every
+    value that must not appear in a log."""
+    people = PeopleFactory(app)
+    author_id = people.make("robin", Role.AUTHOR)
+    advisor_id = people.make(LOGIN, Role.ADVISOR, pseudonym=PSEUDONYM)
+    staff_id = people.make(STAFF_LOGIN, Role.COORDINATOR, pseudonym=STAFF_PSEUDONYM)
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        revision = open_for_review(author, body=BODY)
+        poll = open_poll(author, revision)
+        db.session.commit()
+        revision_url = f"/policies/{revision.policy_id}/revisions/1"
+        section_url = f"{revision_url}/sections/{revision.sections[1].key}"
+        poll_url = f"/polls/{poll.id}"
+        ids = [revision.policy_id, revision.id, poll.id, author_id, advisor_id, staff_id]
+
+    advisor = _client(app)
+    sign_in(advisor, LOGIN)
+    secrets_seen = [advisor.get_cookie("council").value]
+    assert advisor.get(revision_url).status_code == 200
+    page = advisor.get(section_url).get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+    secrets_seen += [fields["csrf_token"], fields["submission_key"]]
+    posted = advisor.post(
+        f"{revision_url}/comments",
+        data={**fields, "body": FIRST_TEXT, "language": "en", "quote_consent": "paraphrase", "question": ""},
+    )
+    assert posted.status_code == 303
+    assert submit(advisor, "/stipends/payee", PAYEE, form_url="/stipends").status_code == 303
+    assert submit(advisor, poll_url, {"choice": "agree"}).status_code == 303
+    flush_mix(app)
+    with app.app_context():
+        comment_id, owner_tag = db.session.execute(select(Comment.id, Comment.owner_tag)).one()
+        ballot_id, ballot_tag = db.session.execute(select(Ballot.id, Ballot.ballot_tag)).one()
+    assert FIRST_TEXT in advisor.get("/feedback/mine").get_data(as_text=True)
+
+    staff = _client(app)
+    sign_in(staff, STAFF_LOGIN)
+    secrets_seen.append(staff.get_cookie("council").value)
+    for url in ("/admin/people", f"/admin/people/{advisor_id}", "/admin/stipends", "/admin/audit"):
+        assert staff.get(url).status_code == 200, url
+    payment = staff.get(f"/admin/people/{advisor_id}/payment").get_data(as_text=True)
+    assert PAYEE["legal_name"] in payment and PAYEE["details"] in payment
+    for client in (advisor, staff):
+        page = client.get("/account")
+        secrets_seen.append(csrf_token(page))
+        assert client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 303
+
+    texts = [FIRST_TEXT, "Zebra crossings", LOGIN, PSEUDONYM, STAFF_LOGIN, STAFF_PSEUDONYM, ADDRESS, *PAYEE.values()]
+    texts += [*secrets_seen, app.config["SECRET_KEY"], app.config["PAYEE_DATA_KEY"]]
+    for value in (comment_id, ballot_id, *ids):
+        texts += [str(value), value.hex]
+    for tag in (owner_tag, ballot_tag):
+        texts += [tag.hex(), base64.b64encode(tag).decode(), base64.urlsafe_b64encode(tag).decode().rstrip("=")]
+    return texts
+
+
+def test_every_logger_at_debug_and_sql_echo_on_still_log_nothing_linkable(loud):
+    app, everything = loud
+    forbidden = _staff_and_advisor_session(app)
+    output = everything()
+
+    found = [text for text in forbidden if text and text.lower() in output.lower()]
+    assert not found, f"linkable values in the logs: {found}"
+    assert not UUID_PATTERN.search(output), "an id (or a path holding one) in the logs"
+    assert not re.search(r"[0-9a-f]{32,}", output, re.I), "a tag, key or hashed id in the logs"
+    # The operator did get what they turned on: statements, pool events, Council's request lines.
+    assert "INSERT INTO comments" in output and "checked out from pool" in output
+    assert '"endpoint":"compensation.person_payment"' in output
+
+
+def test_gunicorn_at_debug_with_its_access_log_on_prints_no_path_with_an_id(app, people, database_url, tmp_path):
+    """The production settings (deploy/gunicorn.conf.py), with the operator turning gunicorn's log up to
+    debug and its access log on: its lines still name no path, query string or person."""
+    from tests.faults.support import Visitor, gunicorn_binary, server_environment, wait_until
+    from tests.load.servers import free_port, stop_process, wait_for_port
+
+    advisor_id = people.make(LOGIN, Role.ADVISOR, pseudonym=PSEUDONYM)
+    ids = [uuid.uuid4() for _ in range(3)]
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    project = Path(__file__).resolve().parents[2]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                str(gunicorn_binary()),
+                "--config",
+                str(project / "deploy" / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--log-level",
+                "debug",
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "--chdir",
+                str(project),
+                "council:create_app()",
+            ],
+            env=server_environment(database_url, tmp_path),
+            stdout=output,
+            stderr=output,
+        )
+        try:
+            wait_for_port(port, 30, process)
+            visitor = Visitor(port)
+            visitor.sign_in(LOGIN, PASSWORD)
+            for path in (
+                f"/admin/people/{advisor_id}/payment?{QUERY_MARKER}=1",
+                f"/policies/{ids[0]}/revisions/1/sections/consent",
+                f"/polls/{ids[1]}",
+                "/feedback/mine",
+            ):
+                assert visitor.get(path).status in (200, 303, 403, 404)
+            assert visitor.request("POST", f"/feedback/comments/{ids[2]}/edit", form={"body": FIRST_TEXT}).status == 400
+            wait_until(lambda: "(path)" in log.read_text(), 10, "gunicorn's debug line about a request")
+        finally:
+            stop_process(process, 15)
+    text = log.read_text()
+    assert "DEBUG" in text and "GET (path)" in text, "gunicorn wrote its debug lines, without the path"
+    assert "gunicorn_access_log_disabled" in text
+    for value in (*map(str, ids), str(advisor_id), advisor_id.hex, QUERY_MARKER, LOGIN, PSEUDONYM, FIRST_TEXT):
+        assert value not in text, value
+    assert not UUID_PATTERN.search(text)
+    assert not re.search(r'"(GET|POST) /', text), "no access line"
+
+
+def test_a_rate_limit_breach_line_names_no_address_or_session(app_factory):
+    """Flask-Limiter logs each breach with its key: the visitor's address, or a hash of their session token."""
+    limiter_log = logging.getLogger("flask-limiter")
+    captured: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            captured.append(record.getMessage())
+
+    keep = Keep()
+    limiter_log.addHandler(keep)
+    level, disabled = limiter_log.level, limiter_log.disabled
+    limiter_log.setLevel(logging.INFO)
+    limiter_log.disabled = False
+    session_hash = "ab" * 32
+    try:
+        app_factory()
+        for key in (ADDRESS, f"comment:{session_hash}", "2001:db8::7"):
+            limiter_log.info("ratelimit %s (%s) exceeded at endpoint: %s", "10 per 5 minute", key, "accounts.login")
+    finally:
+        limiter_log.removeHandler(keep)
+        limiter_log.setLevel(level)
+        limiter_log.disabled = disabled
+    assert len(captured) == 3 and all("exceeded at endpoint: accounts.login" in line for line in captured)
+    assert not any(secret in line for line in captured for secret in (ADDRESS, session_hash, "2001:db8::7"))

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,14 @@ from council import config
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = config.LANGUAGES
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
-MARKUP = re.compile(r"[<>]")
+#: Every "%" directive (a named or positional placeholder with its conversion, "%%", or a stray "%",
+#: which breaks formatting) and every "{name}" field.
+PERCENT = re.compile(
+    r"%%|%\((\w+)\)[#0+ -]*\d*(?:\.\d+)?[a-zA-Z]|%[#0+ -]*\d*(?:\.\d+)?[a-zA-Z]|%|\{\w*(?:![rsa])?(?::[^{}]*)?\}"
+)
+#: Characters that make or break markup: a translation is marked safe, so one of these more (or fewer)
+#: than the source could open a tag or leave an attribute.
+MARKUP_CHARACTERS = '<>"&'
 
 
 def _catalog(locale):
@@ -71,21 +78,48 @@ def test_catalog_is_complete_and_not_fuzzy(locale):
         assert strings and all(strings), f"{locale}: untranslated {message.id!r}"
 
 
+def placeholders(text: str) -> Counter:
+    """Each placeholder as written, name and conversion together ("%(num)d", "%(name)s", "{name}"), "%%",
+    and any stray "%" (bare, as "%"), counted."""
+    found = Counter()
+    for match in PERCENT.finditer(text):
+        token = match.group(0)
+        bare = token.startswith("%") and token != "%%" and not match.group(1) and not re.fullmatch(r"%[sdrifx]", token)
+        found["%" if bare else token] += 1
+    return found
+
+
+def markup(text: str) -> Counter:
+    return Counter(ch for ch in text if ch in MARKUP_CHARACTERS)
+
+
+def test_the_placeholder_reader_tells_conversions_apart():
+    assert placeholders("%(name)s and %(name)r, %(num)d%% {x}") == Counter(
+        {"%(name)s": 1, "%(name)r": 1, "%(num)d": 1, "%%": 1, "{x}": 1}
+    )
+    assert placeholders("à 100 % l'accueil") == Counter({"%": 1})
+
+
 @pytest.mark.parametrize("locale", LOCALES)
-def test_translations_keep_placeholders_and_add_no_markup(locale):
+def test_translations_keep_placeholders_exactly_and_markup_characters(locale):
+    problems = []
     for message in _catalog(locale):
         if not message.id:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        expected = set(PLACEHOLDER.findall(ids[-1]))
+        expected = placeholders(ids[-1])
         for text in strings:
-            # A plural form may leave the number out ("one minute"), never add another placeholder.
-            found = set(PLACEHOLDER.findall(text))
-            assert found <= expected, f"{locale}: {text!r} adds {found - expected}"
+            found = placeholders(text)
             if len(ids) == 1:
-                assert found == expected, f"{locale}: {text!r} drops {expected - found}"
-            assert len(MARKUP.findall(text)) <= len(MARKUP.findall(" ".join(ids))), f"{locale}: markup in {text!r}"
+                if found != expected:
+                    problems.append(f"{text!r}: placeholders {dict(found)} where the source has {dict(expected)}")
+            # A plural form may leave the number out ("one minute"), never add or change a placeholder.
+            elif set(found) - set(expected) or any(found[key] > expected[key] for key in found):
+                problems.append(f"{text!r}: placeholders {dict(found)} beyond the source's {dict(expected)}")
+            if markup(text) != markup(ids[-1]):
+                problems.append(f"{text!r}: markup characters {dict(markup(text))}, source {dict(markup(ids[-1]))}")
+    assert not problems, f"{locale}: {len(problems)} entries: " + "\n".join(problems[:15])
 
 
 @pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "en"])

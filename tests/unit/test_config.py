@@ -215,3 +215,31 @@ def test_secret_files_fail_closed(tmp_path):
         from_environment({"DATABASE_URL": "postgresql://a/b", "DATABASE_URL_FILE": str(tmp_path / "key")})
     with pytest.raises(RuntimeError, match="COUNCIL_SECRET_KEY_FILE names .*missing.*cannot be read"):
         from_environment({"COUNCIL_SECRET_KEY_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"SQLALCHEMY_ECHO": True},
+        {"SQLALCHEMY_ECHO": "debug"},
+        {"SQLALCHEMY_RECORD_QUERIES": True},
+        {"SQLALCHEMY_ENGINE_OPTIONS": {"echo": True}},
+        {"SQLALCHEMY_ENGINE_OPTIONS": {"echo_pool": "debug"}},
+        {"SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": False}},
+    ],
+)
+def test_production_refuses_to_start_with_sql_echo(clean_secret_environment, tmp_path, setting):
+    keys = {"SECRET_KEY": secrets.token_urlsafe(32), "PAYEE_DATA_KEY": secrets.token_urlsafe(32)}
+    with pytest.raises(RuntimeError, match="cannot be used in production") as refused:
+        _production_app(tmp_path, **keys, **setting)
+    assert next(iter(setting)) in str(refused.value) or "SQLALCHEMY_ENGINE_OPTIONS" in str(refused.value)
+    # As an environment variable, the way an operator would set it.
+    clean_secret_environment.setenv("COUNCIL_SQLALCHEMY_ECHO", "true")
+    with pytest.raises(RuntimeError, match="SQLALCHEMY_ECHO cannot be used in production"):
+        _production_app(tmp_path, **keys)
+    clean_secret_environment.delenv("COUNCIL_SQLALCHEMY_ECHO")
+    assert _production_app(tmp_path, **keys).config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True
+    development = create_app(
+        {"ENVIRONMENT": "development", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", **setting}
+    )
+    assert development.config["ENVIRONMENT"] == "development"  # a developer may look at SQL

@@ -1,0 +1,292 @@
+"""Every page in every language, a translation that cannot take a page down, and a language choice
+that outlives the session.
+
+The demo site is walked by each kind of visitor in each shipped language, following the links of the
+pages as a person would: no page fails, and every page template is drawn. A catalog with broken
+entries planted in a copy of the translations still draws its pages, in English for those messages.
+The language chosen in a browser stays in a cookie of its own, holding only the locale, so the pages
+after an idle timeout, a sign-out or a closed browser are in it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import template_rendered
+from sqlalchemy import select
+
+from council import config, create_app
+from council.accounts.models import Role
+from council.accounts.sessions import state_cookie_name
+from council.db_types import utcnow
+from council.demo import load_demo
+from council.extensions import db
+from council.i18n import language_cookie_name
+from council.policies.models import Revision, RevisionStatus
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.sessions import set_idle_deadline
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALES = config.LANGUAGES
+VISITORS = {
+    "signed out": None,
+    "advisor": "advisor1",
+    "author": "author",
+    "moderator": "moderator",
+    "coordinator": "coordinator",
+}
+SEEDS = ["/", "/login", "/recover", "/safety", "/signed-out", "/no-such-page", "/account", "/admin/mail", "/stipends"]
+#: Links not followed: they end the session, or send a file rather than a page.
+SKIPPED = re.compile(r"^/(exit|logout)|\.(csv|pdf|zip|json)$|/(statement|export)\.csv|/download")
+PER_PATH_SHAPE = 1
+MAX_PAGES = 90
+HREF = re.compile(r'<a [^>]*href="(/[^"#]*)')
+#: Templates only ever included or imported by others, or drawn outside a page (a PDF, a mail, the own-data
+#: file), or shown once after a registration or recovery (tests/integration/test_invitations.py).
+NOT_PAGES = {
+    "base.html",
+    "summaries/document.html",
+    "digest/digest.html",
+    "own_data/file.html",
+    "accounts/recovery_code.html",
+}
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _shape(path: str) -> str:
+    """A path with its ids and numbers taken out: two sections of one revision are one shape."""
+    path = urlsplit(path).path
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+\b|/sections/[^/]+", "{}", path)
+
+
+def _walk(app, login: str | None, locale: str, drawn: set[str]) -> list[str]:
+    """Follow links from the seeds, in ``locale``; returns the pages that failed."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
+    if login:
+        sign_in(client, login, PASSWORD)
+    client.post("/language", data={"locale": locale, "csrf_token": _token(client, "/")})
+    failed, seen_shapes, queue, seen = [], {}, deque(SEEDS + _pages_behind_forms(client, login)), set()
+    while queue and len(seen) < MAX_PAGES:
+        path = queue.popleft()
+        shape = _shape(path)
+        if path in seen or SKIPPED.search(path) or seen_shapes.get(shape, 0) >= PER_PATH_SHAPE:
+            continue
+        seen.add(path)
+        seen_shapes[shape] = seen_shapes.get(shape, 0) + 1
+        response = client.get(path)
+        html = response.get_data(as_text=True)
+        if response.status_code >= 500:
+            failed.append(f"{login or 'signed out'} {locale} {path}: {response.status_code}")
+        if response.status_code == 200 and response.mimetype == "text/html":
+            assert f'<html lang="{locale}"' in html, f"{path} is not in {locale}"
+            links = HREF.findall(html)
+            # Pages reached by a form rather than a link: a revision's summary (not yet, while it is open),
+            # and the comparison of two revisions.
+            for revision in {m for link in links if (m := re.match(r"/policies/[^/]+/revisions/\d+", link))}:
+                links.append(f"{revision.group(0)}/summary")
+            links += [f"{link}?old=1&new=2" for link in links if link.endswith("/compare")]
+            queue.extend(links)
+    return failed
+
+
+def _token(client, path: str) -> str:
+    found = TOKEN.search(client.get(path).get_data(as_text=True))
+    return found.group(1) if found else ""
+
+
+def _open_revision(app) -> str:
+    with app.app_context():
+        # The demo's first policy: its second revision is open for review, so there are two to compare.
+        revision = db.session.scalars(
+            select(Revision).where(Revision.status == RevisionStatus.PUBLISHED, Revision.number == 2)
+        ).first()
+        return f"/policies/{revision.policy_id}/revisions/{revision.number}"
+
+
+def _pages_behind_forms(client, login: str | None) -> list[str]:
+    """Send the forms whose answers are pages of their own; returns paths to visit next."""
+    revision = _open_revision(client.application)
+    if login is None:
+        # A comment sent without a session (the page offering to sign in and post it), then the sign-in
+        # form with what it kept gone.
+        client.post(f"{revision}/comments", data={"body": "Kept while signing in", "language": "en"})
+        client.post("/feedback/sign-in-and-post", data={"csrf_token": _token(client, "/login"), "pending": "gone"})
+        return ["/register/not-a-real-token"]
+    if login == "advisor1":
+        return [revision.rsplit("/revisions/", 1)[0] + "/compare?old=1&new=2"]
+    if login == "coordinator":
+        sent = client.post(
+            "/admin/invitations",
+            data={"csrf_token": _token(client, "/admin/invitations"), "role": "advisor", "label": ""},
+        )
+        link = re.search(r"https?://[^/]+(/register/[^\s<\"]+)", sent.get_data(as_text=True))
+        return [link.group(1)] if link else []
+    return []
+
+
+@pytest.fixture
+def demo(app_factory):
+    app = app_factory(LOGIN_RATE_LIMIT="1000 per minute")  # every visitor signs in once per language
+    with app.app_context():
+        load_demo(PASSWORD)
+    return app
+
+
+def test_every_page_renders_in_every_language(demo):
+    drawn: set[str] = set()
+    drawn_per_locale: dict[str, set[str]] = {}
+
+    def record(sender, template, context, **extra):
+        drawn.add(template.name)
+
+    failed = []
+    with template_rendered.connected_to(record, demo):
+        for locale in LOCALES:
+            drawn.clear()
+            for login in VISITORS.values():
+                failed += _walk(demo, login, locale, drawn)
+            drawn_per_locale[locale] = set(drawn)
+    assert not failed, failed
+    pages = {
+        str(path.relative_to(ROOT / "templates"))
+        for path in (ROOT / "templates").rglob("*.html")
+        if not path.name.startswith("_") and "macros" not in path.parts
+    } - NOT_PAGES
+    for locale, templates in drawn_per_locale.items():
+        assert templates == drawn_per_locale["en"], f"{locale} drew other templates than English"
+    assert pages <= drawn_per_locale["en"], f"pages the walk never drew: {sorted(pages - drawn_per_locale['en'])}"
+
+
+#: Broken French entries planted in a copy of the catalogs: a renamed placeholder, a conversion that
+#: cannot take the value, and a stray "%" in a template's text (Jinja formats every translation).
+BROKEN = {
+    "Error code: %(code)d": "Code d'erreur : %(kode)d",
+    "Go to the home page": "Aller à 100 % l'accueil",
+    "Please keep this under %(max)d characters.": "Moins de %(max)d caractères, %(name)d au plus.",
+}
+
+
+@pytest.fixture
+def broken_french(app_factory, tmp_path):
+    folder = tmp_path / "translations"
+    shutil.copytree(ROOT / "translations", folder)
+    for locale in LOCALES:
+        po = folder / locale / "LC_MESSAGES" / "messages.po"
+        with open(po, "rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        if locale == "fr":
+            for source, broken in BROKEN.items():
+                assert catalog[source] is not None, source
+                catalog[source].string = broken
+        with open(po.with_suffix(".mo"), "wb") as handle:
+            write_mo(handle, catalog)
+    return app_factory(BABEL_TRANSLATION_DIRECTORIES=str(folder))
+
+
+def test_a_broken_translation_falls_back_to_english_and_the_error_page_still_renders(broken_french, capsys):
+    client = broken_french.test_client()
+    response = client.get("/no-such-page", headers={"Accept-Language": "fr"})
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert '<html lang="fr"' in page and "Page introuvable" in page, "the rest of the page is in French"
+    assert "Error code: 404" in page and "Go to the home page" in page, "the broken messages are in English"
+    assert "kode" not in page and "100 %" not in page
+    # In code too (a form's message), not only in templates.
+    from flask_babel import gettext
+
+    with broken_french.test_request_context(headers={"Accept-Language": "fr"}):
+        assert gettext("Please keep this under %(max)d characters.", max=80) == "Please keep this under 80 characters."
+        assert gettext("Error code: %(code)d", code=7) == "Error code: 7"
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "translation_unusable" in line]
+    assert warnings and all('"locale":"fr"' in line for line in warnings)
+
+
+# --- The language choice outlives the session -----------------------------------------------
+
+TIMED_OUT = "You were signed out because the page was left unused for a while. Please sign in again."
+
+
+def _arabic(source: str) -> str:
+    with open(ROOT / "translations" / "ar" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle, locale="ar")[source].string
+
+
+def _arabic_advisor(app, people):
+    people.make("willow", Role.ADVISOR)
+    client = app.test_client()
+    sign_in(client, "willow")
+    assert submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/").status_code == 303
+    cookie = client.get_cookie(language_cookie_name(app))
+    assert cookie is not None and cookie.value == "ar", "the choice is kept in a cookie of its own, holding only it"
+    return client
+
+
+def _is_arabic(response) -> bool:
+    return '<html lang="ar" dir="rtl"' in response.get_data(as_text=True)
+
+
+def test_after_an_idle_timeout_the_signed_out_notice_is_in_the_chosen_language(app, people):
+    client = _arabic_advisor(app, people)
+    set_idle_deadline(app, client, utcnow() - timedelta(minutes=1))
+    response = client.get("/account", follow_redirects=True)
+    assert _is_arabic(response) and _arabic(TIMED_OUT) in response.get_data(as_text=True)
+
+
+def test_signed_out_sign_in_and_error_pages_keep_the_language_after_the_browser_closed(app, people):
+    client = _arabic_advisor(app, people)
+    # The browser closed: its session cookies are gone; the language cookie, long-lived, is not one of them.
+    for name in (app.config["SESSION_COOKIE_NAME"], state_cookie_name(app)):
+        client.delete_cookie(name)
+    assert _is_arabic(client.get("/login")), "the sign-in page"
+    assert _is_arabic(client.get("/signed-out")), "the signed-out page"
+    assert _is_arabic(client.get("/no-such-page")), "an error page"
+    assert client.get("/account").status_code == 302, "signed out indeed"
+
+
+def _language_header(app, response) -> str:
+    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(language_cookie_name(app) + "=")]
+    assert len(headers) == 1, response.headers.getlist("Set-Cookie")
+    return headers[0]
+
+
+def test_the_language_cookie_holds_only_the_locale_lives_long_and_goes_with_the_quick_exit(app, people):
+    client = _arabic_advisor(app, people)
+    response = client.post("/language", data={"locale": "fr", "next": "/", "csrf_token": csrf_token(client.get("/"))})
+    header = _language_header(app, response)
+    assert header.startswith(f"{language_cookie_name(app)}=fr;"), "the locale and nothing else"
+    assert int(re.search(r"Max-Age=(\d+)", header).group(1)) >= 180 * 24 * 3600, "long-lived"
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
+    # "Follow my browser" in the preferences forgets it.
+    submit(client, "/account/preferences", {"locale": "", "descriptive_titles": "neutral"}, form_url="/account")
+    assert client.get_cookie(language_cookie_name(app)) is None
+    client.post("/language", data={"locale": "ar", "next": "/", "csrf_token": csrf_token(client.get("/"))})
+    assert client.get_cookie(language_cookie_name(app)).value == "ar"
+    # The quick exit leaves nothing behind, this cookie included.
+    client.get("/exit")
+    assert client.get_cookie(language_cookie_name(app)) is None
+
+
+def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
+    production = create_app(
+        {
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    response = production.test_client().post("/language", data={"locale": "es"}, base_url="https://council.test")
+    header = _language_header(production, response)
+    assert header.startswith("__Host-council-lang=es;") and "Secure" in header and "SameSite=Lax" in header
