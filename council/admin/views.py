@@ -38,7 +38,7 @@ def invitations():
             db.session,
             current_user,
             Role(form.role.data),
-            label=form.label.data,
+            label=form.label.data or "",
             valid_days=current_app.config["INVITATION_DAYS"],
         )
         link = url_for("accounts.register", token=token, _external=True)

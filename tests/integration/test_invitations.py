@@ -273,3 +273,9 @@ def test_recovery_code_normalisation_is_used_on_confirmation(app, people):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.login_key == "willow"))
         assert service.confirm_recovery_code(user, normalise_recovery_code(code.replace("-", " ").lower()))
+
+
+def test_an_invitation_form_without_its_optional_label_field_still_makes_an_invitation(app, coordinator):
+    response = submit(coordinator, "/admin/invitations", {"role": "advisor"})
+    assert response.status_code == 200
+    assert LINK.search(response.get_data(as_text=True)), "the invitation link is shown"
