@@ -37,6 +37,10 @@ RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per 5 minutes;30 per hour"
 RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
+#: Attempts at a second factor's code (sign-in's second step, and the check before payee details).
+SECOND_FACTOR_RATE_LIMIT = "5 per 5 minutes;20 per hour"
+#: How long a second-factor check counts as fresh for reading payee details.
+SECOND_FACTOR_FRESH_MINUTES = 5
 
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0

@@ -7,7 +7,7 @@ import functools
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from wtforms.widgets import Select, html_params
@@ -75,6 +75,48 @@ class LoginForm(FlaskForm):
     )
     password = PasswordField(
         _l("Password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
+
+
+def _code_field() -> StringField:
+    return StringField(
+        _l("Code"),
+        description=_l("The 6-digit code your authenticator app shows now, or one of your backup codes."),
+        validators=[DataRequired(message=_l("Please enter a code.")), Length(max=40)],
+    )
+
+
+class SecondStepForm(FlaskForm):
+    """Sign-in's second step: the password again, with the code, so nothing waits half signed in."""
+
+    login_name = HiddenField(validators=[DataRequired(), Length(max=LOGIN_NAME_MAX)])
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
+    code = _code_field()
+
+
+class CheckFactorForm(FlaskForm):
+    code = _code_field()
+
+
+class AddAppForm(FlaskForm):
+    seed = HiddenField(validators=[DataRequired(), Length(max=64)])
+    label = StringField(
+        _l("A name for it (optional, only you see it)"),
+        validators=[Length(max=60, message=_l("Please keep this under %(max)d characters.", max=60))],
+    )
+    code = StringField(
+        _l("The code your app shows now"),
+        validators=[DataRequired(message=_l("Please enter a code.")), Length(max=12)],
+    )
+
+
+class RemoveFactorForm(FlaskForm):
+    password = PasswordField(
+        _l("Your password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 
 from flask import (
     Blueprint,
@@ -18,21 +19,31 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import service, state
-from council.accounts.access import current_participation_key, public, take_wanted_page
+from council.accounts import second_factor, service, state
+from council.accounts.access import (
+    current_participation_key,
+    mark_second_factor_fresh,
+    public,
+    take_wanted_page,
+)
 from council.accounts.forms import (
     ROLE_LABELS,
+    AddAppForm,
     ChangePasswordForm,
+    CheckFactorForm,
     ConfirmRecoveryCodeForm,
     LoginForm,
     PreferencesForm,
     RecoverForm,
     RegistrationForm,
+    RemoveFactorForm,
+    SecondStepForm,
 )
-from council.accounts.models import InvitationState, Role, User
+from council.accounts.models import InvitationState, Role, SecondFactor, User
 from council.accounts.sessions import (
     TIMED_OUT_KEY,
     current_session,
@@ -76,6 +87,14 @@ def _recovery_limit() -> str:
     return current_app.config["RECOVERY_RATE_LIMIT"]
 
 
+def _factor_limit() -> str:
+    return current_app.config["SECOND_FACTOR_RATE_LIMIT"]
+
+
+def _factor_secret() -> str:
+    return current_app.config["PAYEE_DATA_KEY"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"])
@@ -90,14 +109,44 @@ def login():
         except service.LoginFailed:
             failed = True
         else:
-            purge_expired_sessions(db.session)
-            wanted = take_wanted_page()
-            sign_in_user(holder.user, holder.participation_key)
-            return redirect(wanted or url_for("pages.home"), code=303)
+            if second_factor.has_second_factor(db.session, holder.user.id):
+                # Nothing is kept while the second step waits: it asks for the password again with the code.
+                return _second_step(SecondStepForm(formdata=None, login_name=form.login_name.data))
+            return _finish_sign_in(holder)
     form.password.data = ""
     return render_template(
         "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.pop(TIMED_OUT_KEY, False)
     ), (401 if failed else 200)
+
+
+def _finish_sign_in(holder: service.KeyHolder):
+    purge_expired_sessions(db.session)
+    second_factor.purge_spent_codes(db.session)
+    wanted = take_wanted_page()
+    sign_in_user(holder.user, holder.participation_key)
+    return redirect(wanted or url_for("pages.home"), code=303)
+
+
+def _second_step(form: SecondStepForm, *, failed: bool = False):
+    form.password.data = form.code.data = ""
+    return render_template("accounts/second_step.html", form=form, failed=failed), (401 if failed else 200)
+
+
+@bp.post("/login/second-step")
+@public
+@limiter.limit(_login_limit)
+@limiter.limit(_factor_limit)
+def login_second_step():
+    form = SecondStepForm()
+    if not form.validate_on_submit():
+        return _second_step(form)
+    try:
+        holder = service.authenticate(db.session, form.login_name.data, form.password.data, log_n=_log_n())
+    except service.LoginFailed:
+        return _second_step(form, failed=True)
+    if not second_factor.check_code(db.session, holder.user, form.code.data, secret=_factor_secret()):
+        return _second_step(form, failed=True)
+    return _finish_sign_in(holder)
 
 
 @bp.post("/logout")
@@ -269,3 +318,97 @@ def change_password():
 def sign_out_everywhere():
     end_all_sessions(db.session, current_user.id)
     return end_session_and_redirect(url_for("accounts.signed_out"))
+
+
+# --- Second factors ------------------------------------------------------------
+
+
+@bp.get("/account/second-factor")
+def second_factors():
+    return render_template(
+        "accounts/second_factors.html",
+        factors=second_factor.summaries(db.session, current_user.id, secret=_factor_secret()),
+        has_factor=second_factor.has_second_factor(db.session, current_user.id),
+        required=second_factor.must_set_one_up(db.session, current_user),
+        backup_form=EmptyForm(),
+    )
+
+
+@bp.route("/account/second-factor/app", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def add_app():
+    form = AddAppForm()
+    if form.validate_on_submit():
+        with attempt(
+            second_factor.NotAFactor,
+            field=form.code,
+            message=_("That code does not match. Check the time on your phone and type the newest code."),
+        ) as adding:
+            second_factor.add_totp(
+                db.session, current_user, form.seed.data, form.code.data, form.label.data, secret=_factor_secret()
+            )
+        if adding.succeeded:
+            if not any(
+                f.remaining is not None
+                for f in second_factor.summaries(db.session, current_user.id, secret=_factor_secret())
+            ):
+                return _show_backup_codes(
+                    second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret())
+                )
+            flash(_("Your authenticator app is added."), "success")
+            return redirect(url_for("accounts.second_factors"), code=303)
+    elif request.method == "GET":
+        form.seed.data = second_factor.new_totp_seed()
+    form.code.data = ""
+    return render_template(
+        "accounts/add_app.html",
+        form=form,
+        uri=second_factor.provisioning_uri(form.seed.data or "", current_user.login_name),
+    )
+
+
+def _show_backup_codes(codes: list[str]):
+    """The only time backup codes are shown: only keyed hashes of them are stored."""
+    return render_template("accounts/backup_codes.html", codes=codes)
+
+
+@bp.post("/account/second-factor/backup-codes")
+def new_backup_codes():
+    if not second_factor.has_second_factor(db.session, current_user.id):
+        abort(400)
+    return _show_backup_codes(second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret()))
+
+
+@bp.route("/account/second-factor/<uuid:factor_id>/remove", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def remove_factor(factor_id: uuid.UUID):
+    factor = db.session.scalar(
+        select(SecondFactor).where(SecondFactor.id == factor_id, SecondFactor.user_id == current_user.id)
+    )
+    if factor is None:
+        abort(404)
+    form = RemoveFactorForm()
+    if form.validate_on_submit():
+        with attempt(
+            service.WrongPassword, field=form.password, message=_("That is not your current password.")
+        ) as removing:
+            service.check_password(current_user, form.password.data)
+            second_factor.remove_factor(db.session, current_user, factor.id)
+        if removing.succeeded:
+            flash(_("The second factor is removed."), "success")
+            return redirect(url_for("accounts.second_factors"), code=303)
+    return render_template("accounts/remove_factor.html", form=form, factor=factor)
+
+
+@bp.route("/account/second-factor/check", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def check_factor():
+    form = CheckFactorForm()
+    failed = False
+    if form.validate_on_submit():
+        if second_factor.check_code(db.session, current_user, form.code.data, secret=_factor_secret()):
+            return redirect(mark_second_factor_fresh() or url_for("pages.home"), code=303)
+        failed = True
+        form.code.errors.append(_("That code is not right, or it was already used. Please try the newest one."))
+    form.code.data = ""
+    return render_template("accounts/check_factor.html", form=form), (401 if failed else 200)
