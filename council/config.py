@@ -41,6 +41,11 @@ RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 SECOND_FACTOR_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: How long a second-factor check counts as fresh for reading payee details.
 SECOND_FACTOR_FRESH_MINUTES = 5
+#: Passkeys: the site's domain (the RP ID, e.g. "council.example.org") and its origin
+#: ("https://council.example.org"). Production sets both: a passkey is bound to the RP ID for good.
+#: Unset, they follow the host each request came to (development and tests, on localhost).
+WEBAUTHN_RP_ID: str | None = None
+WEBAUTHN_ORIGIN: str | None = None
 
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0

@@ -95,6 +95,7 @@ _ALLOWED_BEFORE_SETUP = frozenset(
     {
         "accounts.second_factors",
         "accounts.add_app",
+        "accounts.add_passkey",
         "accounts.new_backup_codes",
         "accounts.logout",
         "accounts.signed_out",

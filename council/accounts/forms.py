@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import Select, html_params
 
 from council.accounts.models import Role
@@ -79,15 +79,27 @@ class LoginForm(FlaskForm):
     )
 
 
-def _code_field() -> StringField:
-    return StringField(
+class FactorAnswerForm(FlaskForm):
+    """A code typed, or a passkey's answer (filled in by static/js/passkeys.js): one of the two."""
+
+    code = StringField(
         _l("Code"),
         description=_l("The 6-digit code your authenticator app shows now, or one of your backup codes."),
-        validators=[DataRequired(message=_l("Please enter a code.")), Length(max=40)],
+        validators=[Optional(), Length(max=40)],
     )
+    passkey_answer = HiddenField(validators=[Optional(), Length(max=20000)])
+    passkey_challenge = HiddenField(validators=[Optional(), Length(max=400)])
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not (self.code.data or "").strip() and not self.passkey_answer.data:
+            self.code.errors = [*self.code.errors, _l("Please enter a code.")]
+            return False
+        return True
 
 
-class SecondStepForm(FlaskForm):
+class SecondStepForm(FactorAnswerForm):
     """Sign-in's second step: the password again, with the code, so nothing waits half signed in."""
 
     login_name = HiddenField(validators=[DataRequired(), Length(max=LOGIN_NAME_MAX)])
@@ -95,11 +107,19 @@ class SecondStepForm(FlaskForm):
         _l("Password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
     )
-    code = _code_field()
 
 
-class CheckFactorForm(FlaskForm):
-    code = _code_field()
+class CheckFactorForm(FactorAnswerForm):
+    pass
+
+
+class AddPasskeyForm(FlaskForm):
+    label = StringField(
+        _l("A name for it (optional, only you see it)"),
+        validators=[Length(max=60, message=_l("Please keep this under %(max)d characters.", max=60))],
+    )
+    passkey_answer = HiddenField(validators=[DataRequired(), Length(max=20000)])
+    passkey_challenge = HiddenField(validators=[DataRequired(), Length(max=400)])
 
 
 class AddAppForm(FlaskForm):

@@ -153,11 +153,12 @@ class SealedState(Model):
 
 class FactorKind(StrEnum):
     TOTP = "totp"
+    PASSKEY = "passkey"
     BACKUP_CODES = "backup"
 
 
 class SecondFactor(Model):
-    """One second factor a person added: an authenticator app's seed, or a set of backup codes.
+    """One second factor a person added: an authenticator app's seed, a passkey, or a set of backup codes.
 
     The secret is sealed under a key derived from PAYEE_DATA_KEY (``accounts.second_factor``), so a
     copy of the database alone cannot make codes. No times are kept: for an advisor they would date
@@ -172,7 +173,8 @@ class SecondFactor(Model):
     kind: Mapped[str] = mapped_column(String(10))
     #: The person's own name for it ("phone"), shown only to them.
     label: Mapped[str] = mapped_column(String(60), default="")
-    #: The one-time-code seed, or the backup codes' keyed hashes, sealed and bound to this row's id.
+    #: The one-time-code seed, the passkey's credential id and public key, or the backup codes' keyed hashes,
+    #: sealed and bound to this row's id.
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -1,4 +1,4 @@
-"""Second factors: one-time codes from an authenticator app, and one-time backup codes.
+"""Second factors: one-time codes from an authenticator app, and one-time backup codes (passkeys: ``passkeys``).
 
 A second factor is asked for after the password, never instead of it: the password unwraps the
 participation key. Seeds and backup-code hashes are sealed under a key derived from the configured
@@ -62,15 +62,15 @@ def _tag_key(secret: str) -> bytes:
     return derive_key(secret.encode(), b"council-second-factor-tag")
 
 
-def _tag(secret: str, *parts: str) -> str:
+def tag(secret: str, *parts: str) -> str:
     return hmac.new(_tag_key(secret), ":".join(parts).encode(), "sha256").hexdigest()
 
 
-def _seal(secret: str, factor_id: uuid.UUID, value: dict) -> bytes:
+def seal_factor(secret: str, factor_id: uuid.UUID, value: dict) -> bytes:
     return seal(_sealing_key(secret), json.dumps(value).encode(), factor_id.bytes)
 
 
-def _open(secret: str, factor: SecondFactor) -> dict:
+def open_factor(secret: str, factor: SecondFactor) -> dict:
     opened: dict = json.loads(unseal(_sealing_key(secret), factor.sealed, factor.id.bytes))
     return opened
 
@@ -125,14 +125,14 @@ def add_totp(dbs: Session, user: User, seed: str, code: str, label: str, *, secr
         raise NotAFactor from exc
     factor_id = uuid.uuid4()
     step = _matching_step(totp, code)
-    if step is None or not _spend(dbs, _tag(secret, "totp", str(factor_id), str(step)), _step_expiry(step)):
+    if step is None or not spend(dbs, tag(secret, "totp", str(factor_id), str(step)), _step_expiry(step)):
         raise NotAFactor
     factor = SecondFactor(
         id=factor_id,
         user_id=user.id,
         kind=FactorKind.TOTP,
         label=label.strip(),
-        sealed=_seal(secret, factor_id, {"seed": seed}),
+        sealed=seal_factor(secret, factor_id, {"seed": seed}),
     )
     dbs.add(factor)
     audit.record(dbs, user, "second_factor.added", subject=user, detail=FactorKind.TOTP)
@@ -156,13 +156,13 @@ def _step_expiry(step: int) -> datetime:
     return datetime.fromtimestamp((last_accepted // 60 + 1) * 60, UTC)
 
 
-def _spend(dbs: Session, tag: str, expires_at: datetime | None) -> bool:
-    """Mark a code used; False when it already was (a replay, or a race with another request)."""
-    if dbs.get(SpentCode, tag) is not None:
+def spend(dbs: Session, mark: str, expires_at: datetime | None) -> bool:
+    """Mark a code (or a passkey challenge) used; False when it already was (a replay, or a race)."""
+    if dbs.get(SpentCode, mark) is not None:
         return False
     try:
         with dbs.begin_nested():
-            dbs.add(SpentCode(id=tag, expires_at=expires_at))
+            dbs.add(SpentCode(id=mark, expires_at=expires_at))
     except IntegrityError:
         return False
     return True
@@ -183,7 +183,7 @@ def _normalise_backup_code(typed: str) -> str:
 
 
 def _backup_hash(secret: str, factor_id: uuid.UUID, code: str) -> str:
-    return _tag(secret, "backup", str(factor_id), _normalise_backup_code(code))
+    return tag(secret, "backup", str(factor_id), _normalise_backup_code(code))
 
 
 def replace_backup_codes(dbs: Session, user: User, *, secret: str) -> list[str]:
@@ -200,7 +200,7 @@ def replace_backup_codes(dbs: Session, user: User, *, secret: str) -> list[str]:
             user_id=user.id,
             kind=FactorKind.BACKUP_CODES,
             label="",
-            sealed=_seal(secret, factor_id, {"hashes": hashes}),
+            sealed=seal_factor(secret, factor_id, {"hashes": hashes}),
         )
     )
     audit.record(dbs, user, "second_factor.added", subject=user, detail=FactorKind.BACKUP_CODES)
@@ -208,11 +208,11 @@ def replace_backup_codes(dbs: Session, user: User, *, secret: str) -> list[str]:
 
 
 def _spent_tag(secret: str, backup_hash: str) -> str:
-    return _tag(secret, "spent-backup", backup_hash)
+    return tag(secret, "spent-backup", backup_hash)
 
 
 def _backup_codes_left(dbs: Session, factor: SecondFactor, secret: str) -> int:
-    tags = [_spent_tag(secret, h) for h in _open(secret, factor)["hashes"]]
+    tags = [_spent_tag(secret, h) for h in open_factor(secret, factor)["hashes"]]
     spent = dbs.scalar(select(func.count()).select_from(SpentCode).where(SpentCode.id.in_(tags))) or 0
     return len(tags) - spent
 
@@ -223,15 +223,15 @@ def _backup_codes_left(dbs: Session, factor: SecondFactor, secret: str) -> int:
 def check_code(dbs: Session, user: User, code: str, *, secret: str, now: float | None = None) -> bool:
     """Whether ``code`` is a fresh one-time code or an unused backup code of this person's; it is spent if so."""
     for factor in factors_of(dbs, user.id):
-        opened = _open(secret, factor)
+        opened = open_factor(secret, factor)
         if factor.kind == FactorKind.TOTP:
             step = _matching_step(pyotp.TOTP(opened["seed"]), code, now)
             if step is not None:
-                return _spend(dbs, _tag(secret, "totp", str(factor.id), str(step)), _step_expiry(step))
+                return spend(dbs, tag(secret, "totp", str(factor.id), str(step)), _step_expiry(step))
         elif factor.kind == FactorKind.BACKUP_CODES:
             typed = _backup_hash(secret, factor.id, code)
             if any(hmac.compare_digest(typed, known) for known in opened["hashes"]):
-                return _spend(dbs, _spent_tag(secret, typed), None)
+                return spend(dbs, _spent_tag(secret, typed), None)
     return False
 
 

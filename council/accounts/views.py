@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import second_factor, service, state
+from council.accounts import passkeys, second_factor, service, state
 from council.accounts.access import (
     current_participation_key,
     mark_second_factor_fresh,
@@ -33,6 +33,7 @@ from council.accounts.access import (
 from council.accounts.forms import (
     ROLE_LABELS,
     AddAppForm,
+    AddPasskeyForm,
     ChangePasswordForm,
     CheckFactorForm,
     ConfirmRecoveryCodeForm,
@@ -95,6 +96,41 @@ def _factor_secret() -> str:
     return current_app.config["PAYEE_DATA_KEY"]
 
 
+def _signing_secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _relying_party() -> passkeys.RelyingParty:
+    """The site as passkeys see it: WEBAUTHN_RP_ID and WEBAUTHN_ORIGIN, which production sets; without them,
+    the host this request came to (behind the proxies ProxyFix trusts)."""
+    config = current_app.config
+    return passkeys.RelyingParty(
+        id=config.get("WEBAUTHN_RP_ID") or request.host.rsplit(":", 1)[0],
+        origin=config.get("WEBAUTHN_ORIGIN") or request.host_url.rstrip("/"),
+    )
+
+
+def _passkey_ceremony(user_id: uuid.UUID | None) -> passkeys.Ceremony:
+    return passkeys.authentication(
+        db.session, user_id, rp=_relying_party(), secret=_factor_secret(), signing_secret=_signing_secret()
+    )
+
+
+def _factor_answered(form: CheckFactorForm | SecondStepForm, user: User) -> bool:
+    """Whether the form holds a good answer from one of this person's factors (the answer is spent)."""
+    if form.passkey_answer.data:
+        return passkeys.check_passkey(
+            db.session,
+            user,
+            form.passkey_answer.data,
+            form.passkey_challenge.data or "",
+            rp=_relying_party(),
+            secret=_factor_secret(),
+            signing_secret=_signing_secret(),
+        )
+    return second_factor.check_code(db.session, user, form.code.data, secret=_factor_secret())
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"])
@@ -128,8 +164,14 @@ def _finish_sign_in(holder: service.KeyHolder):
 
 
 def _second_step(form: SecondStepForm, *, failed: bool = False):
-    form.password.data = form.code.data = ""
-    return render_template("accounts/second_step.html", form=form, failed=failed), (401 if failed else 200)
+    form.password.data = form.code.data = form.passkey_answer.data = ""
+    # Any passkey may answer (it is matched to the account after the password): listing the account's
+    # passkeys here would tell whoever posts a name which accounts have one.
+    ceremony = _passkey_ceremony(None)
+    form.passkey_challenge.data = ceremony.token
+    return render_template("accounts/second_step.html", form=form, failed=failed, passkey_options=ceremony.options), (
+        401 if failed else 200
+    )
 
 
 @bp.post("/login/second-step")
@@ -144,7 +186,7 @@ def login_second_step():
         holder = service.authenticate(db.session, form.login_name.data, form.password.data, log_n=_log_n())
     except service.LoginFailed:
         return _second_step(form, failed=True)
-    if not second_factor.check_code(db.session, holder.user, form.code.data, secret=_factor_secret()):
+    if not _factor_answered(form, holder.user):
         return _second_step(form, failed=True)
     return _finish_sign_in(holder)
 
@@ -367,6 +409,45 @@ def add_app():
     )
 
 
+def _after_adding(message: str):
+    """With the first factor come backup codes, shown once; later factors keep the ones the person has."""
+    if not any(
+        f.remaining is not None for f in second_factor.summaries(db.session, current_user.id, secret=_factor_secret())
+    ):
+        return _show_backup_codes(second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret()))
+    flash(message, "success")
+    return redirect(url_for("accounts.second_factors"), code=303)
+
+
+@bp.route("/account/second-factor/passkey", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def add_passkey():
+    form = AddPasskeyForm()
+    if form.validate_on_submit():
+        with attempt(
+            passkeys.NotAPasskey,
+            field=form.label,
+            message=_("The passkey could not be added. Please try again, or use an authenticator app."),
+        ) as adding:
+            passkeys.add_passkey(
+                db.session,
+                current_user,
+                form.passkey_answer.data,
+                form.passkey_challenge.data,
+                form.label.data,
+                rp=_relying_party(),
+                secret=_factor_secret(),
+                signing_secret=_signing_secret(),
+            )
+        if adding.succeeded:
+            return _after_adding(_("Your passkey is added."))
+    ceremony = passkeys.registration(
+        db.session, current_user, rp=_relying_party(), secret=_factor_secret(), signing_secret=_signing_secret()
+    )
+    form.passkey_challenge.data, form.passkey_answer.data = ceremony.token, ""
+    return render_template("accounts/add_passkey.html", form=form, passkey_options=ceremony.options)
+
+
 def _show_backup_codes(codes: list[str]):
     """The only time backup codes are shown: only keyed hashes of them are stored."""
     return render_template("accounts/backup_codes.html", codes=codes)
@@ -406,9 +487,12 @@ def check_factor():
     form = CheckFactorForm()
     failed = False
     if form.validate_on_submit():
-        if second_factor.check_code(db.session, current_user, form.code.data, secret=_factor_secret()):
+        if _factor_answered(form, current_user):
             return redirect(mark_second_factor_fresh() or url_for("pages.home"), code=303)
         failed = True
         form.code.errors.append(_("That code is not right, or it was already used. Please try the newest one."))
-    form.code.data = ""
-    return render_template("accounts/check_factor.html", form=form), (401 if failed else 200)
+    ceremony = _passkey_ceremony(current_user.id)
+    form.code.data, form.passkey_answer.data, form.passkey_challenge.data = "", "", ceremony.token
+    return render_template("accounts/check_factor.html", form=form, passkey_options=ceremony.options), (
+        401 if failed else 200
+    )
