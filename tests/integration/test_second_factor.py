@@ -21,6 +21,8 @@ def add_app(client) -> tuple[str, list[str]]:
     """Add an authenticator app through the form; returns its seed and the backup codes shown once."""
     page = client.get("/account/second-factor/app")
     seed = SEED_PATTERN.search(page.get_data(as_text=True)).group(1)
+    # The QR code is drawn in the page: no script, no image request.
+    assert '<svg width="' in page.get_data(as_text=True) and 'class="segno"' in page.get_data(as_text=True)
     assert "otpauth://totp/Council:" in page.get_data(as_text=True) and f"secret={seed}" in page.get_data(as_text=True)
     response = client.post(
         "/account/second-factor/app",
