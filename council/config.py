@@ -37,6 +37,15 @@ RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per 5 minutes;30 per hour"
 RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
+#: Attempts at a second factor's code (sign-in's second step, and the check before payee details).
+SECOND_FACTOR_RATE_LIMIT = "5 per 5 minutes;20 per hour"
+#: How long a second-factor check counts as fresh for reading payee details.
+SECOND_FACTOR_FRESH_MINUTES = 5
+#: Passkeys: the site's domain (the RP ID, e.g. "council.example.org") and its origin
+#: ("https://council.example.org"). Production sets both: a passkey is bound to the RP ID for good.
+#: Unset, they follow the host each request came to (development and tests, on localhost).
+WEBAUTHN_RP_ID: str | None = None
+WEBAUTHN_ORIGIN: str | None = None
 
 #: How many reverse proxies stand in front of the app (0: none, as with `make run`).
 PROXY_HOPS = 0

@@ -12,9 +12,10 @@ from typing import NoReturn
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
+from council.accounts import second_factor
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
-from council.accounts.sessions import WANTED_PAGE_KEY
+from council.accounts.sessions import FACTOR_FRESH_KEY, FACTOR_RETURN_KEY, WANTED_PAGE_KEY
 from council.audit import service as audit
 from council.database import side_write
 from council.extensions import db, login_manager
@@ -89,6 +90,56 @@ def _require_login():
     return redirect(url_for("accounts.login"))
 
 
+#: What staff under the coordinator's requirement may still reach before they add a second factor.
+_ALLOWED_BEFORE_SETUP = frozenset(
+    {
+        "accounts.second_factors",
+        "accounts.add_app",
+        "accounts.add_passkey",
+        "accounts.new_backup_codes",
+        "accounts.logout",
+        "accounts.signed_out",
+        "pages.quick_exit",
+        "pages.safety",
+        "pages.set_language",
+        "static",
+    }
+)
+
+
+def _require_second_factor_setup():
+    """Staff without a second factor, while the coordinator requires one, are sent to add one first."""
+    # Public pages too: the home page shows a signed-in person's own things.
+    if not current_user.is_authenticated or request.endpoint in _ALLOWED_BEFORE_SETUP or request.endpoint is None:
+        return None
+    if second_factor.must_set_one_up(db.session, current_user):
+        return redirect(url_for("accounts.second_factors"), code=303)
+    return None
+
+
+def requires_fresh_second_factor(view: Callable) -> Callable:
+    """For pages that show what a stolen password must not reach (payee details): whoever has a second
+    factor is asked for it again unless they gave it within the last few minutes in this session."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if second_factor.has_second_factor(db.session, current_user.id) and not second_factor.still_fresh(
+            session.get(FACTOR_FRESH_KEY)
+        ):
+            session[FACTOR_RETURN_KEY] = safe_next(request.full_path if request.method == "GET" else request.path)
+            return redirect(url_for("accounts.check_factor"), code=303)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def mark_second_factor_fresh() -> str | None:
+    """After a good check: fresh for a few minutes; returns the page that asked for it."""
+    session[FACTOR_FRESH_KEY] = second_factor.fresh_until(current_app.config["SECOND_FACTOR_FRESH_MINUTES"] * 60)
+    target = session.pop(FACTOR_RETURN_KEY, None)
+    return safe_next(target) if isinstance(target, str) else None
+
+
 #: How long the page asked for before signing in is remembered.
 WANTED_PAGE_SECONDS = 15 * 60
 
@@ -127,5 +178,6 @@ def init_access(app: Flask) -> None:
     login_manager.session_protection = None
     app.config["REMEMBER_COOKIE_DURATION"] = 0
     app.before_request(_require_login)
+    app.before_request(_require_second_factor_setup)
     # Made now rather than at the first unknown name, whose sign-in would otherwise take longer.
     accounts.warm_decoy(app.config["SCRYPT_LOG_N"])

@@ -7,9 +7,9 @@ import functools
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import Select, html_params
 
 from council.accounts.models import Role
@@ -75,6 +75,68 @@ class LoginForm(FlaskForm):
     )
     password = PasswordField(
         _l("Password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
+
+
+class FactorAnswerForm(FlaskForm):
+    """A code typed, or a passkey's answer (filled in by static/js/passkeys.js): one of the two."""
+
+    code = StringField(
+        _l("Code"),
+        description=_l("The 6-digit code your authenticator app shows now, or one of your backup codes."),
+        validators=[Optional(), Length(max=40)],
+    )
+    passkey_answer = HiddenField(validators=[Optional(), Length(max=20000)])
+    passkey_challenge = HiddenField(validators=[Optional(), Length(max=400)])
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not (self.code.data or "").strip() and not self.passkey_answer.data:
+            self.code.errors = [*self.code.errors, _l("Please enter a code.")]
+            return False
+        return True
+
+
+class SecondStepForm(FactorAnswerForm):
+    """Sign-in's second step: the password again, with the code, so nothing waits half signed in."""
+
+    login_name = HiddenField(validators=[DataRequired(), Length(max=LOGIN_NAME_MAX)])
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
+    )
+
+
+class CheckFactorForm(FactorAnswerForm):
+    pass
+
+
+class AddPasskeyForm(FlaskForm):
+    label = StringField(
+        _l("A name for it (optional, only you see it)"),
+        validators=[Length(max=60, message=_l("Please keep this under %(max)d characters.", max=60))],
+    )
+    passkey_answer = HiddenField(validators=[DataRequired(), Length(max=20000)])
+    passkey_challenge = HiddenField(validators=[DataRequired(), Length(max=400)])
+
+
+class AddAppForm(FlaskForm):
+    seed = HiddenField(validators=[DataRequired(), Length(max=64)])
+    label = StringField(
+        _l("A name for it (optional, only you see it)"),
+        validators=[Length(max=60, message=_l("Please keep this under %(max)d characters.", max=60))],
+    )
+    code = StringField(
+        _l("The code your app shows now"),
+        validators=[DataRequired(message=_l("Please enter a code.")), Length(max=12)],
+    )
+
+
+class RemoveFactorForm(FlaskForm):
+    password = PasswordField(
+        _l("Your password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
     )
 

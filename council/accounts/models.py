@@ -149,3 +149,55 @@ class SealedState(Model):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FactorKind(StrEnum):
+    TOTP = "totp"
+    PASSKEY = "passkey"
+    BACKUP_CODES = "backup"
+
+
+class SecondFactor(Model):
+    """One second factor a person added: an authenticator app's seed, a passkey, or a set of backup codes.
+
+    The secret is sealed under a key derived from PAYEE_DATA_KEY (``accounts.second_factor``), so a
+    copy of the database alone cannot make codes. No times are kept: for an advisor they would date
+    their sign-ins. Spent codes are not marked here either (see ``SpentCode``).
+    """
+
+    __tablename__ = "second_factors"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: A ``FactorKind``.
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The person's own name for it ("phone"), shown only to them.
+    label: Mapped[str] = mapped_column(String(60), default="")
+    #: The one-time-code seed, the passkey's credential id and public key, or the backup codes' keyed hashes,
+    #: sealed and bound to this row's id.
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SpentCode(Model):
+    """A one-time code that was used: a keyed hash of the factor and the time step (or backup code).
+
+    Kept apart from ``second_factors``, keyed by a tag nobody can compute without the configured key,
+    so using a code changes no row that names its owner: a database holder sees a row appear, as at
+    any sign-in, and not whose. Time-step rows expire when the step can no longer be accepted.
+    """
+
+    __tablename__ = "spent_codes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: None for backup codes (spent for good); whole minutes for time steps.
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class StaffSecurity(Model):
+    """The coordinator's site-wide security settings: one row (id 1), absent until first saved."""
+
+    __tablename__ = "staff_security"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)

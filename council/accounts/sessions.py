@@ -50,8 +50,12 @@ TIMED_OUT_KEY = "timed_out"
 FLASHES_KEY = "_flashes"
 #: The page a signed-out visitor asked for, kept here rather than in the sign-in page's address.
 WANTED_PAGE_KEY = "wanted"
+#: Until when (seconds since the epoch) this session's last second-factor check counts as fresh.
+FACTOR_FRESH_KEY = "factor_fresh"
+#: The page that asked for a fresh second-factor check, to go back to after it.
+FACTOR_RETURN_KEY = "factor_return"
 #: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
-COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY, WANTED_PAGE_KEY)
+COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY, WANTED_PAGE_KEY, FACTOR_FRESH_KEY, FACTOR_RETURN_KEY)
 #: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
 _RECORD_BLOCK = 512
 _STATE_SALT = "council-session-state"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 
 from flask import (
     Blueprint,
@@ -18,21 +19,33 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import service, state
-from council.accounts.access import current_participation_key, public, take_wanted_page
+from council.accounts import passkeys, second_factor, service, state
+from council.accounts.access import (
+    current_participation_key,
+    mark_second_factor_fresh,
+    public,
+    take_wanted_page,
+)
 from council.accounts.forms import (
     ROLE_LABELS,
+    AddAppForm,
+    AddPasskeyForm,
     ChangePasswordForm,
+    CheckFactorForm,
     ConfirmRecoveryCodeForm,
     LoginForm,
     PreferencesForm,
     RecoverForm,
     RegistrationForm,
+    RemoveFactorForm,
+    SecondStepForm,
 )
-from council.accounts.models import InvitationState, Role, User
+from council.accounts.models import InvitationState, Role, SecondFactor, User
 from council.accounts.sessions import (
     TIMED_OUT_KEY,
     current_session,
@@ -76,6 +89,49 @@ def _recovery_limit() -> str:
     return current_app.config["RECOVERY_RATE_LIMIT"]
 
 
+def _factor_limit() -> str:
+    return current_app.config["SECOND_FACTOR_RATE_LIMIT"]
+
+
+def _factor_secret() -> str:
+    return current_app.config["PAYEE_DATA_KEY"]
+
+
+def _signing_secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _relying_party() -> passkeys.RelyingParty:
+    """The site as passkeys see it: WEBAUTHN_RP_ID and WEBAUTHN_ORIGIN, which production sets; without them,
+    the host this request came to (behind the proxies ProxyFix trusts)."""
+    config = current_app.config
+    return passkeys.RelyingParty(
+        id=config.get("WEBAUTHN_RP_ID") or request.host.rsplit(":", 1)[0],
+        origin=config.get("WEBAUTHN_ORIGIN") or request.host_url.rstrip("/"),
+    )
+
+
+def _passkey_ceremony(user_id: uuid.UUID | None) -> passkeys.Ceremony:
+    return passkeys.authentication(
+        db.session, user_id, rp=_relying_party(), secret=_factor_secret(), signing_secret=_signing_secret()
+    )
+
+
+def _factor_answered(form: CheckFactorForm | SecondStepForm, user: User) -> bool:
+    """Whether the form holds a good answer from one of this person's factors (the answer is spent)."""
+    if form.passkey_answer.data:
+        return passkeys.check_passkey(
+            db.session,
+            user,
+            form.passkey_answer.data,
+            form.passkey_challenge.data or "",
+            rp=_relying_party(),
+            secret=_factor_secret(),
+            signing_secret=_signing_secret(),
+        )
+    return second_factor.check_code(db.session, user, form.code.data, secret=_factor_secret())
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"])
@@ -90,14 +146,50 @@ def login():
         except service.LoginFailed:
             failed = True
         else:
-            purge_expired_sessions(db.session)
-            wanted = take_wanted_page()
-            sign_in_user(holder.user, holder.participation_key)
-            return redirect(wanted or url_for("pages.home"), code=303)
+            if second_factor.has_second_factor(db.session, holder.user.id):
+                # Nothing is kept while the second step waits: it asks for the password again with the code.
+                return _second_step(SecondStepForm(formdata=None, login_name=form.login_name.data))
+            return _finish_sign_in(holder)
     form.password.data = ""
     return render_template(
         "accounts/login.html", form=form, failed=failed, ended_by_timeout=session.pop(TIMED_OUT_KEY, False)
     ), (401 if failed else 200)
+
+
+def _finish_sign_in(holder: service.KeyHolder):
+    purge_expired_sessions(db.session)
+    second_factor.purge_spent_codes(db.session)
+    wanted = take_wanted_page()
+    sign_in_user(holder.user, holder.participation_key)
+    return redirect(wanted or url_for("pages.home"), code=303)
+
+
+def _second_step(form: SecondStepForm, *, failed: bool = False):
+    form.password.data = form.code.data = form.passkey_answer.data = ""
+    # Any passkey may answer (it is matched to the account after the password): listing the account's
+    # passkeys here would tell whoever posts a name which accounts have one.
+    ceremony = _passkey_ceremony(None)
+    form.passkey_challenge.data = ceremony.token
+    return render_template("accounts/second_step.html", form=form, failed=failed, passkey_options=ceremony.options), (
+        401 if failed else 200
+    )
+
+
+@bp.post("/login/second-step")
+@public
+@limiter.limit(_login_limit)
+@limiter.limit(_factor_limit)
+def login_second_step():
+    form = SecondStepForm()
+    if not form.validate_on_submit():
+        return _second_step(form)
+    try:
+        holder = service.authenticate(db.session, form.login_name.data, form.password.data, log_n=_log_n())
+    except service.LoginFailed:
+        return _second_step(form, failed=True)
+    if not _factor_answered(form, holder.user):
+        return _second_step(form, failed=True)
+    return _finish_sign_in(holder)
 
 
 @bp.post("/logout")
@@ -269,3 +361,138 @@ def change_password():
 def sign_out_everywhere():
     end_all_sessions(db.session, current_user.id)
     return end_session_and_redirect(url_for("accounts.signed_out"))
+
+
+# --- Second factors ------------------------------------------------------------
+
+
+@bp.get("/account/second-factor")
+def second_factors():
+    return render_template(
+        "accounts/second_factors.html",
+        factors=second_factor.summaries(db.session, current_user.id, secret=_factor_secret()),
+        has_factor=second_factor.has_second_factor(db.session, current_user.id),
+        required=second_factor.must_set_one_up(db.session, current_user),
+        backup_form=EmptyForm(),
+    )
+
+
+@bp.route("/account/second-factor/app", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def add_app():
+    form = AddAppForm()
+    if form.validate_on_submit():
+        with attempt(
+            second_factor.NotAFactor,
+            field=form.code,
+            message=_("That code does not match. Check the time on your phone and type the newest code."),
+        ) as adding:
+            second_factor.add_totp(
+                db.session, current_user, form.seed.data, form.code.data, form.label.data, secret=_factor_secret()
+            )
+        if adding.succeeded:
+            if not any(
+                f.remaining is not None
+                for f in second_factor.summaries(db.session, current_user.id, secret=_factor_secret())
+            ):
+                return _show_backup_codes(
+                    second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret())
+                )
+            flash(_("Your authenticator app is added."), "success")
+            return redirect(url_for("accounts.second_factors"), code=303)
+    elif request.method == "GET":
+        form.seed.data = second_factor.new_totp_seed()
+    form.code.data = ""
+    uri = second_factor.provisioning_uri(form.seed.data or "", current_user.login_name)
+    # segno escapes the title and draws the rest from the link's bits: nothing in it is markup from input.
+    qr_code = Markup(second_factor.qr_code_svg(uri, _("QR code for your authenticator app")))  # noqa: S704
+    return render_template("accounts/add_app.html", form=form, uri=uri, qr_code=qr_code)
+
+
+def _after_adding(message: str):
+    """With the first factor come backup codes, shown once; later factors keep the ones the person has."""
+    if not any(
+        f.remaining is not None for f in second_factor.summaries(db.session, current_user.id, secret=_factor_secret())
+    ):
+        return _show_backup_codes(second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret()))
+    flash(message, "success")
+    return redirect(url_for("accounts.second_factors"), code=303)
+
+
+@bp.route("/account/second-factor/passkey", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def add_passkey():
+    form = AddPasskeyForm()
+    if form.validate_on_submit():
+        with attempt(
+            passkeys.NotAPasskey,
+            field=form.label,
+            message=_("The passkey could not be added. Please try again, or use an authenticator app."),
+        ) as adding:
+            passkeys.add_passkey(
+                db.session,
+                current_user,
+                form.passkey_answer.data,
+                form.passkey_challenge.data,
+                form.label.data,
+                rp=_relying_party(),
+                secret=_factor_secret(),
+                signing_secret=_signing_secret(),
+            )
+        if adding.succeeded:
+            return _after_adding(_("Your passkey is added."))
+    ceremony = passkeys.registration(
+        db.session, current_user, rp=_relying_party(), secret=_factor_secret(), signing_secret=_signing_secret()
+    )
+    form.passkey_challenge.data, form.passkey_answer.data = ceremony.token, ""
+    return render_template("accounts/add_passkey.html", form=form, passkey_options=ceremony.options)
+
+
+def _show_backup_codes(codes: list[str]):
+    """The only time backup codes are shown: only keyed hashes of them are stored."""
+    return render_template("accounts/backup_codes.html", codes=codes)
+
+
+@bp.post("/account/second-factor/backup-codes")
+def new_backup_codes():
+    if not second_factor.has_second_factor(db.session, current_user.id):
+        abort(400)
+    return _show_backup_codes(second_factor.replace_backup_codes(db.session, current_user, secret=_factor_secret()))
+
+
+@bp.route("/account/second-factor/<uuid:factor_id>/remove", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def remove_factor(factor_id: uuid.UUID):
+    factor = db.session.scalar(
+        select(SecondFactor).where(SecondFactor.id == factor_id, SecondFactor.user_id == current_user.id)
+    )
+    if factor is None:
+        abort(404)
+    form = RemoveFactorForm()
+    if form.validate_on_submit():
+        with attempt(
+            service.WrongPassword, field=form.password, message=_("That is not your current password.")
+        ) as removing:
+            service.check_password(current_user, form.password.data)
+            second_factor.remove_factor(db.session, current_user, factor.id)
+        if removing.succeeded:
+            flash(_("The second factor is removed."), "success")
+            return redirect(url_for("accounts.second_factors"), code=303)
+    return render_template("accounts/remove_factor.html", form=form, factor=factor)
+
+
+@bp.route("/account/second-factor/check", methods=["GET", "POST"])
+@limiter.limit(_factor_limit, methods=["POST"])
+def check_factor():
+    form = CheckFactorForm()
+    failed = False
+    if form.validate_on_submit():
+        if _factor_answered(form, current_user):
+            return redirect(mark_second_factor_fresh() or url_for("pages.home"), code=303)
+        failed = True
+        form.code.errors.append(_("That code is not right, or it was already used. Please try the newest one."))
+    ceremony = _passkey_ceremony(current_user.id)
+    form.code.data, form.passkey_answer.data, form.passkey_challenge.data = "", "", ceremony.token
+    return render_template("accounts/check_factor.html", form=form, passkey_options=ceremony.options), (
+        401 if failed else 200
+    )

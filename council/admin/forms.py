@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -26,3 +26,7 @@ class RolesForm(FlaskForm):
     roles = SelectMultipleField(
         _l("Roles"), choices=role_choices, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False)
     )
+
+
+class StaffSecurityForm(FlaskForm):
+    require_second_factor = BooleanField(_l("Require a second factor for staff"))

@@ -8,12 +8,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from council.accounts import service
+from council.accounts import second_factor, service
 from council.accounts.access import requires_role
 from council.accounts.forms import ROLE_LABELS
 from council.accounts.models import Invitation, Role, User
 from council.accounts.sessions import end_all_sessions
-from council.admin.forms import InvitationForm, RolesForm
+from council.admin.forms import InvitationForm, RolesForm, StaffSecurityForm
 from council.audit import service as audit
 from council.audit.labels import AUDIT_ACTION_LABELS
 from council.db_types import utcnow
@@ -123,3 +123,13 @@ def audit_log():
     return render_template(
         "admin/audit.html", events=events, page=page, per_page=per_page, total=total, action_labels=AUDIT_ACTION_LABELS
     )
+
+
+@bp.route("/security", methods=["GET", "POST"])
+def security():
+    form = StaffSecurityForm(require_second_factor=second_factor.staff_must_have_one(db.session))
+    if form.validate_on_submit():
+        second_factor.set_staff_requirement(db.session, current_user, form.require_second_factor.data)
+        flash(_("Staff security settings saved."), "success")
+        return redirect(url_for("admin.security"), code=303)
+    return render_template("admin/security.html", form=form)

@@ -27,4 +27,7 @@ AUDIT_ACTION_LABELS = {
     "meeting.planned": _l("Meeting planned"),
     "meeting.cancelled": _l("Planned meeting cancelled"),
     "access.refused": _l("Page refused: the account lacks the role"),
+    "second_factor.added": _l("Second factor added"),
+    "second_factor.removed": _l("Second factor removed"),
+    "second_factor.requirement_changed": _l("Second factor requirement for staff changed"),
 }

@@ -41,6 +41,9 @@ ACTIONS = {
     "meeting.cancelled",
     "mail.settings_changed",
     "access.refused",
+    "second_factor.added",
+    "second_factor.removed",
+    "second_factor.requirement_changed",
 }
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
-from council.accounts.access import participation_key, requires_role
+from council.accounts.access import participation_key, requires_fresh_second_factor, requires_role
 from council.accounts.models import Role, User, UserRole
 from council.audit import service as audit
 from council.compensation import service
@@ -124,6 +124,7 @@ def _payee_details(form) -> dict[str, str]:
 
 @bp.route("/admin/people/<uuid:user_id>/payment", methods=["GET", "POST"])
 @requires_role(Role.COORDINATOR)
+@requires_fresh_second_factor
 def person_payment(user_id: uuid.UUID):
     person = db.get_or_404(User, user_id)
     secret = current_app.config["PAYEE_DATA_KEY"]

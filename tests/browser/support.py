@@ -32,12 +32,14 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def serving(app):
+def serving(app, *, host_name: str = "127.0.0.1"):
+    """Serve ``app`` on the loopback; ``host_name="localhost"`` names it as passkeys need (a domain as the
+    RP ID, in a secure context)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://{host_name}:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -67,7 +69,7 @@ def keep_traffic_local(context, base_url: str) -> None:
 
     def route(request_route):
         url = request_route.request.url
-        if url.startswith("http://127.0.0.1:"):
+        if url.startswith(("http://127.0.0.1:", "http://localhost:")):
             return request_route.continue_()
         PROBLEMS.append(f"a request left the machine: {url}")
         return request_route.abort()

@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 from sqlalchemy import MetaData, inspect, select, text
 
+from council.accounts import second_factor
 from council.accounts.models import User
 from council.compensation import service as stipends
 from council.demo import load_demo
@@ -86,6 +87,10 @@ def source(target_app):
             send_hour=18,
             secret=secret,
         )
+        # A second factor (sealed), a spent backup code and the staff requirement.
+        codes = second_factor.replace_backup_codes(db.session, people["coordinator"], secret=secret)
+        assert second_factor.check_code(db.session, people["coordinator"], codes[0], secret=secret)
+        second_factor.set_staff_requirement(db.session, people["coordinator"], True)
         comment = db.session.scalar(select(Comment).where(Comment.body == ADVISOR1_COMMENT))
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
         revision = comment.revision

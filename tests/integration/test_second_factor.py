@@ -1,0 +1,265 @@
+"""Second factors: an authenticator app and backup codes, added and used through the real forms."""
+
+import re
+import time
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from council.accounts import second_factor
+from council.accounts.models import Role, SecondFactor, SpentCode, User
+from council.audit.models import AuditEvent
+from council.extensions import db
+from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+
+SEED_PATTERN = re.compile(r'<code id="totp-seed">([A-Z2-7]+)</code>')
+BACKUP_PATTERN = re.compile(r"<li><code>([0-9A-Z]{5}-[0-9A-Z]{5})</code></li>")
+
+
+def add_app(client) -> tuple[str, list[str]]:
+    """Add an authenticator app through the form; returns its seed and the backup codes shown once."""
+    page = client.get("/account/second-factor/app")
+    seed = SEED_PATTERN.search(page.get_data(as_text=True)).group(1)
+    # The QR code is drawn in the page: no script, no image request.
+    assert '<svg width="' in page.get_data(as_text=True) and 'class="segno"' in page.get_data(as_text=True)
+    assert "otpauth://totp/Council:" in page.get_data(as_text=True) and f"secret={seed}" in page.get_data(as_text=True)
+    response = client.post(
+        "/account/second-factor/app",
+        data={"csrf_token": csrf_token(page), "seed": seed, "label": "phone", "code": pyotp.TOTP(seed).now()},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    codes = BACKUP_PATTERN.findall(response.get_data(as_text=True))
+    assert len(codes) == second_factor.BACKUP_CODE_COUNT
+    return seed, codes
+
+
+def code_at(seed: str, offset_steps: int = 0) -> str:
+    return pyotp.TOTP(seed).at(time.time() + offset_steps * second_factor.TOTP_STEP_SECONDS)
+
+
+def first_step(client, login_name: str, password: str = PASSWORD):
+    return submit(client, "/login", {"login_name": login_name, "password": password})
+
+
+def second_step(client, first, login_name: str, code: str, password: str = PASSWORD):
+    return client.post(
+        "/login/second-step",
+        data={"csrf_token": csrf_token(first), "login_name": login_name, "password": password, "code": code},
+    )
+
+
+def is_signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+@pytest.fixture
+def sam_with_app(app, people):
+    people.make("sam", Role.COORDINATOR)
+    client = app.test_client()
+    sign_in(client, "sam")
+    seed, codes = add_app(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
+    return seed, codes
+
+
+def test_the_password_alone_no_longer_signs_in_and_keeps_nothing_waiting(app, sam_with_app):
+    client = app.test_client()
+    first = first_step(client, "sam")
+    assert first.status_code == 200
+    assert "Sign in: second step" in first.get_data(as_text=True)
+    assert PASSWORD not in first.get_data(as_text=True)
+    assert not is_signed_in(client)
+    # The second step wants the password again: the code alone, with the name, is refused.
+    seed, _ = sam_with_app
+    assert second_step(client, first, "sam", code_at(seed), password="not the password").status_code == 401
+    assert not is_signed_in(client)
+
+
+def test_a_fresh_code_with_the_password_signs_in(app, sam_with_app):
+    seed, _ = sam_with_app
+    client = app.test_client()
+    first = first_step(client, "sam")
+    # A step ahead: the code of the step the app was added in is spent already.
+    response = second_step(client, first, "sam", code_at(seed, 1))
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert is_signed_in(client)
+
+
+def test_wrong_old_and_replayed_codes_are_refused(app, sam_with_app):
+    seed, _ = sam_with_app
+    client = app.test_client()
+    first = first_step(client, "sam")
+    wrong = str((int(code_at(seed)) + 1) % 1_000_000).zfill(6)
+    assert second_step(client, first, "sam", wrong).status_code == 401
+    assert second_step(client, first, "sam", code_at(seed, -3)).status_code == 401
+    assert not is_signed_in(client)
+    code = code_at(seed, 1)  # a step ahead: the same code stays valid for this whole test
+    assert second_step(client, first, "sam", code).status_code == 303
+    thief = app.test_client()
+    again = first_step(thief, "sam")
+    replayed = second_step(thief, again, "sam", code)
+    assert replayed.status_code == 401
+    assert "already used" in replayed.get_data(as_text=True)
+    assert not is_signed_in(thief)
+
+
+def test_each_backup_code_works_once(app, sam_with_app):
+    _, codes = sam_with_app
+    client = app.test_client()
+    first = first_step(client, "sam")
+    assert second_step(client, first, "sam", codes[0].lower()).status_code == 303
+    other = app.test_client()
+    again = first_step(other, "sam")
+    assert second_step(other, again, "sam", codes[0]).status_code == 401
+    assert second_step(other, again, "sam", codes[1]).status_code == 303
+    page = client.get("/account/second-factor").get_data(as_text=True)
+    assert f"Backup codes left: {second_factor.BACKUP_CODE_COUNT - 2}" in page
+
+
+def test_code_attempts_are_rate_limited(app_factory, people):
+    app = app_factory(SECOND_FACTOR_RATE_LIMIT="3 per 5 minutes")
+    people.make("sam", Role.COORDINATOR)
+    client = app.test_client()
+    sign_in(client, "sam")
+    seed, _ = add_app(client)
+    guesser = app.test_client()
+    first = first_step(guesser, "sam")
+    statuses = [second_step(guesser, first, "sam", "000000").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    # Even the right code is not tried once the limit is reached.
+    assert second_step(guesser, first, "sam", code_at(seed)).status_code == 429
+
+
+def test_seeds_are_sealed_and_spent_codes_do_not_name_their_owner(app, sam_with_app):
+    seed, codes = sam_with_app
+    with app.app_context():
+        rows = db.session.scalars(select(SecondFactor)).all()
+        assert {row.kind for row in rows} == {"totp", "backup"}
+        for row in rows:
+            assert seed.encode() not in row.sealed
+            assert not any(code.replace("-", "").encode() in row.sealed for code in codes)
+        spent = db.session.scalars(select(SpentCode.id)).all()
+        sam_id = db.session.scalar(select(User.id).where(User.login_name == "sam"))
+        assert spent and all(str(sam_id) not in tag and str(rows[0].id) not in tag for tag in spent)
+
+
+def test_a_second_factor_is_removed_only_with_the_password_and_audited(app, people):
+    people.make("sam", Role.COORDINATOR)
+    client = app.test_client()
+    sign_in(client, "sam")
+    add_app(client)
+    with app.app_context():
+        factor_id = db.session.scalar(select(SecondFactor.id).where(SecondFactor.kind == "totp"))
+    url = f"/account/second-factor/{factor_id}/remove"
+    wrong = submit(client, url, {"password": "not the password"})
+    assert "That is not your current password." in wrong.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(SecondFactor.id).where(SecondFactor.id == factor_id)) is not None
+    assert submit(client, url, {"password": PASSWORD}).status_code == 303
+    with app.app_context():
+        # The backup codes went with the last app.
+        assert db.session.scalars(select(SecondFactor)).all() == []
+        actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("second_factor.%"))).all()
+        assert sorted(actions) == ["second_factor.added", "second_factor.added", "second_factor.removed"]
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
+    sign_in(client, "sam")  # the password alone again
+
+
+def test_someone_elses_factor_cannot_be_removed(app, people):
+    people.make("sam", Role.COORDINATOR)
+    people.make("robin", Role.MODERATOR)
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    add_app(sam)
+    with app.app_context():
+        factor_id = db.session.scalar(select(SecondFactor.id).where(SecondFactor.kind == "totp"))
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    assert robin.get(f"/account/second-factor/{factor_id}/remove").status_code == 404
+
+
+def test_advisors_may_add_one_and_still_need_their_password(app, people):
+    people.make("willow", Role.ADVISOR)
+    client = app.test_client()
+    sign_in(client, "willow")
+    seed, _ = add_app(client)
+    other = app.test_client()
+    first = first_step(other, "willow", password="not the password")
+    assert first.status_code == 401 and "Sign in: second step" not in first.get_data(as_text=True)
+    first = first_step(other, "willow")
+    assert second_step(other, first, "willow", code_at(seed, 1)).status_code == 303
+    # The participation key was unwrapped by the password on the second step: a comment-free page that needs it.
+    assert other.get("/account").status_code == 200
+
+
+def test_the_coordinator_requirement_sends_staff_to_set_one_up_first(app, people):
+    people.make("sam", Role.COORDINATOR)
+    people.make("robin", Role.MODERATOR)
+    people.make("willow", Role.ADVISOR)
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    add_app(sam)
+    assert submit(sam, "/admin/security", {"require_second_factor": "y"}).status_code == 303
+    with app.app_context():
+        assert second_factor.staff_must_have_one(db.session)
+        assert (
+            db.session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "second_factor.requirement_changed"))
+            == "on"
+        )
+    robin = app.test_client()
+    signed_in = sign_in(robin, "robin")
+    assert robin.get(signed_in.headers["Location"]).headers["Location"] == "/account/second-factor"
+    for path in ("/", "/account", "/policies/", "/account/password", "/feedback/mine"):
+        response = robin.get(path)
+        assert response.status_code == 303 and response.headers["Location"] == "/account/second-factor", path
+    assert "The coordinator requires staff" in robin.get("/account/second-factor").get_data(as_text=True)
+    add_app(robin)
+    assert robin.get("/account").status_code == 200
+    # Advisors are never required to add one.
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    assert willow.get("/account").status_code == 200
+
+
+def test_only_a_coordinator_sets_the_requirement(app, people):
+    people.make("robin", Role.MODERATOR)
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    assert robin.get("/admin/security").status_code == 403
+
+
+def test_reading_payee_details_asks_for_the_second_factor_again(app, people):
+    people.make("sam", Role.COORDINATOR)
+    willow_id = people.make("willow", Role.ADVISOR)
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    seed, backup_codes = add_app(sam)
+    sam.post("/logout", data={"csrf_token": csrf_token(sam.get("/account"))})
+    first = first_step(sam, "sam")
+    assert second_step(sam, first, "sam", backup_codes[0]).status_code == 303
+    url = f"/admin/people/{willow_id}/payment"
+    response = sam.get(url)
+    assert response.status_code == 303 and response.headers["Location"] == "/account/second-factor/check"
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "payee.viewed")) is None
+    check = sam.get("/account/second-factor/check")
+    refused = sam.post("/account/second-factor/check", data={"csrf_token": csrf_token(check), "code": "000000"})
+    assert refused.status_code == 401
+    assert sam.get(url).status_code == 303
+    good = sam.post("/account/second-factor/check", data={"csrf_token": csrf_token(check), "code": code_at(seed, 1)})
+    assert good.status_code == 303 and good.headers["Location"] == url
+    assert sam.get(url).status_code == 200
+    # Fresh for a few minutes only.
+    later = time.time() + app.config["SECOND_FACTOR_FRESH_MINUTES"] * 60 + 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(second_factor.time, "time", lambda: later)
+        assert sam.get(url).status_code == 303
+
+
+def test_without_a_second_factor_payee_details_open_as_before(app, people):
+    people.make("sam", Role.COORDINATOR)
+    willow_id = people.make("willow", Role.ADVISOR)
+    sam = app.test_client()
+    sign_in(sam, "sam")
+    assert sam.get(f"/admin/people/{willow_id}/payment").status_code == 200
