@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     IntegerField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -167,6 +168,31 @@ class PayeeForm(FlaskForm):
         _l("Payment details (for example bank account or phone number)"), validators=[Length(max=1000)]
     )
     address = TextAreaField(_l("Address, if payment needs it"), validators=[Length(max=1000)])
+
+
+#: Why a coordinator opens someone's payment details: asked every time and kept in the audit row.
+PAYEE_READ_REASONS = {
+    "payment": _l("To make a payment"),
+    "correction": _l("To check or correct the details"),
+    "their_request": _l("The person asked me to"),
+    "other": _l("Another reason (say which below)"),
+}
+
+
+class PayeeReadForm(FlaskForm):
+    reason = RadioField(
+        _l("Why do you need to see these details?"),
+        choices=list(PAYEE_READ_REASONS.items()),
+        validators=[DataRequired(message=_l("Please choose why you need to see these details."))],
+    )
+    note = StringField(
+        _l("Note for the audit trail (optional)"),
+        validators=[Length(max=120, message=_l("Please keep this under %(max)d characters.", max=120))],
+    )
+
+    def validate_note(self, field: StringField) -> None:
+        if self.reason.data == "other" and not (field.data or "").strip():
+            raise ValidationError(_l("Please say why, in a few words."))
 
 
 class LimitForm(FlaskForm):

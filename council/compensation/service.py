@@ -680,14 +680,21 @@ def has_payee_profile(dbs: Session, user: User) -> bool:
     return dbs.scalar(select(PayeeProfile.id).where(PayeeProfile.user_id == user.id)) is not None
 
 
-def read_payee_profile(dbs: Session, coordinator: User, person: User, *, secret: str) -> dict[str, str] | None:
-    """Coordinators only; every read is written to the audit trail."""
+def read_payee_profile(
+    dbs: Session, coordinator: User, person: User, *, secret: str, reason: str, note: str = ""
+) -> dict[str, str] | None:
+    """Coordinators only; every read is written to the audit trail with the reason the reader gave."""
     profile = dbs.scalar(select(PayeeProfile).where(PayeeProfile.user_id == person.id))
     if profile is None:
         return None
-    audit.record(dbs, coordinator, "payee.viewed", subject=person)
+    audit.record(dbs, coordinator, "payee.viewed", subject=person, detail=_read_reason(reason, note))
     details: dict[str, str] = json.loads(unseal(_payee_key(secret), profile.sealed, person.id.bytes))
     return details
+
+
+def _read_reason(reason: str, note: str) -> str:
+    note = " ".join(clean_text(note).split())  # one line in the audit trail
+    return f"{reason}: {note}" if note else reason
 
 
 def read_own_payee_profile(dbs: Session, person: User, *, secret: str) -> dict[str, str] | None:

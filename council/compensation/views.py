@@ -42,6 +42,7 @@ from council.compensation.forms import (
     MeetingForm,
     OtherActivityForm,
     PayeeForm,
+    PayeeReadForm,
     PaymentForm,
     PlannedMeetingForm,
     PreferenceForm,
@@ -56,7 +57,6 @@ from council.compensation.money import (
     spreadsheet_safe,
     to_decimal,
 )
-from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
@@ -129,7 +129,20 @@ def person_payment(user_id: uuid.UUID):
     person = db.get_or_404(User, user_id)
     secret = current_app.config["PAYEE_DATA_KEY"]
     payee_form, limit_form = PayeeForm(prefix="payee"), LimitForm(prefix="limit")
-    if request.method == "POST" and "payee-legal_name" in request.form:
+    read_form = PayeeReadForm(prefix="read")
+    details = None
+    if request.method == "POST" and "read-reason" in request.form:
+        # Shown only in the answer to this form, which says why: its reason goes into the audit row.
+        if read_form.validate_on_submit():
+            details = service.read_payee_profile(
+                db.session,
+                current_user,
+                person,
+                secret=secret,
+                reason=read_form.reason.data,
+                note=read_form.note.data or "",
+            )
+    elif request.method == "POST" and "payee-legal_name" in request.form:
         if payee_form.validate_on_submit():
             service.save_payee_profile(db.session, person, _payee_details(payee_form), secret=secret)
             audit.record(db.session, current_user, "payee.saved", subject=person)
@@ -150,14 +163,6 @@ def person_payment(user_id: uuid.UUID):
         if limiting.succeeded:
             flash(_("The yearly limit is saved."), "success")
             return redirect(url_for("compensation.person_payment", user_id=user_id), code=303)
-    if request.method == "GET":
-        # The audit record of this read is a write during a read-only page: a short transaction of its own
-        # that takes the write lock up front (a deferred one fails at once with "database is locked" when
-        # another request is writing).
-        with side_write() as writer:
-            details = service.read_payee_profile(writer, current_user, person, secret=secret)
-    else:  # the audit record of this read is committed with the request
-        details = service.read_payee_profile(db.session, current_user, person, secret=secret)
     pref = db.session.scalar(select(PaymentPreference).where(PaymentPreference.user_id == person.id))
     return render_template(
         "compensation/person_payment.html",
@@ -166,10 +171,12 @@ def person_payment(user_id: uuid.UUID):
         pref=pref,
         payee_form=payee_form,
         limit_form=limit_form,
+        read_form=read_form,
+        has_details=service.has_payee_profile(db.session, person),
         method_labels=METHOD_LABELS,
         money=format_money,
         activity_labels=ACTIVITY_LABELS,
-    ), (400 if payee_form.errors or limit_form.errors else 200)
+    ), (400 if payee_form.errors or limit_form.errors or read_form.errors else 200)
 
 
 @bp.get("/stipends/printable")

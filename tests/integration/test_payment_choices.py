@@ -76,12 +76,19 @@ def test_payee_details_are_sealed_readable_only_by_coordinators_and_each_read_is
     assert "You have given payment details." in own and "Amira Haddad" not in own
     assert clients["robin"].get(f"/admin/people/{willow_id}/payment").status_code == 404
     assert clients["willow"].get(f"/admin/people/{willow_id}/payment").status_code == 404
-    page = clients["sam"].get(f"/admin/people/{willow_id}/payment").get_data(as_text=True)
-    assert "Amira Haddad" in page and "IBAN XX00 1234" in page
-    clients["sam"].get(f"/admin/people/{willow_id}/payment")
+    url = f"/admin/people/{willow_id}/payment"
+    page = clients["sam"].get(url).get_data(as_text=True)
+    assert "Amira Haddad" not in page and "Why do you need to see these details?" in page, "never without a reason"
+    refused = submit(clients["sam"], url, {"read-reason": "other", "read-note": ""})
+    assert refused.status_code == 400 and "Please say why, in a few words." in refused.get_data(as_text=True)
+    assert "Amira Haddad" not in refused.get_data(as_text=True)
+    shown = submit(clients["sam"], url, {"read-reason": "payment"}).get_data(as_text=True)
+    assert "Amira Haddad" in shown and "IBAN XX00 1234" in shown
+    submit(clients["sam"], url, {"read-reason": "correction", "read-note": "Bank said the\nIBAN bounced"})
     with app.app_context():
         reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payee.viewed")).all()
-        assert len(reads) == 2 and all(r.subject_user_id == willow_id for r in reads)
+        assert sorted(r.detail for r in reads) == ["correction: Bank said the IBAN bounced", "payment"]
+        assert all(r.subject_user_id == willow_id for r in reads)
 
 
 def test_the_pay_run_warns_when_a_yearly_limit_is_passed(app, people):
