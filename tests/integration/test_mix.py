@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from council.accounts import state
-from council.accounts.models import Role
+from council.accounts.models import Role, SealedState
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
@@ -402,3 +402,83 @@ def test_with_redis_the_epoch_key_lives_there_and_is_replaced_at_each_flush(app_
         after = stored.get("council:mix:epoch_keys")
         assert after != before and b"previous" not in after
         assert comments(app) == ["Kept in Redis"]
+
+
+# --- Per-person state: written by the flush, every row sealed afresh at each one ---------------
+
+
+def _sealed_state(app):
+    with app.app_context():
+        return {row.id: row.sealed for row in db.session.execute(select(SealedState.id, SealedState.sealed))}
+
+
+def _continues(client, council):
+    path, key = council
+    """The revision page offers to continue at the place stored (in whatever language the person reads)."""
+    return f'<a class="button" href="{path}/sections/{key}">' in client.get(path).get_data(as_text=True)
+
+
+def test_every_sealed_state_row_changes_at_each_flush(app, people, council):
+    path, key = council
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    for client in clients:
+        client.get(f"{path}/sections/{key}")
+    submit(clients[0], "/language", {"locale": "es", "next": "/"}, form_url="/")
+    flush_mix(app)
+    first = _sealed_state(app)
+    assert len(first) == 4
+    with app.app_context():
+        first_keys = key_store().keys()
+    post(clients[1], council, "Only River acts, and only a comment")
+    flush_mix(app)
+    second = _sealed_state(app)
+    assert second.keys() == first.keys() and all(second[i] != first[i] for i in first), "every row sealed anew"
+    with app.app_context():
+        keys = key_store().keys()
+    assert keys.current != first_keys.current and keys.previous is None
+    assert all(state.unwrap(keys, i, first[i]) is None for i in first), "the old layer opens with no key kept"
+    assert all(state.unwrap(first_keys, i, first[i]) is not None for i in first)
+    assert all(_continues(client, council) for client in clients)
+
+
+def test_a_flush_stopped_before_its_commit_or_before_the_key_is_replaced_leaves_state_readable(
+    app_factory, app, people, council, monkeypatch
+):
+    path, key = council
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    willow.get(f"{path}/sections/{key}")
+    flush_mix(app)
+    river.get(f"{path}/sections/{key}")
+
+    original = mix._handlers[state.PUT]
+
+    def stops(dbs, payload):
+        raise RuntimeError("the server stops mid-flush")
+
+    monkeypatch.setitem(mix._handlers, state.PUT, stops)
+    with pytest.raises(RuntimeError):
+        flush_mix(app)
+    monkeypatch.setitem(mix._handlers, state.PUT, original)
+    assert _continues(willow, council) and _continues(river, council), "a rolled-back flush changes nothing"
+
+    # Committed, and the process stops before the old key is overwritten: the rows are already
+    # sealed under the new key, which the key store holds as current.
+    monkeypatch.setattr(FileKeyStore, "forget_previous", lambda self: None)
+    flush_mix(app)
+    with app.app_context():
+        assert key_store().keys().previous is not None
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    restarted = app_factory()
+    for name in ("willow", "river"):
+        client = restarted.test_client()
+        sign_in(client, name)
+        assert _continues(client, council)
+    monkeypatch.undo()
+    people.app = restarted
+    post(advisor(restarted, people, "sky"), council, "The next flush")
+    flush_mix(restarted)
+    with restarted.app_context():
+        assert key_store().keys().previous is None
+    assert _continues(willow, council) and _continues(river, council)
