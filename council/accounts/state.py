@@ -81,9 +81,13 @@ def wrap(epoch_key: bytes, row_id: str, inner: bytes) -> bytes:
 def unwrap(keys: EpochKeys, row_id: str, stored: bytes) -> bytes | None:
     """The inner sealed value, under whichever key the last flush used: ``current`` normally, ``previous``
     while a flush is under way or after one stopped before its commit. None if neither opens it."""
-    for epoch_key in keys.all():
+    return _unwrap_with([_layer_key(epoch_key) for epoch_key in keys.all()], row_id, stored)
+
+
+def _unwrap_with(layer_keys: list[bytes], row_id: str, stored: bytes) -> bytes | None:
+    for layer_key in layer_keys:
         try:
-            return unseal(_layer_key(epoch_key), stored, row_id.encode())
+            return unseal(layer_key, stored, row_id.encode())
         except KeyUnwrapError:
             continue
     return None
@@ -208,12 +212,14 @@ def _rewrap_every_row(dbs: Session, keys: EpochKeys) -> None:
     envelope; it is only a preference."""
     puts: dict[str, bytes | None] = dbs.info.pop(_BATCH, {})
     stored: dict[str, bytes] = {row.id: row.sealed for row in dbs.execute(select(SealedState.id, SealedState.sealed))}
-    values = {row_id: unwrap(keys, row_id, blob) for row_id, blob in stored.items()}
+    layer_keys = [_layer_key(epoch_key) for epoch_key in keys.all()]  # derived once, not per row
+    # Most rows are under the key this flush replaces (``previous``): tried first.
+    values = {row_id: _unwrap_with(layer_keys[::-1], row_id, blob) for row_id, blob in stored.items()}
     values.update(puts)
     rows = [(row_id, inner) for row_id, inner in values.items() if inner is not None]
     gone = [row_id for row_id, inner in values.items() if inner is None and row_id in stored]
     secrets.SystemRandom().shuffle(rows)
-    wrapped = [(row_id, wrap(keys.current, row_id, inner)) for row_id, inner in rows]
+    wrapped = [(row_id, seal(layer_keys[0], inner, row_id.encode())) for row_id, inner in rows]
     changed = [{"row_id": row_id, "blob": blob} for row_id, blob in wrapped if row_id in stored]
     new = [{"id": row_id, "sealed": blob} for row_id, blob in wrapped if row_id not in stored]
     if gone:
