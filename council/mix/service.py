@@ -12,7 +12,8 @@ handler validates again (the action may no longer be valid: the review closed, t
 withdrawn) and raises ``Dropped`` to skip it, before it writes anything; it is counted. Any other error
 stops the whole flush: nothing is applied, every envelope waits for the next one. Handlers run without
 autoflush and their writes are flushed together at the end, so a handler's query does not see another
-action's new rows of the same batch (look in ``dbs.new`` where that matters).
+action's new rows of the same batch (look in ``dbs.new`` where that matters). ``@after_batch`` hooks run
+once the batch's actions are applied, before the commit (a person's sealed state re-wraps every row).
 """
 
 from __future__ import annotations
