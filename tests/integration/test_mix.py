@@ -118,6 +118,8 @@ def test_the_pool_waits_for_k_advisors(app, people, council):
     post(clients[0], council, "One")
     post(clients[0], council, "One again")
     post(clients[1], council, "Two")
+    path, key = council
+    clients[2].get(f"{path}/sections/{key}")  # Sky only reads: their reading place waits, uncounted
     result = runner.invoke(args=["council", "tick"])
     assert result.exit_code == 0, result.output
     assert "wait for more advisors" in result.output
