@@ -1,8 +1,9 @@
 """The epoch key of the mix, kept outside the database.
 
-An envelope is sealed under the current epoch key. A flush moves the current key to the "previous"
-slot and makes a new current key before it applies the pool (so an envelope sealed while the flush
-runs uses the new key), then, once the batch is committed, overwrites the previous key: a key taken
+An envelope is sealed under the current epoch key. A flush moves the current key (and any older one a
+stopped flush left) to the "previous" slot and makes a new current key before it applies the pool (so an
+envelope sealed while the flush runs uses the new key), then, once the batch is committed, overwrites the
+previous keys: a key taken
 afterwards opens no envelope that was applied, even one still lying in a write-ahead log or a backup.
 
 Two places, one small interface (``keys``, ``begin_epoch``, ``forget_previous``):
@@ -33,11 +34,18 @@ _REDIS_NAME = "council:mix:epoch_keys"
 @dataclass(frozen=True)
 class EpochKeys:
     current: bytes
-    #: Set only while a flush is under way (or after one stopped before its commit).
-    previous: bytes | None = None
+    #: Older keys, newest first: set only while a flush is under way, or after flushes stopped before their
+    #: commit (then envelopes sealed under each may still wait).
+    previous: tuple[bytes, ...] = ()
 
     def all(self) -> list[bytes]:
-        return [self.current] + ([self.previous] if self.previous else [])
+        return [self.current, *self.previous]
+
+    def started(self) -> EpochKeys:
+        """A new current key, every key of now kept until the batch is committed. Always a new one, even
+        after a flush that stopped: reusing the key that stopped flush made would leave it current after
+        the next batch, able to open that batch's envelopes wherever copies of them lie."""
+        return EpochKeys(_new_key(), tuple(self.all()))
 
 
 class KeyStore(Protocol):
@@ -45,24 +53,25 @@ class KeyStore(Protocol):
         """The keys, made on first use."""
 
     def begin_epoch(self) -> EpochKeys:
-        """Before a flush applies: a new current key, the old one kept as previous. When a previous key is
-        still there (a flush stopped before its commit), nothing changes: envelopes may still need it."""
+        """Before a flush applies: a new current key, the older ones kept until the batch is committed."""
 
     def forget_previous(self) -> None:
         """After a flush committed: the previous key is overwritten."""
 
 
 def _encode(keys: EpochKeys) -> bytes:
-    data = {"current": base64.b64encode(keys.current).decode("ascii")}
+    data: dict[str, object] = {"current": base64.b64encode(keys.current).decode("ascii")}
     if keys.previous:
-        data["previous"] = base64.b64encode(keys.previous).decode("ascii")
+        data["previous"] = [base64.b64encode(key).decode("ascii") for key in keys.previous]
     return json.dumps(data).encode("ascii")
 
 
 def _decode(raw: bytes) -> EpochKeys:
     data = json.loads(raw)
-    previous = data.get("previous")
-    return EpochKeys(base64.b64decode(data["current"]), base64.b64decode(previous) if previous else None)
+    previous = data.get("previous") or []
+    if isinstance(previous, str):  # written before several older keys could be kept
+        previous = [previous]
+    return EpochKeys(base64.b64decode(data["current"]), tuple(base64.b64decode(key) for key in previous))
 
 
 def _new_key() -> bytes:
@@ -86,16 +95,13 @@ class FileKeyStore:
         raise RuntimeError(f"the mix key file {self.path} cannot be read")
 
     def begin_epoch(self) -> EpochKeys:
-        keys = self.keys()
-        if keys.previous is not None:
-            return keys
-        started = EpochKeys(_new_key(), keys.current)
+        started = self.keys().started()
         self._replace(started)
         return started
 
     def forget_previous(self) -> None:
         keys = self.keys()
-        if keys.previous is not None:
+        if keys.previous:
             self._replace(EpochKeys(keys.current))
 
     def _replace(self, keys: EpochKeys, *, only_if_missing: bool = False) -> None:
@@ -164,16 +170,13 @@ class RedisKeyStore:
         return _decode(raw)  # type: ignore[arg-type]
 
     def begin_epoch(self) -> EpochKeys:
-        keys = self.keys()
-        if keys.previous is not None:
-            return keys
-        started = EpochKeys(_new_key(), keys.current)
+        started = self.keys().started()
         self.redis.set(_REDIS_NAME, _encode(started))
         return started
 
     def forget_previous(self) -> None:
         keys = self.keys()
-        if keys.previous is not None:
+        if keys.previous:
             self.redis.set(_REDIS_NAME, _encode(EpochKeys(keys.current)))
 
 

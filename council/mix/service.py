@@ -12,7 +12,8 @@ handler validates again (the action may no longer be valid: the review closed, t
 withdrawn) and raises ``Dropped`` to skip it, before it writes anything; it is counted. Any other error
 stops the whole flush: nothing is applied, every envelope waits for the next one. Handlers run without
 autoflush and their writes are flushed together at the end, so a handler's query does not see another
-action's new rows of the same batch (look in ``dbs.new`` where that matters).
+action's new rows of the same batch (look in ``dbs.new`` where that matters). ``@after_batch`` hooks run
+once the batch's actions are applied, before the commit (a person's sealed state re-wraps every row).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from council.security import KeyUnwrapError, participation_tag, seal, unseal
 Payload = dict[str, Any]
 Handler = Callable[[Session, Payload], None]
 H = TypeVar("H", bound=Handler)
+#: Runs at every flush that applies, after the batch and before the commit, with the epoch's keys.
+BatchHook = Callable[[Session, EpochKeys], None]
+B = TypeVar("B", bound=BatchHook)
 
 _ASSOCIATED = b"council-mix-envelope"
 _LENGTH = struct.Struct(">I")
@@ -49,6 +53,9 @@ _ROTATE = "council_mix_flushed"
 _OPENED = "council_mix_opened"
 
 _handlers: dict[str, Handler] = {}
+#: Kinds that do not make their sender one of the k advisors (see ``handles``).
+_uncounted: set[str] = set()
+_batch_hooks: list[BatchHook] = []
 
 
 class Dropped(Exception):
@@ -59,16 +66,30 @@ class TooLarge(Exception):
     """An action larger than an envelope holds (a caller did not check a length)."""
 
 
-def handles(kind: str) -> Callable[[H], H]:
-    """Register the decorated function as the one that applies actions of ``kind``."""
+def handles(kind: str, *, counted: bool = True) -> Callable[[H], H]:
+    """Register the decorated function as the one that applies actions of ``kind``. An uncounted kind (a
+    person's own state, sent when they only read) waits for a batch without making its sender one of the
+    k advisors the batch needs: a batch of one voter and two readers would name the voter by their roll
+    flag. Its envelopes look like any other; only the flush, which opens them, tells them apart."""
 
     def register(function: H) -> H:
         if _handlers.get(kind, function) is not function:
             raise RuntimeError(f"two handlers for mix action {kind!r}")
         _handlers[kind] = function
+        if not counted:
+            _uncounted.add(kind)
         return function
 
     return register
+
+
+def after_batch(function: B) -> B:
+    """Register the decorated function to run in every flush that applies a batch, once its actions are
+    applied and before the commit, with the keys: ``current`` is the next epoch's, already stored, and
+    ``previous`` the one the batch was sealed under (see ``keys.begin_epoch``)."""
+    if function not in _batch_hooks:
+        _batch_hooks.append(function)
+    return function
 
 
 def padded_size() -> int:
@@ -234,6 +255,18 @@ def _hold_off_submits(dbs: Session) -> None:
         dbs.connection()
 
 
+def _counted_advisors(dbs: Session) -> int:
+    """Distinct advisor tags among the envelopes of counted kinds (one that no key opens counts: it is
+    removed at the flush, and counting it keeps a pool that holds only such envelopes from waiting)."""
+    keys = key_store().keys()
+    tags = set()
+    for sealed, tag in dbs.execute(select(MixEnvelope.sealed, MixEnvelope.advisor_tag)).all():
+        opened = _open(keys, sealed)
+        if opened is None or opened[0] not in _uncounted:
+            tags.add(tag)
+    return len(tags)
+
+
 def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     """Apply the pool if it holds envelopes from at least ``k`` advisors, or whatever it holds when
     ``force`` is set (a round or poll is closing). The caller commits; the epoch key is replaced once the
@@ -241,10 +274,10 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     under a key that still opens it."""
     _hold_off_submits(dbs)
     _forget_opened(dbs)
-    count, advisors = dbs.execute(select(func.count(), func.count(MixEnvelope.advisor_tag.distinct()))).one()
+    count = dbs.scalar(select(func.count()).select_from(MixEnvelope)) or 0
     if count == 0:
         return FlushResult()
-    if advisors < k and not force:
+    if not force and _counted_advisors(dbs) < k:
         return FlushResult(waiting=count)
     keys = key_store().begin_epoch()
     envelopes = list(dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all())
@@ -268,6 +301,8 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
                 continue
             result.applied += 1
             result.kinds[kind] = result.kinds.get(kind, 0) + 1
+        for hook in _batch_hooks:
+            hook(dbs, keys)
     dbs.execute(delete(MixEnvelope).where(MixEnvelope.id.in_([row.id for row in envelopes])))
     dbs.flush()
     dbs.info[_ROTATE] = True

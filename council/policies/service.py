@@ -161,10 +161,9 @@ def text_for_reader(dbs: Session, revision: Revision, locale: str) -> ReadingTex
 
 
 def remember_place(dbs: Session, key: bytes | None, revision_id: uuid.UUID, section_key: str) -> None:
-    """Where the reader stopped, sealed under their participation key (``accounts.state``)."""
-    name = state.reading_place_name(revision_id)
-    if state.load(dbs, key, name) != section_key:
-        state.store(dbs, key, name, section_key)
+    """Where the reader stopped, sealed under their participation key and sent through the mix
+    (``accounts.state``; nothing is sent when it is where they stopped before)."""
+    state.store(dbs, key, state.reading_place_name(revision_id), section_key)
 
 
 def place_for(dbs: Session, key: bytes | None, revision: Revision) -> str | None:

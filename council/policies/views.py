@@ -96,8 +96,12 @@ def section(policy_id: uuid.UUID, number: int, key: str):
     found = _published_or_404(policy_id, number)
     if found.section(key) is None:
         abort(404)
-    with side_write() as writer:
-        service.remember_place(writer, current_participation_key(), found.id, key)
+    reader = current_participation_key()
+    # Read with the page's own session first: most visits leave the place where it was, and then no write
+    # transaction is opened (nor the pool opened a second time, by the writer's session).
+    if reader is not None and service.place_for(db.session, reader, found) != key:
+        with side_write() as writer:
+            service.remember_place(writer, reader, found.id, key)
     return render_section(found, key)
 
 

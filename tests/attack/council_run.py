@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from council.accounts.models import Role, User
@@ -462,8 +462,9 @@ class Council:
     def truth(self) -> dict[tuple[str, str], str]:
         from council.feedback import service as feedback
         from council.feedback.models import Comment
+        from council.policies.models import Revision
         from council.security import PASSWORD as PASSWORD_PURPOSE
-        from council.security import unwrap_key
+        from council.security import participation_tag, unwrap_key
         from council.voting import service as voting
         from council.voting.models import Ballot
 
@@ -483,5 +484,10 @@ class Council:
                 for user_id, key in keys.items():
                     if ballot.ballot_tag is not None and ballot.ballot_tag == voting.ballot_tag(key, ballot.poll_id):
                         found[("ballots", ballot.id.hex)] = user_id
+            # Whose each sealed-state row is (only for scoring the pseudonyms; the attacker cannot tell).
+            names = ["locale", "notices-seen"] + [f"place:{r}" for r in db.session.scalars(select(Revision.id))]
+            for user_id, key in keys.items():
+                for name in names:
+                    found[("sealed_state", participation_tag(key, "state", name).hex())] = user_id
             db.session.remove()
         return found | self.control_truth

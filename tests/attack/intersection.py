@@ -18,8 +18,9 @@ left.
 
 from __future__ import annotations
 
+import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
@@ -163,6 +164,7 @@ class Windows:
     changes: dict[str, list[int]]  # row id -> windows (numbered by the observation closing them)
     people: dict[int, set[str]]
     pseudonyms: dict[int, set[tuple[str, tuple]]]
+    starts: dict[int, int]  # window -> the observation opening it
 
 
 def _differs(before: Observation, after: Observation, table: str) -> set[tuple]:
@@ -190,6 +192,7 @@ def windows(run: Run, target: str, persons: dict[str, list[str]], ignore: set[st
     changes: dict[str, list[int]] = {}
     people: dict[int, set[str]] = {}
     pseudonyms: dict[int, set[tuple[str, tuple]]] = {}
+    starts: dict[int, int] = {}
     start = 0
     for i in range(1, len(observations)):
         changed = _differs(observations[i - 1], observations[i], target)
@@ -210,10 +213,11 @@ def windows(run: Run, target: str, persons: dict[str, list[str]], ignore: set[st
             }
         people[i] = named & set(run.advisors.values())
         pseudonyms[i] = seen
+        starts[i] = start
         for key in changed:
             changes.setdefault(hex_id(key[0]), []).append(i)
         start = i
-    return Windows(changes, people, pseudonyms)
+    return Windows(changes, people, pseudonyms, starts)
 
 
 @dataclass
@@ -227,6 +231,11 @@ class Narrowing:
     writer_pseudonym: int  # rows whose intersection is exactly one pseudonym, the writer's own
     #: per row whose writer's own pseudonym survives the intersection: how many pseudonyms are left
     with_writers: list[int]
+    #: one pseudonym picked among those left, scored as if it named its owner (with ``pseudonym_owner``)
+    pseudonym_score: Score | None = None
+    #: per row: (sealed-state rows left after intersecting, sealed-state rows there from start to end of
+    #: every one of its windows); equal when the intersection discards none of them
+    sealed_left: list[tuple[int, int]] = field(default_factory=list)
 
 
 def intersect(run: Run, name: str, rows_name: str, target: str, persons: dict[str, list[str]], ignore: set[str],
@@ -236,8 +245,12 @@ def intersect(run: Run, name: str, rows_name: str, target: str, persons: dict[st
     found = windows(run, target, persons, ignore)
     active = run.active_in_epoch()
     guesser = Guesser(run, 7)
+    pseudonym_guesser = random.Random(11)
+    every_pseudonym = set().union(*found.pseudonyms.values())
+    pseudonym_linked = 0
     linked, chance, candidates, left_pseudonyms, writer_pseudonym = 0, 0.0, [], [], 0
     with_writers: list[int] = []
+    sealed_left: list[tuple[int, int]] = []
     writer_left, came = 0, []
     scored = 0
     for row, cuts in sorted(found.changes.items()):
@@ -251,21 +264,43 @@ def intersect(run: Run, name: str, rows_name: str, target: str, persons: dict[st
         writer_left += writer in named
         came.append(len(active[run.epoch_of(cuts[0])]))
         left_pseudonyms.append(len(kept))
+        present = set.intersection(*(_sealed_throughout(run, found.starts[c], c) for c in cuts))
+        sealed_left.append((len({p for p in kept if p in present}), len(present)))
         if pseudonym_owner is not None and any(pseudonym_owner.get(p) == writer for p in kept):
             with_writers.append(len(kept))
             writer_pseudonym += len(kept) == 1
+        if pseudonym_owner is not None and (kept or every_pseudonym):
+            pick = pseudonym_guesser.choice(sorted(kept or every_pseudonym, key=repr))
+            pseudonym_linked += pseudonym_owner.get(pick) == writer
         linked += guesser.pick(named) == writer
         chance = max(chance, 1 / len(active[run.epoch_of(cuts[0])]))
     score = Score(
         name, rows_name, linked, scored, chance, binomial_upper_bound(scored, chance), {target: (linked, scored)}
     )
-    return Narrowing(score, scored, candidates, writer_left, came, left_pseudonyms, writer_pseudonym, with_writers)
+    pseudonym_score = None
+    if pseudonym_owner is not None:
+        pseudonym_score = Score(
+            name, "pseudonyms", pseudonym_linked, scored, chance, binomial_upper_bound(scored, chance),
+            {"sealed_state and recurring rows": (pseudonym_linked, scored)},
+        )  # fmt: skip
+    return Narrowing(
+        score, scored, candidates, writer_left, came, left_pseudonyms, writer_pseudonym, with_writers, pseudonym_score,
+        sealed_left,
+    )  # fmt: skip
+
+
+def _sealed_throughout(run: Run, start: int, end: int) -> set[tuple[str, tuple]]:
+    """The sealed-state rows there when a window opens and still there when it closes."""
+    rows = [run.observations[i].rows.get("sealed_state", {}) for i in (start, end)]
+    return {("sealed_state", key) for key in set(rows[0]) & set(rows[1])}
 
 
 def pseudonym_owners(run: Run, actor_at: dict[int, str], persons: dict[str, list[str]], ignore: set[str]):
-    """From the harness's own record of who acted when (never the attacker's): the pseudonyms each
-    advisor's requests changed, so the note can say whether a narrowed pseudonym is the writer's."""
-    owners: dict[tuple[str, tuple], str] = {}
+    """Whose each pseudonym is, never known to the attacker: the sealed-state rows from the advisors' keys
+    (``Run.truth``), and any other recurring row from the harness's own record of who acted when."""
+    owners: dict[tuple[str, tuple], str] = {
+        (table, (row,)): user for (table, row), user in run.truth.items() if table == "sealed_state"
+    }
     for index, name in actor_at.items():
         before, after = run.observations[index - 1], run.observations[index]
         for table in run.schema.columns:

@@ -4,9 +4,10 @@ narrowed by intersecting the advisors active in each of those batches."
 Each epoch only 5 to 8 of the 14 advisors come (``intersection.IntersectionCouncil``). For every comment
 changed in two epochs or more, the attacker intersects the advisors it saw active in each (any changed
 row naming a person) and guesses among those left: it must do no better than chance among the advisors
-active in the epoch the comment was created in. How far the same intersection narrows the stable
-pseudonyms (``sealed_state`` ids and any other row that outlives an epoch) is reported as a note: it
-is the residual a database holder keeps. The leaky mirror, a note changing with each comment in one
+active in the epoch the comment was created in. The same intersection over the stable pseudonyms
+(``sealed_state`` ids and any other row that outlives an epoch) must discard none of the sealed-state
+rows there throughout (they change only at flushes, all of them at each), and a pseudonym picked among
+those left must name the writer no more often than chance. The leaky mirror, a note changing with each comment in one
 transaction with a row naming its writer, must be narrowed to its writer. And the same notes applied
 at the tick beside a row for each advisor who came (presence visible, nothing else) must be narrowed:
 that is what the issue forbids, so the attack would see it.
@@ -51,6 +52,28 @@ def test_intersecting_the_active_advisors_links_edited_comments_no_better_than_c
     assert found.rows >= 15, "too few comments changed across epochs to measure"
     if found.score.linked > found.score.bound:
         raise LinkedAboveChance(found.score.describe())
+
+
+def test_intersecting_the_pseudonyms_links_edited_comments_no_better_than_chance(intersection_run, attack_report):
+    """The stable pseudonyms (``sealed_state`` ids, and any other row that outlives an epoch), intersected
+    over the windows an edited comment changed in: one picked among those left is scored as if it named its
+    owner. Per-person state changes only at the flushes, where every row changes, so every pseudonym
+    survives every intersection and the pick is as good as one among all."""
+    run = intersection_run
+    ignore = _not_pseudonyms(run)
+    owners = pseudonym_owners(run, run.actor_at, run.schema.person_columns, ignore)
+    found = intersect(run, "intersection over epochs", "pseudonyms", "comments", run.schema.person_columns, ignore,
+                      owners)  # fmt: skip
+    assert found.pseudonym_score is not None
+    attack_report.append(found.pseudonym_score)
+    assert found.rows >= 15, "too few comments changed across epochs to measure"
+    # Too few rows for the binomial test to tell a narrowing to 2 from chance among 6 (before this was
+    # closed: 6 of 22): the narrowing itself is checked, as for the presence control.
+    assert sum(present for _, present in found.sealed_left) >= found.rows, "no sealed-state rows to intersect"
+    narrowed = [(left, present) for left, present in found.sealed_left if left < present]
+    assert not narrowed, f"the intersection discards sealed-state pseudonyms (left, there): {narrowed}"
+    if found.pseudonym_score.linked > found.pseudonym_score.bound:
+        raise LinkedAboveChance(found.pseudonym_score.describe())
 
 
 def test_intersection_narrows_the_leaky_mirror_to_its_writer(intersection_run, attack_report):

@@ -95,6 +95,7 @@ def source(target_app):
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
         revision = comment.revision
         policies.remember_place(db.session, new_participation_key(), revision.id, revision.sections[1].key)
+        mix.flush(db.session, k=1, force=True)  # the reading place is stored by a flush (accounts.state)
         # An action waiting in the mix: a backup carries the pool as it is.
         mix.submit(
             db.session,

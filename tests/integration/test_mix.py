@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from council.accounts.models import Role
+from council.accounts import state
+from council.accounts.models import Role, SealedState
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
 from council.mix import service as mix
-from council.mix.keys import KEY_FILE_NAME, FileKeyStore
+from council.mix.keys import KEY_FILE_NAME, FileKeyStore, key_store
 from council.mix.models import MixEnvelope
 from council.policies.models import ReviewWindow
 from council.security import KeyUnwrapError, unseal
@@ -54,9 +55,17 @@ def comments(app):
         return sorted(db.session.scalars(select(Comment.body)).all())
 
 
-def envelopes(app):
+def all_envelopes(app):
     with app.app_context():
         return db.session.scalars(select(MixEnvelope.sealed)).all()
+
+
+def envelopes(app):
+    """The waiting actions: opened as the flush would, leaving out readers' own state (``accounts.state``),
+    which waits in the same pool."""
+    with app.app_context():
+        keys = key_store().keys()
+        return [sealed for sealed in all_envelopes(app) if mix._open(keys, sealed)[0] != state.PUT]
 
 
 def test_every_envelope_has_the_same_size(app_factory, people, council):
@@ -70,9 +79,9 @@ def test_every_envelope_has_the_same_size(app_factory, people, council):
     with app.app_context():
         comment_id = db.session.scalar(select(Comment.id).where(Comment.body == "x"))
     submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
-    sizes = {len(sealed) for sealed in envelopes(app)}
+    sizes = {len(sealed) for sealed in all_envelopes(app)}
     post(willow, council, "y")
-    sizes |= {len(sealed) for sealed in envelopes(app)}
+    sizes |= {len(sealed) for sealed in all_envelopes(app)}
     assert len(sizes) == 1
 
 
@@ -109,6 +118,8 @@ def test_the_pool_waits_for_k_advisors(app, people, council):
     post(clients[0], council, "One")
     post(clients[0], council, "One again")
     post(clients[1], council, "Two")
+    path, key = council
+    clients[2].get(f"{path}/sections/{key}")  # Sky only reads: their reading place waits, uncounted
     result = runner.invoke(args=["council", "tick"])
     assert result.exit_code == 0, result.output
     assert "wait for more advisors" in result.output
@@ -152,10 +163,16 @@ def test_a_flush_that_fails_applies_nothing_and_a_later_one_applies_all_once(app
         flush_mix(app, force=False)
     assert comments(app) == [] and len(envelopes(app)) == 3
     monkeypatch.setitem(mix._handlers, "comment.post", original)
+    with app.app_context():
+        stopped = key_store().keys()  # the key the stopped flush made, and the one before it
     post(clients[0], council, "Sent after the failure")  # sealed under the new key, opened as well
-    assert flush_mix(app, force=False).applied == 4
+    assert flush_mix(app, force=False).kinds["comment.post"] == 4
     assert comments(app) == ["Comment 0", "Comment 1", "Comment 2", "Sent after the failure"]
-    assert flush_mix(app).applied == 0
+    with app.app_context():
+        after = key_store().keys()
+    # The next flush made a key of its own: none that sealed the batch it applied is left to open it.
+    assert after.previous == () and after.current not in stopped.all()
+    assert flush_mix(app).kinds.get("comment.post") is None
 
 
 def test_nothing_is_lost_when_the_server_stops_before_the_flush(app_factory, people, council, app):
@@ -183,7 +200,7 @@ def test_the_epoch_key_is_replaced_after_a_flush(app, people, council, instance_
     assert key_file.read_bytes() != before
     with app.app_context():
         keys = FileKeyStore(instance_path).keys()
-    assert keys.previous is None and keys.current != old_key
+    assert keys.previous == () and keys.current != old_key
     with pytest.raises(KeyUnwrapError):
         unseal(keys.current, sealed, b"council-mix-envelope")
 
@@ -454,7 +471,7 @@ def test_a_flag_writes_one_envelope_and_nothing_else_and_moderators_see_it_after
     assert len(after["mix_envelopes"]) == len(before["mix_envelopes"]) + 1
     assert "A moderator will look at this comment" in page, "the flagger sees it sent at once"
     assert "Flagged once" not in kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
-    assert flush_mix(app).kinds == {"comment.flag": 1}
+    assert flush_mix(app).kinds.get("comment.flag") == 1
     assert _flags(app) == (1, 1)
     flagged = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
     assert "Something hurtful" in flagged and "Flagged once" in flagged
@@ -513,7 +530,7 @@ def test_a_flag_on_a_comment_hidden_before_the_flush_is_dropped(app, people, cou
     )
     assert hidden.status_code == 303
     result = flush_mix(app)
-    assert (result.applied, result.dropped) == (0, 1)
+    assert ("comment.flag" not in result.kinds, result.dropped) == (True, 1)
     assert _flags(app) == (0, 0)
 
 
@@ -545,7 +562,7 @@ def test_withdraw_all_writes_only_envelopes_and_survives_closing_the_account_bef
     closed = submit(willow, "/account/leave/close", {"password": PASSWORD}, form_url="/account/leave")
     assert closed.status_code == 303
     result = flush_mix(app)
-    assert (result.kinds, result.dropped) == ({"comment.change": 2}, 0)
+    assert (result.kinds.get("comment.change"), result.dropped) == (2, 0)
     with app.app_context():
         stored = {(c.body, c.state) for c in db.session.scalars(select(Comment))}
     assert stored == {("", "withdrawn"), ("Ash stays.", "visible")} and len(comments(app)) == 3
@@ -600,7 +617,8 @@ def test_a_page_opens_the_pool_once_however_often_it_asks(app, people, council, 
     for url in ("/", f"{path}/sections/{key}"):
         openings.clear()
         assert clients[0].get(url).status_code == 200
-        assert sorted(openings) == sorted(envelopes(app)), url
+        # Every envelope opened once, whatever it holds: the readers' own state waits there too.
+        assert sorted(openings) == sorted(all_envelopes(app)), url
 
 
 def test_the_opened_pool_follows_what_this_request_submits_and_takes_back(app, people, council, openings):
@@ -608,22 +626,24 @@ def test_the_opened_pool_follows_what_this_request_submits_and_takes_back(app, p
 
     willow = advisor(app, people, "willow")
     post(willow, council, "Already waiting")
+    pool = len(all_envelopes(app))  # the comment, and the reading place its writer's visit stored
+    openings.clear()
     with app.app_context():
         first = mix.pending(db.session, (feedback.POST,))
         assert [p.payload["body"] for p in first] == ["Already waiting"]
         first[0].payload["body"] = "changed by a caller"  # a caller's copy: the cached pool is untouched
         mix.pending(db.session, (feedback.CHANGE,))
-        assert len(openings) == 1
+        assert len(openings) == pool
         added = mix.submit(db.session, feedback.FLAG, {"comment_id": "x", "flag_tag": "00"}, participation_key=b"k")
         kinds = sorted(p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG)))
         assert kinds == sorted([feedback.POST, feedback.FLAG]), "the new envelope is seen at once"
         assert {p.payload.get("body") for p in mix.pending(db.session, (feedback.POST,))} == {"Already waiting"}
-        assert len(openings) == 3, "opened again once after the submit, then kept"
+        assert len(openings) == pool + (pool + 1), "opened again once after the submit, then kept"
         mix.take_back(db.session, added.id)
         assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
         db.session.rollback()
         assert [p.kind for p in mix.pending(db.session, (feedback.POST, feedback.FLAG))] == [feedback.POST]
-        assert len(openings) == 5, "a new transaction reads the pool again"
+        assert len(openings) == pool + (pool + 1) + pool + pool, "a new transaction reads the pool again"
 
 
 # --- make run's own flushes -------------------------------------------------------------------
@@ -651,3 +671,83 @@ def test_the_development_server_flushes_the_pool_by_itself(app_factory, people, 
         for thread in threading.enumerate():
             if thread.name == "council-mix-flush":
                 thread.join(timeout=5)
+
+
+# --- Per-person state: written by the flush, every row sealed afresh at each one ---------------
+
+
+def _sealed_state(app):
+    with app.app_context():
+        return {row.id: row.sealed for row in db.session.execute(select(SealedState.id, SealedState.sealed))}
+
+
+def _continues(client, council):
+    path, key = council
+    """The revision page offers to continue at the place stored (in whatever language the person reads)."""
+    return f'<a class="button" href="{path}/sections/{key}">' in client.get(path).get_data(as_text=True)
+
+
+def test_every_sealed_state_row_changes_at_each_flush(app, people, council):
+    path, key = council
+    clients = [advisor(app, people, name) for name in ("willow", "river", "sky")]
+    for client in clients:
+        client.get(f"{path}/sections/{key}")
+    submit(clients[0], "/language", {"locale": "es", "next": "/"}, form_url="/")
+    flush_mix(app)
+    first = _sealed_state(app)
+    assert len(first) == 4
+    with app.app_context():
+        first_keys = key_store().keys()
+    post(clients[1], council, "Only River acts, and only a comment")
+    flush_mix(app)
+    second = _sealed_state(app)
+    assert second.keys() == first.keys() and all(second[i] != first[i] for i in first), "every row sealed anew"
+    with app.app_context():
+        keys = key_store().keys()
+    assert keys.current != first_keys.current and keys.previous == ()
+    assert all(state.unwrap(keys, i, first[i]) is None for i in first), "the old layer opens with no key kept"
+    assert all(state.unwrap(first_keys, i, first[i]) is not None for i in first)
+    assert all(_continues(client, council) for client in clients)
+
+
+def test_a_flush_stopped_before_its_commit_or_before_the_key_is_replaced_leaves_state_readable(
+    app_factory, app, people, council, monkeypatch
+):
+    path, key = council
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    willow.get(f"{path}/sections/{key}")
+    flush_mix(app)
+    river.get(f"{path}/sections/{key}")
+
+    original = mix._handlers[state.PUT]
+
+    def stops(dbs, payload):
+        raise RuntimeError("the server stops mid-flush")
+
+    monkeypatch.setitem(mix._handlers, state.PUT, stops)
+    with pytest.raises(RuntimeError):
+        flush_mix(app)
+    monkeypatch.setitem(mix._handlers, state.PUT, original)
+    assert _continues(willow, council) and _continues(river, council), "a rolled-back flush changes nothing"
+
+    # Committed, and the process stops before the old key is overwritten: the rows are already
+    # sealed under the new key, which the key store holds as current.
+    monkeypatch.setattr(FileKeyStore, "forget_previous", lambda self: None)
+    flush_mix(app)
+    with app.app_context():
+        assert key_store().keys().previous != ()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    restarted = app_factory()
+    for name in ("willow", "river"):
+        client = restarted.test_client()
+        sign_in(client, name)
+        assert _continues(client, council)
+    monkeypatch.undo()
+    people.app = restarted
+    post(advisor(restarted, people, "sky"), council, "The next flush")
+    flush_mix(restarted)
+    with restarted.app_context():
+        assert key_store().keys().previous == ()
+    assert _continues(willow, council) and _continues(river, council)

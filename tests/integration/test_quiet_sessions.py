@@ -21,7 +21,7 @@ from council.accounts.models import Role, ServerSession, User
 from council.accounts.sessions import SessionRecordFrozen, state_cookie_name
 from council.db_types import utcnow
 from council.extensions import db
-from tests.conftest import PASSWORD, csrf_token, open_for_review, open_poll, sign_in, submit
+from tests.conftest import PASSWORD, csrf_token, flush_mix, open_for_review, open_poll, sign_in, submit
 from tests.sessions import opened_record, set_idle_deadline, state_of
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -240,3 +240,53 @@ def _within(needle, haystack) -> bool:
     if isinstance(needle, str) and isinstance(haystack, str):
         return needle in haystack
     return False
+
+
+# --- Per-person state through the mix -----------------------------------------------------------
+
+
+def _every_row(app) -> dict[str, list]:
+    """Every table, exactly as stored."""
+    with app.app_context(), db.engine.connect() as connection:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        return {name: sorted(map(repr, connection.execute(select(table)))) for name, table in metadata.tables.items()}
+
+
+def _changed(before: dict[str, list], after: dict[str, list]) -> set[str]:
+    return {name for name in before if before[name] != after[name]}
+
+
+def test_reading_a_section_writes_only_an_envelope_and_the_reader_sees_their_place_at_once(app, council):
+    willow = _client(app, "willow")
+    willow.get("/")  # the first page after sign-in saves the session once (its form token)
+    before = _every_row(app)
+    assert willow.get(council.section).status_code == 200
+    after = _every_row(app)
+    assert _changed(before, after) == {"mix_envelopes"}, "reading writes one envelope and nothing else"
+    assert len(after["mix_envelopes"]) == len(before["mix_envelopes"]) + 1
+    assert after["sealed_state"] == []
+    assert "Continue where you left off" in willow.get(council.path).get_data(as_text=True), "seen at once"
+    assert "Continue where you left off" not in _client(app, "river").get(council.path).get_data(as_text=True)
+
+    again = _every_row(app)
+    willow.get(council.section)
+    assert _every_row(app) == again, "the same place again sends nothing"
+
+    flush_mix(app)
+    assert len(_raw_rows(app, "sealed_state")) == 1 and _raw_rows(app, "mix_envelopes") == []
+    page = _client(app, "willow").get(council.path).get_data(as_text=True)  # another device, after the flush
+    assert "Continue where you left off" in page and council.section in page
+
+
+def test_a_language_saved_is_sent_through_the_mix_and_is_theirs_at_once_and_after_the_flush(app, council):
+    willow = _client(app, "willow")
+    willow.get("/")
+    before = _every_row(app)
+    saved = submit(willow, "/language", {"locale": "fr", "next": "/"}, form_url="/")
+    assert saved.status_code == 303
+    assert _changed(before, _every_row(app)) == {"mix_envelopes"}
+    assert '<html lang="fr"' in _client(app, "willow").get("/").get_data(as_text=True), "a new sign-in finds it"
+    flush_mix(app)
+    assert '<html lang="fr"' in _client(app, "willow").get("/").get_data(as_text=True), "and after the flush"
+    assert '<html lang="fr"' not in _client(app, "river").get("/").get_data(as_text=True)
