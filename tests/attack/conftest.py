@@ -7,10 +7,13 @@ skipped. Each attack's accuracy is printed in a table at the end of the run (``m
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -113,7 +116,29 @@ def _collect_postgres_wal(run: Run, watcher: Watcher, workdir: Path) -> None:
         text=True,
         timeout=120,
     )
+    # pg_waldump stops with an error at the end of what was flushed to the files; the records before it stand.
     run.pg_wal_records = dump.stdout.splitlines()
+    assert run.pg_wal_records, f"pg_waldump decoded nothing: {dump.stderr[:500]}"
+
+
+@contextmanager
+def _wal_kept(watcher: Watcher) -> Iterator[None]:
+    """PostgreSQL recycles WAL segments at its checkpoints: a run that took long on a busy machine lost its
+    first segments, and pg_waldump then decoded nothing. A physical replication slot, reserved now, keeps
+    every segment from here until it is dropped, as an archive would."""
+    if watcher.engine is None:
+        yield
+        return
+    slot = f"council_attack_{os.getpid()}"
+    with watcher.engine.connect() as connection:
+        connection.execute(text("SELECT pg_create_physical_replication_slot(:slot, true)"), {"slot": slot})
+        connection.commit()
+    try:
+        yield
+    finally:
+        with watcher.engine.connect() as connection:
+            connection.execute(text("SELECT pg_drop_replication_slot(:slot)"), {"slot": slot})
+            connection.commit()
 
 
 def run_council(url: str, instance_path: Path, name: str, config, council_class: type[Council] = Council) -> Run:
@@ -124,24 +149,25 @@ def run_council(url: str, instance_path: Path, name: str, config, council_class:
     council = None
     try:
         council = council_class(app, PeopleFactory(app), watcher)
-        council.run()
-        assert watcher.schema is not None
-        run = Run(
-            dialect=watcher.dialect,
-            schema=watcher.schema,
-            observations=watcher.observations,
-            actions=council.actions,
-            advisors=council.ids,
-            truth=council.truth(),
-            wal=watcher.wal,
-            skipped=dict(council.skipped),
-            texts=council.texts,
-            actor_at=getattr(council, "actor_at", {}),
-        )
-        if watcher.dialect == "sqlite":
-            run.files = watcher.live_files()
-        else:
-            _collect_postgres_wal(run, watcher, workdir)
+        with _wal_kept(watcher):
+            council.run()
+            assert watcher.schema is not None
+            run = Run(
+                dialect=watcher.dialect,
+                schema=watcher.schema,
+                observations=watcher.observations,
+                actions=council.actions,
+                advisors=council.ids,
+                truth=council.truth(),
+                wal=watcher.wal,
+                skipped=dict(council.skipped),
+                texts=council.texts,
+                actor_at=getattr(council, "actor_at", {}),
+            )
+            if watcher.dialect == "sqlite":
+                run.files = watcher.live_files()
+            else:
+                _collect_postgres_wal(run, watcher, workdir)
     finally:
         if council is not None:
             council.drop_control_tables()

@@ -25,13 +25,14 @@ from flask import template_rendered
 from sqlalchemy import select
 
 from council import config, create_app
-from council.accounts.models import Role
+from council.accounts.models import Role, SecondFactor, User
 from council.accounts.sessions import state_cookie_name
 from council.db_types import utcnow
 from council.demo import load_demo
 from council.extensions import db
 from council.i18n import language_cookie_name
 from council.policies.models import Revision, RevisionStatus
+from council.voting.models import Poll
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
 from tests.sessions import set_idle_deadline
 
@@ -130,8 +131,37 @@ def _pages_behind_forms(client, login: str | None) -> list[str]:
             data={"csrf_token": _token(client, "/admin/invitations"), "role": "advisor", "label": ""},
         )
         link = re.search(r"https?://[^/]+(/register/[^\s<\"]+)", sent.get_data(as_text=True))
-        return [link.group(1)] if link else []
+        # Who has voted: linked from a poll's page once it has closed, and saying why not before.
+        with client.application.app_context():
+            polls = [f"/polls/{poll_id}/roll" for poll_id in db.session.scalars(select(Poll.id))]
+        return ([link.group(1)] if link else []) + polls
     return []
+
+
+def _second_factor_pages(app, people, locale: str) -> list[str]:
+    """The pages of a second factor, in ``locale``: adding an app (its backup codes), removing it, the fresh
+    check before payee details, and signing in with it. Returns the pages that failed."""
+    from tests.integration.test_second_factor import add_app, first_step
+
+    login = f"staff_{locale}"
+    people.make(login, Role.COORDINATOR)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
+    sign_in(client, login, PASSWORD)
+    client.post("/language", data={"locale": locale, "csrf_token": _token(client, "/")})
+    add_app(client)
+    with app.app_context():
+        factor_id = db.session.scalar(
+            select(SecondFactor.id).join(User, SecondFactor.user_id == User.id).where(User.login_key == login)
+        )
+    pages = [client.get(f"/account/second-factor/{factor_id}/remove"), client.get("/account/second-factor/check")]
+    client.post("/logout", data={"csrf_token": _token(client, "/account")})
+    pages.append(first_step(client, login))
+    return [
+        f"{login}: {page.request.path} {page.status_code}"
+        for page in pages
+        if page.status_code != 200 or f'<html lang="{locale}"' not in page.get_data(as_text=True)
+    ]
 
 
 @pytest.fixture
@@ -142,7 +172,8 @@ def demo(app_factory):
     return app
 
 
-def test_every_page_renders_in_every_language(demo):
+def test_every_page_renders_in_every_language(demo, people):
+    people.app = demo
     drawn: set[str] = set()
     drawn_per_locale: dict[str, set[str]] = {}
 
@@ -155,6 +186,7 @@ def test_every_page_renders_in_every_language(demo):
             drawn.clear()
             for login in VISITORS.values():
                 failed += _walk(demo, login, locale, drawn)
+            failed += _second_factor_pages(demo, people, locale)
             drawn_per_locale[locale] = set(drawn)
     assert not failed, failed
     pages = {
