@@ -182,7 +182,7 @@ PAYEE_READ_REASONS = {
 class PayeeReadForm(FlaskForm):
     reason = RadioField(
         _l("Why do you need to see these details?"),
-        choices=list(PAYEE_READ_REASONS.items()),
+        choices=[SelectChoice(value, label) for value, label in PAYEE_READ_REASONS.items()],
         validators=[DataRequired(message=_l("Please choose why you need to see these details."))],
     )
     note = StringField(
