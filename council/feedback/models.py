@@ -32,7 +32,8 @@ from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import Model
 from council.policies.models import GuidingQuestion, Revision
 
-#: References to comments are checked at commit, so the closing step can rewrite comment rows.
+#: References to comments may be deferred to the commit (the schema kept from when comment rows were rewritten
+#: at a review's close; the mix's flush writes them in order and defers nothing, so they are checked at once).
 REWRITABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
 
 
