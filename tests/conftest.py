@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from council import create_app
 from council.accounts import service as accounts
@@ -292,6 +292,20 @@ def migrated_columns(app, table: str) -> set[str]:
 
     with app.app_context():  # a reading connection: the test may hold the write lock
         return {column["name"] for column in inspect(read_engine()).get_columns(table)}
+
+
+def waiting_actions(app) -> int:
+    """Envelopes in the mix's pool other than readers' own state (``accounts.state``: a reading place or
+    a language, sent through the pool too): the comments, votes and the like waiting for a flush."""
+    from council.accounts import state
+    from council.mix import service as mix
+    from council.mix.keys import key_store
+    from council.mix.models import MixEnvelope
+
+    with app.app_context():
+        keys = key_store().keys()
+        sealed = db.session.scalars(select(MixEnvelope.sealed)).all()
+        return sum(1 for envelope in sealed if (mix._open(keys, envelope) or ("",))[0] != state.PUT)
 
 
 def flush_mix(app, *, force: bool = True):
