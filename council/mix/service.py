@@ -327,11 +327,19 @@ def _after_rollback(session: Session) -> None:
 
 
 def _checkpoint(engine: Any) -> None:
-    # A raw connection: in autocommit (council/database.py), so no BEGIN wraps the checkpoint.
+    # A raw connection: in autocommit (council/database.py), so no BEGIN wraps the checkpoint. A reader still
+    # in its transaction (the very request whose page view closed a poll and flushed) keeps the log from being
+    # emptied: the checkpoint then does what it can at once rather than wait the whole busy timeout for it,
+    # and the next flush (the tick's, with no reader of its own) empties the log.
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        waited = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(waited)}")
         cursor.close()
     finally:
         connection.close()

@@ -3,6 +3,7 @@
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -280,6 +281,30 @@ def test_sqlite_deletes_securely(app):
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite only")
         assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
+
+
+def test_the_log_is_emptied_without_waiting_for_a_reader_in_its_transaction(app, people, council):
+    """A page view that closes a poll flushes inside the request, whose own read transaction is still open:
+    the checkpoint must not wait the busy timeout (15 s) for it. The next flush, with no reader, empties
+    the log."""
+    import threading
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        wal = Path(db.engine.url.database + "-wal")
+        post(advisor(app, people, "willow"), council, "Folded into the database file")
+        with db.engine.connect() as reader:  # begins its transaction (council/database.py)
+            reader.exec_driver_sql("SELECT count(*) FROM comments").scalar()  # and holds its snapshot
+            checkpoint = threading.Thread(target=mix._checkpoint, args=(db.engine,))
+            checkpoint.start()
+            checkpoint.join(timeout=5)
+            assert not checkpoint.is_alive(), "the checkpoint waited for the reader"
+            reader.rollback()
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000, "the timeout is put back"
+    flush_mix(app)
+    assert wal.stat().st_size == 0, "emptied once no reader holds it back"
 
 
 @pytest.fixture
