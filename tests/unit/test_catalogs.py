@@ -25,7 +25,14 @@ MARKUP_CHARACTERS = '<>"&'
 
 def _catalog(locale):
     with open(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
-        return read_po(handle, locale=locale)
+        return read_po(handle, locale=locale, abort_invalid=True)
+
+
+def test_the_committed_template_parses_without_a_problem():
+    """A merge once dropped an entry's empty translation; the reader then took the next id as a
+    continuation and went on with a warning. Refuse any entry the reader has to guess at."""
+    with open(ROOT / "translations" / "messages.pot", "rb") as handle:
+        assert len(read_po(handle, abort_invalid=True)) > 0
 
 
 def _id(message):
