@@ -15,7 +15,7 @@ from flask_login import current_user
 from council.accounts import second_factor
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
-from council.accounts.sessions import FACTOR_FRESH_KEY, FACTOR_RETURN_KEY, WANTED_PAGE_KEY
+from council.accounts.sessions import FACTOR_FRESH_KEY, FACTOR_RETURN_KEY, WANTED_PAGE_KEY, current_session
 from council.audit import service as audit
 from council.database import side_write
 from council.extensions import db, login_manager
@@ -70,8 +70,14 @@ def participation_key() -> bytes:
 
 
 def _load_user(user_id: str) -> User | None:
+    """The person the session read with its record, handed to the page's own database session without
+    a query of its own; loaded afresh only if the session did not read them."""
+    person = current_session().person
     try:
-        user = db.session.get(User, uuid.UUID(user_id))
+        if person is not None and str(person.user.id) == user_id:
+            user: User | None = db.session.merge(person.user, load=False)
+        else:
+            user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
     return user if user is not None and user.active else None
@@ -112,7 +118,8 @@ def _require_second_factor_setup():
     # Public pages too: the home page shows a signed-in person's own things.
     if not current_user.is_authenticated or request.endpoint in _ALLOWED_BEFORE_SETUP or request.endpoint is None:
         return None
-    if second_factor.must_set_one_up(db.session, current_user):
+    person = current_session().person
+    if person is not None and second_factor.must_set_one_up(current_user, person.lacks_required_factor):
         return redirect(url_for("accounts.second_factors"), code=303)
     return None
 

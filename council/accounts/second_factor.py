@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from council.accounts.models import FactorKind, Role, SecondFactor, SpentCode, StaffSecurity, User
 from council.audit import service as audit
@@ -286,9 +286,17 @@ def is_staff(user: User) -> bool:
     return any(user.has_role(role) for role in STAFF_ROLES)
 
 
-def must_set_one_up(dbs: Session, user: User) -> bool:
+def lacks_required_factor(user_id: QueryableAttribute[uuid.UUID] | uuid.UUID) -> ColumnElement[bool]:
+    """Whether the coordinator requires a second factor of staff and this person has none, as one SQL
+    expression: the sign-in session reads it with the person's row (``accounts.sessions``)."""
+    required = exists().where(StaffSecurity.id == _SETTINGS_ID, StaffSecurity.require_second_factor.is_(True))
+    has_one = exists().where(SecondFactor.user_id == user_id, SecondFactor.kind != FactorKind.BACKUP_CODES)
+    return and_(required, ~has_one)
+
+
+def must_set_one_up(user: User, lacks_required: bool) -> bool:
     """Staff under the coordinator's requirement who have no factor yet: they may do nothing else."""
-    return is_staff(user) and staff_must_have_one(dbs) and not has_second_factor(dbs, user.id)
+    return is_staff(user) and lacks_required
 
 
 def fresh_until(seconds: int) -> int:

@@ -10,7 +10,8 @@ A signed-in person's record is written when they sign in and deleted when they s
 never in between: a write beside each comment or vote would date the writer's activity for
 anyone reading the database's history. What changes during a session travels instead in a
 second cookie, signed under SECRET_KEY and bound to the token: the idle deadline, flash
-messages, the interface language and the "timed out" notice. The language is also kept in a
+messages, the interface language, up to when the person has seen their notices and the "timed
+out" notice. The language is also kept in a
 long-lived cookie of its own, holding only the locale, so that it outlives the session. "Sign out everywhere" bumps the
 person's ``session_generation``; a record sealed with an older one is refused.
 Records are written through their own database session, so a failed request can never commit
@@ -34,11 +35,12 @@ from flask import Flask, Request, Response, current_app, session
 from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.datastructures import CallbackDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from council.accounts.models import ServerSession, User
+from council.accounts.second_factor import lacks_required_factor
 from council.database import read_engine, rows_matched, write_engine
 from council.db_types import utcnow
 from council.i18n import LANGUAGE_COOKIE_SECONDS, SESSION_LOCALE_KEY, chosen_language, language_cookie_name
@@ -54,8 +56,19 @@ WANTED_PAGE_KEY = "wanted"
 FACTOR_FRESH_KEY = "factor_fresh"
 #: The page that asked for a fresh second-factor check, to go back to after it.
 FACTOR_RETURN_KEY = "factor_return"
+#: Up to when the person has seen their notices (ISO time): read from their sealed state at sign-in, then
+#: carried here, so that a page's header counts new notices without opening the sealed state.
+NOTICES_SEEN_KEY = "notices_seen"
 #: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
-COOKIE_KEYS = (FLASHES_KEY, SESSION_LOCALE_KEY, TIMED_OUT_KEY, WANTED_PAGE_KEY, FACTOR_FRESH_KEY, FACTOR_RETURN_KEY)
+COOKIE_KEYS = (
+    FLASHES_KEY,
+    SESSION_LOCALE_KEY,
+    TIMED_OUT_KEY,
+    WANTED_PAGE_KEY,
+    FACTOR_FRESH_KEY,
+    FACTOR_RETURN_KEY,
+    NOTICES_SEEN_KEY,
+)
 #: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
 _RECORD_BLOCK = 512
 _STATE_SALT = "council-session-state"
@@ -188,6 +201,8 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.unsaved = False
         #: The session's cookie names a record that is gone: drop it.
         self.forget_token = False
+        #: Who the record says is signed in, read with it (None for a visitor).
+        self.person: SignedInPerson | None = None
 
     def start_fresh(self, participation_key: bytes | None) -> None:
         """A new token (and record) at sign-in, so an earlier cookie is worth nothing."""
@@ -248,21 +263,23 @@ class ServerSessionInterface(SessionInterface):
         bound = state is not None and state.binding == _binding(token)
         record_id = _record_id(token)
         now = utcnow()
+        # One read transaction for the record and its person: the page reads them once, before its own.
         with Session(read_engine(), expire_on_commit=False) as dbs:
             record = dbs.get(ServerSession, record_id)
-        if record is None:  # signed out elsewhere, or purged: nothing to say about which
-            return _ended(state if bound else None)
-        try:
-            content = _open_record(token, record)
-        except (KeyUnwrapError, ValueError, KeyError, binascii.Error):
-            return _ended(None)
-        if not bound or _minute_moment(cast(_State, state).idle_minute) <= now or record.expires_at <= now:
-            # Idle too long, past the absolute deadline, or a state cookie from elsewhere (forged, or another
-            # session's): the session ends.
-            delete_session_records(ServerSession.id == record_id)
-            # Said on the sign-in page (the flag travels in the signed cookie).
-            return _ended(state if bound else None, timed_out=content.user_id is not None)
-        if content.user_id is not None and not _generation_current(content.user_id, content.generation):
+            if record is None:  # signed out elsewhere, or purged: nothing to say about which
+                return _ended(state if bound else None)
+            try:
+                content = _open_record(token, record)
+            except (KeyUnwrapError, ValueError, KeyError, binascii.Error):
+                return _ended(None)
+            if not bound or _minute_moment(cast(_State, state).idle_minute) <= now or record.expires_at <= now:
+                # Idle too long, past the absolute deadline, or a state cookie from elsewhere (forged, or another
+                # session's): the session ends.
+                delete_session_records(ServerSession.id == record_id)
+                # Said on the sign-in page (the flag travels in the signed cookie).
+                return _ended(state if bound else None, timed_out=content.user_id is not None)
+            person = _load_person(dbs, content.user_id) if content.user_id is not None else None
+        if content.user_id is not None and (person is None or person.user.session_generation != content.generation):
             # "Sign out everywhere", a password change or recovery, or access turned off, since this sign-in.
             delete_session_records(ServerSession.id == record_id)
             return _ended(state)
@@ -276,6 +293,7 @@ class ServerSessionInterface(SessionInterface):
         )
         opened.idle_minute_in = cast(_State, state).idle_minute
         opened.binding_in = _binding(token)
+        opened.person = person
         return opened
 
     def save_session(self, app: Flask, session: CouncilSession, response: Response) -> None:  # type: ignore[override]
@@ -382,10 +400,22 @@ def _raise_on_frozen() -> bool:
     return bool(current_app.config.get("TESTING"))
 
 
-def _generation_current(user_id: uuid.UUID, generation: int) -> bool:
-    with Session(read_engine()) as dbs:
-        current = dbs.scalar(select(User.session_generation).where(User.id == user_id))
-    return current is not None and current == generation
+@dataclass(frozen=True)
+class SignedInPerson:
+    """The signed-in person as the session found them, read with the record in one query: their row and
+    roles, and whether they lack a second factor the coordinator requires of staff."""
+
+    user: User
+    lacks_required_factor: bool
+
+
+def _load_person(dbs: Session, user_id: uuid.UUID) -> SignedInPerson | None:
+    found = dbs.execute(
+        select(User, lacks_required_factor(User.id)).options(joinedload(User.roles)).where(User.id == user_id)
+    ).first()
+    if found is None:
+        return None
+    return SignedInPerson(user=found[0], lacks_required_factor=bool(found[1]))
 
 
 def session_cookie_options(app: Flask) -> dict:

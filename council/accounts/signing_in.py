@@ -8,7 +8,7 @@ from flask_wtf.csrf import generate_csrf
 
 from council.accounts import state
 from council.accounts.models import User
-from council.accounts.sessions import current_session
+from council.accounts.sessions import NOTICES_SEEN_KEY, current_session
 from council.extensions import db
 from council.i18n import SESSION_LOCALE_KEY
 
@@ -27,6 +27,9 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     locale = _language_at_sign_in(participation_key, chosen)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
+    notices_seen = state.load(db.session, participation_key, state.NOTICES_SEEN)
+    if notices_seen:
+        session[NOTICES_SEEN_KEY] = notices_seen
     login_user(user)
     # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
     session.pop("_id", None)

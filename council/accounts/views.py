@@ -368,11 +368,14 @@ def sign_out_everywhere():
 
 @bp.get("/account/second-factor")
 def second_factors():
+    has_factor = second_factor.has_second_factor(db.session, current_user.id)
     return render_template(
         "accounts/second_factors.html",
         factors=second_factor.summaries(db.session, current_user.id, secret=_factor_secret()),
-        has_factor=second_factor.has_second_factor(db.session, current_user.id),
-        required=second_factor.must_set_one_up(db.session, current_user),
+        has_factor=has_factor,
+        required=second_factor.must_set_one_up(
+            current_user, second_factor.staff_must_have_one(db.session) and not has_factor
+        ),
         backup_form=EmptyForm(),
     )
 

@@ -8,7 +8,9 @@ person.
 
 "Since they last looked" is a time sealed under the person's participation key and
 stored under a tag of it (``accounts.state``): without their password the server can
-neither read it nor tell whose it is, so it is no last-seen record.
+neither read it nor tell whose it is, so it is no last-seen record. It is read from there once, at
+sign-in, and the session carries it in its signed cookie (``accounts.sessions``), so that counting new
+notices in every page's header opens neither the sealed row nor the mix's pool.
 """
 
 from __future__ import annotations
@@ -71,8 +73,7 @@ NOTICES_PER_PAGE = 50
 # --- Since when ---------------------------------------------------------------------
 
 
-def seen_until(dbs: Session, key: bytes | None) -> datetime | None:
-    stored = state.load(dbs, key, state.NOTICES_SEEN)
+def parse_seen(stored: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(stored) if stored else None
     except ValueError:
@@ -88,9 +89,8 @@ def _window_start(now: datetime) -> datetime:
     return now - timedelta(days=NOTICE_DAYS)
 
 
-def _unseen_since(dbs: Session, key: bytes | None, now: datetime) -> datetime:
+def _unseen_since(seen: datetime | None, now: datetime) -> datetime:
     """Since the person last looked, but never further back than the notices page shows."""
-    seen = seen_until(dbs, key)
     return max(seen, _window_start(now)) if seen is not None else _window_start(now)
 
 
@@ -198,17 +198,21 @@ def _notice_rows(
     ]
 
 
-def unseen_notices(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
-    """Notices since the person last looked: the header counts them, an advisor's home counts the
+def unseen_notices(
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+) -> list[Row[*tuple[Any, ...]]]:
+    """Notices since the person last looked (``seen``): the header counts them, an advisor's home counts the
     responses among them. One query."""
-    return _notice_rows(dbs, user, key, _unseen_since(dbs, key, now), now)
+    return _notice_rows(dbs, user, key, _unseen_since(seen, now), now)
 
 
-def unseen_this_request(dbs: Session, user: User, key: bytes | None, now: datetime) -> list[Row[*tuple[Any, ...]]]:
+def unseen_this_request(
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+) -> list[Row[*tuple[Any, ...]]]:
     """``unseen_notices``, read at most once per request (kept in ``flask.g``): the header and the home page
     both need them."""
     if "unseen_notices" not in g:
-        g.unseen_notices = unseen_notices(dbs, user, key, now)
+        g.unseen_notices = unseen_notices(dbs, user, key, now, seen)
     rows: list[Row[*tuple[Any, ...]]] = g.unseen_notices
     return rows
 
@@ -229,11 +233,17 @@ def count_keyless_updates(dbs: Session, user: User, since: datetime, now: dateti
 
 
 def notices(
-    dbs: Session, user: User, key: bytes | None, now: datetime, *, page: int = 1, per_page: int = NOTICES_PER_PAGE
+    dbs: Session,
+    user: User,
+    key: bytes | None,
+    now: datetime,
+    seen: datetime | None,
+    *,
+    page: int = 1,
+    per_page: int = NOTICES_PER_PAGE,
 ) -> tuple[list[Notice], int]:
-    """One page of the last NOTICE_DAYS of notices, newest first, those since the last look marked new,
-    and how many there are in all."""
-    seen = seen_until(dbs, key)
+    """One page of the last NOTICE_DAYS of notices, newest first, those since the last look (``seen``)
+    marked new, and how many there are in all."""
     every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at, reverse=True)
     rows = every[(page - 1) * per_page : page * per_page]
     revisions = _by_id(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, session
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from council.accounts.access import current_participation_key
+from council.accounts.sessions import NOTICES_SEEN_KEY
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
@@ -26,7 +28,11 @@ def _notice_count() -> dict:
         if not current_user.is_authenticated:
             return 0
         try:
-            return len(service.unseen_this_request(db.session, current_user, current_participation_key(), utcnow()))
+            return len(
+                service.unseen_this_request(
+                    db.session, current_user, current_participation_key(), utcnow(), notices_seen()
+                )
+            )
         except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
             log.warning("notice count unavailable")
             return 0
@@ -34,18 +40,24 @@ def _notice_count() -> dict:
     return {"notice_count": notice_count}
 
 
+def notices_seen() -> datetime | None:
+    """Up to when this person has seen their notices, as their session carries it from sign-in on."""
+    return service.parse_seen(session.get(NOTICES_SEEN_KEY))
+
+
 @bp.get("")
 def index():
     now = utcnow()
     key = current_participation_key()
     page = max(request.args.get("page", 1, type=int), 1)
-    found, total = service.notices(db.session, current_user, key, now, page=page)
+    found, total = service.notices(db.session, current_user, key, now, notices_seen(), page=page)
     if page > 1 and not found:
         abort(404)
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
     if key is not None:  # without the key (an old session) nothing is recorded
         with side_write() as writer:
             service.mark_seen(writer, key, now)
+        session[NOTICES_SEEN_KEY] = now.isoformat()
         service.all_seen_this_request()
     return render_template(
         "notices/index.html",

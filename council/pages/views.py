@@ -15,6 +15,7 @@ from council.db_types import utcnow
 from council.extensions import csrf, db
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
+from council.notices.views import notices_seen
 from council.policies.service import open_reviews
 from council.summaries import service as summaries
 
@@ -30,7 +31,11 @@ def home():
     key = current_participation_key()
     advisor = (
         notices.advisor_home(
-            db.session, current_user, key, now, notices.unseen_this_request(db.session, current_user, key, now)
+            db.session,
+            current_user,
+            key,
+            now,
+            notices.unseen_this_request(db.session, current_user, key, now, notices_seen()),
         )
         if current_user.has_role(Role.ADVISOR)
         else None

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from council.accounts.models import Role, SealedState, User
 from council.db_types import utcnow
@@ -122,6 +122,45 @@ def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
         # Every advisor of the demo has a sealed row or none; none of it reads as a time.
         sealed = db.session.scalars(select(SealedState.sealed)).all()
     assert sealed and all(utcnow().date().isoformat().encode() not in row for row in sealed), "sealed, not readable"
+
+
+def test_notices_seen_in_one_browser_count_as_seen_in_a_browser_signed_in_later(demo):
+    first, second = demo.test_client(), demo.test_client()
+    sign_in(first, "advisor1")
+    first.get("/notices")
+    sign_in(second, "advisor1")  # before the mix applies the mark: read from the person's own waiting put
+    assert _new_count(second.get("/").get_data(as_text=True)) == 0
+    flush_mix(demo)
+    third = demo.test_client()
+    sign_in(third, "advisor1")
+    assert _new_count(third.get("/").get_data(as_text=True)) == 0
+
+
+def test_a_signed_in_page_reads_its_person_once_and_counts_notices_without_the_sealed_state(demo):
+    """The header's count of new notices runs on every page: it uses the mark the session carries from
+    sign-in, and opens neither the sealed state nor the mix's pool (read whole, it grows with the pool)."""
+    client = demo.test_client()
+    sign_in(client, "advisor1")
+    client.get("/policies/")
+    with demo.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = client.get("/policies/")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert page.status_code == 200 and _new_count(page.get_data(as_text=True)) > 0
+    touched = [set(re.findall(r"\b(?:FROM|JOIN) (\w+)", statement)) for statement in statements]
+    assert not any({"sealed_state", "mix_envelopes"} & tables for tables in touched)
+    assert [tables for tables in touched if "users" in tables or "user_roles" in tables] == [
+        {"users", "user_roles", "staff_security", "second_factors"}
+    ], "the person, their roles and whether they lack a required second factor: one query"
+    assert sum("server_sessions" in tables for tables in touched) == 1
 
 
 def test_notices_load_for_one_person_from_many_requests_at_once_and_for_many_people(demo):
