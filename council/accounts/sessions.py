@@ -225,6 +225,15 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.unsaved = True
 
 
+def notices_seen() -> datetime | None:
+    """Up to when this person has seen their notices, as their session carries it from sign-in on."""
+    stored = session.get(NOTICES_SEEN_KEY)
+    try:
+        return datetime.fromisoformat(stored) if isinstance(stored, str) else None
+    except ValueError:
+        return None
+
+
 def current_session() -> CouncilSession:
     """Flask's ``session``, which Flask types as any SessionMixin; ServerSessionInterface makes it a CouncilSession."""
     return cast(CouncilSession, session)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -514,22 +514,38 @@ def entries_with_status(dbs: Session, status: EntryStatus) -> list[StipendEntry]
 def _in_status(status: EntryStatus) -> ColumnElement[bool]:
     """The condition for entries now earned (waiting for approval) or approved (waiting for payment)."""
     approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
-    settled = select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
-    return (~approved if status == EntryStatus.EARNED else approved) & ~settled
+    return (~approved if status == EntryStatus.EARNED else approved) & ~_settled()
 
 
-def waiting_totals(
-    dbs: Session, status: EntryStatus, advisor_id: uuid.UUID | None = None
-) -> dict[str, tuple[int, int]]:
-    """Per currency, (number of entries, sum) now in ``status``; for one advisor or everyone. One query."""
+def _settled() -> ColumnElement[bool]:
+    return select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
+
+
+def waiting_totals(dbs: Session) -> dict[EntryStatus, dict[str, tuple[int, int]]]:
+    """Per status (earned: waiting for approval; approved: waiting for payment) and currency, (number of
+    entries, sum) for everyone. One query."""
+    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
+    status = case((approved, str(EntryStatus.APPROVED)), else_=str(EntryStatus.EARNED))
+    totals: dict[EntryStatus, dict[str, tuple[int, int]]] = {EntryStatus.EARNED: {}, EntryStatus.APPROVED: {}}
+    for found, currency, count, total in dbs.execute(
+        select(status, StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
+        .where(~_settled())
+        .group_by(status, StipendEntry.currency)
+        .order_by(StipendEntry.currency)
+    ):
+        totals[EntryStatus(found)][currency] = (count, int(total or 0))
+    return totals
+
+
+def unpaid_totals(dbs: Session, advisor_id: uuid.UUID) -> dict[str, tuple[int, int]]:
+    """Per currency, (number of entries, sum) this advisor earned and has not been paid yet, approved or not.
+    One query."""
     query = (
         select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
-        .where(_in_status(status))
+        .where(StipendEntry.advisor_id == advisor_id, ~_settled())
         .group_by(StipendEntry.currency)
         .order_by(StipendEntry.currency)
     )
-    if advisor_id is not None:
-        query = query.where(StipendEntry.advisor_id == advisor_id)
     return {currency: (count, int(total or 0)) for currency, count, total in dbs.execute(query).all()}
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import QueryableAttribute, Session, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from council.accounts import state
@@ -71,13 +71,6 @@ NOTICES_PER_PAGE = 50
 
 
 # --- Since when ---------------------------------------------------------------------
-
-
-def parse_seen(stored: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(stored) if stored else None
-    except ValueError:
-        return None
 
 
 def mark_seen(dbs: Session, key: bytes, now: datetime) -> None:
@@ -302,46 +295,48 @@ class AdvisorHome:
 def advisor_home(
     dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list[Row[*tuple[Any, ...]]]
 ) -> AdvisorHome:
-    """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page."""
+    """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page. Each kind
+    is one query, and a list's total is counted only when the list is full."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
-    open_polls = select(Poll).where(Poll.state == PollState.OPEN, Poll.closes_at > now)
     sent = voting.polls_with_my_vote_waiting(dbs, key)
-    polls = (
-        open_polls.join(VoterRoll, VoterRoll.poll_id == Poll.id)
-        .where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False))
-        .where(Poll.id.not_in(sent))
+    on_my_roll = select(VoterRoll.poll_id).where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False))
+    open_polls = list(
+        dbs.scalars(
+            select(Poll)
+            .where(Poll.state == PollState.OPEN, Poll.closes_at > now)
+            .where(Poll.id.in_(on_my_roll) | Poll.id.in_(sent))
+            .order_by(Poll.closes_at, Poll.id)
+        )
     )
+    to_vote = [poll for poll in open_polls if poll.id not in sent]
     done = set(
         dbs.scalars(
             select(ReviewCompletion.revision_id).where(
                 ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews])
             )
         )
+        if reviews
+        else []
     ) | stipends.waiting_completions(dbs, user)
-    earned, approved = (
-        stipends.waiting_totals(dbs, status, user.id) for status in (EntryStatus.EARNED, EntryStatus.APPROVED)
-    )
-    owed = {
-        currency: (
-            earned.get(currency, (0, 0))[0] + approved.get(currency, (0, 0))[0],
-            earned.get(currency, (0, 0))[1] + approved.get(currency, (0, 0))[1],
-        )
-        for currency in sorted(set(earned) | set(approved))
-    }
     return AdvisorHome(
         reviews=[(revision, revision.id in done) for revision in reviews],
-        open_reviews=_count(
-            dbs, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
+        open_reviews=_total(
+            dbs, reviews, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
         ),
-        polls_to_vote=list(dbs.scalars(polls.order_by(Poll.closes_at, Poll.id).limit(HOME_LIST_LIMIT))),
-        polls_waiting=_count(dbs, polls),
-        votes_sent=list(dbs.scalars(open_polls.where(Poll.id.in_(sent)).order_by(Poll.closes_at, Poll.id))),
+        polls_to_vote=to_vote[:HOME_LIST_LIMIT],
+        polls_waiting=len(to_vote),
+        votes_sent=[poll for poll in open_polls if poll.id in sent],
         responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
         hidden_comments=my_hidden_comments(dbs, key) if key else [],
-        owed=owed,
+        owed=stipends.unpaid_totals(dbs, user.id),
         last_payment=stipends.last_payment(dbs, user.id),
         meetings=stipends.upcoming_meetings(dbs, now, limit=HOME_LIST_LIMIT),
     )
+
+
+def _total(dbs: Session, shown: list[Any], query: Select[*tuple[Any, ...]]) -> int:
+    """How many there are in all, when ``shown`` holds the first HOME_LIST_LIMIT of ``query``'s rows."""
+    return len(shown) if len(shown) < HOME_LIST_LIMIT else _count(dbs, query)
 
 
 def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
@@ -353,7 +348,7 @@ def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
     hidden = dbs.scalars(
         select(Comment)
         .where(Comment.state == CommentState.HIDDEN)
-        .options(selectinload(Comment.revision).selectinload(Revision.policy))
+        .options(joinedload(Comment.revision).joinedload(Revision.policy))
     ).all()
     return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
 
@@ -435,6 +430,7 @@ EXPIRED_SHOWN_DAYS = 14
 
 def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
     unused = select(Invitation.id).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+    waiting = stipends.waiting_totals(dbs)
     return CoordinatorHome(
         pending_invitations=_count(dbs, unused.where(Invitation.expires_at > now)),
         expired_invitations=_count(
@@ -443,8 +439,8 @@ def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
                 Invitation.expires_at <= now, Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
             ),
         ),
-        awaiting_approval=stipends.waiting_totals(dbs, EntryStatus.EARNED),
-        awaiting_payment=stipends.waiting_totals(dbs, EntryStatus.APPROVED),
+        awaiting_approval=waiting[EntryStatus.EARNED],
+        awaiting_payment=waiting[EntryStatus.APPROVED],
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
         moderation=moderation_waiting(dbs),
         latest_events=audit.page_of_events(dbs, 1, LATEST_AUDIT_EVENTS)[0],

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request, session
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from council.accounts.access import current_participation_key
-from council.accounts.sessions import NOTICES_SEEN_KEY
+from council.accounts.sessions import NOTICES_SEEN_KEY, notices_seen
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
@@ -38,11 +37,6 @@ def _notice_count() -> dict:
             return 0
 
     return {"notice_count": notice_count}
-
-
-def notices_seen() -> datetime | None:
-    """Up to when this person has seen their notices, as their session carries it from sign-in on."""
-    return service.parse_seen(session.get(NOTICES_SEEN_KEY))
 
 
 @bp.get("")

@@ -8,6 +8,7 @@ from flask_login import current_user
 from council.accounts import state
 from council.accounts.access import current_participation_key, public, safe_next
 from council.accounts.models import Role
+from council.accounts.sessions import notices_seen
 from council.accounts.signing_in import end_session_and_redirect
 from council.audit.labels import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
@@ -15,7 +16,6 @@ from council.db_types import utcnow
 from council.extensions import csrf, db
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
-from council.notices.views import notices_seen
 from council.policies.service import open_reviews
 from council.summaries import service as summaries
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, object_session, selectinload
 from werkzeug.exceptions import abort
 
 from council.accounts import state
@@ -103,7 +103,7 @@ def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> li
             .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
             .order_by(ReviewWindow.closes_at, Revision.id)
             .limit(limit)
-            .options(selectinload(Revision.review_window), selectinload(Revision.policy))
+            .options(contains_eager(Revision.review_window), joinedload(Revision.policy))
         ).all()
     )
 
