@@ -15,6 +15,7 @@ notices in every page's header opens neither the sealed row nor the mix's pool.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import uuid
 from dataclasses import dataclass, field
@@ -25,10 +26,12 @@ from typing import Any
 from flask import g
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     LargeBinary,
     Row,
     Select,
     Uuid,
+    bindparam,
     case,
     cast,
     func,
@@ -130,24 +133,33 @@ def _row(
     ]
 
 
-def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: bool) -> list[Select[*tuple[Any, ...]]]:
+@functools.cache
+def _notice_statement(
+    *, advisor: bool, author: bool, coordinator: bool, with_key: bool
+) -> CompoundSelect[*tuple[Any, ...]] | None:
+    """The one UNION that finds a person's notices between ``:start`` and ``:now``, built once per process
+    for each combination of roles (building and keying it anew took longer than running it)."""
+    start = bindparam("start", type_=UTCDateTime())
+    now = bindparam("now", type_=UTCDateTime())
+    user_id = bindparam("user_id", type_=Uuid())
+
     def between(column: QueryableAttribute[datetime | None]) -> ColumnElement[bool]:
         return (column > start) & (column <= now)
 
     queries: list[Select[*tuple[Any, ...]]] = []
-    if user.has_role(Role.ADVISOR):
+    if advisor:
         queries += [
             select(*_row(NoticeKind.REVIEW_OPENED, ReviewWindow.opens_at, ReviewWindow.revision_id)).where(
                 between(ReviewWindow.opens_at)
             ),
             select(*_row(NoticeKind.POLL_OPENED, Poll.opens_at, Poll.revision_id, Poll.id))
-            .join(VoterRoll, (VoterRoll.poll_id == Poll.id) & (VoterRoll.user_id == user.id))
+            .join(VoterRoll, (VoterRoll.poll_id == Poll.id) & (VoterRoll.user_id == user_id))
             .where(between(Poll.opens_at), Poll.state == PollState.OPEN),
             select(*_row(NoticeKind.REVISION_PUBLISHED, Revision.published_at, Revision.id)).where(
                 between(Revision.published_at), Revision.number > 1
             ),
             select(*_row(NoticeKind.PAYMENT, Payment.recorded_at, other_id=Payment.id)).where(
-                between(Payment.recorded_at), Payment.advisor_id == user.id
+                between(Payment.recorded_at), Payment.advisor_id == user_id
             ),
         ]
         if with_key:
@@ -160,29 +172,34 @@ def _notice_queries(user: User, start: datetime, now: datetime, *, with_key: boo
                 .join(Comment, Comment.id == Response.comment_id)
                 .where(between(Response.responded_at), Comment.state != CommentState.WITHDRAWN)
             )
-    if user.has_role(Role.ADVISOR) or user.has_role(Role.AUTHOR):
+    if advisor or author:
         queries.append(
             select(*_row(NoticeKind.SUMMARY_READY, FeedbackSummary.taken_at, FeedbackSummary.revision_id)).where(
                 between(FeedbackSummary.taken_at)
             )
         )
-    if user.has_role(Role.COORDINATOR):
+    if coordinator:
         queries.append(
             select(*_row(NoticeKind.INVITATION_USED, Invitation.used_at, other_id=Invitation.id)).where(
                 between(Invitation.used_at)
             )
         )
-    return queries
+    return union_all(*queries) if queries else None
 
 
 def _notice_rows(
     dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime
 ) -> list[Row[*tuple[Any, ...]]]:
     """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment."""
-    queries = _notice_queries(user, start, now, with_key=key is not None)
-    if not queries:
+    statement = _notice_statement(
+        advisor=user.has_role(Role.ADVISOR),
+        author=user.has_role(Role.AUTHOR),
+        coordinator=user.has_role(Role.COORDINATOR),
+        with_key=key is not None,
+    )
+    if statement is None:
         return []
-    rows = dbs.execute(union_all(*queries)).all()
+    rows = dbs.execute(statement, {"start": start, "now": now, "user_id": user.id}).all()
     return [
         row
         for row in rows
