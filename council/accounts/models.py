@@ -57,7 +57,10 @@ class User(UserMixin, Model):
     #: all of one person's sessions end at once.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="selectin")
+    #: Loaded when asked for: the signed-in person's come with their row (``accounts.sessions``), and a list of
+    #: people that shows roles asks for them; every other person a page names (an author, an actor in the
+    #: audit trail) would otherwise cost a query for roles nobody reads.
+    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Invitation, InvitationState, Role, User, UserRole
 from council.accounts.names import comparison_key, tidy_pseudonym
@@ -274,7 +274,7 @@ def confirm_recovery_code(user: User, typed: str) -> bool:
 
 
 def list_people(dbs: Session) -> list[User]:
-    return list(dbs.scalars(select(User).order_by(User.pseudonym_key)).all())
+    return list(dbs.scalars(select(User).order_by(User.pseudonym_key).options(selectinload(User.roles))).all())
 
 
 def is_closed(dbs: Session, person: User) -> bool:

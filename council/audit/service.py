@@ -65,10 +65,12 @@ def record(
 
 def page_of_events(session: Session, page: int, per_page: int = 50) -> tuple[list[AuditEvent], int]:
     total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    events = session.scalars(
-        select(AuditEvent)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(events), total
+    return latest_events(session, per_page, skip=(page - 1) * per_page), total
+
+
+def latest_events(session: Session, how_many: int, *, skip: int = 0) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id).limit(how_many).offset(skip)
+        ).all()
+    )

@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -207,10 +207,10 @@ def my_comments(dbs: Session, key: bytes) -> list[Comment]:
             select(Comment)
             .where(Comment.id.in_(mine))
             .options(
-                selectinload(Comment.revision).selectinload(Revision.policy),
-                selectinload(Comment.revision).selectinload(Revision.review_window),
-                selectinload(Comment.revision).selectinload(Revision.sections),
-                selectinload(Comment.response).selectinload(Response.author),
+                joinedload(Comment.revision).joinedload(Revision.policy),
+                joinedload(Comment.revision).joinedload(Revision.review_window),
+                joinedload(Comment.revision).selectinload(Revision.sections),
+                joinedload(Comment.response).joinedload(Response.author),
             )
             .order_by(Comment.created_on.desc(), Comment.id)
         ).all()

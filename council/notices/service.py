@@ -256,9 +256,7 @@ def notices(
     marked new, and how many there are in all."""
     every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at, reverse=True)
     rows = every[(page - 1) * per_page : page * per_page]
-    revisions = _by_id(
-        dbs, Revision, {row.revision_id for row in rows if row.revision_id}, selectinload(Revision.policy)
-    )
+    revisions = _by_id(dbs, Revision, {row.revision_id for row in rows if row.revision_id}, joinedload(Revision.policy))
     polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == NoticeKind.POLL_OPENED})
     payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == NoticeKind.PAYMENT})
     invitations = _by_id(
@@ -446,22 +444,31 @@ EXPIRED_SHOWN_DAYS = 14
 
 
 def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
-    unused = select(Invitation.id).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+    pending, expired = _invitations_unused(dbs, now)
     waiting = stipends.waiting_totals(dbs)
     return CoordinatorHome(
-        pending_invitations=_count(dbs, unused.where(Invitation.expires_at > now)),
-        expired_invitations=_count(
-            dbs,
-            unused.where(
-                Invitation.expires_at <= now, Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
-            ),
-        ),
+        pending_invitations=pending,
+        expired_invitations=expired,
         awaiting_approval=waiting[EntryStatus.EARNED],
         awaiting_payment=waiting[EntryStatus.APPROVED],
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
         moderation=moderation_waiting(dbs),
-        latest_events=audit.page_of_events(dbs, 1, LATEST_AUDIT_EVENTS)[0],
+        latest_events=audit.latest_events(dbs, LATEST_AUDIT_EVENTS),
     )
+
+
+def _invitations_unused(dbs: Session, now: datetime) -> tuple[int, int]:
+    """Unused invitations still open, and those that expired in the last EXPIRED_SHOWN_DAYS. One query."""
+    recently_expired = (Invitation.expires_at <= now) & (
+        Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
+    )
+    pending, expired = dbs.execute(
+        select(
+            func.coalesce(func.sum(case((Invitation.expires_at > now, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((recently_expired, 1), else_=0)), 0),
+        ).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+    ).one()
+    return int(pending), int(expired)
 
 
 @dataclass(frozen=True)
@@ -487,6 +494,6 @@ def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
         )
         .group_by(Comment.revision_id)
     ).all()
-    revisions = _by_id(dbs, Revision, {row[0] for row in rows}, selectinload(Revision.policy))
+    revisions = _by_id(dbs, Revision, {row[0] for row in rows}, joinedload(Revision.policy))
     waiting = [ModerationWaiting(revisions[revision_id], int(flags), int(looks)) for revision_id, flags, looks in rows]
     return sorted(waiting, key=lambda item: (item.revision.policy.title.casefold(), item.revision.number))

@@ -40,6 +40,7 @@ def home():
         if current_user.has_role(Role.ADVISOR)
         else None
     )
+    coordination = notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None
     return render_template(
         "pages/home.html",
         now=now,
@@ -47,8 +48,11 @@ def home():
         impact=_impact(),
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
         authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
-        coordination=notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None,
-        moderation=notices.moderation_waiting(db.session) if current_user.has_role(Role.MODERATOR) else None,
+        coordination=coordination,
+        # A coordinator's home already holds it.
+        moderation=notices.moderation_waiting(db.session)
+        if current_user.has_role(Role.MODERATOR) and coordination is None
+        else None,
         money=format_money,
         action_labels=AUDIT_ACTION_LABELS,
         limit=notices.HOME_LIST_LIMIT,

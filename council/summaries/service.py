@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -518,7 +518,7 @@ def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
         for o in dbs.scalars(
             select(RevisionOutcome)
             .where(RevisionOutcome.comment_id.in_(comment_ids))
-            .options(selectinload(RevisionOutcome.revision))
+            .options(joinedload(RevisionOutcome.revision))
         )
     }
 
