@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import delete, event, func, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -255,16 +255,29 @@ def _hold_off_submits(dbs: Session) -> None:
         dbs.connection()
 
 
-def _counted_advisors(dbs: Session) -> int:
+@dataclass(frozen=True)
+class _Waiting:
+    id: uuid.UUID
+    advisor_tag: bytes
+    #: (kind, payload), or None when no key opens it
+    opened: tuple[str, Payload] | None
+
+
+def _read_pool(dbs: Session) -> list[_Waiting]:
+    """Every envelope, opened once for both counting and applying."""
+    keys = key_store().keys()
+    return [
+        _Waiting(envelope_id, tag, _open(keys, sealed))
+        for envelope_id, sealed, tag in dbs.execute(
+            select(MixEnvelope.id, MixEnvelope.sealed, MixEnvelope.advisor_tag)
+        ).all()
+    ]
+
+
+def _counted_advisors(pool: list[_Waiting]) -> int:
     """Distinct advisor tags among the envelopes of counted kinds (one that no key opens counts: it is
     removed at the flush, and counting it keeps a pool that holds only such envelopes from waiting)."""
-    keys = key_store().keys()
-    tags = set()
-    for sealed, tag in dbs.execute(select(MixEnvelope.sealed, MixEnvelope.advisor_tag)).all():
-        opened = _open(keys, sealed)
-        if opened is None or opened[0] not in _uncounted:
-            tags.add(tag)
-    return len(tags)
+    return len({item.advisor_tag for item in pool if item.opened is None or item.opened[0] not in _uncounted})
 
 
 def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
@@ -274,26 +287,24 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
     under a key that still opens it."""
     _hold_off_submits(dbs)
     _forget_opened(dbs)
-    count = dbs.scalar(select(func.count()).select_from(MixEnvelope)) or 0
-    if count == 0:
+    pool = _read_pool(dbs)
+    if not pool:
         return FlushResult()
-    if not force and _counted_advisors(dbs) < k:
-        return FlushResult(waiting=count)
+    if not force and _counted_advisors(pool) < k:
+        return FlushResult(waiting=len(pool))
     keys = key_store().begin_epoch()
-    envelopes = list(dbs.execute(select(MixEnvelope.id, MixEnvelope.sealed)).all())
-    secrets.SystemRandom().shuffle(envelopes)
+    secrets.SystemRandom().shuffle(pool)
     result = FlushResult()
     # No savepoint per action and no flush between them: on PostgreSQL a savepoint gives the rows it
     # writes a transaction id of their own, and writing each action at once would put a ballot and its
     # voter's roll flag side by side in the table files. Held back until the end, new rows are
     # inserted in the shuffled order and changed rows updated in the order of their random keys.
     with dbs.no_autoflush:
-        for _envelope_id, sealed in envelopes:
-            opened = _open(keys, sealed)
-            if opened is None:
+        for item in pool:
+            if item.opened is None:
                 result.unreadable += 1
                 continue
-            kind, payload = opened
+            kind, payload = item.opened
             try:
                 _handlers[kind](dbs, payload)
             except Dropped:
@@ -303,7 +314,7 @@ def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
             result.kinds[kind] = result.kinds.get(kind, 0) + 1
         for hook in _batch_hooks:
             hook(dbs, keys)
-    dbs.execute(delete(MixEnvelope).where(MixEnvelope.id.in_([row.id for row in envelopes])))
+    dbs.execute(delete(MixEnvelope).where(MixEnvelope.id.in_([item.id for item in pool])))
     dbs.flush()
     dbs.info[_ROTATE] = True
     return result
