@@ -332,7 +332,8 @@ class CommentFilter:
 def comments_for_staff(
     dbs: Session, revision: Revision, filters: CommentFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[Comment], int]:
-    """One page of a revision's comments for authors and moderators, and how many match in all.
+    """One page of a revision's comments for authors and moderators, and how many match in all (0 past the
+    last page: no row carries the count there).
 
     Ordered by section, then by the random id: never in the order they were written.
     """
@@ -352,21 +353,20 @@ def comments_for_staff(
         conditions.append(answered)
     elif filters.response == "unanswered":
         conditions.append(~answered)
-    total = dbs.scalar(select(func.count()).select_from(Comment).where(*conditions)) or 0
     section_order = case({s.key: s.position for s in revision.sections}, value=Comment.section_key, else_=-1)
-    comments = dbs.scalars(
-        select(Comment)
+    rows = dbs.execute(
+        select(Comment, func.count().over())  # how many match in all, counted with the page
         .where(*conditions)
         .options(
-            selectinload(Comment.response).selectinload(Response.author),
+            joinedload(Comment.response).joinedload(Response.author),
             selectinload(Comment.translations).selectinload(CommentTranslation.translator),
-            selectinload(Comment.question),
+            joinedload(Comment.question),
         )
         .order_by(section_order, Comment.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return list(comments), total
+    return [comment for comment, _total in rows], rows[0][1] if rows else 0
 
 
 @dataclass(frozen=True)
