@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ from typing import Any, cast
 from flask import Flask, Request, Response, current_app, session
 from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, Uuid, bindparam, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.datastructures import CallbackDict
 from werkzeug.wrappers import Response as BaseResponse
@@ -418,10 +419,18 @@ class SignedInPerson:
     lacks_required_factor: bool
 
 
+@functools.cache
+def _person_statement() -> Select[User, bool]:
+    """Built once per process: every signed-in page runs it, and building it cost more than running it."""
+    return (
+        select(User, lacks_required_factor(User.id))
+        .options(joinedload(User.roles))
+        .where(User.id == bindparam("user_id", type_=Uuid()))
+    )
+
+
 def _load_person(dbs: Session, user_id: uuid.UUID) -> SignedInPerson | None:
-    found = dbs.execute(
-        select(User, lacks_required_factor(User.id)).options(joinedload(User.roles)).where(User.id == user_id)
-    ).first()
+    found = dbs.execute(_person_statement(), {"user_id": user_id}).unique().first()
     if found is None:
         return None
     return SignedInPerson(user=found[0], lacks_required_factor=bool(found[1]))
