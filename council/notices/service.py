@@ -314,22 +314,10 @@ def advisor_home(
     is one query, and a list's total is counted only when the list is full."""
     reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
     sent = voting.polls_with_my_vote_waiting(dbs, key)
-    on_my_roll = select(VoterRoll.poll_id).where(VoterRoll.user_id == user.id, VoterRoll.voted.is_(False))
-    open_polls = list(
-        dbs.scalars(
-            select(Poll)
-            .where(Poll.state == PollState.OPEN, Poll.closes_at > now)
-            .where(Poll.id.in_(on_my_roll) | Poll.id.in_(sent))
-            .order_by(Poll.closes_at, Poll.id)
-        )
-    )
+    open_polls = list(dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent)}))
     to_vote = [poll for poll in open_polls if poll.id not in sent]
     done = set(
-        dbs.scalars(
-            select(ReviewCompletion.revision_id).where(
-                ReviewCompletion.user_id == user.id, ReviewCompletion.revision_id.in_([r.id for r in reviews])
-            )
-        )
+        dbs.scalars(_home_statements().completions, {"user_id": user.id, "revisions": [r.id for r in reviews]})
         if reviews
         else []
     ) | stipends.waiting_completions(dbs, user)
@@ -349,6 +337,36 @@ def advisor_home(
     )
 
 
+@dataclass(frozen=True)
+class _HomeStatements:
+    #: Open polls where the advisor has yet to vote or has a vote waiting in the mix (``sent``).
+    polls: Select[Poll]
+    #: Which of these revisions the advisor has marked as reviewed.
+    completions: Select[uuid.UUID]
+    hidden_comments: Select[Comment]
+
+
+@functools.cache
+def _home_statements() -> _HomeStatements:
+    """Built once per process, with the person and the time as parameters: every home page runs them, and
+    building them anew cost more than running them."""
+    user_id = bindparam("user_id", type_=Uuid())
+    on_my_roll = select(VoterRoll.poll_id).where(VoterRoll.user_id == user_id, VoterRoll.voted.is_(False))
+    return _HomeStatements(
+        polls=select(Poll)
+        .where(Poll.state == PollState.OPEN, Poll.closes_at > bindparam("now", type_=UTCDateTime()))
+        .where(Poll.id.in_(on_my_roll) | Poll.id.in_(bindparam("sent", expanding=True, type_=Uuid())))
+        .order_by(Poll.closes_at, Poll.id),
+        completions=select(ReviewCompletion.revision_id).where(
+            ReviewCompletion.user_id == user_id,
+            ReviewCompletion.revision_id.in_(bindparam("revisions", expanding=True, type_=Uuid())),
+        ),
+        hidden_comments=select(Comment)
+        .where(Comment.state == CommentState.HIDDEN)
+        .options(joinedload(Comment.revision).joinedload(Revision.policy)),
+    )
+
+
 def _total(dbs: Session, shown: list[Any], query: Select[*tuple[Any, ...]]) -> int:
     """How many there are in all, when ``shown`` holds the first HOME_LIST_LIMIT of ``query``'s rows."""
     return len(shown) if len(shown) < HOME_LIST_LIMIT else _count(dbs, query)
@@ -360,11 +378,7 @@ def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
 
 def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
     """Hidden comments are few: their tags are checked, not every comment's."""
-    hidden = dbs.scalars(
-        select(Comment)
-        .where(Comment.state == CommentState.HIDDEN)
-        .options(joinedload(Comment.revision).joinedload(Revision.policy))
-    ).all()
+    hidden = dbs.scalars(_home_statements().hidden_comments).all()
     return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
 
 

@@ -5,17 +5,18 @@ Every function takes the database session and raises a named error; none commits
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, object_session, selectinload
 from werkzeug.exceptions import abort
 
 from council.accounts import state
 from council.accounts.models import User
-from council.db_types import utcnow
+from council.db_types import UTCDateTime, utcnow
 from council.policies.models import (
     GuidingQuestion,
     Policy,
@@ -96,15 +97,20 @@ def list_policies(dbs: Session) -> list[Policy]:
 
 def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[Revision]:
     """Published revisions whose review window is open now, closing soonest first (the first ``limit``)."""
-    return list(
-        dbs.scalars(
-            select(Revision)
-            .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
-            .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
-            .order_by(ReviewWindow.closes_at, Revision.id)
-            .limit(limit)
-            .options(contains_eager(Revision.review_window), joinedload(Revision.policy))
-        ).all()
+    return list(dbs.scalars(_open_reviews_statement(limit), {"now": now}).all())
+
+
+@functools.cache
+def _open_reviews_statement(limit: int | None) -> Select[Revision]:
+    """Built once per process: home pages and the policy list run it on every view."""
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        select(Revision)
+        .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
+        .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
+        .order_by(ReviewWindow.closes_at, Revision.id)
+        .limit(limit)
+        .options(contains_eager(Revision.review_window), joinedload(Revision.policy))
     )
 
 
