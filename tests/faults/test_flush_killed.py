@@ -23,6 +23,7 @@ import subprocess
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -245,18 +246,35 @@ def _opens(url: str, instance: Path) -> int:
     return opened
 
 
-def test_a_flush_killed_inside_its_transaction_loses_nothing_and_applies_nothing_twice(database, tmp_path):
+class _Council(NamedTuple):
+    instance: Path
+    places: dict[str, str]
+    env: dict[str, str]
+    watch: Database
+
+
+@pytest.fixture
+def council(database, tmp_path) -> _Council:
+    """A council ready for the servers: its places, the servers' environment, and a watch on its database."""
     instance = tmp_path / "instance"
     places = _prepare(database, instance)
-    env = server_environment(database, instance)
-    watch = Database(database)
+    return _Council(instance, places, server_environment(database, instance), Database(database))
+
+
+def _everyone_comments_and_votes(port: int, places: dict[str, str], instance: Path) -> tuple[dict[str, Visitor], str]:
+    """Each advisor signs in, comments and votes "agree"; their browsers, and the key that sealed it all."""
+    visitors = {name: Visitor(port) for name in ADVISORS}
+    for name, visitor in visitors.items():
+        visitor.sign_in(name, PASSWORD)
+        _comment(visitor, places, f"First thought of {name}.")
+        _vote(visitor, places, "agree")
+    return visitors, _keys(instance)["current"]
+
+
+def test_a_flush_killed_inside_its_transaction_loses_nothing_and_applies_nothing_twice(database, council, tmp_path):
+    instance, places, env, watch = council
     with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as server:
-        visitors = {name: Visitor(server.port) for name in ADVISORS}
-        for name, visitor in visitors.items():
-            visitor.sign_in(name, PASSWORD)
-            _comment(visitor, places, f"First thought of {name}.")
-            _vote(visitor, places, "agree")
-        first_key = _keys(instance)["current"]
+        visitors, first_key = _everyone_comments_and_votes(server.port, places, instance)
         # A comment and a vote each, and each reader's place on the section they commented on (state puts).
         waiting = watch.state()["pool"]
         places_kept = waiting - 2 * len(ADVISORS)
@@ -302,18 +320,10 @@ def test_a_flush_killed_inside_its_transaction_loses_nothing_and_applies_nothing
     watch.engine.dispose()
 
 
-def test_a_flush_killed_after_its_commit_before_the_old_key_is_overwritten(database, tmp_path):
-    instance = tmp_path / "instance"
-    places = _prepare(database, instance)
-    env = server_environment(database, instance)
-    watch = Database(database)
+def test_a_flush_killed_after_its_commit_before_the_old_key_is_overwritten(database, council, tmp_path):
+    instance, places, env, watch = council
     with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as server:
-        visitors = {name: Visitor(server.port) for name in ADVISORS}
-        for name, visitor in visitors.items():
-            visitor.sign_in(name, PASSWORD)
-            _comment(visitor, places, f"First thought of {name}.")
-            _vote(visitor, places, "agree")
-        first_key = _keys(instance)["current"]
+        visitors, first_key = _everyone_comments_and_votes(server.port, places, instance)
 
         key_file = instance / KEY_FILE_NAME
         with watch.holding_the_batch():
