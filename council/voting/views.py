@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
@@ -86,7 +87,9 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
 @bp.get("/polls/<uuid:poll_id>")
 def poll(poll_id: uuid.UUID):
     _tick()
-    found = db.get_or_404(Poll, poll_id)
+    found = db.session.get(Poll, poll_id, options=[joinedload(Poll.revision)])  # the page names its revision
+    if found is None:
+        abort(404)
     return _render_poll(found)
 
 
