@@ -35,6 +35,14 @@ SCRYPT_LOG_N = 15
 
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
+#: Sign-in counts failures, per address and per account, so that a council meeting can sign in together
+#: from one Wi-Fi: each of these is a wrong name, password or code answered 401.
+SIGN_IN_FAILURES_PER_ADDRESS = "40 per 5 minutes;120 per hour"
+SIGN_IN_FAILURES_PER_ACCOUNT = "5 per 5 minutes;20 per hour"
+#: Every sign-in attempt from one address, failed or not: a room of 50 signing in within two minutes fits;
+#: a flood that would keep the server busy deriving keys does not.
+SIGN_IN_ATTEMPTS_PER_ADDRESS = "200 per 5 minutes"
+#: Password checks while signed in (changing it, removing a second factor).
 LOGIN_RATE_LIMIT = "10 per 5 minutes;30 per hour"
 RECOVERY_RATE_LIMIT = "5 per 5 minutes;20 per hour"
 #: Attempts at a second factor's code (sign-in's second step, and the check before payee details).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Callable
@@ -10,15 +12,17 @@ from types import SimpleNamespace
 from typing import NoReturn
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask.wrappers import Response
 from flask_login import current_user
 
 from council.accounts import second_factor
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
+from council.accounts.names import comparison_key
 from council.accounts.sessions import FACTOR_FRESH_KEY, FACTOR_RETURN_KEY, WANTED_PAGE_KEY, current_session
 from council.audit import service as audit
 from council.database import side_write
-from council.extensions import db, login_manager
+from council.extensions import db, limiter, login_manager
 from council.transactions import discard
 
 
@@ -55,6 +59,41 @@ def refuse() -> NoReturn:
         audit.record(dbs, who, "access.refused", detail=request.endpoint or "")
     about_an_item = any(isinstance(value, uuid.UUID) for value in (request.view_args or {}).values())
     abort(404 if about_an_item else 403)
+
+
+# --- Sign-in limits ----------------------------------------------------------------------
+
+
+def _sign_in_attempts() -> str:
+    return current_app.config["SIGN_IN_ATTEMPTS_PER_ADDRESS"]
+
+
+def _sign_in_failures_per_address() -> str:
+    return current_app.config["SIGN_IN_FAILURES_PER_ADDRESS"]
+
+
+def _sign_in_failures_per_account() -> str:
+    return current_app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _account_tried() -> str:
+    """The account a sign-in names, as a keyed hash: the limiter's store never holds a login name."""
+    name = comparison_key(request.form.get("login_name", ""))
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return "account:" + hmac.new(secret, name.encode(), hashlib.sha256).hexdigest()
+
+
+def limit_sign_in(view: Callable) -> Callable:
+    """Failures count, per address and per account; successes only against the address's high ceiling."""
+    view = limiter.limit(_sign_in_failures_per_account, key_func=_account_tried, methods=["POST"], deduct_when=_failed)(
+        view
+    )
+    view = limiter.limit(_sign_in_failures_per_address, methods=["POST"], deduct_when=_failed)(view)
+    return limiter.limit(_sign_in_attempts, methods=["POST"])(view)
 
 
 def current_participation_key() -> bytes | None:

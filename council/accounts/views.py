@@ -27,6 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from council.accounts import passkeys, second_factor, service, state
 from council.accounts.access import (
     current_participation_key,
+    limit_sign_in,
     mark_second_factor_fresh,
     public,
     take_wanted_page,
@@ -134,7 +135,7 @@ def _factor_answered(form: CheckFactorForm | SecondStepForm, user: User) -> bool
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, methods=["POST"])
+@limit_sign_in
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("pages.home"))
@@ -177,7 +178,7 @@ def _second_step(form: SecondStepForm, *, failed: bool = False):
 
 @bp.post("/login/second-step")
 @public
-@limiter.limit(_login_limit)
+@limit_sign_in
 @limiter.limit(_factor_limit)
 def login_second_step():
     form = SecondStepForm()

@@ -16,7 +16,13 @@ from wtforms.validators import ValidationError
 
 from council import hooks
 from council.accounts import service as accounts
-from council.accounts.access import current_participation_key, participation_key, public, requires_role
+from council.accounts.access import (
+    current_participation_key,
+    limit_sign_in,
+    participation_key,
+    public,
+    requires_role,
+)
 from council.accounts.models import Role
 from council.accounts.signing_in import sign_in_user
 from council.extensions import csrf, db, limiter
@@ -174,7 +180,7 @@ def _sign_in_to_post(revision, form):
 
 @bp.post("/feedback/sign-in-and-post")
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@limit_sign_in
 def sign_in_and_post():
     form = SignInToPostForm()
     payload = open_pending(form.pending.data or "")

@@ -166,7 +166,7 @@ def _second_factor_pages(app, people, locale: str) -> list[str]:
 
 @pytest.fixture
 def demo(app_factory):
-    app = app_factory(LOGIN_RATE_LIMIT="1000 per minute")  # every visitor signs in once per language
+    app = app_factory(SIGN_IN_ATTEMPTS_PER_ADDRESS="1000 per minute")  # every visitor signs in once per language
     with app.app_context():
         load_demo(PASSWORD)
     return app

@@ -22,7 +22,7 @@ def redis_url():
 
 
 def test_two_app_processes_count_sign_in_attempts_together(app_factory, redis_url):
-    settings = dict(RATELIMIT_STORAGE_URI=redis_url, LOGIN_RATE_LIMIT="3 per 5 minutes")
+    settings = dict(RATELIMIT_STORAGE_URI=redis_url, SIGN_IN_FAILURES_PER_ADDRESS="3 per 5 minutes")
     first, second = app_factory(**settings), app_factory(**settings)
     answers = []
     for app in (first, second, first, second):

@@ -234,7 +234,7 @@ def test_an_unknown_login_name_costs_the_same_scrypt_work_as_a_wrong_password(ap
 
 
 def test_sign_in_attempts_are_limited_per_ip_address(app_factory, people):
-    app = app_factory(LOGIN_RATE_LIMIT="2 per 5 minutes")
+    app = app_factory(SIGN_IN_FAILURES_PER_ADDRESS="2 per 5 minutes")
     people.app = app
     people.make("willow")
 

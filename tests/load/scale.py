@@ -240,8 +240,9 @@ def _client(address: str):
 
 
 def check_sign_in_limit(servers: list[str]) -> tuple[bool, str]:
-    """Wrong passwords from one address, alternately to each server: refused past the limit, by both."""
-    limit = _smallest_limit(defaults.LOGIN_RATE_LIMIT)
+    """Wrong passwords for one account from one address, alternately to each server: refused past the
+    account's limit of failures (the smallest), by both."""
+    limit = _smallest_limit(defaults.SIGN_IN_FAILURES_PER_ACCOUNT)
     client = _client("192.0.2.10")
     answers = [
         (
@@ -254,8 +255,8 @@ def check_sign_in_limit(servers: list[str]) -> tuple[bool, str]:
     refusers = {server for server, code in answers if code == 429}
     held = codes == [401] * limit + [429] * 4 and refusers == set(servers)
     return held, (
-        f"sign-in limit ({defaults.LOGIN_RATE_LIMIT.split(';')[0]} per address), {len(codes)} wrong "
-        f"passwords spread over both servers: {codes.count(401)} answered, then {codes.count(429)} "
+        f"sign-in limit ({defaults.SIGN_IN_FAILURES_PER_ACCOUNT.split(';')[0]} failures per account), "
+        f"{len(codes)} wrong passwords spread over both servers: {codes.count(401)} answered, then {codes.count(429)} "
         f"refused with 429 by {len(refusers)} servers"
     )
 
@@ -335,7 +336,9 @@ def main() -> None:
             SECRET_KEY_FILE=str(work / "secret_key"),
             PAYEE_DATA_KEY_FILE=str(work / "payee_data_key"),
             # The limits the site ships with, whatever this shell's environment says.
-            LOGIN_RATE_LIMIT=defaults.LOGIN_RATE_LIMIT,
+            SIGN_IN_FAILURES_PER_ADDRESS=defaults.SIGN_IN_FAILURES_PER_ADDRESS,
+            SIGN_IN_FAILURES_PER_ACCOUNT=defaults.SIGN_IN_FAILURES_PER_ACCOUNT,
+            SIGN_IN_ATTEMPTS_PER_ADDRESS=defaults.SIGN_IN_ATTEMPTS_PER_ADDRESS,
             COMMENT_RATE_LIMIT=defaults.COMMENT_RATE_LIMIT,
         )
         for given_directly in ("COUNCIL_SECRET_KEY", "COUNCIL_PAYEE_DATA_KEY"):
