@@ -181,6 +181,17 @@ def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
     return page_cache().get(f"translation:{translation_id}", lambda: _make_translation(dbs, translation_id), build)
 
 
+def previous_text(dbs: Session, policy_id: uuid.UUID, number: int) -> PublishedText | None:
+    """The text of the newest published revision before ``number`` (what a draft or a revision follows on)."""
+    previous_id = dbs.scalar(
+        select(Revision.id)
+        .where(Revision.policy_id == policy_id, Revision.number < number, Revision.status == RevisionStatus.PUBLISHED)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )
+    return published_text(dbs, previous_id) if previous_id is not None else None
+
+
 @dataclass(frozen=True)
 class ReadableRevision:
     """A published revision for the reading pages. Reads like a ``Revision`` where features above policies
