@@ -100,6 +100,12 @@ MIX_KEY_REDIS_URL = ""
 #: elsewhere cron runs ``flask council tick``.
 MIX_DEVELOPMENT_FLUSH_SECONDS = 60
 
+#: Text made from published revisions (rendered sections, translations, comparisons) is kept in each process
+#: up to this many bytes, least recently read out first, and in the shared Redis when there is one (the mix's,
+#: above) for this many seconds (council/policies/cache.py).
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
+PAGE_CACHE_REDIS_SECONDS = 24 * 3600
+
 #: Longest comment accepted, in characters.
 COMMENT_MAX_CHARS = 10_000
 COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"

@@ -136,11 +136,14 @@ def measure_policy_pages(app, client, engine) -> None:
             ("one section", f"{base}/sections/{middle_key}"),
             ("translation, side by side", f"{base}/side-by-side?locale=es"),
             ("diff of revisions 1 and 2", f"/policies/{policy_id}/compare?old=1&new=2"),
+            ("history", f"/policies/{policy_id}/history"),
         ]:
+            timed = time_requests(client, path, rounds=30)
+            # Counted on a later visit: the first view of a revision also reads its text into the page cache.
             with counting_queries(engine) as counter:
                 client.get(path)
-            rows.setdefault(label, []).append((time_requests(client, path, rounds=30), counter["n"]))
-    print_side_by_side("revision pages", "10 sections", "200 sections", rows)
+            rows.setdefault(label, []).append((timed, counter["n"]))
+    print_side_by_side("revision pages (read again)", "10 sections", "200 sections", rows)
 
 
 def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:

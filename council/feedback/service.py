@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -373,31 +373,42 @@ def comments_for_staff(
 class ReadableComment:
     comment: Comment | ShownComment
     mine: bool
+    #: The guiding question it answers, if any (from the revision's questions, not a query per comment).
+    question: object | None = None
 
 
 def readable_comments(dbs: Session, revision: Revision, section_key: str, key: bytes | None) -> list[ReadableComment]:
     """What an advisor sees under a section: others' comments unless only for the authors, and their own,
     with their own actions still waiting in the mix shown as they will be.
 
-    Hidden and withdrawn comments stay as tombstones, so answers keep their place.
+    Hidden and withdrawn comments stay as tombstones, so answers keep their place. One query, however many
+    comments and answers: the answers and their authors' names come joined, the questions from ``revision``.
     """
     comments = dbs.scalars(
         select(Comment)
         .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
-        .options(selectinload(Comment.response).selectinload(Response.author), selectinload(Comment.question))
+        .options(
+            defer(Comment.submission_key),
+            defer(Comment.flag_count),
+            joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
+        )
         .order_by(Comment.id)
     ).all()
+    questions = {question.id: question for question in revision.questions}
     pending = my_pending(dbs, key)
     shown = []
     for comment in comments:
         mine = owns(comment, key)
         if comment.quote_consent == QuoteConsent.AUTHOR_ONLY and not mine:
             continue
+        question = questions.get(comment.question_id) if comment.question_id else None
         waiting = pending.changes.get(comment.id) if mine else None
-        shown.append(ReadableComment(_shown_change(comment, waiting) if waiting else comment, mine))
+        shown_comment = _shown_change(comment, waiting, question=question) if waiting else comment
+        shown.append(ReadableComment(shown_comment, mine, question))
     for waiting in pending.posts.values():
         if waiting.payload["revision_id"] == str(revision.id) and waiting.payload["section_key"] == section_key:
-            shown.append(ReadableComment(_shown_post(revision, waiting), True))
+            post = _shown_post(revision, waiting)
+            shown.append(ReadableComment(post, True, post.question))
     return shown
 
 
@@ -472,7 +483,8 @@ def _shown_post(revision: Revision, waiting: mix.Pending) -> ShownComment:
     )
 
 
-def _shown_change(comment: Comment, waiting: mix.Pending) -> ShownComment:
+def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | None = None) -> ShownComment:
+    """``question``: the comment's guiding question when the caller has it at hand (else it is loaded)."""
     change = waiting.payload
     withdrawn = bool(change.get("withdraw")) or comment.state == CommentState.WITHDRAWN
     return ShownComment(
@@ -480,7 +492,7 @@ def _shown_change(comment: Comment, waiting: mix.Pending) -> ShownComment:
         revision=comment.revision,
         section_key=comment.section_key,
         question_id=comment.question_id,
-        question=comment.question,
+        question=question if question is not None else comment.question,
         body="" if withdrawn else change.get("body", comment.body),
         language=change.get("language", comment.language),
         quote_consent=QuoteConsent(change.get("quote_consent", comment.quote_consent)),

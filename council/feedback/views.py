@@ -43,7 +43,7 @@ from council.feedback.models import Comment, CommentState, Disposition, HideReas
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
-from council.policies.pages import render_section
+from council.policies.pages import readable_or_404, render_section
 from council.policies.service import published_or_404
 from council.transactions import attempt
 
@@ -156,7 +156,9 @@ def _refused(revision, section_key: str, form, problem: str):
 def _show_form_again(revision, section_key: str, form, status: int = 400):
     form.meta.csrf = True
     if section_key:
-        return render_section(revision, section_key, comment_form=form, status=status)
+        return render_section(
+            readable_or_404(revision.policy_id, revision.number), section_key, comment_form=form, status=status
+        )
     return render_template("feedback/whole_revision.html", revision=revision, form=form), status
 
 

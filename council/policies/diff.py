@@ -29,6 +29,11 @@ class SectionChange:
     heading: list[Piece] = field(default_factory=list)
     body: list[Piece] = field(default_factory=list)
 
+    @property
+    def key(self) -> str:
+        either = self.new or self.old
+        return either.key if either is not None else ""
+
 
 def word_diff(old: str, new: str) -> list[Piece]:
     old_tokens, new_tokens = _TOKENS.findall(old), _TOKENS.findall(new)

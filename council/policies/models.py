@@ -176,7 +176,10 @@ class ReviewWindow(Model):
 
 
 class RevisionTranslation(Model):
-    """A revision's text in another language. Stale once a newer revision is published."""
+    """A revision's text in another language. Stale once a newer revision is published.
+
+    Never edited: saving a translation again replaces the row with a new one (a new id), which is what the
+    reading pages key their rendered copy by."""
 
     __tablename__ = "revision_translations"
     __table_args__ = (UniqueConstraint("revision_id", "locale"),)
@@ -188,6 +191,7 @@ class RevisionTranslation(Model):
     title: Mapped[str] = mapped_column(String(200))
     body_markdown: Mapped[str] = mapped_column(Text)
     translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    #: When this text was saved.
     created_at: Mapped[datetime]
 
     revision: Mapped[Revision] = relationship()

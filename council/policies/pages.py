@@ -3,6 +3,8 @@ comment form's errors. What features above policies add to it comes from ``polic
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, render_template
 from flask_babel import get_locale
 from flask_login import current_user
@@ -11,26 +13,32 @@ from council import hooks
 from council.db_types import utcnow
 from council.extensions import db
 from council.i18n import LANGUAGE_NAMES
-from council.policies import service
-from council.policies.models import Revision
+from council.policies.reading import ReadableRevision, find_published
 
 
-def render_section(revision: Revision, key: str, *, status: int = 200, **given):
+def readable_or_404(policy_id: uuid.UUID, number: int, locale: str | None = None) -> ReadableRevision:
+    """A published revision as a reader in ``locale`` (the interface's by default) sees it, or a 404."""
+    found = find_published(db.session, policy_id, number, locale or get_locale().language)
+    if found is None:
+        abort(404)
+    return found
+
+
+def render_section(revision: ReadableRevision, key: str, *, status: int = 200, **given):
     """The page of section ``key``; ``given`` values replace the ones registered parts add (a form with errors)."""
     current = revision.section(key)
     if current is None:
         abort(404)
-    reading = service.text_for_reader(db.session, revision, get_locale().language)
-    position = revision.sections.index(current)
+    sections = revision.sections
+    position = sections.index(current)
     return render_template(
         "policies/section.html",
         revision=revision,
-        policy=revision.policy,
         section=current,
-        reading=reading,
-        translated=reading.translation.section(key) if reading.translation else None,
-        previous=revision.sections[position - 1] if position > 0 else None,
-        next=revision.sections[position + 1] if position + 1 < len(revision.sections) else None,
+        reading=revision,
+        translated=revision.translation.section(key) if revision.translation else None,
+        previous=sections[position - 1] if position > 0 else None,
+        next=sections[position + 1] if position + 1 < len(sections) else None,
         position=position,
         questions=revision.questions_for(key),
         now=utcnow(),

@@ -29,6 +29,7 @@ from council.policies.models import (
     TranslationState,
     WindowState,
 )
+from council.policies.reading import ReadableRevision
 from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
 
 MAX_QUESTIONS_PER_SECTION = 5
@@ -172,7 +173,7 @@ def remember_place(dbs: Session, key: bytes | None, revision_id: uuid.UUID, sect
     state.store(dbs, key, state.reading_place_name(revision_id), section_key)
 
 
-def place_for(dbs: Session, key: bytes | None, revision: Revision) -> str | None:
+def place_for(dbs: Session, key: bytes | None, revision: Revision | ReadableRevision) -> str | None:
     section_key = state.load(dbs, key, state.reading_place_name(revision.id))
     return section_key if section_key and revision.section(section_key) else None
 
@@ -412,26 +413,25 @@ def save_translation(
     parsed = split_sections(body)
     if len(parsed) != len(revision.sections):
         raise TranslationMismatch(expected=len(revision.sections), found=len(parsed))
-    translation = dbs.scalar(
+    # A saved translation is a new row, never an edited one: pages keep rendered translations by their id
+    # (council/policies/reading.py), so a new id is what makes the new text show at once.
+    earlier = dbs.scalar(
         select(RevisionTranslation).where(
             RevisionTranslation.revision_id == revision.id, RevisionTranslation.locale == locale
         )
     )
-    if translation is None:
-        translation = RevisionTranslation(
-            revision=revision,
-            locale=locale,
-            title="",
-            body_markdown="",
-            translator_id=translator.id,
-            created_at=utcnow(),
-        )
-        dbs.add(translation)
-    translation.title = title.strip()
-    translation.body_markdown = body
-    translation.translator_id = translator.id
-    translation.sections = []
-    dbs.flush()
+    if earlier is not None:
+        dbs.delete(earlier)
+        dbs.flush()
+    translation = RevisionTranslation(
+        revision=revision,
+        locale=locale,
+        title=title.strip(),
+        body_markdown=body,
+        translator_id=translator.id,
+        created_at=utcnow(),
+    )
+    dbs.add(translation)
     translation.sections = [
         TranslationSection(
             section_key=original.key,

@@ -19,11 +19,10 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
-from council.policies import service
-from council.policies.diff import compare
+from council.policies import reading, service
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision, TranslationState
-from council.policies.pages import render_section
+from council.policies.pages import readable_or_404, render_section
 from council.transactions import attempt, keep_writes_on_error
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -75,25 +74,23 @@ def policy(policy_id: uuid.UUID):
 @bp.get("/<uuid:policy_id>/revisions/<int:number>")
 def revision(policy_id: uuid.UUID, number: int):
     hooks.call_all("policies.before_reading")
-    found = _published_or_404(policy_id, number)
-    reading = service.text_for_reader(db.session, found, _locale())
+    found = readable_or_404(policy_id, number)
     return render_template(
         "policies/revision.html",
         revision=found,
-        policy=found.policy,
-        reading=reading,
+        reading=found,
         place=service.place_for(db.session, current_participation_key(), found),
         now=utcnow(),
         can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
-        **hooks.page_parts("policies.revision_page", found),
+        **hooks.page_parts("policies.revision_page", found.row),
     )
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
 def section(policy_id: uuid.UUID, number: int, key: str):
-    found = _published_or_404(policy_id, number)
+    found = readable_or_404(policy_id, number)
     if found.section(key) is None:
         abort(404)
     reader = current_participation_key()
@@ -107,16 +104,14 @@ def section(policy_id: uuid.UUID, number: int, key: str):
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")
 def side_by_side(policy_id: uuid.UUID, number: int):
-    found = _published_or_404(policy_id, number)
     locale = request.args.get("locale") or _locale()
     if locale not in current_app.config["LANGUAGES"]:
         abort(404)
-    reading = service.text_for_reader(db.session, found, locale)
+    found = readable_or_404(policy_id, number, locale)
     return render_template(
         "policies/side_by_side.html",
         revision=found,
-        policy=found.policy,
-        reading=reading,
+        reading=found,
         locale_shown=locale,
         language_names=LANGUAGE_NAMES,
     )
@@ -124,43 +119,44 @@ def side_by_side(policy_id: uuid.UUID, number: int):
 
 @bp.get("/<uuid:policy_id>/history")
 def history(policy_id: uuid.UUID):
-    found = _policy_or_404(policy_id)
-    published = found.published
+    published = reading.history(db.session, policy_id)
     if not published:
         abort(404)
     hooks.call_all("policies.before_reading")
-    form = _compare_form(published)
+    form = _compare_form([r.number for r in published])
     return render_template(
         "policies/history.html",
-        policy=found,
+        policy=published[0].policy,
         form=form,
         now=utcnow(),
         **hooks.page_parts("policies.history_page", published),
     )
 
 
-def _compare_form(published: list[Revision]) -> CompareForm:
+def _compare_form(numbers: list[int]) -> CompareForm:
     form = CompareForm(request.args)
-    choices = [(r.number, _("Revision %(number)d", number=r.number)) for r in published]
+    choices = [(number, _("Revision %(number)d", number=number)) for number in numbers]
     form.old.choices = choices
     form.new.choices = choices
     if not request.args:
-        form.old.data = published[-2].number if len(published) > 1 else published[-1].number
-        form.new.data = published[-1].number
+        form.old.data = numbers[-2] if len(numbers) > 1 else numbers[-1]
+        form.new.data = numbers[-1]
     return form
 
 
 @bp.get("/<uuid:policy_id>/compare")
 def compare_revisions(policy_id: uuid.UUID):
-    found = _policy_or_404(policy_id)
-    published = found.published
-    form = _compare_form(published)
+    published = reading.published_numbers(db.session, policy_id)
+    form = _compare_form(list(published))
     if not published or not form.validate():
         abort(404)
-    old = _published_or_404(policy_id, form.old.data)
-    new = _published_or_404(policy_id, form.new.data)
     return render_template(
-        "policies/compare.html", policy=found, old=old, new=new, changes=compare(old, new), form=form
+        "policies/compare.html",
+        policy_id=policy_id,
+        old_number=form.old.data,
+        new_number=form.new.data,
+        changes=reading.comparison(db.session, published[form.old.data], published[form.new.data]),
+        form=form,
     )
 
 

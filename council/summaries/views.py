@@ -23,6 +23,7 @@ from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
+from council.policies.reading import previous_text
 from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
@@ -259,10 +260,10 @@ def _publish(dbs, draft):
 
 def _earlier_headings(revision) -> dict[str, str]:
     """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
-    earlier = [r for r in revision.policy.published if r.number < revision.number]
+    earlier = previous_text(db.session, revision.policy_id, revision.number)
     headings = {"": _("The revision as a whole")}
-    if earlier:
-        headings.update({s.key: s.heading or _("Introduction") for s in earlier[-1].sections})
+    if earlier is not None:
+        headings.update({s.key: s.heading or _("Introduction") for s in earlier.sections})
     return headings
 
 

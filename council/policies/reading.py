@@ -1,0 +1,397 @@
+"""A published revision as the reading pages show it: one query per request, the text from the cache.
+
+Per request, one query reads what may change about a published revision: its review window, the newest
+published number of its policy (is this an earlier revision?) and which translation a reader in a given
+language gets (the newest one at or before this revision). Everything else is the revision's text, which
+never changes once published: its sections and guiding questions with their Markdown rendered, kept in
+the page cache (``council.policies.cache``) under the revision's id, and each translation's, kept under
+the translation's id (saving a translation again makes a new row, so a new id: see
+``service.save_translation``). Only published revisions get this far, and the text is made only from a
+published row, so a draft is never kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+
+from markupsafe import Markup
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased, joinedload, load_only, selectinload
+
+from council.policies.cache import page_cache
+from council.policies.diff import Piece, SectionChange, compare
+from council.policies.models import (
+    GuidingQuestion,
+    Policy,
+    ReviewWindow,
+    Revision,
+    RevisionSection,
+    RevisionStatus,
+    RevisionTranslation,
+    TranslationSection,
+    TranslationState,
+)
+from council.text import render_markdown
+
+
+def _html(kept: str) -> Markup:
+    # Made by render_markdown (sanitised), and kept as made: in this process, or in Redis under this app's
+    # signature (council/policies/cache.py).
+    return Markup(kept)  # noqa: S704
+
+
+@dataclass(frozen=True)
+class SectionText:
+    key: str
+    position: int
+    heading: str
+    body_html: Markup
+    #: "In short", rendered; empty when the section has none.
+    summary_html: Markup
+    content_note: str
+
+
+@dataclass(frozen=True)
+class QuestionText:
+    id: uuid.UUID
+    section_key: str
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PublishedText:
+    """What never changes about a published revision."""
+
+    revision_id: uuid.UUID
+    title: str
+    change_notes_html: Markup
+    sections: tuple[SectionText, ...]
+    questions: tuple[QuestionText, ...]
+
+
+@dataclass(frozen=True)
+class TranslatedSection:
+    heading: str
+    body_html: Markup
+
+
+@dataclass(frozen=True)
+class TranslatedText:
+    """One saved translation (a row never changes after it is saved: saving again makes a new one)."""
+
+    id: uuid.UUID
+    locale: str
+    title: str
+    #: The number of the revision it was translated from (older than the one read when it is stale).
+    from_number: int
+    sections: dict[str, TranslatedSection]
+
+    def section(self, key: str) -> TranslatedSection | None:
+        return self.sections.get(key)
+
+
+def _make_text(dbs: Session, revision_id: uuid.UUID) -> dict:
+    row = dbs.execute(
+        select(Revision.title, Revision.change_notes).where(
+            Revision.id == revision_id, Revision.status == RevisionStatus.PUBLISHED
+        )
+    ).one()  # a draft raises here: only published text is ever kept
+    sections = dbs.execute(
+        select(
+            RevisionSection.key,
+            RevisionSection.position,
+            RevisionSection.heading,
+            RevisionSection.body_markdown,
+            RevisionSection.summary,
+            RevisionSection.content_note,
+        )
+        .where(RevisionSection.revision_id == revision_id)
+        .order_by(RevisionSection.position)
+    ).all()
+    questions = dbs.execute(
+        select(GuidingQuestion.id, GuidingQuestion.section_key, GuidingQuestion.position, GuidingQuestion.text)
+        .where(GuidingQuestion.revision_id == revision_id)
+        .order_by(GuidingQuestion.position, GuidingQuestion.id)
+    ).all()
+    return {
+        "title": row.title,
+        "change_notes_html": str(render_markdown(row.change_notes)) if row.change_notes else "",
+        "sections": [
+            [s.key, s.position, s.heading, str(render_markdown(s.body_markdown)), _summary(s.summary), s.content_note]
+            for s in sections
+        ],
+        "questions": [[str(q.id), q.section_key, q.position, q.text] for q in questions],
+    }
+
+
+def _summary(summary: str) -> str:
+    return str(render_markdown(summary)) if summary else ""
+
+
+def published_text(dbs: Session, revision_id: uuid.UUID) -> PublishedText:
+    def build(data: dict) -> PublishedText:
+        return PublishedText(
+            revision_id=revision_id,
+            title=data["title"],
+            change_notes_html=_html(data["change_notes_html"]),
+            sections=tuple(
+                SectionText(key, position, heading, _html(body), _html(summary), note)
+                for key, position, heading, body, summary, note in data["sections"]
+            ),
+            questions=tuple(
+                QuestionText(uuid.UUID(id_), key, position, text) for id_, key, position, text in data["questions"]
+            ),
+        )
+
+    return page_cache().get(f"revision:{revision_id}", lambda: _make_text(dbs, revision_id), build)
+
+
+def _make_translation(dbs: Session, translation_id: uuid.UUID) -> dict:
+    row = dbs.execute(
+        select(RevisionTranslation.locale, RevisionTranslation.title, Revision.number)
+        .join(Revision, Revision.id == RevisionTranslation.revision_id)
+        .where(RevisionTranslation.id == translation_id)
+    ).one()
+    sections = dbs.execute(
+        select(TranslationSection.section_key, TranslationSection.heading, TranslationSection.body_markdown)
+        .where(TranslationSection.translation_id == translation_id)
+        .order_by(TranslationSection.position)
+    ).all()
+    return {
+        "locale": row.locale,
+        "title": row.title,
+        "from_number": row.number,
+        "sections": [[s.section_key, s.heading, str(render_markdown(s.body_markdown))] for s in sections],
+    }
+
+
+def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
+    def build(data: dict) -> TranslatedText:
+        return TranslatedText(
+            id=translation_id,
+            locale=data["locale"],
+            title=data["title"],
+            from_number=data["from_number"],
+            sections={key: TranslatedSection(heading, _html(body)) for key, heading, body in data["sections"]},
+        )
+
+    return page_cache().get(f"translation:{translation_id}", lambda: _make_translation(dbs, translation_id), build)
+
+
+def previous_text(dbs: Session, policy_id: uuid.UUID, number: int) -> PublishedText | None:
+    """The text of the newest published revision before ``number`` (what a draft or a revision follows on)."""
+    previous_id = dbs.scalar(
+        select(Revision.id)
+        .where(Revision.policy_id == policy_id, Revision.number < number, Revision.status == RevisionStatus.PUBLISHED)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )
+    return published_text(dbs, previous_id) if previous_id is not None else None
+
+
+@dataclass(frozen=True)
+class ReadableRevision:
+    """A published revision for the reading pages. Reads like a ``Revision`` where features above policies
+    look at one (``id``, ``number``, ``review_window``, ``questions``, ``questions_for``), so their parts of
+    the section page take it as they are."""
+
+    #: The revision's row with only the columns these pages show, and its review window.
+    row: Revision
+    text: PublishedText
+    #: The newest published revision's number in this policy.
+    newest_number: int
+    translation: TranslatedText | None
+    state: TranslationState
+
+    id = property(lambda self: self.row.id)
+    policy_id = property(lambda self: self.row.policy_id)
+    number = property(lambda self: self.row.number)
+    locale = property(lambda self: self.row.locale)
+    published_at = property(lambda self: self.row.published_at)
+    is_published = True
+
+    @property
+    def review_window(self) -> ReviewWindow | None:
+        return self.row.review_window
+
+    @property
+    def title(self) -> str:
+        return self.text.title
+
+    @property
+    def sections(self) -> tuple[SectionText, ...]:
+        return self.text.sections
+
+    @property
+    def questions(self) -> tuple[QuestionText, ...]:
+        return self.text.questions
+
+    def section(self, key: str) -> SectionText | None:
+        return next((s for s in self.text.sections if s.key == key), None)
+
+    def questions_for(self, key: str) -> list[QuestionText]:
+        return [q for q in self.text.questions if q.section_key == key]
+
+
+def _newest_published():
+    newer = aliased(Revision)
+    return (
+        select(func.max(newer.number))
+        .where(newer.policy_id == Revision.policy_id, newer.status == RevisionStatus.PUBLISHED)
+        .correlate(Revision)
+        .scalar_subquery()
+    )
+
+
+def _translation_for_locale():
+    """The newest translation into the reader's locale of this revision or an earlier one."""
+    translated = aliased(Revision)
+    return (
+        select(RevisionTranslation.id)
+        .join(translated, translated.id == RevisionTranslation.revision_id)
+        .where(
+            translated.policy_id == Revision.policy_id,
+            translated.number <= Revision.number,
+            RevisionTranslation.locale == bindparam("locale"),
+        )
+        .order_by(translated.number.desc())
+        .limit(1)
+        .correlate(Revision)
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def _finding():
+    """The one query of a reading page, built once (building it is a good part of its cost)."""
+    return (
+        select(Revision, _newest_published(), _translation_for_locale())
+        .where(
+            Revision.policy_id == bindparam("policy_id"),
+            Revision.number == bindparam("number"),
+            Revision.status == RevisionStatus.PUBLISHED,
+        )
+        .options(
+            load_only(
+                Revision.id,
+                Revision.policy_id,
+                Revision.number,
+                Revision.locale,
+                Revision.status,
+                Revision.published_at,
+            ),
+            joinedload(Revision.review_window),
+        )
+    )
+
+
+def find_published(dbs: Session, policy_id: uuid.UUID, number: int, locale: str) -> ReadableRevision | None:
+    """Revision ``number`` of a policy as a reader in ``locale`` sees it, or None when it is not published."""
+    found = dbs.execute(_finding(), {"policy_id": policy_id, "number": number, "locale": locale}).one_or_none()
+    if found is None:
+        return None
+    row, newest, translation_id = found
+    translation = None
+    if locale == row.locale:
+        state = TranslationState.ORIGINAL
+    elif translation_id is None:
+        state = TranslationState.MISSING
+    else:
+        translation = translated_text(dbs, translation_id)
+        state = TranslationState.CURRENT if translation.from_number == row.number else TranslationState.STALE
+    return ReadableRevision(row, published_text(dbs, row.id), newest, translation, state)
+
+
+# --- Comparing two revisions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    """One section's change between two revisions, as the comparison page shows it."""
+
+    #: "unchanged", "changed", "added" or "removed"
+    kind: str
+    key: str
+    moved: bool
+    renamed: bool
+    heading: tuple[Piece, ...]
+    body: tuple[Piece, ...]
+
+
+def _with_sections(dbs: Session, revision_id: uuid.UUID) -> Revision:
+    return dbs.scalars(
+        select(Revision)
+        .where(Revision.id == revision_id, Revision.status == RevisionStatus.PUBLISHED)
+        .options(selectinload(Revision.sections))
+    ).one()
+
+
+def _change_data(change: SectionChange) -> list:
+    return [
+        change.kind,
+        change.key,
+        change.moved,
+        change.renamed,
+        [[p.kind, p.text] for p in change.heading],
+        [[p.kind, p.text] for p in change.body],
+    ]
+
+
+def comparison(dbs: Session, old_id: uuid.UUID, new_id: uuid.UUID) -> list[ShownChange]:
+    """The comparison of two published revisions, made once for each pair."""
+
+    def make() -> dict:
+        changes = compare(_with_sections(dbs, old_id), _with_sections(dbs, new_id))
+        return {"changes": [_change_data(change) for change in changes]}
+
+    def build(data: dict) -> list[ShownChange]:
+        return [
+            ShownChange(
+                kind,
+                key,
+                moved,
+                renamed,
+                tuple(Piece(k, t) for k, t in heading),
+                tuple(Piece(k, t) for k, t in body),
+            )
+            for kind, key, moved, renamed, heading, body in data["changes"]
+        ]
+
+    return page_cache().get(f"comparison:{old_id}:{new_id}", make, build)
+
+
+def published_numbers(dbs: Session, policy_id: uuid.UUID) -> dict[int, uuid.UUID]:
+    """Each published revision's id by its number, oldest first."""
+    rows = dbs.execute(
+        select(Revision.number, Revision.id)
+        .where(Revision.policy_id == policy_id, Revision.status == RevisionStatus.PUBLISHED)
+        .order_by(Revision.number)
+    ).all()
+    return {number: revision_id for number, revision_id in rows}
+
+
+def history(dbs: Session, policy_id: uuid.UUID) -> list[Revision]:
+    """The published revisions of a policy, oldest first, with the columns the history shows, their review
+    windows and the policy's title, in one query."""
+    return list(
+        dbs.scalars(
+            select(Revision)
+            .where(Revision.policy_id == policy_id, Revision.status == RevisionStatus.PUBLISHED)
+            .order_by(Revision.number)
+            .options(
+                load_only(
+                    Revision.id,
+                    Revision.policy_id,
+                    Revision.number,
+                    Revision.status,
+                    Revision.published_at,
+                    Revision.change_notes,
+                ),
+                joinedload(Revision.review_window),
+                joinedload(Revision.policy).load_only(Policy.id, Policy.title),
+            )
+        ).all()
+    )
