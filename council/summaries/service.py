@@ -29,7 +29,8 @@ from council.feedback.models import Comment, CommentState, Disposition, QuoteCon
 from council.feedback.service import owner_tag, review_is_open
 from council.mix import service as mix
 from council.policies import service as policies
-from council.policies.models import ReviewWindow, Revision, WindowState
+from council.policies.models import ReviewWindow, Revision, RevisionStatus, WindowState
+from council.policies.reading import PublishedText, published_text
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
 from council.text import clean_text
@@ -423,7 +424,9 @@ def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revisi
 class YouSaidWeDid:
     """A revision's record of what became of the previous round's comments, ready to show."""
 
-    previous: Revision
+    previous_number: int
+    #: The previous revision's text (its headings and section order), as the page cache keeps it.
+    previous_text: PublishedText
     #: (outcome, quote or None, paraphrase or None), author-only comments left out
     items: list[tuple[RevisionOutcome, SummaryQuote | None, Paraphrase | None]]
     #: Author-only comments: only counted, by disposition
@@ -431,27 +434,44 @@ class YouSaidWeDid:
 
 
 def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
-    outcomes = list(
-        dbs.scalars(
-            select(RevisionOutcome)
-            .where(RevisionOutcome.revision_id == revision.id)
-            .options(selectinload(RevisionOutcome.comment), selectinload(RevisionOutcome.responder))
-        ).all()
-    )
-    if not outcomes:
+    """Two queries whatever the numbers: the outcomes with their comments, responders, quotes and paraphrases,
+    and the previous revision (whose text comes from the page cache)."""
+    rows = dbs.execute(
+        select(RevisionOutcome, SummaryQuote, Paraphrase)
+        .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
+        .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
+        .where(RevisionOutcome.revision_id == revision.id)
+        .options(
+            joinedload(RevisionOutcome.comment),
+            joinedload(RevisionOutcome.responder),
+            joinedload(Paraphrase.author),
+        )
+    ).all()
+    if not rows:
         return None
-    ids = [o.comment_id for o in outcomes]
-    quotes = {q.comment_id: q for q in dbs.scalars(select(SummaryQuote).where(SummaryQuote.comment_id.in_(ids)))}
-    paraphrases = {p.comment_id: p for p in dbs.scalars(select(Paraphrase).where(Paraphrase.comment_id.in_(ids)))}
-    previous = next(r for r in reversed(revision.policy.published) if r.number < revision.number)
-    positions = {s.key: s.position for s in previous.sections}
+    outcomes = list(dict.fromkeys(outcome for outcome, _quote, _paraphrase in rows))
+    quotes = {quote.comment_id: quote for _outcome, quote, _paraphrase in rows if quote is not None}
+    paraphrases = {paraphrase.comment_id: paraphrase for _o, _q, paraphrase in rows if paraphrase is not None}
+    previous_id, previous_number = dbs.execute(
+        select(Revision.id, Revision.number)
+        .where(
+            Revision.policy_id == revision.policy_id,
+            Revision.number < revision.number,
+            Revision.status == RevisionStatus.PUBLISHED,
+        )
+        .order_by(Revision.number.desc())
+        .limit(1)
+    ).one()
+    previous_text = published_text(dbs, previous_id)
+    positions = {s.key: s.position for s in previous_text.sections}
     shown = sorted(
         (o for o in outcomes if o.quote_consent != QuoteConsent.AUTHOR_ONLY),
         key=lambda o: (positions.get(o.section_key, len(positions)), o.id),
     )
     counted = Counter(o.disposition for o in outcomes if o.quote_consent == QuoteConsent.AUTHOR_ONLY)
     return YouSaidWeDid(
-        previous=previous,
+        previous_number=previous_number,
+        previous_text=previous_text,
         items=[(o, quotes.get(o.comment_id), paraphrases.get(o.comment_id)) for o in shown],
         counted={key: counted[key] for key in DISPOSITION_KEYS if counted.get(key)},
     )

@@ -23,7 +23,7 @@ from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
-from council.policies.reading import previous_text
+from council.policies.reading import PublishedText, previous_text
 from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
@@ -260,7 +260,10 @@ def _publish(dbs, draft):
 
 def _earlier_headings(revision) -> dict[str, str]:
     """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
-    earlier = previous_text(db.session, revision.policy_id, revision.number)
+    return _earlier_text_headings(previous_text(db.session, revision.policy_id, revision.number))
+
+
+def _earlier_text_headings(earlier: PublishedText | None) -> dict[str, str]:
     headings = {"": _("The revision as a whole")}
     if earlier is not None:
         headings.update({s.key: s.heading or _("Introduction") for s in earlier.sections})
@@ -269,11 +272,12 @@ def _earlier_headings(revision) -> dict[str, str]:
 
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
+    record = service.you_said_we_did(db.session, revision)
     return {
         "has_summary": service.has_summary(db.session, revision),
-        "record": service.you_said_we_did(db.session, revision),
+        "record": record,
         "disposition_labels": DISPOSITION_LABELS,
-        "headings": _earlier_headings(revision),
+        "headings": _earlier_text_headings(record.previous_text if record else None),
         "close_form": EmptyForm(),
     }
 
