@@ -257,7 +257,7 @@ def _arabic_advisor(app, people):
     people.make("willow", Role.ADVISOR)
     client = app.test_client()
     sign_in(client, "willow")
-    assert submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/").status_code == 303
+    submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/")
     cookie = client.get_cookie(language_cookie_name(app))
     assert cookie is not None and cookie.value == "ar", "the choice is kept in a cookie of its own, holding only it"
     return client
