@@ -98,7 +98,7 @@ def _whole_session(app, council) -> dict:
     secrets_seen.append(client.get_cookie("council").value)
     page = client.get("/feedback/mine")
     secrets_seen.append(csrf_token(page))
-    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    assert client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 303
 
     texts = [FIRST_TEXT, EDITED_TEXT, "Zebra crossings", LOGIN, PSEUDONYM, ADDRESS, QUERY_MARKER, *secrets_seen]
     for value in (uuid.UUID(comment_id), ballot_id, user_id, *map(uuid.UUID, council["ids"])):
