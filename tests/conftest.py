@@ -166,10 +166,59 @@ def csrf_token(response) -> str:
     return match.group(1)
 
 
-def submit(client, url: str, data: dict, *, form_url: str | None = None, **kwargs):
-    """Fetch the page holding the form (for its CSRF token) and post the form, as a browser does."""
+#: What a page shows when a form was refused: a flashed problem, the error summary, an error beside a field.
+PROBLEM_MARKERS = ('class="flash flash-error"', 'class="error-summary"', 'class="error-message"')
+
+
+def flashed(client) -> list[tuple[str, str]]:
+    """The (category, message) pairs a redirect carries to the next page: they travel in the signed state
+    cookie (``council/accounts/sessions.py``), so reading them here leaves them for that page."""
+    from council.accounts.sessions import FLASHES_KEY, _state_serializer, state_cookie_name
+
+    app = client.application
+    cookie = client.get_cookie(state_cookie_name(app))
+    if cookie is None:
+        return []
+    carried = _state_serializer(app).loads(cookie.value)["c"]
+    return [(category, message) for category, message in carried.get(FLASHES_KEY, [])]
+
+
+def form_problems(client, response) -> list[str]:
+    """Why a form was refused, as the person would read it: problems flashed for the next page, or marks of
+    an error on the page answered."""
+    problems = [message for category, message in flashed(client) if category == "error"]
+    page = response.get_data(as_text=True)
+    return problems + [marker for marker in PROBLEM_MARKERS if marker in page]
+
+
+def submit(
+    client,
+    url: str,
+    data: dict,
+    *,
+    form_url: str | None = None,
+    expect: int | None = 303,
+    refused: bool = False,
+    **kwargs,
+):
+    """Fetch the page holding the form (for its CSRF token) and post the form, as a browser does.
+
+    The post must answer ``expect``, by default the redirect that follows a form done, with no problem
+    flashed or shown: a step that fails says so here rather than three steps later. A test that sends
+    what should be refused names the status it expects (``expect=200`` for a form shown again with its
+    errors) and checks what the page says; ``refused=True`` asks for a problem to be shown (also after a
+    redirect that flashes one); ``expect=None`` leaves every check to the caller."""
     page = client.get(form_url or url)
-    return client.post(url, data={"csrf_token": csrf_token(page), **data}, **kwargs)
+    response = client.post(url, data={"csrf_token": csrf_token(page), **data}, **kwargs)
+    if expect is not None:
+        first = response.history[0] if response.history else response
+        assert first.status_code == expect, f"{url} answered {first.status_code}, not {expect}"
+    problems = form_problems(client, response)
+    if refused:
+        assert problems, f"{url} accepted a form it should refuse"
+    elif expect is not None and 300 <= expect < 400:
+        assert not problems, f"{url} refused the form: {problems}"
+    return response
 
 
 def sign_in(client, login_name: str, password: str = PASSWORD):

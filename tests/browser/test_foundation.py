@@ -58,6 +58,7 @@ def sign_in(page, site, login_name, password=PASSWORD):
     page.fill("#login_name", login_name)
     page.fill("#password", password)
     page.click("main form button[type=submit]")
+    page.wait_for_url(site + "/")  # signed in: the home page, not the sign-in form again
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -160,7 +161,6 @@ def test_given_a_signed_in_member_when_pressing_exit_then_the_site_is_left_and_s
 def test_given_javascript_when_shift_is_pressed_three_times_then_the_page_is_left(open_page, site, weather):
     page = open_page()
     sign_in(page, site, "willow")
-    page.wait_for_url(site + "/")
     page.keyboard.press("Shift")
     page.keyboard.press("Shift")
     page.wait_for_timeout(300)

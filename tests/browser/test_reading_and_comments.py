@@ -5,6 +5,7 @@ Each journey runs with and without JavaScript, in more than one language.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -169,6 +170,7 @@ def _comment(page, site, text):
     page.fill("#body", text)
     page.select_option("#language", "en")  # chosen, never filled in for the writer
     page.click(".comment-form button[type=submit]")
+    page.wait_for_url(re.compile(r"#comment-"))  # taken: the section again, at the new comment
 
 
 @pytest.mark.parametrize("javascript, locale", [(True, "en"), (False, "fr")], ids=["js-en", "no-js-fr"])
@@ -191,6 +193,8 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     flush_mix(site["app"])  # the tick writes both comments: now others and staff see them
     river.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}")
     river.locator(".comment").filter(has_text="Please always ask").locator("button.link-button").click()
+    expect(river.locator(".flash-success")).to_be_visible()  # the flag was taken
+    expect(river.locator(".flash-error")).to_have_count(0)
 
     staff_context, staff = _page(chromium, site, javascript=javascript, locale=locale, width=1024)
     _sign_in(staff, site, "robin")

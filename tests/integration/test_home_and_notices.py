@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from council.accounts.models import Role, SealedState, User
+from council.compensation.models import PlannedMeeting
 from council.db_types import utcnow
 from council.demo import load_demo
 from council.extensions import db
@@ -69,7 +70,7 @@ def test_an_advisor_sees_a_review_marked_done_and_a_hidden_comment_in_arabic(dem
     with demo.app_context():
         revision = policies.open_reviews(db.session, utcnow())[0]
         path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
-    assert submit(client, path + "/review-done", {}, form_url=path).status_code == 303
+    submit(client, path + "/review-done", {}, form_url=path)
     text = _home(demo, "advisor2", "ar")
     assert text.startswith("rtl ")
     assert "مراجعات مفتوحة لك" in text
@@ -264,13 +265,15 @@ def test_a_coordinator_plans_a_meeting_that_advisors_see_until_it_is_cancelled(d
         "planned-place": "Room 2",
         "planned-key": secrets.token_urlsafe(18),
     }
-    assert (
-        submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends").status_code == 303
-    )
-    again = submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
-    assert again.status_code == 303, "a double submit plans one meeting"
+    submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
+    submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")  # a double submit
+    with demo.app_context():
+        planned = (
+            select(func.count()).select_from(PlannedMeeting).where(PlannedMeeting.title == fields["planned-title"])
+        )
+        assert db.session.scalar(planned) == 1, "a double submit plans one meeting"
     home = _home(demo, "advisor1")
-    assert home.count("Autumn &lt;script&gt;alert(1)&lt;/script&gt; meeting") == 1 or home.count("Autumn <script>") == 0
+    assert home.count("Autumn &lt;script&gt;alert(1)&lt;/script&gt; meeting") == 1 and "Autumn <script>" not in home
     assert "Room 2" in home
     page = coordinator.get("/admin/stipends").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
@@ -294,7 +297,9 @@ def test_a_meeting_in_the_past_is_refused_with_the_input_kept(demo):
             "planned-key": secrets.token_urlsafe(18),
         },
         form_url="/admin/stipends",
+        expect=400,
     )
-    assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Please choose a time that is still to come." in page and 'value="Yesterday&#39;s meeting"' in page
+    with demo.app_context():
+        assert db.session.scalar(select(PlannedMeeting).where(PlannedMeeting.title == "Yesterday's meeting")) is None

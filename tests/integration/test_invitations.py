@@ -17,20 +17,35 @@ from council.security import RECOVERY, normalise_recovery_code, unwrap_key
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
 
 LINK = re.compile(r'value="(http://[^"]+/register/([^"]+))"')
+RECOVERY_CODE = re.compile(r'id="recovery-code">([0-9A-Z-]+)<')
 
 
 def invite(client, role="advisor", label="For R."):
-    response = submit(client, "/admin/invitations", {"role": role, "label": label})
-    assert response.status_code == 200, response.get_data(as_text=True)
+    response = submit(client, "/admin/invitations", {"role": role, "label": label}, expect=200)
     match = LINK.search(response.get_data(as_text=True))
     assert match, "the invitation link is shown"
     return "/register/" + match.group(2)
 
 
-def register(client, path, login_name="river", pseudonym="River", password="a good long password"):
-    return submit(
-        client, path, {"login_name": login_name, "pseudonym": pseudonym, "password": password, "confirm": password}
+def register(
+    client, path, login_name="river", pseudonym="River", password="a good long password", *, refused=False, expect=200
+):
+    """Register through the invitation's form. Unless ``refused``, the new person must be shown their
+    recovery code; a refused registration is the form again (200) or a dead link (``expect=410``)."""
+    response = submit(
+        client,
+        path,
+        {"login_name": login_name, "pseudonym": pseudonym, "password": password, "confirm": password},
+        expect=expect,
     )
+    if not refused and expect == 200:
+        assert RECOVERY_CODE.search(response.get_data(as_text=True)), "the new person sees their recovery code"
+    return response
+
+
+def login_names(app):
+    with app.app_context():
+        return set(db.session.scalars(select(User.login_key)).all())
 
 
 @pytest.fixture
@@ -49,9 +64,7 @@ def test_invited_person_registers_and_sees_their_recovery_code_once(app, coordin
     assert "email" in page.get_data(as_text=True)  # says it is NOT asked for
     assert 'name="email"' not in page.get_data(as_text=True)
     response = register(newcomer, path)
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200
-    code = re.search(r'id="recovery-code">([0-9A-Z-]+)<', body).group(1)
+    code = RECOVERY_CODE.search(response.get_data(as_text=True)).group(1)
     with app.app_context():
         user = db.session.scalar(select(User).where(User.login_key == "river"))
         assert user.role_names == {"advisor"}
@@ -73,11 +86,11 @@ def test_invited_person_registers_and_sees_their_recovery_code_once(app, coordin
 def test_a_wrongly_copied_code_is_not_confirmed_and_a_new_one_can_be_made(app, coordinator):
     path = invite(coordinator)
     newcomer = app.test_client()
-    first = re.search(r'id="recovery-code">([0-9A-Z-]+)<', register(newcomer, path).get_data(as_text=True)).group(1)
-    response = submit(newcomer, "/account/recovery-code", {"code": "AAAA-BBBB-CCCC-DDDD-EEEE"})
+    first = RECOVERY_CODE.search(register(newcomer, path).get_data(as_text=True)).group(1)
+    response = submit(newcomer, "/account/recovery-code", {"code": "AAAA-BBBB-CCCC-DDDD-EEEE"}, expect=200)
     assert "That does not match your recovery code" in response.get_data(as_text=True)
-    response = submit(newcomer, "/account/recovery-code/new", {}, form_url="/account/recovery-code")
-    second = re.search(r'id="recovery-code">([0-9A-Z-]+)<', response.get_data(as_text=True)).group(1)
+    response = submit(newcomer, "/account/recovery-code/new", {}, form_url="/account/recovery-code", expect=200)
+    second = RECOVERY_CODE.search(response.get_data(as_text=True)).group(1)
     assert second != first
     with app.app_context():
         user = db.session.scalar(select(User).where(User.login_key == "river"))
@@ -88,6 +101,7 @@ def test_a_wrongly_copied_code_is_not_confirmed_and_a_new_one_can_be_made(app, c
 def test_an_invitation_works_once(app, coordinator):
     path = invite(coordinator)
     register(app.test_client(), path)
+    assert login_names(app) == {"sam", "river"}
     again = app.test_client()
     response = again.get(path)
     assert response.status_code == 410
@@ -109,8 +123,7 @@ def test_expired_revoked_and_made_up_invitations_say_so(app, coordinator):
     made_up = visitor.get("/register/not-a-real-token")
     assert made_up.status_code == 404 and "not valid" in made_up.get_data(as_text=True)
     # Posting to a dead link creates nobody.
-    response = register(visitor, expired, login_name="late")
-    assert response.status_code == 410
+    register(visitor, expired, login_name="late", expect=410)
     with app.app_context():
         assert db.session.scalar(select(User).where(User.login_key == "late")) is None
 
@@ -155,9 +168,9 @@ def test_two_people_racing_for_one_link_make_one_account(app, coordinator):
 )
 def test_names_already_taken_are_refused_without_case_or_width(app, coordinator, login_name, pseudonym, field):
     path = invite(coordinator)
-    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
+    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym, refused=True)
     body = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert login_names(app) == {"sam"}
     expected = "That login name is already taken" if field == "login_name" else "That pseudonym is already taken"
     assert expected in body
     assert f'value="{login_name}"' in body and f'value="{pseudonym}"' in body
@@ -178,8 +191,9 @@ def test_names_already_taken_are_refused_without_case_or_width(app, coordinator,
 )
 def test_bad_names_are_refused_next_to_the_field_with_the_input_kept(app, coordinator, login_name, pseudonym, message):
     path = invite(coordinator)
-    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym)
+    response = register(app.test_client(), path, login_name=login_name, pseudonym=pseudonym, refused=True)
     body = response.get_data(as_text=True)
+    assert login_names(app) == {"sam"}
     assert message in body
     assert 'class="error-message"' in body
     assert app.test_client().get(path).status_code == 200
@@ -187,7 +201,7 @@ def test_bad_names_are_refused_next_to_the_field_with_the_input_kept(app, coordi
 
 def test_short_or_mismatched_passwords_are_refused(app, coordinator):
     path = invite(coordinator)
-    short = register(app.test_client(), path, password="short")
+    short = register(app.test_client(), path, password="short", refused=True)
     assert "Passwords need between 10 and 200 characters." in short.get_data(as_text=True)
     newcomer = app.test_client()
     response = submit(
@@ -199,14 +213,15 @@ def test_short_or_mismatched_passwords_are_refused(app, coordinator):
             "password": "a good long password",
             "confirm": "another long password",
         },
+        expect=200,
     )
     assert "The two passwords do not match." in response.get_data(as_text=True)
+    assert login_names(app) == {"sam"}
 
 
 def test_markup_in_a_pseudonym_is_shown_as_text(app, coordinator):
     path = invite(coordinator)
-    response = register(app.test_client(), path, pseudonym='<script>alert("x")</script>')
-    assert response.status_code == 200
+    register(app.test_client(), path, pseudonym='<script>alert("x")</script>')
     people_page = coordinator.get("/admin/people").get_data(as_text=True)
     assert "<script>alert" not in people_page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in people_page
@@ -230,8 +245,7 @@ def test_staff_actions_are_audited_and_shown_to_coordinators(app, coordinator):
     register(app.test_client(), path, login_name="robin", pseudonym="Robin")
     with app.app_context():
         robin_id = db.session.scalar(select(User.id).where(User.login_key == "robin"))
-    response = submit(coordinator, f"/admin/people/{robin_id}", {"roles": ["author", "moderator"]})
-    assert response.status_code == 303
+    submit(coordinator, f"/admin/people/{robin_id}", {"roles": ["author", "moderator"]})
     submit(coordinator, f"/admin/people/{robin_id}/access", {"active": "0"}, form_url=f"/admin/people/{robin_id}")
     with app.app_context():
         actions = sorted(db.session.scalars(select(AuditEvent.action)).all())
@@ -248,13 +262,13 @@ def test_turning_off_access_signs_the_person_out_everywhere(app, coordinator, pe
     sign_in(willow, "willow")
     submit(coordinator, f"/admin/people/{willow_id}/access", {"active": "0"}, form_url=f"/admin/people/{willow_id}")
     assert willow.get("/account").status_code == 302
-    assert submit(app.test_client(), "/login", {"login_name": "willow", "password": PASSWORD}).status_code == 401
+    submit(app.test_client(), "/login", {"login_name": "willow", "password": PASSWORD}, expect=401)
 
 
 def test_a_coordinator_cannot_remove_their_own_coordinator_role(app, coordinator):
     with app.app_context():
         sam_id = db.session.scalar(select(User.id).where(User.login_key == "sam"))
-    response = submit(coordinator, f"/admin/people/{sam_id}", {"roles": ["advisor"]})
+    response = submit(coordinator, f"/admin/people/{sam_id}", {"roles": ["advisor"]}, expect=200)
     assert "You cannot remove your own coordinator role" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, sam_id).role_names == {"coordinator"}
@@ -276,6 +290,5 @@ def test_recovery_code_normalisation_is_used_on_confirmation(app, people):
 
 
 def test_an_invitation_form_without_its_optional_label_field_still_makes_an_invitation(app, coordinator):
-    response = submit(coordinator, "/admin/invitations", {"role": "advisor"})
-    assert response.status_code == 200
+    response = submit(coordinator, "/admin/invitations", {"role": "advisor"}, expect=200)
     assert LINK.search(response.get_data(as_text=True)), "the invitation link is shown"

@@ -75,7 +75,7 @@ def _walk(app, login: str | None, locale: str, drawn: set[str]) -> list[str]:
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
     if login:
         sign_in(client, login, PASSWORD)
-    client.post("/language", data={"locale": locale, "csrf_token": _token(client, "/")})
+    submit(client, "/language", {"locale": locale}, form_url="/")
     failed, seen_shapes, queue, seen = [], {}, deque(SEEDS + _pages_behind_forms(client, login)), set()
     while queue and len(seen) < MAX_PAGES:
         path = queue.popleft()
@@ -120,21 +120,23 @@ def _pages_behind_forms(client, login: str | None) -> list[str]:
     if login is None:
         # A comment sent without a session (the page offering to sign in and post it), then the sign-in
         # form with what it kept gone.
-        client.post(f"{revision}/comments", data={"body": "Kept while signing in", "language": "en"})
-        client.post("/feedback/sign-in-and-post", data={"csrf_token": _token(client, "/login"), "pending": "gone"})
+        kept = client.post(f"{revision}/comments", data={"body": "Kept while signing in", "language": "en"})
+        assert kept.status_code == 401 and "Kept while signing in" in kept.get_data(as_text=True)
+        lost = client.post(
+            "/feedback/sign-in-and-post", data={"csrf_token": _token(client, "/login"), "pending": "gone"}
+        )
+        assert lost.status_code == 400
         return ["/register/not-a-real-token"]
     if login == "advisor1":
         return [revision.rsplit("/revisions/", 1)[0] + "/compare?old=1&new=2"]
     if login == "coordinator":
-        sent = client.post(
-            "/admin/invitations",
-            data={"csrf_token": _token(client, "/admin/invitations"), "role": "advisor", "label": ""},
-        )
+        sent = submit(client, "/admin/invitations", {"role": "advisor", "label": ""}, expect=200)
         link = re.search(r"https?://[^/]+(/register/[^\s<\"]+)", sent.get_data(as_text=True))
+        assert link, "the invitation's link is shown"
         # Who has voted: linked from a poll's page once it has closed, and saying why not before.
         with client.application.app_context():
             polls = [f"/polls/{poll_id}/roll" for poll_id in db.session.scalars(select(Poll.id))]
-        return ([link.group(1)] if link else []) + polls
+        return [link.group(1), *polls]
     return []
 
 
@@ -148,14 +150,14 @@ def _second_factor_pages(app, people, locale: str) -> list[str]:
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
     sign_in(client, login, PASSWORD)
-    client.post("/language", data={"locale": locale, "csrf_token": _token(client, "/")})
+    submit(client, "/language", {"locale": locale}, form_url="/")
     add_app(client)
     with app.app_context():
         factor_id = db.session.scalar(
             select(SecondFactor.id).join(User, SecondFactor.user_id == User.id).where(User.login_key == login)
         )
     pages = [client.get(f"/account/second-factor/{factor_id}/remove"), client.get("/account/second-factor/check")]
-    client.post("/logout", data={"csrf_token": _token(client, "/account")})
+    submit(client, "/logout", {}, form_url="/account")
     pages.append(first_step(client, login))
     return [
         f"{login}: {page.request.path} {page.status_code}"
@@ -257,7 +259,7 @@ def _arabic_advisor(app, people):
     people.make("willow", Role.ADVISOR)
     client = app.test_client()
     sign_in(client, "willow")
-    assert submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/").status_code == 303
+    submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/")
     cookie = client.get_cookie(language_cookie_name(app))
     assert cookie is not None and cookie.value == "ar", "the choice is kept in a cookie of its own, holding only it"
     return client
@@ -301,7 +303,7 @@ def test_the_language_cookie_holds_only_the_locale_lives_long_and_goes_with_the_
     # "Follow my browser" in the preferences forgets it.
     submit(client, "/account/preferences", {"locale": "", "descriptive_titles": "neutral"}, form_url="/account")
     assert client.get_cookie(language_cookie_name(app)) is None
-    client.post("/language", data={"locale": "ar", "next": "/", "csrf_token": csrf_token(client.get("/"))})
+    submit(client, "/language", {"locale": "ar", "next": "/"}, form_url="/")
     assert client.get_cookie(language_cookie_name(app)).value == "ar"
     # The quick exit leaves nothing behind, this cookie included.
     client.get("/exit")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from council.accounts.models import Role
 from council.compensation.models import Payment, StipendEntry, StipendRate
 from council.extensions import db
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token, sign_in, submit
 
 
 @pytest.fixture
@@ -64,6 +64,11 @@ def test_rates_are_typed_in_major_units_and_stored_exactly(app, coordinator):
         assert (rate.amount_minor, rate.currency) == (1550, "EUR")
 
 
+def _set_rate(coordinator, **fields):
+    """Through the rate form, which must save it (a redirect with no problem flashed)."""
+    submit(coordinator, "/admin/stipends/rates", fields, form_url="/admin/stipends")
+
+
 def _meeting(coordinator, minutes="90", statuses=("attended", "attended")):
     page = _page(coordinator)
     ids = re.findall(r'name="status-([0-9a-f-]{36})"', page.get_data(as_text=True))
@@ -81,16 +86,7 @@ def _meeting(coordinator, minutes="90", statuses=("attended", "attended")):
 
 
 def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app, coordinator):
-    coordinator.post(
-        "/admin/stipends/rates",
-        data={
-            "csrf_token": csrf_token(_page(coordinator)),
-            "activity": "meeting_hour",
-            "currency": "EUR",
-            "amount": "20",
-            "effective_from": "2026-01-01",
-        },
-    )
+    _set_rate(coordinator, activity="meeting_hour", currency="EUR", amount="20", effective_from="2026-01-01")
     assert "attendance earns its stipend" in _meeting(coordinator).get_data(as_text=True)
     with app.app_context():
         assert [e.amount_minor for e in db.session.scalars(select(StipendEntry))] == [3000, 3000]
@@ -115,23 +111,15 @@ def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app,
     }
     first = coordinator.post(action, data=data, follow_redirects=True)
     assert "recorded" in first.get_data(as_text=True)
-    coordinator.post(action, data=data, follow_redirects=True)  # the same form again
+    again = coordinator.post(action, data=data, follow_redirects=True)  # the same form again
+    assert "Those entries are no longer waiting for payment." in again.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
     assert _page(coordinator).get_data(as_text=True).count('action="/admin/stipends/pay/') == 1
 
 
 def test_corrections_and_a_formula_safe_export(app, coordinator):
-    coordinator.post(
-        "/admin/stipends/rates",
-        data={
-            "csrf_token": csrf_token(_page(coordinator)),
-            "activity": "meeting_hour",
-            "currency": "BHD",
-            "amount": "12.345",
-            "effective_from": "2026-01-01",
-        },
-    )
+    _set_rate(coordinator, activity="meeting_hour", currency="BHD", amount="12.345", effective_from="2026-01-01")
     _meeting(coordinator, minutes="60")
     link = re.search(
         r'href="(/admin/stipends/entries/[0-9a-f-]{36}/adjust)"', _page(coordinator).get_data(as_text=True)
@@ -163,16 +151,7 @@ def test_only_coordinators_run_payments(app, coordinator):
 
 
 def test_attendance_partly_and_excused(app, coordinator):
-    coordinator.post(
-        "/admin/stipends/rates",
-        data={
-            "csrf_token": csrf_token(_page(coordinator)),
-            "activity": "meeting_hour",
-            "currency": "EUR",
-            "amount": "20",
-            "effective_from": "2026-01-01",
-        },
-    )
+    _set_rate(coordinator, activity="meeting_hour", currency="EUR", amount="20", effective_from="2026-01-01")
     assert "attendance earns" in _meeting(coordinator, statuses=("partly", "excused")).get_data(as_text=True)
     with app.app_context():
         from council.compensation.models import Attendance
@@ -198,16 +177,8 @@ def test_attendance_partly_and_excused(app, coordinator):
 
 
 def test_other_named_activities_earn_at_their_own_rate(app, coordinator):
-    coordinator.post(
-        "/admin/stipends/rates",
-        data={
-            "csrf_token": csrf_token(_page(coordinator)),
-            "activity": "other",
-            "name": "Training day",
-            "currency": "EUR",
-            "amount": "80",
-            "effective_from": "2026-01-01",
-        },
+    _set_rate(
+        coordinator, activity="other", name="Training day", currency="EUR", amount="80", effective_from="2026-01-01"
     )
     page = _page(coordinator)
     html = page.get_data(as_text=True)

@@ -79,12 +79,15 @@ def test_payee_details_are_sealed_readable_only_by_coordinators_and_each_read_is
     url = f"/admin/people/{willow_id}/payment"
     page = clients["sam"].get(url).get_data(as_text=True)
     assert "Amira Haddad" not in page and "Why do you need to see these details?" in page, "never without a reason"
-    refused = submit(clients["sam"], url, {"read-reason": "other", "read-note": ""})
-    assert refused.status_code == 400 and "Please say why, in a few words." in refused.get_data(as_text=True)
+    refused = submit(clients["sam"], url, {"read-reason": "other", "read-note": ""}, expect=400)
+    assert "Please say why, in a few words." in refused.get_data(as_text=True)
     assert "Amira Haddad" not in refused.get_data(as_text=True)
-    shown = submit(clients["sam"], url, {"read-reason": "payment"}).get_data(as_text=True)
+    shown = submit(clients["sam"], url, {"read-reason": "payment"}, expect=200).get_data(as_text=True)
     assert "Amira Haddad" in shown and "IBAN XX00 1234" in shown
-    submit(clients["sam"], url, {"read-reason": "correction", "read-note": "Bank said the\nIBAN bounced"})
+    again = submit(
+        clients["sam"], url, {"read-reason": "correction", "read-note": "Bank said the\nIBAN bounced"}, expect=200
+    )
+    assert "Amira Haddad" in again.get_data(as_text=True)
     with app.app_context():
         reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payee.viewed")).all()
         assert sorted(r.detail for r in reads) == ["correction: Bank said the IBAN bounced", "payment"]
@@ -95,10 +98,7 @@ def test_the_pay_run_warns_when_a_yearly_limit_is_passed(app, people):
     clients = _clients(app, people)
     with app.app_context():
         willow_id = db.session.scalar(select(User.id).where(User.login_key == "willow"))
-    response = submit(
-        clients["sam"], f"/admin/people/{willow_id}/payment", {"limit-amount": "15", "limit-currency": "EUR"}
-    )
-    assert response.status_code == 303
+    submit(clients["sam"], f"/admin/people/{willow_id}/payment", {"limit-amount": "15", "limit-currency": "EUR"})
     with app.app_context():
         users = {u.login_name: u for u in db.session.scalars(select(User))}
         pay.set_rate(

@@ -21,7 +21,15 @@ from council.accounts.models import Role, ServerSession, User
 from council.accounts.sessions import SessionRecordFrozen, state_cookie_name
 from council.db_types import utcnow
 from council.extensions import db
-from tests.conftest import PASSWORD, csrf_token, flush_mix, open_for_review, open_poll, sign_in, submit
+from tests.conftest import (
+    PASSWORD,
+    flush_mix,
+    open_for_review,
+    open_poll,
+    sign_in,
+    submit,
+    waiting_actions,
+)
 from tests.sessions import opened_record, set_idle_deadline, state_of
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
@@ -62,12 +70,14 @@ def _raw_rows(app, table: str) -> list:
         return sorted(tuple(row) for row in connection.execute(select(metadata.tables[table])))
 
 
-def _post_comment(client, council, body: str, language: str = "es"):
+def _post_comment(client, council, body: str, language: str = "es", *, expect: int = 303):
     fields = dict(FORM_FIELDS.findall(client.get(council.section).get_data(as_text=True)))
-    return client.post(
+    response = client.post(
         f"{council.path}/comments",
         data={**fields, "body": body, "language": language, "quote_consent": "verbatim", "question": ""},
     )
+    assert response.status_code == expect, response.get_data(as_text=True)
+    return response
 
 
 def test_the_session_row_does_not_change_after_sign_in_whatever_the_person_does(app, council):
@@ -75,10 +85,10 @@ def test_the_session_row_does_not_change_after_sign_in_whatever_the_person_does(
     river = _client(app, "river")  # a second session, so "the row" is not simply "the only row"
     before = _raw_rows(app, "server_sessions")
     assert len(before) == 2
-    assert _post_comment(willow, council, "Ask before you call.").status_code == 303
+    _post_comment(willow, council, "Ask before you call.")
     posted = willow.get("/feedback/mine")
-    assert submit(willow, council.poll, {"choice": "agree"}).status_code == 303
-    assert submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/").status_code == 303
+    submit(willow, council.poll, {"choice": "agree"})
+    submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/")
     willow.get(council.section)  # a reading place
     willow.get("/notices")  # "seen up to"
     submit(willow, "/account/preferences", {"locale": "fr", "descriptive_titles": "neutral"}, form_url="/account")
@@ -123,14 +133,14 @@ def test_flash_messages_travel_in_the_signed_cookie_show_after_the_redirect_and_
 
 def test_an_error_keeps_the_typed_comment_and_asks_for_its_language_in_the_readers_language(app, council):
     willow = _client(app, "willow")
-    willow.post("/language", data={"locale": "es", "next": "/", "csrf_token": csrf_token(willow.get("/"))})
+    submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/")
     page = willow.get(council.section).get_data(as_text=True)
     # Chosen, not copied from the interface language: nothing is selected until the person picks.
     language_select = re.search(r'<select[^>]*name="language".*?</select>', page, re.S).group(0)
     assert "required" in language_select
     assert re.findall(r"<option[^>]*selected[^>]*>", language_select) == ['<option selected value="">']
-    response = _post_comment(willow, council, "Texto que no se pierde.", language="")
-    assert response.status_code == 400
+    response = _post_comment(willow, council, "Texto que no se pierde.", language="", expect=400)
+    assert waiting_actions(app) == 0, "a refused comment leaves nothing to write"
     text = response.get_data(as_text=True)
     assert "Texto que no se pierde." in text
     assert "Elige el idioma en que está escrito tu comentario." in text
