@@ -399,6 +399,25 @@ def approve(dbs: Session, coordinator: User, entries: list[StipendEntry]) -> int
     return approved
 
 
+def payable_entries(dbs: Session, advisor_id: uuid.UUID, currency: str, key: str | None) -> list[StipendEntry]:
+    """What a payment form for one advisor and currency may settle: their approved entries waiting for
+    payment, and those the payment already sent with this form's ``key`` settled, so that the same form
+    sent twice (a double click, a resend after a lost answer) is answered as the payment it recorded."""
+    entries = [
+        e
+        for e in entries_with_status(dbs, EntryStatus.APPROVED)
+        if e.advisor_id == advisor_id and e.currency == currency
+    ]
+    if key:
+        entries += dbs.scalars(
+            select(StipendEntry)
+            .join(PaymentItem, PaymentItem.entry_id == StipendEntry.id)
+            .join(Payment, Payment.id == PaymentItem.payment_id)
+            .where(Payment.idempotency_key == key, Payment.advisor_id == advisor_id)
+        ).all()
+    return entries
+
+
 def pay(
     dbs: Session,
     coordinator: User,

@@ -424,12 +424,8 @@ def approve():
 @requires_role(Role.COORDINATOR)
 def record_payment(advisor_id: uuid.UUID, currency: str):
     advisor = db.get_or_404(User, advisor_id)
-    approved = [
-        e
-        for e in service.entries_with_status(db.session, EntryStatus.APPROVED)
-        if e.advisor_id == advisor_id and e.currency == currency
-    ]
     form = PaymentForm(prefix=f"pay-{advisor_id}-{currency}")
+    approved = service.payable_entries(db.session, advisor_id, currency, form.key.data)
     form.entries.choices = [SelectChoice(str(e.id), str(e.id)) for e in approved]
     if not form.validate_on_submit():
         flash(_("Those entries are no longer waiting for payment. Please look again."), "error")

@@ -111,8 +111,10 @@ def test_a_meeting_then_approval_then_one_payment_even_when_submitted_twice(app,
     }
     first = coordinator.post(action, data=data, follow_redirects=True)
     assert "recorded" in first.get_data(as_text=True)
-    again = coordinator.post(action, data=data, follow_redirects=True)  # the same form again
-    assert "Those entries are no longer waiting for payment." in again.get_data(as_text=True)
+    again = coordinator.post(action, data=data, follow_redirects=True)  # the same form again: a double click
+    assert "recorded" in again.get_data(as_text=True) and "Problem" not in again.get_data(as_text=True)
+    changed = coordinator.post(action, data={**data, f"{prefix}-reference": "bank"}, follow_redirects=True)
+    assert "already sent, with other details" in changed.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
     assert _page(coordinator).get_data(as_text=True).count('action="/admin/stipends/pay/') == 1
