@@ -39,7 +39,7 @@ class Council:
     section_keys: list[str]
 
 
-def load_app(url: str, instance: Path, **config: str):
+def load_app(url: str, instance: Path, **config: object):
     from council import create_app
 
     os.environ["COUNCIL_INSTANCE_PATH"] = str(instance)
