@@ -272,6 +272,7 @@ def run_side_by_side(site: DemoSite, seconds: int, work: Path) -> list[str]:
         print("!! NOT EVERY ANSWER WAS 2xx:")
         for problem in problems:
             print(f"!!   {problem}")
+        logged = _without_requests((work / COUNCIL_LOG).read_text())[-LOG_LINES:]
         print(f"!! Council's errors, the last {LOG_LINES} lines of its log without the request lines:")
-        print("\n".join(_without_requests((work / COUNCIL_LOG).read_text())[-LOG_LINES:]))
+        print("\n".join(logged) if logged else "!!   (none: Council logged no error)")
     return problems
