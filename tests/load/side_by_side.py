@@ -21,8 +21,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from tests.load.browsing import sign_in
 from tests.load.main_pages import VISITORS, DemoSite, MainPage
 from tests.load.run import server_environment
@@ -143,6 +141,8 @@ def _load(base: str, path: str, cookie: str, seconds: int, work: Path) -> Run:
 
 def _signed_in_cookie(base: str, login_name: str, password: str) -> str:
     """Sign in through the form (CSRF token from the page); the session's cookies as a Cookie header."""
+    import requests  # the bench extra's (through Locust); the suite imports this module without it
+
     session = requests.Session()
     session.trust_env = False  # loopback: no proxy from the environment
     answer = sign_in(session, base, login_name, password)
@@ -157,6 +157,8 @@ def _status(url: str, cookie: str) -> int:
     Asked after a run, it also waits for the server to answer the requests wrk left in its queue when it
     stopped (its connections are gone, but sync workers still serve what they accepted): the next run
     would otherwise share the cores with them."""
+    import requests
+
     return requests.get(
         url, headers={"Cookie": cookie} if cookie else {}, allow_redirects=False, timeout=120
     ).status_code
