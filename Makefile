@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test check setup translations migrate demo bench scale audit attack extract-messages clean
+.PHONY: run test check setup translations migrate demo bench bench-ci scale audit attack extract-messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,9 +53,17 @@ extract-messages: $(STAMP)
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo
 
+# Figures beside a bare Flask page (docs/design.md, "Performance budgets"), then the main pages under wrk
+# (Locust when wrk is missing), each run just after a 5 kB reference page; BENCH_SECONDS per run (default 8).
+# Fails only on an answer other than 2xx or a page over its query budget (tests/bench_budget.json).
 bench: setup
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.bench
+
+# CI's short bench: only the main pages, 2 s per run, and their query budget.
+bench-ci: setup
+	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	BENCH_SHORT=1 $(BIN)/python -m tests.bench
 
 # Two app servers sharing a temporary PostgreSQL and Redis under Locust (tests/load/scale.py).
 # SCALE_ADVISORS and SCALE_SECONDS size the run; the tick runs every SCALE_TICK_SECONDS (default 10), and

@@ -2,20 +2,28 @@
 
 Prints, in one run: mean time per request for a bare Flask + Jinja + SQLAlchemy page and for
 Council's pages (with the ratio), the queries each page makes at two data sizes, the bytes an
-advisor's first visit transfers, and the cost of one scrypt key derivation.
+advisor's first visit transfers, and the cost of one scrypt key derivation; then the main pages
+under wrk, each beside a 5 kB reference page (tests/load/side_by_side.py), and their queries
+against the budget in bench_budget.json; then the voting load test on PostgreSQL.
+
+BENCH_SECONDS sets the seconds of each load run (default 8). BENCH_SHORT (``make bench-ci``) runs
+only the main pages, 2 s a run. It fails on an answer other than 2xx under load and on a page over
+its query budget, never on a time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask, render_template_string
+from flask import Flask, render_template, render_template_string
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 
@@ -28,20 +36,52 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
 from council.security import _derive
+from tests.load.main_pages import VISITORS, DemoSite, create_demo_site
+from tests.load.run import load_app
 
 ROUNDS = 300
 PASSWORD = "benchmark password"
 
 
+#: The reference page of the side-by-side load run: about 5 kB of HTML from a Jinja loop, the shape of
+#: a small real page (a head, a navigation, a list of items), without Council's work behind it.
+REFERENCE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Reference page</title><link rel="stylesheet" href="/static/site.css"></head>
+<body><header><nav><a href="/">Home</a> <a href="/policies/">Policies</a> <a href="/notices">Notices</a></nav></header>
+<main><h1>{{ people }} people</h1>
+<ol>{% for item in items %}
+<li><h2><a href="/items/{{ item.number }}">{{ item.title }}</a></h2><p>{{ item.text }}</p></li>{% endfor %}
+</ol></main><footer><p>A Flask, Jinja and SQLAlchemy page of about five kilobytes.</p></footer></body></html>
+"""
+REFERENCE_ITEMS = [
+    {
+        "number": n,
+        "title": f"Item {n} of the reference page",
+        "text": f"Paragraph {n}: a sentence or two of text, escaped by Jinja as a real page's would be.",
+    }
+    for n in range(1, 29)
+]
+
+
 def bare_app(database_uri: str) -> Flask:
+    """``/``: a bare page after one query; ``/page``: the 5 kB reference page after one query."""
     app = Flask("bare")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri
     bare_db = SQLAlchemy(app)
+    # Compiled once, as Flask compiles a template file once per process.
+    reference = app.jinja_env.from_string(REFERENCE_PAGE)
+
+    def people() -> int | None:
+        return bare_db.session.execute(text("SELECT count(*) FROM users")).scalar()
 
     @app.get("/")
     def page():
-        count = bare_db.session.execute(text("SELECT count(*) FROM users")).scalar()
-        return render_template_string("<!doctype html><title>x</title><h1>{{ n }} people</h1>", n=count)
+        return render_template_string("<!doctype html><title>x</title><h1>{{ n }} people</h1>", n=people())
+
+    @app.get("/page")
+    def reference_page():
+        return render_template(reference, people=people(), items=REFERENCE_ITEMS)
 
     return app
 
@@ -72,11 +112,11 @@ def counting_queries(engine):
         event.remove(engine, "before_cursor_execute", count)
 
 
-def signed_in_client(app, login_name: str):
+def signed_in_client(app, login_name: str, password: str = PASSWORD):
     client = app.test_client()
     page = client.get("/login")
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post("/login", data={"csrf_token": token, "login_name": login_name, "password": PASSWORD})
+    response = client.post("/login", data={"csrf_token": token, "login_name": login_name, "password": password})
     assert response.status_code == 303
     return client
 
@@ -149,7 +189,6 @@ def measure_policy_pages(app, client, engine) -> None:
 def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:
     """``how_many`` comments on revision 2, ``own`` of them by the benchmark advisor."""
     import secrets as random_tokens
-    import uuid
 
     from council.feedback import service as feedback
     from council.feedback.models import Comment, QuoteConsent
@@ -236,7 +275,6 @@ def add_closed_round(app, how_many: int):
     """A policy whose review has closed with ``how_many`` comments in four languages; returns the revision id."""
     import random
     import secrets as random_tokens
-    import uuid
     from datetime import timedelta
 
     from council.feedback import service as feedback
@@ -298,11 +336,11 @@ def measure_summaries(app, advisor, engine) -> None:
     print("(Taking a summary runs YAKE once per section and language; it happens once, when the review closes.)")
 
 
-def add_home_items(app, how_many: int, advisor_key: bytes) -> None:
+def add_home_items(app, how_many: int, advisor_key: bytes, advisor_login: str = "advisor") -> None:
     """``how_many`` of each thing a home page lists: open reviews, polls, answered and hidden comments of the
-    benchmark advisor, stipend entries waiting and approved, invitations, flagged comments and audit events."""
+    advisor ``advisor_login`` (whose key is ``advisor_key``), stipend entries waiting and approved, invitations,
+    flagged comments and audit events."""
     import secrets as random_tokens
-    import uuid
     from datetime import timedelta
 
     from council.accounts.models import Invitation
@@ -316,7 +354,7 @@ def add_home_items(app, how_many: int, advisor_key: bytes) -> None:
     with app.app_context():
         now = utcnow()
         coordinator = accounts._find_by_login(db.session, "coordinator")
-        advisor = accounts._find_by_login(db.session, "advisor")
+        advisor = accounts._find_by_login(db.session, advisor_login)
         revision = policies.load_revision(db.session, policy_id, 2)
         section = revision.sections[0].key
         for n in range(how_many):
@@ -416,7 +454,83 @@ def measure_home_pages(app, advisor, coordinator, engine, advisor_key: bytes) ->
     )
 
 
-def main() -> None:
+#: The most queries each main page may make (tests/load/main_pages.py), at either data size below.
+QUERY_BUDGET = Path(__file__).with_name("bench_budget.json")
+#: What the second count adds to the demo: this many of each kind of home page item, and of comments
+#: on the revision under review.
+QUERY_GROWTH = 100
+
+
+def count_main_page_queries(clients, pages, engine) -> tuple[dict[str, int], list[str]]:
+    """Queries per page, and the pages that did not answer 200. Each page is asked twice and the second
+    request counted: a first one may fill what a process keeps for the next."""
+    counts, problems = {}, []
+    for page in pages:
+        clients[page.visitor].get(page.path)
+        with counting_queries(engine) as counter:
+            status = clients[page.visitor].get(page.path).status_code
+        counts[page.label] = counter["n"]
+        if status != 200:
+            problems.append(f"{page.label} answered {status} to the test client")
+    return counts, problems
+
+
+def check_query_budget(site: DemoSite, work: Path) -> list[str]:
+    """Count each main page's queries on the demo, then with ``QUERY_GROWTH`` more of everything, print them
+    beside the budget and return the pages over it (or not answering)."""
+    app = load_app(site.url, work, RATELIMIT_ENABLED=False, LOG_REQUESTS=False)
+    clients = {
+        visitor: signed_in_client(app, login_name, site.password) if login_name else app.test_client()
+        for visitor, login_name in VISITORS.items()
+    }
+    with app.app_context():
+        engine = db.engine
+        advisor_key = accounts.authenticate(
+            db.session, VISITORS["advisor"], site.password, log_n=app.config["SCRYPT_LOG_N"]
+        ).participation_key
+    small, problems = count_main_page_queries(clients, site.pages, engine)
+    add_home_items(app, QUERY_GROWTH, advisor_key, advisor_login=VISITORS["advisor"])
+    add_comments(app, uuid.UUID(site.policy_id), QUERY_GROWTH, advisor_key, own=QUERY_GROWTH // 10)
+    large, more_problems = count_main_page_queries(clients, site.pages, engine)
+    with app.app_context():
+        db.engine.dispose()
+    budget = json.loads(QUERY_BUDGET.read_text())
+
+    print()
+    print(f"queries per main page (test client), against the budget in tests/{QUERY_BUDGET.name}")
+    print(f"  {'page':<44} {'demo':>6} {f'+{QUERY_GROWTH} each':>10} {'budget':>7}")
+    for page in site.pages:
+        most = budget.get(page.label)
+        over = most is None or max(small[page.label], large[page.label]) > most
+        print(
+            f"  {page.label:<44} {small[page.label]:>6} {large[page.label]:>10} {most if most is not None else '-':>7}"
+            f"{'  !! over budget' if over else ''}"
+        )
+        if over:
+            problems.append(
+                f"{page.label} made {small[page.label]} and {large[page.label]} queries; "
+                + (f"its budget is {most}" if most is not None else f"it has no budget in {QUERY_BUDGET.name}")
+            )
+    print("(a page that makes fewer queries than its budget: lower the budget, so the gain is kept)")
+    return problems + more_problems
+
+
+def main_pages_under_load(seconds: int) -> list[str]:
+    """The side-by-side load run and the query budget of the main pages (issue 19), on the demo data;
+    returns what went wrong: answers other than 2xx, pages over their query budget."""
+    from tests.load.side_by_side import run_side_by_side
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="council-bench-pages-") as folder:
+        work = Path(folder)
+        site = create_demo_site(work)
+        problems = run_side_by_side(site, seconds, work)
+        problems += check_query_budget(site, work)
+    print(f"(main pages: {time.monotonic() - started:.0f} s, demo data and server start-up included)")
+    return problems
+
+
+def print_test_client_figures() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="council-bench-"))
     os.environ["COUNCIL_INSTANCE_PATH"] = str(workdir)
     uri = f"sqlite:///{workdir / 'bench.db'}"
@@ -514,9 +628,21 @@ def main() -> None:
         timings.append((time.perf_counter() - start) * 1000)
     print(f"scrypt key derivation at the production cost (2^{PRODUCTION_LOG_N}): {statistics.median(timings):.0f} ms")
 
-    from tests.load.run import run_vote_load_test
 
-    run_vote_load_test()
+def main() -> None:
+    """``make bench``; with BENCH_SHORT set (``make bench-ci``), only the main pages, in short runs. Fails
+    on an answer other than 2xx or a page over its query budget, never on a time."""
+    short = os.environ.get("BENCH_SHORT", "") not in ("", "0")
+    seconds = int(os.environ.get("BENCH_SECONDS") or (2 if short else 8))
+    if not short:
+        print_test_client_figures()
+    problems = main_pages_under_load(seconds)
+    if not short:
+        from tests.load.run import run_vote_load_test
+
+        run_vote_load_test()
+    if problems:
+        raise SystemExit("make bench failed:\n  " + "\n  ".join(problems))
 
 
 if __name__ == "__main__":
