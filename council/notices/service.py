@@ -54,7 +54,7 @@ from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
-from council.policies.service import open_reviews
+from council.policies.service import open_reviews_and_count
 from council.summaries.models import FeedbackSummary
 from council.voting import service as voting
 from council.voting.models import Poll, PollState, VoterRoll
@@ -311,8 +311,8 @@ def advisor_home(
     dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list[Row[*tuple[Any, ...]]]
 ) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page. Each kind
-    is one query, and a list's total is counted only when the list is full."""
-    reviews = open_reviews(dbs, now, limit=HOME_LIST_LIMIT)
+    is one query, its total counted with it."""
+    reviews, open_count = open_reviews_and_count(dbs, now, limit=HOME_LIST_LIMIT)
     sent = voting.polls_with_my_vote_waiting(dbs, key)
     open_polls = list(dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent)}))
     to_vote = [poll for poll in open_polls if poll.id not in sent]
@@ -323,9 +323,7 @@ def advisor_home(
     ) | stipends.waiting_completions(dbs, user)
     return AdvisorHome(
         reviews=[(revision, revision.id in done) for revision in reviews],
-        open_reviews=_total(
-            dbs, reviews, select(ReviewWindow.id).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
-        ),
+        open_reviews=open_count,
         polls_to_vote=to_vote[:HOME_LIST_LIMIT],
         polls_waiting=len(to_vote),
         votes_sent=[poll for poll in open_polls if poll.id in sent],
@@ -365,11 +363,6 @@ def _home_statements() -> _HomeStatements:
         .where(Comment.state == CommentState.HIDDEN)
         .options(joinedload(Comment.revision).joinedload(Revision.policy)),
     )
-
-
-def _total(dbs: Session, shown: list[Any], query: Select[*tuple[Any, ...]]) -> int:
-    """How many there are in all, when ``shown`` holds the first HOME_LIST_LIMIT of ``query``'s rows."""
-    return len(shown) if len(shown) < HOME_LIST_LIMIT else _count(dbs, query)
 
 
 def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, object_session, selectinload
 from werkzeug.exceptions import abort
 
@@ -98,15 +98,21 @@ def list_policies(dbs: Session) -> list[Policy]:
 
 def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[Revision]:
     """Published revisions whose review window is open now, closing soonest first (the first ``limit``)."""
-    return list(dbs.scalars(_open_reviews_statement(limit), {"now": now}).all())
+    return open_reviews_and_count(dbs, now, limit=limit)[0]
+
+
+def open_reviews_and_count(dbs: Session, now: datetime, *, limit: int | None = None) -> tuple[list[Revision], int]:
+    """``open_reviews``, and how many are open in all, in the same query."""
+    rows = dbs.execute(_open_reviews_statement(limit), {"now": now}).all()
+    return [revision for revision, _total in rows], rows[0][1] if rows else 0
 
 
 @functools.cache
-def _open_reviews_statement(limit: int | None) -> Select[Revision]:
+def _open_reviews_statement(limit: int | None) -> Select[Revision, int]:
     """Built once per process: home pages and the policy list run it on every view."""
     now = bindparam("now", type_=UTCDateTime())
     return (
-        select(Revision)
+        select(Revision, func.count().over())
         .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
         .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
         .order_by(ReviewWindow.closes_at, Revision.id)
