@@ -18,6 +18,7 @@ from council.compensation.money import (
     entry_limit_minor,
     format_amount,
     parse_amount,
+    spreadsheet_safe,
     to_decimal,
 )
 
@@ -155,3 +156,13 @@ def test_the_limit_per_entry_comes_from_settings_per_currency():
     assert entry_limit_minor({"AMOUNT_MAX_PER_ENTRY": config.AMOUNT_MAX_PER_ENTRY}, "EUR") == int(
         Decimal(10_000).scaleb(2)
     )
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_made_plain_text(cell):
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["Meeting 1=2", "review", "", "'quoted"])
+def test_any_other_cell_is_left_as_it_is(cell):
+    assert spreadsheet_safe(cell) == cell
