@@ -190,6 +190,7 @@ def test_sign_out_ends_the_session_and_clears_site_data(app, client, people):
     sign_in(client, "willow")
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
     assert response.status_code == 303
+    assert response.headers["Location"] == "/signed-out"
     assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
     assert all_records(app) == []
     assert client.get("/account").status_code == 302
@@ -251,6 +252,7 @@ def test_sign_out_of_all_devices(app, people):
     sign_in(phone, "willow")
     sign_in(laptop, "willow")
     response = laptop.post("/account/sign-out-everywhere", data={"csrf_token": csrf_token(laptop.get("/account"))})
+    assert response.headers["Location"] == "/signed-out"
     assert response.headers["Clear-Site-Data"]
     assert phone.get("/account").status_code == 302
     assert laptop.get("/account").status_code == 302
