@@ -101,6 +101,8 @@ def test_hostile_input_is_refused_or_read_within_the_limit_never_raises(text, lo
         ("١٬٠٠٠٫٥٠", "ar", "EUR", 100050),
         ("1,000.50", "ar", "EUR", 100050),
         ("\u200e-12.50", "ar", "EUR", -1250),
+        ("\u221212.50", "en", "EUR", -1250),  # the typographic minus sign, as copied from a document
+        ("0" * 39 + "1", "en", "EUR", 100),  # as long as an amount may be typed
         ("1,000", "fr", "BHD", 1000),  # three decimals is this currency's own: one dinar
         ("1,000", "en", "JPY", 1000),
         ("  12.5 ", "en", "EUR", 1250),
@@ -135,6 +137,7 @@ def test_amounts_written_the_locale_s_way_are_read_exactly(typed, locale, curren
         ("12.50", "en", "JPY", AmountProblem.DECIMALS),
         ("99999999999999999999999999999", "en", "EUR", AmountProblem.TOO_LARGE),
         ("-5", "en", "EUR", AmountProblem.NEGATIVE),
+        ("\u22125", "en", "EUR", AmountProblem.NEGATIVE),
     ],
 )
 def test_what_cannot_be_read_exactly_is_refused_with_its_reason(typed, locale, currency, problem):
