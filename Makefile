@@ -47,12 +47,13 @@ attack: setup
 # Issue 18's mutation testing (docs/mutation.md): mutmut mutates the modules that hold the security and
 # money rules ([tool.mutmut] in pyproject.toml) and runs the unit and integration tests that reach each
 # mutant, niced, MUTATE_CHILDREN at a time; then prints the score per module. A run starts afresh;
-# MUTANTS='council.security.*' re-tests only those mutants of the last run. A benchmark, not in CI.
+# MUTANTS='council.security.*' re-tests only those mutants of the last run (patterns, not globbed by the
+# shell). A benchmark, not in CI.
 MUTATE_CHILDREN ?= 1
 mutate: setup
 	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,mutate]'
 	$(if $(MUTANTS),rm -f mutants/migrated.db,rm -rf mutants)
-	COUNCIL_TEST_MIGRATED_SQLITE=$(CURDIR)/mutants/migrated.db nice $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
+	set -f; COUNCIL_TEST_MIGRATED_SQLITE=$(CURDIR)/mutants/migrated.db nice $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
 	$(BIN)/python -m tests.mutation
 
 # Refresh the catalogs after adding strings; then translate every new entry in every locale.
