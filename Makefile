@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test check setup translations migrate demo bench bench-ci scale audit attack extract-messages clean
+.PHONY: run test check setup translations migrate demo bench bench-ci scale audit attack mutate extract-messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ test: check
 # server when the binaries are installed (or uses COUNCIL_TEST_DATABASE_URL).
 attack: setup
 	$(BIN)/pytest -q -p no:cacheprovider tests/attack $(PYTEST_ARGS)
+
+# Issue 18's mutation testing (docs/mutation.md): mutmut mutates the modules that hold the security and
+# money rules ([tool.mutmut] in pyproject.toml) and runs the unit and integration tests that reach each
+# mutant, niced, MUTATE_CHILDREN at a time; then prints the score per module. A run starts afresh;
+# MUTANTS='council.security.*' re-tests only those mutants of the last run (patterns, not globbed by the
+# shell). A benchmark, not in CI.
+MUTATE_CHILDREN ?= 1
+mutate: setup
+	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,mutate]'
+	$(if $(MUTANTS),rm -f mutants/migrated.db,rm -rf mutants)
+	set -f; COUNCIL_TEST_MIGRATED_SQLITE=$(CURDIR)/mutants/migrated.db nice $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
+	$(BIN)/python -m tests.mutation
 
 # Refresh the catalogs after adding strings; then translate every new entry in every locale.
 extract-messages: $(STAMP)

@@ -73,14 +73,28 @@ def make_app(database_url: str, instance_path: Path, **overrides):
 
 @pytest.fixture(scope="session")
 def migrated(template_database_url, instance_path):
-    """Run every Alembic migration once, exactly as ``make run`` does."""
+    """Run every Alembic migration once, exactly as ``make run`` does.
+
+    ``make mutate`` starts a test session for every mutant: it names a file in
+    COUNCIL_TEST_MIGRATED_SQLITE, which the first session fills and the later ones copy (no mutated
+    module takes part in a migration)."""
     from flask_migrate import upgrade
 
+    template = _sqlite_path(template_database_url)
+    kept = os.environ.get("COUNCIL_TEST_MIGRATED_SQLITE") if template else None
+    if kept and Path(kept).exists():
+        shutil.copyfile(kept, template)
+        return template_database_url
     app = make_app(template_database_url, instance_path)
     with app.app_context():
         upgrade()
         # Closing the last connection checkpoints SQLite's WAL into the file we copy.
         db.engine.dispose()
+    if kept:
+        # Written aside and renamed, so a session running alongside never copies half a file.
+        partial = Path(f"{kept}.{os.getpid()}")
+        shutil.copyfile(template, partial)
+        partial.replace(kept)
     return template_database_url
 
 

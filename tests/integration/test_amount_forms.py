@@ -10,6 +10,7 @@ from sqlalchemy import select
 from council.accounts.models import Role, User
 from council.compensation import service as pay
 from council.compensation.models import PaymentPreference, StipendEntry, StipendRate
+from council.compensation.money import AmountRefused, amount_problem_message, format_money, read_typed_amount
 from council.extensions import db
 from tests.conftest import csrf_token, sign_in
 
@@ -68,6 +69,67 @@ def test_a_rate_that_cannot_be_read_exactly_comes_back_with_what_was_typed_and_w
     assert reason in body
     assert f'value="{typed}"' in body
     assert _rates(app) == []
+
+
+@pytest.mark.parametrize(
+    "typed, locale, currency, message",
+    [
+        (
+            "12.345",
+            "en",
+            "EUR",
+            "“12.345” could be read as a whole number or as one with decimals. "
+            "Please write it the way this language does, for example 1,234.50.",
+        ),
+        (
+            "12,345",
+            "fr",
+            "EUR",
+            "« 12,345 » peut se lire comme un nombre entier ou comme un nombre à décimales. "
+            "Écrivez-le comme en français, par exemple 1\u202f234,50.",
+        ),
+        (
+            "1.000,50",
+            "en",
+            "EUR",
+            "“1.000,50” is not written the way this language writes numbers. Please write it like 1,234.50.",
+        ),
+        ("1.5", "en", "JPY", "Amounts in JPY have no decimals. Please write a whole number, like 1,234."),
+        ("12.5055", "en", "BHD", "Amounts in BHD have at most 3 decimal places. Please write it like 1,234.500."),
+        ("12,5055", "fr", "BHD", "Les montants en BHD ont au plus 3 décimales. Écrivez-le comme 1\u202f234,500."),
+        ("-5", "en", "EUR", "Please write the amount without a minus sign."),
+        (
+            "9" * 30,
+            "en",
+            "JPY",
+            "One amount can be at most ¥10,000. If more is right, ask whoever runs the site to raise the limit.",
+        ),
+        ("abc", "en", "EUR", "Please write the amount with digits only, for example 1,234.50."),
+    ],
+)
+def test_each_refusal_says_why_in_the_person_s_language_with_an_example_written_their_way(
+    app, typed, locale, currency, message
+):
+    with app.test_request_context(headers={"Accept-Language": locale}):
+        with pytest.raises(AmountRefused) as refused:
+            read_typed_amount(typed, currency)
+        assert amount_problem_message(refused.value) == message
+
+
+#: Two decimals, none, three; and a correction taken off.
+AMOUNTS_SHOWN = [(123456, "EUR"), (3000, "JPY"), (1234, "BHD"), (-1250, "EUR")]
+
+
+@pytest.mark.parametrize(
+    "locale, shown",
+    [
+        ("en", ["€1,234.56", "¥3,000", "BHD1.234", "-€12.50"]),
+        ("fr", ["1\u202f234,56\xa0€", "3\u202f000\xa0JPY", "1,234\xa0BHD", "-12,50\xa0€"]),
+    ],
+)
+def test_money_is_shown_the_viewer_s_way_with_the_currency_s_own_decimals(app, locale, shown):
+    with app.test_request_context(headers={"Accept-Language": locale}):
+        assert [format_money(minor, currency) for minor, currency in AMOUNTS_SHOWN] == shown
 
 
 def test_english_thousands_are_thousands(app, coordinator):

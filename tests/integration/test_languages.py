@@ -287,6 +287,13 @@ def test_signed_out_sign_in_and_error_pages_keep_the_language_after_the_browser_
     assert client.get("/account").status_code == 302, "signed out indeed"
 
 
+def test_signing_out_keeps_the_language_for_the_signed_out_page(app, people):
+    client = _arabic_advisor(app, people)
+    response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))}, follow_redirects=True)
+    assert _is_arabic(response), "the signed-out page"
+    assert client.get_cookie(language_cookie_name(app)).value == "ar"
+
+
 def _language_header(app, response) -> str:
     headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(language_cookie_name(app) + "=")]
     assert len(headers) == 1, response.headers.getlist("Set-Cookie")

@@ -1,12 +1,30 @@
 """Every page: safe headers, the quick exit, languages, and real error pages."""
 
-import pytest
+from datetime import UTC, datetime
 
+import pytest
+from flask import make_response
+
+from council.accounts.access import public
 from council.accounts.models import Role
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
 
 PUBLIC_PAGES = ["/", "/safety", "/login", "/recover", "/signed-out"]
 
+
+#: Browser features no page may use, nor anything it embeds.
+FEATURES_DENIED = [
+    "accelerometer",
+    "camera",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "microphone",
+    "payment",
+    "usb",
+    "interest-cohort",
+    "browsing-topics",
+]
 
 #: Directives that must allow nothing at all; every other one may allow this site alone.
 NOTHING_ALLOWED = {"default-src", "frame-ancestors", "base-uri"}
@@ -33,16 +51,48 @@ def _all_headers_are_safe(response):
     assert {"script-src", "style-src", "form-action"} <= directives.keys()
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert set(response.headers["Permissions-Policy"].split(", ")) == {f"{feature}=()" for feature in FEATURES_DENIED}
     assert response.headers["X-Frame-Options"] == "DENY"
+    # No window another site opens can reach this one, and no other site may embed what it serves.
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("path", PUBLIC_PAGES + ["/no-such-page"])
 def test_every_public_page_and_error_sends_the_security_headers(client, path):
     response = client.get(path)
     _all_headers_are_safe(response)
+    _never_cached(response)
+
+
+def _never_cached(response):
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"  # for HTTP/1.0 caches on the way
     assert "ETag" not in response.headers
+    assert "Last-Modified" not in response.headers
+
+
+def test_a_page_that_offers_revalidation_is_still_never_cached(app):
+    """Nothing a page showed may come back from the browser's cache, even if a page sets a validator."""
+
+    @app.get("/conditional")
+    @public
+    def conditional():
+        response = make_response("shown once")
+        response.set_etag("v1")
+        response.last_modified = datetime(2026, 1, 1, tzinfo=UTC)
+        return response
+
+    _never_cached(app.test_client().get("/conditional"))
+
+
+def test_static_files_may_be_cached_and_keep_their_validators(client):
+    response = client.get("/static/css/council.css")
+    assert response.status_code == 200
+    _all_headers_are_safe(response)
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    assert "Pragma" not in response.headers
+    assert "ETag" in response.headers
 
 
 def test_signed_in_pages_are_never_cached(client, people):
@@ -52,13 +102,14 @@ def test_signed_in_pages_are_never_cached(client, people):
         response = client.get(path)
         assert response.status_code == 200, path
         _all_headers_are_safe(response)
-        assert response.headers["Cache-Control"] == "no-store"
+        _never_cached(response)
 
 
 def test_hsts_only_over_https(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
     secure = client.get("/", base_url="https://localhost")
-    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    # Two years, subdomains too: long enough to qualify for the browsers' preload lists.
+    assert secure.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
 
 
 @pytest.mark.parametrize("path", PUBLIC_PAGES + ["/no-such-page"])

@@ -3,6 +3,7 @@
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from council.accounts import access
@@ -111,6 +112,38 @@ def test_a_crafted_path_is_never_remembered_as_the_page_to_return_to(client, peo
     assert sign_in(client, "willow").headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        None,
+        "",
+        "feedback/mine",
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example/",
+        "/\r\n/evil.example/",
+        "/\x00/evil.example/",
+        "/\x7f/evil.example/",
+    ],
+)
+def test_a_page_to_go_back_to_is_a_path_on_this_site_or_nothing(target):
+    assert access.safe_next(target) is None
+
+
+@pytest.mark.parametrize(
+    "target, kept",
+    [
+        ("/feedback/mine", "/feedback/mine"),
+        ("/policies/?page=2", "/policies/?page=2"),
+        ("/account?", "/account"),  # a request's full path with no query ends in "?"
+        ("/a b/caf\u00e9\u0080", "/a b/caf\u00e9\u0080"),
+    ],
+)
+def test_a_path_on_this_site_is_kept(target, kept):
+    assert access.safe_next(target) == kept
+
+
 def test_the_cookie_is_opaque_and_the_database_holds_neither_token_nor_key(app, client, people):
     people.make("willow")
     response = sign_in(client, "willow")
@@ -157,6 +190,7 @@ def test_sign_out_ends_the_session_and_clears_site_data(app, client, people):
     sign_in(client, "willow")
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
     assert response.status_code == 303
+    assert response.headers["Location"] == "/signed-out"
     assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
     assert all_records(app) == []
     assert client.get("/account").status_code == 302
@@ -218,6 +252,7 @@ def test_sign_out_of_all_devices(app, people):
     sign_in(phone, "willow")
     sign_in(laptop, "willow")
     response = laptop.post("/account/sign-out-everywhere", data={"csrf_token": csrf_token(laptop.get("/account"))})
+    assert response.headers["Location"] == "/signed-out"
     assert response.headers["Clear-Site-Data"]
     assert phone.get("/account").status_code == 302
     assert laptop.get("/account").status_code == 302

@@ -146,3 +146,32 @@ def test_derived_keys_are_pinned():
 def test_derived_keys_differ_by_purpose_and_length():
     assert derive_key(b"secret", b"council-payee") != derive_key(b"secret", b"council-digest")
     assert len(derive_key(b"secret", b"council-payee", 16)) == 16
+
+
+PINNED_USER = uuid.UUID("12345678-1234-5678-1234-567812345678")
+PINNED_KEY = bytes(range(32))
+
+
+# Every advisor's key is stored wrapped in this format, at the cost of the day it was wrapped: one wrapped
+# by an earlier release, at the lowest cost accepted, must still open.
+def test_a_key_wrapped_by_an_earlier_release_still_opens():
+    wrapped = bytes.fromhex(
+        "010a08012e57203cfd3809debf53aa90aa21d5e2c72782c64330c8eb407e4f3e7f220a4bf11919dad66a0d98604567d4"
+        "6a8772327d10ab858dd26be78f15f3b646a145881da5320a880f8cfe486c9846"
+    )
+    assert unwrap_key(wrapped, "correct horse battery", purpose=PASSWORD, user_id=PINNED_USER) == PINNED_KEY
+
+
+# Tags find an advisor's own comments and ballots: one computed differently would lose them all.
+def test_participation_tags_are_pinned():
+    assert participation_tag(PINNED_KEY, "comment", PINNED_USER).hex() == (
+        "4207d388ef9a13adf7791395757bbb5fdf9eda51777858af6dea376020450b95"
+    )
+
+
+def test_a_sealed_value_cut_short_is_refused_like_a_wrong_secret():
+    secret = new_participation_key()
+    sealed = seal(secret, b"payee details", b"record-1")
+    for cut in (b"", sealed[:5], sealed[:-1]):
+        with pytest.raises(KeyUnwrapError):
+            unseal(secret, cut, b"record-1")

@@ -18,6 +18,7 @@ from council.compensation.money import (
     entry_limit_minor,
     format_amount,
     parse_amount,
+    spreadsheet_safe,
     to_decimal,
 )
 
@@ -100,6 +101,8 @@ def test_hostile_input_is_refused_or_read_within_the_limit_never_raises(text, lo
         ("١٬٠٠٠٫٥٠", "ar", "EUR", 100050),
         ("1,000.50", "ar", "EUR", 100050),
         ("\u200e-12.50", "ar", "EUR", -1250),
+        ("\u221212.50", "en", "EUR", -1250),  # the typographic minus sign, as copied from a document
+        ("0" * 39 + "1", "en", "EUR", 100),  # as long as an amount may be typed
         ("1,000", "fr", "BHD", 1000),  # three decimals is this currency's own: one dinar
         ("1,000", "en", "JPY", 1000),
         ("  12.5 ", "en", "EUR", 1250),
@@ -134,6 +137,7 @@ def test_amounts_written_the_locale_s_way_are_read_exactly(typed, locale, curren
         ("12.50", "en", "JPY", AmountProblem.DECIMALS),
         ("99999999999999999999999999999", "en", "EUR", AmountProblem.TOO_LARGE),
         ("-5", "en", "EUR", AmountProblem.NEGATIVE),
+        ("\u22125", "en", "EUR", AmountProblem.NEGATIVE),
     ],
 )
 def test_what_cannot_be_read_exactly_is_refused_with_its_reason(typed, locale, currency, problem):
@@ -155,3 +159,13 @@ def test_the_limit_per_entry_comes_from_settings_per_currency():
     assert entry_limit_minor({"AMOUNT_MAX_PER_ENTRY": config.AMOUNT_MAX_PER_ENTRY}, "EUR") == int(
         Decimal(10_000).scaleb(2)
     )
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_made_plain_text(cell):
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["Meeting 1=2", "review", "", "'quoted"])
+def test_any_other_cell_is_left_as_it_is(cell):
+    assert spreadsheet_safe(cell) == cell
