@@ -420,7 +420,10 @@ def save_translation(
     if len(parsed) != len(revision.sections):
         raise TranslationMismatch(expected=len(revision.sections), found=len(parsed))
     # A saved translation is a new row, never an edited one: pages keep rendered translations by their id
-    # (council/policies/reading.py), so a new id is what makes the new text show at once.
+    # (council/policies/reading.py), so a new id is what makes the new text show at once. Two saves at the
+    # same moment take turns on the revision's row (PostgreSQL; SQLite has one writer anyway): the later one
+    # then replaces the earlier's new row instead of colliding with it on (revision, locale).
+    dbs.execute(select(Revision.id).where(Revision.id == revision.id).with_for_update(key_share=True))
     earlier = dbs.scalar(
         select(RevisionTranslation).where(
             RevisionTranslation.revision_id == revision.id, RevisionTranslation.locale == locale

@@ -1,5 +1,6 @@
 """Revisions: sections with stable keys, frozen publication, review windows and translations."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from council.extensions import db
 from council.policies import service
 from council.policies.models import GuidingQuestion, Revision, RevisionSection
 from council.security import new_participation_key
+from tests.conftest import wait_for_a_lock_wait
 
 BODY = """Opening words.
 
@@ -287,6 +289,41 @@ def test_readers_get_current_stale_or_missing_translations(ctx):
     service.save_translation(db.session, first, ctx, locale="es", title="Primer contacto (2)", body=spanish)
     db.session.commit()
     assert service.text_for_reader(db.session, first, "es").translation.title == "Primer contacto (2)"
+
+
+def test_two_translators_saving_at_once_take_turns_and_the_later_save_stands(app, ctx):
+    """Each save replaces the translation's row; two at once must not collide on (revision, locale)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: two saves cannot overlap")
+    first = _published(ctx).revisions[0]
+    spanish = BODY.replace("Purpose", "Propósito")
+    service.save_translation(db.session, first, ctx, locale="es", title="Antes", body=spanish)
+    db.session.commit()
+    revision_id, author_id = first.id, ctx.id
+    service.save_translation(db.session, first, ctx, locale="es", title="Primera", body=spanish)  # not committed
+    failures = []
+
+    def save_at_the_same_time():
+        with app.app_context():
+            try:
+                revision = db.session.get(Revision, revision_id)
+                service.save_translation(
+                    db.session, revision, db.session.get(User, author_id), locale="es", title="Segunda", body=spanish
+                )
+                db.session.commit()
+            except Exception as problem:  # noqa: BLE001 - the test reports whatever the second save met
+                failures.append(problem)
+
+    second = threading.Thread(target=save_at_the_same_time)
+    second.start()
+    wait_for_a_lock_wait(db.engine)  # the second save waits for the first...
+    db.session.commit()  # ...which now commits
+    second.join(timeout=30)
+    assert failures == []
+    db.session.expire_all()
+    assert service.text_for_reader(db.session, db.session.get(Revision, revision_id), "es").translation.title == (
+        "Segunda"
+    )
 
 
 def test_the_reading_place_is_remembered_per_revision(ctx):
