@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from council.accounts.sessions import FACTOR_FRESH_KEY, FACTOR_RETURN_KEY, WANTE
 from council.audit import service as audit
 from council.database import side_write
 from council.extensions import db, limiter, login_manager
+from council.security import participation_tag
 from council.transactions import discard
 
 
@@ -84,7 +83,7 @@ def _account_tried() -> str:
     """The account a sign-in names, as a keyed hash: the limiter's store never holds a login name."""
     name = comparison_key(request.form.get("login_name", ""))
     secret = str(current_app.config["SECRET_KEY"]).encode()
-    return "account:" + hmac.new(secret, name.encode(), hashlib.sha256).hexdigest()
+    return "account:" + participation_tag(secret, "sign-in-account", name).hex()
 
 
 def limit_sign_in(view: Callable) -> Callable:
