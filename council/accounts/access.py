@@ -63,16 +63,9 @@ def refuse() -> NoReturn:
 # --- Sign-in limits ----------------------------------------------------------------------
 
 
-def _sign_in_attempts() -> str:
-    return current_app.config["SIGN_IN_ATTEMPTS_PER_ADDRESS"]
-
-
-def _sign_in_failures_per_address() -> str:
-    return current_app.config["SIGN_IN_FAILURES_PER_ADDRESS"]
-
-
-def _sign_in_failures_per_account() -> str:
-    return current_app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]
+def _setting(name: str) -> Callable[[], str]:
+    """A limit read from the configuration when the request comes, so each app can set its own."""
+    return lambda: current_app.config[name]
 
 
 def _failed(response: Response) -> bool:
@@ -88,11 +81,10 @@ def _account_tried() -> str:
 
 def limit_sign_in(view: Callable) -> Callable:
     """Failures count, per address and per account; successes only against the address's high ceiling."""
-    view = limiter.limit(_sign_in_failures_per_account, key_func=_account_tried, methods=["POST"], deduct_when=_failed)(
-        view
-    )
-    view = limiter.limit(_sign_in_failures_per_address, methods=["POST"], deduct_when=_failed)(view)
-    return limiter.limit(_sign_in_attempts, methods=["POST"])(view)
+    per_account = _setting("SIGN_IN_FAILURES_PER_ACCOUNT")
+    view = limiter.limit(per_account, key_func=_account_tried, methods=["POST"], deduct_when=_failed)(view)
+    view = limiter.limit(_setting("SIGN_IN_FAILURES_PER_ADDRESS"), methods=["POST"], deduct_when=_failed)(view)
+    return limiter.limit(_setting("SIGN_IN_ATTEMPTS_PER_ADDRESS"), methods=["POST"])(view)
 
 
 def current_participation_key() -> bytes | None:
