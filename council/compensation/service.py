@@ -532,8 +532,11 @@ def entries_with_status(dbs: Session, status: EntryStatus) -> list[StipendEntry]
 
 def _in_status(status: EntryStatus) -> ColumnElement[bool]:
     """The condition for entries now earned (waiting for approval) or approved (waiting for payment)."""
-    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
-    return (~approved if status == EntryStatus.EARNED else approved) & ~_settled()
+    return (~_approved() if status == EntryStatus.EARNED else _approved()) & ~_settled()
+
+
+def _approved() -> ColumnElement[bool]:
+    return select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
 
 
 def _settled() -> ColumnElement[bool]:
@@ -543,8 +546,7 @@ def _settled() -> ColumnElement[bool]:
 def waiting_totals(dbs: Session) -> dict[EntryStatus, dict[str, tuple[int, int]]]:
     """Per status (earned: waiting for approval; approved: waiting for payment) and currency, (number of
     entries, sum) for everyone. One query."""
-    approved = select(Approval.id).where(Approval.entry_id == StipendEntry.id).exists()
-    status = case((approved, str(EntryStatus.APPROVED)), else_=str(EntryStatus.EARNED))
+    status = case((_approved(), str(EntryStatus.APPROVED)), else_=str(EntryStatus.EARNED))
     totals: dict[EntryStatus, dict[str, tuple[int, int]]] = {EntryStatus.EARNED: {}, EntryStatus.APPROVED: {}}
     for found, currency, count, total in dbs.execute(
         select(status, StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
