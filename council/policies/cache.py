@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from council.mix.keys import redis_url
+from council.security import derive_key
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ class PageCache:
 
     def __init__(self, *, max_bytes: int, secret: bytes, redis_address: str = "", redis_seconds: int = 86_400):
         self.max_bytes = max_bytes
-        self._signing_key = hmac.new(secret, b"council-page-cache", hashlib.sha256).digest()
+        self._signing_key = derive_key(secret, b"council-page-cache")
         self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
@@ -72,14 +73,12 @@ class PageCache:
             if found is not None:
                 self._entries.move_to_end(key)
                 return found[0]
-        data = self._from_redis(key)
-        encoded = None
-        if data is None:
-            data = make()
-            encoded = json.dumps(data, separators=(",", ":")).encode()
+        encoded = self._from_redis(key)
+        if encoded is None:
+            encoded = json.dumps(make(), separators=(",", ":")).encode()
             self._to_redis(key, encoded)
-        made = build(data)
-        self._keep(key, made, len(encoded) if encoded is not None else len(json.dumps(data)))
+        made = build(json.loads(encoded))
+        self._keep(key, made, len(encoded))
         return made
 
     def _keep(self, key: str, made: Any, size: int) -> None:
@@ -108,7 +107,8 @@ class PageCache:
         except redis.RedisError:
             log.warning("page_cache.redis_unavailable")
 
-    def _from_redis(self, key: str) -> dict | None:
+    def _from_redis(self, key: str) -> bytes | None:
+        """The JSON kept in Redis under ``key``, if it carries this app's signature."""
         if self._redis is None:
             return None
         import redis
@@ -124,7 +124,7 @@ class PageCache:
         if not hmac.compare_digest(signature, self._sign(key, encoded)):
             log.warning("page_cache.bad_signature")
             return None
-        return json.loads(encoded)
+        return encoded
 
 
 def page_cache() -> PageCache:
