@@ -35,8 +35,11 @@ check: setup
 	$(BIN)/ruff format --check council tests
 	$(BIN)/mypy
 
+# The tests run on TEST_WORKERS processes (pytest-xdist; one per core by default, 0 for a single process),
+# a test file whole on one worker.
+TEST_WORKERS ?= auto
 test: check
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Issue 17's attacks on unlinkability (tests/attack/): a council of 14 advisors watched by someone who
 # holds the database; prints each attack's accuracy against chance. PostgreSQL's part starts its own

@@ -38,10 +38,39 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def pytest_collection_modifyitems(items):
+    """Under ``make test``'s workers (pytest-xdist, ``--dist loadgroup``) a test file runs whole on one
+    worker, so its module fixtures are made once; the attacks (tests/attack/) share one council per
+    database for the whole session, so they all run on the same worker."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "tests/attack" if path.startswith("tests/attack/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Each pytest-xdist worker gets a PostgreSQL database of its own beside the one named (created on
+    first use): they truncate tables after every test, which would empty each other's."""
+    from sqlalchemy import make_url
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    named = make_url(normalise_database_url(url))
+    name = f"{named.database}_{worker}"
+    engine = create_engine(named, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if not connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return named.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def template_database_url(tmp_path_factory) -> str:
     url = os.environ.get("COUNCIL_TEST_DATABASE_URL")
     if url:
+        url = _database_of_this_worker(url)
         _reset_postgres(url)
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.db'}"
