@@ -270,16 +270,14 @@ def _coarse_completions(window: ReviewWindow) -> CoarseCount | None:
     return CoarseCount(at_least=window.completions_shown, counted_on=window.completions_shown_on)
 
 
-def refresh_coarse_completions(dbs: Session, *, today: date, step: int) -> int:
+def refresh_coarse_completions(dbs: Session, *, today: date, step: int) -> None:
     """Move each open round's shown completions, at most once a day and by whole steps (the tick calls this)."""
-    now, moved = utcnow(), 0
+    now = utcnow()
     windows = dbs.scalars(select(ReviewWindow).where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)).all()
     for window in windows:
         shown = next_coarse_count(_completion_count(dbs, window.revision_id), _coarse_completions(window), today, step)
         if shown is not None:
             window.completions_shown, window.completions_shown_on = shown.at_least, shown.counted_on
-            moved += 1
-    return moved
 
 
 def earn_for_closed_rounds(dbs: Session) -> int:

@@ -460,15 +460,12 @@ def _coarse_turnout(poll: Poll) -> CoarseCount | None:
     return CoarseCount(at_least=poll.turnout_shown, counted_on=poll.turnout_shown_on)
 
 
-def refresh_coarse_turnouts(dbs: Session, *, today: date, step: int) -> int:
+def refresh_coarse_turnouts(dbs: Session, *, today: date, step: int) -> None:
     """Move each open poll's shown turnout, at most once a day and by whole steps (the tick calls this)."""
-    moved = 0
     for poll in dbs.scalars(select(Poll).where(Poll.state == PollState.OPEN)).all():
         shown = next_coarse_count(turnout(dbs, poll).voted, _coarse_turnout(poll), today, step)
         if shown is not None:
             poll.turnout_shown, poll.turnout_shown_on = shown.at_least, shown.counted_on
-            moved += 1
-    return moved
 
 
 @dataclass

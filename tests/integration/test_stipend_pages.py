@@ -120,9 +120,8 @@ def test_while_open_staff_see_completions_only_in_whole_steps_from_the_days_tick
     assert app.test_cli_runner().invoke(args=["council", "tick"]).exit_code == 0
     assert "At least" not in sam.get(setting).get_data(as_text=True), "the day's count was taken at its first tick"
     with app.app_context():
-        day = pay.refresh_coarse_completions(db.session, today=utcnow().date() + timedelta(days=1), step=5)
+        pay.refresh_coarse_completions(db.session, today=utcnow().date() + timedelta(days=1), step=5)
         db.session.commit()
-    assert day == 1
     assert "At least 5 advisors had marked their review as done by" in sam.get(setting).get_data(as_text=True)
 
 

@@ -11,13 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.models import Comment
+from council.feedback import service as feedback
+from council.feedback.models import Comment, CommentState
 from council.policies import service as policies
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import unwrap_key
 from council.voting import service as voting
-from council.voting.models import Ballot, Poll, PollKind, VoterRoll
-from tests.conftest import PASSWORD, flush_mix, migrated_columns, open_poll, wait_for_a_lock_wait
+from council.voting.models import Ballot, Poll, PollKind, PollState, VoterRoll
+from tests.conftest import PASSWORD, flush_mix, migrated_columns, open_poll, wait_for_a_lock_wait, waiting_actions
 
 ADVISORS = [f"advisor{n}" for n in range(1, 9)]
 
@@ -40,8 +41,9 @@ def setting(app, people):
         yield {"author": author, "revision": policy.revisions[0]}
 
 
-def _poll(setting, kind=PollKind.CONSENT, **extra):
-    poll = open_poll(setting["author"], setting["revision"], kind=kind, closes_at=utcnow() + timedelta(days=2), **extra)
+def _poll(setting, kind=PollKind.CONSENT, closes_at=None, **extra):
+    closes_at = closes_at or utcnow() + timedelta(days=2)
+    poll = open_poll(setting["author"], setting["revision"], kind=kind, closes_at=closes_at, **extra)
     db.session.commit()
     return poll
 
@@ -337,3 +339,159 @@ def test_poll_set_up_is_checked(app, setting):
             opens_at=now,
             closes_at=now - timedelta(days=1),
         )
+
+
+def _another_revision(setting):
+    policy = policies.create_policy(db.session, setting["author"], title="Other", body="## Elsewhere\n\nText.")
+    policies.publish(db.session, policy.revisions[0])
+    db.session.commit()
+    return policy.revisions[0]
+
+
+def test_a_revision_lists_its_own_polls_soonest_closing_first(app, setting):
+    """Ties on the closing time are broken by the random id, so the list never tells which came first."""
+    now = utcnow()
+    later = _poll(setting, closes_at=now + timedelta(days=3))
+    sooner = _poll(setting, closes_at=now + timedelta(days=1))
+    ties = [_poll(setting, closes_at=now + timedelta(days=5)) for _ in range(5)]
+    other = _another_revision(setting)
+    open_poll(setting["author"], other, closes_at=now + timedelta(hours=1))
+    db.session.commit()
+    listed = voting.polls_for_revision(db.session, setting["revision"])
+    assert [p.id for p in listed] == [sooner.id, later.id] + sorted(p.id for p in ties)
+    assert [p.revision_id for p in voting.polls_for_revision(db.session, other)] == [other.id]
+
+
+def test_block_reasons_are_the_polls_own_visible_ones_in_random_id_order(app, setting):
+    poll, elsewhere = _poll(setting), _poll(setting)
+    for name in ADVISORS[:5]:
+        user = _user(name)
+        voting.vote(db.session, user, _key(user), poll, "block", block_reason=f"Reason of {name}.")
+    voting.vote(db.session, _user("advisor6"), _key(_user("advisor6")), elsewhere, "block", block_reason="Not here.")
+    db.session.commit()
+    shown = voting.block_reasons(db.session, poll)
+    assert [c.id for c in shown] == sorted(c.id for c in shown)
+    assert sorted(c.body for c in shown) == sorted(f"Reason of {name}." for name in ADVISORS[:5])
+    hidden = shown[0]
+    hidden.state = CommentState.HIDDEN
+    db.session.commit()
+    assert hidden.id not in {c.id for c in voting.block_reasons(db.session, poll)}
+    assert len(voting.block_reasons(db.session, poll)) == 4
+
+
+def test_a_block_reason_is_posted_on_the_section_the_poll_asks_about(app, setting):
+    poll = _poll(setting, section_key=setting["revision"].sections[1].key)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), poll, "block", block_reason="This section harms people.")
+    db.session.commit()
+    assert db.session.scalar(select(Comment.section_key)) == setting["revision"].sections[1].key
+
+
+def test_a_reason_left_in_the_form_is_not_posted_with_another_choice(app, setting):
+    poll = _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), poll, "agree", block_reason="Typed, then changed my mind.")
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
+    assert voting.block_reasons(db.session, poll) == []
+
+
+def test_a_vote_counts_in_its_own_poll_when_several_are_open(app, setting):
+    first, second = _poll(setting), _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), first, "agree")
+    db.session.commit()
+    voting.vote(db.session, willow, _key(willow), second, "disagree")
+    db.session.commit()
+    assert voting.my_choice(db.session, _key(willow), first) == "agree"
+    assert voting.my_choice(db.session, _key(willow), second) == "disagree"
+    assert voting.turnout(db.session, first).voted == 1 == voting.turnout(db.session, second).voted
+
+
+def test_a_vote_at_the_closing_instant_is_too_late(app, setting, monkeypatch):
+    poll = _poll(setting)
+    closes_at = db.session.scalar(select(Poll.closes_at).where(Poll.id == poll.id))
+    monkeypatch.setattr(voting, "utcnow", lambda: closes_at)
+    willow = _user("advisor1")
+    with pytest.raises(voting.PollNotOpen):
+        voting.vote(db.session, willow, _key(willow), poll, "agree")
+    db.session.rollback()
+    assert not voting.has_voted(db.session, willow, poll)
+
+
+@pytest.mark.parametrize("ballots, shown", [(4, False), (5, True)])
+def test_a_unanimous_result_shows_from_the_configured_number_of_ballots(app, setting, ballots, shown):
+    poll = _poll(setting)
+    assert poll.min_unanimous == 5
+    for name in ADVISORS[:ballots]:
+        voting.vote(db.session, _user(name), _key(_user(name)), poll, "agree")
+    voting.close(db.session, poll)
+    db.session.commit()
+    assert (voting.results(db.session, poll) is not None) is shown
+    assert voting.withheld(db.session, poll) == (None if shown else voting.Withheld.TOO_UNIFORM)
+
+
+def test_the_tick_empties_the_mix_early_only_for_a_poll_that_is_due(app, setting):
+    """An envelope waits for its batch; a poll closed long ago, or one open but not yet due, is no reason
+    to apply a lone vote early (that would tie it to the moment it was sent)."""
+    closed = _poll(setting)
+    long_ago = {"opens_at": utcnow() - timedelta(days=3), "closes_at": utcnow() - timedelta(days=1)}
+    db.session.execute(update(Poll).where(Poll.id == closed.id).values(**long_ago))
+    voting.close_due_polls(db.session)
+    db.session.commit()
+    still_open = _poll(setting)
+    willow = _user("advisor1")
+    voting.send_vote(db.session, willow, _key(willow), still_open, "agree")
+    db.session.commit()
+    assert waiting_actions(app) == 1
+    assert voting.close_due_polls(db.session) == 0
+    db.session.commit()
+    assert waiting_actions(app) == 1
+
+
+def test_a_block_sent_through_the_mix_posts_its_reason_as_the_voters_own_comment(app, setting):
+    poll = _poll(setting, section_key=setting["revision"].sections[0].key)
+    willow, river = _user("advisor1"), _user("advisor2")
+    voting.send_vote(db.session, willow, _key(willow), poll, "block", block_reason="Shelters are left out.")
+    voting.send_vote(db.session, river, _key(river), poll, "agree", block_reason="Left over from a block.")
+    db.session.commit()
+    flush_mix(app)
+    db.session.expire_all()
+    [reason] = voting.block_reasons(db.session, poll)
+    assert reason.body == "Shelters are left out." and reason.language == "en"
+    assert reason.section_key == setting["revision"].sections[0].key
+    assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+    assert feedback.my_comment_ids(db.session, _key(willow)) == [reason.id]
+    assert feedback.my_comment_ids(db.session, _key(river)) == []
+
+
+def test_a_vote_sent_in_one_poll_counts_there_when_another_was_voted_in(app, setting):
+    first, second = _poll(setting), _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), first, "agree")
+    db.session.commit()
+    voting.send_vote(db.session, willow, _key(willow), second, "disagree")
+    db.session.commit()
+    flush_mix(app)
+    db.session.expire_all()
+    assert voting.my_choice(db.session, _key(willow), second) == "disagree"
+    assert voting.my_choice(db.session, _key(willow), first) == "agree"
+
+
+def test_sending_a_vote_at_the_closing_instant_is_too_late(app, setting, monkeypatch):
+    poll = _poll(setting)
+    monkeypatch.setattr(voting, "utcnow", lambda: poll.closes_at)
+    willow = _user("advisor1")
+    with pytest.raises(voting.PollNotOpen):
+        voting.send_vote(db.session, willow, _key(willow), poll, "agree")
+    db.session.rollback()
+    assert waiting_actions(app) == 0
+
+
+def test_the_tick_closes_a_poll_at_its_closing_instant(app, setting):
+    poll = _poll(setting)
+    closes_at = db.session.scalar(select(Poll.closes_at).where(Poll.id == poll.id))
+    assert voting.close_due_polls(db.session, now=closes_at - timedelta(microseconds=1)) == 0
+    assert voting.close_due_polls(db.session, now=closes_at) == 1
+    db.session.commit()
+    assert db.session.get(Poll, poll.id).state == PollState.CLOSED
