@@ -495,3 +495,42 @@ def test_the_tick_closes_a_poll_at_its_closing_instant(app, setting):
     assert voting.close_due_polls(db.session, now=closes_at) == 1
     db.session.commit()
     assert db.session.get(Poll, poll.id).state == PollState.CLOSED
+
+
+def test_each_voter_sees_only_their_own_vote_waiting(app, setting):
+    poll, other_poll = _poll(setting), _poll(setting)
+    willow, river, sky = _user("advisor1"), _user("advisor2"), _user("advisor3")
+    voting.send_vote(db.session, willow, _key(willow), poll, "agree")
+    voting.send_vote(db.session, river, _key(river), poll, "disagree")
+    voting.send_vote(db.session, sky, _key(sky), other_poll, "abstain")
+    db.session.commit()
+    assert voting.pending_choice(db.session, _key(willow), poll) == "agree"
+    assert voting.pending_choice(db.session, _key(river), poll) == "disagree"
+    assert voting.pending_choice(db.session, _key(sky), poll) is None
+    assert voting.polls_with_my_vote_waiting(db.session, _key(sky)) == {other_poll.id}
+
+
+def test_a_page_view_finds_a_poll_due_only_at_its_opening_or_closing(app, setting):
+    """Only then does a page view take the write lock to open or close it."""
+    now = utcnow()
+    poll = _poll(setting, closes_at=now + timedelta(days=1))
+    closes_at = db.session.scalar(select(Poll.closes_at).where(Poll.id == poll.id))
+    assert not voting.any_poll_due(db.session, closes_at - timedelta(microseconds=1))
+    assert voting.any_poll_due(db.session, closes_at)
+    voting.close(db.session, poll)
+    db.session.commit()
+    assert not voting.any_poll_due(db.session, closes_at + timedelta(days=30)), "a closed poll is never due"
+    later = voting.create_poll(
+        db.session,
+        setting["author"],
+        setting["revision"],
+        question="Later?",
+        explanation="",
+        kind=PollKind.CONSENT,
+        opens_at=now + timedelta(days=2),
+        closes_at=now + timedelta(days=3),
+    )
+    db.session.commit()
+    opens_at = db.session.scalar(select(Poll.opens_at).where(Poll.id == later.id))
+    assert not voting.any_poll_due(db.session, opens_at - timedelta(microseconds=1))
+    assert voting.any_poll_due(db.session, opens_at)
