@@ -113,7 +113,10 @@ def _seed(password: str) -> None:
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
     _demo_polls(second, people, keys, closed=False)
-    feedback.flag(db.session, keys["advisor5"], open_round[demo_content.FLAGGED_OPEN_ROUND_COMMENT])
+    flag_reason, flag_note = demo_content.FLAGGED_OPEN_ROUND_REASON
+    feedback.flag(
+        db.session, keys["advisor5"], open_round[demo_content.FLAGGED_OPEN_ROUND_COMMENT], flag_reason, flag_note
+    )
     for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_second_policy(author, keys, min_group)

@@ -339,5 +339,7 @@ SECOND_POLICY_RESPONSES = {
     1: (Disposition.ADOPTED, "The next revision says you may choose cash or a transfer."),
 }
 
-#: An open-round comment an advisor flagged for moderators (index in OPEN_ROUND_COMMENTS).
+#: An open-round comment an advisor flagged for moderators (index in OPEN_ROUND_COMMENTS), the reason they
+#: chose and their note.
 FLAGGED_OPEN_ROUND_COMMENT = 2
+FLAGGED_OPEN_ROUND_REASON = (HideReason.OFF_TOPIC, "I think keeping notes belongs in the records policy.")

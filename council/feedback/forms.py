@@ -11,7 +11,7 @@ from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from council.feedback.models import CommentState, Disposition, HideReason, QuoteConsent
+from council.feedback.models import FLAG_NOTE_MAX_CHARS, CommentState, Disposition, HideReason, QuoteConsent
 from council.i18n import LANGUAGE_NAMES
 
 CONSENT_LABELS = {
@@ -110,11 +110,40 @@ class ResponseForm(FlaskForm):
     )
 
 
+#: Moderator and flagger alike choose a reason each time: none is ever filled in for them.
+_REASON_REQUIRED = DataRequired(message=_l("Please choose a reason."))
+
+
 class HideForm(FlaskForm):
-    reason = SelectField(_l("Reason"), choices=[SelectChoice(str(v), label) for v, label in HIDE_REASON_LABELS.items()])
+    reason = SelectField(
+        _l("Reason"),
+        default="",
+        choices=[SelectChoice("", _l("Choose a reason"))]
+        + [SelectChoice(str(v), label) for v, label in HIDE_REASON_LABELS.items()],
+        validators=[_REASON_REQUIRED],
+    )
     note = StringField(
         _l("Explanation for readers and the writer (optional)"),
         validators=[Length(max=500, message=_l("Please keep this under %(max)d characters.", max=500))],
+    )
+
+
+class FlagForm(FlaskForm):
+    """An advisor asks moderators to look at someone's comment: why (no answer chosen for them), and a note."""
+
+    reason = RadioField(
+        _l("Why should a moderator look at it?"),
+        choices=[SelectChoice(str(v), label) for v, label in HIDE_REASON_LABELS.items()],
+        validators=[_REASON_REQUIRED],
+    )
+    note = TextAreaField(
+        _l("Anything a moderator should know (optional)"),
+        validators=[
+            Length(
+                max=FLAG_NOTE_MAX_CHARS,
+                message=_l("Please keep this under %(max)d characters.", max=FLAG_NOTE_MAX_CHARS),
+            )
+        ],
     )
 
 

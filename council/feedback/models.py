@@ -37,6 +37,10 @@ from council.policies.models import GuidingQuestion, Revision
 REWRITABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
 
 
+#: A flag's note is a line or two for moderators, not a second comment.
+FLAG_NOTE_MAX_CHARS = 300
+
+
 class QuoteConsent(StrEnum):
     VERBATIM = "verbatim"
     PARAPHRASE = "paraphrase"
@@ -59,6 +63,8 @@ class Disposition(StrEnum):
 
 
 class HideReason(StrEnum):
+    """Why a comment should be hidden: a moderator's reason for hiding it, and an advisor's for flagging it."""
+
     ABUSIVE = "abusive"
     PERSONAL_INFORMATION = "personal_information"
     IDENTIFYING = "identifying"
@@ -104,7 +110,8 @@ class Comment(Model):
 
 
 class CommentFlag(Model):
-    """One advisor asked moderators to look at a comment; the tag only stops a second flag by the same person."""
+    """One advisor asked moderators to look at a comment, and why; the tag only stops a second flag by the same
+    person. Nothing else: no time, no order of sending (moderators read the flags in the order of their keys)."""
 
     __tablename__ = "comment_flags"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -112,6 +119,10 @@ class CommentFlag(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id", **REWRITABLE), index=True)
     flag_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    #: A ``HideReason``, chosen by the flagger; flags sent before reasons were asked for read "other".
+    reason: Mapped[str] = mapped_column(String(24), server_default=HideReason.OTHER.value)
+    #: The flagger's optional note for moderators; emptied when the comment is withdrawn, as its text is.
+    note: Mapped[str] = mapped_column(String(FLAG_NOTE_MAX_CHARS), default="", server_default="")
 
 
 class Response(Model):

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
@@ -26,6 +27,7 @@ from council.accounts.models import User
 from council.audit import service as audit
 from council.db_types import utcnow
 from council.feedback.models import (
+    FLAG_NOTE_MAX_CHARS,
     Comment,
     CommentFlag,
     CommentState,
@@ -229,12 +231,22 @@ def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
     Consent can be taken back after a review has closed: the summary keeps its counts, not the words.
     """
     comment = _mine_or_refuse(comment, key)
+    _withdraw(dbs, comment)
+    return comment
+
+
+def _withdraw(dbs: Session, comment: Comment) -> None:
     # Summaries, above feedback, delete the quote and paraphrase (summaries/service.py registers this).
     hooks.call_all("feedback.comment_withdrawn", dbs, comment)
     comment.body = ""
     comment.state = CommentState.WITHDRAWN
     comment.review_requested = False
-    return comment
+    # A flag's note may quote the comment: its words go with it. The batch's own new flags are not in
+    # the table yet (a flush writes them at its end), so they are emptied where they wait.
+    dbs.execute(update(CommentFlag).where(CommentFlag.comment_id == comment.id).values(note=""))
+    for new in dbs.new:
+        if isinstance(new, CommentFlag) and new.comment_id == comment.id:
+            new.note = ""
 
 
 def flag_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
@@ -242,17 +254,21 @@ def flag_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "flag", comment_id)
 
 
-def flag(dbs: Session, key: bytes, comment: Comment) -> bool:
+def flag(dbs: Session, key: bytes, comment: Comment, reason: HideReason, note: str = "") -> bool:
     """Write a flag at once, for seeding demo data; an advisor's flag goes through the mix (``send_flag``).
     Returns False if this person had already flagged it."""
-    return _write_flag(dbs, comment, flag_tag(key, comment.id))
+    return _write_flag(dbs, comment, flag_tag(key, comment.id), reason, _flag_note(note))
 
 
-def _write_flag(dbs: Session, comment: Comment, tag: bytes) -> bool:
+def _flag_note(note: str) -> str:
+    return clean_text(note)[:FLAG_NOTE_MAX_CHARS]
+
+
+def _write_flag(dbs: Session, comment: Comment, tag: bytes, reason: HideReason, note: str) -> bool:
     already = dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None
     if already or any(isinstance(new, CommentFlag) and new.flag_tag == tag for new in dbs.new):
         return False
-    dbs.add(CommentFlag(comment_id=comment.id, flag_tag=tag))
+    dbs.add(CommentFlag(comment_id=comment.id, flag_tag=tag, reason=reason, note=note))
     # A SQL increment, not a value read earlier, so a count changed meanwhile (a restore) is not overwritten.
     # Counted from this batch's new flags, as a second flag in the same batch replaces the expression.
     added = sum(1 for new in dbs.new if isinstance(new, CommentFlag) and new.comment_id == comment.id)
@@ -272,6 +288,7 @@ def hide(dbs: Session, moderator: User, comment: Comment, reason: HideReason, no
 
 
 def restore(dbs: Session, moderator: User, comment: Comment) -> None:
+    """Shown again, as a comment nobody has flagged: its flags, their reasons and notes were dealt with."""
     if comment.state != CommentState.HIDDEN:
         return
     comment.state = CommentState.VISIBLE
@@ -279,6 +296,7 @@ def restore(dbs: Session, moderator: User, comment: Comment) -> None:
     comment.hidden_note = ""
     comment.review_requested = False
     comment.flag_count = 0
+    dbs.execute(delete(CommentFlag).where(CommentFlag.comment_id == comment.id))
     audit.record(dbs, moderator, "comment.restored")
 
 
@@ -370,6 +388,48 @@ def comments_for_staff(
 
 
 @dataclass(frozen=True)
+class FlagReasons:
+    """Why advisors flagged one comment, for its moderators. Nothing in it says who, or in what order."""
+
+    #: How many flags gave each reason, in the order of the list of reasons; reasons nobody gave left out.
+    counts: list[tuple[HideReason, int]]
+    #: Each note with the reason it came with, in the order of the flags' random keys.
+    notes: list[tuple[HideReason, str]]
+
+
+def flag_reasons(dbs: Session, comments: list[Comment]) -> dict[uuid.UUID, FlagReasons]:
+    """The reasons and notes of the flags on those of ``comments`` that are shown and flagged (one query)."""
+    flagged = [c.id for c in comments if c.state == CommentState.VISIBLE and c.flag_count]
+    if not flagged:
+        return {}
+    rows = dbs.execute(
+        select(CommentFlag.comment_id, CommentFlag.reason, CommentFlag.note)
+        .where(CommentFlag.comment_id.in_(flagged))
+        .order_by(CommentFlag.id)
+    ).all()
+    counts: dict[uuid.UUID, Counter[HideReason]] = {}
+    notes: dict[uuid.UUID, list[tuple[HideReason, str]]] = {}
+    for comment_id, stored, note in rows:
+        reason = _known_reason(stored) or HideReason.OTHER
+        counts.setdefault(comment_id, Counter())[reason] += 1
+        if note:
+            notes.setdefault(comment_id, []).append((reason, note))
+    return {
+        comment_id: FlagReasons([(r, given[r]) for r in HideReason if given[r]], notes.get(comment_id, []))
+        for comment_id, given in counts.items()
+    }
+
+
+def _known_reason(value: str) -> HideReason | None:
+    return HideReason(value) if value in {reason.value for reason in HideReason} else None
+
+
+def shown_to_other_advisors(comment: Comment) -> bool:
+    """Whether advisors other than its writer read this comment (as text or as a tombstone)."""
+    return comment.quote_consent != QuoteConsent.AUTHOR_ONLY
+
+
+@dataclass(frozen=True)
 class ReadableComment:
     comment: Comment | ShownComment
     mine: bool
@@ -399,7 +459,7 @@ def readable_comments(dbs: Session, revision: Revision, section_key: str, key: b
     shown = []
     for comment in comments:
         mine = owns(comment, key)
-        if comment.quote_consent == QuoteConsent.AUTHOR_ONLY and not mine:
+        if not mine and not shown_to_other_advisors(comment):
             continue
         question = questions.get(comment.question_id) if comment.question_id else None
         waiting = pending.changes.get(comment.id) if mine else None
@@ -688,10 +748,7 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
     if comment is None or not hmac.compare_digest(comment.owner_tag, bytes.fromhex(change["owner_tag"])):
         raise mix.Dropped
     if change.get("withdraw"):
-        hooks.call_all("feedback.comment_withdrawn", dbs, comment)
-        comment.body = ""
-        comment.state = CommentState.WITHDRAWN
-        comment.review_requested = False
+        _withdraw(dbs, comment)
         return
     if change.get("another_look") and comment.state != CommentState.HIDDEN:
         raise mix.Dropped
@@ -711,15 +768,17 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
         comment.review_requested = True
 
 
-def send_flag(dbs: Session, key: bytes, comment: Comment) -> bool:
-    """Ask moderators to look, through the mix: the flag tag travels sealed, and moderators see the flag
-    after the flush. Returns False if this person had already flagged it, written or still waiting."""
+def send_flag(dbs: Session, key: bytes, comment: Comment, reason: HideReason, note: str = "") -> bool:
+    """Ask moderators to look, and why, through the mix: the flag tag, the reason and the note travel sealed,
+    and moderators see the flag after the flush. Returns False if this person had already flagged it, written
+    or still waiting."""
     tag = flag_tag(key, comment.id)
     if dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None:
         return False
     if any(hmac.compare_digest(bytes.fromhex(w.payload["flag_tag"]), tag) for w in mix.pending(dbs, (FLAG,))):
         return False
-    mix.submit(dbs, FLAG, {"comment_id": str(comment.id), "flag_tag": tag.hex()}, participation_key=key)
+    payload = {"comment_id": str(comment.id), "flag_tag": tag.hex(), "reason": str(reason), "note": _flag_note(note)}
+    mix.submit(dbs, FLAG, payload, participation_key=key)
     return True
 
 
@@ -728,5 +787,9 @@ def _apply_flag(dbs: Session, payload: mix.Payload) -> None:
     comment = dbs.get(Comment, uuid.UUID(payload["comment_id"]))
     if comment is None or comment.state != CommentState.VISIBLE:
         raise mix.Dropped  # withdrawn or already hidden meanwhile: nothing left to ask about
-    if not _write_flag(dbs, comment, bytes.fromhex(payload["flag_tag"])):
+    # Sealed before flags carried a reason (waiting across the upgrade): "other", the reason that claims nothing.
+    reason = _known_reason(payload.get("reason", HideReason.OTHER))
+    if reason is None:
+        raise mix.Dropped
+    if not _write_flag(dbs, comment, bytes.fromhex(payload["flag_tag"]), reason, _flag_note(payload.get("note", ""))):
         raise mix.Dropped  # the same person's flag, already written

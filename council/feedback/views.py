@@ -34,6 +34,7 @@ from council.feedback.forms import (
     CommentTranslationForm,
     EditCommentForm,
     FilterForm,
+    FlagForm,
     HideForm,
     ResponseForm,
     SignInToPostForm,
@@ -241,7 +242,6 @@ def whole_revision(policy_id: uuid.UUID, number: int):
         revision=revision,
         form=new_comment_form(revision, ""),
         comments=service.readable_comments(db.session, revision, "", current_participation_key()),
-        flag_form=EmptyForm(),
     )
 
 
@@ -267,7 +267,6 @@ def mine():
         form=EmptyForm(),
         editable=editable,
         consent_labels=CONSENT_LABELS,
-        reason_labels=HIDE_REASON_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         **hooks.page_parts("feedback.mine_page", comments),
     )
@@ -295,9 +294,7 @@ def edit(comment_id: uuid.UUID):
         if editing.succeeded:
             flash(_saved_message(), "success")
             return redirect(url_for("feedback.mine"), code=303)
-    return render_template("feedback/edit.html", comment=comment, form=form, reason_labels=HIDE_REASON_LABELS), (
-        400 if form.errors else 200
-    )
+    return render_template("feedback/edit.html", comment=comment, form=form), (400 if form.errors else 200)
 
 
 @bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
@@ -319,16 +316,24 @@ def another_look(comment_id: uuid.UUID):
     return redirect(url_for("feedback.mine"), code=303)
 
 
-@bp.post("/feedback/comments/<uuid:comment_id>/flag")
+@bp.route("/feedback/comments/<uuid:comment_id>/flag", methods=["GET", "POST"])
 @requires_role(Role.ADVISOR)
 def flag(comment_id: uuid.UUID):
-    comment = db.get_or_404(Comment, comment_id)
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or not service.shown_to_other_advisors(comment):
+        abort(404)  # the same answer as for a comment that does not exist
     key = current_participation_key()
     if key is None or comment.state != CommentState.VISIBLE:
         abort(409)
-    service.send_flag(db.session, key, comment)
-    flash(_("Thank you. A moderator will look at this comment. Nobody will know that you asked."), "success")
-    return redirect(_section_url(comment.revision, comment.section_key, anchor=f"comment-{comment.id}"), code=303)
+    form = FlagForm()
+    section_url = _section_url(comment.revision, comment.section_key, anchor=f"comment-{comment.id}")
+    if form.validate_on_submit():
+        service.send_flag(db.session, key, comment, HideReason(form.reason.data), form.note.data or "")
+        flash(_("Thank you. A moderator will look at this comment. Nobody will know that you asked."), "success")
+        return redirect(section_url, code=303)
+    return render_template("feedback/flag.html", comment=comment, form=form, section_url=section_url), (
+        400 if form.errors else 200
+    )
 
 
 # --- Staff -------------------------------------------------------------------
@@ -337,17 +342,23 @@ def flag(comment_id: uuid.UUID):
 @bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
-    revision = published_or_404(db.session, policy_id, number)
-    filters = FilterForm(request.args, questions=revision.questions)
+    return _staff_list_page(published_or_404(db.session, policy_id, number), request.args)
+
+
+def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm] | None = None):
+    """One page of the staff's comment list, filtered and paged by ``arguments`` (the list's query). ``refused``:
+    a moderator's hide form that was refused, shown again under its comment with what they typed."""
+    filters = FilterForm(arguments, questions=revision.questions)
     filters.validate()
     chosen = service.CommentFilter(
         **{name: "" if getattr(filters, name).errors else (getattr(filters, name).data or "") for name in FILTERS}
     )
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(arguments.get("page", 1, type=int), 1)
     per_page = 50
     comments, total = service.comments_for_staff(db.session, revision, chosen, page=page, per_page=per_page)
     if page > 1 and not comments:
         abort(404)
+    list_arguments = {name: arguments[name] for name in (*FILTERS, "page") if arguments.get(name)}
     return render_template(
         "feedback/staff_list.html",
         revision=revision,
@@ -356,14 +367,18 @@ def staff_list(policy_id: uuid.UUID, number: int):
         page=page,
         per_page=per_page,
         total=total,
-        page_arguments={**(request.view_args or {}), **request.args.to_dict()},
+        list_arguments=list_arguments,
+        page_arguments={"policy_id": revision.policy_id, "number": revision.number, **list_arguments},
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         reason_labels=HIDE_REASON_LABELS,
         language_names=LANGUAGE_NAMES,
-        hide_form=HideForm(),
+        # Why advisors flagged what is on the page: for moderators, who decide what to hide.
+        flag_reasons=service.flag_reasons(db.session, comments) if current_user.has_role(Role.MODERATOR) else {},
+        hide_form=HideForm(formdata=None),
+        refused_hide=refused,
         plain_form=EmptyForm(),
-    )
+    ), (400 if refused else 200)
 
 
 def _back_to_list(comment: Comment):
@@ -403,11 +418,20 @@ def respond(comment_id: uuid.UUID):
 @requires_role(Role.MODERATOR)
 def hide(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
+    if comment.state == CommentState.WITHDRAWN:
+        abort(409)
     form = HideForm()
-    if comment.state == CommentState.WITHDRAWN or not form.validate_on_submit():
-        abort(400)
+    if not form.validate_on_submit():
+        # The list the moderator was on (its filters and page ride on the form's address), the form shown again.
+        return _staff_list_page(comment.revision, request.args, refused=(comment.id, form))
     service.hide(db.session, current_user, comment, HideReason(form.reason.data), form.note.data or "")
-    flash(_("The comment is hidden. It is kept, and readers see the reason."), "success")
+    flash(
+        _(
+            "The comment is hidden. It is kept. Readers and its writer see that a moderator hid it, with your "
+            "explanation if you wrote one, but not the reason."
+        ),
+        "success",
+    )
     return _back_to_list(comment)
 
 
@@ -455,5 +479,4 @@ def _section_part(revision, key: str) -> dict:
         "comments": service.readable_comments(db.session, revision, key, current_participation_key()),
         "comment_form": new_comment_form(revision, key) if can_comment else None,
         "can_comment": can_comment,
-        "flag_form": EmptyForm(),
     }

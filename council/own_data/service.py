@@ -175,7 +175,6 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
                 "consent": comment.quote_consent,
                 "state": comment.state,
                 "edited": comment.edited,
-                "hidden_reason": comment.hidden_reason if comment.state == CommentState.HIDDEN else None,
                 "hidden_note": comment.hidden_note if comment.state == CommentState.HIDDEN else "",
                 "text": comment.body,
                 "response": None

@@ -19,7 +19,7 @@ from council.compensation.money import format_money
 from council.database import reads_only
 from council.db_types import utcnow
 from council.extensions import db, limiter
-from council.feedback.forms import COMMENT_STATE_LABELS, CONSENT_LABELS, DISPOSITION_LABELS, HIDE_REASON_LABELS
+from council.feedback.forms import COMMENT_STATE_LABELS, CONSENT_LABELS, DISPOSITION_LABELS
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES
 from council.own_data import service
@@ -85,7 +85,6 @@ def _own_data_file(kind: str, key: bytes):
             status_labels=STATUS_LABELS,
             consent_labels=CONSENT_LABELS,
             disposition_labels=DISPOSITION_LABELS,
-            reason_labels=HIDE_REASON_LABELS,
             comment_state_labels=COMMENT_STATE_LABELS,
             attendance_labels=ATTENDANCE_LABELS,
             poll_state_labels=POLL_STATE_LABELS,

@@ -192,7 +192,13 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     _comment(river, site, "Something unkind about the author.")
     flush_mix(site["app"])  # the tick writes both comments: now others and staff see them
     river.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}")
-    river.locator(".comment").filter(has_text="Please always ask").locator("button.link-button").click()
+    river.locator(".comment").filter(has_text="Please always ask").locator("a[href$='/flag']").click()
+    river.locator("textarea[name=note]").fill("It names a town.")
+    river.locator("main form button[type=submit]").click()  # no reason chosen: asked for one, note kept
+    expect(river.locator(".error-summary")).to_be_visible()
+    expect(river.locator("textarea[name=note]")).to_have_value("It names a town.")
+    river.locator("input[value=identifying]").check()
+    river.locator("main form button[type=submit]").click()
     expect(river.locator(".flash-success")).to_be_visible()  # the flag was taken
     expect(river.locator(".flash-error")).to_have_count(0)
 
@@ -200,8 +206,12 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     _sign_in(staff, site, "robin")
     staff.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/comments")
     unkind = staff.locator("article.comment").filter(has_text="Something unkind")
-    unkind.locator("select").select_option("abusive")
     unkind.locator("input[type=text]").fill("Please discuss the text.")
+    unkind.locator("form.moderation button").click()  # no reason chosen: refused, the note kept
+    unkind = staff.locator("article.comment").filter(has_text="Something unkind")
+    expect(unkind.locator(".error-message")).to_be_visible()
+    expect(unkind.locator("input[type=text]")).to_have_value("Please discuss the text.")
+    unkind.locator("select").select_option("abusive")
     unkind.locator("form.moderation button").click()
     kind = staff.locator("article.comment").filter(has_text="Please always ask")
     kind.locator("a.button").first.click()
@@ -214,7 +224,7 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     expect(page.locator(".tombstone")).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("Something unkind")
     river.goto(site["base"] + "/feedback/mine")
-    expect(river.locator(".notice-warning")).to_be_visible()
+    expect(river.locator(".notice-warning")).to_contain_text("Please discuss the text.")
     expect(river.locator("main")).to_contain_text("Something unkind")
     # Withdrawing leaves a tombstone for everyone.
     page.goto(site["base"] + "/feedback/mine")

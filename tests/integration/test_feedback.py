@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from council.accounts.models import Role, User
 from council.db_types import utcnow
@@ -195,25 +195,47 @@ def test_author_only_comments_are_not_shown_to_other_advisors(app, people, revis
     assert "Private to authors" in robin.get(f"{path}/comments").get_data(as_text=True)
 
 
+def moderator(app, people, name="kai"):
+    people.make(name, Role.MODERATOR)
+    client = app.test_client()
+    sign_in(client, name)
+    return client
+
+
+def flag(client, comment_id, reason="abusive", note="", **expected):
+    """Flag through the flag page reached from the reading page (its form, its CSRF token)."""
+    return submit(client, f"/feedback/comments/{comment_id}/flag", {"reason": reason, "note": note}, **expected)
+
+
 def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people, revision_path):
-    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
-    people.make("kai", Role.MODERATOR)
-    kai = app.test_client()
-    sign_in(kai, "kai")
+    willow, river, sky = advisor(app, people, "willow"), advisor(app, people, "river"), advisor(app, people, "sky")
+    kai = moderator(app, people)
+    robin = app.test_client()
+    sign_in(robin, "robin")
     post(willow, revision_path, "Something hurtful")
     flush_mix(app)
     path, key = revision_path
     with app.app_context():
         comment_id = db.session.scalar(select(Comment.id))
-    # Two flags from one advisor count once.
-    for _ in range(2):
-        submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=f"{path}/sections/{key}")
+    reading = river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert f'href="/feedback/comments/{comment_id}/flag"' in reading, "the reading page leads to the flag form"
+    # Two flags from one advisor count once; each flag keeps its own reason and note.
+    flag(river, comment_id, "abusive", "It mocks people who <b>spoke up</b>.")
+    flag(river, comment_id, "off_topic", "Second thoughts")
+    flag(sky, comment_id, "identifying")
     flush_mix(app)
     with app.app_context():
-        assert db.session.scalar(select(Comment.flag_count)) == 1
-        assert len(db.session.scalars(select(CommentFlag)).all()) == 1
+        assert db.session.scalar(select(Comment.flag_count)) == 2
+        flags = db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all()
+        assert sorted(flags) == [("abusive", "It mocks people who <b>spoke up</b>."), ("identifying", "")]
     staff_page = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
-    assert "Something hurtful" in staff_page and "Flagged once" in staff_page
+    assert "Something hurtful" in staff_page and "Flagged 2 times" in staff_page
+    assert "Abusive or hurtful: 1 flag" in staff_page and "Could identify the writer: 1 flag" in staff_page
+    assert 'Abusive or hurtful – <bdi dir="auto">It mocks people who &lt;b&gt;spoke up&lt;/b&gt;.</bdi>' in staff_page
+    assert "Second thoughts" not in staff_page and "Not about this policy: " not in staff_page
+    author_page = robin.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
+    assert "Flagged 2 times" in author_page, "authors see that it was flagged"
+    assert "It mocks people" not in author_page and "1 flag<" not in author_page, "why is for moderators"
     submit(
         kai,
         f"/feedback/comments/{comment_id}/hide",
@@ -221,10 +243,17 @@ def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people
         form_url=f"{path}/comments",
     )
     reader = river.get(f"{path}/sections/{key}").get_data(as_text=True)
-    assert "Hidden by moderation: Abusive or hurtful – <bdi>Please be kind</bdi>" in reader
-    assert "Something hurtful" not in reader
+    assert "Hidden by a moderator – <bdi>Please be kind</bdi>" in reader
+    assert "Something hurtful" not in reader and "Abusive or hurtful" not in reader
     mine = willow.get("/feedback/mine").get_data(as_text=True)
-    assert "Something hurtful" in mine and "A moderator hid this comment: Abusive or hurtful" in mine
+    assert "Something hurtful" in mine and "Hidden by a moderator – <bdi>Please be kind</bdi>" in mine
+    assert "Abusive or hurtful" not in mine, "the writer never reads the moderator's reason"
+    edit_page = willow.get(f"/feedback/comments/{comment_id}/edit").get_data(as_text=True)
+    assert "Hidden by a moderator – <bdi>Please be kind</bdi>" in edit_page and "Abusive or hurtful" not in edit_page
+    for staff in (kai, robin):
+        assert "Hidden by moderation: Abusive or hurtful" in staff.get(f"{path}/comments").get_data(as_text=True)
+    answer_page = robin.get(f"/feedback/comments/{comment_id}/respond").get_data(as_text=True)
+    assert "Hidden by moderation: Abusive or hurtful – <bdi>Please be kind</bdi>" in answer_page
     submit(
         willow,
         f"/feedback/comments/{comment_id}/edit",
@@ -242,9 +271,101 @@ def test_moderation_hides_with_a_reason_and_the_writer_can_ask_again(app, people
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("comment.%"))).all()
         assert {e.action for e in events} == {"comment.hidden", "comment.restored"}
         assert all(e.subject_user_id is None for e in events)
+        # Shown again as a comment nobody has flagged: the old flags' reasons do not count towards new ones.
+        assert db.session.scalar(select(func.count()).select_from(CommentFlag)) == 0
+    flag(river, comment_id, "other", "Still unkind")
+    flush_mix(app)
+    again = kai.get(f"{path}/comments?moderation=flagged").get_data(as_text=True)
+    assert "Flagged once" in again and "Another reason: 1 flag" in again and "Abusive or hurtful: " not in again
     # Nothing is ever deleted by moderation.
     with app.app_context():
         assert db.session.scalar(select(Comment.body)) == "Something kinder"
+
+
+@pytest.mark.parametrize(
+    "locale, placeholder, problem",
+    [("en", "Choose a reason", "Please choose a reason."), ("es", "Elige un motivo", "Elige un motivo, por favor.")],
+)
+def test_hiding_needs_a_reason_chosen_each_time_and_a_refusal_keeps_the_note(
+    app, people, revision_path, locale, placeholder, problem
+):
+    willow, kai = advisor(app, people, "willow"), moderator(app, people)
+    post(willow, revision_path, "Hard words", language="es")
+    post(willow, revision_path, "Other words", language="en")
+    flush_mix(app)
+    path, _key = revision_path
+    headers = {"Accept-Language": locale}
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id).where(Comment.language == "es"))
+    listing = kai.get(f"{path}/comments", headers=headers).get_data(as_text=True)
+    assert f'<option selected value="">{placeholder}</option>' in listing, "no reason is chosen in advance"
+    refused = submit(
+        kai,
+        f"/feedback/comments/{comment_id}/hide?language=es",
+        {"reason": "", "note": "Bitte freundlich"},
+        form_url=f"{path}/comments?language=es",
+        expect=400,
+        refused=True,
+        headers=headers,
+    )
+    page = refused.get_data(as_text=True)
+    assert problem in page and f'id="reason-{comment_id}-error"' in page
+    assert page.count('value="Bitte freundlich"') == 1, "the note kept, in that comment's form only"
+    assert "Hard words" in page and "Other words" not in page, "the list as the moderator had filtered it"
+    with app.app_context():
+        assert db.session.scalar(select(Comment.state).where(Comment.id == comment_id)) == "visible"
+    submit(
+        kai, f"/feedback/comments/{comment_id}/hide", {"reason": "off_topic", "note": ""}, form_url=f"{path}/comments"
+    )
+    with app.app_context():
+        assert db.session.scalar(select(Comment.hidden_reason).where(Comment.id == comment_id)) == "off_topic"
+
+
+@pytest.mark.parametrize("locale, problem", [("en", "Please choose a reason."), ("fr", "Veuillez choisir un motif.")])
+def test_a_flag_needs_a_reason_chosen_each_time_and_a_refusal_keeps_the_note(
+    app, people, revision_path, locale, problem
+):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Something unkind")
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    headers = {"Accept-Language": locale}
+    form = river.get(f"/feedback/comments/{comment_id}/flag", headers=headers).get_data(as_text=True)
+    assert "Something unkind" in form, "the flagger sees what they are asking about"
+    assert form.count('type="radio"') == 5 and "checked" not in form, "no reason is chosen in advance"
+    refused = flag(river, comment_id, "", "Mocks survivors", expect=400, refused=True, headers=headers)
+    page = refused.get_data(as_text=True)
+    assert problem in page and "Mocks survivors</textarea>" in page
+    too_long = flag(river, comment_id, "abusive", "x" * 301, expect=400, refused=True)
+    assert "under 300 characters" in too_long.get_data(as_text=True)
+    assert waiting_actions(app) == 0, "nothing was sent"
+    flag(river, comment_id, "abusive", "Mocks survivors", headers=headers)
+    assert waiting_actions(app) == 1
+
+
+def test_a_comment_only_for_authors_cannot_be_flagged_nor_read_through_the_flag_page(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "For the authors only", consent="author_only")
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    assert river.get(f"/feedback/comments/{comment_id}/flag").status_code == 404
+    assert river.get(f"/feedback/comments/{uuid.uuid4()}/flag").status_code == 404
+
+
+def test_withdrawing_a_flagged_comment_empties_the_notes_that_could_quote_it(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Words to take back")
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    flag(river, comment_id, "abusive", "It says: Words to take back")
+    flush_mix(app)
+    submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all() == [("abusive", "")]
 
 
 def test_authors_answer_with_a_signed_disposition_and_advisors_see_it(app, people, revision_path):

@@ -315,6 +315,14 @@ def _insert_at(revision: str, connection, ids: dict, now) -> None:
             tag=participation_tag(ids["keys"]["amani"], "comment", comment_id),
             submission="submitted-before-the-upgrade",
         )
+        # A flag from before flags carried a reason (0016 adds it).
+        _sql(
+            connection,
+            "INSERT INTO comment_flags (id, comment_id, flag_tag) VALUES (:id, :comment, :tag)",
+            id=uuid.uuid4(),
+            comment=comment_id,
+            tag=participation_tag(ids["keys"]["sam"], "flag", comment_id),
+        )
         _sql(
             connection,
             "INSERT INTO responses (id, comment_id, author_id, disposition, body, responded_at) "
@@ -368,6 +376,10 @@ def test_an_old_database_keeps_its_data_through_every_migration_and_the_app_read
             now - timedelta(days=2),
             now + timedelta(days=5),
         ), "the review window was carried over"
+        from council.feedback.models import CommentFlag
+
+        flags = db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all()
+        assert flags == [("other", "")], "a flag sent before reasons were asked claims none"
         db.session.remove()
 
     advisor = app.test_client()

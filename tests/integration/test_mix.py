@@ -475,8 +475,7 @@ def _written_comment(app, people, council):
 
 
 def _flag(client, council, comment_id):
-    path, key = council
-    response = submit(client, f"/feedback/comments/{comment_id}/flag", {}, form_url=f"{path}/sections/{key}")
+    response = submit(client, f"/feedback/comments/{comment_id}/flag", {"reason": "off_topic", "note": ""})
     assert response.status_code == 303
     return client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -557,6 +556,48 @@ def test_a_flag_on_a_comment_hidden_before_the_flush_is_dropped(app, people, cou
     result = flush_mix(app)
     assert ("comment.flag" not in result.kinds, result.dropped) == (True, 1)
     assert _flags(app) == (0, 0)
+
+
+def test_a_flags_reason_and_note_travel_sealed_and_are_written_with_it_at_the_flush(app, people, council):
+    from council.feedback.models import CommentFlag
+
+    comment_id = _written_comment(app, people, council)
+    river = advisor(app, people, "river")
+    submit(river, f"/feedback/comments/{comment_id}/flag", {"reason": "identifying", "note": "Names a town"})
+    [sealed] = envelopes(app)
+    assert b"identifying" not in sealed and b"Names a town" not in sealed, "sealed, not in clear"
+    with app.app_context():
+        kind, payload = mix._open(key_store().keys(), sealed)
+    assert (kind, payload["reason"], payload["note"]) == ("comment.flag", "identifying", "Names a town")
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all() == [
+            ("identifying", "Names a town")
+        ]
+
+
+def test_a_flag_sealed_before_flags_had_reasons_is_written_as_another_reason(app, people, council):
+    """An envelope waiting across the upgrade holds no reason: it is applied, claiming no reason for it."""
+    from council.feedback import service as feedback
+    from council.feedback.models import CommentFlag
+
+    comment_id = _written_comment(app, people, council)
+    tag = b"u" * 32
+    with app.app_context():
+        mix.submit(
+            db.session, feedback.FLAG, {"comment_id": str(comment_id), "flag_tag": tag.hex()}, participation_key=tag
+        )
+        mix.submit(
+            db.session,
+            feedback.FLAG,
+            {"comment_id": str(comment_id), "flag_tag": (b"v" * 32).hex(), "reason": "not-a-reason"},
+            participation_key=tag,
+        )
+        db.session.commit()
+    result = flush_mix(app)
+    assert (result.applied, result.dropped) == (1, 1), "a reason no version knows is dropped, not guessed"
+    with app.app_context():
+        assert db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all() == [("other", "")]
 
 
 # --- Withdrawing all, before leaving ----------------------------------------------------------

@@ -15,7 +15,7 @@ from council.compensation.models import PayeeProfile, PaymentPreference, Stipend
 from council.digest.models import DigestSubscription
 from council.extensions import db
 from council.feedback import service as feedback
-from council.feedback.models import Comment, Disposition
+from council.feedback.models import Comment, Disposition, HideReason
 from council.own_data import service as own_data
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
@@ -229,6 +229,22 @@ def test_hostile_text_is_escaped_in_the_file(app, people, council):
     assert not re.search(r"href=\"?javascript", html)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;svg onload=" in html
+
+
+def test_a_hidden_comment_in_the_file_says_a_moderator_hid_it_never_why(app, people, council):
+    willow = advisor(app, people, "willow")
+    people.make("kai", Role.MODERATOR)
+    post_comment(willow, council, "Words a moderator hid.")
+    with app.app_context():
+        comment = db.session.scalar(select(Comment))
+        feedback.hide(db.session, _user("kai"), comment, HideReason.ABUSIVE, "Please discuss the text.")
+        db.session.commit()
+    html = download(willow).get_data(as_text=True)
+    assert "Hidden by a moderator – <bdi>Please discuss the text.</bdi>" in html
+    assert "Abusive or hurtful" not in html
+    [written] = json.loads(download(willow, kind="json").get_data(as_text=True))["comments"]
+    assert (written["state"], written["hidden_note"]) == ("hidden", "Please discuss the text.")
+    assert "abusive" not in json.dumps(written), "the moderator's reason is for staff"
 
 
 # --- Withdrawing all -------------------------------------------------------------

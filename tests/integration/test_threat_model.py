@@ -254,7 +254,7 @@ def test_staff_see_who_voted_but_no_staff_page_names_the_writer_of_a_comment_or_
     comment_id = _post_comment(willow, council, "Intake should never be rushed.")
     _post_comment(river, council, "Only the authors should read this.", consent="author_only")
     assert _vote(willow, council.poll, {"choice": "disagree"}).status_code == 303
-    submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
+    submit(river, f"/feedback/comments/{comment_id}/flag", {"reason": "abusive"}, form_url=council.section)
     flush_mix(app)
     author, moderator, coordinator = _client(app, "robin"), _client(app, "mo"), _client(app, "sam")
     staff_pages = {
@@ -384,7 +384,7 @@ def test_an_advisors_participation_writes_no_audit_event(app, council):
         f"/feedback/comments/{comment_id}/edit",
         {"body": "Better words.", "language": "en", "quote_consent": "paraphrase"},
     )
-    submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
+    submit(river, f"/feedback/comments/{comment_id}/flag", {"reason": "abusive"}, form_url=council.section)
     _vote(willow, council.poll, {"choice": "agree"})
     _vote(willow, council.poll, {"choice": "abstain"})
     submit(willow, council.path + "/review-done", {}, form_url=council.path)
@@ -481,7 +481,7 @@ def test_every_advisor_page_is_uncached_has_the_quick_exit_and_a_neutral_title(a
 def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writers_key(app, council):
     willow, river = _client(app, "willow"), _client(app, "river")
     comment_id = _post_comment(willow, council, "Only what the page lists.")
-    submit(river, f"/feedback/comments/{comment_id}/flag", {}, form_url=council.section)
+    submit(river, f"/feedback/comments/{comment_id}/flag", {"reason": "abusive"}, form_url=council.section)
     flush_mix(app)
     with app.app_context():
         schema = inspect(db.engine)
@@ -507,7 +507,14 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
         assert schema.get_pk_constraint("comments")["constrained_columns"] == ["id"]
         assert "DATE" in str(columns["created_on"]["type"]).upper()
         assert not re.search("TIME", str(columns["created_on"]["type"]).upper()), "the day, no time of day"
-        assert {c["name"] for c in schema.get_columns("comment_flags")} == {"id", "comment_id", "flag_tag"}
+        # The flagger's reason and note, and nothing that says who sent them or when.
+        assert {c["name"] for c in schema.get_columns("comment_flags")} == {
+            "id",
+            "comment_id",
+            "flag_tag",
+            "reason",
+            "note",
+        }
         comment = db.session.get(Comment, comment_id)
         assert comment.id.version == 4, "a random id, no sequence"
         raw_day = db.session.execute(text("SELECT created_on FROM comments")).scalar()
