@@ -1,7 +1,10 @@
 """Polls: one ballot per advisor whatever the timing, results only when safe, tags erased at close."""
 
+import hashlib
+import hmac
 import os
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -534,3 +537,71 @@ def test_a_page_view_finds_a_poll_due_only_at_its_opening_or_closing(app, settin
     opens_at = db.session.scalar(select(Poll.opens_at).where(Poll.id == later.id))
     assert not voting.any_poll_due(db.session, opens_at - timedelta(microseconds=1))
     assert voting.any_poll_due(db.session, opens_at)
+
+
+def test_a_ballot_tag_is_the_documented_hmac_of_the_poll_and_differs_per_poll():
+    """Tags of ballots cast before an upgrade must still be found after it (to change a vote, or refuse a
+    second), so the derivation is fixed: HMAC-SHA256(key, "ballot:" + poll id)."""
+    key = bytes(range(32))
+    poll_id, other_poll_id = uuid.UUID(int=1), uuid.UUID(int=2)
+    expected = hmac.new(key, f"ballot:{poll_id}".encode(), hashlib.sha256).digest()
+    assert voting.ballot_tag(key, poll_id) == expected
+    assert voting.ballot_tag(key, other_poll_id) != expected
+
+
+def test_having_voted_in_one_poll_says_nothing_of_another(app, setting):
+    first, second = _poll(setting), _poll(setting)
+    willow = _user("advisor1")
+    voting.vote(db.session, willow, _key(willow), first, "agree")
+    db.session.commit()
+    assert voting.has_voted(db.session, willow, first)
+    assert not voting.has_voted(db.session, willow, second)
+    assert voting.my_choice(db.session, None, first) is None
+
+
+def test_a_poll_must_close_after_it_opens_and_in_the_future(app, setting):
+    now = utcnow()
+    for opens_at, closes_at in ((now - timedelta(days=3), now - timedelta(days=1)), (now + timedelta(days=1),) * 2):
+        with pytest.raises(voting.PollInvalid) as problem:
+            voting.create_poll(
+                db.session,
+                setting["author"],
+                setting["revision"],
+                question="Q",
+                explanation="",
+                kind=PollKind.CONSENT,
+                opens_at=opens_at,
+                closes_at=closes_at,
+            )
+        assert problem.value.reason == "times"
+
+
+def test_the_roll_is_the_active_advisors_and_a_poll_not_yet_open_has_none(app, setting):
+    retired = _user("advisor8")
+    retired.active = False
+    db.session.commit()
+    assert retired.id not in voting.eligible_voters(db.session)
+    assert len(voting.eligible_voters(db.session)) == len(ADVISORS) - 1
+    now = utcnow()
+    scheduled = voting.create_poll(
+        db.session,
+        setting["author"],
+        setting["revision"],
+        question="Later?",
+        explanation="",
+        kind=PollKind.CONSENT,
+        opens_at=now + timedelta(days=1),
+        closes_at=now + timedelta(days=2),
+    )
+    db.session.commit()
+    assert voting.turnout(db.session, scheduled) == voting.Turnout(voted=0, eligible=0)
+
+
+def test_an_answer_nobody_chose_shows_zero_percent(app, setting):
+    poll = _poll(setting)
+    for name, choice in zip(ADVISORS[:4], ("agree", "agree", "agree", "disagree"), strict=True):
+        voting.vote(db.session, _user(name), _key(_user(name)), poll, choice)
+    voting.close(db.session, poll)
+    db.session.commit()
+    shares = {value: share for value, _, share in voting.results(db.session, poll).counts}
+    assert shares == {"agree": 75.0, "disagree": 25.0, "abstain": 0.0, "block": 0.0}
