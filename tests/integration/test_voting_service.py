@@ -605,3 +605,55 @@ def test_an_answer_nobody_chose_shows_zero_percent(app, setting):
     db.session.commit()
     shares = {value: share for value, _, share in voting.results(db.session, poll).counts}
     assert shares == {"agree": 75.0, "disagree": 25.0, "abstain": 0.0, "block": 0.0}
+
+
+def _create(setting, kind=PollKind.CONSENT, **extra):
+    now = utcnow()
+    given = {"explanation": "", "opens_at": now + timedelta(days=1), "closes_at": now + timedelta(days=2)} | extra
+    return voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", kind=kind, **given)
+
+
+@pytest.mark.parametrize(
+    "score_min, score_max, allowed",
+    [(1, 5, True), (5, 20, True), (0, 20, True), (0, 21, False), (3, 3, False), (None, 5, False), (1, None, False)],
+)
+def test_a_score_poll_needs_a_range_of_one_to_twenty_steps(app, setting, score_min, score_max, allowed):
+    if allowed:
+        poll = _create(setting, PollKind.SCORE, score_min=score_min, score_max=score_max)
+        db.session.commit()
+        assert (poll.score_min, poll.score_max) == (score_min, score_max)
+        return
+    with pytest.raises(voting.PollInvalid) as problem:
+        _create(setting, PollKind.SCORE, score_min=score_min, score_max=score_max)
+    assert problem.value.reason == "range"
+
+
+def test_a_new_poll_keeps_what_its_kind_uses_and_nothing_else(app, setting):
+    consent = _create(
+        setting,
+        explanation="  Why we ask.  ",
+        options=["Yes", "No"],
+        score_min=1,
+        score_max=5,
+        min_ballots=4,
+        min_unanimous=7,
+    )
+    choice = _create(setting, PollKind.CHOICE, options=["A" * 250, "  ", "B"])
+    db.session.commit()
+    db.session.expire_all()
+    assert (consent.explanation, consent.options) == ("Why we ask.", [])
+    assert (consent.score_min, consent.score_max) == (None, None)
+    assert (consent.min_ballots, consent.min_unanimous, consent.state) == (4, 7, PollState.SCHEDULED)
+    assert [option.label for option in choice.options] == ["A" * 200, "B"]
+
+
+def test_a_poll_opens_at_its_opening_instant_with_a_roll_of_who_has_not_voted(app, setting):
+    poll = _create(setting)
+    db.session.commit()
+    opens_at = db.session.scalar(select(Poll.opens_at).where(Poll.id == poll.id))
+    assert voting.open_due_polls(db.session, opens_at - timedelta(microseconds=1)) == 0
+    assert voting.open_due_polls(db.session, opens_at) == 1
+    db.session.commit()
+    assert db.session.scalars(select(VoterRoll.voted).where(VoterRoll.poll_id == poll.id)).all() == [False] * len(
+        ADVISORS
+    )
