@@ -182,10 +182,10 @@ def close(dbs: Session, poll: Poll) -> None:
     poll.state = PollState.CLOSED
 
 
-def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
+def _rewrite_in_random_order(dbs: Session, poll: Poll) -> None:
     """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
     if dbs.get_bind().dialect.name != "postgresql":
-        return 0
+        return
     # Declarative types __table__ as any FromClause; a model declared with columns has a Table.
     table = cast(Table, Ballot.__table__)
     dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
@@ -196,7 +196,6 @@ def _rewrite_in_random_order(dbs: Session, poll: Poll) -> int:
     dbs.execute(delete(table).where(table.c.poll_id == poll.id))
     if rows:  # many rows per statement, in the order given: the physical order is the random key's
         dbs.execute(insert(table), rows)
-    return len(rows)
 
 
 # --- Voting ------------------------------------------------------------------
