@@ -51,6 +51,12 @@ def _poll(setting, kind=PollKind.CONSENT, closes_at=None, **extra):
     return poll
 
 
+def _create(setting, kind=PollKind.CONSENT, **extra):
+    now = utcnow()
+    given = {"explanation": "", "opens_at": now + timedelta(days=1), "closes_at": now + timedelta(days=2)} | extra
+    return voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", kind=kind, **given)
+
+
 def _user(name):
     return db.session.scalar(select(User).where(User.login_key == name))
 
@@ -523,16 +529,7 @@ def test_a_page_view_finds_a_poll_due_only_at_its_opening_or_closing(app, settin
     voting.close(db.session, poll)
     db.session.commit()
     assert not voting.any_poll_due(db.session, closes_at + timedelta(days=30)), "a closed poll is never due"
-    later = voting.create_poll(
-        db.session,
-        setting["author"],
-        setting["revision"],
-        question="Later?",
-        explanation="",
-        kind=PollKind.CONSENT,
-        opens_at=now + timedelta(days=2),
-        closes_at=now + timedelta(days=3),
-    )
+    later = _create(setting, opens_at=now + timedelta(days=2), closes_at=now + timedelta(days=3))
     db.session.commit()
     opens_at = db.session.scalar(select(Poll.opens_at).where(Poll.id == later.id))
     assert not voting.any_poll_due(db.session, opens_at - timedelta(microseconds=1))
@@ -563,16 +560,7 @@ def test_a_poll_must_close_after_it_opens_and_in_the_future(app, setting):
     now = utcnow()
     for opens_at, closes_at in ((now - timedelta(days=3), now - timedelta(days=1)), (now + timedelta(days=1),) * 2):
         with pytest.raises(voting.PollInvalid) as problem:
-            voting.create_poll(
-                db.session,
-                setting["author"],
-                setting["revision"],
-                question="Q",
-                explanation="",
-                kind=PollKind.CONSENT,
-                opens_at=opens_at,
-                closes_at=closes_at,
-            )
+            _create(setting, opens_at=opens_at, closes_at=closes_at)
         assert problem.value.reason == "times"
 
 
@@ -582,17 +570,7 @@ def test_the_roll_is_the_active_advisors_and_a_poll_not_yet_open_has_none(app, s
     db.session.commit()
     assert retired.id not in voting.eligible_voters(db.session)
     assert len(voting.eligible_voters(db.session)) == len(ADVISORS) - 1
-    now = utcnow()
-    scheduled = voting.create_poll(
-        db.session,
-        setting["author"],
-        setting["revision"],
-        question="Later?",
-        explanation="",
-        kind=PollKind.CONSENT,
-        opens_at=now + timedelta(days=1),
-        closes_at=now + timedelta(days=2),
-    )
+    scheduled = _create(setting)
     db.session.commit()
     assert voting.turnout(db.session, scheduled) == voting.Turnout(voted=0, eligible=0)
 
@@ -605,12 +583,6 @@ def test_an_answer_nobody_chose_shows_zero_percent(app, setting):
     db.session.commit()
     shares = {value: share for value, _, share in voting.results(db.session, poll).counts}
     assert shares == {"agree": 75.0, "disagree": 25.0, "abstain": 0.0, "block": 0.0}
-
-
-def _create(setting, kind=PollKind.CONSENT, **extra):
-    now = utcnow()
-    given = {"explanation": "", "opens_at": now + timedelta(days=1), "closes_at": now + timedelta(days=2)} | extra
-    return voting.create_poll(db.session, setting["author"], setting["revision"], question="Q", kind=kind, **given)
 
 
 @pytest.mark.parametrize(
