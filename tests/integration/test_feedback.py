@@ -1,5 +1,7 @@
 """Anonymous comments: writing, one's own, moderation, answers, and posting after the session ended."""
 
+import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -602,3 +604,13 @@ def test_nobody_can_change_a_comment_that_is_not_theirs(app, people, revision_pa
             QuoteConsent.PARAPHRASE,
         )
     assert "own words" in willow.get("/feedback/mine").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("derive, purpose", [(feedback.owner_tag, "comment"), (feedback.flag_tag, "flag")])
+def test_a_comments_tags_are_the_documented_hmacs_and_differ_per_comment(derive, purpose):
+    """Tags written before an upgrade must still be found after it (to edit or withdraw one's comment, or to
+    refuse a second flag), so each derivation is fixed: HMAC-SHA256(key, purpose + ":" + comment id)."""
+    key = bytes(range(32))
+    comment_id, other_id = uuid.UUID(int=1), uuid.UUID(int=2)
+    assert derive(key, comment_id) == hmac.new(key, f"{purpose}:{comment_id}".encode(), hashlib.sha256).digest()
+    assert derive(key, other_id) != derive(key, comment_id)
