@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from council.accounts.models import Role, User
+from council.audit.models import AuditEvent
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
-from council.feedback.models import Comment, CommentFlag, QuoteConsent
+from council.feedback.models import Comment, CommentFlag, CommentState, Disposition, HideReason, QuoteConsent, Response
 from council.policies import service as policies
 from council.policies.models import ReviewWindow
 from council.security import PASSWORD as KEY_PURPOSE
@@ -614,3 +615,32 @@ def test_a_comments_tags_are_the_documented_hmacs_and_differ_per_comment(derive,
     comment_id, other_id = uuid.UUID(int=1), uuid.UUID(int=2)
     assert derive(key, comment_id) == hmac.new(key, f"{purpose}:{comment_id}".encode(), hashlib.sha256).digest()
     assert derive(key, other_id) != derive(key, comment_id)
+
+
+def test_hiding_restoring_and_answering_again_are_recorded_whole(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "A thought to hide.")
+    flush_mix(app)
+    mo, kim = people.make("mo", Role.MODERATOR), people.make("kim", Role.AUTHOR)
+    with app.app_context():
+        moderator, robin = db.session.get(User, mo), db.session.scalar(select(User).where(User.login_key == "robin"))
+        comment = db.session.scalar(select(Comment))
+        feedback.hide(db.session, moderator, comment, HideReason.OFF_TOPIC, "  n" * 300)
+        db.session.commit()
+        assert len(comment.hidden_note) == 500
+        feedback.restore(db.session, moderator, comment)
+        db.session.commit()
+        assert (comment.state, comment.hidden_reason, comment.hidden_note) == (CommentState.VISIBLE, None, "")
+        assert comment.review_requested is False
+        events = db.session.execute(select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.detail)).all()
+        assert sorted(events) == [("comment.hidden", mo, "off_topic"), ("comment.restored", mo, "")]
+        feedback.respond(db.session, robin, comment, Disposition.NEEDS_DISCUSSION, "We will talk.")
+        db.session.commit()
+        first_answered_at = comment.response.responded_at
+        feedback.respond(db.session, db.session.get(User, kim), comment, Disposition.ADOPTED, "Done.")
+        db.session.commit()
+        db.session.expire_all()
+        answer = db.session.get(Comment, comment.id).response
+        assert (answer.author_id, answer.disposition, answer.body) == (kim, Disposition.ADOPTED, "Done.")
+        assert answer.responded_at >= first_answered_at
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 1
