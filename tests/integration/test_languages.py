@@ -30,6 +30,7 @@ from council.accounts.sessions import state_cookie_name
 from council.db_types import utcnow
 from council.demo import load_demo
 from council.extensions import db
+from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.i18n import language_cookie_name
 from council.policies.models import Revision, RevisionStatus
 from council.voting.models import Poll
@@ -128,7 +129,14 @@ def _pages_behind_forms(client, login: str | None) -> list[str]:
         assert lost.status_code == 400
         return ["/register/not-a-real-token"]
     if login == "advisor1":
-        return [revision.rsplit("/revisions/", 1)[0] + "/compare?old=1&new=2"]
+        # Flagging a comment: linked from every comment others read, so the walk may spend its pages first.
+        with client.application.app_context():
+            shared = db.session.scalar(
+                select(Comment.id)
+                .where(Comment.state == CommentState.VISIBLE, Comment.quote_consent != QuoteConsent.AUTHOR_ONLY)
+                .limit(1)
+            )
+        return [revision.rsplit("/revisions/", 1)[0] + "/compare?old=1&new=2", f"/feedback/comments/{shared}/flag"]
     if login == "coordinator":
         sent = submit(client, "/admin/invitations", {"role": "advisor", "label": ""}, expect=200)
         link = re.search(r"https?://[^/]+(/register/[^\s<\"]+)", sent.get_data(as_text=True))
