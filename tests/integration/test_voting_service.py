@@ -405,13 +405,16 @@ def test_a_reason_left_in_the_form_is_not_posted_with_another_choice(app, settin
     assert voting.block_reasons(db.session, poll) == []
 
 
-def test_a_vote_counts_in_its_own_poll_when_several_are_open(app, setting):
+@pytest.mark.parametrize("through_the_mix", [False, True], ids=["at-the-click", "through-the-mix"])
+def test_a_vote_counts_in_its_own_poll_when_several_are_open(app, setting, through_the_mix):
     first, second = _poll(setting), _poll(setting)
     willow = _user("advisor1")
     voting.vote(db.session, willow, _key(willow), first, "agree")
     db.session.commit()
-    voting.vote(db.session, willow, _key(willow), second, "disagree")
+    (voting.send_vote if through_the_mix else voting.vote)(db.session, willow, _key(willow), second, "disagree")
     db.session.commit()
+    flush_mix(app)
+    db.session.expire_all()
     assert voting.my_choice(db.session, _key(willow), first) == "agree"
     assert voting.my_choice(db.session, _key(willow), second) == "disagree"
     assert voting.turnout(db.session, first).voted == 1 == voting.turnout(db.session, second).voted
@@ -472,19 +475,6 @@ def test_a_block_sent_through_the_mix_posts_its_reason_as_the_voters_own_comment
     assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
     assert feedback.my_comment_ids(db.session, _key(willow)) == [reason.id]
     assert feedback.my_comment_ids(db.session, _key(river)) == []
-
-
-def test_a_vote_sent_in_one_poll_counts_there_when_another_was_voted_in(app, setting):
-    first, second = _poll(setting), _poll(setting)
-    willow = _user("advisor1")
-    voting.vote(db.session, willow, _key(willow), first, "agree")
-    db.session.commit()
-    voting.send_vote(db.session, willow, _key(willow), second, "disagree")
-    db.session.commit()
-    flush_mix(app)
-    db.session.expire_all()
-    assert voting.my_choice(db.session, _key(willow), second) == "disagree"
-    assert voting.my_choice(db.session, _key(willow), first) == "agree"
 
 
 def test_sending_a_vote_at_the_closing_instant_is_too_late(app, setting, monkeypatch):
