@@ -421,7 +421,10 @@ def flag_reasons(dbs: Session, comments: list[Comment]) -> dict[uuid.UUID, FlagR
 
 
 def _known_reason(value: str) -> HideReason | None:
-    return HideReason(value) if value in {reason.value for reason in HideReason} else None
+    try:
+        return HideReason(value)
+    except ValueError:
+        return None
 
 
 def shown_to_other_advisors(comment: Comment) -> bool:
