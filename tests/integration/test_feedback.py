@@ -644,3 +644,230 @@ def test_hiding_restoring_and_answering_again_are_recorded_whole(app, people, re
         assert (answer.author_id, answer.disposition, answer.body) == (kim, Disposition.ADOPTED, "Done.")
         assert answer.responded_at >= first_answered_at
         assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def _key_of(login_name):
+    user = db.session.scalar(select(User).where(User.login_key == login_name))
+    return unwrap_key(user.key_wrapped_by_password, PASSWORD, purpose=KEY_PURPOSE, user_id=user.id)
+
+
+def _as_writer_sees(comment):
+    return (
+        comment.body,
+        comment.language,
+        comment.quote_consent,
+        comment.state,
+        comment.edited,
+        comment.review_requested,
+        comment.hidden_reason,
+        comment.hidden_note,
+    )
+
+
+def test_the_writer_sees_their_written_comment_with_each_waiting_change_laid_over_it(app, people, revision_path):
+    """Between sending a change and the flush, the writer's own pages show the comment as it will be: each
+    field from the waiting change where it says so, from the written comment where it does not."""
+    willow = advisor(app, people, "willow")
+    path, key = revision_path
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    question_id = re.search(r'<option value="([0-9a-f-]{36})">Is this clear\?</option>', page).group(1)
+    post(willow, revision_path, "Words to look at again.", question=question_id)
+    flush_mix(app)
+    moderator_id, author_id = people.make("mo", Role.MODERATOR), people.make("kim", Role.AUTHOR)
+    with app.app_context():
+        comment = db.session.scalar(select(Comment))
+        feedback.hide(db.session, db.session.get(User, moderator_id), comment, HideReason.OFF_TOPIC, "Too far off.")
+        answer = feedback.respond(
+            db.session, db.session.get(User, author_id), comment, Disposition.NEEDS_DISCUSSION, "Seen."
+        )
+        db.session.commit()
+        comment_id, answer_id, written_on = comment.id, answer.id, comment.created_on
+        willow_key = _key_of("willow")
+
+        feedback.send_change(db.session, willow_key, comment, another_look=True)
+        db.session.commit()
+        shown = feedback.find_mine(db.session, willow_key, comment_id)
+        assert isinstance(shown, feedback.ShownComment)
+        assert (shown.id, shown.revision, shown.section_key, shown.created_on) == (
+            comment_id,
+            comment.revision,
+            key,
+            written_on,
+        )
+        assert str(shown.question_id) == question_id and shown.question.id == comment.question_id
+        assert shown.response is not None and shown.response.id == answer_id
+        assert _as_writer_sees(shown) == (
+            "Words to look at again.",
+            "en",
+            QuoteConsent.PARAPHRASE,
+            CommentState.HIDDEN,
+            False,
+            True,
+            "off_topic",
+            "Too far off.",
+        )
+
+        feedback.send_change(
+            db.session,
+            willow_key,
+            shown,
+            body="Kinder words.",
+            quote_consent=QuoteConsent.VERBATIM,
+            language="es",
+            limit=100,
+        )
+        db.session.commit()
+        shown = feedback.find_mine(db.session, willow_key, comment_id)
+        assert _as_writer_sees(shown) == (
+            "Kinder words.",
+            "es",
+            QuoteConsent.VERBATIM,
+            CommentState.HIDDEN,
+            True,
+            True,
+            "off_topic",
+            "Too far off.",
+        )
+        assert _as_writer_sees(db.session.get(Comment, comment_id))[:3] == (
+            "Words to look at again.",
+            "en",
+            QuoteConsent.PARAPHRASE,
+        ), "the written comment waits for the flush"
+
+        feedback.send_change(db.session, willow_key, shown, withdraw=True)
+        db.session.commit()
+        shown = feedback.find_mine(db.session, willow_key, comment_id)
+        assert (shown.body, shown.state) == ("", CommentState.WITHDRAWN)
+        assert feedback.find_mine(db.session, None, comment_id) is None
+        assert feedback.find_mine(db.session, _key_of("mo"), comment_id) is None
+
+
+def test_each_staff_filter_keeps_exactly_the_comments_it_names_in_section_order(app, people, revision_path):
+    moderator_id, author_id = people.make("mo", Role.MODERATOR), people.make("kim", Role.AUTHOR)
+    path, _ = revision_path
+    with app.app_context():
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        opening, consent = revision.sections[0].key, revision.sections[1].key
+        question = revision.questions[0]
+
+        def write(name, section_key, language="en", quote=QuoteConsent.VERBATIM, question_id=None):
+            draft = feedback.Draft(section_key, question_id, name, language, quote, f"submission-{name}")
+            tag = secrets.token_bytes(32)
+            return feedback.insert_comment(
+                db.session, revision, draft, comment_id=uuid.uuid4(), tag=tag, created_on=utcnow().date()
+            )
+
+        plain = write("plain", consent)
+        french = write("french", consent, language="fr")
+        private = write("private", opening, quote=QuoteConsent.AUTHOR_ONLY)
+        answer = write("answer", consent, question_id=question.id)
+        hidden, withdrawn, flagged = write("hidden", consent), write("withdrawn", opening), write("flagged", opening)
+        db.session.flush()
+        feedback.hide(db.session, db.session.get(User, moderator_id), hidden, HideReason.OFF_TOPIC, "")
+        feedback.flag(db.session, secrets.token_bytes(32), flagged, HideReason.ABUSIVE)
+        feedback.flag(db.session, secrets.token_bytes(32), hidden, HideReason.ABUSIVE)
+        feedback.respond(db.session, db.session.get(User, author_id), plain, Disposition.ADOPTED, "Done.")
+        withdrawn.state, withdrawn.body = CommentState.WITHDRAWN, ""
+        db.session.commit()
+
+        def shown(**filters):
+            found, total = feedback.comments_for_staff(db.session, revision, feedback.CommentFilter(**filters))
+            assert total == len(found)
+            return {c.body or "(withdrawn)" for c in found}
+
+        everything = {"plain", "french", "private", "answer", "hidden", "(withdrawn)", "flagged"}
+        assert shown() == everything
+        assert shown(language="fr") == {"french"}
+        assert shown(consent="author_only") == {"private"}
+        assert shown(moderation="flagged") == {"flagged"}, "a hidden comment's flags were dealt with"
+        assert shown(moderation="hidden") == {"hidden"}
+        assert shown(moderation="withdrawn") == {"(withdrawn)"}
+        assert shown(moderation="visible") == everything - {"hidden", "(withdrawn)"}
+        assert shown(question=str(question.id)) == {"answer"}
+        assert shown(response="answered") == {"plain"}
+        assert shown(response="unanswered") == everything - {"plain"}
+        assert shown(language="en", response="unanswered", moderation="visible") == {"private", "answer", "flagged"}
+
+        in_order, total = feedback.comments_for_staff(db.session, revision, feedback.CommentFilter(), per_page=3)
+        assert total == 7
+        ordered = sorted([private, withdrawn, flagged], key=lambda c: c.id) + sorted(
+            [plain, french, answer, hidden], key=lambda c: c.id
+        )
+        assert [c.id for c in in_order] == [c.id for c in ordered[:3]], "by section, then by the random id"
+        last, _ = feedback.comments_for_staff(db.session, revision, feedback.CommentFilter(), page=3, per_page=3)
+        assert [c.id for c in last] == [ordered[6].id]
+        assert feedback.comments_for_staff(db.session, revision, feedback.CommentFilter(), page=4, per_page=3) == (
+            [],
+            0,
+        )
+
+
+def test_changes_to_a_written_comment_wait_as_one_merged_envelope_and_a_withdrawal_keeps_none_of_them(
+    app, people, revision_path
+):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "First words.", consent="paraphrase")
+    flush_mix(app)
+    with app.app_context():
+        comment_id, key = db.session.scalar(select(Comment.id)), _key_of("willow")
+
+        def change(**edits):
+            feedback.send_change(db.session, key, db.session.get(Comment, comment_id), limit=100, **edits)
+            db.session.commit()
+
+        change(quote_consent=QuoteConsent.VERBATIM)
+        change(body="Second words.")
+        change(language="fr")
+    assert waiting_actions(app) == 1, "each change replaced the one before, merged"
+    flush_mix(app)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.body, comment.quote_consent, comment.language, comment.edited) == (
+            "Second words.",
+            QuoteConsent.VERBATIM,
+            "fr",
+            True,
+        )
+        with pytest.raises(feedback.FeedbackError):
+            change(another_look=True)  # only a hidden comment can be looked at again
+        change(body="Third words, never written.")
+        change(withdraw=True)
+    assert waiting_actions(app) == 1
+    flush_mix(app)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.state, comment.body) == (CommentState.WITHDRAWN, "")
+        with pytest.raises(feedback.ReviewClosed):
+            change(body="Back again.")
+        with pytest.raises(feedback.NotYours):
+            feedback.send_change(db.session, key, None, body="Nothing there.", limit=100)
+
+
+def test_a_comment_still_waiting_is_edited_in_its_own_envelope(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "Sent in a hurry.", consent="paraphrase")
+    with app.app_context():
+        key = _key_of("willow")
+        (comment_id,) = feedback.my_pending(db.session, key).posts
+        waiting = feedback.find_mine(db.session, key, comment_id)
+        assert (waiting.envelope_id, waiting.body, waiting.state) == (
+            feedback.my_pending(db.session, key).posts[comment_id].id,
+            "Sent in a hurry.",
+            CommentState.VISIBLE,
+        )
+        feedback.send_change(
+            db.session, key, waiting, body="  Said with care. ", quote_consent=QuoteConsent.VERBATIM, limit=100
+        )
+        db.session.commit()
+        assert feedback.find_mine(db.session, key, comment_id).body == "Said with care."
+    assert waiting_actions(app) == 1
+    flush_mix(app)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.body, comment.quote_consent, comment.language, comment.edited) == (
+            "Said with care.",
+            QuoteConsent.VERBATIM,
+            "en",
+            False,
+        ), "a comment edited before it was written was never shown otherwise"
+        assert feedback.owns(comment, key)
