@@ -336,3 +336,258 @@ def _run_and_check(ledger, steps):
     for item in db.session.scalars(select(PaymentItem)):
         entry = db.session.get(StipendEntry, item.entry_id)
         assert entry.approval is not None and item.amount_minor == entry.amount_minor
+
+
+def _events(action):
+    from council.audit.models import AuditEvent
+
+    return db.session.execute(
+        select(AuditEvent.actor_id, AuditEvent.subject_user_id, AuditEvent.detail).where(AuditEvent.action == action)
+    ).all()
+
+
+def _pay(users, entries, key="p1", reference="", method="cash", advisor="willow"):
+    return pay.pay(
+        db.session,
+        users["sam"],
+        users[advisor],
+        entries,
+        method=method,
+        paid_on=date(2026, 11, 2),
+        reference=reference,
+        key=key,
+    )
+
+
+def test_each_ledger_action_is_audited_with_who_did_it_for_whom_and_what(ledger):
+    _rates(ledger)
+    sam, willow = ledger["sam"], ledger["willow"]
+    entry = _meeting(ledger, minutes=60)
+    correction = pay.adjust(db.session, sam, entry, amount_minor=-1, reason="  One cent too much. ", key="a1")
+    assert pay.approve(db.session, sam, [entry, correction]) == 2
+    _pay(ledger, [entry, correction])
+    pay.set_yearly_limit(db.session, sam, willow, 100000, "EUR")
+    db.session.commit()
+    assert _events("stipend.adjusted") == [(sam.id, willow.id, "One cent too much.")]
+    assert _events("stipend.approved") == [(sam.id, None, "2")]
+    assert _events("stipend.paid") == [(sam.id, willow.id, "1499 EUR")]
+    assert _events("stipend.limit_set") == [(sam.id, willow.id, "")]
+    assert (correction.recorded_by_id, entry.recorded_by_id) == (sam.id, sam.id)
+    assert (correction.kind, correction.adjusts_id, correction.amount_minor) == ("adjustment", entry.id, -1)
+
+
+def test_a_correction_by_the_smallest_unit_is_taken_and_a_zero_or_a_fraction_is_not(ledger):
+    _rates(ledger)
+    entry = _meeting(ledger)
+    assert pay.adjust(db.session, ledger["sam"], entry, amount_minor=1, reason="Rounding.", key="one").amount_minor == 1
+    for amount in (0, 0.5, "1"):
+        with pytest.raises(pay.InvalidAmount):
+            pay.adjust(db.session, ledger["sam"], entry, amount_minor=amount, reason="Bad.", key=f"bad-{amount}")
+    with pytest.raises(pay.InvalidAmount):
+        pay.adjust(db.session, ledger["sam"], entry, amount_minor=5, reason="   ", key="no-reason")
+
+
+def test_long_references_and_reasons_are_cut_to_what_the_ledger_keeps(ledger):
+    _rates(ledger)
+    entry = pay.earn_for_meeting(
+        db.session,
+        ledger["sam"],
+        ledger["willow"],
+        meeting_key="long",
+        title="T" * 400,
+        held_on=date(2026, 1, 1),
+        minutes=60,
+    )
+    correction = pay.adjust(db.session, ledger["sam"], entry, amount_minor=5, reason="R" * 700, key="long")
+    pay.approve(db.session, ledger["sam"], [entry, correction])
+    payment = _pay(ledger, [entry, correction], reference="P" * 300)
+    db.session.commit()
+    assert (len(entry.reference), len(correction.reason), len(payment.reference)) == (300, 500, 200)
+    again = pay.adjust(db.session, ledger["sam"], entry, amount_minor=5, reason="R" * 700, key="long")
+    assert again.id == correction.id, "the same long correction sent twice is one entry"
+    assert _pay(ledger, [entry, correction], reference="P" * 300).id == payment.id
+
+
+def test_approving_a_list_skips_those_already_approved_and_goes_on(ledger):
+    _rates(ledger)
+    first, middle, last = (_meeting(ledger, key=k) for k in ("m1", "m2", "m3"))
+    assert pay.approve(db.session, ledger["sam"], [middle]) == 1
+    assert pay.approve(db.session, ledger["sky"], [first, middle, last]) == 2
+    db.session.commit()
+    assert {e.approval.approved_by_id for e in (first, last)} == {ledger["sky"].id}
+    assert middle.approval.approved_by_id == ledger["sam"].id
+
+
+def test_a_payment_form_settles_only_that_advisors_approved_entries_in_its_currency(ledger):
+    _rates(ledger)
+    pay.set_rate(
+        db.session, ledger["sam"], activity="review", amount_minor=900, currency="USD", effective_from=date(2020, 1, 1)
+    )
+    willow_eur, river_eur = _meeting(ledger, key="w"), _meeting(ledger, advisor="river", key="r")
+    pay.set_rate(
+        db.session,
+        ledger["sam"],
+        activity="meeting_hour",
+        amount_minor=700,
+        currency="USD",
+        effective_from=date(2026, 12, 1),
+    )
+    willow_usd = _meeting(ledger, key="wu", on=date(2026, 12, 2))
+    pay.approve(db.session, ledger["sam"], [willow_eur, river_eur, willow_usd])
+    db.session.commit()
+    willow_id = ledger["willow"].id
+    assert [e.id for e in pay.payable_entries(db.session, willow_id, "EUR", None)] == [willow_eur.id]
+    assert [e.id for e in pay.payable_entries(db.session, willow_id, "USD", "")] == [willow_usd.id]
+    with pytest.raises(pay.NotPayable):
+        _pay(ledger, [willow_eur], method="carrier pigeon")
+    with pytest.raises(pay.NotPayable):
+        _pay(ledger, [willow_eur, willow_usd])
+    with pytest.raises(pay.NotPayable):
+        _pay(ledger, [river_eur])
+    _pay(ledger, [willow_eur], key="form-1")
+    _pay(ledger, [river_eur], key="form-2", advisor="river")
+    db.session.commit()
+    assert pay.payable_entries(db.session, willow_id, "EUR", None) == []
+    assert [e.id for e in pay.payable_entries(db.session, willow_id, "EUR", "form-1")] == [willow_eur.id]
+    assert pay.payable_entries(db.session, willow_id, "EUR", "form-2") == [], "another advisor's payment"
+    with pytest.raises(pay.SentDifferently):
+        _pay(ledger, [willow_eur], key="form-1", reference="changed")
+
+
+def test_statements_list_newest_first_and_a_period_includes_both_its_days(ledger):
+    _rates(ledger)
+    days = [date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 28), date(2026, 4, 1)]
+    entries = [_meeting(ledger, key=f"d{n}", on=day, minutes=60) for n, day in enumerate(days)]
+    pay.approve(db.session, ledger["sam"], entries[:2])
+    _pay(ledger, entries[:2])
+    db.session.commit()
+    mine = pay.entries_for(db.session, ledger["willow"].id)
+    assert [e.earned_on for e in mine] == sorted(days, reverse=True)
+    assert pay.entries_for(db.session, ledger["river"].id) == []
+    march = pay.entries_between(db.session, date(2026, 3, 1), date(2026, 3, 31))
+    assert [e.earned_on for e in march] == [date(2026, 3, 1), date(2026, 3, 31)]
+    totals = pay.totals_by_currency(mine)
+    assert (totals["EUR"].earned, totals["EUR"].paid, totals["EUR"].owed) == (6000, 3000, 3000)
+
+
+def test_a_rate_is_found_by_its_name_from_its_first_day(ledger):
+    for name, amount in (("", 100), ("Translation review", 4000)):
+        pay.set_rate(
+            db.session,
+            ledger["sam"],
+            activity="other",
+            amount_minor=amount,
+            currency="EUR",
+            effective_from=date(2026, 5, 1),
+            name=name,
+        )
+    db.session.commit()
+    assert pay.rate_on(db.session, "other", date(2026, 5, 1), "Translation review").amount_minor == 4000
+    assert pay.rate_on(db.session, "other", date(2026, 5, 1)).amount_minor == 100
+    with pytest.raises(pay.NoRate):
+        pay.rate_on(db.session, "other", date(2026, 4, 30), "Translation review")
+
+
+def test_payment_choices_start_empty_and_are_kept_as_given(ledger):
+    willow = ledger["willow"]
+    default = pay.preference_for(db.session, willow)
+    assert (default.method, default.paused, default.declined, default.limit_currency) == ("", False, "", "")
+    assert default not in db.session, "the defaults are not stored until the person chooses"
+    pay.set_preferences(db.session, willow, method="", paused=True, declined={"review", "meeting_hour", "other"})
+    db.session.commit()
+    kept = pay.preference_for(db.session, willow)
+    assert (kept.paused, kept.declined) == (True, "meeting_hour,other,review")
+    assert pay.declines(db.session, willow.id, "review") and not pay.declines(db.session, ledger["river"].id, "review")
+    with pytest.raises(pay.InvalidAmount):
+        pay.set_preferences(db.session, willow, method="gold", paused=False, declined=set())
+    with pytest.raises(pay.InvalidAmount):
+        pay.set_preferences(db.session, willow, method="cash", paused=False, declined={"holidays"})
+    pay.set_yearly_limit(db.session, ledger["sam"], willow, 50000, "eur")
+    pay.set_yearly_limit(db.session, ledger["sam"], ledger["river"], None, "EUR")
+    db.session.commit()
+    assert (kept.yearly_limit_minor, kept.limit_currency) == (50000, "EUR")
+    river = pay.preference_for(db.session, ledger["river"])
+    assert (river.yearly_limit_minor, river.limit_currency) == (None, "")
+
+
+def test_payee_details_are_sealed_with_the_documented_key_and_replaced_in_place(ledger):
+    """Details saved before an upgrade must open after it: the key is HKDF(secret, "council-payee")."""
+    from council.compensation.models import PayeeProfile
+    from council.security import derive_key, unseal
+
+    willow, river = ledger["willow"], ledger["river"]
+    pay.save_payee_profile(db.session, river, {"iban": "river's"}, secret="s3cret")
+    pay.save_payee_profile(db.session, willow, {"iban": "first"}, secret="s3cret")
+    pay.save_payee_profile(db.session, willow, {"iban": "ES91 2100 ñ"}, secret="s3cret")
+    db.session.commit()
+    profiles = db.session.scalars(select(PayeeProfile).where(PayeeProfile.user_id == willow.id)).all()
+    assert len(profiles) == 1
+    opened = unseal(derive_key(b"s3cret", b"council-payee"), profiles[0].sealed, willow.id.bytes)
+    assert opened.decode("utf-8") == '{"iban": "ES91 2100 \\u00f1"}'
+    read = pay.read_payee_profile(db.session, ledger["sam"], willow, secret="s3cret", reason="payment", note="a\nb")
+    assert read == {"iban": "ES91 2100 ñ"}
+    assert pay.read_payee_profile(db.session, ledger["sam"], river, secret="s3cret", reason="payment") == {
+        "iban": "river's"
+    }
+    db.session.commit()
+    assert sorted(_events("payee.viewed")) == sorted(
+        [(ledger["sam"].id, willow.id, "payment: a b"), (ledger["sam"].id, river.id, "payment")]
+    )
+
+
+def test_closed_rounds_each_earn_and_one_without_a_rate_waits_without_stopping_the_others(ledger, people, app):
+    def closed_round(title, closes_in, *advisors):
+        """A round whose completions are dated ``closes_in`` from now, then closed."""
+        policy = policies.create_policy(db.session, ledger["sam"], title=title, body="## A\n\nText.")
+        revision = policy.revisions[0]
+        policies.publish(db.session, revision)
+        policies.set_review_window(
+            db.session, revision, opens_at=utcnow() - timedelta(days=30), closes_at=utcnow() + closes_in
+        )
+        for advisor in advisors:
+            pay.complete_review(db.session, ledger[advisor], revision)
+        revision.review_window.closes_at = utcnow() - timedelta(minutes=1)
+        return revision
+
+    first_rate_day = (utcnow() + timedelta(days=2)).date()
+    pay.set_rate(
+        db.session, ledger["sam"], activity="review", amount_minor=2500, currency="EUR", effective_from=first_rate_day
+    )
+    closed_round("Old", timedelta(hours=1), "willow")  # dated before the first review rate: waits
+    first = closed_round("First", timedelta(days=3), "willow", "river")
+    closed_round("Second", timedelta(days=3), "willow")
+    closed_round("Nobody", timedelta(days=3))
+    pay.set_preferences(db.session, ledger["river"], method="", paused=False, declined={"meeting_hour"})
+    db.session.commit()
+    assert pay.earn_for_closed_rounds(db.session) == 3
+    assert pay.earn_for_closed_rounds(db.session) == 3, "the same entries, found by their keys"
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(StipendEntry)) == 3
+    assert pay.has_completed(db.session, ledger["river"], first)
+    pay.set_preferences(db.session, ledger["river"], method="", paused=False, declined={"review"})
+    assert len(pay.earn_for_closed_round(db.session, first)) == 1, "river declined review stipends"
+
+
+def test_a_review_is_marked_done_only_while_its_round_is_open_and_once_per_round(ledger):
+    policy = policies.create_policy(db.session, ledger["sam"], title="T", body="## A\n\nText.")
+    revision = policy.revisions[0]
+    policies.publish(db.session, revision)
+    with pytest.raises(pay.ReviewNotOpen):
+        pay.complete_review(db.session, ledger["willow"], revision)  # no round yet
+    policies.set_review_window(
+        db.session, revision, opens_at=utcnow() + timedelta(days=1), closes_at=utcnow() + timedelta(days=3)
+    )
+    with pytest.raises(pay.ReviewNotOpen):
+        pay.complete_review(db.session, ledger["willow"], revision)  # not open yet
+    revision.review_window.opens_at = utcnow() - timedelta(days=1)
+    other = policies.create_policy(db.session, ledger["sam"], title="U", body="## A\n\nText.").revisions[0]
+    policies.publish(db.session, other)
+    policies.set_review_window(
+        db.session, other, opens_at=utcnow() - timedelta(days=1), closes_at=utcnow() + timedelta(days=3)
+    )
+    mine = pay.complete_review(db.session, ledger["willow"], revision)
+    assert pay.complete_review(db.session, ledger["willow"], other).id != mine.id
+    assert pay.complete_review(db.session, ledger["river"], revision).id != mine.id
+    db.session.commit()
+    assert pay.has_completed(db.session, ledger["willow"], other)
+    assert not pay.has_completed(db.session, ledger["sky"], other)
