@@ -5,7 +5,7 @@ import time
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from council.accounts import second_factor
 from council.accounts.models import Role, SecondFactor, SpentCode, User
@@ -265,3 +265,124 @@ def test_without_a_second_factor_payee_details_open_as_before(app, people):
     sam = app.test_client()
     sign_in(sam, "sam")
     assert sam.get(f"/admin/people/{willow_id}/payment").status_code == 200
+
+
+SECRET = "a configured secret"
+
+
+def test_seals_and_tags_are_the_documented_derivations():
+    """Factors added before an upgrade must still open, and spent codes still be found, after it."""
+    import hashlib
+    import hmac
+    import uuid
+
+    from council.security import derive_key, unseal
+
+    factor_id = uuid.UUID(int=7)
+    tag_key = derive_key(SECRET.encode(), b"council-second-factor-tag")
+    assert second_factor.tag(SECRET, "totp", "a", "b") == hmac.new(tag_key, b"totp:a:b", hashlib.sha256).hexdigest()
+    sealed = second_factor.seal_factor(SECRET, factor_id, {"seed": "ABC"})
+    assert unseal(derive_key(SECRET.encode(), b"council-second-factor-seal"), sealed, factor_id.bytes) == (
+        b'{"seed": "ABC"}'
+    )
+
+
+def test_the_authenticator_link_names_the_person_and_its_code_is_drawn_in_black_on_white():
+    seed = pyotp.random_base32()
+    uri = second_factor.provisioning_uri(seed, "sam")
+    assert uri == f"otpauth://totp/Council:sam?secret={seed}&issuer=Council"
+    svg = second_factor.qr_code_svg(uri, "Scan me")
+    assert "<title>Scan me</title>" in svg and 'fill="#fff"' in svg and 'stroke="#000"' in svg
+    width = int(re.search(r'<svg width="(\d+)"', svg).group(1))
+    assert width % 4 == 0 and width >= 4 * 45, "four pixels a module, a version big enough for an otpauth link"
+
+
+@pytest.fixture
+def staff(app, people):
+    ids = {name: people.make(name, role) for name, role in (("sam", Role.COORDINATOR), ("robin", Role.AUTHOR))}
+    with app.app_context():
+        yield {name: db.session.get(User, user_id) for name, user_id in ids.items()}
+
+
+def _events(action):
+    return db.session.execute(
+        select(AuditEvent.actor_id, AuditEvent.subject_user_id, AuditEvent.detail).where(AuditEvent.action == action)
+    ).all()
+
+
+def _add(user, label="  phone  ", at=None):
+    seed = pyotp.random_base32()
+    code = pyotp.TOTP(seed).at(at or time.time())
+    return seed, second_factor.add_totp(db.session, user, seed, code, label, secret=SECRET)
+
+
+def test_an_app_is_kept_with_its_label_and_the_code_that_proved_it_cannot_sign_in(staff):
+    sam = staff["sam"]
+    seed, factor = _add(sam)
+    db.session.commit()
+    assert (factor.label, factor.user_id) == ("phone", sam.id)
+    assert _events("second_factor.added") == [(sam.id, sam.id, "totp")]
+    assert not second_factor.check_code(db.session, sam, pyotp.TOTP(seed).now(), secret=SECRET)
+    (spent,) = db.session.scalars(select(SpentCode)).all()
+    assert spent.expires_at is not None and spent.expires_at.timestamp() > time.time()
+    for typed in ("12345", "1234567", "12a456", ""):
+        with pytest.raises(second_factor.NotAFactor):
+            second_factor.add_totp(db.session, sam, seed, typed, "", secret=SECRET)
+
+
+def test_a_code_is_checked_at_the_moment_asked_within_one_step_either_side(staff):
+    sam = staff["sam"]
+    seed, _factor = _add(sam)
+    then = time.time() - 3600
+    totp = pyotp.TOTP(seed)
+    assert second_factor.check_code(db.session, sam, totp.at(then + 30), secret=SECRET, now=then)
+    assert not second_factor.check_code(db.session, sam, totp.at(then + 30), secret=SECRET, now=then), "replayed"
+    assert not second_factor.check_code(db.session, sam, totp.at(then + 90), secret=SECRET, now=then)
+    assert second_factor.check_code(db.session, sam, " ".join(totp.at(then - 30)), secret=SECRET, now=then)
+    assert not second_factor.check_code(db.session, staff["robin"], totp.at(then), secret=SECRET, now=then)
+    db.session.commit()
+    second_factor.purge_spent_codes(db.session)
+    assert db.session.scalar(select(func.count()).select_from(SpentCode)) == 1, "only the setup code's step is left"
+
+
+def test_removing_the_last_app_takes_only_that_persons_backup_codes_with_it(staff):
+    sam, robin = staff["sam"], staff["robin"]
+    _seed, first = _add(sam, "first")
+    _seed, second = _add(sam, "second")
+    _add(robin)
+    for person in (sam, robin):
+        second_factor.replace_backup_codes(db.session, person, secret=SECRET)
+    db.session.commit()
+    apps = sorted([first, second], key=lambda f: f.id)
+    shown = [(s.id, s.label, s.remaining) for s in second_factor.summaries(db.session, sam.id, secret=SECRET)]
+    assert shown[1:] == [(f.id, f.label, None) for f in apps], "by kind, then by id"
+    assert shown[0][1:] == ("", second_factor.BACKUP_CODE_COUNT)
+    with pytest.raises(second_factor.NotAFactor):
+        second_factor.remove_factor(db.session, robin, first.id)
+    second_factor.remove_factor(db.session, sam, first.id)
+    assert len(second_factor.factors_of(db.session, sam.id)) == 2, "the backup codes stay while an app is left"
+    second_factor.remove_factor(db.session, sam, second.id)
+    db.session.commit()
+    assert second_factor.factors_of(db.session, sam.id) == []
+    assert len(second_factor.factors_of(db.session, robin.id)) == 2
+    assert _events("second_factor.removed") == [(sam.id, sam.id, "totp"), (sam.id, sam.id, "totp")]
+
+
+def test_the_requirement_covers_staff_without_an_app_and_is_audited_each_way(staff):
+    sam, robin = staff["sam"], staff["robin"]
+
+    def lacking(user):
+        return db.session.scalar(select(second_factor.lacks_required_factor(user.id)))
+
+    assert not lacking(robin), "nothing is required until the coordinator says so"
+    second_factor.set_staff_requirement(db.session, sam, True)
+    second_factor.set_staff_requirement(db.session, sam, True)
+    assert lacking(robin) and lacking(sam)
+    second_factor.replace_backup_codes(db.session, robin, secret=SECRET)
+    assert lacking(robin), "backup codes only stand in for an app"
+    _add(sam)
+    assert lacking(robin) and not lacking(sam)
+    second_factor.set_staff_requirement(db.session, sam, False)
+    db.session.commit()
+    assert not lacking(robin)
+    assert _events("second_factor.requirement_changed") == [(sam.id, None, "on"), (sam.id, None, "off")]
