@@ -117,6 +117,47 @@ def test_a_change_to_the_record_after_sign_in_is_refused(app_factory, people):
     assert _raw_rows(app, "server_sessions") == before
 
 
+def test_a_visitors_record_is_rewritten_in_place_and_a_signed_in_change_is_dropped_and_noted(
+    app_factory, people, caplog
+):
+    """A visitor's record names nobody, so it may change; a signed-in person's never does. Outside tests
+    the change is dropped (the page still answers) and a line without any value in it is logged."""
+    from council.accounts.access import public
+
+    app = app_factory()
+
+    @app.get("/test-only/write-session")
+    @public
+    def write_session():
+        from flask import session
+
+        session["something"] = "new"
+        return "written"
+
+    people.app = app
+    people.make("willow")
+    visitor = app.test_client()
+    visitor.get("/login")
+    (first,) = _raw_rows(app, "server_sessions")
+    assert "something" not in opened_record(app, visitor).data
+    assert visitor.get("/test-only/write-session").status_code == 200
+    (rewritten,) = _raw_rows(app, "server_sessions")
+    assert rewritten[0] == first[0] and rewritten != first, "the same record, sealed anew"
+    opened = opened_record(app, visitor)
+    assert (opened.user_id, opened.generation, opened.data["something"]) == (None, 0, "new")
+    assert "csrf_token" in opened.data, "the visitor's form token is kept"
+
+    willow = _client(app, "willow")
+    before = _raw_rows(app, "server_sessions")
+    app.config["TESTING"] = False
+    with caplog.at_level("WARNING", logger="council.accounts.sessions"):
+        assert willow.get("/test-only/write-session").status_code == 200
+    assert _raw_rows(app, "server_sessions") == before
+    assert [r.getMessage() for r in caplog.records if r.name == "council.accounts.sessions"] == [
+        "A change to a signed-in session's record was dropped."
+    ]
+
+
 def test_flash_messages_travel_in_the_signed_cookie_show_after_the_redirect_and_only_once(app, council):
     willow = _client(app, "willow")
     before = _raw_rows(app, "server_sessions")
