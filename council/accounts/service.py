@@ -103,7 +103,7 @@ def create_invitation(
         expires_at=now + timedelta(days=valid_days),
     )
     dbs.add(invitation)
-    audit.record(dbs, actor, "invitation.created", detail=f"{role} {label}".strip())
+    audit.record(dbs, actor, "invitation.created", detail=f"{role} {invitation.label}".strip())
     return invitation, token
 
 

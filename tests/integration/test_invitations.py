@@ -14,7 +14,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY, normalise_recovery_code, unwrap_key
-from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, sign_in, submit
 
 LINK = re.compile(r'value="(http://[^"]+/register/([^"]+))"')
 RECOVERY_CODE = re.compile(r'id="recovery-code">([0-9A-Z-]+)<')
@@ -292,3 +292,80 @@ def test_recovery_code_normalisation_is_used_on_confirmation(app, people):
 def test_an_invitation_form_without_its_optional_label_field_still_makes_an_invitation(app, coordinator):
     response = submit(coordinator, "/admin/invitations", {"role": "advisor"}, expect=200)
     assert LINK.search(response.get_data(as_text=True)), "the invitation link is shown"
+
+
+def _events(*actions):
+    return db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.subject_user_id, AuditEvent.detail)
+        .where(AuditEvent.action.in_(actions))
+        .order_by(AuditEvent.occurred_at, AuditEvent.action)
+    ).all()
+
+
+def test_each_staff_action_is_audited_with_who_did_it_to_whom(app, people):
+    from council.own_data import service as own_data
+
+    sam_id, kim_id = people.make("sam", Role.COORDINATOR), people.make("kim", Role.ADVISOR, pseudonym="Kim")
+    with app.app_context():
+        sam, kim = db.session.get(User, sam_id), db.session.get(User, kim_id)
+        first, token = service.create_invitation(db.session, sam, Role.ADVISOR, label="  For R. ", valid_days=7)
+        second, _ = service.create_invitation(db.session, sam, Role.AUTHOR, valid_days=7)
+        second.created_at -= timedelta(minutes=1)
+        service.revoke_invitation(db.session, sam, second)
+        with pytest.raises(service.InvitationUnusable) as refused:
+            service.revoke_invitation(db.session, sam, second)
+        assert refused.value.args == ("revoked",)
+        river = service.register(
+            db.session, token, login_name="river", pseudonym="Aa River", password=PASSWORD, log_n=TEST_SCRYPT_LOG_N
+        ).user
+        db.session.commit()
+        assert (first.label, first.used_by_id) == ("For R.", river.id)
+        assert [i.id for i in service.list_invitations(db.session)] == [first.id, second.id], "newest first"
+        assert [p.pseudonym for p in service.list_people(db.session)][:2] == ["Aa River", "Kim"]
+        service.set_roles(db.session, sam, kim, {Role.ADVISOR, Role.TRANSLATOR})
+        service.set_active(db.session, sam, kim, False)
+        service.set_active(db.session, sam, kim, True)
+        with pytest.raises(service.AccountError):
+            service.set_active(db.session, sam, sam, False)
+        db.session.commit()
+        assert _events("invitation.created", "invitation.revoked", "invitation.used") == [
+            ("invitation.created", sam_id, None, "advisor For R."),
+            ("invitation.created", sam_id, None, "author"),
+            ("invitation.revoked", sam_id, None, "author"),
+            ("invitation.used", None, river.id, "advisor"),
+        ]
+        assert _events("roles.changed", "account.deactivated", "account.reactivated") == [
+            ("roles.changed", sam_id, kim_id, "advisor, translator"),
+            ("account.deactivated", sam_id, kim_id, ""),
+            ("account.reactivated", sam_id, kim_id, ""),
+        ]
+
+        own_data.close_account(db.session, kim, PASSWORD, log_n=TEST_SCRYPT_LOG_N, label_locale="en")
+        db.session.commit()
+        assert service.is_closed(db.session, kim) and not service.is_closed(db.session, river)
+        with pytest.raises(service.AccountClosed):
+            service.set_active(db.session, sam, kim, True)
+        with pytest.raises(service.AccountClosed):
+            service.set_roles(db.session, sam, kim, {Role.AUTHOR})
+        service.set_active(db.session, sam, river, False)
+        service.set_active(db.session, sam, river, True)
+        service.set_roles(db.session, sam, river, {Role.AUTHOR})
+        db.session.commit()
+        assert river.active and river.role_names == {"author"}
+
+
+def test_recovery_returns_the_same_key_asks_for_the_new_code_to_be_confirmed_and_refuses_a_turned_off_account(
+    app, people
+):
+    sam_id, kim_id = people.make("sam", Role.COORDINATOR), people.make("kim", Role.ADVISOR)
+    with app.app_context():
+        kim = db.session.get(User, kim_id)
+        key = unwrap_key(kim.key_wrapped_by_password, PASSWORD, purpose=PASSWORD_PURPOSE, user_id=kim.id)
+        code = service.replace_recovery_code(kim, key, log_n=TEST_SCRYPT_LOG_N)
+        assert service.confirm_recovery_code(kim, code) and kim.recovery_confirmed
+        recovered = service.recover(db.session, "kim", code, "a new long password", log_n=TEST_SCRYPT_LOG_N)
+        assert recovered.participation_key == key and recovered.recovery_code != code
+        assert kim.recovery_confirmed is False, "the new code has not been confirmed yet"
+        service.set_active(db.session, db.session.get(User, sam_id), kim, False)
+        with pytest.raises(service.RecoveryFailed):
+            service.recover(db.session, "kim", recovered.recovery_code, "another password", log_n=TEST_SCRYPT_LOG_N)
