@@ -256,3 +256,55 @@ def test_sign_out_of_all_devices(app, people):
     assert response.headers["Clear-Site-Data"]
     assert phone.get("/account").status_code == 302
     assert laptop.get("/account").status_code == 302
+
+
+def _deleted_cookies(response) -> dict[str, str]:
+    """The cookies a response tells the browser to delete, with the attributes it sends them with."""
+    deleted = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if "Max-Age=0" in rest or "expires=Thu, 01 Jan 1970" in rest:
+            deleted[name] = rest
+    return deleted
+
+
+def test_signing_out_deletes_the_session_cookies_as_they_were_set_and_keeps_the_language(app, people):
+    """A browser deletes a cookie only when told with the attributes it was set with (a ``__Host-`` cookie
+    only with ``Secure`` and ``Path=/``); the language stays for the signed-out page, except after the quick exit."""
+    from council.accounts.sessions import state_cookie_name
+    from council.i18n import language_cookie_name
+
+    people.make("willow")
+    client = app.test_client()
+    submit(client, "/language", {"locale": "es"}, form_url="/")
+    sign_in(client, "willow")
+    response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))})
+    deleted = _deleted_cookies(response)
+    session_cookie, state_cookie = app.config["SESSION_COOKIE_NAME"], state_cookie_name(app)
+    assert set(deleted) == {session_cookie, state_cookie}
+    for attributes in deleted.values():
+        assert "Path=/" in attributes and "HttpOnly" in attributes and "SameSite=Lax" in attributes
+        assert ("Secure" in attributes) is app.config["SESSION_COOKIE_SECURE"]
+    assert 'lang="es"' in client.get("/signed-out").get_data(as_text=True)
+    sign_in(client, "willow")
+    exit_response = client.get("/exit")
+    assert set(_deleted_cookies(exit_response)) == {session_cookie, state_cookie, language_cookie_name(app)}
+
+
+def test_a_session_ended_elsewhere_is_not_called_idle_and_keeps_its_language(app, people):
+    people.make("willow")
+    phone, laptop = app.test_client(), app.test_client()
+    submit(phone, "/language", {"locale": "fr"}, form_url="/")
+    sign_in(phone, "willow")
+    sign_in(laptop, "willow")
+    laptop.post("/account/sign-out-everywhere", data={"csrf_token": csrf_token(laptop.get("/account"))})
+    page = phone.get("/account", follow_redirects=True).get_data(as_text=True)
+    assert 'lang="fr"' in page
+    idle_notice = "n'a pas été utilisée pendant"  # "…because the page was left unused", in French
+    assert "/login" in page and idle_notice not in page
+    timed_out = app.test_client()
+    submit(timed_out, "/language", {"locale": "fr"}, form_url="/")
+    sign_in(timed_out, "willow")
+    set_idle_deadline(app, timed_out, utcnow() - timedelta(minutes=1))
+    page = timed_out.get("/account", follow_redirects=True).get_data(as_text=True)
+    assert 'lang="fr"' in page and idle_notice in page
