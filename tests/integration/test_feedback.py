@@ -371,6 +371,23 @@ def test_withdrawing_a_flagged_comment_empties_the_notes_that_could_quote_it(app
         assert db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all() == [("abusive", "")]
 
 
+def test_a_flag_and_a_withdrawal_in_the_same_batch_leave_no_note_whichever_comes_first(app, people, revision_path):
+    """A batch applies its actions in random order: six rounds make it near certain that in one of them the
+    flag is written first and its note, not yet in the table, must be emptied where it waits."""
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    for round_number in range(6):
+        post(willow, revision_path, f"Words to take back, round {round_number}")
+        flush_mix(app)
+        with app.app_context():
+            comment_id = db.session.scalar(select(Comment.id).where(Comment.state == CommentState.VISIBLE))
+        flag(river, comment_id, "abusive", f"It says: round {round_number}")
+        submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
+        flush_mix(app)
+    with app.app_context():
+        assert db.session.scalars(select(CommentFlag.note).where(CommentFlag.note != "")).all() == []
+        assert db.session.scalar(select(func.count()).where(Comment.state == CommentState.WITHDRAWN)) == 6
+
+
 def test_authors_answer_with_a_signed_disposition_and_advisors_see_it(app, people, revision_path):
     willow = advisor(app, people, "willow")
     post(willow, revision_path, "Please add interpreters", language="en")
@@ -871,3 +888,29 @@ def test_a_comment_still_waiting_is_edited_in_its_own_envelope(app, people, revi
             False,
         ), "a comment edited before it was written was never shown otherwise"
         assert feedback.owns(comment, key)
+
+
+def test_a_comment_translated_again_keeps_one_translation_per_language_by_the_latest_translator(
+    app, people, revision_path
+):
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "A thought.")
+    flush_mix(app)
+    first_id, second_id = people.make("tess", Role.TRANSLATOR), people.make("tom", Role.TRANSLATOR)
+    with app.app_context():
+        comment = db.session.scalar(select(Comment))
+        tess, tom = db.session.get(User, first_id), db.session.get(User, second_id)
+        spanish = feedback.translate(db.session, tess, comment, "es", "  Una idea. ")
+        feedback.translate(db.session, tess, comment, "fr", "Une idée.")
+        db.session.commit()
+        first_translated_at = spanish.translated_at
+        again = feedback.translate(db.session, tom, comment, "es", "Un pensamiento.")
+        with pytest.raises(feedback.EmptyComment):
+            feedback.translate(db.session, tom, comment, "ar", " \u200b ")
+        db.session.commit()
+        db.session.expire_all()
+        kept = {t.locale: t for t in db.session.get(Comment, comment.id).translations}
+        assert again.id == spanish.id and set(kept) == {"es", "fr"}
+        assert (kept["es"].body, kept["es"].translator_id) == ("Un pensamiento.", second_id)
+        assert kept["es"].translated_at >= first_translated_at
+        assert (kept["fr"].body, kept["fr"].translator_id) == ("Une idée.", first_id)
