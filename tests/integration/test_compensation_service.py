@@ -591,3 +591,128 @@ def test_a_review_is_marked_done_only_while_its_round_is_open_and_once_per_round
     db.session.commit()
     assert pay.has_completed(db.session, ledger["willow"], other)
     assert not pay.has_completed(db.session, ledger["sky"], other)
+
+
+def test_a_meeting_pays_each_advisor_for_the_time_they_were_there_and_is_recorded_once(ledger):
+    from council.compensation.models import Attendance
+
+    _rates(ledger, hourly=1200)
+    sam, willow, river, sky = ledger["sam"], ledger["willow"], ledger["river"], ledger["sky"]
+    came = {willow: ("attended", 0), river: ("partly", 1), sky: ("excused", 0)}
+    meeting = pay.record_meeting(
+        db.session, sam, title=" Council ", held_on=date(2026, 11, 5), duration_minutes=90, attendance=came, key="k"
+    )
+    db.session.commit()
+    kept = {a.user_id: (a.status, a.minutes) for a in db.session.scalars(select(Attendance))}
+    assert kept == {willow.id: ("attended", 90), river.id: ("partly", 1), sky.id: ("excused", 0)}
+    earned = {
+        e.advisor_id: (e.amount_minor, e.reference, e.recorded_by_id) for e in db.session.scalars(select(StipendEntry))
+    }
+    assert earned == {willow.id: (1800, "Council", sam.id), river.id: (20, "Council", sam.id)}
+    again = pay.record_meeting(
+        db.session, sam, title="Council", held_on=date(2026, 11, 5), duration_minutes=90, attendance=came, key="k"
+    )
+    assert again.id == meeting.id
+    for changed in (
+        {"title": "Another", "held_on": date(2026, 11, 5), "duration_minutes": 90, "attendance": came},
+        {"title": "Council", "held_on": date(2026, 11, 6), "duration_minutes": 90, "attendance": came},
+        {"title": "Council", "held_on": date(2026, 11, 5), "duration_minutes": 60, "attendance": came},
+        {
+            "title": "Council",
+            "held_on": date(2026, 11, 5),
+            "duration_minutes": 90,
+            "attendance": {willow: ("attended", 0)},
+        },
+    ):
+        with pytest.raises(pay.SentDifferently):
+            pay.record_meeting(db.session, sam, key="k", **changed)
+    second = pay.record_meeting(
+        db.session, sam, title="Next", held_on=date(2026, 11, 12), duration_minutes=1, attendance=came, key="k2"
+    )
+    assert second.id != meeting.id, "a one-minute meeting is a meeting"
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(StipendEntry)) == 4, "each meeting earns on its own"
+
+
+@pytest.mark.parametrize(
+    "duration, attendance",
+    [(0, ("attended", 0)), (90, ("partly", 0)), (90, ("partly", 91)), (90, ("slept", 0)), (90.5, ("attended", 0))],
+)
+def test_a_meeting_with_impossible_times_is_refused(ledger, duration, attendance):
+    _rates(ledger)
+    with pytest.raises(pay.InvalidAmount):
+        pay.record_meeting(
+            db.session,
+            ledger["sam"],
+            title="Council",
+            held_on=date(2026, 11, 5),
+            duration_minutes=duration,
+            attendance={ledger["willow"]: attendance},
+            key="bad",
+        )
+
+
+def test_a_partly_attended_meeting_may_count_every_minute(ledger):
+    _rates(ledger, hourly=600)
+    pay.record_meeting(
+        db.session,
+        ledger["sam"],
+        title="Council",
+        held_on=date(2026, 11, 5),
+        duration_minutes=30,
+        attendance={ledger["willow"]: ("partly", 30)},
+        key="k",
+    )
+    assert db.session.scalar(select(StipendEntry.amount_minor)) == 300
+
+
+def test_another_activity_earns_at_its_named_rate_unless_declined(ledger):
+    sam, willow, river = ledger["sam"], ledger["willow"], ledger["river"]
+    pay.set_rate(
+        db.session,
+        sam,
+        activity="other",
+        amount_minor=4000,
+        currency="EUR",
+        effective_from=date(2026, 1, 1),
+        name="Training",
+    )
+    pay.set_preferences(db.session, river, method="", paused=False, declined={"other"})
+    entry = pay.earn_for_other(db.session, sam, willow, name="Training", on=date(2026, 3, 1), key="t1")
+    assert (entry.amount_minor, entry.reference, entry.recorded_by_id, entry.activity) == (
+        4000,
+        "Training",
+        sam.id,
+        "other",
+    )
+    assert pay.earn_for_other(db.session, sam, river, name="Training", on=date(2026, 3, 1), key="t1") is None
+    assert pay.earn_for_other(db.session, sam, willow, name="Training", on=date(2026, 3, 1), key="t1").id == entry.id
+    with pytest.raises(pay.SentDifferently):
+        pay.earn_for_other(db.session, sam, willow, name="Training", on=date(2026, 3, 2), key="t1")
+    pay.set_preferences(db.session, willow, method="", paused=False, declined={"review"})
+    assert pay.earn_for_other(db.session, sam, willow, name="Training", on=date(2026, 3, 3), key="t2") is not None
+
+
+def test_planned_meetings_are_to_come_kept_once_and_their_cancelling_audited(ledger):
+    from council.compensation.models import PlannedMeeting
+
+    sam = ledger["sam"]
+    now = utcnow()
+    plan = dict(title=" Council\u200b ", duration_minutes=60, place=" Room 2 ", now=now)
+    later = pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=2), key="p2", **plan)
+    sooner = pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=1), key="p1", **plan)
+    assert pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=2), key="p2", **plan).id == later.id
+    with pytest.raises(pay.SentDifferently):
+        pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=3), key="p2", **plan)
+    with pytest.raises(pay.MeetingInPast):
+        pay.plan_meeting(db.session, sam, starts_at=now, key="p3", **plan)
+    db.session.commit()
+    assert (sooner.title, sooner.place, sooner.created_by_id) == ("Council", "Room 2", sam.id)
+    assert [m.id for m in pay.upcoming_meetings(db.session, now)] == [sooner.id, later.id]
+    assert [m.id for m in pay.upcoming_meetings(db.session, now, limit=1)] == [sooner.id]
+    assert pay.upcoming_meetings(db.session, now + timedelta(days=1)) == [later]
+    pay.cancel_planned_meeting(db.session, sam, sooner)
+    db.session.commit()
+    assert db.session.scalars(select(PlannedMeeting.id)).all() == [later.id]
+    assert _events("meeting.planned") == [(sam.id, None, "Council")] * 2
+    assert _events("meeting.cancelled") == [(sam.id, None, "Council")]
