@@ -386,3 +386,34 @@ def test_the_requirement_covers_staff_without_an_app_and_is_audited_each_way(sta
     db.session.commit()
     assert not lacking(robin)
     assert _events("second_factor.requirement_changed") == [(sam.id, None, "on"), (sam.id, None, "off")]
+
+
+def test_backup_codes_are_replaced_per_person_and_typed_any_way_a_person_might(staff):
+    """Codes are read back from paper: any case, spaces or dashes, and O, I or L for the digits they resemble."""
+    import hashlib
+    import hmac
+
+    from council.security import derive_key
+
+    sam, robin = staff["sam"], staff["robin"]
+    robins = second_factor.replace_backup_codes(db.session, robin, secret=SECRET)
+    old = second_factor.replace_backup_codes(db.session, sam, secret=SECRET)
+    codes = second_factor.replace_backup_codes(db.session, sam, secret=SECRET)
+    db.session.commit()
+    (sams,) = second_factor.factors_of(db.session, sam.id)
+    assert sams.label == "" and len(second_factor.factors_of(db.session, robin.id)) == 1
+    assert _events("second_factor.added") == [(robin.id, robin.id, "backup")] + [(sam.id, sam.id, "backup")] * 2
+    assert not second_factor.check_code(db.session, sam, old[0], secret=SECRET), "the earlier set is gone"
+    assert not second_factor.check_code(db.session, sam, robins[0], secret=SECRET)
+    tag_key = derive_key(SECRET.encode(), b"council-second-factor-tag")
+    typed = codes[0].replace("-", "")
+    expected = hmac.new(tag_key, f"backup:{sams.id}:{typed}".encode(), hashlib.sha256).hexdigest()
+    assert expected in second_factor.open_factor(SECRET, sams)["hashes"], "the documented derivation"
+    lookalike = typed.lower().replace("0", "o").replace("1", "l")
+    assert second_factor.check_code(db.session, sam, f" {lookalike[:5]} - {lookalike[5:]} ", secret=SECRET)
+    assert not second_factor.check_code(db.session, sam, codes[0], secret=SECRET), "each code works once"
+    assert second_factor.check_code(db.session, sam, codes[1].replace("1", "I"), secret=SECRET)
+    assert second_factor.check_code(db.session, robin, robins[1], secret=SECRET)
+    assert [s.remaining for s in second_factor.summaries(db.session, sam.id, secret=SECRET)] == [
+        second_factor.BACKUP_CODE_COUNT - 2
+    ]

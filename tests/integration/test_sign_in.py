@@ -308,3 +308,22 @@ def test_a_session_ended_elsewhere_is_not_called_idle_and_keeps_its_language(app
     set_idle_deadline(app, timed_out, utcnow() - timedelta(minutes=1))
     page = timed_out.get("/account", follow_redirects=True).get_data(as_text=True)
     assert 'lang="fr"' in page and idle_notice in page
+
+
+def test_expired_records_are_purged_and_live_ones_kept(app, people):
+    from council.accounts.sessions import purge_expired_sessions
+
+    people.make("willow")
+    people.make("river")
+    stale, live = app.test_client(), app.test_client()
+    sign_in(stale, "willow")
+    sign_in(live, "river")
+    stale_id = record_of(app, stale).id
+    with app.app_context():
+        db.session.execute(
+            update(ServerSession).where(ServerSession.id == stale_id).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        assert purge_expired_sessions(db.session) == 1
+        db.session.commit()
+    assert [r.id for r in all_records(app)] == [record_of(app, live).id]
+    assert live.get("/account").status_code == 200
