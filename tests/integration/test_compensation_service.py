@@ -456,7 +456,7 @@ def test_a_payment_form_settles_only_that_advisors_approved_entries_in_its_curre
 
 def test_statements_list_newest_first_and_a_period_includes_both_its_days(ledger):
     _rates(ledger)
-    days = [date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 28), date(2026, 4, 1)]
+    days = [date(2026, 3, 1), date(2026, 3, 31), date(2026, 2, 28), date(2026, 4, 1)] + [date(2026, 3, 15)] * 4
     entries = [_meeting(ledger, key=f"d{n}", on=day, minutes=60) for n, day in enumerate(days)]
     pay.approve(db.session, ledger["sam"], entries[:2])
     _pay(ledger, entries[:2])
@@ -465,9 +465,14 @@ def test_statements_list_newest_first_and_a_period_includes_both_its_days(ledger
     assert [e.earned_on for e in mine] == sorted(days, reverse=True)
     assert pay.entries_for(db.session, ledger["river"].id) == []
     march = pay.entries_between(db.session, date(2026, 3, 1), date(2026, 3, 31))
-    assert [e.earned_on for e in march] == [date(2026, 3, 1), date(2026, 3, 31)]
+    assert [(e.earned_on, e.id) for e in march] == sorted(
+        (e.earned_on, e.id) for e in entries if e.earned_on.month == 3
+    )
+    assert (march[0].earned_on, march[-1].earned_on) == (date(2026, 3, 1), date(2026, 3, 31))
     totals = pay.totals_by_currency(mine)
-    assert (totals["EUR"].earned, totals["EUR"].paid, totals["EUR"].owed) == (6000, 3000, 3000)
+    assert (totals["EUR"].earned, totals["EUR"].paid, totals["EUR"].owed) == (12000, 3000, 9000)
+    same_day = [e.id for e in mine if e.earned_on == date(2026, 3, 15)]
+    assert same_day == [e.id for e in reversed(entries[4:])], "one day's entries, the latest recorded first"
 
 
 def test_a_rate_is_found_by_its_name_from_its_first_day(ledger):
@@ -574,6 +579,8 @@ def test_a_review_is_marked_done_only_while_its_round_is_open_and_once_per_round
     policies.publish(db.session, revision)
     with pytest.raises(pay.ReviewNotOpen):
         pay.complete_review(db.session, ledger["willow"], revision)  # no round yet
+    with pytest.raises(pay.ReviewNotOpen):
+        pay.send_review_done(db.session, ledger["willow"], b"k" * 32, revision)
     policies.set_review_window(
         db.session, revision, opens_at=utcnow() + timedelta(days=1), closes_at=utcnow() + timedelta(days=3)
     )
@@ -716,3 +723,75 @@ def test_planned_meetings_are_to_come_kept_once_and_their_cancelling_audited(led
     assert db.session.scalars(select(PlannedMeeting.id)).all() == [later.id]
     assert _events("meeting.planned") == [(sam.id, None, "Council")] * 2
     assert _events("meeting.cancelled") == [(sam.id, None, "Council")]
+
+
+def test_the_yearly_limit_warning_counts_that_year_in_the_limits_currency_from_the_share_on(ledger, people, app):
+    sam, willow, river, sky = ledger["sam"], ledger["willow"], ledger["river"], ledger["sky"]
+    _rates(ledger, hourly=1000)
+    pay.set_rate(
+        db.session, sam, activity="meeting_hour", amount_minor=100000, currency="USD", effective_from=date(2026, 6, 1)
+    )
+    for day, key in ((date(2025, 12, 31), "before"), (date(2026, 1, 1), "first"), (date(2027, 1, 1), "after")):
+        _meeting(ledger, key=key, on=day, minutes=60)  # EUR 10 each; only the first falls in 2026
+    _meeting(ledger, key="last", on=date(2026, 5, 31), minutes=60)  # EUR 10 more: 20 in 2026
+    _meeting(ledger, key="usd", on=date(2026, 6, 2), minutes=60)  # USD 1000: another currency
+    _meeting(ledger, advisor="river", key="river", on=date(2026, 3, 1), minutes=60)
+    pay.set_yearly_limit(db.session, sam, willow, 2500, "EUR")  # 20 of 25 earned: 80%
+    pay.set_yearly_limit(db.session, sam, river, 1000, "EUR")  # 10 of 10: all of it
+    pay.set_preferences(db.session, sky, method="cash", paused=False, declined=set())  # no limit
+    db.session.commit()
+
+    def near(share):
+        return [(user.login_name, total) for user, _preference, total in pay.near_yearly_limit(db.session, 2026, share)]
+
+    assert near(0.8) == [("river", 1000), ("willow", 2000)], "by pseudonym, each at 80% or more"
+    assert near(0.81) == [("river", 1000)]
+    assert near(1.0) == [("river", 1000)]
+
+
+def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledger):
+    sam, willow, river = ledger["sam"], ledger["willow"], ledger["river"]
+    _rates(ledger, hourly=1000)
+    days = [date(2026, 2, 1), date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 1)]
+    entries = [_meeting(ledger, key=f"w{n}", on=day, minutes=60) for n, day in enumerate(days)]
+    river_entry = _meeting(ledger, advisor="river", key="r", on=date(2026, 4, 1), minutes=30)
+    assert not pay.has_unpaid_entries(db.session, ledger["sky"].id)
+    pay.approve(db.session, sam, entries + [river_entry])
+    payments = [
+        pay.pay(db.session, sam, willow, [e], method="cash", paid_on=e.earned_on, reference="", key=f"p{n}")
+        for n, e in enumerate(entries[:3])
+    ]
+    db.session.commit()
+    mine = pay.payments_for(db.session, willow.id)
+    assert [p.paid_on for p in mine] == [date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 1)]
+    assert pay.last_payment(db.session, willow.id).id == payments[2].id
+    assert pay.last_payment(db.session, ledger["sky"].id) is None
+    assert pay.unpaid_totals(db.session, willow.id) == {"EUR": (1, 1000)}
+    assert pay.unpaid_totals(db.session, river.id) == {"EUR": (1, 500)}
+    assert pay.has_unpaid_entries(db.session, willow.id)
+    pay.pay(db.session, sam, willow, [entries[3]], method="cash", paid_on=date(2026, 3, 1), reference="", key="p3")
+    db.session.commit()
+    assert not pay.has_unpaid_entries(db.session, willow.id) and pay.has_unpaid_entries(db.session, river.id)
+    assert pay.unpaid_totals(db.session, willow.id) == {}
+    same_day = [p for p in pay.payments_for(db.session, willow.id) if p.paid_on == date(2026, 3, 1)]
+    assert [p.id for p in same_day] == sorted(p.id for p in same_day), "one day's payments by id"
+
+
+def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_currency(ledger):
+    sam = ledger["sam"]
+    _rates(ledger, hourly=1000)
+    pay.set_rate(
+        db.session, sam, activity="meeting_hour", amount_minor=300, currency="USD", effective_from=date(2026, 6, 1)
+    )
+    earned = [_meeting(ledger, key=f"e{n}", on=date(2026, 1, n + 1), minutes=60) for n in range(3)]
+    usd = _meeting(ledger, advisor="river", key="usd", on=date(2026, 6, 2), minutes=60)
+    pay.approve(db.session, sam, earned[:2] + [usd])
+    pay.pay(
+        db.session, sam, ledger["willow"], [earned[0]], method="cash", paid_on=date(2026, 2, 1), reference="", key="p"
+    )
+    db.session.commit()
+    assert pay.waiting_totals(db.session) == {
+        "earned": {"EUR": (1, 1000)},
+        "approved": {"EUR": (1, 1000), "USD": (1, 300)},
+    }
+    assert list(pay.waiting_totals(db.session)["approved"]) == ["EUR", "USD"]
