@@ -310,7 +310,8 @@ def test_each_staff_action_is_audited_with_who_did_it_to_whom(app, people):
         sam, kim = db.session.get(User, sam_id), db.session.get(User, kim_id)
         first, token = service.create_invitation(db.session, sam, Role.ADVISOR, label="  For R. ", valid_days=7)
         second, _ = service.create_invitation(db.session, sam, Role.AUTHOR, valid_days=7)
-        second.created_at -= timedelta(minutes=1)
+        third, _ = service.create_invitation(db.session, sam, Role.ADVISOR, valid_days=7)
+        first.created_at -= timedelta(minutes=1)
         service.revoke_invitation(db.session, sam, second)
         with pytest.raises(service.InvitationUnusable) as refused:
             service.revoke_invitation(db.session, sam, second)
@@ -320,7 +321,10 @@ def test_each_staff_action_is_audited_with_who_did_it_to_whom(app, people):
         ).user
         db.session.commit()
         assert (first.label, first.used_by_id) == ("For R.", river.id)
-        assert [i.id for i in service.list_invitations(db.session)] == [first.id, second.id], "newest first"
+        assert (third.used_at, third.revoked_at) == (None, None), "only the invitation used is claimed"
+        assert [i.id for i in service.list_invitations(db.session)][-1] == first.id, "newest first"
+        service.set_roles(db.session, sam, sam, {Role.COORDINATOR, Role.AUTHOR})
+        assert sam.role_names == {"coordinator", "author"}, "a coordinator may add a role of their own"
         assert [p.pseudonym for p in service.list_people(db.session)][:2] == ["Aa River", "Kim"]
         service.set_roles(db.session, sam, kim, {Role.ADVISOR, Role.TRANSLATOR})
         service.set_active(db.session, sam, kim, False)
@@ -331,10 +335,12 @@ def test_each_staff_action_is_audited_with_who_did_it_to_whom(app, people):
         assert _events("invitation.created", "invitation.revoked", "invitation.used") == [
             ("invitation.created", sam_id, None, "advisor For R."),
             ("invitation.created", sam_id, None, "author"),
+            ("invitation.created", sam_id, None, "advisor"),
             ("invitation.revoked", sam_id, None, "author"),
             ("invitation.used", None, river.id, "advisor"),
         ]
         assert _events("roles.changed", "account.deactivated", "account.reactivated") == [
+            ("roles.changed", sam_id, sam_id, "author, coordinator"),
             ("roles.changed", sam_id, kim_id, "advisor, translator"),
             ("account.deactivated", sam_id, kim_id, ""),
             ("account.reactivated", sam_id, kim_id, ""),
@@ -369,3 +375,13 @@ def test_recovery_returns_the_same_key_asks_for_the_new_code_to_be_confirmed_and
         service.set_active(db.session, db.session.get(User, sam_id), kim, False)
         with pytest.raises(service.RecoveryFailed):
             service.recover(db.session, "kim", recovered.recovery_code, "another password", log_n=TEST_SCRYPT_LOG_N)
+
+
+def test_the_first_coordinator_is_recorded_as_made_by_the_command_line(app):
+    with app.app_context():
+        made = service.create_coordinator(
+            db.session, login_name="sam", pseudonym="Sam", password=PASSWORD, log_n=TEST_SCRYPT_LOG_N
+        ).user
+        db.session.commit()
+        assert made.role_names == {"coordinator"}
+        assert _events("coordinator.created") == [("coordinator.created", None, made.id, "")]

@@ -337,9 +337,13 @@ def test_a_code_is_checked_at_the_moment_asked_within_one_step_either_side(staff
     totp = pyotp.TOTP(seed)
     assert second_factor.check_code(db.session, sam, totp.at(then + 30), secret=SECRET, now=then)
     assert not second_factor.check_code(db.session, sam, totp.at(then + 30), secret=SECRET, now=then), "replayed"
-    assert not second_factor.check_code(db.session, sam, totp.at(then + 90), secret=SECRET, now=then)
+    assert not second_factor.check_code(db.session, sam, totp.at(then + 60), secret=SECRET, now=then), "two ahead"
+    assert not second_factor.check_code(db.session, sam, totp.at(then - 60), secret=SECRET, now=then), "two behind"
     assert second_factor.check_code(db.session, sam, " ".join(totp.at(then - 30)), secret=SECRET, now=then)
     assert not second_factor.check_code(db.session, staff["robin"], totp.at(then), secret=SECRET, now=then)
+    step = int(then // 30) + 1
+    spent = db.session.get(SpentCode, second_factor.tag(SECRET, "totp", str(_factor.id), str(step)))
+    assert spent.expires_at.timestamp() == ((step + 2) * 30 // 60 + 1) * 60, "the next whole minute after its last use"
     db.session.commit()
     second_factor.purge_spent_codes(db.session)
     assert db.session.scalar(select(func.count()).select_from(SpentCode)) == 1, "only the setup code's step is left"
@@ -349,23 +353,26 @@ def test_removing_the_last_app_takes_only_that_persons_backup_codes_with_it(staf
     sam, robin = staff["sam"], staff["robin"]
     _seed, first = _add(sam, "first")
     _seed, second = _add(sam, "second")
+    extra = [_add(sam, f"extra {n}")[1] for n in range(3)]
     _add(robin)
     for person in (sam, robin):
         second_factor.replace_backup_codes(db.session, person, secret=SECRET)
     db.session.commit()
-    apps = sorted([first, second], key=lambda f: f.id)
+    apps = sorted([first, second, *extra], key=lambda f: f.id)
     shown = [(s.id, s.label, s.remaining) for s in second_factor.summaries(db.session, sam.id, secret=SECRET)]
     assert shown[1:] == [(f.id, f.label, None) for f in apps], "by kind, then by id"
     assert shown[0][1:] == ("", second_factor.BACKUP_CODE_COUNT)
     with pytest.raises(second_factor.NotAFactor):
         second_factor.remove_factor(db.session, robin, first.id)
+    for factor in extra:
+        second_factor.remove_factor(db.session, sam, factor.id)
     second_factor.remove_factor(db.session, sam, first.id)
     assert len(second_factor.factors_of(db.session, sam.id)) == 2, "the backup codes stay while an app is left"
     second_factor.remove_factor(db.session, sam, second.id)
     db.session.commit()
     assert second_factor.factors_of(db.session, sam.id) == []
     assert len(second_factor.factors_of(db.session, robin.id)) == 2
-    assert _events("second_factor.removed") == [(sam.id, sam.id, "totp"), (sam.id, sam.id, "totp")]
+    assert _events("second_factor.removed") == [(sam.id, sam.id, "totp")] * 5
 
 
 def test_the_requirement_covers_staff_without_an_app_and_is_audited_each_way(staff):
@@ -412,6 +419,8 @@ def test_backup_codes_are_replaced_per_person_and_typed_any_way_a_person_might(s
     lookalike = typed.lower().replace("0", "o").replace("1", "l")
     assert second_factor.check_code(db.session, sam, f" {lookalike[:5]} - {lookalike[5:]} ", secret=SECRET)
     assert not second_factor.check_code(db.session, sam, codes[0], secret=SECRET), "each code works once"
+    spent_tag = hmac.new(tag_key, f"spent-backup:{expected}".encode(), hashlib.sha256).hexdigest()
+    assert db.session.get(SpentCode, spent_tag) is not None, "a spent code is marked under the documented tag"
     assert second_factor.check_code(db.session, sam, codes[1].replace("1", "I"), secret=SECRET)
     assert second_factor.check_code(db.session, robin, robins[1], secret=SECRET)
     assert [s.remaining for s in second_factor.summaries(db.session, sam.id, secret=SECRET)] == [
