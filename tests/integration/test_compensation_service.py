@@ -374,6 +374,7 @@ def test_each_ledger_action_is_audited_with_who_did_it_for_whom_and_what(ledger)
     assert _events("stipend.limit_set") == [(sam.id, willow.id, "")]
     assert (correction.recorded_by_id, entry.recorded_by_id) == (sam.id, sam.id)
     assert (correction.kind, correction.adjusts_id, correction.amount_minor) == ("adjustment", entry.id, -1)
+    assert (entry.kind, entry.adjusts_id, entry.reason) == ("earning", None, ""), "an earning needs no reason"
 
 
 def test_a_correction_by_the_smallest_unit_is_taken_and_a_zero_or_a_fraction_is_not(ledger):
