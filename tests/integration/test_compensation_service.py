@@ -29,13 +29,21 @@ def ledger(app, people):
         yield users
 
 
+def _rate(users, activity, amount, currency="EUR", since=date(2020, 1, 1), name=""):
+    return pay.set_rate(
+        db.session,
+        users["sam"],
+        activity=activity,
+        amount_minor=amount,
+        currency=currency,
+        effective_from=since,
+        name=name,
+    )
+
+
 def _rates(users, currency="EUR", review=2500, hourly=1500, since=date(2020, 1, 1)):
-    pay.set_rate(
-        db.session, users["sam"], activity="review", amount_minor=review, currency=currency, effective_from=since
-    )
-    pay.set_rate(
-        db.session, users["sam"], activity="meeting_hour", amount_minor=hourly, currency=currency, effective_from=since
-    )
+    _rate(users, "review", review, currency, since)
+    _rate(users, "meeting_hour", hourly, currency, since)
     db.session.commit()
 
 
@@ -421,18 +429,9 @@ def test_approving_a_list_skips_those_already_approved_and_goes_on(ledger):
 
 def test_a_payment_form_settles_only_that_advisors_approved_entries_in_its_currency(ledger):
     _rates(ledger)
-    pay.set_rate(
-        db.session, ledger["sam"], activity="review", amount_minor=900, currency="USD", effective_from=date(2020, 1, 1)
-    )
+    _rate(ledger, "review", 900, "USD", date(2020, 1, 1))
     willow_eur, river_eur = _meeting(ledger, key="w"), _meeting(ledger, advisor="river", key="r")
-    pay.set_rate(
-        db.session,
-        ledger["sam"],
-        activity="meeting_hour",
-        amount_minor=700,
-        currency="USD",
-        effective_from=date(2026, 12, 1),
-    )
+    _rate(ledger, "meeting_hour", 700, "USD", date(2026, 12, 1))
     willow_usd = _meeting(ledger, key="wu", on=date(2026, 12, 2))
     pay.approve(db.session, ledger["sam"], [willow_eur, river_eur, willow_usd])
     db.session.commit()
@@ -478,15 +477,7 @@ def test_statements_list_newest_first_and_a_period_includes_both_its_days(ledger
 
 def test_a_rate_is_found_by_its_name_from_its_first_day(ledger):
     for name, amount in (("", 100), ("Translation review", 4000)):
-        pay.set_rate(
-            db.session,
-            ledger["sam"],
-            activity="other",
-            amount_minor=amount,
-            currency="EUR",
-            effective_from=date(2026, 5, 1),
-            name=name,
-        )
+        _rate(ledger, "other", amount, "EUR", date(2026, 5, 1), name=name)
     db.session.commit()
     assert pay.rate_on(db.session, "other", date(2026, 5, 1), "Translation review").amount_minor == 4000
     assert pay.rate_on(db.session, "other", date(2026, 5, 1)).amount_minor == 100
@@ -556,9 +547,7 @@ def test_closed_rounds_each_earn_and_one_without_a_rate_waits_without_stopping_t
         return revision
 
     first_rate_day = (utcnow() + timedelta(days=2)).date()
-    pay.set_rate(
-        db.session, ledger["sam"], activity="review", amount_minor=2500, currency="EUR", effective_from=first_rate_day
-    )
+    _rate(ledger, "review", 2500, "EUR", first_rate_day)
     closed_round("Old", timedelta(hours=1), "willow")  # dated before the first review rate: waits
     first = closed_round("First", timedelta(days=3), "willow", "river")
     closed_round("Second", timedelta(days=3), "willow")
@@ -676,15 +665,7 @@ def test_a_partly_attended_meeting_may_count_every_minute(ledger):
 
 def test_another_activity_earns_at_its_named_rate_unless_declined(ledger):
     sam, willow, river = ledger["sam"], ledger["willow"], ledger["river"]
-    pay.set_rate(
-        db.session,
-        sam,
-        activity="other",
-        amount_minor=4000,
-        currency="EUR",
-        effective_from=date(2026, 1, 1),
-        name="Training",
-    )
+    _rate(ledger, "other", 4000, "EUR", date(2026, 1, 1), name="Training")
     pay.set_preferences(db.session, river, method="", paused=False, declined={"other"})
     entry = pay.earn_for_other(db.session, sam, willow, name="Training", on=date(2026, 3, 1), key="t1")
     assert (entry.amount_minor, entry.reference, entry.recorded_by_id, entry.activity) == (
@@ -729,9 +710,7 @@ def test_planned_meetings_are_to_come_kept_once_and_their_cancelling_audited(led
 def test_the_yearly_limit_warning_counts_that_year_in_the_limits_currency_from_the_share_on(ledger, people, app):
     sam, willow, river, sky = ledger["sam"], ledger["willow"], ledger["river"], ledger["sky"]
     _rates(ledger, hourly=1000)
-    pay.set_rate(
-        db.session, sam, activity="meeting_hour", amount_minor=100000, currency="USD", effective_from=date(2026, 6, 1)
-    )
+    _rate(ledger, "meeting_hour", 100000, "USD", date(2026, 6, 1))
     for day, key in ((date(2025, 12, 31), "before"), (date(2026, 1, 1), "first"), (date(2027, 1, 1), "after")):
         _meeting(ledger, key=key, on=day, minutes=60)  # EUR 10 each; only the first falls in 2026
     _meeting(ledger, key="last", on=date(2026, 5, 31), minutes=60)  # EUR 10 more: 20 in 2026
@@ -781,9 +760,7 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
 def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_currency(ledger):
     sam = ledger["sam"]
     _rates(ledger, hourly=1000)
-    pay.set_rate(
-        db.session, sam, activity="meeting_hour", amount_minor=300, currency="USD", effective_from=date(2026, 6, 1)
-    )
+    _rate(ledger, "meeting_hour", 300, "USD", date(2026, 6, 1))
     earned = [_meeting(ledger, key=f"e{n}", on=date(2026, 1, n + 1), minutes=60) for n in range(3)]
     usd = _meeting(ledger, advisor="river", key="usd", on=date(2026, 6, 2), minutes=60)
     pay.approve(db.session, sam, earned[:2] + [usd])

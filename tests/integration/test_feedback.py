@@ -819,6 +819,13 @@ def test_each_staff_filter_keeps_exactly_the_comments_it_names_in_section_order(
         )
 
 
+def _written(app, comment_id):
+    """A written comment's text and the choices a change may touch, as stored."""
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        return (comment.body, comment.quote_consent, comment.language, comment.edited)
+
+
 def test_changes_to_a_written_comment_wait_as_one_merged_envelope_and_a_withdrawal_keeps_none_of_them(
     app, people, revision_path
 ):
@@ -837,14 +844,8 @@ def test_changes_to_a_written_comment_wait_as_one_merged_envelope_and_a_withdraw
         change(language="fr")
     assert waiting_actions(app) == 1, "each change replaced the one before, merged"
     flush_mix(app)
+    assert _written(app, comment_id) == ("Second words.", QuoteConsent.VERBATIM, "fr", True)
     with app.app_context():
-        comment = db.session.get(Comment, comment_id)
-        assert (comment.body, comment.quote_consent, comment.language, comment.edited) == (
-            "Second words.",
-            QuoteConsent.VERBATIM,
-            "fr",
-            True,
-        )
         with pytest.raises(feedback.FeedbackError):
             change(another_look=True)  # only a hidden comment can be looked at again
         change(body="Third words, never written.")
@@ -879,15 +880,11 @@ def test_a_comment_still_waiting_is_edited_in_its_own_envelope(app, people, revi
         assert feedback.find_mine(db.session, key, comment_id).body == "Said with care."
     assert waiting_actions(app) == 1
     flush_mix(app)
+    assert _written(app, comment_id) == ("Said with care.", QuoteConsent.VERBATIM, "en", False), (
+        "a comment edited before it was written was never shown otherwise"
+    )
     with app.app_context():
-        comment = db.session.get(Comment, comment_id)
-        assert (comment.body, comment.quote_consent, comment.language, comment.edited) == (
-            "Said with care.",
-            QuoteConsent.VERBATIM,
-            "en",
-            False,
-        ), "a comment edited before it was written was never shown otherwise"
-        assert feedback.owns(comment, key)
+        assert feedback.owns(db.session.get(Comment, comment_id), key)
 
 
 def test_a_comment_translated_again_keeps_one_translation_per_language_by_the_latest_translator(
