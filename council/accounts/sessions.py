@@ -497,12 +497,5 @@ def end_all_sessions(dbs: Session, user_id: uuid.UUID) -> None:
     )
 
 
-def end_other_sessions(dbs: Session, user_id: uuid.UUID, current: CouncilSession) -> None:
-    """As ``end_all_sessions``; the caller then signs the person in again here (``sign_in_user``), which
-    starts a record sealed with the new generation."""
-    end_all_sessions(dbs, user_id)
-    current.regenerate = True
-
-
 def purge_expired_sessions(dbs: Session) -> int:
     return rows_matched(dbs.execute(delete(ServerSession).where(ServerSession.expires_at <= utcnow())))

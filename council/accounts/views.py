@@ -49,9 +49,7 @@ from council.accounts.forms import (
 from council.accounts.models import InvitationState, Role, SecondFactor, User
 from council.accounts.sessions import (
     TIMED_OUT_KEY,
-    current_session,
     end_all_sessions,
-    end_other_sessions,
     purge_expired_sessions,
 )
 from council.accounts.signing_in import end_session_and_redirect, sign_in_user
@@ -351,7 +349,8 @@ def change_password():
                 db.session, current_user, current=form.current.data, new=form.password.data, log_n=_log_n()
             )
         if changing.succeeded:
-            end_other_sessions(db.session, current_user.id, current_session())
+            # Every session ends, this one too; signing in again starts it anew under the new generation.
+            end_all_sessions(db.session, current_user.id)
             sign_in_user(current_user._get_current_object(), key)
             flash(_("Your password was changed. Any other devices were signed out."), "success")
             return redirect(url_for("accounts.account"), code=303)

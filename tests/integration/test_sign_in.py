@@ -288,7 +288,9 @@ def test_signing_out_deletes_the_session_cookies_as_they_were_set_and_keeps_the_
     assert 'lang="es"' in client.get("/signed-out").get_data(as_text=True)
     sign_in(client, "willow")
     exit_response = client.get("/exit")
-    assert set(_deleted_cookies(exit_response)) == {session_cookie, state_cookie, language_cookie_name(app)}
+    deleted = _deleted_cookies(exit_response)
+    assert set(deleted) == {session_cookie, state_cookie, language_cookie_name(app)}
+    assert all("Path=/" in attributes and "SameSite=Lax" in attributes for attributes in deleted.values())
 
 
 def test_a_session_ended_elsewhere_is_not_called_idle_and_keeps_its_language(app, people):
