@@ -213,7 +213,7 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.regenerate = True
         self.modified = True
 
-    def destroy(self, *, forget_language: bool = False) -> None:
+    def destroy(self, *, forget_language: bool) -> None:
         """End the session; its language cookie stays (the signed-out page is in the person's language)
         unless ``forget_language`` (the quick exit leaves nothing behind)."""
         self.clear()
@@ -451,7 +451,7 @@ def state_cookie_name(app: Flask) -> str:
     return app.config["SESSION_COOKIE_NAME"] + "-state"
 
 
-def forget_session_cookies(app: Flask, response: BaseResponse, *, language: bool = False) -> None:
+def forget_session_cookies(app: Flask, response: BaseResponse, *, language: bool) -> None:
     options = session_cookie_options(app)
     response.delete_cookie(app.config["SESSION_COOKIE_NAME"], **options)
     response.delete_cookie(state_cookie_name(app), **options)
