@@ -713,7 +713,8 @@ def test_the_yearly_limit_warning_counts_that_year_in_the_limits_currency_from_t
     _rate(ledger, "meeting_hour", 100000, "USD", date(2026, 6, 1))
     for day, key in ((date(2025, 12, 31), "before"), (date(2026, 1, 1), "first"), (date(2027, 1, 1), "after")):
         _meeting(ledger, key=key, on=day, minutes=60)  # EUR 10 each; only the first falls in 2026
-    _meeting(ledger, key="last", on=date(2026, 5, 31), minutes=60)  # EUR 10 more: 20 in 2026
+    _rate(ledger, "other", 1000, "EUR", date(2020, 1, 1), name="Call")
+    pay.earn_for_other(db.session, sam, willow, name="Call", on=date(2026, 12, 31), key="last")  # EUR 10: 20 in 2026
     _meeting(ledger, key="usd", on=date(2026, 6, 2), minutes=60)  # USD 1000: another currency
     _meeting(ledger, advisor="river", key="river", on=date(2026, 3, 1), minutes=60)
     pay.set_yearly_limit(db.session, sam, willow, 2500, "EUR")  # 20 of 25 earned: 80%
@@ -755,6 +756,12 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
     assert pay.unpaid_totals(db.session, willow.id) == {}
     same_day = [p for p in pay.payments_for(db.session, willow.id) if p.paid_on == date(2026, 3, 1)]
     assert [p.id for p in same_day] == sorted(p.id for p in same_day), "one day's payments by id"
+    newest_of_the_day = max(same_day, key=lambda p: p.recorded_at)
+    backdated = _meeting(ledger, key="w-late", on=date(2026, 1, 10), minutes=60)
+    pay.approve(db.session, sam, [backdated])
+    pay.pay(db.session, sam, willow, [backdated], method="cash", paid_on=date(2026, 1, 15), reference="", key="late")
+    db.session.commit()
+    assert pay.last_payment(db.session, willow.id).id == newest_of_the_day.id, "by the day paid, then the latest"
 
 
 def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_currency(ledger):
@@ -773,3 +780,52 @@ def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_cu
         "approved": {"EUR": (1, 1000), "USD": (1, 300)},
     }
     assert list(pay.waiting_totals(db.session)["approved"]) == ["EUR", "USD"]
+
+
+def test_the_year_totals_count_each_advisor_and_currency_earned_that_year_and_what_of_it_was_paid(ledger):
+    sam, willow = ledger["sam"], ledger["willow"]
+    _rates(ledger, hourly=1000)
+    _rate(ledger, "meeting_hour", 300, "USD", date(2026, 6, 1))
+    days = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 2), date(2026, 2, 1), date(2027, 1, 1)]
+    eur = [_meeting(ledger, key=f"e{n}", on=day, minutes=60) for n, day in enumerate(days[:4])]
+    _meeting(ledger, key="next", on=days[4], minutes=60)
+    usd = _meeting(ledger, key="usd", on=date(2026, 12, 31), minutes=60)
+    rivers = _meeting(ledger, advisor="river", key="r", on=date(2026, 3, 1), minutes=30)
+    pay.approve(db.session, sam, eur + [usd, rivers])
+    pay.pay(db.session, sam, willow, eur[1:3], method="cash", paid_on=date(2026, 3, 1), reference="", key="p")
+    db.session.commit()
+    totals = {
+        (user.login_name, currency): (t.earned, t.paid) for user, currency, t in pay.year_totals(db.session, 2026)
+    }
+    assert totals == {
+        ("willow", "EUR"): (3000, 2000),
+        ("willow", "USD"): (300, 0),
+        ("river", "EUR"): (500, 0),
+    }
+    rows = [(user.login_name, currency) for user, currency, _t in pay.year_totals(db.session, 2026)]
+    assert rows == sorted(rows, key=lambda row: (ledger[row[0]].pseudonym_key, row[1]))
+
+
+def test_rates_are_listed_by_activity_and_name_newest_first_and_the_latest_entries_recorded_last_first(ledger):
+    for activity, name, since in (
+        ("review", "", date(2025, 1, 1)),
+        ("other", "Training", date(2025, 1, 1)),
+        ("other", "Advice", date(2026, 1, 1)),
+        ("review", "", date(2026, 1, 1)),
+        ("other", "Advice", date(2025, 1, 1)),
+        ("meeting_hour", "", date(2020, 1, 1)),
+    ):
+        _rate(ledger, activity, 100, "EUR", since, name=name)
+    db.session.commit()
+    assert [(r.activity, r.name, r.effective_from.year) for r in pay.rates(db.session)] == [
+        ("meeting_hour", "", 2020),
+        ("other", "Advice", 2026),
+        ("other", "Advice", 2025),
+        ("other", "Training", 2025),
+        ("review", "", 2026),
+        ("review", "", 2025),
+    ]
+    entries = [_meeting(ledger, key=f"m{n}", on=date(2026, 1, 28 - n), minutes=60) for n in range(5)]
+    db.session.commit()
+    assert [e.id for e in pay.latest_entries(db.session, limit=3)] == [e.id for e in reversed(entries)][:3]
+    assert len(pay.latest_entries(db.session)) == 5
