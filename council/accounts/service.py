@@ -131,15 +131,12 @@ def list_invitations(dbs: Session) -> list[Invitation]:
 # --- Registration and sign-in ---------------------------------------------
 
 
-def _check_names_free(dbs: Session, login_name: str, pseudonym: str, *, exclude: uuid.UUID | None = None) -> None:
+def _check_names_free(dbs: Session, login_name: str, pseudonym: str) -> None:
     for field, column, value in (
         ("login_name", User.login_key, comparison_key(login_name)),
         ("pseudonym", User.pseudonym_key, comparison_key(pseudonym)),
     ):
-        query = select(User.id).where(column == value)
-        if exclude is not None:
-            query = query.where(User.id != exclude)
-        if dbs.scalar(query) is not None:
+        if dbs.scalar(select(User.id).where(column == value)) is not None:
             raise NameTaken(field)
 
 
