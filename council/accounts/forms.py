@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -19,6 +18,7 @@ from council.accounts.names import (
     is_valid_login_name,
     tidy_pseudonym,
 )
+from council.forms import CouncilForm
 from council.i18n import timezone_names
 from council.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from council.text import has_hidden_characters
@@ -68,7 +68,7 @@ def _confirm_field(label, other: str) -> PasswordField:
     return PasswordField(label, validators=[EqualTo(other, message=_l("The two passwords do not match."))])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CouncilForm):
     login_name = StringField(
         _l("Login name"),
         validators=[DataRequired(message=_l("Please enter your login name.")), Length(max=LOGIN_NAME_MAX)],
@@ -79,7 +79,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class FactorAnswerForm(FlaskForm):
+class FactorAnswerForm(CouncilForm):
     """A code typed, or a passkey's answer (filled in by static/js/passkeys.js): one of the two."""
 
     code = StringField(
@@ -113,7 +113,7 @@ class CheckFactorForm(FactorAnswerForm):
     pass
 
 
-class AddPasskeyForm(FlaskForm):
+class AddPasskeyForm(CouncilForm):
     label = StringField(
         _l("A name for it (optional, only you see it)"),
         validators=[Length(max=60, message=_l("Please keep this under %(max)d characters.", max=60))],
@@ -122,7 +122,7 @@ class AddPasskeyForm(FlaskForm):
     passkey_challenge = HiddenField(validators=[DataRequired(), Length(max=400)])
 
 
-class AddAppForm(FlaskForm):
+class AddAppForm(CouncilForm):
     seed = HiddenField(validators=[DataRequired(), Length(max=64)])
     label = StringField(
         _l("A name for it (optional, only you see it)"),
@@ -134,14 +134,14 @@ class AddAppForm(FlaskForm):
     )
 
 
-class RemoveFactorForm(FlaskForm):
+class RemoveFactorForm(CouncilForm):
     password = PasswordField(
         _l("Your password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],
     )
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(CouncilForm):
     login_name = StringField(
         _l("Login name"),
         description=_l("You use this to sign in. Nobody else sees it."),
@@ -168,11 +168,11 @@ class RegistrationForm(FlaskForm):
     confirm = _confirm_field(_l("Password again"), "password")
 
 
-class ConfirmRecoveryCodeForm(FlaskForm):
+class ConfirmRecoveryCodeForm(CouncilForm):
     code = StringField(_l("Type your recovery code"), validators=[DataRequired(message=_l("Please type the code."))])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(CouncilForm):
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(message=_l("Please enter your current password.")), Length(max=PASSWORD_MAX_LENGTH)],
@@ -181,7 +181,7 @@ class ChangePasswordForm(FlaskForm):
     confirm = _confirm_field(_l("New password again"), "password")
 
 
-class RecoverForm(FlaskForm):
+class RecoverForm(CouncilForm):
     login_name = StringField(
         _l("Login name"),
         validators=[DataRequired(message=_l("Please enter your login name.")), Length(max=LOGIN_NAME_MAX)],
@@ -217,7 +217,7 @@ class TimeZoneSelect(Select):
         )
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(CouncilForm):
     locale = SelectField(_l("Language"))
     timezone = SelectField(
         _l("Time zone"), description=_l("Dates and times are shown in this time zone."), widget=TimeZoneSelect()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,6 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from council.compensation.models import Activity, AttendanceStatus, EntryStatus, PaymentMethod
 from council.compensation.money import AmountRefused, amount_problem_message, read_typed_amount
 from council.compensation.service import InvalidAmount, check_currency
+from council.forms import CouncilForm
 
 #: How the ledger and the own-data file name an entry's activity and status.
 #: Keyed by text: a ledger line keeps the activity it was written with.
@@ -63,7 +63,7 @@ def _amount_in_currency(form, field) -> None:
         raise ValidationError(amount_problem_message(exc)) from exc
 
 
-class RateForm(FlaskForm):
+class RateForm(CouncilForm):
     activity = SelectField(_l("Activity"), choices=ACTIVITY_CHOICES)
     name = StringField(_l("Name of the activity (for other activities)"), validators=[Length(max=100)])
     currency = StringField(
@@ -76,13 +76,13 @@ class RateForm(FlaskForm):
     amount_minor = 0
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(CouncilForm):
     entries = SelectMultipleField(
         _l("Entries to approve"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False), coerce=str
     )
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(CouncilForm):
     entries = SelectMultipleField(
         _l("Entries this payment settles"),
         option_widget=CheckboxInput(),
@@ -95,7 +95,7 @@ class PaymentForm(FlaskForm):
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
-class AdjustForm(FlaskForm):
+class AdjustForm(CouncilForm):
     amount = StringField(
         _l("Correction amount (negative to reduce)"), validators=[DataRequired(message=_l("Please give an amount."))]
     )
@@ -103,7 +103,7 @@ class AdjustForm(FlaskForm):
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(CouncilForm):
     """Title, date and length; each advisor's attendance comes as status-<id> and minutes-<id> fields."""
 
     title = StringField(
@@ -116,7 +116,7 @@ class MeetingForm(FlaskForm):
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
 
 
-class PlannedMeetingForm(FlaskForm):
+class PlannedMeetingForm(CouncilForm):
     title = StringField(
         _l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")), Length(max=200)]
     )
@@ -141,7 +141,7 @@ ATTENDANCE_LABELS = {
 }
 
 
-class PreferenceForm(FlaskForm):
+class PreferenceForm(CouncilForm):
     method = SelectField(
         _l("How would you like to be paid?"),
         choices=[SelectChoice("", _l("No preference"))] + [SelectChoice(m, METHOD_LABELS[m]) for m in PaymentMethod],
@@ -160,7 +160,7 @@ class PreferenceForm(FlaskForm):
     )
 
 
-class PayeeForm(FlaskForm):
+class PayeeForm(CouncilForm):
     legal_name = StringField(
         _l("Name for payments"), validators=[DataRequired(message=_l("Please give a name.")), Length(max=200)]
     )
@@ -179,7 +179,7 @@ PAYEE_READ_REASONS = {
 }
 
 
-class PayeeReadForm(FlaskForm):
+class PayeeReadForm(CouncilForm):
     reason = RadioField(
         _l("Why do you need to see these details?"),
         choices=[SelectChoice(value, label) for value, label in PAYEE_READ_REASONS.items()],
@@ -195,12 +195,12 @@ class PayeeReadForm(FlaskForm):
             raise ValidationError(_l("Please say why, in a few words."))
 
 
-class LimitForm(FlaskForm):
+class LimitForm(CouncilForm):
     amount = StringField(_l("Yearly limit (leave empty for none)"))
     currency = StringField(_l("Currency"))
 
 
-class OtherActivityForm(FlaskForm):
+class OtherActivityForm(CouncilForm):
     advisor = SelectField(_l("Advisor"))
     name = SelectField(_l("Activity"))
     on = DateField(_l("Date"), validators=[DataRequired(message=_l("Please give a date."))])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from council.digest.models import MailSecurity
 from council.digest.service import ADDRESS_MAX, AddressInvalid, normalise_address
+from council.forms import CouncilForm
 from council.text import has_hidden_characters
 
 HOST_MAX = 255
@@ -40,14 +40,14 @@ def _address_field(label, description=None) -> StringField:
     )
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(CouncilForm):
     address = _address_field(
         _l("Email address"),
         _l("Only used for the digest. It is stored encrypted and is never shown in full again."),
     )
 
 
-class UnsubscribeForm(FlaskForm):
+class UnsubscribeForm(CouncilForm):
     """The one button that turns the digest off."""
 
 
@@ -74,7 +74,7 @@ def hour_choices() -> list[SelectChoice]:
     return [SelectChoice(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-class MailSettingsForm(FlaskForm):
+class MailSettingsForm(CouncilForm):
     host = StringField(
         _l("Mail server"),
         description=_l("For example smtp.example.org."),
@@ -118,7 +118,7 @@ class MailSettingsForm(FlaskForm):
     )
 
 
-class TrialMessageForm(FlaskForm):
+class TrialMessageForm(CouncilForm):
     test_address = _address_field(
         _l("Send a test message to"), _l("The message says only that it is a test. The saved settings are used.")
     )

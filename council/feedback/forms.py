@@ -6,12 +6,12 @@ import secrets
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.feedback.models import FLAG_NOTE_MAX_CHARS, CommentState, Disposition, HideReason, QuoteConsent
+from council.forms import CouncilForm
 from council.i18n import LANGUAGE_NAMES
 
 CONSENT_LABELS = {
@@ -55,7 +55,7 @@ def _language_choices() -> list[SelectChoice]:
     ]
 
 
-class CommentForm(FlaskForm):
+class CommentForm(CouncilForm):
     body = TextAreaField(
         _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
     )
@@ -83,7 +83,7 @@ class CommentForm(FlaskForm):
         ]
 
 
-class EditCommentForm(FlaskForm):
+class EditCommentForm(CouncilForm):
     body = TextAreaField(
         _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
     )
@@ -98,7 +98,7 @@ class EditCommentForm(FlaskForm):
         self.language.choices = _language_choices()
 
 
-class ResponseForm(FlaskForm):
+class ResponseForm(CouncilForm):
     disposition = RadioField(
         _l("What will you do with this comment?"),
         choices=[SelectChoice(str(value), label) for value, label in DISPOSITION_LABELS.items()],
@@ -114,7 +114,7 @@ class ResponseForm(FlaskForm):
 _REASON_REQUIRED = DataRequired(message=_l("Please choose a reason."))
 
 
-class HideForm(FlaskForm):
+class HideForm(CouncilForm):
     reason = SelectField(
         _l("Reason"),
         default="",
@@ -128,7 +128,7 @@ class HideForm(FlaskForm):
     )
 
 
-class FlagForm(FlaskForm):
+class FlagForm(CouncilForm):
     """An advisor asks moderators to look at someone's comment: why (no answer chosen for them), and a note."""
 
     reason = RadioField(
@@ -147,7 +147,7 @@ class FlagForm(FlaskForm):
     )
 
 
-class CommentTranslationForm(FlaskForm):
+class CommentTranslationForm(CouncilForm):
     locale = SelectField(_l("Translated into"))
     body = TextAreaField(
         _l("Translation"), validators=[DataRequired(message=_l("Please write the translation.")), Length(max=20000)]
@@ -158,7 +158,7 @@ class CommentTranslationForm(FlaskForm):
         self.locale.choices = _language_choices()
 
 
-class FilterForm(FlaskForm):
+class FilterForm(CouncilForm):
     class Meta:
         csrf = False  # a GET form that only reads
 
@@ -199,7 +199,7 @@ class FilterForm(FlaskForm):
         ]
 
 
-class SignInToPostForm(FlaskForm):
+class SignInToPostForm(CouncilForm):
     """Shown when a comment arrives after the session ended: sign in, and it is posted once."""
 
     login_name = StringField(

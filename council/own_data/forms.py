@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from council.forms import CouncilForm
 from council.security import PASSWORD_MAX_LENGTH
 
 
-class OwnDataForm(FlaskForm):
+class OwnDataForm(CouncilForm):
     password = PasswordField(
         _l("Your password"),
         description=_l("We ask again because the file holds your payment details and comments."),
@@ -28,7 +28,7 @@ class OwnDataForm(FlaskForm):
     )
 
 
-class CloseAccountForm(FlaskForm):
+class CloseAccountForm(CouncilForm):
     password = PasswordField(
         _l("Your password"),
         validators=[DataRequired(message=_l("Please enter your password.")), Length(max=PASSWORD_MAX_LENGTH)],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
+
+from council.forms import CouncilForm
 
 
 def _body_within_limit(form, field) -> None:
@@ -17,7 +18,7 @@ def _body_within_limit(form, field) -> None:
         )
 
 
-class DraftForm(FlaskForm):
+class DraftForm(CouncilForm):
     title = StringField(
         _l("Title"),
         validators=[
@@ -36,7 +37,7 @@ class DraftForm(FlaskForm):
     )
 
 
-class SectionNotesForm(FlaskForm):
+class SectionNotesForm(CouncilForm):
     summary = TextAreaField(
         _l("In short (a plain-language summary shown first)"),
         validators=[Length(max=1000, message=_l("Please keep this under %(max)d characters.", max=1000))],
@@ -53,7 +54,7 @@ class SectionNotesForm(FlaskForm):
     )
 
 
-class ReviewWindowForm(FlaskForm):
+class ReviewWindowForm(CouncilForm):
     opens_at = DateTimeLocalField(
         _l("Opens"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
     )
@@ -62,7 +63,7 @@ class ReviewWindowForm(FlaskForm):
     )
 
 
-class TranslationForm(FlaskForm):
+class TranslationForm(CouncilForm):
     title = StringField(
         _l("Translated title"),
         validators=[
@@ -77,7 +78,7 @@ class TranslationForm(FlaskForm):
     )
 
 
-class CompareForm(FlaskForm):
+class CompareForm(CouncilForm):
     class Meta:
         csrf = False  # a GET form that only reads
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from council.forms import CouncilForm
 
-class ParaphraseForm(FlaskForm):
+
+class ParaphraseForm(CouncilForm):
     body = TextAreaField(
         _l("Your paraphrase (signed with your name)"),
         description=_l(

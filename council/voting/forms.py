@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from council.forms import CouncilForm
 from council.voting.models import PollKind, PollState
 
 KIND_LABELS = {
@@ -23,7 +23,7 @@ POLL_STATE_LABELS = {
 }
 
 
-class PollForm(FlaskForm):
+class PollForm(CouncilForm):
     question = StringField(
         _l("Question"), validators=[DataRequired(message=_l("Please write the question.")), Length(max=300)]
     )
@@ -45,7 +45,7 @@ class PollForm(FlaskForm):
     )
 
 
-class VoteForm(FlaskForm):
+class VoteForm(CouncilForm):
     choice = RadioField(_l("Your vote"), validators=[DataRequired(message=_l("Please choose an answer."))])
     block_reason = TextAreaField(
         _l("If you block, please say why (posted as an anonymous comment)"), validators=[Length(max=2000)]
