@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from babel import support
 from flask import Flask, current_app, request, session
-from flask_babel import Domain, get_locale, get_timezone, get_translations
+from flask_babel import Domain, _get_current_context, get_locale, get_timezone, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -132,6 +133,18 @@ class FallbackDomain(Domain):
 
     def get_translations_cache(self, ctx) -> dict:
         return current_app.extensions.setdefault("council_translations", {})
+
+    def get_translations(self) -> support.NullTranslations:
+        """The catalog of the page's language, looked up once per request rather than for every text (a
+        staff list translates hundreds). Kept where Flask-Babel's ``refresh`` and ``force_locale`` expect
+        it, so both still switch the language."""
+        context = _get_current_context()
+        if context is None:
+            return super().get_translations()
+        kept = getattr(context, "babel_translations", None)
+        if kept is None:
+            kept = context.babel_translations = super().get_translations()
+        return kept
 
     def gettext(self, string: str, **variables: Any) -> str:
         translated = self.get_translations().ugettext(string)

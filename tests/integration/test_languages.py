@@ -339,3 +339,21 @@ def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only
     response = production.test_client().post("/language", data={"locale": "es"}, base_url="https://council.test")
     header = _language_header(production, response)
     assert header.startswith("__Host-council-lang=es;") and "Secure" in header and "SameSite=Lax" in header
+
+
+def test_the_catalog_kept_for_a_request_follows_a_forced_language_and_a_refresh(app):
+    from flask_babel import force_locale, gettext, refresh
+
+    from council.i18n import SESSION_LOCALE_KEY
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        from flask import session
+
+        french = gettext("Sign in")
+        with force_locale("ar"):  # as an email or an error page in another language is drawn
+            arabic = gettext("Sign in")
+        assert gettext("Sign in") == french
+        session[SESSION_LOCALE_KEY] = "es"  # a language chosen during the request
+        refresh()
+        spanish = gettext("Sign in")
+    assert len({"Sign in", french, arabic, spanish}) == 4, (french, arabic, spanish)
