@@ -711,10 +711,11 @@ def test_the_yearly_limit_warning_counts_that_year_in_the_limits_currency_from_t
     sam, willow, river, sky = ledger["sam"], ledger["willow"], ledger["river"], ledger["sky"]
     _rates(ledger, hourly=1000)
     _rate(ledger, "meeting_hour", 100000, "USD", date(2026, 6, 1))
-    for day, key in ((date(2025, 12, 31), "before"), (date(2026, 1, 1), "first"), (date(2027, 1, 1), "after")):
-        _meeting(ledger, key=key, on=day, minutes=60)  # EUR 10 each; only the first falls in 2026
+    for day, key in ((date(2025, 12, 31), "before"), (date(2026, 1, 1), "first")):
+        _meeting(ledger, key=key, on=day, minutes=60)  # EUR 10 each; only the second falls in 2026
     _rate(ledger, "other", 1000, "EUR", date(2020, 1, 1), name="Call")
     pay.earn_for_other(db.session, sam, willow, name="Call", on=date(2026, 12, 31), key="last")  # EUR 10: 20 in 2026
+    pay.earn_for_other(db.session, sam, willow, name="Call", on=date(2027, 1, 1), key="after")  # EUR 10, in 2027
     _meeting(ledger, key="usd", on=date(2026, 6, 2), minutes=60)  # USD 1000: another currency
     _meeting(ledger, advisor="river", key="river", on=date(2026, 3, 1), minutes=60)
     pay.set_yearly_limit(db.session, sam, willow, 2500, "EUR")  # 20 of 25 earned: 80%
