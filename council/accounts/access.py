@@ -100,8 +100,8 @@ def participation_key() -> bytes:
 
 
 def _load_user(user_id: str) -> User | None:
-    """The person the session read with its record, handed to the page's own database session without
-    a query of its own; loaded afresh only if the session did not read them."""
+    """The person the session read with its record, handed to the page's own database session without a
+    query (a page read them in it already); loaded afresh only if the session did not read them."""
     person = current_session().person
     try:
         if person is not None and str(person.user.id) == user_id:

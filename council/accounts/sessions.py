@@ -28,6 +28,8 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -42,8 +44,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from council.accounts.models import ServerSession, User
 from council.accounts.second_factor import lacks_required_factor
-from council.database import read_engine, rows_matched, write_engine
+from council.database import is_write_request, read_engine, rows_matched, write_engine
 from council.db_types import utcnow
+from council.extensions import db
 from council.i18n import LANGUAGE_COOKIE_SECONDS, SESSION_LOCALE_KEY, chosen_language, language_cookie_name
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.transactions import discard
@@ -60,6 +63,9 @@ FACTOR_RETURN_KEY = "factor_return"
 #: Up to when the person has seen their notices (ISO time): read from their sealed state at sign-in, then
 #: carried here, so that a page's header counts new notices without opening the sealed state.
 NOTICES_SEEN_KEY = "notices_seen"
+#: The header's count of new notices, with the mark and the minute it was counted at: counted again at most
+#: once a minute, or at once when the mark moves (council/notices/views.py).
+NOTICE_COUNT_KEY = "notice_count"
 #: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
 COOKIE_KEYS = (
     FLASHES_KEY,
@@ -69,6 +75,7 @@ COOKIE_KEYS = (
     FACTOR_FRESH_KEY,
     FACTOR_RETURN_KEY,
     NOTICES_SEEN_KEY,
+    NOTICE_COUNT_KEY,
 )
 #: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
 _RECORD_BLOCK = 512
@@ -273,8 +280,7 @@ class ServerSessionInterface(SessionInterface):
         bound = state is not None and state.binding == _binding(token)
         record_id = _record_id(token)
         now = utcnow()
-        # One read transaction for the record and its person: the page reads them once, before its own.
-        with Session(read_engine(), expire_on_commit=False) as dbs:
+        with _session_reader() as dbs:
             record = dbs.get(ServerSession, record_id)
             if record is None:  # signed out elsewhere, or purged: nothing to say about which
                 return _ended(state if bound else None)
@@ -285,13 +291,13 @@ class ServerSessionInterface(SessionInterface):
             if not bound or _minute_moment(cast(_State, state).idle_minute) <= now or record.expires_at <= now:
                 # Idle too long, past the absolute deadline, or a state cookie from elsewhere (forged, or another
                 # session's): the session ends.
-                delete_session_records(ServerSession.id == record_id)
+                _delete_record_now(record_id)
                 # Said on the sign-in page (the flag travels in the signed cookie).
                 return _ended(state if bound else None, timed_out=content.user_id is not None)
             person = _load_person(dbs, content.user_id) if content.user_id is not None else None
         if content.user_id is not None and (person is None or person.user.session_generation != content.generation):
             # "Sign out everywhere", a password change or recovery, or access turned off, since this sign-in.
-            delete_session_records(ServerSession.id == record_id)
+            _delete_record_now(record_id)
             return _ended(state)
         opened = CouncilSession(
             content.data,
@@ -474,6 +480,26 @@ def _decode_token(raw: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return token if len(token) == _TOKEN_BYTES else None
+
+
+@contextmanager
+def _session_reader() -> Iterator[Session]:
+    """Where a request reads its session record and person. A page's are the first reads of its own transaction,
+    which they begin: one transaction a page, not two. A form's are read in a read transaction of their own: on
+    SQLite the form's transaction takes the write lock from its first statement, and a form sent while the lock
+    is held elsewhere must still reach its view, to be answered with what was typed kept."""
+    if is_write_request():
+        with Session(read_engine(), expire_on_commit=False) as dbs:
+            yield dbs
+    else:
+        yield db.session
+
+
+def _delete_record_now(record_id: str) -> None:
+    """While a request opens its session: end the page's transaction (it has read nothing else yet: on SQLite a
+    form's would hold the write lock), then delete the record in a transaction of its own."""
+    discard()
+    delete_session_records(ServerSession.id == record_id)
 
 
 def delete_session_records(*criteria) -> int:

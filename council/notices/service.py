@@ -227,6 +227,12 @@ def unseen_this_request(
     return rows
 
 
+def unseen_read_this_request() -> list[Row[*tuple[Any, ...]]] | None:
+    """The notices ``unseen_this_request`` read in this request, if it has (None if not)."""
+    rows: list[Row[*tuple[Any, ...]]] | None = g.get("unseen_notices")
+    return rows
+
+
 def all_seen_this_request() -> None:
     """The person has just looked at every notice: the header drawn next counts none. (Reading the mark
     back would mean ending the request's transaction, which reloads every row the page has loaded.)"""

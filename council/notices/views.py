@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from council.accounts.access import current_participation_key
-from council.accounts.sessions import NOTICES_SEEN_KEY, notices_seen
+from council.accounts.sessions import NOTICE_COUNT_KEY, NOTICES_SEEN_KEY, notices_seen
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
@@ -21,20 +21,33 @@ log = logging.getLogger(__name__)
 
 @bp.app_context_processor
 def _notice_count() -> dict:
-    """Counted only when the header is drawn, and never allowed to break the page that draws it."""
+    """Counted only when the header is drawn, and never allowed to break the page that draws it. The count
+    travels in the signed cookie and is made again once a minute, when the "seen" mark moves, or when the page
+    has read the notices anyway: a notice may show in the header up to a minute late, and a page costs one
+    query less."""
 
     def notice_count() -> int:
         if not current_user.is_authenticated:
             return 0
+        now = utcnow()
+        counted_from = [session.get(NOTICES_SEEN_KEY), int(now.timestamp()) // 60]
+        kept = session.get(NOTICE_COUNT_KEY)
+        read = service.unseen_read_this_request()
+        if read is None and isinstance(kept, list) and kept[1:] == counted_from and isinstance(kept[0], int):
+            return kept[0]
         try:
-            return len(
-                service.unseen_this_request(
-                    db.session, current_user, current_participation_key(), utcnow(), notices_seen()
+            rows = (
+                read
+                if read is not None
+                else service.unseen_this_request(
+                    db.session, current_user, current_participation_key(), now, notices_seen()
                 )
             )
         except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
             log.warning("notice count unavailable")
             return 0
+        session[NOTICE_COUNT_KEY] = [len(rows), *counted_from]
+        return len(rows)
 
     return {"notice_count": notice_count}
 

@@ -225,6 +225,45 @@ def _write_and_answer(app, client, login_name: str) -> None:
         db.session.commit()
 
 
+def _header_queries(app, client, path: str) -> tuple[int, int]:
+    """The header's count of new notices on a page, and how many queries the page made."""
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = client.get(path).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return _new_count(page), len(statements)
+
+
+def test_the_header_counts_notices_again_once_a_minute_or_when_they_are_seen(two_advisors, monkeypatch):
+    app = two_advisors
+    willow = app.test_client()
+    sign_in(willow, "willow")
+    minute = (utcnow() + timedelta(minutes=10)).replace(second=5, microsecond=0)
+    clock = {"now": minute}
+    monkeypatch.setattr("council.notices.views.utcnow", lambda: clock["now"])
+    counted, first_queries = _header_queries(app, willow, "/policies/")
+    kept, queries = _header_queries(app, willow, "/policies/")
+    assert kept == counted and queries == first_queries - 1, "within the minute the cookie's count is shown"
+    _write_and_answer(app, willow, "willow")  # a response to willow's comment: a new notice
+    clock["now"] = minute + timedelta(seconds=50)
+    assert _header_queries(app, willow, "/policies/")[0] == counted, "up to a minute late"
+    assert _new_count(willow.get("/").get_data(as_text=True)) == counted + 1, (
+        "a page that reads the notices counts anew"
+    )
+    clock["now"] = minute + timedelta(minutes=1)
+    assert _header_queries(app, willow, "/policies/")[0] == counted + 1
+    willow.get("/notices")
+    assert _header_queries(app, willow, "/policies/")[0] == 0, "seen: at once, within the same minute"
+
+
 def test_a_response_notice_reaches_only_the_comment_writer(two_advisors):
     app = two_advisors
     willow, river = app.test_client(), app.test_client()

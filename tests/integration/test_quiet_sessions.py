@@ -9,6 +9,7 @@ holding the database would, these tests read whole rows and scan every table.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -30,7 +31,7 @@ from tests.conftest import (
     submit,
     waiting_actions,
 )
-from tests.sessions import opened_record, set_idle_deadline, state_of
+from tests.sessions import all_records, opened_record, record_of, set_idle_deadline, state_of
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
 FORM_FIELDS = re.compile(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"')
@@ -194,6 +195,30 @@ def test_idle_time_in_the_cookie_ends_the_session(app, council):
     response = willow.get("/account", follow_redirects=True)
     assert "You were signed out because the page was left unused" in response.get_data(as_text=True)
     assert opened_record(app, willow).user_id is None, "only the sign-in page's own record is left"
+
+
+def test_a_form_sent_after_the_session_ended_is_answered_at_once_and_its_record_deleted(app, council):
+    # A form's transaction on SQLite holds the write lock from its first statement: the session is read apart
+    # from it, and an ended session's record is deleted before the form's transaction begins, or the delete
+    # would wait out the busy timeout.
+    willow, river = _client(app, "willow"), _client(app, "river")
+    fields = dict(FORM_FIELDS.findall(willow.get(council.section).get_data(as_text=True)))
+    timed_out = record_of(app, willow).id
+    set_idle_deadline(app, willow, utcnow() - timedelta(minutes=1))
+    with app.app_context():  # river's sessions end elsewhere ("sign out everywhere")
+        db.session.execute(
+            update(User).where(User.login_key == "river").values(session_generation=User.session_generation + 1)
+        )
+        db.session.commit()
+    signed_out_elsewhere = record_of(app, river).id
+    for client in (willow, river):
+        started = time.monotonic()
+        response = client.post(f"{council.path}/comments", data={**fields, "body": "Sent too late.", "language": "en"})
+        assert time.monotonic() - started < 5, "answered without waiting for the write lock"
+        # Asked to sign in again, with what they typed kept ("sign in and post").
+        assert response.status_code == 401 and "Sent too late." in response.get_data(as_text=True)
+    assert {r.id for r in all_records(app)}.isdisjoint({timed_out, signed_out_elsewhere})
+    assert waiting_actions(app) == 0, "nothing of the form was kept"
 
 
 def test_the_absolute_deadline_ends_the_session_and_the_purge_removes_it(app, council):
