@@ -116,9 +116,11 @@ def _waiting(dbs: Session, row_ids: set[str]) -> list[tuple[mix.Pending, dict[st
 
 
 def _stored_inner(dbs: Session, row_id: str) -> bytes | None:
-    stored = dbs.scalar(select(SealedState.sealed).where(SealedState.id == row_id))
-    if stored is None:
+    """The stored row, read with the pool (``_current_inner`` reads both)."""
+    found = mix.read_beside_pool(dbs, select(SealedState.id, SealedState.sealed).where(SealedState.id == row_id))
+    if not found:
         return None
+    stored = found[0][1]
     inner = unwrap(key_store().keys(), row_id, stored)
     if inner is None:  # a flush re-wrapped it under a key made after this request read the keys
         inner = unwrap(key_store().keys(), row_id, stored)

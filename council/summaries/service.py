@@ -493,37 +493,37 @@ class ChainLink:
 
 
 def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
-    """Revision → review → summary → responses → next revision, for every version, in a fixed number of queries."""
-    ids = [r.id for r in published]
-    summarised = set(dbs.scalars(select(FeedbackSummary.revision_id).where(FeedbackSummary.revision_id.in_(ids))))
-    counts = {
-        revision_id: (total, answered)
-        for revision_id, total, answered in dbs.execute(
-            select(Comment.revision_id, func.count(Comment.id), func.count(Response.id))
-            .outerjoin(Response, Response.comment_id == Comment.id)
-            .where(Comment.revision_id.in_(ids), Comment.state == CommentState.VISIBLE)
-            .group_by(Comment.revision_id)
+    """Revision → review → summary → responses → next revision, for every version, in one query."""
+    visible = (Comment.revision_id == Revision.id) & (Comment.state == CommentState.VISIBLE)
+    found = {
+        revision_id: (summary_taken, total, answered, outcomes)
+        for revision_id, summary_taken, total, answered, outcomes in dbs.execute(
+            select(
+                Revision.id,
+                select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists(),
+                select(func.count(Comment.id)).where(visible).scalar_subquery(),
+                select(func.count(Response.id))
+                .join(Comment, Response.comment_id == Comment.id)
+                .where(visible)
+                .scalar_subquery(),
+                select(func.count(RevisionOutcome.id))
+                .where(RevisionOutcome.revision_id == Revision.id)
+                .scalar_subquery(),
+            ).where(Revision.id.in_([r.id for r in published]))
         ).all()
     }
-    outcomes = dict(
-        dbs.execute(
-            select(RevisionOutcome.revision_id, func.count())
-            .where(RevisionOutcome.revision_id.in_(ids))
-            .group_by(RevisionOutcome.revision_id)
-        ).all()
-    )
     links = []
     for position, revision in enumerate(published):
         following = published[position + 1] if position + 1 < len(published) else None
-        total, answered = counts.get(revision.id, (0, 0))
+        summary_taken, total, answered, _outcomes = found[revision.id]
         links.append(
             ChainLink(
                 revision=revision,
-                summary_taken=revision.id in summarised,
+                summary_taken=bool(summary_taken),
                 comments=total,
                 answered=answered,
                 next_revision=following,
-                outcomes=outcomes.get(following.id, 0) if following else 0,
+                outcomes=found[following.id][3] if following else 0,
             )
         )
     return links

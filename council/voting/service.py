@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from council.accounts.models import Role, User, UserRole
@@ -126,15 +126,12 @@ def eligible_voters(dbs: Session) -> list[uuid.UUID]:
     )
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return ((Poll.state == PollState.SCHEDULED) & (Poll.opens_at <= now)) | (
-        (Poll.state == PollState.OPEN) & (Poll.closes_at <= now)
+def is_due(poll: Poll, now: datetime) -> bool:
+    """Whether the poll must open or close by now: the poll's page then takes the write lock to open and close
+    every poll that is due (the tick does it too), and otherwise reads only."""
+    return (poll.state == PollState.SCHEDULED and poll.opens_at <= now) or (
+        poll.state == PollState.OPEN and poll.closes_at <= now
     )
-
-
-def any_poll_due(dbs: Session, now: datetime | None = None) -> bool:
-    """A cheap read, so a page view takes the write lock only when a poll must open or close."""
-    return dbs.scalar(select(Poll.id).where(_due(now or utcnow())).limit(1)) is not None
 
 
 def open_due_polls(dbs: Session, now: datetime | None = None) -> int:

@@ -16,6 +16,7 @@ from council import hooks
 from council.accounts.access import current_participation_key, participation_key, requires_role
 from council.accounts.models import Role
 from council.database import side_write
+from council.db_types import utcnow
 from council.extensions import db
 from council.i18n import local_to_utc
 from council.policies.service import published_or_404
@@ -34,10 +35,8 @@ POLL_PROBLEMS = {
 }
 
 
-def _tick() -> None:
+def _open_and_close_due_polls() -> None:
     """Open and close polls whose time has come (cron runs `flask council tick` too)."""
-    if not service.any_poll_due(db.session):
-        return
     with side_write() as writer:
         service.open_due_polls(writer)
         service.close_due_polls(writer)
@@ -86,11 +85,18 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
 
 @bp.get("/polls/<uuid:poll_id>")
 def poll(poll_id: uuid.UUID):
-    _tick()
+    found = _poll_or_404(poll_id)
+    if service.is_due(found, utcnow()):
+        _open_and_close_due_polls()
+        found = _poll_or_404(poll_id)
+    return _render_poll(found)
+
+
+def _poll_or_404(poll_id: uuid.UUID) -> Poll:
     found = db.session.get(Poll, poll_id, options=[joinedload(Poll.revision)])  # the page names its revision
     if found is None:
         abort(404)
-    return _render_poll(found)
+    return found
 
 
 @bp.post("/polls/<uuid:poll_id>")

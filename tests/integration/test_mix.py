@@ -817,3 +817,37 @@ def test_a_flush_stopped_before_its_commit_or_before_the_key_is_replaced_leaves_
     with restarted.app_context():
         assert key_store().keys().previous == ()
     assert _continues(willow, council) and _continues(river, council)
+
+
+def test_a_persons_stored_state_is_read_with_the_pool_in_one_query_and_its_waiting_value_wins(app):
+    """A saved value (a language, a reading place) is shown from the person's waiting put when there is one,
+    else from the stored row; the row and the pool are read in one query, whether or not anything waits."""
+    from sqlalchemy import event
+
+    key, other = b"k" * 32, b"o" * 32
+    with app.app_context():
+        state.store(db.session, key, state.LOCALE, "fr")
+        db.session.commit()
+    flush_mix(app)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert state.load(db.session, key, state.LOCALE) == "fr"
+            first = list(statements)
+            assert state.load(db.session, other, state.LOCALE) is None
+            state.store(db.session, key, state.LOCALE, "ar")
+            state.store(db.session, other, state.LOCALE, "es")
+            assert state.load(db.session, key, state.LOCALE) == "ar", "the waiting value wins"
+            assert state.load(db.session, other, state.LOCALE) == "es"
+            assert len(mix.pending(db.session, (state.PUT,))) == 2
+            db.session.rollback()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    reads = [s for s in first if s.upper().startswith("SELECT")]
+    assert len(reads) == 1 and "UNION ALL" in reads[0], "the row and the pool in one query"
+    assert "mix_envelopes" in reads[0] and "sealed_state" in reads[0]

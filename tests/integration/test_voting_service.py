@@ -509,21 +509,23 @@ def test_each_voter_sees_only_their_own_vote_waiting(app, setting):
     assert voting.polls_with_my_vote_waiting(db.session, _key(sky)) == {other_poll.id}
 
 
-def test_a_page_view_finds_a_poll_due_only_at_its_opening_or_closing(app, setting):
-    """Only then does a page view take the write lock to open or close it."""
+def test_a_poll_is_due_only_from_its_opening_or_closing_instant(app, setting):
+    """Only then does its page take the write lock to open or close it."""
     now = utcnow()
     poll = _poll(setting, closes_at=now + timedelta(days=1))
-    closes_at = db.session.scalar(select(Poll.closes_at).where(Poll.id == poll.id))
-    assert not voting.any_poll_due(db.session, closes_at - timedelta(microseconds=1))
-    assert voting.any_poll_due(db.session, closes_at)
+    db.session.expire_all()
+    poll = db.session.get(Poll, poll.id)  # the instants as stored
+    assert not voting.is_due(poll, poll.closes_at - timedelta(microseconds=1))
+    assert voting.is_due(poll, poll.closes_at)
     voting.close(db.session, poll)
     db.session.commit()
-    assert not voting.any_poll_due(db.session, closes_at + timedelta(days=30)), "a closed poll is never due"
+    assert not voting.is_due(poll, poll.closes_at + timedelta(days=30)), "a closed poll is never due"
     later = _create(setting, opens_at=now + timedelta(days=2), closes_at=now + timedelta(days=3))
     db.session.commit()
-    opens_at = db.session.scalar(select(Poll.opens_at).where(Poll.id == later.id))
-    assert not voting.any_poll_due(db.session, opens_at - timedelta(microseconds=1))
-    assert voting.any_poll_due(db.session, opens_at)
+    db.session.expire_all()
+    later = db.session.get(Poll, later.id)
+    assert not voting.is_due(later, later.opens_at - timedelta(microseconds=1))
+    assert voting.is_due(later, later.opens_at)
 
 
 def test_a_ballot_tag_is_the_documented_hmac_of_the_poll_and_differs_per_poll():
