@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, object_session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, load_only, object_session, selectinload
 from werkzeug.exceptions import abort
 
 from council.accounts import state
@@ -87,10 +87,15 @@ class ContinuationInvalid(PolicyError):
 
 
 def list_policies(dbs: Session) -> list[Policy]:
+    """Every policy with its revisions' numbers, states and review windows (not their text), in two queries."""
     return list(
         dbs.scalars(
             select(Policy)
-            .options(selectinload(Policy.revisions).selectinload(Revision.review_window))
+            .options(
+                selectinload(Policy.revisions).options(
+                    load_only(Revision.number, Revision.status), joinedload(Revision.review_window)
+                )
+            )
             .order_by(Policy.title)
         ).all()
     )
