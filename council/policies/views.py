@@ -73,7 +73,6 @@ def policy(policy_id: uuid.UUID):
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>")
 def revision(policy_id: uuid.UUID, number: int):
-    hooks.call_all("policies.before_reading")
     found = readable_or_404(policy_id, number)
     return render_template(
         "policies/revision.html",
@@ -122,7 +121,6 @@ def history(policy_id: uuid.UUID):
     published = reading.history(db.session, policy_id)
     if not published:
         abort(404)
-    hooks.call_all("policies.before_reading")
     form = _compare_form([r.number for r in published])
     return render_template(
         "policies/history.html",

@@ -100,12 +100,23 @@ def take_due_summaries(dbs: Session, *, min_group: int, now: datetime | None = N
 
 def close_due_reviews(*, min_group: int) -> None:
     """For a page view: summarise reviews that closed since the last tick, in a short write of its own."""
-    if not any_review_due(db.session):
-        return
+    if any_review_due(db.session):
+        summarise_due_reviews_now(min_group=min_group)
+
+
+def summarise_due_reviews_now(*, min_group: int) -> None:
+    """Take every due summary in a short write of its own, and let the page see them."""
     with side_write() as writer:
         take_due_summaries(writer, min_group=min_group)
     # On SQLite the request's read transaction would keep its older snapshot.
     see_side_writes()
+
+
+def closed_without_summary(revision: Revision, *, summarised: bool, now: datetime) -> bool:
+    """Whether a page showing this revision must take its summary first (its review has closed since the
+    last tick). Read from what the page loaded: a revision page or the history asks about what it shows."""
+    window = revision.review_window
+    return not summarised and window is not None and window.closes_at <= now
 
 
 def close_review_now(dbs: Session, author: User, revision: Revision, *, min_group: int) -> FeedbackSummary:

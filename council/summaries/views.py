@@ -248,11 +248,6 @@ def close_review(policy_id: uuid.UUID, number: int):
 # --- What summaries adds to the policy pages and to "My comments" ----------------------
 
 
-@hooks.contributes_to("policies.before_reading")
-def _close_due_reviews() -> None:
-    service.close_due_reviews(min_group=_min_group())
-
-
 @hooks.contributes_to("policies.publish")
 def _publish(dbs, draft):
     return service.publish_revision(dbs, draft, min_group=_min_group())
@@ -272,9 +267,13 @@ def _earlier_text_headings(earlier: PublishedText | None) -> dict[str, str]:
 
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
+    summarised = service.has_summary(db.session, revision)
+    if service.closed_without_summary(revision, summarised=summarised, now=utcnow()):
+        service.summarise_due_reviews_now(min_group=_min_group())
+        summarised = True
     record = service.you_said_we_did(db.session, revision)
     return {
-        "has_summary": service.has_summary(db.session, revision),
+        "has_summary": summarised,
         "record": record,
         "disposition_labels": DISPOSITION_LABELS,
         "headings": _earlier_text_headings(record.previous_text if record else None),
@@ -284,7 +283,12 @@ def _revision_part(revision) -> dict:
 
 @hooks.contributes_to("policies.history_page")
 def _history_part(published) -> dict:
-    return {"chain": list(reversed(service.history_chain(db.session, published)))}
+    chain = service.history_chain(db.session, published)
+    now = utcnow()
+    if any(service.closed_without_summary(link.revision, summarised=link.summary_taken, now=now) for link in chain):
+        service.summarise_due_reviews_now(min_group=_min_group())
+        chain = service.history_chain(db.session, published)
+    return {"chain": list(reversed(chain))}
 
 
 @hooks.contributes_to("policies.draft_page")

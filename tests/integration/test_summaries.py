@@ -163,14 +163,19 @@ def test_close_due_takes_the_summary_once(app, review):
     assert facts["dispositions"]["none"] == 3
 
 
-def test_a_page_view_after_the_closing_time_takes_the_summary(app, review):
+@pytest.mark.parametrize("page_shown", ["revision", "history"])
+def test_a_page_view_after_the_closing_time_takes_the_summary(app, review, page_shown):
     _close_by_time(app, review)
     client = _advisor_client(app, "willow")
     assert _summary(app) is None
-    page = client.get(review.path())
+    page = client.get(review.path() if page_shown == "revision" else f"/policies/{review.policy_id}/history")
     assert page.status_code == 200
     assert _summary(app) is not None
-    assert "Read the summary of this review" in page.get_data(as_text=True)
+    shown = page.get_data(as_text=True)
+    if page_shown == "revision":
+        assert "Read the summary of this review" in shown
+    else:
+        assert f"{review.path(1)}/summary" in shown and "taken when the review closes" not in shown
 
 
 def test_an_author_closes_a_review_early_and_the_completions_follow(app, review):
