@@ -830,3 +830,21 @@ def test_rates_are_listed_by_activity_and_name_newest_first_and_the_latest_entri
     db.session.commit()
     assert [e.id for e in pay.latest_entries(db.session, limit=3)] == [e.id for e in reversed(entries)][:3]
     assert len(pay.latest_entries(db.session)) == 5
+
+
+@pytest.mark.parametrize("minutes", [0, -30, 45.0, "60"])
+def test_meeting_time_of_no_whole_positive_minutes_earns_nothing(ledger, minutes):
+    _rates(ledger)
+    with pytest.raises(pay.InvalidAmount):
+        _meeting(ledger, minutes=minutes)
+    assert db.session.scalar(select(func.count()).select_from(StipendEntry)) == 0
+
+
+def test_a_rate_of_nothing_may_be_set_and_every_rate_set_is_audited_whole(ledger):
+    """Some activities are unpaid by the council's choice: a zero rate is a rate, a negative one is not."""
+    free = _rate(ledger, "other", 0, "EUR", date(2026, 1, 1), name="Peer support circle")
+    assert free.amount_minor == 0
+    with pytest.raises(pay.InvalidAmount):
+        _rate(ledger, "other", -1, "EUR", date(2026, 1, 1), name="Peer support circle")
+    db.session.commit()
+    assert _events("stipend.rate_set") == [(ledger["sam"].id, None, "other Peer support circle 0 EUR")]
