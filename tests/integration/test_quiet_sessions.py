@@ -31,7 +31,7 @@ from tests.conftest import (
     submit,
     waiting_actions,
 )
-from tests.sessions import all_records, opened_record, record_of, set_idle_deadline, state_of
+from tests.sessions import all_records, opened_record, record_of, set_idle_deadline, state_of, token_of
 
 BODY = "Opening words.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little.\n"
 FORM_FIELDS = re.compile(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"')
@@ -366,3 +366,28 @@ def test_a_language_saved_is_sent_through_the_mix_and_is_theirs_at_once_and_afte
     flush_mix(app)
     assert '<html lang="fr"' in _client(app, "willow").get("/").get_data(as_text=True), "and after the flush"
     assert '<html lang="fr"' not in _client(app, "river").get("/").get_data(as_text=True)
+
+
+def test_a_sessions_record_id_seal_and_cookie_binding_are_the_documented_derivations(app, council):
+    """Pinned, so that a record, its sealing key and the state cookie's binding stay apart from each other and
+    from every other use of the token, and sessions opened before an upgrade still open after it."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from itsdangerous import URLSafeSerializer
+
+    from council.security import unseal
+
+    willow = _client(app, "willow")
+    token = token_of(app, willow)
+    record = record_of(app, willow)
+    assert record.id == hashlib.sha256(b"council-session-id:" + token).hexdigest()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"council-session-seal").derive(token)
+    plain = unseal(key, record.sealed, record.id.encode())
+    assert len(plain) % 512 == 0 and json.loads(plain)["u"] is not None, "padded to whole blocks of 512 bytes"
+    assert json.loads(plain) == json.loads(plain.rstrip(b" ")) and b", " not in plain.rstrip(b" ")
+    raw = willow.get_cookie(state_cookie_name(app)).value
+    state = URLSafeSerializer(app.secret_key, salt="council-session-state").loads(raw)
+    assert state["s"] == hashlib.sha256(b"council-session-state:" + token).hexdigest()[:32]
