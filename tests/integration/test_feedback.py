@@ -911,3 +911,31 @@ def test_a_comment_translated_again_keeps_one_translation_per_language_by_the_la
         assert (kept["es"].body, kept["es"].translator_id) == ("Un pensamiento.", second_id)
         assert kept["es"].translated_at >= first_translated_at
         assert (kept["fr"].body, kept["fr"].translator_id) == ("Une idée.", first_id)
+
+
+def test_a_section_shows_only_its_own_revisions_comments_on_it(app, people, revision_path):
+    """Another section's comments, and comments left on the same section key of another policy's revision, stay
+    on their own pages."""
+    path, section_key = revision_path
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        other_section = next(s.key for s in revision.sections if s.key != section_key)
+        elsewhere = policies.create_policy(db.session, author, title="Elsewhere", body=BODY).revisions[0]
+        policies.publish(db.session, elsewhere)
+
+        def write(on, key, body):
+            draft = feedback.Draft(key, None, body, "en", QuoteConsent.VERBATIM, f"submission-{body}")
+            feedback.insert_comment(
+                db.session, on, draft, comment_id=uuid.uuid4(), tag=secrets.token_bytes(32), created_on=utcnow().date()
+            )
+
+        write(revision, section_key, "Here and now.")
+        write(revision, other_section, "The other section.")
+        write(elsewhere, section_key, "Another policy.")
+        db.session.commit()
+        shown = [c.comment.body for c in feedback.readable_comments(db.session, revision, section_key, None)]
+    assert shown == ["Here and now."]
+    willow = advisor(app, people, "willow")
+    page = willow.get(f"{path}/sections/{section_key}").get_data(as_text=True)
+    assert "Here and now." in page and "The other section." not in page and "Another policy." not in page
