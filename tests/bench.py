@@ -232,6 +232,23 @@ def measure_comment_pages(app, advisor, coordinator, engine, advisor_key: bytes)
             rows.setdefault(label, []).append((time_requests(client, path, rounds=5), counter["n"]))
     print_side_by_side("comment pages", "100 comments", "10,000 comments", rows)
     print("(My comments checks one HMAC per comment on the site; the 10,000 figure includes the first 100.)")
+    measure_a_long_section_for_staff(app, coordinator, engine, advisor_key)
+
+
+def measure_a_long_section_for_staff(app, coordinator, engine, advisor_key: bytes) -> None:
+    """Issue 19's aim: a section with 500 comments drawn for staff in under 50 ms of server time."""
+    policy_id, section_key = add_policy(app, 1)
+    add_comments(app, policy_id, 500, advisor_key)
+    print()
+    print(f"{'a section with 500 comments, to staff':<40} {'ms':>8} {'queries':>8}  (aim: under 50 ms)")
+    for label, path in [
+        ("the section page (every comment)", f"/policies/{policy_id}/revisions/2/sections/{section_key}"),
+        ("the staff list (a page of 50)", f"/policies/{policy_id}/revisions/2/comments"),
+    ]:
+        ms = time_requests(coordinator, path, rounds=20)  # after the first requests have filled the page cache
+        with counting_queries(engine) as counter:
+            coordinator.get(path)
+        print(f"  {label:<38} {ms:>8.1f} {counter['n']:>8}")
 
 
 #: Sentences advisors might write, per language; each benchmark comment joins two of them.
