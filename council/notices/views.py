@@ -32,16 +32,12 @@ def _notice_count() -> dict:
         now = utcnow()
         counted_from = [session.get(NOTICES_SEEN_KEY), int(now.timestamp()) // 60]
         kept = session.get(NOTICE_COUNT_KEY)
-        read = service.unseen_read_this_request()
-        if read is None and isinstance(kept, list) and kept[1:] == counted_from and isinstance(kept[0], int):
-            return kept[0]
-        try:
-            rows = (
-                read
-                if read is not None
-                else service.unseen_this_request(
-                    db.session, current_user, current_participation_key(), now, notices_seen()
-                )
+        if isinstance(kept, list) and kept[1:] == counted_from and isinstance(kept[0], int):
+            if service.unseen_read_this_request() is None:
+                return kept[0]
+        try:  # the rows this request read already, if it did
+            rows = service.unseen_this_request(
+                db.session, current_user, current_participation_key(), now, notices_seen()
             )
         except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
             log.warning("notice count unavailable")

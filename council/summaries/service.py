@@ -507,34 +507,36 @@ def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
     """Revision → review → summary → responses → next revision, for every version, in one query."""
     visible = (Comment.revision_id == Revision.id) & (Comment.state == CommentState.VISIBLE)
     found = {
-        revision_id: (summary_taken, total, answered, outcomes)
-        for revision_id, summary_taken, total, answered, outcomes in dbs.execute(
+        row.id: row
+        for row in dbs.execute(
             select(
                 Revision.id,
-                select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists(),
-                select(func.count(Comment.id)).where(visible).scalar_subquery(),
+                select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists().label("taken"),
+                select(func.count(Comment.id)).where(visible).scalar_subquery().label("comments"),
                 select(func.count(Response.id))
                 .join(Comment, Response.comment_id == Comment.id)
                 .where(visible)
-                .scalar_subquery(),
+                .scalar_subquery()
+                .label("answered"),
                 select(func.count(RevisionOutcome.id))
                 .where(RevisionOutcome.revision_id == Revision.id)
-                .scalar_subquery(),
+                .scalar_subquery()
+                .label("outcomes"),
             ).where(Revision.id.in_([r.id for r in published]))
         ).all()
     }
     links = []
     for position, revision in enumerate(published):
         following = published[position + 1] if position + 1 < len(published) else None
-        summary_taken, total, answered, _outcomes = found[revision.id]
+        row = found[revision.id]
         links.append(
             ChainLink(
                 revision=revision,
-                summary_taken=bool(summary_taken),
-                comments=total,
-                answered=answered,
+                summary_taken=bool(row.taken),
+                comments=row.comments,
+                answered=row.answered,
                 next_revision=following,
-                outcomes=found[following.id][3] if following else 0,
+                outcomes=found[following.id].outcomes if following else 0,
             )
         )
     return links
