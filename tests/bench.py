@@ -98,12 +98,18 @@ def time_requests(client, path: str, rounds: int = ROUNDS) -> float:
     return statistics.median(samples) * 1000
 
 
+#: Statements that open or end a transaction: SQLite's are sent by Council (council/database.py), PostgreSQL's
+#: driver sends its own without a cursor. Not counted as queries, so that a page counts the same on both.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextmanager
 def counting_queries(engine):
     counter = {"n": 0}
 
-    def count(*_args, **_kwargs):
-        counter["n"] += 1
+    def count(_connection, _cursor, statement: str, *_args, **_kwargs):
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            counter["n"] += 1
 
     event.listen(engine, "before_cursor_execute", count)
     try:

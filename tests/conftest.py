@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select, text
 from council import create_app
 from council.accounts import service as accounts
 from council.accounts.models import Role
-from council.accounts.sessions import _person_statement
+from council.accounts.sessions import _person_statement, _record_statement
 from council.config import normalise_database_url
 from council.extensions import db
 
@@ -101,6 +101,7 @@ def make_app(database_url: str, instance_path: Path, **overrides):
     # Built once per process in production; built anew for each test app, so that mutation testing (which
     # forks each mutant from a process that built it already) tests the statement as the code now makes it.
     _person_statement.cache_clear()
+    _record_statement.cache_clear()
     return create_app(config)
 
 

@@ -10,8 +10,9 @@ A signed-in person's record is written when they sign in and deleted when they s
 never in between: a write beside each comment or vote would date the writer's activity for
 anyone reading the database's history. What changes during a session travels instead in a
 second cookie, signed under SECRET_KEY and bound to the token: the idle deadline, flash
-messages, the interface language, up to when the person has seen their notices and the "timed
-out" notice. The language is also kept in a
+messages, the interface language, up to when the person has seen their notices, the "timed
+out" notice, and whose session it is, masked under the token (so that the person is read with the
+record in one query; the record decides). The language is also kept in a
 long-lived cookie of its own, holding only the locale, so that it outlives the session. "Sign out everywhere" bumps the
 person's ``session_generation``; a record sealed with an older one is refused.
 Records are written through their own database session, so a failed request can never commit
@@ -103,6 +104,28 @@ def _binding(token: bytes | None) -> str:
     return hashlib.sha256(b"council-session-state:" + token).hexdigest()[:32]
 
 
+def _person_pad(token: bytes) -> bytes:
+    return derive_key(token, b"council-session-person", length=16)
+
+
+def _person_hint(token: bytes, user_id: uuid.UUID | None) -> str:
+    """Whose session this is, for the state cookie: the id masked with a pad only the token derives, so the cookie
+    names nobody. It lets the person be read with the record in one query; the record, once opened, decides."""
+    if user_id is None:
+        return ""
+    return bytes(a ^ b for a, b in zip(user_id.bytes, _person_pad(token), strict=True)).hex()
+
+
+def _hinted_person(token: bytes, hint: str) -> uuid.UUID | None:
+    try:
+        masked = bytes.fromhex(hint)
+    except ValueError:
+        return None
+    if len(masked) != 16:
+        return None
+    return uuid.UUID(bytes=bytes(a ^ b for a, b in zip(masked, _person_pad(token), strict=True)))
+
+
 @dataclass(frozen=True)
 class _Sealed:
     """What a record holds, once opened."""
@@ -145,6 +168,8 @@ class _State:
     #: The idle deadline, in whole minutes since the epoch; 0 when there is no record to keep alive.
     idle_minute: int = 0
     carried: dict[str, Any] = field(default_factory=dict)
+    #: ``_person_hint``: empty for a visitor.
+    person: str = ""
 
 
 def _state_serializer(app: Flask) -> URLSafeSerializer:
@@ -157,14 +182,20 @@ def _load_state(app: Flask, request: Request) -> _State | None:
         return None
     try:
         loaded = _state_serializer(app).loads(raw)
-        return _State(binding=loaded["s"], idle_minute=int(loaded["i"]), carried=dict(loaded["c"]))
+        person = str(loaded.get("p", ""))
+        return _State(binding=loaded["s"], idle_minute=int(loaded["i"]), carried=dict(loaded["c"]), person=person)
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
 
 
-def state_cookie_value(app: Flask, token: bytes | None, idle_minute: int, carried: dict[str, Any]) -> str:
+def state_cookie_value(
+    app: Flask, token: bytes | None, idle_minute: int, carried: dict[str, Any], user_id: uuid.UUID | None = None
+) -> str:
     """The signed state cookie (also used by tests to stand in for a browser that waited)."""
-    return _state_serializer(app).dumps({"s": _binding(token), "i": idle_minute, "c": carried})
+    state = {"s": _binding(token), "i": idle_minute, "c": carried}
+    if token is not None and user_id is not None:
+        state["p"] = _person_hint(token, user_id)
+    return _state_serializer(app).dumps(state)
 
 
 def _minute_number(moment: datetime) -> int:
@@ -202,6 +233,8 @@ class CouncilSession(CallbackDict, SessionMixin):
         #: What the state cookie said when the request came in: it is set again only when this changes.
         self.idle_minute_in = 0
         self.binding_in = ""
+        #: Whom the state cookie's person hint named when the request came in.
+        self.hinted_in: uuid.UUID | None = None
         self.modified = False
         self.regenerate = False
         self.destroyed = False
@@ -280,8 +313,9 @@ class ServerSessionInterface(SessionInterface):
         bound = state is not None and state.binding == _binding(token)
         record_id = _record_id(token)
         now = utcnow()
+        hinted = _hinted_person(token, cast(_State, state).person) if bound else None
         with _session_reader() as dbs:
-            record = dbs.get(ServerSession, record_id)
+            record, hinted_person = _read_record(dbs, record_id, hinted)
             if record is None:  # signed out elsewhere, or purged: nothing to say about which
                 return _ended(state if bound else None)
             try:
@@ -294,7 +328,9 @@ class ServerSessionInterface(SessionInterface):
                 _delete_record_now(record_id)
                 # Said on the sign-in page (the flag travels in the signed cookie).
                 return _ended(state if bound else None, timed_out=content.user_id is not None)
-            person = _load_person(dbs, content.user_id) if content.user_id is not None else None
+            person = hinted_person if hinted_person is not None and hinted == content.user_id else None
+            if person is None and content.user_id is not None:
+                person = _load_person(dbs, content.user_id)
         if content.user_id is not None and (person is None or person.user.session_generation != content.generation):
             # "Sign out everywhere", a password change or recovery, or access turned off, since this sign-in.
             _delete_record_now(record_id)
@@ -309,6 +345,7 @@ class ServerSessionInterface(SessionInterface):
         )
         opened.idle_minute_in = cast(_State, state).idle_minute
         opened.binding_in = _binding(token)
+        opened.hinted_in = hinted
         opened.person = person
         return opened
 
@@ -377,14 +414,22 @@ class ServerSessionInterface(SessionInterface):
                 idle = min(idle, session.expires_at)
             idle_minute = _minute_number(idle)
         binding = _binding(session.token)
-        if (binding, idle_minute, carried) == (session.binding_in, session.idle_minute_in, session.carried_in):
+        unchanged = (binding, idle_minute, carried, session.user_id) == (
+            session.binding_in,
+            session.idle_minute_in,
+            session.carried_in,
+            session.hinted_in,
+        )
+        if unchanged:
             return
         name = state_cookie_name(app)
         if session.token is None and not carried:
             response.delete_cookie(name, **session_cookie_options(app))
             return
         response.set_cookie(
-            name, state_cookie_value(app, session.token, idle_minute, carried), **session_cookie_options(app)
+            name,
+            state_cookie_value(app, session.token, idle_minute, carried, session.user_id),
+            **session_cookie_options(app),
         )
 
 
@@ -427,12 +472,37 @@ class SignedInPerson:
 
 @functools.cache
 def _person_statement() -> Select[User, bool]:
-    """Built once per process: every signed-in page runs it, and building it cost more than running it."""
+    """Built once per process: a page whose state cookie has no person hint runs it, and building it cost more
+    than running it."""
     return (
         select(User, lacks_required_factor(User.id))
         .options(joinedload(User.roles))
         .where(User.id == bindparam("user_id", type_=Uuid()))
     )
+
+
+@functools.cache
+def _record_statement() -> Select[ServerSession, User, bool]:
+    """A session record, and the person its state cookie's hint names (none: no hint, or nobody by that id)."""
+    return (
+        select(ServerSession, User, lacks_required_factor(User.id))
+        .outerjoin(User, User.id == bindparam("user_id", type_=Uuid()))
+        .options(joinedload(User.roles))
+        .where(ServerSession.id == bindparam("record_id"))
+    )
+
+
+def _read_record(
+    dbs: Session, record_id: str, hinted: uuid.UUID | None
+) -> tuple[ServerSession | None, SignedInPerson | None]:
+    """The record, and with it in the same query the person the hint names, if any."""
+    if hinted is None:
+        return dbs.get(ServerSession, record_id), None
+    found = dbs.execute(_record_statement(), {"record_id": record_id, "user_id": hinted}).unique().first()
+    if found is None:
+        return None, None
+    record, user, lacks = found
+    return record, SignedInPerson(user=user, lacks_required_factor=bool(lacks)) if user is not None else None
 
 
 def _load_person(dbs: Session, user_id: uuid.UUID) -> SignedInPerson | None:

@@ -19,7 +19,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import MetaData, select, update
 
 from council.accounts.models import Role, ServerSession, User
-from council.accounts.sessions import SessionRecordFrozen, state_cookie_name
+from council.accounts.sessions import SessionRecordFrozen, state_cookie_name, state_cookie_value
 from council.db_types import utcnow
 from council.extensions import db
 from tests.conftest import (
@@ -391,3 +391,28 @@ def test_a_sessions_record_id_seal_and_cookie_binding_are_the_documented_derivat
     raw = willow.get_cookie(state_cookie_name(app)).value
     state = URLSafeSerializer(app.secret_key, salt="council-session-state").loads(raw)
     assert state["s"] == hashlib.sha256(b"council-session-state:" + token).hexdigest()[:32]
+
+
+def test_the_state_cookie_names_nobody_and_the_record_decides_whose_page_it_is(app, council):
+    """The state cookie carries a hint of whose session it is, so that a page reads the person with the record
+    in one query: masked under the session's token, and trusted only when the opened record agrees."""
+    willow, river = _client(app, "willow"), _client(app, "river")
+    with app.app_context():
+        ids = {name: db.session.scalar(select(User.id).where(User.login_key == name)) for name in ("willow", "river")}
+    state = state_of(app, willow)
+    assert state["p"] and state["p"] != state_of(app, river)["p"]
+    for form in (str(ids["willow"]), ids["willow"].hex, ids["willow"].bytes.hex()):
+        assert form not in str(state), "the cookie alone names nobody"
+
+    def page_is_willows() -> bool:
+        text = willow.get("/account").get_data(as_text=True)
+        return "Signed in as Willow." in text and "Signed in as River." not in text
+
+    # A hint naming someone else (signed, as only the app could): the record's person is served, not the hint's.
+    token = token_of(app, willow)
+    willow.set_cookie(state_cookie_name(app), state_cookie_value(app, token, state["i"], state["c"], ids["river"]))
+    assert page_is_willows()
+    # No hint (a cookie from before hints): the same page, and the hint is set again.
+    willow.set_cookie(state_cookie_name(app), state_cookie_value(app, token, state["i"], state["c"]))
+    assert page_is_willows()
+    assert state_of(app, willow)["p"] == state["p"]
