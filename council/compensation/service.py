@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy import ColumnElement, Date, Uuid, case, delete, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -558,24 +558,57 @@ def waiting_totals(dbs: Session) -> dict[EntryStatus, dict[str, tuple[int, int]]
     return totals
 
 
-def unpaid_totals(dbs: Session, advisor_id: uuid.UUID) -> dict[str, tuple[int, int]]:
-    """Per currency, (number of entries, sum) this advisor earned and has not been paid yet, approved or not.
-    One query."""
-    query = (
-        select(StipendEntry.currency, func.count(), func.sum(StipendEntry.amount_minor))
+@dataclass(frozen=True)
+class LastPaid:
+    id: uuid.UUID
+    amount_minor: int
+    currency: str
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class MoneyAtAGlance:
+    #: Per currency, (number of entries, sum) the advisor earned and has not been paid yet, approved or not.
+    owed: dict[str, tuple[int, int]]
+    #: Their latest payment: by the day paid, then the latest recorded.
+    last_payment: LastPaid | None
+
+
+def money_at_a_glance(dbs: Session, advisor_id: uuid.UUID) -> MoneyAtAGlance:
+    """What an advisor is owed and their last payment, for their home page. One query: the unpaid totals per
+    currency and the latest payment, side by side."""
+    owed = (
+        select(
+            literal("owed").label("kind"),
+            StipendEntry.currency.label("currency"),
+            func.count().label("entries"),
+            func.sum(StipendEntry.amount_minor).label("amount"),
+            # Typed, so that the union reads the payment's day and id as a date and a UUID on every database.
+            type_coerce(null(), Date()).label("paid_on"),
+            type_coerce(null(), Uuid()).label("payment_id"),
+        )
         .where(StipendEntry.advisor_id == advisor_id, ~_settled())
         .group_by(StipendEntry.currency)
-        .order_by(StipendEntry.currency)
     )
-    return {currency: (count, int(total or 0)) for currency, count, total in dbs.execute(query).all()}
-
-
-def last_payment(dbs: Session, advisor_id: uuid.UUID) -> Payment | None:
-    return dbs.scalar(
+    latest = (
         select(Payment)
         .where(Payment.advisor_id == advisor_id)
         .order_by(Payment.paid_on.desc(), Payment.recorded_at.desc())
         .limit(1)
+        .subquery()
+    )
+    paid = select(literal("paid"), latest.c.currency, literal(1), latest.c.amount_minor, latest.c.paid_on, latest.c.id)
+    rows = dbs.execute(union_all(owed, paid).order_by("kind", "currency")).all()
+    return MoneyAtAGlance(
+        owed={row.currency: (row.entries, int(row.amount or 0)) for row in rows if row.kind == "owed"},
+        last_payment=next(
+            (
+                LastPaid(id=row.payment_id, amount_minor=int(row.amount), currency=row.currency, paid_on=row.paid_on)
+                for row in rows
+                if row.kind == "paid"
+            ),
+            None,
+        ),
     )
 
 

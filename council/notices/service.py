@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hmac
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,7 +55,8 @@ from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
-from council.policies.service import open_reviews_and_count
+from council.policies.service import open_reviews_statement
+from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary
 from council.voting import service as voting
 from council.voting.models import Poll, PollState, VoterRoll
@@ -306,10 +308,10 @@ class AdvisorHome:
     votes_sent: list[Poll]
     #: responses to this person's comments since they last looked at their notices
     responses: int
-    hidden_comments: list[Comment]
-    #: currency -> (entries, sum) for entries earned or approved and not yet paid
-    owed: dict[str, tuple[int, int]]
-    last_payment: Payment | None
+    #: how many of their comments changed a policy and how many are hidden; None without their key
+    standing: summaries.Standing | None
+    #: what they are owed per currency, and their last payment
+    money: stipends.MoneyAtAGlance
     meetings: list[PlannedMeeting]
 
 
@@ -318,25 +320,20 @@ def advisor_home(
 ) -> AdvisorHome:
     """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page. Each kind
     is one query, its total counted with it."""
-    reviews, open_count = open_reviews_and_count(dbs, now, limit=HOME_LIST_LIMIT)
+    found = dbs.execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
     sent = voting.polls_with_my_vote_waiting(dbs, key)
     open_polls = list(dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent)}))
     to_vote = [poll for poll in open_polls if poll.id not in sent]
-    done = set(
-        dbs.scalars(_home_statements().completions, {"user_id": user.id, "revisions": [r.id for r in reviews]})
-        if reviews
-        else []
-    ) | stipends.waiting_completions(dbs, user)
+    done_waiting = stipends.waiting_completions(dbs, user)
     return AdvisorHome(
-        reviews=[(revision, revision.id in done) for revision in reviews],
-        open_reviews=open_count,
+        reviews=[(revision, bool(done) or revision.id in done_waiting) for revision, _total, done in found],
+        open_reviews=found[0][1] if found else 0,
         polls_to_vote=to_vote[:HOME_LIST_LIMIT],
         polls_waiting=len(to_vote),
         votes_sent=[poll for poll in open_polls if poll.id in sent],
         responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
-        hidden_comments=my_hidden_comments(dbs, key) if key else [],
-        owed=stipends.unpaid_totals(dbs, user.id),
-        last_payment=stipends.last_payment(dbs, user.id),
+        standing=summaries.standing(dbs, key) if key else None,
+        money=stipends.money_at_a_glance(dbs, user.id),
         meetings=stipends.upcoming_meetings(dbs, now, limit=HOME_LIST_LIMIT),
     )
 
@@ -345,8 +342,8 @@ def advisor_home(
 class _HomeStatements:
     #: Open polls where the advisor has yet to vote or has a vote waiting in the mix (``sent``).
     polls: Select[Poll]
-    #: Which of these revisions the advisor has marked as reviewed.
-    completions: Select[uuid.UUID]
+    #: The open reviews closing soonest, how many are open, and whether the advisor marked each as reviewed.
+    reviews: Select[Revision, int, bool]
     hidden_comments: Select[Comment]
 
 
@@ -361,9 +358,10 @@ def _home_statements() -> _HomeStatements:
         .where(Poll.state == PollState.OPEN, Poll.closes_at > bindparam("now", type_=UTCDateTime()))
         .where(Poll.id.in_(on_my_roll) | Poll.id.in_(bindparam("sent", expanding=True, type_=Uuid())))
         .order_by(Poll.closes_at, Poll.id),
-        completions=select(ReviewCompletion.revision_id).where(
-            ReviewCompletion.user_id == user_id,
-            ReviewCompletion.revision_id.in_(bindparam("revisions", expanding=True, type_=Uuid())),
+        reviews=open_reviews_statement(HOME_LIST_LIMIT).add_columns(
+            select(ReviewCompletion.id)
+            .where(ReviewCompletion.user_id == user_id, ReviewCompletion.revision_id == Revision.id)
+            .exists()
         ),
         hidden_comments=select(Comment)
         .where(Comment.state == CommentState.HIDDEN)
@@ -396,30 +394,26 @@ class PolicyState:
 
 def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
     """Per policy the author started: its open round, comments without a response, a summary waiting
-    for the next revision, and a draft waiting to be published. Four queries whatever the numbers."""
+    for the next revision, and a draft waiting to be published. Three queries whatever the numbers."""
     policies = dbs.scalars(
         select(Policy)
         .where(Policy.created_by_id == user.id)
         .order_by(func.lower(Policy.title), Policy.id)
-        .options(selectinload(Policy.revisions).selectinload(Revision.review_window))
+        .options(selectinload(Policy.revisions).joinedload(Revision.review_window))
     ).all()
     states = {policy.id: PolicyState(policy) for policy in policies}
     revision_ids = [r.id for policy in policies for r in policy.revisions]
-    unanswered = dict(
-        dbs.execute(
-            select(Revision.policy_id, func.count(Comment.id))
-            .join(Comment, Comment.revision_id == Revision.id)
-            .outerjoin(Response, Response.comment_id == Comment.id)
-            .where(Revision.id.in_(revision_ids), Comment.state == CommentState.VISIBLE, Response.id.is_(None))
-            .group_by(Revision.policy_id)
-        ).all()
-    )
-    summarised = set(
-        dbs.scalars(select(FeedbackSummary.revision_id).where(FeedbackSummary.revision_id.in_(revision_ids)))
-    )
+    unanswered: Counter[uuid.UUID] = Counter()
+    summarised = set()
+    for revision_id, policy_id, waiting, has_summary in dbs.execute(
+        _author_statements().per_revision, {"revisions": revision_ids}
+    ):
+        unanswered[policy_id] += waiting
+        if has_summary:
+            summarised.add(revision_id)
     for policy in policies:
         state = states[policy.id]
-        state.unanswered = unanswered.get(policy.id, 0)
+        state.unanswered = unanswered[policy.id]
         published = [r for r in policy.revisions if r.status == RevisionStatus.PUBLISHED]
         latest = published[-1] if published else None
         window = latest.review_window if latest else None
@@ -433,6 +427,29 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
     return sorted(
         states.values(),
         key=lambda state: not (state.open_review or state.unanswered or state.summary_ready or state.draft),
+    )
+
+
+@dataclass(frozen=True)
+class _AuthorStatements:
+    #: Per revision: its policy, its visible comments without a response, and whether it has a summary.
+    per_revision: Select[uuid.UUID, uuid.UUID, int, bool]
+
+
+@functools.cache
+def _author_statements() -> _AuthorStatements:
+    """Built once per process, like ``_home_statements``."""
+    unanswered = (
+        select(func.count(Comment.id))
+        .outerjoin(Response, Response.comment_id == Comment.id)
+        .where(Comment.revision_id == Revision.id, Comment.state == CommentState.VISIBLE, Response.id.is_(None))
+        .scalar_subquery()
+    )
+    summarised = select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists()
+    return _AuthorStatements(
+        per_revision=select(Revision.id, Revision.policy_id, unanswered, summarised).where(
+            Revision.id.in_(bindparam("revisions", expanding=True, type_=Uuid()))
+        )
     )
 
 

@@ -17,7 +17,6 @@ from council.extensions import csrf, db
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
 from council.policies.service import open_reviews
-from council.summaries import service as summaries
 
 bp = Blueprint("pages", __name__)
 
@@ -45,7 +44,6 @@ def home():
         "pages/home.html",
         now=now,
         advisor=advisor,
-        impact=_impact(),
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
         authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
         coordination=coordination,
@@ -57,14 +55,6 @@ def home():
         action_labels=AUDIT_ACTION_LABELS,
         limit=notices.HOME_LIST_LIMIT,
     )
-
-
-def _impact() -> dict[str, int] | None:
-    """For an advisor: how many of their comments changed a policy, found through their key."""
-    key = current_participation_key() if current_user.is_authenticated else None
-    if key is None or not current_user.has_role(Role.ADVISOR):
-        return None
-    return summaries.impact(db.session, key)
 
 
 @bp.get("/safety")

@@ -108,13 +108,14 @@ def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> li
 
 def open_reviews_and_count(dbs: Session, now: datetime, *, limit: int | None = None) -> tuple[list[Revision], int]:
     """``open_reviews``, and how many are open in all, in the same query."""
-    rows = dbs.execute(_open_reviews_statement(limit), {"now": now}).all()
+    rows = dbs.execute(open_reviews_statement(limit), {"now": now}).all()
     return [revision for revision, _total in rows], rows[0][1] if rows else 0
 
 
 @functools.cache
-def _open_reviews_statement(limit: int | None) -> Select[Revision, int]:
-    """Built once per process: home pages and the policy list run it on every view."""
+def open_reviews_statement(limit: int | None) -> Select[Revision, int]:
+    """Built once per process: home pages and the policy list run it on every view. A caller may add columns
+    about each revision to it (an advisor's home adds whether they marked it done); ``now`` is its parameter."""
     now = bindparam("now", type_=UTCDateTime())
     return (
         select(Revision, func.count().over())
@@ -134,8 +135,9 @@ def load_revision(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision |
         .options(
             selectinload(Revision.sections),
             selectinload(Revision.questions),
-            selectinload(Revision.review_window),
-            selectinload(Revision.policy).selectinload(Policy.revisions),
+            # One row each: read with the revision, not after it.
+            joinedload(Revision.review_window),
+            joinedload(Revision.policy).selectinload(Policy.revisions),
         )
     )
 

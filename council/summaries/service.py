@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, literal, select, union_all, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council import hooks
@@ -556,20 +556,40 @@ def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     }
 
 
-def impact(dbs: Session, key: bytes) -> dict[str, int]:
-    """How many of this key's comments changed a policy: adopted and partly adopted.
+@dataclass(frozen=True)
+class Standing:
+    """Where an advisor's comments stand, for their home page."""
 
-    Only comments with such an outcome are checked against the key, not every comment on the site.
+    #: How many of their comments changed a policy, per disposition in ``CHANGED_POLICY``.
+    impact: dict[str, int]
+    #: How many of their comments moderation hid.
+    hidden: int
+
+
+#: What ``standing`` reads in place of a disposition for a hidden comment.
+_HIDDEN = "hidden"
+
+
+def standing(dbs: Session, key: bytes) -> Standing:
+    """How many of this key's comments changed a policy (adopted and partly adopted) and how many are hidden.
+
+    One query, and only the comments with such an outcome or hidden are checked against the key, not every
+    comment on the site.
     """
-    rows = dbs.execute(
-        select(RevisionOutcome.disposition, Comment.id, Comment.owner_tag)
+    changed = (
+        select(RevisionOutcome.disposition.label("kind"), Comment.id, Comment.owner_tag)
         .join(Comment, Comment.id == RevisionOutcome.comment_id)
         .where(RevisionOutcome.disposition.in_(CHANGED_POLICY))
-    ).all()
-    counts = Counter(
-        disposition for disposition, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id))
     )
-    return {kind: counts.get(kind, 0) for kind in CHANGED_POLICY}
+    hidden = select(literal(_HIDDEN).label("kind"), Comment.id, Comment.owner_tag).where(
+        Comment.state == CommentState.HIDDEN
+    )
+    counts = Counter(
+        kind
+        for kind, comment_id, tag in dbs.execute(union_all(changed, hidden)).all()
+        if hmac.compare_digest(tag, owner_tag(key, comment_id))
+    )
+    return Standing(impact={kind: counts.get(kind, 0) for kind in CHANGED_POLICY}, hidden=counts.get(_HIDDEN, 0))
 
 
 @hooks.contributes_to("feedback.round_is_final")

@@ -424,13 +424,21 @@ def has_voted(dbs: Session, user: User, poll: Poll) -> bool:
 class Turnout:
     voted: int
     eligible: int
+    #: Whether the person ``turnout`` was asked for is on the roll and has voted.
+    viewer_voted: bool = False
 
 
-def turnout(dbs: Session, poll: Poll) -> Turnout:
-    voted, eligible = dbs.execute(
-        select(func.count().filter(VoterRoll.voted.is_(True)), func.count()).where(VoterRoll.poll_id == poll.id)
+def turnout(dbs: Session, poll: Poll, viewer: User | None = None) -> Turnout:
+    """How many on the poll's roll have voted, of how many; with ``viewer``, whether they have, in the same query."""
+    voted = VoterRoll.voted.is_(True)
+    counted, eligible, viewer_voted = dbs.execute(
+        select(
+            func.count().filter(voted),
+            func.count(),
+            func.count().filter(voted, VoterRoll.user_id == (viewer.id if viewer is not None else None)),
+        ).where(VoterRoll.poll_id == poll.id)
     ).one()
-    return Turnout(voted=voted or 0, eligible=eligible or 0)
+    return Turnout(voted=counted or 0, eligible=eligible or 0, viewer_voted=bool(viewer_voted))
 
 
 @dataclass(frozen=True)
@@ -441,13 +449,15 @@ class ShownTurnout:
     eligible: int
     voted: int | None = None
     coarse: CoarseCount | None = None
+    #: Whether the person it is shown to has voted (their own vote is theirs to see).
+    viewer_voted: bool = False
 
 
-def shown_turnout(dbs: Session, poll: Poll) -> ShownTurnout:
-    exact = turnout(dbs, poll)
+def shown_turnout(dbs: Session, poll: Poll, viewer: User | None = None) -> ShownTurnout:
+    exact = turnout(dbs, poll, viewer)
     if poll.state == PollState.CLOSED:
-        return ShownTurnout(eligible=exact.eligible, voted=exact.voted)
-    return ShownTurnout(eligible=exact.eligible, coarse=_coarse_turnout(poll))
+        return ShownTurnout(eligible=exact.eligible, voted=exact.voted, viewer_voted=exact.viewer_voted)
+    return ShownTurnout(eligible=exact.eligible, coarse=_coarse_turnout(poll), viewer_voted=exact.viewer_voted)
 
 
 def _coarse_turnout(poll: Poll) -> CoarseCount | None:

@@ -66,15 +66,16 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
         if mine:
             form.choice.data = mine
     results = service.results(db.session, poll)
+    turnout = service.shown_turnout(db.session, poll, current_user)
     return render_template(
         "voting/poll.html",
         poll=poll,
         form=form if eligible_and_open else None,
         mine=mine,
         mine_label=_choice_label(poll, mine) if mine else None,
-        voted=waiting is not None or service.has_voted(db.session, current_user, poll),
+        voted=waiting is not None or turnout.viewer_voted,
         waiting=waiting is not None,
-        turnout=service.shown_turnout(db.session, poll),
+        turnout=turnout,
         results=results,
         withheld=service.withheld(db.session, poll) if results is None else None,
         labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},

@@ -746,15 +746,16 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
     db.session.commit()
     mine = pay.payments_for(db.session, willow.id)
     assert [p.paid_on for p in mine] == [date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 1)]
-    assert pay.last_payment(db.session, willow.id).id == payments[2].id
-    assert pay.last_payment(db.session, ledger["sky"].id) is None
-    assert pay.unpaid_totals(db.session, willow.id) == {"EUR": (1, 1000)}
-    assert pay.unpaid_totals(db.session, river.id) == {"EUR": (1, 500)}
+    glance = pay.money_at_a_glance(db.session, willow.id)
+    assert glance.last_payment == pay.LastPaid(payments[2].id, 1000, "EUR", date(2026, 3, 1))
+    assert glance.owed == {"EUR": (1, 1000)}
+    assert pay.money_at_a_glance(db.session, ledger["sky"].id) == pay.MoneyAtAGlance(owed={}, last_payment=None)
+    assert pay.money_at_a_glance(db.session, river.id).owed == {"EUR": (1, 500)}
     assert pay.has_unpaid_entries(db.session, willow.id)
     pay.pay(db.session, sam, willow, [entries[3]], method="cash", paid_on=date(2026, 3, 1), reference="", key="p3")
     db.session.commit()
     assert not pay.has_unpaid_entries(db.session, willow.id) and pay.has_unpaid_entries(db.session, river.id)
-    assert pay.unpaid_totals(db.session, willow.id) == {}
+    assert pay.money_at_a_glance(db.session, willow.id).owed == {}
     same_day = [p for p in pay.payments_for(db.session, willow.id) if p.paid_on == date(2026, 3, 1)]
     assert [p.id for p in same_day] == sorted(p.id for p in same_day), "one day's payments by id"
     newest_of_the_day = max(same_day, key=lambda p: p.recorded_at)
@@ -762,7 +763,8 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
     pay.approve(db.session, sam, [backdated])
     pay.pay(db.session, sam, willow, [backdated], method="cash", paid_on=date(2026, 1, 15), reference="", key="late")
     db.session.commit()
-    assert pay.last_payment(db.session, willow.id).id == newest_of_the_day.id, "by the day paid, then the latest"
+    last = pay.money_at_a_glance(db.session, willow.id).last_payment
+    assert last is not None and last.id == newest_of_the_day.id, "by the day paid, then the latest"
 
 
 def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_currency(ledger):

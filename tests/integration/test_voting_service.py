@@ -84,6 +84,11 @@ def test_voting_and_changing_a_vote_keeps_one_ballot(app, setting):
     assert voting.my_choice(db.session, _key(willow), poll) == "disagree"
     assert voting.has_voted(db.session, willow, poll)
     assert voting.turnout(db.session, poll).voted == 1
+    # The poll page reads whether its viewer voted with the turnout: theirs alone, and only once they have.
+    mine = voting.turnout(db.session, poll, willow)
+    assert mine == voting.Turnout(voted=1, eligible=len(ADVISORS), viewer_voted=True)
+    assert not voting.turnout(db.session, poll, _user("advisor2")).viewer_voted
+    assert not voting.turnout(db.session, poll).viewer_voted
 
 
 def test_one_person_one_ballot_even_under_another_key(app, setting):
