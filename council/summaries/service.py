@@ -29,7 +29,7 @@ from council.feedback.models import Comment, CommentState, Disposition, QuoteCon
 from council.feedback.service import owner_tag, review_is_open
 from council.mix import service as mix
 from council.policies import service as policies
-from council.policies.models import ReviewWindow, Revision, RevisionStatus, WindowState
+from council.policies.models import ReviewWindow, Revision, WindowState
 from council.policies.reading import PublishedText, published_text
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
@@ -445,15 +445,15 @@ class YouSaidWeDid:
 
 
 def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
-    """Two queries whatever the numbers: the outcomes with their comments, responders, quotes and paraphrases,
-    and the previous revision (whose text comes from the page cache)."""
+    """One query whatever the numbers: the outcomes with their comments, the revision those were made on (the
+    previous one, whose text comes from the page cache), responders, quotes and paraphrases."""
     rows = dbs.execute(
         select(RevisionOutcome, SummaryQuote, Paraphrase)
         .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
         .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
         .where(RevisionOutcome.revision_id == revision.id)
         .options(
-            joinedload(RevisionOutcome.comment),
+            joinedload(RevisionOutcome.comment).joinedload(Comment.revision).load_only(Revision.number),
             joinedload(RevisionOutcome.responder),
             joinedload(Paraphrase.author),
         )
@@ -463,17 +463,10 @@ def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
     outcomes = list(dict.fromkeys(outcome for outcome, _quote, _paraphrase in rows))
     quotes = {quote.comment_id: quote for _outcome, quote, _paraphrase in rows if quote is not None}
     paraphrases = {paraphrase.comment_id: paraphrase for _o, _q, paraphrase in rows if paraphrase is not None}
-    previous_id, previous_number = dbs.execute(
-        select(Revision.id, Revision.number)
-        .where(
-            Revision.policy_id == revision.policy_id,
-            Revision.number < revision.number,
-            Revision.status == RevisionStatus.PUBLISHED,
-        )
-        .order_by(Revision.number.desc())
-        .limit(1)
-    ).one()
-    previous_text = published_text(dbs, previous_id)
+    # Every outcome is a comment of the round before this revision: on the previous published revision.
+    previous = outcomes[0].comment.revision
+    previous_number = previous.number
+    previous_text = published_text(dbs, previous.id)
     positions = {s.key: s.position for s in previous_text.sections}
     shown = sorted(
         (o for o in outcomes if o.quote_consent != QuoteConsent.AUTHOR_ONLY),

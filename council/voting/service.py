@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select, text, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council.accounts.models import Role, User, UserRole
 from council.coarse import CoarseCount, next_coarse_count
@@ -524,13 +524,16 @@ def results(dbs: Session, poll: Poll) -> Results | None:
 
 
 def polls_for_revision(dbs: Session, revision: Revision) -> list[Poll]:
+    """With their options, in one query: a revision has few polls, each a few options."""
     return list(
         dbs.scalars(
             select(Poll)
             .where(Poll.revision_id == revision.id)
-            .options(selectinload(Poll.options))
+            .options(joinedload(Poll.options))
             .order_by(Poll.closes_at, Poll.id)
-        ).all()
+        )
+        .unique()
+        .all()
     )
 
 
