@@ -5,6 +5,7 @@ Every function takes the database session and raises a named error; none commits
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -12,7 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.numbers import is_currency
-from sqlalchemy import ColumnElement, Date, Uuid, case, delete, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Date,
+    Select,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -39,7 +55,7 @@ from council.compensation.models import (
     StipendEntry,
     StipendRate,
 )
-from council.db_types import utcnow
+from council.db_types import UTCDateTime, utcnow
 from council.mix import service as mix
 from council.policies.models import ReviewWindow, Revision, WindowState
 from council.security import derive_key, seal, unseal
@@ -577,6 +593,24 @@ class MoneyAtAGlance:
 def money_at_a_glance(dbs: Session, advisor_id: uuid.UUID) -> MoneyAtAGlance:
     """What an advisor is owed and their last payment, for their home page. One query: the unpaid totals per
     currency and the latest payment, side by side."""
+    rows = dbs.execute(_at_a_glance_statement(), {"advisor_id": advisor_id}).all()
+    return MoneyAtAGlance(
+        owed={row.currency: (row.entries, int(row.amount or 0)) for row in rows if row.kind == "owed"},
+        last_payment=next(
+            (
+                LastPaid(id=row.payment_id, amount_minor=int(row.amount), currency=row.currency, paid_on=row.paid_on)
+                for row in rows
+                if row.kind == "paid"
+            ),
+            None,
+        ),
+    )
+
+
+@functools.cache
+def _at_a_glance_statement() -> CompoundSelect[str, str, int, int, date, uuid.UUID]:
+    """Built once per process: every advisor's home runs it."""
+    advisor_id = bindparam("advisor_id", type_=Uuid())
     owed = (
         select(
             literal("owed").label("kind"),
@@ -598,18 +632,7 @@ def money_at_a_glance(dbs: Session, advisor_id: uuid.UUID) -> MoneyAtAGlance:
         .subquery()
     )
     paid = select(literal("paid"), latest.c.currency, literal(1), latest.c.amount_minor, latest.c.paid_on, latest.c.id)
-    rows = dbs.execute(union_all(owed, paid).order_by("kind", "currency")).all()
-    return MoneyAtAGlance(
-        owed={row.currency: (row.entries, int(row.amount or 0)) for row in rows if row.kind == "owed"},
-        last_payment=next(
-            (
-                LastPaid(id=row.payment_id, amount_minor=int(row.amount), currency=row.currency, paid_on=row.paid_on)
-                for row in rows
-                if row.kind == "paid"
-            ),
-            None,
-        ),
-    )
+    return union_all(owed, paid).order_by("kind", "currency")
 
 
 def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:
@@ -917,13 +940,17 @@ def cancel_planned_meeting(dbs: Session, coordinator: User, meeting: PlannedMeet
 
 def upcoming_meetings(dbs: Session, now: datetime, limit: int | None = None) -> list[PlannedMeeting]:
     """Meetings still to start, soonest first."""
-    return list(
-        dbs.scalars(
-            select(PlannedMeeting)
-            .where(PlannedMeeting.starts_at > now)
-            .order_by(PlannedMeeting.starts_at, PlannedMeeting.id)
-            .limit(limit)
-        )
+    return list(dbs.scalars(_upcoming_meetings_statement(limit), {"now": now}))
+
+
+@functools.cache
+def _upcoming_meetings_statement(limit: int | None) -> Select[PlannedMeeting]:
+    """Built once per process: every advisor's home runs it."""
+    return (
+        select(PlannedMeeting)
+        .where(PlannedMeeting.starts_at > bindparam("now", type_=UTCDateTime()))
+        .order_by(PlannedMeeting.starts_at, PlannedMeeting.id)
+        .limit(limit)
     )
 
 

@@ -7,6 +7,7 @@ author-only text, and no count small enough to point to one advisor.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import uuid
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, literal, select, union_all, update
+from sqlalchemy import CompoundSelect, Select, delete, func, literal, select, union_all, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council import hooks
@@ -569,6 +570,17 @@ def standing(dbs: Session, key: bytes) -> Standing:
     One query, and only the comments with such an outcome or hidden are checked against the key, not every
     comment on the site.
     """
+    counts = Counter(
+        kind
+        for kind, comment_id, tag in dbs.execute(_standing_statement()).all()
+        if hmac.compare_digest(tag, owner_tag(key, comment_id))
+    )
+    return Standing(impact={kind: counts.get(kind, 0) for kind in CHANGED_POLICY}, hidden=counts.get(_HIDDEN, 0))
+
+
+@functools.cache
+def _standing_statement() -> CompoundSelect[str, uuid.UUID, bytes]:
+    """Built once per process: every advisor's home runs it."""
     changed = (
         select(RevisionOutcome.disposition.label("kind"), Comment.id, Comment.owner_tag)
         .join(Comment, Comment.id == RevisionOutcome.comment_id)
@@ -577,12 +589,7 @@ def standing(dbs: Session, key: bytes) -> Standing:
     hidden = select(literal(_HIDDEN).label("kind"), Comment.id, Comment.owner_tag).where(
         Comment.state == CommentState.HIDDEN
     )
-    counts = Counter(
-        kind
-        for kind, comment_id, tag in dbs.execute(union_all(changed, hidden)).all()
-        if hmac.compare_digest(tag, owner_tag(key, comment_id))
-    )
-    return Standing(impact={kind: counts.get(kind, 0) for kind in CHANGED_POLICY}, hidden=counts.get(_HIDDEN, 0))
+    return union_all(changed, hidden)
 
 
 @hooks.contributes_to("feedback.round_is_final")
