@@ -511,19 +511,23 @@ class ModerationWaiting:
 
 
 def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
-    """Per revision, what waits for a moderator. Two queries whatever the numbers."""
-    flagged = func.sum(case(((Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0), 1), else_=0))
-    another_look = func.sum(
-        case(((Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True), 1), else_=0)
+    """Per revision, what waits for a moderator. One query whatever the numbers."""
+    flagged = (Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0)
+    another_look = (Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True)
+    per_revision = (
+        select(
+            Comment.revision_id,
+            func.sum(case((flagged, 1), else_=0)).label("flagged"),
+            func.sum(case((another_look, 1), else_=0)).label("another_look"),
+        )
+        .where(flagged | another_look)
+        .group_by(Comment.revision_id)
+        .subquery()
     )
     rows = dbs.execute(
-        select(Comment.revision_id, flagged, another_look)
-        .where(
-            ((Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0))
-            | ((Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True))
-        )
-        .group_by(Comment.revision_id)
+        select(Revision, per_revision.c.flagged, per_revision.c.another_look)
+        .join(per_revision, per_revision.c.revision_id == Revision.id)
+        .options(joinedload(Revision.policy))
     ).all()
-    revisions = _by_id(dbs, Revision, {row[0] for row in rows}, joinedload(Revision.policy))
-    waiting = [ModerationWaiting(revisions[revision_id], int(flags), int(looks)) for revision_id, flags, looks in rows]
+    waiting = [ModerationWaiting(revision, int(flags), int(looks)) for revision, flags, looks in rows]
     return sorted(waiting, key=lambda item: (item.revision.policy.title.casefold(), item.revision.number))
