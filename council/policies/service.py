@@ -88,16 +88,20 @@ class ContinuationInvalid(PolicyError):
 
 def list_policies(dbs: Session) -> list[Policy]:
     """Every policy with its revisions' numbers, states and review windows (not their text), in two queries."""
-    return list(
-        dbs.scalars(
-            select(Policy)
-            .options(
-                selectinload(Policy.revisions).options(
-                    load_only(Revision.number, Revision.status), joinedload(Revision.review_window)
-                )
+    return list(dbs.scalars(_list_policies_statement()).all())
+
+
+@functools.cache
+def _list_policies_statement() -> Select[Policy]:
+    """Built once per process: the policy list runs it on every view."""
+    return (
+        select(Policy)
+        .options(
+            selectinload(Policy.revisions).options(
+                load_only(Revision.number, Revision.status), joinedload(Revision.review_window)
             )
-            .order_by(Policy.title)
-        ).all()
+        )
+        .order_by(Policy.title)
     )
 
 
