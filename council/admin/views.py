@@ -13,6 +13,7 @@ from council.accounts.access import requires_role
 from council.accounts.forms import ROLE_LABELS
 from council.accounts.models import Invitation, Role, User
 from council.accounts.sessions import end_all_sessions
+from council.admin import audit_details
 from council.admin.forms import InvitationForm, RolesForm, StaffSecurityForm
 from council.audit import service as audit
 from council.audit.labels import AUDIT_ACTION_LABELS
@@ -121,7 +122,13 @@ def audit_log():
     if page > 1 and not events:
         abort(404)
     return render_template(
-        "admin/audit.html", events=events, page=page, per_page=per_page, total=total, action_labels=AUDIT_ACTION_LABELS
+        "admin/audit.html",
+        events=events,
+        page=page,
+        per_page=per_page,
+        total=total,
+        action_labels=AUDIT_ACTION_LABELS,
+        describe=audit_details.describe,
     )
 
 

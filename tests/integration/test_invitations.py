@@ -253,7 +253,9 @@ def test_staff_actions_are_audited_and_shown_to_coordinators(app, coordinator):
     page = coordinator.get("/admin/audit").get_data(as_text=True)
     for label in ("Invitation created", "Invitation used to register", "Roles changed", "Access turned off"):
         assert label in page
-    assert "author, moderator" in page
+    # Each code by its label: the invitation's role and label, the registering person's role, the new roles.
+    for detail in ("Policy author: New author", "<bdi>Policy author</bdi>", "Policy author and Moderator"):
+        assert detail in page
 
 
 def test_turning_off_access_signs_the_person_out_everywhere(app, coordinator, people):
