@@ -4,21 +4,30 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 PORT ?= 5000
 export FLASK_APP := council
 
-.PHONY: run test check setup translations migrate demo bench bench-ci scale audit attack mutate extract-messages clean
+.PHONY: run test check setup test-setup translations migrate demo bench bench-ci scale audit attack mutate extract-messages clean
 
+# `make run` installs what serving needs; `make test` and the benchmarks add the test tools. PYTHONWARNINGS
+# keeps setuptools' notice about editable installs (a boxed "!!", harmless) out of a newcomer's first run.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(TEST_STAMP)
 
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d translations
 
 setup: $(STAMP) translations
+
+test-setup: $(TEST_STAMP) translations
 
 migrate: setup
 	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask db upgrade
@@ -30,7 +39,7 @@ run: demo
 	COUNCIL_ENVIRONMENT=$${COUNCIL_ENVIRONMENT:-development} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # Lint, format and type checks (settings in pyproject.toml); `make test` runs them first.
-check: setup
+check: test-setup
 	$(BIN)/ruff check council tests
 	$(BIN)/ruff format --check council tests
 	$(BIN)/mypy
@@ -44,7 +53,7 @@ test: check
 # Issue 17's attacks on unlinkability (tests/attack/): a council of 14 advisors watched by someone who
 # holds the database; prints each attack's accuracy against chance. PostgreSQL's part starts its own
 # server when the binaries are installed (or uses COUNCIL_TEST_DATABASE_URL).
-attack: setup
+attack: test-setup
 	$(BIN)/pytest -q -p no:cacheprovider tests/attack $(PYTEST_ARGS)
 
 # Issue 18's mutation testing (docs/mutation.md): mutmut mutates the modules that hold the security and
@@ -53,7 +62,7 @@ attack: setup
 # MUTANTS='council.security.*' re-tests only those mutants of the last run (patterns, not globbed by the
 # shell). A benchmark, not in CI.
 MUTATE_CHILDREN ?= 1
-mutate: setup
+mutate: test-setup
 	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,mutate]'
 	$(if $(MUTANTS),rm -f mutants/migrated.db,rm -rf mutants)
 	set -f; COUNCIL_TEST_MIGRATED_SQLITE=$(CURDIR)/mutants/migrated.db nice $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
@@ -71,24 +80,24 @@ clean:
 # Figures beside a bare Flask page (docs/design.md, "Performance budgets"), then the main pages under wrk
 # (Locust when wrk is missing), each run just after a 5 kB reference page; BENCH_SECONDS per run (default 8).
 # Fails only on an answer other than 2xx or a page over its query budget (tests/bench_budget.json).
-bench: setup
+bench: test-setup
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.bench
 
 # CI's short bench: only the main pages, 2 s per run, and their query budget.
-bench-ci: setup
+bench-ci: test-setup
 	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	BENCH_SHORT=1 $(BIN)/python -m tests.bench
 
 # Two app servers sharing a temporary PostgreSQL and Redis under Locust (tests/load/scale.py).
 # SCALE_ADVISORS and SCALE_SECONDS size the run; the tick runs every SCALE_TICK_SECONDS (default 10), and
 # the run reports how long a comment waits in the mix before staff and other advisors can read it.
-scale: setup
+scale: test-setup
 	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m tests.load.scale
 
 # Scanners against the demo site served on 127.0.0.1: pip-audit, the Nu Html Checker, axe-core and
 # wapiti (tests/audit/README.md). Fails on findings. AUDIT_ARGS passes options: --only html,a11y.
-audit: setup
+audit: test-setup
 	$(BIN)/python -c 'import pip_audit' 2>/dev/null || $(BIN)/pip install --quiet -c constraints.txt -e '.[test,audit]'
 	$(BIN)/python -m tests.audit $(AUDIT_ARGS)
