@@ -65,6 +65,10 @@ class NotYours(FeedbackError):
     """The key given does not own this comment: the same answer whether it exists or not."""
 
 
+class NothingToUndo(FeedbackError):
+    """No withdrawal of this comment waits in the mix: none was sent, or a batch has made it final."""
+
+
 class UnknownTarget(FeedbackError):
     """The section or guiding question is not part of this revision."""
 
@@ -505,6 +509,8 @@ class ShownComment:
     #: The envelope holding a new comment (None for a written comment with a waiting change).
     envelope_id: uuid.UUID | None = None
     pending: bool = True
+    #: Its writer withdrew it and the withdrawal still waits in the mix: it can be undone until the batch.
+    withdrawal_waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -566,6 +572,7 @@ def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | 
         hidden_note=comment.hidden_note,
         review_requested=comment.review_requested or bool(change.get("another_look")),
         response=comment.response,
+        withdrawal_waiting=bool(change.get("withdraw")),
     )
 
 
@@ -705,10 +712,25 @@ def send_change(
     if editing:
         change["sent_at"] = utcnow().isoformat()
     if withdraw:
-        change = {k: v for k, v in change.items() if k in ("comment_id", "owner_tag")} | {"withdraw": True}
+        # Earlier waiting edits travel with it (the batch withdraws first), so an undo before the batch keeps them.
+        change["withdraw"] = True
     if another_look:
         change["another_look"] = True
     mix.submit(dbs, CHANGE, change, participation_key=key)
+
+
+def undo_withdrawal(dbs: Session, key: bytes, comment: Comment | ShownComment | None) -> None:
+    """Take back a withdrawal that still waits in the mix: the comment stays as it was, with any earlier waiting
+    edit. Once a batch has applied it, the words are gone and there is nothing to undo."""
+    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(dbs, key, comment)):
+        raise NotYours
+    waiting = my_pending(dbs, key).changes.get(comment.id)
+    if waiting is None or not waiting.payload.get("withdraw"):
+        raise NothingToUndo
+    mix.take_back(dbs, waiting.id)
+    kept = {name: value for name, value in waiting.payload.items() if name != "withdraw"}
+    if kept.keys() - {"comment_id", "owner_tag"}:
+        mix.submit(dbs, CHANGE, kept, participation_key=key)
 
 
 def _stored_tag(dbs: Session, key: bytes, comment: Comment | ShownComment) -> bytes:

@@ -297,12 +297,43 @@ def edit(comment_id: uuid.UUID):
     return render_template("feedback/edit.html", comment=comment, form=form), (400 if form.errors else 200)
 
 
+@bp.get("/feedback/comments/<uuid:comment_id>/withdraw")
+def confirm_withdraw(comment_id: uuid.UUID):
+    """Withdrawing cannot be undone once a batch applies it: the writer is told what will happen and asked first."""
+    comment = _my_comment_or_404(comment_id)
+    if comment.state == CommentState.WITHDRAWN:
+        return redirect(url_for("feedback.mine", _anchor=f"comment-{comment.id}"), code=303)
+    return render_template("feedback/withdraw.html", comment=comment, form=EmptyForm(), consent_labels=CONSENT_LABELS)
+
+
 @bp.post("/feedback/comments/<uuid:comment_id>/withdraw")
 def withdraw(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
+    never_shown = isinstance(comment, service.ShownComment) and comment.envelope_id is not None
     service.send_change(db.session, participation_key(), comment, withdraw=True)
-    flash(_("Your comment is withdrawn. Its text is gone."), "success")
-    return redirect(url_for("feedback.mine"), code=303)
+    if never_shown:
+        flash(_("Your comment is deleted. Nobody had seen it."), "success")
+    else:
+        flash(
+            _(
+                "Your comment will be withdrawn within a few minutes, together with other advisors' actions. "
+                "Until then you can undo this below."
+            ),
+            "success",
+        )
+    return redirect(url_for("feedback.mine", _anchor=f"comment-{comment.id}"), code=303)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/undo-withdraw")
+def undo_withdraw(comment_id: uuid.UUID):
+    comment = _my_comment_or_404(comment_id)
+    try:
+        service.undo_withdrawal(db.session, participation_key(), comment)
+    except service.NothingToUndo:
+        flash(_("This comment's withdrawal is already final: its words are gone."), "error")
+    else:
+        flash(_("Your comment is kept. It was not withdrawn."), "success")
+    return redirect(url_for("feedback.mine", _anchor=f"comment-{comment.id}"), code=303)
 
 
 @bp.post("/feedback/comments/<uuid:comment_id>/another-look")

@@ -939,3 +939,79 @@ def test_a_section_shows_only_its_own_revisions_comments_on_it(app, people, revi
     willow = advisor(app, people, "willow")
     page = willow.get(f"{path}/sections/{section_key}").get_data(as_text=True)
     assert "Here and now." in page and "The other section." not in page and "Another policy." not in page
+
+
+def test_a_withdrawal_can_be_undone_until_a_batch_applies_it_and_the_waiting_edit_comes_back(
+    app, people, revision_path
+):
+    willow = advisor(app, people, "willow")
+    advisor(app, people, "river")
+    post(willow, revision_path, "First words.", consent="paraphrase")
+    flush_mix(app)
+    with app.app_context():
+        comment_id, key, other = db.session.scalar(select(Comment.id)), _key_of("willow"), _key_of("river")
+
+        def mine():
+            return feedback.find_mine(db.session, key, comment_id)
+
+        feedback.send_change(db.session, key, mine(), body="Second words.", limit=100)
+        feedback.send_change(db.session, key, mine(), withdraw=True)
+        db.session.commit()
+        assert (mine().state, mine().withdrawal_waiting, mine().body) == (CommentState.WITHDRAWN, True, "")
+        with pytest.raises(feedback.NotYours):
+            feedback.undo_withdrawal(db.session, other, db.session.get(Comment, comment_id))
+        feedback.undo_withdrawal(db.session, key, mine())
+        db.session.commit()
+        assert (mine().state, mine().withdrawal_waiting, mine().body) == (CommentState.VISIBLE, False, "Second words.")
+        with pytest.raises(feedback.NothingToUndo):
+            feedback.undo_withdrawal(db.session, key, mine())
+    assert waiting_actions(app) == 1, "the edit waits again, alone"
+    flush_mix(app)
+    assert _written(app, comment_id)[0] == "Second words."
+    with app.app_context():
+        feedback.send_change(db.session, key, mine(), withdraw=True)
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        assert (mine().state, mine().body) == (CommentState.WITHDRAWN, "")
+        with pytest.raises(feedback.NothingToUndo):
+            feedback.undo_withdrawal(db.session, key, mine())
+
+
+def test_withdrawing_asks_first_without_javascript_and_offers_undo_until_the_batch(app, people, revision_path):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    post(willow, revision_path, "Words I may regret.")
+    flush_mix(app)
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    confirm_path = f"/feedback/comments/{comment_id}/withdraw"
+    assert f'href="{confirm_path}"' in mine and f'action="{confirm_path}"' not in mine, "a link to a question first"
+    question = willow.get(confirm_path)
+    text = question.get_data(as_text=True)
+    assert question.status_code == 200 and "Withdraw this comment?" in text and "Words I may regret." in text
+    assert "Until then you can undo this in My comments" in text and f'action="{confirm_path}"' in text
+    assert river.get(confirm_path).status_code == 404, "nobody else can tell it exists"
+    submit(willow, confirm_path, {})
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "You withdrew this comment" in mine and "Undo: keep this comment" in mine
+    undo_path = f"/feedback/comments/{comment_id}/undo-withdraw"
+    submit(river, undo_path, {}, form_url="/feedback/mine", expect=404)
+    submit(willow, undo_path, {}, form_url="/feedback/mine")
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Words I may regret." in mine and "Undo: keep this comment" not in mine
+    submit(willow, confirm_path, {})
+    flush_mix(app)
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Withdrawn by its writer." in mine and "Undo: keep this comment" not in mine
+    # Already withdrawn: the question is not asked again, and an undo now says it is final.
+    assert willow.get(confirm_path).status_code == 303
+    submit(willow, undo_path, {}, form_url="/feedback/mine", refused=True)
+    # A comment nobody has seen yet is deleted at once, and the question says so.
+    post(willow, revision_path, "Sent by mistake.")
+    with app.app_context():
+        (waiting_id,) = feedback.my_pending(db.session, _key_of("willow")).posts
+    text = willow.get(f"/feedback/comments/{waiting_id}/withdraw").get_data(as_text=True)
+    assert "Nobody has seen this comment yet" in text and "cannot be brought back" in text
+    submit(willow, f"/feedback/comments/{waiting_id}/withdraw", {})
+    assert "Sent by mistake." not in willow.get("/feedback/mine").get_data(as_text=True)
