@@ -226,9 +226,17 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     river.goto(site["base"] + "/feedback/mine")
     expect(river.locator(".notice-warning")).to_contain_text("Please discuss the text.")
     expect(river.locator("main")).to_contain_text("Something unkind")
-    # Withdrawing leaves a tombstone for everyone.
+    # Withdrawing asks first, saying what will happen; it can be undone until the batch; then it leaves a tombstone.
     page.goto(site["base"] + "/feedback/mine")
-    page.locator(".comment form[action$='/withdraw'] button").click()
+    page.locator(".comment a[href$='/withdraw']").click()
+    expect(page.locator("main .comment")).to_contain_text("Please always ask")
+    page.locator("main form[action$='/withdraw'] button").click()
+    page.locator(".comment form[action$='/undo-withdraw'] button").click()
+    expect(page.locator(".comment a[href$='/withdraw']")).to_be_visible()
+    expect(page.locator(".comment").filter(has_text="Please always ask")).to_be_visible()
+    page.locator(".comment a[href$='/withdraw']").click()
+    page.locator("main form[action$='/withdraw'] button").click()
+    expect(page.locator(".comment form[action$='/undo-withdraw']")).to_be_visible()
     page.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}")
     expect(page.locator("main")).not_to_contain_text("Please always ask")
     for open_context in (context, other, staff_context):
