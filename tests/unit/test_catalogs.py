@@ -144,3 +144,41 @@ def test_arabic_counts_take_the_noun_form_their_number_needs():
     translations = Translations.load(ROOT / "translations", ["ar"])
     entry = {n: translations.ngettext("%(num)d entry", "%(num)d entries", n) % {"num": n} for n in (5, 15, 101)}
     assert entry == {5: "5 قيود", 15: "15 قيدًا", 101: "101 قيد"}
+
+
+def _glossary() -> list[tuple[str, dict[str, list[str]]]]:
+    """(English term, {locale: accepted forms}) from translations/GLOSSARY.md's table."""
+    lines = (ROOT / "translations" / "GLOSSARY.md").read_text(encoding="utf-8").splitlines()
+    header = next(line for line in lines if line.startswith("| English |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    terms = []
+    for line in lines[lines.index(header) + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = dict(zip(columns, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        forms = {locale: [form.strip() for form in cells[locale].split(" / ")] for locale in LOCALES if locale in cells}
+        terms.append((cells["English"], forms))
+    return terms
+
+
+def test_the_glossary_names_a_translation_of_each_term_in_every_translated_language():
+    terms = _glossary()
+    assert terms, "translations/GLOSSARY.md holds its table"
+    for term, forms in terms:
+        assert set(forms) == set(LOCALES) - {"en"}, f"{term!r} needs a translation for each language"
+
+
+@pytest.mark.parametrize("locale", [locale for locale in LOCALES if locale != "en"])
+def test_each_glossary_term_is_translated_the_one_way_the_glossary_gives(locale):
+    """A term's source in an entry, and not one of its chosen translations in that entry's translation: the
+    same words read differently from one page to the next, or (as once in Spanish) say the opposite."""
+    strays = []
+    for term, forms in _glossary():
+        for message in _catalog(locale):
+            if not message.id or term.casefold() not in _id(message).casefold():
+                continue
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for string in strings:
+                if not any(form.casefold() in string.casefold() for form in forms[locale]):
+                    strays.append(f"{term!r} in {_id(message)[:60]!r}: {string[:80]!r}")
+    assert strays == [], "\n".join(strays)
