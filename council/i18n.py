@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from babel import support
+from babel import Locale, UnknownLocaleError, support
 from flask import Flask, current_app, request, session
 from flask_babel import Domain, _get_current_context, get_locale, get_timezone, get_translations
 from flask_login import current_user
@@ -34,6 +34,21 @@ LANGUAGE_NAMES = {
     "fr": "Français",
     "ar": "العربية",
 }
+
+
+def language_name(code: str) -> str:
+    """A language's name in the reader's language, for a sentence ("…in English" reads "…باللغة الإنجليزية" in
+    Arabic); the switcher and the choice of a comment's language name each language in itself instead."""
+    return _display_name(code, str(get_locale()))
+
+
+@functools.cache
+def _display_name(code: str, reader: str) -> str:
+    try:
+        return Locale.parse(code).get_display_name(reader) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
 
 SESSION_LOCALE_KEY = "locale"
 #: How long the language cookie lasts: a choice of language is not a secret, and has to survive.

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
-from council.i18n import locale_info
+from council.i18n import language_name, locale_info
 from council.text import render_markdown
 
 
@@ -41,4 +41,5 @@ def init_templating(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["moment"] = format_moment
+    app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.policies["ext.i18n.trimmed"] = True

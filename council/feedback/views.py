@@ -43,7 +43,6 @@ from council.feedback.forms import (
 from council.feedback.models import Comment, CommentState, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
-from council.i18n import LANGUAGE_NAMES
 from council.policies.pages import readable_or_404, render_section
 from council.policies.service import published_or_404
 from council.transactions import attempt
@@ -403,7 +402,6 @@ def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm]
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         reason_labels=HIDE_REASON_LABELS,
-        language_names=LANGUAGE_NAMES,
         # Why advisors flagged what is on the page: for moderators, who decide what to hide.
         flag_reasons=service.flag_reasons(db.session, comments) if current_user.has_role(Role.MODERATOR) else {},
         hide_form=HideForm(formdata=None),
@@ -441,7 +439,6 @@ def respond(comment_id: uuid.UUID):
         comment=comment,
         form=form,
         consent_labels=CONSENT_LABELS,
-        language_names=LANGUAGE_NAMES,
     ), (400 if form.errors else 200)
 
 
@@ -486,9 +483,7 @@ def translate(comment_id: uuid.UUID):
         service.translate(db.session, current_user, comment, form.locale.data, form.body.data)
         flash(_("The translation is saved and shown beside the original."), "success")
         return _back_to_list(comment)
-    return render_template("feedback/translate.html", comment=comment, form=form, language_names=LANGUAGE_NAMES), (
-        400 if form.errors else 200
-    )
+    return render_template("feedback/translate.html", comment=comment, form=form), (400 if form.errors else 200)
 
 
 # --- What feedback adds to the policy pages -------------------------------------------

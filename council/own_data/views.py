@@ -21,7 +21,6 @@ from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback.forms import COMMENT_STATE_LABELS, CONSENT_LABELS, DISPOSITION_LABELS
 from council.forms import EmptyForm
-from council.i18n import LANGUAGE_NAMES
 from council.own_data import service
 from council.own_data.forms import CloseAccountForm, OwnDataForm
 from council.transactions import attempt
@@ -79,7 +78,6 @@ def _own_data_file(kind: str, key: bytes):
             data=data,
             money=format_money,
             role_labels=ROLE_LABELS,
-            language_names=LANGUAGE_NAMES,
             method_labels=METHOD_LABELS,
             activity_labels=ACTIVITY_LABELS,
             status_labels=STATUS_LABELS,

@@ -12,7 +12,6 @@ from flask_login import current_user
 from council import hooks
 from council.db_types import utcnow
 from council.extensions import db
-from council.i18n import LANGUAGE_NAMES
 from council.policies.reading import ReadableRevision, find_published
 
 
@@ -43,6 +42,5 @@ def render_section(revision: ReadableRevision, key: str, *, status: int = 200, *
         questions=revision.questions_for(key),
         now=utcnow(),
         collapse_content_note=current_user.collapse_content_notes,
-        language_names=LANGUAGE_NAMES,
         **(hooks.page_parts("policies.section_page", revision, key) | given),
     ), status

@@ -18,7 +18,7 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
-from council.i18n import LANGUAGE_NAMES, local_to_utc, utc_to_local
+from council.i18n import LANGUAGE_NAMES, language_name, local_to_utc, utc_to_local
 from council.policies import reading, service
 from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
 from council.policies.models import Policy, Revision, TranslationState
@@ -361,6 +361,6 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
         revision=found,
         policy=found.policy,
         form=form,
-        locale_name=LANGUAGE_NAMES[locale],
+        locale_name=language_name(locale),
         target_locale=locale,
     ), status

@@ -22,7 +22,7 @@ from council.extensions import db
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
 from council.forms import EmptyForm
-from council.i18n import LANGUAGE_NAMES
+from council.i18n import language_name
 from council.policies.reading import PublishedText, previous_text
 from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
@@ -85,7 +85,6 @@ def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -
         closed_on=date.fromisoformat(view.facts["closed_on"]),
         section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
         poll_label=_poll_label,
-        language_names=LANGUAGE_NAMES,
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         is_staff=_is_staff(),
@@ -155,7 +154,7 @@ def _csv_rows(context: dict):
     for row in facts["sections"]:
         yield _("Comments per section"), headings.get(row["key"], row["key"]), "", row["comments"]
     for row in facts["languages"]:
-        yield _("Languages"), LANGUAGE_NAMES.get(row["code"], row["code"]), "", row["comments"]
+        yield _("Languages"), language_name(row["code"]), "", row["comments"]
     if facts["other_languages"]:
         yield _("Languages"), _("Other languages"), "", facts["other_languages"]
     for key, count in facts["dispositions"].items():
@@ -188,7 +187,6 @@ def theme(policy_id: uuid.UUID, number: int, index: int):
         theme=chosen,
         comments=comments,
         headings=_headings(revision),
-        language_names=LANGUAGE_NAMES,
         locale_code=get_locale().language,
     )
 

@@ -34,7 +34,7 @@ from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.i18n import language_cookie_name
 from council.policies.models import Revision, RevisionStatus
 from council.voting.models import Poll
-from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.conftest import PASSWORD, csrf_token, open_for_review, sign_in, submit
 from tests.sessions import set_idle_deadline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,3 +357,19 @@ def test_the_catalog_kept_for_a_request_follows_a_forced_language_and_a_refresh(
         refresh()
         spanish = gettext("Sign in")
     assert len({"Sign in", french, arabic, spanish}) == 4, (french, arabic, spanish)
+
+
+def test_a_language_named_in_a_sentence_is_named_in_the_readers_language(app, people):
+    """ "…in English" once read "…باللغة English": in a sentence a language is named the reader's way. The
+    switcher and the choice of a comment's language keep each language's own name, so anyone finds theirs."""
+    people.make("robin", Role.AUTHOR)
+    with app.app_context():
+        revision = open_for_review(db.session.scalar(select(User).where(User.login_key == "robin")), body="Words.")
+        db.session.commit()
+        path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
+    willow = _arabic_advisor(app, people)
+    page = willow.get(path).get_data(as_text=True)
+    notice = _arabic("This text is not yet available in your language. You are reading the original, in %(language)s.")
+    assert notice % {"language": "الإنجليزية"} in page
+    assert notice % {"language": "English"} not in page
+    assert '<option lang="es" value="es">Español</option>' in willow.get("/account").get_data(as_text=True)
