@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from flask import Flask, current_app
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
@@ -27,14 +27,14 @@ def _template_globals() -> dict:
 
 
 def format_moment(value: datetime) -> str:
-    """A date with hours and minutes, no seconds, in the viewer's language and time zone."""
+    """A date with hours and minutes, no seconds, in the viewer's language and time zone, which it names (a
+    deadline without its zone misleads anyone reading it elsewhere): "4 Dec 2026, 15:00 CET", "…, 14:00 UTC"."""
     locale = get_locale()
     local = value.astimezone(get_timezone())
     # Babel annotates this as a DateTimePattern; for date-and-time formats it is a plain "{1}, {0}" string.
     pattern = cast(str, get_datetime_format("medium", locale=locale))
-    return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace(
-        "{0}", format_time(local, "short", locale=locale)
-    )
+    time = f"{format_time(local, 'short', locale=locale)} {get_timezone_name(local, 'short', locale=locale)}"
+    return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace("{0}", time)
 
 
 def init_templating(app: Flask) -> None:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
+from collections import Counter
 
+from babel import Locale
+from babel.core import get_global
+from babel.dates import get_timezone, get_timezone_location
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
@@ -193,24 +199,81 @@ class RecoverForm(CouncilForm):
     confirm = _confirm_field(_l("New password again"), "password")
 
 
+#: The world regions of the zone database's names, by the CLDR territory that names each in every language.
+_REGION_TERRITORIES = {
+    "Africa": "002",
+    "America": "019",
+    "Antarctica": "AQ",
+    "Arctic": "SJ",
+    "Asia": "142",
+    "Australia": "AU",
+    "Europe": "150",
+    "Pacific": "009",
+}
+
+
+def _region_name(region: str, locale: Locale) -> str:
+    territory = _REGION_TERRITORIES.get(region)
+    if territory is not None:
+        return locale.territories.get(territory, region)
+    islands = {"Atlantic": _l("Atlantic islands"), "Indian": _l("Indian Ocean islands")}
+    return str(islands.get(region, region))
+
+
+def _city_name(zone: str, locale: Locale) -> str:
+    try:
+        return get_timezone_location(get_timezone(zone), locale=locale, return_city=True)
+    except (LookupError, ValueError):
+        return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
 @functools.cache
-def _zone_options() -> str:
-    return "".join(
-        f'<option value="{escape(name)}">{escape(name.replace("_", " "))}</option>' for name in timezone_names()
-    )
+def _zones() -> tuple[tuple[str, ...], dict[str, str]]:
+    """The zones offered, each once under its current name, and the older names that point at them (browsers
+    still report some zones by an older name: America/Buenos_Aires for America/Argentina/Buenos_Aires)."""
+    aliases = get_global("zone_aliases")
+    offered = tuple(zone for zone in timezone_names() if zone not in aliases)
+    kept = set(offered)
+    return offered, {old: new for old, new in aliases.items() if new in kept}
+
+
+@functools.cache
+def _zone_options(locale_code: str) -> str:
+    """Each zone under its region, both named in the reader's language (``locale_code``), sorted by those names;
+    a city named twice is told apart by the zone's own name."""
+    locale = Locale.parse(locale_code)
+    regions: dict[str, list[tuple[str, str]]] = {}
+    for zone in _zones()[0]:
+        regions.setdefault(zone.split("/", 1)[0], []).append((_city_name(zone, locale), zone))
+    groups = []
+    for region, zones in sorted(regions.items(), key=lambda item: _region_name(item[0], locale).casefold()):
+        names = Counter(city for city, _zone in zones)
+        options = "".join(
+            f'<option value="{escape(zone)}">{escape(city if names[city] == 1 else f"{city} ({zone})")}</option>'
+            for city, zone in sorted(zones, key=lambda item: (item[0].casefold(), item[1]))
+        )
+        groups.append(f'<optgroup label="{escape(_region_name(region, locale))}">{options}</optgroup>')
+    return "".join(groups)
+
+
+@functools.cache
+def _zone_aliases_json() -> str:
+    return json.dumps(_zones()[1], separators=(",", ":"), sort_keys=True)
 
 
 class TimeZoneSelect(Select):
-    """Some 400 zones: their options are rendered once, and the chosen one is marked per request."""
+    """Some 400 zones: their options are rendered once per language, and the chosen one is marked per request."""
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
         chosen = field.data or ""
+        chosen = _zones()[1].get(chosen, chosen)  # saved under an older name: shown under its current one
         first = field.choices[0]
-        options = _zone_options()
+        options = _zone_options(str(get_locale()))
         if chosen:
             options = options.replace(f'value="{escape(chosen)}"', f'value="{escape(chosen)}" selected', 1)
         selected = "" if chosen else " selected"
+        kwargs["data-aliases"] = _zone_aliases_json()  # for static/js/zone.js: html_params escapes it
         return Markup(  # noqa: S704 -- every value in it is escaped above
             f"<select {html_params(name=field.name, **kwargs)}>"
             f'<option value=""{selected}>{escape(first.label)}</option>{options}</select>'

@@ -68,3 +68,41 @@ def test_a_coordinator_home_fits_a_phone(chromium, site):
     expect(page.locator("#moderation-heading + ul")).to_contain_text("1 flagged comment")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_the_account_page_offers_the_browsers_time_zone_only_when_asked_to(chromium, site, javascript):
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(
+        locale="fr",
+        timezone_id="America/Argentina/Buenos_Aires",
+        extra_http_headers={"Accept-Language": "fr"},
+        java_script_enabled=javascript,
+        viewport={"width": WIDTH, "height": 800},
+    )
+    keep_traffic_local(context, site)
+    page = context.new_page()
+    page.goto(site + "/login")
+    page.fill("#login_name", "advisor1")
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(site + "/")
+    page.goto(site + "/account")
+    hint = page.locator("#zone-suggestion")
+    if not javascript:
+        expect(hint).to_be_hidden()
+        context.close()
+        return
+    expect(hint).to_be_visible()
+    expect(hint.locator("[data-zone-name]")).to_have_text("Buenos Aires")
+    expect(page.locator("#timezone")).to_have_value("")  # offered, not chosen for them
+    hint.locator("[data-use-zone]").click()
+    expect(page.locator("#timezone")).to_have_value("America/Argentina/Buenos_Aires")
+    expect(hint).to_be_hidden()
+    page.locator("main form[action$='/preferences'] button[type=submit]").click()
+    page.goto(site + "/account")
+    expect(page.locator("#timezone")).to_have_value("America/Argentina/Buenos_Aires")
+    expect(page.locator("#zone-suggestion")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()

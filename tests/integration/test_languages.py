@@ -373,3 +373,39 @@ def test_a_language_named_in_a_sentence_is_named_in_the_readers_language(app, pe
     assert notice % {"language": "الإنجليزية"} in page
     assert notice % {"language": "English"} not in page
     assert '<option lang="es" value="es">Español</option>' in willow.get("/account").get_data(as_text=True)
+
+
+def test_a_deadline_names_its_time_zone_the_readers_or_the_sites(app, people):
+    """A deadline shown without its zone misleads anyone reading it elsewhere: each one names the zone it is in."""
+    people.make("robin", Role.AUTHOR)
+    madrid_id = people.make("willow", Role.ADVISOR)
+    people.make("river", Role.ADVISOR)
+    with app.app_context():
+        revision = open_for_review(db.session.scalar(select(User).where(User.login_key == "robin")), body="Words.")
+        db.session.get(User, madrid_id).timezone = "Europe/Madrid"
+        db.session.commit()
+        path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
+    deadline = re.compile(r"Open for review until [^<(]*?(\d{1,2}:\d{2}\s?(?:[AP]M)?) ([^<(]+?) \(")
+    shown = {}
+    for name in ("willow", "river"):
+        client = app.test_client()
+        sign_in(client, name)
+        found = deadline.search(client.get(path).get_data(as_text=True))
+        assert found is not None, f"{name}'s page shows the deadline"
+        shown[name] = found.group(2)
+    assert shown["river"] == "UTC", "the site's zone, named"
+    assert shown["willow"] in ("+0100", "+0200"), "the reader's own zone (Madrid, winter or summer), named"
+
+
+def test_time_zones_are_offered_by_region_with_names_in_the_readers_language(app, people):
+    willow = _arabic_advisor(app, people)
+    page = willow.get("/account").get_data(as_text=True)
+    europe = re.search(r'<optgroup label="أوروبا">(.*?)</optgroup>', page, flags=re.S)
+    assert europe is not None, "Europe, named in Arabic, holds Europe's zones"
+    assert '<option value="Europe/Madrid">مدريد</option>' in europe.group(1)
+    assert "Europe/Madrid</option>" not in page, "the city's name, not the database's"
+    chosen = {"locale": "ar", "timezone": "Europe/Madrid", "descriptive_titles": "neutral"}
+    submit(willow, "/account/preferences", chosen, form_url="/account")
+    assert '<option value="Europe/Madrid" selected>مدريد</option>' in willow.get("/account").get_data(as_text=True)
+    # Without JavaScript the browser's zone is not offered: the hint is there only for the script to fill.
+    assert re.search(r'<p class="hint" id="zone-suggestion" hidden>', page)
