@@ -223,22 +223,6 @@ def my_comments(dbs: Session, key: bytes) -> list[Comment]:
     )
 
 
-def _mine_or_refuse(comment: Comment | None, key: bytes | None) -> Comment:
-    if comment is None or not owns(comment, key):
-        raise NotYours
-    return comment
-
-
-def withdraw(dbs: Session, key: bytes, comment: Comment | None) -> Comment:
-    """The text is gone for good, and so are its quote and paraphrase in any summary; a tombstone says so.
-
-    Consent can be taken back after a review has closed: the summary keeps its counts, not the words.
-    """
-    comment = _mine_or_refuse(comment, key)
-    _withdraw(dbs, comment)
-    return comment
-
-
 def _withdraw(dbs: Session, comment: Comment) -> None:
     # Summaries, above feedback, delete the quote and paraphrase (summaries/service.py registers this).
     hooks.call_all("feedback.comment_withdrawn", dbs, comment)

@@ -1015,3 +1015,71 @@ def test_withdrawing_asks_first_without_javascript_and_offers_undo_until_the_bat
     assert "Nobody has seen this comment yet" in text and "cannot be brought back" in text
     submit(willow, f"/feedback/comments/{waiting_id}/withdraw", {})
     assert "Sent by mistake." not in willow.get("/feedback/mine").get_data(as_text=True)
+
+
+def test_a_comment_on_a_section_or_question_the_revision_does_not_hold_is_refused_and_nothing_waits(
+    app, people, revision_path
+):
+    """A forged form: a section the revision lacks, a question id it does not have, or its one question sent
+    with another section than the question's own. Each is refused before anything is sealed."""
+    advisor(app, people, "willow")
+    path, consent_key = revision_path
+    with app.app_context():
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        opening, question = revision.sections[0].key, revision.questions[0]
+        assert question.section_key == consent_key
+
+        def send(section_key, question_id):
+            draft = feedback.Draft(
+                section_key, question_id, "Words.", "en", QuoteConsent.VERBATIM, secrets.token_hex(8)
+            )
+            return feedback.send_comment(db.session, _key_of("willow"), revision, draft, limit=100)
+
+        for section_key, question_id in (
+            ("no-such-section", None),
+            (consent_key, uuid.uuid4()),
+            (opening, question.id),
+        ):
+            with pytest.raises(feedback.UnknownTarget):
+                send(section_key, question_id)
+        db.session.rollback()
+    assert waiting_actions(app) == 0
+    with app.app_context():
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        send(consent_key, revision.questions[0].id)  # the question on its own section: taken
+        db.session.commit()
+    assert waiting_actions(app) == 1
+
+
+def test_withdrawing_a_hidden_comment_that_asked_for_another_look_leaves_no_request_and_other_flags_alone(
+    app, people, revision_path
+):
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    moderator_id = people.make("mo", Role.MODERATOR)
+    post(willow, revision_path, "Words to hide.")
+    post(river, revision_path, "River's words.")
+    flush_mix(app)
+    with app.app_context():
+        ids = {c.body: c.id for c in db.session.scalars(select(Comment))}
+        hidden = db.session.get(Comment, ids["Words to hide."])
+        feedback.hide(db.session, db.session.get(User, moderator_id), hidden, HideReason.OFF_TOPIC, "")
+        db.session.commit()
+        feedback.send_change(db.session, _key_of("willow"), hidden, another_look=True)
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.get(Comment, ids["Words to hide."]).review_requested
+        # In one batch: willow withdraws it, and someone flags river's comment with a note.
+        feedback.send_change(
+            db.session, _key_of("willow"), db.session.get(Comment, ids["Words to hide."]), withdraw=True
+        )
+        feedback.send_flag(
+            db.session, _key_of("willow"), db.session.get(Comment, ids["River's words."]), HideReason.OTHER, "See it."
+        )
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        withdrawn = db.session.get(Comment, ids["Words to hide."])
+        assert (withdrawn.state, withdrawn.review_requested) == (CommentState.WITHDRAWN, False)
+        notes = db.session.scalars(select(CommentFlag.note).where(CommentFlag.comment_id == ids["River's words."]))
+        assert list(notes) == ["See it."], "only the withdrawn comment's words go"

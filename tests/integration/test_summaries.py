@@ -27,7 +27,7 @@ from council.feedback.models import Comment, Disposition, HideReason, QuoteConse
 from council.policies import service as policies
 from council.policies.models import Policy, ReviewWindow
 from council.summaries.models import FeedbackSummary, RevisionOutcome, SummaryQuote
-from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, open_for_review, sign_in, submit
+from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, flush_mix, open_for_review, sign_in, submit
 
 BODY = """Opening words.
 
@@ -279,9 +279,11 @@ def test_the_snapshot_keeps_its_counts_and_loses_a_withdrawn_quote(app, review):
         db.session.commit()
     willow = _advisor_client(app, "willow")
     assert QUOTED in willow.get(review.path() + "/summary").get_data(as_text=True), "moderation after close"
-    with app.app_context():
-        feedback.withdraw(db.session, review.keys["willow"], db.session.get(Comment, review.comment_ids["quoted"]))
+    with app.app_context():  # as the site does: through the mix
+        quoted = db.session.get(Comment, review.comment_ids["quoted"])
+        feedback.send_change(db.session, review.keys["willow"], quoted, withdraw=True)
         db.session.commit()
+    flush_mix(app)
     page = willow.get(review.path() + "/summary").get_data(as_text=True)
     assert QUOTED not in page and "3 comments were written." in page
     assert _summary(app).data == before
