@@ -1083,3 +1083,53 @@ def test_withdrawing_a_hidden_comment_that_asked_for_another_look_leaves_no_requ
         assert (withdrawn.state, withdrawn.review_requested) == (CommentState.WITHDRAWN, False)
         notes = db.session.scalars(select(CommentFlag.note).where(CommentFlag.comment_id == ids["River's words."]))
         assert list(notes) == ["See it."], "only the withdrawn comment's words go"
+
+
+def test_a_section_lists_every_comment_an_advisor_may_read_with_their_own_marked_answered_and_as_they_left_it(
+    app, people, revision_path
+):
+    """What readable_comments gives the section page, read off the page: a comment only for the authors is
+    skipped and the list goes on past it; the writer's own comment is marked, names the question it answers,
+    and shows their edit still waiting in the mix; their comment waiting on another section stays there."""
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    path, consent = revision_path
+    with app.app_context():
+        revision = policies.load_revision(db.session, uuid.UUID(path.split("/")[2]), 1)
+        opening, question = revision.sections[0].key, revision.questions[0]
+        willow_key = _key_of("willow")
+
+        def write(number, body, quote=QuoteConsent.VERBATIM, question_id=None, key=None):
+            # Ids in a known order: the page lists comments by id.
+            comment_id = uuid.UUID(int=number)
+            tag = feedback.owner_tag(key, comment_id) if key else secrets.token_bytes(32)
+            draft = feedback.Draft(consent, question_id, body, "en", quote, f"s-{number}")
+            feedback.insert_comment(
+                db.session, revision, draft, comment_id=comment_id, tag=tag, created_on=utcnow().date()
+            )
+            return comment_id
+
+        write(1, "For the authors only.", quote=QuoteConsent.AUTHOR_ONLY)
+        write(2, "River's open words.")
+        mine = write(3, "Willow's first answer.", question_id=question.id, key=willow_key)
+        write(4, "Another open comment.")
+        db.session.commit()
+        feedback.send_change(
+            db.session, willow_key, db.session.get(Comment, mine), body="Willow's better answer.", limit=200
+        )
+        db.session.commit()
+    post(willow, (path, opening), "Waiting on the opening section.")
+    section = willow.get(f"{path}/sections/{consent}").get_data(as_text=True)
+    assert "For the authors only." not in section
+    assert "River's open words." in section and "Another open comment." in section, "the list goes on past a skip"
+    own = section[section.index(f'id="comment-{mine}"') :].split("</li>", 1)[0]
+    assert "Your comment" in own and "Edit or withdraw in My comments" in own
+    assert "Answering: Is this clear?" in own
+    assert "Willow's better answer." in own and "Willow's first answer." not in own, "as they left it"
+    assert section.count('<span class="tag">Your comment</span>') == 1
+    assert section.count("Edit or withdraw in My comments") == 1
+    assert "Waiting on the opening section." not in section
+    opening_page = willow.get(f"{path}/sections/{opening}").get_data(as_text=True)
+    assert "Waiting on the opening section." in opening_page and "Edit or withdraw in My comments" in opening_page
+    others = river.get(f"{path}/sections/{consent}").get_data(as_text=True)
+    assert "Willow's first answer." in others and "Answering: Is this clear?" in others
+    assert "Willow's better answer." not in others and '<span class="tag">Your comment</span>' not in others
