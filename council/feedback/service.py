@@ -670,7 +670,7 @@ def send_change(
     """Check a change to the writer's own comment now, and seal it into the mix. A comment still waiting
     to be written has its envelope replaced (or taken back, when withdrawn); a written one gets one
     waiting change, the newest merged over the earlier."""
-    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(dbs, key, comment)):
+    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(key, comment)):
         raise NotYours
     editing = body is not None or quote_consent is not None or language is not None
     if editing and (comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision)):
@@ -706,7 +706,7 @@ def send_change(
 def undo_withdrawal(dbs: Session, key: bytes, comment: Comment | ShownComment | None) -> None:
     """Take back a withdrawal that still waits in the mix: the comment stays as it was, with any earlier waiting
     edit. Once a batch has applied it, the words are gone and there is nothing to undo."""
-    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(dbs, key, comment)):
+    if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(key, comment)):
         raise NotYours
     waiting = my_pending(dbs, key).changes.get(comment.id)
     if waiting is None or not waiting.payload.get("withdraw"):
@@ -717,7 +717,7 @@ def undo_withdrawal(dbs: Session, key: bytes, comment: Comment | ShownComment | 
         mix.submit(dbs, CHANGE, kept, participation_key=key)
 
 
-def _stored_tag(dbs: Session, key: bytes, comment: Comment | ShownComment) -> bytes:
+def _stored_tag(key: bytes, comment: Comment | ShownComment) -> bytes:
     if isinstance(comment, Comment):
         return comment.owner_tag
     return owner_tag(key, comment.id)  # found through the tag in its envelope (find_mine)

@@ -863,7 +863,12 @@ def test_changes_to_a_written_comment_wait_as_one_merged_envelope_and_a_withdraw
 
 def test_a_comment_still_waiting_is_edited_in_its_own_envelope(app, people, revision_path):
     willow = advisor(app, people, "willow")
-    post(willow, revision_path, "Sent in a hurry.", consent="paraphrase")
+    post(willow, revision_path, "Sent in a hurry.", consent="paraphrase", language="es")
+    # Its writer's list shows it as it will be: its section, its language and what may be quoted.
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    shown = mine[mine.index("Sent in a hurry.") - 2500 : mine.index("Sent in a hurry.") + 100]
+    assert "– <bdi>Consent</bdi></a>" in shown
+    assert "Use my ideas, but do not quote my words" in shown and 'lang="es"' in shown
     with app.app_context():
         key = _key_of("willow")
         (comment_id,) = feedback.my_pending(db.session, key).posts
@@ -874,13 +879,19 @@ def test_a_comment_still_waiting_is_edited_in_its_own_envelope(app, people, revi
             CommentState.VISIBLE,
         )
         feedback.send_change(
-            db.session, key, waiting, body="  Said with care. ", quote_consent=QuoteConsent.VERBATIM, limit=100
+            db.session,
+            key,
+            waiting,
+            body="  Said with care. ",
+            quote_consent=QuoteConsent.VERBATIM,
+            language="fr",
+            limit=100,
         )
         db.session.commit()
         assert feedback.find_mine(db.session, key, comment_id).body == "Said with care."
     assert waiting_actions(app) == 1
     flush_mix(app)
-    assert _written(app, comment_id) == ("Said with care.", QuoteConsent.VERBATIM, "en", False), (
+    assert _written(app, comment_id) == ("Said with care.", QuoteConsent.VERBATIM, "fr", False), (
         "a comment edited before it was written was never shown otherwise"
     )
     with app.app_context():
@@ -1133,3 +1144,65 @@ def test_a_section_lists_every_comment_an_advisor_may_read_with_their_own_marked
     others = river.get(f"{path}/sections/{consent}").get_data(as_text=True)
     assert "Willow's first answer." in others and "Answering: Is this clear?" in others
     assert "Willow's better answer." not in others and '<span class="tag">Your comment</span>' not in others
+
+
+def test_a_comment_can_be_withdrawn_after_its_review_closed_but_no_longer_changed(app, people, revision_path):
+    """Consent can be taken back at any time: withdrawing is not editing, and a closed review refuses only edits."""
+    willow = advisor(app, people, "willow")
+    post(willow, revision_path, "Words I take back later.")
+    flush_mix(app)
+    with app.app_context():
+        comment_id, key = db.session.scalar(select(Comment.id)), _key_of("willow")
+        db.session.execute(update(ReviewWindow).values(closes_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+        comment = db.session.get(Comment, comment_id)
+        for edit in ({"body": "New words."}, {"quote_consent": QuoteConsent.VERBATIM}, {"language": "fr"}):
+            with pytest.raises(feedback.ReviewClosed):
+                feedback.send_change(db.session, key, comment, limit=100, **edit)
+        feedback.send_change(db.session, key, comment, withdraw=True)
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.get(Comment, comment_id).state == CommentState.WITHDRAWN
+
+
+def test_one_person_flags_each_comment_once_and_the_reasons_are_counted(app, people, revision_path):
+    river = advisor(app, people, "river")
+    for name in ("willow", "sky", "cedar"):
+        advisor(app, people, name)
+    post(river, revision_path, "First of river's.")
+    post(river, revision_path, "Second of river's.")
+    flush_mix(app)
+    with app.app_context():
+        ids = {c.body: c.id for c in db.session.scalars(select(Comment))}
+
+        def flag(name, body, reason=HideReason.ABUSIVE):
+            return feedback.send_flag(db.session, _key_of(name), db.session.get(Comment, ids[body]), reason, "")
+
+        assert flag("willow", "First of river's.") is True
+        assert flag("willow", "First of river's.") is False, "a second flag while the first waits"
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        assert flag("willow", "First of river's.") is False, "a second flag once the first is written"
+        assert flag("willow", "Second of river's.") is True, "each comment once: another comment is another flag"
+        for name in ("sky", "cedar"):
+            assert flag(name, "First of river's.") is True
+        db.session.commit()
+    flush_mix(app)
+    with app.app_context():
+        first = db.session.get(Comment, ids["First of river's."])
+        assert first.flag_count == 3
+        reasons = feedback.flag_reasons(db.session, [first])[first.id]
+        assert reasons.counts == [(HideReason.ABUSIVE, 3)]
+        # The demo's flag, written at once, follows the same rule.
+        other = db.session.get(Comment, ids["Second of river's."])
+        key = secrets.token_bytes(32)
+        assert feedback.flag(db.session, key, other, HideReason.OFF_TOPIC, "Not this.") is True
+        assert feedback.flag(db.session, key, first, HideReason.OFF_TOPIC) is True
+        assert feedback.flag(db.session, key, first, HideReason.OFF_TOPIC) is False
+        db.session.flush()
+        assert feedback.flag_reasons(db.session, [other])[other.id].counts == [
+            (HideReason.ABUSIVE, 1),
+            (HideReason.OFF_TOPIC, 1),
+        ]
