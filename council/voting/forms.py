@@ -37,6 +37,16 @@ class PollForm(CouncilForm):
     options = TextAreaField(_l("Options, one per line (single choice only)"), validators=[Length(max=3000)])
     score_min = IntegerField(_l("Lowest score (score only)"), default=1, validators=[Optional(), NumberRange(-10, 10)])
     score_max = IntegerField(_l("Highest score (score only)"), default=5, validators=[Optional(), NumberRange(-10, 10)])
+    score_low_label = StringField(
+        _l("What the lowest score means (score only, optional)"),
+        description=_l("Left empty, advisors read “Not at all” in their language."),
+        validators=[Length(max=100)],
+    )
+    score_high_label = StringField(
+        _l("What the highest score means (score only, optional)"),
+        description=_l("Left empty, advisors read “Completely” in their language."),
+        validators=[Length(max=100)],
+    )
     opens_at = DateTimeLocalField(
         _l("Opens"), format="%Y-%m-%dT%H:%M", validators=[DataRequired(message=_l("Please give a date and time."))]
     )

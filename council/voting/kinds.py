@@ -5,6 +5,7 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any, Protocol
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from council.voting.models import ConsentChoice, Poll, PollKind
@@ -47,6 +48,10 @@ class ChoiceRules:
         return None
 
 
+def _scale_end(value: str, meaning: str) -> str:
+    return str(gettext("%(score)s – %(meaning)s", score=value, meaning=meaning))
+
+
 class ScoreRules:
     def answers(self, poll: Poll) -> list[str]:
         if poll.score_min is None or poll.score_max is None:
@@ -54,7 +59,15 @@ class ScoreRules:
         return [str(n) for n in range(poll.score_min, poll.score_max + 1)]
 
     def label(self, poll: Poll, value: str) -> str:
-        return value
+        """Every point of the scale in words, so a screen reader reads more than a bare number: the two ends with
+        what they mean, the points between as where they stand ("3 of 5")."""
+        if not value.lstrip("-").isdigit() or poll.score_min is None or poll.score_max is None:
+            return value
+        if int(value) == poll.score_min:
+            return _scale_end(value, poll.score_low_label or gettext("Not at all"))
+        if int(value) == poll.score_max:
+            return _scale_end(value, poll.score_high_label or gettext("Completely"))
+        return str(gettext("%(score)s of %(top)s", score=value, top=poll.score_max))
 
     def average(self, choices: list[str]) -> float | None:
         return mean(int(choice) for choice in choices) if choices else None

@@ -59,6 +59,10 @@ class Poll(Model):
     kind: Mapped[PollKind] = mapped_column(StrEnumColumn(PollKind, 10))
     score_min: Mapped[int | None] = mapped_column(Integer)
     score_max: Mapped[int | None] = mapped_column(Integer)
+    #: The author's words for the two ends of a score's scale; empty: "Not at all" and "Completely", in the
+    #: reader's language.
+    score_low_label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    score_high_label: Mapped[str] = mapped_column(String(100), default="", server_default="")
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     state: Mapped[PollState] = mapped_column(StrEnumColumn(PollState, 10), default=PollState.SCHEDULED)

@@ -28,6 +28,7 @@ from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.mix import service as mix
 from council.policies.models import Revision
 from council.security import participation_tag
+from council.text import clean_text
 from council.voting.kinds import rules_for
 from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, PollState, VoterRoll
 
@@ -82,6 +83,8 @@ def create_poll(
     options: Sequence[str] = (),
     score_min: int | None = None,
     score_max: int | None = None,
+    score_low_label: str = "",
+    score_high_label: str = "",
     min_ballots: int = 3,
     min_unanimous: int = 5,
 ) -> Poll:
@@ -108,6 +111,8 @@ def create_poll(
         created_by_id=creator.id,
         score_min=score_min if kind == PollKind.SCORE else None,
         score_max=score_max if kind == PollKind.SCORE else None,
+        score_low_label=clean_text(score_low_label).strip()[:100] if kind == PollKind.SCORE else "",
+        score_high_label=clean_text(score_high_label).strip()[:100] if kind == PollKind.SCORE else "",
         options=[PollOption(position=n, label=label[:200]) for n, label in enumerate(labels)]
         if kind == PollKind.CHOICE
         else [],

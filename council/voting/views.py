@@ -181,6 +181,8 @@ def new_poll(policy_id: uuid.UUID, number: int):
                 options=(form.options.data or "").splitlines(),
                 score_min=form.score_min.data,
                 score_max=form.score_max.data,
+                score_low_label=form.score_low_label.data or "",
+                score_high_label=form.score_high_label.data or "",
                 min_ballots=current_app.config["POLL_MIN_BALLOTS"],
                 min_unanimous=current_app.config["POLL_MIN_UNANIMOUS"],
             )

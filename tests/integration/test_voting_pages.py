@@ -238,3 +238,31 @@ def test_an_author_sets_up_a_choice_poll(app, poll_path):
     )
     page = _client(app, "willow").get(good.headers["Location"]).get_data(as_text=True)
     assert re.search(r'value="[0-9a-f-]{36}"', page) and "Online" in page
+
+
+def test_every_point_of_a_score_poll_is_read_in_words_the_ends_as_the_author_or_the_default_says(app, poll_path):
+    robin = _client(app, "robin")
+    with app.app_context():
+        revision = db.session.scalar(select(Poll)).revision
+        path = f"/policies/{revision.policy_id}/revisions/1/polls/new"
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    fields = {
+        "question": "How safe did the session feel?",
+        "kind": "score",
+        "options": "",
+        "section": "",
+        "opens_at": "2020-01-01T09:00",
+        "closes_at": tomorrow,
+        "score_min": "1",
+        "score_max": "5",
+        "score_low_label": "",
+    }
+    too_long = submit(robin, path, {**fields, "score_high_label": "Safe " * 21}, expect=400)
+    assert "Safe Safe" in too_long.get_data(as_text=True), "what was typed is kept"
+    created = submit(robin, path, {**fields, "score_high_label": "\u202eFully safe\u202c"})
+    willow = _client(app, "willow")
+    page = willow.get(created.headers["Location"]).get_data(as_text=True)
+    labels = re.findall(r'<label for="choice-\d+">([^<]*)</label>', page)
+    assert labels == ["1 – Not at all", "2 of 5", "3 of 5", "4 of 5", "5 – Fully safe"], labels
+    french = willow.get(created.headers["Location"], headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert re.findall(r'<label for="choice-\d+">([^<]*)</label>', french)[:2] == ["1 – Pas du tout", "2 sur 5"]
