@@ -108,11 +108,9 @@ def _person_pad(token: bytes) -> bytes:
     return derive_key(token, b"council-session-person", length=16)
 
 
-def _person_hint(token: bytes, user_id: uuid.UUID | None) -> str:
+def _person_hint(token: bytes, user_id: uuid.UUID) -> str:
     """Whose session this is, for the state cookie: the id masked with a pad only the token derives, so the cookie
     names nobody. It lets the person be read with the record in one query; the record, once opened, decides."""
-    if user_id is None:
-        return ""
     return bytes(a ^ b for a, b in zip(user_id.bytes, _person_pad(token), strict=True)).hex()
 
 

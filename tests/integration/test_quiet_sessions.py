@@ -391,6 +391,9 @@ def test_a_sessions_record_id_seal_and_cookie_binding_are_the_documented_derivat
     raw = willow.get_cookie(state_cookie_name(app)).value
     state = URLSafeSerializer(app.secret_key, salt="council-session-state").loads(raw)
     assert state["s"] == hashlib.sha256(b"council-session-state:" + token).hexdigest()[:32]
+    pad = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"council-session-person").derive(token)
+    person = uuid.UUID(json.loads(plain)["u"])
+    assert bytes.fromhex(state["p"]) == bytes(a ^ b for a, b in zip(person.bytes, pad, strict=True))
 
 
 def test_the_state_cookie_names_nobody_and_the_record_decides_whose_page_it_is(app, council):

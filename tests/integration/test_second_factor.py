@@ -2,6 +2,7 @@
 
 import re
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -10,8 +11,10 @@ from sqlalchemy import func, select
 from council.accounts import second_factor
 from council.accounts.models import Role, SecondFactor, SpentCode, User
 from council.audit.models import AuditEvent
+from council.db_types import utcnow
 from council.extensions import db
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
+from tests.sessions import set_idle_deadline, state_of
 
 SEED_PATTERN = re.compile(r'<code id="totp-seed">([A-Z2-7]+)</code>')
 BACKUP_PATTERN = re.compile(r"<li><code>([0-9A-Z]{5}-[0-9A-Z]{5})</code></li>")
@@ -215,6 +218,12 @@ def test_the_coordinator_requirement_sends_staff_to_set_one_up_first(app, people
     for path in ("/", "/account", "/policies/", "/account/password", "/feedback/mine"):
         response = robin.get(path)
         assert response.status_code == 303 and response.headers["Location"] == "/account/second-factor", path
+    # The same when the person is read on their own (a state cookie without the hint that reads them with the
+    # session record): the requirement travels with the person, whichever query found them.
+    set_idle_deadline(app, robin, utcnow() + timedelta(minutes=10))
+    assert "p" not in state_of(app, robin)
+    response = robin.get("/account")
+    assert response.status_code == 303 and response.headers["Location"] == "/account/second-factor"
     assert "The coordinator requires staff" in robin.get("/account/second-factor").get_data(as_text=True)
     add_app(robin)
     assert robin.get("/account").status_code == 200
