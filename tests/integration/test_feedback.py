@@ -981,6 +981,11 @@ def test_a_withdrawal_can_be_undone_until_a_batch_applies_it_and_the_waiting_edi
     assert _written(app, comment_id)[0] == "Second words."
     with app.app_context():
         feedback.send_change(db.session, key, mine(), withdraw=True)
+        feedback.undo_withdrawal(db.session, key, mine())
+        db.session.commit()
+    assert waiting_actions(app) == 0, "a withdrawal with no edit in it leaves nothing waiting once undone"
+    with app.app_context():
+        feedback.send_change(db.session, key, mine(), withdraw=True)
         db.session.commit()
     flush_mix(app)
     with app.app_context():
