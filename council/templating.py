@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import cast
 
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from council.i18n import language_name, locale_info
 from council.text import render_markdown
@@ -37,8 +41,57 @@ def format_moment(value: datetime) -> str:
     return pattern.replace("{1}", format_date(local, "medium", locale=locale)).replace("{0}", time)
 
 
+# --- The header and footer every page shares -------------------------------------------------
+
+#: Put into a kept header or footer where each request's own value goes: the form token, the page's address.
+_FORM_SLOT = "council-chrome-slot-form"
+_NEXT_SLOT = "council-chrome-slot-next"
+#: Kept headers and footers per app: one per language, roles, notice count and address prefix is a few dozen.
+_CHROME_KEPT = 512
+
+
+def chrome_top(unseen: int) -> Markup:
+    """The skip links, the quick exit and the header: drawing them was a quarter of a simple page's work, and
+    they differ only by language, roles and the count of new notices. Kept once drawn; the form token is put
+    in per request."""
+    signed_in = bool(current_user and current_user.is_authenticated)
+    roles = (current_user.has_role("advisor"), current_user.has_role("coordinator")) if signed_in else (False, False)
+    return _chrome(
+        "chrome/_top.html",
+        (signed_in, *roles, unseen if signed_in else 0),
+        lambda: {"signed_in": signed_in, "advisor": roles[0], "coordinator": roles[1], "unseen": unseen},
+    )
+
+
+def chrome_bottom() -> Markup:
+    """The footer with the language switcher, kept like ``chrome_top``; it sends the reader back to this page."""
+    next_path = request.full_path if request.method == "GET" else url_for("pages.home")
+    return _chrome("chrome/_bottom.html", (), dict, next_path=next_path)
+
+
+def _chrome(template: str, key: tuple, variables: Callable[[], dict], *, next_path: str = "") -> Markup:
+    locale = locale_info()
+    kept: OrderedDict[tuple, str] = current_app.extensions.setdefault("council.chrome", OrderedDict())
+    full_key = (template, locale.tag, request.script_root, *key)
+    drawn = kept.get(full_key)
+    if drawn is None:
+        drawn = current_app.jinja_env.get_template(template).render(
+            **variables(),
+            locale=locale,
+            site_title=current_app.config["SITE_TITLE"],
+            form_token=_FORM_SLOT,
+            next_path=_NEXT_SLOT,
+        )
+        kept[full_key] = drawn
+        while len(kept) > _CHROME_KEPT:
+            kept.popitem(last=False)
+    filled = drawn.replace(_FORM_SLOT, str(escape(generate_csrf()))).replace(_NEXT_SLOT, str(escape(next_path)))
+    return Markup(filled)  # noqa: S704 -- drawn by Jinja, which escaped it; what is put in is escaped above
+
+
 def init_templating(app: Flask) -> None:
     app.context_processor(_template_globals)
+    app.jinja_env.globals.update(chrome_top=chrome_top, chrome_bottom=chrome_bottom)
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["language_name"] = language_name

@@ -269,6 +269,30 @@ def submit(
     return response
 
 
+def count_queries(app, client, path: str) -> int:
+    """The queries a page makes, asked twice and the lower count kept: the header counts its notices again
+    when a new minute starts, which may fall between two measurements."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(_connection, _cursor, statement: str, *_args) -> None:
+        statements.append(statement)
+
+    counts = []
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):
+            statements.clear()
+            assert client.get(path).status_code == 200
+            counts.append(len(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return min(counts)
+
+
 def sign_in(client, login_name: str, password: str = PASSWORD):
     response = submit(client, "/login", {"login_name": login_name, "password": password})
     assert response.status_code == 303, response.get_data(as_text=True)

@@ -19,7 +19,7 @@ from council.feedback.models import Comment, QuoteConsent, Response
 from council.policies import reading, service
 from council.policies.cache import PageCache, page_cache
 from council.policies.models import Policy, Revision
-from tests.conftest import sign_in, submit
+from tests.conftest import count_queries, sign_in, submit
 
 BODY = """Opening words.
 
@@ -230,22 +230,6 @@ def test_two_readers_with_waiting_comments_each_see_their_own(app, people):
     assert "own thought" not in author_page  # still waiting in the mix: nobody else sees either
 
 
-def _count_queries(app, client, path):
-    with app.app_context():
-        engine = db.engine
-    counter = []
-
-    def count(*_args, **_kwargs):
-        counter.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(counter)
-
-
 def _many_comments(app, policy_id, key, how_many, responder):
     """Comments by others on one section, every third answering a question and every second answered."""
     with app.app_context():
@@ -289,7 +273,7 @@ def test_the_section_page_makes_the_same_few_queries_at_any_size(app, people):
     reader = _signed_in(app, people, "willow", Role.ADVISOR, locale="es")
     with app.app_context():
         responder = db.session.scalar(select(User.id).where(User.login_name == "robin"))
-    base = _count_queries(app, reader, "/safety")
+    base = count_queries(app, reader, "/safety")
     counts = {}
     for size, comments in ((10, 0), (200, 60)):
         body = "\n\n".join(f"## Part {n}\n\nText {n}." for n in range(size))
@@ -303,7 +287,7 @@ def test_the_section_page_makes_the_same_few_queries_at_any_size(app, people):
         page = _main(reader, path)
         assert "My own waiting thought" in page and "Is this clear?" in page
         assert page.count('class="comment"') == comments + 1
-        counts[size] = _count_queries(app, reader, path)
+        counts[size] = count_queries(app, reader, path)
     assert counts[10] == counts[200]
     assert counts[200] - base <= 4, (counts, base)
 

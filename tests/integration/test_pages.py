@@ -340,3 +340,27 @@ def test_form_fields_never_carry_empty_attributes(client):
     body = client.get("/login").get_data(as_text=True)
     assert '="None"' not in body
     assert 'autocomplete="username"' in body
+
+
+def test_the_shared_header_and_footer_are_each_persons_and_each_pages_own(app, people):
+    """The header and footer are drawn once per language, roles and notice count and kept: what differs per
+    person (the form token, the menu) and per page (where the language switcher sends back to) still does."""
+    import re
+
+    people.make("willow", Role.ADVISOR)
+    people.make("sam", Role.COORDINATOR)
+    willow, sam, visitor = app.test_client(), app.test_client(), app.test_client()
+    sign_in(willow, "willow")
+    sign_in(sam, "sam")
+    pages = {name: client.get("/safety").get_data(as_text=True) for name, client in (("w", willow), ("s", sam))}
+    tokens = {name: set(re.findall(r'name="csrf_token" value="([^"]+)"', page)) for name, page in pages.items()}
+    assert len(tokens["w"]) == 1 and len(tokens["s"]) == 1 and tokens["w"] != tokens["s"], "each session's token"
+    assert "My comments" in pages["w"] and "Audit trail" not in pages["w"]
+    assert "Audit trail" in pages["s"] and "My comments" not in pages["s"]
+    assert "link-button" not in visitor.get("/safety").get_data(as_text=True), "no sign-out button for a visitor"
+    assert 'name="next" value="/safety?"' in pages["w"]
+    assert 'name="next" value="/policies/?"' in willow.get("/policies/").get_data(as_text=True)
+    hostile = willow.get("/safety", query_string='x="><script>alert(1)</script>').get_data(as_text=True)
+    assert "<script>alert(1)" not in hostile and "x=&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+    french = willow.get("/safety", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Mes commentaires" in french and "Se déconnecter" in french

@@ -11,7 +11,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service
 from council.policies.models import Policy, Revision
-from tests.conftest import flush_mix, sign_in, submit
+from tests.conftest import count_queries, flush_mix, sign_in, submit
 
 BODY = """Opening words.
 
@@ -358,21 +358,6 @@ def test_a_two_megabyte_body_is_refused_by_default(app, author):
         assert db.session.scalar(select(Policy)) is None
 
 
-def _count_queries(app, client, path):
-    from sqlalchemy import event
-
-    with app.app_context():
-        engine = db.engine
-    counter = []
-    listener = lambda *args, **kwargs: counter.append(1)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return len(counter)
-
-
 def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor):
     counts = {}
     for size in (3, 60):
@@ -389,9 +374,9 @@ def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor)
         submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "T", "body": spanish})
         first = _section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[0]
         counts[size] = [
-            _count_queries(app, advisor, f"/policies/{policy_id}/revisions/1"),
-            _count_queries(app, advisor, first),
-            _count_queries(app, advisor, f"/policies/{policy_id}/revisions/1/side-by-side?locale=es"),
-            _count_queries(app, advisor, f"/policies/{policy_id}/compare?old=1&new=1"),
+            count_queries(app, advisor, f"/policies/{policy_id}/revisions/1"),
+            count_queries(app, advisor, first),
+            count_queries(app, advisor, f"/policies/{policy_id}/revisions/1/side-by-side?locale=es"),
+            count_queries(app, advisor, f"/policies/{policy_id}/compare?old=1&new=1"),
         ]
     assert counts[3] == counts[60]
