@@ -195,6 +195,8 @@ def test_idle_time_in_the_cookie_ends_the_session(app, council):
     response = willow.get("/account", follow_redirects=True)
     assert "You were signed out because the page was left unused" in response.get_data(as_text=True)
     assert opened_record(app, willow).user_id is None, "only the sign-in page's own record is left"
+    again = willow.get("/login").get_data(as_text=True)
+    assert "You were signed out because the page was left unused" not in again, "said once"
 
 
 def test_a_form_sent_after_the_session_ended_is_answered_at_once_and_its_record_deleted(app, council):
