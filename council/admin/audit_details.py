@@ -99,6 +99,23 @@ def _mail_settings(detail: str) -> str:
     return gettext("%(address)s, %(security)s", address=address, security=labels[security])
 
 
+def _page_refused(detail: str) -> str:
+    # The refused page's endpoint ("compensation.payee"): named by the part of the site it belongs to.
+    parts = {
+        "accounts": lambda: gettext("an account page"),
+        "admin": lambda: gettext("an administration page"),
+        "compensation": lambda: gettext("a stipends page"),
+        "digest": lambda: gettext("an email digest page"),
+        "feedback": lambda: gettext("a comments page"),
+        "notices": lambda: gettext("a notices page"),
+        "own_data": lambda: gettext("a page about someone's own data"),
+        "policies": lambda: gettext("a policy page"),
+        "summaries": lambda: gettext("a summary page"),
+        "voting": lambda: gettext("a poll page"),
+    }
+    return parts[detail.split(".", 1)[0]]()
+
+
 def _requirement(detail: str) -> str:
     return {"on": gettext("Required of staff"), "off": gettext("No longer required of staff")}[detail]
 
@@ -118,4 +135,5 @@ _DESCRIBERS: dict[str, Callable[[str], str]] = {
     "second_factor.added": lambda detail: _FACTOR_LABELS[detail](),
     "second_factor.removed": lambda detail: _FACTOR_LABELS[detail](),
     "second_factor.requirement_changed": _requirement,
+    "access.refused": _page_refused,
 }

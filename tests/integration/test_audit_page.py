@@ -41,6 +41,8 @@ def sam(app, people):
         audit.record(db.session, coordinator, "comment.hidden", detail=str(HideReason.OFF_TOPIC))
         audit.record(db.session, coordinator, "stipend.paid", detail="5875 EUR")
         audit.record(db.session, coordinator, "review.closed_early", detail="Safe housing, revision 3")
+        # A refused page, as accounts.access writes it: the endpoint, named by its part of the site.
+        audit.record(db.session, coordinator, "access.refused", detail="compensation.payee")
         # A detail of a shape nothing expects is shown as it is.
         audit.record(db.session, coordinator, "stipend.paid", detail="a detail of another shape")
         db.session.commit()
@@ -62,9 +64,10 @@ def test_the_audit_trail_shows_money_and_labels_in_english(sam):
     assert "Not about this policy" in details
     assert "€58.75" in details
     assert "Safe housing, revision 3" in details
+    assert "a stipends page" in details
     assert "a detail of another shape" in details
     joined = " ".join(details)
-    for raw in ("5875", "EUR", "off_topic", " on"):
+    for raw in ("5875", "EUR", "off_topic", " on", "compensation.payee"):
         assert raw not in joined
 
 
