@@ -85,7 +85,7 @@ def test_a_rate_that_cannot_be_read_exactly_comes_back_with_what_was_typed_and_w
             "12,345",
             "fr",
             "EUR",
-            "« 12,345 » peut se lire comme un nombre entier ou comme un nombre à décimales. "
+            "«\u00a012,345\u00a0» peut se lire comme un nombre entier ou comme un nombre à décimales. "
             "Écrivez-le comme en français, par exemple 1\u202f234,50.",
         ),
         (
@@ -143,7 +143,7 @@ def test_french_amounts_are_read_the_french_way(app, coordinator):
     assert _rate(coordinator, "1\u202f000,25", headers=FRENCH, day="2026-02-01").status_code == 303
     ambiguous = _rate(coordinator, "1,000", headers=FRENCH, day="2026-03-01")
     assert ambiguous.status_code == 400
-    assert "« 1,000 » peut se lire comme un nombre entier" in ambiguous.get_data(as_text=True)
+    assert "«\u00a01,000\u00a0» peut se lire comme un nombre entier" in ambiguous.get_data(as_text=True)
     assert "1\u202f234,50" in ambiguous.get_data(as_text=True)  # the example, written the French way
     assert _rates(app) == [100050, 100025]
 

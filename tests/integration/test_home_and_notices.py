@@ -75,7 +75,7 @@ def test_an_advisor_sees_a_review_marked_done_and_a_hidden_comment_in_arabic(dem
     assert text.startswith("rtl ")
     assert "مراجعات مفتوحة لك" in text
     assert "وضعت علامة على هذه المراجعة بأنها منتهية" in text
-    assert "أخفى المشرف تعليقًا واحدًا من تعليقاتك (1)" in text
+    assert "أخفى فريق الإشراف تعليقًا واحدًا من تعليقاتك (1)" in text
     assert "First contact and referrals" in text
 
 

@@ -1026,4 +1026,4 @@ def test_a_page_about_a_person_answers_404_without_the_role_and_every_refusal_is
     sam = app.test_client()
     sign_in(sam, "sam")
     listing = sam.get("/admin/audit").get_data(as_text=True)
-    assert "Page refused: the account lacks the role" in listing and "compensation.person_payment" in listing
+    assert "Page refused: the account lacks the role" in listing and "a stipends page" in listing

@@ -194,3 +194,15 @@ def _zero_form(catalog) -> int | None:
     choose = gettext.c2py(catalog.plural_expr)
     zero = choose(0)
     return zero if all(choose(n) != zero for n in range(1, 1000)) else None
+
+
+def test_french_keeps_its_punctuation_with_its_word_across_a_line_break():
+    """French sets a space before : ; ? ! and inside « »: a non-breaking one, or a narrow phone screen can
+    put the colon alone at the start of a line."""
+    loose = []
+    for message in _catalog("fr"):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for string in strings:
+            if re.search(r" [:;?!»]|« ", string):
+                loose.append(f"{_id(message)[:60]!r}: {string[:80]!r}")
+    assert loose == [], "\n".join(loose)
