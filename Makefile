@@ -71,9 +71,9 @@ mutate: test-setup
 # Refresh the catalogs after adding strings; then translate every new entry in every locale.
 extract-messages: $(STAMP)
 	cp translations/messages.pot translations/messages.pot.old
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_pgettext:1c,2 -o translations/messages.pot .
 	$(BIN)/python translations/keep_notes.py
-	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
 	$(BIN)/python translations/fill_english.py
 
 clean:

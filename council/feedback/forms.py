@@ -6,6 +6,7 @@ import secrets
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -185,7 +186,7 @@ class FilterForm(CouncilForm):
             SelectChoice(CommentState.VISIBLE, _l("Shown")),
             SelectChoice("flagged", _l("Flagged")),
             SelectChoice(CommentState.HIDDEN, _l("Hidden")),
-            SelectChoice(CommentState.WITHDRAWN, _l("Withdrawn")),
+            SelectChoice(CommentState.WITHDRAWN, lazy_pgettext("comment state", "Withdrawn")),
         ],
     )
 

@@ -117,6 +117,9 @@ def test_expired_revoked_and_made_up_invitations_say_so(app, coordinator):
         db.session.commit()
         invitation_id = db.session.scalar(select(Invitation.id).where(Invitation.label == "second"))
     submit(coordinator, f"/admin/invitations/{invitation_id}/revoke", {}, form_url="/admin/invitations")
+    # "Withdrawn" has two meanings in English: an invitation's word agrees with it in languages with genders.
+    french = coordinator.get("/admin/invitations", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Retirée" in french and not re.search(r"Retiré\s*<", french)
     visitor = app.test_client()
     assert "has expired" in visitor.get(expired).get_data(as_text=True)
     assert "withdrawn by the coordinator" in visitor.get(revoked).get_data(as_text=True)

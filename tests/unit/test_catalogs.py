@@ -54,6 +54,8 @@ def extracted(tmp_path_factory):
             "babel.cfg",
             "-k",
             "_l",
+            "-k",
+            "lazy_pgettext:1c,2",
             "-o",
             str(pot),
             ".",
