@@ -34,7 +34,7 @@ from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.i18n import language_cookie_name
 from council.policies.models import Revision, RevisionStatus
 from council.voting.models import Poll
-from tests.conftest import PASSWORD, csrf_token, open_for_review, sign_in, submit
+from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, open_for_review, sign_in, submit
 from tests.sessions import set_idle_deadline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -409,3 +409,41 @@ def test_time_zones_are_offered_by_region_with_names_in_the_readers_language(app
     assert '<option value="Europe/Madrid" selected>مدريد</option>' in willow.get("/account").get_data(as_text=True)
     # Without JavaScript the browser's zone is not offered: the hint is there only for the script to fill.
     assert re.search(r'<p class="hint" id="zone-suggestion" hidden>', page)
+
+
+def test_undoing_a_language_choice_over_https_deletes_its_cookie_as_it_was_set(monkeypatch, tmp_path, people):
+    """A `__Host-` cookie is deleted only by a header with the attributes it was set with (Secure, Path=/):
+    browsers refuse a bare deletion, and the language would stay chosen after the person undid it."""
+    from flask_migrate import upgrade
+
+    monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
+    production = create_app(
+        {
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            "SCRYPT_LOG_N": TEST_SCRYPT_LOG_N,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    with production.app_context():
+        upgrade()
+    people.app = production
+    people.make("willow", Role.ADVISOR)
+    client = production.test_client()
+    https = {"base_url": "https://council.test"}
+    signed_in = client.post("/login", data={"login_name": "willow", "password": PASSWORD}, **https)
+    assert signed_in.status_code == 303
+
+    def choose(locale: str):
+        fields = {"locale": locale, "timezone": "", "descriptive_titles": "neutral"}
+        response = client.post("/account/preferences", data=fields, **https)
+        assert response.status_code == 303
+        return _language_header(production, response)
+
+    chosen = choose("es")
+    assert chosen.startswith("__Host-council-lang=es;") and "Secure" in chosen and "Path=/" in chosen
+    undone = choose("")
+    assert undone.startswith("__Host-council-lang=;") and "Secure" in undone and "Path=/" in undone
+    assert "Max-Age=0" in undone or "1970" in undone
