@@ -99,21 +99,23 @@ def _mail_settings(detail: str) -> str:
     return gettext("%(address)s, %(security)s", address=address, security=labels[security])
 
 
+#: A refused page's part of the site, by the blueprint that begins its endpoint ("compensation.payee").
+_SITE_PARTS: dict[str, Callable[[], str]] = {
+    "accounts": lambda: gettext("an account page"),
+    "admin": lambda: gettext("an administration page"),
+    "compensation": lambda: gettext("a stipends page"),
+    "digest": lambda: gettext("an email digest page"),
+    "feedback": lambda: gettext("a comments page"),
+    "notices": lambda: gettext("a notices page"),
+    "own_data": lambda: gettext("a page about someone's own data"),
+    "policies": lambda: gettext("a policy page"),
+    "summaries": lambda: gettext("a summary page"),
+    "voting": lambda: gettext("a poll page"),
+}
+
+
 def _page_refused(detail: str) -> str:
-    # The refused page's endpoint ("compensation.payee"): named by the part of the site it belongs to.
-    parts = {
-        "accounts": lambda: gettext("an account page"),
-        "admin": lambda: gettext("an administration page"),
-        "compensation": lambda: gettext("a stipends page"),
-        "digest": lambda: gettext("an email digest page"),
-        "feedback": lambda: gettext("a comments page"),
-        "notices": lambda: gettext("a notices page"),
-        "own_data": lambda: gettext("a page about someone's own data"),
-        "policies": lambda: gettext("a policy page"),
-        "summaries": lambda: gettext("a summary page"),
-        "voting": lambda: gettext("a poll page"),
-    }
-    return parts[detail.split(".", 1)[0]]()
+    return _SITE_PARTS[detail.split(".", 1)[0]]()
 
 
 def _requirement(detail: str) -> str:

@@ -21,12 +21,13 @@ def site(app):
         yield base_url
 
 
-def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = True):
+def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = True, timezone_id: str | None = None):
     context = chromium.new_context(
         locale=locale,
         extra_http_headers={"Accept-Language": locale},
         java_script_enabled=javascript,
         viewport={"width": WIDTH, "height": 800},
+        **({"timezone_id": timezone_id} if timezone_id else {}),
     )
     keep_traffic_local(context, site)
     page = context.new_page()
@@ -74,20 +75,9 @@ def test_a_coordinator_home_fits_a_phone(chromium, site):
 def test_the_account_page_offers_the_browsers_time_zone_only_when_asked_to(chromium, site, javascript):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(
-        locale="fr",
-        timezone_id="America/Argentina/Buenos_Aires",
-        extra_http_headers={"Accept-Language": "fr"},
-        java_script_enabled=javascript,
-        viewport={"width": WIDTH, "height": 800},
+    context, page = _signed_in(
+        chromium, site, "advisor1", "fr", javascript=javascript, timezone_id="America/Argentina/Buenos_Aires"
     )
-    keep_traffic_local(context, site)
-    page = context.new_page()
-    page.goto(site + "/login")
-    page.fill("#login_name", "advisor1")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
     page.goto(site + "/account")
     hint = page.locator("#zone-suggestion")
     if not javascript:

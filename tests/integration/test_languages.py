@@ -325,17 +325,24 @@ def test_the_language_cookie_holds_only_the_locale_lives_long_and_goes_with_the_
     assert client.get_cookie(language_cookie_name(app)) is None
 
 
-def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only(monkeypatch, tmp_path):
+def _production_app(monkeypatch, tmp_path):
+    """The app as production configures it (``__Host-`` cookies, HTTPS only), on a SQLite file, forms without
+    their token."""
     monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
-    production = create_app(
+    return create_app(
         {
             "ENVIRONMENT": "production",
             "SECRET_KEY": secrets.token_urlsafe(32),
             "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            "SCRYPT_LOG_N": TEST_SCRYPT_LOG_N,
             "WTF_CSRF_ENABLED": False,
         }
     )
+
+
+def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only(monkeypatch, tmp_path):
+    production = _production_app(monkeypatch, tmp_path)
     response = production.test_client().post("/language", data={"locale": "es"}, base_url="https://council.test")
     header = _language_header(production, response)
     assert header.startswith("__Host-council-lang=es;") and "Secure" in header and "SameSite=Lax" in header
@@ -416,17 +423,7 @@ def test_undoing_a_language_choice_over_https_deletes_its_cookie_as_it_was_set(m
     browsers refuse a bare deletion, and the language would stay chosen after the person undid it."""
     from flask_migrate import upgrade
 
-    monkeypatch.setenv("COUNCIL_INSTANCE_PATH", str(tmp_path))
-    production = create_app(
-        {
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "PAYEE_DATA_KEY": secrets.token_urlsafe(32),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
-            "SCRYPT_LOG_N": TEST_SCRYPT_LOG_N,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    production = _production_app(monkeypatch, tmp_path)
     with production.app_context():
         upgrade()
     people.app = production

@@ -198,65 +198,39 @@ def test_a_vote_after_closing_gets_a_clear_error(app, poll_path):
     assert "This poll is closed" in response.get_data(as_text=True)
 
 
+def _new_poll_form(app, **fields) -> tuple[str, dict]:
+    """The new-poll page of the fixture's revision, and the fields of a poll opening at once (a date past) and
+    closing tomorrow, with ``fields`` over them."""
+    with app.app_context():
+        revision = db.session.scalar(select(Poll)).revision
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    defaults = {
+        "section": "",
+        "opens_at": "2020-01-01T09:00",
+        "closes_at": tomorrow,
+        "score_min": "1",
+        "score_max": "5",
+    }
+    return f"/policies/{revision.policy_id}/revisions/1/polls/new", defaults | fields
+
+
 def test_an_author_sets_up_a_choice_poll(app, poll_path):
     robin = _client(app, "robin")
-    with app.app_context():
-        revision_path = db.session.scalar(select(Poll)).revision
-        path = f"/policies/{revision_path.policy_id}/revisions/1/polls/new"
-    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    bad = submit(
-        robin,
-        path,
-        {
-            "question": "Where?",
-            "kind": "choice",
-            "options": "Only one",
-            "section": "",
-            "opens_at": "2020-01-01T09:00",
-            "closes_at": tomorrow,
-            "score_min": "1",
-            "score_max": "5",
-        },
-        expect=400,
-    )
+    path, bad_fields = _new_poll_form(app, question="Where?", kind="choice", options="Only one")
+    bad = submit(robin, path, bad_fields, expect=400)
     assert "needs at least two options" in bad.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Poll)) == 1, "only the poll set up before"
-    good = submit(
-        robin,
-        path,
-        {
-            "question": "Where?",
-            "kind": "choice",
-            "options": "Online\nOffice",
-            "section": "",
-            "opens_at": "2020-01-01T09:00",
-            "closes_at": tomorrow,
-            "score_min": "1",
-            "score_max": "5",
-        },
-    )
+    good = submit(robin, path, bad_fields | {"options": "Online\nOffice"})
     page = _client(app, "willow").get(good.headers["Location"]).get_data(as_text=True)
     assert re.search(r'value="[0-9a-f-]{36}"', page) and "Online" in page
 
 
 def test_every_point_of_a_score_poll_is_read_in_words_the_ends_as_the_author_or_the_default_says(app, poll_path):
     robin = _client(app, "robin")
-    with app.app_context():
-        revision = db.session.scalar(select(Poll)).revision
-        path = f"/policies/{revision.policy_id}/revisions/1/polls/new"
-    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    fields = {
-        "question": "How safe did the session feel?",
-        "kind": "score",
-        "options": "",
-        "section": "",
-        "opens_at": "2020-01-01T09:00",
-        "closes_at": tomorrow,
-        "score_min": "1",
-        "score_max": "5",
-        "score_low_label": "",
-    }
+    path, fields = _new_poll_form(
+        app, question="How safe did the session feel?", kind="score", options="", score_low_label=""
+    )
     too_long = submit(robin, path, {**fields, "score_high_label": "Safe " * 21}, expect=400)
     assert "Safe Safe" in too_long.get_data(as_text=True), "what was typed is kept"
     created = submit(robin, path, {**fields, "score_high_label": "\u202eFully safe\u202c"})
