@@ -43,7 +43,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
-from sqlalchemy.orm.interfaces import ORMOption
 
 from council.accounts import state
 from council.accounts.models import Invitation, Role, User
@@ -110,11 +109,12 @@ class NoticeKind(StrEnum):
 class Notice:
     kind: NoticeKind
     at: datetime
-    #: The revision, poll, payment or invitation the notice is about.
-    revision: Revision | None = None
-    poll: Poll | None = None
-    payment: Payment | None = None
-    invitation: Invitation | None = None
+    #: What the notice links to: its revision (the policy, its title and the revision's number) or its poll.
+    policy_id: uuid.UUID | None = None
+    number: int | None = None
+    title: str = ""
+    poll_id: uuid.UUID | None = None
+    question: str = ""
     new: bool = False
 
 
@@ -189,16 +189,36 @@ def _notice_statement(
     return union_all(*queries) if queries else None
 
 
-def _notice_rows(
-    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime
-) -> list[Row[*tuple[Any, ...]]]:
-    """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment."""
-    statement = _notice_statement(
-        advisor=user.has_role(Role.ADVISOR),
-        author=user.has_role(Role.AUTHOR),
-        coordinator=user.has_role(Role.COORDINATOR),
-        with_key=key is not None,
+@functools.cache
+def _notice_list_statement(
+    *, advisor: bool, author: bool, coordinator: bool, with_key: bool
+) -> Select[*tuple[Any, ...]] | None:
+    """``_notice_statement``'s rows with what the notices page shows of each: the revision's policy, title and
+    number, the poll's question. One query for the page, however many kinds it lists."""
+    union = _notice_statement(advisor=advisor, author=author, coordinator=coordinator, with_key=with_key)
+    if union is None:
+        return None
+    found = union.subquery()
+    return (
+        select(found, Revision.policy_id, Revision.number, Policy.title, Poll.question)
+        .outerjoin(Revision, Revision.id == found.c.revision_id)
+        .outerjoin(Policy, Policy.id == Revision.policy_id)
+        .outerjoin(Poll, (Poll.id == found.c.other_id) & (found.c.kind == NoticeKind.POLL_OPENED.value))
     )
+
+
+def _notice_rows(
+    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime, *, listed: bool = False
+) -> list[Row[*tuple[Any, ...]]]:
+    """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment;
+    ``listed``: with what the notices page shows of each."""
+    roles = {
+        "advisor": user.has_role(Role.ADVISOR),
+        "author": user.has_role(Role.AUTHOR),
+        "coordinator": user.has_role(Role.COORDINATOR),
+        "with_key": key is not None,
+    }
+    statement = _notice_list_statement(**roles) if listed else _notice_statement(**roles)
     if statement is None:
         return []
     rows = dbs.execute(statement, {"start": start, "now": now, "user_id": user.id}).all()
@@ -262,36 +282,22 @@ def notices(
 ) -> tuple[list[Notice], int]:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look (``seen``)
     marked new, and how many there are in all."""
-    every = sorted(_notice_rows(dbs, user, key, _window_start(now), now), key=lambda row: row.at, reverse=True)
-    rows = every[(page - 1) * per_page : page * per_page]
-    revisions = _by_id(dbs, Revision, {row.revision_id for row in rows if row.revision_id}, joinedload(Revision.policy))
-    polls = _by_id(dbs, Poll, {row.other_id for row in rows if row.kind == NoticeKind.POLL_OPENED})
-    payments = _by_id(dbs, Payment, {row.other_id for row in rows if row.kind == NoticeKind.PAYMENT})
-    invitations = _by_id(
-        dbs,
-        Invitation,
-        {row.other_id for row in rows if row.kind == NoticeKind.INVITATION_USED},
-        selectinload(Invitation.used_by),
-    )
+    every = _notice_rows(dbs, user, key, _window_start(now), now, listed=True)
+    every.sort(key=lambda row: row.at, reverse=True)
     found = [
         Notice(
             kind=NoticeKind(row.kind),
             at=row.at,
-            revision=revisions.get(row.revision_id),
-            poll=polls.get(row.other_id),
-            payment=payments.get(row.other_id),
-            invitation=invitations.get(row.other_id),
+            policy_id=row.policy_id,
+            number=row.number,
+            title=row.title or "",
+            poll_id=row.other_id if row.question is not None else None,
+            question=row.question or "",
             new=seen is None or row.at > seen,
         )
-        for row in rows
+        for row in every[(page - 1) * per_page : page * per_page]
     ]
     return found, len(every)
-
-
-def _by_id(dbs: Session, model: type[Any], ids: set[uuid.UUID], *options: ORMOption) -> dict[uuid.UUID, Any]:
-    if not ids:
-        return {}
-    return {item.id: item for item in dbs.scalars(select(model).where(model.id.in_(ids)).options(*options))}
 
 
 # --- What is waiting: advisors ----------------------------------------------------------

@@ -20,6 +20,8 @@ from council.feedback import service as feedback
 from council.feedback.models import Disposition
 from council.notices import service as notices
 from council.policies import service as policies
+from council.policies.models import Revision
+from council.voting.models import Poll
 from tests.conftest import PASSWORD, flush_mix, open_for_review, sign_in, submit
 from tests.sessions import save_language
 
@@ -123,6 +125,37 @@ def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
         # Every advisor of the demo has a sealed row or none; none of it reads as a time.
         sealed = db.session.scalars(select(SealedState.sealed)).all()
     assert sealed and all(utcnow().date().isoformat().encode() not in row for row in sealed), "sealed, not readable"
+
+
+def test_each_notice_names_and_links_the_revision_or_poll_it_is_about(demo):
+    """The notices page reads every notice with its revision's policy and number and its poll's question in
+    one query: each line must still name and link the right one."""
+    client = demo.test_client()
+    sign_in(client, "advisor1")
+    page = client.get("/notices").get_data(as_text=True)
+    lines = [" ".join(line.split()) for line in re.findall(r'<li class="notice-item">(.*?)</li>', page, re.S)]
+    with demo.app_context():
+        polls = {str(poll.id): poll.question for poll in db.session.scalars(select(Poll))}
+        revisions = {(str(r.policy_id), r.number): r.policy.title for r in db.session.scalars(select(Revision))}
+    linked = [re.search(r'href="([^"]+)">([^<]+)<', line).groups() for line in lines]
+    opened = [(path, text) for path, text in linked if path.startswith("/polls/")]
+    assert opened and all(text == f"A poll opened: {polls[path.rsplit('/', 1)[1]]}" for path, text in opened)
+    about_revisions = [
+        (re.match(r"/policies/([^/]+)/revisions/(\d+)", path).groups(), text)
+        for path, text in linked
+        if path.startswith("/policies/")
+    ]
+    assert {text.split(": ", 1)[0] for _where, text in about_revisions} == {
+        "A review opened",
+        "A new revision says what was done with the review's comments",
+        "The summary of a review is ready",
+    }
+    assert all(text.endswith(": " + revisions[(policy, int(number))]) for (policy, number), text in about_revisions)
+    assert ("/stipends", "A payment to you was recorded.") in linked
+    assert sorted(text for path, text in linked if path == "/feedback/mine") == [
+        "One of your comments has a response: First contact and referrals",
+        "One of your comments has a response: Meetings and travel costs",
+    ]
 
 
 def test_notices_seen_in_one_browser_count_as_seen_in_a_browser_signed_in_later(demo):
