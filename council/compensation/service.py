@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Date,
+    Label,
     Select,
     Uuid,
     bindparam,
@@ -238,9 +239,25 @@ def _apply_review_done(dbs: Session, payload: mix.Payload) -> None:
         dbs.add(ReviewCompletion(revision_id=revision.id, user_id=advisor.id, round_closes_on=window.closes_at.date()))
 
 
-def marked_done(dbs: Session, advisor: User, revision: Revision) -> bool:
-    """Written, or waiting in the mix: what the advisor sees."""
-    return has_completed(dbs, advisor, revision) or revision.id in waiting_completions(dbs, advisor)
+def marked_done(dbs: Session, advisor: User, revision: Revision, *, completed: bool | None = None) -> bool:
+    """Written, or waiting in the mix: what the advisor sees. ``completed``: whether it is written, when the page
+    read that with the revision (``completed_column``)."""
+    if completed is None:
+        completed = has_completed(dbs, advisor, revision)
+    return completed or revision.id in waiting_completions(dbs, advisor)
+
+
+@functools.cache
+def completed_column() -> Label[bool]:
+    """Whether the reader (``:viewer_id``) has a written completion of the revision a query reads: a column of
+    the reading pages' one query, built once."""
+    viewer = bindparam("viewer_id", type_=Uuid())
+    return (
+        select(ReviewCompletion.id)
+        .where(ReviewCompletion.revision_id == Revision.id, ReviewCompletion.user_id == viewer)
+        .exists()
+        .label("review_completed")
+    )
 
 
 def has_completed(dbs: Session, advisor: User, revision: Revision) -> bool:

@@ -61,6 +61,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
 from council.i18n import local_to_utc
+from council.policies.reading import READING_COLUMNS
 from council.policies.service import published_or_404
 from council.transactions import attempt
 
@@ -618,9 +619,15 @@ def export():
 # --- What compensation adds to a revision's page --------------------------------------
 
 
+@hooks.contributes_to(READING_COLUMNS)
+def _reading_columns() -> tuple:
+    return (service.completed_column(),)
+
+
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
+    completed = revision.added["review_completed"]
     return {
-        "review_done": service.marked_done(db.session, current_user, revision),
+        "review_done": service.marked_done(db.session, current_user, revision, completed=completed),
         "completions": service.shown_completions(db.session, revision),
     }

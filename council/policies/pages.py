@@ -17,7 +17,8 @@ from council.policies.reading import ReadableRevision, find_published
 
 def readable_or_404(policy_id: uuid.UUID, number: int, locale: str | None = None) -> ReadableRevision:
     """A published revision as a reader in ``locale`` (the interface's by default) sees it, or a 404."""
-    found = find_published(db.session, policy_id, number, locale or get_locale().language)
+    viewer = current_user.id if current_user.is_authenticated else None
+    found = find_published(db.session, policy_id, number, locale or get_locale().language, viewer)
     if found is None:
         abort(404)
     return found

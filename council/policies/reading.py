@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, load_only, selectinload
 
+from council import hooks
 from council.policies.cache import page_cache
 from council.policies.diff import Piece, SectionChange, compare
 from council.policies.models import (
@@ -205,6 +208,8 @@ class ReadableRevision:
     newest_number: int
     translation: TranslatedText | None
     state: TranslationState
+    #: What features above policies read with it (``READING_COLUMNS``), by their columns' labels.
+    added: Mapping[str, Any] = field(default_factory=dict)
 
     id = property(lambda self: self.row.id)
     policy_id = property(lambda self: self.row.policy_id)
@@ -264,11 +269,23 @@ def _translation_for_locale():
     )
 
 
+#: Extension point: columns the features above policies read with a published revision, so that what they add
+#: to its pages costs no query of its own. Each registered function returns labelled expressions correlated
+#: with ``Revision`` (the same objects at every call, so the query is built once); ``:viewer_id`` is the
+#: signed-in person's id. The values are in ``ReadableRevision.added`` under the labels.
+READING_COLUMNS = "policies.reading_columns"
+
+
+def _added_columns() -> tuple[Any, ...]:
+    return tuple(column for columns in hooks.call_all(READING_COLUMNS) for column in columns)
+
+
 @functools.cache
-def _finding():
-    """The one query of a reading page, built once (building it is a good part of its cost)."""
+def _finding(added: tuple[Any, ...]):
+    """The one query of a reading page, built once for the columns features add (building it is a good part of
+    its cost)."""
     return (
-        select(Revision, _newest_published(), _translation_for_locale())
+        select(Revision, _newest_published(), _translation_for_locale(), *added)
         .where(
             Revision.policy_id == bindparam("policy_id"),
             Revision.number == bindparam("number"),
@@ -288,12 +305,18 @@ def _finding():
     )
 
 
-def find_published(dbs: Session, policy_id: uuid.UUID, number: int, locale: str) -> ReadableRevision | None:
-    """Revision ``number`` of a policy as a reader in ``locale`` sees it, or None when it is not published."""
-    found = dbs.execute(_finding(), {"policy_id": policy_id, "number": number, "locale": locale}).one_or_none()
+def find_published(
+    dbs: Session, policy_id: uuid.UUID, number: int, locale: str, viewer_id: uuid.UUID | None = None
+) -> ReadableRevision | None:
+    """Revision ``number`` of a policy as a reader in ``locale`` sees it, or None when it is not published;
+    ``viewer_id``: the reader, for the columns features add."""
+    added = _added_columns()
+    found = dbs.execute(
+        _finding(added), {"policy_id": policy_id, "number": number, "locale": locale, "viewer_id": viewer_id}
+    ).one_or_none()
     if found is None:
         return None
-    row, newest, translation_id = found
+    row, newest, translation_id, *values = found
     translation = None
     if locale == row.locale:
         state = TranslationState.ORIGINAL
@@ -302,7 +325,14 @@ def find_published(dbs: Session, policy_id: uuid.UUID, number: int, locale: str)
     else:
         translation = translated_text(dbs, translation_id)
         state = TranslationState.CURRENT if translation.from_number == row.number else TranslationState.STALE
-    return ReadableRevision(row, published_text(dbs, row.id), newest, translation, state)
+    return ReadableRevision(
+        row,
+        published_text(dbs, row.id),
+        newest,
+        translation,
+        state,
+        {c.name: v for c, v in zip(added, values, strict=True)},
+    )
 
 
 # --- Comparing two revisions -----------------------------------------------------------------------

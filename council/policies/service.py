@@ -141,7 +141,7 @@ def load_revision(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision |
             selectinload(Revision.questions),
             # One row each: read with the revision, not after it.
             joinedload(Revision.review_window),
-            joinedload(Revision.policy).selectinload(Policy.revisions),
+            joinedload(Revision.policy),
         )
     )
 

@@ -83,7 +83,7 @@ def revision(policy_id: uuid.UUID, number: int):
         can_write=_is_author(),
         language_names=LANGUAGE_NAMES,
         is_staff=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)),
-        **hooks.page_parts("policies.revision_page", found.row),
+        **hooks.page_parts("policies.revision_page", found),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, delete, func, literal, select, union_all, update
+from sqlalchemy import CompoundSelect, Label, Select, delete, func, literal, select, union_all, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from council import hooks
@@ -137,6 +137,12 @@ def summary_for(dbs: Session, revision: Revision) -> FeedbackSummary | None:
 def has_summary(dbs: Session, revision: Revision) -> bool:
     """Without loading the snapshot, which can run to megabytes for a large round."""
     return dbs.scalar(select(FeedbackSummary.id).where(FeedbackSummary.revision_id == revision.id)) is not None
+
+
+@functools.cache
+def summary_column() -> Label[bool]:
+    """``has_summary`` as a column of the reading pages' one query (for the revision it reads), built once."""
+    return select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists().label("has_summary")
 
 
 def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> FeedbackSummary:

@@ -23,7 +23,7 @@ from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
 from council.forms import EmptyForm
 from council.i18n import language_name
-from council.policies.reading import PublishedText, previous_text
+from council.policies.reading import READING_COLUMNS, PublishedText, previous_text
 from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
@@ -263,9 +263,14 @@ def _earlier_text_headings(earlier: PublishedText | None) -> dict[str, str]:
     return headings
 
 
+@hooks.contributes_to(READING_COLUMNS)
+def _reading_columns() -> tuple:
+    return (service.summary_column(),)
+
+
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
-    summarised = service.has_summary(db.session, revision)
+    summarised = revision.added["has_summary"]
     if service.closed_without_summary(revision, summarised=summarised, now=utcnow()):
         service.summarise_due_reviews_now(min_group=_min_group())
         summarised = True

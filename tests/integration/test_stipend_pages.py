@@ -31,7 +31,7 @@ def setting(app, people):
         return f"/policies/{revision.policy_id}/revisions/1"
 
 
-def test_marking_a_review_done_then_earning_when_the_round_closes(app, setting):
+def test_marking_a_review_done_then_earning_when_the_round_closes(app, people, setting):
     willow, sam = app.test_client(), app.test_client()
     sign_in(willow, "willow")
     sign_in(sam, "sam")
@@ -46,6 +46,10 @@ def test_marking_a_review_done_then_earning_when_the_round_closes(app, setting):
     assert _without_tokens(sam.get(setting).get_data(as_text=True)) == _without_tokens(before)
     flush_mix(app)
     assert "You marked your review of this revision as done." in willow.get(setting).get_data(as_text=True)
+    people.make("rowan", Role.ADVISOR)
+    rowan = app.test_client()
+    sign_in(rowan, "rowan")
+    assert "Mark my review as done" in rowan.get(setting).get_data(as_text=True), "each reader's own mark"
     staff_page = sam.get(setting).get_data(as_text=True)
     assert _without_tokens(staff_page) == _without_tokens(before) and "Willow" not in staff_page
     assert "Nothing yet." in willow.get("/stipends").get_data(as_text=True)
