@@ -28,9 +28,11 @@ from flask import g
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Integer,
     LargeBinary,
     Row,
     Select,
+    String,
     Uuid,
     bindparam,
     case,
@@ -480,11 +482,14 @@ EXPIRED_SHOWN_DAYS = 14
 
 
 def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
-    pending, expired = _invitations_unused(dbs, now)
-    waiting = stipends.waiting_totals(dbs)
+    counts = dbs.execute(
+        _coordinator_counts(), {"now": now, "expired_since": now - timedelta(days=EXPIRED_SHOWN_DAYS)}
+    ).all()
+    invitations = {row[0]: row[2] for row in counts if row[0] in _INVITATION_COUNTS}
+    waiting = stipends.waiting_totals_from([row for row in counts if row[0] not in _INVITATION_COUNTS])
     return CoordinatorHome(
-        pending_invitations=pending,
-        expired_invitations=expired,
+        pending_invitations=invitations.get("invitations_open", 0),
+        expired_invitations=invitations.get("invitations_expired", 0),
         awaiting_approval=waiting[EntryStatus.EARNED],
         awaiting_payment=waiting[EntryStatus.APPROVED],
         near_limit=stipends.near_yearly_limit(dbs, now.year, NEAR_LIMIT_SHARE),
@@ -493,18 +498,29 @@ def coordinator_home(dbs: Session, now: datetime) -> CoordinatorHome:
     )
 
 
-def _invitations_unused(dbs: Session, now: datetime) -> tuple[int, int]:
-    """Unused invitations still open, and those that expired in the last EXPIRED_SHOWN_DAYS. One query."""
-    recently_expired = (Invitation.expires_at <= now) & (
-        Invitation.expires_at > now - timedelta(days=EXPIRED_SHOWN_DAYS)
+_INVITATION_COUNTS = ("invitations_open", "invitations_expired")
+
+
+@functools.cache
+def _coordinator_counts() -> CompoundSelect[*tuple[Any, ...]]:
+    """A coordinator's counts in one UNION, each row (kind, currency, entries, sum): the stipend entries waiting
+    per status and currency (``stipends.waiting_totals_statement``), then the unused invitations still open
+    and those that expired since ``:expired_since``, as kinds of their own. Built once."""
+    now = bindparam("now", type_=UTCDateTime())
+    unused = (Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+
+    def invitations(kind: str, *where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+        return select(literal(kind), cast(null(), String), func.count(), cast(null(), Integer)).where(*unused, *where)
+
+    return union_all(
+        stipends.waiting_totals_statement(),
+        invitations(_INVITATION_COUNTS[0], Invitation.expires_at > now),
+        invitations(
+            _INVITATION_COUNTS[1],
+            Invitation.expires_at <= now,
+            Invitation.expires_at > bindparam("expired_since", type_=UTCDateTime()),
+        ),
     )
-    pending, expired = dbs.execute(
-        select(
-            func.coalesce(func.sum(case((Invitation.expires_at > now, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((recently_expired, 1), else_=0)), 0),
-        ).where(Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
-    ).one()
-    return int(pending), int(expired)
 
 
 @dataclass(frozen=True)
