@@ -10,7 +10,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,18 +19,20 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Date,
+    Integer,
     Label,
     Row,
     Select,
+    String,
     Uuid,
     bindparam,
     case,
+    cast,
     delete,
     func,
     literal,
     null,
     select,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
@@ -614,43 +616,73 @@ class LastPaid:
 
 
 @dataclass(frozen=True)
-class MoneyAtAGlance:
+class ComingMeeting:
+    """A planned meeting as an advisor's home lists it."""
+
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    place: str
+
+
+@dataclass(frozen=True)
+class AtAGlance:
     #: Per currency, (number of entries, sum) the advisor earned and has not been paid yet, approved or not.
     owed: dict[str, tuple[int, int]]
     #: Their latest payment: by the day paid, then the latest recorded.
     last_payment: LastPaid | None
+    #: The next planned meetings, soonest first (as many as asked for).
+    meetings: list[ComingMeeting] = field(default_factory=list)
 
 
-def money_at_a_glance(dbs: Session, advisor_id: uuid.UUID) -> MoneyAtAGlance:
-    """What an advisor is owed and their last payment, for their home page. One query: the unpaid totals per
-    currency and the latest payment, side by side."""
-    rows = dbs.execute(_at_a_glance_statement(), {"advisor_id": advisor_id}).all()
-    return MoneyAtAGlance(
+def at_a_glance(dbs: Session, advisor_id: uuid.UUID, now: datetime, *, meetings: int = 0) -> AtAGlance:
+    """What an advisor is owed, their last payment and the next ``meetings`` meetings planned after ``now``, for
+    their home page. One query: the unpaid totals per currency, the latest payment and the meetings, side by
+    side."""
+    rows = dbs.execute(_at_a_glance_statement(meetings), {"advisor_id": advisor_id, "now": now}).all()
+    return AtAGlance(
         owed={row.currency: (row.entries, int(row.amount or 0)) for row in rows if row.kind == "owed"},
         last_payment=next(
             (
-                LastPaid(id=row.payment_id, amount_minor=int(row.amount), currency=row.currency, paid_on=row.paid_on)
+                LastPaid(id=row.ref_id, amount_minor=int(row.amount), currency=row.currency, paid_on=row.paid_on)
                 for row in rows
                 if row.kind == "paid"
             ),
             None,
         ),
+        meetings=[
+            ComingMeeting(row.title, row.starts_at, row.duration_minutes, row.place)
+            for row in sorted(
+                (row for row in rows if row.kind == "meeting"), key=lambda row: (row.starts_at, row.ref_id)
+            )
+        ],
     )
 
 
 @functools.cache
-def _at_a_glance_statement() -> CompoundSelect[str, str, int, int, date, uuid.UUID]:
-    """Built once per process: every advisor's home runs it."""
+def _at_a_glance_statement(meetings: int) -> CompoundSelect[*tuple[Any, ...]]:
+    """Built once per process: every advisor's home runs it. Each row is (kind, currency, entries, amount,
+    paid_on, ref_id, title, starts_at, duration_minutes, place), each kind filling its own columns."""
     advisor_id = bindparam("advisor_id", type_=Uuid())
+
+    def unused(type_: Any) -> Any:
+        # Cast, so that the union reads each column as its type (a date, a UUID, an aware time) on every
+        # database: PostgreSQL types two untyped NULLs in a row as text, which no time matches.
+        return cast(null(), type_)
+
+    no_meeting = [unused(String()), unused(UTCDateTime()), unused(Integer()), unused(String())]
     owed = (
         select(
             literal("owed").label("kind"),
             StipendEntry.currency.label("currency"),
             func.count().label("entries"),
             func.sum(StipendEntry.amount_minor).label("amount"),
-            # Typed, so that the union reads the payment's day and id as a date and a UUID on every database.
-            type_coerce(null(), Date()).label("paid_on"),
-            type_coerce(null(), Uuid()).label("payment_id"),
+            unused(Date()).label("paid_on"),
+            unused(Uuid()).label("ref_id"),
+            no_meeting[0].label("title"),
+            no_meeting[1].label("starts_at"),
+            no_meeting[2].label("duration_minutes"),
+            no_meeting[3].label("place"),
         )
         .where(StipendEntry.advisor_id == advisor_id, ~_settled())
         .group_by(StipendEntry.currency)
@@ -662,8 +694,33 @@ def _at_a_glance_statement() -> CompoundSelect[str, str, int, int, date, uuid.UU
         .limit(1)
         .subquery()
     )
-    paid = select(literal("paid"), latest.c.currency, literal(1), latest.c.amount_minor, latest.c.paid_on, latest.c.id)
-    return union_all(owed, paid).order_by("kind", "currency")
+    paid = select(
+        literal("paid"),
+        latest.c.currency,
+        literal(1),
+        latest.c.amount_minor,
+        latest.c.paid_on,
+        latest.c.id,
+        *no_meeting,
+    )
+    parts = [owed, paid]
+    if meetings:
+        coming = _upcoming_meetings_statement(meetings).subquery()
+        parts.append(
+            select(
+                literal("meeting"),
+                unused(String()),
+                unused(Integer()),
+                unused(Integer()),
+                unused(Date()),
+                coming.c.id,
+                coming.c.title,
+                coming.c.starts_at,
+                coming.c.duration_minutes,
+                coming.c.place,
+            )
+        )
+    return union_all(*parts).order_by("kind", "currency")
 
 
 def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:

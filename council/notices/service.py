@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import functools
 import hmac
+import typing
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -51,7 +53,7 @@ from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
 from council.audit.models import AuditEvent
 from council.compensation import service as stipends
-from council.compensation.models import EntryStatus, Payment, PaymentPreference, PlannedMeeting, ReviewCompletion
+from council.compensation.models import EntryStatus, Payment, PaymentPreference, ReviewCompletion
 from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
@@ -209,27 +211,72 @@ def _notice_list_statement(
     )
 
 
-def _notice_rows(
-    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime, *, listed: bool = False
-) -> list[Row[*tuple[Any, ...]]]:
-    """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment;
-    ``listed``: with what the notices page shows of each."""
-    roles = {
+@functools.cache
+def _notices_with_standing(*, author: bool, coordinator: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """An advisor's notices (with their key) and the rows of how their comments stand
+    (``summaries.standing_statement``) in one UNION, for their home page. A standing row has no time: it is
+    (kind, no time, no revision, the comment's id, its owner tag)."""
+    # Never None: an advisor has notices of every kind an advisor gets.
+    notices = typing.cast(
+        CompoundSelect[*tuple[Any, ...]],
+        _notice_statement(advisor=True, author=author, coordinator=coordinator, with_key=True),
+    )
+    standing = summaries.standing_statement().subquery()
+    return union_all(
+        *notices.selects,
+        select(
+            standing.c.kind,
+            cast(null(), UTCDateTime).label("at"),
+            cast(null(), Uuid).label("revision_id"),
+            standing.c.id.label("other_id"),
+            standing.c.owner_tag.label("tag"),
+        ),
+    )
+
+
+def _roles(user: User, key: bytes | None) -> dict[str, bool]:
+    return {
         "advisor": user.has_role(Role.ADVISOR),
         "author": user.has_role(Role.AUTHOR),
         "coordinator": user.has_role(Role.COORDINATOR),
         "with_key": key is not None,
     }
+
+
+def _notice_rows(
+    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime, *, listed: bool = False
+) -> list[Row[*tuple[Any, ...]]]:
+    """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment;
+    ``listed``: with what the notices page shows of each."""
+    roles = _roles(user, key)
     statement = _notice_list_statement(**roles) if listed else _notice_statement(**roles)
     if statement is None:
         return []
-    rows = dbs.execute(statement, {"start": start, "now": now, "user_id": user.id}).all()
+    return _theirs(dbs.execute(statement, {"start": start, "now": now, "user_id": user.id}).all(), key)
+
+
+def _theirs(rows: Sequence[Row[*tuple[Any, ...]]], key: bytes | None) -> list[Row[*tuple[Any, ...]]]:
+    """``rows`` without the responses to comments ``key`` did not write."""
     return [
         row
         for row in rows
         if row.kind != NoticeKind.RESPONSE
         or (key is not None and hmac.compare_digest(row.tag, owner_tag(key, row.other_id)))
     ]
+
+
+def _unseen_and_standing(
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+) -> tuple[list[Row[*tuple[Any, ...]]], summaries.Standing | None]:
+    """For an advisor's home: their unseen notices (kept for the header, as ``unseen_this_request`` keeps them)
+    and how their comments stand, in one query. Without their key, the notices alone."""
+    if key is None:
+        return unseen_this_request(dbs, user, key, now, seen), None
+    statement = _notices_with_standing(author=user.has_role(Role.AUTHOR), coordinator=user.has_role(Role.COORDINATOR))
+    rows = dbs.execute(statement, {"start": _unseen_since(seen, now), "now": now, "user_id": user.id}).all()
+    g.unseen_notices = _theirs([row for row in rows if row.at is not None], key)
+    standing = summaries.standing_from([(row.kind, row.other_id, row.tag) for row in rows if row.at is None], key)
+    return g.unseen_notices, standing
 
 
 def unseen_notices(
@@ -318,16 +365,14 @@ class AdvisorHome:
     responses: int
     #: how many of their comments changed a policy and how many are hidden; None without their key
     standing: summaries.Standing | None
-    #: what they are owed per currency, and their last payment
-    money: stipends.MoneyAtAGlance
-    meetings: list[PlannedMeeting]
+    #: what they are owed per currency, their last payment and the next meetings
+    glance: stipends.AtAGlance
 
 
-def advisor_home(
-    dbs: Session, user: User, key: bytes | None, now: datetime, unseen: list[Row[*tuple[Any, ...]]]
-) -> AdvisorHome:
-    """What waits for an advisor; ``unseen`` is ``unseen_notices`` for them, read once per page. Each kind
-    is one query, its total counted with it."""
+def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None) -> AdvisorHome:
+    """What waits for an advisor; ``seen``: when they last looked at their notices. Each kind is one query, its
+    total counted with it; their notices and their comments' standing are one."""
+    unseen, standing = _unseen_and_standing(dbs, user, key, now, seen)
     found = dbs.execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
     sent = voting.polls_with_my_vote_waiting(dbs, key)
     open_polls = list(dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent)}))
@@ -340,9 +385,8 @@ def advisor_home(
         polls_waiting=len(to_vote),
         votes_sent=[poll for poll in open_polls if poll.id in sent],
         responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
-        standing=summaries.standing(dbs, key) if key else None,
-        money=stipends.money_at_a_glance(dbs, user.id),
-        meetings=stipends.upcoming_meetings(dbs, now, limit=HOME_LIST_LIMIT),
+        standing=standing,
+        glance=stipends.at_a_glance(dbs, user.id, now, meetings=HOME_LIST_LIMIT),
     )
 
 

@@ -29,13 +29,7 @@ def home():
     now = utcnow()
     key = current_participation_key()
     advisor = (
-        notices.advisor_home(
-            db.session,
-            current_user,
-            key,
-            now,
-            notices.unseen_this_request(db.session, current_user, key, now, notices_seen()),
-        )
+        notices.advisor_home(db.session, current_user, key, now, notices_seen())
         if current_user.has_role(Role.ADVISOR)
         else None
     )

@@ -12,6 +12,7 @@ import hmac
 import json
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -576,17 +577,19 @@ def standing(dbs: Session, key: bytes) -> Standing:
     One query, and only the comments with such an outcome or hidden are checked against the key, not every
     comment on the site.
     """
-    counts = Counter(
-        kind
-        for kind, comment_id, tag in dbs.execute(_standing_statement()).all()
-        if hmac.compare_digest(tag, owner_tag(key, comment_id))
-    )
+    return standing_from(dbs.execute(standing_statement()).all(), key)
+
+
+def standing_from(rows: Iterable[tuple[str, uuid.UUID, bytes]], key: bytes) -> Standing:
+    """``standing`` from ``standing_statement``'s rows (kind, comment id, owner tag)."""
+    counts = Counter(kind for kind, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id)))
     return Standing(impact={kind: counts.get(kind, 0) for kind in CHANGED_POLICY}, hidden=counts.get(_HIDDEN, 0))
 
 
 @functools.cache
-def _standing_statement() -> CompoundSelect[str, uuid.UUID, bytes]:
-    """Built once per process: every advisor's home runs it."""
+def standing_statement() -> CompoundSelect[str, uuid.UUID, bytes]:
+    """``standing``'s rows, built once per process: every advisor's home runs it (with its notices, in one
+    query: ``notices.service``)."""
     changed = (
         select(RevisionOutcome.disposition.label("kind"), Comment.id, Comment.owner_tag)
         .join(Comment, Comment.id == RevisionOutcome.comment_id)

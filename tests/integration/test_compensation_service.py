@@ -700,6 +700,16 @@ def test_planned_meetings_are_to_come_kept_once_and_their_cancelling_audited(led
     assert [m.id for m in pay.upcoming_meetings(db.session, now)] == [sooner.id, later.id]
     assert [m.id for m in pay.upcoming_meetings(db.session, now, limit=1)] == [sooner.id]
     assert pay.upcoming_meetings(db.session, now + timedelta(days=1)) == [later]
+    coming = pay.at_a_glance(db.session, ledger["willow"].id, now, meetings=1).meetings
+    assert coming == [pay.ComingMeeting("Council", sooner.starts_at, 60, "Room 2")], "the home page's: soonest first"
+    assert [m.starts_at for m in pay.at_a_glance(db.session, sam.id, now, meetings=5).meetings] == [
+        sooner.starts_at,
+        later.starts_at,
+    ]
+    assert pay.at_a_glance(db.session, sam.id, now + timedelta(days=1), meetings=5).meetings[0].starts_at == (
+        later.starts_at
+    )
+    assert pay.at_a_glance(db.session, sam.id, now).meetings == [], "none unless asked for"
     pay.cancel_planned_meeting(db.session, sam, sooner)
     db.session.commit()
     assert db.session.scalars(select(PlannedMeeting.id)).all() == [later.id]
@@ -746,16 +756,16 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
     db.session.commit()
     mine = pay.payments_for(db.session, willow.id)
     assert [p.paid_on for p in mine] == [date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 1)]
-    glance = pay.money_at_a_glance(db.session, willow.id)
+    glance = pay.at_a_glance(db.session, willow.id, utcnow())
     assert glance.last_payment == pay.LastPaid(payments[2].id, 1000, "EUR", date(2026, 3, 1))
     assert glance.owed == {"EUR": (1, 1000)}
-    assert pay.money_at_a_glance(db.session, ledger["sky"].id) == pay.MoneyAtAGlance(owed={}, last_payment=None)
-    assert pay.money_at_a_glance(db.session, river.id).owed == {"EUR": (1, 500)}
+    assert pay.at_a_glance(db.session, ledger["sky"].id, utcnow()) == pay.AtAGlance(owed={}, last_payment=None)
+    assert pay.at_a_glance(db.session, river.id, utcnow()).owed == {"EUR": (1, 500)}
     assert pay.has_unpaid_entries(db.session, willow.id)
     pay.pay(db.session, sam, willow, [entries[3]], method="cash", paid_on=date(2026, 3, 1), reference="", key="p3")
     db.session.commit()
     assert not pay.has_unpaid_entries(db.session, willow.id) and pay.has_unpaid_entries(db.session, river.id)
-    assert pay.money_at_a_glance(db.session, willow.id).owed == {}
+    assert pay.at_a_glance(db.session, willow.id, utcnow()).owed == {}
     same_day = [p for p in pay.payments_for(db.session, willow.id) if p.paid_on == date(2026, 3, 1)]
     assert [p.id for p in same_day] == sorted(p.id for p in same_day), "one day's payments by id"
     newest_of_the_day = max(same_day, key=lambda p: p.recorded_at)
@@ -763,7 +773,7 @@ def test_what_an_advisor_is_owed_and_was_paid_is_theirs_alone_newest_first(ledge
     pay.approve(db.session, sam, [backdated])
     pay.pay(db.session, sam, willow, [backdated], method="cash", paid_on=date(2026, 1, 15), reference="", key="late")
     db.session.commit()
-    last = pay.money_at_a_glance(db.session, willow.id).last_payment
+    last = pay.at_a_glance(db.session, willow.id, utcnow()).last_payment
     assert last is not None and last.id == newest_of_the_day.id, "by the day paid, then the latest"
 
 
