@@ -217,10 +217,9 @@ class CouncilSession(CallbackDict, SessionMixin):
         expires_at: datetime | None = None,
         carried: dict[str, Any] | None = None,
     ):
-        def on_update(self: CouncilSession) -> None:
-            self.modified = True
-
-        super().__init__({**(initial or {}), **(carried or {})}, on_update)
+        # Whether to write is decided by comparing the record's data with what was loaded (``stored``), not by a
+        # "modified" flag: a value set back to what it was writes nothing.
+        super().__init__({**(initial or {}), **(carried or {})})
         self.token = token
         self.participation_key = participation_key
         self.user_id = user_id
@@ -233,7 +232,6 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.binding_in = ""
         #: Whom the state cookie's person hint named when the request came in.
         self.hinted_in: uuid.UUID | None = None
-        self.modified = False
         self.regenerate = False
         self.destroyed = False
         self.forget_language = False
@@ -249,7 +247,6 @@ class CouncilSession(CallbackDict, SessionMixin):
         self.participation_key = participation_key
         self.user_id = None
         self.regenerate = True
-        self.modified = True
 
     def destroy(self, *, forget_language: bool) -> None:
         """End the session; its language cookie stays (the signed-out page is in the person's language)

@@ -421,3 +421,12 @@ def test_the_state_cookie_names_nobody_and_the_record_decides_whose_page_it_is(a
     willow.set_cookie(state_cookie_name(app), state_cookie_value(app, token, state["i"], state["c"]))
     assert page_is_willows()
     assert state_of(app, willow)["p"] == state["p"]
+
+
+def test_a_stylesheet_or_script_for_a_visitor_sets_no_cookie(app):
+    """A visitor without cookies who fetches a file from /static gets no cookie back, not even one deleting
+    another: the answer is the same for everyone, so a cache on the way may keep it."""
+    fresh = app.test_client()
+    for path in ("/static/css/council.css", "/static/js/zone.js"):
+        answer = fresh.get(path)
+        assert answer.status_code == 200 and answer.headers.getlist("Set-Cookie") == [], path
