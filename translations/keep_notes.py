@@ -18,14 +18,15 @@ old: dict = {}
 for path in [old_path, *sorted(here.glob("*/LC_MESSAGES/messages.po"))]:
     with open(path, "rb") as handle:
         for message in read_po(handle):
-            if message.id and message.auto_comments and not old.get(message.id):
-                old[message.id] = message.auto_comments
+            # By context too: one English word can be two entries ("Withdrawn", a comment's or an invitation's).
+            if message.id and message.auto_comments and not old.get((message.context, message.id)):
+                old[(message.context, message.id)] = message.auto_comments
 with open(new_path, "rb") as handle:
     template = read_po(handle)
 kept = 0
 for message in template:
-    if message.id and not message.auto_comments and old.get(message.id):
-        message.auto_comments = list(old[message.id])
+    if message.id and not message.auto_comments and old.get((message.context, message.id)):
+        message.auto_comments = list(old[(message.context, message.id)])
         kept += 1
 with open(new_path, "wb") as handle:
     write_po(handle, template, width=76, omit_header=False)
