@@ -85,6 +85,7 @@ def _site_checks(arguments, results: list[Result]) -> None:
         if "a11y" in arguments.only:
             started = time.monotonic()
             result = Result("axe-core (a11y)")
+            phone = Result("phone (320 px wide, header at 360 px)")
             try:
                 version = a11y.tools.axe_version()
                 for lang, batch in (("ar", arabic), ("en", english)):  # visitors are in Arabic now
@@ -92,11 +93,12 @@ def _site_checks(arguments, results: list[Result]) -> None:
                         for visit in visits:
                             pages.set_language(server, visit.session, "en")
                     print(f"== axe-core {version}: {len(batch)} pages in {lang}", flush=True)
-                    a11y.check(server, visits, batch, lang, result, report)
-                result.checked = f"{len(english) + len(arabic)} pages (en, ar)"
+                    a11y.check(server, visits, batch, lang, result, report, phone)
+                result.checked = phone.checked = f"{len(english) + len(arabic)} pages (en, ar)"
             except a11y.tools.ToolMissing as missing:
                 result.error = str(missing)
             results.append(_timed(result, started))
+            results.append(phone)
 
         if "scan" in arguments.only:
             print(f"== wapiti: {arguments.scan_minutes:g} minutes against {server.base_url}", flush=True)

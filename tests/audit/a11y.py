@@ -17,6 +17,35 @@ from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
 
 FAILING_IMPACTS = {"serious", "critical"}
 VIEWPORTS = {"en": {"width": 1280, "height": 900}, "ar": {"width": 390, "height": 844}}
+#: Every page fits the narrowest phone: nothing wider than 320 px, so nothing scrolls sideways (a table may scroll
+#: inside its own box). And at 360 px the header, quick exit included, leaves the page room: under 120 px.
+NARROW = {"width": 320, "height": 640}
+PHONE = {"width": 360, "height": 740}
+HEADER_MOST = 120
+
+#: The document's width and, when it is too wide, the outermost elements that stick out (at most three).
+_WIDTH = """() => {
+  const width = document.documentElement.scrollWidth;
+  if (width <= innerWidth) return [width, []];
+  // Inside a box that scrolls or clips, or a closed disclosure, an element makes no page scroll sideways.
+  const contained = el => {
+    for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
+      if (box.matches("details:not([open])") && !el.closest("summary")) return true;
+      if (getComputedStyle(box).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  const out = [...document.body.querySelectorAll("*")].filter(el => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && (box.right > innerWidth + 1 || box.left < -1) && !contained(el);
+  });
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (el.classList.length ? "." + [...el.classList].join(".") : "") +
+    " (" + Math.round(el.getBoundingClientRect().width) + " px)";
+  return [width, out.filter(el => !out.includes(el.parentElement)).slice(0, 3).map(name)];
+}"""
+#: From the top of the page to the bottom of the site header: the quick exit's bar and the header.
+_HEADER = "() => { const h = document.querySelector('.site-header'); return h ? h.getBoundingClientRect().bottom : 0; }"
 
 
 def _keep_traffic_local(context, base_url: str) -> None:
@@ -45,11 +74,46 @@ def _check(page, url: str, expected_status: int, html: str | None) -> tuple[dict
             page.unroute(url)
 
 
-def check(server, visits, pages, lang: str, result: Result, report: Path) -> None:
-    """Add the violations on ``pages`` (in ``lang``) to ``result``."""
+def _fits_a_phone(tab, viewport: dict, shot: Path | None) -> list[str]:
+    """What does not fit on a phone: too wide at 320 px, a header too tall at 360 px (then back to ``viewport``).
+    ``shot``: where to keep a picture of the page at 320 px, for people to look at."""
+    problems = []
+    try:
+        tab.set_viewport_size(NARROW)
+        if shot is not None:
+            tab.screenshot(path=str(shot))
+        width, sticking_out = tab.evaluate(_WIDTH)
+        if width > NARROW["width"]:
+            problems.append(f"{width} px wide at 320 px: {', '.join(sticking_out) or '?'}")
+        tab.set_viewport_size(PHONE)
+        header = tab.evaluate(_HEADER)
+        if header >= HEADER_MOST:
+            problems.append(f"the header ends {round(header)} px down at 360 px (at most {HEADER_MOST})")
+    finally:
+        tab.set_viewport_size(viewport)
+    return problems
+
+
+def _picture_name(report: Path, lang: str, visitor: str, where: str) -> Path | None:
+    """Arabic pages are kept as pictures at 320 px (``phone/``, listed in ``phone/index.txt``): right to left on the
+    narrowest phone is where a layout breaks first."""
+    if lang != "ar":
+        return None
+    folder = report / "phone"
+    index = folder / "index.txt"
+    number = len(index.read_text().splitlines()) if index.exists() else 0
+    shot = folder / f"{lang}-{visitor.replace(' ', '-')}-{number:03}.png"
+    with index.open("a") as listed:
+        listed.write(f"{shot.name}  {where}\n")
+    return shot
+
+
+def check(server, visits, pages, lang: str, result: Result, report: Path, phone: Result) -> None:
+    """Add the violations on ``pages`` (in ``lang``) to ``result``, and what does not fit a phone to ``phone``."""
     from playwright.sync_api import sync_playwright
 
     source = tools.axe_source()
+    (report / "phone").mkdir(exist_ok=True)
     by_visitor: dict[str, list] = {}
     for page in pages:
         by_visitor.setdefault(page.visitor, []).append(page)
@@ -73,6 +137,8 @@ def check(server, visits, pages, lang: str, result: Result, report: Path) -> Non
                     if outcome is None:
                         result.findings.append(f"{where}: {problem}")
                         continue
+                    shot = _picture_name(report, lang, visit.visitor, where)
+                    phone.findings += [f"{where}: {problem}" for problem in _fits_a_phone(tab, VIEWPORTS[lang], shot)]
                     for violation in outcome["violations"]:
                         targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]]
                         line = (

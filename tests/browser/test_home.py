@@ -51,9 +51,10 @@ def test_an_advisor_sees_what_waits_and_clears_the_notices_count(chromium, site,
     expect(page.locator("#reviews-heading + ul")).to_contain_text("First contact and referrals")
     expect(page.locator("#meetings-heading + ul")).to_contain_text("Council meeting")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
-    badge = page.locator("header .badge")
+    badge = page.locator("header summary .badge")
     expect(badge).to_be_visible()
-    page.locator("header a[href='/notices']").click()
+    page.locator("header summary").click()
+    page.locator("header .nav-narrow a[href='/notices']").click()
     page.wait_for_url(site + "/notices")
     expect(page.locator("main .notice-item").first).to_be_visible()
     expect(page.locator("header .badge")).to_have_count(0)
@@ -68,6 +69,35 @@ def test_a_coordinator_home_fits_a_phone(chromium, site):
     expect(page.locator("#coordination-heading")).to_have_text("Waiting for a coordinator")
     expect(page.locator("#moderation-heading + ul")).to_contain_text("1 flagged comment")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()
+
+
+@pytest.mark.parametrize("locale, javascript", [("en", False), ("ar", True)])
+def test_on_a_phone_the_header_leaves_room_the_quick_exit_first_and_the_links_behind_a_menu(
+    chromium, site, locale, javascript
+):
+    """At 360 px the header took 210 to 260 px, the links wrapping over four rows. The quick exit stays first and
+    visible; the links fold into a menu that opens without JavaScript; a wider screen lists them."""
+    from playwright.sync_api import expect
+
+    context, page = _signed_in(chromium, site, "coordinator", locale, javascript=javascript)
+    page.set_viewport_size({"width": 360, "height": 740})
+    header_bottom = page.evaluate("document.querySelector('.site-header').getBoundingClientRect().bottom")
+    assert header_bottom < 120, f"the header ends {header_bottom} px down"
+    exit_button = page.locator("#quick-exit")
+    expect(exit_button).to_be_visible()
+    assert exit_button.bounding_box()["y"] < page.locator(".site-name").bounding_box()["y"], "the quick exit first"
+    links = page.locator("header .nav-narrow a[href='/account']")
+    expect(links).to_be_hidden()
+    expect(page.locator("header .nav-wide")).to_be_hidden()
+    page.locator("header summary").click()
+    expect(links).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the open menu fits too"
+    links.click()
+    page.wait_for_url(site + "/account")
+    page.set_viewport_size({"width": 1024, "height": 800})
+    expect(page.locator("header .nav-wide a[href='/account']")).to_be_visible()
+    expect(page.locator("header summary")).to_be_hidden()
     context.close()
 
 
