@@ -430,3 +430,41 @@ def test_a_stylesheet_or_script_for_a_visitor_sets_no_cookie(app):
     for path in ("/static/css/council.css", "/static/js/zone.js"):
         answer = fresh.get(path)
         assert answer.status_code == 200 and answer.headers.getlist("Set-Cookie") == [], path
+
+
+def test_a_visitor_with_only_a_language_chosen_gets_no_cookie_with_a_stylesheet(app):
+    """The language choice outlives the session in a cookie of its own; a file from /static then sets nothing
+    either (not the state cookie again on every request)."""
+    from council.i18n import language_cookie_name
+
+    client = app.test_client()
+    client.set_cookie(language_cookie_name(app), "fr")
+    answer = client.get("/static/css/council.css")
+    assert answer.status_code == 200 and answer.headers.getlist("Set-Cookie") == []
+
+
+def test_a_session_ended_elsewhere_has_its_cookie_deleted_as_it_was_set(monkeypatch, tmp_path, people):
+    """Signed out everywhere (or purged), the next page deletes the browser's session cookie. A `__Host-` cookie
+    is deleted only by a header with the attributes it was set with (Secure, Path=/): a bare deletion is refused,
+    and the browser would keep sending a token that names a record."""
+    from flask_migrate import upgrade
+
+    from tests.integration.test_languages import _production_app
+
+    production = _production_app(monkeypatch, tmp_path)
+    with production.app_context():
+        upgrade()
+    people.app = production
+    people.make("willow", Role.ADVISOR)
+    client = production.test_client()
+    https = {"base_url": "https://council.test"}
+    signed_in = client.post("/login", data={"login_name": "willow", "password": PASSWORD}, **https)
+    assert signed_in.status_code == 303
+    name = production.config["SESSION_COOKIE_NAME"]
+    with production.app_context():
+        db.session.execute(ServerSession.__table__.delete())
+        db.session.commit()
+    answer = client.get("/", **https)
+    deleted = [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(f"{name}=;")]
+    assert len(deleted) == 1, answer.headers.getlist("Set-Cookie")
+    assert "Secure" in deleted[0] and "Path=/" in deleted[0] and ("Max-Age=0" in deleted[0] or "1970" in deleted[0])
