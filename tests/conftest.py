@@ -9,6 +9,7 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -267,6 +268,21 @@ def submit(
     elif expect is not None and 300 <= expect < 400:
         assert not problems, f"{url} refused the form: {problems}"
     return response
+
+
+def confirm_publishing(client, policy_id) -> Any:
+    """The step after "Save and publish": the review before publishing, confirmed as it was shown."""
+    url = f"/policies/{policy_id}/draft/publish"
+    page = client.get(url)
+    assert page.status_code == 200, f"{url} answered {page.status_code}"
+    fingerprint = re.search(r'name="fingerprint"[^>]*value="([0-9a-f]{64})"', page.get_data(as_text=True)).group(1)
+    return submit(client, url, {"fingerprint": fingerprint})
+
+
+def publish_draft(client, policy_id, fields: dict) -> Any:
+    """Save a draft and publish it as an author does: "Save and publish", then the confirmation."""
+    submit(client, f"/policies/{policy_id}/draft", {**fields, "action": "publish"})
+    return confirm_publishing(client, policy_id)
 
 
 def count_queries(app, client, path: str) -> int:

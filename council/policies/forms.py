@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.forms import CouncilForm
@@ -35,6 +35,12 @@ class DraftForm(CouncilForm):
         _l("What changed in this revision"),
         validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
     )
+
+
+class PublishForm(CouncilForm):
+    """The confirmation under the review before publishing: it names the draft the author looked over."""
+
+    fingerprint = HiddenField(validators=[DataRequired()])
 
 
 class SectionNotesForm(CouncilForm):

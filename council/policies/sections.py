@@ -51,7 +51,7 @@ def new_section_key() -> str:
     return secrets.token_hex(8)
 
 
-def _similarity(a: ParsedSection, b: ParsedSection) -> float:
+def similarity(a: ParsedSection, b: ParsedSection) -> float:
     heading = SequenceMatcher(None, a.heading.casefold(), b.heading.casefold()).ratio()
     body = SequenceMatcher(None, a.body, b.body, autojunk=False).ratio()
     return 0.4 * heading + 0.6 * body
@@ -77,7 +77,7 @@ def match_keys(previous: list[ParsedSection], current: list[ParsedSection]) -> N
                 candidates.remove(found)
     open_sections = [new for new in current if not new.key]
     pairs = sorted(
-        ((_similarity(old, new), i, j) for i, old in enumerate(candidates) for j, new in enumerate(open_sections)),
+        ((similarity(old, new), i, j) for i, old in enumerate(candidates) for j, new in enumerate(open_sections)),
         key=lambda pair: (-pair[0], pair[1], pair[2]),
     )
     used_old: set[int] = set()

@@ -233,7 +233,7 @@ def save_draft(dbs: Session, revision: Revision, *, title: str, body: str, chang
     return revision
 
 
-def _previous_published(revision: Revision) -> Revision | None:
+def previous_published(revision: Revision) -> Revision | None:
     earlier = [r for r in revision.policy.published if r.number < revision.number]
     return earlier[-1] if earlier else None
 
@@ -267,7 +267,7 @@ def resync_sections(revision: Revision) -> None:
     parsed = split_sections(revision.body_markdown)
     existing = {s.key: s for s in revision.sections}
     match_keys([ParsedSection(s.heading, s.body_markdown, s.key) for s in revision.sections], parsed)
-    previous = _previous_published(revision)
+    previous = previous_published(revision)
     if previous is not None:
         match_keys([ParsedSection(s.heading, s.body_markdown, s.key) for s in previous.sections], parsed)
     assign_new_keys(parsed)
@@ -307,7 +307,7 @@ def update_section_notes(
 
 def continuation_choices(revision: Revision) -> list[RevisionSection]:
     """The sections of the previous published revision a draft section may continue."""
-    previous = _previous_published(revision)
+    previous = previous_published(revision)
     return list(previous.sections) if previous else []
 
 
@@ -344,11 +344,16 @@ def set_continuations(dbs: Session, revision: Revision, chosen: dict[str, str]) 
     _replace_children(revision, sections, questions)
 
 
-def publish(dbs: Session, revision: Revision) -> Revision:
-    """Freeze a draft. Its sections were derived while it was a draft, so nothing is written under it now."""
+def check_publishable(dbs: Session, revision: Revision) -> None:
+    """Raise what ``publish`` would refuse, writing nothing: the draft page says it before the review step."""
     _require_draft(revision)
     if not revision.body_markdown.strip():
         raise EmptyRevision
+
+
+def publish(dbs: Session, revision: Revision) -> Revision:
+    """Freeze a draft. Its sections were derived while it was a draft, so nothing is written under it now."""
+    check_publishable(dbs, revision)
     # Write any pending section changes while the revision is still a draft: the
     # database refuses rows under a published revision.
     dbs.flush()

@@ -19,8 +19,15 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.forms import EmptyForm
 from council.i18n import LANGUAGE_NAMES, language_name, local_to_utc, utc_to_local
-from council.policies import reading, service
-from council.policies.forms import CompareForm, DraftForm, ReviewWindowForm, SectionNotesForm, TranslationForm
+from council.policies import publishing, reading, service
+from council.policies.forms import (
+    CompareForm,
+    DraftForm,
+    PublishForm,
+    ReviewWindowForm,
+    SectionNotesForm,
+    TranslationForm,
+)
 from council.policies.models import Policy, Revision, TranslationState
 from council.policies.pages import readable_or_404, render_section
 from council.transactions import attempt, keep_writes_on_error
@@ -203,20 +210,54 @@ def edit_draft(policy_id: uuid.UUID):
                 db.session, draft, title=form.title.data, body=form.body.data, change_notes=form.change_notes.data
             )
             if action == "publish":
-                with attempt(service.PublishRefused) as publishing:
-                    # Features above policies may add rules (summaries: the last round answered first).
-                    hooks.call_one("policies.publish", db.session, draft, default=service.publish)
-                if not publishing.succeeded:
+                problem = _publish_problem(draft)
+                if problem is not None:
                     keep_writes_on_error()  # the text is kept even when publishing is refused
-                    problem = cast(service.PublishRefused, publishing.problem)
                     return _draft_page(form, found, draft, status=problem.status, problem=problem)
+                return redirect(url_for("policies.publish_draft", policy_id=found.id), code=303)
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
+    return _draft_page(form, found, draft, status=400 if form.errors else 200, preview=preview)
+
+
+def _publish_problem(draft: Revision) -> service.PublishRefused | None:
+    """Why publishing ``draft`` would be refused now, if it would. Features above policies may add rules
+    (summaries: the last round answered first)."""
+    with attempt(service.PublishRefused) as checking:
+        hooks.call_one("policies.publish_check", db.session, draft, default=service.check_publishable)
+    return cast(service.PublishRefused, checking.problem) if not checking.succeeded else None
+
+
+@bp.route("/<uuid:policy_id>/draft/publish", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR)
+def publish_draft(policy_id: uuid.UUID):
+    """The step before publishing, which can never be undone: what would go out, and a confirmation naming it.
+    A confirmation of a draft that changed since it was shown shows the review again."""
+    found, draft = _draft_or_404(policy_id)
+    form = PublishForm()
+    changed = False
+    if form.validate_on_submit():
+        changed = form.fingerprint.data != publishing.draft_fingerprint(draft)
+        if not changed:
+            with attempt(service.PublishRefused) as published:
+                hooks.call_one("policies.publish", db.session, draft, default=service.publish)
+            if published.succeeded:
                 flash(
                     _("Revision %(number)d is published. It can no longer be changed.", number=draft.number), "success"
                 )
                 return redirect(url_for("policies.revision", policy_id=found.id, number=draft.number), code=303)
-            flash(_("Draft saved."), "success")
-            return redirect(url_for("policies.edit_draft", policy_id=found.id), code=303)
-    return _draft_page(form, found, draft, status=400 if form.errors else 200, preview=preview)
+    problem = _publish_problem(draft)
+    if problem is not None:
+        return _draft_page(_saved_draft_form(draft), found, draft, status=problem.status, problem=problem)
+    review = publishing.review_before_publishing(db.session, draft, current_app.config["LANGUAGES"])
+    form.fingerprint.data = review.fingerprint
+    return render_template(
+        "policies/publish.html", policy=found, review=review, form=form, changed=changed
+    ), 409 if changed else 200
+
+
+def _saved_draft_form(draft: Revision) -> DraftForm:
+    return DraftForm(formdata=None, title=draft.title, body=draft.body_markdown, change_notes=draft.change_notes)
 
 
 def _draft_page(form, policy: Policy, draft: Revision, *, status: int, preview=None, problem=None):

@@ -406,22 +406,41 @@ def round_comments(dbs: Session, revision: Revision) -> list[Comment]:
     return sorted(comments, key=lambda c: (positions.get(c.section_key, len(positions)), c.id))
 
 
+def check_publishable(dbs: Session, draft: Revision) -> None:
+    """Raise what ``publish_revision`` would refuse, writing nothing (the draft page says it before the review
+    step): policies' own refusals, the previous round still open, or comments of it without an answer."""
+    policies.check_publishable(dbs, draft)
+    previous = previous_round(draft)
+    if previous is not None:
+        _require_round_closed(previous)
+        _require_answered(round_comments(dbs, previous))
+
+
+def _require_round_closed(previous: Revision) -> None:
+    window = previous.review_window
+    if window is None or window.state(utcnow()) != WindowState.CLOSED:
+        raise PreviousRoundOpen
+
+
+def _require_answered(comments: list[Comment]) -> None:
+    unanswered = [c for c in comments if c.response is None]
+    if unanswered:
+        raise UnansweredComments(unanswered)
+
+
 def publish_revision(dbs: Session, draft: Revision, *, min_group: int) -> Revision:
     """Publish a draft; when the revision before it was reviewed, every comment needs an answer first.
 
     The new revision records, once and for good, what was done with each comment.
     """
+    policies.check_publishable(dbs, draft)
     previous = previous_round(draft)
     comments: list[Comment] = []
     if previous is not None:
-        window = previous.review_window
-        if window is None or window.state(utcnow()) != WindowState.CLOSED:
-            raise PreviousRoundOpen
+        _require_round_closed(previous)
         take_summary(dbs, previous, min_group=min_group)
         comments = round_comments(dbs, previous)
-        unanswered = [c for c in comments if c.response is None]
-        if unanswered:
-            raise UnansweredComments(unanswered)
+        _require_answered(comments)
     policies.publish(dbs, draft)
     dbs.add_all(
         RevisionOutcome(

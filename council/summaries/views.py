@@ -251,6 +251,11 @@ def _publish(dbs, draft):
     return service.publish_revision(dbs, draft, min_group=_min_group())
 
 
+@hooks.contributes_to("policies.publish_check")
+def _publish_check(dbs, draft):
+    service.check_publishable(dbs, draft)
+
+
 def _earlier_headings(revision) -> dict[str, str]:
     """The previous revision's headings, for the "You said, we did" record; "" is the revision as a whole."""
     return _earlier_text_headings(previous_text(db.session, revision.policy_id, revision.number))

@@ -32,7 +32,7 @@ from council.demo import load_demo
 from council.extensions import db
 from council.feedback.models import Comment, CommentState, QuoteConsent
 from council.i18n import language_cookie_name
-from council.policies.models import Revision, RevisionStatus
+from council.policies.models import Policy, Revision, RevisionStatus
 from council.voting.models import Poll
 from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, open_for_review, sign_in, submit
 from tests.sessions import set_idle_deadline
@@ -137,6 +137,16 @@ def _pages_behind_forms(client, login: str | None) -> list[str]:
                 .limit(1)
             )
         return [revision.rsplit("/revisions/", 1)[0] + "/compare?old=1&new=2", f"/feedback/comments/{shared}/flag"]
+    if login == "author":
+        # The review before publishing, reached by "Save and publish": a new policy's first draft (the demo's
+        # draft waits for answers to its last round).
+        title = f"Walked {secrets.token_hex(4)}"
+        submit(
+            client, "/policies/new", {"title": title, "body": "## One\n\nText.", "change_notes": "", "action": "save"}
+        )
+        with client.application.app_context():
+            created = db.session.scalar(select(Policy.id).where(Policy.title == title))
+        return [f"/policies/{created}/draft/publish"]
     if login == "coordinator":
         sent = submit(client, "/admin/invitations", {"role": "advisor", "label": ""}, expect=200)
         link = re.search(r"https?://[^/]+(/register/[^\s<\"]+)", sent.get_data(as_text=True))

@@ -19,7 +19,7 @@ from council.feedback.models import Comment, QuoteConsent, Response
 from council.policies import reading, service
 from council.policies.cache import PageCache, page_cache
 from council.policies.models import Policy, Revision
-from tests.conftest import count_queries, sign_in, submit
+from tests.conftest import count_queries, publish_draft, sign_in, submit
 
 BODY = """Opening words.
 
@@ -64,24 +64,17 @@ def _publish(author, app, title="First contact", body=BODY, *, question_at: int 
                 db.session, draft, key, summary="", content_note="", questions=["Is this clear?"]
             )
             db.session.commit()
-    response = submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": title, "body": body, "change_notes": "First *draft*", "action": "publish"},
-    )
-    assert response.status_code == 303
+    publish_draft(author, policy_id, {"title": title, "body": body, "change_notes": "First *draft*"})
     return policy_id
 
 
 def _next_revision(author, policy_id, body, *, publish=True):
     author.post(f"/policies/{policy_id}/next-revision", data={"csrf_token": _token(author, f"/policies/{policy_id}")})
-    action = "publish" if publish else "save"
-    response = submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": body, "change_notes": "", "action": action},
-    )
-    assert response.status_code == 303
+    fields = {"title": "First contact", "body": body, "change_notes": ""}
+    if publish:
+        publish_draft(author, policy_id, fields)
+    else:
+        submit(author, f"/policies/{policy_id}/draft", {**fields, "action": "save"})
 
 
 def _token(client, path):
@@ -177,15 +170,10 @@ def test_a_new_revision_shows_at_once_and_a_draft_is_never_kept(app, people):
         with pytest.raises(NoResultFound):  # asked directly, the text of a draft is refused, not kept
             reading.published_text(db.session, draft_id)
         assert f"revision:{draft_id}" not in page_cache()
-    submit(
+    publish_draft(
         author,
-        f"/policies/{policy_id}/draft",
-        {
-            "title": "First contact",
-            "body": BODY.replace("little", "a draft sentence"),
-            "change_notes": "",
-            "action": "publish",
-        },
+        policy_id,
+        {"title": "First contact", "body": BODY.replace("little", "a draft sentence"), "change_notes": ""},
     )
     contents = _main(reader, f"/policies/{policy_id}/revisions/1")
     assert "This is an earlier revision." in contents

@@ -11,7 +11,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service
 from council.policies.models import Policy, Revision
-from tests.conftest import count_queries, flush_mix, sign_in, submit
+from tests.conftest import confirm_publishing, count_queries, flush_mix, publish_draft, sign_in, submit
 
 BODY = """Opening words.
 
@@ -57,11 +57,7 @@ def _write_and_publish(author, app, body=BODY):
         {"title": "First contact", "body": body, "change_notes": "First draft", "action": "save"},
     )
     policy_id = _policy(app)
-    submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": body, "change_notes": "First draft", "action": "publish"},
-    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": body, "change_notes": "First draft"})
     return policy_id
 
 
@@ -97,11 +93,7 @@ def test_an_author_previews_without_saving_then_publishes(app, author):
     assert "Preview (not saved yet)" in body and "<h2>Extra</h2>" in body
     with app.app_context():
         assert "Extra" not in db.session.scalar(select(Revision.body_markdown))
-    submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": BODY, "change_notes": "", "action": "publish"},
-    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY, "change_notes": ""})
     with app.app_context():
         revision = db.session.scalar(select(Revision))
         assert revision.status == "published" and revision.published_at is not None
@@ -173,11 +165,7 @@ def test_content_notes_are_collapsed_and_the_preference_can_open_them(app, autho
         f"/policies/{policy_id}/draft/sections/{key}",
         {"summary": "Staff do not push.", "content_note": "Mentions violence", "questions": "Is this clear?\nKind?"},
     )
-    submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": BODY, "change_notes": "Notes", "action": "publish"},
-    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY, "change_notes": "Notes"})
     page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{key}").get_data(as_text=True)
     assert '<details class="content-note">' in page
     assert "Mentions violence" in page and "Show this section" in page
@@ -229,11 +217,7 @@ def test_history_and_a_word_level_diff_that_does_not_rely_on_colour(app, author,
         BODY.replace("Why this exists.", "Why this policy exists.").replace("## Records\n\nWe write little.\n", "")
         + "\n## Complaints\n\nTell us.\n"
     )
-    submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": changed, "change_notes": "Records removed", "action": "publish"},
-    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": changed, "change_notes": "Records removed"})
     history = advisor.get(f"/policies/{policy_id}/history").get_data(as_text=True)
     assert "Revision 2" in history and "Revision 1" in history and "Records removed" in history
     page = advisor.get(f"/policies/{policy_id}/compare?old=1&new=2").get_data(as_text=True)
@@ -267,11 +251,7 @@ def test_translations_current_stale_missing_and_side_by_side(app, author, adviso
     assert "Why this exists." in advisor.get(purpose + "?text=original").get_data(as_text=True)
     # A newer revision makes the Spanish text stale, and it says so.
     submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
-    submit(
-        author,
-        f"/policies/{policy_id}/draft",
-        {"title": "First contact", "body": BODY + "\nMore.", "change_notes": "", "action": "publish"},
-    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY + "\nMore.", "change_notes": ""})
     stale = advisor.get(f"/policies/{policy_id}/revisions/2")
     assert stale.status_code == 200
     side = advisor.get(f"/policies/{policy_id}/revisions/2/side-by-side?locale=es").get_data(as_text=True)
@@ -365,11 +345,7 @@ def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor)
         submit(author, "/policies/new", {"title": f"Size {size}", "body": body, "change_notes": "", "action": "save"})
         with app.app_context():
             policy_id = db.session.scalar(select(Policy.id).where(Policy.title == f"Size {size}"))
-        submit(
-            author,
-            f"/policies/{policy_id}/draft",
-            {"title": f"Size {size}", "body": body, "change_notes": "", "action": "publish"},
-        )
+        publish_draft(author, policy_id, {"title": f"Size {size}", "body": body, "change_notes": ""})
         spanish = body.replace("Part", "Parte").replace("Text", "Texto")
         submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "T", "body": spanish})
         first = _section_links(advisor.get(f"/policies/{policy_id}/revisions/1"))[0]
@@ -380,3 +356,83 @@ def test_the_number_of_queries_does_not_grow_with_sections(app, author, advisor)
             count_queries(app, advisor, f"/policies/{policy_id}/compare?old=1&new=1"),
         ]
     assert counts[3] == counts[60]
+
+
+# --- The review before publishing --------------------------------------------------------------
+
+
+def _draft_state(app, policy_id, number):
+    with app.app_context():
+        return db.session.scalar(
+            select(Revision.status).where(Revision.policy_id == policy_id, Revision.number == number)
+        )
+
+
+def test_publishing_shows_what_would_go_out_and_publishes_only_once_confirmed(app, author):
+    """Publishing can never be undone: "Save and publish" saves and shows what would go out (repeated headings,
+    uncertain section matches, the languages left without a current translation, the changes, the sections), and
+    only the confirmation publishes."""
+    policy_id = _write_and_publish(author, app)
+    spanish = BODY.replace("Why this exists.", "Por qué existe.")
+    submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "Primer contacto", "body": spanish})
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    body = (
+        BODY.replace(
+            "## Describing what happened\n\nStaff listen without pushing.",
+            "## How we listen\n\nStaff listen without pushing, and nobody is rushed.",
+        ).replace("## Records\n\nWe write little.\n", "## Purpose\n\nA second purpose.\n")
+        + "\n## Complaints <b>now</b>\n\nTell us.\n"
+    )
+    saved = submit(
+        author,
+        f"/policies/{policy_id}/draft",
+        {"title": "First contact", "body": body, "change_notes": "", "action": "publish"},
+    )
+    assert saved.headers["Location"].endswith(f"/policies/{policy_id}/draft/publish")
+    assert _draft_state(app, policy_id, 2) == "draft", "saved, not published"
+    page = author.get(f"/policies/{policy_id}/draft/publish").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Publish revision 2?" in text and "Publishing cannot be undone." in text
+    assert "Headings that repeat" in text and re.search(r"<li><bdi>Purpose</bdi></li>", page)
+    assert "“How we listen” continues “Describing what happened”, though both its heading and its text changed." in text
+    assert "“Complaints &lt;b&gt;now&lt;/b&gt;” is new, while sections of revision 1 were removed" in page
+    assert "Readers in Spanish will read the translation of revision 1, marked out of date" in text
+    assert "Readers in French will read it in English: there is no translation yet." in text
+    assert "Readers in English" not in text, "the draft's own language needs no translation"
+    assert '<ins><span class="visually-hidden">[added] </span>' in page and "Section removed" in text
+    assert "nobody is rushed." in text and "<b>now</b>" not in page
+    confirmed = confirm_publishing(author, policy_id)
+    assert confirmed.headers["Location"].endswith(f"/policies/{policy_id}/revisions/2")
+    assert _draft_state(app, policy_id, 2) == "published"
+    assert author.get(f"/policies/{policy_id}/draft/publish").status_code == 404, "nothing left to publish"
+
+
+def test_a_draft_changed_after_its_review_was_shown_is_shown_again_not_published(app, author, people):
+    submit(author, "/policies/new", {"title": "First contact", "body": BODY, "change_notes": "", "action": "save"})
+    policy_id = _policy(app)
+    review_url = f"/policies/{policy_id}/draft/publish"
+    shown = author.get(review_url).get_data(as_text=True)
+    fingerprint = re.search(r'name="fingerprint"[^>]*value="([0-9a-f]{64})"', shown).group(1)
+    people.make("sam", Role.AUTHOR, pseudonym="Sam")
+    other = app.test_client()
+    sign_in(other, "sam")
+    changed = BODY.replace("We write little.", "We write nothing at all.")
+    submit(other, f"/policies/{policy_id}/draft", {"title": "First contact", "body": changed, "change_notes": ""})
+    again = submit(author, review_url, {"fingerprint": fingerprint}, form_url=review_url, expect=409)
+    page = again.get_data(as_text=True)
+    assert "The draft changed since this page was shown" in page and "We write nothing at all." in page
+    assert _draft_state(app, policy_id, 1) == "draft"
+    for sent in ({"fingerprint": ""}, {}):
+        assert submit(author, review_url, sent, expect=200).status_code == 200
+    assert _draft_state(app, policy_id, 1) == "draft", "a confirmation that names no draft publishes nothing"
+    assert confirm_publishing(author, policy_id).status_code == 303
+    assert _draft_state(app, policy_id, 1) == "published"
+
+
+def test_the_review_before_publishing_says_at_once_what_would_refuse_it_and_is_for_authors(app, author, advisor):
+    submit(author, "/policies/new", {"title": "First contact", "body": "", "change_notes": "", "action": "save"})
+    policy_id = _policy(app)
+    refused = author.get(f"/policies/{policy_id}/draft/publish")
+    assert refused.status_code == 400 and "There is no text to publish yet." in refused.get_data(as_text=True)
+    assert "Publish revision 1" not in refused.get_data(as_text=True)
+    assert advisor.get(f"/policies/{policy_id}/draft/publish").status_code in (403, 404)

@@ -27,7 +27,16 @@ from council.feedback.models import Comment, Disposition, HideReason, QuoteConse
 from council.policies import service as policies
 from council.policies.models import Policy, ReviewWindow
 from council.summaries.models import FeedbackSummary, RevisionOutcome, SummaryQuote
-from tests.conftest import PASSWORD, TEST_SCRYPT_LOG_N, csrf_token, flush_mix, open_for_review, sign_in, submit
+from tests.conftest import (
+    PASSWORD,
+    TEST_SCRYPT_LOG_N,
+    confirm_publishing,
+    csrf_token,
+    flush_mix,
+    open_for_review,
+    sign_in,
+    submit,
+)
 
 BODY = """Opening words.
 
@@ -312,7 +321,7 @@ def _publish_draft(client, found: Round):
     page = client.get(url).get_data(as_text=True)
     fields = {name: value for name, value in re.findall(r'name="(title)"[^>]*value="([^"]*)"', page)}
     body = re.search(r'<textarea[^>]*name="body"[^>]*>\n?(.*?)</textarea>', page, re.S).group(1)
-    return client.post(
+    response = client.post(
         url,
         data={
             "csrf_token": csrf_token(client.get(url)),
@@ -322,6 +331,8 @@ def _publish_draft(client, found: Round):
             "action": "publish",
         },
     )
+    # Refused at once, or confirmed on the review before publishing.
+    return confirm_publishing(client, found.policy_id) if response.status_code == 303 else response
 
 
 def test_publishing_waits_for_the_review_to_close(app, review):
