@@ -74,7 +74,24 @@ def test_an_advisor_reads_the_summary_and_what_was_done(chromium, site, locale, 
     main = page.locator("main")
     expect(main).not_to_contain_text("borren mis datos")
     expect(main).not_to_contain_text("A referral once cost me my place")
-    expect(page.locator("svg[role=img][aria-labelledby=sections-chart-title]")).to_be_visible()
+    chart = page.locator("figure[role=img][aria-labelledby=sections-chart-title]")
+    expect(chart).to_be_visible()
+    # Each label whole (as the table beside it names the section), above its bar, never over it; in Arabic the
+    # bars grow from the right.
+    named = chart.locator("xpath=following-sibling::table[1]").locator("tbody tr td:first-child").all_inner_texts()
+    assert chart.locator(".chart-row").count() == len(named) > 1
+    for row in chart.locator(".chart-row").all():
+        label, track, bar = row.locator(".chart-label"), row.locator(".chart-track"), row.locator("rect")
+        assert label.inner_text().strip() in named
+        assert label.bounding_box()["y"] + label.bounding_box()["height"] <= track.bounding_box()["y"] + 1
+        drawn, whole = bar.bounding_box(), track.bounding_box()
+        if drawn is not None and drawn["width"] > 0:
+            start = (
+                (whole["x"] + whole["width"]) - (drawn["x"] + drawn["width"])
+                if words["dir"] == "rtl"
+                else drawn["x"] - whole["x"]
+            )
+            assert abs(start) < 1, "bars grow from the reading direction's start"
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
 
     page.goto(site["policy"] + "/2")
