@@ -49,9 +49,9 @@ We ask first.
 We write little.
 """
 
-QUOTED = "Please say who reads the notes."
+QUOTED = "Please say who reads the case notes."
 PARAPHRASED = "Mi idea es borrar los datos sin explicar."
-AUTHOR_ONLY = "Sheltermix once cost me my place."
+AUTHOR_ONLY = "The Sheltermix programme once cost me my place."
 
 
 @dataclass
