@@ -312,24 +312,24 @@ class ServerSessionInterface(SessionInterface):
         with _session_reader() as dbs:
             record, hinted_person = _read_record(dbs, record_id, hinted)
             if record is None:  # signed out elsewhere, or purged: nothing to say about which
-                return _ended(state if bound else None)
+                return _ended(state if bound else None, state)
             try:
                 content = _open_record(token, record)
             except (KeyUnwrapError, ValueError, KeyError, binascii.Error):
-                return _ended(None)
+                return _ended(None, state)
             if not bound or _minute_moment(cast(_State, state).idle_minute) <= now or record.expires_at <= now:
                 # Idle too long, past the absolute deadline, or a state cookie from elsewhere (forged, or another
                 # session's): the session ends.
                 _delete_record_now(record_id)
                 # Said on the sign-in page (the flag travels in the signed cookie).
-                return _ended(state if bound else None, timed_out=content.user_id is not None)
+                return _ended(state if bound else None, state, timed_out=content.user_id is not None)
             person = hinted_person if hinted_person is not None and hinted == content.user_id else None
             if person is None and content.user_id is not None:
                 person = _load_person(dbs, content.user_id)
         if content.user_id is not None and (person is None or person.user.session_generation != content.generation):
             # "Sign out everywhere", a password change or recovery, or access turned off, since this sign-in.
             _delete_record_now(record_id)
-            return _ended(state)
+            return _ended(state, state)
         opened = CouncilSession(
             content.data,
             token=token,
@@ -441,10 +441,13 @@ def _save_language(app: Flask, session: CouncilSession, response: Response) -> N
         response.delete_cookie(language_cookie_name(app), **session_cookie_options(app))
 
 
-def _ended(state: _State | None, *, timed_out: bool = False) -> CouncilSession:
-    """A session that is over: the browser forgets its token, and keeps only its language choice."""
+def _ended(state: _State | None, sent: _State | None, *, timed_out: bool = False) -> CouncilSession:
+    """A session that is over: the browser forgets its token and its state cookie (``sent``: as the browser sent
+    it), and keeps only its language choice (from ``state``, the state cookie when it was this session's)."""
     fresh = CouncilSession()
     fresh.forget_token = True
+    # What the state cookie said coming in: saving then deletes it (or rewrites it with the language alone).
+    fresh.binding_in = sent.binding if sent is not None else ""
     if state is not None and SESSION_LOCALE_KEY in state.carried:
         fresh[SESSION_LOCALE_KEY] = state.carried[SESSION_LOCALE_KEY]
     if timed_out:

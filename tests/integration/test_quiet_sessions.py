@@ -417,6 +417,17 @@ def test_the_state_cookie_names_nobody_and_the_record_decides_whose_page_it_is(a
     token = token_of(app, willow)
     willow.set_cookie(state_cookie_name(app), state_cookie_value(app, token, state["i"], state["c"], ids["river"]))
     assert page_is_willows()
+    # Nor can a hint keep a session alive that has ended: signed out everywhere (her generation moves on), a hint
+    # naming River (whose generation has not) leaves the old session ended.
+    phone = _client(app, "willow")
+    phone_state, phone_token = state_of(app, phone), token_of(app, phone)
+    submit(willow, "/account/sign-out-everywhere", {}, form_url="/account")
+    phone.set_cookie(
+        state_cookie_name(app), state_cookie_value(app, phone_token, phone_state["i"], phone_state["c"], ids["river"])
+    )
+    assert phone.get("/account").status_code == 302, "the record's person decides, and her sessions have ended"
+    willow = _client(app, "willow")
+    token, state = token_of(app, willow), state_of(app, willow)
     # No hint (a cookie from before hints): the same page, and the hint is set again.
     willow.set_cookie(state_cookie_name(app), state_cookie_value(app, token, state["i"], state["c"]))
     assert page_is_willows()
@@ -444,9 +455,9 @@ def test_a_visitor_with_only_a_language_chosen_gets_no_cookie_with_a_stylesheet(
 
 
 def test_a_session_ended_elsewhere_has_its_cookie_deleted_as_it_was_set(monkeypatch, tmp_path, people):
-    """Signed out everywhere (or purged), the next page deletes the browser's session cookie. A `__Host-` cookie
-    is deleted only by a header with the attributes it was set with (Secure, Path=/): a bare deletion is refused,
-    and the browser would keep sending a token that names a record."""
+    """Signed out everywhere (or purged), the next page deletes the browser's session cookie and its state cookie.
+    A `__Host-` cookie is deleted only by a header with the attributes it was set with (Secure, Path=/): a bare
+    deletion is refused, and the browser would keep sending a token that names a record."""
     from flask_migrate import upgrade
 
     from tests.integration.test_languages import _production_app
@@ -464,7 +475,23 @@ def test_a_session_ended_elsewhere_has_its_cookie_deleted_as_it_was_set(monkeypa
     with production.app_context():
         db.session.execute(ServerSession.__table__.delete())
         db.session.commit()
-    answer = client.get("/", **https)
-    deleted = [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(f"{name}=;")]
-    assert len(deleted) == 1, answer.headers.getlist("Set-Cookie")
-    assert "Secure" in deleted[0] and "Path=/" in deleted[0] and ("Max-Age=0" in deleted[0] or "1970" in deleted[0])
+    answer = client.get("/static/css/council.css", **https)  # a page with a form would start a visitor's session
+    for cookie in (name, state_cookie_name(production)):  # the state cookie too: it names a session that is gone
+        deleted = [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(f"{cookie}=;")]
+        assert len(deleted) == 1, (cookie, answer.headers.getlist("Set-Cookie"))
+        assert "Secure" in deleted[0] and "Path=/" in deleted[0]
+        assert "Max-Age=0" in deleted[0] or "1970" in deleted[0]
+    assert not [c for c in client._cookies.values() if c.key in (name, state_cookie_name(production))]
+
+
+def test_the_state_cookie_is_set_again_only_when_what_it_says_changes(app, council):
+    """It carries the idle deadline to the minute, the session's binding and whose it is: a page within the same
+    minute as the last one changes none of it, so its answer sets no cookie."""
+    willow = _client(app, "willow")
+    willow.get("/account")
+    for _attempt in range(3):  # a minute may turn between the two pages: then try again
+        minute = utcnow().replace(second=0, microsecond=0)
+        answer = willow.get("/account")
+        if utcnow().replace(second=0, microsecond=0) == minute:
+            break
+    assert answer.status_code == 200 and answer.headers.getlist("Set-Cookie") == []
