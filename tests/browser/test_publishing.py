@@ -10,8 +10,9 @@ from council.accounts.models import Role, User
 from council.extensions import db
 from council.policies import service as policies
 from council.policies.models import Revision
-from tests.browser.support import keep_traffic_local, serving
+from tests.browser.support import serving
 from tests.browser.test_foundation import sign_in
+from tests.browser.test_reading_and_comments import _page
 
 pytestmark = pytest.mark.browser
 
@@ -44,14 +45,7 @@ def test_save_and_publish_shows_what_would_go_out_and_only_the_confirmation_publ
 ):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(
-        java_script_enabled=javascript,
-        viewport={"width": WIDTH, "height": 740},
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
-    )
-    keep_traffic_local(context, site["base"])
-    page = context.new_page()
+    context, page = _page(chromium, site, javascript=javascript, locale=locale, width=WIDTH)
     sign_in(page, site["base"], "robin")
     page.goto(f"{site['base']}/policies/{site['policy']}/draft")
     page.fill("#body", ORIGINAL + "\n## Purpose\n\nA second purpose.\n")

@@ -351,9 +351,28 @@ def _production_app(monkeypatch, tmp_path):
     )
 
 
+#: A request over HTTPS to the production app, as a browser sends it.
+HTTPS = {"base_url": "https://council.test"}
+
+
+def signed_in_over_https(monkeypatch, tmp_path, people, login_name: str = "willow"):
+    """The production app, migrated, with an advisor signed in over HTTPS: the app and the browser."""
+    from flask_migrate import upgrade
+
+    production = _production_app(monkeypatch, tmp_path)
+    with production.app_context():
+        upgrade()
+    people.app = production
+    people.make(login_name, Role.ADVISOR)
+    client = production.test_client()
+    signed_in = client.post("/login", data={"login_name": login_name, "password": PASSWORD}, **HTTPS)
+    assert signed_in.status_code == 303
+    return production, client
+
+
 def test_in_production_the_language_cookie_is_host_only_and_sent_over_https_only(monkeypatch, tmp_path):
     production = _production_app(monkeypatch, tmp_path)
-    response = production.test_client().post("/language", data={"locale": "es"}, base_url="https://council.test")
+    response = production.test_client().post("/language", data={"locale": "es"}, **HTTPS)
     header = _language_header(production, response)
     assert header.startswith("__Host-council-lang=es;") and "Secure" in header and "SameSite=Lax" in header
 
@@ -431,21 +450,11 @@ def test_time_zones_are_offered_by_region_with_names_in_the_readers_language(app
 def test_undoing_a_language_choice_over_https_deletes_its_cookie_as_it_was_set(monkeypatch, tmp_path, people):
     """A `__Host-` cookie is deleted only by a header with the attributes it was set with (Secure, Path=/):
     browsers refuse a bare deletion, and the language would stay chosen after the person undid it."""
-    from flask_migrate import upgrade
-
-    production = _production_app(monkeypatch, tmp_path)
-    with production.app_context():
-        upgrade()
-    people.app = production
-    people.make("willow", Role.ADVISOR)
-    client = production.test_client()
-    https = {"base_url": "https://council.test"}
-    signed_in = client.post("/login", data={"login_name": "willow", "password": PASSWORD}, **https)
-    assert signed_in.status_code == 303
+    production, client = signed_in_over_https(monkeypatch, tmp_path, people)
 
     def choose(locale: str):
         fields = {"locale": locale, "timezone": "", "descriptive_titles": "neutral"}
-        response = client.post("/account/preferences", data=fields, **https)
+        response = client.post("/account/preferences", data=fields, **HTTPS)
         assert response.status_code == 303
         return _language_header(production, response)
 

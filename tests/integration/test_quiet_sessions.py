@@ -458,24 +458,14 @@ def test_a_session_ended_elsewhere_has_its_cookie_deleted_as_it_was_set(monkeypa
     """Signed out everywhere (or purged), the next page deletes the browser's session cookie and its state cookie.
     A `__Host-` cookie is deleted only by a header with the attributes it was set with (Secure, Path=/): a bare
     deletion is refused, and the browser would keep sending a token that names a record."""
-    from flask_migrate import upgrade
+    from tests.integration.test_languages import HTTPS, signed_in_over_https
 
-    from tests.integration.test_languages import _production_app
-
-    production = _production_app(monkeypatch, tmp_path)
-    with production.app_context():
-        upgrade()
-    people.app = production
-    people.make("willow", Role.ADVISOR)
-    client = production.test_client()
-    https = {"base_url": "https://council.test"}
-    signed_in = client.post("/login", data={"login_name": "willow", "password": PASSWORD}, **https)
-    assert signed_in.status_code == 303
+    production, client = signed_in_over_https(monkeypatch, tmp_path, people)
     name = production.config["SESSION_COOKIE_NAME"]
     with production.app_context():
         db.session.execute(ServerSession.__table__.delete())
         db.session.commit()
-    answer = client.get("/static/css/council.css", **https)  # a page with a form would start a visitor's session
+    answer = client.get("/static/css/council.css", **HTTPS)  # a page with a form would start a visitor's session
     for cookie in (name, state_cookie_name(production)):  # the state cookie too: it names a session that is gone
         deleted = [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(f"{cookie}=;")]
         assert len(deleted) == 1, (cookie, answer.headers.getlist("Set-Cookie"))
