@@ -105,6 +105,52 @@ def _list_policies_statement() -> Select[Policy]:
     )
 
 
+@dataclass(frozen=True)
+class TranslationToDo:
+    """The current text of a policy, not yet (or no longer) translated into ``locale``."""
+
+    policy_id: uuid.UUID
+    title: str
+    number: int
+    locale: str
+    #: The revision the newest translation into ``locale`` was made from; None when there is none.
+    from_number: int | None
+
+
+def translations_to_do(dbs: Session, locales: list[str]) -> list[TranslationToDo]:
+    """For the newest published revision of each policy, every language in ``locales`` it is not written in whose
+    readers get no current translation: missing, or made from an earlier revision. Two queries; by language, then
+    policy title."""
+    newest = (
+        select(Revision.policy_id, func.max(Revision.number).label("number"))
+        .where(Revision.status == RevisionStatus.PUBLISHED)
+        .group_by(Revision.policy_id)
+        .subquery()
+    )
+    current = dbs.execute(
+        select(Revision.policy_id, Revision.number, Revision.locale, Policy.title)
+        .join(newest, (newest.c.policy_id == Revision.policy_id) & (newest.c.number == Revision.number))
+        .join(Policy, Policy.id == Revision.policy_id)
+    ).all()
+    translated = {
+        (policy_id, locale): number
+        for policy_id, locale, number in dbs.execute(
+            select(Revision.policy_id, RevisionTranslation.locale, func.max(Revision.number))
+            .join(Revision, Revision.id == RevisionTranslation.revision_id)
+            .where(Revision.status == RevisionStatus.PUBLISHED)
+            .group_by(Revision.policy_id, RevisionTranslation.locale)
+        )
+    }
+    to_do = [
+        TranslationToDo(policy_id, title, number, locale, translated.get((policy_id, locale)))
+        for policy_id, number, original, title in current
+        for locale in locales
+        if locale != original and translated.get((policy_id, locale)) != number
+    ]
+    order = {locale: position for position, locale in enumerate(locales)}
+    return sorted(to_do, key=lambda item: (order[item.locale], item.title.casefold(), item.policy_id))
+
+
 def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[Revision]:
     """Published revisions whose review window is open now, closing soonest first (the first ``limit``)."""
     return open_reviews_and_count(dbs, now, limit=limit)[0]

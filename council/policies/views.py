@@ -64,7 +64,11 @@ def _locale() -> str:
 @bp.get("/")
 def index():
     return render_template(
-        "policies/index.html", policies=service.list_policies(db.session), now=utcnow(), can_write=_is_author()
+        "policies/index.html",
+        policies=service.list_policies(db.session),
+        now=utcnow(),
+        can_write=_is_author(),
+        can_translate=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.TRANSLATOR)),
     )
 
 
@@ -366,6 +370,18 @@ def review_window(policy_id: uuid.UUID, number: int):
         now=utcnow(),
         timezone_name=str(get_timezone()),
     ), status
+
+
+@bp.get("/translations")
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translations_to_do():
+    """What translators have to do: each policy's current text in each language it lacks or has out of date."""
+    languages = current_app.config["LANGUAGES"]
+    to_do = service.translations_to_do(db.session, languages)
+    return render_template(
+        "policies/translations_to_do.html",
+        by_language=[(locale, [item for item in to_do if item.locale == locale]) for locale in languages],
+    )
 
 
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])

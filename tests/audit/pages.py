@@ -81,6 +81,7 @@ REQUIRED = {
         "summaries.summary",
         "voting.poll",
         "policies.edit_draft",
+        "policies.translations_to_do",
         "accounts.account",
         "notices.index",
     },

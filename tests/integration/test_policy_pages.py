@@ -436,3 +436,28 @@ def test_the_review_before_publishing_says_at_once_what_would_refuse_it_and_is_f
     assert refused.status_code == 400 and "There is no text to publish yet." in refused.get_data(as_text=True)
     assert "Publish revision 1" not in refused.get_data(as_text=True)
     assert advisor.get(f"/policies/{policy_id}/draft/publish").status_code in (403, 404)
+
+
+def test_translators_see_what_to_translate_and_it_leaves_the_list_once_done(app, author, advisor):
+    """Issue 20: a list for translators and authors of each policy's current text that a language lacks or has
+    out of date, linked to the page that translates it."""
+    policy_id = _write_and_publish(author, app)
+    listing = author.get("/policies/").get_data(as_text=True)
+    assert 'href="/policies/translations"' in listing
+    page = author.get("/policies/translations").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    for language in ("Spanish", "French", "Arabic"):
+        assert f"{language} First contact , Revision 1 : not translated yet." in text
+    assert f'href="/policies/{policy_id}/revisions/1/translations/es"' in page
+    assert "English Nothing to do" in text, "the language it is written in needs no translation"
+    spanish = BODY.replace("Why this exists.", "Por qué existe.")
+    submit(author, f"/policies/{policy_id}/revisions/1/translations/es", {"title": "Primer contacto", "body": spanish})
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", author.get("/policies/translations").get_data(as_text=True)))
+    assert "Spanish Nothing to do" in text and "French First contact" in text
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY + "\nMore.", "change_notes": ""})
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", author.get("/policies/translations").get_data(as_text=True)))
+    assert "Spanish First contact , Revision 2 : the translation is of revision 1." in text
+    assert "Revision 1 :" not in text, "only the current text"
+    assert advisor.get("/policies/translations").status_code in (403, 404)
+    assert 'href="/policies/translations"' not in advisor.get("/policies/").get_data(as_text=True)
