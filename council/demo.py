@@ -21,7 +21,7 @@ from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
-from council.policies.models import ReviewWindow
+from council.policies.models import ReviewWindow, Revision
 from council.summaries import service as summaries
 from council.transactions import transaction
 from council.voting import service as voting
@@ -110,6 +110,7 @@ def _seed(password: str) -> None:
         change_notes=demo_content.REVISION_2_CHANGE_NOTES,
     )
     summaries.publish_revision(db.session, second, min_group=min_group)
+    _demo_translations(second, author)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
     _demo_polls(second, people, keys, closed=False)
@@ -121,6 +122,21 @@ def _seed(password: str) -> None:
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_second_policy(author, keys, min_group)
     _demo_coordination(people)
+
+
+def _demo_translations(revision: Revision, translator: User) -> None:
+    """The open revision in every other language, its notes and questions included, so multilingual reading can be
+    seen at once."""
+    for locale, (title, body) in demo_content.REVISION_2_TRANSLATIONS.items():
+        notes = {
+            revision.sections[position].key: policies.TranslatedNotes(
+                summary=translated.get("summary", ""),
+                content_note=translated.get("content_note", ""),
+                questions=tuple(translated.get("questions", ())),
+            )
+            for position, translated in demo_content.SECTION_NOTES_TRANSLATED[locale].items()
+        }
+        policies.save_translation(db.session, revision, translator, locale=locale, title=title, body=body, notes=notes)
 
 
 def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) -> None:

@@ -343,3 +343,194 @@ SECOND_POLICY_RESPONSES = {
 #: chose and their note.
 FLAGGED_OPEN_ROUND_COMMENT = 2
 FLAGGED_OPEN_ROUND_REASON = (HideReason.OFF_TOPIC, "I think keeping notes belongs in the records policy.")
+
+REVISION_2_SPANISH = (
+    REVISION_1_SPANISH.replace(
+        "Preguntamos antes de anotar cualquier cosa. Las personas pueden negarse a responder cualquier\npregunta.",
+        "Preguntamos antes de anotar cualquier cosa, y decimos quién lo va a leer. Las personas pueden negarse a\n"
+        "responder cualquier pregunta.",
+    )
+    .replace(
+        "nos obligue a conservarlo.",
+        "nos obligue a conservarlo. Nadie tiene que dar una razón para pedirlo.",
+    )
+    .replace(
+        "y preguntamos si la persona prefiere a una mujer o a un hombre.",
+        "y preguntamos si la persona prefiere a una mujer o a un hombre. Antes de reservar, preguntamos si el\n"
+        "intérprete puede conocer a la persona o a su comunidad.",
+    )
+    .replace(
+        "Respondemos en un\nplazo de diez días hábiles.",
+        "Respondemos en un\nplazo de diez días hábiles, en el idioma de la persona.",
+    )
+    .replace(
+        "revisa esta política cada año y cada vez que cambia.",
+        "revisa esta política cada año y cada vez que cambia. Las personas del consejo reciben una\n"
+        "remuneración por este trabajo.",
+    )
+)
+
+REVISION_2_FRENCH = """\
+Cette politique explique comment nous rencontrons les personnes pour la première fois et comment nous les
+orientons vers d'autres services.
+
+## Objet
+
+Nous voulons que chaque premier contact soit sûr, calme et respectueux. Cette politique décrit ce que fait
+l'équipe, et ce que les personnes peuvent attendre de nous, de la première conversation à une orientation ailleurs.
+
+## Qui est concerné
+
+Elle concerne chaque membre de l'équipe et chaque bénévole qui répond au téléphone, aux messages ou rencontre
+quelqu'un en personne. Elle concerne aussi les organisations partenaires quand elles agissent pour nous.
+
+## Nos principes
+
+- La sécurité d'abord, y compris la sécurité émotionnelle.
+- Chaque personne décide de ce qu'elle raconte, et quand.
+- Nous expliquons ce que nous faisons et pourquoi, avec des mots simples.
+- Notre aide ne dépend jamais d'un récit complet.
+
+## Consentement et choix
+
+Nous demandons avant de noter quoi que ce soit, et nous disons qui le lira. Chacun peut refuser de répondre à
+n'importe quelle question, changer d'avis plus tard, et nous effacerons ce qu'on nous demande d'effacer, sauf si
+la loi nous oblige à le garder. Personne n'a à justifier sa demande.
+
+## Langue et interprètes
+
+Chacun peut parler la langue qu'il préfère. Nous réservons un interprète professionnel, jamais un proche, et nous
+demandons si la personne préfère une femme ou un homme. Avant de réserver, nous demandons si l'interprète peut
+connaître la personne ou sa communauté.
+
+## Ce que nous notons
+
+Nous notons seulement ce qui est utile pour aider. Les dossiers restent sur nos propres systèmes, jamais sur des
+téléphones personnels. Chacun peut demander à voir ce que nous avons à son sujet.
+
+## Raconter ce qui s'est passé
+
+Certaines personnes veulent nous parler des violences, des menaces ou des abus qu'elles ont vécus. L'équipe
+écoute sans pousser à donner des détails. Elle ne demande pas deux fois le même récit et propose une pause à tout
+moment.
+
+## Orientation vers d'autres services
+
+Avant d'orienter quelqu'un, nous expliquons ce que fait l'autre service et ce que nous allons lui dire. Nous ne
+partageons que ce que la personne accepte de partager.
+
+## Plaintes et avis
+
+Chacun peut se plaindre ou donner son avis, anonymement s'il le souhaite. Nous répondons sous dix jours ouvrés,
+dans la langue de la personne.
+
+## Révision de cette politique
+
+Le conseil consultatif de personnes survivantes révise cette politique chaque année, et à chaque changement. Les
+membres du conseil sont rémunérés pour ce travail.
+"""
+
+REVISION_2_ARABIC = """\
+تشرح هذه السياسة كيف نلتقي بالأشخاص أول مرة وكيف نحيلهم إلى خدمات أخرى.
+
+## الغرض
+
+نريد أن يكون كل لقاء أول آمنًا وهادئًا ومحترمًا. تبيّن هذه السياسة ما يفعله الفريق، وما يمكن للناس أن ينتظروه منا،
+من المحادثة الأولى حتى الإحالة إلى جهة أخرى.
+
+## من تشمله هذه السياسة
+
+تشمل كل أعضاء الفريق وكل المتطوعين الذين يجيبون على الهاتف أو يردّون على الرسائل أو يلتقون بأحد وجهًا لوجه.
+وتشمل أيضًا المنظمات الشريكة حين تعمل باسمنا.
+
+## مبادئنا
+
+- السلامة أولًا، بما فيها السلامة النفسية.
+- يقرّر كل شخص ما يرويه ومتى.
+- نشرح ما نفعله ولماذا، بكلمات بسيطة.
+- لا نربط المساعدة أبدًا برواية القصة كاملة.
+
+## الموافقة والاختيار
+
+نسأل قبل أن نكتب أي شيء، ونقول من سيقرؤه. يمكن لأي شخص أن يرفض الإجابة عن أي سؤال، وأن يغيّر رأيه لاحقًا،
+وسنحذف ما يُطلب منا حذفه إلا إذا ألزمنا القانون بالاحتفاظ به. لا يحتاج أحد إلى ذكر سبب لطلبه.
+
+## اللغة والمترجمون
+
+يمكن لكل شخص أن يتحدث باللغة التي يفضّلها. نحجز مترجمًا محترفًا، لا أحد الأقارب أو الأصدقاء أبدًا، ونسأل إن كان
+الشخص يفضّل امرأة أو رجلًا. وقبل الحجز نسأل إن كان المترجم قد يعرف الشخص أو مجتمعه.
+
+## ما نكتبه
+
+لا نكتب إلا ما يلزم للمساعدة. تُحفظ السجلات في أنظمتنا، لا على الهواتف الشخصية أبدًا. ويمكن لأي شخص أن يطلب
+الاطلاع على ما نحتفظ به عنه.
+
+## رواية ما حدث
+
+يريد بعض الناس أن يحدّثونا عن العنف أو التهديد أو الإساءة التي عاشوها. يصغي الفريق دون إلحاح في طلب التفاصيل،
+ولا يطلب الرواية نفسها مرتين، ويعرض استراحة في أي وقت.
+
+## الإحالة إلى خدمات أخرى
+
+قبل أن نحيل أحدًا، نشرح ما تقدّمه الخدمة الأخرى وما سنخبرها به. ولا نشارك إلا ما يوافق الشخص على مشاركته.
+
+## الشكاوى والملاحظات
+
+يمكن لأي شخص أن يشتكي أو يبدي ملاحظاته، دون ذكر اسمه إن شاء. نجيب خلال عشرة أيام عمل، بلغة الشخص نفسه.
+
+## مراجعة هذه السياسة
+
+يراجع المجلس الاستشاري للناجين والناجيات هذه السياسة كل عام، وكلما تغيّرت. ويتقاضى أعضاء المجلس مكافأة على هذا العمل.
+"""
+
+#: Revision 2 in every other language the site offers: locale -> (title, text), and its notes and questions, by
+#: section position as in SECTION_NOTES. Drafts, like the catalogs: to be reviewed by native speakers.
+REVISION_2_TRANSLATIONS = {
+    "es": (REVISION_1_SPANISH_TITLE, REVISION_2_SPANISH),
+    "fr": ("Premier contact et orientations", REVISION_2_FRENCH),
+    "ar": ("اللقاء الأول والإحالات", REVISION_2_ARABIC),
+}
+SECTION_NOTES_TRANSLATED: dict[str, dict[int, dict[str, Any]]] = {
+    "es": {
+        1: {"summary": "Por qué existe esta política: cada primer contacto debe sentirse seguro y respetuoso."},
+        4: {
+            "summary": "Tú eliges qué se anota, y puedes cambiar de opinión.",
+            "questions": [
+                "¿Queda claro a qué puedes decir que no?",
+                "¿Qué haría que pedir el consentimiento se sintiera menos formal?",
+            ],
+        },
+        5: {"questions": ["¿Deberían poder elegir si su intérprete es mujer u hombre?"]},
+        7: {
+            "summary": "El personal escucha sin presionar para obtener detalles, y ofrece pausas.",
+            "content_note": "Menciona en términos generales la violencia, las amenazas y el abuso.",
+        },
+    },
+    "fr": {
+        1: {"summary": "Pourquoi cette politique existe\u00a0: chaque premier contact doit être sûr et respectueux."},
+        4: {
+            "summary": "Vous choisissez ce qui est noté, et vous pouvez changer d'avis.",
+            "questions": [
+                "Voit-on clairement à quoi vous pouvez dire non\u00a0?",
+                "Qu'est-ce qui rendrait la demande de consentement moins formelle\u00a0?",
+            ],
+        },
+        5: {"questions": ["Devrait-on pouvoir choisir si l'interprète est une femme ou un homme\u00a0?"]},
+        7: {
+            "summary": "L'équipe écoute sans pousser à donner des détails, et propose des pauses.",
+            "content_note": "Parle en termes généraux de violences, de menaces et d'abus.",
+        },
+    },
+    "ar": {
+        1: {"summary": "لماذا وُجدت هذه السياسة: ينبغي أن يكون كل لقاء أول آمنًا ومحترمًا."},
+        4: {
+            "summary": "أنت من يختار ما يُكتب، ويمكنك أن تغيّر رأيك.",
+            "questions": ["هل من الواضح ما الذي يمكنك رفضه؟", "ما الذي يجعل طلب الموافقة أقل رسمية؟"],
+        },
+        5: {"questions": ["هل ينبغي أن يتمكن الناس من اختيار أن يكون المترجم امرأة أو رجلًا؟"]},
+        7: {
+            "summary": "يصغي الفريق دون إلحاح في طلب التفاصيل، ويعرض استراحات.",
+            "content_note": "يذكر العنف والتهديد والإساءة بعبارات عامة.",
+        },
+    },
+}

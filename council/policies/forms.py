@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -82,6 +85,49 @@ class TranslationForm(CouncilForm):
         description=_l("Keep the same ## headings, in the same order, so each section matches the original."),
         validators=[DataRequired(message=_l("Please paste the translated text.")), _body_within_limit],
     )
+
+
+def _one_per_question(count: int):
+    def check(form, field) -> None:
+        lines = [line for line in (field.data or "").splitlines() if line.strip()]
+        if lines and len(lines) != count:
+            raise ValidationError(
+                ngettext(
+                    "Give the question translated on one line, or leave this empty.",
+                    "Give the %(num)d questions translated, one per line, or leave this empty.",
+                    count,
+                )
+            )
+
+    return check
+
+
+def note_field_names(key: str) -> tuple[str, str, str]:
+    """The translation form's fields for a section's "In short", content note and questions."""
+    return f"summary_{key}", f"note_{key}", f"questions_{key}"
+
+
+def translation_form_class(sections: list[tuple[str, str, str, int]]) -> type[TranslationForm]:
+    """``TranslationForm`` with a field for each note a section has: ``sections`` holds (key, "In short", content
+    note, how many questions). A field left empty shows readers the original."""
+    fields: dict[str, Any] = {}
+    for key, summary, content_note, questions in sections:
+        summary_name, note_name, questions_name = note_field_names(key)
+        if summary:
+            fields[summary_name] = TextAreaField(
+                _l("“In short”, translated"),
+                validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
+            )
+        if content_note:
+            fields[note_name] = StringField(
+                _l("Content note, translated"),
+                validators=[Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))],
+            )
+        if questions:
+            fields[questions_name] = TextAreaField(
+                _l("Guiding questions, translated (one per line)"), validators=[_one_per_question(questions)]
+            )
+    return type("SectionTranslationForm", (TranslationForm,), fields)
 
 
 class CompareForm(CouncilForm):

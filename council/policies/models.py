@@ -215,5 +215,10 @@ class TranslationSection(Model):
     position: Mapped[int] = mapped_column(Integer)
     heading: Mapped[str] = mapped_column(String(300))
     body_markdown: Mapped[str] = mapped_column(Text)
+    #: The section's "In short", content note and guiding questions (one per line, in the original's order),
+    #: translated; empty where the translator left them, and readers then see the original's.
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    content_note: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    questions: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     translation: Mapped[RevisionTranslation] = relationship(back_populates="sections")

@@ -79,6 +79,10 @@ class PublishedText:
 class TranslatedSection:
     heading: str
     body_html: Markup
+    #: The section's notes, translated; empty (and the original's shown) where the translator left them.
+    summary_html: Markup = Markup("")
+    content_note: str = ""
+    questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,14 @@ def _make_translation(dbs: Session, translation_id: uuid.UUID) -> dict:
         .where(RevisionTranslation.id == translation_id)
     ).one()
     sections = dbs.execute(
-        select(TranslationSection.section_key, TranslationSection.heading, TranslationSection.body_markdown)
+        select(
+            TranslationSection.section_key,
+            TranslationSection.heading,
+            TranslationSection.body_markdown,
+            TranslationSection.summary,
+            TranslationSection.content_note,
+            TranslationSection.questions,
+        )
         .where(TranslationSection.translation_id == translation_id)
         .order_by(TranslationSection.position)
     ).all()
@@ -167,8 +178,23 @@ def _make_translation(dbs: Session, translation_id: uuid.UUID) -> dict:
         "locale": row.locale,
         "title": row.title,
         "from_number": row.number,
-        "sections": [[s.section_key, s.heading, str(render_markdown(s.body_markdown))] for s in sections],
+        "sections": [
+            [
+                s.section_key,
+                s.heading,
+                str(render_markdown(s.body_markdown)),
+                _summary(s.summary),
+                s.content_note,
+                s.questions.splitlines() if s.questions else [],
+            ]
+            for s in sections
+        ],
     }
+
+
+def _translated_notes(notes: list) -> tuple[Markup, str, tuple[str, ...]]:
+    summary, content_note, questions = notes if len(notes) == 3 else ("", "", [])
+    return _html(summary), content_note, tuple(questions)
 
 
 def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
@@ -178,7 +204,11 @@ def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
             locale=data["locale"],
             title=data["title"],
             from_number=data["from_number"],
-            sections={key: TranslatedSection(heading, _html(body)) for key, heading, body in data["sections"]},
+            # A translation kept before its notes were (three values) reads as one without notes.
+            sections={
+                key: TranslatedSection(heading, _html(body), *_translated_notes(notes))
+                for key, heading, body, *notes in data["sections"]
+            },
         )
 
     return page_cache().get(f"translation:{translation_id}", lambda: _make_translation(dbs, translation_id), build)

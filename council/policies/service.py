@@ -472,15 +472,47 @@ def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, c
 # --- Translations -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TranslatedNotes:
+    """A section's "In short", content note and guiding questions, translated; empty where not translated."""
+
+    summary: str = ""
+    content_note: str = ""
+    #: One per original question, in its order; empty when they are not translated.
+    questions: tuple[str, ...] = ()
+
+
+class QuestionCountMismatch(PolicyError):
+    """A section's questions were translated into another number of questions than the original has."""
+
+    def __init__(self, key: str, expected: int):
+        super().__init__(key, expected)
+        self.key = key
+        self.expected = expected
+
+
 def save_translation(
-    dbs: Session, revision: Revision, translator: User, *, locale: str, title: str, body: str
+    dbs: Session,
+    revision: Revision,
+    translator: User,
+    *,
+    locale: str,
+    title: str,
+    body: str,
+    notes: dict[str, TranslatedNotes] | None = None,
 ) -> RevisionTranslation:
-    """Add or replace a revision's text in ``locale``; its sections pair with the original's in order."""
+    """Add or replace a revision's text in ``locale``; its sections pair with the original's in order. ``notes``:
+    by section key, what of each section's notes and questions is translated."""
     if not revision.is_published:
         raise NotPublished
     parsed = split_sections(body)
     if len(parsed) != len(revision.sections):
         raise TranslationMismatch(expected=len(revision.sections), found=len(parsed))
+    notes = notes or {}
+    for key, translated in notes.items():
+        expected = len(revision.questions_for(key))
+        if translated.questions and len(translated.questions) != expected:
+            raise QuestionCountMismatch(key, expected)
     # A saved translation is a new row, never an edited one: pages keep rendered translations by their id
     # (council/policies/reading.py), so a new id is what makes the new text show at once. Two saves at the
     # same moment take turns on the revision's row (PostgreSQL; SQLite has one writer anyway): the later one
@@ -509,6 +541,9 @@ def save_translation(
             position=original.position,
             heading=parsed_section.heading[:300],
             body_markdown=parsed_section.body,
+            summary=notes.get(original.key, TranslatedNotes()).summary.strip(),
+            content_note=notes.get(original.key, TranslatedNotes()).content_note.strip()[:300],
+            questions="\n".join(q.strip() for q in notes.get(original.key, TranslatedNotes()).questions),
         )
         for original, parsed_section in zip(revision.sections, parsed, strict=True)
     ]

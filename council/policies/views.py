@@ -26,7 +26,8 @@ from council.policies.forms import (
     PublishForm,
     ReviewWindowForm,
     SectionNotesForm,
-    TranslationForm,
+    note_field_names,
+    translation_form_class,
 )
 from council.policies.models import Policy, Revision, TranslationState
 from council.policies.pages import readable_or_404, render_section
@@ -384,6 +385,37 @@ def translations_to_do():
     )
 
 
+def _translation_data(existing) -> dict:
+    """What the translation form shows first: the current translation, notes and questions included."""
+    if existing is None:
+        return {"title": "", "body": ""}
+    data = {"title": existing.title, "body": existing.body_markdown}
+    for section in existing.sections:
+        summary_name, note_name, questions_name = note_field_names(section.section_key)
+        data.update({summary_name: section.summary, note_name: section.content_note, questions_name: section.questions})
+    return data
+
+
+def _translated_notes(form, key: str) -> service.TranslatedNotes:
+    summary_name, note_name, questions_name = note_field_names(key)
+    questions = form[questions_name].data if questions_name in form else ""
+    return service.TranslatedNotes(
+        summary=form[summary_name].data or "" if summary_name in form else "",
+        content_note=form[note_name].data or "" if note_name in form else "",
+        questions=tuple(line.strip() for line in (questions or "").splitlines() if line.strip()),
+    )
+
+
+def _originals(revision: Revision, section) -> list[tuple[str, str]]:
+    """Each translation field of ``section`` with the original text it translates."""
+    summary_name, note_name, questions_name = note_field_names(section.key)
+    return [
+        (summary_name, section.summary),
+        (note_name, section.content_note),
+        (questions_name, "\n".join(q.text for q in revision.questions_for(section.key))),
+    ]
+
+
 @bp.route("/<uuid:policy_id>/revisions/<int:number>/translations/<locale>", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.TRANSLATOR)
 def translate(policy_id: uuid.UUID, number: int, locale: str):
@@ -392,7 +424,12 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
         abort(404)
     reading = service.text_for_reader(db.session, found, locale)
     existing = reading.translation if reading.state == TranslationState.CURRENT else None
-    form = TranslationForm(title=existing.title if existing else "", body=existing.body_markdown if existing else "")
+    with_notes = [
+        (s.key, s.summary, s.content_note, len(found.questions_for(s.key)))
+        for s in found.sections
+        if s.summary or s.content_note or found.questions_for(s.key)
+    ]
+    form = translation_form_class(with_notes)(**_translation_data(existing))
     if form.validate_on_submit():
         with attempt(
             service.TranslationMismatch,
@@ -405,7 +442,13 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
             ),
         ) as translating:
             service.save_translation(
-                db.session, found, current_user, locale=locale, title=form.title.data, body=form.body.data
+                db.session,
+                found,
+                current_user,
+                locale=locale,
+                title=form.title.data,
+                body=form.body.data,
+                notes={key: _translated_notes(form, key) for key, *_rest in with_notes},
             )
         if translating.succeeded:
             flash(_("The translation is saved."), "success")
@@ -415,6 +458,11 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
     status = 400 if form.errors else 200
     return render_template(
         "policies/translate.html",
+        note_fields=[
+            (section, [(name, text) for name, text in _originals(found, section) if name in form])
+            for section in found.sections
+            if any(name in form for name in note_field_names(section.key))
+        ],
         revision=found,
         policy=found.policy,
         form=form,

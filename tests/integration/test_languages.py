@@ -463,3 +463,26 @@ def test_undoing_a_language_choice_over_https_deletes_its_cookie_as_it_was_set(m
     undone = choose("")
     assert undone.startswith("__Host-council-lang=;") and "Secure" in undone and "Path=/" in undone
     assert "Max-Age=0" in undone or "1970" in undone
+
+
+@pytest.mark.parametrize(
+    "locale, in_short, question",
+    [
+        ("es", "Tú eliges qué se anota", "¿Queda claro a qué puedes decir que no?"),
+        ("fr", "Vous choisissez ce qui est noté", "Voit-on clairement à quoi vous pouvez dire non\u00a0?"),
+        ("ar", "أنت من يختار ما يُكتب", "هل من الواضح ما الذي يمكنك رفضه؟"),
+    ],
+)
+def test_the_demo_reads_in_every_language_its_notes_and_questions_included(demo, locale, in_short, question):
+    """Issue 20: the demo's open revision, its "In short" and the author's questions, in Spanish, French and
+    Arabic, so multilingual reading can be seen at once."""
+    client = demo.test_client()
+    sign_in(client, "advisor1")
+    submit(client, "/language", {"locale": locale, "next": "/"}, form_url="/")
+    revision = _open_revision(demo)
+    overview = client.get(revision).get_data(as_text=True)
+    assert "You are reading a translation" not in overview
+    sections = dict.fromkeys(re.findall(r'href="(/policies/[^"]+/sections/[0-9a-f]+)"', overview))
+    pages = [client.get(section).get_data(as_text=True) for section in sections]
+    consent = [page for page in pages if in_short in page]
+    assert len(consent) == 1 and question in consent[0] and f'<ul lang="{locale}">' in consent[0]

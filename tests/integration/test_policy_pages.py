@@ -461,3 +461,48 @@ def test_translators_see_what_to_translate_and_it_leaves_the_list_once_done(app,
     assert "Revision 1 :" not in text, "only the current text"
     assert advisor.get("/policies/translations").status_code in (403, 404)
     assert 'href="/policies/translations"' not in advisor.get("/policies/").get_data(as_text=True)
+
+
+def test_a_sections_notes_and_questions_are_translated_with_its_text(app, author, advisor):
+    """Issue 20: an Arabic- or Spanish-only advisor read "In short", content notes and the author's questions in
+    English. A translation now carries them; what the translator left empty shows the original, marked with
+    its language."""
+    policy_id = _write_and_publish(author, app, body=BODY)
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    with app.app_context():
+        draft = db.session.scalar(select(Revision).where(Revision.number == 2))
+        noted, plain = draft.sections[2].key, draft.sections[1].key
+    notes = {"summary": "Staff do not push.", "content_note": "Mentions violence", "questions": "Is this clear?\nKind?"}
+    submit(author, f"/policies/{policy_id}/draft/sections/{noted}", notes)
+    submit(
+        author,
+        f"/policies/{policy_id}/draft/sections/{plain}",
+        {"summary": "", "content_note": "", "questions": "Why?"},
+    )
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY, "change_notes": ""})
+    url = f"/policies/{policy_id}/revisions/2/translations/es"
+    spanish = BODY.replace("Why this exists.", "Por qué existe.")
+    fields = {
+        "title": "Primer contacto",
+        "body": spanish,
+        f"summary_{noted}": "El personal no presiona.",
+        f"note_{noted}": "Habla de violencia",
+        f"questions_{noted}": "¿Está claro?",  # one of two: refused, with what was typed kept
+    }
+    refused = submit(author, url, fields, expect=400)
+    assert "Give the 2 questions translated, one per line" in refused.get_data(as_text=True)
+    assert "El personal no presiona." in refused.get_data(as_text=True)
+    submit(author, url, {**fields, f"questions_{noted}": "¿Está claro?\n¿Amable?"})
+    again = author.get(url).get_data(as_text=True)
+    assert "¿Amable?" in again and "Habla de violencia" in again, "the form shows the saved translation"
+    submit(advisor, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    page = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{noted}").get_data(as_text=True)
+    assert re.search(r'<div class="user-text" dir="auto" lang="es"><p>El personal no presiona.</p>', page)
+    assert '<bdi lang="es">Habla de violencia</bdi>' in page
+    assert re.search(r'<ul lang="es"><li dir="auto"><bdi>¿Está claro\?</bdi></li><li dir="auto"><bdi>¿Amable\?', page)
+    assert "Staff do not push." not in page and "Is this clear?" not in page
+    original = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{noted}?text=original").get_data(as_text=True)
+    assert "Staff do not push." in original and "Mentions violence" in original and "Is this clear?" in original
+    # Questions the translator did not translate: the original's, marked English.
+    other = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{plain}").get_data(as_text=True)
+    assert re.search(r'<ul lang="en"><li dir="auto"><bdi>Why\?</bdi>', other)
