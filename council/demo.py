@@ -136,7 +136,16 @@ def _demo_translations(revision: Revision, translator: User) -> None:
             )
             for position, translated in demo_content.SECTION_NOTES_TRANSLATED[locale].items()
         }
-        policies.save_translation(db.session, revision, translator, locale=locale, title=title, body=body, notes=notes)
+        policies.save_translation(
+            db.session,
+            revision,
+            translator,
+            locale=locale,
+            title=title,
+            body=body,
+            notes=notes,
+            change_notes=demo_content.REVISION_2_CHANGE_NOTES_TRANSLATED[locale],
+        )
 
 
 def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) -> None:

@@ -534,3 +534,22 @@ SECTION_NOTES_TRANSLATED: dict[str, dict[int, dict[str, Any]]] = {
         },
     },
 }
+
+#: Revision 2's "What changed" in every other language, as REVISION_2_CHANGE_NOTES says it.
+REVISION_2_CHANGE_NOTES_TRANSLATED = {
+    "es": (
+        "El consentimiento dice ahora quién leerá las notas; se puede pedir que borremos los registros sin dar "
+        "una razón; se evitan intérpretes que puedan conocer a la persona; las quejas se responden en el idioma "
+        "de la persona; las personas del consejo reciben una remuneración por las revisiones."
+    ),
+    "fr": (
+        "Le consentement dit désormais qui lira les notes\u00a0; on peut nous demander d'effacer un dossier sans "
+        "donner de raison\u00a0; on évite les interprètes qui pourraient connaître la personne\u00a0; les "
+        "plaintes reçoivent une réponse dans la langue de la personne\u00a0; les membres du conseil sont "
+        "rémunérés pour les révisions."
+    ),
+    "ar": (
+        "صار نص الموافقة يذكر من سيقرأ الملاحظات؛ ويمكن طلب حذف السجلات دون ذكر سبب؛ ونتجنب المترجمين الذين قد "
+        "يعرفون الشخص؛ ونجيب عن الشكاوى بلغة الشخص نفسه؛ ويتقاضى أعضاء المجلس مكافأة على المراجعات."
+    ),
+}

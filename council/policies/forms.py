@@ -107,10 +107,18 @@ def note_field_names(key: str) -> tuple[str, str, str]:
     return f"summary_{key}", f"note_{key}", f"questions_{key}"
 
 
-def translation_form_class(sections: list[tuple[str, str, str, int]]) -> type[TranslationForm]:
+def translation_form_class(
+    sections: list[tuple[str, str, str, int]], *, change_notes: bool = False
+) -> type[TranslationForm]:
     """``TranslationForm`` with a field for each note a section has: ``sections`` holds (key, "In short", content
-    note, how many questions). A field left empty shows readers the original."""
+    note, how many questions); and one for "What changed" when the revision has it. A field left empty shows
+    readers the original."""
     fields: dict[str, Any] = {}
+    if change_notes:
+        fields["change_notes"] = TextAreaField(
+            _l("“What changed”, translated"),
+            validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
+        )
     for key, summary, content_note, questions in sections:
         summary_name, note_name, questions_name = note_field_names(key)
         if summary:

@@ -190,6 +190,8 @@ class RevisionTranslation(Model):
     locale: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(200))
     body_markdown: Mapped[str] = mapped_column(Text)
+    #: The revision's "What changed", translated; empty where the translator left it.
+    change_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     #: When this text was saved.
     created_at: Mapped[datetime]

@@ -95,6 +95,8 @@ class TranslatedText:
     #: The number of the revision it was translated from (older than the one read when it is stale).
     from_number: int
     sections: dict[str, TranslatedSection]
+    #: That revision's "What changed", translated; empty when the translator left it.
+    change_notes_html: Markup = Markup("")
 
     def section(self, key: str) -> TranslatedSection | None:
         return self.sections.get(key)
@@ -158,7 +160,7 @@ def published_text(dbs: Session, revision_id: uuid.UUID) -> PublishedText:
 
 def _make_translation(dbs: Session, translation_id: uuid.UUID) -> dict:
     row = dbs.execute(
-        select(RevisionTranslation.locale, RevisionTranslation.title, Revision.number)
+        select(RevisionTranslation.locale, RevisionTranslation.title, RevisionTranslation.change_notes, Revision.number)
         .join(Revision, Revision.id == RevisionTranslation.revision_id)
         .where(RevisionTranslation.id == translation_id)
     ).one()
@@ -178,6 +180,7 @@ def _make_translation(dbs: Session, translation_id: uuid.UUID) -> dict:
         "locale": row.locale,
         "title": row.title,
         "from_number": row.number,
+        "change_notes_html": _summary(row.change_notes),
         "sections": [
             [
                 s.section_key,
@@ -204,6 +207,7 @@ def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
             locale=data["locale"],
             title=data["title"],
             from_number=data["from_number"],
+            change_notes_html=_html(data.get("change_notes_html", "")),
             # A translation kept before its notes were (three values) reads as one without notes.
             sections={
                 key: TranslatedSection(heading, _html(body), *_translated_notes(notes))

@@ -500,9 +500,11 @@ def save_translation(
     title: str,
     body: str,
     notes: dict[str, TranslatedNotes] | None = None,
+    change_notes: str = "",
 ) -> RevisionTranslation:
     """Add or replace a revision's text in ``locale``; its sections pair with the original's in order. ``notes``:
-    by section key, what of each section's notes and questions is translated."""
+    by section key, what of each section's notes and questions is translated; ``change_notes``: its "What
+    changed", translated."""
     if not revision.is_published:
         raise NotPublished
     parsed = split_sections(body)
@@ -531,6 +533,7 @@ def save_translation(
         locale=locale,
         title=title.strip(),
         body_markdown=body,
+        change_notes=change_notes.strip(),
         translator_id=translator.id,
         created_at=utcnow(),
     )

@@ -389,7 +389,7 @@ def _translation_data(existing) -> dict:
     """What the translation form shows first: the current translation, notes and questions included."""
     if existing is None:
         return {"title": "", "body": ""}
-    data = {"title": existing.title, "body": existing.body_markdown}
+    data = {"title": existing.title, "body": existing.body_markdown, "change_notes": existing.change_notes}
     for section in existing.sections:
         summary_name, note_name, questions_name = note_field_names(section.section_key)
         data.update({summary_name: section.summary, note_name: section.content_note, questions_name: section.questions})
@@ -429,7 +429,7 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
         for s in found.sections
         if s.summary or s.content_note or found.questions_for(s.key)
     ]
-    form = translation_form_class(with_notes)(**_translation_data(existing))
+    form = translation_form_class(with_notes, change_notes=bool(found.change_notes))(**_translation_data(existing))
     if form.validate_on_submit():
         with attempt(
             service.TranslationMismatch,
@@ -449,6 +449,7 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
                 title=form.title.data,
                 body=form.body.data,
                 notes={key: _translated_notes(form, key) for key, *_rest in with_notes},
+                change_notes=form.change_notes.data or "" if "change_notes" in form else "",
             )
         if translating.succeeded:
             flash(_("The translation is saved."), "success")

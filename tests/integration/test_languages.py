@@ -10,6 +10,7 @@ after an idle timeout, a sign-out or a closed browser are in it.
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 import shutil
@@ -24,7 +25,7 @@ from babel.messages.pofile import read_po
 from flask import template_rendered
 from sqlalchemy import select
 
-from council import config, create_app
+from council import config, create_app, demo_content
 from council.accounts.models import Role, SecondFactor, User
 from council.accounts.sessions import state_cookie_name
 from council.db_types import utcnow
@@ -482,6 +483,8 @@ def test_the_demo_reads_in_every_language_its_notes_and_questions_included(demo,
     revision = _open_revision(demo)
     overview = client.get(revision).get_data(as_text=True)
     assert "You are reading a translation" not in overview
+    change_notes = demo_content.REVISION_2_CHANGE_NOTES_TRANSLATED[locale]
+    assert f'<div class="user-text" dir="auto" lang="{locale}"><p>{html.escape(change_notes, quote=False)}' in overview
     sections = dict.fromkeys(re.findall(r'href="(/policies/[^"]+/sections/[0-9a-f]+)"', overview))
     pages = [client.get(section).get_data(as_text=True) for section in sections]
     consent = [page for page in pages if in_short in page]

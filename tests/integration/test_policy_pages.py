@@ -506,3 +506,19 @@ def test_a_sections_notes_and_questions_are_translated_with_its_text(app, author
     # Questions the translator did not translate: the original's, marked English.
     other = advisor.get(f"/policies/{policy_id}/revisions/2/sections/{plain}").get_data(as_text=True)
     assert re.search(r'<ul lang="en"><li dir="auto"><bdi>Why\?</bdi>', other)
+
+
+def test_what_changed_is_translated_and_an_older_translation_never_speaks_for_a_newer_revision(app, author, advisor):
+    policy_id = _write_and_publish(author, app)  # "What changed": "First draft"
+    spanish = BODY.replace("Why this exists.", "Por qué existe.")
+    url = f"/policies/{policy_id}/revisions/1/translations/es"
+    form_page = author.get(url).get_data(as_text=True)
+    assert "The original:" in form_page and "First draft" in form_page
+    submit(author, url, {"title": "Primer contacto", "body": spanish, "change_notes": "Primer borrador"})
+    submit(advisor, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    first = advisor.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    assert '<div class="user-text" dir="auto" lang="es"><p>Primer borrador</p>' in first
+    submit(author, f"/policies/{policy_id}/next-revision", {}, form_url=f"/policies/{policy_id}/revisions/1")
+    publish_draft(author, policy_id, {"title": "First contact", "body": BODY + "\nMore.", "change_notes": "More words"})
+    second = advisor.get(f"/policies/{policy_id}/revisions/2").get_data(as_text=True)
+    assert '<div class="user-text" dir="auto" lang="en"><p>More words</p>' in second and "Primer borrador" not in second
