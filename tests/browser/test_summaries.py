@@ -74,7 +74,7 @@ def test_an_advisor_reads_the_summary_and_what_was_done(chromium, site, locale, 
     main = page.locator("main")
     expect(main).not_to_contain_text("borren mis datos")
     expect(main).not_to_contain_text("A referral once cost me my place")
-    chart = page.locator("figure[role=img][aria-labelledby=sections-chart-title]")
+    chart = page.locator("div.chart[role=img][aria-labelledby=sections-chart-title]")
     expect(chart).to_be_visible()
     # Each label whole (as the table beside it names the section), above its bar, never over it; in Arabic the
     # bars grow from the right.
