@@ -244,11 +244,9 @@ def _apply_review_done(dbs: Session, payload: mix.Payload) -> None:
         dbs.add(ReviewCompletion(revision_id=revision.id, user_id=advisor.id, round_closes_on=window.closes_at.date()))
 
 
-def marked_done(dbs: Session, advisor: User, revision: Revision, *, completed: bool | None = None) -> bool:
-    """Written, or waiting in the mix: what the advisor sees. ``completed``: whether it is written, when the page
-    read that with the revision (``completed_column``)."""
-    if completed is None:
-        completed = has_completed(dbs, advisor, revision)
+def marked_done(dbs: Session, advisor: User, revision: Revision, *, completed: bool) -> bool:
+    """Written, or waiting in the mix: what the advisor sees. ``completed``: whether it is written, as the page
+    read it with the revision (``completed_column``)."""
     return completed or revision.id in waiting_completions(dbs, advisor)
 
 

@@ -590,24 +590,17 @@ class Standing:
 _HIDDEN = "hidden"
 
 
-def standing(dbs: Session, key: bytes) -> Standing:
-    """How many of this key's comments changed a policy (adopted and partly adopted) and how many are hidden.
-
-    One query, and only the comments with such an outcome or hidden are checked against the key, not every
-    comment on the site.
-    """
-    return standing_from(dbs.execute(standing_statement()).all(), key)
-
-
 def standing_from(rows: Iterable[tuple[str, uuid.UUID, bytes]], key: bytes) -> Standing:
-    """``standing`` from ``standing_statement``'s rows (kind, comment id, owner tag)."""
+    """How many of this key's comments changed a policy (adopted and partly adopted) and how many are hidden, from
+    ``standing_statement``'s rows (kind, comment id, owner tag): only the comments with such an outcome or hidden
+    are checked against the key, not every comment on the site."""
     counts = Counter(kind for kind, comment_id, tag in rows if hmac.compare_digest(tag, owner_tag(key, comment_id)))
     return Standing(impact={kind: counts.get(kind, 0) for kind in CHANGED_POLICY}, hidden=counts.get(_HIDDEN, 0))
 
 
 @functools.cache
 def standing_statement() -> CompoundSelect[str, uuid.UUID, bytes]:
-    """``standing``'s rows, built once per process: every advisor's home runs it (with its notices, in one
+    """``standing_from``'s rows, built once per process: every advisor's home runs it (with its notices, in one
     query: ``notices.service``)."""
     changed = (
         select(RevisionOutcome.disposition.label("kind"), Comment.id, Comment.owner_tag)
