@@ -15,13 +15,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from council.policies.diff import SectionChange, compare
-from council.policies.models import Revision, RevisionSection, RevisionStatus, RevisionTranslation
+from council.policies.models import Revision, RevisionSection
 from council.policies.sections import ParsedSection, similarity
-from council.policies.service import previous_published
+from council.policies.service import newest_translations, previous_published
 
 #: A section kept the key of an earlier one but resembles it less than this: the match is worth a look.
 CERTAIN_MATCH = 0.75
@@ -122,18 +121,6 @@ def _uncertain_matches(draft: Revision, previous: Revision | None) -> list[Uncer
 
 
 def _translations_after(dbs: Session, draft: Revision, locales: list[str]) -> list[TranslationAfter]:
-    """For each locale, the revision its newest translation of this policy was made from (published ones only:
-    a translation is of a published revision)."""
-    newest = dict(
-        dbs.execute(
-            select(RevisionTranslation.locale, func.max(Revision.number))
-            .join(Revision, Revision.id == RevisionTranslation.revision_id)
-            .where(
-                Revision.policy_id == draft.policy_id,
-                Revision.status == RevisionStatus.PUBLISHED,
-                RevisionTranslation.locale.in_(locales),
-            )
-            .group_by(RevisionTranslation.locale)
-        ).all()
-    )
-    return [TranslationAfter(locale, newest.get(locale)) for locale in locales]
+    """For each locale, the revision its newest translation of this policy was made from."""
+    newest = newest_translations(dbs, draft.policy_id)
+    return [TranslationAfter(locale, newest.get((draft.policy_id, locale))) for locale in locales]

@@ -117,6 +117,20 @@ class TranslationToDo:
     from_number: int | None
 
 
+def newest_translations(dbs: Session, policy_id: uuid.UUID | None = None) -> dict[tuple[uuid.UUID, str], int]:
+    """Per policy (only ``policy_id``'s, when given) and language, the revision its newest translation was made
+    from. One query."""
+    query = (
+        select(Revision.policy_id, RevisionTranslation.locale, func.max(Revision.number))
+        .join(Revision, Revision.id == RevisionTranslation.revision_id)
+        .where(Revision.status == RevisionStatus.PUBLISHED)
+        .group_by(Revision.policy_id, RevisionTranslation.locale)
+    )
+    if policy_id is not None:
+        query = query.where(Revision.policy_id == policy_id)
+    return {(policy, locale): number for policy, locale, number in dbs.execute(query)}
+
+
 def translations_to_do(dbs: Session, locales: list[str]) -> list[TranslationToDo]:
     """For the newest published revision of each policy, every language in ``locales`` it is not written in whose
     readers get no current translation: missing, or made from an earlier revision. Two queries; by language, then
@@ -132,15 +146,7 @@ def translations_to_do(dbs: Session, locales: list[str]) -> list[TranslationToDo
         .join(newest, (newest.c.policy_id == Revision.policy_id) & (newest.c.number == Revision.number))
         .join(Policy, Policy.id == Revision.policy_id)
     ).all()
-    translated = {
-        (policy_id, locale): number
-        for policy_id, locale, number in dbs.execute(
-            select(Revision.policy_id, RevisionTranslation.locale, func.max(Revision.number))
-            .join(Revision, Revision.id == RevisionTranslation.revision_id)
-            .where(Revision.status == RevisionStatus.PUBLISHED)
-            .group_by(Revision.policy_id, RevisionTranslation.locale)
-        )
-    }
+    translated = newest_translations(dbs)
     to_do = [
         TranslationToDo(policy_id, title, number, locale, translated.get((policy_id, locale)))
         for policy_id, number, original, title in current
@@ -472,6 +478,18 @@ def set_review_window(dbs: Session, revision: Revision, *, opens_at: datetime, c
 # --- Translations -------------------------------------------------------------
 
 
+def _translated_section(original: RevisionSection, parsed: ParsedSection, notes: TranslatedNotes) -> TranslationSection:
+    return TranslationSection(
+        section_key=original.key,
+        position=original.position,
+        heading=parsed.heading[:300],
+        body_markdown=parsed.body,
+        summary=notes.summary.strip(),
+        content_note=notes.content_note.strip()[:300],
+        questions="\n".join(q.strip() for q in notes.questions),
+    )
+
+
 @dataclass(frozen=True)
 class TranslatedNotes:
     """A section's "In short", content note and guiding questions, translated; empty where not translated."""
@@ -539,15 +557,7 @@ def save_translation(
     )
     dbs.add(translation)
     translation.sections = [
-        TranslationSection(
-            section_key=original.key,
-            position=original.position,
-            heading=parsed_section.heading[:300],
-            body_markdown=parsed_section.body,
-            summary=notes.get(original.key, TranslatedNotes()).summary.strip(),
-            content_note=notes.get(original.key, TranslatedNotes()).content_note.strip()[:300],
-            questions="\n".join(q.strip() for q in notes.get(original.key, TranslatedNotes()).questions),
-        )
+        _translated_section(original, parsed_section, notes.get(original.key, TranslatedNotes()))
         for original, parsed_section in zip(revision.sections, parsed, strict=True)
     ]
     return translation
