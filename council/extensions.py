@@ -63,8 +63,19 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 
+
+class SessionOnlyLoginManager(LoginManager):
+    """Flask-Login, reading the signed-in person from the session alone. Its remember-me cookie is never
+    set here, yet a visitor's request carrying one (signed with the site's secret, which a leaked key would
+    let anyone make) would name a person and write them into the session. Council's sessions are sealed
+    server-side records: only a password opens one."""
+
+    def _load_user_from_remember_cookie(self, cookie):
+        return None
+
+
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = SessionOnlyLoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)

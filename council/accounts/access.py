@@ -99,18 +99,16 @@ def participation_key() -> bytes:
     return key
 
 
-def _load_user(user_id: str) -> User | None:
+def _load_user(_user_id: str) -> User | None:
     """The person the session read with its record, handed to the page's own database session without a
-    query (a page read them in it already); loaded afresh only if the session did not read them."""
+    query. Only they: the record is sealed with the id Flask-Login keeps (``user_id``, so the same), a session
+    whose person is gone or was signed out everywhere ended as it opened (``accounts.sessions``), and an
+    account turned off by any path is refused here. Nothing else, a remember-me cookie included, can name
+    someone signed in."""
     person = current_session().person
-    try:
-        if person is not None and str(person.user.id) == user_id:
-            user: User | None = db.session.merge(person.user, load=False)
-        else:
-            user = db.session.get(User, uuid.UUID(user_id))
-    except ValueError:
+    if person is None or not person.user.active:
         return None
-    return user if user is not None and user.active else None
+    return db.session.merge(person.user, load=False)
 
 
 def _require_login():
@@ -210,10 +208,9 @@ def safe_next(target: str | None) -> str | None:
 
 def init_access(app: Flask) -> None:
     login_manager.user_loader(_load_user)
-    # Our sessions are server-side records with their own timeouts; Flask-Login's
-    # IP/agent hash and remember-me cookie would only add tracking.
+    # Our sessions are server-side records with their own timeouts; Flask-Login's IP/agent hash would only
+    # add tracking. Its remember-me cookie is never set (sign-in does not ask for it).
     login_manager.session_protection = None
-    app.config["REMEMBER_COOKIE_DURATION"] = 0
     app.before_request(_require_login)
     app.before_request(_require_second_factor_setup)
     # Made now rather than at the first unknown name, whose sign-in would otherwise take longer.

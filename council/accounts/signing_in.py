@@ -35,7 +35,7 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     session.pop("_id", None)
     # Flask-WTF caches this request's form token, which belonged to the old session: drop it, and make
     # the new session's now, so that no later page adds it to the record.
-    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)
     generate_csrf()
 
 

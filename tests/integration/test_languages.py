@@ -306,6 +306,19 @@ def test_signed_out_sign_in_and_error_pages_keep_the_language_after_the_browser_
     assert client.get("/account").status_code == 302, "signed out indeed"
 
 
+def test_a_language_chosen_before_signing_in_becomes_the_persons_own(app, people):
+    """Chosen on the sign-in page by someone with none saved, it is saved as theirs (sealed) and follows
+    them to a new sign-in on another device, whatever that browser asks for."""
+    people.make("willow")
+    client = app.test_client()
+    submit(client, "/language", {"locale": "ar", "next": "/login"}, form_url="/login")
+    sign_in(client, "willow")
+    assert _is_arabic(client.get("/account"))
+    elsewhere = app.test_client()
+    sign_in(elsewhere, "willow")
+    assert _is_arabic(elsewhere.get("/account", headers={"Accept-Language": "fr"}))
+
+
 def test_signing_out_keeps_the_language_for_the_signed_out_page(app, people):
     client = _arabic_advisor(app, people)
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account"))}, follow_redirects=True)

@@ -268,6 +268,17 @@ def test_reading_payee_details_asks_for_the_second_factor_again(app, people):
         assert sam.get(url).status_code == 303
 
 
+def test_the_check_opened_directly_leads_home_once_answered(app, sam_with_app):
+    """Nothing asked for the check (a bookmark, or Back after it): a good code still just makes the factor
+    fresh, and leads home."""
+    seed, codes = sam_with_app
+    sam = app.test_client()
+    assert second_step(sam, first_step(sam, "sam"), "sam", codes[0]).status_code == 303
+    check = sam.get("/account/second-factor/check")
+    good = sam.post("/account/second-factor/check", data={"csrf_token": csrf_token(check), "code": code_at(seed, 1)})
+    assert good.status_code == 303 and good.headers["Location"] == "/"
+
+
 def test_without_a_second_factor_payee_details_open_as_before(app, people):
     people.make("sam", Role.COORDINATOR)
     willow_id = people.make("willow", Role.ADVISOR)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from werkzeug.exceptions import Forbidden
 
 from council.accounts import access
 from council.accounts.models import ServerSession, User
@@ -58,6 +59,41 @@ def test_turned_off_accounts_cannot_sign_in(app, client, people):
     refused = submit(client, "/login", {"login_name": "willow", "password": PASSWORD}, expect=401)
     assert "That login name and password do not match" in refused.get_data(as_text=True)
     assert client.get("/account").status_code == 302
+
+
+def test_an_account_turned_off_without_ending_its_sessions_cannot_use_them(app, client, people):
+    """The coordinator's page ends the sessions too; a script, a migration or a database holder's edit may not."""
+    user_id = people.make("willow")
+    sign_in(client, "willow")
+    assert client.get("/account").status_code == 200
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == user_id).values(active=False))
+        db.session.commit()
+    assert client.get("/account").status_code == 302
+    assert "Welcome, Willow" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_remember_me_cookie_signs_nobody_in(app, client, people):
+    """Flask-Login reads a "remember_token" cookie for a visitor. Council never sets one, and one signed with
+    the site's own secret (as a leaked key would let an attacker make) still names nobody."""
+    from flask_login.utils import encode_cookie
+
+    user_id = people.make("willow")
+    with app.test_request_context():
+        forged = encode_cookie(str(user_id))
+    client.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), forged)
+    assert client.get("/account").status_code == 302
+    assert "Welcome, Willow" not in client.get("/").get_data(as_text=True)
+    assert opened_record(app, client).user_id is None, "the visitor's record names nobody"
+
+
+def test_an_action_in_a_session_without_a_participation_key_is_refused_not_crashed(app):
+    """Every advisor's session holds the key from sign-in; should one ever come without it, an action that
+    needs it answers 403 rather than failing."""
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        with pytest.raises(Forbidden):
+            access.participation_key()
 
 
 def test_pages_need_a_session_and_come_back_after_sign_in_without_the_page_in_the_address(client, people):
@@ -138,6 +174,7 @@ def test_a_page_to_go_back_to_is_a_path_on_this_site_or_nothing(target):
         ("/policies/?page=2", "/policies/?page=2"),
         ("/account?", "/account"),  # a request's full path with no query ends in "?"
         ("/a b/caf\u00e9\u0080", "/a b/caf\u00e9\u0080"),
+        ("/policies/?q=XX", "/policies/?q=XX"),  # only a bare "?" goes, nothing else at the end
     ],
 )
 def test_a_path_on_this_site_is_kept(target, kept):
