@@ -7,6 +7,8 @@ from flask import make_response
 
 from council.accounts.access import public
 from council.accounts.models import Role
+from council.extensions import limiter
+from council.security import participation_tag
 from tests.conftest import PASSWORD, csrf_token, sign_in, submit
 
 PUBLIC_PAGES = ["/", "/safety", "/login", "/recover", "/signed-out"]
@@ -334,6 +336,43 @@ def test_failures_count_per_account_whatever_the_address(app_factory, people):
     assert [attempt(f"198.51.100.{n}", "willow") for n in range(3)] == [401, 401, 401]
     assert attempt("198.51.100.9", "Willow", PASSWORD) == 429, "the same account, however the name is written"
     assert attempt("198.51.100.9", "river", PASSWORD) == 303, "another account is not held back"
+    # The limiter's store names the account only by a hash keyed with the site's secret: a copy of it (Redis)
+    # cannot be checked against a list of login names.
+    tag = participation_tag(str(app.config["SECRET_KEY"]).encode(), "sign-in-account", "willow").hex()
+    held = [key for key in limiter.storage.storage if tag in key]
+    assert held and all(f"/account:{tag}/" in key for key in held), held
+    assert not any("willow" in key.lower() for key in limiter.storage.storage)
+
+
+def test_sign_in_limits_count_what_they_say_and_never_close_the_page(app_factory, people):
+    """Page views count against nothing; an account's limit counts its failures only, so someone signing
+    in on several devices is never held back; an address's ceiling counts every attempt."""
+    app = app_factory(
+        SIGN_IN_FAILURES_PER_ACCOUNT="2 per 5 minutes",
+        SIGN_IN_FAILURES_PER_ADDRESS="2 per 5 minutes",
+        SIGN_IN_ATTEMPTS_PER_ADDRESS="4 per 5 minutes",
+    )
+    people.app = app
+    people.make("willow")
+    people.make("river")
+
+    def client_at(address: str):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
+
+    def attempt(address: str, login_name: str, password: str = PASSWORD) -> int:
+        client = client_at(address)
+        data = {"csrf_token": csrf_token(client.get("/login")), "login_name": login_name, "password": password}
+        return client.post("/login", data=data).status_code
+
+    assert [attempt(f"198.51.100.{n}", "willow") for n in range(3)] == [303] * 3, "successes use up no failures"
+    assert [attempt("203.0.113.1", "willow", "a wrong guess") for _ in range(2)] == [401, 401]
+    assert client_at("203.0.113.1").get("/login").status_code == 200, "an address out of failures sees the page"
+
+    for _ in range(6):
+        assert client_at("203.0.113.2").get("/login").status_code == 200
+    assert [attempt("203.0.113.2", "river") for _ in range(5)] == [303] * 4 + [429], "attempts count, views do not"
 
 
 def test_form_fields_never_carry_empty_attributes(client):
