@@ -236,6 +236,10 @@ def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, cl
             min_ballots=current_app.config["POLL_MIN_BALLOTS"],
         )
         db.session.flush()
+        for locale, words in demo_content.POLLS_TRANSLATED[poll_spec["question"]].items():
+            voting.save_translation(
+                db.session, poll, author, locale=locale, question=words["question"], options=words.get("options", ())
+            )
         voting.open_due_polls(db.session, now)
         for name, choice in zip(advisors, poll_spec["votes"], strict=False):
             value = str(poll.options[int(choice)].id) if poll_spec["kind"] == PollKind.CHOICE else choice

@@ -308,6 +308,59 @@ POLLS: list[dict[str, Any]] = [
     },
 ]
 
+#: Each demo poll (by its English question) in Spanish, French and Arabic: the question, and a choice poll's
+#: options in the same order. Draft translations, to be reviewed by native speakers like the catalogs.
+POLLS_TRANSLATED: dict[str, dict[str, dict[str, Any]]] = {
+    "Do you consent to the new paragraph on consent?": {
+        "es": {"question": "¿Das tu consentimiento al nuevo párrafo sobre el consentimiento?"},
+        "fr": {"question": "Donnez-vous votre consentement au nouveau paragraphe sur le consentement\u00a0?"},
+        "ar": {"question": "هل توافق على الفقرة الجديدة عن الموافقة؟"},
+    },
+    "Which answer time for complaints is right?": {
+        "es": {
+            "question": "¿Qué plazo de respuesta a las quejas es el adecuado?",
+            "options": ["Cinco días laborables", "Diez días laborables", "Quince días laborables"],
+        },
+        "fr": {
+            "question": "Quel délai de réponse aux plaintes est le bon\u00a0?",
+            "options": ["Cinq jours ouvrables", "Dix jours ouvrables", "Quinze jours ouvrables"],
+        },
+        "ar": {
+            "question": "ما المدة المناسبة للرد على الشكاوى؟",
+            "options": ["خمسة أيام عمل", "عشرة أيام عمل", "خمسة عشر يوم عمل"],
+        },
+    },
+    "How clear is the section on interpreters?": {
+        "es": {"question": "¿Qué tan clara es la sección sobre intérpretes?"},
+        "fr": {"question": "La section sur les interprètes est-elle claire\u00a0?"},
+        "ar": {"question": "ما مدى وضوح القسم الخاص بالمترجمين الفوريين؟"},
+    },
+    "Do you consent to the section on referrals?": {
+        "es": {"question": "¿Das tu consentimiento a la sección sobre derivaciones?"},
+        "fr": {"question": "Donnez-vous votre consentement à la section sur les orientations\u00a0?"},
+        "ar": {"question": "هل توافق على القسم الخاص بالإحالات؟"},
+    },
+    "Where should meetings take place?": {
+        "es": {
+            "question": "¿Dónde deberían celebrarse las reuniones?",
+            "options": ["En línea", "En la oficina", "En un lugar neutral"],
+        },
+        "fr": {
+            "question": "Où les réunions devraient-elles avoir lieu\u00a0?",
+            "options": ["En ligne", "Au bureau", "Dans un lieu neutre"],
+        },
+        "ar": {
+            "question": "أين يجب أن تُعقد الاجتماعات؟",
+            "options": ["عبر الإنترنت", "في المكتب", "في مكان محايد"],
+        },
+    },
+    "How safe does the complaints section feel?": {
+        "es": {"question": "¿Qué tan segura te parece la sección de quejas?"},
+        "fr": {"question": "La section sur les plaintes vous semble-t-elle sûre\u00a0?"},
+        "ar": {"question": "إلى أي حد تشعر بالأمان في قسم الشكاوى؟"},
+    },
+}
+
 #: A second, shorter policy whose first review has closed: its summary waits for the author's next draft.
 SECOND_POLICY_TITLE = "Meetings and travel costs"
 SECOND_POLICY = """\

@@ -335,7 +335,9 @@ def open_for_review(author, *, body: str, title: str = "First contact", opens_at
     return revision
 
 
-def open_poll(author, revision, *, question: str = "Do you agree?", kind=None, closes_at=None, **extra):
+def open_poll(
+    author, revision, *, question: str = "Do you agree?", kind=None, closes_at=None, explanation: str = "", **extra
+):
     """A poll on ``revision`` (a consent poll unless ``kind`` says otherwise) that opened a minute ago,
     its voter roll frozen, closing in a day unless ``closes_at`` says otherwise. The caller commits."""
     from datetime import timedelta
@@ -349,7 +351,7 @@ def open_poll(author, revision, *, question: str = "Do you agree?", kind=None, c
         author,
         revision,
         question=question,
-        explanation="",
+        explanation=explanation,
         kind=kind or PollKind.CONSENT,
         opens_at=utcnow() - timedelta(minutes=1),
         closes_at=closes_at or utcnow() + timedelta(days=1),

@@ -193,6 +193,10 @@ def _notice_statement(
     return union_all(*queries) if queries else None
 
 
+#: A poll's question in the reader's language (the statements' ``locale`` parameter), where it is translated.
+_QUESTION_IN_READERS_LANGUAGE = voting.translated_question(bindparam("locale", type_=String())).label("question")
+
+
 @functools.cache
 def _notice_list_statement(
     *, advisor: bool, author: bool, coordinator: bool, with_key: bool
@@ -204,7 +208,7 @@ def _notice_list_statement(
         return None
     found = union.subquery()
     return (
-        select(found, Revision.policy_id, Revision.number, Policy.title, Poll.question)
+        select(found, Revision.policy_id, Revision.number, Policy.title, _QUESTION_IN_READERS_LANGUAGE)
         .outerjoin(Revision, Revision.id == found.c.revision_id)
         .outerjoin(Policy, Policy.id == Revision.policy_id)
         .outerjoin(Poll, (Poll.id == found.c.other_id) & (found.c.kind == NoticeKind.POLL_OPENED.value))
@@ -244,15 +248,23 @@ def _roles(user: User, key: bytes | None) -> dict[str, bool]:
 
 
 def _notice_rows(
-    dbs: Session, user: User, key: bytes | None, start: datetime, now: datetime, *, listed: bool = False
+    dbs: Session,
+    user: User,
+    key: bytes | None,
+    start: datetime,
+    now: datetime,
+    *,
+    listed: bool = False,
+    locale: str = "",
 ) -> list[Row[*tuple[Any, ...]]]:
     """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment;
-    ``listed``: with what the notices page shows of each."""
+    ``listed``: with what the notices page shows of each, polls' questions in ``locale`` where translated."""
     roles = _roles(user, key)
     statement = _notice_list_statement(**roles) if listed else _notice_statement(**roles)
     if statement is None:
         return []
-    return _theirs(dbs.execute(statement, {"start": start, "now": now, "user_id": user.id}).all(), key)
+    parameters = {"start": start, "now": now, "user_id": user.id} | ({"locale": locale} if listed else {})
+    return _theirs(dbs.execute(statement, parameters).all(), key)
 
 
 def _theirs(rows: Sequence[Row[*tuple[Any, ...]]], key: bytes | None) -> list[Row[*tuple[Any, ...]]]:
@@ -326,12 +338,13 @@ def notices(
     now: datetime,
     seen: datetime | None,
     *,
+    locale: str,
     page: int = 1,
     per_page: int = NOTICES_PER_PAGE,
 ) -> tuple[list[Notice], int]:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look (``seen``)
-    marked new, and how many there are in all."""
-    every = _notice_rows(dbs, user, key, _window_start(now), now, listed=True)
+    marked new, and how many there are in all; polls' questions in ``locale`` where they are translated."""
+    every = _notice_rows(dbs, user, key, _window_start(now), now, listed=True, locale=locale)
     every.sort(key=lambda row: row.at, reverse=True)
     found = [
         Notice(
@@ -369,13 +382,18 @@ class AdvisorHome:
     glance: stipends.AtAGlance
 
 
-def advisor_home(dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None) -> AdvisorHome:
-    """What waits for an advisor; ``seen``: when they last looked at their notices. Each kind is one query, its
-    total counted with it; their notices and their comments' standing are one."""
+def advisor_home(
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None, locale: str
+) -> AdvisorHome:
+    """What waits for an advisor; ``seen``: when they last looked at their notices; polls' questions in
+    ``locale`` where translated. Each kind is one query, its total counted with it; their notices and their
+    comments' standing are one."""
     unseen, standing = _unseen_and_standing(dbs, user, key, now, seen)
     found = dbs.execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
     sent = voting.polls_with_my_vote_waiting(dbs, key)
-    open_polls = list(dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent)}))
+    open_polls = list(
+        dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent), "locale": locale})
+    )
     to_vote = [poll for poll in open_polls if poll.id not in sent]
     done_waiting = stipends.waiting_completions(dbs, user)
     return AdvisorHome(
@@ -409,7 +427,8 @@ def _home_statements() -> _HomeStatements:
         polls=select(Poll)
         .where(Poll.state == PollState.OPEN, Poll.closes_at > bindparam("now", type_=UTCDateTime()))
         .where(Poll.id.in_(on_my_roll) | Poll.id.in_(bindparam("sent", expanding=True, type_=Uuid())))
-        .order_by(Poll.closes_at, Poll.id),
+        .order_by(Poll.closes_at, Poll.id)
+        .options(voting.with_translated_question(bindparam("locale", type_=String()))),
         reviews=open_reviews_statement(HOME_LIST_LIMIT).add_columns(
             select(ReviewCompletion.id)
             .where(ReviewCompletion.user_id == user_id, ReviewCompletion.revision_id == Revision.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, render_template, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,7 +54,9 @@ def index():
     now = utcnow()
     key = current_participation_key()
     page = max(request.args.get("page", 1, type=int), 1)
-    found, total = service.notices(db.session, current_user, key, now, notices_seen(), page=page)
+    found, total = service.notices(
+        db.session, current_user, key, now, notices_seen(), locale=get_locale().language, page=page
+    )
     if page > 1 and not found:
         abort(404)
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 
 from council.accounts import state
@@ -29,7 +30,7 @@ def home():
     now = utcnow()
     key = current_participation_key()
     advisor = (
-        notices.advisor_home(db.session, current_user, key, now, notices_seen())
+        notices.advisor_home(db.session, current_user, key, now, notices_seen(), get_locale().language)
         if current_user.has_role(Role.ADVISOR)
         else None
     )

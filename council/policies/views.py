@@ -382,6 +382,8 @@ def translations_to_do():
     return render_template(
         "policies/translations_to_do.html",
         by_language=[(locale, [item for item in to_do if item.locale == locale]) for locale in languages],
+        # What features above policies have to translate (voting: the polls still to come or open).
+        **hooks.page_parts("policies.translations_to_do", db.session, languages),
     )
 
 

@@ -243,7 +243,7 @@ def _dispositions(visible: list[Comment]) -> dict[str, int]:
 
 def _polls(dbs: Session, revision: Revision) -> list[dict[str, Any]]:
     snapshot = []
-    for poll in polls_for_revision(dbs, revision):
+    for poll in polls_for_revision(dbs, revision, revision.locale):
         result = results(dbs, poll)
         labels = {str(option.id): option.label for option in poll.options}
         snapshot.append(

@@ -55,6 +55,36 @@ class PollForm(CouncilForm):
     )
 
 
+class PollTranslationForm(CouncilForm):
+    """A poll's words in another language. Fields the poll does not use are removed by ``for_poll``."""
+
+    question = StringField(
+        _l("Question"), validators=[DataRequired(message=_l("Please write the question.")), Length(max=300)]
+    )
+    explanation = TextAreaField(_l("Explanation (optional)"), validators=[Length(max=5000)])
+    options = TextAreaField(
+        _l("Options, one per line, in the same order"),
+        description=_l("Left empty, readers see the original options."),
+        validators=[Length(max=3000)],
+    )
+    score_low_label = StringField(_l("What the lowest score means (optional)"), validators=[Length(max=100)])
+    score_high_label = StringField(_l("What the highest score means (optional)"), validators=[Length(max=100)])
+
+    @classmethod
+    def for_poll(cls, poll, **data) -> PollTranslationForm:
+        form = cls(**data)
+        unused = {
+            "explanation": not poll.explanation,
+            "options": poll.kind != PollKind.CHOICE,
+            "score_low_label": poll.kind != PollKind.SCORE or not poll.score_low_label,
+            "score_high_label": poll.kind != PollKind.SCORE or not poll.score_high_label,
+        }
+        for name, drop in unused.items():
+            if drop:
+                del form[name]
+        return form
+
+
 class VoteForm(CouncilForm):
     choice = RadioField(_l("Your vote"), validators=[DataRequired(message=_l("Please choose an answer."))])
     block_reason = TextAreaField(

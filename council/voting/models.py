@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
@@ -79,6 +79,13 @@ class Poll(Model):
     options: Mapped[list[PollOption]] = relationship(
         back_populates="poll", order_by="PollOption.position", cascade="all, delete-orphan"
     )
+    #: The question in the reader's language, where the query that loaded the poll asked for it
+    #: (``service.with_translated_question``); None otherwise.
+    translated_question: Mapped[str | None] = query_expression()
+
+    @property
+    def question_for_reader(self) -> str:
+        return self.translated_question or self.question
 
 
 class PollOption(Model):
@@ -91,6 +98,29 @@ class PollOption(Model):
     label: Mapped[str] = mapped_column(String(200))
 
     poll: Mapped[Poll] = relationship(back_populates="options")
+
+
+class PollTranslation(Model):
+    """What a poll says, in another language: its question, explanation, options and the words at the ends of
+    its scale. A poll never changes once made, so a translation never goes out of date; saving one again
+    replaces its words."""
+
+    __tablename__ = "poll_translations"
+    __table_args__ = (UniqueConstraint("poll_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(String(300))
+    #: Empty where the translator left it (or the poll has none): readers then see the original's.
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    #: The options' labels, one per line in the poll's order; empty for a poll without options.
+    options: Mapped[str] = mapped_column(Text, default="")
+    score_low_label: Mapped[str] = mapped_column(String(100), default="")
+    score_high_label: Mapped[str] = mapped_column(String(100), default="")
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    #: When these words were saved.
+    created_at: Mapped[datetime]
 
 
 class VoterRoll(Model):

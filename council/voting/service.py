@@ -17,8 +17,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session, joinedload, selectinload, with_expression
+from sqlalchemy.sql.base import ExecutableOption
 
 from council.accounts.models import Role, User, UserRole
 from council.coarse import CoarseCount, next_coarse_count
@@ -29,8 +30,18 @@ from council.mix import service as mix
 from council.policies.models import Revision
 from council.security import participation_tag
 from council.text import clean_text
-from council.voting.kinds import rules_for
-from council.voting.models import Ballot, BlockReason, ConsentChoice, Poll, PollKind, PollOption, PollState, VoterRoll
+from council.voting.kinds import Wording, rules_for, wording
+from council.voting.models import (
+    Ballot,
+    BlockReason,
+    ConsentChoice,
+    Poll,
+    PollKind,
+    PollOption,
+    PollState,
+    PollTranslation,
+    VoterRoll,
+)
 
 BLOCK_REASON_MAX = 2000
 
@@ -53,6 +64,14 @@ class InvalidChoice(VotingError):
 
 class BlockNeedsReason(VotingError):
     pass
+
+
+class OptionCountMismatch(VotingError):
+    """A translation gives another number of options than the poll has."""
+
+    def __init__(self, expected: int):
+        super().__init__(expected)
+        self.expected = expected
 
 
 class PollInvalid(VotingError):
@@ -528,13 +547,114 @@ def results(dbs: Session, poll: Poll) -> Results | None:
     return Results(ballots=total, counts=counts, mean=rules.average(list(choices)))
 
 
-def polls_for_revision(dbs: Session, revision: Revision) -> list[Poll]:
-    """With their options, in one query: a revision has few polls, each a few options."""
+# --- Translations --------------------------------------------------------------------------
+
+
+def translated_question(locale: str | ColumnElement[str]) -> ColumnElement[str]:
+    """A poll's question in ``locale`` (a value, or a parameter of a statement built once) where a translation
+    gives it, else the author's: a column any query listing polls can add."""
+    translated = (
+        select(PollTranslation.question)
+        .where(PollTranslation.poll_id == Poll.id, PollTranslation.locale == locale)
+        .scalar_subquery()
+    )
+    return func.coalesce(translated, Poll.question)
+
+
+def with_translated_question(locale: str | ColumnElement[str]) -> ExecutableOption:
+    """Load ``Poll.translated_question`` (read as ``question_for_reader``) with the polls, in the same query."""
+    return with_expression(Poll.translated_question, translated_question(locale))
+
+
+def translation_of(dbs: Session, poll: Poll, locale: str) -> PollTranslation | None:
+    return dbs.scalar(
+        select(PollTranslation).where(PollTranslation.poll_id == poll.id, PollTranslation.locale == locale)
+    )
+
+
+def poll_for_reader(dbs: Session, poll_id: uuid.UUID, locale: str) -> tuple[Poll, Wording, bool] | None:
+    """A poll with its revision, what it says in ``locale`` and whether a translation gave it (not when the poll
+    is written in that language, its revision's, or nobody translated it yet). One query."""
+    found = dbs.execute(
+        select(Poll, PollTranslation)
+        .outerjoin(PollTranslation, (PollTranslation.poll_id == Poll.id) & (PollTranslation.locale == locale))
+        .where(Poll.id == poll_id)
+        .options(joinedload(Poll.revision))
+    ).first()
+    if found is None:
+        return None
+    poll, found_translation = found
+    translation: PollTranslation | None = None if poll.revision.locale == locale else found_translation
+    return poll, wording(poll, translation), translation is not None
+
+
+def save_translation(
+    dbs: Session,
+    poll: Poll,
+    translator: User,
+    *,
+    locale: str,
+    question: str,
+    explanation: str = "",
+    options: Sequence[str] = (),
+    score_low_label: str = "",
+    score_high_label: str = "",
+) -> PollTranslation:
+    """Keep ``poll``'s words in ``locale``, replacing any earlier translation. Options are given in the poll's
+    order, one for each or none (readers then see the originals)."""
+    labels = [clean_text(label)[:200] for label in options if clean_text(label)]
+    if labels and len(labels) != len(poll.options):
+        raise OptionCountMismatch(len(poll.options))
+    translation = translation_of(dbs, poll, locale) or PollTranslation(poll_id=poll.id, locale=locale)
+    translation.question = clean_text(question)[:300]
+    translation.explanation = clean_text(explanation)
+    translation.options = "\n".join(labels)
+    translation.score_low_label = clean_text(score_low_label)[:100] if poll.kind == PollKind.SCORE else ""
+    translation.score_high_label = clean_text(score_high_label)[:100] if poll.kind == PollKind.SCORE else ""
+    translation.translator_id = translator.id
+    translation.created_at = utcnow()
+    dbs.add(translation)
+    return translation
+
+
+@dataclass(frozen=True)
+class PollToTranslate:
+    poll_id: uuid.UUID
+    question: str
+    locale: str
+
+
+def polls_to_translate(dbs: Session, locales: Sequence[str]) -> list[PollToTranslate]:
+    """Every poll still to come or open, in each language of ``locales`` its revision is not written in and
+    nobody has translated it into; by closing time. One query."""
+    rows = dbs.execute(
+        select(Poll.id, Poll.question, Poll.closes_at, Revision.locale, PollTranslation.locale)
+        .join(Revision, Revision.id == Poll.revision_id)
+        .outerjoin(PollTranslation, PollTranslation.poll_id == Poll.id)
+        .where(Poll.state != PollState.CLOSED)
+        .order_by(Poll.closes_at, Poll.id)
+    ).all()
+    translated: dict[uuid.UUID, set[str]] = {}
+    polls: dict[uuid.UUID, tuple[str, str]] = {}
+    for poll_id, question, _closes_at, original, locale in rows:
+        polls[poll_id] = (question, original)
+        translated.setdefault(poll_id, set()).update({locale} if locale else set())
+    return [
+        PollToTranslate(poll_id, question, locale)
+        for poll_id, (question, original) in polls.items()
+        for locale in locales
+        if locale != original and locale not in translated[poll_id]
+    ]
+
+
+def polls_for_revision(dbs: Session, revision: Revision, locale: str) -> list[Poll]:
+    """With their options and their questions in ``locale``, in one query: a revision has few polls, each a
+    few options."""
     return list(
         dbs.scalars(
             select(Poll)
             .where(Poll.revision_id == revision.id)
-            .options(joinedload(Poll.options))
+            .options(joinedload(Poll.options), with_translated_question(locale))
             .order_by(Poll.closes_at, Poll.id)
         )
         .unique()

@@ -9,7 +9,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
@@ -18,12 +17,12 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.i18n import local_to_utc
+from council.i18n import language_name, local_to_utc
 from council.policies.service import published_or_404
 from council.transactions import attempt, see_side_writes
 from council.voting import service
-from council.voting.forms import KIND_LABELS, PollForm, VoteForm
-from council.voting.kinds import rules_for
+from council.voting.forms import KIND_LABELS, PollForm, PollTranslationForm, VoteForm
+from council.voting.kinds import Wording, rules_for
 from council.voting.models import Poll, PollKind, PollState
 
 bp = Blueprint("voting", __name__)
@@ -45,40 +44,43 @@ def _open_and_close_due_polls() -> None:
     see_side_writes()
 
 
-def _choice_label(poll: Poll, value: str) -> str:
-    return rules_for(poll).label(poll, value)
-
-
-def _vote_form(poll: Poll) -> VoteForm:
+def _vote_form(poll: Poll, words: Wording) -> VoteForm:
     form = VoteForm()
     rules = rules_for(poll)
-    form.choice.choices = [SelectChoice(value, rules.label(poll, value)) for value in rules.answers(poll)]
+    form.choice.choices = [SelectChoice(value, rules.label(poll, value, words)) for value in rules.answers(poll)]
     return form
 
 
-def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
+def _render_poll(poll: Poll, words: Wording, translated: bool, form: VoteForm | None = None, status: int = 200):
     key = current_participation_key()
     eligible_and_open = poll.state == PollState.OPEN and current_user.has_role(Role.ADVISOR)
     waiting = service.pending_choice(db.session, key, poll) if poll.state == PollState.OPEN else None
     mine = waiting or service.my_choice(db.session, key, poll)
     if form is None and eligible_and_open:
-        form = _vote_form(poll)
+        form = _vote_form(poll, words)
         if mine:
             form.choice.data = mine
+    rules = rules_for(poll)
     results = service.results(db.session, poll)
     turnout = service.shown_turnout(db.session, poll, current_user)
     return render_template(
         "voting/poll.html",
         poll=poll,
+        words=words,
+        translated=translated,
+        original_language=language_name(poll.revision.locale),
+        in_original=poll.revision.locale == get_locale().language,
+        can_translate=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.TRANSLATOR)),
+        other_languages=[locale for locale in current_app.config["LANGUAGES"] if locale != poll.revision.locale],
         form=form if eligible_and_open else None,
         mine=mine,
-        mine_label=_choice_label(poll, mine) if mine else None,
+        mine_label=rules.label(poll, mine, words) if mine else None,
         voted=waiting is not None or turnout.viewer_voted,
         waiting=waiting is not None,
         turnout=turnout,
         results=results,
         withheld=service.withheld(db.session, poll) if results is None else None,
-        labels={value: _choice_label(poll, value) for value, _, _ in (results.counts if results else [])},
+        labels={value: rules.label(poll, value, words) for value, _, _ in (results.counts if results else [])},
         reasons=service.block_reasons(db.session, poll) if results and poll.kind == PollKind.CONSENT else [],
         rtl=get_locale().language in current_app.config["RTL_LANGUAGES"],
     ), status
@@ -86,15 +88,16 @@ def _render_poll(poll: Poll, form: VoteForm | None = None, status: int = 200):
 
 @bp.get("/polls/<uuid:poll_id>")
 def poll(poll_id: uuid.UUID):
-    found = _poll_or_404(poll_id)
+    found, words, translated = _poll_for_reader_or_404(poll_id)
     if service.is_due(found, utcnow()):
         _open_and_close_due_polls()
-        found = _poll_or_404(poll_id)
-    return _render_poll(found)
+        found, words, translated = _poll_for_reader_or_404(poll_id)
+    return _render_poll(found, words, translated)
 
 
-def _poll_or_404(poll_id: uuid.UUID) -> Poll:
-    found = db.session.get(Poll, poll_id, options=[joinedload(Poll.revision)])  # the page names its revision
+def _poll_for_reader_or_404(poll_id: uuid.UUID) -> tuple[Poll, Wording, bool]:
+    """The poll, its revision (the page names it) and its words in the reader's language."""
+    found = service.poll_for_reader(db.session, poll_id, get_locale().language)
     if found is None:
         abort(404)
     return found
@@ -103,8 +106,8 @@ def _poll_or_404(poll_id: uuid.UUID) -> Poll:
 @bp.post("/polls/<uuid:poll_id>")
 @requires_role(Role.ADVISOR)
 def vote(poll_id: uuid.UUID):
-    found = db.get_or_404(Poll, poll_id)
-    form = _vote_form(found)
+    found, words, translated = _poll_for_reader_or_404(poll_id)
+    form = _vote_form(found, words)
     problem = None
     if form.validate_on_submit():
         with attempt(
@@ -130,7 +133,7 @@ def vote(poll_id: uuid.UUID):
             return redirect(url_for("voting.poll", poll_id=found.id), code=303)
         problem = _vote_problem(voting.problem)
         form.choice.errors = [problem]
-    return _render_poll(found, form, status=409 if problem else 400)
+    return _render_poll(found, words, translated, form, status=409 if problem else 400)
 
 
 def _vote_problem(problem: Exception | None) -> str:
@@ -194,9 +197,58 @@ def new_poll(policy_id: uuid.UUID, number: int):
     )
 
 
+@bp.route("/polls/<uuid:poll_id>/translations/<locale>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translate_poll(poll_id: uuid.UUID, locale: str):
+    found = db.get_or_404(Poll, poll_id)
+    if locale not in current_app.config["LANGUAGES"] or locale == found.revision.locale:
+        abort(404)
+    existing = service.translation_of(db.session, found, locale)
+    form = PollTranslationForm.for_poll(found, **_translation_data(existing))
+    if form.validate_on_submit():
+        with attempt(
+            service.OptionCountMismatch,
+            field=form["options"] if "options" in form else form.question,
+            message=lambda mismatch: _(
+                "Please give one line for each of the poll's options (%(expected)d), in the same order.",
+                expected=mismatch.expected,
+            ),
+        ) as translating:
+            service.save_translation(
+                db.session,
+                found,
+                current_user,
+                locale=locale,
+                question=form.question.data,
+                **{name: form[name].data or "" for name in _OPTIONAL_WORDS if name in form and name != "options"},
+                options=(form["options"].data or "").splitlines() if "options" in form else (),
+            )
+        if translating.succeeded:
+            flash(_("The translation is saved."), "success")
+            return redirect(url_for("voting.poll", poll_id=found.id), code=303)
+    return render_template(
+        "voting/translate.html", poll=found, form=form, target_locale=locale, locale_name=language_name(locale)
+    ), (400 if form.errors else 200)
+
+
+_OPTIONAL_WORDS = ("explanation", "options", "score_low_label", "score_high_label")
+
+
+def _translation_data(existing) -> dict:
+    """What the form shows first: the saved translation, if any."""
+    if existing is None:
+        return {}
+    return {"question": existing.question} | {name: getattr(existing, name) for name in _OPTIONAL_WORDS}
+
+
+@hooks.contributes_to("policies.translations_to_do")
+def _polls_to_translate(dbs, locales) -> dict:
+    return {"polls_to_translate": service.polls_to_translate(dbs, locales)}
+
+
 # --- What voting adds to a revision's page -------------------------------------------
 
 
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
-    return {"polls": service.polls_for_revision(db.session, revision)}
+    return {"polls": service.polls_for_revision(db.session, revision, get_locale().language)}

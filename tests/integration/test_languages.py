@@ -23,6 +23,7 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import template_rendered
+from markupsafe import escape
 from sqlalchemy import select
 
 from council import config, create_app, demo_content
@@ -502,3 +503,12 @@ def test_the_demo_reads_in_every_language_its_notes_and_questions_included(demo,
     pages = [client.get(section).get_data(as_text=True) for section in sections]
     consent = [page for page in pages if in_short in page]
     assert len(consent) == 1 and question in consent[0] and f'<ul lang="{locale}">' in consent[0]
+    # Its open polls too: the question on the revision's page; a choice poll's options on its own.
+    open_polls = [spec for spec in demo_content.POLLS if not spec["closed"]]
+    for spec in open_polls:
+        assert str(escape(demo_content.POLLS_TRANSLATED[spec["question"]][locale]["question"])) in overview
+    choice = next(spec for spec in open_polls if "options" in spec)
+    words = demo_content.POLLS_TRANSLATED[choice["question"]][locale]
+    link = re.search(r'href="(/polls/[0-9a-f-]+)"><bdi>' + re.escape(str(escape(words["question"]))), overview)
+    poll_page = client.get(link.group(1)).get_data(as_text=True)
+    assert all(str(escape(option)) in poll_page for option in words["options"]) and "Online" not in poll_page

@@ -12,7 +12,7 @@ from council.extensions import db
 from council.mix.models import MixEnvelope
 from council.policies import service as policies
 from council.voting import service as voting
-from council.voting.models import Ballot, Poll, VoterRoll
+from council.voting.models import Ballot, Poll, PollKind, PollTranslation, VoterRoll
 from tests.conftest import csrf_token, flush_mix, open_poll, sign_in, submit, waiting_actions
 
 VOTERS = ["willow", "river", "cedar"]
@@ -240,3 +240,157 @@ def test_every_point_of_a_score_poll_is_read_in_words_the_ends_as_the_author_or_
     assert labels == ["1 – Not at all", "2 of 5", "3 of 5", "4 of 5", "5 – Fully safe"], labels
     french = willow.get(created.headers["Location"], headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert re.findall(r'<label for="choice-\d+">([^<]*)</label>', french)[:2] == ["1 – Pas du tout", "2 sur 5"]
+
+
+# --- Translations -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def choice_poll(app, people):
+    """An open single-choice poll, in English, with an explanation; robin writes, tariq translates."""
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("tariq", Role.TRANSLATOR)
+    people.make("willow", Role.ADVISOR, pseudonym="Willow")
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
+        policies.publish(db.session, policy.revisions[0])
+        poll = open_poll(
+            author,
+            policy.revisions[0],
+            question="Which time suits you?",
+            kind=PollKind.CHOICE,
+            options=["Mornings", "Evenings"],
+            explanation="We meet **once** a month.",
+        )
+        db.session.commit()
+        return poll.id, policy.id
+
+
+def _in_arabic(client, path: str) -> str:
+    return client.get(path, headers={"Accept-Language": "ar"}).get_data(as_text=True)
+
+
+def test_a_translated_poll_reads_in_the_readers_language_wherever_it_is_named(app, choice_poll):
+    poll_id, policy_id = choice_poll
+    willow = app.test_client()
+    willow.get("/login")
+    submit(willow, "/language", {"locale": "ar", "next": "/login"}, form_url="/login")
+    sign_in(willow, "willow")
+    page = willow.get(f"/polls/{poll_id}").get_data(as_text=True)
+    assert "Which time suits you?" in page and "الإنجليزية" in page, "the original, its language named in Arabic"
+    tariq = _client(app, "tariq")
+    form = tariq.get(f"/polls/{poll_id}/translations/ar").get_data(as_text=True)
+    assert "Mornings\nEvenings" in form and 'lang="ar"' in form, "the original beside each field"
+    response = submit(
+        tariq,
+        f"/polls/{poll_id}/translations/ar",
+        {"question": "أي وقت يناسبك؟", "explanation": "نلتقي **مرة** في الشهر.", "options": "الصباح\nالمساء"},
+    )
+    assert response.headers["Location"] == f"/polls/{poll_id}"
+    page = willow.get(f"/polls/{poll_id}").get_data(as_text=True)
+    assert "أي وقت يناسبك؟" in page and "<strong>مرة</strong>" in page
+    assert "الصباح" in page and "المساء" in page and "Mornings" not in page
+    assert "Which time suits you?" not in page
+    assert "أي وقت يناسبك؟" in willow.get("/").get_data(as_text=True), "the home page's polls to vote in"
+    assert "أي وقت يناسبك؟" in willow.get("/notices").get_data(as_text=True), "the notice that it opened"
+    assert "أي وقت يناسبك؟" in willow.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    # Someone reading in English still reads the author's words; nothing of the translation.
+    english = tariq.get(f"/polls/{poll_id}").get_data(as_text=True)
+    assert "Which time suits you?" in english and "<strong>once</strong>" in english and "أي وقت" not in english
+    # A vote is the option, whatever language it was read in.
+    submit(willow, f"/polls/{poll_id}", {"choice": _option_id(app, poll_id, 1)})
+    assert "المساء" in willow.get(f"/polls/{poll_id}").get_data(as_text=True)
+
+
+def _option_id(app, poll_id, position: int) -> str:
+    with app.app_context():
+        return str(db.session.get(Poll, poll_id).options[position].id)
+
+
+def test_an_untranslated_poll_says_so_in_the_readers_language(app, choice_poll):
+    poll_id, _policy_id = choice_poll
+    willow = app.test_client()
+    submit(willow, "/language", {"locale": "fr", "next": "/login"}, form_url="/login")
+    sign_in(willow, "willow")
+    page = willow.get(f"/polls/{poll_id}").get_data(as_text=True)
+    assert "Which time suits you?" in page and "anglais" in page, "the original, its language named in French"
+
+
+def test_a_translation_with_the_wrong_number_of_options_is_refused_and_kept_in_the_form(app, choice_poll):
+    poll_id, _policy_id = choice_poll
+    tariq = _client(app, "tariq")
+    typed = {"question": "¿Qué hora te viene bien?", "options": "Mañanas\nTardes\nNoches"}
+    response = submit(tariq, f"/polls/{poll_id}/translations/es", typed, expect=400)
+    body = response.get_data(as_text=True)
+    assert "Please give one line for each of the poll&#39;s options (2), in the same order." in body
+    assert "¿Qué hora te viene bien?" in body and "Mañanas\nTardes\nNoches" in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PollTranslation)) == 0
+
+
+def test_hostile_words_in_a_translation_are_stored_as_text_and_shown_as_text(app, choice_poll):
+    poll_id, _policy_id = choice_poll
+    tariq = _client(app, "tariq")
+    question = "<script>alert(1)</script> Qui\u202eel moment ?'; DROP TABLE polls; --"
+    submit(tariq, f"/polls/{poll_id}/translations/fr", {"question": question, "options": "Matin\nSoir"})
+    page = tariq.get(f"/polls/{poll_id}", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "\u202e" not in page, "a bidi override is dropped"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Poll)) == 1
+
+
+def test_only_authors_and_translators_translate_and_only_into_another_shipped_language(app, choice_poll):
+    poll_id, _policy_id = choice_poll
+    # Refused as a page about an item: as if it did not exist.
+    assert _client(app, "willow").get(f"/polls/{poll_id}/translations/ar").status_code == 404
+    tariq = _client(app, "tariq")
+    assert tariq.get(f"/polls/{poll_id}/translations/en").status_code == 404, "the poll's own language"
+    assert tariq.get(f"/polls/{poll_id}/translations/de").status_code == 404, "not a shipped language"
+    assert tariq.get(f"/polls/{poll_id}/translations/es").status_code == 200
+
+
+def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, choice_poll):
+    poll_id, _policy_id = choice_poll
+    tariq = _client(app, "tariq")
+    link = f"/polls/{poll_id}/translations/"
+    page = tariq.get("/policies/translations").get_data(as_text=True)
+    assert all(f"{link}{locale}" in page for locale in ("es", "fr", "ar"))
+    submit(tariq, f"{link}es", {"question": "¿Qué hora te viene bien?", "options": ""})
+    page = tariq.get("/policies/translations").get_data(as_text=True)
+    assert f"{link}es" not in page and f"{link}fr" in page
+    _close_poll(app, poll_id)
+    assert link not in tariq.get("/policies/translations").get_data(as_text=True), "a closed poll waits for nobody"
+
+
+def _close_poll(app, poll_id):
+    with app.app_context():
+        poll = db.session.get(Poll, poll_id)
+        voting.close(db.session, poll)
+        db.session.commit()
+
+
+def test_a_score_polls_scale_words_are_translated(app, people):
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("willow", Role.ADVISOR)
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
+        policies.publish(db.session, policy.revisions[0])
+        poll = open_poll(
+            author,
+            policy.revisions[0],
+            kind=PollKind.SCORE,
+            score_min=1,
+            score_max=5,
+            score_low_label="Unsafe",
+            score_high_label="Safe",
+        )
+        db.session.commit()
+        poll_id = poll.id
+    robin = _client(app, "robin")
+    fields = {"question": "¿Te parece seguro?", "score_low_label": "Peligroso", "score_high_label": "Seguro"}
+    submit(robin, f"/polls/{poll_id}/translations/es", fields)
+    page = _client(app, "willow").get(f"/polls/{poll_id}", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "1 – Peligroso" in page and "5 – Seguro" in page and "Unsafe" not in page

@@ -371,9 +371,9 @@ def test_a_revision_lists_its_own_polls_soonest_closing_first(app, setting):
     other = _another_revision(setting)
     open_poll(setting["author"], other, closes_at=now + timedelta(hours=1))
     db.session.commit()
-    listed = voting.polls_for_revision(db.session, setting["revision"])
+    listed = voting.polls_for_revision(db.session, setting["revision"], "en")
     assert [p.id for p in listed] == [sooner.id, later.id] + sorted(p.id for p in ties)
-    assert [p.revision_id for p in voting.polls_for_revision(db.session, other)] == [other.id]
+    assert [p.revision_id for p in voting.polls_for_revision(db.session, other, "en")] == [other.id]
 
 
 def test_block_reasons_are_the_polls_own_visible_ones_in_random_id_order(app, setting):
