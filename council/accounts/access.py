@@ -101,14 +101,12 @@ def participation_key() -> bytes:
 
 def _load_user(_user_id: str) -> User | None:
     """The person the session read with its record, handed to the page's own database session without a
-    query. Only they: the record is sealed with the id Flask-Login keeps (``user_id``, so the same), a session
-    whose person is gone or was signed out everywhere ended as it opened (``accounts.sessions``), and an
-    account turned off by any path is refused here. Nothing else, a remember-me cookie included, can name
-    someone signed in."""
+    query. Only they: the record is sealed with the id Flask-Login keeps (``user_id``, so the same), and a
+    session whose person is gone or was signed out everywhere ended as it opened (``accounts.sessions``).
+    Nothing else, a remember-me cookie included, can name someone signed in. An account turned off by any
+    path is not signed in either: Flask-Login's ``is_authenticated`` is ``User.is_active``."""
     person = current_session().person
-    if person is None or not person.user.active:
-        return None
-    return db.session.merge(person.user, load=False)
+    return None if person is None else db.session.merge(person.user, load=False)
 
 
 def _require_login():
