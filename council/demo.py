@@ -89,7 +89,12 @@ def _seed(password: str) -> None:
     db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=40), closes_at=now - timedelta(days=20)))
     posted = _demo_comments(first, demo_content.COMMENTS, keys)
     for index, (disposition, text) in demo_content.RESPONSES.items():
-        feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
+        answer = feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
+        if index in demo_content.RESPONSES_TRANSLATED:
+            db.session.flush()
+            feedback.translate_response(
+                db.session, author, answer, posted[index].language, demo_content.RESPONSES_TRANSLATED[index]
+            )
     for index, (reason, note) in demo_content.HIDDEN.items():
         feedback.hide(db.session, people["moderator"], posted[index], HideReason(reason), note)
     _demo_polls(first, people, keys, closed=True)

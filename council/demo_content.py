@@ -251,6 +251,14 @@ HIDDEN_OPEN_ROUND = {
 #: A comment the moderator hides, with the reason.
 HIDDEN = {6: (HideReason.ABUSIVE, "Please discuss the text, not the people who wrote it.")}
 
+#: The answers to the Spanish, French and Arabic comments of the first round, in each comment's language, so
+#: their writers read them in it. Draft translations, to be reviewed by native speakers like the catalogs.
+RESPONSES_TRANSLATED = {
+    1: "La revisión 2 dice que cualquier persona puede pedirnos que borremos sus datos, sin dar ninguna razón.",
+    2: "Nous demanderons vos préférences\u00a0; nous ne pouvons pas toujours garantir une interprète femme.",
+    3: "نسأل الآن قبل حجز مترجم ما إذا كان قد يعرف الشخص.",
+}
+
 #: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
 POLLS: list[dict[str, Any]] = [
     {

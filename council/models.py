@@ -15,7 +15,7 @@ from council.compensation.models import (  # noqa: F401
     StipendRate,
 )
 from council.digest.models import DigestSubscription, MailSettings  # noqa: F401
-from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response  # noqa: F401
+from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response, ResponseTranslation  # noqa: F401
 from council.mix.models import MixEnvelope  # noqa: F401
 from council.policies.models import (  # noqa: F401
     GuidingQuestion,
@@ -27,4 +27,4 @@ from council.policies.models import (  # noqa: F401
     TranslationSection,
 )
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote  # noqa: F401
-from council.voting.models import Ballot, BlockReason, Poll, PollOption, VoterRoll  # noqa: F401
+from council.voting.models import Ballot, BlockReason, Poll, PollOption, PollTranslation, VoterRoll  # noqa: F401

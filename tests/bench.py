@@ -426,6 +426,7 @@ def add_home_items(app, how_many: int, advisor_key: bytes, advisor_login: str = 
                             author_id=coordinator.id,
                             disposition="adopted",
                             body="Thank you.",
+                            language="en",
                             responded_at=now - timedelta(minutes=5),
                         )
                     )

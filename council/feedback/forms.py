@@ -109,6 +109,17 @@ class ResponseForm(CouncilForm):
         _l("Your answer (signed with your name)"),
         validators=[DataRequired(message=_l("Please write an answer.")), Length(max=5000)],
     )
+    language = SelectField(_l("Written in"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+
+
+class AnswerTranslationForm(CouncilForm):
+    body = TextAreaField(
+        _l("Translation"), validators=[DataRequired(message=_l("Please write the translation.")), Length(max=5000)]
+    )
 
 
 #: Moderator and flagger alike choose a reason each time: none is ever filled in for them.

@@ -136,10 +136,42 @@ class Response(Model):
     #: A ``Disposition``.
     disposition: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
+    #: The language the author wrote it in (the revision's, unless they chose another).
+    language: Mapped[str] = mapped_column(String(8))
     responded_at: Mapped[datetime]
 
     comment: Mapped[Comment] = relationship(back_populates="response")
     author: Mapped[User] = relationship()
+    #: Loaded for one reader's language only, where a page asks (``feedback.service``).
+    translations: Mapped[list[ResponseTranslation]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def translation_into(self, locale: str) -> ResponseTranslation | None:
+        return next((t for t in self.translations if t.locale == locale), None)
+
+
+class ResponseTranslation(Model):
+    """An author's answer in another language, for the readers of that language. Out of date once the answer
+    changed after it was made (``made_from``): readers are then told so and shown the original too."""
+
+    __tablename__ = "response_translations"
+    __table_args__ = (UniqueConstraint("response_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    response_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    translated_at: Mapped[datetime]
+    #: When the answer it translates was written (``Response.responded_at`` then).
+    made_from: Mapped[datetime]
+
+    response: Mapped[Response] = relationship(back_populates="translations")
+
+    @property
+    def stale(self) -> bool:
+        return self.made_from < self.response.responded_at
 
 
 class CommentTranslation(Model):

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from council import hooks
 from council.accounts.models import User
@@ -36,9 +38,10 @@ from council.feedback.models import (
     HideReason,
     QuoteConsent,
     Response,
+    ResponseTranslation,
 )
 from council.mix import service as mix
-from council.policies.models import Revision, WindowState
+from council.policies.models import Policy, Revision, WindowState
 from council.security import participation_tag
 from council.text import clean_text
 
@@ -203,8 +206,9 @@ def my_comment_ids(dbs: Session, key: bytes) -> list[uuid.UUID]:
     return [comment_id for comment_id, tag in candidates if hmac.compare_digest(tag, owner_tag(key, comment_id))]
 
 
-def my_comments(dbs: Session, key: bytes) -> list[Comment]:
-    """Every comment this key wrote, with what a "My comments" page shows."""
+def my_comments(dbs: Session, key: bytes, locale: str) -> list[Comment]:
+    """Every comment this key wrote, with what a "My comments" page shows: the answers with their translation
+    into ``locale``, where there is one."""
     mine = my_comment_ids(dbs, key)
     if not mine:
         return []
@@ -217,9 +221,12 @@ def my_comments(dbs: Session, key: bytes) -> list[Comment]:
                 joinedload(Comment.revision).joinedload(Revision.review_window),
                 joinedload(Comment.revision).selectinload(Revision.sections),
                 joinedload(Comment.response).joinedload(Response.author),
+                _answers_in(locale),
             )
             .order_by(Comment.created_on.desc(), Comment.id)
-        ).all()
+        )
+        .unique()
+        .all()
     )
 
 
@@ -288,22 +295,92 @@ def restore(dbs: Session, moderator: User, comment: Comment) -> None:
     audit.record(dbs, moderator, "comment.restored")
 
 
-def respond(dbs: Session, author: User, comment: Comment, disposition: Disposition, body: str) -> Response:
+def respond(
+    dbs: Session, author: User, comment: Comment, disposition: Disposition, body: str, language: str | None = None
+) -> Response:
+    """Answer ``comment``, or change the answer; ``language``: the one it is written in (the revision's unless
+    given). A changed answer's translations stay, shown as out of date until translated again."""
     body = clean_text(body)
     if not body:
         raise EmptyComment
+    language = language or comment.revision.locale
     response = comment.response
     if response is None:
         response = Response(
-            comment=comment, author_id=author.id, disposition=disposition, body=body, responded_at=utcnow()
+            comment=comment,
+            author_id=author.id,
+            disposition=disposition,
+            body=body,
+            language=language,
+            responded_at=utcnow(),
         )
         dbs.add(response)
     else:
         response.author_id = author.id
         response.disposition = disposition
         response.body = body
+        response.language = language
         response.responded_at = utcnow()
     return response
+
+
+def translate_response(dbs: Session, translator: User, response: Response, locale: str, body: str) -> None:
+    """Keep the answer's translation into ``locale``, made from the answer as it stands now."""
+    body = clean_text(body)
+    if not body:
+        raise EmptyComment
+    found = dbs.scalar(
+        select(ResponseTranslation).where(
+            ResponseTranslation.response_id == response.id, ResponseTranslation.locale == locale
+        )
+    )
+    translation = found or ResponseTranslation(response_id=response.id, locale=locale)
+    translation.body = body
+    translation.translator_id = translator.id
+    translation.translated_at = utcnow()
+    translation.made_from = response.responded_at
+    dbs.add(translation)
+
+
+@dataclass(frozen=True)
+class AnswerToTranslate:
+    """An answer its comment's writer cannot read yet: written in another language than the comment, and not
+    translated into the comment's (``locale``), or translated before the answer last changed."""
+
+    comment_id: uuid.UUID
+    locale: str
+    policy_title: str
+    number: int
+    stale: bool
+
+
+def answers_to_translate(dbs: Session, locales: Sequence[str]) -> list[AnswerToTranslate]:
+    """Answers to comments written in one of ``locales`` that their writers cannot read in it yet, oldest first.
+    One query."""
+    translated = (ResponseTranslation.response_id == Response.id) & (ResponseTranslation.locale == Comment.language)
+    rows = dbs.execute(
+        select(Comment.id, Comment.language, Policy.title, Revision.number, ResponseTranslation.made_from)
+        .join(Response, Response.comment_id == Comment.id)
+        .join(Revision, Revision.id == Comment.revision_id)
+        .join(Policy, Policy.id == Revision.policy_id)
+        .outerjoin(ResponseTranslation, translated)
+        .where(
+            Comment.state != CommentState.WITHDRAWN,
+            Comment.language.in_(locales),
+            Response.language != Comment.language,
+            (ResponseTranslation.id.is_(None)) | (ResponseTranslation.made_from < Response.responded_at),
+        )
+        .order_by(Response.responded_at, Comment.id)
+    ).all()
+    return [
+        AnswerToTranslate(comment_id, language, title, number, stale=made_from is not None)
+        for comment_id, language, title, number, made_from in rows
+    ]
+
+
+def _answers_in(locale: str) -> ExecutableOption:
+    """Load each comment's answer with its translation into ``locale`` only, joined: no query more."""
+    return joinedload(Comment.response).joinedload(Response.translations.and_(ResponseTranslation.locale == locale))
 
 
 def translate(dbs: Session, translator: User, comment: Comment, locale: str, body: str) -> CommentTranslation:
@@ -428,23 +505,31 @@ class ReadableComment:
     question: object | None = None
 
 
-def readable_comments(dbs: Session, revision: Revision, section_key: str, key: bytes | None) -> list[ReadableComment]:
+def readable_comments(
+    dbs: Session, revision: Revision, section_key: str, key: bytes | None, locale: str
+) -> list[ReadableComment]:
     """What an advisor sees under a section: others' comments unless only for the authors, and their own,
-    with their own actions still waiting in the mix shown as they will be.
+    with their own actions still waiting in the mix shown as they will be; answers with their translation
+    into ``locale``, where there is one.
 
     Hidden and withdrawn comments stay as tombstones, so answers keep their place. One query, however many
     comments and answers: the answers and their authors' names come joined, the questions from ``revision``.
     """
-    comments = dbs.scalars(
-        select(Comment)
-        .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
-        .options(
-            defer(Comment.submission_key),
-            defer(Comment.flag_count),
-            joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
+    comments = (
+        dbs.scalars(
+            select(Comment)
+            .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
+            .options(
+                defer(Comment.submission_key),
+                defer(Comment.flag_count),
+                joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
+                _answers_in(locale),
+            )
+            .order_by(Comment.id)
         )
-        .order_by(Comment.id)
-    ).all()
+        .unique()
+        .all()
+    )
     questions = {question.id: question for question in revision.questions}
     pending = my_pending(dbs, key)
     shown = []

@@ -7,6 +7,7 @@ import secrets
 import uuid
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -31,6 +32,7 @@ from council.feedback.forms import (
     CONSENT_LABELS,
     DISPOSITION_LABELS,
     HIDE_REASON_LABELS,
+    AnswerTranslationForm,
     CommentTranslationForm,
     EditCommentForm,
     FilterForm,
@@ -240,7 +242,9 @@ def whole_revision(policy_id: uuid.UUID, number: int):
         "feedback/whole_revision.html",
         revision=revision,
         form=new_comment_form(revision, ""),
-        comments=service.readable_comments(db.session, revision, "", current_participation_key()),
+        comments=service.readable_comments(
+            db.session, revision, "", current_participation_key(), get_locale().language
+        ),
     )
 
 
@@ -257,7 +261,7 @@ def _my_comment_or_404(comment_id: uuid.UUID) -> Comment | service.ShownComment:
 @bp.get("/feedback/mine")
 def mine():
     key = current_participation_key()
-    written = service.my_comments(db.session, key) if key else []
+    written = service.my_comments(db.session, key, get_locale().language) if key else []
     comments = service.as_writer_sees(db.session, written, service.my_pending(db.session, key))
     editable = {c.id for c in comments if c.state != CommentState.WITHDRAWN and service.review_is_open(c.revision)}
     return render_template(
@@ -427,11 +431,22 @@ def _back_to_list(comment: Comment):
 def respond(comment_id: uuid.UUID):
     comment = db.get_or_404(Comment, comment_id)
     existing = comment.response
-    form = ResponseForm(disposition=existing.disposition if existing else None, body=existing.body if existing else "")
+    form = ResponseForm(
+        disposition=existing.disposition if existing else None,
+        body=existing.body if existing else "",
+        language=existing.language if existing else comment.revision.locale,
+    )
     if comment.state == CommentState.WITHDRAWN:
         abort(409)
     if form.validate_on_submit():
-        service.respond(db.session, current_user, comment, Disposition(form.disposition.data), form.body.data)
+        service.respond(
+            db.session,
+            current_user,
+            comment,
+            Disposition(form.disposition.data),
+            form.body.data,
+            language=form.language.data,
+        )
         flash(_("Your answer is saved, signed with your name."), "success")
         return _back_to_list(comment)
     return render_template(
@@ -486,6 +501,38 @@ def translate(comment_id: uuid.UUID):
     return render_template("feedback/translate.html", comment=comment, form=form), (400 if form.errors else 200)
 
 
+@bp.route("/feedback/comments/<uuid:comment_id>/answer/translations/<locale>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translate_answer(comment_id: uuid.UUID, locale: str):
+    """The author's answer in another language, for that language's readers (the comment's writer first)."""
+    comment = db.get_or_404(Comment, comment_id)
+    answer = comment.response
+    if answer is None or comment.state == CommentState.WITHDRAWN:
+        abort(404)
+    if locale not in current_app.config["LANGUAGES"] or locale == answer.language:
+        abort(404)
+    existing = answer.translation_into(locale)
+    form = AnswerTranslationForm(body=existing.body if existing else "")
+    if form.validate_on_submit():
+        service.translate_response(db.session, current_user, answer, locale, form.body.data)
+        flash(_("The translation is saved. Readers in that language now read it."), "success")
+        return _back_to_list(comment)
+    return render_template(
+        "feedback/translate_answer.html",
+        comment=comment,
+        answer=answer,
+        existing=existing,
+        form=form,
+        target_locale=locale,
+        disposition_labels=DISPOSITION_LABELS,
+    ), (400 if form.errors else 200)
+
+
+@hooks.contributes_to("policies.translations_to_do")
+def _answers_to_translate(dbs, locales) -> dict:
+    return {"answers_to_translate": service.answers_to_translate(dbs, locales)}
+
+
 # --- What feedback adds to the policy pages -------------------------------------------
 
 
@@ -502,7 +549,9 @@ def _revision_part(revision) -> dict:
 def _section_part(revision, key: str) -> dict:
     can_comment = _can_comment(revision)
     return {
-        "comments": service.readable_comments(db.session, revision, key, current_participation_key()),
+        "comments": service.readable_comments(
+            db.session, revision, key, current_participation_key(), get_locale().language
+        ),
         "comment_form": new_comment_form(revision, key) if can_comment else None,
         "can_comment": can_comment,
     }

@@ -155,10 +155,14 @@ def _stipends(dbs: Session, user: User) -> dict[str, Any]:
     }
 
 
+#: No language: the file and the list before leaving hold each answer as its author wrote it.
+ORIGINALS_ONLY = ""
+
+
 def _comments(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
     if key is None:
         return []
-    comments = feedback.my_comments(dbs, key)
+    comments = feedback.my_comments(dbs, key, ORIGINALS_ONLY)
     outcomes = outcomes_for(dbs, [c.id for c in comments])
     shown = []
     for comment in comments:
@@ -317,7 +321,7 @@ def to_json(data: dict[str, Any]) -> str:
 
 def _comments_kept(dbs: Session, key: bytes) -> list[Comment | feedback.ShownComment]:
     """This key's comments not withdrawn, as its writer sees them: with their actions waiting in the mix."""
-    shown = feedback.as_writer_sees(dbs, feedback.my_comments(dbs, key), feedback.my_pending(dbs, key))
+    shown = feedback.as_writer_sees(dbs, feedback.my_comments(dbs, key, ORIGINALS_ONLY), feedback.my_pending(dbs, key))
     return [comment for comment in shown if comment.state != CommentState.WITHDRAWN]
 
 

@@ -945,7 +945,7 @@ def test_a_section_shows_only_its_own_revisions_comments_on_it(app, people, revi
         write(revision, other_section, "The other section.")
         write(elsewhere, section_key, "Another policy.")
         db.session.commit()
-        shown = [c.comment.body for c in feedback.readable_comments(db.session, revision, section_key, None)]
+        shown = [c.comment.body for c in feedback.readable_comments(db.session, revision, section_key, None, "en")]
     assert shown == ["Here and now."]
     willow = advisor(app, people, "willow")
     page = willow.get(f"{path}/sections/{section_key}").get_data(as_text=True)
@@ -1211,3 +1211,73 @@ def test_one_person_flags_each_comment_once_and_the_reasons_are_counted(app, peo
             (HideReason.ABUSIVE, 1),
             (HideReason.OFF_TOPIC, 1),
         ]
+
+
+# --- Answers in the writer's language ---------------------------------------------------------
+
+
+def _answered_spanish_comment(app, people, revision_path):
+    """Willow, reading in Spanish, writes in Spanish; Robin answers in English. Returns both clients and the
+    comment's id."""
+    willow = advisor(app, people, "willow")
+    submit(willow, "/language", {"locale": "es", "next": "/"}, form_url="/")
+    post(willow, revision_path, "Más intérpretes, por favor", language="es")
+    flush_mix(app)
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    with app.app_context():
+        comment_id = db.session.scalar(select(Comment.id))
+    form = robin.get(f"/feedback/comments/{comment_id}/respond").get_data(as_text=True)
+    assert '<option lang="en" selected value="en">' in form, "the revision's language first"
+    submit(
+        robin,
+        f"/feedback/comments/{comment_id}/respond",
+        {"disposition": "adopted", "body": "We added **interpreters**.", "language": "en"},
+    )
+    return willow, robin, comment_id
+
+
+def test_an_answer_is_translated_into_the_writers_language_and_says_when_it_is_out_of_date(app, people, revision_path):
+    willow, robin, comment_id = _answered_spanish_comment(app, people, revision_path)
+    path, key = revision_path
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "We added <strong>interpreters</strong>." in mine and 'lang="en"' in mine
+    to_do = robin.get("/policies/translations").get_data(as_text=True)
+    translate = f"/feedback/comments/{comment_id}/answer/translations/es"
+    assert translate in to_do and f"/feedback/comments/{comment_id}/answer/translations/fr" not in to_do
+    assert translate in robin.get(f"{path}/comments").get_data(as_text=True), "a link beside the answer"
+    form = robin.get(translate).get_data(as_text=True)
+    assert "We added **interpreters**." in form, "the original beside the field"
+    submit(robin, translate, {"body": "Hemos añadido **intérpretes**."})
+    for page in (willow.get("/feedback/mine"), willow.get(f"{path}/sections/{key}")):
+        body = page.get_data(as_text=True)
+        assert '<div class="user-text" dir="auto" lang="es"><p>Hemos añadido <strong>intérpretes</strong>.' in body
+        assert "<details" in body and "We added <strong>interpreters</strong>." in body, "the original one tap away"
+    assert translate not in robin.get("/policies/translations").get_data(as_text=True)
+    # Someone reading in English reads the answer as written.
+    river = advisor(app, people, "river")
+    section = river.get(f"{path}/sections/{key}").get_data(as_text=True)
+    assert "We added <strong>interpreters</strong>." in section and "Hemos añadido" not in section
+    # The answer changes: the translation is out of date, said so, with the answer as it now stands.
+    submit(
+        robin,
+        f"/feedback/comments/{comment_id}/respond",
+        {"disposition": "partly_adopted", "body": "We added interpreters for two languages.", "language": "en"},
+    )
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "Hemos añadido" in mine and "We added interpreters for two languages." in mine
+    assert "notice-warning" in mine
+    assert translate in robin.get("/policies/translations").get_data(as_text=True), "back on the list"
+
+
+def test_an_answer_translation_is_refused_into_its_own_language_and_to_advisors(app, people, revision_path):
+    willow, robin, comment_id = _answered_spanish_comment(app, people, revision_path)
+    assert robin.get(f"/feedback/comments/{comment_id}/answer/translations/en").status_code == 404
+    assert robin.get(f"/feedback/comments/{comment_id}/answer/translations/xx").status_code == 404
+    assert willow.get(f"/feedback/comments/{comment_id}/answer/translations/es").status_code == 404
+    empty = submit(robin, f"/feedback/comments/{comment_id}/answer/translations/es", {"body": "  "}, expect=400)
+    assert "Please write the translation." in empty.get_data(as_text=True)
+    hostile = "<script>alert(1)</script> \u202eal revés"
+    submit(robin, f"/feedback/comments/{comment_id}/answer/translations/es", {"body": hostile})
+    mine = willow.get("/feedback/mine").get_data(as_text=True)
+    assert "<script>alert(1)" not in mine and "\u202e" not in mine and "al revés" in mine

@@ -512,3 +512,13 @@ def test_the_demo_reads_in_every_language_its_notes_and_questions_included(demo,
     link = re.search(r'href="(/polls/[0-9a-f-]+)"><bdi>' + re.escape(str(escape(words["question"]))), overview)
     poll_page = client.get(link.group(1)).get_data(as_text=True)
     assert all(str(escape(option)) in poll_page for option in words["options"]) and "Online" not in poll_page
+
+
+@pytest.mark.parametrize("writer, index, locale", [("advisor2", 1, "es"), ("advisor3", 2, "fr"), ("advisor4", 3, "ar")])
+def test_the_demo_answers_each_writer_in_the_language_they_wrote_in(demo, writer, index, locale):
+    client = demo.test_client()
+    sign_in(client, writer)
+    submit(client, "/language", {"locale": locale, "next": "/"}, form_url="/")
+    mine = client.get("/feedback/mine").get_data(as_text=True)
+    assert str(escape(demo_content.RESPONSES_TRANSLATED[index])) in mine
+    assert str(escape(demo_content.RESPONSES[index][1])) in mine, "the original one tap away"

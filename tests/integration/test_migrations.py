@@ -380,6 +380,13 @@ def test_an_old_database_keeps_its_data_through_every_migration_and_the_app_read
 
         flags = db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all()
         assert flags == [("other", "")], "a flag sent before reasons were asked claims none"
+        from council.feedback.models import Comment, Response
+        from council.policies.models import Revision
+
+        languages = select(Response.language, Revision.locale).select_from(Response).join(Comment).join(Revision)
+        assert db.session.execute(languages).all() == [("en", "en")], (
+            "an answer written before 0021 is taken to be in its revision's language"
+        )
         db.session.remove()
 
     advisor = app.test_client()

@@ -247,6 +247,7 @@ def _many_comments(app, policy_id, key, how_many, responder):
                         author_id=responder,
                         disposition="adopted",
                         body="Thank you.",
+                        language="en",
                         responded_at=utcnow(),
                     )
                 )
