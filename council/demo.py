@@ -187,16 +187,20 @@ def _demo_coordination(people: dict[str, User]) -> None:
     expired.expires_at -= timedelta(days=5)
     stipends.set_yearly_limit(db.session, coordinator, people["advisor2"], 6000, "EUR")
     now = utcnow()
-    stipends.plan_meeting(
+    meeting = stipends.plan_meeting(
         db.session,
         coordinator,
         title="Council meeting",
         place="The community room, or by phone",
+        language="en",
         starts_at=(now + timedelta(days=9)).replace(hour=17, minute=0, second=0, microsecond=0),
         duration_minutes=90,
         key="demo-planned-meeting-1",
         now=now,
     )
+    db.session.flush()
+    for locale, (title, place) in demo_content.PLANNED_MEETING_TRANSLATED.items():
+        stipends.translate_meeting(db.session, coordinator, meeting, locale=locale, title=title, place=place)
 
 
 def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:

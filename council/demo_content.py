@@ -259,6 +259,13 @@ RESPONSES_TRANSLATED = {
     3: "نسأل الآن قبل حجز مترجم ما إذا كان قد يعرف الشخص.",
 }
 
+#: The planned meeting's title and place in Spanish, French and Arabic (draft translations, to be reviewed).
+PLANNED_MEETING_TRANSLATED = {
+    "es": ("Reunión del consejo", "La sala comunitaria, o por teléfono"),
+    "fr": ("Réunion du conseil", "La salle commune, ou par téléphone"),
+    "ar": ("اجتماع المجلس", "القاعة المجتمعية، أو عبر الهاتف"),
+}
+
 #: Demo polls on revision 2: one open and one closed of each kind. "votes" go to advisor1, advisor2, …
 POLLS: list[dict[str, Any]] = [
     {

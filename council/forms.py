@@ -9,12 +9,15 @@ from typing import Any
 import wtforms.widgets
 import wtforms.widgets.core
 from babel import support
+from flask import current_app
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms.fields.choices import SelectFieldBase
+from wtforms.fields.choices import SelectChoice, SelectFieldBase
 from wtforms.i18n import messages_path
 from wtforms.widgets.core import clean_key
+
+from council.i18n import LANGUAGE_NAMES
 
 
 def html_params(**attributes: Any) -> Markup:
@@ -81,3 +84,11 @@ class CouncilForm(FlaskForm):
 
 class EmptyForm(CouncilForm):
     """For buttons that only need CSRF protection."""
+
+
+def language_choices() -> list[SelectChoice]:
+    """Every shipped language, each named in itself (and marked so, for screen readers)."""
+    return [
+        SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
+        for code in current_app.config["LANGUAGES"]
+    ]

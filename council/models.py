@@ -10,6 +10,8 @@ from council.compensation.models import (  # noqa: F401
     Payment,
     PaymentItem,
     PaymentPreference,
+    PlannedMeeting,
+    PlannedMeetingTranslation,
     ReviewCompletion,
     StipendEntry,
     StipendRate,

@@ -23,7 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from council.compensation.models import Activity, AttendanceStatus, EntryStatus, PaymentMethod
 from council.compensation.money import AmountRefused, amount_problem_message, read_typed_amount
 from council.compensation.service import InvalidAmount, check_currency
-from council.forms import CouncilForm
+from council.forms import CouncilForm, language_choices
 
 #: How the ledger and the own-data file name an entry's activity and status.
 #: Keyed by text: a ledger line keeps the activity it was written with.
@@ -130,7 +130,22 @@ class PlannedMeetingForm(CouncilForm):
         _l("Where, or how to join (optional)"),
         validators=[Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))],
     )
+    language = SelectField(_l("Written in"))
     key = StringField(validators=[DataRequired(), Length(min=16, max=64)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+
+
+class MeetingTranslationForm(CouncilForm):
+    title = StringField(
+        _l("Meeting"), validators=[DataRequired(message=_l("Please name the meeting.")), Length(max=200)]
+    )
+    place = StringField(
+        _l("Where, or how to join (optional)"),
+        validators=[Length(max=300, message=_l("Please keep this under %(max)d characters.", max=300))],
+    )
 
 
 ATTENDANCE_LABELS = {

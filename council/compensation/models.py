@@ -243,11 +243,30 @@ class PlannedMeeting(Model):
     title: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(index=True)
     duration_minutes: Mapped[int] = mapped_column()
-    #: Where, or how to join: shown to advisors as written.
+    #: Where, or how to join: shown to advisors as written, or as translated into their language.
     place: Mapped[str] = mapped_column(String(300), default="")
+    #: The language the title and place are written in.
+    language: Mapped[str] = mapped_column(String(8))
     #: From the form, so a double submit plans one meeting.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class PlannedMeetingTranslation(Model):
+    """A planned meeting's title and place in another language. A planned meeting is never changed (only
+    cancelled, which deletes its translations), so a translation never goes out of date."""
+
+    __tablename__ = "planned_meeting_translations"
+    __table_args__ = (UniqueConstraint("meeting_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("planned_meetings.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    #: Empty where the translator left it: readers then see the original's.
+    place: Mapped[str] = mapped_column(String(300), default="")
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    translated_at: Mapped[datetime]
 
 
 class Attendance(Model):

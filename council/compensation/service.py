@@ -57,6 +57,7 @@ from council.compensation.models import (
     PaymentItem,
     PaymentPreference,
     PlannedMeeting,
+    PlannedMeetingTranslation,
     ReviewCompletion,
     StipendEntry,
     StipendRate,
@@ -633,11 +634,14 @@ class AtAGlance:
     meetings: list[ComingMeeting] = field(default_factory=list)
 
 
-def at_a_glance(dbs: Session, advisor_id: uuid.UUID, now: datetime, *, meetings: int = 0) -> AtAGlance:
-    """What an advisor is owed, their last payment and the next ``meetings`` meetings planned after ``now``, for
-    their home page. One query: the unpaid totals per currency, the latest payment and the meetings, side by
-    side."""
-    rows = dbs.execute(_at_a_glance_statement(meetings), {"advisor_id": advisor_id, "now": now}).all()
+def at_a_glance(
+    dbs: Session, advisor_id: uuid.UUID, now: datetime, *, meetings: int = 0, locale: str = ""
+) -> AtAGlance:
+    """What an advisor is owed, their last payment and the next ``meetings`` meetings planned after ``now`` (their
+    title and place in ``locale`` where translated), for their home page. One query: the unpaid totals per
+    currency, the latest payment and the meetings, side by side."""
+    parameters = {"advisor_id": advisor_id, "now": now, "locale": locale}
+    rows = dbs.execute(_at_a_glance_statement(meetings), parameters).all()
     return AtAGlance(
         owed={row.currency: (row.entries, int(row.amount or 0)) for row in rows if row.kind == "owed"},
         last_payment=next(
@@ -703,7 +707,17 @@ def _at_a_glance_statement(meetings: int) -> CompoundSelect[*tuple[Any, ...]]:
     )
     parts = [owed, paid]
     if meetings:
-        coming = _upcoming_meetings_statement(meetings).subquery()
+        coming = (
+            _upcoming_meetings_statement(meetings)
+            .with_only_columns(
+                PlannedMeeting.id,
+                _in_readers_language(PlannedMeetingTranslation.title, PlannedMeeting.title).label("title"),
+                PlannedMeeting.starts_at,
+                PlannedMeeting.duration_minutes,
+                _in_readers_language(PlannedMeetingTranslation.place, PlannedMeeting.place).label("place"),
+            )
+            .subquery()
+        )
         parts.append(
             select(
                 literal("meeting"),
@@ -995,13 +1009,15 @@ def plan_meeting(
     starts_at: datetime,
     duration_minutes: int,
     place: str,
+    language: str,
     key: str,
     now: datetime,
 ) -> PlannedMeeting:
+    """Plan a meeting; ``language``: the one its title and place are written in."""
     existing = dbs.scalar(select(PlannedMeeting).where(PlannedMeeting.idempotency_key == key))
     if existing is not None:
-        kept = (existing.title, existing.starts_at, existing.duration_minutes, existing.place)
-        if kept != (clean_text(title), starts_at, duration_minutes, clean_text(place)):
+        kept = (existing.title, existing.starts_at, existing.duration_minutes, existing.place, existing.language)
+        if kept != (clean_text(title), starts_at, duration_minutes, clean_text(place), language):
             raise SentDifferently
         return existing
     if starts_at <= now:
@@ -1011,6 +1027,7 @@ def plan_meeting(
         starts_at=starts_at,
         duration_minutes=duration_minutes,
         place=clean_text(place),
+        language=language,
         idempotency_key=key,
         created_by_id=coordinator.id,
     )
@@ -1022,6 +1039,75 @@ def plan_meeting(
 def cancel_planned_meeting(dbs: Session, coordinator: User, meeting: PlannedMeeting) -> None:
     audit.record(dbs, coordinator, "meeting.cancelled", detail=meeting.title)
     dbs.delete(meeting)
+
+
+def translate_meeting(
+    dbs: Session, translator: User, meeting: PlannedMeeting, *, locale: str, title: str, place: str
+) -> None:
+    """Keep the meeting's title and place in ``locale``, replacing an earlier translation."""
+    translation = dbs.scalar(
+        select(PlannedMeetingTranslation).where(
+            PlannedMeetingTranslation.meeting_id == meeting.id, PlannedMeetingTranslation.locale == locale
+        )
+    ) or PlannedMeetingTranslation(meeting_id=meeting.id, locale=locale)
+    translation.title = clean_text(title)[:200]
+    translation.place = clean_text(place)[:300]
+    translation.translator_id = translator.id
+    translation.translated_at = utcnow()
+    dbs.add(translation)
+
+
+def meeting_translation(dbs: Session, meeting: PlannedMeeting, locale: str) -> PlannedMeetingTranslation | None:
+    return dbs.scalar(
+        select(PlannedMeetingTranslation).where(
+            PlannedMeetingTranslation.meeting_id == meeting.id, PlannedMeetingTranslation.locale == locale
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MeetingToTranslate:
+    meeting_id: uuid.UUID
+    title: str
+    starts_at: datetime
+    locale: str
+
+
+def meetings_to_translate(dbs: Session, now: datetime, locales: Sequence[str]) -> list[MeetingToTranslate]:
+    """Meetings still to start, in each language of ``locales`` they are not written in and nobody has translated
+    them into; soonest first. One query."""
+    rows = dbs.execute(
+        select(PlannedMeeting.id, PlannedMeeting.title, PlannedMeeting.starts_at, PlannedMeeting.language)
+        .add_columns(PlannedMeetingTranslation.locale)
+        .outerjoin(PlannedMeetingTranslation, PlannedMeetingTranslation.meeting_id == PlannedMeeting.id)
+        .where(PlannedMeeting.starts_at > now)
+        .order_by(PlannedMeeting.starts_at, PlannedMeeting.id)
+    ).all()
+    meetings: dict[uuid.UUID, tuple[str, datetime, set[str]]] = {}
+    for meeting_id, title, starts_at, language, translated in rows:
+        kept = meetings.setdefault(meeting_id, (title, starts_at, {language}))
+        if translated:
+            kept[2].add(translated)
+    return [
+        MeetingToTranslate(meeting_id, title, starts_at, locale)
+        for meeting_id, (title, starts_at, done) in meetings.items()
+        for locale in locales
+        if locale not in done
+    ]
+
+
+def _in_readers_language(column: Any, original: Any) -> Any:
+    """A planned meeting's ``column`` in the statement's ``locale`` where translated (and not left empty), else
+    ``original``."""
+    translated = (
+        select(func.nullif(column, ""))
+        .where(
+            PlannedMeetingTranslation.meeting_id == PlannedMeeting.id,
+            PlannedMeetingTranslation.locale == bindparam("locale", type_=String()),
+        )
+        .scalar_subquery()
+    )
+    return func.coalesce(translated, original)
 
 
 def upcoming_meetings(dbs: Session, now: datetime, limit: int | None = None) -> list[PlannedMeeting]:

@@ -19,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_timezone, ngettext
+from flask_babel import get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -40,6 +40,7 @@ from council.compensation.forms import (
     ApproveForm,
     LimitForm,
     MeetingForm,
+    MeetingTranslationForm,
     OtherActivityForm,
     PayeeForm,
     PayeeReadForm,
@@ -290,7 +291,10 @@ def _pay_run_page(
         attendance_labels=ATTENDANCE_LABELS,
         activity_labels=ACTIVITY_LABELS,
         method_labels=METHOD_LABELS,
-        planned_form=planned_form or PlannedMeetingForm(formdata=None, prefix="planned", key=secrets.token_urlsafe(18)),
+        planned_form=planned_form
+        or PlannedMeetingForm(
+            formdata=None, prefix="planned", key=secrets.token_urlsafe(18), language=get_locale().language
+        ),
         planned=service.upcoming_meetings(db.session, utcnow()),
         timezone_name=str(get_timezone()),
     ), status
@@ -309,6 +313,7 @@ def plan_meeting():
                 starts_at=local_to_utc(form.starts_at.data),
                 duration_minutes=form.minutes.data,
                 place=form.place.data or "",
+                language=form.language.data,
                 key=form.key.data,
                 now=utcnow(),
             )
@@ -319,6 +324,33 @@ def plan_meeting():
             return _pay_run_page(planned_form=_sent_again(form, form.title), status=409)
         form.starts_at.errors = [_("Please choose a time that is still to come.")]
     return _pay_run_page(planned_form=form, status=400)
+
+
+@bp.route("/meetings/<uuid:meeting_id>/translations/<locale>", methods=["GET", "POST"])
+@requires_role(Role.COORDINATOR, Role.TRANSLATOR)
+def translate_meeting(meeting_id: uuid.UUID, locale: str):
+    """A planned meeting's title and place in another language, for that language's advisors."""
+    meeting = db.get_or_404(PlannedMeeting, meeting_id)
+    if locale not in current_app.config["LANGUAGES"] or locale == meeting.language:
+        abort(404)
+    existing = service.meeting_translation(db.session, meeting, locale)
+    form = MeetingTranslationForm(obj=existing)
+    if form.validate_on_submit():
+        service.translate_meeting(
+            db.session, current_user, meeting, locale=locale, title=form.title.data, place=form.place.data or ""
+        )
+        flash(_("The translation is saved. Readers in that language now read it."), "success")
+        if current_user.has_role(Role.COORDINATOR):
+            return redirect(url_for("compensation.pay_run", _anchor="planned-heading"), code=303)
+        return redirect(url_for("policies.translations_to_do"), code=303)
+    return render_template("compensation/translate_meeting.html", meeting=meeting, form=form, target_locale=locale), (
+        400 if form.errors else 200
+    )
+
+
+@hooks.contributes_to("policies.translations_to_do")
+def _meetings_to_translate(dbs, locales) -> dict:
+    return {"meetings_to_translate": service.meetings_to_translate(dbs, utcnow(), locales)}
 
 
 @bp.post("/admin/stipends/planned-meetings/<uuid:meeting_id>/cancel")

@@ -12,8 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.feedback.models import FLAG_NOTE_MAX_CHARS, CommentState, Disposition, HideReason, QuoteConsent
-from council.forms import CouncilForm
-from council.i18n import LANGUAGE_NAMES
+from council.forms import CouncilForm, language_choices
 
 CONSENT_LABELS = {
     QuoteConsent.VERBATIM: _l("You may quote my words"),
@@ -49,13 +48,6 @@ def _within_comment_limit(form, field) -> None:
         )
 
 
-def _language_choices() -> list[SelectChoice]:
-    return [
-        SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
-        for code in current_app.config["LANGUAGES"]
-    ]
-
-
 class CommentForm(CouncilForm):
     body = TextAreaField(
         _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
@@ -78,7 +70,7 @@ class CommentForm(CouncilForm):
 
     def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = [SelectChoice("", _l("Choose the language you wrote in"))] + _language_choices()
+        self.language.choices = [SelectChoice("", _l("Choose the language you wrote in"))] + language_choices()
         self.question.choices = [SelectChoice("", _l("No, a general comment"))] + [
             SelectChoice(str(q.id), q.text) for q in questions
         ]
@@ -96,7 +88,7 @@ class EditCommentForm(CouncilForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = _language_choices()
+        self.language.choices = language_choices()
 
 
 class ResponseForm(CouncilForm):
@@ -113,7 +105,7 @@ class ResponseForm(CouncilForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = _language_choices()
+        self.language.choices = language_choices()
 
 
 class AnswerTranslationForm(CouncilForm):
@@ -167,7 +159,7 @@ class CommentTranslationForm(CouncilForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.locale.choices = _language_choices()
+        self.locale.choices = language_choices()
 
 
 class FilterForm(CouncilForm):
@@ -205,7 +197,7 @@ class FilterForm(CouncilForm):
 
     def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = [SelectChoice("", _l("Any"))] + _language_choices()
+        self.language.choices = [SelectChoice("", _l("Any"))] + language_choices()
         self.question.choices = [SelectChoice("", _l("Any question or none"))] + [
             SelectChoice(str(q.id), q.text) for q in questions
         ]

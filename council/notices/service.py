@@ -404,7 +404,7 @@ def advisor_home(
         votes_sent=[poll for poll in open_polls if poll.id in sent],
         responses=sum(1 for row in unseen if row.kind == NoticeKind.RESPONSE),
         standing=standing,
-        glance=stipends.at_a_glance(dbs, user.id, now, meetings=HOME_LIST_LIMIT),
+        glance=stipends.at_a_glance(dbs, user.id, now, meetings=HOME_LIST_LIMIT, locale=locale),
     )
 
 

@@ -687,7 +687,7 @@ def test_planned_meetings_are_to_come_kept_once_and_their_cancelling_audited(led
 
     sam = ledger["sam"]
     now = utcnow()
-    plan = dict(title=" Council\u200b ", duration_minutes=60, place=" Room 2 ", now=now)
+    plan = dict(title=" Council\u200b ", duration_minutes=60, place=" Room 2 ", language="en", now=now)
     later = pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=2), key="p2", **plan)
     sooner = pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=1), key="p1", **plan)
     assert pay.plan_meeting(db.session, sam, starts_at=now + timedelta(days=2), key="p2", **plan).id == later.id

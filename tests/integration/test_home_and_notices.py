@@ -334,6 +334,7 @@ def test_a_coordinator_plans_a_meeting_that_advisors_see_until_it_is_cancelled(d
         "planned-starts_at": later,
         "planned-minutes": "60",
         "planned-place": "Room 2",
+        "planned-language": "en",
         "planned-key": secrets.token_urlsafe(18),
     }
     submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
@@ -365,6 +366,7 @@ def test_a_meeting_in_the_past_is_refused_with_the_input_kept(demo):
             "planned-starts_at": earlier,
             "planned-minutes": "60",
             "planned-place": "",
+            "planned-language": "en",
             "planned-key": secrets.token_urlsafe(18),
         },
         form_url="/admin/stipends",
@@ -374,3 +376,50 @@ def test_a_meeting_in_the_past_is_refused_with_the_input_kept(demo):
     assert "Please choose a time that is still to come." in page and 'value="Yesterday&#39;s meeting"' in page
     with demo.app_context():
         assert db.session.scalar(select(PlannedMeeting).where(PlannedMeeting.title == "Yesterday's meeting")) is None
+
+
+def test_a_planned_meeting_reads_in_each_advisors_language_once_translated(demo):
+    coordinator = demo.test_client()
+    sign_in(coordinator, "coordinator")
+    fields = {
+        "planned-title": "Spring council",
+        "planned-starts_at": (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        "planned-minutes": "90",
+        "planned-place": "Room 2, or by phone",
+        "planned-language": "en",
+        "planned-key": secrets.token_urlsafe(18),
+    }
+    submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
+    with demo.app_context():
+        meeting_id = db.session.scalar(select(PlannedMeeting.id).where(PlannedMeeting.title == "Spring council"))
+    translator = demo.test_client()
+    sign_in(translator, "author")
+    to_do = translator.get("/policies/translations").get_data(as_text=True)
+    link = f"/meetings/{meeting_id}/translations/"
+    assert all(link + locale in to_do for locale in ("es", "fr", "ar")) and link + "en" not in to_do
+    form = translator.get(link + "ar").get_data(as_text=True)
+    assert "Spring council" in form and "Room 2, or by phone" in form, "the original beside each field"
+    submit(translator, link + "ar", {"title": "اجتماع الربيع", "place": "الغرفة 2، أو بالهاتف"})
+    submit(coordinator, link + "fr", {"title": "Conseil de printemps", "place": ""})
+    arabic = _home(demo, "advisor4", "ar")
+    assert "اجتماع الربيع" in arabic and "الغرفة 2، أو بالهاتف" in arabic and "Spring council" not in arabic
+    french = _home(demo, "advisor3", "fr")
+    assert "Conseil de printemps" in french and "Room 2, or by phone" in french, "a place left empty: the original"
+    english = _home(demo, "advisor1")
+    assert "Spring council" in english and "اجتماع الربيع" not in english
+    to_do = translator.get("/policies/translations").get_data(as_text=True)
+    assert link + "es" in to_do and link + "ar" not in to_do and link + "fr" not in to_do
+
+
+def test_only_coordinators_and_translators_translate_a_meeting_into_another_language(demo):
+    with demo.app_context():
+        meeting_id = db.session.scalar(select(PlannedMeeting.id))
+    advisor = demo.test_client()
+    sign_in(advisor, "advisor1")
+    assert advisor.get(f"/meetings/{meeting_id}/translations/es").status_code == 404
+    translator = demo.test_client()
+    sign_in(translator, "author")
+    assert translator.get(f"/meetings/{meeting_id}/translations/en").status_code == 404, "its own language"
+    assert translator.get(f"/meetings/{meeting_id}/translations/xx").status_code == 404
+    refused = submit(translator, f"/meetings/{meeting_id}/translations/es", {"title": "", "place": "x"}, expect=400)
+    assert "Please name the meeting." in refused.get_data(as_text=True)

@@ -512,6 +512,9 @@ def test_the_demo_reads_in_every_language_its_notes_and_questions_included(demo,
     link = re.search(r'href="(/polls/[0-9a-f-]+)"><bdi>' + re.escape(str(escape(words["question"]))), overview)
     poll_page = client.get(link.group(1)).get_data(as_text=True)
     assert all(str(escape(option)) in poll_page for option in words["options"]) and "Online" not in poll_page
+    # And the planned meeting on their home page.
+    home = client.get("/").get_data(as_text=True)
+    assert all(str(escape(text)) in home for text in demo_content.PLANNED_MEETING_TRANSLATED[locale])
 
 
 @pytest.mark.parametrize("writer, index, locale", [("advisor2", 1, "es"), ("advisor3", 2, "fr"), ("advisor4", 3, "ar")])

@@ -241,6 +241,7 @@ def test_a_planned_meeting_sent_again_with_another_place_keeps_the_first_and_sho
         "planned-starts_at": later,
         "planned-minutes": "60",
         "planned-place": "Room 2",
+        "planned-language": "en",
     }
     assert sam.post("/admin/stipends/planned-meetings", data=form).status_code == 303
     assert sam.post("/admin/stipends/planned-meetings", data=form).status_code == 303
