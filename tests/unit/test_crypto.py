@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from council import security
 from council.security import (
     PASSWORD,
     RECOVERY,
@@ -160,6 +161,30 @@ def test_a_key_wrapped_by_an_earlier_release_still_opens():
         "6a8772327d10ab858dd26be78f15f3b646a145881da5320a880f8cfe486c9846"
     )
     assert unwrap_key(wrapped, "correct horse battery", purpose=PASSWORD, user_id=PINNED_USER) == PINNED_KEY
+
+
+# The highest cost accepted (2^20, a gibibyte of memory and seconds of work): a key wrapped at it opens.
+def test_a_key_wrapped_at_the_highest_cost_accepted_still_opens():
+    wrapped = bytes.fromhex(
+        "01140801b2c4e802dfd7a02ec0a239ee100b4275cd970b6a795b573a4d0dd7c1212ade196c904a6ab1e577f6b010768039127b45"
+        "ae9989ee5425f11ce3b6870f32d2da5116a02255da16cc2bc4595104"
+    )
+    assert unwrap_key(wrapped, "correct horse battery", purpose=PASSWORD, user_id=PINNED_USER) == PINNED_KEY
+
+
+# A tampered header asking for more work is refused before any is done: otherwise one stored row could make
+# every sign-in to that account cost the server gigabytes.
+@pytest.mark.parametrize("log_n", [9, 21, 31])
+def test_a_header_asking_for_a_cost_outside_the_accepted_range_is_refused_without_any_work(monkeypatch, log_n):
+    wrapped = bytearray(wrap_key(PINNED_KEY, "correct horse battery", purpose=PASSWORD, user_id=PINNED_USER, log_n=10))
+    wrapped[1] = log_n
+
+    def derived(*_arguments):
+        raise AssertionError("scrypt ran for a header outside the accepted range")
+
+    monkeypatch.setattr(security, "_derive", derived)
+    with pytest.raises(KeyUnwrapError):
+        unwrap_key(bytes(wrapped), "correct horse battery", purpose=PASSWORD, user_id=PINNED_USER)
 
 
 # Tags find an advisor's own comments and ballots: one computed differently would lose them all.
