@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,21 @@ def open_poll(
     db.session.flush()
     voting.open_due_polls(db.session)
     return poll
+
+
+def published_poll(app, author_id, **poll) -> tuple[uuid.UUID, uuid.UUID]:
+    """A one-section policy, published, with an open poll on it (``open_poll``'s fields); committed. Returns the
+    poll's id and the policy's."""
+    from council.accounts.models import User
+    from council.policies import service as policies
+
+    with app.app_context():
+        author = db.session.get(User, author_id)
+        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
+        policies.publish(db.session, policy.revisions[0])
+        created = open_poll(author, policy.revisions[0], **poll)
+        db.session.commit()
+        return created.id, policy.id
 
 
 def wait_for_a_lock_wait(engine, seconds: float = 10) -> None:

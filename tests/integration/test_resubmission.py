@@ -17,7 +17,7 @@ from council.feedback.models import Comment
 from council.mix.models import MixEnvelope
 from council.policies import service as policies
 from council.voting.models import Ballot
-from tests.conftest import csrf_token, flush_mix, open_poll, sign_in, waiting_actions
+from tests.conftest import csrf_token, flush_mix, published_poll, sign_in, waiting_actions
 from tests.integration.test_feedback import BODY, advisor, comment_form
 
 KEPT = "The first version was kept."
@@ -102,13 +102,8 @@ def test_someone_else_s_submission_key_is_not_theirs_to_change(app, people, sect
 def poll_path(app, people):
     author_id = people.make("robin", Role.AUTHOR)
     people.make("willow", Role.ADVISOR)
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
-        policies.publish(db.session, policy.revisions[0])
-        poll = open_poll(author, policy.revisions[0])
-        db.session.commit()
-        return f"/polls/{poll.id}"
+    poll_id, _policy_id = published_poll(app, author_id)
+    return f"/polls/{poll_id}"
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,9 @@ from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.mix.models import MixEnvelope
-from council.policies import service as policies
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, PollKind, PollTranslation, VoterRoll
-from tests.conftest import csrf_token, flush_mix, open_poll, sign_in, submit, waiting_actions
+from tests.conftest import csrf_token, flush_mix, published_poll, sign_in, submit, waiting_actions
 
 VOTERS = ["willow", "river", "cedar"]
 
@@ -24,13 +23,8 @@ def poll_path(app, people):
     people.make("sam", Role.COORDINATOR)
     for name in VOTERS:
         people.make(name, Role.ADVISOR, pseudonym=name.title())
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
-        policies.publish(db.session, policy.revisions[0])
-        poll = open_poll(author, policy.revisions[0])
-        db.session.commit()
-        return f"/polls/{poll.id}"
+    poll_id, _policy_id = published_poll(app, author_id)
+    return f"/polls/{poll_id}"
 
 
 def _client(app, name):
@@ -251,20 +245,14 @@ def choice_poll(app, people):
     author_id = people.make("robin", Role.AUTHOR)
     people.make("tariq", Role.TRANSLATOR)
     people.make("willow", Role.ADVISOR, pseudonym="Willow")
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
-        policies.publish(db.session, policy.revisions[0])
-        poll = open_poll(
-            author,
-            policy.revisions[0],
-            question="Which time suits you?",
-            kind=PollKind.CHOICE,
-            options=["Mornings", "Evenings"],
-            explanation="We meet **once** a month.",
-        )
-        db.session.commit()
-        return poll.id, policy.id
+    return published_poll(
+        app,
+        author_id,
+        question="Which time suits you?",
+        kind=PollKind.CHOICE,
+        options=["Mornings", "Evenings"],
+        explanation="We meet **once** a month.",
+    )
 
 
 def _in_arabic(client, path: str) -> str:
@@ -374,21 +362,9 @@ def _close_poll(app, poll_id):
 def test_a_score_polls_scale_words_are_translated(app, people):
     author_id = people.make("robin", Role.AUTHOR)
     people.make("willow", Role.ADVISOR)
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="T", body="## One\n\nText.")
-        policies.publish(db.session, policy.revisions[0])
-        poll = open_poll(
-            author,
-            policy.revisions[0],
-            kind=PollKind.SCORE,
-            score_min=1,
-            score_max=5,
-            score_low_label="Unsafe",
-            score_high_label="Safe",
-        )
-        db.session.commit()
-        poll_id = poll.id
+    poll_id, _policy_id = published_poll(
+        app, author_id, kind=PollKind.SCORE, score_min=1, score_max=5, score_low_label="Unsafe", score_high_label="Safe"
+    )
     robin = _client(app, "robin")
     fields = {"question": "¿Te parece seguro?", "score_low_label": "Peligroso", "score_high_label": "Seguro"}
     submit(robin, f"/polls/{poll_id}/translations/es", fields)
