@@ -41,6 +41,11 @@ def clean_text(text: str) -> str:
     ).strip()
 
 
+def lines_of(text: str | None) -> list[str]:
+    """A field's non-empty lines, trimmed: one question, option or item per line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 ALLOWED_TAGS = {

@@ -580,15 +580,10 @@ def _settled() -> ColumnElement[bool]:
     return select(PaymentItem.id).where(PaymentItem.entry_id == StipendEntry.id).exists()
 
 
-def waiting_totals(dbs: Session) -> dict[EntryStatus, dict[str, tuple[int, int]]]:
-    """Per status (earned: waiting for approval; approved: waiting for payment) and currency, (number of
-    entries, sum) for everyone. One query."""
-    return waiting_totals_from(dbs.execute(waiting_totals_statement()).all())
-
-
 @functools.cache
 def waiting_totals_statement() -> Select[str, str, int, int]:
-    """``waiting_totals``' rows (status, currency, entries, sum), in no order: a home page reads them with its
+    """What waits, for everyone: per status (earned: waiting for approval; approved: waiting for payment) and
+    currency, rows of (status, currency, entries, sum), in no order. The coordinator's home reads them with its
     other counts, in one UNION (built once)."""
     status = case((_approved(), str(EntryStatus.APPROVED)), else_=str(EntryStatus.EARNED))
     return (
@@ -599,7 +594,7 @@ def waiting_totals_statement() -> Select[str, str, int, int]:
 
 
 def waiting_totals_from(rows: Sequence[Row[*tuple[Any, ...]]]) -> dict[EntryStatus, dict[str, tuple[int, int]]]:
-    """``waiting_totals`` from ``waiting_totals_statement``'s rows: per status, the currencies in order."""
+    """``waiting_totals_statement``'s rows as (entries, sum) per status, then currency in order."""
     totals: dict[EntryStatus, dict[str, tuple[int, int]]] = {EntryStatus.EARNED: {}, EntryStatus.APPROVED: {}}
     for found, currency, count, total in sorted(rows, key=lambda row: row[1]):
         totals[EntryStatus(found)][currency] = (count, int(total or 0))

@@ -11,6 +11,7 @@ from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, T
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.forms import CouncilForm
+from council.text import lines_of
 
 
 def _body_within_limit(form, field) -> None:
@@ -89,7 +90,7 @@ class TranslationForm(CouncilForm):
 
 def _one_per_question(count: int):
     def check(form, field) -> None:
-        lines = [line for line in (field.data or "").splitlines() if line.strip()]
+        lines = lines_of(field.data)
         if lines and len(lines) != count:
             raise ValidationError(
                 ngettext(

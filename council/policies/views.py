@@ -31,6 +31,7 @@ from council.policies.forms import (
 )
 from council.policies.models import Policy, Revision, TranslationState
 from council.policies.pages import readable_or_404, render_section
+from council.text import lines_of
 from council.transactions import attempt, keep_writes_on_error
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -404,7 +405,7 @@ def _translated_notes(form, key: str) -> service.TranslatedNotes:
     return service.TranslatedNotes(
         summary=form[summary_name].data or "" if summary_name in form else "",
         content_note=form[note_name].data or "" if note_name in form else "",
-        questions=tuple(line.strip() for line in (questions or "").splitlines() if line.strip()),
+        questions=tuple(lines_of(questions)),
     )
 
 

@@ -19,6 +19,7 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.i18n import language_name, local_to_utc
 from council.policies.service import published_or_404
+from council.text import lines_of
 from council.transactions import attempt, see_side_writes
 from council.voting import service
 from council.voting.forms import KIND_LABELS, PollForm, PollTranslationForm, VoteForm
@@ -221,7 +222,7 @@ def translate_poll(poll_id: uuid.UUID, locale: str):
                 locale=locale,
                 question=form.question.data,
                 **{name: form[name].data or "" for name in _OPTIONAL_WORDS if name in form and name != "options"},
-                options=(form["options"].data or "").splitlines() if "options" in form else (),
+                options=lines_of(form["options"].data) if "options" in form else (),
             )
         if translating.succeeded:
             flash(_("The translation is saved."), "success")

@@ -788,11 +788,9 @@ def test_the_pay_run_totals_count_what_waits_for_approval_and_for_payment_per_cu
         db.session, sam, ledger["willow"], [earned[0]], method="cash", paid_on=date(2026, 2, 1), reference="", key="p"
     )
     db.session.commit()
-    assert pay.waiting_totals(db.session) == {
-        "earned": {"EUR": (1, 1000)},
-        "approved": {"EUR": (1, 1000), "USD": (1, 300)},
-    }
-    assert list(pay.waiting_totals(db.session)["approved"]) == ["EUR", "USD"]
+    totals = pay.waiting_totals_from(db.session.execute(pay.waiting_totals_statement()).all())
+    assert totals == {"earned": {"EUR": (1, 1000)}, "approved": {"EUR": (1, 1000), "USD": (1, 300)}}
+    assert list(totals["approved"]) == ["EUR", "USD"]
 
 
 def test_the_year_totals_count_each_advisor_and_currency_earned_that_year_and_what_of_it_was_paid(ledger):
