@@ -33,7 +33,8 @@ class Wording:
 
 def wording(poll: Poll, translation: PollTranslation | None = None) -> Wording:
     """``poll``'s words in ``translation``'s language, each left blank there falling back to the original."""
-    originals = {str(option.id): option.label for option in poll.options}
+    # Only a choice poll has options: reading them for another would cost a query for nothing.
+    originals = {str(option.id): option.label for option in poll.options} if poll.kind == PollKind.CHOICE else {}
     if translation is None:
         return Wording(poll.question, poll.explanation, originals, poll.score_low_label, poll.score_high_label)
     lines = translation.options.splitlines()
