@@ -81,9 +81,9 @@ NOTICES_PER_PAGE = 50
 # --- Since when ---------------------------------------------------------------------
 
 
-def mark_seen(dbs: Session, key: bytes, now: datetime) -> None:
-    """Everything up to ``now`` has been seen: written through ``dbs`` (a side write, during a page view)."""
-    state.store(dbs, key, state.NOTICES_SEEN, now.isoformat())
+def mark_seen(dbs: Session, key: bytes, up_to: datetime) -> None:
+    """Every notice up to ``up_to`` has been seen: written through ``dbs`` (a side write, during a page view)."""
+    state.store(dbs, key, state.NOTICES_SEEN, up_to.isoformat())
 
 
 def _window_start(now: datetime) -> datetime:

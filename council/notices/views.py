@@ -49,6 +49,18 @@ def _notice_count() -> dict:
     return {"notice_count": notice_count}
 
 
+def _mark_seen_up_to(key: bytes, shown: list[service.Notice]) -> None:
+    """Move the person's mark to the newest notice shown, and only forward. A look that finds nothing new writes
+    nothing: most looks are such, and a write through the mix costs more than the rest of the page."""
+    newest = max((notice.at for notice in shown), default=None)
+    seen = notices_seen()
+    if newest is None or (seen is not None and newest <= seen):
+        return
+    with side_write() as writer:
+        service.mark_seen(writer, key, newest)
+    session[NOTICES_SEEN_KEY] = newest.isoformat()
+
+
 @bp.get("")
 def index():
     now = utcnow()
@@ -61,9 +73,7 @@ def index():
         abort(404)
     hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
     if key is not None:  # without the key (an old session) nothing is recorded
-        with side_write() as writer:
-            service.mark_seen(writer, key, now)
-        session[NOTICES_SEEN_KEY] = now.isoformat()
+        _mark_seen_up_to(key, found)
         service.all_seen_this_request()
     return render_template(
         "notices/index.html",

@@ -18,10 +18,12 @@ from council.demo import load_demo
 from council.extensions import db
 from council.feedback import service as feedback
 from council.feedback.models import Disposition
+from council.mix.models import MixEnvelope
 from council.notices import service as notices
 from council.policies import service as policies
 from council.policies.models import Revision
-from council.voting.models import Poll
+from council.voting import service as voting
+from council.voting.models import Poll, PollKind
 from tests.conftest import PASSWORD, flush_mix, open_for_review, sign_in, submit
 from tests.sessions import save_language
 
@@ -125,6 +127,48 @@ def test_the_header_counts_new_notices_until_the_notices_page_is_seen(demo):
         # Every advisor of the demo has a sealed row or none; none of it reads as a time.
         sealed = db.session.scalars(select(SealedState.sealed)).all()
     assert sealed and all(utcnow().date().isoformat().encode() not in row for row in sealed), "sealed, not readable"
+
+
+def _envelopes(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(MixEnvelope))
+
+
+def test_looking_again_with_nothing_new_writes_nothing_and_a_new_notice_moves_the_mark(demo):
+    """The mark moves to the newest notice shown, only forward: looking again with nothing new sends nothing
+    through the mix (a write costs more than the page), and a notice that arrives later counts as new."""
+    client = demo.test_client()
+    sign_in(client, "advisor1")
+    flush_mix(demo)
+    client.get("/notices")
+    assert _envelopes(demo) == 1, "the first look moves the mark"
+    flush_mix(demo)
+    client.get("/notices")
+    client.get("/notices?page=1")
+    assert _envelopes(demo) == 0, "looking again with nothing new writes nothing"
+    with demo.app_context():
+        author = db.session.scalar(select(User).where(User.login_key == "author"))
+        revision = db.session.scalars(select(Revision).order_by(Revision.number.desc())).first()
+        now = utcnow()
+        voting.create_poll(
+            db.session,
+            author,
+            revision,
+            question="Is the new wording clearer?",
+            explanation="",
+            kind=PollKind.CONSENT,
+            opens_at=now,
+            closes_at=now + timedelta(days=1),
+        )
+        db.session.flush()
+        voting.open_due_polls(db.session, now)
+        db.session.commit()
+    page = " ".join(client.get("/notices").get_data(as_text=True).split())
+    assert re.search(r'<strong class="tag">New</strong>\s*<a [^>]+>A poll opened: Is the new wording clearer\?', page)
+    assert _envelopes(demo) == 1, "a look that shows something new moves the mark"
+    flush_mix(demo)
+    client.get("/notices")
+    assert _envelopes(demo) == 0
 
 
 def test_each_notice_names_and_links_the_revision_or_poll_it_is_about(demo):
