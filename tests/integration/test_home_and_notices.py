@@ -106,7 +106,7 @@ def test_a_coordinator_home_shows_invitations_stipends_limits_flags_and_audit(de
         assert "First contact and referrals , Revision 2: 1 flagged comment" in text
         assert "Yearly limit set" in text and "stipend.limit_set" not in text
     else:
-        assert text.startswith("rtl ") and "بانتظار منسق" in text
+        assert text.startswith("rtl ") and "بانتظار المنسقين" in text
 
 
 # --- Notices ------------------------------------------------------------------------------
