@@ -27,7 +27,7 @@ from council.compensation.models import ReviewCompletion
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response
+from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response, ResponseTranslation
 from council.feedback.service import owner_tag, review_is_open
 from council.mix import service as mix
 from council.policies import service as policies
@@ -469,22 +469,32 @@ class YouSaidWeDid:
     items: list[tuple[RevisionOutcome, SummaryQuote | None, Paraphrase | None]]
     #: Author-only comments: only counted, by disposition
     counted: dict[str, int]
+    #: Per comment, the translation into the reader's language of the answer as published, where one is current.
+    translations: dict[uuid.UUID, ResponseTranslation] = field(default_factory=dict)
 
 
-def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
+def you_said_we_did(dbs: Session, revision: Revision, locale: str = "") -> YouSaidWeDid | None:
     """One query whatever the numbers: the outcomes with their comments, the revision those were made on (the
-    previous one, whose text comes from the page cache), responders, quotes and paraphrases."""
-    rows = dbs.execute(
-        select(RevisionOutcome, SummaryQuote, Paraphrase)
-        .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
-        .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
-        .where(RevisionOutcome.revision_id == revision.id)
-        .options(
-            joinedload(RevisionOutcome.comment).joinedload(Comment.revision).load_only(Revision.number),
-            joinedload(RevisionOutcome.responder),
-            joinedload(Paraphrase.author),
+    previous one, whose text comes from the page cache), responders, quotes and paraphrases, and each answer's
+    translation into ``locale``."""
+    rows = (
+        dbs.execute(
+            select(RevisionOutcome, SummaryQuote, Paraphrase)
+            .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
+            .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
+            .where(RevisionOutcome.revision_id == revision.id)
+            .options(
+                joinedload(RevisionOutcome.comment).joinedload(Comment.revision).load_only(Revision.number),
+                joinedload(RevisionOutcome.responder),
+                joinedload(Paraphrase.author),
+                joinedload(RevisionOutcome.comment)
+                .joinedload(Comment.response)
+                .joinedload(Response.translations.and_(ResponseTranslation.locale == locale)),
+            )
         )
-    ).all()
+        .unique()
+        .all()
+    )
     if not rows:
         return None
     outcomes = list(dict.fromkeys(outcome for outcome, _quote, _paraphrase in rows))
@@ -505,7 +515,22 @@ def you_said_we_did(dbs: Session, revision: Revision) -> YouSaidWeDid | None:
         previous_text=previous_text,
         items=[(o, quotes.get(o.comment_id), paraphrases.get(o.comment_id)) for o in shown],
         counted={key: counted[key] for key in DISPOSITION_KEYS if counted.get(key)},
+        translations=_published_answers_translated(shown, locale),
     )
+
+
+def _published_answers_translated(outcomes: list[RevisionOutcome], locale: str) -> dict[uuid.UUID, ResponseTranslation]:
+    """The answers' translations into ``locale`` that say what was published: made from the answer as it still
+    stands, and the answer unchanged since it was published."""
+    translations = {}
+    for outcome in outcomes:
+        answer = outcome.comment.response
+        if answer is None or answer.body != outcome.response_body or answer.language == locale:
+            continue
+        translation = answer.translation_into(locale)
+        if translation is not None and not translation.stale:
+            translations[outcome.comment_id] = translation
+    return translations
 
 
 # --- The chain, and an advisor's impact --------------------------------------------

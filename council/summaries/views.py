@@ -279,7 +279,7 @@ def _revision_part(revision) -> dict:
     if service.closed_without_summary(revision, summarised=summarised, now=utcnow()):
         service.summarise_due_reviews_now(min_group=_min_group())
         summarised = True
-    record = service.you_said_we_did(db.session, revision)
+    record = service.you_said_we_did(db.session, revision, get_locale().language)
     return {
         "has_summary": summarised,
         "record": record,

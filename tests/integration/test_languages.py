@@ -525,3 +525,9 @@ def test_the_demo_answers_each_writer_in_the_language_they_wrote_in(demo, writer
     mine = client.get("/feedback/mine").get_data(as_text=True)
     assert str(escape(demo_content.RESPONSES_TRANSLATED[index])) in mine
     assert str(escape(demo_content.RESPONSES[index][1])) in mine, "the original one tap away"
+    # And in the next revision's "You said, we did", for everyone reading in that language.
+    reader = demo.test_client()
+    sign_in(reader, "advisor6")
+    submit(reader, "/language", {"locale": locale, "next": "/"}, form_url="/")
+    record = reader.get(_open_revision(demo)).get_data(as_text=True)
+    assert str(escape(demo_content.RESPONSES_TRANSLATED[index])) in record
