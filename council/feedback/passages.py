@@ -1,0 +1,145 @@
+"""Passages: the exact words of a section an advisor points at, and finding them again in the next revision.
+
+An anchor follows the W3C Web Annotation idea of a text quote with its position: the words themselves
+(``exact``), a little of the text either side (``prefix``, ``suffix``), and where they start and end in the
+section's plain text. The position says which of several equal phrases is meant; the quote lets anything
+that reads the anchor check that it still points at those words.
+
+A passage is carried into the next revision by mapping its two ends through a diff of the old section's text
+against the new one (diff-match-patch's ``diff_xIndex``): a diff knows which "the" of several is the same
+"the". Where the diff lost it, its words are looked for, and taken where one place's surroundings are the most
+like the anchor's, and like enough (difflib). Whatever is found is the same words: where the words
+changed, the passage has changed and says so; it is never re-pointed at other words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from diff_match_patch import diff_match_patch
+
+#: How much text either side of a passage is kept with it, to show it in context and tell equal phrases apart.
+CONTEXT_CHARS = 32
+
+
+class PassageOutOfRange(ValueError):
+    """The positions do not fall inside the section's text, or select nothing."""
+
+
+class PassageMismatch(ValueError):
+    """The quoted words are not the words at those positions in the section (a forged or stale anchor)."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a passage is in a section's plain text, and what it says there."""
+
+    start: int
+    end: int
+    exact: str
+    prefix: str
+    suffix: str
+
+
+def anchor_in(text: str, start: int, end: int) -> Anchor:
+    """The anchor of ``text[start:end]``; a selection outside the text, or of nothing but spaces, is refused."""
+    if not 0 <= start < end <= len(text) or not text[start:end].strip():
+        raise PassageOutOfRange(start, end)
+    return Anchor(
+        start=start,
+        end=end,
+        exact=text[start:end],
+        prefix=text[max(0, start - CONTEXT_CHARS) : start],
+        suffix=text[end : end + CONTEXT_CHARS],
+    )
+
+
+def checked(text: str, anchor: Anchor) -> Anchor:
+    """``anchor`` as sent from a page, checked against the section's text: its positions must select exactly its
+    words. Prefix and suffix are taken from the text, never from what was sent."""
+    found = anchor_in(text, anchor.start, anchor.end)
+    if found.exact != anchor.exact:
+        raise PassageMismatch(anchor.start, anchor.end)
+    return found
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A passage in the next revision: its new anchor, or None when its words changed there."""
+
+    anchor: Anchor | None
+
+    @property
+    def changed(self) -> bool:
+        return self.anchor is None
+
+
+def carry(anchor: Anchor, old_text: str, new_text: str) -> Carried:
+    """Find ``anchor`` (made on ``old_text``) in ``new_text``, the same section in the next revision: through the
+    diff of the two texts, or, where the diff took the passage's words for others (a shortest diff can choose
+    either of two ways to keep few characters), by its quote where that is unambiguous."""
+    if old_text == new_text:
+        return Carried(anchor)
+    start = _through_the_diff(anchor, old_text, new_text)
+    if start is None:
+        start = _by_quote(anchor, new_text)
+    return Carried(None if start is None else anchor_in(new_text, start, start + len(anchor.exact)))
+
+
+def _through_the_diff(anchor: Anchor, old_text: str, new_text: str) -> int | None:
+    differ = diff_match_patch()
+    differ.Diff_Timeout = 1.0  # seconds; a section is short, and past this the diff is merely less minimal
+    diffs = differ.diff_main(old_text, new_text)
+    if _edited_within(diffs, anchor.start, anchor.end):
+        return None
+    # The end is mapped through the passage's last character: text inserted right after the passage would
+    # otherwise be counted in.
+    start, end = differ.diff_xIndex(diffs, anchor.start), differ.diff_xIndex(diffs, anchor.end - 1) + 1
+    return start if new_text[start:end] == anchor.exact else None
+
+
+#: How alike (0 to 2: the text before, plus the text after) a place's surroundings must be to the anchor's for
+#: its words to be taken for the passage: the same words elsewhere, among other words, are another passage.
+LIKE_ENOUGH = 1.0
+
+
+def _by_quote(anchor: Anchor, new_text: str) -> int | None:
+    """Where the passage's very words are in ``new_text`` among surroundings like enough to its own, when one
+    place is the most like."""
+    starts = []
+    found = new_text.find(anchor.exact)
+    while found != -1:
+        starts.append(found)
+        found = new_text.find(anchor.exact, found + 1)
+    scored = sorted(((_context_likeness(anchor, new_text, start), start) for start in starts), reverse=True)
+    if not scored or scored[0][0] < LIKE_ENOUGH or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
+def _context_likeness(anchor: Anchor, text: str, start: int) -> float:
+    before = text[max(0, start - len(anchor.prefix)) : start]
+    after = text[start + len(anchor.exact) : start + len(anchor.exact) + len(anchor.suffix)]
+    return (
+        SequenceMatcher(None, anchor.prefix, before, autojunk=False).ratio()
+        + SequenceMatcher(None, anchor.suffix, after, autojunk=False).ratio()
+    )
+
+
+def _edited_within(diffs: list[tuple[int, str]], start: int, end: int) -> bool:
+    """Whether an edit falls inside the old text's ``[start, end)``, or inserts text strictly between its ends.
+
+    An insertion exactly at either end leaves the passage whole; a deletion touching any of its characters
+    does not."""
+    position = 0  # in the old text
+    for operation, chunk in diffs:
+        if operation == diff_match_patch.DIFF_INSERT:
+            if start < position < end:
+                return True
+            continue
+        following = position + len(chunk)
+        if operation == diff_match_patch.DIFF_DELETE and position < end and following > start:
+            return True
+        position = following
+    return False

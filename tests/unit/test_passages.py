@@ -1,0 +1,111 @@
+"""Passages an advisor points at, and carrying them into the next revision (issue 21)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from council.feedback.passages import (
+    CONTEXT_CHARS,
+    Anchor,
+    PassageMismatch,
+    PassageOutOfRange,
+    anchor_in,
+    carry,
+    checked,
+)
+
+SECTION = "We ask before we call anyone. We write down who we called, and we tell the person."
+
+# Around the passage, text from one alphabet; the passage from another, with Arabic and a space in it, so
+# that no diff can take the passage's characters for the surrounding ones.
+AROUND = st.text(alphabet="abcde .\n", max_size=60)
+PASSAGE = st.text(alphabet="XYZ لا نتصل", min_size=1, max_size=20).filter(str.strip)
+
+
+def test_an_anchor_holds_the_words_and_their_context():
+    start = SECTION.index("who we called")
+    anchor = anchor_in(SECTION, start, start + len("who we called"))
+    assert anchor.exact == "who we called"
+    assert anchor.prefix == SECTION[start - CONTEXT_CHARS : start] and anchor.prefix.endswith("We write down ")
+    assert anchor.suffix == ", and we tell the person."
+
+
+@pytest.mark.parametrize("start, end", [(-1, 5), (5, 5), (6, 3), (0, len(SECTION) + 1), (2, 3)])
+def test_a_selection_outside_the_text_or_of_nothing_is_refused(start, end):
+    text = SECTION if (start, end) != (2, 3) else "We  ask"
+    with pytest.raises(PassageOutOfRange):
+        anchor_in(text, start, end)
+
+
+def test_an_anchor_sent_from_a_page_must_select_its_own_words():
+    start = SECTION.index("anyone")
+    sent = Anchor(start=start, end=start + 6, exact="anyone", prefix="forged", suffix="forged")
+    assert checked(SECTION, sent) == anchor_in(SECTION, start, start + 6), "context comes from the text"
+    with pytest.raises(PassageMismatch):
+        checked(SECTION, Anchor(start=start, end=start + 6, exact="nobody", prefix="", suffix=""))
+    with pytest.raises(PassageOutOfRange):
+        checked(SECTION, Anchor(start=len(SECTION), end=len(SECTION) + 6, exact="anyone", prefix="", suffix=""))
+
+
+def test_of_two_equal_phrases_the_one_meant_is_carried():
+    text = "the person we call is the person we help"
+    second = text.rindex("the person")
+    anchor = anchor_in(text, second, second + len("the person"))
+    carried = carry(anchor, text, "First: " + text.replace("we help", "we support"))
+    assert carried.anchor is not None and carried.anchor.start == len("First: ") + second
+
+
+def test_a_passage_whose_words_changed_is_marked_changed_not_moved():
+    start = SECTION.index("who we called")
+    anchor = anchor_in(SECTION, start, start + len("who we called"))
+    assert carry(anchor, SECTION, SECTION.replace("who we called", "whom we called")).changed
+    assert carry(anchor, SECTION, "Everything here was rewritten.").changed
+    assert carry(anchor, SECTION, SECTION.replace("We write down who we called, and", "")).changed
+
+
+def test_words_added_right_before_or_after_leave_the_passage_whole():
+    start = SECTION.index("who we called")
+    anchor = anchor_in(SECTION, start, start + len("who we called"))
+    edited = SECTION.replace("who we called", "carefully who we called today")
+    carried = carry(anchor, SECTION, edited)
+    assert carried.anchor is not None and edited[carried.anchor.start : carried.anchor.end] == "who we called"
+    assert carry(anchor, SECTION, SECTION).anchor == anchor
+
+
+@given(before=AROUND, passage=PASSAGE, after=AROUND, added_before=AROUND, added_after=AROUND)
+def test_text_added_or_taken_away_away_from_a_passage_never_loses_it(before, passage, after, added_before, added_after):
+    old_text = before + passage + after
+    anchor = anchor_in(old_text, len(before), len(before) + len(passage))
+    for new_before, new_after in ((added_before + before, after + added_after), (before[1:], after[:-1])):
+        carried = carry(anchor, old_text, new_before + passage + new_after)
+        assert carried.anchor is not None
+        assert (carried.anchor.start, carried.anchor.exact) == (len(new_before), passage)
+
+
+def test_a_passage_the_diff_loses_is_found_by_its_words_among_surroundings_like_its_own():
+    # Words shuffled around the passage: the shortest diff takes "never share" apart from the old one, yet
+    # its words stand once, among much the same words.
+    old_text, new_text = "before we the never share first we the ask", "before the we never share the first ask we"
+    start = old_text.index("never share")
+    carried = carry(anchor_in(old_text, start, start + len("never share")), old_text, new_text)
+    assert carried.anchor is not None and carried.anchor.start == new_text.index("never share")
+
+
+def test_the_same_words_elsewhere_are_not_taken_for_a_passage_that_changed():
+    old_text, new_text = "the person we call is the person we help", "the person we call is the people we help"
+    second = old_text.rindex("the person")
+    carried = carry(anchor_in(old_text, second, second + len("the person")), old_text, new_text)
+    assert carried.changed, "the same words elsewhere, among other words, are another passage"
+
+
+@given(old=st.text(alphabet="ab c", min_size=1, max_size=40), new=st.text(alphabet="ab c", max_size=40), data=st.data())
+def test_a_carried_passage_always_selects_the_same_words(old, new, data):
+    """However the text changed, even where a diff cannot tell which of many equal letters is which: either
+    the passage says it changed, or it selects exactly its words."""
+    start = data.draw(st.integers(0, len(old) - 1))
+    end = data.draw(st.integers(start + 1, len(old)))
+    if not old[start:end].strip():
+        return
+    carried = carry(anchor_in(old, start, end), old, new)
+    if carried.anchor is not None:
+        assert new[carried.anchor.start : carried.anchor.end] == old[start:end]
