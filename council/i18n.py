@@ -192,7 +192,13 @@ def _template_ngettext(context: Context, singular: str, plural: str, num: int, *
     return _template_text(context, translated, singular if num == 1 else plural, variables)
 
 
+@pass_context
+def _template_pgettext(context: Context, msgctxt: str, string: str, **variables: Any) -> str:
+    """``gettext`` for one English text that means two things (``msgctxt`` says which)."""
+    return _template_text(context, get_translations().upgettext(msgctxt, string), string, variables)
+
+
 def init_translations(app: Flask) -> None:
     """After ``babel.init_app``: code and templates format translations through ``format_translation``."""
     babel.domain_instance = FallbackDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
-    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext, pgettext=_template_pgettext)
