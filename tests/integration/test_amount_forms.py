@@ -86,7 +86,7 @@ def test_a_rate_that_cannot_be_read_exactly_comes_back_with_what_was_typed_and_w
             "fr",
             "EUR",
             "«\u00a012,345\u00a0» peut se lire comme un nombre entier ou comme un nombre à décimales. "
-            "Écrivez-le comme en français, par exemple 1\u202f234,50.",
+            "Merci de l’écrire comme en français, par exemple 1\u202f234,50.",
         ),
         (
             "1.000,50",
@@ -96,7 +96,12 @@ def test_a_rate_that_cannot_be_read_exactly_comes_back_with_what_was_typed_and_w
         ),
         ("1.5", "en", "JPY", "Amounts in JPY have no decimals. Please write a whole number, like 1,234."),
         ("12.5055", "en", "BHD", "Amounts in BHD have at most 3 decimal places. Please write it like 1,234.500."),
-        ("12,5055", "fr", "BHD", "Les montants en BHD ont au plus 3 décimales. Écrivez-le comme 1\u202f234,500."),
+        (
+            "12,5055",
+            "fr",
+            "BHD",
+            "Les montants en BHD ont au plus 3 décimales. Merci de l’écrire comme 1\u202f234,500.",
+        ),
         ("-5", "en", "EUR", "Please write the amount without a minus sign."),
         (
             "9" * 30,

@@ -324,7 +324,7 @@ def test_hiding_needs_a_reason_chosen_each_time_and_a_refusal_keeps_the_note(
         assert db.session.scalar(select(Comment.hidden_reason).where(Comment.id == comment_id)) == "off_topic"
 
 
-@pytest.mark.parametrize("locale, problem", [("en", "Please choose a reason."), ("fr", "Veuillez choisir un motif.")])
+@pytest.mark.parametrize("locale, problem", [("en", "Please choose a reason."), ("fr", "Merci de choisir un motif.")])
 def test_a_flag_needs_a_reason_chosen_each_time_and_a_refusal_keeps_the_note(
     app, people, revision_path, locale, problem
 ):

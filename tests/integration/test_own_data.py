@@ -208,7 +208,7 @@ def test_the_file_is_in_the_persons_language(app, people, council):
     earn_meeting(app, "willow", "m1")
     html = download(willow).get_data(as_text=True)
     assert '<html lang="fr" dir="ltr">' in html
-    assert "Encore dû" in html and "Pseudonyme" in html
+    assert "Reste à vous verser" in html and "Pseudonyme" in html
     assert "30,00" in html  # French money format
     refused = download(willow, password="", expect=400)
     assert 'id="password-error"' in refused.get_data(as_text=True)
