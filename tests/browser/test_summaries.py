@@ -51,7 +51,7 @@ SUMMARY_WORDS = {
         "said": "You said, we did",
         "adopted": "Adopted",
     },
-    "ar": {"dir": "rtl", "title": "ملخص المراجعة", "quotes": "بكلماتهم", "said": "قلتم، ففعلنا", "adopted": "اعتُمد"},
+    "ar": {"dir": "rtl", "title": "ملخص المراجعة", "quotes": "بكلماتهم", "said": "قلتم، ففعلنا", "adopted": "أُخذ به"},
 }
 
 
