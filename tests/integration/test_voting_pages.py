@@ -10,6 +10,8 @@ from council.accounts.models import Role, User
 from council.db_types import utcnow
 from council.extensions import db
 from council.mix.models import MixEnvelope
+from council.policies import service as policies
+from council.policies.models import Policy
 from council.voting import service as voting
 from council.voting.models import Ballot, Poll, PollKind, PollTranslation, VoterRoll
 from tests.conftest import csrf_token, flush_mix, published_poll, sign_in, submit, waiting_actions
@@ -340,7 +342,7 @@ def test_only_authors_and_translators_translate_and_only_into_another_shipped_la
 
 
 def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, choice_poll):
-    poll_id, _policy_id = choice_poll
+    poll_id, policy_id = choice_poll
     tariq = _client(app, "tariq")
     link = f"/polls/{poll_id}/translations/"
     page = tariq.get("/policies/translations").get_data(as_text=True)
@@ -348,6 +350,17 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     submit(tariq, f"{link}es", {"question": "¿Qué hora te viene bien?", "options": ""})
     page = tariq.get("/policies/translations").get_data(as_text=True)
     assert f"{link}es" not in page and f"{link}fr" in page
+    # Its text translated, French still has the poll to do: the list does not say there is nothing to do.
+    with app.app_context():
+        policy = db.session.get(Policy, policy_id)
+        translator = db.session.scalar(select(User).where(User.login_key == "tariq"))
+        policies.save_translation(
+            db.session, policy.revisions[0], translator, locale="fr", title="T", body="## Un\n\nTexte."
+        )
+        db.session.commit()
+    page = tariq.get("/policies/translations").get_data(as_text=True)
+    french = page[page.index('id="to-do-fr"') : page.index('id="to-do-ar"')]
+    assert f"{link}fr" in french and "Nothing to do" not in french
     _close_poll(app, poll_id)
     assert link not in tariq.get("/policies/translations").get_data(as_text=True), "a closed poll waits for nobody"
 
