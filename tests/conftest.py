@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from sqlalchemy import create_engine, select, text
 from council import create_app
 from council.accounts import service as accounts
 from council.accounts.models import Role
-from council.accounts.sessions import _person_statement, _record_statement
 from council.config import normalise_database_url
 from council.extensions import db
 
@@ -100,11 +100,20 @@ def make_app(database_url: str, instance_path: Path, **overrides):
         "SERVER_NAME": None,
     }
     config.update(overrides)
-    # Built once per process in production; built anew for each test app, so that mutation testing (which
-    # forks each mutant from a process that built it already) tests the statement as the code now makes it.
-    _person_statement.cache_clear()
-    _record_statement.cache_clear()
+    _forget_built_statements()
     return create_app(config)
+
+
+def _forget_built_statements() -> None:
+    """Statements built once per process in production (``functools.cache``) are built anew for each test app,
+    so that mutation testing, which forks each mutant from a process that built them already, tests them as
+    the code now makes them."""
+    for name, module in list(sys.modules.items()):
+        if name == "council" or name.startswith("council."):
+            for value in list(vars(module).values()):
+                # Asked of the type: a module may hold a proxy (flask.current_app) that asking itself would wake.
+                if hasattr(type(value), "cache_clear") and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -193,10 +193,6 @@ def _notice_statement(
     return union_all(*queries) if queries else None
 
 
-#: A poll's question in the reader's language (the statements' ``locale`` parameter), where it is translated.
-_QUESTION_IN_READERS_LANGUAGE = voting.translated_question(bindparam("locale", type_=String())).label("question")
-
-
 @functools.cache
 def _notice_list_statement(
     *, advisor: bool, author: bool, coordinator: bool, with_key: bool
@@ -208,7 +204,14 @@ def _notice_list_statement(
         return None
     found = union.subquery()
     return (
-        select(found, Revision.policy_id, Revision.number, Policy.title, _QUESTION_IN_READERS_LANGUAGE)
+        select(
+            found,
+            Revision.policy_id,
+            Revision.number,
+            Policy.title,
+            # The poll's question in the reader's language (the ``locale`` parameter), where it is translated.
+            voting.translated_question(bindparam("locale", type_=String())).label("question"),
+        )
         .outerjoin(Revision, Revision.id == found.c.revision_id)
         .outerjoin(Policy, Policy.id == Revision.policy_id)
         .outerjoin(Poll, (Poll.id == found.c.other_id) & (found.c.kind == NoticeKind.POLL_OPENED.value))
