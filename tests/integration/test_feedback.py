@@ -1281,3 +1281,32 @@ def test_an_answer_translation_is_refused_into_its_own_language_and_to_advisors(
     submit(robin, f"/feedback/comments/{comment_id}/answer/translations/es", {"body": hostile})
     mine = willow.get("/feedback/mine").get_data(as_text=True)
     assert "<script>alert(1)" not in mine and "\u202e" not in mine and "al revés" in mine
+
+
+def test_answers_wait_on_the_list_in_their_comments_language_oldest_answer_first(app, people, revision_path):
+    """An answer leaves the list when it is translated into its comment's language, not into another."""
+    willow = advisor(app, people, "willow")
+    for text in ("Primero.", "Segundo.", "Tercero."):
+        post(willow, revision_path, text, language="es")
+    flush_mix(app)
+    robin = app.test_client()
+    sign_in(robin, "robin")
+    with app.app_context():
+        ids = {body: comment_id for comment_id, body in db.session.execute(select(Comment.id, Comment.body))}
+    for text in ("Segundo.", "Primero.", "Tercero."):  # answered in this order
+        submit(
+            robin,
+            f"/feedback/comments/{ids[text]}/respond",
+            {"disposition": "adopted", "body": f"Answer to {text}", "language": "en"},
+        )
+    listed = re.findall(
+        r"/feedback/comments/([0-9a-f-]+)/answer/translations/es",
+        robin.get("/policies/translations").get_data(as_text=True),
+    )
+    assert listed == [str(ids[text]) for text in ("Segundo.", "Primero.", "Tercero.")], "oldest answer first"
+    submit(robin, f"/feedback/comments/{ids['Segundo.']}/answer/translations/fr", {"body": "Réponse."})
+    page = robin.get("/policies/translations").get_data(as_text=True)
+    assert f"/feedback/comments/{ids['Segundo.']}/answer/translations/es" in page, "French is not the writer's"
+    submit(robin, f"/feedback/comments/{ids['Segundo.']}/answer/translations/es", {"body": "Respuesta."})
+    page = robin.get("/policies/translations").get_data(as_text=True)
+    assert f"/feedback/comments/{ids['Segundo.']}/answer/translations/es" not in page

@@ -444,6 +444,9 @@ def test_a_planned_meeting_reads_in_each_advisors_language_once_translated(demo)
     form = translator.get(link + "ar").get_data(as_text=True)
     assert "Spring council" in form and "Room 2, or by phone" in form, "the original beside each field"
     submit(translator, link + "ar", {"title": "اجتماع الربيع", "place": "الغرفة 2، أو بالهاتف"})
+    again = translator.get(link + "ar").get_data(as_text=True)
+    assert 'value="اجتماع الربيع"' in again, "opened again, the form holds the translation to correct"
+    assert 'value="اجتماع الربيع"' not in translator.get(link + "es").get_data(as_text=True)
     submit(coordinator, link + "fr", {"title": "Conseil de printemps", "place": ""})
     arabic = _home(demo, "advisor4", "ar")
     assert "اجتماع الربيع" in arabic and "الغرفة 2، أو بالهاتف" in arabic and "Spring council" not in arabic
