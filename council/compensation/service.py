@@ -1040,11 +1040,9 @@ def translate_meeting(
     dbs: Session, translator: User, meeting: PlannedMeeting, *, locale: str, title: str, place: str
 ) -> None:
     """Keep the meeting's title and place in ``locale``, replacing an earlier translation."""
-    translation = dbs.scalar(
-        select(PlannedMeetingTranslation).where(
-            PlannedMeetingTranslation.meeting_id == meeting.id, PlannedMeetingTranslation.locale == locale
-        )
-    ) or PlannedMeetingTranslation(meeting_id=meeting.id, locale=locale)
+    translation = meeting_translation(dbs, meeting, locale) or PlannedMeetingTranslation(
+        meeting_id=meeting.id, locale=locale
+    )
     translation.title = clean_text(title)[:200]
     translation.place = clean_text(place)[:300]
     translation.translator_id = translator.id

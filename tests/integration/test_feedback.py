@@ -1284,29 +1284,40 @@ def test_an_answer_translation_is_refused_into_its_own_language_and_to_advisors(
 
 
 def test_answers_wait_on_the_list_in_their_comments_language_oldest_answer_first(app, people, revision_path):
-    """An answer leaves the list when it is translated into its comment's language, not into another."""
+    """An answer its comment's writer cannot read waits on the translators' list: not one written in the
+    comment's language, nor one to a withdrawn comment; it leaves when translated into the comment's language,
+    not into another, and comes back, said so, when the answer changes."""
     willow = advisor(app, people, "willow")
-    for text in ("Primero.", "Segundo.", "Tercero."):
+    for text in ("Primero.", "Segundo.", "Tercero.", "Cuarto.", "Quinto."):
         post(willow, revision_path, text, language="es")
     flush_mix(app)
     robin = app.test_client()
     sign_in(robin, "robin")
     with app.app_context():
         ids = {body: comment_id for comment_id, body in db.session.execute(select(Comment.id, Comment.body))}
-    for text in ("Segundo.", "Primero.", "Tercero."):  # answered in this order
-        submit(
-            robin,
-            f"/feedback/comments/{ids[text]}/respond",
-            {"disposition": "adopted", "body": f"Answer to {text}", "language": "en"},
-        )
-    listed = re.findall(
-        r"/feedback/comments/([0-9a-f-]+)/answer/translations/es",
-        robin.get("/policies/translations").get_data(as_text=True),
-    )
-    assert listed == [str(ids[text]) for text in ("Segundo.", "Primero.", "Tercero.")], "oldest answer first"
-    submit(robin, f"/feedback/comments/{ids['Segundo.']}/answer/translations/fr", {"body": "Réponse."})
-    page = robin.get("/policies/translations").get_data(as_text=True)
-    assert f"/feedback/comments/{ids['Segundo.']}/answer/translations/es" in page, "French is not the writer's"
-    submit(robin, f"/feedback/comments/{ids['Segundo.']}/answer/translations/es", {"body": "Respuesta."})
-    page = robin.get("/policies/translations").get_data(as_text=True)
-    assert f"/feedback/comments/{ids['Segundo.']}/answer/translations/es" not in page
+
+    def answer(text: str, language: str = "en", body: str = "") -> None:
+        fields = {"disposition": "adopted", "body": body or f"Answer to {text}", "language": language}
+        submit(robin, f"/feedback/comments/{ids[text]}/respond", fields)
+
+    def listed() -> list[str]:
+        page = robin.get("/policies/translations").get_data(as_text=True)
+        return re.findall(r"/feedback/comments/([0-9a-f-]+)/answer/translations/es", page)
+
+    for text in ("Segundo.", "Primero.", "Tercero.", "Quinto."):  # answered in this order
+        answer(text)
+    answer("Cuarto.", language="es", body="Respuesta en español.")
+    submit(willow, f"/feedback/comments/{ids['Quinto.']}/withdraw", {}, form_url="/feedback/mine")
+    flush_mix(app)
+    assert listed() == [str(ids[text]) for text in ("Segundo.", "Primero.", "Tercero.")], "oldest answer first"
+    line = " ".join(robin.get("/policies/translations").get_data(as_text=True).split())
+    assert "An answer to a comment on First contact, revision 1</a>: not translated yet." in line
+    translate = f"/feedback/comments/{ids['Segundo.']}/answer/translations/"
+    submit(robin, translate + "fr", {"body": "Réponse."})
+    assert str(ids["Segundo."]) in listed(), "French is not the writer's language"
+    submit(robin, translate + "es", {"body": "Respuesta."})
+    assert str(ids["Segundo."]) not in listed()
+    answer("Segundo.", body="A changed answer.")
+    assert str(ids["Segundo."]) in listed()
+    line = " ".join(robin.get("/policies/translations").get_data(as_text=True).split())
+    assert "revision 1</a>: the answer changed after it was translated." in line
