@@ -628,7 +628,7 @@ def polls_to_translate(dbs: Session, locales: Sequence[str]) -> list[PollToTrans
     """Every poll still to come or open, in each language of ``locales`` its revision is not written in and
     nobody has translated it into; by closing time. One query."""
     rows = dbs.execute(
-        select(Poll.id, Poll.question, Poll.closes_at, Revision.locale, PollTranslation.locale)
+        select(Poll.id, Poll.question, Revision.locale, PollTranslation.locale)
         .join(Revision, Revision.id == Poll.revision_id)
         .outerjoin(PollTranslation, PollTranslation.poll_id == Poll.id)
         .where(Poll.state != PollState.CLOSED)
@@ -636,7 +636,7 @@ def polls_to_translate(dbs: Session, locales: Sequence[str]) -> list[PollToTrans
     ).all()
     translated: dict[uuid.UUID, set[str]] = {}
     polls: dict[uuid.UUID, tuple[str, str]] = {}
-    for poll_id, question, _closes_at, original, locale in rows:
+    for poll_id, question, original, locale in rows:
         polls[poll_id] = (question, original)
         translated.setdefault(poll_id, set()).update({locale} if locale else set())
     return [

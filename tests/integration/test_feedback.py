@@ -15,7 +15,16 @@ from council.audit.models import AuditEvent
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
-from council.feedback.models import Comment, CommentFlag, CommentState, Disposition, HideReason, QuoteConsent, Response
+from council.feedback.models import (
+    Comment,
+    CommentFlag,
+    CommentState,
+    Disposition,
+    HideReason,
+    QuoteConsent,
+    Response,
+    ResponseTranslation,
+)
 from council.policies import service as policies
 from council.policies.models import ReviewWindow
 from council.security import PASSWORD as KEY_PURPOSE
@@ -1317,6 +1326,12 @@ def test_answers_wait_on_the_list_in_their_comments_language_oldest_answer_first
     assert str(ids["Segundo."]) in listed(), "French is not the writer's language"
     submit(robin, translate + "es", {"body": "Respuesta."})
     assert str(ids["Segundo."]) not in listed()
+    # Translated again, the translation is replaced; another answer's translation is its own.
+    submit(robin, translate + "es", {"body": "Respuesta corregida."})
+    submit(robin, f"/feedback/comments/{ids['Primero.']}/answer/translations/es", {"body": "Otra respuesta."})
+    with app.app_context():
+        kept = db.session.execute(select(ResponseTranslation.locale, ResponseTranslation.body)).all()
+    assert sorted(kept) == [("es", "Otra respuesta."), ("es", "Respuesta corregida."), ("fr", "Réponse.")]
     answer("Segundo.", body="A changed answer.")
     assert str(ids["Segundo."]) in listed()
     line = " ".join(robin.get("/policies/translations").get_data(as_text=True).split())

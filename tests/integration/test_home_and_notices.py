@@ -434,6 +434,13 @@ def test_a_planned_meeting_reads_in_each_advisors_language_once_translated(demo)
         "planned-key": secrets.token_urlsafe(18),
     }
     submit(coordinator, "/admin/stipends/planned-meetings", fields, form_url="/admin/stipends")
+    later = {
+        **fields,
+        "planned-title": "Autumn council",
+        "planned-starts_at": (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+        "planned-key": secrets.token_urlsafe(18),
+    }
+    submit(coordinator, "/admin/stipends/planned-meetings", later, form_url="/admin/stipends")
     with demo.app_context():
         meeting_id = db.session.scalar(select(PlannedMeeting.id).where(PlannedMeeting.title == "Spring council"))
     translator = demo.test_client()
@@ -441,6 +448,8 @@ def test_a_planned_meeting_reads_in_each_advisors_language_once_translated(demo)
     to_do = translator.get("/policies/translations").get_data(as_text=True)
     link = f"/meetings/{meeting_id}/translations/"
     assert all(link + locale in to_do for locale in ("es", "fr", "ar")) and link + "en" not in to_do
+    spanish = to_do[to_do.index('id="to-do-es"') : to_do.index('id="to-do-fr"')]
+    assert spanish.index("Spring council") < spanish.index("Autumn council"), "named, the soonest first"
     form = translator.get(link + "ar").get_data(as_text=True)
     assert "Spring council" in form and "Room 2, or by phone" in form, "the original beside each field"
     submit(translator, link + "ar", {"title": "اجتماع الربيع", "place": "الغرفة 2، أو بالهاتف"})

@@ -346,7 +346,13 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     tariq = _client(app, "tariq")
     link = f"/polls/{poll_id}/translations/"
     page = tariq.get("/policies/translations").get_data(as_text=True)
-    assert all(f"{link}{locale}" in page for locale in ("es", "fr", "ar"))
+    assert all(f"{link}{locale}" in page for locale in ("es", "fr", "ar")) and f"{link}en" not in page
+    assert f'{link}ar"><bdi>Which time suits you?</bdi></a>' in page, "named by its question"
+    with app.app_context():
+        robin_id = db.session.scalar(select(User.id).where(User.login_key == "robin"))
+    published_poll(app, robin_id, question="Closing sooner?", closes_at=utcnow() + timedelta(hours=2))
+    page = tariq.get("/policies/translations").get_data(as_text=True)
+    assert page.index("Closing sooner?") < page.index("Which time suits you?"), "the soonest to close first"
     submit(tariq, f"{link}es", {"question": "¿Qué hora te viene bien?", "options": ""})
     page = tariq.get("/policies/translations").get_data(as_text=True)
     assert f"{link}es" not in page and f"{link}fr" in page
