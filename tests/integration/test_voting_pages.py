@@ -389,3 +389,28 @@ def test_a_score_polls_scale_words_are_translated(app, people):
     submit(robin, f"/polls/{poll_id}/translations/es", fields)
     page = _client(app, "willow").get(f"/polls/{poll_id}", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "1 – Peligroso" in page and "5 – Seguro" in page and "Unsafe" not in page
+
+
+def test_what_a_translation_cannot_translate_stays_as_the_reader_would_read_it_and_a_second_one_replaces_it(
+    app, people
+):
+    """A score poll with no explanation and no words at its ends: translated, its ends still read the reader's
+    "Nada" and "Totalmente", and no explanation appears; translated again, the newer words are read."""
+    author_id = people.make("robin", Role.AUTHOR)
+    people.make("willow", Role.ADVISOR)
+    poll_id, _policy_id = published_poll(app, author_id, kind=PollKind.SCORE, score_min=1, score_max=5)
+    willow, robin = _client(app, "willow"), _client(app, "robin")
+
+    def spanish() -> str:
+        return willow.get(f"/polls/{poll_id}", headers={"Accept-Language": "es"}).get_data(as_text=True)
+
+    before = spanish()
+    assert "1 – Nada" in before and "5 – Totalmente" in before
+    submit(robin, f"/polls/{poll_id}/translations/es", {"question": "¿Está claro?"})
+    after = spanish()
+    assert "¿Está claro?" in after and "1 – Nada" in after and "5 – Totalmente" in after
+    assert after.count('class="user-text"') == before.count('class="user-text"'), "no explanation appears"
+    submit(robin, f"/polls/{poll_id}/translations/es", {"question": "¿Se entiende bien?"})
+    assert "¿Se entiende bien?" in spanish() and "¿Está claro?" not in spanish()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PollTranslation)) == 1
