@@ -278,10 +278,15 @@ def test_a_translated_poll_reads_in_the_readers_language_wherever_it_is_named(ap
         {"question": "أي وقت يناسبك؟", "explanation": "نلتقي **مرة** في الشهر.", "options": "الصباح\nالمساء"},
     )
     assert response.headers["Location"] == f"/polls/{poll_id}"
+    # A translation into another language too: each reader reads their own.
+    submit(tariq, f"/polls/{poll_id}/translations/fr", {"question": "Quel moment vous convient ?", "options": ""})
     page = willow.get(f"/polls/{poll_id}").get_data(as_text=True)
-    assert "أي وقت يناسبك؟" in page and "<strong>مرة</strong>" in page
-    assert "الصباح" in page and "المساء" in page and "Mornings" not in page
+    assert "أي وقت يناسبك؟" in page and "<strong>مرة</strong>" in page and "Quel moment" not in page
+    assert ">الصباح</label>" in page and ">المساء</label>" in page and "Mornings" not in page
     assert "Which time suits you?" not in page
+    assert "أنت تقرأ ترجمة" in page and "غير متوفر بلغتك" not in page, "it says it is a translation"
+    assert "أي وقت يناسبك؟" in tariq.get(f"/polls/{poll_id}/translations/ar").get_data(as_text=True), "kept to correct"
+    assert "أي وقت" not in tariq.get(f"/polls/{poll_id}/translations/es").get_data(as_text=True)
     assert "أي وقت يناسبك؟" in willow.get("/").get_data(as_text=True), "the home page's polls to vote in"
     assert "أي وقت يناسبك؟" in willow.get("/notices").get_data(as_text=True), "the notice that it opened"
     assert "أي وقت يناسبك؟" in willow.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
@@ -348,14 +353,19 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     page = tariq.get("/policies/translations").get_data(as_text=True)
     assert all(f"{link}{locale}" in page for locale in ("es", "fr", "ar")) and f"{link}en" not in page
     assert f'{link}ar"><bdi>Which time suits you?</bdi></a>' in page, "named by its question"
+    submit(tariq, f"{link}es", {"question": "¿Qué hora te viene bien?", "options": ""})
+    page = tariq.get("/policies/translations").get_data(as_text=True)
+    assert f"{link}es" not in page and f"{link}fr" in page
     with app.app_context():
         robin_id = db.session.scalar(select(User.id).where(User.login_key == "robin"))
     published_poll(app, robin_id, question="Closing sooner?", closes_at=utcnow() + timedelta(hours=2))
     page = tariq.get("/policies/translations").get_data(as_text=True)
-    assert page.index("Closing sooner?") < page.index("Which time suits you?"), "the soonest to close first"
-    submit(tariq, f"{link}es", {"question": "¿Qué hora te viene bien?", "options": ""})
-    page = tariq.get("/policies/translations").get_data(as_text=True)
-    assert f"{link}es" not in page and f"{link}fr" in page
+    french = page[page.index('id="to-do-fr"') : page.index('id="to-do-ar"')]
+    assert french.index("Closing sooner?") < french.index("Which time suits you?"), "the soonest to close first"
+    sooner = re.search(r'/polls/([0-9a-f-]+)/translations/es"><bdi>Closing sooner\?', page).group(1)
+    submit(tariq, f"/polls/{sooner}/translations/es", {"question": "¿Cierra antes?"})
+    reader = tariq.get(f"/polls/{poll_id}", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "¿Qué hora te viene bien?" in reader and "Cierra antes" not in reader, "each poll its own translation"
     # Its text translated, French still has the poll to do: the list does not say there is nothing to do.
     with app.app_context():
         policy = db.session.get(Policy, policy_id)
