@@ -358,7 +358,9 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     assert f"{link}es" not in page and f"{link}fr" in page
     with app.app_context():
         robin_id = db.session.scalar(select(User.id).where(User.login_key == "robin"))
-    published_poll(app, robin_id, question="Closing sooner?", closes_at=utcnow() + timedelta(hours=2))
+    _sooner_id, sooner_policy = published_poll(
+        app, robin_id, question="Closing sooner?", closes_at=utcnow() + timedelta(hours=2)
+    )
     page = tariq.get("/policies/translations").get_data(as_text=True)
     french = page[page.index('id="to-do-fr"') : page.index('id="to-do-ar"')]
     assert french.index("Closing sooner?") < french.index("Which time suits you?"), "the soonest to close first"
@@ -366,6 +368,9 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     submit(tariq, f"/polls/{sooner}/translations/es", {"question": "¿Cierra antes?"})
     reader = tariq.get(f"/polls/{poll_id}", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "¿Qué hora te viene bien?" in reader and "Cierra antes" not in reader, "each poll its own translation"
+    for policy, question in ((policy_id, "¿Qué hora te viene bien?"), (sooner_policy, "¿Cierra antes?")):
+        listed = tariq.get(f"/policies/{policy}/revisions/1", headers={"Accept-Language": "es"}).get_data(as_text=True)
+        assert question in listed, "and so in every list of polls"
     # Its text translated, French still has the poll to do: the list does not say there is nothing to do.
     with app.app_context():
         policy = db.session.get(Policy, policy_id)
