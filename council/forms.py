@@ -92,3 +92,9 @@ def language_choices() -> list[SelectChoice]:
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
         for code in current_app.config["LANGUAGES"]
     ]
+
+
+def typed(form: FlaskForm, name: str) -> str:
+    """What was typed in ``name``; "" when the field was left empty, or when this form was built without it
+    (a translation form has only the fields its original uses)."""
+    return (form[name].data or "") if name in form else ""

@@ -329,12 +329,7 @@ def translate_response(dbs: Session, translator: User, response: Response, local
     body = clean_text(body)
     if not body:
         raise EmptyComment
-    found = dbs.scalar(
-        select(ResponseTranslation).where(
-            ResponseTranslation.response_id == response.id, ResponseTranslation.locale == locale
-        )
-    )
-    translation = found or ResponseTranslation(response_id=response.id, locale=locale)
+    translation = response.translation_into(locale) or ResponseTranslation(response_id=response.id, locale=locale)
     translation.body = body
     translation.translator_id = translator.id
     translation.translated_at = utcnow()

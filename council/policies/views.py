@@ -17,7 +17,7 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.forms import EmptyForm
+from council.forms import EmptyForm, typed
 from council.i18n import LANGUAGE_NAMES, language_name, local_to_utc, utc_to_local
 from council.policies import publishing, reading, service
 from council.policies.forms import (
@@ -401,11 +401,10 @@ def _translation_data(existing) -> dict:
 
 def _translated_notes(form, key: str) -> service.TranslatedNotes:
     summary_name, note_name, questions_name = note_field_names(key)
-    questions = form[questions_name].data if questions_name in form else ""
     return service.TranslatedNotes(
-        summary=form[summary_name].data or "" if summary_name in form else "",
-        content_note=form[note_name].data or "" if note_name in form else "",
-        questions=tuple(lines_of(questions)),
+        summary=typed(form, summary_name),
+        content_note=typed(form, note_name),
+        questions=tuple(lines_of(typed(form, questions_name))),
     )
 
 
@@ -452,7 +451,7 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
                 title=form.title.data,
                 body=form.body.data,
                 notes={key: _translated_notes(form, key) for key, *_rest in with_notes},
-                change_notes=form.change_notes.data or "" if "change_notes" in form else "",
+                change_notes=typed(form, "change_notes"),
             )
         if translating.succeeded:
             flash(_("The translation is saved."), "success")

@@ -17,6 +17,7 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
+from council.forms import typed
 from council.i18n import language_name, local_to_utc
 from council.policies.service import published_or_404
 from council.text import lines_of
@@ -221,8 +222,10 @@ def translate_poll(poll_id: uuid.UUID, locale: str):
                 current_user,
                 locale=locale,
                 question=form.question.data,
-                **{name: form[name].data or "" for name in _OPTIONAL_WORDS if name in form and name != "options"},
-                options=lines_of(form["options"].data) if "options" in form else (),
+                explanation=typed(form, "explanation"),
+                options=lines_of(typed(form, "options")),
+                score_low_label=typed(form, "score_low_label"),
+                score_high_label=typed(form, "score_high_label"),
             )
         if translating.succeeded:
             flash(_("The translation is saved."), "success")
@@ -232,14 +235,12 @@ def translate_poll(poll_id: uuid.UUID, locale: str):
     ), (400 if form.errors else 200)
 
 
-_OPTIONAL_WORDS = ("explanation", "options", "score_low_label", "score_high_label")
-
-
 def _translation_data(existing) -> dict:
     """What the form shows first: the saved translation, if any."""
     if existing is None:
         return {}
-    return {"question": existing.question} | {name: getattr(existing, name) for name in _OPTIONAL_WORDS}
+    names = ("question", "explanation", "options", "score_low_label", "score_high_label")
+    return {name: getattr(existing, name) for name in names}
 
 
 @hooks.contributes_to("policies.translations_to_do")
