@@ -1,6 +1,6 @@
 """Anonymous comments and what staff do with them.
 
-``comments`` and ``comment_flags`` are anonymous tables: no user column, no
+``comments``, ``comment_flags`` and ``comment_agreements`` are anonymous tables: no user column, no
 user-derived value, no sequence, no time finer than the day, random UUID keys,
 and (on SQLite) no rowid, so the physical order of rows follows the random key,
 not the order of writing. ``owner_tag`` is HMAC(participation key, "comment:" + id):
@@ -102,6 +102,14 @@ class Comment(Model):
     owner_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     #: Random, from the form: a double click or a resubmission makes one comment.
     submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The passage pointed at, in the section's plain text (``feedback.passages``); None for the whole section.
+    passage_start: Mapped[int | None] = mapped_column(Integer)
+    passage_end: Mapped[int | None] = mapped_column(Integer)
+    passage_exact: Mapped[str] = mapped_column(Text, default="", server_default="")
+    passage_prefix: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    passage_suffix: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: The words the writer would put in the passage's place: a proposal, which authors decide on.
+    proposal: Mapped[str | None] = mapped_column(Text)
 
     revision: Mapped[Revision] = relationship()
     question: Mapped[GuidingQuestion | None] = relationship()
@@ -123,6 +131,18 @@ class CommentFlag(Model):
     reason: Mapped[str] = mapped_column(String(24), server_default=HideReason.OTHER.value)
     #: The flagger's optional note for moderators; emptied when the comment is withdrawn, as its text is.
     note: Mapped[str] = mapped_column(String(FLAG_NOTE_MAX_CHARS), default="", server_default="")
+
+
+class CommentAgreement(Model):
+    """One advisor said "I agree" with a comment or proposal. The tag stops a second agreement by the same person
+    and lets them take it back; nothing else is kept: no time, no order."""
+
+    __tablename__ = "comment_agreements"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("comments.id"), index=True)
+    agreement_tag: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
 
 
 class Response(Model):

@@ -503,6 +503,12 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
             "created_on",
             "owner_tag",
             "submission_key",  # the day, the tag, the random key
+            "passage_start",
+            "passage_end",
+            "passage_exact",
+            "passage_prefix",
+            "passage_suffix",  # the words pointed at, where they are, a little text either side
+            "proposal",  # the words proposed in their place
         }
         assert schema.get_pk_constraint("comments")["constrained_columns"] == ["id"]
         assert "DATE" in str(columns["created_on"]["type"]).upper()
@@ -515,6 +521,8 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
             "reason",
             "note",
         }
+        # An agreement: the comment and the agreer's tag, nothing else.
+        assert {c["name"] for c in schema.get_columns("comment_agreements")} == {"id", "comment_id", "agreement_tag"}
         comment = db.session.get(Comment, comment_id)
         assert comment.id.version == 4, "a random id, no sequence"
         raw_day = db.session.execute(text("SELECT created_on FROM comments")).scalar()
