@@ -108,6 +108,10 @@ PAGE_CACHE_REDIS_SECONDS = 24 * 3600
 
 #: Longest comment accepted, in characters.
 COMMENT_MAX_CHARS = 10_000
+#: Longest passage a comment may point at, and longest wording proposed for it, in characters: a sentence or
+#: a paragraph, not a section (and every envelope of the mix is padded to hold all three at their longest).
+PASSAGE_MAX_CHARS = 2_000
+PROPOSAL_MAX_CHARS = 2_000
 COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"
 #: How long a comment typed into an expired session can wait for its writer to sign in.
 PENDING_COMMENT_MINUTES = 120

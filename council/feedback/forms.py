@@ -9,9 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 from council.feedback.models import FLAG_NOTE_MAX_CHARS, CommentState, Disposition, HideReason, QuoteConsent
+from council.feedback.service import section_sentences
 from council.forms import CouncilForm, language_choices
 
 CONSENT_LABELS = {
@@ -48,9 +49,46 @@ def _within_comment_limit(form, field) -> None:
         )
 
 
+def _written_unless_proposing(form, field) -> None:
+    """A comment may be new wording alone: the words can speak for themselves."""
+    if not (field.data or "").strip() and not (form.proposal.data or "").strip():
+        raise StopValidation(_l("Please write your comment, or propose new wording."))
+
+
+def _within_proposal_limit(form, field) -> None:
+    limit = current_app.config["PROPOSAL_MAX_CHARS"]
+    if len(field.data or "") > limit:
+        raise ValidationError(
+            _l(
+                "Proposed wording can be at most %(max)d characters. This has %(count)d.",
+                max=limit,
+                count=len(field.data),
+            )
+        )
+
+
+#: The radio value of "the whole section", beside each sentence's "start-end".
+WHOLE_SECTION = ""
+
+
 class CommentForm(CouncilForm):
-    body = TextAreaField(
-        _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
+    body = TextAreaField(_l("Your comment"), validators=[_written_unless_proposing, _within_comment_limit])
+    #: Without JavaScript: one of the section's sentences ("start-end" in its plain text), perhaps narrowed to
+    #: some of its words. With it, the words selected on the page fill the three fields after.
+    passage = RadioField(_l("Which words do you mean?"), default=WHOLE_SECTION)
+    narrow = StringField(
+        _l("Only some words of that sentence? Copy them here (optional)"),
+        validators=[Length(max=2000, message=_l("Please keep this under %(max)d characters.", max=2000))],
+    )
+    selection_start = HiddenField()
+    selection_end = HiddenField()
+    selection_exact = HiddenField()
+    proposal = TextAreaField(
+        _l("New wording for these words (optional)"),
+        description=_l(
+            "Write the words you would put in their place. Everyone who reads comments will see the change."
+        ),
+        validators=[_within_proposal_limit],
     )
     question = SelectField(_l("Answering a question? (optional)"), default="")
     #: Chosen each time, never filled in from the interface language: a comment's language copied from
@@ -68,12 +106,29 @@ class CommentForm(CouncilForm):
     section_key = HiddenField()
     submission_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
 
-    def __init__(self, *args, questions=(), **kwargs):
+    def __init__(self, *args, questions=(), sentences=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = [SelectChoice("", _l("Choose the language you wrote in"))] + language_choices()
         self.question.choices = [SelectChoice("", _l("No, a general comment"))] + [
             SelectChoice(str(q.id), q.text) for q in questions
         ]
+        self.passage.choices = [SelectChoice(WHOLE_SECTION, _l("The whole section"))] + [
+            SelectChoice(f"{start}-{end}", words) for start, end, words in sentences
+        ]
+
+    def selection(self) -> tuple[int, int, str] | None:
+        """The words selected on the page (with JavaScript), when the three fields hold a selection."""
+        start, end, exact = self.selection_start.data, self.selection_end.data, self.selection_exact.data
+        if not (start and end and exact) or not (start.isdigit() and end.isdigit()):
+            return None
+        return int(start), int(end), exact
+
+    def sentence(self) -> tuple[int, int] | None:
+        """The sentence chosen from the list (validated: one of the section's), or None for the whole section."""
+        if not self.passage.data:
+            return None
+        start, end = self.passage.data.split("-")
+        return int(start), int(end)
 
 
 class EditCommentForm(CouncilForm):
@@ -220,6 +275,7 @@ def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
     form = CommentForm(
         formdata=formdata,
         questions=revision.questions_for(section_key) if section_key else (),
+        sentences=section_sentences(revision, section_key) if section_key else (),
         section_key=section_key,
         submission_key=secrets.token_urlsafe(24),
     )

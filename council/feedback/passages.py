@@ -14,10 +14,13 @@ changed, the passage has changed and says so; it is never re-pointed at other wo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from html.parser import HTMLParser
 
 from diff_match_patch import diff_match_patch
+from uniseg.sentencebreak import sentence_boundaries
 
 #: How much text either side of a passage is kept with it, to show it in context and tell equal phrases apart.
 CONTEXT_CHARS = 32
@@ -29,6 +32,51 @@ class PassageOutOfRange(ValueError):
 
 class PassageMismatch(ValueError):
     """The quoted words are not the words at those positions in the section (a forged or stale anchor)."""
+
+
+class _TextNodes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+# A section's HTML is published once and read many times.
+@functools.lru_cache(maxsize=1024)
+def plain_text(body_html: str) -> str:
+    """A section's plain text: the text of its HTML (as ``render_markdown`` makes it), character for character
+    what a browser's ``textContent`` of it holds, so a selection's offsets in the page are offsets here."""
+    nodes = _TextNodes()
+    nodes.feed(body_html)
+    nodes.close()
+    return "".join(nodes.parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Where each sentence of ``text`` starts and ends, without the space around it (Unicode's sentence
+    boundaries, UAX #29, which know the Arabic question mark as well as the Latin one): what a reader without
+    JavaScript chooses from."""
+    found = []
+    bounds = list(sentence_boundaries(text))
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        words = text[start:end]
+        if not words.strip():
+            continue
+        start += len(words) - len(words.lstrip())
+        end -= len(words) - len(words.rstrip())
+        found.append((start, end))
+    return tuple(found)
+
+
+def narrowed(text: str, sentence: tuple[int, int], words: str) -> tuple[int, int] | None:
+    """Where ``words`` first stand within the sentence at ``sentence``, or None when they are not in it."""
+    start, end = sentence
+    words = words.strip()
+    found = text.find(words, start, end) if words else -1
+    return None if found == -1 else (found, found + len(words))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
@@ -28,6 +29,7 @@ from council import hooks
 from council.accounts.models import User
 from council.audit import service as audit
 from council.db_types import utcnow
+from council.feedback import passages
 from council.feedback.models import (
     FLAG_NOTE_MAX_CHARS,
     Comment,
@@ -80,6 +82,34 @@ class SentDifferently(FeedbackError):
     """The same form (its submission key) sent again with other content: the first version is kept."""
 
 
+class PassageGone(FeedbackError):
+    """The words pointed at are not where the form says: a forged anchor, or a page older than the text."""
+
+
+class PassageTooLong(FeedbackError):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+class NotInSentence(FeedbackError):
+    """The words given to narrow a chosen sentence are not in it."""
+
+
+class ProposalTooLong(FeedbackError):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+class ProposalWithoutPassage(FeedbackError):
+    """New wording was written, but no words were chosen for it to replace."""
+
+
+class ProposalUnchanged(FeedbackError):
+    """The proposed wording is the passage's own."""
+
+
 def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
 
@@ -106,15 +136,103 @@ class Draft:
     language: str
     quote_consent: QuoteConsent
     submission_key: str
+    #: The words the comment is about (``point_at``); None for the whole section.
+    passage: passages.Anchor | None = None
+    #: The words the writer would put in the passage's place; "" when they propose none.
+    proposal: str = ""
 
 
-def _check_body(body: str, limit: int) -> str:
+def _check_body(body: str, limit: int, *, proposing: bool = False) -> str:
+    """The comment's text, cleaned; it may be empty only beside a proposal, which can speak for itself."""
     body = clean_text(body)
-    if not body:
+    if not body and not proposing:
         raise EmptyComment
     if len(body) > limit:
         raise CommentTooLong(limit)
     return body
+
+
+@dataclass(frozen=True)
+class Pointed:
+    """What a comment form says the writer pointed at: the ends and words of a selection (with JavaScript), or
+    the ends of a sentence chosen from the section's list, and perhaps some of its words (without)."""
+
+    start: int
+    end: int
+    #: The selection's words; None when a sentence was chosen.
+    exact: str | None = None
+    #: Words within the chosen sentence, to point at them only.
+    narrow: str = ""
+
+
+def section_text(revision: Revision, section_key: str) -> str:
+    """The plain text of a section (``passages.plain_text``), in which passages are anchored; "" when the
+    revision has no such section. ``revision`` may be a ``policies.reading.ReadableRevision``."""
+    section = revision.section(section_key) if section_key else None
+    return passages.plain_text(str(section.body_html)) if section is not None else ""
+
+
+def section_sentences(revision: Revision, section_key: str) -> list[tuple[int, int, str]]:
+    """Each sentence of a section: where it starts and ends, and its words."""
+    text = section_text(revision, section_key)
+    return [(start, end, text[start:end]) for start, end in passages.sentences(text)]
+
+
+def passage_limit() -> int:
+    return int(current_app.config["PASSAGE_MAX_CHARS"])
+
+
+def proposal_limit() -> int:
+    return int(current_app.config["PROPOSAL_MAX_CHARS"])
+
+
+def point_at(revision: Revision, section_key: str, pointed: Pointed) -> passages.Anchor:
+    """The anchor of what the writer pointed at, checked against the section's text: a selection must quote
+    the very words at its ends, a sentence must be one of the section's, narrowing words must be in it."""
+    text = section_text(revision, section_key)
+    if pointed.exact is not None:
+        try:
+            anchor = passages.checked(text, passages.Anchor(pointed.start, pointed.end, pointed.exact, "", ""))
+        except (passages.PassageOutOfRange, passages.PassageMismatch):
+            raise PassageGone from None
+    else:
+        span: tuple[int, int] | None = (pointed.start, pointed.end)
+        if span not in passages.sentences(text):
+            raise PassageGone
+        if pointed.narrow.strip():
+            span = passages.narrowed(text, (pointed.start, pointed.end), pointed.narrow)
+            if span is None:
+                raise NotInSentence
+        anchor = passages.anchor_in(text, *span)
+    if len(anchor.exact) > passage_limit():
+        raise PassageTooLong(passage_limit())
+    return anchor
+
+
+def _check_passage(revision: Revision, draft: Draft) -> passages.Anchor | None:
+    """The draft's passage checked again against the section (a flush meets it long after the form)."""
+    if draft.passage is None:
+        return None
+    if not draft.section_key or len(draft.passage.exact) > passage_limit():
+        raise PassageGone
+    try:
+        return passages.checked(section_text(revision, draft.section_key), draft.passage)
+    except (passages.PassageOutOfRange, passages.PassageMismatch):
+        raise PassageGone from None
+
+
+def _check_proposal(draft: Draft, passage: passages.Anchor | None) -> str:
+    """The proposed wording, cleaned as any text is (hidden and direction-changing characters dropped)."""
+    proposal = clean_text(draft.proposal)
+    if not proposal:
+        return ""
+    if passage is None:
+        raise ProposalWithoutPassage
+    if len(proposal) > proposal_limit():
+        raise ProposalTooLong(proposal_limit())
+    if proposal == passage.exact.strip():
+        raise ProposalUnchanged
+    return proposal
 
 
 def post_comment(
@@ -134,12 +252,12 @@ def post_comment(
     """
     if require_open_review and not review_is_open(revision):
         raise ReviewClosed
-    body = _check_draft(revision, draft, limit)
+    checked = _check_draft(revision, draft, limit)
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
     if existing is not None:
         return _already_posted(existing, key)
     comment_id = uuid.uuid4()
-    comment = _new_comment(revision, draft, body, comment_id, owner_tag(key, comment_id), today or utcnow().date())
+    comment = _new_comment(revision, draft, checked, comment_id, owner_tag(key, comment_id), today or utcnow().date())
     try:
         with dbs.begin_nested():
             dbs.add(comment)
@@ -152,32 +270,50 @@ def post_comment(
     return comment
 
 
-def _check_draft(revision: Revision, draft: Draft, limit: int) -> str:
-    body = _check_body(draft.body, limit)
+@dataclass(frozen=True)
+class Checked:
+    """A draft's texts as they are stored."""
+
+    body: str
+    passage: passages.Anchor | None
+    proposal: str
+
+
+def _check_draft(revision: Revision, draft: Draft, limit: int) -> Checked:
     if draft.section_key and revision.section(draft.section_key) is None:
         raise UnknownTarget
+    passage = _check_passage(revision, draft)
+    proposal = _check_proposal(draft, passage)
+    body = _check_body(draft.body, limit, proposing=bool(proposal))
     if draft.question_id is not None:
         question = next((q for q in revision.questions if q.id == draft.question_id), None)
         if question is None or question.section_key != draft.section_key:
             raise UnknownTarget
-    return body
+    return Checked(body, passage, proposal)
 
 
 def _new_comment(
-    revision: Revision, draft: Draft, body: str, comment_id: uuid.UUID, tag: bytes, created_on: date
+    revision: Revision, draft: Draft, checked: Checked, comment_id: uuid.UUID, tag: bytes, created_on: date
 ) -> Comment:
+    passage = checked.passage
     return Comment(
         id=comment_id,
         revision_id=revision.id,
         section_key=draft.section_key,
         question_id=draft.question_id,
-        body=body,
+        body=checked.body,
         language=draft.language,
         quote_consent=draft.quote_consent,
         state=CommentState.VISIBLE,
         created_on=created_on,
         owner_tag=tag,
         submission_key=draft.submission_key,
+        passage_start=passage.start if passage else None,
+        passage_end=passage.end if passage else None,
+        passage_exact=passage.exact if passage else "",
+        passage_prefix=passage.prefix if passage else "",
+        passage_suffix=passage.suffix if passage else "",
+        proposal=checked.proposal or None,
     )
 
 
@@ -185,7 +321,8 @@ def insert_comment(
     dbs: Session, revision: Revision, draft: Draft, *, comment_id: uuid.UUID, tag: bytes, created_on: date
 ) -> Comment:
     """Write a comment whose id and owner tag were made when it was sent (a flush applying it)."""
-    comment = _new_comment(revision, draft, clean_text(draft.body), comment_id, tag, created_on)
+    checked = Checked(clean_text(draft.body), draft.passage, clean_text(draft.proposal))
+    comment = _new_comment(revision, draft, checked, comment_id, tag, created_on)
     dbs.add(comment)
     return comment
 
@@ -234,6 +371,10 @@ def _withdraw(dbs: Session, comment: Comment) -> None:
     # Summaries, above feedback, delete the quote and paraphrase (summaries/service.py registers this).
     hooks.call_all("feedback.comment_withdrawn", dbs, comment)
     comment.body = ""
+    # The words they proposed are theirs too, and the passage says what they pointed at.
+    comment.proposal = None
+    comment.passage_start = comment.passage_end = None
+    comment.passage_exact = comment.passage_prefix = comment.passage_suffix = ""
     comment.state = CommentState.WITHDRAWN
     comment.review_requested = False
     # A flag's note may quote the comment: its words go with it. The batch's own new flags are not in
@@ -575,6 +716,10 @@ class ShownComment:
     pending: bool = True
     #: Its writer withdrew it and the withdrawal still waits in the mix: it can be undone until the batch.
     withdrawal_waiting: bool = False
+    passage_exact: str = ""
+    passage_prefix: str = ""
+    passage_suffix: str = ""
+    proposal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -602,6 +747,7 @@ def my_pending(dbs: Session, key: bytes | None) -> MyPending:
 def _shown_post(revision: Revision, waiting: mix.Pending) -> ShownComment:
     payload = waiting.payload
     question_id = uuid.UUID(payload["question_id"]) if payload["question_id"] else None
+    passage = _shown_passage(revision, payload)
     return ShownComment(
         id=uuid.UUID(payload["comment_id"]),
         revision=revision,
@@ -613,7 +759,22 @@ def _shown_post(revision: Revision, waiting: mix.Pending) -> ShownComment:
         quote_consent=QuoteConsent(payload["quote_consent"]),
         created_on=date.fromisoformat(payload["day"]),
         envelope_id=waiting.id,
+        passage_exact=passage.exact if passage else "",
+        passage_prefix=passage.prefix if passage else "",
+        passage_suffix=passage.suffix if passage else "",
+        proposal=payload.get("proposal") or None,
     )
+
+
+def _shown_passage(revision: Revision, payload: mix.Payload) -> passages.Anchor | None:
+    """A waiting comment's passage, with the text either side of it as the page shows it."""
+    sent = _sent_passage(payload)
+    if sent is None:
+        return None
+    try:
+        return passages.checked(section_text(revision, payload["section_key"]), sent)
+    except (passages.PassageOutOfRange, passages.PassageMismatch):
+        return sent
 
 
 def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | None = None) -> ShownComment:
@@ -637,6 +798,10 @@ def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | 
         review_requested=comment.review_requested or bool(change.get("another_look")),
         response=comment.response,
         withdrawal_waiting=bool(change.get("withdraw")),
+        passage_exact=comment.passage_exact,
+        passage_prefix=comment.passage_prefix,
+        passage_suffix=comment.passage_suffix,
+        proposal=None if withdrawn else comment.proposal,
     )
 
 
@@ -658,34 +823,25 @@ def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
     content, it raises SentDifferently."""
     if not review_is_open(revision):
         raise ReviewClosed
-    body = _check_draft(revision, draft, limit)
+    checked = _check_draft(revision, draft, limit)
+    sent = _payload_of(draft, checked)
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
     if existing is not None:
         kept = _already_posted(existing, key)
-        return _same_again(kept.id, _content(kept.body, kept, str(kept.question_id or "")), draft, body)
+        return _same_again(kept.id, _stored_payload(kept), sent)
     for waiting in mix.pending(dbs, (POST,)):
         if hmac.compare_digest(waiting.payload["submission_key"].encode(), draft.submission_key.encode()):
             comment_id = uuid.UUID(waiting.payload["comment_id"])
             if not hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id)):
                 raise NotYours
-            sent = waiting.payload
-            return _same_again(
-                comment_id,
-                (sent["body"], sent["section_key"], sent["question_id"], sent["language"], sent["quote_consent"]),
-                draft,
-                body,
-            )
+            return _same_again(comment_id, waiting.payload, sent)
     comment_id = uuid.uuid4()
     now = utcnow()
     payload = {
         "comment_id": str(comment_id),
         "owner_tag": owner_tag(key, comment_id).hex(),
         "revision_id": str(revision.id),
-        "section_key": draft.section_key,
-        "question_id": str(draft.question_id) if draft.question_id else "",
-        "body": body,
-        "language": draft.language,
-        "quote_consent": str(draft.quote_consent),
+        **sent,
         "submission_key": draft.submission_key,
         # Inside the envelope only: the day is kept, the moment is gone with the epoch key.
         "sent_at": now.isoformat(),
@@ -695,14 +851,56 @@ def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
     return comment_id
 
 
-def _content(body: str, where: Comment | Draft, question_id: str) -> tuple[str, ...]:
-    return (body, where.section_key, question_id, where.language, str(where.quote_consent))
+def _payload_of(draft: Draft, checked: Checked) -> dict[str, object]:
+    """What a new comment's envelope says of its content (the passage by its ends and words: the text either
+    side is taken from the section again when it is applied)."""
+    passage = checked.passage
+    return {
+        "section_key": draft.section_key,
+        "question_id": str(draft.question_id) if draft.question_id else "",
+        "body": checked.body,
+        "language": draft.language,
+        "quote_consent": str(draft.quote_consent),
+        "passage": [passage.start, passage.end, passage.exact] if passage else None,
+        "proposal": checked.proposal,
+    }
 
 
-def _same_again(comment_id: uuid.UUID, kept: tuple[str, ...], draft: Draft, body: str) -> uuid.UUID:
+def _stored_payload(comment: Comment) -> dict[str, object]:
+    passage = _stored_passage(comment)
+    return {
+        "section_key": comment.section_key,
+        "question_id": str(comment.question_id or ""),
+        "body": comment.body,
+        "language": comment.language,
+        "quote_consent": str(comment.quote_consent),
+        "passage": [passage.start, passage.end, passage.exact] if passage else None,
+        "proposal": comment.proposal or "",
+    }
+
+
+def _stored_passage(comment: Comment) -> passages.Anchor | None:
+    if comment.passage_start is None or comment.passage_end is None:
+        return None
+    return passages.Anchor(
+        comment.passage_start,
+        comment.passage_end,
+        comment.passage_exact,
+        comment.passage_prefix,
+        comment.passage_suffix,
+    )
+
+
+def _sent_passage(payload: mix.Payload) -> passages.Anchor | None:
+    """The passage an envelope names (envelopes sealed before passages existed name none)."""
+    sent = payload.get("passage")
+    return passages.Anchor(int(sent[0]), int(sent[1]), str(sent[2]), "", "") if sent else None
+
+
+def _same_again(comment_id: uuid.UUID, kept: mix.Payload, sent: dict[str, object]) -> uuid.UUID:
     """The same form sent again is the same comment; sent again with other content, it is refused (the writer
     is shown what they typed, so nothing is lost) rather than silently dropped."""
-    if kept != _content(body, draft, str(draft.question_id or "")):
+    if any(kept.get(name, None if name == "passage" else "") != value for name, value in sent.items()):
         raise SentDifferently
     return comment_id
 
@@ -815,9 +1013,11 @@ def _apply_post(dbs: Session, payload: mix.Payload) -> None:
         language=payload["language"],
         quote_consent=QuoteConsent(payload["quote_consent"]),
         submission_key=payload["submission_key"],
+        passage=_sent_passage(payload),
+        proposal=payload.get("proposal", ""),
     )
     try:
-        body = _check_draft(revision, draft, limit=len(draft.body))
+        checked = _check_draft(revision, draft, limit=len(draft.body))
     except FeedbackError:
         raise mix.Dropped from None
     already = dbs.scalar(select(Comment.id).where(Comment.submission_key == draft.submission_key)) is not None
@@ -826,7 +1026,12 @@ def _apply_post(dbs: Session, payload: mix.Payload) -> None:
     comment_id = uuid.UUID(payload["comment_id"])
     dbs.add(
         _new_comment(
-            revision, draft, body, comment_id, bytes.fromhex(payload["owner_tag"]), date.fromisoformat(payload["day"])
+            revision,
+            draft,
+            checked,
+            comment_id,
+            bytes.fromhex(payload["owner_tag"]),
+            date.fromisoformat(payload["day"]),
         )
     )
 

@@ -45,6 +45,7 @@ from council.feedback.forms import (
 from council.feedback.models import Comment, CommentState, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
+from council.policies.diff import word_diff
 from council.policies.pages import readable_or_404, render_section
 from council.policies.service import published_or_404
 from council.transactions import attempt
@@ -52,6 +53,9 @@ from council.transactions import attempt
 bp = Blueprint("feedback", __name__)
 
 STAFF = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
+
+# A proposal shown as the change it makes to the words it replaces (``macros/comments.html::passage``).
+bp.add_app_template_filter(word_diff, "redline")
 FILTERS = ("language", "consent", "response", "moderation", "question")
 
 
@@ -75,37 +79,88 @@ def _section_url(revision, section_key: str, anchor: str | None = None) -> str:
     return url_for("policies.revision", policy_id=revision.policy_id, number=revision.number, _anchor=anchor)
 
 
-def _draft_from(form) -> service.Draft:
+#: The comment form's fields that say which words it is about, and what it proposes for them.
+_PASSAGE_FIELDS = ("passage", "narrow", "selection_start", "selection_end", "selection_exact", "proposal")
+
+
+def _pointed_from(form) -> service.Pointed | None:
+    """What the form says the writer pointed at: the page's selection, else the sentence chosen from the list."""
+    selection = form.selection()
+    if selection is not None:
+        return service.Pointed(*selection)
+    sentence = form.sentence()
+    if sentence is not None:
+        return service.Pointed(sentence[0], sentence[1], narrow=form.narrow.data or "")
+    return None
+
+
+def _draft_from(revision, form) -> service.Draft:
+    """The draft the form holds; raises the service's errors about its passage (``service.point_at``)."""
+    section_key = form.section_key.data or ""
+    pointed = _pointed_from(form) if section_key else None
     return service.Draft(
-        section_key=form.section_key.data or "",
+        section_key=section_key,
         question_id=uuid.UUID(form.question.data) if form.question.data else None,
         body=form.body.data,
         language=form.language.data,
         quote_consent=QuoteConsent(form.quote_consent.data),
         submission_key=form.submission_key.data,
+        passage=service.point_at(revision, section_key, pointed) if pointed is not None else None,
+        proposal=form.proposal.data or "",
     )
 
 
-def _store(revision, draft: service.Draft):
-    """Post a comment for the signed-in advisor; returns a redirect, or an error text for the form."""
-    with attempt(service.ReviewClosed, service.UnknownTarget, service.NotYours, service.SentDifferently) as posting:
-        comment_id = service.send_comment(
-            db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
-        )
-    if isinstance(posting.problem, service.ReviewClosed):
-        return None, _(
+def _problem_in(form, problem: service.FeedbackError):
+    """The field a refused draft's problem belongs to, and what to tell the writer, in their language."""
+    if isinstance(problem, service.ReviewClosed):
+        return form.body, _(
             "The review of this revision is closed, so comments can no longer be added. "
             "Your text is below, so you can keep it."
         )
-    if isinstance(posting.problem, service.UnknownTarget):
-        return None, _("That question is not part of this section. Please choose again.")
-    if isinstance(posting.problem, service.NotYours):
-        return None, _("This form was already used. Please reload the page and write again.")
-    if isinstance(posting.problem, service.SentDifferently):
-        return None, _(
+    if isinstance(problem, service.UnknownTarget):
+        return form.body, _("That question is not part of this section. Please choose again.")
+    if isinstance(problem, service.NotYours):
+        return form.body, _("This form was already used. Please reload the page and write again.")
+    if isinstance(problem, service.SentDifferently):
+        return form.body, _(
             "This form was already sent, with different text. The first version was kept. "
             "What you typed now is below, so nothing is lost: copy it, or send it as a new comment."
         )
+    if isinstance(problem, service.PassageGone):
+        return form.passage, _("The words you picked are not in this section as it stands. Please pick them again.")
+    if isinstance(problem, service.NotInSentence):
+        return form.narrow, _(
+            "These words are not in the sentence you chose. Copy them exactly as they stand, or leave this empty."
+        )
+    if isinstance(problem, service.PassageTooLong):
+        return form.passage, _("You can point at up to %(max)d characters. Please pick fewer words.", max=problem.limit)
+    if isinstance(problem, service.ProposalWithoutPassage):
+        return form.passage, _("Please choose the words your new wording would replace.")
+    if isinstance(problem, service.ProposalTooLong):
+        return form.proposal, _(
+            "Proposed wording can be at most %(max)d characters. This has %(count)d.",
+            max=problem.limit,
+            count=len(form.proposal.data or ""),
+        )
+    if isinstance(problem, service.ProposalUnchanged):
+        return form.proposal, _("Your wording is the same as the words it would replace. Please change it.")
+    if isinstance(problem, service.CommentTooLong):
+        limit = problem.limit
+        count = len(form.body.data or "")
+        return form.body, _(
+            "Comments can be at most %(max)d characters. This one has %(count)d.", max=limit, count=count
+        )
+    return form.body, _("Please write your comment, or propose new wording.")
+
+
+def _store(revision, draft: service.Draft):
+    """Post a comment for the signed-in advisor; returns a redirect, or the problem that refused it."""
+    with attempt(service.FeedbackError) as posting:
+        comment_id = service.send_comment(
+            db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
+        )
+    if posting.problem is not None:
+        return None, posting.problem
     flash(_saved_message(), "success")
     return redirect(_section_url(revision, draft.section_key, anchor=f"comment-{comment_id}"), code=303), None
 
@@ -141,18 +196,34 @@ def post_comment(policy_id: uuid.UUID, number: int):
         return _show_form_again(revision, section_key, form)
     if not form.validate():
         return _show_form_again(revision, section_key, form)
-    response, problem = _store(revision, _draft_from(form))
+    return _checked_and_stored(revision, section_key, form)
+
+
+def _checked_and_stored(revision, section_key: str, form):
+    try:
+        draft = _draft_from(revision, form)
+    except service.FeedbackError as unfound:
+        return _refused(revision, section_key, form, unfound)
+    response, problem = _store(revision, draft)
     if response is not None:
         return response
     return _refused(revision, section_key, form, problem)
 
 
-def _refused(revision, section_key: str, form, problem: str):
+#: Refusals that come from the state of things rather than from what was typed.
+_CONFLICTS = (service.ReviewClosed, service.SentDifferently, service.NotYours)
+
+
+def _refused(revision, section_key: str, form, problem: service.FeedbackError):
     """Nothing was stored from this form: show it again with the text typed and the reason, under a fresh
-    submission key, so sending it again posts it as a new comment (not the same refusal)."""
-    form.body.errors = [problem]
+    submission key, so sending it again posts it as a new comment (not the same refusal). A selection that
+    did not hold is dropped, so the writer picks the words again."""
+    field, message = _problem_in(form, problem)
+    field.errors = [message]
+    if isinstance(problem, service.PassageGone):
+        form.selection_start.data = form.selection_end.data = form.selection_exact.data = ""
     form.submission_key.data = secrets.token_urlsafe(24)
-    return _show_form_again(revision, section_key, form, status=409)
+    return _show_form_again(revision, section_key, form, status=409 if isinstance(problem, _CONFLICTS) else 400)
 
 
 def _show_form_again(revision, section_key: str, form, status: int = 400):
@@ -176,6 +247,7 @@ def _sign_in_to_post(revision, form):
             "language": form.language.data or "",
             "quote_consent": form.quote_consent.data or str(QuoteConsent.PARAPHRASE),
             "submission_key": form.submission_key.data or "",
+            **{name: form[name].data or "" for name in _PASSAGE_FIELDS},
         }
     )
     sign_in = SignInToPostForm(pending=pending)
@@ -218,6 +290,8 @@ def _post_pending(payload: dict):
                 "language": payload["language"],
                 "quote_consent": payload["quote_consent"],
                 "submission_key": payload["submission_key"],
+                # Kept before passages were pointed at: none.
+                **{name: payload.get(name, "") for name in _PASSAGE_FIELDS},
             }
         ),
     )
@@ -226,10 +300,7 @@ def _post_pending(payload: dict):
         abort(403)
     if not form.validate():
         return _show_form_again(revision, payload["section_key"], form)
-    response, problem = _store(revision, _draft_from(form))
-    if response is not None:
-        return response
-    return _refused(revision, payload["section_key"], form, problem)
+    return _checked_and_stored(revision, payload["section_key"], form)
 
 
 @bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/comment", methods=["GET"])

@@ -93,9 +93,11 @@ def after_batch(function: B) -> B:
 
 
 def padded_size() -> int:
-    """Bytes of every envelope's plaintext: the longest comment (each character up to 4 bytes of UTF-8,
-    or a 2-byte JSON escape) and the rest of the largest action."""
-    return 4 * int(current_app.config["COMMENT_MAX_CHARS"]) + _OVERHEAD_BYTES
+    """Bytes of every envelope's plaintext: the longest comment with the longest passage and proposal (each
+    character up to 4 bytes of UTF-8, or a 2-byte JSON escape) and the rest of the largest action."""
+    config = current_app.config
+    characters = config["COMMENT_MAX_CHARS"] + config["PASSAGE_MAX_CHARS"] + config["PROPOSAL_MAX_CHARS"]
+    return 4 * int(characters) + _OVERHEAD_BYTES
 
 
 def _pad(kind: str, payload: Payload) -> bytes:

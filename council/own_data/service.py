@@ -181,6 +181,8 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
                 "edited": comment.edited,
                 "hidden_note": comment.hidden_note if comment.state == CommentState.HIDDEN else "",
                 "text": comment.body,
+                "passage": comment.passage_exact or None,
+                "proposal": comment.proposal,
                 "response": None
                 if response is None
                 else {

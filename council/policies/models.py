@@ -12,12 +12,14 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
+from markupsafe import Markup
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
 from council.extensions import Model
+from council.text import render_markdown
 
 
 class RevisionStatus(StrEnum):
@@ -133,6 +135,11 @@ class RevisionSection(Model):
     content_note: Mapped[str] = mapped_column(String(300), default="")
 
     revision: Mapped[Revision] = relationship(back_populates="sections")
+
+    @property
+    def body_html(self) -> Markup:
+        """Rendered as readers see it (``reading.SectionText.body_html`` holds the same)."""
+        return render_markdown(self.body_markdown)
 
 
 class GuidingQuestion(Model):

@@ -24,7 +24,7 @@ from council.demo import load_demo
 from council.digest import service as digest
 from council.extensions import db
 from council.feedback import service as feedback
-from council.feedback.models import Comment
+from council.feedback.models import Comment, CommentAgreement
 from council.mix import service as mix
 from council.operations import backup as backups
 from council.policies import service as policies
@@ -93,6 +93,7 @@ def source(target_app):
         second_factor.set_staff_requirement(db.session, people["coordinator"], True)
         comment = db.session.scalar(select(Comment).where(Comment.body == ADVISOR1_COMMENT))
         feedback.translate(db.session, people["author"], comment, "es", TRANSLATED_COMMENT)
+        db.session.add(CommentAgreement(comment_id=comment.id, agreement_tag=bytes(32)))
         revision = comment.revision
         policies.remember_place(db.session, new_participation_key(), revision.id, revision.sections[1].key)
         mix.flush(db.session, k=1, force=True)  # the reading place is stored by a flush (accounts.state)

@@ -86,6 +86,33 @@ def test_every_envelope_has_the_same_size(app_factory, people, council):
     assert len(sizes) == 1
 
 
+def test_an_envelope_holds_the_longest_comment_passage_and_proposal_at_the_same_size(app_factory, people):
+    # A passage and a proposal this long do not fit in the room an envelope keeps beside the comment.
+    app = app_factory(COMMENT_MAX_CHARS=300, PASSAGE_MAX_CHARS=1100, PROPOSAL_MAX_CHARS=1100)
+    people.app = app
+    author_id = people.make("robin", Role.AUTHOR)
+    sentence = "\U0001f600" * 1099 + "."  # the longest passage, in 4-byte characters
+    with app.app_context():
+        from council.accounts.models import User
+
+        revision = open_for_review(db.session.get(User, author_id), body=f"Opening.\n\n## Emoji\n\n{sentence}\n")
+        db.session.commit()
+        council = f"/policies/{revision.policy_id}/revisions/1", revision.sections[1].key
+    willow = advisor(app, people, "willow")
+    post(willow, council, "y")
+    small = {len(sealed) for sealed in all_envelopes(app)}
+    path, key = council
+    page = willow.get(f"{path}/sections/{key}").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+    longest = {"body": "\U0001f600" * 300, "passage": "0-1100", "proposal": "\U0001f601" * 1100}
+    post(willow, council, data={**fields, **longest, "language": "en", "quote_consent": "verbatim", "question": ""})
+    assert {len(sealed) for sealed in all_envelopes(app)} == small
+    flush_mix(app)
+    with app.app_context():
+        stored = db.session.scalars(select(Comment).where(Comment.proposal.is_not(None))).one()
+        assert (stored.passage_exact, stored.proposal) == (sentence, "\U0001f601" * 1100)
+
+
 def _rows(app):
     """Every table's rows, but the session records (another change makes them quiet)."""
     with app.app_context():
