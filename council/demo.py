@@ -18,6 +18,7 @@ from council.compensation import service as stipends
 from council.compensation.models import Activity, AttendanceStatus, PaymentMethod, ReviewCompletion
 from council.db_types import utcnow
 from council.extensions import db
+from council.feedback import passages
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
@@ -87,7 +88,7 @@ def _seed(password: str) -> None:
     now = utcnow()
     # The first round has closed: its window is written directly, since the service only accepts future closings.
     db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=40), closes_at=now - timedelta(days=20)))
-    posted = _demo_comments(first, demo_content.COMMENTS, keys)
+    posted = _demo_comments(first, demo_content.COMMENTS, keys, demo_content.PROPOSALS)
     for index, (disposition, text) in demo_content.RESPONSES.items():
         answer = feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
         if index in demo_content.RESPONSES_TRANSLATED:
@@ -203,16 +204,21 @@ def _demo_coordination(people: dict[str, User]) -> None:
         stipends.translate_meeting(db.session, coordinator, meeting, locale=locale, title=title, place=place)
 
 
-def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:
+def _demo_comments(revision, comments, keys: dict[str, bytes], proposals: dict | None = None) -> list:
+    """``proposals``: comment index -> (words of its section it points at, the wording it proposes)."""
     posted = []
-    for login_name, position, language, consent, text in comments:
+    for index, (login_name, position, language, consent, text) in enumerate(comments):
+        section_key = revision.sections[position].key
+        words, proposal = (proposals or {}).get(index, ("", ""))
         draft = feedback.Draft(
-            section_key=revision.sections[position].key,
+            section_key=section_key,
             question_id=None,
             body=text,
             language=language,
             quote_consent=QuoteConsent(consent),
             submission_key=secrets.token_urlsafe(24),
+            passage=_passage_of(revision, section_key, words) if words else None,
+            proposal=proposal,
         )
         posted.append(
             feedback.post_comment(
@@ -221,6 +227,12 @@ def _demo_comments(revision, comments, keys: dict[str, bytes]) -> list:
         )
     db.session.flush()
     return posted
+
+
+def _passage_of(revision, section_key: str, words: str):
+    text = feedback.section_text(revision, section_key)
+    start = text.index(words)
+    return passages.anchor_in(text, start, start + len(words))
 
 
 def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, closed: bool) -> None:

@@ -194,6 +194,18 @@ COMMENTS = [
     ("advisor2", 7, "en", QuoteConsent.VERBATIM, "Whoever wrote the section above is clearly careless."),
 ]
 
+#: Comments of revision 1 that point at words of their section and propose new ones: comment index -> (the
+#: words, as they stand in the section, and the wording proposed). The first was adopted as proposed (revision 2
+#: reads so), the second, for the authors only, was not adopted, the third partly.
+PROPOSALS = {
+    0: ("We ask before we write anything down.", "We ask before we write anything down, and we say who will read it."),
+    4: (
+        "we explain what the other service does",
+        "we ask the person first, every time, and explain what the other service does",
+    ),
+    5: ("We answer within ten working days.", "We answer within five working days."),
+}
+
 #: Answers by the author to every visible comment of revision 1: comment index -> (disposition, text).
 RESPONSES = {
     0: (Disposition.ADOPTED, "Thank you. Revision 2 now says who will read the notes."),

@@ -69,6 +69,12 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         assert {c.language for c in comments} >= {"en", "es", "fr", "ar"}
         assert sum(1 for c in comments if c.response is not None) >= 3
         assert sum(1 for c in comments if c.state == "hidden") == 2
+        # Proposals of new wording, answered: one adopted as proposed (the next revision reads so), one not.
+        proposals = {c.response.disposition: c for c in comments if c.proposal and c.response is not None}
+        assert set(proposals) >= {"adopted", "not_adopted"}
+        adopted = proposals["adopted"]
+        assert adopted.proposal in second.section(adopted.section_key).body_markdown
+        assert adopted.passage_exact in first.section(adopted.section_key).body_markdown
         polls = db.session.scalars(select(Poll)).all()
         for kind in ("consent", "choice", "score"):
             states = {p.state for p in polls if p.kind == kind}
