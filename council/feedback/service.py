@@ -867,7 +867,7 @@ def _payload_of(draft: Draft, checked: Checked) -> dict[str, object]:
 
 
 def _stored_payload(comment: Comment) -> dict[str, object]:
-    passage = _stored_passage(comment)
+    passage = passage_of(comment)
     return {
         "section_key": comment.section_key,
         "question_id": str(comment.question_id or ""),
@@ -879,7 +879,7 @@ def _stored_payload(comment: Comment) -> dict[str, object]:
     }
 
 
-def _stored_passage(comment: Comment) -> passages.Anchor | None:
+def passage_of(comment: Comment) -> passages.Anchor | None:
     if comment.passage_start is None or comment.passage_end is None:
         return None
     return passages.Anchor(
@@ -888,6 +888,29 @@ def _stored_passage(comment: Comment) -> passages.Anchor | None:
         comment.passage_exact,
         comment.passage_prefix,
         comment.passage_suffix,
+    )
+
+
+@dataclass(frozen=True)
+class PassageFate:
+    """What became of a comment's passage in the next revision."""
+
+    #: Its words stand there unchanged (``passages.carry`` re-found them).
+    kept: bool
+    #: The wording it proposed stands in the next revision's section.
+    proposal_in: bool
+
+
+def passage_fate(comment: Comment, old_text: str, new_text: str) -> PassageFate | None:
+    """``old_text``, ``new_text``: the comment's section in its revision and in the next (``section_text``). None
+    for a comment on no passage, or withdrawn."""
+    anchor = passage_of(comment)
+    if anchor is None or comment.state == CommentState.WITHDRAWN:
+        return None
+    proposal = comment.proposal or ""
+    return PassageFate(
+        kept=not passages.carry(anchor, old_text, new_text).changed,
+        proposal_in=bool(proposal) and proposal in new_text,
     )
 
 

@@ -28,7 +28,8 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response, ResponseTranslation
-from council.feedback.service import owner_tag, review_is_open
+from council.feedback.passages import plain_text
+from council.feedback.service import PassageFate, owner_tag, passage_fate, review_is_open
 from council.mix import service as mix
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision, WindowState
@@ -471,6 +472,8 @@ class YouSaidWeDid:
     counted: dict[str, int]
     #: Per comment, the translation into the reader's language of the answer as published, where one is current.
     translations: dict[uuid.UUID, ResponseTranslation] = field(default_factory=dict)
+    #: Per comment on a passage, what became of the passage and its proposal in this revision.
+    passages: dict[uuid.UUID, PassageFate] = field(default_factory=dict)
 
 
 def you_said_we_did(dbs: Session, revision: Revision, locale: str = "") -> YouSaidWeDid | None:
@@ -516,7 +519,27 @@ def you_said_we_did(dbs: Session, revision: Revision, locale: str = "") -> YouSa
         items=[(o, quotes.get(o.comment_id), paraphrases.get(o.comment_id)) for o in shown],
         counted={key: counted[key] for key in DISPOSITION_KEYS if counted.get(key)},
         translations=_published_answers_translated(shown, locale),
+        passages=_passage_fates(shown, previous_text, published_text(dbs, revision.id)),
     )
+
+
+def _passage_fates(
+    outcomes: list[RevisionOutcome], previous: PublishedText, current: PublishedText
+) -> dict[uuid.UUID, PassageFate]:
+    """Each shown comment's passage re-found in this revision (both texts from the page cache: no query)."""
+    fates = {}
+    for outcome in outcomes:
+        fate = passage_fate(
+            outcome.comment, _plain(previous, outcome.section_key), _plain(current, outcome.section_key)
+        )
+        if fate is not None:
+            fates[outcome.comment_id] = fate
+    return fates
+
+
+def _plain(text: PublishedText, section_key: str) -> str:
+    section = next((s for s in text.sections if s.key == section_key), None)
+    return plain_text(str(section.body_html)) if section is not None else ""
 
 
 def _published_answers_translated(outcomes: list[RevisionOutcome], locale: str) -> dict[uuid.UUID, ResponseTranslation]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import re
@@ -22,6 +23,7 @@ from council.accounts.models import Role, User
 from council.compensation.models import ReviewCompletion
 from council.db_types import utcnow
 from council.extensions import db
+from council.feedback import passages
 from council.feedback import service as feedback
 from council.feedback.models import Comment, Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
@@ -378,6 +380,60 @@ def test_you_said_we_did_follows_consent(app, review):
         with pytest.raises(DBAPIError, match="do not change"):
             db.session.execute(update(RevisionOutcome).values(disposition="not_adopted"))
         db.session.rollback()
+
+
+def _proposal(revision, key: bytes, section: int, words: str, proposal: str = "") -> None:
+    section_key = revision.sections[section].key
+    text_ = feedback.section_text(revision, section_key)
+    start = text_.index(words)
+    draft = feedback.Draft(
+        section_key=section_key,
+        question_id=None,
+        body="",
+        language="en",
+        quote_consent=QuoteConsent.VERBATIM,
+        submission_key=secrets.token_urlsafe(16),
+        passage=passages.anchor_in(text_, start, start + len(words)),
+        proposal=proposal,
+    )
+    if not proposal:
+        draft = dataclasses.replace(draft, body="These words matter.")
+    feedback.post_comment(db.session, key, revision, draft, limit=10_000)
+
+
+def test_you_said_we_did_shows_each_proposal_and_what_became_of_its_words(app, review):
+    with app.app_context():
+        revision = db.session.get(Policy, review.policy_id).revisions[0]
+        _proposal(revision, review.keys["willow"], 1, "We ask first.", "We ask first, and say who reads.")
+        _proposal(revision, review.keys["cedar"], 2, "We write little.", "We write nothing.")
+        _proposal(revision, review.keys["river"], 1, "first.")
+        db.session.commit()
+    _close_by_time(app, review)
+    _answer_all(app, review)
+    _start_next(app, review)  # consent now reads "We ask first, and say who reads."
+    assert _publish_draft(_advisor_client(app, "robin"), review).status_code == 303
+    page = _advisor_client(app, "willow").get(review.path(2)).get_data(as_text=True)
+    items = {
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip()
+        for item in re.findall(r'<li class="comment" id="outcome-[^"]+">(.*?)</li>', page, re.S)
+    }
+    fates = {
+        re.search(r"In this revision: +(.*?\.)", item).group(1): item for item in items if "In this revision:" in item
+    }
+    assert set(fates) == {
+        "the proposed wording is in the text.",
+        "these words are unchanged.",
+        "this passage has changed.",
+    }
+    assert (
+        "[removed] little. [end of removal] [added] nothing. [end of addition]" in fates["these words are unchanged."]
+    )
+    assert (
+        "[removed] first. [end of removal] [added] first, and say who reads. [end of addition]"
+        in fates["the proposed wording is in the text."]
+    )
+    assert "“first.”" in fates["this passage has changed."]
+    assert page.count('<span class="redline">') == 2
 
 
 def test_history_shows_the_chain_and_my_comments_show_the_impact(app, review):
