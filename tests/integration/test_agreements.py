@@ -1,6 +1,7 @@
 """Agreeing with another advisor's comment ("I agree"): through the mix, once, taken back, counted under the
 small-number rule of polls, gone with a withdrawn comment, and found again only through the agreer's tags."""
 
+import json
 import re
 import secrets
 import uuid
@@ -15,7 +16,7 @@ from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentAgreement, CommentState
 from council.mix import service as mix
 from council.policies.models import ReviewWindow
-from tests.conftest import count_queries, flush_mix, sign_in, submit, waiting_actions
+from tests.conftest import PASSWORD, count_queries, flush_mix, sign_in, submit, waiting_actions
 from tests.integration.test_feedback import _key_of, advisor, moderator, post
 from tests.integration.test_feedback import revision_path as section_of_a_revision
 from tests.integration.test_mix import _rows
@@ -299,6 +300,38 @@ def test_only_advisors_agree_and_only_with_the_forms_token(app, people, revision
     assert author.post(f"/feedback/comments/{comment_id}/agree", data=_token(author, revision_path)).status_code == 404
     assert app.test_client().post(f"/feedback/comments/{comment_id}/agree").status_code in (302, 303, 400, 401)
     assert waiting_actions(app) == 0 and _agreements(app) == 0
+
+
+def test_the_own_data_file_lists_the_comments_one_agrees_with_and_no_one_elses(app, people, revision_path):
+    willow, comment_id = _written(app, people, revision_path, text="Please keep answering in our languages.")
+    _ash, waiting_for = _written(app, people, revision_path, "ash", "Shorter forms, please.")
+    river, sky = advisor(app, people, "river"), advisor(app, people, "sky")
+    _agree(river, revision_path, comment_id)
+    flush_mix(app)
+    _agree(river, revision_path, waiting_for)
+    _agree(sky, revision_path, waiting_for)
+    mine = submit(river, "/account/my-data", {"password": PASSWORD, "format": "html"}, expect=200).get_data(
+        as_text=True
+    )
+    assert "Comments you agree with" in mine
+    assert "Please keep answering in our languages." in mine and "Shorter forms, please." in mine
+    assert mine.count("Not counted yet") == 1, "the one still waiting in the mix says so"
+    data = json.loads(
+        submit(river, "/account/my-data", {"password": PASSWORD, "format": "json"}, expect=200).get_data()
+    )
+    assert sorted((a["text"], a["waiting"]) for a in data["agreements"]) == [
+        ("Please keep answering in our languages.", False),
+        ("Shorter forms, please.", True),
+    ]
+    assert not any(str(comment_id) in str(value) for value in data["agreements"]), "no ids"
+    theirs = json.loads(
+        submit(sky, "/account/my-data", {"password": PASSWORD, "format": "json"}, expect=200).get_data()
+    )
+    assert [a["text"] for a in theirs["agreements"]] == ["Shorter forms, please."]
+    writer = json.loads(
+        submit(willow, "/account/my-data", {"password": PASSWORD, "format": "json"}, expect=200).get_data()
+    )
+    assert writer["agreements"] == []
 
 
 def test_the_section_page_makes_as_many_queries_with_5000_agreements_as_with_3(app, people, revision_path):
