@@ -232,16 +232,13 @@ def _agreements(dbs: Session, revision: Revision, visible: list[Comment]) -> dic
     comment, under the small-number rule of polls (``feedback.service.shown_agreements``). Only counts at or
     above its minimum are kept, so the snapshot never holds a small one."""
     minimum = min_agreements()
-    per_comment = dict(
-        dbs.execute(
-            select(CommentAgreement.comment_id, func.count())
-            .join(Comment, Comment.id == CommentAgreement.comment_id)
-            .where(Comment.revision_id == revision.id, Comment.state == CommentState.VISIBLE)
-            .group_by(CommentAgreement.comment_id)
-        )
-        .tuples()
-        .all()
-    )
+    counted = dbs.execute(
+        select(CommentAgreement.comment_id, func.count())
+        .join(Comment, Comment.id == CommentAgreement.comment_id)
+        .where(Comment.revision_id == revision.id, Comment.state == CommentState.VISIBLE)
+        .group_by(CommentAgreement.comment_id)
+    ).all()
+    per_comment = {comment_id: count for comment_id, count in counted}
     per_section: Counter[str] = Counter()
     for comment in visible:
         per_section[comment.section_key] += per_comment.get(comment.id, 0)
