@@ -124,6 +124,9 @@ def _seed(password: str) -> None:
     feedback.flag(
         db.session, keys["advisor5"], open_round[demo_content.FLAGGED_OPEN_ROUND_COMMENT], flag_reason, flag_note
     )
+    for index, agreers in demo_content.AGREED_OPEN_ROUND.items():
+        for login_name in agreers:
+            feedback.agree(db.session, keys[login_name], open_round[index])
     for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_second_policy(author, keys, min_group)

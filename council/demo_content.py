@@ -424,6 +424,13 @@ SECOND_POLICY_RESPONSES = {
 FLAGGED_OPEN_ROUND_COMMENT = 2
 FLAGGED_OPEN_ROUND_REASON = (HideReason.OFF_TOPIC, "I think keeping notes belongs in the records policy.")
 
+#: Open-round comments other advisors said "I agree" with (index in OPEN_ROUND_COMMENTS): who agreed. The
+#: first has enough agreements for the count to show; the second too few, so only its agreer sees theirs.
+AGREED_OPEN_ROUND = {
+    0: ["advisor2", "advisor3", "advisor4", "advisor5"],
+    1: ["advisor1"],
+}
+
 REVISION_2_SPANISH = (
     REVISION_1_SPANISH.replace(
         "Preguntamos antes de anotar cualquier cosa. Las personas pueden negarse a responder cualquier\npregunta.",

@@ -257,6 +257,48 @@ def measure_a_long_section_for_staff(app, coordinator, engine, advisor_key: byte
         print(f"  {label:<38} {ms:>8.1f} {counter['n']:>8}")
 
 
+def add_agreements(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:
+    """``how_many`` agreements spread over revision 2's comments, ``own`` of them the benchmark advisor's."""
+    import secrets as random_tokens
+
+    from sqlalchemy import select
+
+    from council.feedback import service as feedback
+    from council.feedback.models import Comment, CommentAgreement
+
+    with app.app_context():
+        revision = policies.load_revision(db.session, policy_id, 2)
+        comment_ids = db.session.scalars(select(Comment.id).where(Comment.revision_id == revision.id)).all()
+        taken = set(db.session.scalars(select(CommentAgreement.agreement_tag)).all())
+        for n in range(how_many):
+            comment_id = comment_ids[n % len(comment_ids)]
+            tag = feedback.agreement_tag(advisor_key, comment_id) if n < own else random_tokens.token_bytes(32)
+            if tag not in taken:
+                db.session.add(CommentAgreement(comment_id=comment_id, agreement_tag=tag))
+                taken.add(tag)
+        db.session.commit()
+
+
+def measure_agreements(app, advisor, coordinator, engine, advisor_key: bytes) -> None:
+    """Issue 21: a section of 500 comments, with 3 agreements and then with 5,000, read by an advisor (who sees
+    which they agree with) and by staff: the same number of queries at both sizes."""
+    policy_id, section_key = add_policy(app, 1)
+    add_comments(app, policy_id, 500, advisor_key)
+    path = f"/policies/{policy_id}/revisions/2/sections/{section_key}"
+    rows: dict[str, list[tuple[float, int]]] = {}
+    for added in (3, 4_997):
+        add_agreements(app, policy_id, added, advisor_key, own=3)
+        for label, client in (
+            ("the section page, to an advisor", advisor),
+            ("the section page, to staff", coordinator),
+        ):
+            ms = time_requests(client, path, rounds=10)  # after the first requests have filled the page cache
+            with counting_queries(engine) as counter:
+                client.get(path)
+            rows.setdefault(label, []).append((ms, counter["n"]))
+    print_side_by_side("a section of 500 comments", "3 agreements", "5,000 agreements", rows)
+
+
 #: Sentences advisors might write, per language; each benchmark comment joins two of them.
 SENTENCES = {
     "en": [
@@ -636,6 +678,7 @@ def print_test_client_figures() -> None:
 
     measure_policy_pages(app, advisor, engine)
     measure_comment_pages(app, advisor, coordinator, engine, advisor_key)
+    measure_agreements(app, advisor, coordinator, engine, advisor_key)
     measure_summaries(app, advisor, engine)
     measure_home_pages(app, advisor, coordinator, engine, advisor_key)
 

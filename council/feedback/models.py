@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from council.accounts.models import User
 from council.db_types import StrEnumColumn, new_uuid
@@ -115,6 +115,9 @@ class Comment(Model):
     question: Mapped[GuidingQuestion | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="comment", uselist=False)
     translations: Mapped[list[CommentTranslation]] = relationship(back_populates="comment")
+    #: How many advisors agree with it, where a page's query counted them with it (``feedback.service``,
+    #: ``agreement_count``); None where it did not. Shown only under the small-number rule.
+    agreement_count: Mapped[int | None] = query_expression()
 
 
 class CommentFlag(Model):

@@ -3,8 +3,9 @@
 The writer is never recorded. Functions that act for the writer take their
 participation key and prove ownership by recomputing ``owner_tag``.
 
-A writer's actions (post, edit, withdraw, quote consent, another look) and a reader's flag are not
-written when they are sent: ``send_comment``, ``send_change`` and ``send_flag`` check them and seal them
+A writer's actions (post, edit, withdraw, quote consent, another look) and a reader's flag or agreement are
+not written when they are sent: ``send_comment``, ``send_change``, ``send_flag`` and ``send_agreement`` check
+them and seal them
 into the mix (council/mix), whose flush applies them later, among other advisors' actions, through the
 handlers registered below. The writer sees their own waiting action at once (``my_pending``); others
 see it after the flush.
@@ -18,11 +19,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import ScalarSelect, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
 from council import hooks
@@ -33,6 +35,7 @@ from council.feedback import passages
 from council.feedback.models import (
     FLAG_NOTE_MAX_CHARS,
     Comment,
+    CommentAgreement,
     CommentFlag,
     CommentState,
     CommentTranslation,
@@ -383,6 +386,11 @@ def _withdraw(dbs: Session, comment: Comment) -> None:
     for new in dbs.new:
         if isinstance(new, CommentFlag) and new.comment_id == comment.id:
             new.note = ""
+    # Agreeing was with its words, which are gone: so are the agreements, this batch's new ones included.
+    dbs.execute(delete(CommentAgreement).where(CommentAgreement.comment_id == comment.id))
+    for new in list(dbs.new):
+        if isinstance(new, CommentAgreement) and new.comment_id == comment.id:
+            dbs.expunge(new)
 
 
 def flag_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
@@ -577,6 +585,7 @@ def comments_for_staff(
         select(Comment, func.count().over())  # how many match in all, counted with the page
         .where(*conditions)
         .options(
+            with_expression(Comment.agreement_count, agreement_count()),
             joinedload(Comment.response).joinedload(Response.author),
             selectinload(Comment.translations).selectinload(CommentTranslation.translator),
             joinedload(Comment.question),
@@ -639,23 +648,33 @@ class ReadableComment:
     mine: bool
     #: The guiding question it answers, if any (from the revision's questions, not a query per comment).
     question: object | None = None
+    #: How many advisors agree with it, under the small-number rule (``shown_agreements``): None below it.
+    agreements: int | None = None
+    #: Where the reader's own "I agree" stands; None where they have none to show or take back and cannot give one.
+    agreement: MyAgreement | None = None
+    #: Whether an "I agree" from the reader would be taken now (it is not theirs, visible, its review open).
+    may_agree: bool = False
 
 
 def readable_comments(
-    dbs: Session, revision: Revision, section_key: str, key: bytes | None, locale: str
+    dbs: Session, revision: Revision, section_key: str, key: bytes | None, locale: str, *, agreer: bool = False
 ) -> list[ReadableComment]:
     """What an advisor sees under a section: others' comments unless only for the authors, and their own,
     with their own actions still waiting in the mix shown as they will be; answers with their translation
-    into ``locale``, where there is one.
+    into ``locale``, where there is one; how many agree with each, and, for an ``agreer`` (an advisor, with
+    ``key``), where their own agreement with each of the others' stands.
 
     Hidden and withdrawn comments stay as tombstones, so answers keep their place. One query, however many
-    comments and answers: the answers and their authors' names come joined, the questions from ``revision``.
+    comments, answers and agreements: the answers and their authors' names come joined, the agreements
+    counted in it, the questions from ``revision``; and for an agreer one more, however many comments, which
+    of their agreements are written (``_my_agreements``).
     """
     comments = (
         dbs.scalars(
             select(Comment)
             .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
             .options(
+                with_expression(Comment.agreement_count, agreement_count()),
                 defer(Comment.submission_key),
                 defer(Comment.flag_count),
                 joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
@@ -668,15 +687,30 @@ def readable_comments(
     )
     questions = {question.id: question for question in revision.questions}
     pending = my_pending(dbs, key)
+    readable = [(comment, owns(comment, key)) for comment in comments]
+    readable = [(comment, mine) for comment, mine in readable if mine or shown_to_other_advisors(comment)]
+    agreeing = key if agreer else None
+    mine_now = _my_agreements(dbs, agreeing, [c.id for c, mine in readable if not mine]) if agreeing else {}
+    review_open = review_is_open(revision)
     shown = []
-    for comment in comments:
-        mine = owns(comment, key)
-        if not mine and not shown_to_other_advisors(comment):
-            continue
+    for comment, mine in readable:
         question = questions.get(comment.question_id) if comment.question_id else None
         waiting = pending.changes.get(comment.id) if mine else None
         shown_comment = _shown_change(comment, waiting, question=question) if waiting else comment
-        shown.append(ReadableComment(shown_comment, mine, question))
+        agreement = mine_now.get(comment.id)
+        may_agree = agreement is not None and review_open and comment.state == CommentState.VISIBLE
+        if agreement == MyAgreement.NONE and not may_agree:
+            agreement = None  # nothing to show: no agreement of theirs, and none can be given
+        shown.append(
+            ReadableComment(
+                shown_comment,
+                mine,
+                question,
+                agreements=shown_agreements(shown_comment.agreement_count),
+                agreement=agreement,
+                may_agree=may_agree,
+            )
+        )
     for waiting in pending.posts.values():
         if waiting.payload["revision_id"] == str(revision.id) and waiting.payload["section_key"] == section_key:
             post = _shown_post(revision, waiting)
@@ -720,6 +754,8 @@ class ShownComment:
     passage_prefix: str = ""
     passage_suffix: str = ""
     proposal: str | None = None
+    #: As counted with the written comment (``Comment.agreement_count``); None where it was not counted.
+    agreement_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -802,6 +838,7 @@ def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | 
         passage_prefix=comment.passage_prefix,
         passage_suffix=comment.passage_suffix,
         proposal=None if withdrawn else comment.proposal,
+        agreement_count=None if withdrawn else comment.agreement_count,
     )
 
 
@@ -1110,3 +1147,208 @@ def _apply_flag(dbs: Session, payload: mix.Payload) -> None:
         raise mix.Dropped
     if not _write_flag(dbs, comment, bytes.fromhex(payload["flag_tag"]), reason, _flag_note(payload.get("note", ""))):
         raise mix.Dropped  # the same person's flag, already written
+
+
+# --- Agreements ----------------------------------------------------------------------------------
+
+AGREE = "comment.agree"
+TAKE_BACK_AGREEMENT = "comment.unagree"
+
+
+class OwnComment(FeedbackError):
+    """Agreeing with one's own comment: it would count its writer twice."""
+
+
+class CannotAgree(FeedbackError):
+    """The comment is hidden or withdrawn, or its review is not open: no agreement can be added now."""
+
+
+class MyAgreement(StrEnum):
+    """Where one reader's "I agree" with one comment stands, as that reader sees it."""
+
+    NONE = "none"
+    #: Sent and waiting in the mix: counted after the next batch.
+    WAITING = "waiting"
+    WRITTEN = "written"
+    #: Written, and its taking back waits in the mix.
+    TAKING_BACK = "taking_back"
+
+
+def agreement_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
+    """Stops a second agreement by the same person, and lets them find and take back their own, without
+    saying whose any agreement is."""
+    return participation_tag(key, "agree", comment_id)
+
+
+def agreement_count() -> ScalarSelect[int]:
+    """How many advisors agree with each comment: a column counted in the query that lists the comments (with
+    ``with_expression(Comment.agreement_count, ...)``), so a page pays no query per comment or agreement."""
+    return (
+        select(func.count(CommentAgreement.id))
+        .where(CommentAgreement.comment_id == Comment.id)
+        .correlate(Comment)
+        .scalar_subquery()
+    )
+
+
+def min_agreements() -> int:
+    """The small-number rule of polls (``POLL_MIN_BALLOTS``): fewer agreements than this are never shown."""
+    return int(current_app.config["POLL_MIN_BALLOTS"])
+
+
+def shown_agreements(count: int | None) -> int | None:
+    """The number of agreements a reader may see, or None: below the minimum nothing at all is shown, to
+    advisors and staff alike, in pages and exports. Not "fewer than 3 agree": shown on every comment few agree
+    with, it would read as a judgement of its writer; shown only when one or two agree, it would tell one
+    agreement from none, which is the small number the rule withholds. Whoever agreed still sees that they
+    did ("You agree with this"), and the count appears once enough advisors agree."""
+    if count is None or count < min_agreements():
+        return None
+    return count
+
+
+def _my_agreements(dbs: Session, key: bytes, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, MyAgreement]:
+    """Where this key's agreement with each of these comments stands: one query for those written (a tag
+    per comment, looked up together, also when there are none, so the page's queries do not depend on what
+    it shows), and the pool, which the page has opened already, for those waiting."""
+    tags = {agreement_tag(key, comment_id): comment_id for comment_id in comment_ids}
+    written = set(dbs.scalars(select(CommentAgreement.agreement_tag).where(CommentAgreement.agreement_tag.in_(tags))))
+    found = {
+        comment_id: MyAgreement.WRITTEN if tag in written else MyAgreement.NONE for tag, comment_id in tags.items()
+    }
+    for waiting in mix.pending(dbs, (AGREE, TAKE_BACK_AGREEMENT)):
+        comment_id = tags.get(bytes.fromhex(waiting.payload["agreement_tag"]))
+        if comment_id is not None:
+            found[comment_id] = MyAgreement.WAITING if waiting.kind == AGREE else MyAgreement.TAKING_BACK
+    return found
+
+
+def my_agreement(dbs: Session, key: bytes, comment: Comment) -> tuple[MyAgreement, mix.Pending | None]:
+    """Where this key's agreement with ``comment`` stands, with the envelope when one waits."""
+    tag = agreement_tag(key, comment.id)
+    for waiting in mix.pending(dbs, (AGREE, TAKE_BACK_AGREEMENT)):
+        if hmac.compare_digest(bytes.fromhex(waiting.payload["agreement_tag"]), tag):
+            return (MyAgreement.WAITING if waiting.kind == AGREE else MyAgreement.TAKING_BACK), waiting
+    written = dbs.scalar(select(CommentAgreement.id).where(CommentAgreement.agreement_tag == tag)) is not None
+    return (MyAgreement.WRITTEN if written else MyAgreement.NONE), None
+
+
+def may_be_agreed_with(comment: Comment) -> bool:
+    """Visible to other advisors, and its review open: an "I agree" added now would be counted."""
+    return (
+        comment.state == CommentState.VISIBLE and shown_to_other_advisors(comment) and review_is_open(comment.revision)
+    )
+
+
+def send_agreement(dbs: Session, key: bytes, comment: Comment) -> bool:
+    """Say "I agree" with another advisor's comment, through the mix: the tag travels sealed, and the agreement
+    is written and counted at the flush. Returns False when this person agrees already (written, or still
+    waiting): once only. A taking back still waiting is itself taken back, so the written agreement stays."""
+    if owns(comment, key):
+        raise OwnComment
+    if not may_be_agreed_with(comment):
+        raise CannotAgree
+    now, waiting = my_agreement(dbs, key, comment)
+    if now == MyAgreement.TAKING_BACK and waiting is not None:
+        mix.take_back(dbs, waiting.id)
+        return True
+    if now != MyAgreement.NONE:
+        return False
+    payload = {
+        "comment_id": str(comment.id),
+        "agreement_tag": agreement_tag(key, comment.id).hex(),
+        # Inside the envelope only, to check at the flush that the review was open when it was sent.
+        "sent_at": utcnow().isoformat(),
+    }
+    mix.submit(dbs, AGREE, payload, participation_key=key)
+    return True
+
+
+def send_agreement_taken_back(dbs: Session, key: bytes, comment: Comment) -> MyAgreement:
+    """Take back this person's agreement with ``comment``, whatever has become of the comment since. One
+    still waiting has its envelope removed (it was never counted); a written one is deleted by its tag at
+    the next flush. Returns where the agreement stood: NONE or TAKING_BACK when there was nothing to do."""
+    now, waiting = my_agreement(dbs, key, comment)
+    if now == MyAgreement.WAITING and waiting is not None:
+        mix.take_back(dbs, waiting.id)
+    elif now == MyAgreement.WRITTEN:
+        # The tag only: deleting needs nothing else, and nothing else would say more.
+        payload = {"agreement_tag": agreement_tag(key, comment.id).hex()}
+        mix.submit(dbs, TAKE_BACK_AGREEMENT, payload, participation_key=key)
+    return now
+
+
+def agree(dbs: Session, key: bytes, comment: Comment) -> bool:
+    """Write an agreement at once, for seeding demo data; an advisor's goes through the mix (``send_agreement``).
+    Returns False if this person agreed already."""
+    return _write_agreement(dbs, comment, agreement_tag(key, comment.id))
+
+
+def _write_agreement(dbs: Session, comment: Comment, tag: bytes) -> bool:
+    already = dbs.scalar(select(CommentAgreement.id).where(CommentAgreement.agreement_tag == tag)) is not None
+    if already or any(isinstance(new, CommentAgreement) and new.agreement_tag == tag for new in dbs.new):
+        return False
+    dbs.add(CommentAgreement(comment_id=comment.id, agreement_tag=tag))
+    return True
+
+
+@mix.handles(AGREE)
+def _apply_agreement(dbs: Session, payload: mix.Payload) -> None:
+    comment = dbs.get(Comment, uuid.UUID(payload["comment_id"]))
+    # Whose the agreement is was checked when it was sent (the writer's own is refused then): the envelope
+    # carries the tag only, which says nothing of whose it is.
+    if comment is None or comment.state != CommentState.VISIBLE or not shown_to_other_advisors(comment):
+        raise mix.Dropped  # withdrawn, hidden, or made for the authors only meanwhile
+    if not _open_when_sent(dbs, comment.revision, datetime.fromisoformat(payload["sent_at"])):
+        raise mix.Dropped
+    if not _write_agreement(dbs, comment, bytes.fromhex(payload["agreement_tag"])):
+        raise mix.Dropped  # the same person's agreement, already written (two sent at once)
+
+
+@mix.handles(TAKE_BACK_AGREEMENT)
+def _apply_taking_back(dbs: Session, payload: mix.Payload) -> None:
+    tag = bytes.fromhex(payload["agreement_tag"])
+    for new in list(dbs.new):
+        if isinstance(new, CommentAgreement) and new.agreement_tag == tag:
+            dbs.expunge(new)  # written by this batch (an agreement sent again meanwhile, from another tab)
+            return
+    if dbs.scalar(select(CommentAgreement.id).where(CommentAgreement.agreement_tag == tag)) is None:
+        raise mix.Dropped  # gone with its comment's withdrawal
+    dbs.execute(delete(CommentAgreement).where(CommentAgreement.agreement_tag == tag))
+
+
+@dataclass(frozen=True)
+class AgreedWith:
+    """A comment this person agrees with, for their own data: found through their tags."""
+
+    comment: Comment
+    #: Still waiting in the mix, not counted yet.
+    waiting: bool
+
+
+def my_agreements(dbs: Session, key: bytes) -> list[AgreedWith]:
+    """Every comment this key agrees with, written or waiting (and not being taken back): one HMAC per
+    agreement on the site, as ``my_comment_ids`` finds comments; nothing stored links them to the person."""
+    rows = dbs.execute(select(CommentAgreement.comment_id, CommentAgreement.agreement_tag)).all()
+    written = {tag: comment_id for comment_id, tag in rows if hmac.compare_digest(tag, agreement_tag(key, comment_id))}
+    agreed = {comment_id: False for comment_id in written.values()}
+    for waiting in mix.pending(dbs, (AGREE, TAKE_BACK_AGREEMENT)):
+        tag = bytes.fromhex(waiting.payload["agreement_tag"])
+        if waiting.kind == TAKE_BACK_AGREEMENT and tag in written:
+            agreed.pop(written[tag], None)
+        elif waiting.kind == AGREE:
+            comment_id = uuid.UUID(waiting.payload["comment_id"])
+            if hmac.compare_digest(tag, agreement_tag(key, comment_id)):
+                agreed[comment_id] = True
+    if not agreed:
+        return []
+    comments = dbs.scalars(
+        select(Comment)
+        .where(Comment.id.in_(agreed))
+        .options(
+            joinedload(Comment.revision).joinedload(Revision.policy),
+            joinedload(Comment.revision).selectinload(Revision.sections),
+        )
+        .order_by(Comment.created_on.desc(), Comment.id)
+    ).unique()
+    return [AgreedWith(comment, agreed[comment.id]) for comment in comments]

@@ -314,7 +314,7 @@ def whole_revision(policy_id: uuid.UUID, number: int):
         revision=revision,
         form=new_comment_form(revision, ""),
         comments=service.readable_comments(
-            db.session, revision, "", current_participation_key(), get_locale().language
+            db.session, revision, "", current_participation_key(), get_locale().language, agreer=True
         ),
     )
 
@@ -441,6 +441,80 @@ def flag(comment_id: uuid.UUID):
     )
 
 
+# --- Agreeing with another advisor's comment -------------------------------------------
+
+
+def _agreeable_or_404(comment_id: uuid.UUID) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or not service.shown_to_other_advisors(comment):
+        abort(404)  # the same answer as for a comment that does not exist
+    return comment
+
+
+def _back_to_comment(comment: Comment):
+    """To the comment where the reader pressed the button: its section, or the page of comments on the whole
+    revision (open while its review is)."""
+    anchor = f"comment-{comment.id}"
+    revision = comment.revision
+    if not comment.section_key and service.review_is_open(revision):
+        url = url_for("feedback.whole_revision", policy_id=revision.policy_id, number=revision.number, _anchor=anchor)
+        return redirect(url, code=303)
+    return redirect(_section_url(revision, comment.section_key, anchor=anchor), code=303)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/agree")
+@requires_role(Role.ADVISOR)
+def agree(comment_id: uuid.UUID):
+    comment = _agreeable_or_404(comment_id)
+    key = current_participation_key()
+    if key is None:
+        abort(409)
+    try:
+        sent = service.send_agreement(db.session, key, comment)
+    except service.OwnComment:
+        flash(_("This is your own comment. “I agree” is for comments by other advisors."), "error")
+    except service.CannotAgree:
+        flash(
+            _(
+                "Agreements can no longer be added to this comment: it was hidden or withdrawn, "
+                "or its review has closed."
+            ),
+            "error",
+        )
+    else:
+        if sent:
+            flash(
+                _(
+                    "Thank you. Your agreement will be counted within a few minutes, together with other "
+                    "advisors' actions. Nobody will know it was you. You can take it back at any time."
+                ),
+                "success",
+            )
+        else:
+            flash(_("You already agree with this comment. Each person is counted once."), "success")
+    return _back_to_comment(comment)
+
+
+@bp.post("/feedback/comments/<uuid:comment_id>/agree/take-back")
+@requires_role(Role.ADVISOR)
+def take_back_agreement(comment_id: uuid.UUID):
+    comment = _agreeable_or_404(comment_id)
+    key = current_participation_key()
+    if key is None:
+        abort(409)
+    was = service.send_agreement_taken_back(db.session, key, comment)
+    if was == service.MyAgreement.WAITING:
+        flash(_("Your agreement is taken back. It had not been counted yet."), "success")
+    elif was == service.MyAgreement.WRITTEN:
+        flash(
+            _("Your agreement is taken back. It will no longer be counted within a few minutes."),
+            "success",
+        )
+    else:
+        flash(_("You do not agree with this comment now, so there was nothing to take back."), "success")
+    return _back_to_comment(comment)
+
+
 # --- Staff -------------------------------------------------------------------
 
 
@@ -477,6 +551,8 @@ def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm]
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         reason_labels=HIDE_REASON_LABELS,
+        # How many advisors agree with each, under the small-number rule (the same as advisors read).
+        agreements={comment.id: service.shown_agreements(comment.agreement_count) for comment in comments},
         # Why advisors flagged what is on the page: for moderators, who decide what to hide.
         flag_reasons=service.flag_reasons(db.session, comments) if current_user.has_role(Role.MODERATOR) else {},
         hide_form=HideForm(formdata=None),
@@ -621,7 +697,12 @@ def _section_part(revision, key: str) -> dict:
     can_comment = _can_comment(revision)
     return {
         "comments": service.readable_comments(
-            db.session, revision, key, current_participation_key(), get_locale().language
+            db.session,
+            revision,
+            key,
+            current_participation_key(),
+            get_locale().language,
+            agreer=current_user.has_role(Role.ADVISOR),
         ),
         "comment_form": new_comment_form(revision, key) if can_comment else None,
         "can_comment": can_comment,

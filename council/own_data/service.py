@@ -202,6 +202,30 @@ def _comments(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
     return shown
 
 
+def _agreements(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
+    """The comments this person agrees with, found through their agreement tags (as their own comments are
+    found): each with the words they agreed with, while other advisors may still read them."""
+    if key is None:
+        return []
+    shown = []
+    for agreed in feedback.my_agreements(dbs, key):
+        comment, revision = agreed.comment, agreed.comment.revision
+        readable = comment.state == CommentState.VISIBLE and feedback.shown_to_other_advisors(comment)
+        shown.append(
+            {
+                **_revision_ref(revision),
+                "section": _section_heading(revision, comment.section_key),
+                "written_on": comment.created_on,
+                "language": comment.language,
+                # "visible", "hidden" or "authors_only": the writer has since made it for the authors only.
+                "state": comment.state if feedback.shown_to_other_advisors(comment) else "authors_only",
+                "text": comment.body if readable else "",
+                "waiting": agreed.waiting,
+            }
+        )
+    return shown
+
+
 def _reviews_done(dbs: Session, user: User) -> list[dict[str, Any]]:
     rows = dbs.scalars(
         select(ReviewCompletion)
@@ -299,6 +323,7 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
         "payee_details": compensation.read_own_payee_profile(dbs, user, secret=payee_secret),
         "stipends": _stipends(dbs, user),
         "comments": _comments(dbs, key),
+        "agreements": _agreements(dbs, key),
         "reviews_done": _reviews_done(dbs, user),
         "meetings": _meetings(dbs, user),
         "polls": _polls(dbs, user),

@@ -27,9 +27,17 @@ from council.compensation.models import ReviewCompletion
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback.models import Comment, CommentState, Disposition, QuoteConsent, Response, ResponseTranslation
+from council.feedback.models import (
+    Comment,
+    CommentAgreement,
+    CommentState,
+    Disposition,
+    QuoteConsent,
+    Response,
+    ResponseTranslation,
+)
 from council.feedback.passages import plain_text
-from council.feedback.service import PassageFate, owner_tag, passage_fate, review_is_open
+from council.feedback.service import PassageFate, min_agreements, owner_tag, passage_fate, review_is_open
 from council.mix import service as mix
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision, WindowState
@@ -190,6 +198,7 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         "dispositions": _dispositions(visible),
         "polls": _polls(dbs, revision),
         "themes": _themes(visible),
+        "agreements": _agreements(dbs, revision, visible),
     }
     summary = FeedbackSummary(revision_id=revision.id, taken_at=utcnow(), data=json.dumps(facts))
     dbs.add(summary)
@@ -217,6 +226,30 @@ def _per_section(revision: Revision, comments: list[Comment]) -> list[dict[str, 
     if counts.get(""):
         rows.append({"key": "", "comments": counts[""]})
     return rows
+
+
+def _agreements(dbs: Session, revision: Revision, visible: list[Comment]) -> dict[str, Any]:
+    """How many advisors agreed with the round's visible comments when it closed: in all, per section and per
+    comment, under the small-number rule of polls (``feedback.service.shown_agreements``). Only counts at or
+    above its minimum are kept, so the snapshot never holds a small one."""
+    minimum = min_agreements()
+    counted = dbs.execute(
+        select(CommentAgreement.comment_id, func.count())
+        .join(Comment, Comment.id == CommentAgreement.comment_id)
+        .where(Comment.revision_id == revision.id, Comment.state == CommentState.VISIBLE)
+        .group_by(CommentAgreement.comment_id)
+    ).all()
+    per_comment = {comment_id: count for comment_id, count in counted}
+    per_section: Counter[str] = Counter()
+    for comment in visible:
+        per_section[comment.section_key] += per_comment.get(comment.id, 0)
+    total = sum(per_comment.values())
+    return {
+        "min": minimum,
+        "total": total if total >= minimum else None,
+        "sections": {key: count for key, count in per_section.items() if count >= minimum},
+        "comments": {str(comment_id): count for comment_id, count in per_comment.items() if count >= minimum},
+    }
 
 
 def _languages(comments: list[Comment], min_group: int, original: str) -> dict[str, Any]:

@@ -171,6 +171,36 @@ def _csv_rows(context: dict):
     for comment, paraphrase in view.paraphrases:
         if paraphrase is not None:
             yield _("Paraphrase"), headings.get(comment.section_key, ""), paraphrase.body, ""
+    yield from _agreement_rows(facts, headings, view)
+
+
+def _agreement_rows(facts: dict, headings: dict[str, str], view):
+    """How many advisors agreed, only where at least the small-number rule's minimum did (the snapshot keeps
+    no smaller count); summaries taken before agreements existed have none."""
+    agreements = facts.get("agreements")
+    if not agreements:
+        return
+    if agreements["total"]:
+        yield _("Participation"), _("Agreements with comments"), "", agreements["total"]
+    for key, count in agreements["sections"].items():
+        yield _("Agreements per section"), headings.get(key, key), "", count
+    per_comment = agreements["comments"]
+    for quote in view.quotes:
+        if str(quote.comment_id) in per_comment:
+            yield (
+                _("Agreements with a quote"),
+                headings.get(quote.section_key, ""),
+                quote.body,
+                per_comment[str(quote.comment_id)],
+            )
+    for comment, paraphrase in view.paraphrases:
+        if paraphrase is not None and str(comment.id) in per_comment:
+            yield (
+                _("Agreements with a paraphrased comment"),
+                headings.get(comment.section_key, ""),
+                paraphrase.body,
+                per_comment[str(comment.id)],
+            )
 
 
 @bp.get("/summary/themes/<int:index>")

@@ -243,6 +243,42 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
         open_context.close()
 
 
+@pytest.mark.parametrize("javascript, locale", [(True, "ar"), (False, "es")], ids=["js-ar", "no-js-es"])
+def test_agreeing_and_taking_it_back_on_a_narrow_phone(chromium, site, javascript, locale):
+    """'I agree' is a plain form: it works without JavaScript, fits a 320 px screen right to left, and says
+    in words (not by colour) whether the reader agrees and whether it is counted yet."""
+    from playwright.sync_api import expect
+
+    writer_context, writer = _page(chromium, site, javascript=javascript)
+    _sign_in(writer, site, "willow")
+    _comment(writer, site, "Please ask before writing anything down.")
+    flush_mix(site["app"])
+    context, page = _page(chromium, site, javascript=javascript, locale=locale, width=320)
+    _sign_in(page, site, "river")
+    section = f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}"
+    page.goto(section)
+    if locale == "ar":
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    comment = page.locator(".comment").filter(has_text="Please ask before")
+    _no_sideways_scroll(page)
+    comment.locator("form[action$='/agree'] button").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    comment = page.locator(".comment").filter(has_text="Please ask before")
+    expect(comment.locator(".agreement-state strong")).to_be_visible()  # "You agree with this." in words
+    expect(comment.locator(".agreement-state .muted")).to_be_visible()  # and that it is not counted yet
+    _no_sideways_scroll(page)
+    flush_mix(site["app"])
+    page.goto(section)
+    comment = page.locator(".comment").filter(has_text="Please ask before")
+    expect(comment.locator(".agreement-state .muted")).to_have_count(0)
+    comment.locator("form[action$='/take-back'] button").click()
+    comment = page.locator(".comment").filter(has_text="Please ask before")
+    expect(comment.locator("form[action$='/agree'] button")).to_be_visible()
+    _no_sideways_scroll(page)
+    for open_context in (writer_context, context):
+        open_context.close()
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_a_comment_typed_as_the_session_ends_is_posted_after_signing_in(chromium, site, javascript):
     from playwright.sync_api import expect

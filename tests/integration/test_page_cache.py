@@ -257,7 +257,8 @@ def _many_comments(app, policy_id, key, how_many, responder):
 def test_the_section_page_makes_the_same_few_queries_at_any_size(app, people):
     """Beyond what every signed-in page costs today (the person, their session, notices: being narrowed
     apart), a section page makes at most four queries: the revision, the reader's place (its sealed row and
-    the mix's pool, which also holds their waiting comments) and the comments with their answers."""
+    the mix's pool, which also holds their waiting comments and agreements), the comments with their answers
+    and how many agree with each, and which of them the reader agrees with (one lookup by tag)."""
     author = _signed_in(app, people, "robin", Role.AUTHOR, Role.TRANSLATOR)
     reader = _signed_in(app, people, "willow", Role.ADVISOR, locale="es")
     with app.app_context():

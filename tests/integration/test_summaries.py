@@ -480,6 +480,65 @@ def test_the_summary_exports_as_csv_and_pdf(app, review):
     assert "Summary of the review" in extracted and QUOTED in extracted and AUTHOR_ONLY not in extracted
 
 
+def test_the_summary_keeps_how_many_agreed_as_the_review_closed_and_never_a_count_below_the_minimum(app, review):
+    with app.app_context():
+        quoted = db.session.get(Comment, review.comment_ids["quoted"])
+        paraphrased = db.session.get(Comment, review.comment_ids["paraphrased"])
+        others = [secrets.token_bytes(32) for _ in range(2)]
+        for key in (review.keys["river"], review.keys["cedar"], *others[:1]):
+            assert feedback.send_agreement(db.session, key, quoted)
+        for key in (review.keys["willow"], others[1]):
+            assert feedback.send_agreement(db.session, key, paraphrased)
+        db.session.commit()
+    flush_mix(app)
+    # Two agree with the paraphrased comment: too few for its count to be kept, though the totals count them.
+    _close_by_time(app, review)
+    willow = _advisor_client(app, "willow")
+    page = willow.get(review.path() + "/summary").get_data(as_text=True)
+    assert "3 advisors agreed with this." in page
+    assert "Advisors said “I agree” with another advisor's comment 5 times." in page
+    rows = list(csv.reader(io.StringIO(willow.get(review.path() + "/summary.csv").get_data(as_text=True))))
+    agreeing = [row for row in rows if row[0].startswith("Agreements") or row[1] == "Agreements with comments"]
+    assert sorted(agreeing) == sorted(
+        [
+            ["Participation", "Agreements with comments", "", "5"],
+            ["Agreements per section", "Consent", "", "5"],
+            ["Agreements with a quote", "Consent", QUOTED, "3"],
+        ]
+    )
+    with app.app_context():
+        kept = db.session.scalar(select(FeedbackSummary)).facts["agreements"]
+        assert kept["comments"] == {str(review.comment_ids["quoted"]): 3}
+        # Taking one back after the close changes the live count, never the snapshot.
+        feedback.send_agreement_taken_back(
+            db.session, review.keys["river"], db.session.get(Comment, review.comment_ids["quoted"])
+        )
+        db.session.commit()
+    flush_mix(app)
+    assert "3 advisors agreed with this." in willow.get(review.path() + "/summary").get_data(as_text=True)
+
+
+def test_a_summary_shows_no_agreement_count_below_the_minimum(app, review):
+    with app.app_context():
+        quoted = db.session.get(Comment, review.comment_ids["quoted"])
+        for key in (review.keys["river"], review.keys["cedar"]):
+            assert feedback.send_agreement(db.session, key, quoted)
+        db.session.commit()
+    flush_mix(app)
+    _close_by_time(app, review)
+    willow = _advisor_client(app, "willow")
+    assert "agreed with this" not in willow.get(review.path() + "/summary").get_data(as_text=True)
+    exported = willow.get(review.path() + "/summary.csv").get_data(as_text=True)
+    assert "Agreements" not in exported
+    with app.app_context():
+        assert db.session.scalar(select(FeedbackSummary)).facts["agreements"] == {
+            "min": 3,
+            "total": None,
+            "sections": {},
+            "comments": {},
+        }
+
+
 def test_the_summary_page_shows_quotes_a_page_at_a_time_and_the_exports_hold_them_all(app, review):
     with app.app_context():
         revision = db.session.get(Policy, review.policy_id).revisions[0]

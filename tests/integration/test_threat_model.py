@@ -37,7 +37,7 @@ from council.db_types import utcnow
 from council.extensions import db, limiter
 from council.feedback import pending
 from council.feedback import service as feedback
-from council.feedback.models import Comment, CommentFlag, Disposition
+from council.feedback.models import Comment, CommentAgreement, CommentFlag, Disposition
 from council.policies.models import Revision
 from council.security import PASSWORD as PASSWORD_PURPOSE
 from council.security import RECOVERY as RECOVERY_PURPOSE
@@ -482,6 +482,7 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
     willow, river = _client(app, "willow"), _client(app, "river")
     comment_id = _post_comment(willow, council, "Only what the page lists.")
     submit(river, f"/feedback/comments/{comment_id}/flag", {"reason": "abusive"}, form_url=council.section)
+    submit(river, f"/feedback/comments/{comment_id}/agree", {}, form_url=council.section)
     flush_mix(app)
     with app.app_context():
         schema = inspect(db.engine)
@@ -528,9 +529,12 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
         raw_day = db.session.execute(text("SELECT created_on FROM comments")).scalar()
         assert str(raw_day) == utcnow().date().isoformat()
         flag = db.session.scalar(select(CommentFlag))
-        owner_tag, flag_tag = comment.owner_tag, flag.flag_tag
+        agreement = db.session.scalar(select(CommentAgreement))
+        assert agreement.id.version == 4 and agreement.comment_id == comment.id, "a random id, no sequence"
+        owner_tag, flag_tag, agreement_tag = comment.owner_tag, flag.flag_tag, agreement.agreement_tag
     assert owner_tag == _hmac(_key(app, "willow"), f"comment:{comment_id}")
     assert flag_tag == _hmac(_key(app, "river"), f"flag:{comment_id}")
+    assert agreement_tag == _hmac(_key(app, "river"), f"agree:{comment_id}")
 
 
 def test_a_flush_writes_a_whole_batch_of_comments_ballots_and_roll_flags_in_one_transaction(app, council):
