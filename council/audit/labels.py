@@ -14,6 +14,7 @@ AUDIT_ACTION_LABELS = {
     "account.reactivated": _l("Access restored"),
     "account.closed": _l("Account closed by its holder"),
     "comment.hidden": _l("Comment hidden"),
+    "proposal.applied": _l("Proposed wording applied to a draft"),
     "comment.restored": _l("Comment shown again"),
     "review.closed_early": _l("Review closed early"),
     "stipend.rate_set": _l("Stipend rate set"),

@@ -28,6 +28,7 @@ ACTIONS = {
     "account.reactivated",
     "account.closed",
     "comment.hidden",
+    "proposal.applied",
     "comment.restored",
     "review.closed_early",
     "stipend.rate_set",

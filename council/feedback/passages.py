@@ -131,7 +131,7 @@ def carry(anchor: Anchor, old_text: str, new_text: str) -> Carried:
         return Carried(anchor)
     start = _through_the_diff(anchor, old_text, new_text)
     if start is None:
-        start = _by_quote(anchor, new_text)
+        start = find_quote(anchor, new_text)
     return Carried(None if start is None else anchor_in(new_text, start, start + len(anchor.exact)))
 
 
@@ -152,15 +152,19 @@ def _through_the_diff(anchor: Anchor, old_text: str, new_text: str) -> int | Non
 LIKE_ENOUGH = 1.0
 
 
-def _by_quote(anchor: Anchor, new_text: str) -> int | None:
-    """Where the passage's very words are in ``new_text`` among surroundings like enough to its own, when one
-    place is the most like."""
+def find_quote(anchor: Anchor, text: str, *, alone_is_enough: bool = False) -> int | None:
+    """Where the passage's very words start in ``text``: the place whose surroundings are the most like the
+    anchor's, and like enough; or, with ``alone_is_enough``, the only place they stand, whatever surrounds it
+    (an author's draft, whose Markdown is not the plain text the anchor was taken from). None when no place,
+    or more than one equally, fits."""
     starts = []
-    found = new_text.find(anchor.exact)
+    found = text.find(anchor.exact)
     while found != -1:
         starts.append(found)
-        found = new_text.find(anchor.exact, found + 1)
-    scored = sorted(((_context_likeness(anchor, new_text, start), start) for start in starts), reverse=True)
+        found = text.find(anchor.exact, found + 1)
+    if alone_is_enough and len(starts) == 1:
+        return starts[0]
+    scored = sorted(((_context_likeness(anchor, text, start), start) for start in starts), reverse=True)
     if not scored or scored[0][0] < LIKE_ENOUGH or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return scored[0][1]

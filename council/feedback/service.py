@@ -46,6 +46,8 @@ from council.feedback.models import (
     ResponseTranslation,
 )
 from council.mix import service as mix
+from council.policies import sections as split
+from council.policies import service as policies
 from council.policies.models import Policy, Revision, WindowState
 from council.security import participation_tag
 from council.text import clean_text
@@ -949,6 +951,70 @@ def passage_fate(comment: Comment, old_text: str, new_text: str) -> PassageFate 
         kept=not passages.carry(anchor, old_text, new_text).changed,
         proposal_in=bool(proposal) and proposal in new_text,
     )
+
+
+# --- Accepted wording, into the next draft -----------------------------------------------------
+
+#: The answers that accept a proposal: as proposed, or with changes the author makes after applying it.
+ACCEPTING = frozenset({Disposition.ADOPTED, Disposition.PARTLY_ADOPTED})
+
+
+class ProposalStanding(StrEnum):
+    #: The proposed wording is in the draft's section.
+    APPLIED = "applied"
+    #: The proposal's words stand in the draft's section where one click can replace them.
+    READY = "ready"
+    #: The words are no longer in the draft's section as they were: the author changes the draft by hand.
+    CONFLICT = "conflict"
+
+
+class ProposalConflict(FeedbackError):
+    """The proposal's words are not in the draft as they were, or the draft has no such section."""
+
+
+class NotAccepted(FeedbackError):
+    """Only a proposal answered as adopted or partly adopted is applied to the draft."""
+
+
+def _place_in_draft(comment: Comment, draft: Revision) -> tuple[int, int, int] | None:
+    """Where the proposal's words stand in the draft's Markdown: the section's start, and the words' start and
+    end in the whole text; None when they are not found once (or by their surroundings) in that section."""
+    anchor = passage_of(comment)
+    section = draft.section(comment.section_key)
+    if anchor is None or section is None:
+        return None
+    span = split.section_span(draft.body_markdown, section.position)
+    if span is None:
+        return None
+    found = passages.find_quote(anchor, draft.body_markdown[span[0] : span[1]], alone_is_enough=True)
+    if found is None:
+        return None
+    return span[0], span[0] + found, span[0] + found + len(anchor.exact)
+
+
+def proposal_standing(comment: Comment, draft: Revision) -> ProposalStanding | None:
+    """Where an accepted proposal stands in the next draft; None for a comment that proposes nothing, or whose
+    proposal was not accepted, or was withdrawn."""
+    response = comment.response
+    if not comment.proposal or response is None or response.disposition not in ACCEPTING:
+        return None
+    section = draft.section(comment.section_key)
+    if section is not None and comment.proposal in section.body_markdown:
+        return ProposalStanding.APPLIED
+    return ProposalStanding.READY if _place_in_draft(comment, draft) else ProposalStanding.CONFLICT
+
+
+def apply_proposal(dbs: Session, author: User, comment: Comment, draft: Revision) -> None:
+    """Put an accepted proposal's wording in the draft, in place of the words it replaces, and save the draft."""
+    if proposal_standing(comment, draft) is None:
+        raise NotAccepted
+    place = _place_in_draft(comment, draft)
+    if place is None or not comment.proposal:
+        raise ProposalConflict
+    _section_start, start, end = place
+    body = draft.body_markdown[:start] + comment.proposal + draft.body_markdown[end:]
+    policies.save_draft(dbs, draft, title=draft.title, body=body, change_notes=draft.change_notes)
+    audit.record(dbs, author, "proposal.applied")
 
 
 def _sent_passage(payload: mix.Payload) -> passages.Anchor | None:

@@ -46,6 +46,7 @@ from council.feedback.models import Comment, CommentState, Disposition, HideReas
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
 from council.policies.diff import word_diff
+from council.policies.models import Policy
 from council.policies.pages import readable_or_404, render_section
 from council.policies.service import published_or_404
 from council.transactions import attempt
@@ -602,6 +603,28 @@ def respond(comment_id: uuid.UUID):
         form=form,
         consent_labels=CONSENT_LABELS,
     ), (400 if form.errors else 200)
+
+
+@bp.post("/policies/<uuid:policy_id>/draft/proposals/<uuid:comment_id>")
+@requires_role(Role.AUTHOR)
+def apply_proposal(policy_id: uuid.UUID, comment_id: uuid.UUID):
+    """Put an accepted proposal of the last round in the policy's draft, in place of the words it replaces."""
+    policy = db.get_or_404(Policy, policy_id)
+    comment = db.get_or_404(Comment, comment_id)
+    draft = policy.draft
+    current = policy.current
+    if draft is None or current is None or comment.revision_id != current.id:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        with attempt(service.ProposalConflict, service.NotAccepted) as applying:
+            service.apply_proposal(db.session, current_user, comment, draft)
+        if applying.succeeded:
+            flash(_("The proposed wording is now in the draft. Read it through, then save or publish."), "success")
+        elif isinstance(applying.problem, service.NotAccepted):
+            flash(_("Only a proposal you adopted, as it is or with changes, can be put in the draft."), "error")
+        else:
+            flash(_("These words are no longer in the draft as they were. Please change the draft by hand."), "error")
+    return redirect(url_for("policies.edit_draft", policy_id=policy.id, _anchor=f"comment-{comment.id}"), code=303)
 
 
 @bp.post("/feedback/comments/<uuid:comment_id>/hide")

@@ -30,21 +30,45 @@ def split_sections(markdown: str) -> list[ParsedSection]:
     A body with no level-2 heading at all is one section.
     """
     lines = markdown.splitlines()
+    return [
+        ParsedSection(heading=heading, body="\n".join(lines[first:end]).strip())
+        for heading, first, end in _section_lines(markdown, lines)
+    ]
+
+
+def _section_lines(markdown: str, lines: list[str]) -> list[tuple[str, int, int]]:
+    """Each section's heading and the lines of its body (first, and one past the last)."""
     tokens = _parser.parse(markdown)
     starts = [
         (token.map[0], tokens[index + 1].content)
         for index, token in enumerate(tokens)
         if token.type == "heading_open" and token.tag == SECTION_LEVEL and token.map
     ]
-    sections: list[ParsedSection] = []
+    found: list[tuple[str, int, int]] = []
     first_start = starts[0][0] if starts else len(lines)
-    preamble = "\n".join(lines[:first_start]).strip()
-    if preamble or not starts:
-        sections.append(ParsedSection(heading="", body=preamble))
+    if "\n".join(lines[:first_start]).strip() or not starts:
+        found.append(("", 0, first_start))
     for position, (start, heading) in enumerate(starts):
         end = starts[position + 1][0] if position + 1 < len(starts) else len(lines)
-        sections.append(ParsedSection(heading=heading.strip(), body="\n".join(lines[start + 1 : end]).strip()))
-    return sections
+        found.append((heading.strip(), start + 1, end))
+    return found
+
+
+def section_span(markdown: str, position: int) -> tuple[int, int] | None:
+    """Where the body of the section at ``position`` (as ``split_sections`` gives it) stands in ``markdown``, in
+    characters; None when there is no such section, or its text is not found as it stands (other line ends)."""
+    lines = markdown.splitlines(keepends=True)
+    found = _section_lines(markdown, [line.rstrip("\r\n") for line in lines])
+    if not 0 <= position < len(found):
+        return None
+    _heading, first, end = found[position]
+    start = sum(len(line) for line in lines[:first])
+    raw = "".join(lines[first:end])
+    body = "\n".join(line.rstrip("\r\n") for line in lines[first:end]).strip()
+    start += len(raw) - len(raw.lstrip())
+    if markdown[start : start + len(body)] != body:
+        return None
+    return start, start + len(body)
 
 
 def new_section_key() -> str:

@@ -19,6 +19,7 @@ from council.accounts.models import Role
 from council.compensation.money import spreadsheet_safe
 from council.db_types import utcnow
 from council.extensions import db
+from council.feedback import service as feedback
 from council.feedback.forms import CONSENT_LABELS, DISPOSITION_LABELS
 from council.feedback.models import Comment
 from council.forms import EmptyForm
@@ -332,9 +333,12 @@ def _history_part(published) -> dict:
 @hooks.contributes_to("policies.draft_page")
 def _draft_part(draft, problem) -> dict:
     previous = service.previous_round(draft)
+    comments = service.round_comments(db.session, previous) if previous else []
     return {
         "previous": previous,
-        "round_comments": service.round_comments(db.session, previous) if previous else [],
+        "round_comments": comments,
+        # Where each accepted proposal stands in the draft: applied, one click away, or to be written by hand.
+        "proposals": {c.id: feedback.proposal_standing(c, draft) for c in comments},
         "unanswered": problem.comments if isinstance(problem, service.UnansweredComments) else [],
         "disposition_labels": DISPOSITION_LABELS,
         "headings": _earlier_headings(draft) if previous else {},

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from council.accounts import service as accounts
 from council.accounts import state
 from council.accounts.models import Role, User
+from council.audit.models import AuditEvent
 from council.compensation.models import ReviewCompletion
 from council.db_types import utcnow
 from council.extensions import db
@@ -434,6 +435,52 @@ def test_you_said_we_did_shows_each_proposal_and_what_became_of_its_words(app, r
     )
     assert "“first.”" in fates["this passage has changed."]
     assert page.count('<span class="redline">') == 2
+
+
+def test_an_accepted_proposal_goes_into_the_next_draft_in_one_click_or_shows_a_conflict(app, review):
+    with app.app_context():
+        revision = db.session.get(Policy, review.policy_id).revisions[0]
+        _proposal(revision, review.keys["willow"], 1, "We ask first.", "We ask first, and tell who reads.")
+        _proposal(revision, review.keys["cedar"], 2, "We write little.", "We write nothing.")
+        _proposal(revision, review.keys["river"], 2, "little", "less")
+        db.session.commit()
+    _close_by_time(app, review)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        by_proposal = {c.proposal: c for c in db.session.scalars(select(Comment)).all()}
+        for comment in by_proposal.values():
+            declined = comment.proposal == "less"
+            disposition = Disposition.NOT_ADOPTED if declined else Disposition.ADOPTED
+            feedback.respond(db.session, author, comment, disposition, "Thank you.")
+        ids = {proposal: c.id for proposal, c in by_proposal.items()}
+        policy = db.session.get(Policy, review.policy_id)
+        draft = policies.start_next_revision(db.session, policy, author)
+        # The author already reworded the records section: that proposal's words are gone.
+        body = draft.body_markdown.replace("We write little.", "We keep few records.")
+        policies.save_draft(db.session, draft, title=draft.title, body=body, change_notes="")
+        db.session.commit()
+    robin = _advisor_client(app, "robin")
+    draft_url = f"/policies/{review.policy_id}/draft"
+    page = robin.get(draft_url).get_data(as_text=True)
+    assert page.count("Put this wording in the draft") == 1
+    assert f"/draft/proposals/{ids['We ask first, and tell who reads.']}" in page
+    assert "these words are no longer in the draft as they were" in page
+
+    def apply(proposal: str, **expected):
+        return submit(robin, f"{draft_url}/proposals/{ids[proposal]}", {}, form_url=draft_url, **expected)
+
+    apply("We ask first, and tell who reads.")
+    apply("We write nothing.", refused=True)
+    apply("less", refused=True)
+    with app.app_context():
+        draft = db.session.get(Policy, review.policy_id).draft
+        assert "We ask first, and tell who reads.\n" in draft.body_markdown
+        assert "We keep few records." in draft.body_markdown and "less" not in draft.body_markdown
+        assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "proposal.applied"))
+    page = robin.get(draft_url).get_data(as_text=True)
+    assert "The proposed wording is in the draft." in page and "Put this wording in the draft" not in page
+    # Another policy's draft, or a comment of no round of this policy: not found.
+    submit(robin, f"/policies/{uuid.uuid4()}/draft/proposals/{ids['less']}", {}, form_url=draft_url, expect=404)
 
 
 def test_history_shows_the_chain_and_my_comments_show_the_impact(app, review):

@@ -12,7 +12,9 @@ from council.feedback.passages import (
     anchor_in,
     carry,
     checked,
+    find_quote,
 )
+from council.policies.sections import section_span, split_sections
 
 SECTION = "We ask before we call anyone. We write down who we called, and we tell the person."
 
@@ -109,3 +111,26 @@ def test_a_carried_passage_always_selects_the_same_words(old, new, data):
     carried = carry(anchor_in(old, start, end), old, new)
     if carried.anchor is not None:
         assert new[carried.anchor.start : carried.anchor.end] == old[start:end]
+
+
+@given(
+    preamble=st.text(alphabet="ab .\n", max_size=30),
+    bodies=st.lists(st.text(alphabet="xyz .-*\n\t", max_size=40), min_size=1, max_size=4),
+)
+def test_a_sections_span_in_the_markdown_holds_exactly_its_body(preamble, bodies):
+    markdown = preamble + "".join(f"\n## Heading {n}\n{body}\n" for n, body in enumerate(bodies))
+    parsed = split_sections(markdown)
+    for position, section in enumerate(parsed):
+        start, end = section_span(markdown, position)
+        assert markdown[start:end] == section.body
+    assert section_span(markdown, len(parsed)) is None
+
+
+def test_a_quote_alone_in_a_draft_is_found_whatever_surrounds_it_and_a_repeated_one_by_its_surroundings():
+    anchor = anchor_in(SECTION, SECTION.index("we call"), SECTION.index("we call") + len("we call"))
+    draft = "**Before** anything, we call nobody."
+    assert find_quote(anchor, draft) is None, "surroundings unlike the anchor's"
+    assert find_quote(anchor, draft, alone_is_enough=True) == draft.index("we call")
+    twice = "We ask before we call anyone. Later we call again."
+    assert find_quote(anchor, twice, alone_is_enough=True) == twice.index("we call")
+    assert find_quote(anchor, "Nothing here.", alone_is_enough=True) is None
