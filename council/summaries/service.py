@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Label, Select, delete, func, literal, select, union_all, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -221,11 +221,32 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
 
 
 def _per_section(revision: Revision, comments: list[Comment]) -> list[dict[str, Any]]:
+    """Comments per section, and how many of them proposed new wording."""
     counts = Counter(c.section_key for c in comments)
-    rows = [{"key": s.key, "comments": counts.get(s.key, 0)} for s in revision.sections]
+    proposing = Counter(c.section_key for c in comments if c.proposal)
+    rows = [{"key": s.key, "comments": counts.get(s.key, 0), "proposals": proposing[s.key]} for s in revision.sections]
     if counts.get(""):
-        rows.append({"key": "", "comments": counts[""]})
+        rows.append({"key": "", "comments": counts[""], "proposals": 0})
     return rows
+
+
+def accepted_wording(dbs: Session, revision: Revision) -> list[Comment]:
+    """The round's proposals the authors adopted, as proposed or with changes, in section order, as the answers
+    stand now: shown wherever comments are read (author-only ones are not), so the summary lists them. One query."""
+    positions = {s.key: s.position for s in revision.sections}
+    accepted = dbs.scalars(
+        select(Comment)
+        .join(Response, Response.comment_id == Comment.id)
+        .where(
+            Comment.revision_id == revision.id,
+            Comment.state == CommentState.VISIBLE,
+            Comment.proposal.is_not(None),
+            Comment.quote_consent != QuoteConsent.AUTHOR_ONLY,
+            Response.disposition.in_([Disposition.ADOPTED, Disposition.PARTLY_ADOPTED]),
+        )
+        .options(contains_eager(Comment.response))
+    ).all()
+    return sorted(accepted, key=lambda c: (positions.get(c.section_key, len(positions)), c.id))
 
 
 def _agreements(dbs: Session, revision: Revision, visible: list[Comment]) -> dict[str, Any]:

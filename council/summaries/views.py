@@ -85,6 +85,9 @@ def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -
         headings=_headings(revision),
         closed_on=date.fromisoformat(view.facts["closed_on"]),
         section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
+        # Summaries taken before proposals existed count none.
+        proposal_counts={row["key"]: row.get("proposals", 0) for row in sections},
+        accepted=service.accepted_wording(db.session, revision),
         poll_label=_poll_label,
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
@@ -154,6 +157,11 @@ def _csv_rows(context: dict):
     yield _("Participation"), _("Comments"), "", facts["comments"]
     for row in facts["sections"]:
         yield _("Comments per section"), headings.get(row["key"], row["key"]), "", row["comments"]
+    for row in facts["sections"]:
+        if row.get("proposals"):
+            yield _("Proposed new wording per section"), headings.get(row["key"], row["key"]), "", row["proposals"]
+    for comment in context["accepted"]:
+        yield _("Wording the authors accepted"), headings.get(comment.section_key, ""), comment.proposal, ""
     for row in facts["languages"]:
         yield _("Languages"), language_name(row["code"]), "", row["comments"]
     if facts["other_languages"]:

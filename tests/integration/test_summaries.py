@@ -383,7 +383,7 @@ def test_you_said_we_did_follows_consent(app, review):
         db.session.rollback()
 
 
-def _proposal(revision, key: bytes, section: int, words: str, proposal: str = "") -> None:
+def _proposal(revision, key: bytes, section: int, words: str, proposal: str = "", consent: str = "verbatim") -> None:
     section_key = revision.sections[section].key
     text_ = feedback.section_text(revision, section_key)
     start = text_.index(words)
@@ -392,7 +392,7 @@ def _proposal(revision, key: bytes, section: int, words: str, proposal: str = ""
         question_id=None,
         body="",
         language="en",
-        quote_consent=QuoteConsent.VERBATIM,
+        quote_consent=QuoteConsent(consent),
         submission_key=secrets.token_urlsafe(16),
         passage=passages.anchor_in(text_, start, start + len(words)),
         proposal=proposal,
@@ -435,6 +435,38 @@ def test_you_said_we_did_shows_each_proposal_and_what_became_of_its_words(app, r
     )
     assert "“first.”" in fates["this passage has changed."]
     assert page.count('<span class="redline">') == 2
+
+
+def test_the_summary_counts_proposals_per_section_and_lists_the_wording_accepted(app, review):
+    with app.app_context():
+        revision = db.session.get(Policy, review.policy_id).revisions[0]
+        _proposal(revision, review.keys["willow"], 1, "We ask first.", "We always ask first.")
+        _proposal(revision, review.keys["river"], 1, "first", "before anything")
+        _proposal(revision, review.keys["cedar"], 2, "little", "nothing", consent="author_only")
+        db.session.commit()
+    _close_by_time(app, review)
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        for comment in db.session.scalars(select(Comment).where(Comment.proposal.is_not(None))).all():
+            declined = comment.proposal == "before anything"
+            feedback.respond(
+                db.session, author, comment, Disposition.NOT_ADOPTED if declined else Disposition.ADOPTED, "Ok."
+            )
+        db.session.commit()
+    willow = _advisor_client(app, "willow")
+    page = willow.get(review.path() + "/summary").get_data(as_text=True)
+    rows = {
+        re.sub(r"<[^>]+>", "", cells[0]): [re.sub(r"<[^>]+>", "", c) for c in cells[1:]]
+        for cells in (re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", page, re.S))
+        if len(cells) == 4
+    }
+    assert rows["Consent"][1] == "2" and rows["Records"][1] == "1"  # an author-only proposal is counted
+    accepted = page.split('id="accepted-heading"')[1].split("</section>")[0]
+    assert "always" in accepted and "before anything" not in accepted and "nothing" not in accepted
+    csv_rows = list(csv.reader(io.StringIO(willow.get(review.path() + "/summary.csv").get_data(as_text=True))))
+    assert ["Proposed new wording per section", "Consent", "", "2"] in csv_rows
+    assert ["Wording the authors accepted", "Consent", "We always ask first.", ""] in csv_rows
+    assert not any("nothing" in cell for row in csv_rows for cell in row)
 
 
 def test_an_accepted_proposal_goes_into_the_next_draft_in_one_click_or_shows_a_conflict(app, review):
