@@ -118,7 +118,7 @@ def _seed(password: str) -> None:
     summaries.publish_revision(db.session, second, min_group=min_group)
     _demo_translations(second, author)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
-    open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys)
+    open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys, demo_content.OPEN_ROUND_PROPOSALS)
     _demo_polls(second, people, keys, closed=False)
     flag_reason, flag_note = demo_content.FLAGGED_OPEN_ROUND_REASON
     feedback.flag(

@@ -250,7 +250,22 @@ OPEN_ROUND_COMMENTS = [
         QuoteConsent.AUTHOR_ONLY,
         "The interpreter at the east office, Maria, told my neighbour about my case.",
     ),
+    (
+        "advisor6",
+        5,
+        "en",
+        QuoteConsent.VERBATIM,
+        "Asking is not enough. Someone from my community should never interpret for me.",
+    ),
 ]
+
+#: Open-round comments that propose new wording (index in OPEN_ROUND_COMMENTS): the words and the wording.
+OPEN_ROUND_PROPOSALS = {
+    4: (
+        "We ask before booking whether the interpreter may know the person or their community.",
+        "We never book an interpreter who may know the person or their community.",
+    ),
+}
 
 #: An open-round comment a moderator hid (index in OPEN_ROUND_COMMENTS), with the reason.
 HIDDEN_OPEN_ROUND = {
@@ -425,10 +440,12 @@ FLAGGED_OPEN_ROUND_COMMENT = 2
 FLAGGED_OPEN_ROUND_REASON = (HideReason.OFF_TOPIC, "I think keeping notes belongs in the records policy.")
 
 #: Open-round comments other advisors said "I agree" with (index in OPEN_ROUND_COMMENTS): who agreed. The
-#: first has enough agreements for the count to show; the second too few, so only its agreer sees theirs.
+#: first has enough agreements for the count to show; the second too few, so only its agreer sees theirs; the
+#: proposal has many.
 AGREED_OPEN_ROUND = {
     0: ["advisor2", "advisor3", "advisor4", "advisor5"],
     1: ["advisor1"],
+    4: ["advisor1", "advisor2", "advisor3", "advisor4", "advisor5"],
 }
 
 REVISION_2_SPANISH = (

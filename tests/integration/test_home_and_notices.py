@@ -89,7 +89,7 @@ def test_an_author_home_shows_open_rounds_unanswered_comments_summaries_and_draf
     assert heading in text
     assert "Meetings and travel costs" in text
     if locale == "en":
-        assert "3 comments without a response" in text
+        assert "4 comments without a response" in text
         assert "The summary of revision 1 is ready" in text
         assert "Revision 2 is a draft waiting to be published" in text
 
