@@ -78,7 +78,8 @@ def test_an_advisor_reads_the_summary_and_what_was_done(chromium, site, locale, 
     expect(chart).to_be_visible()
     # Each label whole (as the table beside it names the section), above its bar, never over it; in Arabic the
     # bars grow from the right.
-    named = chart.locator("xpath=following-sibling::table[1]").locator("tbody tr td:first-child").all_inner_texts()
+    table = chart.locator("xpath=following-sibling::div[1]/table")
+    named = table.locator("tbody tr td:first-child").all_inner_texts()
     assert chart.locator(".chart-row").count() == len(named) > 1
     for row in chart.locator(".chart-row").all():
         label, track, bar = row.locator(".chart-label"), row.locator(".chart-track"), row.locator("rect")
