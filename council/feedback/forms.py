@@ -132,9 +132,9 @@ class CommentForm(CouncilForm):
 
 
 class EditCommentForm(CouncilForm):
-    body = TextAreaField(
-        _l("Your comment"), validators=[DataRequired(message=_l("Please write your comment.")), _within_comment_limit]
-    )
+    body = TextAreaField(_l("Your comment"), validators=[_written_unless_proposing, _within_comment_limit])
+    #: Shown for a comment on a passage only; empty takes the proposal out.
+    proposal = TextAreaField(_l("New wording for these words (optional)"), validators=[_within_proposal_limit])
     language = SelectField(_l("Language of your comment"))
     quote_consent = RadioField(
         _l("How may we use what you wrote?"),
@@ -249,6 +249,11 @@ class FilterForm(CouncilForm):
     )
 
     question = SelectField(_l("Answers to"), default="")
+    wording = SelectField(
+        _l("New wording"),
+        default="",
+        choices=[SelectChoice("", _l("Any")), SelectChoice("proposals", _l("Proposes new wording"))],
+    )
 
     def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)

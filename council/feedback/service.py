@@ -556,6 +556,8 @@ class CommentFilter:
     moderation: str = ""
     #: A guiding question's id: its answers only.
     question: str = ""
+    #: "", or "proposals": the comments that propose new wording only.
+    wording: str = ""
 
 
 def comments_for_staff(
@@ -577,6 +579,8 @@ def comments_for_staff(
         conditions.append(Comment.state == filters.moderation)
     if filters.question:
         conditions.append(Comment.question_id == uuid.UUID(filters.question))
+    if filters.wording == "proposals":
+        conditions.append(Comment.proposal.is_not(None))
     answered = select(Response.id).where(Response.comment_id == Comment.id).exists()
     if filters.response == "answered":
         conditions.append(answered)
@@ -830,7 +834,7 @@ def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | 
         quote_consent=QuoteConsent(change.get("quote_consent", comment.quote_consent)),
         created_on=comment.created_on,
         state=CommentState.WITHDRAWN if withdrawn else comment.state,
-        edited=comment.edited or "body" in change,
+        edited=comment.edited or "body" in change or "proposal" in change,
         hidden_reason=comment.hidden_reason,
         hidden_note=comment.hidden_note,
         review_requested=comment.review_requested or bool(change.get("another_look")),
@@ -839,7 +843,7 @@ def _shown_change(comment: Comment, waiting: mix.Pending, *, question: object | 
         passage_exact=comment.passage_exact,
         passage_prefix=comment.passage_prefix,
         passage_suffix=comment.passage_suffix,
-        proposal=None if withdrawn else comment.proposal,
+        proposal=None if withdrawn else (change["proposal"] or None) if "proposal" in change else comment.proposal,
         agreement_count=None if withdrawn else comment.agreement_count,
     )
 
@@ -1047,11 +1051,17 @@ def find_mine(dbs: Session, key: bytes | None, comment_id: uuid.UUID) -> Comment
 
 
 def _with_edits(
-    payload: dict[str, object], body: str | None, quote_consent: QuoteConsent | None, language: str | None
+    payload: dict[str, object],
+    body: str | None,
+    quote_consent: QuoteConsent | None,
+    language: str | None,
+    proposal: str | None = None,
 ) -> dict[str, object]:
-    """The payload with whatever the writer changed laid over it."""
+    """The payload with whatever the writer changed laid over it ("" for a proposal taken out)."""
     if body is not None:
         payload["body"] = body
+    if proposal is not None:
+        payload["proposal"] = proposal
     if quote_consent is not None:
         payload["quote_consent"] = str(quote_consent)
     if language is not None:
@@ -1070,25 +1080,28 @@ def send_change(
     withdraw: bool = False,
     another_look: bool = False,
     limit: int = 0,
+    proposal: str | None = None,
 ) -> None:
     """Check a change to the writer's own comment now, and seal it into the mix. A comment still waiting
     to be written has its envelope replaced (or taken back, when withdrawn); a written one gets one
-    waiting change, the newest merged over the earlier."""
+    waiting change, the newest merged over the earlier. ``proposal``: its new wording ("" to take it out)."""
     if comment is None or not hmac.compare_digest(owner_tag(key, comment.id), _stored_tag(key, comment)):
         raise NotYours
-    editing = body is not None or quote_consent is not None or language is not None
+    editing = body is not None or quote_consent is not None or language is not None or proposal is not None
     if editing and (comment.state == CommentState.WITHDRAWN or not review_is_open(comment.revision)):
         raise ReviewClosed
     if another_look and comment.state != CommentState.HIDDEN:
         raise FeedbackError("only hidden comments can be looked at again")
-    checked = _check_body(body, limit) if body is not None else None
+    new_proposal = _edited_proposal(comment, proposal) if proposal is not None else None
+    proposing = bool(new_proposal) if new_proposal is not None else bool(comment.proposal)
+    checked = _check_body(body, limit, proposing=proposing) if body is not None else None
     pending = my_pending(dbs, key)
     if isinstance(comment, ShownComment) and comment.envelope_id is not None:
         waiting = pending.posts[comment.id]
         mix.take_back(dbs, waiting.id)
         if withdraw:
             return  # never written: nothing to withdraw
-        payload = _with_edits(dict(waiting.payload), checked, quote_consent, language)
+        payload = _with_edits(dict(waiting.payload), checked, quote_consent, language, new_proposal)
         mix.submit(dbs, POST, payload, participation_key=key)
         return
     change: dict[str, object] = {"comment_id": str(comment.id), "owner_tag": owner_tag(key, comment.id).hex()}
@@ -1096,7 +1109,7 @@ def send_change(
         earlier = pending.changes[comment.id]
         mix.take_back(dbs, earlier.id)
         change.update(earlier.payload)
-    change = _with_edits(change, checked, quote_consent, language)
+    change = _with_edits(change, checked, quote_consent, language, new_proposal)
     if editing:
         change["sent_at"] = utcnow().isoformat()
     if withdraw:
@@ -1105,6 +1118,20 @@ def send_change(
     if another_look:
         change["another_look"] = True
     mix.submit(dbs, CHANGE, change, participation_key=key)
+
+
+def _edited_proposal(comment: Comment | ShownComment, proposal: str) -> str:
+    """A proposal as its writer changed it, checked as a new one is; "" when they took it out."""
+    cleaned = clean_text(proposal)
+    if not cleaned:
+        return ""
+    if not comment.passage_exact:
+        raise ProposalWithoutPassage
+    if len(cleaned) > proposal_limit():
+        raise ProposalTooLong(proposal_limit())
+    if cleaned == comment.passage_exact.strip():
+        raise ProposalUnchanged
+    return cleaned
 
 
 def undo_withdrawal(dbs: Session, key: bytes, comment: Comment | ShownComment | None) -> None:
@@ -1179,6 +1206,9 @@ def _apply_change(dbs: Session, change: mix.Payload) -> None:
             raise mix.Dropped
         if "body" in change:
             comment.body = change["body"]
+            comment.edited = True
+        if "proposal" in change:
+            comment.proposal = change["proposal"] or None
             comment.edited = True
         if "quote_consent" in change:
             comment.quote_consent = QuoteConsent(change["quote_consent"])

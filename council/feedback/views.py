@@ -57,7 +57,7 @@ STAFF = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
 
 # A proposal shown as the change it makes to the words it replaces (``macros/comments.html::passage``).
 bp.add_app_template_filter(word_diff, "redline")
-FILTERS = ("language", "consent", "response", "moderation", "question")
+FILTERS = ("language", "consent", "response", "moderation", "question", "wording")
 
 
 def _comment_limit() -> str:
@@ -350,13 +350,14 @@ def mine():
 @bp.route("/feedback/comments/<uuid:comment_id>/edit", methods=["GET", "POST"])
 def edit(comment_id: uuid.UUID):
     comment = _my_comment_or_404(comment_id)
-    form = EditCommentForm(body=comment.body, language=comment.language, quote_consent=comment.quote_consent)
+    form = EditCommentForm(
+        body=comment.body,
+        language=comment.language,
+        quote_consent=comment.quote_consent,
+        proposal=comment.proposal or "",
+    )
     if form.validate_on_submit():
-        with attempt(
-            service.ReviewClosed,
-            field=form.body,
-            message=_("The review of this revision is closed, so comments can no longer be changed."),
-        ) as editing:
+        with attempt(service.FeedbackError) as editing:
             service.send_change(
                 db.session,
                 participation_key(),
@@ -365,11 +366,30 @@ def edit(comment_id: uuid.UUID):
                 quote_consent=QuoteConsent(form.quote_consent.data),
                 language=form.language.data,
                 limit=current_app.config["COMMENT_MAX_CHARS"],
+                # Only a comment on a passage has a proposal to change.
+                proposal=(form.proposal.data or "") if comment.passage_exact else None,
             )
         if editing.succeeded:
             flash(_saved_message(), "success")
             return redirect(url_for("feedback.mine"), code=303)
+        _edit_refused(form, editing.problem)
     return render_template("feedback/edit.html", comment=comment, form=form), (400 if form.errors else 200)
+
+
+def _edit_refused(form, problem) -> None:
+    """Why an edit was refused, beside the field it is about."""
+    if isinstance(problem, service.ReviewClosed):
+        form.body.errors = [_("The review of this revision is closed, so comments can no longer be changed.")]
+    elif isinstance(problem, service.ProposalTooLong):
+        count = len(form.proposal.data or "")
+        message = _(
+            "Proposed wording can be at most %(max)d characters. This has %(count)d.", max=problem.limit, count=count
+        )
+        form.proposal.errors = [message]
+    elif isinstance(problem, service.ProposalUnchanged):
+        form.proposal.errors = [_("Your wording is the same as the words it would replace. Please change it.")]
+    else:
+        form.body.errors = [_("Please write your comment, or propose new wording.")]
 
 
 @bp.get("/feedback/comments/<uuid:comment_id>/withdraw")

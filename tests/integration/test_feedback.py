@@ -794,6 +794,7 @@ def test_each_staff_filter_keeps_exactly_the_comments_it_names_in_section_order(
         feedback.flag(db.session, secrets.token_bytes(32), hidden, HideReason.ABUSIVE)
         feedback.respond(db.session, db.session.get(User, author_id), plain, Disposition.ADOPTED, "Done.")
         withdrawn.state, withdrawn.body = CommentState.WITHDRAWN, ""
+        french.proposal = "Demandons d'abord."  # the filter reads the column; proposing is tested elsewhere
         db.session.commit()
 
         def shown(**filters):
@@ -810,6 +811,7 @@ def test_each_staff_filter_keeps_exactly_the_comments_it_names_in_section_order(
         assert shown(moderation="withdrawn") == {"(withdrawn)"}
         assert shown(moderation="visible") == everything - {"hidden", "(withdrawn)"}
         assert shown(question=str(question.id)) == {"answer"}
+        assert shown(wording="proposals") == {"french"}
         assert shown(response="answered") == {"plain"}
         assert shown(response="unanswered") == everything - {"plain"}
         assert shown(language="en", response="unanswered", moderation="visible") == {"private", "answer", "flagged"}

@@ -288,3 +288,63 @@ def test_arabic_sentences_end_at_the_arabic_question_mark(app, people):
 def test_the_plain_text_is_what_a_browser_reads_as_the_texts_content():
     html_text = "<p>A &amp; B</p>\n<ul>\n<li>one <em>two</em></li>\n</ul>\n<p>&lt;not a tag&gt; &quot;q&quot;</p>\n"
     assert passages.plain_text(html_text) == 'A & B\n\none two\n\n<not a tag> "q"\n'
+
+
+def _added_words(page: str) -> str:
+    """The words a page's redlines add, without the words for screen readers."""
+    added = re.findall(r"<ins>(.*?)</ins>", page, re.S)
+    return " ".join(re.sub(r'<span class="visually-hidden">[^<]*</span>', "", words) for words in added)
+
+
+def _edit(client, comment_id, *, expect=303, **data):
+    from tests.conftest import submit
+
+    url = f"/feedback/comments/{comment_id}/edit"
+    fields = {"language": "en", "quote_consent": "verbatim", "body": "", **data}
+    return submit(client, url, fields, expect=expect, refused=expect != 303)
+
+
+def test_the_writer_changes_or_takes_out_their_proposal_waiting_or_written(app, people, section):
+    willow, river = _advisor(app, people, "willow"), _advisor(app, people, "river")
+    _fields, sentences = _form(willow, section)
+    _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
+    comment_id = re.search(r'id="comment-([0-9a-f-]{36})"', _section_page(willow, section)).group(1)
+    # Still waiting in the mix: its envelope is replaced, the passage kept.
+    _edit(willow, comment_id, proposal="Nobody has to explain.")
+    flush_mix(app)
+    [comment] = _stored(app)
+    assert (comment.passage_exact, comment.proposal) == ("Nobody is asked why.", "Nobody has to explain.")
+    # Written: refused with the reason beside the field, then changed.
+    page = _edit(willow, comment_id, expect=400, proposal="Nobody is asked why.").get_data(as_text=True)
+    assert "Your wording is the same as the words it would replace." in page
+    page = _edit(willow, comment_id, expect=400, proposal="").get_data(as_text=True)
+    assert "Please write your comment, or propose new wording." in page
+    _edit(willow, comment_id, proposal="No reason is ever asked for.")
+    assert "ever" in _added_words(_section_page(willow, section))  # the writer sees it at once
+    assert "ever" not in _added_words(_section_page(river, section))
+    flush_mix(app)
+    [comment] = _stored(app)
+    assert (comment.proposal, comment.edited) == ("No reason is ever asked for.", True)
+    # Taken out, with words of their own instead: a comment on the passage.
+    _edit(willow, comment_id, proposal="", body="I find this sentence cold.")
+    flush_mix(app)
+    [comment] = _stored(app)
+    assert (comment.proposal, comment.passage_exact, comment.body) == (
+        None,
+        "Nobody is asked why.",
+        "I find this sentence cold.",
+    )
+    assert "About these words:" in _section_page(river, section)
+
+
+def test_a_proposal_edited_past_its_limit_keeps_what_was_typed(app_factory, people):
+    app = app_factory(PROPOSAL_MAX_CHARS=30)
+    section = _publish(app, people, BODY)
+    willow = _advisor(app, people, "willow")
+    _fields, sentences = _form(willow, section)
+    _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
+    flush_mix(app)
+    [comment] = _stored(app)
+    page = _edit(willow, comment.id, expect=400, proposal="y" * 31).get_data(as_text=True)
+    assert "Proposed wording can be at most 30 characters. This has 31." in page and "y" * 31 in page
+    assert waiting_actions(app) == 0
