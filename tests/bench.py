@@ -192,10 +192,12 @@ def measure_policy_pages(app, client, engine) -> None:
     print_side_by_side("revision pages (read again)", "10 sections", "200 sections", rows)
 
 
-def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5) -> None:
-    """``how_many`` comments on revision 2, ``own`` of them by the benchmark advisor."""
+def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5, *, proposals: bool = False) -> None:
+    """``how_many`` comments on revision 2, ``own`` of them by the benchmark advisor; with ``proposals``, each
+    points at its section's first sentence and proposes new wording for it."""
     import secrets as random_tokens
 
+    from council.feedback import passages
     from council.feedback import service as feedback
     from council.feedback.models import Comment, QuoteConsent
 
@@ -206,11 +208,16 @@ def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5
         for n in range(how_many):
             key = advisor_key if n < own else random_tokens.token_bytes(32)
             comment_id = uuid.uuid4()
+            section_key = keys[n % len(keys)]
+            passage = None
+            if proposals:
+                start, end, _words = feedback.section_sentences(revision, section_key)[0]
+                passage = passages.anchor_in(feedback.section_text(revision, section_key), start, end)
             db.session.add(
                 Comment(
                     id=comment_id,
                     revision_id=revision.id,
-                    section_key=keys[n % len(keys)],
+                    section_key=section_key,
                     body=f"Comment {n}",
                     language="en",
                     quote_consent=str(QuoteConsent.VERBATIM),
@@ -218,6 +225,12 @@ def add_comments(app, policy_id, how_many: int, advisor_key: bytes, own: int = 5
                     created_on=today,
                     owner_tag=feedback.owner_tag(key, comment_id),
                     submission_key=random_tokens.token_urlsafe(24),
+                    passage_start=passage.start if passage else None,
+                    passage_end=passage.end if passage else None,
+                    passage_exact=passage.exact if passage else "",
+                    passage_prefix=passage.prefix if passage else "",
+                    passage_suffix=passage.suffix if passage else "",
+                    proposal=f"New wording {n} for these words." if passage else None,
                 )
             )
         db.session.commit()
@@ -280,23 +293,21 @@ def add_agreements(app, policy_id, how_many: int, advisor_key: bytes, own: int =
 
 
 def measure_agreements(app, advisor, coordinator, engine, advisor_key: bytes) -> None:
-    """Issue 21: a section of 500 comments, with 3 agreements and then with 5,000, read by an advisor (who sees
-    which they agree with) and by staff: the same number of queries at both sizes."""
+    """Issue 21: a section with 10 proposals of new wording and 3 agreements, then with 500 and 5,000, read by an
+    advisor (who sees which they agree with) and by staff: the same number of queries at both sizes."""
     policy_id, section_key = add_policy(app, 1)
-    add_comments(app, policy_id, 500, advisor_key)
     path = f"/policies/{policy_id}/revisions/2/sections/{section_key}"
     rows: dict[str, list[tuple[float, int]]] = {}
-    for added in (3, 4_997):
+    for proposals, added in ((10, 3), (490, 4_997)):
+        add_comments(app, policy_id, proposals, advisor_key, own=0, proposals=True)
         add_agreements(app, policy_id, added, advisor_key, own=3)
         for label, client in (
             ("the section page, to an advisor", advisor),
             ("the section page, to staff", coordinator),
         ):
             ms = time_requests(client, path, rounds=10)  # after the first requests have filled the page cache
-            with counting_queries(engine) as counter:
-                client.get(path)
-            rows.setdefault(label, []).append((ms, counter["n"]))
-    print_side_by_side("a section of 500 comments", "3 agreements", "5,000 agreements", rows)
+            rows.setdefault(label, []).append((ms, fewest_queries(engine, client, path)))
+    print_side_by_side("a section of proposals", "10, 3 agreements", "500, 5,000 agreements", rows)
 
 
 #: Sentences advisors might write, per language; each benchmark comment joins two of them.
@@ -527,21 +538,26 @@ QUERY_BUDGET = Path(__file__).with_name("bench_budget.json")
 QUERY_GROWTH = 100
 
 
+def fewest_queries(engine, client, path: str) -> int:
+    """The queries of one page, counted twice, keeping the lower count: the header counts its notices again when
+    a new minute starts, which may fall between the two."""
+    counted = []
+    for _ in range(2):
+        with counting_queries(engine) as counter:
+            client.get(path)
+        counted.append(counter["n"])
+    return min(counted)
+
+
 def count_main_page_queries(clients, pages, engine) -> tuple[dict[str, int], list[str]]:
     """Queries per page, and the pages that did not answer 200. Each page is asked once to fill what a
-    process (and the browser's cookie) keeps for the next request, then counted twice, keeping the lower
-    count: the header counts its notices again when a new minute starts, which may fall between the two."""
+    process (and the browser's cookie) keeps for the next request, then counted (``fewest_queries``)."""
     counts, problems = {}, []
     for page in pages:
-        clients[page.visitor].get(page.path)
-        counted = []
-        for _ in range(2):
-            with counting_queries(engine) as counter:
-                status = clients[page.visitor].get(page.path).status_code
-            counted.append(counter["n"])
-            if status != 200:
-                problems.append(f"{page.label} answered {status} to the test client")
-        counts[page.label] = min(counted)
+        status = clients[page.visitor].get(page.path).status_code
+        if status != 200:
+            problems.append(f"{page.label} answered {status} to the test client")
+        counts[page.label] = fewest_queries(engine, clients[page.visitor], page.path)
     return counts, problems
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
@@ -45,7 +46,7 @@ from council.feedback.forms import (
 from council.feedback.models import Comment, CommentState, Disposition, HideReason, QuoteConsent
 from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
-from council.policies.diff import word_diff
+from council.policies.diff import Piece, word_diff
 from council.policies.models import Policy
 from council.policies.pages import readable_or_404, render_section
 from council.policies.service import published_or_404
@@ -55,8 +56,36 @@ bp = Blueprint("feedback", __name__)
 
 STAFF = (Role.AUTHOR, Role.MODERATOR, Role.COORDINATOR)
 
-# A proposal shown as the change it makes to the words it replaces (``macros/comments.html::passage``).
-bp.add_app_template_filter(word_diff, "redline")
+
+@bp.app_template_global("passage_words")
+def _passage_words() -> dict[str, str]:
+    """The words around every passage and redline (``macros/comments.html::passage``), looked up once a request:
+    a section may show hundreds of proposals."""
+    words: dict[str, str] | None = g.get("passage_words")
+    if words is None:
+        words = g.passage_words = {
+            "proposal": _("Proposed new wording"),
+            "proposal_heading": _("Proposed new wording:"),
+            "passage": _("The words this comment is about"),
+            "passage_heading": _("About these words:"),
+            "hint": _("Struck-through words would be removed; underlined words would be added."),
+            # As macros/policies.html::pieces reads them.
+            "added": _("[added]"),
+            "end_added": _("[end of addition]"),
+            "removed": _("[removed]"),
+            "end_removed": _("[end of removal]"),
+        }
+    return words
+
+
+@bp.app_template_filter("redline")
+@functools.lru_cache(maxsize=4096)
+def _redline(words: str, proposal: str) -> tuple[Piece, ...]:
+    """A proposal as the change it makes to the words it replaces (``macros/comments.html::passage``): kept, as
+    the same proposals are drawn on page after page."""
+    return tuple(word_diff(words, proposal))
+
+
 FILTERS = ("language", "consent", "response", "moderation", "question", "wording")
 
 
