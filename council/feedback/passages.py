@@ -103,6 +103,20 @@ def anchor_in(text: str, start: int, end: int) -> Anchor:
     )
 
 
+def words_before(prefix: str) -> str:
+    """An anchor's text before, as shown in front of its words: without the word cut short where it begins."""
+    if len(prefix) < CONTEXT_CHARS or not any(ch.isspace() for ch in prefix):
+        return prefix
+    return prefix[next(i for i, ch in enumerate(prefix) if ch.isspace()) :].lstrip() or prefix
+
+
+def words_after(suffix: str) -> str:
+    """An anchor's text after, as shown behind its words: without the word cut short where it ends."""
+    if len(suffix) < CONTEXT_CHARS or not any(ch.isspace() for ch in suffix):
+        return suffix
+    return suffix[: max(i for i, ch in enumerate(suffix) if ch.isspace())].rstrip() or suffix
+
+
 def checked(text: str, anchor: Anchor) -> Anchor:
     """``anchor`` as sent from a page, checked against the section's text: its positions must select exactly its
     words. Prefix and suffix are taken from the text, never from what was sent."""

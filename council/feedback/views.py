@@ -28,7 +28,7 @@ from council.accounts.access import (
 from council.accounts.models import Role
 from council.accounts.signing_in import sign_in_user
 from council.extensions import csrf, db, limiter
-from council.feedback import service
+from council.feedback import passages, service
 from council.feedback.forms import (
     CONSENT_LABELS,
     DISPOSITION_LABELS,
@@ -76,6 +76,10 @@ def _passage_words() -> dict[str, str]:
             "end_removed": _("[end of removal]"),
         }
     return words
+
+
+bp.add_app_template_filter(passages.words_before, "words_before")
+bp.add_app_template_filter(passages.words_after, "words_after")
 
 
 @bp.app_template_filter("redline")

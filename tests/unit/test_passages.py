@@ -13,6 +13,8 @@ from council.feedback.passages import (
     carry,
     checked,
     find_quote,
+    words_after,
+    words_before,
 )
 from council.policies.sections import section_span, split_sections
 
@@ -134,3 +136,10 @@ def test_a_quote_alone_in_a_draft_is_found_whatever_surrounds_it_and_a_repeated_
     twice = "We ask before we call anyone. Later we call again."
     assert find_quote(anchor, twice, alone_is_enough=True) == twice.index("we call")
     assert find_quote(anchor, "Nothing here.", alone_is_enough=True) is None
+
+
+def test_the_context_shown_around_a_passage_leaves_out_the_words_cut_short():
+    assert words_before("ore we call anyone. And also, we ") == "we call anyone. And also, we "
+    assert words_after(" down who we called, and we tell") == " down who we called, and we"
+    assert words_before("Short. ") == "Short. " and words_after(" short") == " short"  # not cut: kept whole
+    assert words_before("x" * CONTEXT_CHARS) == "x" * CONTEXT_CHARS  # one long word: kept rather than lost
