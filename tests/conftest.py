@@ -325,15 +325,17 @@ def sign_in(client, login_name: str, password: str = PASSWORD):
     return response
 
 
-def open_for_review(author, *, body: str, title: str = "First contact", opens_at=None, closes_at=None):
-    """A new policy whose first revision is published and open for review (an hour ago to a week on);
-    returns that revision. The caller commits."""
+def open_for_review(
+    author, *, body: str, title: str = "First contact", opens_at=None, closes_at=None, locale: str = "en"
+):
+    """A new policy whose first revision (written in ``locale``) is published and open for review (an hour ago
+    to a week on); returns that revision. The caller commits."""
     from datetime import timedelta
 
     from council.db_types import utcnow
     from council.policies import service as policies
 
-    policy = policies.create_policy(db.session, author, title=title, body=body)
+    policy = policies.create_policy(db.session, author, title=title, body=body, locale=locale)
     revision = policy.revisions[0]
     policies.publish(db.session, revision)
     policies.set_review_window(

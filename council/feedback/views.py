@@ -498,11 +498,15 @@ def flag(comment_id: uuid.UUID):
 # --- Agreeing with another advisor's comment -------------------------------------------
 
 
-def _agreeable_or_404(comment_id: uuid.UUID) -> Comment:
+def _agreeable_or_404(comment_id: uuid.UUID) -> tuple[Comment, bytes]:
+    """The comment an advisor agrees with (or takes it back from), and their participation key."""
     comment = db.session.get(Comment, comment_id)
     if comment is None or not service.shown_to_other_advisors(comment):
         abort(404)  # the same answer as for a comment that does not exist
-    return comment
+    key = current_participation_key()
+    if key is None:
+        abort(409)
+    return comment, key
 
 
 def _back_to_comment(comment: Comment):
@@ -519,10 +523,7 @@ def _back_to_comment(comment: Comment):
 @bp.post("/feedback/comments/<uuid:comment_id>/agree")
 @requires_role(Role.ADVISOR)
 def agree(comment_id: uuid.UUID):
-    comment = _agreeable_or_404(comment_id)
-    key = current_participation_key()
-    if key is None:
-        abort(409)
+    comment, key = _agreeable_or_404(comment_id)
     try:
         sent = service.send_agreement(db.session, key, comment)
     except service.OwnComment:
@@ -552,10 +553,7 @@ def agree(comment_id: uuid.UUID):
 @bp.post("/feedback/comments/<uuid:comment_id>/agree/take-back")
 @requires_role(Role.ADVISOR)
 def take_back_agreement(comment_id: uuid.UUID):
-    comment = _agreeable_or_404(comment_id)
-    key = current_participation_key()
-    if key is None:
-        abort(409)
+    comment, key = _agreeable_or_404(comment_id)
     was = service.send_agreement_taken_back(db.session, key, comment)
     if was == service.MyAgreement.WAITING:
         flash(_("Your agreement is taken back. It had not been counted yet."), "success")

@@ -17,8 +17,11 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
 from council.policies import service as policies
-from tests.browser.support import keep_traffic_local, serving
-from tests.conftest import PASSWORD, flush_mix
+from tests.browser.support import serving
+from tests.browser.test_reading_and_comments import _no_sideways_scroll as no_sideways_scroll
+from tests.browser.test_reading_and_comments import _page
+from tests.browser.test_reading_and_comments import _sign_in as sign_in
+from tests.conftest import flush_mix
 
 pytestmark = pytest.mark.browser
 
@@ -51,29 +54,6 @@ def site(app_factory, people):
         yield {"app": app, "base": base_url, "section": section}
 
 
-def _phone(chromium, site, *, javascript):
-    context = chromium.new_context(
-        java_script_enabled=javascript,
-        viewport={"width": 360, "height": 740},
-        locale="ar",
-        extra_http_headers={"Accept-Language": "ar"},
-    )
-    keep_traffic_local(context, site["base"])
-    return context, context.new_page()
-
-
-def _sign_in(page, site, login_name):
-    page.goto(site["base"] + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site["base"] + "/")
-
-
-def _no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
-
-
 def _select(page, words):
     """Select ``words`` in the section's text, as a finger or a mouse would."""
     page.evaluate(
@@ -101,23 +81,23 @@ def _redline_seen_by_another_advisor(chromium, site, removed, added):
     from playwright.sync_api import expect
 
     flush_mix(site["app"])
-    context, page = _phone(chromium, site, javascript=False)
-    _sign_in(page, site, "river")
+    context, page = _page(chromium, site, javascript=False, locale="ar")
+    sign_in(page, site, "river")
     page.goto(site["base"] + site["section"])
     passage = page.locator(".comment .passage")
     expect(passage.locator("del")).to_contain_text(removed)
     expect(passage.locator("ins")).to_contain_text(added)
     expect(passage.locator(".passage-text")).to_have_attribute("lang", "ar")
     expect(passage.locator("del .visually-hidden").first).to_be_attached()  # marked in words, not by colour
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()
 
 
 def test_with_javascript_words_in_mixed_scripts_are_selected_and_replaced(chromium, site):
     from playwright.sync_api import expect
 
-    context, page = _phone(chromium, site, javascript=True)
-    _sign_in(page, site, "willow")
+    context, page = _page(chromium, site, javascript=True, locale="ar")
+    sign_in(page, site, "willow")
     page.goto(site["base"] + site["section"])
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     _select(page, "WhatsApp فقط")
@@ -127,7 +107,7 @@ def test_with_javascript_words_in_mixed_scripts_are_selected_and_replaced(chromi
     page.fill("#proposal", "WhatsApp أو Signal")
     page.fill("#body", "ليس لدى الجميع WhatsApp.")
     page.select_option("#language", "ar")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.click(".comment-form button[type=submit]")
     page.wait_for_url(re.compile(r"#comment-"))
     _redline_seen_by_another_advisor(chromium, site, "فقط", "Signal")
@@ -140,8 +120,8 @@ def test_with_javascript_words_in_mixed_scripts_are_selected_and_replaced(chromi
 def test_with_javascript_the_list_comes_back_when_the_selection_is_dropped(chromium, site):
     from playwright.sync_api import expect
 
-    context, page = _phone(chromium, site, javascript=True)
-    _sign_in(page, site, "willow")
+    context, page = _page(chromium, site, javascript=True, locale="ar")
+    sign_in(page, site, "willow")
     page.goto(site["base"] + site["section"])
     _select(page, "خلال ٣٠ يومًا")
     expect(page.locator("[data-passage-selected]")).to_be_visible()
@@ -152,19 +132,24 @@ def test_with_javascript_the_list_comes_back_when_the_selection_is_dropped(chrom
     context.close()
 
 
-def test_without_javascript_a_sentence_is_chosen_narrowed_and_replaced(chromium, site):
-    from playwright.sync_api import expect
-
-    context, page = _phone(chromium, site, javascript=False)
-    _sign_in(page, site, "willow")
+def _propose_without_javascript(page, site, *, narrow, proposal):
+    """Willow opens the picker, chooses the question's sentence from the list, narrows it and proposes."""
+    sign_in(page, site, "willow")
     page.goto(site["base"] + site["section"])
     page.click("details.passage-picker > summary")
     page.get_by_label("هل هذا عادل؟", exact=True).check()
-    page.fill("#narrow", "عادل")
-    page.fill("#proposal", "منصف")
+    page.fill("#narrow", narrow)
+    page.fill("#proposal", proposal)
     page.select_option("#language", "ar")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.click(".comment-form button[type=submit]")
+
+
+def test_without_javascript_a_sentence_is_chosen_narrowed_and_replaced(chromium, site):
+    from playwright.sync_api import expect
+
+    context, page = _page(chromium, site, javascript=False, locale="ar")
+    _propose_without_javascript(page, site, narrow="عادل", proposal="منصف")
     page.wait_for_url(re.compile(r"#comment-"))
     expect(page.locator(".comment .passage ins")).to_contain_text("منصف")  # the writer sees it at once
     _redline_seen_by_another_advisor(chromium, site, "عادل", "منصف")
@@ -174,15 +159,8 @@ def test_without_javascript_a_sentence_is_chosen_narrowed_and_replaced(chromium,
 def test_without_javascript_words_not_in_the_sentence_are_refused_with_everything_kept(chromium, site):
     from playwright.sync_api import expect
 
-    context, page = _phone(chromium, site, javascript=False)
-    _sign_in(page, site, "willow")
-    page.goto(site["base"] + site["section"])
-    page.click("details.passage-picker > summary")
-    page.get_by_label("هل هذا عادل؟", exact=True).check()
-    page.fill("#narrow", "WhatsApp")
-    page.fill("#proposal", "منصف")
-    page.select_option("#language", "ar")
-    page.click(".comment-form button[type=submit]")
+    context, page = _page(chromium, site, javascript=False, locale="ar")
+    _propose_without_javascript(page, site, narrow="WhatsApp", proposal="منصف")
     expect(page.locator("#narrow-error")).to_be_visible()
     expect(page.locator("#proposal")).to_have_value("منصف")
     expect(page.get_by_label("هل هذا عادل؟", exact=True)).to_be_checked()

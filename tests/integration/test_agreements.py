@@ -13,11 +13,11 @@ from council.accounts.models import Role
 from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import service as feedback
-from council.feedback.models import Comment, CommentAgreement, CommentState
+from council.feedback.models import Comment, CommentAgreement
 from council.mix import service as mix
 from council.policies.models import ReviewWindow
 from tests.conftest import PASSWORD, count_queries, flush_mix, sign_in, submit, waiting_actions
-from tests.integration.test_feedback import _key_of, advisor, moderator, post
+from tests.integration.test_feedback import _key_of, advisor, moderator, post, withdrawn_in_the_same_batch
 from tests.integration.test_feedback import revision_path as section_of_a_revision
 from tests.integration.test_mix import _rows
 
@@ -64,6 +64,11 @@ def _counted(page: str) -> list[int]:
 
 def _page(client, revision_path) -> str:
     return client.get(_section(revision_path)).get_data(as_text=True)
+
+
+def _hide(moderator_client, revision_path, comment_id, reason: str) -> None:
+    url = f"/feedback/comments/{comment_id}/hide"
+    submit(moderator_client, url, {"reason": reason, "note": ""}, form_url=f"{revision_path[0]}/comments")
 
 
 def test_an_agreement_goes_through_the_mix_and_is_counted_after_the_flush_from_the_minimum_on(
@@ -186,12 +191,7 @@ def test_no_agreement_with_ones_own_an_authors_only_a_hidden_or_a_withdrawn_comm
         f"/feedback/comments/{private}/agree/take-back", data=_token(river, revision_path)
     ).status_code == (404)
     kai = moderator(app, people)
-    submit(
-        kai,
-        f"/feedback/comments/{own}/hide",
-        {"reason": "off_topic", "note": ""},
-        form_url=f"{revision_path[0]}/comments",
-    )
+    _hide(kai, revision_path, own, "off_topic")
     assert ">I agree<" not in _page(river, revision_path)
     _agree(river, revision_path, own, refused=True)
     submit(kai, f"/feedback/comments/{own}/restore", {}, form_url=f"{revision_path[0]}/comments")
@@ -219,12 +219,7 @@ def test_an_agreement_sent_before_its_comment_was_hidden_or_its_review_closed_is
     river, sky = advisor(app, people, "river"), advisor(app, people, "sky")
     _agree(river, revision_path, comment_id)
     kai = moderator(app, people)
-    submit(
-        kai,
-        f"/feedback/comments/{comment_id}/hide",
-        {"reason": "abusive", "note": ""},
-        form_url=f"{revision_path[0]}/comments",
-    )
+    _hide(kai, revision_path, comment_id, "abusive")
     result = flush_mix(app)
     assert (result.kinds.get(feedback.AGREE), result.dropped) == (None, 1)
     submit(kai, f"/feedback/comments/{comment_id}/restore", {}, form_url=f"{revision_path[0]}/comments")
@@ -251,12 +246,7 @@ def test_a_withdrawn_comment_loses_its_agreements_and_a_hidden_or_restored_one_k
         _agree(client, revision_path, other)
     flush_mix(app)
     kai = moderator(app, people)
-    submit(
-        kai,
-        f"/feedback/comments/{comment_id}/hide",
-        {"reason": "abusive", "note": ""},
-        form_url=f"{revision_path[0]}/comments",
-    )
+    _hide(kai, revision_path, comment_id, "abusive")
     assert _agreements(app, comment_id) == 3
     page = _page(agreers[0], revision_path)
     assert "You agree with this." in page, "the agreer still sees theirs, and may take it back"
@@ -273,17 +263,11 @@ def test_a_withdrawn_comment_loses_its_agreements_and_a_hidden_or_restored_one_k
 def test_an_agreement_and_a_withdrawal_in_the_same_batch_leave_no_agreement_whichever_comes_first(
     app, people, revision_path
 ):
-    """A batch applies its actions in random order: six rounds make it near certain that in one of them the
-    agreement is written first and must be dropped where it waits, not yet in the table."""
+    """An agreement written first in its batch is dropped where it waits, not yet in the table."""
     willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
-    for round_number in range(6):
-        post(willow, revision_path, f"Words to take back, round {round_number}")
-        flush_mix(app)
-        with app.app_context():
-            comment_id = db.session.scalar(select(Comment.id).where(Comment.state == CommentState.VISIBLE))
-        _agree(river, revision_path, comment_id)
-        submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
-        flush_mix(app)
+    withdrawn_in_the_same_batch(
+        app, willow, revision_path, lambda comment_id, _n: _agree(river, revision_path, comment_id)
+    )
     assert _agreements(app) == 0
 
 

@@ -380,18 +380,26 @@ def test_withdrawing_a_flagged_comment_empties_the_notes_that_could_quote_it(app
         assert db.session.execute(select(CommentFlag.reason, CommentFlag.note)).all() == [("abusive", "")]
 
 
-def test_a_flag_and_a_withdrawal_in_the_same_batch_leave_no_note_whichever_comes_first(app, people, revision_path):
-    """A batch applies its actions in random order: six rounds make it near certain that in one of them the
-    flag is written first and its note, not yet in the table, must be emptied where it waits."""
-    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+def withdrawn_in_the_same_batch(app, writer, revision_path, action) -> None:
+    """Six rounds of: the writer's comment written, ``action(comment_id, round_number)`` by another advisor and
+    the withdrawal sent, then one batch for both. A batch applies its actions in random order, so in one of
+    the rounds the other action is near certainly applied first."""
     for round_number in range(6):
-        post(willow, revision_path, f"Words to take back, round {round_number}")
+        post(writer, revision_path, f"Words to take back, round {round_number}")
         flush_mix(app)
         with app.app_context():
             comment_id = db.session.scalar(select(Comment.id).where(Comment.state == CommentState.VISIBLE))
-        flag(river, comment_id, "abusive", f"It says: round {round_number}")
-        submit(willow, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
+        action(comment_id, round_number)
+        submit(writer, f"/feedback/comments/{comment_id}/withdraw", {}, form_url="/feedback/mine")
         flush_mix(app)
+
+
+def test_a_flag_and_a_withdrawal_in_the_same_batch_leave_no_note_whichever_comes_first(app, people, revision_path):
+    """A flag written first in its batch has its note, not yet in the table, emptied where it waits."""
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    withdrawn_in_the_same_batch(
+        app, willow, revision_path, lambda comment_id, n: flag(river, comment_id, "abusive", f"It says: round {n}")
+    )
     with app.app_context():
         assert db.session.scalars(select(CommentFlag.note).where(CommentFlag.note != "")).all() == []
         assert db.session.scalar(select(func.count()).where(Comment.state == CommentState.WITHDRAWN)) == 6

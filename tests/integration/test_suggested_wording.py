@@ -2,19 +2,17 @@
 
 import html
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from council.accounts.models import Role, User
-from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import passages
 from council.feedback import service as feedback
 from council.feedback.models import Comment
-from council.policies import service as policies
-from tests.conftest import flush_mix, form_problems, sign_in, waiting_actions
+from tests.conftest import flush_mix, form_problems, open_for_review, waiting_actions
+from tests.integration.test_feedback import advisor
 
 BODY = """Opening words.
 
@@ -38,27 +36,14 @@ ARABIC_BODY = """مقدمة.
 def _publish(app, people, body, locale="en"):
     author_id = people.make("robin", Role.AUTHOR, pseudonym="Robin Author")
     with app.app_context():
-        author = db.session.get(User, author_id)
-        policy = policies.create_policy(db.session, author, title="Stipends", body=body, locale=locale)
-        revision = policy.revisions[0]
-        policies.publish(db.session, revision)
-        policies.set_review_window(
-            db.session, revision, opens_at=utcnow() - timedelta(minutes=1), closes_at=utcnow() + timedelta(days=5)
-        )
+        revision = open_for_review(db.session.get(User, author_id), title="Stipends", body=body, locale=locale)
         db.session.commit()
-        return f"/policies/{policy.id}/revisions/1", revision.sections[1].key
+        return f"/policies/{revision.policy_id}/revisions/1", revision.sections[1].key
 
 
 @pytest.fixture
 def section(app, people):
     return _publish(app, people, BODY)
-
-
-def _advisor(app, people, name):
-    people.make(name, Role.ADVISOR, pseudonym=name.title())
-    client = app.test_client()
-    sign_in(client, name)
-    return client
 
 
 def _form(client, section):
@@ -97,7 +82,7 @@ def _stored(app):
 
 
 def test_without_javascript_an_advisor_picks_a_sentence_narrows_it_and_proposes_new_words(app, people, section):
-    willow, river = _advisor(app, people, "willow"), _advisor(app, people, "river")
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
     _fields, sentences = _form(willow, section)
     assert list(sentences) == [
         "The whole section",
@@ -132,7 +117,7 @@ def test_without_javascript_an_advisor_picks_a_sentence_narrows_it_and_proposes_
 
 
 def test_a_selection_made_with_javascript_is_stored_when_its_words_stand_at_its_ends(app, people, section):
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     with app.app_context():
         from council.policies.models import Revision
 
@@ -164,7 +149,7 @@ def test_a_selection_made_with_javascript_is_stored_when_its_words_stand_at_its_
     ],
 )
 def test_a_forged_or_stale_selection_is_refused_with_the_text_kept_and_nothing_sent(app, people, section, selection):
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     response = _send(willow, section, expect=400, body="Words I do not want to lose.", **selection)
     page = response.get_data(as_text=True)
     assert "The words you picked are not in this section as it stands. Please pick them again." in page
@@ -174,14 +159,14 @@ def test_a_forged_or_stale_selection_is_refused_with_the_text_kept_and_nothing_s
 
 
 def test_a_sentence_that_is_not_one_of_the_sections_is_refused(app, people, section):
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     page = _send(willow, section, expect=400, passage="0-7", body="A forged choice.").get_data(as_text=True)
     assert 'class="error-message"' in page and "A forged choice." in page
     assert waiting_actions(app) == 0
 
 
 def test_narrowing_words_must_be_in_the_chosen_sentence(app, people, section):
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     _fields, sentences = _form(willow, section)
     page = _send(
         willow, section, expect=400, passage=sentences["Nobody is asked why."], narrow="bank transfer", body="Hm."
@@ -194,7 +179,7 @@ def test_narrowing_words_must_be_in_the_chosen_sentence(app, people, section):
 def test_proposals_are_checked_cleaned_and_shown_as_text(app_factory, people):
     app = app_factory(PROPOSAL_MAX_CHARS=80, PASSAGE_MAX_CHARS=40)
     section = _publish(app, people, BODY)
-    willow, river = _advisor(app, people, "willow"), _advisor(app, people, "river")
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
     _fields, sentences = _form(willow, section)
     payment = sentences["Payment is made by bank transfer or in cash."]
 
@@ -222,7 +207,7 @@ def test_proposals_are_checked_cleaned_and_shown_as_text(app_factory, people):
 
 
 def test_overlapping_passages_are_separate_comments(app, people, section):
-    willow, river = _advisor(app, people, "willow"), _advisor(app, people, "river")
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
     _fields, sentences = _form(willow, section)
     payment = sentences["Payment is made by bank transfer or in cash."]
     _send(willow, section, passage=payment, proposal="Payment is made in cash, or by bank transfer.")
@@ -236,7 +221,7 @@ def test_overlapping_passages_are_separate_comments(app, people, section):
 
 
 def test_withdrawing_a_proposal_removes_its_words_and_the_passage(app, people, section):
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     _fields, sentences = _form(willow, section)
     _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
     flush_mix(app)
@@ -264,7 +249,7 @@ def _key(app, login_name):
 def test_the_own_data_file_holds_the_passage_and_the_proposal(app, people, section):
     from council.own_data import service as own_data
 
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     _fields, sentences = _form(willow, section)
     _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
     flush_mix(app)
@@ -275,7 +260,7 @@ def test_the_own_data_file_holds_the_passage_and_the_proposal(app, people, secti
 
 def test_arabic_sentences_end_at_the_arabic_question_mark(app, people):
     section = _publish(app, people, ARABIC_BODY, locale="ar")
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     _fields, sentences = _form(willow, section)
     assert list(sentences)[1:] == ["يُدفع للمستشارين خلال ٣٠ يومًا.", "هل هذا عادل؟", "يتم الدفع بتحويل مصرفي أو نقدًا."]
     _send(willow, section, passage=sentences["هل هذا عادل؟"], proposal="هل هذا منصف؟")
@@ -305,7 +290,7 @@ def _edit(client, comment_id, *, expect=303, **data):
 
 
 def test_the_writer_changes_or_takes_out_their_proposal_waiting_or_written(app, people, section):
-    willow, river = _advisor(app, people, "willow"), _advisor(app, people, "river")
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
     _fields, sentences = _form(willow, section)
     _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
     comment_id = re.search(r'id="comment-([0-9a-f-]{36})"', _section_page(willow, section)).group(1)
@@ -340,7 +325,7 @@ def test_the_writer_changes_or_takes_out_their_proposal_waiting_or_written(app, 
 def test_a_proposal_edited_past_its_limit_keeps_what_was_typed(app_factory, people):
     app = app_factory(PROPOSAL_MAX_CHARS=30)
     section = _publish(app, people, BODY)
-    willow = _advisor(app, people, "willow")
+    willow = advisor(app, people, "willow")
     _fields, sentences = _form(willow, section)
     _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is asked to explain.")
     flush_mix(app)
