@@ -2,11 +2,13 @@
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from council.accounts.models import Role, User
+from council.db_types import utcnow
 from council.extensions import db
 from council.feedback import passages
 from council.feedback import service as feedback
@@ -333,3 +335,57 @@ def test_a_proposal_edited_past_its_limit_keeps_what_was_typed(app_factory, peop
     page = _edit(willow, comment.id, expect=400, proposal="y" * 31).get_data(as_text=True)
     assert "Proposed wording can be at most 30 characters. This has 31." in page and "y" * 31 in page
     assert waiting_actions(app) == 0
+
+
+def test_a_proposal_sent_after_the_session_ended_keeps_its_words_and_is_posted_after_sign_in(app, people, section):
+    from tests.conftest import PASSWORD, csrf_token
+    from tests.sessions import set_idle_deadline
+
+    willow = advisor(app, people, "willow")
+    fields, sentences = _form(willow, section)
+    set_idle_deadline(app, willow, utcnow() - timedelta(minutes=1))
+    path, _key = section
+    typed = {"passage": sentences["Nobody is asked why."], "narrow": "asked why", "proposal": "told nothing"}
+    response = willow.post(
+        f"{path}/comments", data={**fields, **typed, "body": "", "language": "en", "quote_consent": "verbatim"}
+    )
+    assert response.status_code == 401
+    pending = re.search(r'name="pending" type="hidden" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+    assert "told nothing" not in pending, "sealed, not readable in the page"
+    posted = willow.post(
+        "/feedback/sign-in-and-post",
+        data={"csrf_token": csrf_token(response), "pending": pending, "login_name": "willow", "password": PASSWORD},
+    )
+    assert posted.status_code == 303
+    flush_mix(app)
+    [comment] = _stored(app)
+    assert (comment.passage_exact, comment.proposal, comment.body) == ("asked why", "told nothing", "")
+
+
+def test_a_hidden_or_author_only_proposal_is_not_shown_to_other_advisors(app, people, section):
+    from tests.conftest import submit
+    from tests.integration.test_feedback import moderator
+
+    willow, river = advisor(app, people, "willow"), advisor(app, people, "river")
+    _fields, sentences = _form(willow, section)
+    _send(willow, section, passage=sentences["Nobody is asked why."], proposal="Nobody is ever asked why.")
+    _send(
+        willow,
+        section,
+        passage=sentences["Advisors are paid within 30 days."],
+        proposal="Advisors are paid within a week.",
+        quote_consent="author_only",
+    )
+    flush_mix(app)
+    assert "ever" in _added_words(_section_page(river, section)) and "week" not in _section_page(river, section)
+    [shown] = [c for c in _stored(app) if "ever" in c.proposal]
+    path, _key = section
+    submit(
+        moderator(app, people),
+        f"/feedback/comments/{shown.id}/hide",
+        {"reason": "off_topic"},
+        form_url=f"{path}/comments",
+    )
+    assert "ever" not in _added_words(_section_page(river, section))
+    mine = _section_page(willow, section)
+    assert "ever" in _added_words(mine) and "week" in _added_words(mine), "the writer still sees both"
