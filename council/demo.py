@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from council import demo_content
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
+from council.commitments import service as commitments
+from council.commitments.models import CommitmentStatus
 from council.compensation import service as stipends
 from council.compensation.models import Activity, AttendanceStatus, PaymentMethod, ReviewCompletion
 from council.db_types import utcnow
@@ -129,8 +131,37 @@ def _seed(password: str) -> None:
             feedback.agree(db.session, keys[login_name], open_round[index])
     for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
+    _demo_commitments(second, author)
     _demo_second_policy(author, keys, min_group)
     _demo_coordination(people)
+
+
+def _demo_commitments(revision: Revision, author: User) -> None:
+    """Revision 2's promises, one in each status and one late, each step dated in the past."""
+    now = utcnow()
+    for promise, owner, due_in_days, notes in demo_content.COMMITMENTS:
+        (first_ago, _planned, first_note), *later = notes
+        commitment = commitments.add_commitment(
+            db.session,
+            author,
+            revision,
+            promise=promise,
+            owner=owner,
+            due_on=now.date() + timedelta(days=due_in_days),
+            language="en",
+            note=first_note,
+            now=now - timedelta(days=first_ago),
+        )
+        for days_ago, status, note in later:
+            commitments.add_update(
+                db.session,
+                author,
+                commitment,
+                status=CommitmentStatus(status),
+                note=note,
+                language="en",
+                now=now - timedelta(days=days_ago),
+            )
 
 
 def _demo_translations(revision: Revision, translator: User) -> None:

@@ -657,3 +657,42 @@ REVISION_2_CHANGE_NOTES_TRANSLATED = {
         "يعرفون الشخص؛ ونجيب عن الشكاوى بلغة الشخص نفسه؛ ويتقاضى أعضاء المجلس مكافأة على المراجعات."
     ),
 }
+
+
+#: What revision 2 promised beyond its text (issue 22), one in each status and one late: the promise, the role
+#: that answers for it, its due day (days from today) and its notes (days ago, the status, the note).
+COMMITMENTS = [
+    (
+        "Every interpreter we book is asked, before each booking, whether they may know the person.",
+        "Interpreting coordinator",
+        -20,
+        [(30, "planned", "Agreed with the interpreting agency."), (12, "in_effect", "Asked at every booking since.")],
+    ),
+    (
+        "Staff who answer the phone are trained to explain who reads the notes.",
+        "Training lead",
+        25,
+        [(28, "planned", ""), (6, "in_progress", "Two of five teams trained.")],
+    ),
+    (
+        "Complaints are answered within five working days.",
+        "Complaints officer",
+        -3,
+        [(28, "planned", "We will see what the team can keep up with.")],
+    ),
+    (
+        "A women-only drop-in hour at the east office.",
+        "East office manager",
+        60,
+        [
+            (27, "planned", ""),
+            (4, "dropped", "The east office closes in the spring; the hour moves to the new office."),
+        ],
+    ),
+    (
+        "The women-only drop-in hour at the new office.",
+        "Services manager",
+        90,
+        [(4, "planned", "Replaces the east office's hour, dropped above.")],
+    ),
+]

@@ -4,7 +4,10 @@ from sqlalchemy import func, select
 
 from council.accounts.models import User
 from council.audit.models import AuditEvent
+from council.commitments import service as commitments
+from council.commitments.models import CommitmentStatus
 from council.compensation.models import StipendEntry
+from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
 from council.policies.models import Policy, RevisionTranslation
@@ -81,6 +84,10 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
             assert states == {"open", "closed"}, kind
         closed = [p for p in polls if p.state == "closed"]
         assert all(voting.results(db.session, p) is not None for p in closed)
+        # Revision 2's promises: one in each status, and one of them late.
+        found = commitments.timeline(db.session, main_policy, utcnow().date())
+        assert {item.status for item in found} == set(CommitmentStatus)
+        assert [item.commitment.owner for item in found if item.late] == ["Complaints officer"]
         statuses = {e.status for e in db.session.scalars(select(StipendEntry))}
         assert statuses == {"earned", "approved", "paid"}
     for login_name in expected:

@@ -1,0 +1,61 @@
+"""Forms for recording commitments and their progress notes."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from council.commitments.models import NOTE_MAX_CHARS, OWNER_MAX_CHARS, PROMISE_MAX_CHARS, CommitmentStatus
+from council.forms import CouncilForm, language_choices
+
+STATUS_LABELS = {
+    CommitmentStatus.PLANNED: _l("Planned"),
+    CommitmentStatus.IN_PROGRESS: _l("In progress"),
+    CommitmentStatus.IN_EFFECT: _l("In effect"),
+    CommitmentStatus.DROPPED: _l("Dropped"),
+}
+
+
+def _at_most(limit: int) -> Length:
+    return Length(max=limit, message=_l("Please keep this under %(max)d characters.", max=limit))
+
+
+class CommitmentForm(CouncilForm):
+    promise = TextAreaField(
+        _l("What was promised"),
+        description=_l("Something beyond the policy's text: a training, a service, a change in practice."),
+        validators=[DataRequired(message=_l("Please say what was promised.")), _at_most(PROMISE_MAX_CHARS)],
+    )
+    owner = StringField(
+        _l("Who answers for it"),
+        description=_l("A role, not a person's name: for example “Intake team lead”."),
+        validators=[DataRequired(message=_l("Please name the role that answers for it.")), _at_most(OWNER_MAX_CHARS)],
+    )
+    # InputRequired, not DataRequired: a date typed wrong is told so, not asked for again.
+    due_on = DateField(_l("Due by"), validators=[InputRequired(message=_l("Please give a date."))])
+    note = TextAreaField(_l("First note (optional)"), validators=[_at_most(NOTE_MAX_CHARS)])
+    language = SelectField(_l("Written in"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+
+
+class UpdateForm(CouncilForm):
+    status = RadioField(
+        _l("Where it stands now"),
+        choices=[SelectChoice(str(value), label) for value, label in STATUS_LABELS.items()],
+        validators=[DataRequired(message=_l("Please choose where it stands."))],
+    )
+    note = TextAreaField(
+        _l("What happened"),
+        description=_l("Dated and kept as written: to correct it, add another note."),
+        validators=[_at_most(NOTE_MAX_CHARS)],
+    )
+    language = SelectField(_l("Written in"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()

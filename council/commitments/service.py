@@ -1,0 +1,193 @@
+"""Commitments: recording what a published revision promised, the progress notes that follow, and the
+timeline advisors read. Rules only; the views parse forms and render.
+
+Due and late are days in the organisation's time zone (``BABEL_DEFAULT_TIMEZONE``): a promise due on the 8th
+is late from the first minute of the 9th there, whatever the reader's zone or the server's clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from council.accounts.models import User
+from council.commitments.models import (
+    NOTE_MAX_CHARS,
+    OWNER_MAX_CHARS,
+    PROMISE_MAX_CHARS,
+    SETTLED,
+    Commitment,
+    CommitmentStatus,
+    CommitmentUpdate,
+)
+from council.db_types import utcnow
+from council.policies.models import Policy, Revision
+from council.text import clean_text, has_hidden_characters
+
+
+class CommitmentError(Exception):
+    """Base of the errors below; views turn each into a message beside its field."""
+
+
+class EmptyPromise(CommitmentError):
+    pass
+
+
+class TooLong(CommitmentError):
+    def __init__(self, field: str, limit: int):
+        super().__init__(field, limit)
+        self.field = field
+        self.limit = limit
+
+
+class BadOwner(CommitmentError):
+    """Empty, or with characters that could disguise it."""
+
+
+class NotPublished(CommitmentError):
+    """Only a published revision has promised anything."""
+
+
+class ReasonNeeded(CommitmentError):
+    """A commitment is dropped with the reason, for the advisors who were promised it."""
+
+
+class AlreadySettled(CommitmentError):
+    """In effect or dropped: a later note may say more, but the status stays."""
+
+
+def today_in(zone_name: str, now: datetime | None = None) -> date:
+    """The organisation's day at ``now``."""
+    return (now or utcnow()).astimezone(zoneinfo.ZoneInfo(zone_name or "UTC")).date()
+
+
+def _checked_text(text: str, field: str, limit: int) -> str:
+    cleaned = clean_text(text)
+    if len(cleaned) > limit:
+        raise TooLong(field, limit)
+    return cleaned
+
+
+def add_commitment(
+    dbs: Session,
+    author: User,
+    revision: Revision,
+    *,
+    promise: str,
+    owner: str,
+    due_on: date,
+    language: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Commitment:
+    """Record a promise of a published revision, planned, with an optional first note. ``now``: when (the
+    demo's history is dated in the past)."""
+    if not revision.is_published:
+        raise NotPublished
+    promise = _checked_text(promise, "promise", PROMISE_MAX_CHARS)
+    if not promise:
+        raise EmptyPromise
+    owner = owner.strip()
+    if not owner or has_hidden_characters(owner):
+        raise BadOwner
+    if len(owner) > OWNER_MAX_CHARS:
+        raise TooLong("owner", OWNER_MAX_CHARS)
+    now = now or utcnow()
+    commitment = Commitment(
+        policy_id=revision.policy_id,
+        revision_id=revision.id,
+        promise=promise,
+        owner=owner,
+        due_on=due_on,
+        language=language,
+        created_at=now,
+        created_by_id=author.id,
+    )
+    dbs.add(commitment)
+    dbs.add(
+        CommitmentUpdate(
+            commitment=commitment,
+            status=CommitmentStatus.PLANNED,
+            note=_checked_text(note, "note", NOTE_MAX_CHARS),
+            language=language,
+            written_at=now,
+            author_id=author.id,
+        )
+    )
+    return commitment
+
+
+def add_update(
+    dbs: Session,
+    author: User,
+    commitment: Commitment,
+    *,
+    status: CommitmentStatus,
+    note: str,
+    language: str,
+    now: datetime | None = None,
+) -> CommitmentUpdate:
+    """A dated progress note; it may move the status on. Dropping needs the reason. Once in effect or dropped,
+    notes may still be added (a correction, how it is going) but the status stays."""
+    note = _checked_text(note, "note", NOTE_MAX_CHARS)
+    current = status_of(commitment)
+    if current in SETTLED and status != current:
+        raise AlreadySettled
+    if status == CommitmentStatus.DROPPED and not note:
+        raise ReasonNeeded
+    update = CommitmentUpdate(
+        commitment=commitment,
+        status=status,
+        note=note,
+        language=language,
+        written_at=now or utcnow(),
+        author_id=author.id,
+    )
+    dbs.add(update)
+    return update
+
+
+def status_of(commitment: Commitment) -> CommitmentStatus:
+    return commitment.updates[-1].status if commitment.updates else CommitmentStatus.PLANNED
+
+
+@dataclass(frozen=True)
+class OnTheTimeline:
+    commitment: Commitment
+    status: CommitmentStatus
+    #: Past its due day in the organisation's zone and not yet in effect or dropped.
+    late: bool
+
+
+def timeline(dbs: Session, policy: Policy, today: date) -> list[OnTheTimeline]:
+    """Every promise made for a policy, soonest due first, with its notes and their authors. Two queries."""
+    commitments = dbs.scalars(
+        select(Commitment)
+        .where(Commitment.policy_id == policy.id)
+        .options(selectinload(Commitment.updates).selectinload(CommitmentUpdate.author))
+        .order_by(Commitment.due_on, Commitment.created_at)
+    ).all()
+    shown = []
+    for commitment in commitments:
+        status = status_of(commitment)
+        shown.append(OnTheTimeline(commitment, status, late=status not in SETTLED and commitment.due_on < today))
+    return shown
+
+
+def counts(dbs: Session, policy_id: uuid.UUID, today: date) -> tuple[int, int]:
+    """How many promises a policy has, and how many of them are late. One query."""
+    newest = (
+        select(CommitmentUpdate.status)
+        .where(CommitmentUpdate.commitment_id == Commitment.id)
+        .order_by(CommitmentUpdate.written_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = dbs.execute(select(Commitment.due_on, newest).where(Commitment.policy_id == policy_id)).all()
+    late = sum(1 for due_on, status in rows if status not in SETTLED and due_on < today)
+    return len(rows), late

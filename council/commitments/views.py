@@ -1,0 +1,150 @@
+"""The commitments timeline of a policy, and the author's forms on it. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from council import hooks
+from council.accounts.access import requires_role
+from council.accounts.models import Role
+from council.commitments import service
+from council.commitments.forms import STATUS_LABELS, CommitmentForm, UpdateForm
+from council.commitments.models import Commitment, CommitmentStatus
+from council.extensions import db
+from council.policies.models import Policy, Revision
+from council.transactions import attempt
+
+bp = Blueprint("commitments", __name__)
+
+
+def _published_policy_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
+    """A policy with a published revision, and its newest: the one whose promises are being recorded."""
+    policy = db.get_or_404(Policy, policy_id)
+    current = policy.current
+    if current is None:
+        abort(404)
+    return policy, current
+
+
+def _today():
+    return service.today_in(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def _is_author() -> bool:
+    return current_user.has_role(Role.AUTHOR)
+
+
+def _update_form(commitment: Commitment, formdata=None) -> UpdateForm:
+    """One form per commitment on the page, its fields named apart (``prefix``) so each has its own ids."""
+    return UpdateForm(
+        formdata=formdata,
+        prefix=f"c{commitment.id.hex[:12]}",
+        status=str(service.status_of(commitment)),
+        language=get_locale().language,
+    )
+
+
+def _page(policy: Policy, *, new_form=None, refused: tuple[uuid.UUID, UpdateForm] | None = None, status=200):
+    items = service.timeline(db.session, policy, _today())
+    update_forms = {}
+    if _is_author():
+        update_forms = {item.commitment.id: _update_form(item.commitment) for item in items}
+        if refused is not None:
+            update_forms[refused[0]] = refused[1]
+    return render_template(
+        "commitments/timeline.html",
+        policy=policy,
+        items=items,
+        status_labels=STATUS_LABELS,
+        new_form=new_form or (CommitmentForm(formdata=None, language=get_locale().language) if _is_author() else None),
+        update_forms=update_forms,
+    ), status
+
+
+@bp.get("/policies/<uuid:policy_id>/commitments")
+def timeline(policy_id: uuid.UUID):
+    return _page(_published_policy_or_404(policy_id)[0])
+
+
+def _commitment_problem(form: CommitmentForm, problem) -> None:
+    if isinstance(problem, service.BadOwner):
+        form.owner.errors = [_("Please name a role, in plain characters.")]
+    elif isinstance(problem, service.TooLong):
+        form[problem.field].errors = [_("Please keep this under %(max)d characters.", max=problem.limit)]
+    else:
+        form.promise.errors = [_("Please say what was promised.")]
+
+
+@bp.post("/policies/<uuid:policy_id>/commitments")
+@requires_role(Role.AUTHOR)
+def add(policy_id: uuid.UUID):
+    policy, current = _published_policy_or_404(policy_id)
+    form = CommitmentForm()
+    if form.validate_on_submit():
+        with attempt(service.CommitmentError) as adding:
+            commitment = service.add_commitment(
+                db.session,
+                current_user,
+                current,
+                promise=form.promise.data,
+                owner=form.owner.data,
+                due_on=form.due_on.data,
+                language=form.language.data,
+                note=form.note.data or "",
+            )
+        if adding.succeeded:
+            flash(_("The commitment is recorded. Advisors see it on the policy's timeline."), "success")
+            return redirect(url_for("commitments.timeline", policy_id=policy.id, _anchor=f"c-{commitment.id}"), 303)
+        _commitment_problem(form, adding.problem)
+    return _page(policy, new_form=form, status=400)
+
+
+def _update_problem(form: UpdateForm, problem) -> None:
+    if isinstance(problem, service.ReasonNeeded):
+        form.note.errors = [_("Please say why it is dropped: the advisors were promised it.")]
+    elif isinstance(problem, service.AlreadySettled):
+        form.status.errors = [_("It is already in effect or dropped. You can still add a note.")]
+    else:
+        form.note.errors = [_("Please keep this under %(max)d characters.", max=getattr(problem, "limit", 0))]
+
+
+@bp.post("/commitments/<uuid:commitment_id>/updates")
+@requires_role(Role.AUTHOR)
+def add_update(commitment_id: uuid.UUID):
+    commitment = db.get_or_404(Commitment, commitment_id)
+    form = _update_form(commitment, formdata=request.form)
+    if form.validate():
+        with attempt(service.CommitmentError) as updating:
+            service.add_update(
+                db.session,
+                current_user,
+                commitment,
+                status=CommitmentStatus(form.status.data),
+                note=form.note.data or "",
+                language=form.language.data,
+            )
+        if updating.succeeded:
+            flash(_("The note is added, dated today."), "success")
+            return redirect(
+                url_for("commitments.timeline", policy_id=commitment.policy_id, _anchor=f"c-{commitment.id}"), 303
+            )
+        _update_problem(form, updating.problem)
+    return _page(commitment.policy, refused=(commitment.id, form), status=400)
+
+
+@hooks.contributes_to("policies.history_page")
+def _history_part(published) -> dict:
+    """The way to the policy's commitments from its history, with how many there are and how many are late."""
+    total, late = service.counts(db.session, published[0].policy_id, _today())
+    return {
+        "commitments": {
+            "url": url_for("commitments.timeline", policy_id=published[0].policy_id),
+            "total": total,
+            "late": late,
+        }
+    }
