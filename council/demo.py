@@ -139,7 +139,7 @@ def _seed(password: str) -> None:
 def _demo_commitments(revision: Revision, author: User) -> None:
     """Revision 2's promises, one in each status and one late, each step dated in the past."""
     now = utcnow()
-    for promise, owner, due_in_days, notes in demo_content.COMMITMENTS:
+    for index, (promise, owner, due_in_days, notes) in enumerate(demo_content.COMMITMENTS):
         (first_ago, _planned, first_note), *later = notes
         commitment = commitments.add_commitment(
             db.session,
@@ -161,6 +161,17 @@ def _demo_commitments(revision: Revision, author: User) -> None:
                 note=note,
                 language="en",
                 now=now - timedelta(days=days_ago),
+            )
+        db.session.flush()  # the notes' ids, which their translations are keyed by
+        for locale, (translated, translated_notes) in demo_content.COMMITMENTS_TRANSLATED.get(index, {}).items():
+            written = [update for update in commitment.updates if update.note]
+            commitments.translate(
+                db.session,
+                author,
+                commitment,
+                locale,
+                promise=translated,
+                notes={update.id: note for update, note in zip(written, translated_notes, strict=True)},
             )
 
 

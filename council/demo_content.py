@@ -696,3 +696,30 @@ COMMITMENTS = [
         [(4, "planned", "Replaces the east office's hour, dropped above.")],
     ),
 ]
+
+#: Translations of some of those promises and their notes (index in COMMITMENTS): per language, the promise and
+#: its notes in order ("" for a note left empty).
+COMMITMENTS_TRANSLATED = {
+    0: {
+        "es": (
+            "A cada intérprete que contratamos se le pregunta, antes de cada cita, si puede conocer a la persona.",
+            ["Acordado con la agencia de intérpretes.", "Se pregunta en cada cita desde entonces."],
+        ),
+        "fr": (
+            "Avant chaque rendez-vous, on demande à l’interprète s’il peut connaître la personne.",
+            ["Convenu avec l’agence d’interprètes.", "Demandé à chaque rendez-vous depuis."],
+        ),
+        "ar": (
+            "يُسأل كل مترجم نحجزه، قبل كل موعد، إن كان قد يعرف الشخص.",
+            ["اتُّفق على ذلك مع وكالة الترجمة.", "نسأل عند كل حجز منذ ذلك الحين."],
+        ),
+    },
+    2: {
+        "es": ("Las quejas se responden en un plazo de cinco días hábiles.", ["Veremos qué puede sostener el equipo."]),
+        "fr": (
+            "Les plaintes reçoivent une réponse sous cinq jours ouvrés.",
+            ["Nous verrons ce que l’équipe peut tenir."],
+        ),
+        "ar": ("يُرد على الشكاوى خلال خمسة أيام عمل.", ["سنرى ما يستطيع الفريق الالتزام به."]),
+    },
+}

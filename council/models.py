@@ -2,7 +2,12 @@
 
 from council.accounts.models import Invitation, SealedState, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
-from council.commitments.models import Commitment, CommitmentUpdate  # noqa: F401
+from council.commitments.models import (  # noqa: F401
+    Commitment,
+    CommitmentTranslation,
+    CommitmentUpdate,
+    CommitmentUpdateTranslation,
+)
 from council.compensation.models import (  # noqa: F401
     Approval,
     Attendance,

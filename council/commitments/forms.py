@@ -59,3 +59,24 @@ class UpdateForm(CouncilForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = language_choices()
+
+
+def translation_form(commitment, locale: str, formdata=None) -> CouncilForm:
+    """A promise and its notes in ``locale``: one field for the promise, and one per note written in another
+    language (``note_<id>``), filled with the translations kept so far."""
+    fields = {"promise": TextAreaField(_l("The promise"), validators=[_at_most(PROMISE_MAX_CHARS)])}
+    data = {}
+    kept = commitment.translation_into(locale)
+    if kept is not None:
+        data["promise"] = kept.promise
+    for update in notes_to_translate(commitment, locale):
+        fields[f"note_{update.id.hex}"] = TextAreaField(_l("A note"), validators=[_at_most(NOTE_MAX_CHARS)])
+        translated = update.translation_into(locale)
+        if translated is not None:
+            data[f"note_{update.id.hex}"] = translated.note
+    form_class = type("CommitmentTranslationForm", (CouncilForm,), fields)
+    return form_class(formdata=formdata, data=data)
+
+
+def notes_to_translate(commitment, locale: str) -> list:
+    return [update for update in commitment.updates if update.note and update.language != locale]

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.accounts.models import User
@@ -59,6 +59,11 @@ class Commitment(Model):
     updates: Mapped[list[CommitmentUpdate]] = relationship(
         back_populates="commitment", order_by="CommitmentUpdate.written_at"
     )
+    #: Loaded for one reader's language only, where a page asks (``service.timeline``).
+    translations: Mapped[list[CommitmentTranslation]] = relationship(back_populates="commitment")
+
+    def translation_into(self, locale: str) -> CommitmentTranslation | None:
+        return next((t for t in self.translations if t.locale == locale), None)
 
 
 class CommitmentUpdate(Model):
@@ -79,3 +84,39 @@ class CommitmentUpdate(Model):
 
     commitment: Mapped[Commitment] = relationship(back_populates="updates")
     author: Mapped[User] = relationship()
+    translations: Mapped[list[CommitmentUpdateTranslation]] = relationship(back_populates="update")
+
+    def translation_into(self, locale: str) -> CommitmentUpdateTranslation | None:
+        return next((t for t in self.translations if t.locale == locale), None)
+
+
+class CommitmentTranslation(Model):
+    """A promise in another language. A promise never changes, so neither goes out of date."""
+
+    __tablename__ = "commitment_translations"
+    __table_args__ = (UniqueConstraint("commitment_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    commitment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commitments.id"))
+    locale: Mapped[str] = mapped_column(String(8))
+    promise: Mapped[str] = mapped_column(Text)
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    translated_at: Mapped[datetime]
+
+    commitment: Mapped[Commitment] = relationship(back_populates="translations")
+
+
+class CommitmentUpdateTranslation(Model):
+    """A progress note in another language."""
+
+    __tablename__ = "commitment_update_translations"
+    __table_args__ = (UniqueConstraint("update_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    update_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commitment_updates.id"))
+    locale: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text)
+    translator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    translated_at: Mapped[datetime]
+
+    update: Mapped[CommitmentUpdate] = relationship(back_populates="translations")

@@ -23,7 +23,9 @@ from council.commitments.models import (
     SETTLED,
     Commitment,
     CommitmentStatus,
+    CommitmentTranslation,
     CommitmentUpdate,
+    CommitmentUpdateTranslation,
 )
 from council.db_types import utcnow
 from council.policies.models import Policy, Revision
@@ -164,12 +166,19 @@ class OnTheTimeline:
     late: bool
 
 
-def timeline(dbs: Session, policy: Policy, today: date) -> list[OnTheTimeline]:
-    """Every promise made for a policy, soonest due first, with its notes and their authors. Two queries."""
+def timeline(dbs: Session, policy: Policy, today: date, locale: str = "") -> list[OnTheTimeline]:
+    """Every promise made for a policy, soonest due first, with its notes, their authors and the translations
+    into ``locale``. Five queries, whatever the numbers."""
     commitments = dbs.scalars(
         select(Commitment)
         .where(Commitment.policy_id == policy.id)
-        .options(selectinload(Commitment.updates).selectinload(CommitmentUpdate.author))
+        .options(
+            selectinload(Commitment.translations.and_(CommitmentTranslation.locale == locale)),
+            selectinload(Commitment.updates).selectinload(CommitmentUpdate.author),
+            selectinload(Commitment.updates).selectinload(
+                CommitmentUpdate.translations.and_(CommitmentUpdateTranslation.locale == locale)
+            ),
+        )
         .order_by(Commitment.due_on, Commitment.created_at)
     ).all()
     shown = []
@@ -191,3 +200,57 @@ def counts(dbs: Session, policy_id: uuid.UUID, today: date) -> tuple[int, int]:
     rows = dbs.execute(select(Commitment.due_on, newest).where(Commitment.policy_id == policy_id)).all()
     late = sum(1 for due_on, status in rows if status not in SETTLED and due_on < today)
     return len(rows), late
+
+
+# --- Translations ----------------------------------------------------------------------------------
+
+
+def translate(
+    dbs: Session, translator: User, commitment: Commitment, locale: str, *, promise: str, notes: dict[uuid.UUID, str]
+) -> None:
+    """Keep a promise's translation into ``locale`` and its notes' (by note id); a text left empty keeps what
+    there was (none: readers see the original)."""
+    now = utcnow()
+    promise = _checked_text(promise, "promise", PROMISE_MAX_CHARS)
+    if promise:
+        kept = commitment.translation_into(locale) or CommitmentTranslation(commitment=commitment, locale=locale)
+        kept.promise, kept.translator_id, kept.translated_at = promise, translator.id, now
+        dbs.add(kept)
+    for update in commitment.updates:
+        note = _checked_text(notes.get(update.id, ""), "note", NOTE_MAX_CHARS)
+        if not note or not update.note:
+            continue
+        translated = update.translation_into(locale) or CommitmentUpdateTranslation(update=update, locale=locale)
+        translated.note, translated.translator_id, translated.translated_at = note, translator.id, now
+        dbs.add(translated)
+
+
+@dataclass(frozen=True)
+class ToTranslate:
+    commitment_id: uuid.UUID
+    locale: str
+    promise: str
+
+
+def to_translate(dbs: Session, locales: list[str]) -> list[ToTranslate]:
+    """Promises whose text or a note is not yet in one of ``locales`` (other than the language each was written
+    in), oldest first. Four queries."""
+    commitments = dbs.scalars(
+        select(Commitment)
+        .options(
+            selectinload(Commitment.translations),
+            selectinload(Commitment.updates).selectinload(CommitmentUpdate.translations),
+        )
+        .order_by(Commitment.created_at)
+    ).all()
+    found = []
+    for commitment in commitments:
+        for locale in locales:
+            untranslated_notes = any(
+                update.note and update.language != locale and update.translation_into(locale) is None
+                for update in commitment.updates
+            )
+            promise_untranslated = commitment.language != locale and commitment.translation_into(locale) is None
+            if promise_untranslated or untranslated_notes:
+                found.append(ToTranslate(commitment.id, locale, commitment.promise))
+    return found

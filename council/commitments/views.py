@@ -13,7 +13,13 @@ from council import hooks
 from council.accounts.access import requires_role
 from council.accounts.models import Role
 from council.commitments import service
-from council.commitments.forms import STATUS_LABELS, CommitmentForm, UpdateForm
+from council.commitments.forms import (
+    STATUS_LABELS,
+    CommitmentForm,
+    UpdateForm,
+    notes_to_translate,
+    translation_form,
+)
 from council.commitments.models import Commitment, CommitmentStatus
 from council.extensions import db
 from council.policies.models import Policy, Revision
@@ -50,7 +56,7 @@ def _update_form(commitment: Commitment, formdata=None) -> UpdateForm:
 
 
 def _page(policy: Policy, *, new_form=None, refused: tuple[uuid.UUID, UpdateForm] | None = None, status=200):
-    items = service.timeline(db.session, policy, _today())
+    items = service.timeline(db.session, policy, _today(), get_locale().language)
     update_forms = {}
     if _is_author():
         update_forms = {item.commitment.id: _update_form(item.commitment) for item in items}
@@ -63,6 +69,9 @@ def _page(policy: Policy, *, new_form=None, refused: tuple[uuid.UUID, UpdateForm
         status_labels=STATUS_LABELS,
         new_form=new_form or (CommitmentForm(formdata=None, language=get_locale().language) if _is_author() else None),
         update_forms=update_forms,
+        reader=get_locale().language,
+        can_translate=current_user.has_role(Role.AUTHOR) or current_user.has_role(Role.TRANSLATOR),
+        languages=current_app.config["LANGUAGES"],
     ), status
 
 
@@ -135,6 +144,37 @@ def add_update(commitment_id: uuid.UUID):
             )
         _update_problem(form, updating.problem)
     return _page(commitment.policy, refused=(commitment.id, form), status=400)
+
+
+@bp.route("/commitments/<uuid:commitment_id>/translations/<locale>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def translate(commitment_id: uuid.UUID, locale: str):
+    """A promise and its notes in another language, for that language's advisors."""
+    commitment = db.get_or_404(Commitment, commitment_id)
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    form = translation_form(commitment, locale, formdata=request.form if request.method == "POST" else None)
+    if form.validate_on_submit():
+        notes = {
+            update.id: form[f"note_{update.id.hex}"].data or "" for update in notes_to_translate(commitment, locale)
+        }
+        service.translate(db.session, current_user, commitment, locale, promise=form.promise.data or "", notes=notes)
+        flash(_("The translation is saved. Readers in that language now read it."), "success")
+        return redirect(
+            url_for("commitments.timeline", policy_id=commitment.policy_id, _anchor=f"c-{commitment.id}"), 303
+        )
+    return render_template(
+        "commitments/translate.html",
+        commitment=commitment,
+        form=form,
+        notes=notes_to_translate(commitment, locale),
+        target_locale=locale,
+    ), (400 if form.errors else 200)
+
+
+@hooks.contributes_to("policies.translations_to_do")
+def _commitments_to_translate(dbs, locales) -> dict:
+    return {"commitments_to_translate": service.to_translate(dbs, list(locales))}
 
 
 @hooks.contributes_to("policies.history_page")

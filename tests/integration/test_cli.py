@@ -88,6 +88,11 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         found = commitments.timeline(db.session, main_policy, utcnow().date())
         assert {item.status for item in found} == set(CommitmentStatus)
         assert [item.commitment.owner for item in found if item.late] == ["Complaints officer"]
+        db.session.expire_all()  # read again, as a request in Arabic would, with the Arabic translations
+        in_arabic = commitments.timeline(db.session, main_policy, utcnow().date(), "ar")
+        [late] = [item.commitment for item in in_arabic if item.late]
+        assert late.translation_into("ar").promise == "يُرد على الشكاوى خلال خمسة أيام عمل."
+        assert late.updates[0].translation_into("ar").note == "سنرى ما يستطيع الفريق الالتزام به."
         statuses = {e.status for e in db.session.scalars(select(StipendEntry))}
         assert statuses == {"earned", "approved", "paid"}
     for login_name in expected:

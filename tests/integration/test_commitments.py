@@ -124,8 +124,10 @@ def test_promises_are_text_not_markup_and_only_authors_write_them(app, policy):
     _record(robin, policy, promise="<script>alert(1)</script> Train staff")
     page = willow.get(_timeline(policy)).get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Train staff" in page
-    response = willow.post(_timeline(policy), data={"promise": "Mine", "owner": "Me", "due_on": "2030-01-01"})
-    assert response.status_code in (400, 403)
+    fields = {"promise": "Mine", "owner": "Me", "due_on": "2030-01-01", "language": "en"}
+    submit(willow, _timeline(policy), fields, form_url=_timeline(policy), expect=404)
+    with app.app_context():
+        assert [c.promise for c in db.session.scalars(select(Commitment))] == ["<script>alert(1)</script> Train staff"]
     assert willow.get(_timeline(uuid.uuid4())).status_code == 404
 
 
@@ -176,3 +178,41 @@ def test_due_and_late_are_days_in_the_organisations_zone_across_a_clock_change(a
         [item] = service.timeline(db.session, found, day - timedelta(days=1))
         assert not item.late, "due that very day: not late yet"
         db.session.rollback()
+
+
+def test_a_promise_and_its_notes_are_read_in_the_readers_language_once_translated(app, people, policy):
+    from council.accounts import state
+    from tests.conftest import PASSWORD
+
+    people.make("tariq", Role.TRANSLATOR, pseudonym="Tariq")
+    robin, tariq = _client(app, "robin"), _client(app, "tariq")
+    _record(robin, policy, note="Booked with the agency.")
+    commitment = _only_commitment(app)
+    _note(robin, app, commitment.id, "in_progress", "Half trained.")
+    to_do = tariq.get("/policies/translations").get_data(as_text=True)
+    assert f"/commitments/{commitment.id}/translations/ar" in to_do
+    url = f"/commitments/{commitment.id}/translations/ar"
+    page = tariq.get(url).get_data(as_text=True)
+    assert page.count('class="pending-text"') == 3, "the promise and both notes, each beside its original"
+    with app.app_context():
+        notes = [u.id.hex for u in db.session.get(Commitment, commitment.id).updates]
+    too_long = submit(tariq, url, {"promise": "ت" * 1001}, expect=400, refused=True).get_data(as_text=True)
+    assert "Please keep this under 1000 characters." in too_long and "ت" * 1001 in too_long
+    fields = {"promise": "تدريب كل مترجم على الموافقة.", f"note_{notes[0]}": "حُجز مع الوكالة.", f"note_{notes[1]}": ""}
+    submit(tariq, url, fields)
+    # Willow reads in Arabic: the promise and the first note translated, the second as written.
+    people.make("layla", Role.ADVISOR, pseudonym="Layla")
+    with app.app_context():
+        from council.accounts import service as accounts
+
+        key = accounts.authenticate(db.session, "layla", PASSWORD, log_n=app.config["SCRYPT_LOG_N"]).participation_key
+        state.store(db.session, key, state.LOCALE, "ar")
+        db.session.commit()
+    layla = _client(app, "layla")
+    page = layla.get(_timeline(policy)).get_data(as_text=True)
+    assert "تدريب كل مترجم على الموافقة." in page and "حُجز مع الوكالة." in page and "Half trained." in page
+    assert "Train every interpreter on consent." in page, "the original, a click away"
+    still = tariq.get("/policies/translations").get_data(as_text=True)
+    assert f"/commitments/{commitment.id}/translations/ar" in still, "the second note is still to translate"
+    assert _client(app, "willow").get(url).status_code == 404, "an advisor is not told it exists"
+    assert tariq.get(f"/commitments/{commitment.id}/translations/xx").status_code == 404
