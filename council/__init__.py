@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from council.accounts.views import bp as accounts_bp
     from council.admin.views import bp as admin_bp
+    from council.calendars.views import bp as calendars_bp
     from council.commitments.views import bp as commitments_bp
     from council.compensation.views import bp as compensation_bp
     from council.digest.views import bp as digest_bp
@@ -83,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(notices_bp)
     app.register_blueprint(own_data_bp)
     app.register_blueprint(commitments_bp)
+    app.register_blueprint(calendars_bp)
     init_errors(app)
     init_templating(app)
 

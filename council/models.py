@@ -2,6 +2,7 @@
 
 from council.accounts.models import Invitation, SealedState, ServerSession, User, UserRole  # noqa: F401
 from council.audit.models import AuditEvent  # noqa: F401
+from council.calendars.models import CalendarFeed  # noqa: F401
 from council.commitments.models import (  # noqa: F401
     Commitment,
     CommitmentTranslation,

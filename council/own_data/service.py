@@ -32,6 +32,7 @@ from council.accounts.names import PSEUDONYM_MAX, comparison_key
 from council.accounts.service import AccountClosed, AccountError, check_password, is_closed
 from council.accounts.sessions import end_all_sessions
 from council.audit import service as audit
+from council.calendars import service as calendars
 from council.compensation import service as compensation
 from council.compensation.models import (
     Attendance,
@@ -469,6 +470,7 @@ def close_account(dbs: Session, user: User, password: str, *, log_n: int, label_
     end_all_sessions(dbs, user.id)
     _forget_own_state(dbs, key)
     dbs.execute(delete(DigestSubscription).where(DigestSubscription.user_id == user.id))
+    calendars.stop_feed(dbs, user)  # the calendar address answers nothing from now on
     # A coordinator's note on the invitation this person used may hold their real name.
     dbs.execute(
         update(Invitation)

@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, inspect, select, text
 
 from council.accounts import second_factor
 from council.accounts.models import User
+from council.calendars import service as calendars
 from council.compensation import service as stipends
 from council.demo import load_demo
 from council.digest import service as digest
@@ -74,6 +75,7 @@ def source(target_app):
             db.session, people["advisor1"], {"name": PAYEE_NAME, "account": "DE00 1234"}, secret=secret
         )
         digest.subscribe(db.session, people["advisor1"], DIGEST_ADDRESS, secret=secret)
+        calendars.make_feed(db.session, people["advisor1"], "es")
         digest.save_mail_settings(
             db.session,
             people["coordinator"],
