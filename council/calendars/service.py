@@ -52,7 +52,12 @@ def stop_feed(dbs: Session, user: User) -> bool:
 
 
 def has_feed(dbs: Session, user: User) -> bool:
-    return dbs.scalar(select(CalendarFeed.id).where(CalendarFeed.user_id == user.id)) is not None
+    return feed_made_on(dbs, user) is not None
+
+
+def feed_made_on(dbs: Session, user: User) -> datetime | None:
+    """When the person's feed address was made, if they have one (their own-data file says so)."""
+    return dbs.scalar(select(CalendarFeed.created_at).where(CalendarFeed.user_id == user.id))
 
 
 def feed_owner(dbs: Session, token: str) -> tuple[User, str] | None:

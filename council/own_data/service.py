@@ -17,7 +17,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -320,6 +320,8 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
         "prepared_on": today,
         "profile": _profile(dbs, user, key),
         "email_digest": digest.address_for(dbs, user, secret=payee_secret),
+        # The day only; the address itself is not kept, so it cannot be given back.
+        "calendar_address_made_on": _day(calendars.feed_made_on(dbs, user)),
         "payment_preferences": _payment_preferences(dbs, user),
         "payee_details": compensation.read_own_payee_profile(dbs, user, secret=payee_secret),
         "stipends": _stipends(dbs, user),
@@ -330,6 +332,10 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
         "polls": _polls(dbs, user),
         "reading_places": _reading_places(dbs, key),
     }
+
+
+def _day(moment: datetime | None) -> date | None:
+    return moment.date() if moment is not None else None
 
 
 def _plain(value: Any) -> Any:

@@ -121,3 +121,18 @@ def test_dates_past_or_closed_are_not_in_the_feed(app, council):
         later = service.upcoming(db.session, utcnow() + timedelta(days=30), "en")
         now = service.upcoming(db.session, utcnow(), "en")
     assert later == [] and {d.kind for d in now} == {"review", "poll"}
+
+
+def test_the_own_data_file_says_when_the_calendar_address_was_made_never_the_address(app, council):
+    willow = _client(app, "willow")
+    made = submit(willow, "/account/calendar/address", {}, form_url="/account/calendar", expect=200)
+    token = re.search(r"/calendar/([^<]+)\.ics</code>", made.get_data(as_text=True)).group(1)
+    from council.own_data import service as own_data
+
+    with app.app_context():
+        person = db.session.scalar(select(User).where(User.login_name == "willow"))
+        data = own_data.collect(
+            db.session, person, None, payee_secret=app.config["PAYEE_DATA_KEY"], today=utcnow().date()
+        )
+    assert data["calendar_address_made_on"] == utcnow().date()
+    assert token not in own_data.to_json(data)
