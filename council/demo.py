@@ -15,7 +15,7 @@ from council import demo_content
 from council.accounts import service as accounts
 from council.accounts.models import Role, User
 from council.commitments import service as commitments
-from council.commitments.models import CommitmentStatus
+from council.commitments.models import CommitmentStatus, PolicyReviewDate
 from council.compensation import service as stipends
 from council.compensation.models import Activity, AttendanceStatus, PaymentMethod, ReviewCompletion
 from council.db_types import utcnow
@@ -137,8 +137,17 @@ def _seed(password: str) -> None:
 
 
 def _demo_commitments(revision: Revision, author: User) -> None:
-    """Revision 2's promises, one in each status and one late, each step dated in the past."""
+    """Revision 2's promises, one in each status and one late, each step dated in the past; and the policy past
+    the review date an author had set (written directly: the service takes only days still to come)."""
     now = utcnow()
+    db.session.add(
+        PolicyReviewDate(
+            policy_id=revision.policy_id,
+            review_on=now.date() - timedelta(days=demo_content.REVIEW_DATE_DAYS_AGO),
+            set_by_id=author.id,
+            set_at=now - timedelta(days=300),
+        )
+    )
     for index, (promise, owner, due_in_days, notes) in enumerate(demo_content.COMMITMENTS):
         (first_ago, _planned, first_note), *later = notes
         commitment = commitments.add_commitment(

@@ -659,6 +659,9 @@ REVISION_2_CHANGE_NOTES_TRANSLATED = {
 }
 
 
+#: The main policy was due for review this many days ago (issue 22): "due now" on its timeline.
+REVIEW_DATE_DAYS_AGO = 5
+
 #: What revision 2 promised beyond its text (issue 22), one in each status and one late: the promise, the role
 #: that answers for it, its due day (days from today) and its notes (days ago, the status, the note).
 COMMITMENTS = [

@@ -8,6 +8,7 @@ from council.commitments.models import (  # noqa: F401
     CommitmentTranslation,
     CommitmentUpdate,
     CommitmentUpdateTranslation,
+    PolicyReviewDate,
 )
 from council.compensation.models import (  # noqa: F401
     Approval,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from icalendar import Calendar, Event
 from sqlalchemy import delete, select
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from council.accounts.models import User
 from council.calendars.models import CalendarFeed
+from council.commitments import service as commitments
 from council.compensation.models import PlannedMeeting, PlannedMeetingTranslation
 from council.db_types import utcnow
 from council.policies.models import ReviewWindow, Revision, RevisionStatus
@@ -77,7 +79,8 @@ def feed_owner(dbs: Session, token: str) -> tuple[User, str] | None:
 
 @dataclass(frozen=True)
 class CouncilDate:
-    #: "review", "poll" or "meeting", with the id of what it is about: a stable identity for calendar apps.
+    #: "review", "poll", "meeting" or "policy" (its next review), with the id of what it is about: a stable
+    #: identity for calendar apps.
     kind: str
     item_id: uuid.UUID
     starts_at: datetime
@@ -86,9 +89,10 @@ class CouncilDate:
     about: str
 
 
-def upcoming(dbs: Session, now: datetime, locale: str) -> list[CouncilDate]:
+def upcoming(dbs: Session, now: datetime, locale: str, zone_name: str = "UTC") -> list[CouncilDate]:
     """Every date still to come within a year, soonest first: open reviews closing, open or scheduled polls
-    closing, planned meetings (their titles in ``locale`` where translated). Three queries."""
+    closing, planned meetings (their titles in ``locale`` where translated), and each policy's next review
+    (the whole day, in the organisation's zone ``zone_name``). Six queries."""
     until = now + HORIZON
     reviews = dbs.execute(
         select(ReviewWindow.closes_at, Revision.id, Revision.title)
@@ -115,6 +119,11 @@ def upcoming(dbs: Session, now: datetime, locale: str) -> list[CouncilDate]:
     for meeting, title in meetings:
         ends = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
         found.append(CouncilDate("meeting", meeting.id, meeting.starts_at, ends, title or meeting.title))
+    zone = zoneinfo.ZoneInfo(zone_name or "UTC")
+    for policy, review in commitments.review_dates(dbs, zone_name):
+        starts = datetime.combine(review.day, time(), tzinfo=zone)
+        if now < starts + timedelta(days=1) and starts < until:
+            found.append(CouncilDate("policy", policy.id, starts, starts + timedelta(days=1), policy.title))
     return sorted(found, key=lambda d: (d.starts_at, d.kind, d.item_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,7 +17,7 @@ from council.forms import EmptyForm
 
 bp = Blueprint("calendars", __name__)
 
-KINDS = ("review", "poll", "meeting")
+KINDS = ("review", "poll", "meeting", "policy")
 
 
 def _titles(descriptive: bool):
@@ -29,8 +29,13 @@ def _titles(descriptive: bool):
     words = {
         "review": _("Review closes: %(title)s", title="{}"),
         "poll": _("Poll closes: %(question)s", question="{}"),
+        "policy": _("Policy review: %(title)s", title="{}"),
     }
     return lambda date: words[date.kind].replace("{}", date.about) if date.kind in words else date.about
+
+
+def _zone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def _ics(body: bytes, filename: str) -> Response:
@@ -45,7 +50,7 @@ def _page(address: str | None = None, status: int = 200):
     now = utcnow()
     return render_template(
         "calendars/calendar.html",
-        dates=service.upcoming(db.session, now, get_locale().language),
+        dates=service.upcoming(db.session, now, get_locale().language, _zone()),
         has_feed=service.has_feed(db.session, current_user),
         address=address,
         form=EmptyForm(),
@@ -78,7 +83,7 @@ def one_date(kind: str, item_id: uuid.UUID):
     if kind not in KINDS:
         abort(404)
     now = utcnow()
-    date = service.find(service.upcoming(db.session, now, get_locale().language), kind, item_id)
+    date = service.find(service.upcoming(db.session, now, get_locale().language, _zone()), kind, item_id)
     if date is None:
         abort(404)
     body = service.to_ics([date], _titles(current_user.descriptive_titles), name=_("Council"), now=now)
@@ -95,6 +100,6 @@ def feed(token: str):
     person, locale = found
     now = utcnow()
     with force_locale(locale):
-        dates = service.upcoming(db.session, now, locale)
+        dates = service.upcoming(db.session, now, locale, _zone())
         body = service.to_ics(dates, _titles(person.descriptive_titles), name=_("Council"), now=now)
     return _ics(body, "council.ics")

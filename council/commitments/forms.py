@@ -43,6 +43,14 @@ class CommitmentForm(CouncilForm):
         self.language.choices = language_choices()
 
 
+class ReviewDateForm(CouncilForm):
+    review_on = DateField(
+        _l("Next review of this policy"),
+        description=_l("When the council is due to look at it again. Advisors see it, and it is in their calendars."),
+        validators=[InputRequired(message=_l("Please give a date."))],
+    )
+
+
 class UpdateForm(CouncilForm):
     status = RadioField(
         _l("Where it stands now"),

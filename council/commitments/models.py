@@ -120,3 +120,17 @@ class CommitmentUpdateTranslation(Model):
     translated_at: Mapped[datetime]
 
     update: Mapped[CommitmentUpdate] = relationship(back_populates="translations")
+
+
+class PolicyReviewDate(Model):
+    """When the council is due to look at a policy again, as an author set it; the newest row holds. Kept, not
+    replaced: an earlier date moved is part of the record."""
+
+    __tablename__ = "policy_review_dates"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"), index=True)
+    #: A day in the organisation's time zone.
+    review_on: Mapped[date] = mapped_column(Date)
+    set_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,6 +26,7 @@ from council.commitments.models import (
     CommitmentTranslation,
     CommitmentUpdate,
     CommitmentUpdateTranslation,
+    PolicyReviewDate,
 )
 from council.db_types import utcnow
 from council.policies.models import Policy, Revision
@@ -61,6 +62,10 @@ class ReasonNeeded(CommitmentError):
 
 class AlreadySettled(CommitmentError):
     """In effect or dropped: a later note may say more, but the status stays."""
+
+
+class ReviewDateInThePast(CommitmentError):
+    """A review date is set for a day still to come."""
 
 
 def today_in(zone_name: str, now: datetime | None = None) -> date:
@@ -253,4 +258,62 @@ def to_translate(dbs: Session, locales: list[str]) -> list[ToTranslate]:
             promise_untranslated = commitment.language != locale and commitment.translation_into(locale) is None
             if promise_untranslated or untranslated_notes:
                 found.append(ToTranslate(commitment.id, locale, commitment.promise))
+    return found
+
+
+# --- When the council looks at a policy again -------------------------------------------------------------
+
+#: A policy whose authors set no review date is due this long after its newest revision was published.
+DEFAULT_REVIEW_AFTER = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class ReviewDate:
+    day: date
+    #: Set by an author, not the default of a year after publication.
+    chosen: bool
+
+    def passed(self, today: date) -> bool:
+        return self.day <= today
+
+
+def review_date(dbs: Session, policy: Policy, zone_name: str) -> ReviewDate | None:
+    """When the council is due to look at ``policy`` again; None before anything is published."""
+    chosen = dbs.scalar(
+        select(PolicyReviewDate.review_on)
+        .where(PolicyReviewDate.policy_id == policy.id)
+        .order_by(PolicyReviewDate.set_at.desc())
+        .limit(1)
+    )
+    if chosen is not None:
+        return ReviewDate(chosen, chosen=True)
+    current = policy.current
+    if current is None or current.published_at is None:
+        return None
+    return ReviewDate(today_in(zone_name, current.published_at + DEFAULT_REVIEW_AFTER), chosen=False)
+
+
+def set_review_date(dbs: Session, author: User, policy: Policy, review_on: date, today: date) -> None:
+    if review_on <= today:
+        raise ReviewDateInThePast
+    dbs.add(PolicyReviewDate(policy_id=policy.id, review_on=review_on, set_by_id=author.id, set_at=utcnow()))
+
+
+def review_dates(dbs: Session, zone_name: str) -> list[tuple[Policy, ReviewDate]]:
+    """Every published policy's review date (``review_date``), for the calendars. Three queries."""
+    chosen: dict[uuid.UUID, date] = {}
+    for policy_id, review_on in dbs.execute(
+        select(PolicyReviewDate.policy_id, PolicyReviewDate.review_on).order_by(PolicyReviewDate.set_at)
+    ):
+        chosen[policy_id] = review_on  # the newest, read last
+    policies = dbs.scalars(select(Policy).options(selectinload(Policy.revisions))).all()
+    found = []
+    for policy in policies:
+        current = policy.current
+        if current is None or current.published_at is None:
+            continue
+        if policy.id in chosen:
+            found.append((policy, ReviewDate(chosen[policy.id], chosen=True)))
+        else:
+            found.append((policy, ReviewDate(today_in(zone_name, current.published_at + DEFAULT_REVIEW_AFTER), False)))
     return found

@@ -16,6 +16,7 @@ from council.commitments import service
 from council.commitments.forms import (
     STATUS_LABELS,
     CommitmentForm,
+    ReviewDateForm,
     UpdateForm,
     notes_to_translate,
     translation_form,
@@ -38,7 +39,7 @@ def _published_policy_or_404(policy_id: uuid.UUID) -> tuple[Policy, Revision]:
 
 
 def _today():
-    return service.today_in(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return service.today_in(_zone())
 
 
 def _is_author() -> bool:
@@ -55,8 +56,20 @@ def _update_form(commitment: Commitment, formdata=None) -> UpdateForm:
     )
 
 
-def _page(policy: Policy, *, new_form=None, refused: tuple[uuid.UUID, UpdateForm] | None = None, status=200):
+def _zone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def _page(
+    policy: Policy,
+    *,
+    new_form=None,
+    review_form=None,
+    refused: tuple[uuid.UUID, UpdateForm] | None = None,
+    status=200,
+):
     items = service.timeline(db.session, policy, _today(), get_locale().language)
+    review = service.review_date(db.session, policy, _zone())
     update_forms = {}
     if _is_author():
         update_forms = {item.commitment.id: _update_form(item.commitment) for item in items}
@@ -69,6 +82,10 @@ def _page(policy: Policy, *, new_form=None, refused: tuple[uuid.UUID, UpdateForm
         status_labels=STATUS_LABELS,
         new_form=new_form or (CommitmentForm(formdata=None, language=get_locale().language) if _is_author() else None),
         update_forms=update_forms,
+        review=review,
+        today=_today(),
+        review_form=review_form
+        or (ReviewDateForm(formdata=None, review_on=review.day if review else None) if _is_author() else None),
         reader=get_locale().language,
         can_translate=current_user.has_role(Role.AUTHOR) or current_user.has_role(Role.TRANSLATOR),
         languages=current_app.config["LANGUAGES"],
@@ -144,6 +161,21 @@ def add_update(commitment_id: uuid.UUID):
             )
         _update_problem(form, updating.problem)
     return _page(commitment.policy, refused=(commitment.id, form), status=400)
+
+
+@bp.post("/policies/<uuid:policy_id>/review-date")
+@requires_role(Role.AUTHOR)
+def set_review_date(policy_id: uuid.UUID):
+    policy, _current = _published_policy_or_404(policy_id)
+    form = ReviewDateForm()
+    if form.validate_on_submit():
+        with attempt(service.ReviewDateInThePast) as setting:
+            service.set_review_date(db.session, current_user, policy, form.review_on.data, _today())
+        if setting.succeeded:
+            flash(_("The review date is set. Advisors see it here and in their calendars."), "success")
+            return redirect(url_for("commitments.timeline", policy_id=policy.id, _anchor="review-date"), 303)
+        form.review_on.errors = [_("Please choose a day still to come.")]
+    return _page(policy, review_form=form, status=400)
 
 
 @bp.route("/commitments/<uuid:commitment_id>/translations/<locale>", methods=["GET", "POST"])

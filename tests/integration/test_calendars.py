@@ -72,7 +72,7 @@ def test_the_feed_address_is_shown_once_kept_as_a_hash_replaced_and_stopped(app,
     assert address not in willow.get("/account/calendar").get_data(as_text=True), "shown only once"
     anonymous = app.test_client()
     feed = anonymous.get(f"/calendar/{token}.ics")
-    assert feed.status_code == 200 and len(_events(feed.data)) == 2
+    assert feed.status_code == 200 and len(_events(feed.data)) == 3, "the review and poll closing, the policy's review"
     assert "Set-Cookie" not in feed.headers, "a calendar app gets no session"
     # A new address replaces the old; stopping it answers 404 to the calendar app from then on.
     again = submit(willow, "/account/calendar/address", {}, form_url="/account/calendar", expect=200)
@@ -104,6 +104,7 @@ def test_the_feed_speaks_the_language_it_was_made_in_and_stops_with_the_account(
     assert titles == {
         "Cierre de la revisión: Interpreters and consent",
         "Cierre de la votación: Should interpreters sign a promise?",
+        "Revisión de la política: Interpreters and consent",
     }
     from council.own_data import service as own_data
 
@@ -120,7 +121,8 @@ def test_dates_past_or_closed_are_not_in_the_feed(app, council):
     with app.app_context():
         later = service.upcoming(db.session, utcnow() + timedelta(days=30), "en")
         now = service.upcoming(db.session, utcnow(), "en")
-    assert later == [] and {d.kind for d in now} == {"review", "poll"}
+    assert {d.kind for d in later} == {"policy"}, "past its review and poll, the policy's next review remains"
+    assert {d.kind for d in now} == {"review", "poll", "policy"}
 
 
 def test_the_own_data_file_says_when_the_calendar_address_was_made_never_the_address(app, council):

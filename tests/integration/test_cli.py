@@ -88,6 +88,8 @@ def test_demo_loads_people_and_a_policy_with_two_revisions_and_a_translation(app
         found = commitments.timeline(db.session, main_policy, utcnow().date())
         assert {item.status for item in found} == set(CommitmentStatus)
         assert [item.commitment.owner for item in found if item.late] == ["Complaints officer"]
+        review = commitments.review_date(db.session, main_policy, "UTC")
+        assert review.chosen and review.passed(utcnow().date()), "past its review date"
         db.session.expire_all()  # read again, as a request in Arabic would, with the Arabic translations
         in_arabic = commitments.timeline(db.session, main_policy, utcnow().date(), "ar")
         [late] = [item.commitment for item in in_arabic if item.late]

@@ -216,3 +216,33 @@ def test_a_promise_and_its_notes_are_read_in_the_readers_language_once_translate
     assert f"/commitments/{commitment.id}/translations/ar" in still, "the second note is still to translate"
     assert _client(app, "willow").get(url).status_code == 404, "an advisor is not told it exists"
     assert tariq.get(f"/commitments/{commitment.id}/translations/xx").status_code == 404
+
+
+def test_a_policy_is_due_for_review_a_year_on_unless_an_author_sets_another_day(app, policy):
+    from council.commitments.models import PolicyReviewDate
+
+    robin, willow = _client(app, "robin"), _client(app, "willow")
+    with app.app_context():
+        published = db.session.get(Policy, policy).current.published_at
+    a_year_on = service.today_in("UTC", published + timedelta(days=365))
+    page = willow.get(_timeline(policy)).get_data(as_text=True)
+    assert "A year after it was published" in page and str(a_year_on.year) in page
+    url = f"/policies/{policy}/review-date"
+    refused = submit(robin, url, {"review_on": utcnow().date().isoformat()}, form_url=_timeline(policy), expect=400)
+    assert "Please choose a day still to come." in refused.get_data(as_text=True)
+    submit(robin, url, {"review_on": "2031-05-04"}, form_url=_timeline(policy))
+    page = willow.get(_timeline(policy)).get_data(as_text=True)
+    assert "The council looks at this policy again on May 4, 2031." in page and "A year after" not in page
+    with app.app_context():
+        # A day already passed (as the demo's older policy has): due now.
+        author_id = db.session.scalar(select(User.id).where(User.login_name == "robin"))
+        db.session.add(
+            PolicyReviewDate(policy_id=policy, review_on=date(2026, 1, 5), set_by_id=author_id, set_at=utcnow())
+        )
+        db.session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text("UPDATE policy_review_dates SET review_on = '2040-01-01'"))
+        db.session.rollback()
+    page = willow.get(_timeline(policy)).get_data(as_text=True)
+    assert "Due now:" in page and "January 5, 2026" in page
+    assert "Set the review date" not in page, "advisors read; authors set it"
