@@ -26,6 +26,7 @@ def site(app):
 
 
 def _no_sideways_scroll(page):
+    page.wait_for_load_state("load")  # measured with the stylesheet applied, also right after a form was sent
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
