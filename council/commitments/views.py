@@ -68,7 +68,8 @@ def _page(
     refused: tuple[uuid.UUID, UpdateForm] | None = None,
     status=200,
 ):
-    items = service.timeline(db.session, policy, _today(), get_locale().language)
+    today, reader = _today(), get_locale().language
+    items = service.timeline(db.session, policy, today, reader)
     review = service.review_date(db.session, policy, _zone())
     update_forms = {}
     if _is_author():
@@ -80,13 +81,13 @@ def _page(
         policy=policy,
         items=items,
         status_labels=STATUS_LABELS,
-        new_form=new_form or (CommitmentForm(formdata=None, language=get_locale().language) if _is_author() else None),
+        new_form=new_form or (CommitmentForm(formdata=None, language=reader) if _is_author() else None),
         update_forms=update_forms,
         review=review,
-        today=_today(),
+        today=today,
         review_form=review_form
         or (ReviewDateForm(formdata=None, review_on=review.day if review else None) if _is_author() else None),
-        reader=get_locale().language,
+        reader=reader,
         can_translate=current_user.has_role(Role.AUTHOR) or current_user.has_role(Role.TRANSLATOR),
         languages=current_app.config["LANGUAGES"],
     ), status
@@ -135,8 +136,8 @@ def _update_problem(form: UpdateForm, problem) -> None:
         form.note.errors = [_("Please say why it is dropped: the advisors were promised it.")]
     elif isinstance(problem, service.AlreadySettled):
         form.status.errors = [_("It is already in effect or dropped. You can still add a note.")]
-    else:
-        form.note.errors = [_("Please keep this under %(max)d characters.", max=getattr(problem, "limit", 0))]
+    elif isinstance(problem, service.TooLong):
+        form.note.errors = [_("Please keep this under %(max)d characters.", max=problem.limit)]
 
 
 @bp.post("/commitments/<uuid:commitment_id>/updates")
