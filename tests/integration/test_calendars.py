@@ -11,9 +11,8 @@ from council.accounts.models import Role, User
 from council.calendars.models import CalendarFeed
 from council.db_types import utcnow
 from council.extensions import db
-from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in, submit
-
-BODY = "Opening words.\n\n## Interpreters\n\nWe book a professional interpreter.\n"
+from tests.conftest import PASSWORD, open_for_review, open_poll, submit
+from tests.integration.test_commitments import BODY, _client
 
 
 @pytest.fixture
@@ -26,12 +25,6 @@ def council(app, people):
         open_poll(author, revision, question="Should interpreters sign a promise?")
         db.session.commit()
         return revision.id
-
-
-def _client(app, name):
-    client = app.test_client()
-    sign_in(client, name)
-    return client
 
 
 def _events(body: bytes) -> list:
