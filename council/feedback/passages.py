@@ -34,13 +34,39 @@ class PassageMismatch(ValueError):
     """The quoted words are not the words at those positions in the section (a forged or stale anchor)."""
 
 
+#: Elements whose text runs on: a line break inside one is the Markdown source's, not a break in the prose.
+_RUNNING_TEXT = frozenset({"p", "li", "td", "th", "h2", "h3", "h4", "h5", "h6"})
+
+
 class _TextNodes(HTMLParser):
+    """The text of an HTML fragment, and the same text with the line breaks that only wrap a paragraph's source
+    made spaces (of the same length, so positions hold in both)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.running: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "br":
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
+        inside_running_text = any(tag in _RUNNING_TEXT for tag in self.open)
+        self.running.append(data.replace("\n", " ") if inside_running_text else data)
+
+
+def _text_nodes(body_html: str) -> _TextNodes:
+    nodes = _TextNodes()
+    nodes.feed(body_html)
+    nodes.close()
+    return nodes
 
 
 # A section's HTML is published once and read many times.
@@ -48,17 +74,20 @@ class _TextNodes(HTMLParser):
 def plain_text(body_html: str) -> str:
     """A section's plain text: the text of its HTML (as ``render_markdown`` makes it), character for character
     what a browser's ``textContent`` of it holds, so a selection's offsets in the page are offsets here."""
-    nodes = _TextNodes()
-    nodes.feed(body_html)
-    nodes.close()
-    return "".join(nodes.parts)
+    return "".join(_text_nodes(body_html).parts)
 
 
 @functools.lru_cache(maxsize=1024)
+def sentences_of(body_html: str) -> tuple[tuple[int, int], ...]:
+    """Where each sentence of a section starts and ends in its plain text: what a reader without JavaScript
+    chooses from. A line break that only wraps a paragraph's source ends no sentence; the end of a paragraph,
+    a list item or a heading does, with or without a full stop."""
+    return sentences("".join(_text_nodes(body_html).running))
+
+
 def sentences(text: str) -> tuple[tuple[int, int], ...]:
     """Where each sentence of ``text`` starts and ends, without the space around it (Unicode's sentence
-    boundaries, UAX #29, which know the Arabic question mark as well as the Latin one): what a reader without
-    JavaScript chooses from."""
+    boundaries, UAX #29, which know the Arabic question mark as well as the Latin one)."""
     found = []
     bounds = list(sentence_boundaries(text))
     for start, end in zip(bounds, bounds[1:], strict=False):

@@ -170,17 +170,25 @@ class Pointed:
     narrow: str = ""
 
 
+def _section_html(revision: Revision, section_key: str) -> str:
+    section = revision.section(section_key) if section_key else None
+    return str(section.body_html) if section is not None else ""
+
+
 def section_text(revision: Revision, section_key: str) -> str:
     """The plain text of a section (``passages.plain_text``), in which passages are anchored; "" when the
     revision has no such section. ``revision`` may be a ``policies.reading.ReadableRevision``."""
-    section = revision.section(section_key) if section_key else None
-    return passages.plain_text(str(section.body_html)) if section is not None else ""
+    return passages.plain_text(_section_html(revision, section_key))
+
+
+def _sentence_spans(revision: Revision, section_key: str) -> tuple[tuple[int, int], ...]:
+    return passages.sentences_of(_section_html(revision, section_key))
 
 
 def section_sentences(revision: Revision, section_key: str) -> list[tuple[int, int, str]]:
     """Each sentence of a section: where it starts and ends, and its words."""
     text = section_text(revision, section_key)
-    return [(start, end, text[start:end]) for start, end in passages.sentences(text)]
+    return [(start, end, text[start:end]) for start, end in _sentence_spans(revision, section_key)]
 
 
 def passage_limit() -> int:
@@ -202,7 +210,7 @@ def point_at(revision: Revision, section_key: str, pointed: Pointed) -> passages
             raise PassageGone from None
     else:
         span: tuple[int, int] | None = (pointed.start, pointed.end)
-        if span not in passages.sentences(text):
+        if span not in _sentence_spans(revision, section_key):
             raise PassageGone
         if pointed.narrow.strip():
             span = passages.narrowed(text, (pointed.start, pointed.end), pointed.narrow)

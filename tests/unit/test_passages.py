@@ -13,10 +13,13 @@ from council.feedback.passages import (
     carry,
     checked,
     find_quote,
+    plain_text,
+    sentences_of,
     words_after,
     words_before,
 )
 from council.policies.sections import section_span, split_sections
+from council.text import render_markdown
 
 SECTION = "We ask before we call anyone. We write down who we called, and we tell the person."
 
@@ -143,3 +146,20 @@ def test_the_context_shown_around_a_passage_leaves_out_the_words_cut_short():
     assert words_after(" down who we called, and we tell") == " down who we called, and we"
     assert words_before("Short. ") == "Short. " and words_after(" short") == " short"  # not cut: kept whole
     assert words_before("x" * CONTEXT_CHARS) == "x" * CONTEXT_CHARS  # one long word: kept rather than lost
+
+
+def test_a_line_break_that_only_wraps_a_paragraph_ends_no_sentence_but_a_paragraph_or_list_item_does():
+    html = str(
+        render_markdown(
+            "We book an interpreter, never a family\nmember. Done\n\n- one item\n- two\n\n### A heading\n\nLast"
+        )
+    )
+    text = plain_text(html)
+    assert [text[start:end] for start, end in sentences_of(html)] == [
+        "We book an interpreter, never a family\nmember.",
+        "Done",
+        "one item",
+        "two",
+        "A heading",
+        "Last",
+    ]
