@@ -193,20 +193,6 @@ def timeline(dbs: Session, policy: Policy, today: date, locale: str = "") -> lis
     return shown
 
 
-def counts(dbs: Session, policy_id: uuid.UUID, today: date) -> tuple[int, int]:
-    """How many promises a policy has, and how many of them are late. One query."""
-    newest = (
-        select(CommitmentUpdate.status)
-        .where(CommitmentUpdate.commitment_id == Commitment.id)
-        .order_by(CommitmentUpdate.written_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = dbs.execute(select(Commitment.due_on, newest).where(Commitment.policy_id == policy_id)).all()
-    late = sum(1 for due_on, status in rows if status not in SETTLED and due_on < today)
-    return len(rows), late
-
-
 # --- Translations ----------------------------------------------------------------------------------
 
 

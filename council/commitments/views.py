@@ -212,12 +212,5 @@ def _commitments_to_translate(dbs, locales) -> dict:
 
 @hooks.contributes_to("policies.history_page")
 def _history_part(published) -> dict:
-    """The way to the policy's commitments from its history, with how many there are and how many are late."""
-    total, late = service.counts(db.session, published[0].policy_id, _today())
-    return {
-        "commitments": {
-            "url": url_for("commitments.timeline", policy_id=published[0].policy_id),
-            "total": total,
-            "late": late,
-        }
-    }
+    """The way to the policy's commitments from its history (no query: the timeline itself says what is late)."""
+    return {"commitments_url": url_for("commitments.timeline", policy_id=published[0].policy_id)}
