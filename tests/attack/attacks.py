@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tests.attack.council_run import (
+    APP_TARGETS,
     BATCHED_NOTES,
     BATCHED_PEOPLE,
     CONTROL_NOTES,
@@ -45,8 +46,8 @@ class Tables:
 
 
 def app_tables(run: Run) -> Tables:
-    """The app's comments and ballots, against every table with a foreign key to ``users``."""
-    return Tables("app", ("comments", "ballots"), run.schema.person_columns)
+    """The app's comments, agreements and ballots, against every table with a foreign key to ``users``."""
+    return Tables("app", APP_TARGETS, run.schema.person_columns)
 
 
 def control_tables(run: Run) -> Tables:

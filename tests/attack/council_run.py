@@ -48,8 +48,9 @@ BODY = "Opening.\n\n## Consent\n\nWe ask first.\n\n## Records\n\nWe write little
 CHOICES = ["agree", "disagree", "abstain"]
 SEED = 1717
 
-#: The anonymous tables whose rows the attacks try to link, with the column naming a row.
-APP_TARGETS = ("comments", "ballots")
+#: The anonymous tables whose rows the attacks try to link, with the column naming a row: comments (some of
+#: them pointing at a passage and proposing new words), "I agree" on another's comment, and ballots.
+APP_TARGETS = ("comments", "comment_agreements", "ballots")
 CONTROL_NOTES = "attack_control_notes"
 CONTROL_PEOPLE = "attack_control_people"
 BATCHED_NOTES = "attack_batched_notes"
@@ -58,9 +59,9 @@ BATCHED_PEOPLE = "attack_batched_people"
 #: What each advisor does in each epoch (shuffled together across advisors within the epoch).
 EPOCH_PLANS = [
     ["comment", "vote_a", "comment"],
-    ["comment", "edit", "vote_b", "language"],
-    ["comment", "change_vote_a", "withdraw", "review_done"],
-    ["comment", "edit", "change_vote_b"],
+    ["comment", "edit", "vote_b", "agree", "language"],
+    ["comment", "change_vote_a", "withdraw", "agree", "review_done"],
+    ["comment", "edit", "agree", "change_vote_b"],
 ]
 
 
@@ -367,10 +368,13 @@ class Council:
         fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
         body = f"{name} thinks about {key}: {uuid.uuid4().hex[:8]}"
         self.texts.append(body)
-        response = client.post(
-            f"{self.path}/comments",
-            data={**fields, "body": body, "language": self.language[name], "quote_consent": "verbatim", "question": ""},
-        )
+        data = {**fields, "body": body, "language": self.language[name], "quote_consent": "verbatim", "question": ""}
+        if self.random.random() < 0.5:  # half of them point at a sentence and propose new words for it
+            sentences = re.findall(r'name="passage" type="radio" value="(\d+-\d+)"', page)
+            proposal = f"{name} would write: {uuid.uuid4().hex[:8]}"
+            self.texts.append(proposal)
+            data |= {"passage": self.random.choice(sentences), "proposal": proposal}
+        response = client.post(f"{self.path}/comments", data=data)
         assert response.status_code == 303, response.get_data(as_text=True)
         return True
 
@@ -406,6 +410,18 @@ class Council:
         assert response.status_code == 303, response.get_data(as_text=True)
         return True
 
+    def _agree(self, name: str) -> bool:
+        """ "I agree" with another advisor's comment on a section, one not agreed with yet."""
+        client, key = self.clients[name], self.random.choice(self.keys)
+        page = client.get(f"{self.path}/sections/{key}").get_data(as_text=True)
+        agreeable = re.findall(r'action="(/feedback/comments/[0-9a-f-]{36}/agree)"', page)
+        if not agreeable:
+            return False
+        url = self.random.choice(agreeable)
+        response = submit(client, url, {}, form_url=f"{self.path}/sections/{key}")
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return True
+
     def _vote(self, name: str, poll: str) -> bool:
         response = submit(self.clients[name], f"/polls/{self.polls[poll]}", {"choice": self.random.choice(CHOICES)})
         assert response.status_code == 303, response.get_data(as_text=True)
@@ -427,6 +443,8 @@ class Council:
             return self._edit(name)
         if what == "withdraw":
             return self._withdraw(name)
+        if what == "agree":
+            return self._agree(name)
         if what in ("vote_a", "change_vote_a", "vote_b", "change_vote_b"):
             return self._vote(name, what[-1])
         if what == "review_done":
@@ -461,7 +479,7 @@ class Council:
 
     def truth(self) -> dict[tuple[str, str], str]:
         from council.feedback import service as feedback
-        from council.feedback.models import Comment
+        from council.feedback.models import Comment, CommentAgreement
         from council.policies.models import Revision
         from council.security import PASSWORD as PASSWORD_PURPOSE
         from council.security import participation_tag, unwrap_key
@@ -480,6 +498,10 @@ class Council:
                 for user_id, key in keys.items():
                     if feedback.owns(comment, key):
                         found[("comments", comment.id.hex)] = user_id
+            for agreement in db.session.query(CommentAgreement):
+                for user_id, key in keys.items():
+                    if agreement.agreement_tag == feedback.agreement_tag(key, agreement.comment_id):
+                        found[("comment_agreements", agreement.id.hex)] = user_id
             for ballot in db.session.query(Ballot):
                 for user_id, key in keys.items():
                     if ballot.ballot_tag is not None and ballot.ballot_tag == voting.ballot_tag(key, ballot.poll_id):

@@ -44,8 +44,10 @@ def _waldump(run: Run) -> Run:
 
 
 def _ballots_only(tables: Tables) -> Tables:
-    # Physical order pairs rows with rows: comments have no person table that changes row for row with them.
-    return dataclasses.replace(tables, targets=tuple(t for t in tables.targets if t != "comments"))
+    # Physical order pairs rows with rows: comments and agreements have no person table that changes row for row
+    # with them.
+    unpaired = ("comments", "comment_agreements")
+    return dataclasses.replace(tables, targets=tuple(t for t in tables.targets if t not in unpaired))
 
 
 @dataclasses.dataclass(frozen=True)
