@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -19,6 +18,7 @@ from council.accounts.sessions import purge_expired_sessions
 from council.compensation import service as stipends
 from council.db_types import utcnow
 from council.extensions import db
+from council.i18n import day_in
 from council.mix import service as mix
 from council.summaries import service as summaries
 from council.transactions import transaction
@@ -127,7 +127,7 @@ def tick() -> None:
 
 def _refresh_coarse_counts() -> None:
     """The day's coarse turnout and "review done" counts (council/coarse.py), in the site's own time zone."""
-    today = utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    today = day_in(current_app.config["BABEL_DEFAULT_TIMEZONE"], utcnow())
     step = current_app.config["COARSE_COUNT_STEP"]
     voting.refresh_coarse_turnouts(db.session, today=today, step=step)
     stipends.refresh_coarse_completions(db.session, today=today, step=step)

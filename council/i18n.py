@@ -13,7 +13,7 @@ import functools
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from babel import Locale, UnknownLocaleError, support
@@ -96,6 +96,17 @@ def local_to_utc(local: datetime) -> datetime:
 def utc_to_local(moment: datetime) -> datetime:
     """A stored time, as the viewer's time zone shows it in a form field."""
     return moment.astimezone(get_timezone()).replace(tzinfo=None)
+
+
+def site_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The organisation's time zone, named by ``BABEL_DEFAULT_TIMEZONE`` (UTC when unset): the one its days
+    (a digest's hour, a promise's due day, the day's coarse counts) are counted in."""
+    return zoneinfo.ZoneInfo(name or "UTC")
+
+
+def day_in(zone_name: str, moment: datetime) -> date:
+    """The organisation's day at ``moment``."""
+    return moment.astimezone(site_zone(zone_name)).date()
 
 
 @functools.cache

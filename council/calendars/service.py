@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -25,6 +24,7 @@ from council.calendars.models import CalendarFeed
 from council.commitments import service as commitments
 from council.compensation.models import PlannedMeeting, PlannedMeetingTranslation
 from council.db_types import utcnow
+from council.i18n import site_zone
 from council.policies.models import ReviewWindow, Revision, RevisionStatus
 from council.voting.models import Poll, PollState
 
@@ -119,7 +119,7 @@ def upcoming(dbs: Session, now: datetime, locale: str, zone_name: str = "UTC") -
     for meeting, title in meetings:
         ends = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
         found.append(CouncilDate("meeting", meeting.id, meeting.starts_at, ends, title or meeting.title))
-    zone = zoneinfo.ZoneInfo(zone_name or "UTC")
+    zone = site_zone(zone_name)
     for policy, review in commitments.review_dates(dbs, zone_name):
         starts = datetime.combine(review.day, time(), tzinfo=zone)
         if now < starts + timedelta(days=1) and starts < until:

@@ -8,7 +8,6 @@ is late from the first minute of the 9th there, whatever the reader's zone or th
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -29,6 +28,7 @@ from council.commitments.models import (
     PolicyReviewDate,
 )
 from council.db_types import utcnow
+from council.i18n import day_in
 from council.policies.models import Policy, Revision
 from council.text import clean_text, has_hidden_characters
 
@@ -69,8 +69,8 @@ class ReviewDateInThePast(CommitmentError):
 
 
 def today_in(zone_name: str, now: datetime | None = None) -> date:
-    """The organisation's day at ``now``."""
-    return (now or utcnow()).astimezone(zoneinfo.ZoneInfo(zone_name or "UTC")).date()
+    """The organisation's day at ``now`` (by default, this moment)."""
+    return day_in(zone_name, now or utcnow())
 
 
 def _checked_text(text: str, field: str, limit: int) -> str:

@@ -37,6 +37,7 @@ from council.accounts.models import User
 from council.audit import service as audit
 from council.database import rows_matched
 from council.digest.models import DigestSubscription, MailSecurity, MailSettings
+from council.i18n import site_zone
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
 from council.security import KeyUnwrapError, derive_key, seal, unseal
 from council.text import has_hidden_characters
@@ -493,10 +494,6 @@ def send_test_message(outgoing: OutgoingMail, typed_address: str, *, locale: str
 
 
 # --- The daily run ------------------------------------------------------------------------
-
-
-def site_zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name or "UTC")
 
 
 def _at_hour(day: date, hour: int, zone: zoneinfo.ZoneInfo) -> datetime:

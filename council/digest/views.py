@@ -18,6 +18,7 @@ from council.digest import service
 from council.digest.forms import MailSettingsForm, SubscribeForm, TrialMessageForm, UnsubscribeForm
 from council.digest.models import MailSecurity
 from council.extensions import db
+from council.i18n import site_zone
 from council.transactions import attempt
 
 bp = Blueprint("digest", __name__)
@@ -50,7 +51,7 @@ def _send_time(settings) -> str | None:
     """Today's sending hour in the site's time zone, shown in the viewer's own time and language."""
     if settings is None:
         return None
-    zone = service.site_zone(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    zone = site_zone(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     today = utcnow().astimezone(zone).date()
     moment = datetime.combine(today, time(settings.send_hour), tzinfo=zone)
     return format_time(moment, "short")
