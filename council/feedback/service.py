@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from flask import current_app
+from markupsafe import Markup
 from sqlalchemy import ScalarSelect, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload, with_expression
@@ -170,22 +172,34 @@ class Pointed:
     narrow: str = ""
 
 
-def _section_html(revision: Revision, section_key: str) -> str:
+class _RenderedSection(Protocol):
+    @property
+    def body_html(self) -> Markup: ...
+
+
+class WithSections(Protocol):
+    """A revision as any page holds it: the row (``Revision``), the published text the page cache keeps
+    (``policies.reading.PublishedText``) or a reader's view of it (``ReadableRevision``)."""
+
+    def section(self, key: str, /) -> _RenderedSection | None: ...
+
+
+def _section_html(revision: WithSections, section_key: str) -> str:
     section = revision.section(section_key) if section_key else None
     return str(section.body_html) if section is not None else ""
 
 
-def section_text(revision: Revision, section_key: str) -> str:
+def section_text(revision: WithSections, section_key: str) -> str:
     """The plain text of a section (``passages.plain_text``), in which passages are anchored; "" when the
-    revision has no such section. ``revision`` may be a ``policies.reading.ReadableRevision``."""
+    revision has no such section."""
     return passages.plain_text(_section_html(revision, section_key))
 
 
-def _sentence_spans(revision: Revision, section_key: str) -> tuple[tuple[int, int], ...]:
+def _sentence_spans(revision: WithSections, section_key: str) -> tuple[tuple[int, int], ...]:
     return passages.sentences_of(_section_html(revision, section_key))
 
 
-def section_sentences(revision: Revision, section_key: str) -> list[tuple[int, int, str]]:
+def section_sentences(revision: WithSections, section_key: str) -> list[tuple[int, int, str]]:
     """Each sentence of a section: where it starts and ends, and its words."""
     text = section_text(revision, section_key)
     return [(start, end, text[start:end]) for start, end in _sentence_spans(revision, section_key)]

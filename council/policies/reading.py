@@ -74,6 +74,9 @@ class PublishedText:
     sections: tuple[SectionText, ...]
     questions: tuple[QuestionText, ...]
 
+    def section(self, key: str) -> SectionText | None:
+        return next((s for s in self.sections if s.key == key), None)
+
 
 @dataclass(frozen=True)
 class TranslatedSection:
@@ -269,7 +272,7 @@ class ReadableRevision:
         return self.text.questions
 
     def section(self, key: str) -> SectionText | None:
-        return next((s for s in self.text.sections if s.key == key), None)
+        return self.text.section(key)
 
     def questions_for(self, key: str) -> list[QuestionText]:
         return [q for q in self.text.questions if q.section_key == key]

@@ -36,8 +36,14 @@ from council.feedback.models import (
     Response,
     ResponseTranslation,
 )
-from council.feedback.passages import plain_text
-from council.feedback.service import PassageFate, min_agreements, owner_tag, passage_fate, review_is_open
+from council.feedback.service import (
+    PassageFate,
+    min_agreements,
+    owner_tag,
+    passage_fate,
+    review_is_open,
+    section_text,
+)
 from council.mix import service as mix
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision, WindowState
@@ -584,16 +590,13 @@ def _passage_fates(
     fates = {}
     for outcome in outcomes:
         fate = passage_fate(
-            outcome.comment, _plain(previous, outcome.section_key), _plain(current, outcome.section_key)
+            outcome.comment,
+            section_text(previous, outcome.section_key),
+            section_text(current, outcome.section_key),
         )
         if fate is not None:
             fates[outcome.comment_id] = fate
     return fates
-
-
-def _plain(text: PublishedText, section_key: str) -> str:
-    section = next((s for s in text.sections if s.key == section_key), None)
-    return plain_text(str(section.body_html)) if section is not None else ""
 
 
 def _published_answers_translated(outcomes: list[RevisionOutcome], locale: str) -> dict[uuid.UUID, ResponseTranslation]:
