@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import ScalarSelect, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload, with_expression
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload, load_only, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
 from council import hooks
@@ -432,9 +432,15 @@ def _flag_note(note: str) -> str:
     return clean_text(note)[:FLAG_NOTE_MAX_CHARS]
 
 
+def _tag_taken(dbs: Session, model: type[Any], column: InstrumentedAttribute[bytes], tag: bytes) -> bool:
+    """Whether a ``model`` row with this tag in ``column`` is written, or new in this batch (a flush writes its
+    rows at its end, so a handler's query does not see another action's new rows)."""
+    written = dbs.scalar(select(column).where(column == tag)) is not None
+    return written or any(isinstance(new, model) and getattr(new, column.key) == tag for new in dbs.new)
+
+
 def _write_flag(dbs: Session, comment: Comment, tag: bytes, reason: HideReason, note: str) -> bool:
-    already = dbs.scalar(select(CommentFlag.id).where(CommentFlag.flag_tag == tag)) is not None
-    if already or any(isinstance(new, CommentFlag) and new.flag_tag == tag for new in dbs.new):
+    if _tag_taken(dbs, CommentFlag, CommentFlag.flag_tag, tag):
         return False
     dbs.add(CommentFlag(comment_id=comment.id, flag_tag=tag, reason=reason, note=note))
     # A SQL increment, not a value read earlier, so a count changed meanwhile (a restore) is not overwritten.
@@ -1403,8 +1409,7 @@ def agree(dbs: Session, key: bytes, comment: Comment) -> bool:
 
 
 def _write_agreement(dbs: Session, comment: Comment, tag: bytes) -> bool:
-    already = dbs.scalar(select(CommentAgreement.id).where(CommentAgreement.agreement_tag == tag)) is not None
-    if already or any(isinstance(new, CommentAgreement) and new.agreement_tag == tag for new in dbs.new):
+    if _tag_taken(dbs, CommentAgreement, CommentAgreement.agreement_tag, tag):
         return False
     dbs.add(CommentAgreement(comment_id=comment.id, agreement_tag=tag))
     return True
