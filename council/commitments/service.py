@@ -271,11 +271,16 @@ def review_date(dbs: Session, policy: Policy, zone_name: str) -> ReviewDate | No
         .order_by(PolicyReviewDate.set_at.desc())
         .limit(1)
     )
-    if chosen is not None:
-        return ReviewDate(chosen, chosen=True)
+    return _review_of(policy, chosen, zone_name)
+
+
+def _review_of(policy: Policy, chosen: date | None, zone_name: str) -> ReviewDate | None:
+    """The day an author chose, else a year after the newest publication; None before anything is published."""
     current = policy.current
     if current is None or current.published_at is None:
         return None
+    if chosen is not None:
+        return ReviewDate(chosen, chosen=True)
     return ReviewDate(today_in(zone_name, current.published_at + DEFAULT_REVIEW_AFTER), chosen=False)
 
 
@@ -293,13 +298,5 @@ def review_dates(dbs: Session, zone_name: str) -> list[tuple[Policy, ReviewDate]
     ):
         chosen[policy_id] = review_on  # the newest, read last
     policies = dbs.scalars(select(Policy).options(selectinload(Policy.revisions))).all()
-    found = []
-    for policy in policies:
-        current = policy.current
-        if current is None or current.published_at is None:
-            continue
-        if policy.id in chosen:
-            found.append((policy, ReviewDate(chosen[policy.id], chosen=True)))
-        else:
-            found.append((policy, ReviewDate(today_in(zone_name, current.published_at + DEFAULT_REVIEW_AFTER), False)))
-    return found
+    reviews = ((policy, _review_of(policy, chosen.get(policy.id), zone_name)) for policy in policies)
+    return [(policy, review) for policy, review in reviews if review is not None]
