@@ -410,19 +410,13 @@ def edit(comment_id: uuid.UUID):
 
 
 def _edit_refused(form, problem) -> None:
-    """Why an edit was refused, beside the field it is about."""
+    """Why an edit was refused, beside the field it is about: as for a new comment (``_problem_in``; an edit
+    points at no new words, so none of the passage's problems arises), but for a closed review's wording."""
     if isinstance(problem, service.ReviewClosed):
         form.body.errors = [_("The review of this revision is closed, so comments can no longer be changed.")]
-    elif isinstance(problem, service.ProposalTooLong):
-        count = len(form.proposal.data or "")
-        message = _(
-            "Proposed wording can be at most %(max)d characters. This has %(count)d.", max=problem.limit, count=count
-        )
-        form.proposal.errors = [message]
-    elif isinstance(problem, service.ProposalUnchanged):
-        form.proposal.errors = [_("Your wording is the same as the words it would replace. Please change it.")]
-    else:
-        form.body.errors = [_("Please write your comment, or propose new wording.")]
+        return
+    field, message = _problem_in(form, problem)
+    field.errors = [message]
 
 
 @bp.get("/feedback/comments/<uuid:comment_id>/withdraw")
