@@ -83,6 +83,9 @@ POLL_MIN_BALLOTS = 3
 #: Fewer ballots than this, all for the same answer, and the result is not shown either: a unanimous
 #: result says how each voter voted (announced to voters beforehand).
 POLL_MIN_UNANIMOUS = 5
+#: When a policy's review date comes, the council is asked "Is this working?" for this many days; the answers
+#: follow the polls' two numbers above.
+EVALUATION_DAYS = 21
 #: While a poll or review round is open, how many have voted or marked their review done is shown only in
 #: whole steps of this size, updated at most once a day (council/coarse.py).
 COARSE_COUNT_STEP = 5

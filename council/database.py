@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from flask import Flask, current_app, has_request_context, request
-from sqlalchemy import CursorResult, Engine, Result, event
+from sqlalchemy import ColumnElement, CursorResult, Engine, Result, Table, delete, event, insert, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -171,3 +171,17 @@ def rows_matched(result: Result[Any]) -> int:
     """The rows an UPDATE or DELETE matched. Session.execute is typed as returning a Result; for
     those statements it is a CursorResult, which counts them."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def rewrite_in_random_order(dbs: Session, table: Table, where: ColumnElement[bool]) -> None:
+    """On PostgreSQL, rewrite ``table``'s rows that match ``where`` in the order of their random keys, so that
+    neither their place in the table's files nor their writing transaction keeps the order they came in (an
+    anonymous table's rows, when the poll or survey they answer closes). SQLite writes rows without rowid in
+    key order already."""
+    if dbs.get_bind().dialect.name != "postgresql":
+        return
+    dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+    rows = [dict(row) for row in dbs.execute(select(table).where(where).order_by(table.c.id)).mappings()]
+    dbs.execute(delete(table).where(where))
+    if rows:  # many rows per statement, in the order given: the physical order is the random key's
+        dbs.execute(insert(table), rows)

@@ -24,8 +24,9 @@ from council.feedback import passages
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
-from council.policies.models import ReviewWindow, Revision
+from council.policies.models import Policy, ReviewWindow, Revision
 from council.summaries import service as summaries
+from council.surveys import service as surveys
 from council.transactions import transaction
 from council.voting import service as voting
 from council.voting.models import ConsentChoice, PollKind
@@ -132,6 +133,7 @@ def _seed(password: str) -> None:
     for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_commitments(second, author)
+    _demo_evaluation(policy, keys)
     _demo_second_policy(author, keys, min_group)
     _demo_coordination(people)
 
@@ -287,6 +289,23 @@ def _passage_of(revision, section_key: str, words: str):
     text = feedback.section_text(revision, section_key)
     start = text.index(words)
     return passages.anchor_in(text, start, start + len(words))
+
+
+def _demo_evaluation(policy: Policy, keys: dict[str, bytes]) -> None:
+    """The evaluation asked on the main policy's review date, answered by every demo advisor through the mix and
+    closed before the open round began, so its results show."""
+    now = utcnow()
+    opened = now - timedelta(days=demo_content.REVIEW_DATE_DAYS_AGO)
+    survey = surveys.open_evaluation(db.session, policy, opened)
+    db.session.flush()
+    for name, (scores, words, language) in demo_content.EVALUATION_ANSWERS.items():
+        answers = {
+            question.id: surveys.Answer(score, words.get(position, ""))
+            for position, (question, score) in enumerate(zip(survey.questions, scores, strict=True))
+        }
+        surveys.send_answers(db.session, keys[name], survey, answers, language=language, now=opened + timedelta(days=1))
+    survey.closes_at = now - timedelta(days=demo_content.EVALUATION_CLOSED_DAYS_AGO)
+    surveys.close(db.session, survey)
 
 
 def _demo_polls(revision, people: dict[str, User], keys: dict[str, bytes], *, closed: bool) -> None:

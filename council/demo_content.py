@@ -659,8 +659,22 @@ REVISION_2_CHANGE_NOTES_TRANSLATED = {
 }
 
 
-#: The main policy was due for review this many days ago (issue 22): "due now" on its timeline.
-REVIEW_DATE_DAYS_AGO = 5
+#: The main policy was due for review this many days ago (issue 22): "due now" on its timeline. The council was
+#: asked "Is this working?" that day, and the evaluation closed EVALUATION_CLOSED_DAYS_AGO, before the open round.
+REVIEW_DATE_DAYS_AGO = 12
+EVALUATION_CLOSED_DAYS_AGO = 2
+
+#: Each demo advisor's answers to that evaluation: a point of the scale (None: "I can't say") for each promise
+#: not dropped, soonest due first, then the policy as a whole; and what some of them wrote, by question, with
+#: its language.
+EVALUATION_ANSWERS: dict[str, tuple[list[int | None], dict[int, str], str]] = {
+    "advisor1": ([5, 2, 4, None, 4], {1: "I complained a month ago and nobody has answered yet."}, "en"),
+    "advisor2": ([4, 1, 3, None, 3], {0: "La intérprete me preguntó antes de empezar. Me sentí más segura."}, "es"),
+    "advisor3": ([5, 2, None, None, 4], {}, ""),
+    "advisor4": ([4, 2, 3, 3, 4], {4: "أشعر أن السياسة تُطبَّق أكثر من قبل، لكن الرد على الشكاوى ما زال بطيئًا."}, "ar"),
+    "advisor5": ([3, 1, 4, None, 3], {2: "Au téléphone, on m’a enfin expliqué qui lit les notes."}, "fr"),
+    "advisor6": ([5, 3, 4, None, 5], {}, ""),
+}
 
 #: What revision 2 promised beyond its text (issue 22), one in each status and one late: the promise, the role
 #: that answers for it, its due day (days from today) and its notes (days ago, the status, the note).

@@ -90,6 +90,7 @@ def _page(
         reader=reader,
         can_translate=current_user.has_role(Role.AUTHOR) or current_user.has_role(Role.TRANSLATOR),
         languages=current_app.config["LANGUAGES"],
+        **hooks.page_parts("commitments.timeline_page", policy),
     ), status
 
 

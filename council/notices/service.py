@@ -61,6 +61,7 @@ from council.policies.models import Policy, ReviewWindow, Revision, RevisionStat
 from council.policies.service import open_reviews_statement
 from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary
+from council.surveys.models import Survey, SurveyKind, SurveyState
 from council.voting import service as voting
 from council.voting.models import Poll, PollState, VoterRoll
 
@@ -107,6 +108,13 @@ class NoticeKind(StrEnum):
     RESPONSE = "response"
     SUMMARY_READY = "summary_ready"
     INVITATION_USED = "invitation_used"
+    #: A policy's review date came: the council is asked whether it is working.
+    EVALUATION_OPENED = "evaluation_opened"
+    EVALUATION_RESULTS = "evaluation_results"
+
+
+#: Notices that link to a survey (their ``other_id``).
+SURVEY_NOTICES = frozenset({NoticeKind.EVALUATION_OPENED, NoticeKind.EVALUATION_RESULTS})
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class Notice:
     title: str = ""
     poll_id: uuid.UUID | None = None
     question: str = ""
+    survey_id: uuid.UUID | None = None
     new: bool = False
 
 
@@ -167,6 +176,9 @@ def _notice_statement(
             select(*_row(NoticeKind.PAYMENT, Payment.recorded_at, other_id=Payment.id)).where(
                 between(Payment.recorded_at), Payment.advisor_id == user_id
             ),
+            select(*_row(NoticeKind.EVALUATION_OPENED, Survey.opens_at, Survey.revision_id, Survey.id)).where(
+                between(Survey.opens_at), Survey.kind == SurveyKind.EVALUATION
+            ),
         ]
         if with_key:
             queries.append(
@@ -179,11 +191,14 @@ def _notice_statement(
                 .where(between(Response.responded_at), Comment.state != CommentState.WITHDRAWN)
             )
     if advisor or author:
-        queries.append(
+        queries += [
             select(*_row(NoticeKind.SUMMARY_READY, FeedbackSummary.taken_at, FeedbackSummary.revision_id)).where(
                 between(FeedbackSummary.taken_at)
-            )
-        )
+            ),
+            select(*_row(NoticeKind.EVALUATION_RESULTS, Survey.closes_at, Survey.revision_id, Survey.id)).where(
+                between(Survey.closes_at), Survey.kind == SurveyKind.EVALUATION, Survey.state == SurveyState.CLOSED
+            ),
+        ]
     if coordinator:
         queries.append(
             select(*_row(NoticeKind.INVITATION_USED, Invitation.used_at, other_id=Invitation.id)).where(
@@ -358,6 +373,7 @@ def notices(
             title=row.title or "",
             poll_id=row.other_id if row.question is not None else None,
             question=row.question or "",
+            survey_id=row.other_id if row.kind in SURVEY_NOTICES else None,
             new=seen is None or row.at > seen,
         )
         for row in every[(page - 1) * per_page : page * per_page]

@@ -50,6 +50,7 @@ from council.policies.models import ReviewWindow, Revision, WindowState
 from council.policies.reading import PublishedText, published_text
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
+from council.surveys import service as surveys
 from council.text import clean_text
 from council.transactions import see_side_writes
 from council.voting.models import PollState
@@ -626,10 +627,12 @@ class ChainLink:
     answered: int
     next_revision: Revision | None
     outcomes: int
+    #: The council's closed evaluation of this revision ("Is this working?"), which comes before its review.
+    evaluation_id: uuid.UUID | None = None
 
 
 def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
-    """Revision → review → summary → responses → next revision, for every version, in one query."""
+    """Revision → evaluation → review → summary → responses → next revision, for every version, in one query."""
     visible = (Comment.revision_id == Revision.id) & (Comment.state == CommentState.VISIBLE)
     found = {
         row.id: row
@@ -647,6 +650,7 @@ def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
                 .where(RevisionOutcome.revision_id == Revision.id)
                 .scalar_subquery()
                 .label("outcomes"),
+                surveys.evaluation_column(),
             ).where(Revision.id.in_([r.id for r in published]))
         ).all()
     }
@@ -662,6 +666,7 @@ def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
                 answered=row.answered,
                 next_revision=following,
                 outcomes=found[following.id].outcomes if following else 0,
+                evaluation_id=row.evaluation_id,
             )
         )
     return links

@@ -17,12 +17,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
 from council.accounts.models import Role, User, UserRole
 from council.coarse import CoarseCount, next_coarse_count
+from council.database import rewrite_in_random_order
 from council.db_types import utcnow
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState, QuoteConsent
@@ -199,24 +200,9 @@ def close(dbs: Session, poll: Poll) -> None:
         .values(ballot_tag=None)
         .execution_options(synchronize_session=False)
     )
-    _rewrite_in_random_order(dbs, poll)
-    poll.state = PollState.CLOSED
-
-
-def _rewrite_in_random_order(dbs: Session, poll: Poll) -> None:
-    """On PostgreSQL, leave neither row position nor writing transaction in the order votes came."""
-    if dbs.get_bind().dialect.name != "postgresql":
-        return
     # Declarative types __table__ as any FromClause; a model declared with columns has a Table.
-    table = cast(Table, Ballot.__table__)
-    dbs.execute(text("SET CONSTRAINTS ALL DEFERRED"))
-    rows = [
-        dict(row)
-        for row in dbs.execute(select(table).where(table.c.poll_id == poll.id).order_by(table.c.id)).mappings()
-    ]
-    dbs.execute(delete(table).where(table.c.poll_id == poll.id))
-    if rows:  # many rows per statement, in the order given: the physical order is the random key's
-        dbs.execute(insert(table), rows)
+    rewrite_in_random_order(dbs, cast(Table, Ballot.__table__), Ballot.poll_id == poll.id)
+    poll.state = PollState.CLOSED
 
 
 # --- Voting ------------------------------------------------------------------
@@ -507,7 +493,7 @@ class Results:
 
 
 class Withheld(StrEnum):
-    """Why a closed poll shows no result."""
+    """Why a closed poll (or a survey's question) shows no result."""
 
     TOO_FEW = "too_few"
     #: Every ballot chose one answer and there were few: showing it would say how each person voted.
@@ -518,12 +504,18 @@ def _closed_choices(dbs: Session, poll: Poll) -> list[str]:
     return list(dbs.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id)).all())
 
 
-def _withheld(poll: Poll, choices: list[str]) -> Withheld | None:
-    if len(choices) < poll.min_ballots:
+def small_number_withheld(answers: Sequence[object], *, at_least: int, unanimous_at_least: int) -> Withheld | None:
+    """Why a count of ``answers`` may not be shown, if it may not: too few of them, or few and all the same
+    (a poll's ballots, a survey's answers to one question)."""
+    if len(answers) < at_least:
         return Withheld.TOO_FEW
-    if len(set(choices)) == 1 and len(choices) < poll.min_unanimous:
+    if len(set(answers)) == 1 and len(answers) < unanimous_at_least:
         return Withheld.TOO_UNIFORM
     return None
+
+
+def _withheld(poll: Poll, choices: list[str]) -> Withheld | None:
+    return small_number_withheld(choices, at_least=poll.min_ballots, unanimous_at_least=poll.min_unanimous)
 
 
 def withheld(dbs: Session, poll: Poll) -> Withheld | None:

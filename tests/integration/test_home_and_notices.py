@@ -22,6 +22,7 @@ from council.mix.models import MixEnvelope
 from council.notices import service as notices
 from council.policies import service as policies
 from council.policies.models import Revision
+from council.surveys.models import Survey
 from council.voting import service as voting
 from council.voting.models import Poll, PollKind
 from tests.conftest import PASSWORD, flush_mix, open_for_review, sign_in, submit
@@ -187,8 +188,17 @@ def test_each_notice_names_and_links_the_revision_or_poll_it_is_about(demo):
     about_revisions = [
         (re.match(r"/policies/([^/]+)/revisions/(\d+)", path).groups(), text)
         for path, text in linked
-        if path.startswith("/policies/")
+        if path.startswith("/policies/") and "/evaluations/" not in path
     ]
+    evaluations = [(path, text) for path, text in linked if "/evaluations/" in path]
+    with demo.app_context():
+        asked = {
+            f"/policies/{s.policy_id}/evaluations/{s.id}": s.policy.title for s in db.session.scalars(select(Survey))
+        }
+    assert [text for path, text in evaluations] == [
+        f"What the council said about whether a policy is working: {asked[evaluations[0][0]]}",
+        f"A policy is due for review. Is it working? {asked[evaluations[1][0]]}",
+    ], "the demo's evaluation opened, then closed: newest first"
     assert {text.split(": ", 1)[0] for _where, text in about_revisions} == {
         "A review opened",
         "A new revision says what was done with the review's comments",
