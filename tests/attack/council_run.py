@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from council.accounts.models import Role, User
 from council.config import normalise_database_url
 from council.extensions import db
+from council.surveys import service as surveys
 from tests.attack.sqlite_wal import WalWatcher
 from tests.conftest import PASSWORD, open_for_review, open_poll, sign_in, submit
 
@@ -49,8 +50,9 @@ CHOICES = ["agree", "disagree", "abstain"]
 SEED = 1717
 
 #: The anonymous tables whose rows the attacks try to link, with the column naming a row: comments (some of
-#: them pointing at a passage and proposing new words), "I agree" on another's comment, and ballots.
-APP_TARGETS = ("comments", "comment_agreements", "ballots")
+#: them pointing at a passage and proposing new words), "I agree" on another's comment, ballots, and each
+#: advisor's answers to the evaluation ("Is this working?").
+APP_TARGETS = ("comments", "comment_agreements", "ballots", "survey_responses")
 CONTROL_NOTES = "attack_control_notes"
 CONTROL_PEOPLE = "attack_control_people"
 BATCHED_NOTES = "attack_batched_notes"
@@ -59,9 +61,9 @@ BATCHED_PEOPLE = "attack_batched_people"
 #: What each advisor does in each epoch (shuffled together across advisors within the epoch).
 EPOCH_PLANS = [
     ["comment", "vote_a", "comment"],
-    ["comment", "edit", "vote_b", "agree", "language"],
-    ["comment", "change_vote_a", "withdraw", "agree", "review_done"],
-    ["comment", "edit", "agree", "change_vote_b"],
+    ["comment", "edit", "vote_b", "agree", "language", "evaluate"],
+    ["comment", "change_vote_a", "withdraw", "agree", "review_done", "evaluate"],
+    ["comment", "edit", "agree", "change_vote_b", "evaluate"],
 ]
 
 
@@ -285,6 +287,10 @@ class Council:
             }
             self.keys = [s.key for s in revision.sections[1:]]
             self.path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
+            survey = surveys.open_evaluation(db.session, revision.policy)
+            db.session.flush()
+            self.evaluation = f"/policies/{revision.policy_id}/evaluations/{survey.id}"
+            self.questions = [question.id.hex for question in survey.questions]
             db.session.commit()
         self._create_control_tables()
         for number, name in enumerate(ADVISORS, start=10):
@@ -422,6 +428,18 @@ class Council:
         assert response.status_code == 303, response.get_data(as_text=True)
         return True
 
+    def _evaluate(self, name: str) -> bool:
+        """Answer the evaluation, or change one's answers: a point for each question, now and then words."""
+        data = {
+            f"score_{question}": self.random.choice(["1", "2", "3", "4", "5", "none"]) for question in self.questions
+        }
+        if self.random.random() < 0.5:
+            data[f"words_{self.random.choice(self.questions)}"] = f"{name} finds it {self.random.choice(CHOICES)}."
+            data["language"] = self.language[name]
+        response = submit(self.clients[name], self.evaluation, data)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return True
+
     def _vote(self, name: str, poll: str) -> bool:
         response = submit(self.clients[name], f"/polls/{self.polls[poll]}", {"choice": self.random.choice(CHOICES)})
         assert response.status_code == 303, response.get_data(as_text=True)
@@ -451,6 +469,8 @@ class Council:
             return self._review_done(name)
         if what == "language":
             return self._change_language(name)
+        if what == "evaluate":
+            return self._evaluate(name)
         raise ValueError(what)
 
     def tick(self, epoch: int) -> None:
@@ -483,6 +503,7 @@ class Council:
         from council.policies.models import Revision
         from council.security import PASSWORD as PASSWORD_PURPOSE
         from council.security import participation_tag, unwrap_key
+        from council.surveys.models import SurveyResponse
         from council.voting import service as voting
         from council.voting.models import Ballot
 
@@ -502,6 +523,10 @@ class Council:
                 for user_id, key in keys.items():
                     if agreement.agreement_tag == feedback.agreement_tag(key, agreement.comment_id):
                         found[("comment_agreements", agreement.id.hex)] = user_id
+            for response in db.session.query(SurveyResponse):
+                for user_id, key in keys.items():
+                    if response.response_tag == surveys.response_tag(key, response.survey_id):
+                        found[("survey_responses", response.id.hex)] = user_id
             for ballot in db.session.query(Ballot):
                 for user_id, key in keys.items():
                     if ballot.ballot_tag is not None and ballot.ballot_tag == voting.ballot_tag(key, ballot.poll_id):

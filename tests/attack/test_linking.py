@@ -44,9 +44,9 @@ def _waldump(run: Run) -> Run:
 
 
 def _ballots_only(tables: Tables) -> Tables:
-    # Physical order pairs rows with rows: comments and agreements have no person table that changes row for row
-    # with them.
-    unpaired = ("comments", "comment_agreements")
+    # Physical order pairs rows with rows: comments, agreements and evaluation answers have no person table that
+    # changes row for row with them.
+    unpaired = ("comments", "comment_agreements", "survey_responses")
     return dataclasses.replace(tables, targets=tuple(t for t in tables.targets if t not in unpaired))
 
 
