@@ -116,14 +116,15 @@ def tick() -> None:
     with transaction():
         opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
         asked = surveys.open_due_evaluations(db.session, current_app.config["BABEL_DEFAULT_TIMEZONE"])
-        evaluated = surveys.close_due_surveys(db.session)
+        asked += surveys.open_due_checkins(db.session)
+        surveyed = surveys.close_due_surveys(db.session)
         taken = summaries.take_due_summaries(db.session, min_group=current_app.config["SUMMARY_MIN_GROUP"])
         earned = stipends.earn_for_closed_rounds(db.session)
         _refresh_coarse_counts()
     # Comments, ballots, roll flags and completions are written only by flushes, many advisors' at once,
     # so the rows of open reviews and polls need no rewriting here (docs/threat-model.md, "The mix").
     click.echo(
-        f"{opened} polls opened, {closed} closed; {asked} evaluations opened, {evaluated} closed; "
+        f"{opened} polls opened, {closed} closed; {asked} evaluations and check-ins opened, {surveyed} closed; "
         f"{taken} review summaries taken; "
         f"review stipends up to date ({earned} entries)."
     )

@@ -86,6 +86,8 @@ POLL_MIN_UNANIMOUS = 5
 #: When a policy's review date comes, the council is asked "Is this working?" for this many days; the answers
 #: follow the polls' two numbers above.
 EVALUATION_DAYS = 21
+#: When a review round closes, advisors are asked "How was this round for you?" for this many days.
+CHECKIN_DAYS = 14
 #: While a poll or review round is open, how many have voted or marked their review done is shown only in
 #: whole steps of this size, updated at most once a day (council/coarse.py).
 COARSE_COUNT_STEP = 5

@@ -135,6 +135,7 @@ def _seed(password: str) -> None:
     _demo_commitments(second, author)
     _demo_evaluation(policy, keys)
     _demo_second_policy(author, keys, min_group)
+    _demo_checkins(first, keys)
     _demo_coordination(people)
 
 
@@ -294,17 +295,37 @@ def _passage_of(revision, section_key: str, words: str):
 def _demo_evaluation(policy: Policy, keys: dict[str, bytes]) -> None:
     """The evaluation asked on the main policy's review date, answered by every demo advisor through the mix and
     closed before the open round began, so its results show."""
-    now = utcnow()
-    opened = now - timedelta(days=demo_content.REVIEW_DATE_DAYS_AGO)
+    opened = utcnow() - timedelta(days=demo_content.REVIEW_DATE_DAYS_AGO)
     survey = surveys.open_evaluation(db.session, policy, opened)
+    _demo_answers(
+        survey, keys, demo_content.EVALUATION_ANSWERS, closed_days_ago=demo_content.EVALUATION_CLOSED_DAYS_AGO
+    )
+
+
+def _demo_checkins(closed_round: Revision, keys: dict[str, bytes]) -> None:
+    """ "How was this round for you?": the main policy's first round, answered by every demo advisor and closed,
+    so the coordinators' totals count it; and the second policy's round, which closed two days ago, still open."""
+    window = closed_round.review_window
+    survey = surveys.open_checkin(db.session, closed_round, window.closes_at) if window else None
+    if window is None or survey is None:
+        raise RuntimeError("the first round has closed, and the check-in's questions come with the migrations")
+    closes = window.closes_at + timedelta(days=current_app.config["CHECKIN_DAYS"])
+    _demo_answers(survey, keys, demo_content.CHECKIN_ANSWERS, closed_days_ago=(utcnow() - closes).days)
+    surveys.open_due_checkins(db.session)
+
+
+def _demo_answers(survey, keys: dict[str, bytes], answers: dict, *, closed_days_ago: int) -> None:
+    """Each advisor's answers sent through the mix the day after ``survey`` opened; then it closes, which applies
+    them."""
     db.session.flush()
-    for name, (scores, words, language) in demo_content.EVALUATION_ANSWERS.items():
-        answers = {
-            question.id: surveys.Answer(score, words.get(position, ""))
-            for position, (question, score) in enumerate(zip(survey.questions, scores, strict=True))
+    for name, (scores, words, language) in answers.items():
+        given = {
+            question.id: surveys.Answer(scores[position] if position < len(scores) else None, words.get(position, ""))
+            for position, question in enumerate(survey.questions)
         }
-        surveys.send_answers(db.session, keys[name], survey, answers, language=language, now=opened + timedelta(days=1))
-    survey.closes_at = now - timedelta(days=demo_content.EVALUATION_CLOSED_DAYS_AGO)
+        sent = survey.opens_at + timedelta(days=1)
+        surveys.send_answers(db.session, keys[name], survey, given, language=language, now=sent)
+    survey.closes_at = utcnow() - timedelta(days=closed_days_ago)
     surveys.close(db.session, survey)
 
 

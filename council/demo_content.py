@@ -659,6 +659,18 @@ REVISION_2_CHANGE_NOTES_TRANSLATED = {
 }
 
 
+#: "How was this round for you?" about the main policy's first round (issue 22): each demo advisor's point for
+#: the time, the material's safety and the pay (the check-in's first three questions), and what some wrote, by
+#: question (the fourth, "What should change?", takes words only), with its language.
+CHECKIN_ANSWERS: dict[str, tuple[list[int | None], dict[int, str], str]] = {
+    "advisor1": ([4, 5, 3], {3: "More time between the draft and the meeting, please."}, "en"),
+    "advisor2": ([3, 4, 4], {3: "Que el material difícil venga siempre con un aviso antes."}, "es"),
+    "advisor3": ([5, 4, 5], {}, ""),
+    "advisor4": ([2, 3, 4], {1: "بعض الأقسام كانت صعبة القراءة، لكن التنبيه قبلها ساعدني."}, "ar"),
+    "advisor5": ([4, 4, 2], {3: "Payer plus vite après la réunion."}, "fr"),
+    "advisor6": ([4, 5, 4], {}, ""),
+}
+
 #: The main policy was due for review this many days ago (issue 22): "due now" on its timeline. The council was
 #: asked "Is this working?" that day, and the evaluation closed EVALUATION_CLOSED_DAYS_AGO, before the open round.
 REVIEW_DATE_DAYS_AGO = 12

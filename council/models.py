@@ -37,5 +37,12 @@ from council.policies.models import (  # noqa: F401
     TranslationSection,
 )
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote  # noqa: F401
-from council.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveyResponse  # noqa: F401
+from council.surveys.models import (  # noqa: F401
+    CheckinQuestion,
+    CheckinQuestionTranslation,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
 from council.voting.models import Ballot, BlockReason, Poll, PollOption, PollTranslation, VoterRoll  # noqa: F401

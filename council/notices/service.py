@@ -111,10 +111,12 @@ class NoticeKind(StrEnum):
     #: A policy's review date came: the council is asked whether it is working.
     EVALUATION_OPENED = "evaluation_opened"
     EVALUATION_RESULTS = "evaluation_results"
+    #: A review round closed: "How was this round for you?"
+    CHECKIN_OPENED = "checkin_opened"
 
 
 #: Notices that link to a survey (their ``other_id``).
-SURVEY_NOTICES = frozenset({NoticeKind.EVALUATION_OPENED, NoticeKind.EVALUATION_RESULTS})
+SURVEY_NOTICES = frozenset({NoticeKind.EVALUATION_OPENED, NoticeKind.EVALUATION_RESULTS, NoticeKind.CHECKIN_OPENED})
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,9 @@ def _notice_statement(
             ),
             select(*_row(NoticeKind.EVALUATION_OPENED, Survey.opens_at, Survey.revision_id, Survey.id)).where(
                 between(Survey.opens_at), Survey.kind == SurveyKind.EVALUATION
+            ),
+            select(*_row(NoticeKind.CHECKIN_OPENED, Survey.opens_at, Survey.revision_id, Survey.id)).where(
+                between(Survey.opens_at), Survey.kind == SurveyKind.CHECKIN
             ),
         ]
         if with_key:

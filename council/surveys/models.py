@@ -1,5 +1,5 @@
-"""Anonymous questionnaires: "Is this working?" when a policy's review date comes (an evaluation), and later
-other sets of questions asked after a round.
+"""Anonymous questionnaires: "Is this working?" when a policy's review date comes (an evaluation), and "How was
+this round for you?" when a review round closes (a check-in), whose questions coordinators write.
 
 A survey's questions are fixed when it opens. ``survey_responses`` and ``survey_answers`` are anonymous tables,
 like ``ballots``: no user column, no time, random keys, no rowid on SQLite, written only by the mix's batches.
@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from council.db_types import StrEnumColumn, new_uuid
@@ -25,11 +25,15 @@ from council.policies.models import Policy, Revision
 SCALE = (1, 2, 3, 4, 5)
 #: Longest written answer to one question, in characters.
 ANSWER_MAX_CHARS = 2_000
+#: Longest check-in question, in characters.
+QUESTION_MAX_CHARS = 300
 
 
 class SurveyKind(StrEnum):
     #: "Is this working?", for each commitment and the policy as a whole, when its review date comes.
     EVALUATION = "evaluation"
+    #: "How was this round for you?", about the process itself, when a review round closes.
+    CHECKIN = "checkin"
 
 
 class SurveyState(StrEnum):
@@ -40,7 +44,7 @@ class SurveyState(StrEnum):
 class Survey(Model):
     __tablename__ = "surveys"
     __table_args__ = (
-        CheckConstraint("kind IN ('evaluation')", name="kind_known"),
+        CheckConstraint("kind IN ('evaluation', 'checkin')", name="kind_known"),
         CheckConstraint("state IN ('open', 'closed')", name="state_known"),
         CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
     )
@@ -48,7 +52,8 @@ class Survey(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     kind: Mapped[SurveyKind] = mapped_column(StrEnumColumn(SurveyKind, 12))
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"), index=True)
-    #: The revision asked about: for an evaluation, the one in force when its review date came.
+    #: The revision asked about: for an evaluation, the one in force when its review date came; for a check-in,
+    #: the one whose review round closed.
     revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id"), index=True)
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
@@ -72,11 +77,19 @@ class SurveyQuestion(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     survey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("surveys.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    #: The promise asked about; None for the policy as a whole. Answered on the scale or "I can't say", with
-    #: written words if the person wishes.
+    #: An evaluation's: the promise asked about; None for the policy as a whole. Answered on the scale or "I
+    #: can't say", with written words if the person wishes.
     commitment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("commitments.id"))
+    #: A check-in's: the coordinators' question, as it stood in the set when the check-in opened.
+    checkin_question_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkin_questions.id"))
 
     survey: Mapped[Survey] = relationship(back_populates="questions")
+    checkin_question: Mapped[CheckinQuestion | None] = relationship()
+
+    @property
+    def scaled(self) -> bool:
+        """Answered on the scale (or "I can't say"); a check-in's question may take words only."""
+        return self.checkin_question.scaled if self.checkin_question is not None else True
 
 
 class SurveyResponse(Model):
@@ -118,3 +131,44 @@ class SurveyAnswer(Model):
     language: Mapped[str] = mapped_column(String(8))
 
     response: Mapped[SurveyResponse] = relationship(back_populates="answers")
+
+
+class CheckinQuestion(Model):
+    """One question of "How was this round for you?", as coordinators wrote it. Each check-in asks the questions
+    in the set when it opens. A question's words may be corrected; to ask something else, retire it and add
+    another, so that totals across rounds always count answers to the same question."""
+
+    __tablename__ = "checkin_questions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(QUESTION_MAX_CHARS))
+    language: Mapped[str] = mapped_column(String(8))
+    #: Answered on the scale, with words if the person wishes; otherwise in words only ("What should change?").
+    scaled: Mapped[bool] = mapped_column(Boolean)
+    #: Retired questions are no longer asked; their totals stay.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    translations: Mapped[list[CheckinQuestionTranslation]] = relationship(
+        back_populates="question", cascade="all, delete-orphan"
+    )
+
+    def text_in(self, locale: str) -> tuple[str, str]:
+        """The words in ``locale`` where translated, else the original; and the language they are in."""
+        if locale != self.language:
+            for translation in self.translations:
+                if translation.locale == locale:
+                    return translation.text, locale
+        return self.text, self.language
+
+
+class CheckinQuestionTranslation(Model):
+    __tablename__ = "checkin_question_translations"
+    __table_args__ = (UniqueConstraint("question_id", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    question_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_questions.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(String(QUESTION_MAX_CHARS))
+
+    question: Mapped[CheckinQuestion] = relationship(back_populates="translations")

@@ -1,5 +1,6 @@
 """Evaluations: when a policy's review date comes, the council is asked, anonymously, whether each of its
-commitments is working and whether the policy as a whole is. Rules only; the views parse forms and render.
+commitments is working and whether the policy as a whole is. Check-ins: when a review round closes, "How was
+this round for you?", with the questions coordinators keep. Rules only; the views parse forms and render.
 
 An answer goes through the mix like a vote: the request seals it into one envelope and writes nothing else,
 and a flush writes it among other advisors' actions. A person's second answer before the flush replaces the
@@ -17,7 +18,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import Label, Table, exists, select, update
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Label, Table, exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from council.commitments import service as commitments
@@ -25,11 +28,14 @@ from council.commitments.models import Commitment, CommitmentStatus
 from council.database import rewrite_in_random_order
 from council.db_types import utcnow
 from council.mix import service as mix
-from council.policies.models import Policy, Revision
+from council.policies.models import Policy, ReviewWindow, Revision
 from council.security import participation_tag
 from council.surveys.models import (
     ANSWER_MAX_CHARS,
+    QUESTION_MAX_CHARS,
     SCALE,
+    CheckinQuestion,
+    CheckinQuestionTranslation,
     Survey,
     SurveyAnswer,
     SurveyKind,
@@ -37,7 +43,7 @@ from council.surveys.models import (
     SurveyResponse,
     SurveyState,
 )
-from council.text import clean_text
+from council.text import clean_text, has_hidden_characters
 from council.voting.service import Withheld, small_number_withheld
 
 #: The mix action: one person's answers to one survey.
@@ -163,6 +169,17 @@ def evaluation_column() -> Label[uuid.UUID]:
     )
 
 
+def open_checkin_column() -> Label[uuid.UUID]:
+    """The open check-in about the round of the revision a query reads (``Revision``), as a column of that query."""
+    return (
+        select(Survey.id)
+        .where(Survey.revision_id == Revision.id, Survey.kind == SurveyKind.CHECKIN, Survey.state == SurveyState.OPEN)
+        .limit(1)
+        .scalar_subquery()
+        .label("checkin_id")
+    )
+
+
 def latest_evaluation(dbs: Session, policy_id: uuid.UUID) -> Survey | None:
     return dbs.scalar(
         select(Survey)
@@ -183,15 +200,18 @@ def _checked(survey: Survey, answers: dict[uuid.UUID, Answer], language: str) ->
     """The answers as they will be kept, words cleaned (an answer with no point is "I can't say"); refused when
     nothing is answered, when a question or point is not this survey's, or when the words are too long or their language
     is not said. All the words together fit in one envelope: at most a long comment's length."""
-    asked = {question.id for question in survey.questions}
+    scaled = {question.id: question.scaled for question in survey.questions}
     kept: dict[uuid.UUID, Answer] = {}
     for question_id, answer in answers.items():
-        if question_id not in asked or (answer.score is not None and answer.score not in SCALE):
+        if question_id not in scaled or (
+            answer.score is not None and (answer.score not in SCALE or not scaled[question_id])
+        ):
             raise BadAnswer
         words = clean_text(answer.words)
         if len(words) > ANSWER_MAX_CHARS:
             raise TooLong(question_id, ANSWER_MAX_CHARS)
-        kept[question_id] = Answer(answer.score, words)
+        if scaled[question_id] or words:  # a question in words only, left blank, is not answered
+            kept[question_id] = Answer(answer.score, words)
     if not kept:
         raise NothingAnswered
     limit = int(current_app.config["COMMENT_MAX_CHARS"])
@@ -411,3 +431,215 @@ def results(dbs: Session, survey: Survey) -> SurveyResults | None:
             result.words = [Words(row.words, row.language) for row in mine if row.words]
         shown.append(result)
     return SurveyResults(responses, shown, words_withheld)
+
+
+# --- Check-ins: "How was this round for you?" -------------------------------------------------------------
+
+
+def open_checkin(dbs: Session, revision: Revision, now: datetime | None = None) -> Survey | None:
+    """Ask the council about the round of ``revision`` that has just closed, with the coordinators' questions
+    as they stand (the suggested ones, the first time); None when every question is retired."""
+    start_with_suggested_questions(dbs)
+    config = current_app.config
+    now = now or utcnow()
+    asked = dbs.scalars(
+        select(CheckinQuestion).where(CheckinQuestion.retired.is_(False)).order_by(CheckinQuestion.position)
+    ).all()
+    if not asked:
+        return None
+    survey = Survey(
+        kind=SurveyKind.CHECKIN,
+        policy_id=revision.policy_id,
+        revision_id=revision.id,
+        opens_at=now,
+        closes_at=now + timedelta(days=int(config["CHECKIN_DAYS"])),
+        state=SurveyState.OPEN,
+        min_answers=int(config["POLL_MIN_BALLOTS"]),
+        min_unanimous=int(config["POLL_MIN_UNANIMOUS"]),
+    )
+    survey.questions = [
+        SurveyQuestion(position=position, checkin_question_id=question.id) for position, question in enumerate(asked)
+    ]
+    dbs.add(survey)
+    return survey
+
+
+def open_due_checkins(dbs: Session, now: datetime | None = None) -> int:
+    """A check-in for every review round that has closed within the last ``CHECKIN_DAYS`` and has none yet (the
+    tick runs this): a round that closed long before is not asked about."""
+    now = now or utcnow()
+    since = now - timedelta(days=int(current_app.config["CHECKIN_DAYS"]))
+    asked = select(Survey.id).where(Survey.revision_id == ReviewWindow.revision_id, Survey.kind == SurveyKind.CHECKIN)
+    closed = dbs.scalars(
+        select(Revision)
+        .join(ReviewWindow, ReviewWindow.revision_id == Revision.id)
+        .where(ReviewWindow.closes_at <= now, ReviewWindow.closes_at > since, ~asked.exists())
+    ).all()
+    return sum(1 for revision in closed if open_checkin(dbs, revision, now) is not None)
+
+
+def checkin_for(dbs: Session, revision_id: uuid.UUID) -> Survey | None:
+    return dbs.scalar(select(Survey).where(Survey.revision_id == revision_id, Survey.kind == SurveyKind.CHECKIN))
+
+
+def counted_from(survey: Survey) -> int:
+    """How many must answer a check-in for it to count in any total: enough that no total moves by a few
+    people's answers, nor shows that a few all answered alike."""
+    return max(survey.min_answers, survey.min_unanimous)
+
+
+@dataclass
+class CheckinTotal:
+    question: CheckinQuestion
+    #: Answers on the scale, across the counted check-ins.
+    answered: int = 0
+    counts: list[tuple[int, int, float]] = field(default_factory=list)
+    withheld: Withheld | None = None
+    words: list[Words] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckinTotals:
+    questions: list[CheckinTotal]
+    #: Closed check-ins counted, with how many responded to each.
+    counted: list[tuple[Survey, int]]
+    #: Closed check-ins too few answered to count anywhere.
+    held_back: int
+    #: The fewest responses a check-in needs to count.
+    counted_from: int
+
+
+def checkin_totals(dbs: Session, questions: list[CheckinQuestion]) -> CheckinTotals:
+    """For coordinators only: every question's answers added up over the closed check-ins that enough people
+    answered (``counted_from``); a check-in fewer answered counts in no total and is shown in no row, so no
+    figure says what a few people said. Words from counted check-ins, mixed together. ``questions``: every
+    question (``checkin_questions``). Four queries."""
+    closed = dbs.scalars(
+        select(Survey)
+        .where(Survey.kind == SurveyKind.CHECKIN, Survey.state == SurveyState.CLOSED)
+        .options(selectinload(Survey.revision), selectinload(Survey.policy))
+        .order_by(Survey.closes_at.desc())
+    ).all()
+    rows = dbs.execute(
+        select(
+            SurveyAnswer.survey_id,
+            SurveyAnswer.response_id,
+            SurveyQuestion.checkin_question_id,
+            SurveyAnswer.score,
+            SurveyAnswer.words,
+            SurveyAnswer.language,
+        )
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .where(SurveyAnswer.survey_id.in_([survey.id for survey in closed]))
+        .order_by(SurveyAnswer.id)
+    ).all()
+    threshold = max(int(current_app.config["POLL_MIN_BALLOTS"]), int(current_app.config["POLL_MIN_UNANIMOUS"]))
+    responses = Counter(survey_id for survey_id, _response in {(row.survey_id, row.response_id) for row in rows})
+    counted = [(survey, responses[survey.id]) for survey in closed if responses[survey.id] >= counted_from(survey)]
+    counted_ids = {survey.id for survey, _number in counted}
+    totals = []
+    for question in questions:
+        mine = [row for row in rows if row.checkin_question_id == question.id and row.survey_id in counted_ids]
+        scores = [row.score for row in mine if row.score is not None]
+        total = CheckinTotal(question, answered=len(scores))
+        if question.scaled:
+            total.withheld = small_number_withheld(scores, at_least=threshold, unanimous_at_least=threshold)
+            if total.withheld is None:
+                tally = Counter(scores)
+                total.counts = [(point, tally[point], 100.0 * tally[point] / len(scores)) for point in SCALE]
+        total.words = [Words(row.words, row.language) for row in mine if row.words]
+        if total.answered or total.words or not question.retired:
+            totals.append(total)
+    held_back = len(closed) - len(counted)
+    return CheckinTotals(
+        totals,
+        counted,
+        held_back,
+        max(int(current_app.config["POLL_MIN_BALLOTS"]), int(current_app.config["POLL_MIN_UNANIMOUS"])),
+    )
+
+
+# --- The coordinators' questions --------------------------------------------------------------------------
+
+
+class BadQuestion(SurveyError):
+    """Empty, too long, or with characters that could disguise it."""
+
+
+def _question_text(text: str) -> str:
+    cleaned = clean_text(text)
+    if not cleaned or "\n" in cleaned or has_hidden_characters(text) or len(cleaned) > QUESTION_MAX_CHARS:
+        raise BadQuestion
+    return cleaned
+
+
+#: The questions a council starts with (scaled, words), their translations in the catalogs like any text of the
+#: app's: coordinators change them as they wish once they are stored.
+SUGGESTED_QUESTIONS = [
+    (True, _l("Was there enough time to read and answer?")),
+    (True, _l("Did the material feel safe to read?")),
+    (True, _l("Was the pay fair for the work?")),
+    (False, _l("What should change in how the council works?")),
+]
+
+
+def start_with_suggested_questions(dbs: Session) -> bool:
+    """Store the suggested questions, with their translations into every shipped language, when there are no
+    questions yet (the set is never emptied: a question is retired, not deleted); False when there were."""
+    if dbs.scalar(select(CheckinQuestion.id).limit(1)) is not None:
+        return False
+    for position, (scaled, words) in enumerate(SUGGESTED_QUESTIONS):
+        with force_locale("en"):
+            question = CheckinQuestion(position=position, text=str(words), language="en", scaled=scaled, retired=False)
+        for locale in current_app.config["LANGUAGES"]:
+            if locale != "en":
+                with force_locale(locale):
+                    question.translations.append(CheckinQuestionTranslation(locale=locale, text=str(words)))
+        dbs.add(question)
+    dbs.flush()
+    return True
+
+
+def checkin_questions(dbs: Session) -> list[CheckinQuestion]:
+    """Every question, asked ones first in their order, then the retired; with their translations. Two queries."""
+    return list(
+        dbs.scalars(
+            select(CheckinQuestion)
+            .options(selectinload(CheckinQuestion.translations))
+            .order_by(CheckinQuestion.retired, CheckinQuestion.position)
+        ).all()
+    )
+
+
+def add_checkin_question(dbs: Session, *, text: str, scaled: bool, language: str) -> CheckinQuestion:
+    """A new question, asked from the next check-in on, after the others (the suggested ones, if the set was
+    still empty)."""
+    start_with_suggested_questions(dbs)
+    last = dbs.scalar(select(func.max(CheckinQuestion.position)))
+    question = CheckinQuestion(
+        position=(last + 1) if last is not None else 0,
+        text=_question_text(text),
+        language=language,
+        scaled=scaled,
+        retired=False,
+    )
+    dbs.add(question)
+    return question
+
+
+def correct_checkin_question(dbs: Session, question: CheckinQuestion, text: str) -> None:
+    """Correct the words (a typo, a clearer phrase); translations are kept, to be checked by translators."""
+    question.text = _question_text(text)
+
+
+def retire_checkin_question(dbs: Session, question: CheckinQuestion, *, retired: bool) -> None:
+    """Stop asking it from the next check-in on (its totals stay), or ask it again."""
+    question.retired = retired
+
+
+def translate_checkin_question(dbs: Session, question: CheckinQuestion, locale: str, text: str) -> None:
+    kept = next((t for t in question.translations if t.locale == locale), None)
+    if kept is None:
+        kept = CheckinQuestionTranslation(question=question, locale=locale)
+        dbs.add(kept)
+    kept.text = _question_text(text)

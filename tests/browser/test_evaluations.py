@@ -84,3 +84,31 @@ def test_an_author_asks_and_an_advisor_answers_without_javascript(chromium, site
     expect(page.locator("p.notice[role=status]")).to_contain_text("إجاباتك تنتظر أن تُحسب")
     _no_sideways_scroll(page)
     context.close()
+
+
+def test_a_coordinator_reads_how_rounds_went_and_an_advisor_answers_a_check_in(chromium, site):
+    from playwright.sync_api import expect
+
+    base, _main, second = site
+    context, page = _signed_in(chromium, base, "coordinator", "ar", javascript=False)
+    page.get_by_role("link", name="كيف كانت الجولات بالنسبة للمستشارين").click()
+    expect(page.get_by_text("حُسبت جولة واحدة.")).to_be_visible()
+    time = page.locator("section", has=page.get_by_role("heading", name="هل كان الوقت كافيًا للقراءة والإجابة؟"))
+    expect(time.locator("tr", has_text="في الغالب").locator("td").nth(1)).to_have_text("3")
+    change = page.locator("section", has=page.get_by_role("heading", name="ما الذي يجب أن يتغير في طريقة عمل المجلس؟"))
+    change.get_by_text("3 إجابات مكتوبة").click()
+    expect(page.locator("blockquote", has_text="Payer plus vite après la réunion.")).to_be_visible()
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(SCREENS / "issue-22-checkins-ar-320.png"), full_page=True)
+    context.close()
+
+    context, page = _signed_in(chromium, base, "advisor3", "ar", javascript=False)
+    page.goto(base + second + "/revisions/1")
+    page.get_by_role("link", name="كيف كانت هذه الجولة بالنسبة لك؟ أخبرنا دون ذكر اسمك").click()
+    expect(page.locator("h1")).to_have_text("كيف كانت هذه الجولة بالنسبة لك؟")
+    pay = page.locator("section.card", has=page.get_by_role("heading", name="هل كانت المكافأة عادلة مقابل العمل؟"))
+    pay.get_by_label("جزئيًا").check()
+    page.get_by_role("button", name="أرسل إجاباتي").click()
+    expect(page.locator(".flash")).to_contain_text("شكرًا. إجاباتك مختومة")
+    _no_sideways_scroll(page)
+    context.close()

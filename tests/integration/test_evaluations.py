@@ -289,7 +289,7 @@ def test_a_closed_evaluation_takes_no_answer_and_its_answers_are_kept_as_given(a
     assert waiting_actions(app) == 0, "the close counted what waited"
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form_page).group(1)
     late = willow.post(_url(survey), data={"csrf_token": token, f"score_{survey.question_keys[0][0].hex}": "1"})
-    assert late.status_code == 400 and "This evaluation has closed" in late.get_data(as_text=True)
+    assert late.status_code == 400 and "This has closed: answers are no longer taken." in late.get_data(as_text=True)
     with app.app_context():
         for statement in (
             "UPDATE survey_answers SET score = 1",

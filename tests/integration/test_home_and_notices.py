@@ -188,22 +188,26 @@ def test_each_notice_names_and_links_the_revision_or_poll_it_is_about(demo):
     about_revisions = [
         (re.match(r"/policies/([^/]+)/revisions/(\d+)", path).groups(), text)
         for path, text in linked
-        if path.startswith("/policies/") and "/evaluations/" not in path
+        if re.match(r"/policies/[^/]+/revisions/", path)
     ]
-    evaluations = [(path, text) for path, text in linked if "/evaluations/" in path]
-    with demo.app_context():
-        asked = {
-            f"/policies/{s.policy_id}/evaluations/{s.id}": s.policy.title for s in db.session.scalars(select(Survey))
-        }
-    assert [text for path, text in evaluations] == [
-        f"What the council said about whether a policy is working: {asked[evaluations[0][0]]}",
-        f"A policy is due for review. Is it working? {asked[evaluations[1][0]]}",
-    ], "the demo's evaluation opened, then closed: newest first"
     assert {text.split(": ", 1)[0] for _where, text in about_revisions} == {
         "A review opened",
         "A new revision says what was done with the review's comments",
         "The summary of a review is ready",
     }
+    surveyed = [(path, text) for path, text in linked if re.match(r"/policies/[^/]+/(evaluations|checkins)/", path)]
+    with demo.app_context():
+        asked = {
+            f"/policies/{s.policy_id}/{'evaluations' if s.kind == 'evaluation' else 'checkins'}/{s.id}": s.policy.title
+            for s in db.session.scalars(select(Survey))
+        }
+    assert sorted(text.removesuffix(asked[path]) for path, text in surveyed) == [
+        "A policy is due for review. Is it working? ",
+        "A review round closed. How was it for you? ",
+        "A review round closed. How was it for you? ",
+        "What the council said about whether a policy is working: ",
+    ], "the demo's evaluation opened and closed; the two rounds that closed in the last month ask how they went"
+    assert len(linked) == len(opened) + len(about_revisions) + len(surveyed) + 3, "every notice is one of these"
     assert all(text.endswith(": " + revisions[(policy, int(number))]) for (policy, number), text in about_revisions)
     assert ("/stipends", "A payment to you was recorded.") in linked
     assert sorted(text for path, text in linked if path == "/feedback/mine") == [

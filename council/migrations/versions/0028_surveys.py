@@ -34,7 +34,7 @@ def upgrade():
     sa.Column('state', sa.String(length=8), nullable=False),
     sa.Column('min_answers', sa.Integer(), nullable=False),
     sa.Column('min_unanimous', sa.Integer(), nullable=False),
-    sa.CheckConstraint("kind IN ('evaluation')", name=op.f('ck_surveys_kind_known')),
+    sa.CheckConstraint("kind IN ('evaluation', 'checkin')", name=op.f('ck_surveys_kind_known')),
     sa.CheckConstraint("state IN ('open', 'closed')", name=op.f('ck_surveys_state_known')),
     sa.CheckConstraint('closes_at > opens_at', name=op.f('ck_surveys_closes_after_opening')),
     sa.ForeignKeyConstraint(['policy_id'], ['policies.id'], name=op.f('fk_surveys_policy_id_policies')),
