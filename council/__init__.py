@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.pages.views import bp as pages_bp
     from council.policies.views import bp as policies_bp
     from council.summaries.views import bp as summaries_bp
+    from council.taking_part.views import bp as taking_part_bp
     from council.templating import init_templating
     from council.voting.views import bp as voting_bp
 
@@ -85,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(own_data_bp)
     app.register_blueprint(commitments_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(taking_part_bp)
     init_errors(app)
     init_templating(app)
 

@@ -37,4 +37,5 @@ from council.policies.models import (  # noqa: F401
     TranslationSection,
 )
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote  # noqa: F401
+from council.taking_part.models import RestMark  # noqa: F401
 from council.voting.models import Ballot, BlockReason, Poll, PollOption, PollTranslation, VoterRoll  # noqa: F401
