@@ -24,7 +24,10 @@ from council.summaries import service as summaries
 from council.taking_part import service as taking_part
 from council.taking_part.models import RestMark
 from tests.conftest import flush_mix, open_for_review, open_poll, sign_in, submit
-from tests.integration.test_feedback import BODY, advisor, post, revision_path  # noqa: F401 (a fixture)
+from tests.integration.test_feedback import BODY, advisor, post
+from tests.integration.test_feedback import revision_path as section_of_a_revision
+
+revision_path = section_of_a_revision  # the same fixture: a revision open for review, one section's key
 
 STANDING = "/taking-part/"
 CHECKED_READ_ONLY = re.compile(r'<input checked[^>]*value="read_only"')
