@@ -215,6 +215,11 @@ def _marks(choices: Choices, open_rounds: list[uuid.UUID]) -> dict[uuid.UUID | N
     return marks
 
 
+def forget_marks(dbs: Session, key: bytes, now: datetime) -> None:
+    """An account closing: its standing mark and its marks in the open rounds go at the next flush."""
+    _send_marks(dbs, key, dict.fromkeys([None, *_open_rounds(dbs, now)], 0), now)
+
+
 def _send_marks(dbs: Session, key: bytes, marks: dict[uuid.UUID | None, int], now: datetime) -> None:
     """One envelope with every mark, replacing the person's marks still waiting: two of one tag never wait
     together, so the shuffled batch cannot apply an older one last."""
