@@ -41,7 +41,7 @@ from council.taking_part.models import RestMark
 #: page and the digest look back (``notices.service.NOTICE_DAYS``), so every notice they list can be checked.
 RECENT = timedelta(days=31)
 STANDING = "taking-part"
-#: The mix action: {"sent_at": ISO time, "marks": [[tag (hex), revision id or null, weight (0 removes)], ...]}.
+#: The mix action: {"marks": [[tag (hex), revision id or null, weight (0 removes), sent at (ISO time)], ...]}.
 MARKS = "taking_part.marks"
 
 
@@ -222,15 +222,20 @@ def forget_marks(dbs: Session, key: bytes, now: datetime) -> None:
 
 def _send_marks(dbs: Session, key: bytes, marks: dict[uuid.UUID | None, int], now: datetime) -> None:
     """One envelope with every mark, replacing the person's marks still waiting: two of one tag never wait
-    together, so the shuffled batch cannot apply an older one last."""
+    together, so the shuffled batch cannot apply an older one last. A waiting mark of a round this change does
+    not name travels on in the new envelope."""
     items = {
-        rest_tag(key, revision_id).hex(): [str(revision_id) if revision_id else None, weight]
+        rest_tag(key, revision_id).hex(): [str(revision_id) if revision_id else None, weight, now.isoformat()]
         for revision_id, weight in marks.items()
     }
+    merged: dict[str, list[Any]] = {}
     for waiting in mix.pending(dbs, (MARKS,)):
-        if items.keys() & {tag for tag, _revision, _weight in waiting.payload["marks"]}:
+        earlier = {tag: rest for tag, *rest in waiting.payload["marks"]}
+        if items.keys() & earlier.keys():
             mix.take_back(dbs, waiting.id)
-    payload = {"sent_at": now.isoformat(), "marks": [[tag, *rest] for tag, rest in items.items()]}
+            merged.update(earlier)
+    merged.update(items)
+    payload = {"marks": [[tag, *rest] for tag, rest in merged.items()]}
     mix.submit(dbs, MARKS, payload, participation_key=key)
 
 
@@ -246,10 +251,9 @@ def _round_takes_marks(dbs: Session, revision_id: uuid.UUID, sent_at: datetime) 
 def _apply_marks(dbs: Session, payload: mix.Payload) -> None:
     """Each mark set to its weight, added or removed; a round's mark only while that round takes them (open when
     sent, its summary not taken): a closed round's count is final and its marks are gone."""
-    sent_at = datetime.fromisoformat(payload["sent_at"])
-    for tag_hex, revision, weight in payload["marks"]:
+    for tag_hex, revision, weight, sent_at in payload["marks"]:
         revision_id = uuid.UUID(revision) if revision else None
-        if revision_id is not None and not _round_takes_marks(dbs, revision_id, sent_at):
+        if revision_id is not None and not _round_takes_marks(dbs, revision_id, datetime.fromisoformat(sent_at)):
             continue
         tag = bytes.fromhex(tag_hex)
         mark = dbs.scalar(select(RestMark).where(RestMark.rest_tag == tag))

@@ -302,3 +302,17 @@ def test_keyless_notices_leave_out_a_resting_round(app, people, revision_path):
         resting = taking_part.Choices(rounds={revision.id: taking_part.Choice.RESTING})
         assert notices.count_keyless_updates(db.session, user, since, now) == 1
         assert notices.count_keyless_updates(db.session, user, since, now, choices=resting) == 0
+
+
+def test_choices_for_two_rounds_in_one_epoch_both_reach_the_count(app, people, revision_path):
+    willow = advisor(app, people, "willow")
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.login_name == "robin"))
+        other = open_for_review(author, body=BODY, title="Second policy")
+        db.session.commit()
+        other_path = (f"/policies/{other.policy_id}/revisions/1", other.sections[0].key)
+    _choose_for_round(willow, revision_path, "resting")
+    _choose_for_round(willow, other_path, "resting")
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.scalars(select(RestMark.weight)).all() == [1, 1]
