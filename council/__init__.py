@@ -70,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from council.policies.views import bp as policies_bp
     from council.summaries.views import bp as summaries_bp
     from council.surveys.views import bp as surveys_bp
+    from council.taking_part.views import bp as taking_part_bp
     from council.templating import init_templating
     from council.voting.views import bp as voting_bp
 
@@ -87,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(commitments_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(surveys_bp)
+    app.register_blueprint(taking_part_bp)
     init_errors(app)
     init_templating(app)
 

@@ -6,7 +6,7 @@ The texts are in council/demo_content.py; ``flask council demo`` loads them into
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -27,6 +27,8 @@ from council.policies import service as policies
 from council.policies.models import Policy, ReviewWindow, Revision
 from council.summaries import service as summaries
 from council.surveys import service as surveys
+from council.taking_part import service as taking_part
+from council.taking_part.service import Choice
 from council.transactions import transaction
 from council.voting import service as voting
 from council.voting.models import ConsentChoice, PollKind
@@ -134,7 +136,8 @@ def _seed(password: str) -> None:
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
     _demo_commitments(second, author)
     _demo_evaluation(policy, keys)
-    _demo_second_policy(author, keys, min_group)
+    _demo_taking_part(second, people, keys, now)
+    _demo_second_policy(author, people, keys, min_group)
     _demo_checkins(first, keys)
     _demo_coordination(people)
 
@@ -211,7 +214,13 @@ def _demo_translations(revision: Revision, translator: User) -> None:
         )
 
 
-def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) -> None:
+def _demo_taking_part(revision: Revision, people: dict[str, User], keys: dict[str, bytes], now: datetime) -> None:
+    """In the open round, Amani only reads and Noor rests."""
+    for login_name, choice in (("advisor5", Choice.READ_ONLY), ("advisor6", Choice.RESTING)):
+        taking_part.set_for_round(db.session, people[login_name], keys[login_name], revision, choice, now)
+
+
+def _demo_second_policy(author: User, people: dict[str, User], keys: dict[str, bytes], min_group: int) -> None:
     """A policy whose review closed with a summary, and the author's next draft waiting to be published."""
     now = utcnow()
     policy = policies.create_policy(
@@ -223,6 +232,11 @@ def _demo_second_policy(author: User, keys: dict[str, bytes], min_group: int) ->
     posted = _demo_comments(first, demo_content.SECOND_POLICY_COMMENTS, keys)
     for index, (disposition, text) in demo_content.SECOND_POLICY_RESPONSES.items():
         feedback.respond(db.session, author, posted[index], Disposition(disposition), text)
+    # Three rested in that round, chosen while it was open: enough for its summary to show how many.
+    for login_name in ("advisor4", "advisor5", "advisor6"):
+        taking_part.set_for_round(
+            db.session, people[login_name], keys[login_name], first, Choice.RESTING, now - timedelta(days=3)
+        )
     summaries.take_summary(db.session, first, min_group=min_group)
     draft = policies.start_next_revision(db.session, policy, author)
     policies.save_draft(

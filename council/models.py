@@ -45,4 +45,5 @@ from council.surveys.models import (  # noqa: F401
     SurveyQuestion,
     SurveyResponse,
 )
+from council.taking_part.models import RestMark  # noqa: F401
 from council.voting.models import Ballot, BlockReason, Poll, PollOption, PollTranslation, VoterRoll  # noqa: F401

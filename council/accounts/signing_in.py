@@ -6,6 +6,7 @@ from flask import current_app, g, redirect, session
 from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
 
+from council import hooks
 from council.accounts import state
 from council.accounts.models import User
 from council.accounts.sessions import NOTICES_SEEN_KEY, current_session
@@ -30,6 +31,8 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     notices_seen = state.load(db.session, participation_key, state.NOTICES_SEEN)
     if notices_seen:
         session[NOTICES_SEEN_KEY] = notices_seen
+    # What features above keep in the person's sealed state and the session carries (how much they take part).
+    session.update(hooks.page_parts("accounts.sign_in", db.session, participation_key))
     login_user(user)
     # Flask-Login adds a hash of the IP address and browser; we keep no such fingerprint.
     session.pop("_id", None)

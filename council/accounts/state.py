@@ -153,6 +153,21 @@ def load(dbs: Session, key: bytes | None, name: str) -> str | None:
     return _open(key, row_id, _current_inner(dbs, row_id))
 
 
+def load_many(dbs: Session, key: bytes | None, names: Iterable[str]) -> dict[str, str | None]:
+    """``load`` for several pieces at once: their stored rows in one query (with the pool, when this
+    transaction has not opened it yet), each overridden by the person's own pending put."""
+    if key is None:
+        return dict.fromkeys(names)
+    ids = {name: _row_id(key, name) for name in names}
+    wanted = set(ids.values())
+    found = mix.read_beside_pool(dbs, select(SealedState.id, SealedState.sealed).where(SealedState.id.in_(wanted)))
+    keys = key_store().keys()
+    inner: dict[str, bytes | None] = {row_id: unwrap(keys, row_id, stored) for row_id, stored in found}
+    for _waiting_put, puts in _waiting(dbs, wanted):
+        inner.update({row_id: value for row_id, value in puts.items() if row_id in wanted})
+    return {name: _open(key, row_id, inner.get(row_id)) for name, row_id in ids.items()}
+
+
 def _send(dbs: Session, key: bytes, changes: dict[str, bytes | None]) -> None:
     """Replace the person's pending puts of these rows by one (or a few) envelopes holding the new values:
     two puts of one row never wait together, so the shuffled batch cannot apply an older one last. Other

@@ -34,6 +34,10 @@ class DigestSubscription(Model):
     #: changed), sealed like the address: a language in the clear beside the person's id could be compared
     #: with their comments. None writes in the site's default language.
     sealed_language: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: What the subscriber rests from (``taking_part.Choices``), so that the digest leaves it out: sealed like the
+    #: language, inside a layer under the mix's epoch key that every flush renews for every row (as a person's
+    #: sealed state is), so a snapshot diff never shows whose choice changed. None until the first flush.
+    sealed_taking_part: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The day the last digest went out (the site's time zone); updates after it are what the next one counts.
     last_sent_on: Mapped[date | None]
 

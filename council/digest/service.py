@@ -17,9 +17,13 @@ after the hour waits for tomorrow's digest rather than being sent within the hou
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 import smtplib
 import socket
 import ssl
+import typing
 import unicodedata
 import uuid
 import zoneinfo
@@ -28,18 +32,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from council import hooks
+from council.accounts import state
 from council.accounts.models import User
 from council.audit import service as audit
 from council.database import rows_matched
 from council.digest.models import DigestSubscription, MailSecurity, MailSettings
 from council.i18n import site_zone
+from council.mix import service as mix
+from council.mix.keys import EpochKeys, key_store
 from council.notices.service import NOTICE_DAYS, count_keyless_updates
 from council.security import KeyUnwrapError, derive_key, seal, unseal
+from council.taking_part.service import NO_CHOICES, Choices
 from council.text import has_hidden_characters
 
 SECURITY_CHOICES = tuple(MailSecurity)
@@ -193,6 +203,88 @@ def _unseal_language(sealed: bytes | None, user_id: uuid.UUID, secret: str) -> s
         return None
 
 
+# --- What the subscriber rests from -------------------------------------------------------------
+
+#: Padded to this, so the sealed length does not tell how many rounds someone chose for.
+_TAKING_PART_BYTES = 2048
+#: The mix action: {"user_id": ..., "sealed": the copy sealed under the configured key (base64)}.
+TAKING_PART = "digest.taking_part"
+_STAGED = "council_digest_taking_part"
+
+
+def _taking_part_row(user_id: uuid.UUID) -> str:
+    return f"digest:{user_id}"
+
+
+def _seal_taking_part(choices: Choices, user_id: uuid.UUID, secret: str) -> bytes:
+    """The inner copy, under the configured key and bound to the person (too many rounds: the newest are kept)."""
+    data = choices.as_data()
+    plain = json.dumps(data, separators=(",", ":")).encode()
+    while len(plain) > _TAKING_PART_BYTES:
+        data["r"] = dict(list(data["r"].items())[1:])
+        plain = json.dumps(data, separators=(",", ":")).encode()
+    return seal(_address_key(secret), plain.ljust(_TAKING_PART_BYTES, b" "), user_id.bytes + b"taking-part")
+
+
+def _choices_of(subscription: DigestSubscription, secret: str) -> Choices:
+    """What the digest leaves out for this subscriber; nothing when the copy cannot be read (a lost key)."""
+    if subscription.sealed_taking_part is None:
+        return NO_CHOICES
+    row_id = _taking_part_row(subscription.user_id)
+    inner = state.unwrap(key_store().keys(), row_id, subscription.sealed_taking_part)
+    if inner is None:
+        return NO_CHOICES
+    try:
+        plain = unseal(_address_key(secret), inner, subscription.user_id.bytes + b"taking-part")
+    except KeyUnwrapError:
+        return NO_CHOICES
+    return Choices.from_data(json.loads(plain))
+
+
+@hooks.contributes_to("taking_part.changed")
+def _send_taking_part(dbs: Session, user: User, key: bytes, choices: Choices) -> None:
+    """A subscriber's new choice reaches their copy at the next flush, among the batch, never at the click;
+    their copy still waiting, if any, is replaced."""
+    if subscription_for(dbs, user) is None:
+        return
+    for waiting in mix.pending(dbs, (TAKING_PART,)):
+        if waiting.payload["user_id"] == str(user.id):
+            mix.take_back(dbs, waiting.id)
+    sealed = _seal_taking_part(choices, user.id, current_app.config["PAYEE_DATA_KEY"])
+    payload = {"user_id": str(user.id), "sealed": base64.b64encode(sealed).decode("ascii")}
+    mix.submit(dbs, TAKING_PART, payload, participation_key=key)
+
+
+@mix.handles(TAKING_PART, counted=False)
+def _stage_taking_part(dbs: Session, payload: mix.Payload) -> None:
+    """Gathered, not written: the renewal below writes every copy once, the batch's new ones among them."""
+    staged: dict[str, bytes] = dbs.info.setdefault(_STAGED, {})
+    staged[payload["user_id"]] = base64.b64decode(payload["sealed"])
+
+
+@mix.after_batch
+def _renew_every_copy(dbs: Session, keys: EpochKeys) -> None:
+    """Every subscriber's copy sealed afresh under the next epoch's layer, the batch's new ones applied, in
+    random order; a copy no key opens (or none yet) becomes "nothing left out"."""
+    staged: dict[str, bytes] = dbs.info.pop(_STAGED, {})
+    secret = current_app.config["PAYEE_DATA_KEY"]
+    rows = dbs.execute(select(DigestSubscription.user_id, DigestSubscription.sealed_taking_part)).all()
+    renewed = []
+    for user_id, stored in rows:
+        row_id = _taking_part_row(user_id)
+        inner = staged.get(str(user_id)) or (state.unwrap(keys, row_id, stored) if stored is not None else None)
+        if inner is None:
+            inner = _seal_taking_part(NO_CHOICES, user_id, secret)
+        renewed.append({"row_user": user_id, "copy": state.wrap(keys.current, row_id, inner)})
+    secrets.SystemRandom().shuffle(renewed)
+    if renewed:
+        table = typing.cast(Table, DigestSubscription.__table__)
+        dbs.execute(
+            update(table).where(table.c.user_id == bindparam("row_user")).values(sealed_taking_part=bindparam("copy")),
+            renewed,
+        )
+
+
 def _unseal_address(subscription: DigestSubscription, secret: str) -> str:
     return unseal(_address_key(secret), subscription.sealed_address, subscription.user_id.bytes).decode("utf-8")
 
@@ -211,22 +303,36 @@ def subscription_for(dbs: Session, user: User) -> DigestSubscription | None:
 
 
 def subscribe(
-    dbs: Session, user: User, typed_address: str, *, secret: str, language: str | None = None
+    dbs: Session,
+    user: User,
+    typed_address: str,
+    *,
+    secret: str,
+    language: str | None = None,
+    choices: Choices = NO_CHOICES,
 ) -> DigestSubscription:
-    """Turn the digest on, or change its address (and the language it is written in). The plaintext
-    address is never stored."""
+    """Turn the digest on, or change its address (and the language it is written in, and what it leaves out:
+    ``choices``, the person's taking part). The plaintext address is never stored."""
     address = normalise_address(typed_address)
     sealed = _seal_address(address, user.id, secret)
     sealed_language = _seal_language(language, user.id, secret) if language else None
+    copy = state.wrap(
+        key_store().keys().current, _taking_part_row(user.id), _seal_taking_part(choices, user.id, secret)
+    )
     subscription = subscription_for(dbs, user)
     if subscription is None:
         subscription = DigestSubscription(
-            user_id=user.id, sealed_address=sealed, sealed_language=sealed_language, last_sent_on=None
+            user_id=user.id,
+            sealed_address=sealed,
+            sealed_language=sealed_language,
+            sealed_taking_part=copy,
+            last_sent_on=None,
         )
         dbs.add(subscription)
     else:
         subscription.sealed_address = sealed
         subscription.sealed_language = sealed_language
+        subscription.sealed_taking_part = copy
     return subscription
 
 
@@ -556,7 +662,9 @@ def send_due_digests(
     run = DigestRun()
     with Mailer(outgoing) as mailer:
         for user_id, last_sent_on in due:
-            waiting = _waiting(dbs, user_id, last_sent_on, today=today, send_hour=send_hour, zone=zone, now=now)
+            waiting = _waiting(
+                dbs, user_id, last_sent_on, today=today, send_hour=send_hour, zone=zone, now=now, secret=secret
+            )
             # Each step ends its transaction: no lock is held while the mail server is talked to.
             dbs.rollback()
             if waiting is None or not _claim(dbs, user_id, last_sent_on, today):
@@ -586,14 +694,16 @@ def _waiting(
     send_hour: int,
     zone: zoneinfo.ZoneInfo,
     now: datetime,
+    secret: str,
 ) -> tuple[bytes, bytes | None] | None:
-    """(sealed address, sealed language) when this person has something new to be told about, else None."""
+    """(sealed address, sealed language) when this person has something new to be told about (leaving out
+    what they rest from), else None."""
     user = dbs.get(User, user_id)
     subscription = dbs.get(DigestSubscription, user_id)
     if user is None or subscription is None or not user.active:
         return None
     since, until = digest_window(last_sent_on, today=today, send_hour=send_hour, zone=zone, now=now)
-    if count_keyless_updates(dbs, user, since, until) == 0:
+    if count_keyless_updates(dbs, user, since, until, choices=_choices_of(subscription, secret)) == 0:
         return None
     return subscription.sealed_address, subscription.sealed_language
 

@@ -19,6 +19,7 @@ from council.digest.forms import MailSettingsForm, SubscribeForm, TrialMessageFo
 from council.digest.models import MailSecurity
 from council.extensions import db
 from council.i18n import site_zone
+from council.taking_part.service import carried
 from council.transactions import attempt
 
 bp = Blueprint("digest", __name__)
@@ -80,7 +81,14 @@ def settings():
     form = SubscribeForm()
     if form.validate_on_submit():
         had_one = service.subscription_for(db.session, current_user) is not None
-        service.subscribe(db.session, current_user, form.address.data, secret=_secret(), language=get_locale().language)
+        service.subscribe(
+            db.session,
+            current_user,
+            form.address.data,
+            secret=_secret(),
+            language=get_locale().language,
+            choices=carried(),
+        )
         flash(_("Your new address is saved.") if had_one else _("The email digest is on."), "success")
         return redirect(url_for("digest.settings"), code=303)
     return _render_digest(form, 400 if form.errors else 200)

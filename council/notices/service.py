@@ -62,6 +62,7 @@ from council.policies.service import open_reviews_statement
 from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary
 from council.surveys.models import Survey, SurveyKind, SurveyState
+from council.taking_part.service import NO_CHOICES, Choices
 from council.voting import service as voting
 from council.voting.models import Poll, PollState, VoterRoll
 
@@ -117,6 +118,12 @@ class NoticeKind(StrEnum):
 
 #: Notices that link to a survey (their ``other_id``).
 SURVEY_NOTICES = frozenset({NoticeKind.EVALUATION_OPENED, NoticeKind.EVALUATION_RESULTS, NoticeKind.CHECKIN_OPENED})
+
+
+#: What a person resting from a round is not told about it (``taking_part``): its opening, its polls and, once it
+#: has closed, "How was this round for you?". What comes after (the summary, the next revision) and what
+#: concerns them alone (payments, answers) still comes.
+RESTED_FROM = frozenset({NoticeKind.REVIEW_OPENED, NoticeKind.POLL_OPENED, NoticeKind.CHECKIN_OPENED})
 
 
 @dataclass(frozen=True)
@@ -279,6 +286,7 @@ def _notice_rows(
     *,
     listed: bool = False,
     locale: str = "",
+    choices: Choices = NO_CHOICES,
 ) -> list[Row[*tuple[Any, ...]]]:
     """The rows of every notice for ``user`` after ``start``, responses kept only when ``key`` wrote the comment;
     ``listed``: with what the notices page shows of each, polls' questions in ``locale`` where translated."""
@@ -287,48 +295,51 @@ def _notice_rows(
     if statement is None:
         return []
     parameters = {"start": start, "now": now, "user_id": user.id} | ({"locale": locale} if listed else {})
-    return _theirs(dbs.execute(statement, parameters).all(), key)
+    return _theirs(dbs.execute(statement, parameters).all(), key, choices)
 
 
-def _theirs(rows: Sequence[Row[*tuple[Any, ...]]], key: bytes | None) -> list[Row[*tuple[Any, ...]]]:
-    """``rows`` without the responses to comments ``key`` did not write."""
+def _theirs(rows: Sequence[Row[*tuple[Any, ...]]], key: bytes | None, choices: Choices) -> list[Row[*tuple[Any, ...]]]:
+    """``rows`` without the responses to comments ``key`` did not write, nor what ``choices`` rests from."""
     return [
         row
         for row in rows
-        if row.kind != NoticeKind.RESPONSE
-        or (key is not None and hmac.compare_digest(row.tag, owner_tag(key, row.other_id)))
+        if (
+            row.kind != NoticeKind.RESPONSE
+            or (key is not None and hmac.compare_digest(row.tag, owner_tag(key, row.other_id)))
+        )
+        and not (row.kind in RESTED_FROM and choices.resting_in(row.revision_id))
     ]
 
 
 def _unseen_and_standing(
-    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None, choices: Choices
 ) -> tuple[list[Row[*tuple[Any, ...]]], summaries.Standing | None]:
     """For an advisor's home: their unseen notices (kept for the header, as ``unseen_this_request`` keeps them)
     and how their comments stand, in one query. Without their key, the notices alone."""
     if key is None:
-        return unseen_this_request(dbs, user, key, now, seen), None
+        return unseen_this_request(dbs, user, key, now, seen, choices=choices), None
     statement = _notices_with_standing(author=user.has_role(Role.AUTHOR), coordinator=user.has_role(Role.COORDINATOR))
     rows = dbs.execute(statement, {"start": _unseen_since(seen, now), "now": now, "user_id": user.id}).all()
-    g.unseen_notices = _theirs([row for row in rows if row.at is not None], key)
+    g.unseen_notices = _theirs([row for row in rows if row.at is not None], key, choices)
     standing = summaries.standing_from([(row.kind, row.other_id, row.tag) for row in rows if row.at is None], key)
     return g.unseen_notices, standing
 
 
 def unseen_notices(
-    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None, *, choices: Choices = NO_CHOICES
 ) -> list[Row[*tuple[Any, ...]]]:
-    """Notices since the person last looked (``seen``): the header counts them, an advisor's home counts the
-    responses among them. One query."""
-    return _notice_rows(dbs, user, key, _unseen_since(seen, now), now)
+    """Notices since the person last looked (``seen``), without what they rest from (``choices``): the header
+    counts them, an advisor's home counts the responses among them. One query."""
+    return _notice_rows(dbs, user, key, _unseen_since(seen, now), now, choices=choices)
 
 
 def unseen_this_request(
-    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None
+    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None, *, choices: Choices = NO_CHOICES
 ) -> list[Row[*tuple[Any, ...]]]:
     """``unseen_notices``, read at most once per request (kept in ``flask.g``): the header and the home page
     both need them."""
     if "unseen_notices" not in g:
-        g.unseen_notices = unseen_notices(dbs, user, key, now, seen)
+        g.unseen_notices = unseen_notices(dbs, user, key, now, seen, choices=choices)
     rows: list[Row[*tuple[Any, ...]]] = g.unseen_notices
     return rows
 
@@ -345,13 +356,16 @@ def all_seen_this_request() -> None:
     g.unseen_notices = []
 
 
-def count_keyless_updates(dbs: Session, user: User, since: datetime, now: datetime) -> int:
-    """What the email digest may count: notices the server can find without the person's key.
+def count_keyless_updates(
+    dbs: Session, user: User, since: datetime, now: datetime, *, choices: Choices = NO_CHOICES
+) -> int:
+    """What the email digest may count: notices the server can find without the person's key, without what
+    they rest from (``choices``, the digest's own copy).
 
     Responses to their comments are not among them: nothing on the server can tell which
     comments are theirs until they sign in.
     """
-    return len(_notice_rows(dbs, user, None, since, now))
+    return len(_notice_rows(dbs, user, None, since, now, choices=choices))
 
 
 def notices(
@@ -364,10 +378,12 @@ def notices(
     locale: str,
     page: int = 1,
     per_page: int = NOTICES_PER_PAGE,
+    choices: Choices = NO_CHOICES,
 ) -> tuple[list[Notice], int]:
     """One page of the last NOTICE_DAYS of notices, newest first, those since the last look (``seen``)
-    marked new, and how many there are in all; polls' questions in ``locale`` where they are translated."""
-    every = _notice_rows(dbs, user, key, _window_start(now), now, listed=True, locale=locale)
+    marked new, and how many there are in all; polls' questions in ``locale`` where they are translated;
+    nothing of the rounds ``choices`` rests from."""
+    every = _notice_rows(dbs, user, key, _window_start(now), now, listed=True, locale=locale, choices=choices)
     every.sort(key=lambda row: row.at, reverse=True)
     found = [
         Notice(
@@ -404,25 +420,35 @@ class AdvisorHome:
     standing: summaries.Standing | None
     #: what they are owed per currency, their last payment and the next meetings
     glance: stipends.AtAGlance
+    #: open reviews among those listed that they rest from: not listed as waiting
+    resting_reviews: int = 0
 
 
 def advisor_home(
-    dbs: Session, user: User, key: bytes | None, now: datetime, seen: datetime | None, locale: str
+    dbs: Session,
+    user: User,
+    key: bytes | None,
+    now: datetime,
+    seen: datetime | None,
+    locale: str,
+    choices: Choices = NO_CHOICES,
 ) -> AdvisorHome:
     """What waits for an advisor; ``seen``: when they last looked at their notices; polls' questions in
-    ``locale`` where translated. Each kind is one query, its total counted with it; their notices and their
-    comments' standing are one."""
-    unseen, standing = _unseen_and_standing(dbs, user, key, now, seen)
+    ``locale`` where translated; the rounds ``choices`` rests from and their polls are not waiting. Each kind is
+    one query, its total counted with it; their notices and their comments' standing are one."""
+    unseen, standing = _unseen_and_standing(dbs, user, key, now, seen, choices)
     found = dbs.execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
+    listed = [(revision, done) for revision, _total, done in found if not choices.resting_in(revision.id)]
     sent = voting.polls_with_my_vote_waiting(dbs, key)
     open_polls = list(
         dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent), "locale": locale})
     )
-    to_vote = [poll for poll in open_polls if poll.id not in sent]
+    to_vote = [poll for poll in open_polls if poll.id not in sent and not choices.resting_in(poll.revision_id)]
     done_waiting = stipends.waiting_completions(dbs, user)
     return AdvisorHome(
-        reviews=[(revision, bool(done) or revision.id in done_waiting) for revision, _total, done in found],
-        open_reviews=found[0][1] if found else 0,
+        reviews=[(revision, bool(done) or revision.id in done_waiting) for revision, done in listed],
+        open_reviews=(found[0][1] if found else 0) - (len(found) - len(listed)),
+        resting_reviews=len(found) - len(listed),
         polls_to_vote=to_vote[:HOME_LIST_LIMIT],
         polls_waiting=len(to_vote),
         votes_sent=[poll for poll in open_polls if poll.id in sent],

@@ -15,6 +15,7 @@ from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
 from council.notices import service
+from council.taking_part.service import carried
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _notice_count() -> dict:
                 return kept[0]
         try:  # the rows this request read already, if it did
             rows = service.unseen_this_request(
-                db.session, current_user, current_participation_key(), now, notices_seen()
+                db.session, current_user, current_participation_key(), now, notices_seen(), choices=carried()
             )
         except SQLAlchemyError:  # an error page drawn while the database is away still needs its header
             log.warning("notice count unavailable")
@@ -67,7 +68,14 @@ def index():
     key = current_participation_key()
     page = max(request.args.get("page", 1, type=int), 1)
     found, total = service.notices(
-        db.session, current_user, key, now, notices_seen(), locale=get_locale().language, page=page
+        db.session,
+        current_user,
+        key,
+        now,
+        notices_seen(),
+        locale=get_locale().language,
+        page=page,
+        choices=carried(),
     )
     if page > 1 and not found:
         abort(404)

@@ -43,6 +43,7 @@ from council.compensation.models import (
     ReviewCompletion,
 )
 from council.compensation.money import to_decimal
+from council.db_types import utcnow
 from council.digest import service as digest
 from council.digest.models import DigestSubscription
 from council.feedback import service as feedback
@@ -56,6 +57,7 @@ from council.security import (
     wrap_key,
 )
 from council.summaries.service import outcomes_for
+from council.taking_part import service as taking_part
 from council.voting.models import Poll, VoterRoll
 
 
@@ -292,9 +294,12 @@ def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
 
 
 def _forget_own_state(dbs: Session, key: bytes) -> None:
+    """Every piece of the person's sealed state, and their marks of resting: they no longer count as resting."""
+    revision_ids = dbs.scalars(select(Revision.id)).all()
     names = [state.LOCALE, state.NOTICES_SEEN]
-    names += [state.reading_place_name(revision_id) for revision_id in dbs.scalars(select(Revision.id)).all()]
-    state.forget(dbs, key, names)
+    names += [state.reading_place_name(revision_id) for revision_id in revision_ids]
+    state.forget(dbs, key, names + taking_part.state_names(revision_ids))
+    taking_part.forget_marks(dbs, key, utcnow())
 
 
 def _revisions(dbs: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Revision]:

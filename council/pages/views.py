@@ -18,6 +18,7 @@ from council.extensions import csrf, db
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
 from council.policies.service import open_reviews
+from council.taking_part.service import carried
 
 bp = Blueprint("pages", __name__)
 
@@ -30,7 +31,7 @@ def home():
     now = utcnow()
     key = current_participation_key()
     advisor = (
-        notices.advisor_home(db.session, current_user, key, now, notices_seen(), get_locale().language)
+        notices.advisor_home(db.session, current_user, key, now, notices_seen(), get_locale().language, carried())
         if current_user.has_role(Role.ADVISOR)
         else None
     )

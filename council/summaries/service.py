@@ -51,6 +51,7 @@ from council.policies.reading import PublishedText, published_text
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
 from council.surveys import service as surveys
+from council.taking_part import service as taking_part
 from council.text import clean_text
 from council.transactions import see_side_writes
 from council.voting.models import PollState
@@ -172,6 +173,7 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         raise ValueError("Only a reviewed revision has a summary.")
     # Whatever waits in the mix was sent before the close: it belongs in this round (docs/design.md).
     mix.flush(dbs, k=0, force=True)
+    resting = taking_part.count_and_forget(dbs, revision)
     closes_on = window.closes_at.date()
     # A window may have been extended or closed early since people marked their review done.
     dbs.execute(
@@ -206,6 +208,8 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         "polls": _polls(dbs, revision),
         "themes": _themes(visible),
         "agreements": _agreements(dbs, revision, visible),
+        # How many rested, under the small-number rule of polls: a smaller count is never kept.
+        "resting": {"min": min_agreements(), "shown": taking_part.shown_count(resting, min_agreements())},
     }
     summary = FeedbackSummary(revision_id=revision.id, taken_at=utcnow(), data=json.dumps(facts))
     dbs.add(summary)

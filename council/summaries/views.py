@@ -155,6 +155,8 @@ def _csv_rows(context: dict):
     yield _("Review"), _("Closed on"), facts["closed_on"], ""
     yield _("Participation"), _("Reviews marked as done"), "", facts["completions"]
     yield _("Participation"), _("Comments"), "", facts["comments"]
+    if facts.get("resting", {}).get("shown") is not None:
+        yield _("Participation"), _("Advisors resting this time"), "", facts["resting"]["shown"]
     for row in facts["sections"]:
         yield _("Comments per section"), headings.get(row["key"], row["key"]), "", row["comments"]
     for row in facts["sections"]:

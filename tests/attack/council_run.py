@@ -50,9 +50,9 @@ CHOICES = ["agree", "disagree", "abstain"]
 SEED = 1717
 
 #: The anonymous tables whose rows the attacks try to link, with the column naming a row: comments (some of
-#: them pointing at a passage and proposing new words), "I agree" on another's comment, ballots, and each
-#: advisor's answers to the evaluation ("Is this working?").
-APP_TARGETS = ("comments", "comment_agreements", "ballots", "survey_responses")
+#: them pointing at a passage and proposing new words), "I agree" on another's comment, ballots, each
+#: advisor's answers to the evaluation ("Is this working?"), and the marks that count who rests.
+APP_TARGETS = ("comments", "comment_agreements", "ballots", "survey_responses", "rest_marks")
 CONTROL_NOTES = "attack_control_notes"
 CONTROL_PEOPLE = "attack_control_people"
 BATCHED_NOTES = "attack_batched_notes"
@@ -60,9 +60,9 @@ BATCHED_PEOPLE = "attack_batched_people"
 
 #: What each advisor does in each epoch (shuffled together across advisors within the epoch).
 EPOCH_PLANS = [
-    ["comment", "vote_a", "comment"],
+    ["comment", "vote_a", "comment", "rest"],
     ["comment", "edit", "vote_b", "agree", "language", "evaluate"],
-    ["comment", "change_vote_a", "withdraw", "agree", "review_done", "evaluate"],
+    ["comment", "change_vote_a", "withdraw", "agree", "review_done", "evaluate", "rest"],
     ["comment", "edit", "agree", "change_vote_b", "evaluate"],
 ]
 
@@ -440,6 +440,17 @@ class Council:
         assert response.status_code == 303, response.get_data(as_text=True)
         return True
 
+    def _rest(self, name: str) -> bool:
+        """Choose how much to take part: in this round, or until further notice; resting, reading only, or as usual."""
+        choice = self.random.choice(["resting", "read_only", "review"])
+        if self.random.random() < 0.5:
+            url, data = f"/taking-part{self.path}", {"choice": choice if choice != "review" else "usual"}
+            response = submit(self.clients[name], url, data, form_url=self.path)
+        else:
+            response = submit(self.clients[name], "/taking-part/", {"choice": choice})
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return True
+
     def _vote(self, name: str, poll: str) -> bool:
         response = submit(self.clients[name], f"/polls/{self.polls[poll]}", {"choice": self.random.choice(CHOICES)})
         assert response.status_code == 303, response.get_data(as_text=True)
@@ -471,6 +482,8 @@ class Council:
             return self._change_language(name)
         if what == "evaluate":
             return self._evaluate(name)
+        if what == "rest":
+            return self._rest(name)
         raise ValueError(what)
 
     def tick(self, epoch: int) -> None:
@@ -504,6 +517,8 @@ class Council:
         from council.security import PASSWORD as PASSWORD_PURPOSE
         from council.security import participation_tag, unwrap_key
         from council.surveys.models import SurveyResponse
+        from council.taking_part import service as taking_part
+        from council.taking_part.models import RestMark
         from council.voting import service as voting
         from council.voting.models import Ballot
 
@@ -527,6 +542,10 @@ class Council:
                 for user_id, key in keys.items():
                     if response.response_tag == surveys.response_tag(key, response.survey_id):
                         found[("survey_responses", response.id.hex)] = user_id
+            for mark in db.session.query(RestMark):
+                for user_id, key in keys.items():
+                    if mark.rest_tag == taking_part.rest_tag(key, mark.revision_id):
+                        found[("rest_marks", mark.id.hex)] = user_id
             for ballot in db.session.query(Ballot):
                 for user_id, key in keys.items():
                     if ballot.ballot_tag is not None and ballot.ballot_tag == voting.ballot_tag(key, ballot.poll_id):

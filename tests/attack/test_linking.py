@@ -44,9 +44,9 @@ def _waldump(run: Run) -> Run:
 
 
 def _ballots_only(tables: Tables) -> Tables:
-    # Physical order pairs rows with rows: comments, agreements and evaluation answers have no person table that
-    # changes row for row with them.
-    unpaired = ("comments", "comment_agreements", "survey_responses")
+    # Physical order pairs rows with rows: comments, agreements, evaluation answers and rest marks have no person
+    # table that changes row for row with them.
+    unpaired = ("comments", "comment_agreements", "survey_responses", "rest_marks")
     return dataclasses.replace(tables, targets=tuple(t for t in tables.targets if t not in unpaired))
 
 

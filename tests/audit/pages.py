@@ -68,6 +68,7 @@ REQUIRED = {
         "voting.poll",
         "compensation.statement",
         "accounts.account",
+        "taking_part.standing",
         "notices.index",
     },
     "author": {

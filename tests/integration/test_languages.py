@@ -95,9 +95,9 @@ def _walk(app, login: str | None, locale: str, drawn: set[str]) -> list[str]:
             assert f'<html lang="{locale}"' in html, f"{path} is not in {locale}"
             links = HREF.findall(html)
             # Pages reached by a form rather than a link: a revision's summary (not yet, while it is open),
-            # and the comparison of two revisions.
+            # the choice of how to take part in its round (while it is open), and the comparison of two revisions.
             for revision in {m for link in links if (m := re.match(r"/policies/[^/]+/revisions/\d+", link))}:
-                links.append(f"{revision.group(0)}/summary")
+                links += [f"{revision.group(0)}/summary", f"/taking-part{revision.group(0)}"]
             links += [f"{link}?old=1&new=2" for link in links if link.endswith("/compare")]
             queue.extend(links)
     return failed
