@@ -205,3 +205,13 @@ def test_coordinators_add_correct_stop_and_translate_questions(app, rounds):
     assert "¿Las reuniones fueron a una buena hora?" in spanish
     with app.app_context():
         assert db.session.scalar(select(Survey.kind).where(Survey.id == checkin[2])) == SurveyKind.CHECKIN
+
+
+def test_an_advisor_resting_is_not_asked_how_the_round_went(app, rounds):
+    _open_due(app)
+    willow = _client(app, "willow")
+    asked = "A review round closed. How was it for you?"
+    assert asked in willow.get("/notices").get_data(as_text=True)
+    submit(willow, "/taking-part/", {"choice": "resting"})
+    assert asked not in willow.get("/notices").get_data(as_text=True)
+    assert asked in _client(app, "river").get("/notices").get_data(as_text=True)
