@@ -70,6 +70,9 @@ REQUIRED = {
         "accounts.account",
         "taking_part.standing",
         "notices.index",
+        "commitments.timeline",
+        "surveys.evaluation",
+        "surveys.checkin",
     },
     "author": {
         "pages.home",
@@ -99,6 +102,8 @@ REQUIRED = {
         "digest.mail_settings",
         "accounts.account",
         "notices.index",
+        "surveys.checkins",
+        "surveys.translate_question",
     },
 }
 
