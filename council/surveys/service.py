@@ -15,12 +15,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Label, Table, exists, func, select, update
+from sqlalchemy import Label, Row, Table, exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from council.commitments import service as commitments
@@ -376,8 +376,11 @@ class Words:
 
 
 @dataclass
-class QuestionResult:
-    question: SurveyQuestion
+class Tally:
+    """One question's answers as they may be shown: counts only where they reveal nobody."""
+
+    #: A survey's question (an evaluation's results) or a coordinators' question (the check-ins' totals).
+    question: SurveyQuestion | CheckinQuestion
     #: Answers on the scale (not counting "I can't say").
     answered: int = 0
     #: Answers that took no point of the scale ("I can't say", perhaps with words); 0 when withheld.
@@ -389,10 +392,35 @@ class QuestionResult:
     words: list[Words] = field(default_factory=list)
 
 
+def _tally(
+    question: SurveyQuestion | CheckinQuestion,
+    rows: list[Row[*tuple[Any, ...]]],
+    *,
+    at_least: int,
+    unanimous_at_least: int,
+    words: bool,
+) -> Tally:
+    """``rows`` (answers with a score, words and their language) counted on the scale under the small-number
+    rules; their words too when ``words``."""
+    scores = [row.score for row in rows if row.score is not None]
+    tally = Tally(
+        question,
+        answered=len(scores),
+        withheld=small_number_withheld(scores, at_least=at_least, unanimous_at_least=unanimous_at_least),
+    )
+    if tally.withheld is None:
+        counted = Counter(scores)
+        tally.counts = [(point, counted[point], 100.0 * counted[point] / len(scores)) for point in SCALE]
+        tally.cant_say = len(rows) - len(scores)
+    if words:
+        tally.words = [Words(row.words, row.language) for row in rows if row.words]
+    return tally
+
+
 @dataclass(frozen=True)
 class SurveyResults:
     responses: int
-    questions: list[QuestionResult]
+    questions: list[Tally]
     #: Too few responded for anything written to be shown.
     words_withheld: bool
 
@@ -415,21 +443,16 @@ def results(dbs: Session, survey: Survey) -> SurveyResults | None:
     ).all()
     responses = len({row.response_id for row in rows})
     words_withheld = responses < survey.min_answers
-    shown = []
-    for question in survey.questions:
-        mine = [row for row in rows if row.question_id == question.id]
-        scores = [row.score for row in mine if row.score is not None]
-        result = QuestionResult(question, answered=len(scores))
-        result.withheld = small_number_withheld(
-            scores, at_least=survey.min_answers, unanimous_at_least=survey.min_unanimous
+    shown = [
+        _tally(
+            question,
+            [row for row in rows if row.question_id == question.id],
+            at_least=survey.min_answers,
+            unanimous_at_least=survey.min_unanimous,
+            words=not words_withheld,
         )
-        if result.withheld is None:
-            tally = Counter(scores)
-            result.counts = [(point, tally[point], 100.0 * tally[point] / len(scores)) for point in SCALE]
-            result.cant_say = len(mine) - len(scores)
-        if not words_withheld:
-            result.words = [Words(row.words, row.language) for row in mine if row.words]
-        shown.append(result)
+        for question in survey.questions
+    ]
     return SurveyResults(responses, shown, words_withheld)
 
 
@@ -488,19 +511,9 @@ def counted_from(survey: Survey) -> int:
     return max(survey.min_answers, survey.min_unanimous)
 
 
-@dataclass
-class CheckinTotal:
-    question: CheckinQuestion
-    #: Answers on the scale, across the counted check-ins.
-    answered: int = 0
-    counts: list[tuple[int, int, float]] = field(default_factory=list)
-    withheld: Withheld | None = None
-    words: list[Words] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class CheckinTotals:
-    questions: list[CheckinTotal]
+    questions: list[Tally]
     #: Closed check-ins counted, with how many responded to each.
     counted: list[tuple[Survey, int]]
     #: Closed check-ins too few answered to count anywhere.
@@ -540,23 +553,10 @@ def checkin_totals(dbs: Session, questions: list[CheckinQuestion]) -> CheckinTot
     totals = []
     for question in questions:
         mine = [row for row in rows if row.checkin_question_id == question.id and row.survey_id in counted_ids]
-        scores = [row.score for row in mine if row.score is not None]
-        total = CheckinTotal(question, answered=len(scores))
-        if question.scaled:
-            total.withheld = small_number_withheld(scores, at_least=threshold, unanimous_at_least=threshold)
-            if total.withheld is None:
-                tally = Counter(scores)
-                total.counts = [(point, tally[point], 100.0 * tally[point] / len(scores)) for point in SCALE]
-        total.words = [Words(row.words, row.language) for row in mine if row.words]
+        total = _tally(question, mine, at_least=threshold, unanimous_at_least=threshold, words=True)
         if total.answered or total.words or not question.retired:
             totals.append(total)
-    held_back = len(closed) - len(counted)
-    return CheckinTotals(
-        totals,
-        counted,
-        held_back,
-        max(int(current_app.config["POLL_MIN_BALLOTS"]), int(current_app.config["POLL_MIN_UNANIMOUS"])),
-    )
+    return CheckinTotals(totals, counted, len(closed) - len(counted), threshold)
 
 
 # --- The coordinators' questions --------------------------------------------------------------------------
