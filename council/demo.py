@@ -6,6 +6,7 @@ The texts are in council/demo_content.py; ``flask council demo`` loads them into
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -134,12 +135,44 @@ def _seed(password: str) -> None:
             feedback.agree(db.session, keys[login_name], open_round[index])
     for index, (reason, note) in demo_content.HIDDEN_OPEN_ROUND.items():
         feedback.hide(db.session, people["moderator"], open_round[index], HideReason(reason), note)
+    _demo_meeting_points(second, people)
     _demo_commitments(second, author)
     _demo_evaluation(policy, keys)
     _demo_taking_part(second, people, keys, now)
     _demo_second_policy(author, people, keys, min_group)
     _demo_checkins(first, keys)
     _demo_coordination(people)
+
+
+def _demo_meeting_points(revision: Revision, people: dict[str, User]) -> None:
+    """A council meeting held during the open round, and three points raised there, written down without names.
+    Written directly, as the demo's comments are: the recording page sends them through the mix."""
+    coordinator = people["coordinator"]
+    today = utcnow().date()
+    stipends.record_meeting(
+        db.session,
+        coordinator,
+        title="Council meeting on the open draft",
+        held_on=today,
+        duration_minutes=60,
+        attendance={people[name]: (AttendanceStatus.ATTENDED, 0) for name in ("advisor1", "advisor2", "advisor4")},
+        key="demo-meeting-open-round",
+    )
+    for position, language, consent, text in demo_content.MEETING_POINTS:
+        draft = feedback.Draft(
+            section_key=revision.sections[position].key,
+            question_id=None,
+            body=text,
+            language=language,
+            quote_consent=consent,
+            submission_key=secrets.token_urlsafe(24),
+        )
+        # Nobody's tag: no key makes it, so the point is in nobody's "My comments".
+        tag = secrets.token_bytes(32)
+        feedback.insert_comment(
+            db.session, revision, draft, comment_id=uuid.uuid4(), tag=tag, created_on=today, raised_on=today
+        )
+    db.session.flush()
 
 
 def _demo_commitments(revision: Revision, author: User) -> None:

@@ -752,3 +752,26 @@ COMMITMENTS_TRANSLATED = {
         "ar": ("يُرد على الشكاوى خلال خمسة أيام عمل.", ["سنرى ما يستطيع الفريق الالتزام به."]),
     },
 }
+
+#: Points raised in the council meeting held during the open round, written down by the coordinator: (section
+#: position, language, consent, text). They name nobody.
+MEETING_POINTS = [
+    (
+        4,
+        "en",
+        QuoteConsent.PARAPHRASE,
+        "Several people said an interpreter should be offered before the first conversation, not after.",
+    ),
+    (
+        5,
+        "es",
+        QuoteConsent.PARAPHRASE,
+        "Se pidió que cada persona pueda leer lo que se anotó sobre ella y corregirlo.",
+    ),
+    (
+        7,
+        "en",
+        QuoteConsent.VERBATIM,
+        "Referrals should say who will be told what, in plain words, before anyone is asked to agree.",
+    ),
+]

@@ -10,7 +10,7 @@ import wtforms.widgets
 import wtforms.widgets.core
 from babel import support
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice, SelectFieldBase
@@ -84,6 +84,14 @@ class CouncilForm(FlaskForm):
 
 class EmptyForm(CouncilForm):
     """For buttons that only need CSRF protection."""
+
+
+def section_choices(revision: Any) -> list[SelectChoice]:
+    """What a poll or a point raised in a meeting can be about: the revision as a whole, or one of its
+    sections, by heading (the one before the first heading is the introduction)."""
+    return [SelectChoice("", gettext("The revision as a whole"))] + [
+        SelectChoice(section.key, section.heading or gettext("Introduction")) for section in revision.sections
+    ]
 
 
 def language_choices() -> list[SelectChoice]:

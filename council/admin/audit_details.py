@@ -9,9 +9,10 @@ existed read the same way. A detail without the expected shape is shown as it is
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from babel.lists import format_list
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import format_date, get_locale, gettext, ngettext
 
 from council.accounts.forms import ROLE_LABELS
 from council.accounts.models import FactorKind, Role
@@ -92,6 +93,18 @@ def _closed_early(detail: str) -> str:
     return gettext("%(title)s, revision %(number)d", title=title, number=int(number))
 
 
+def _meeting_points(detail: str) -> str:
+    # "{count} {meeting day, ISO} {policy title}, revision {number}"
+    count, day, revision = detail.split(" ", 2)
+    return ngettext(
+        "%(num)d point from the meeting of %(date)s: %(revision)s",
+        "%(num)d points from the meeting of %(date)s: %(revision)s",
+        int(count),
+        date=format_date(date.fromisoformat(day), "long"),
+        revision=_closed_early(revision),
+    )
+
+
 def _mail_settings(detail: str) -> str:
     # "{host}:{port} {security}"
     address, security = detail.rsplit(" ", 1)
@@ -133,6 +146,7 @@ _DESCRIBERS: dict[str, Callable[[str], str]] = {
     "roles.changed": _roles,
     "payee.viewed": _payee_read,
     "review.closed_early": _closed_early,
+    "meeting_points.recorded": _meeting_points,
     "mail.settings_changed": _mail_settings,
     "second_factor.added": lambda detail: _FACTOR_LABELS[detail](),
     "second_factor.removed": lambda detail: _FACTOR_LABELS[detail](),

@@ -17,6 +17,7 @@ AUDIT_ACTION_LABELS = {
     "proposal.applied": _l("Proposed wording applied to a draft"),
     "comment.restored": _l("Comment shown again"),
     "review.closed_early": _l("Review closed early"),
+    "meeting_points.recorded": _l("Points raised in a meeting recorded"),
     "stipend.rate_set": _l("Stipend rate set"),
     "stipend.approved": _l("Stipends approved"),
     "stipend.paid": _l("Payment recorded"),

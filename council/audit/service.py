@@ -31,6 +31,7 @@ ACTIONS = {
     "proposal.applied",
     "comment.restored",
     "review.closed_early",
+    "meeting_points.recorded",
     "stipend.rate_set",
     "stipend.approved",
     "stipend.paid",

@@ -7,13 +7,24 @@ import secrets
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
-from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 from council.feedback.models import FLAG_NOTE_MAX_CHARS, CommentState, Disposition, HideReason, QuoteConsent
 from council.feedback.service import section_sentences
-from council.forms import CouncilForm, language_choices
+from council.forms import CouncilForm, language_choices, section_choices
 
 CONSENT_LABELS = {
     QuoteConsent.VERBATIM: _l("You may quote my words"),
@@ -285,3 +296,60 @@ def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
         submission_key=secrets.token_urlsafe(24),
     )
     return form
+
+
+#: How the authors may use a point raised in a meeting, in the recorder's words (the writer's own are "my words").
+MEETING_CONSENT_LABELS = {
+    QuoteConsent.VERBATIM: _l("The council agreed it may be quoted word for word"),
+    QuoteConsent.PARAPHRASE: _l("Use the idea, but do not quote these words"),
+    QuoteConsent.AUTHOR_ONLY: _l("Only the policy's authors may read it"),
+}
+#: Rows on the form for points raised in a meeting; more are recorded by sending the form again.
+MEETING_POINT_ROWS = 5
+
+
+def _known_language(form, field) -> None:
+    """A point with words needs its language; an empty row is left out whatever it says."""
+    if not (form.body.data or "").strip():
+        return
+    if field.data not in current_app.config["LANGUAGES"]:
+        raise StopValidation(_l("Please choose the language this point is written in."))
+
+
+class MeetingPointRow(Form):
+    """One point on the form; a row left empty is not a point. Its section is checked by the service, which
+    knows the revision's sections."""
+
+    section_key = SelectField(_l("About"), validate_choice=False)
+    body = TextAreaField(_l("The point, in a few sentences"), validators=[_within_comment_limit])
+    language = SelectField(_l("Language of this point"), validators=[_known_language], validate_choice=False)
+
+
+class MeetingPointsForm(CouncilForm):
+    raised_on = DateField(
+        _l("Day of the meeting"),
+        description=_l("The day the meeting took place: today or earlier."),
+        validators=[DataRequired(message=_l("Please give the day of the meeting, as year, month and day."))],
+    )
+    quote_consent = RadioField(
+        _l("How may the authors use these points?"),
+        default=str(QuoteConsent.PARAPHRASE),
+        choices=[SelectChoice(str(value), label) for value, label in MEETING_CONSENT_LABELS.items()],
+    )
+    points = FieldList(FormField(MeetingPointRow), min_entries=MEETING_POINT_ROWS, max_entries=MEETING_POINT_ROWS)
+    submission_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+
+    def __init__(self, *args, revision, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.submission_key.data:
+            self.submission_key.data = secrets.token_urlsafe(24)
+        sections = section_choices(revision)
+        for row in self.points:
+            row.section_key.choices = sections
+            row.language.choices = language_choices()
+            if not row.language.data:
+                row.language.data = revision.locale
+
+    def written_points(self) -> list[tuple[int, MeetingPointRow]]:
+        """The rows holding a point, with their place on the form."""
+        return [(index, row.form) for index, row in enumerate(self.points) if (row.body.data or "").strip()]

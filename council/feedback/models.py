@@ -110,6 +110,10 @@ class Comment(Model):
     passage_suffix: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: The words the writer would put in the passage's place: a proposal, which authors decide on.
     proposal: Mapped[str | None] = mapped_column(Text)
+    #: Set on a point raised in a council meeting and written down by staff (``feedback.meetings``): the day of
+    #: the meeting, nothing more. None for a comment an advisor wrote. It names no meeting row, no attendance,
+    #: no speaker and no recorder.
+    raised_on: Mapped[date | None] = mapped_column(Date)
 
     revision: Mapped[Revision] = relationship()
     question: Mapped[GuidingQuestion | None] = relationship()

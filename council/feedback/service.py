@@ -13,7 +13,9 @@ see it after the flush.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -47,6 +49,7 @@ from council.feedback.models import (
     Response,
     ResponseTranslation,
 )
+from council.i18n import day_in
 from council.mix import service as mix
 from council.policies import sections as split
 from council.policies import service as policies
@@ -320,7 +323,13 @@ def _check_draft(revision: Revision, draft: Draft, limit: int) -> Checked:
 
 
 def _new_comment(
-    revision: Revision, draft: Draft, checked: Checked, comment_id: uuid.UUID, tag: bytes, created_on: date
+    revision: Revision,
+    draft: Draft,
+    checked: Checked,
+    comment_id: uuid.UUID,
+    tag: bytes,
+    created_on: date,
+    raised_on: date | None = None,
 ) -> Comment:
     passage = checked.passage
     return Comment(
@@ -341,15 +350,24 @@ def _new_comment(
         passage_prefix=passage.prefix if passage else "",
         passage_suffix=passage.suffix if passage else "",
         proposal=checked.proposal or None,
+        raised_on=raised_on,
     )
 
 
 def insert_comment(
-    dbs: Session, revision: Revision, draft: Draft, *, comment_id: uuid.UUID, tag: bytes, created_on: date
+    dbs: Session,
+    revision: Revision,
+    draft: Draft,
+    *,
+    comment_id: uuid.UUID,
+    tag: bytes,
+    created_on: date,
+    raised_on: date | None = None,
 ) -> Comment:
-    """Write a comment whose id and owner tag were made when it was sent (a flush applying it)."""
+    """Write a comment whose id and owner tag were made when it was sent (a flush applying it); ``raised_on``,
+    the meeting's day, for a point raised in a meeting (the demo writes its points so)."""
     checked = Checked(clean_text(draft.body), draft.passage, clean_text(draft.proposal))
-    comment = _new_comment(revision, draft, checked, comment_id, tag, created_on)
+    comment = _new_comment(revision, draft, checked, comment_id, tag, created_on, raised_on)
     dbs.add(comment)
     return comment
 
@@ -757,6 +775,8 @@ def readable_comments(
 POST = "comment.post"
 CHANGE = "comment.change"
 FLAG = "comment.flag"
+#: A point raised in a council meeting, written down by staff: a comment that belongs to nobody.
+MEETING_POINT = "comment.meeting_point"
 
 
 @dataclass
@@ -790,6 +810,8 @@ class ShownComment:
     proposal: str | None = None
     #: As counted with the written comment (``Comment.agreement_count``); None where it was not counted.
     agreement_count: int | None = None
+    #: A writer's own comment is never a point raised in a meeting (those belong to nobody).
+    raised_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -1184,6 +1206,11 @@ def _stored_tag(key: bytes, comment: Comment | ShownComment) -> bytes:
 
 @mix.handles(POST)
 def _apply_post(dbs: Session, payload: mix.Payload) -> None:
+    _write_sent(dbs, payload, raised_on=None)
+
+
+def _write_sent(dbs: Session, payload: mix.Payload, *, raised_on: date | None) -> None:
+    """Write a new comment from its envelope (a comment, or a point raised in a meeting), checked again."""
     revision = dbs.get(Revision, uuid.UUID(payload["revision_id"]))
     if revision is None or not _open_when_sent(dbs, revision, datetime.fromisoformat(payload["sent_at"])):
         raise mix.Dropped
@@ -1213,6 +1240,7 @@ def _apply_post(dbs: Session, payload: mix.Payload) -> None:
             comment_id,
             bytes.fromhex(payload["owner_tag"]),
             date.fromisoformat(payload["day"]),
+            raised_on,
         )
     )
 
@@ -1475,3 +1503,123 @@ def my_agreements(dbs: Session, key: bytes) -> list[AgreedWith]:
         .order_by(Comment.created_on.desc(), Comment.id)
     ).unique()
     return [AgreedWith(comment, agreed[comment.id]) for comment in comments]
+
+
+# --- Points raised in meetings ------------------------------------------------------------------
+#
+# A moderator or coordinator writes down what was said in a council meeting about an open review. Each point
+# becomes a comment marked with the meeting's day (``Comment.raised_on``) and nothing else: no speaker, no
+# attendance, no meeting row, no recorder. Its owner tag is random, so nobody can find it as theirs, edit it
+# or withdraw it (a moderator can hide it, as any comment). The points go through the mix like comments, but
+# their envelopes do not count towards the k advisors a batch needs: the recorder is not an advisor acting,
+# and counting them would let a batch of fewer advisors through. Recording is audited with how many points,
+# the meeting's day and the revision: staff actions are accountable.
+
+
+class MeetingInTheFuture(FeedbackError):
+    """Only a meeting that took place (today at the latest, in the organisation's zone) has points to record."""
+
+
+class MeetingBeforeRevision(FeedbackError):
+    """A meeting before the revision was published cannot have discussed it."""
+
+
+class NoPoints(FeedbackError):
+    """The form held no point with words in it."""
+
+
+class PointRefused(FeedbackError):
+    """One point of several was refused (``problem``); nothing of the form was recorded."""
+
+    def __init__(self, index: int, problem: FeedbackError):
+        super().__init__(index, problem)
+        self.index = index
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class MeetingPoint:
+    """One point as written down: the section it is about ("" for the revision as a whole), its words and the
+    language they are written in."""
+
+    section_key: str
+    body: str
+    language: str
+
+
+def point_keys(submission_key: str, count: int) -> list[str]:
+    """Each point's submission key, made from the form's: the same form sent again gives the same keys, so a
+    double submit records nothing twice."""
+    return [hashlib.sha256(f"{submission_key}:{index}".encode()).hexdigest() for index in range(count)]
+
+
+def _points_recorded(dbs: Session, keys: list[str]) -> bool:
+    if dbs.scalar(select(Comment.id).where(Comment.submission_key.in_(keys)).limit(1)) is not None:
+        return True
+    return any(waiting.payload["submission_key"] in keys for waiting in mix.pending(dbs, (MEETING_POINT,)))
+
+
+def record_meeting_points(
+    dbs: Session,
+    recorder: User,
+    revision: Revision,
+    *,
+    raised_on: date,
+    points: Sequence[MeetingPoint],
+    quote_consent: QuoteConsent,
+    submission_key: str,
+    zone_name: str,
+    limit: int,
+) -> int:
+    """Check every point, then seal each into the mix and audit the recording; returns how many were recorded,
+    0 when this form's points were recorded already. Days are the organisation's (``zone_name``). A refused
+    point refuses the whole form (``PointRefused``), so nothing is half-recorded."""
+    if not review_is_open(revision):
+        raise ReviewClosed
+    now = utcnow()
+    if raised_on > day_in(zone_name, now):
+        raise MeetingInTheFuture
+    if revision.published_at is not None and raised_on < day_in(zone_name, revision.published_at):
+        raise MeetingBeforeRevision
+    if not points:
+        raise NoPoints
+    keys = point_keys(submission_key, len(points))
+    drafts = [
+        Draft(point.section_key, None, point.body, point.language, quote_consent, key)
+        for point, key in zip(points, keys, strict=True)
+    ]
+    checked = []
+    for index, draft in enumerate(drafts):
+        try:
+            checked.append(_check_draft(revision, draft, limit))
+        except FeedbackError as problem:
+            raise PointRefused(index, problem) from None
+    if _points_recorded(dbs, keys):
+        return 0
+    for draft, point_checked in zip(drafts, checked, strict=True):
+        comment_id = uuid.uuid4()
+        payload = {
+            "comment_id": str(comment_id),
+            # Nobody's: no key makes this tag, so the point is in nobody's "My comments".
+            "owner_tag": secrets.token_bytes(32).hex(),
+            "revision_id": str(revision.id),
+            **_payload_of(draft, point_checked),
+            "submission_key": draft.submission_key,
+            "sent_at": now.isoformat(),
+            "day": now.date().isoformat(),
+            "raised_on": raised_on.isoformat(),
+        }
+        # A key of nobody's for the envelope's advisor tag: these envelopes are not counted towards k.
+        mix.submit(dbs, MEETING_POINT, payload, participation_key=secrets.token_bytes(32))
+    audit.record(
+        dbs,
+        recorder,
+        "meeting_points.recorded",
+        detail=f"{len(points)} {raised_on.isoformat()} {revision.policy.title}, revision {revision.number}",
+    )
+    return len(points)
+
+
+@mix.handles(MEETING_POINT, counted=False)
+def _apply_meeting_point(dbs: Session, payload: mix.Payload) -> None:
+    _write_sent(dbs, payload, raised_on=date.fromisoformat(payload["raised_on"]))

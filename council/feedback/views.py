@@ -8,7 +8,7 @@ import secrets
 import uuid
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -39,6 +39,7 @@ from council.feedback.forms import (
     FilterForm,
     FlagForm,
     HideForm,
+    MeetingPointsForm,
     ResponseForm,
     SignInToPostForm,
     new_comment_form,
@@ -601,10 +602,16 @@ def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm]
         agreements={comment.id: service.shown_agreements(comment.agreement_count) for comment in comments},
         # Why advisors flagged what is on the page: for moderators, who decide what to hide.
         flag_reasons=service.flag_reasons(db.session, comments) if current_user.has_role(Role.MODERATOR) else {},
+        can_record_points=_can_record_points(revision),
         hide_form=HideForm(formdata=None),
         refused_hide=refused,
         plain_form=EmptyForm(),
     ), (400 if refused else 200)
+
+
+def _can_record_points(revision) -> bool:
+    staff = current_user.has_role(Role.MODERATOR) or current_user.has_role(Role.COORDINATOR)
+    return staff and service.review_is_open(revision)
 
 
 def _back_to_list(comment: Comment):
@@ -617,6 +624,79 @@ def _back_to_list(comment: Comment):
         ),
         code=303,
     )
+
+
+# --- Points raised in meetings ------------------------------------------------------------------
+
+
+@bp.route("/policies/<uuid:policy_id>/revisions/<int:number>/meeting-points", methods=["GET", "POST"])
+@requires_role(Role.MODERATOR, Role.COORDINATOR)
+def meeting_points(policy_id: uuid.UUID, number: int):
+    """Write down what was said about an open review in a council meeting, a point a row, under nobody's name."""
+    revision = published_or_404(db.session, policy_id, number)
+    form = MeetingPointsForm(revision=revision)
+    if not service.review_is_open(revision):
+        return render_template("feedback/meeting_points.html", revision=revision, form=None), 409
+    if form.validate_on_submit():
+        written = form.written_points()
+        with attempt(service.FeedbackError) as recording:
+            count = service.record_meeting_points(
+                db.session,
+                current_user,
+                revision,
+                raised_on=form.raised_on.data,
+                points=[
+                    service.MeetingPoint(row.section_key.data or "", row.body.data, row.language.data)
+                    for _i, row in written
+                ],
+                quote_consent=QuoteConsent(form.quote_consent.data),
+                submission_key=form.submission_key.data,
+                zone_name=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+                limit=current_app.config["COMMENT_MAX_CHARS"],
+            )
+        if recording.succeeded:
+            flash(_points_recorded_message(count), "success")
+            return redirect(url_for("feedback.staff_list", policy_id=policy_id, number=number), code=303)
+        _point_problem(form, written, recording.problem)
+    return render_template("feedback/meeting_points.html", revision=revision, form=form), (
+        400 if form.errors or any(row.errors for row in form.points) else 200
+    )
+
+
+def _points_recorded_message(count: int) -> str:
+    if count == 0:
+        return _("These points were already recorded. Nothing was recorded twice.")
+    return ngettext(
+        "%(num)d point is recorded. Readers will see it within a few minutes, marked as raised in the meeting.",
+        "%(num)d points are recorded. Readers will see them within a few minutes, marked as raised in the meeting.",
+        count,
+    )
+
+
+def _point_problem(form, written, problem: Exception | None) -> None:
+    """Put a refused recording's reason beside the field it belongs to, in the reader's language."""
+    if isinstance(problem, service.MeetingInTheFuture):
+        form.raised_on.errors = [_("The meeting must have taken place: give today's date or an earlier one.")]
+    elif isinstance(problem, service.MeetingBeforeRevision):
+        form.raised_on.errors = [_("This revision was not published yet on that day. Please check the date.")]
+    elif isinstance(problem, service.NoPoints):
+        form.points[0].form.body.errors = [_("Please write at least one point.")]
+    elif isinstance(problem, service.ReviewClosed):
+        form.raised_on.errors = [_("The review of this revision is closed, so no points can be added.")]
+    elif isinstance(problem, service.PointRefused):
+        row = written[problem.index][1]
+        if isinstance(problem.problem, service.UnknownTarget):
+            row.section_key.errors = [_("Please choose a section of this revision.")]
+        elif isinstance(problem.problem, service.CommentTooLong):
+            row.body.errors = [
+                _(
+                    "Comments can be at most %(max)d characters. This one has %(count)d.",
+                    max=problem.problem.limit,
+                    count=len(row.body.data or ""),
+                )
+            ]
+        else:
+            row.body.errors = [_("Please write at least one point.")]
 
 
 @bp.route("/feedback/comments/<uuid:comment_id>/respond", methods=["GET", "POST"])
@@ -757,7 +837,7 @@ def _can_comment(revision) -> bool:
 
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
-    return {"can_comment_whole": _can_comment(revision)}
+    return {"can_comment_whole": _can_comment(revision), "can_record_points": _can_record_points(revision)}
 
 
 @hooks.contributes_to("policies.section_page")

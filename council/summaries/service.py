@@ -191,6 +191,8 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
         ).all()
     )
     visible = [c for c in comments if c.state == CommentState.VISIBLE]
+    # Points raised in meetings are counted as their own group beside what advisors wrote.
+    written = [c for c in comments if c.raised_on is None]
     facts = {
         "version": 1,
         "closed_on": closes_on.isoformat(),
@@ -199,8 +201,9 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
             select(func.count()).select_from(ReviewCompletion).where(ReviewCompletion.revision_id == revision.id)
         )
         or 0,
-        "comments": len(comments),
-        "hidden": len(comments) - len(visible),
+        "comments": len(written),
+        "hidden": sum(1 for c in written if c.state != CommentState.VISIBLE),
+        "raised_in_meetings": len(comments) - len(written),
         "sections": _per_section(revision, comments),
         **_languages(comments, min_group, revision.locale),
         "consent": {str(consent): sum(1 for c in comments if c.quote_consent == consent) for consent in QuoteConsent},
@@ -232,12 +235,16 @@ def take_summary(dbs: Session, revision: Revision, *, min_group: int) -> Feedbac
 
 
 def _per_section(revision: Revision, comments: list[Comment]) -> list[dict[str, Any]]:
-    """Comments per section, and how many of them proposed new wording."""
-    counts = Counter(c.section_key for c in comments)
+    """Comments written per section, how many proposed new wording, and the points raised in meetings."""
+    counts = Counter(c.section_key for c in comments if c.raised_on is None)
     proposing = Counter(c.section_key for c in comments if c.proposal)
-    rows = [{"key": s.key, "comments": counts.get(s.key, 0), "proposals": proposing[s.key]} for s in revision.sections]
-    if counts.get(""):
-        rows.append({"key": "", "comments": counts[""], "proposals": 0})
+    raised = Counter(c.section_key for c in comments if c.raised_on is not None)
+    rows = [
+        {"key": s.key, "comments": counts[s.key], "proposals": proposing[s.key], "raised": raised[s.key]}
+        for s in revision.sections
+    ]
+    if counts[""] or raised[""]:
+        rows.append({"key": "", "comments": counts[""], "proposals": 0, "raised": raised[""]})
     return rows
 
 

@@ -87,6 +87,8 @@ def _context(revision, summary, *, page: int = 1, per_page: int | None = None) -
         section_rows=[(row["key"], row["comments"], 100.0 * row["comments"] / most) for row in sections],
         # Summaries taken before proposals existed count none.
         proposal_counts={row["key"]: row.get("proposals", 0) for row in sections},
+        # Summaries taken before points raised in meetings were recorded count none.
+        raised_counts={row["key"]: row.get("raised", 0) for row in sections},
         accepted=service.accepted_wording(db.session, revision),
         poll_label=_poll_label,
         consent_labels=CONSENT_LABELS,
@@ -155,10 +157,15 @@ def _csv_rows(context: dict):
     yield _("Review"), _("Closed on"), facts["closed_on"], ""
     yield _("Participation"), _("Reviews marked as done"), "", facts["completions"]
     yield _("Participation"), _("Comments"), "", facts["comments"]
+    if facts.get("raised_in_meetings"):
+        yield _("Participation"), _("Points raised in meetings"), "", facts["raised_in_meetings"]
     if facts.get("resting", {}).get("shown") is not None:
         yield _("Participation"), _("Advisors resting this time"), "", facts["resting"]["shown"]
     for row in facts["sections"]:
         yield _("Comments per section"), headings.get(row["key"], row["key"]), "", row["comments"]
+    for row in facts["sections"]:
+        if row.get("raised"):
+            yield _("Points raised in meetings per section"), headings.get(row["key"], row["key"]), "", row["raised"]
     for row in facts["sections"]:
         if row.get("proposals"):
             yield _("Proposed new wording per section"), headings.get(row["key"], row["key"]), "", row["proposals"]

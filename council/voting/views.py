@@ -17,7 +17,7 @@ from council.accounts.models import Role
 from council.database import side_write
 from council.db_types import utcnow
 from council.extensions import db
-from council.forms import typed
+from council.forms import section_choices, typed
 from council.i18n import language_name, local_to_utc
 from council.policies.service import published_or_404
 from council.text import lines_of
@@ -166,9 +166,7 @@ def roll(poll_id: uuid.UUID):
 def new_poll(policy_id: uuid.UUID, number: int):
     revision = published_or_404(db.session, policy_id, number)
     form = PollForm()
-    form.section.choices = [SelectChoice("", _("The revision as a whole"))] + [
-        SelectChoice(s.key, s.heading or _("Introduction")) for s in revision.sections
-    ]
+    form.section.choices = section_choices(revision)
     if form.validate_on_submit():
         with attempt(
             service.PollInvalid, field=form.question, message=lambda problem: POLL_PROBLEMS[problem.reason]
