@@ -89,7 +89,7 @@ REQUIRED = {
         "accounts.account",
         "notices.index",
     },
-    "moderator": {"pages.home", "policies.revision", "feedback.staff_list", "notices.index"},
+    "moderator": {"pages.home", "policies.revision", "feedback.staff_list", "feedback.meeting_points", "notices.index"},
     "coordinator": {
         "pages.home",
         "policies.index",

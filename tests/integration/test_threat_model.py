@@ -510,8 +510,13 @@ def test_a_comment_row_holds_only_the_listed_fields_and_an_owner_tag_of_the_writ
             "passage_prefix",
             "passage_suffix",  # the words pointed at, where they are, a little text either side
             "proposal",  # the words proposed in their place
+            "raised_on",  # a point raised in a meeting: the meeting's day, no meeting row, no person
         }
         assert schema.get_pk_constraint("comments")["constrained_columns"] == ["id"]
+        assert "DATE" in str(columns["raised_on"]["type"]).upper()
+        # Nothing joins a comment, a point raised in a meeting included, to a person, a meeting or its attendance.
+        referred = {key["referred_table"] for key in schema.get_foreign_keys("comments")}
+        assert not referred & {"users", "meetings", "attendances"}
         assert "DATE" in str(columns["created_on"]["type"]).upper()
         assert not re.search("TIME", str(columns["created_on"]["type"]).upper()), "the day, no time of day"
         # The flagger's reason and note, and nothing that says who sent them or when.
