@@ -155,7 +155,7 @@ def _demo_meeting_points(revision: Revision, people: dict[str, User]) -> None:
         title="Council meeting on the open draft",
         held_on=today,
         duration_minutes=60,
-        attendance={people[name]: (AttendanceStatus.ATTENDED, 0) for name in ("advisor1", "advisor2", "advisor4")},
+        attendance={people[name]: (AttendanceStatus.ATTENDED, 0) for name in ("advisor3", "advisor4", "advisor5")},
         key="demo-meeting-open-round",
     )
     for position, language, consent, text in demo_content.MEETING_POINTS:

@@ -90,7 +90,7 @@ def test_an_author_home_shows_open_rounds_unanswered_comments_summaries_and_draf
     assert heading in text
     assert "Meetings and travel costs" in text
     if locale == "en":
-        assert "4 comments without a response" in text
+        assert "7 comments without a response" in text  # three of them points raised in a meeting
         assert "The summary of revision 1 is ready" in text
         assert "Revision 2 is a draft waiting to be published" in text
 
@@ -101,7 +101,7 @@ def test_a_coordinator_home_shows_invitations_stipends_limits_flags_and_audit(de
     assert "River" in text, "the advisor near their yearly limit"
     if locale == "en":
         assert "1 invitation not used yet" in text and "1 expired unused" in text
-        assert "Waiting for approval: 2 entries, €58.75" in text
+        assert "Waiting for approval: 5 entries, €133.75" in text  # three attended the open round's meeting
         assert "Approved, waiting for payment: 2 entries, €77.50" in text
         assert "River : €58.75 of €60.00 this year" in text
         assert "First contact and referrals , Revision 2: 1 flagged comment" in text

@@ -27,7 +27,10 @@ from tests.integration.test_summaries import review as a_review_round
 revision_path = section_of_a_revision
 review = a_review_round
 
-TODAY = utcnow().date()
+
+def _today():
+    """The organisation's day (UTC in the tests), read when used: a run may cross midnight."""
+    return utcnow().date()
 
 
 def _page_url(path: str) -> str:
@@ -39,8 +42,9 @@ def _fields(client, path: str) -> dict[str, str]:
     return dict(re.findall(r'name="(csrf_token|submission_key)" type="hidden" value="([^"]*)"', page))
 
 
-def _record(client, path: str, points, *, day=TODAY, consent="paraphrase", fields=None, expect=303):
+def _record(client, path: str, points, *, day=None, consent="paraphrase", fields=None, expect=303):
     """Send the form with ``points`` as (section key, text, language) rows; the rest of the rows empty."""
+    day = _today() if day is None else day
     data = {**(fields or _fields(client, path)), "raised_on": str(day), "quote_consent": consent}
     for index, (section_key, text, language) in enumerate(points):
         data |= {
@@ -73,7 +77,7 @@ def test_a_moderator_records_points_that_reach_readers_through_the_mix_marked_wi
     listing = kai.get(f"{path}/comments").get_data(as_text=True)
     assert f'href="{_page_url(path)}"' in listing, "the staff's comment list leads to the recording page"
     assert f'href="{_page_url(path)}"' in kai.get(path).get_data(as_text=True), "and so does the revision"
-    day = TODAY
+    day = _today()
     _record(kai, path, [(key, "Ask before writing **anything** down.", "en"), ("", "Habla más despacio.", "es")])
     assert [m for c, m in flashed(kai) if c == "success"][0].startswith("2 points are recorded.")
     # Nothing is written at the click: two envelopes wait, and the recording is audited with its count.
@@ -137,8 +141,8 @@ def test_bad_input_is_refused_in_the_readers_language_with_what_was_typed_and_no
     kai = moderator(app, people)
     hostile = "<script>alert(1)</script>'; DROP TABLE comments; --\u202egnp.exe"
     cases = [
-        ({"day": TODAY + timedelta(days=1)}, "The meeting must have taken place"),
-        ({"day": TODAY - timedelta(days=30)}, "This revision was not published yet on that day."),
+        ({"day": _today() + timedelta(days=1)}, "The meeting must have taken place"),
+        ({"day": _today() - timedelta(days=30)}, "This revision was not published yet on that day."),
         ({"day": "2025-13-45"}, "Please give the day of the meeting, as year, month and day."),
         ({"points": []}, "Please write at least one point."),
         ({"points": [(key, "x" * 20_001, "en")]}, "Comments can be at most"),
@@ -149,7 +153,7 @@ def test_bad_input_is_refused_in_the_readers_language_with_what_was_typed_and_no
     for change, message in cases:
         points = change.get("points", [(key, hostile, "en")])
         response = _record(
-            kai, path, points, day=change.get("day", TODAY), consent=change.get("consent", "paraphrase"), expect=400
+            kai, path, points, day=change.get("day", _today()), consent=change.get("consent", "paraphrase"), expect=400
         )
         page = response.get_data(as_text=True)
         assert message in page and "Nothing was recorded. What you wrote is below." in page, message
@@ -214,7 +218,7 @@ def test_points_count_as_their_own_group_are_answered_and_shown_in_you_said_we_d
     sign_in(robin, "robin")
     assert _publish_draft(robin, review).status_code == 303
     said = willow.get(review.path(2)).get_data(as_text=True)
-    assert said.count(f"Raised in the meeting of {format_date(TODAY, 'long', locale='en')}") == 2
+    assert said.count(f"Raised in the meeting of {format_date(_today(), 'long', locale='en')}") == 2
 
 
 def test_the_audit_trail_reads_the_recording_in_the_readers_language(app, people, revision_path):
@@ -225,7 +229,9 @@ def test_the_audit_trail_reads_the_recording_in_the_readers_language(app, people
     _record(cora, path, [(key, "One.", "en"), (key, "Two.", "en"), (key, "Three.", "en")])
     trail = cora.get("/admin/audit").get_data(as_text=True)
     assert "Points raised in a meeting recorded" in trail
-    assert f"3 points from the meeting of {format_date(TODAY, 'long', locale='en')}: First contact, revision 1" in trail
+    assert (
+        f"3 points from the meeting of {format_date(_today(), 'long', locale='en')}: First contact, revision 1" in trail
+    )
 
 
 def test_the_demo_has_a_meeting_in_the_open_round_with_three_points(app):
