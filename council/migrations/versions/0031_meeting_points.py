@@ -3,7 +3,7 @@
 ``comments.raised_on`` is the day of the meeting where the point was raised, set only on points staff
 recorded; it names no meeting row, no attendance, no speaker and no recorder.
 
-Revision ID: 0033_meeting_points
+Revision ID: 0031_meeting_points
 Revises: 0030_taking_part
 Create Date: 2026-12-10 10:00:00.000000
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0033_meeting_points'
+revision = '0031_meeting_points'
 down_revision = '0030_taking_part'
 branch_labels = None
 depends_on = None
