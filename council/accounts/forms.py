@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import Select, html_params
 
+from council.accounts.display import Contrast, TextSize
 from council.accounts.models import Role
 from council.accounts.names import (
     LOGIN_NAME_MAX,
@@ -293,3 +294,17 @@ class PreferencesForm(CouncilForm):
         ],
     )
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
+    text_size = RadioField(
+        _l("Text size"),
+        choices=[
+            SelectChoice(TextSize.STANDARD.value, _l("Standard text")),
+            SelectChoice(TextSize.LARGER.value, _l("Larger text")),
+        ],
+    )
+    contrast = RadioField(
+        _l("Contrast"),
+        choices=[
+            SelectChoice(Contrast.STANDARD.value, _l("Standard contrast")),
+            SelectChoice(Contrast.HIGHER.value, _l("Higher contrast: black on white, stronger lines")),
+        ],
+    )

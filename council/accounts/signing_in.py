@@ -7,7 +7,7 @@ from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
 
 from council import hooks
-from council.accounts import state
+from council.accounts import display, state
 from council.accounts.models import User
 from council.accounts.sessions import NOTICES_SEEN_KEY, current_session
 from council.extensions import db
@@ -25,12 +25,13 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     """
     chosen = session.get(SESSION_LOCALE_KEY)
     current_session().start_fresh(participation_key)
-    locale = _language_at_sign_in(participation_key, chosen)
+    saved = state.load_many(db.session, participation_key, (state.LOCALE, state.NOTICES_SEEN, display.DISPLAY))
+    locale = _language_at_sign_in(participation_key, saved[state.LOCALE], chosen)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
-    notices_seen = state.load(db.session, participation_key, state.NOTICES_SEEN)
-    if notices_seen:
-        session[NOTICES_SEEN_KEY] = notices_seen
+    if saved[state.NOTICES_SEEN]:
+        session[NOTICES_SEEN_KEY] = saved[state.NOTICES_SEEN]
+    display.carry(display.Display.from_value(saved[display.DISPLAY]))
     # What features above keep in the person's sealed state and the session carries (how much they take part).
     session.update(hooks.page_parts("accounts.sign_in", db.session, participation_key))
     login_user(user)
@@ -42,10 +43,9 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     generate_csrf()
 
 
-def _language_at_sign_in(participation_key: bytes, chosen: str | None) -> str | None:
+def _language_at_sign_in(participation_key: bytes, saved: str | None, chosen: str | None) -> str | None:
     """The person's saved language (sealed, ``accounts.state``) wins over one chosen before signing in;
     with none saved, the choice made on the way in is saved as theirs."""
-    saved = state.load(db.session, participation_key, state.LOCALE)
     if saved in current_app.config["LANGUAGES"]:
         return saved
     if chosen in current_app.config["LANGUAGES"]:

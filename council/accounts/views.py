@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import passkeys, second_factor, service, state
+from council.accounts import display, passkeys, second_factor, service, state
 from council.accounts.access import (
     current_participation_key,
     limit_sign_in,
@@ -59,6 +59,13 @@ from council.i18n import LANGUAGE_NAMES, SESSION_LOCALE_KEY, timezone_names
 from council.transactions import attempt
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.app_context_processor
+def _display_classes() -> dict[str, str]:
+    """Every page's classes on ``<html>``: the look the person chose, as their session carries it (no query)."""
+    return {"display_classes": display.carried().html_classes}
+
 
 INVITATION_PROBLEMS = {
     "unknown": _l("This invitation link is not valid. Please check that you copied all of it."),
@@ -304,12 +311,16 @@ def _zone_choices() -> tuple[SelectChoice, ...]:
 
 
 def _preferences_form(user: User, formdata=None) -> PreferencesForm:
+    kept = state.load_many(db.session, current_participation_key(), (state.LOCALE, display.DISPLAY))
+    shown = display.Display.from_value(kept[display.DISPLAY])
     form = PreferencesForm(
         formdata=formdata,
-        locale=state.load(db.session, current_participation_key(), state.LOCALE) or "",
+        locale=kept[state.LOCALE] or "",
         timezone=user.timezone or "",
         descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
         collapse_content_notes=user.collapse_content_notes,
+        text_size=shown.text_size.value,
+        contrast=shown.contrast.value,
     )
     form.locale.choices = [SelectChoice("", _("Follow my browser"))] + [
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
@@ -328,6 +339,8 @@ def preferences():
         current_user.timezone = form.timezone.data or None
         current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
         current_user.collapse_content_notes = form.collapse_content_notes.data
+        chosen = display.Display.choose(form.text_size.data, form.contrast.data)
+        display.store(db.session, current_participation_key(), chosen)
         if form.locale.data:
             session[SESSION_LOCALE_KEY] = form.locale.data
         else:

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from council.accounts import state
+from council.accounts import display, state
 from council.accounts.models import Invitation, Role, User, UserRole
 from council.accounts.names import PSEUDONYM_MAX, comparison_key
 from council.accounts.service import AccountClosed, AccountError, check_password, is_closed
@@ -85,14 +85,18 @@ def _section_heading(revision: Revision, section_key: str) -> str | None:
 
 
 def _profile(dbs: Session, user: User, key: bytes | None) -> dict[str, Any]:
+    kept = state.load_many(dbs, key, (state.LOCALE, display.DISPLAY))
+    shown = display.Display.from_value(kept[display.DISPLAY])
     return {
         "login_name": user.login_name,
         "pseudonym": user.pseudonym,
         "roles": sorted(user.role_names),
-        "language": state.load(dbs, key, state.LOCALE),
+        "language": kept[state.LOCALE],
         "time_zone": user.timezone,
         "tab_titles": "descriptive" if user.descriptive_titles else "neutral",
         "content_notes_closed": user.collapse_content_notes,
+        "text_size": shown.text_size.value,
+        "contrast": shown.contrast.value,
         "recovery_code_confirmed": user.recovery_confirmed,
     }
 
@@ -296,7 +300,7 @@ def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
 def _forget_own_state(dbs: Session, key: bytes) -> None:
     """Every piece of the person's sealed state, and their marks of resting: they no longer count as resting."""
     revision_ids = dbs.scalars(select(Revision.id)).all()
-    names = [state.LOCALE, state.NOTICES_SEEN]
+    names = [state.LOCALE, state.NOTICES_SEEN, display.DISPLAY]
     names += [state.reading_place_name(revision_id) for revision_id in revision_ids]
     state.forget(dbs, key, names + taking_part.state_names(revision_ids))
     taking_part.forget_marks(dbs, key, utcnow())

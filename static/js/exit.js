@@ -13,6 +13,8 @@
   function leave(event) {
     if (event) { event.preventDefault(); }
     document.documentElement.classList.add("exiting");
+    // A section being read aloud (static/js/listen.js) falls silent at once, not when the next page comes.
+    if (window.speechSynthesis) { window.speechSynthesis.cancel(); }
     document.title = "";
     window.location.replace(exitUrl);
   }
