@@ -293,3 +293,11 @@ class PreferencesForm(CouncilForm):
         ],
     )
     collapse_content_notes = BooleanField(_l("Keep sections with a content note closed until I open them"))
+    reading = RadioField(
+        _l("Which version of a section opens first"),
+        description=_l("Easy Read uses short sentences, one idea each. You can switch on every section."),
+        choices=[
+            SelectChoice("full", _l("The full text")),
+            SelectChoice("easy_read", _l("Easy Read, where the section has it in my language")),
+        ],
+    )

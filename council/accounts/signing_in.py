@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from council import hooks
 from council.accounts import state
 from council.accounts.models import User
-from council.accounts.sessions import NOTICES_SEEN_KEY, current_session
+from council.accounts.sessions import NOTICES_SEEN_KEY, READING_KEY, current_session
 from council.extensions import db
 from council.i18n import SESSION_LOCALE_KEY
 
@@ -28,9 +28,11 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     locale = _language_at_sign_in(participation_key, chosen)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
-    notices_seen = state.load(db.session, participation_key, state.NOTICES_SEEN)
-    if notices_seen:
-        session[NOTICES_SEEN_KEY] = notices_seen
+    saved = state.load_many(db.session, participation_key, (state.NOTICES_SEEN, state.READING))
+    if saved[state.NOTICES_SEEN]:
+        session[NOTICES_SEEN_KEY] = saved[state.NOTICES_SEEN]
+    if saved[state.READING]:
+        session[READING_KEY] = saved[state.READING]
     # What features above keep in the person's sealed state and the session carries (how much they take part).
     session.update(hooks.page_parts("accounts.sign_in", db.session, participation_key))
     login_user(user)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import passkeys, second_factor, service, state
+from council.accounts import passkeys, reading, second_factor, service, state
 from council.accounts.access import (
     current_participation_key,
     limit_sign_in,
@@ -310,6 +310,7 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
         timezone=user.timezone or "",
         descriptive_titles="descriptive" if user.descriptive_titles else "neutral",
         collapse_content_notes=user.collapse_content_notes,
+        reading="easy_read" if reading.easy_read_first() else "full",
     )
     form.locale.choices = [SelectChoice("", _("Follow my browser"))] + [
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
@@ -328,6 +329,7 @@ def preferences():
         current_user.timezone = form.timezone.data or None
         current_user.descriptive_titles = form.descriptive_titles.data == "descriptive"
         current_user.collapse_content_notes = form.collapse_content_notes.data
+        reading.choose(db.session, current_participation_key(), form.reading.data == "easy_read")
         if form.locale.data:
             session[SESSION_LOCALE_KEY] = form.locale.data
         else:

@@ -47,6 +47,20 @@ class PublishForm(CouncilForm):
     fingerprint = HiddenField(validators=[DataRequired()])
 
 
+EASY_READ_DESCRIPTION = _l(
+    "Short sentences, one idea each, in everyday words. Say what the section means for the reader. "
+    "Leave it empty if there is none."
+)
+
+
+def _easy_read_field(label) -> TextAreaField:
+    return TextAreaField(
+        label,
+        description=EASY_READ_DESCRIPTION,
+        validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
+    )
+
+
 class SectionNotesForm(CouncilForm):
     summary = TextAreaField(
         _l("In short (a plain-language summary shown first)"),
@@ -62,6 +76,12 @@ class SectionNotesForm(CouncilForm):
         description=_l("Up to 5 questions you would like advisors to answer about this section."),
         validators=[Length(max=2500, message=_l("Please keep this under %(max)d characters.", max=2500))],
     )
+    #: In the draft's own language; translators write the others once it is published (``EasyReadForm``).
+    easy_read = _easy_read_field(_l("Easy Read version"))
+
+
+class EasyReadForm(CouncilForm):
+    body = _easy_read_field(_l("Easy Read version"))
 
 
 class ReviewWindowForm(CouncilForm):
