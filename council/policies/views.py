@@ -533,7 +533,7 @@ def easy_reads(policy_id: uuid.UUID, number: int, locale: str):
     )
 
 
-@bp.route("/<uuid:policy_id>/revisions/<int:number>/easy-read/<locale>/<key>", methods=["GET", "POST"])
+@bp.route("/<uuid:policy_id>/revisions/<int:number>/sections/<key>/easy-read/<locale>", methods=["GET", "POST"])
 @requires_role(Role.AUTHOR, Role.TRANSLATOR)
 def write_easy_read(policy_id: uuid.UUID, number: int, locale: str, key: str):
     """One section's Easy Read version in one language, for a published revision: filled in with the one its readers

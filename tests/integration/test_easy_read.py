@@ -90,7 +90,10 @@ def _notes(author, policy_id, key, easy_read, **notes):
 
 def _write(author, policy_id, number, locale, key, body, **expected):
     return submit(
-        author, f"/policies/{policy_id}/revisions/{number}/easy-read/{locale}/{key}", {"body": body}, **expected
+        author,
+        f"/policies/{policy_id}/revisions/{number}/sections/{key}/easy-read/{locale}",
+        {"body": body},
+        **expected,
     )
 
 
@@ -168,7 +171,7 @@ def test_a_translator_writes_it_per_language_and_one_older_than_the_text_says_so
     assert "Older than the current text: written for revision 1, and the section has changed since." in listed
     assert "Written for revision 1. The section has not changed since." in listed
     # The form starts from the older text and says so; saving it for revision 2 shows at once (a new row, a new id).
-    form = author.get(f"/policies/{policy_id}/revisions/2/easy-read/es/{keys[1]}").get_data(as_text=True)
+    form = author.get(f"/policies/{policy_id}/revisions/2/sections/{keys[1]}/easy-read/es").get_data(as_text=True)
     assert "marked as older than the current text" in form and "Te preguntamos primero.</textarea>" in form
     _write(author, policy_id, 2, "es", keys[1], "Te preguntamos primero.\n\nPuedes cambiar de opinión.")
     page = _text(_main(reader.get(consent)))
@@ -311,7 +314,7 @@ def test_the_section_pages_queries_do_not_grow_with_easy_read(app, author, willo
 def test_easy_read_refuses_what_it_should_and_shows_no_markup(app, people, author, willow):
     policy_id, keys = _draft(app, author)
     _publish(author, policy_id)
-    url = f"/policies/{policy_id}/revisions/1/easy-read/fr/{keys[1]}"
+    url = f"/policies/{policy_id}/revisions/1/sections/{keys[1]}/easy-read/fr"
     _write(author, policy_id, 1, "fr", keys[1], 'Bonjour <script>alert(1)</script> <a href="javascript:x()">ici</a>.')
     page = willow.get(
         f"/policies/{policy_id}/revisions/1/sections/{keys[1]}?read=easy_read", headers={"Accept-Language": "fr"}
@@ -320,8 +323,8 @@ def test_easy_read_refuses_what_it_should_and_shows_no_markup(app, people, autho
     assert "<script>" not in shown and 'href="javascript' not in shown and "&lt;script&gt;alert(1)" in shown
     too_long = _write(author, policy_id, 1, "fr", keys[1], "x" * 5001, expect=400, refused=True)
     assert "Please keep this under 5000 characters." in too_long.get_data(as_text=True)
-    assert author.get(f"/policies/{policy_id}/revisions/1/easy-read/xx/{keys[1]}").status_code == 404
-    assert author.get(f"/policies/{policy_id}/revisions/1/easy-read/fr/nosuchkey").status_code == 404
+    assert author.get(f"/policies/{policy_id}/revisions/1/sections/{keys[1]}/easy-read/xx").status_code == 404
+    assert author.get(f"/policies/{policy_id}/revisions/1/sections/nosuchkey/easy-read/fr").status_code == 404
     assert willow.get(url).status_code == 404, "advisors read Easy Read; authors and translators write it"
     # A version asked for that does not exist is ignored.
     assert willow.get(f"/policies/{policy_id}/revisions/1/sections/{keys[1]}?read=%3Cb%3E").status_code == 200
