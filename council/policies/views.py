@@ -313,12 +313,23 @@ def draft_sections(policy_id: uuid.UUID):
         ) as matching:
             service.set_continuations(db.session, draft, chosen)
         if not matching.succeeded:
-            return render_template(
-                "policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm()
-            ), 400
+            return _draft_sections_page(found, draft, choices), 400
         flash(_("Section matching saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
-    return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm())
+    return _draft_sections_page(found, draft, choices)
+
+
+def _draft_sections_page(policy: Policy, draft: Revision, choices) -> str:
+    written = service.easy_read_statuses(db.session, draft, draft.locale)
+    return render_template(
+        "policies/draft_sections.html",
+        policy=policy,
+        draft=draft,
+        choices=choices,
+        form=EmptyForm(),
+        # The sections whose Easy Read the draft has of its own (others may carry an earlier revision's).
+        easy_read_keys={key for key, status in written.items() if status.from_number == draft.number},
+    )
 
 
 @bp.route("/<uuid:policy_id>/draft/sections/<key>", methods=["GET", "POST"])

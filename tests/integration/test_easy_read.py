@@ -118,6 +118,8 @@ def test_an_author_writes_easy_read_beside_the_notes_and_readers_switch_to_it(ap
     form = author.get(f"/policies/{policy_id}/draft/sections/{keys[1]}").get_data(as_text=True)
     assert "Easy Read, in English" in form and 'name="easy_read"' in form
     _notes(author, policy_id, keys[1], EASY_CONSENT)
+    listed = author.get(f"/policies/{policy_id}/draft/sections").get_data(as_text=True)
+    assert listed.count('<span class="tag">Easy Read</span>') == 1
     _publish(author, policy_id)
     section = f"/policies/{policy_id}/revisions/1/sections/{keys[1]}"
 
