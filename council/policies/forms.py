@@ -11,6 +11,7 @@ from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, T
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.forms import CouncilForm
+from council.policies.service import EASY_READ_MAX_CHARS
 from council.text import lines_of
 
 
@@ -57,7 +58,12 @@ def _easy_read_field(label) -> TextAreaField:
     return TextAreaField(
         label,
         description=EASY_READ_DESCRIPTION,
-        validators=[Length(max=5000, message=_l("Please keep this under %(max)d characters.", max=5000))],
+        validators=[
+            Length(
+                max=EASY_READ_MAX_CHARS,
+                message=_l("Please keep this under %(max)d characters.", max=EASY_READ_MAX_CHARS),
+            )
+        ],
     )
 
 
