@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from council import demo_content
 from council.accounts import service as accounts
+from council.accounts import state
 from council.accounts.models import Role, User
+from council.accounts.reading import EASY_READ
 from council.commitments import service as commitments
 from council.commitments.models import CommitmentStatus, PolicyReviewDate
 from council.compensation import service as stipends
@@ -91,6 +93,7 @@ def _seed(password: str) -> None:
         title=demo_content.REVISION_1_SPANISH_TITLE,
         body=demo_content.REVISION_1_SPANISH,
     )
+    _demo_easy_read(first, author, demo_content.EASY_READ_REVISION_1)
     now = utcnow()
     # The first round has closed: its window is written directly, since the service only accepts future closings.
     db.session.add(ReviewWindow(revision=first, opens_at=now - timedelta(days=40), closes_at=now - timedelta(days=20)))
@@ -123,6 +126,9 @@ def _seed(password: str) -> None:
     )
     summaries.publish_revision(db.session, second, min_group=min_group)
     _demo_translations(second, author)
+    _demo_easy_read(second, author, demo_content.EASY_READ_REVISION_2)
+    for login_name in demo_content.EASY_READ_FIRST:
+        state.store(db.session, keys[login_name], state.READING, EASY_READ)
     policies.set_review_window(db.session, second, opens_at=now, closes_at=now + timedelta(days=14))
     open_round = _demo_comments(second, demo_content.OPEN_ROUND_COMMENTS, keys, demo_content.OPEN_ROUND_PROPOSALS)
     _demo_polls(second, people, keys, closed=False)
@@ -245,6 +251,14 @@ def _demo_translations(revision: Revision, translator: User) -> None:
             notes=notes,
             change_notes=demo_content.REVISION_2_CHANGE_NOTES_TRANSLATED[locale],
         )
+
+
+def _demo_easy_read(revision: Revision, writer: User, versions: dict[str, dict[int, list[str]]]) -> None:
+    """Easy Read versions of some sections, each sentence a paragraph of its own."""
+    for locale, sections in versions.items():
+        for position, sentences in sections.items():
+            key = revision.sections[position].key
+            policies.save_easy_read(db.session, revision, key, writer, locale=locale, body="\n\n".join(sentences))
 
 
 def _demo_taking_part(revision: Revision, people: dict[str, User], keys: dict[str, bytes], now: datetime) -> None:

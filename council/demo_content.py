@@ -775,3 +775,145 @@ MEETING_POINTS = [
         "Referrals should say who will be told what, in plain words, before anyone is asked to agree.",
     ),
 ]
+
+# --- Easy Read (issue 23) ---------------------------------------------------------------------------------------
+# Short sentences, one idea each, one to a line; by language, then section position (0 is the opening paragraph).
+# First drafts outside English, to be checked by a translator like the rest of the demo's translations.
+
+#: Written for revision 2, the open round: "Purpose", "Consent and choice", "Language and interpreters".
+EASY_READ_REVISION_2: dict[str, dict[int, list[str]]] = {
+    "en": {
+        1: [
+            "This policy is about the first time we meet you.",
+            "We want you to feel safe.",
+            "We want you to feel calm.",
+            "We want to treat you with respect.",
+            "It says what our staff will do.",
+            "It says what you can expect from us.",
+        ],
+        4: [
+            "We ask you before we write anything down.",
+            "We tell you who will read it.",
+            "You can say no to any question.",
+            "You can change your mind later.",
+            "You can ask us to delete what we wrote.",
+            "We will delete it, unless the law says we must keep it.",
+            "You do not have to say why.",
+        ],
+        5: [
+            "You can speak in your own language.",
+            "We can book an interpreter for you.",
+            "The interpreter is a professional.",
+            "It is never someone from your family, or a friend.",
+            "We ask if you want a woman or a man.",
+            "We ask if the interpreter might know you or your community.",
+            "If they might, we find someone else.",
+        ],
+    },
+    "es": {
+        1: [
+            "Esta política trata de la primera vez que nos vemos.",
+            "Queremos que te sientas a salvo.",
+            "Queremos que te sientas en calma.",
+            "Queremos tratarte con respeto.",
+            "Explica lo que hace nuestro personal.",
+            "Explica lo que puedes esperar de nosotros.",
+        ],
+        4: [
+            "Te preguntamos antes de escribir nada.",
+            "Te decimos quién lo va a leer.",
+            "Puedes decir que no a cualquier pregunta.",
+            "Puedes cambiar de opinión más tarde.",
+            "Puedes pedirnos que borremos lo que escribimos.",
+            "Lo borraremos, salvo que la ley nos obligue a guardarlo.",
+            "No tienes que decir por qué.",
+        ],
+        5: [
+            "Puedes hablar en tu propio idioma.",
+            "Podemos buscar un intérprete para ti.",
+            "El intérprete es un profesional.",
+            "Nunca es alguien de tu familia ni un amigo.",
+            "Te preguntamos si prefieres una mujer o un hombre.",
+            "Te preguntamos si el intérprete podría conocerte a ti o a tu comunidad.",
+            "Si es así, buscamos a otra persona.",
+        ],
+    },
+    "fr": {
+        1: [
+            "Cette politique parle de la première fois que nous vous rencontrons.",
+            "Nous voulons que vous vous sentiez en sécurité.",
+            "Nous voulons que vous vous sentiez au calme.",
+            "Nous voulons vous traiter avec respect.",
+            "Elle dit ce que fait notre équipe.",
+            "Elle dit ce que vous pouvez attendre de nous.",
+        ],
+        4: [
+            "Nous vous demandons avant d’écrire quoi que ce soit.",
+            "Nous vous disons qui va le lire.",
+            "Vous pouvez dire non à n’importe quelle question.",
+            "Vous pouvez changer d’avis plus tard.",
+            "Vous pouvez nous demander d’effacer ce que nous avons écrit.",
+            "Nous l’effaçons, sauf si la loi nous oblige à le garder.",
+            "Vous n’avez pas à dire pourquoi.",
+        ],
+        5: [
+            "Vous pouvez parler dans votre langue.",
+            "Nous pouvons réserver un interprète pour vous.",
+            "L’interprète est un professionnel.",
+            "Ce n’est jamais quelqu’un de votre famille, ni un ami.",
+            "Nous vous demandons si vous préférez une femme ou un homme.",
+            "Nous vous demandons si l’interprète pourrait vous connaître, vous ou votre communauté.",
+            "Si c’est le cas, nous choisissons quelqu’un d’autre.",
+        ],
+    },
+    "ar": {
+        1: [
+            "هذه السياسة تتحدث عن أول مرة نلتقي فيها بك.",
+            "نريد أن تشعر بالأمان.",
+            "نريد أن تشعر بالهدوء.",
+            "نريد أن نعاملك باحترام.",
+            "هي تقول ما يفعله فريقنا.",
+            "هي تقول ما يمكنك أن تتوقعه منا.",
+        ],
+        4: [
+            "نسألك قبل أن نكتب أي شيء.",
+            "نخبرك من سيقرأ ما نكتبه.",
+            "يمكنك أن تقول لا لأي سؤال.",
+            "يمكنك أن تغيّر رأيك لاحقًا.",
+            "يمكنك أن تطلب منا حذف ما كتبناه.",
+            "سنحذفه، إلا إذا كان القانون يُلزمنا بالاحتفاظ به.",
+            "لا يجب عليك أن تذكر السبب.",
+        ],
+        5: [
+            "يمكنك أن تتحدث بلغتك.",
+            "يمكننا أن نحجز لك مترجمًا.",
+            "المترجم شخص محترف.",
+            "لا يكون أبدًا من عائلتك أو من أصدقائك.",
+            "نسألك إن كنت تفضّل امرأة أو رجلًا.",
+            "نسألك إن كان المترجم قد يعرفك أو يعرف مجتمعك.",
+            "إذا كان كذلك، نختار شخصًا آخر.",
+        ],
+    },
+}
+
+#: Written for revision 1 and not yet again: "Complaints and feedback" changed in revision 2, so its readers are
+#: told this one is older than the current text.
+EASY_READ_REVISION_1: dict[str, dict[int, list[str]]] = {
+    "en": {
+        9: [
+            "You can complain, or tell us what you think.",
+            "You do not have to give your name.",
+            "We answer within ten working days.",
+        ],
+    },
+    "ar": {
+        9: [
+            "يمكنك أن تشتكي، أو أن تخبرنا برأيك.",
+            "لا يجب عليك أن تذكر اسمك.",
+            "نرد خلال عشرة أيام عمل.",
+        ],
+    },
+}
+
+#: Cedar opens sections in Easy Read first, where they have it.
+EASY_READ_FIRST = ("advisor3",)

@@ -28,6 +28,7 @@ from council.digest.models import DigestSubscription, MailSettings  # noqa: F401
 from council.feedback.models import Comment, CommentFlag, CommentTranslation, Response, ResponseTranslation  # noqa: F401
 from council.mix.models import MixEnvelope  # noqa: F401
 from council.policies.models import (  # noqa: F401
+    EasyRead,
     GuidingQuestion,
     Policy,
     ReviewWindow,

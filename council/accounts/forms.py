@@ -308,3 +308,11 @@ class PreferencesForm(CouncilForm):
             SelectChoice(Contrast.HIGHER.value, _l("Higher contrast: black on white, stronger lines")),
         ],
     )
+    reading = RadioField(
+        _l("Which version of a section opens first"),
+        description=_l("Easy Read uses short sentences, one idea each. You can switch on every section."),
+        choices=[
+            SelectChoice("full", _l("The full text")),
+            SelectChoice("easy_read", _l("Easy Read, where the section has it in my language")),
+        ],
+    )

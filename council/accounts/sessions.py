@@ -11,10 +11,11 @@ never in between: a write beside each comment or vote would date the writer's ac
 anyone reading the database's history. What changes during a session travels instead in a
 second cookie, signed under SECRET_KEY and bound to the token: the idle deadline, flash
 messages, the interface language, up to when the person has seen their notices, how much they take part,
-how their pages look, the "timed out" notice, and whose session it is, masked under the token (so that the
-person is read with the record in one query; the record decides). The language is also kept in a
-long-lived cookie of its own, holding only the locale, so that it outlives the session. "Sign out everywhere" bumps the
-person's ``session_generation``; a record sealed with an older one is refused.
+how their pages look, whether they read Easy Read first, the "timed out" notice, and whose session it is,
+masked under the token (so that the person is read with the record in one query; the record decides). The
+language is also kept in a long-lived cookie of its own, holding only the locale, so that it outlives the
+session. "Sign out everywhere" bumps the person's ``session_generation``; a record sealed with an older one is
+refused.
 Records are written through their own database session, so a failed request can never commit
 half of its work by way of the session save.
 """
@@ -73,6 +74,9 @@ TAKING_PART_KEY = "taking_part"
 #: Larger text and higher contrast (council/accounts/display.py): read from the sealed state at sign-in, then carried
 #: here, so that every page puts its classes on <html> without a query.
 DISPLAY_KEY = "display"
+#: Whether the person reads a section's Easy Read version first (council/accounts/reading.py): read from their
+#: sealed state at sign-in, then carried here, so that the section page knows it without a query.
+READING_KEY = "reading"
 #: Session entries that live in the signed cookie, never in the record: they change while a person is signed in.
 COOKIE_KEYS = (
     FLASHES_KEY,
@@ -85,6 +89,7 @@ COOKIE_KEYS = (
     NOTICE_COUNT_KEY,
     TAKING_PART_KEY,
     DISPLAY_KEY,
+    READING_KEY,
 )
 #: The sealed record is padded to a multiple of this, so its length says nothing about what it holds.
 _RECORD_BLOCK = 512

@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from council import hooks
 from council.accounts import display, state
 from council.accounts.models import User
-from council.accounts.sessions import NOTICES_SEEN_KEY, current_session
+from council.accounts.sessions import NOTICES_SEEN_KEY, READING_KEY, current_session
 from council.extensions import db
 from council.i18n import SESSION_LOCALE_KEY
 
@@ -25,13 +25,17 @@ def sign_in_user(user: User, participation_key: bytes) -> None:
     """
     chosen = session.get(SESSION_LOCALE_KEY)
     current_session().start_fresh(participation_key)
-    saved = state.load_many(db.session, participation_key, (state.LOCALE, state.NOTICES_SEEN, display.DISPLAY))
+    saved = state.load_many(
+        db.session, participation_key, (state.LOCALE, state.NOTICES_SEEN, display.DISPLAY, state.READING)
+    )
     locale = _language_at_sign_in(participation_key, saved[state.LOCALE], chosen)
     if locale:
         session[SESSION_LOCALE_KEY] = locale
     if saved[state.NOTICES_SEEN]:
         session[NOTICES_SEEN_KEY] = saved[state.NOTICES_SEEN]
     display.carry(display.Display.from_value(saved[display.DISPLAY]))
+    if saved[state.READING]:
+        session[READING_KEY] = saved[state.READING]
     # What features above keep in the person's sealed state and the session carries (how much they take part).
     session.update(hooks.page_parts("accounts.sign_in", db.session, participation_key))
     login_user(user)

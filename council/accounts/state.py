@@ -1,11 +1,12 @@
 """A person's own small state, stored so that it names nobody, and changed only in the mix's batches.
 
-The interface language, where they stopped reading a revision and up to when they have seen
-their notices change while they take part. Kept in the clear and keyed by their id, each would
-date their activity (whose row changed, and when) and could be compared with a comment's
-language or section. So each piece is one row of ``sealed_state``: its id is a tag of the
-person's participation key and the piece's name, and its value is sealed under a key derived
-from the participation key and padded to one length. Without the person's password the server
+The interface language, whether they read a section's Easy Read version first, where they stopped
+reading a revision and up to when they have seen their notices change while they take part. Kept in
+the clear and keyed by their id, each would date their activity (whose row changed, and when) and
+could be compared with a comment's language or section (or, for Easy Read, with the few who read
+it). So each piece is one row of ``sealed_state``: its id is a tag of the person's participation
+key and the piece's name, and its value is sealed under a key derived from the participation key
+and padded to one length. Without the person's password the server
 can neither find their rows nor read them.
 
 A row's id stays the same for good, so a row changing at the moment its person reads would be a
@@ -46,6 +47,8 @@ VALUE_BYTES = 64
 
 LOCALE = "locale"
 NOTICES_SEEN = "notices-seen"
+#: Which version of a section opens first (``accounts.reading``): "easy_read", or no row for the full text.
+READING = "reading"
 
 #: The mix action: {"puts": [[row id, inner sealed value (base64) or null to forget], ...]}.
 PUT = "state.put"

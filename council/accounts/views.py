@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from council.accounts import display, passkeys, second_factor, service, state
+from council.accounts import display, passkeys, reading, second_factor, service, state
 from council.accounts.access import (
     current_participation_key,
     limit_sign_in,
@@ -321,6 +321,7 @@ def _preferences_form(user: User, formdata=None) -> PreferencesForm:
         collapse_content_notes=user.collapse_content_notes,
         text_size=shown.text_size.value,
         contrast=shown.contrast.value,
+        reading="easy_read" if reading.easy_read_first() else "full",
     )
     form.locale.choices = [SelectChoice("", _("Follow my browser"))] + [
         SelectChoice(code, LANGUAGE_NAMES.get(code, code), render_kw={"lang": code})
@@ -341,6 +342,7 @@ def preferences():
         current_user.collapse_content_notes = form.collapse_content_notes.data
         chosen = display.Display.choose(form.text_size.data, form.contrast.data)
         display.store(db.session, current_participation_key(), chosen)
+        reading.choose(db.session, current_participation_key(), form.reading.data == "easy_read")
         if form.locale.data:
             session[SESSION_LOCALE_KEY] = form.locale.data
         else:

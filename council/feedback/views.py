@@ -6,6 +6,7 @@ import functools
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, ngettext
@@ -49,7 +50,7 @@ from council.feedback.pending import open_pending, seal_pending
 from council.forms import EmptyForm
 from council.policies.diff import Piece, word_diff
 from council.policies.models import Policy
-from council.policies.pages import readable_or_404, render_section
+from council.policies.pages import asked_version, readable_or_404, render_section
 from council.policies.service import published_or_404
 from council.transactions import attempt
 
@@ -106,11 +107,14 @@ def _per_session() -> str:
     return "comment:" + hashlib.sha256(token).hexdigest()
 
 
-def _section_url(revision, section_key: str, anchor: str | None = None) -> str:
+def _section_url(revision, section_key: str, anchor: str | None = None, read: str | None = None) -> str:
+    """``read``: the version of the section the writer was reading (``policies.pages.asked_version``), to come
+    back to it; it is not kept anywhere else."""
     if section_key:
-        return url_for(
-            "policies.section", policy_id=revision.policy_id, number=revision.number, key=section_key, _anchor=anchor
-        )
+        arguments: dict[str, Any] = {"policy_id": revision.policy_id, "number": revision.number, "key": section_key}
+        if read:
+            arguments["read"] = read
+        return url_for("policies.section", _anchor=anchor, **arguments)
     return url_for("policies.revision", policy_id=revision.policy_id, number=revision.number, _anchor=anchor)
 
 
@@ -197,7 +201,8 @@ def _store(revision, draft: service.Draft):
     if posting.problem is not None:
         return None, posting.problem
     flash(_saved_message(), "success")
-    return redirect(_section_url(revision, draft.section_key, anchor=f"comment-{comment_id}"), code=303), None
+    read = asked_version(request.form.get("read"))
+    return redirect(_section_url(revision, draft.section_key, f"comment-{comment_id}", read), code=303), None
 
 
 def _saved_message() -> str:
@@ -265,7 +270,11 @@ def _show_form_again(revision, section_key: str, form, status: int = 400):
     form.meta.csrf = True
     if section_key:
         return render_section(
-            readable_or_404(revision.policy_id, revision.number), section_key, comment_form=form, status=status
+            readable_or_404(revision.policy_id, revision.number, section_key=section_key),
+            section_key,
+            comment_form=form,
+            status=status,
+            read=request.form.get("read"),
         )
     return render_template("feedback/whole_revision.html", revision=revision, form=form), status
 

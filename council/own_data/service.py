@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from council.accounts import display, state
 from council.accounts.models import Invitation, Role, User, UserRole
 from council.accounts.names import PSEUDONYM_MAX, comparison_key
+from council.accounts.reading import EASY_READ
 from council.accounts.service import AccountClosed, AccountError, check_password, is_closed
 from council.accounts.sessions import end_all_sessions
 from council.audit import service as audit
@@ -97,6 +98,7 @@ def _profile(dbs: Session, user: User, key: bytes | None) -> dict[str, Any]:
         "content_notes_closed": user.collapse_content_notes,
         "text_size": shown.text_size.value,
         "contrast": shown.contrast.value,
+        "easy_read_first": state.load(dbs, key, state.READING) == EASY_READ,
         "recovery_code_confirmed": user.recovery_confirmed,
     }
 
@@ -300,7 +302,7 @@ def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
 def _forget_own_state(dbs: Session, key: bytes) -> None:
     """Every piece of the person's sealed state, and their marks of resting: they no longer count as resting."""
     revision_ids = dbs.scalars(select(Revision.id)).all()
-    names = [state.LOCALE, state.NOTICES_SEEN, display.DISPLAY]
+    names = [state.LOCALE, state.NOTICES_SEEN, display.DISPLAY, state.READING]
     names += [state.reading_place_name(revision_id) for revision_id in revision_ids]
     state.forget(dbs, key, names + taking_part.state_names(revision_ids))
     taking_part.forget_marks(dbs, key, utcnow())

@@ -11,6 +11,7 @@ from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, T
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from council.forms import CouncilForm
+from council.policies.service import EASY_READ_MAX_CHARS
 from council.text import lines_of
 
 
@@ -47,6 +48,25 @@ class PublishForm(CouncilForm):
     fingerprint = HiddenField(validators=[DataRequired()])
 
 
+EASY_READ_DESCRIPTION = _l(
+    "Short sentences, one idea each, in everyday words. Say what the section means for the reader. "
+    "Leave it empty if there is none."
+)
+
+
+def _easy_read_field(label) -> TextAreaField:
+    return TextAreaField(
+        label,
+        description=EASY_READ_DESCRIPTION,
+        validators=[
+            Length(
+                max=EASY_READ_MAX_CHARS,
+                message=_l("Please keep this under %(max)d characters.", max=EASY_READ_MAX_CHARS),
+            )
+        ],
+    )
+
+
 class SectionNotesForm(CouncilForm):
     summary = TextAreaField(
         _l("In short (a plain-language summary shown first)"),
@@ -62,6 +82,12 @@ class SectionNotesForm(CouncilForm):
         description=_l("Up to 5 questions you would like advisors to answer about this section."),
         validators=[Length(max=2500, message=_l("Please keep this under %(max)d characters.", max=2500))],
     )
+    #: In the draft's own language; translators write the others once it is published (``EasyReadForm``).
+    easy_read = _easy_read_field(_l("Easy Read version"))
+
+
+class EasyReadForm(CouncilForm):
+    body = _easy_read_field(_l("Easy Read version"))
 
 
 class ReviewWindowForm(CouncilForm):

@@ -231,3 +231,28 @@ class TranslationSection(Model):
     questions: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     translation: Mapped[RevisionTranslation] = relationship(back_populates="sections")
+
+
+class EasyRead(Model):
+    """A section's Easy Read version in one language: short sentences, one idea each, written by an author or a
+    translator for one revision (a draft's, by its author beside the section's notes, or a published one's).
+
+    Readers of a later revision get the newest one at or before it; it is "older than the current text" once the
+    section's heading or text changed since the revision it was written for (``reading.easy_read_text``). Never
+    edited: saving again replaces the row with a new one (a new id), which is what the reading pages key their
+    rendered copy by."""
+
+    __tablename__ = "easy_reads"
+    __table_args__ = (UniqueConstraint("revision_id", "section_key", "locale"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
+    #: The revision it was written for.
+    revision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("revisions.id", ondelete="CASCADE"), index=True)
+    section_key: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    writer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    #: When this text was saved.
+    created_at: Mapped[datetime]
+
+    revision: Mapped[Revision] = relationship()

@@ -1,13 +1,15 @@
 """A published revision as the reading pages show it: one query per request, the text from the cache.
 
 Per request, one query reads what may change about a published revision: its review window, the newest
-published number of its policy (is this an earlier revision?) and which translation a reader in a given
-language gets (the newest one at or before this revision). Everything else is the revision's text, which
-never changes once published: its sections and guiding questions with their Markdown rendered, kept in
-the page cache (``council.policies.cache``) under the revision's id, and each translation's, kept under
-the translation's id (saving a translation again makes a new row, so a new id: see
-``service.save_translation``). Only published revisions get this far, and the text is made only from a
-published row, so a draft is never kept.
+published number of its policy (is this an earlier revision?), which translation a reader in a given
+language gets (the newest one at or before this revision) and, on a section's page, which Easy Read version
+of that section they get (the same rule). Everything else is the revision's text, which never changes once
+published: its sections and guiding questions with their Markdown rendered, kept in the page cache
+(``council.policies.cache``) under the revision's id, each translation's, kept under the translation's id
+(saving a translation again makes a new row, so a new id: see ``service.save_translation``), and each Easy
+Read's, kept under its id and the id of the revision read (whether the section changed between the two never
+changes either). Only published revisions get this far, and the text is made only from published rows, so a
+draft is never kept.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, load_only, selectinload
 
 from council import hooks
 from council.policies.cache import page_cache
 from council.policies.diff import Piece, SectionChange, compare
 from council.policies.models import (
+    EasyRead,
     GuidingQuestion,
     Policy,
     ReviewWindow,
@@ -103,6 +106,30 @@ class TranslatedText:
 
     def section(self, key: str) -> TranslatedSection | None:
         return self.sections.get(key)
+
+
+@dataclass(frozen=True)
+class EasyReadText:
+    """One saved Easy Read version of a section, as readers of one revision get it."""
+
+    id: uuid.UUID
+    locale: str
+    body_html: Markup
+    #: The number of the revision it was written for.
+    from_number: int
+    #: Whether the section's heading or text changed between that revision and the one read: it is then older
+    #: than the current text. (An Easy Read of an earlier revision whose section did not change is current.)
+    changed_since: bool
+
+    @property
+    def state(self) -> TranslationState:
+        return TranslationState.STALE if self.changed_since else TranslationState.CURRENT
+
+
+def section_changed(old: tuple[str, str] | None, new: tuple[str, str] | None) -> bool:
+    """Whether a section's (heading, Markdown) differ between two revisions, or it is missing from either: the
+    one rule by which an Easy Read is older than the current text, for readers and writers alike."""
+    return old is None or new is None or old != new
 
 
 def _make_text(dbs: Session, revision_id: uuid.UUID) -> dict:
@@ -221,6 +248,50 @@ def translated_text(dbs: Session, translation_id: uuid.UUID) -> TranslatedText:
     return page_cache().get(f"translation:{translation_id}", lambda: _make_translation(dbs, translation_id), build)
 
 
+def _make_easy_read(dbs: Session, easy_read_id: uuid.UUID, revision_id: uuid.UUID) -> dict:
+    written_for = aliased(Revision)
+    old_section, new_section = aliased(RevisionSection), aliased(RevisionSection)
+    row = dbs.execute(
+        select(
+            EasyRead.locale,
+            EasyRead.body_markdown,
+            written_for.number,
+            old_section.heading,
+            old_section.body_markdown,
+            new_section.heading,
+            new_section.body_markdown,
+        )
+        .join(written_for, written_for.id == EasyRead.revision_id)
+        .outerjoin(
+            old_section,
+            (old_section.revision_id == EasyRead.revision_id) & (old_section.key == EasyRead.section_key),
+        )
+        .outerjoin(new_section, (new_section.revision_id == revision_id) & (new_section.key == EasyRead.section_key))
+        .where(EasyRead.id == easy_read_id, written_for.status == RevisionStatus.PUBLISHED)
+    ).one()  # only published revisions' Easy Read is ever kept
+    old = (row[3], row[4]) if row[3] is not None else None
+    new = (row[5], row[6]) if row[5] is not None else None
+    return {
+        "locale": row.locale,
+        "body_html": str(render_markdown(row.body_markdown)),
+        "from_number": row.number,
+        "changed_since": section_changed(old, new),
+    }
+
+
+def easy_read_text(dbs: Session, easy_read_id: uuid.UUID, revision_id: uuid.UUID) -> EasyReadText:
+    """An Easy Read version as readers of revision ``revision_id`` get it (both ids name what never changes)."""
+
+    def build(data: dict) -> EasyReadText:
+        return EasyReadText(
+            easy_read_id, data["locale"], _html(data["body_html"]), data["from_number"], data["changed_since"]
+        )
+
+    return page_cache().get(
+        f"easy-read:{easy_read_id}:{revision_id}", lambda: _make_easy_read(dbs, easy_read_id, revision_id), build
+    )
+
+
 def previous_text(dbs: Session, policy_id: uuid.UUID, number: int) -> PublishedText | None:
     """The text of the newest published revision before ``number`` (what a draft or a revision follows on)."""
     previous_id = dbs.scalar(
@@ -247,6 +318,9 @@ class ReadableRevision:
     state: TranslationState
     #: What features above policies read with it (``READING_COLUMNS``), by their columns' labels.
     added: Mapping[str, Any] = field(default_factory=dict)
+    #: The Easy Read version of the section asked for (``find_published``'s ``section_key``) in the reader's
+    #: language: the newest at or before this revision; None when there is none, or no section was asked for.
+    easy_read: EasyReadText | None = None
 
     id = property(lambda self: self.row.id)
     policy_id = property(lambda self: self.row.policy_id)
@@ -288,6 +362,27 @@ def _newest_published():
     )
 
 
+def _easy_read_for_section():
+    """The newest Easy Read of section ``:section_key`` in the reader's locale, written for this published revision
+    or an earlier one (NULL when no section is asked for)."""
+    written_for = aliased(Revision)
+    return (
+        select(EasyRead.id)
+        .join(written_for, written_for.id == EasyRead.revision_id)
+        .where(
+            written_for.policy_id == Revision.policy_id,
+            written_for.number <= Revision.number,
+            written_for.status == RevisionStatus.PUBLISHED,
+            EasyRead.section_key == bindparam("section_key", type_=String),
+            EasyRead.locale == bindparam("locale"),
+        )
+        .order_by(written_for.number.desc())
+        .limit(1)
+        .correlate(Revision)
+        .scalar_subquery()
+    )
+
+
 def _translation_for_locale():
     """The newest translation into the reader's locale of this revision or an earlier one."""
     translated = aliased(Revision)
@@ -322,7 +417,7 @@ def _finding(added: tuple[Any, ...]):
     """The one query of a reading page, built once for the columns features add (building it is a good part of
     its cost)."""
     return (
-        select(Revision, _newest_published(), _translation_for_locale(), *added)
+        select(Revision, _newest_published(), _translation_for_locale(), _easy_read_for_section(), *added)
         .where(
             Revision.policy_id == bindparam("policy_id"),
             Revision.number == bindparam("number"),
@@ -343,17 +438,31 @@ def _finding(added: tuple[Any, ...]):
 
 
 def find_published(
-    dbs: Session, policy_id: uuid.UUID, number: int, locale: str, viewer_id: uuid.UUID | None = None
+    dbs: Session,
+    policy_id: uuid.UUID,
+    number: int,
+    locale: str,
+    viewer_id: uuid.UUID | None = None,
+    *,
+    section_key: str | None = None,
 ) -> ReadableRevision | None:
     """Revision ``number`` of a policy as a reader in ``locale`` sees it, or None when it is not published;
-    ``viewer_id``: the reader, for the columns features add."""
+    ``viewer_id``: the reader, for the columns features add; ``section_key``: the section whose Easy Read
+    version the reader may read, found in the same query."""
     added = _added_columns()
     found = dbs.execute(
-        _finding(added), {"policy_id": policy_id, "number": number, "locale": locale, "viewer_id": viewer_id}
+        _finding(added),
+        {
+            "policy_id": policy_id,
+            "number": number,
+            "locale": locale,
+            "viewer_id": viewer_id,
+            "section_key": section_key,
+        },
     ).one_or_none()
     if found is None:
         return None
-    row, newest, translation_id, *values = found
+    row, newest, translation_id, easy_read_id, *values = found
     translation = None
     if locale == row.locale:
         state = TranslationState.ORIGINAL
@@ -369,6 +478,7 @@ def find_published(
         translation,
         state,
         {c.name: v for c, v in zip(added, values, strict=True)},
+        easy_read_text(dbs, easy_read_id, row.id) if easy_read_id is not None else None,
     )
 
 

@@ -18,6 +18,7 @@ from council.accounts import state
 from council.accounts.models import User
 from council.db_types import UTCDateTime, utcnow
 from council.policies.models import (
+    EasyRead,
     GuidingQuestion,
     Policy,
     ReviewWindow,
@@ -29,10 +30,12 @@ from council.policies.models import (
     TranslationState,
     WindowState,
 )
-from council.policies.reading import ReadableRevision
+from council.policies.reading import ReadableRevision, section_changed
 from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
 
 MAX_QUESTIONS_PER_SECTION = 5
+#: An Easy Read version is short by nature: a page of short sentences, not a second copy of the policy.
+EASY_READ_MAX_CHARS = 5000
 
 
 class PolicyError(Exception):
@@ -337,6 +340,33 @@ def resync_sections(revision: Revision) -> None:
     ]
     questions = [_copy_question(q) for q in revision.questions if q.section_key in kept]
     _replace_children(revision, sections, questions)
+    _carry_draft_easy_reads(revision, {key: key for key in kept})
+
+
+def _carry_draft_easy_reads(draft: Revision, renamed: dict[str, str]) -> None:
+    """A draft's Easy Read versions follow its sections: ``renamed`` maps each section's key before to its key
+    now; the Easy Read of a section that is gone goes with it. Replaced, not updated, so that keys may swap."""
+    dbs = object_session(draft)
+    if dbs is None or draft.id is None:
+        return
+    written = list(dbs.scalars(select(EasyRead).where(EasyRead.revision_id == draft.id)))
+    if all(renamed.get(e.section_key) == e.section_key for e in written):
+        return
+    for easy_read in written:
+        dbs.delete(easy_read)
+    dbs.flush()
+    for easy_read in written:
+        if easy_read.section_key in renamed:
+            dbs.add(
+                EasyRead(
+                    revision_id=draft.id,
+                    section_key=renamed[easy_read.section_key],
+                    locale=easy_read.locale,
+                    body_markdown=easy_read.body_markdown,
+                    writer_id=easy_read.writer_id,
+                    created_at=easy_read.created_at,
+                )
+            )
 
 
 def update_section_notes(
@@ -394,6 +424,7 @@ def set_continuations(dbs: Session, revision: Revision, chosen: dict[str, str]) 
     ]
     questions = [_copy_question(q, renamed.get(q.section_key)) for q in revision.questions]
     _replace_children(revision, sections, questions)
+    _carry_draft_easy_reads(revision, renamed)
 
 
 def check_publishable(dbs: Session, revision: Revision) -> None:
@@ -561,3 +592,105 @@ def save_translation(
         for original, parsed_section in zip(revision.sections, parsed, strict=True)
     ]
     return translation
+
+
+# --- Easy Read ---------------------------------------------------------------------
+
+
+class EasyReadTooLong(PolicyError):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def save_easy_read(
+    dbs: Session, revision: Revision, section_key: str, writer: User, *, locale: str, body: str
+) -> EasyRead | None:
+    """Write (or, with an empty ``body``, take back) the Easy Read version of one section of ``revision``, a draft
+    or a published one, in ``locale``. Saving again replaces the row with a new one: the reading pages keep the
+    rendered text by its id (``reading.easy_read_text``), so a new id is what makes the new text show at once.
+    Taken back, readers get the newest one written for an earlier revision, if there is one."""
+    if revision.section(section_key) is None:
+        raise PolicyError("no such section")
+    text = body.strip()
+    if len(text) > EASY_READ_MAX_CHARS:
+        raise EasyReadTooLong(EASY_READ_MAX_CHARS)
+    # Two saves at the same moment take turns on the revision's row (as ``save_translation`` does).
+    dbs.execute(select(Revision.id).where(Revision.id == revision.id).with_for_update(key_share=True))
+    earlier = dbs.scalar(
+        select(EasyRead).where(
+            EasyRead.revision_id == revision.id, EasyRead.section_key == section_key, EasyRead.locale == locale
+        )
+    )
+    if earlier is not None:
+        if earlier.body_markdown == text:
+            return earlier  # the same words: nothing to replace
+        dbs.delete(earlier)
+        dbs.flush()
+    if not text:
+        return None
+    easy_read = EasyRead(
+        revision_id=revision.id,
+        section_key=section_key,
+        locale=locale,
+        body_markdown=text,
+        writer_id=writer.id,
+        created_at=utcnow(),
+    )
+    dbs.add(easy_read)
+    return easy_read
+
+
+@dataclass(frozen=True)
+class EasyReadStatus:
+    """Where one section's Easy Read stands in one language, for the people who write it."""
+
+    section_key: str
+    #: The newest one written for this revision or an earlier one; None when there is none.
+    found: EasyRead | None
+    #: The number of the revision it was written for.
+    from_number: int | None
+    #: "current", "stale" (written for an earlier revision, and the section changed since) or "missing".
+    state: TranslationState
+
+
+def easy_read_statuses(dbs: Session, revision: Revision, locale: str) -> dict[str, EasyReadStatus]:
+    """For each section of ``revision``, the Easy Read its readers in ``locale`` get and whether it is older than the
+    current text, by the rule readers see (``reading.section_changed``). Two queries."""
+    written = dbs.execute(
+        select(EasyRead, Revision.number)
+        .join(Revision, Revision.id == EasyRead.revision_id)
+        .where(
+            Revision.policy_id == revision.policy_id,
+            Revision.number <= revision.number,
+            # A draft's own Easy Read counts for it; readers of published revisions never get a draft's.
+            (Revision.status == RevisionStatus.PUBLISHED) | (Revision.id == revision.id),
+            EasyRead.locale == locale,
+        )
+        .order_by(Revision.number.desc())
+    ).all()
+    newest: dict[str, tuple[EasyRead, int]] = {}
+    for easy_read, number in written:
+        newest.setdefault(easy_read.section_key, (easy_read, number))
+    older_ids = {easy_read.revision_id for easy_read, number in newest.values() if number != revision.number}
+    older_sections = (
+        {
+            (s.revision_id, s.key): (s.heading, s.body_markdown)
+            for s in dbs.scalars(select(RevisionSection).where(RevisionSection.revision_id.in_(older_ids)))
+        }
+        if older_ids
+        else {}
+    )
+    statuses: dict[str, EasyReadStatus] = {}
+    for section in revision.sections:
+        found = newest.get(section.key)
+        if found is None:
+            statuses[section.key] = EasyReadStatus(section.key, None, None, TranslationState.MISSING)
+            continue
+        easy_read, number = found
+        changed = number != revision.number and section_changed(
+            older_sections.get((easy_read.revision_id, section.key)), (section.heading, section.body_markdown)
+        )
+        state = TranslationState.STALE if changed else TranslationState.CURRENT
+        statuses[section.key] = EasyReadStatus(section.key, easy_read, number, state)
+    return statuses

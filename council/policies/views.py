@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from council import hooks
+from council.accounts import reading as reading_choice
 from council.accounts.access import current_participation_key, requires_role
 from council.accounts.models import Role
 from council.database import side_write
@@ -23,6 +24,7 @@ from council.policies import publishing, reading, service
 from council.policies.forms import (
     CompareForm,
     DraftForm,
+    EasyReadForm,
     PublishForm,
     ReviewWindowForm,
     SectionNotesForm,
@@ -102,7 +104,7 @@ def revision(policy_id: uuid.UUID, number: int):
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/sections/<key>")
 def section(policy_id: uuid.UUID, number: int, key: str):
-    found = readable_or_404(policy_id, number)
+    found = readable_or_404(policy_id, number, section_key=key)
     if found.section(key) is None:
         abort(404)
     reader = current_participation_key()
@@ -112,6 +114,24 @@ def section(policy_id: uuid.UUID, number: int, key: str):
         with side_write() as writer:
             service.remember_place(writer, reader, found.id, key)
     return render_section(found, key)
+
+
+@bp.post("/<uuid:policy_id>/revisions/<int:number>/sections/<key>/reading")
+def reading_version(policy_id: uuid.UUID, number: int, key: str):
+    """The "Always open … first" button of the section page: the version the reader opens first, kept as their own
+    choice (``accounts.reading``), then the section again as it opens now."""
+    found = readable_or_404(policy_id, number)
+    if found.section(key) is None:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    easy_read = request.form.get("reading") == reading_choice.EASY_READ
+    reading_choice.choose(db.session, current_participation_key(), easy_read)
+    if easy_read:
+        flash(_("Sections now open in Easy Read first, where they have it in your language."), "success")
+    else:
+        flash(_("Sections now open in the full text first."), "success")
+    return redirect(url_for("policies.section", policy_id=policy_id, number=number, key=key), code=303)
 
 
 @bp.get("/<uuid:policy_id>/revisions/<int:number>/side-by-side")
@@ -293,12 +313,23 @@ def draft_sections(policy_id: uuid.UUID):
         ) as matching:
             service.set_continuations(db.session, draft, chosen)
         if not matching.succeeded:
-            return render_template(
-                "policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm()
-            ), 400
+            return _draft_sections_page(found, draft, choices), 400
         flash(_("Section matching saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
-    return render_template("policies/draft_sections.html", policy=found, draft=draft, choices=choices, form=EmptyForm())
+    return _draft_sections_page(found, draft, choices)
+
+
+def _draft_sections_page(policy: Policy, draft: Revision, choices) -> str:
+    written = service.easy_read_statuses(db.session, draft, draft.locale)
+    return render_template(
+        "policies/draft_sections.html",
+        policy=policy,
+        draft=draft,
+        choices=choices,
+        form=EmptyForm(),
+        # The sections whose Easy Read the draft has of its own (others may carry an earlier revision's).
+        easy_read_keys={key for key, status in written.items() if status.from_number == draft.number},
+    )
 
 
 @bp.route("/<uuid:policy_id>/draft/sections/<key>", methods=["GET", "POST"])
@@ -308,10 +339,15 @@ def section_notes(policy_id: uuid.UUID, key: str):
     current = draft.section(key)
     if current is None:
         abort(404)
+    # The draft's own Easy Read, in its language; or the one its readers would get from an earlier revision, shown
+    # beside the form (not filled in: saving the notes must not make an older text the draft's own).
+    easy_read = service.easy_read_statuses(db.session, draft, draft.locale)[key]
+    own = easy_read.found if easy_read.from_number == draft.number else None
     form = SectionNotesForm(
         summary=current.summary,
         content_note=current.content_note,
         questions="\n".join(q.text for q in draft.questions_for(key)),
+        easy_read=own.body_markdown if own is not None else "",
     )
     if form.validate_on_submit():
         service.update_section_notes(
@@ -322,9 +358,17 @@ def section_notes(policy_id: uuid.UUID, key: str):
             content_note=form.content_note.data,
             questions=form.questions.data.splitlines(),
         )
+        service.save_easy_read(db.session, draft, key, current_user, locale=draft.locale, body=form.easy_read.data)
         flash(_("Section notes saved."), "success")
         return redirect(url_for("policies.draft_sections", policy_id=found.id), code=303)
-    return render_template("policies/section_notes.html", policy=found, draft=draft, section=current, form=form)
+    return render_template(
+        "policies/section_notes.html",
+        policy=found,
+        draft=draft,
+        section=current,
+        form=form,
+        earlier_easy_read=easy_read if own is None and easy_read.found is not None else None,
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/<uuid:policy_id>/next-revision")
@@ -472,3 +516,64 @@ def translate(policy_id: uuid.UUID, number: int, locale: str):
         locale_name=language_name(locale),
         target_locale=locale,
     ), status
+
+
+# --- Easy Read -----------------------------------------------------------------
+
+
+def _easy_read_locale_or_404(locale: str) -> str:
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    return locale
+
+
+@bp.get("/<uuid:policy_id>/revisions/<int:number>/easy-read/<locale>")
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def easy_reads(policy_id: uuid.UUID, number: int, locale: str):
+    """Each section's Easy Read version in one language: written, carried over from an earlier revision whose
+    section has not changed, older than the current text, or not written yet."""
+    found = _published_or_404(policy_id, number)
+    _easy_read_locale_or_404(locale)
+    return render_template(
+        "policies/easy_reads.html",
+        revision=found,
+        policy=found.policy,
+        statuses=service.easy_read_statuses(db.session, found, locale),
+        target_locale=locale,
+        language_names=LANGUAGE_NAMES,
+    )
+
+
+@bp.route("/<uuid:policy_id>/revisions/<int:number>/sections/<key>/easy-read/<locale>", methods=["GET", "POST"])
+@requires_role(Role.AUTHOR, Role.TRANSLATOR)
+def write_easy_read(policy_id: uuid.UUID, number: int, locale: str, key: str):
+    """One section's Easy Read version in one language, for a published revision: filled in with the one its readers
+    get now (perhaps written for an earlier revision, said above the form); empty takes this revision's back."""
+    found = _published_or_404(policy_id, number)
+    _easy_read_locale_or_404(locale)
+    section = found.section(key)
+    if section is None:
+        abort(404)
+    status = service.easy_read_statuses(db.session, found, locale)[key]
+    form = EasyReadForm(body=status.found.body_markdown if status.found is not None else "")
+    if form.validate_on_submit():
+        saved = service.save_easy_read(db.session, found, key, current_user, locale=locale, body=form.body.data)
+        if saved is not None:
+            flash(_("The Easy Read version is saved."), "success")
+        else:
+            flash(_("This revision has no Easy Read version of the section in this language now."), "success")
+        return redirect(url_for("policies.easy_reads", policy_id=policy_id, number=number, locale=locale), code=303)
+    reader = service.text_for_reader(db.session, found, locale)
+    translated = (
+        reader.translation.section(key) if reader.translation and reader.state == TranslationState.CURRENT else None
+    )
+    return render_template(
+        "policies/easy_read.html",
+        revision=found,
+        policy=found.policy,
+        section=section,
+        translated=translated,
+        status=status,
+        form=form,
+        target_locale=locale,
+    ), (400 if form.errors else 200)

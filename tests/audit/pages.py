@@ -86,6 +86,8 @@ REQUIRED = {
         "voting.poll",
         "policies.edit_draft",
         "policies.translations_to_do",
+        "policies.easy_reads",
+        "policies.write_easy_read",
         "accounts.account",
         "notices.index",
     },

@@ -73,12 +73,15 @@ def _main_pages() -> tuple[str, list[MainPage]]:
         select(Poll).where(Poll.revision_id == revision.id, Poll.question == question, Poll.state == PollState.OPEN)
     ).one()
     base = f"/policies/{policy.id}/revisions/{revision.number}"
+    easy = min(demo_content.EASY_READ_REVISION_2["en"])
     pages = [
         MainPage("sign-in (signed out)", "signed out", "/login"),
         MainPage("advisor home", "advisor", "/"),
         MainPage("policy list", "advisor", "/policies/"),
         MainPage("revision", "advisor", base),
         MainPage("section", "advisor", f"{base}/sections/{revision.sections[position].key}"),
+        # A section with its Easy Read version shown (issue 23): found by the same one reading query.
+        MainPage("section in Easy Read", "advisor", f"{base}/sections/{revision.sections[easy].key}?read=easy_read"),
         MainPage("history", "advisor", f"/policies/{policy.id}/history"),
         MainPage("my comments", "advisor", "/feedback/mine"),
         MainPage("stipends", "advisor", "/stipends"),
