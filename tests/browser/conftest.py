@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, PROBLEMS, require_chromium
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, PROBLEMS, require_chromium, serving
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,14 @@ def nothing_went_wrong_in_the_browser():
     yield
     problems, PROBLEMS[:] = list(PROBLEMS), []
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def demo_site(app):
+    """The demo, served on loopback: its base address."""
+    from council.demo import load_demo
+
+    with app.app_context():
+        load_demo(PASSWORD)
+    with serving(app) as base_url:
+        yield base_url

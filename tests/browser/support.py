@@ -92,3 +92,10 @@ def _the_document_answered_an_error(message) -> bool:
     return message.text.startswith("Failed to load resource: the server responded with a status of 4") and (
         message.page is not None and message.location.get("url") == message.page.url
     )
+
+
+def no_sideways_scroll(page) -> None:
+    """The page fits its viewport's width, measured once loaded (with the stylesheet applied, also right after a
+    form was sent)."""
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_commitments import _no_sideways_scroll, site  # noqa: F401 -- the demo site fixture
+from tests.browser.support import no_sideways_scroll
+from tests.browser.test_commitments import site  # noqa: F401 -- the demo site fixture
 from tests.browser.test_home import _signed_in
 
 pytestmark = pytest.mark.browser
@@ -23,5 +24,5 @@ def test_an_advisor_makes_a_calendar_address_and_reads_it_whole_at_320_px(chromi
     address = page.locator("code.address")
     expect(address).to_contain_text("/calendar/")
     assert address.inner_text().endswith(".ics")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()

@@ -6,28 +6,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from council.demo import load_demo
 from council.extensions import db
 from council.policies.models import Policy
-from tests.browser.support import serving
+from tests.browser.support import no_sideways_scroll
 from tests.browser.test_home import _signed_in
-from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def site(app):
+def site(app, demo_site):
     with app.app_context():
-        load_demo(PASSWORD)
         policy_id = db.session.scalar(select(Policy.id).where(Policy.title == "First contact and referrals"))
-    with serving(app) as base_url:
-        yield base_url, f"/policies/{policy_id}"
-
-
-def _no_sideways_scroll(page):
-    page.wait_for_load_state("load")  # measured with the stylesheet applied, also right after a form was sent
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    return demo_site, f"/policies/{policy_id}"
 
 
 def test_an_advisor_reads_the_promises_in_arabic_from_the_history(chromium, site):
@@ -45,7 +36,7 @@ def test_an_advisor_reads_the_promises_in_arabic_from_the_history(chromium, site
     expect(late).to_contain_text("Complaints officer")
     expect(page.locator(".tag", has_text="أُلغي")).to_have_count(1)  # one promise dropped
     expect(page.locator("main form")).to_have_count(0)  # advisors read; authors write
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()
 
 
@@ -64,5 +55,5 @@ def test_an_author_adds_a_step_without_javascript(chromium, site):
     card = page.locator("ol.timeline > li").filter(has_text="Training lead")
     expect(card).to_contain_text("All five teams trained.")
     expect(card.locator(".tag").first).to_have_text("نافذ")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from council.demo import load_demo
-from tests.browser.support import keep_traffic_local, serving
+from tests.browser.support import keep_traffic_local
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -21,11 +20,8 @@ PURPOSE, CONSENT, LANGUAGE, COMPLAINTS = 1, 4, 5, 9
 
 
 @pytest.fixture
-def site(app):
-    with app.app_context():
-        load_demo(PASSWORD)
-    with serving(app) as base_url:
-        yield base_url
+def site(demo_site):
+    return demo_site
 
 
 def _phone(chromium, site, locale: str):

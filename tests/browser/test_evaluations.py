@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from council.demo import load_demo
 from council.demo_content import SECOND_POLICY_TITLE
 from council.extensions import db
 from council.policies.models import Policy
-from tests.browser.support import serving
+from tests.browser.support import no_sideways_scroll
 from tests.browser.test_home import _signed_in
-from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +20,11 @@ SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 
 
 @pytest.fixture
-def site(app):
+def site(app, demo_site):
     with app.app_context():
-        load_demo(PASSWORD)
         main = db.session.scalar(select(Policy.id).where(Policy.title == "First contact and referrals"))
         second = db.session.scalar(select(Policy.id).where(Policy.title == SECOND_POLICY_TITLE))
-    with serving(app) as base_url:
-        yield base_url, f"/policies/{main}", f"/policies/{second}"
-
-
-def _no_sideways_scroll(page):
-    page.wait_for_load_state("load")
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    return demo_site, f"/policies/{main}", f"/policies/{second}"
 
 
 def test_everyone_reads_what_the_council_said_from_the_history(chromium, site):
@@ -50,7 +41,7 @@ def test_everyone_reads_what_the_council_said_from_the_history(chromium, site):
     expect(whole.locator("tr", has_text="ينجح جيدًا").locator("td").nth(1)).to_have_text("1")
     expect(whole).to_contain_text("أشعر أن السياسة تُطبَّق أكثر من قبل")
     expect(page.locator("main form")).to_have_count(0)  # closed: nothing to send
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.screenshot(path=str(SCREENS / "issue-22-evaluation-ar-320.png"), full_page=True)
     context.close()
 
@@ -82,7 +73,7 @@ def test_an_author_asks_and_an_advisor_answers_without_javascript(chromium, site
     page.get_by_role("button", name="أرسل إجاباتي").click()
     expect(page.locator(".flash")).to_contain_text("شكرًا. إجاباتك مختومة")
     expect(page.locator("p.notice[role=status]")).to_contain_text("إجاباتك تنتظر أن تُحسب")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()
 
 
@@ -98,7 +89,7 @@ def test_a_coordinator_reads_how_rounds_went_and_an_advisor_answers_a_check_in(c
     change = page.locator("section", has=page.get_by_role("heading", name="ما الذي يجب أن يتغير في طريقة عمل المجلس؟"))
     change.get_by_text("3 إجابات مكتوبة").click()
     expect(page.locator("blockquote", has_text="Payer plus vite après la réunion.")).to_be_visible()
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     page.screenshot(path=str(SCREENS / "issue-22-checkins-ar-320.png"), full_page=True)
     context.close()
 
@@ -110,5 +101,5 @@ def test_a_coordinator_reads_how_rounds_went_and_an_advisor_answers_a_check_in(c
     pay.get_by_label("جزئيًا").check()
     page.get_by_role("button", name="أرسل إجاباتي").click()
     expect(page.locator(".flash")).to_contain_text("شكرًا. إجاباتك مختومة")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     context.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from council.demo import load_demo
-from tests.browser.support import keep_traffic_local, serving
+from tests.browser.support import keep_traffic_local
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -15,11 +14,8 @@ WIDTH = 360
 
 
 @pytest.fixture
-def site(app):
-    with app.app_context():
-        load_demo(PASSWORD)
-    with serving(app) as base_url:
-        yield base_url
+def site(demo_site):
+    return demo_site
 
 
 def test_an_advisor_rests_from_the_open_round_in_arabic_at_360_px_without_javascript(chromium, site):
