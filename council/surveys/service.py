@@ -100,6 +100,26 @@ def response_tag(key: bytes, survey_id: uuid.UUID) -> bytes:
 # --- Asking ----------------------------------------------------------------------------------------
 
 
+#: How long each kind of survey stays open: the setting that says it, in days.
+_OPEN_FOR = {SurveyKind.EVALUATION: "EVALUATION_DAYS", SurveyKind.CHECKIN: "CHECKIN_DAYS"}
+
+
+def _new_survey(kind: SurveyKind, revision: Revision, now: datetime) -> Survey:
+    """An open survey about ``revision`` from ``now``, for as long as its kind stays open, with the polls' two
+    small numbers as they are set today."""
+    config = current_app.config
+    return Survey(
+        kind=kind,
+        policy_id=revision.policy_id,
+        revision_id=revision.id,
+        opens_at=now,
+        closes_at=now + timedelta(days=int(config[_OPEN_FOR[kind]])),
+        state=SurveyState.OPEN,
+        min_answers=int(config["POLL_MIN_BALLOTS"]),
+        min_unanimous=int(config["POLL_MIN_UNANIMOUS"]),
+    )
+
+
 def open_evaluation(dbs: Session, policy: Policy, now: datetime | None = None) -> Survey:
     """Ask the council about ``policy``'s revision in force: one question for each commitment not dropped,
     soonest due first, and one for the policy as a whole. Its questions are fixed from now on."""
@@ -108,18 +128,7 @@ def open_evaluation(dbs: Session, policy: Policy, now: datetime | None = None) -
         raise NothingPublished
     if dbs.scalar(select(exists().where(Survey.revision_id == revision.id, Survey.kind == SurveyKind.EVALUATION))):
         raise AlreadyAsked
-    config = current_app.config
-    now = now or utcnow()
-    survey = Survey(
-        kind=SurveyKind.EVALUATION,
-        policy_id=policy.id,
-        revision_id=revision.id,
-        opens_at=now,
-        closes_at=now + timedelta(days=int(config["EVALUATION_DAYS"])),
-        state=SurveyState.OPEN,
-        min_answers=int(config["POLL_MIN_BALLOTS"]),
-        min_unanimous=int(config["POLL_MIN_UNANIMOUS"]),
-    )
+    survey = _new_survey(SurveyKind.EVALUATION, revision, now or utcnow())
     promised = dbs.scalars(
         select(Commitment)
         .where(Commitment.policy_id == policy.id)
@@ -463,23 +472,12 @@ def open_checkin(dbs: Session, revision: Revision, now: datetime | None = None) 
     """Ask the council about the round of ``revision`` that has just closed, with the coordinators' questions
     as they stand (the suggested ones, the first time); None when every question is retired."""
     start_with_suggested_questions(dbs)
-    config = current_app.config
-    now = now or utcnow()
     asked = dbs.scalars(
         select(CheckinQuestion).where(CheckinQuestion.retired.is_(False)).order_by(CheckinQuestion.position)
     ).all()
     if not asked:
         return None
-    survey = Survey(
-        kind=SurveyKind.CHECKIN,
-        policy_id=revision.policy_id,
-        revision_id=revision.id,
-        opens_at=now,
-        closes_at=now + timedelta(days=int(config["CHECKIN_DAYS"])),
-        state=SurveyState.OPEN,
-        min_answers=int(config["POLL_MIN_BALLOTS"]),
-        min_unanimous=int(config["POLL_MIN_UNANIMOUS"]),
-    )
+    survey = _new_survey(SurveyKind.CHECKIN, revision, now or utcnow())
     survey.questions = [
         SurveyQuestion(position=position, checkin_question_id=question.id) for position, question in enumerate(asked)
     ]
