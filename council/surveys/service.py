@@ -10,6 +10,7 @@ only once the survey has closed, and then only where they reveal nobody (``votin
 
 from __future__ import annotations
 
+import functools
 import hmac
 import uuid
 from collections import Counter
@@ -161,9 +162,11 @@ def open_due_evaluations(dbs: Session, zone_name: str, now: datetime | None = No
     return opened
 
 
+@functools.cache
 def evaluation_column() -> Label[uuid.UUID]:
     """The closed evaluation of the revision a query reads (``Revision``), as a column of that one query: the
-    revision's page and the history chain link to it without a query of their own."""
+    revision's page and the history chain link to it without a query of their own. Built once: the reading
+    pages' query is built once for the same column objects (``policies.reading``)."""
     return (
         select(Survey.id)
         .where(
@@ -178,8 +181,10 @@ def evaluation_column() -> Label[uuid.UUID]:
     )
 
 
+@functools.cache
 def open_checkin_column() -> Label[uuid.UUID]:
-    """The open check-in about the round of the revision a query reads (``Revision``), as a column of that query."""
+    """The open check-in about the round of the revision a query reads (``Revision``), as a column of that query,
+    built once (see ``evaluation_column``)."""
     return (
         select(Survey.id)
         .where(Survey.revision_id == Revision.id, Survey.kind == SurveyKind.CHECKIN, Survey.state == SurveyState.OPEN)

@@ -24,3 +24,14 @@ def test_the_import_contracts_hold():
     report = result.stdout + result.stderr
     broken = report[report.find("Broken contracts") :] if "Broken contracts" in report else report
     assert result.returncode == 0, f"An import breaks the layering (see docs/architecture.md):\n{broken}"
+
+
+def test_the_reading_pages_query_is_built_once_for_the_columns_features_add(app):
+    """Each feature's reading columns are the same objects at every call: the one query of the reading pages is
+    cached by them, so a column built afresh each time would rebuild the query on every page and keep every
+    copy for good."""
+    from council.policies import reading
+
+    with app.app_context():
+        first, again = reading._added_columns(), reading._added_columns()
+    assert first and all(a is b for a, b in zip(first, again, strict=True))
