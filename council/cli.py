@@ -112,7 +112,7 @@ def tick() -> None:
     """Apply the mix, open and close polls, summarise closed reviews and record their stipends; run every few
     minutes from cron."""
     # A transaction of its own: the epoch key is replaced once the batch is committed.
-    _echo_flush(mix.flush_now())
+    _echo_flush(mix.flush_now(daily=True))
     with transaction():
         opened, closed = voting.open_due_polls(db.session), voting.close_due_polls(db.session)
         asked = surveys.open_due_evaluations(db.session, current_app.config["BABEL_DEFAULT_TIMEZONE"])

@@ -26,6 +26,8 @@ from typing import Protocol
 
 from flask import current_app
 
+from council.db_types import utcnow
+
 KEY_BYTES = 32
 KEY_FILE_NAME = "mix_epoch_key"
 _REDIS_NAME = "council:mix:epoch_keys"
@@ -37,6 +39,8 @@ class EpochKeys:
     #: Older keys, newest first: set only while a flush is under way, or after flushes stopped before their
     #: commit (then envelopes sealed under each may still wait).
     previous: tuple[bytes, ...] = ()
+    #: The day (UTC, ISO) the current key was made: an epoch lasts a day at most (``mix.flush``'s ``daily``).
+    began_on: str = ""
 
     def all(self) -> list[bytes]:
         return [self.current, *self.previous]
@@ -45,7 +49,19 @@ class EpochKeys:
         """A new current key, every key of now kept until the batch is committed. Always a new one, even
         after a flush that stopped: reusing the key that stopped flush made would leave it current after
         the next batch, able to open that batch's envelopes wherever copies of them lie."""
-        return EpochKeys(_new_key(), tuple(self.all()))
+        return EpochKeys(_new_key(), tuple(self.all()), _today())
+
+    def settled(self) -> EpochKeys:
+        """The current key alone, once the batch is committed."""
+        return EpochKeys(self.current, (), self.began_on)
+
+
+def first_keys() -> EpochKeys:
+    return EpochKeys(_new_key(), began_on=_today())
+
+
+def _today() -> str:
+    return utcnow().date().isoformat()
 
 
 class KeyStore(Protocol):
@@ -60,7 +76,7 @@ class KeyStore(Protocol):
 
 
 def _encode(keys: EpochKeys) -> bytes:
-    data: dict[str, object] = {"current": base64.b64encode(keys.current).decode("ascii")}
+    data: dict[str, object] = {"current": base64.b64encode(keys.current).decode("ascii"), "began_on": keys.began_on}
     if keys.previous:
         data["previous"] = [base64.b64encode(key).decode("ascii") for key in keys.previous]
     return json.dumps(data).encode("ascii")
@@ -71,7 +87,11 @@ def _decode(raw: bytes) -> EpochKeys:
     previous = data.get("previous") or []
     if isinstance(previous, str):  # written before several older keys could be kept
         previous = [previous]
-    return EpochKeys(base64.b64decode(data["current"]), tuple(base64.b64decode(key) for key in previous))
+    return EpochKeys(
+        base64.b64decode(data["current"]),
+        tuple(base64.b64decode(key) for key in previous),
+        str(data.get("began_on") or ""),  # written before epochs had a day: renewed at the next empty tick
+    )
 
 
 def _new_key() -> bytes:
@@ -89,7 +109,7 @@ class FileKeyStore:
             try:
                 return _decode(self.path.read_bytes())
             except FileNotFoundError:
-                self._replace(EpochKeys(_new_key()), only_if_missing=True)
+                self._replace(first_keys(), only_if_missing=True)
             except (ValueError, KeyError):
                 continue  # read while being overwritten (after a rename): read the new file again
         raise RuntimeError(f"the mix key file {self.path} cannot be read")
@@ -102,7 +122,7 @@ class FileKeyStore:
     def forget_previous(self) -> None:
         keys = self.keys()
         if keys.previous:
-            self._replace(EpochKeys(keys.current))
+            self._replace(keys.settled())
 
     def _replace(self, keys: EpochKeys, *, only_if_missing: bool = False) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +185,7 @@ class RedisKeyStore:
     def keys(self) -> EpochKeys:
         raw = self.redis.get(_REDIS_NAME)
         if raw is None:
-            self.redis.set(_REDIS_NAME, _encode(EpochKeys(_new_key())), nx=True)
+            self.redis.set(_REDIS_NAME, _encode(first_keys()), nx=True)
             raw = self.redis.get(_REDIS_NAME)
         return _decode(raw)  # type: ignore[arg-type]
 
@@ -177,7 +197,7 @@ class RedisKeyStore:
     def forget_previous(self) -> None:
         keys = self.keys()
         if keys.previous:
-            self.redis.set(_REDIS_NAME, _encode(EpochKeys(keys.current)))
+            self.redis.set(_REDIS_NAME, _encode(keys.settled()))
 
 
 def redis_url(config: dict) -> str:

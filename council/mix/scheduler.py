@@ -35,7 +35,7 @@ def _run(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(float(app.config["MIX_DEVELOPMENT_FLUSH_SECONDS"])):
         try:
             with app.app_context():
-                result = mix.flush_now()
+                result = mix.flush_now(daily=True)
         except Exception:  # keep flushing later; the envelopes wait, nothing is lost
             _log.exception("the development flush failed; it is tried again later")
             continue

@@ -34,6 +34,7 @@ from sqlalchemy import Select, String, cast, delete, event, literal, select, tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from council.db_types import utcnow
 from council.mix.keys import EpochKeys, key_store
 from council.mix.models import MixEnvelope
 from council.security import KeyUnwrapError, participation_tag, seal, unseal
@@ -299,17 +300,19 @@ def _counted_advisors(pool: list[_Waiting]) -> int:
     return len({item.advisor_tag for item in pool if item.opened is None or item.opened[0] not in _uncounted})
 
 
-def flush(dbs: Session, *, k: int, force: bool = False) -> FlushResult:
+def flush(dbs: Session, *, k: int, force: bool = False, daily: bool = False) -> FlushResult:
     """Apply the pool if it holds envelopes from at least ``k`` advisors, or whatever it holds when
     ``force`` is set (a round or poll is closing). The caller commits; the epoch key is replaced once the
     commit has happened (see ``_after_commit``), so a flush that fails leaves every envelope waiting
-    under a key that still opens it."""
+    under a key that still opens it. ``daily`` (the tick): an empty pool still begins a new epoch when the
+    current one began before today, so no epoch key lasts more than a day or so, and the batch hooks run
+    with nothing to apply (every sealed row is re-wrapped, drafts kept past their day emptied)."""
     _hold_off_submits(dbs)
     _forget_opened(dbs)
     pool = _read_pool(dbs)
-    if not pool:
+    if not pool and not (daily and key_store().keys().began_on != utcnow().date().isoformat()):
         return FlushResult()
-    if not force and _counted_advisors(pool) < k:
+    if pool and not force and _counted_advisors(pool) < k:
         return FlushResult(waiting=len(pool))
     keys = key_store().begin_epoch()
     secrets.SystemRandom().shuffle(pool)
@@ -379,9 +382,9 @@ def min_advisors() -> int:
     return int(current_app.config["MIX_MIN_ADVISORS"])
 
 
-def flush_now(*, force: bool = False) -> FlushResult:
+def flush_now(*, force: bool = False, daily: bool = False) -> FlushResult:
     """A flush in a transaction of its own, for the tick and the development scheduler."""
     from council.database import write_engine
 
     with Session(write_engine()) as session, session.begin():
-        return flush(session, k=min_advisors(), force=force)
+        return flush(session, k=min_advisors(), force=force, daily=daily)
