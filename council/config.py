@@ -88,6 +88,9 @@ POLL_MIN_UNANIMOUS = 5
 EVALUATION_DAYS = 21
 #: When a review round closes, advisors are asked "How was this round for you?" for this many days.
 CHECKIN_DAYS = 14
+#: How long an advisor's draft of a comment is kept after they last kept it (``feedback.drafts``); then the
+#: next batch empties it.
+DRAFT_KEEP_DAYS = 30
 #: While a poll or review round is open, how many have voted or marked their review done is shown only in
 #: whole steps of this size, updated at most once a day (council/coarse.py).
 COARSE_COUNT_STEP = 5
@@ -118,6 +121,8 @@ COMMENT_MAX_CHARS = 10_000
 PASSAGE_MAX_CHARS = 2_000
 PROPOSAL_MAX_CHARS = 2_000
 COMMENT_RATE_LIMIT = "20 per 10 minutes;100 per day"
+#: Keeping a draft: with JavaScript the comment form keeps itself every few seconds while someone writes.
+DRAFT_RATE_LIMIT = "40 per minute"
 #: How long a comment typed into an expired session can wait for its writer to sign in.
 PENDING_COMMENT_MINUTES = 120
 

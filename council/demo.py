@@ -23,7 +23,7 @@ from council.compensation import service as stipends
 from council.compensation.models import Activity, AttendanceStatus, PaymentMethod, ReviewCompletion
 from council.db_types import utcnow
 from council.extensions import db
-from council.feedback import passages
+from council.feedback import drafts, passages
 from council.feedback import service as feedback
 from council.feedback.models import Disposition, HideReason, QuoteConsent
 from council.policies import service as policies
@@ -145,6 +145,7 @@ def _seed(password: str) -> None:
     _demo_commitments(second, author)
     _demo_evaluation(policy, keys)
     _demo_taking_part(second, people, keys, now)
+    _demo_draft(second, keys)
     _demo_second_policy(author, people, keys, min_group)
     _demo_checkins(first, keys)
     _demo_coordination(people)
@@ -265,6 +266,15 @@ def _demo_taking_part(revision: Revision, people: dict[str, User], keys: dict[st
     """In the open round, Amani only reads and Noor rests."""
     for login_name, choice in (("advisor5", Choice.READ_ONLY), ("advisor6", Choice.RESTING)):
         taking_part.set_for_round(db.session, people[login_name], keys[login_name], revision, choice, now)
+
+
+def _demo_draft(revision: Revision, keys: dict[str, bytes]) -> None:
+    """advisor1 keeps a comment they started in the open round, so their home lists it."""
+    position, words = demo_content.DRAFT
+    section = revision.sections[position]
+    place = drafts.Place(revision.id, revision.policy_id, revision.number, section.key, revision.title, section.heading)
+    typed = {"section_key": section.key, "body": words, "submission_key": secrets.token_urlsafe(24)}
+    drafts.keep(db.session, keys["advisor1"], place, typed, review_open=True, today=utcnow().date())
 
 
 def _demo_second_policy(author: User, people: dict[str, User], keys: dict[str, bytes], min_group: int) -> None:

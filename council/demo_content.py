@@ -917,3 +917,10 @@ EASY_READ_REVISION_1: dict[str, dict[int, list[str]]] = {
 
 #: Cedar opens sections in Easy Read first, where they have it.
 EASY_READ_FIRST = ("advisor3",)
+
+#: A comment advisor1 started in the open round and kept as a draft: (section position, words).
+DRAFT = (
+    3,
+    "I want to say something about the interpreters here, but I need more time. "
+    "Who chooses them, and can we ask for a different one?",
+)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload, lo
 from sqlalchemy.sql.base import ExecutableOption
 
 from council import hooks
+from council.accounts import state
 from council.accounts.models import User
 from council.audit import service as audit
 from council.db_types import utcnow
@@ -54,6 +55,7 @@ from council.mix import service as mix
 from council.policies import sections as split
 from council.policies import service as policies
 from council.policies.models import Policy, Revision, WindowState
+from council.policies.reading import ReadableRevision
 from council.security import participation_tag
 from council.text import clean_text
 
@@ -124,7 +126,7 @@ def owner_tag(key: bytes, comment_id: uuid.UUID) -> bytes:
     return participation_tag(key, "comment", comment_id)
 
 
-def review_is_open(revision: Revision, now: datetime | None = None) -> bool:
+def review_is_open(revision: Revision | ReadableRevision, now: datetime | None = None) -> bool:
     window = revision.review_window
     return window is not None and window.state(now or utcnow()) == WindowState.OPEN
 
@@ -774,6 +776,8 @@ def readable_comments(
 
 POST = "comment.post"
 CHANGE = "comment.change"
+# A comment sent from a kept draft empties the draft in its own envelope (``feedback.drafts``).
+state.carries_puts(POST)
 FLAG = "comment.flag"
 #: A point raised in a council meeting, written down by staff: a comment that belongs to nobody.
 MEETING_POINT = "comment.meeting_point"
@@ -910,10 +914,13 @@ def as_writer_sees(dbs: Session, comments: list[Comment], pending: MyPending) ->
     return shown
 
 
-def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int) -> uuid.UUID:
+def send_comment(
+    dbs: Session, key: bytes, revision: Revision, draft: Draft, *, limit: int, carrying: list[Any] | None = None
+) -> uuid.UUID:
     """Check a new comment now, so the writer sees any problem at once, and seal it into the mix. Returns
     the comment's id. The same form sent twice (its submission key) is one comment; sent again with other
-    content, it raises SentDifferently."""
+    content, it raises SentDifferently. ``carrying``: the person's state it changes too (``state.carry_blank``:
+    the draft it was written in), applied in the same batch as the comment is written."""
     if not review_is_open(revision):
         raise ReviewClosed
     checked = _check_draft(revision, draft, limit)
@@ -940,8 +947,24 @@ def send_comment(dbs: Session, key: bytes, revision: Revision, draft: Draft, *, 
         "sent_at": now.isoformat(),
         "day": now.date().isoformat(),
     }
+    if carrying:
+        payload["state_puts"] = carrying
     mix.submit(dbs, POST, payload, participation_key=key)
     return comment_id
+
+
+def already_sent(dbs: Session, key: bytes, submission_key: str) -> bool:
+    """Whether this person sent the form with this submission key as a comment (written, or waiting)."""
+    existing = dbs.scalar(select(Comment).where(Comment.submission_key == submission_key))
+    if existing is not None:
+        return owns(existing, key)
+    return any(
+        hmac.compare_digest(waiting.payload["submission_key"].encode(), submission_key.encode())
+        for waiting in mix.pending(dbs, (POST,))
+        if hmac.compare_digest(
+            bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, uuid.UUID(waiting.payload["comment_id"]))
+        )
+    )
 
 
 def _payload_of(draft: Draft, checked: Checked) -> dict[str, object]:
@@ -1243,6 +1266,7 @@ def _write_sent(dbs: Session, payload: mix.Payload, *, raised_on: date | None) -
             raised_on,
         )
     )
+    state.apply_carried(dbs, payload)
 
 
 @mix.handles(CHANGE)

@@ -6,10 +6,23 @@ import functools
 import hashlib
 import secrets
 import uuid
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale, ngettext
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -19,17 +32,20 @@ from wtforms.validators import ValidationError
 
 from council import hooks
 from council.accounts import service as accounts
+from council.accounts import state
 from council.accounts.access import (
     current_participation_key,
     limit_sign_in,
     participation_key,
     public,
     requires_role,
+    safe_next,
 )
 from council.accounts.models import Role
 from council.accounts.signing_in import sign_in_user
+from council.db_types import utcnow
 from council.extensions import csrf, db, limiter
-from council.feedback import passages, service
+from council.feedback import drafts, passages, service
 from council.feedback.forms import (
     CONSENT_LABELS,
     DISPOSITION_LABELS,
@@ -195,7 +211,7 @@ def _problem_in(form, problem: service.FeedbackError):
 def _store(revision, draft: service.Draft):
     """Post a comment for the signed-in advisor; returns a redirect, or the problem that refused it."""
     with attempt(service.FeedbackError) as posting:
-        comment_id = service.send_comment(
+        comment_id = drafts.send(
             db.session, participation_key(), revision, draft, limit=current_app.config["COMMENT_MAX_CHARS"]
         )
     if posting.problem is not None:
@@ -353,14 +369,128 @@ def whole_revision(policy_id: uuid.UUID, number: int):
     revision = published_or_404(db.session, policy_id, number)
     if not current_user.has_role(Role.ADVISOR) or not service.review_is_open(revision):
         abort(404)
+    kept = drafts.at(db.session, current_participation_key(), revision.id, "")
     return render_template(
         "feedback/whole_revision.html",
         revision=revision,
-        form=new_comment_form(revision, ""),
+        form=_form_holding(revision, "", kept),
+        kept_draft=kept,
         comments=service.readable_comments(
             db.session, revision, "", current_participation_key(), get_locale().language, agreer=True
         ),
     )
+
+
+# --- Drafts: a comment being written, kept for its writer alone -------------------------
+
+
+def _form_holding(revision, section_key: str, kept: drafts.KeptDraft | None):
+    """A new comment form, holding the writer's draft written here when they keep one."""
+    if kept is None:
+        return new_comment_form(revision, section_key)
+    return new_comment_form(revision, section_key, formdata=MultiDict(kept.fields))
+
+
+def _draft_limit() -> str:
+    return current_app.config["DRAFT_RATE_LIMIT"]
+
+
+def _saving_itself() -> bool:
+    """The page's script keeping the draft every few seconds (static/js/drafts.js), rather than the button."""
+    return request.headers.get("X-Council-Draft") == "auto"
+
+
+def _draft_problem(problem: Exception) -> str:
+    if isinstance(problem, drafts.NoRoom):
+        return ngettext(
+            "You already keep %(num)d draft elsewhere. Send or discard it (your home page lists it) to keep this one.",
+            "You already keep %(num)d drafts elsewhere. Send or discard one of them (your home page lists them) to "
+            "keep this one.",
+            state.DRAFT_SLOTS,
+        )
+    if isinstance(problem, drafts.TooLong):
+        return _("This is longer than a comment can be, so it was not kept as a draft. Please shorten it.")
+    if isinstance(problem, drafts.AlreadySent):
+        return _("This comment is sent already, so it is not kept as a draft.")
+    return _(
+        "The review of this revision is closed, so drafts can no longer be kept. "
+        "Your text is below, so you can keep it."
+    )
+
+
+def _kept_message(until: date | None) -> str:
+    if until is None:
+        return _("Nothing is written, so no draft is kept here.")
+    return _(
+        "Draft kept until %(day)s. Only you can read it, here or on any device where you sign in.",
+        day=format_date(until, "long"),
+    )
+
+
+def _draft_not_kept(revision, section_key: str, form, message: str, status: int):
+    """Nothing was kept: the page's script says why beside the form; without it, the form again with the text."""
+    if _saving_itself():
+        return jsonify(message=message, kept=False), status
+    form.body.errors = [message]
+    return _show_form_again(revision, section_key, form, status=status)
+
+
+@bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/drafts")
+@csrf.exempt  # checked below, so an expired form shows its text again rather than an error page
+@limiter.limit(_draft_limit, key_func=_per_session)
+def keep_draft(policy_id: uuid.UUID, number: int):
+    """The comment form's "Keep as a draft" (and, with JavaScript, the same every few seconds while writing)."""
+    if not current_user.has_role(Role.ADVISOR):
+        abort(403)
+    revision = readable_or_404(policy_id, number)
+    section_key = request.form.get("section_key", "")
+    section = revision.section(section_key) if section_key else None
+    if section_key and section is None:
+        abort(404)
+    form = new_comment_form(revision, section_key, formdata=request.form)
+    form.meta.csrf = False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        message = _("This form had expired, so your draft was not kept. Your text is below: please keep it again.")
+        return _draft_not_kept(revision, section_key, form, message, 400)
+    place = drafts.Place(
+        revision.id,
+        revision.policy_id,
+        revision.number,
+        section_key,
+        revision.title,
+        section.heading if section else "",
+    )
+    typed = {name: request.form.get(name, "") for name in drafts.FIELDS}
+    with attempt(drafts.DraftError) as keeping:
+        until = drafts.keep(
+            db.session,
+            participation_key(),
+            place,
+            typed,
+            review_open=service.review_is_open(revision),
+            today=utcnow().date(),
+        )
+    if keeping.problem is not None:
+        status = 400 if isinstance(keeping.problem, drafts.TooLong) else 409
+        return _draft_not_kept(revision, section_key, form, _draft_problem(keeping.problem), status)
+    if _saving_itself():
+        return jsonify(message=_kept_message(until), kept=until is not None)
+    flash(_kept_message(until), "success")
+    read = asked_version(request.form.get("read"))
+    return redirect(_section_url(revision, section_key, "comment-form", read), code=303)
+
+
+@bp.post("/feedback/drafts/<int:slot>/discard")
+def discard_draft(slot: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not 0 <= slot < state.DRAFT_SLOTS:
+        abort(404)
+    if drafts.discard(db.session, participation_key(), slot):
+        flash(_("Your draft is discarded."), "success")
+    return redirect(safe_next(request.args.get("next")) or url_for("pages.home"), code=303)
 
 
 # --- The writer's own comments ------------------------------------------------------
@@ -852,6 +982,7 @@ def _revision_part(revision) -> dict:
 @hooks.contributes_to("policies.section_page")
 def _section_part(revision, key: str) -> dict:
     can_comment = _can_comment(revision)
+    kept = drafts.at(db.session, current_participation_key(), revision.id, key) if can_comment else None
     return {
         "comments": service.readable_comments(
             db.session,
@@ -861,6 +992,7 @@ def _section_part(revision, key: str) -> dict:
             get_locale().language,
             agreer=current_user.has_role(Role.ADVISOR),
         ),
-        "comment_form": new_comment_form(revision, key) if can_comment else None,
+        "comment_form": _form_holding(revision, key, kept) if can_comment else None,
+        "kept_draft": kept,
         "can_comment": can_comment,
     }

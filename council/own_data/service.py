@@ -302,7 +302,7 @@ def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
 def _forget_own_state(dbs: Session, key: bytes) -> None:
     """Every piece of the person's sealed state, and their marks of resting: they no longer count as resting."""
     revision_ids = dbs.scalars(select(Revision.id)).all()
-    names = [state.LOCALE, state.NOTICES_SEEN, display.DISPLAY, state.READING]
+    names = [state.LOCALE, state.NOTICES_SEEN, display.DISPLAY, state.READING, *state.draft_names()]
     names += [state.reading_place_name(revision_id) for revision_id in revision_ids]
     state.forget(dbs, key, names + taking_part.state_names(revision_ids))
     taking_part.forget_marks(dbs, key, utcnow())

@@ -15,6 +15,7 @@ from council.audit.labels import AUDIT_ACTION_LABELS
 from council.compensation.money import format_money
 from council.db_types import utcnow
 from council.extensions import csrf, db
+from council.feedback import drafts
 from council.i18n import SESSION_LOCALE_KEY
 from council.notices import service as notices
 from council.policies.service import open_reviews
@@ -30,9 +31,12 @@ def home():
         return render_template("pages/home.html")
     now = utcnow()
     key = current_participation_key()
+    is_advisor = current_user.has_role(Role.ADVISOR)
+    # Before the rest: the drafts' rows are read in one query with the pool, which the home's parts then reuse.
+    kept_drafts = drafts.kept(db.session, key) if is_advisor else []
     advisor = (
         notices.advisor_home(db.session, current_user, key, now, notices_seen(), get_locale().language, carried())
-        if current_user.has_role(Role.ADVISOR)
+        if is_advisor
         else None
     )
     coordination = notices.coordinator_home(db.session, now) if current_user.has_role(Role.COORDINATOR) else None
@@ -40,6 +44,8 @@ def home():
         "pages/home.html",
         now=now,
         advisor=advisor,
+        kept_drafts=kept_drafts,
+        draft_keep_days=drafts.keep_days(),
         reviews=open_reviews(db.session, now, limit=notices.HOME_LIST_LIMIT) if advisor is None else [],
         authored=notices.author_home(db.session, current_user, now) if current_user.has_role(Role.AUTHOR) else None,
         coordination=coordination,

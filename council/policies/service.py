@@ -246,7 +246,10 @@ def remember_place(dbs: Session, key: bytes | None, revision_id: uuid.UUID, sect
 
 
 def place_for(dbs: Session, key: bytes | None, revision: Revision | ReadableRevision) -> str | None:
-    section_key = state.load(dbs, key, state.reading_place_name(revision.id))
+    """Where the reader stopped; their drafts of comments, which the page's comment form shows, are read in the
+    same query."""
+    name = state.reading_place_name(revision.id)
+    section_key = state.load_many(dbs, key, (name,), read_also=state.draft_names())[name]
     return section_key if section_key and revision.section(section_key) else None
 
 

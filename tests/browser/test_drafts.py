@@ -1,0 +1,152 @@
+"""Drafts kept safely, in a real browser: the form keeps itself while someone writes, in Arabic on a 360 px
+phone, and nothing of it reaches the browser's storage; another device finds it; the quick exit leaves at once
+and Back shows none of it; without JavaScript, "Keep as a draft" does the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.support import keep_traffic_local, neutral_site, no_sideways_scroll
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 360
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+WORDS = "أريد أن أقول شيئًا عن المترجمين، لكنني أحتاج إلى وقت أطول."
+
+
+@pytest.fixture
+def weather():
+    with neutral_site() as url:
+        yield url
+
+
+@pytest.fixture
+def site(app, weather, demo_site):
+    """The demo, its quick exit leading to a stand-in for the neutral site."""
+    app.config["EXIT_URL"] = weather
+    return demo_site
+
+
+def _phone(chromium, site, *, javascript=True):
+    context = chromium.new_context(
+        locale="ar",
+        extra_http_headers={"Accept-Language": "ar"},
+        java_script_enabled=javascript,
+        viewport={"width": WIDTH, "height": 800},
+    )
+    keep_traffic_local(context, site)
+    return context
+
+
+def _sign_in(page, site, login_name):
+    page.goto(site + "/login")
+    page.fill("#login_name", login_name)
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(site + "/")
+
+
+def _open_round_section(page, index=1):
+    """A section of the open round, from the home page's list of reviews."""
+    page.locator("#reviews-heading + ul a").first.click()
+    page.locator("ol.toc a").nth(index).click()
+
+
+def _storage(page) -> dict:
+    return page.evaluate(
+        """() => ({
+            local: Object.keys(window.localStorage).map(k => [k, window.localStorage.getItem(k)]),
+            session: Object.keys(window.sessionStorage).map(k => [k, window.sessionStorage.getItem(k)]),
+            cookies: document.cookie,
+        })"""
+    )
+
+
+def test_the_form_keeps_itself_sealed_on_the_server_and_never_in_the_browser(chromium, site):
+    from playwright.sync_api import expect
+
+    phone = _phone(chromium, site)
+    page = phone.new_page()
+    _sign_in(page, site, "advisor2")
+    _open_round_section(page)
+    section = page.url
+    status = page.locator("#draft-status")
+    page.fill("textarea#body", WORDS)
+    # The script keeps it within a few seconds, and says so in the status line (announced, role=status).
+    expect(status).to_contain_text("حتى", timeout=12_000)
+    expect(status).to_have_attribute("role", "status")
+    assert _storage(page) == {"local": [], "session": [], "cookies": ""}, "nothing in the browser's storage"
+    page.fill("textarea#body", WORDS + " شكرًا.")
+    page.wait_for_timeout(6_500)
+    no_sideways_scroll(page)
+    SCREENS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENS / "issue-23-drafts-ar-360.png"), full_page=True)
+
+    # Another device, signed in as the same person, finds it in the form and on the home page.
+    laptop = _phone(chromium, site)
+    other = laptop.new_page()
+    _sign_in(other, site, "advisor2")
+    drafts = other.locator("section[aria-labelledby=drafts-heading]")
+    expect(drafts).to_contain_text(WORDS)
+    no_sideways_scroll(other)
+    page_home = SCREENS / "issue-23-drafts-home-ar-360.png"
+    other.screenshot(path=str(page_home), full_page=True)
+    drafts.locator("a.button").first.click()
+    expect(other.locator("textarea#body")).to_have_value(WORDS + " شكرًا.")
+    assert other.url.split("#")[0] == section
+    assert _storage(other) == {"local": [], "session": [], "cookies": ""}
+    laptop.close()
+
+    # Sending it empties it: back home, no draft is listed any more.
+    page.select_option("select#language", "ar")
+    page.locator("form.comment-form button[type=submit]").first.click()
+    expect(page.locator(".flash")).to_be_visible()
+    page.goto(site + "/")
+    expect(page.locator("section[aria-labelledby=drafts-heading]")).to_have_count(0)
+    phone.close()
+
+
+def test_the_quick_exit_leaves_at_once_and_back_shows_no_draft(chromium, site, weather):
+    from playwright.sync_api import expect
+
+    phone = _phone(chromium, site)
+    page = phone.new_page()
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    _sign_in(page, site, "advisor4")
+    _open_round_section(page, 2)
+    page.fill("textarea#body", "Words someone else must not see.")
+    expect(page.locator("#draft-status")).to_contain_text("حتى", timeout=12_000)
+    assert _storage(page) == {"local": [], "session": [], "cookies": ""}
+    page.click("#quick-exit")
+    page.wait_for_url(weather)
+    assert not asked, f"the quick exit asked something on leaving: {asked}"
+    for _ in range(6):
+        page.go_back()
+        page.wait_for_load_state()
+        expect(page.locator("body")).not_to_contain_text("Words someone else must not see.")
+        assert "Words someone else must not see." not in page.content()
+    phone.close()
+
+
+def test_without_javascript_keep_as_a_draft_then_discard_it(chromium, site):
+    from playwright.sync_api import expect
+
+    phone = _phone(chromium, site, javascript=False)
+    page = phone.new_page()
+    _sign_in(page, site, "advisor3")
+    _open_round_section(page, 3)
+    page.fill("textarea#body", "Kept without a script.")
+    page.locator("form.comment-form button[formaction$='/drafts']").click()
+    expect(page.locator(".flash")).to_contain_text("المسودة")
+    expect(page.locator("textarea#body")).to_have_value("Kept without a script.")
+    no_sideways_scroll(page)
+    page.locator("form.comment-form button[formaction*='/discard']").click()
+    expect(page.locator("textarea#body")).to_have_value("")
+    page.goto(site + "/")
+    expect(page.locator("section[aria-labelledby=drafts-heading]")).to_have_count(0)
+    phone.close()
