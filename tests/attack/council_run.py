@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 
+from council.accounts import state
 from council.accounts.models import Role, User
 from council.config import normalise_database_url
 from council.extensions import db
@@ -60,9 +61,9 @@ BATCHED_PEOPLE = "attack_batched_people"
 
 #: What each advisor does in each epoch (shuffled together across advisors within the epoch).
 EPOCH_PLANS = [
-    ["comment", "vote_a", "comment", "rest"],
-    ["comment", "edit", "vote_b", "agree", "language", "evaluate"],
-    ["comment", "change_vote_a", "withdraw", "agree", "review_done", "evaluate", "rest"],
+    ["draft", "comment", "vote_a", "comment", "rest"],
+    ["comment", "edit", "vote_b", "agree", "language", "evaluate", "draft"],
+    ["comment", "change_vote_a", "withdraw", "agree", "review_done", "evaluate", "rest", "draft"],
     ["comment", "edit", "agree", "change_vote_b", "evaluate"],
 ]
 
@@ -271,8 +272,10 @@ class Council:
         #: (control table, note id) -> writer's user id
         self.control_truth: dict[tuple[str, str], str] = {}
         self.held_back: list[tuple[str, str, str, str]] = []
-        #: every comment text the advisors wrote, including those later edited away or withdrawn
+        #: every comment text the advisors wrote, including those later edited away or withdrawn, and drafts
         self.texts: list[str] = []
+        #: the section where each advisor keeps a draft, until they send it
+        self.drafting: dict[str, str] = {}
         self.control = create_engine(normalise_database_url(watcher.url))
         author_id = people.make("robin", Role.AUTHOR)
         for name in ADVISORS:
@@ -368,8 +371,26 @@ class Council:
         assert response.status_code == 303
         self.language[name] = language
 
-    def _comment(self, name: str) -> bool:
+    def _draft(self, name: str) -> bool:
+        """Start a comment and leave it: the page's script keeps it a few times while the words grow."""
         client, key = self.clients[name], self.random.choice(self.keys)
+        page = client.get(f"{self.path}/sections/{key}").get_data(as_text=True)
+        fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
+        words = f"{name} starts on {key}: {uuid.uuid4().hex[:8]}"
+        for _ in range(self.random.randint(1, 3)):
+            words += f" {uuid.uuid4().hex[:6]}"
+            self.texts.append(words)
+            data = {**fields, "body": words, "language": self.language[name], "quote_consent": "paraphrase"}
+            response = client.post(f"{self.path}/drafts", data=data, headers={"X-Council-Draft": "auto"})
+            assert response.status_code == 200 and response.get_json()["kept"], response.get_data(as_text=True)
+        self.drafting[name] = key
+        return True
+
+    def _comment(self, name: str) -> bool:
+        """A comment; most often the one the advisor kept as a draft, sent from its form (which empties the draft)."""
+        client, key = self.clients[name], self.random.choice(self.keys)
+        if name in self.drafting and self.random.random() < 0.7:
+            key = self.drafting.pop(name)
         page = client.get(f"{self.path}/sections/{key}").get_data(as_text=True)  # the reading place moves here
         fields = dict(re.findall(r'name="(csrf_token|submission_key|section_key)" type="hidden" value="([^"]*)"', page))
         body = f"{name} thinks about {key}: {uuid.uuid4().hex[:8]}"
@@ -468,6 +489,8 @@ class Council:
     def act(self, name: str, what: str) -> bool:
         if what == "comment":
             return self._comment(name)
+        if what == "draft":
+            return self._draft(name)
         if what == "edit":
             return self._edit(name)
         if what == "withdraw":
@@ -552,6 +575,7 @@ class Council:
                         found[("ballots", ballot.id.hex)] = user_id
             # Whose each sealed-state row is (only for scoring the pseudonyms; the attacker cannot tell).
             names = ["locale", "notices-seen"] + [f"place:{r}" for r in db.session.scalars(select(Revision.id))]
+            names += state.draft_names()
             for user_id, key in keys.items():
                 for name in names:
                     found[("sealed_state", participation_tag(key, "state", name).hex())] = user_id
