@@ -47,6 +47,7 @@ from council.compensation.money import to_decimal
 from council.db_types import utcnow
 from council.digest import service as digest
 from council.digest.models import DigestSubscription
+from council.feedback import drafts
 from council.feedback import service as feedback
 from council.feedback.models import Comment, CommentState
 from council.policies.models import Revision
@@ -299,6 +300,22 @@ def _reading_places(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
     return sorted(shown, key=lambda place: (place["policy"], place["revision"]))
 
 
+def _drafts(dbs: Session, key: bytes | None) -> list[dict[str, Any]]:
+    """Their drafts of comments, opened with their key as their home page opens them."""
+    return [
+        {
+            "policy": draft.place.policy_title,
+            "revision": draft.place.number,
+            "section": draft.place.section_title,
+            "kept_on": draft.kept_on,
+            "kept_until": draft.keep_until,
+            "text": draft.fields["body"],
+            "proposal": draft.fields["proposal"],
+        }
+        for draft in drafts.kept(dbs, key)
+    ]
+
+
 def _forget_own_state(dbs: Session, key: bytes) -> None:
     """Every piece of the person's sealed state, and their marks of resting: they no longer count as resting."""
     revision_ids = dbs.scalars(select(Revision.id)).all()
@@ -342,6 +359,7 @@ def collect(dbs: Session, user: User, key: bytes | None, *, payee_secret: str, t
         "meetings": _meetings(dbs, user),
         "polls": _polls(dbs, user),
         "reading_places": _reading_places(dbs, key),
+        "drafts": _drafts(dbs, key),
     }
 
 

@@ -330,6 +330,18 @@ def test_only_advisors_keep_drafts(app, people, policy):
     assert app.test_client().post(f"{path}/drafts", data={"body": "x"}).status_code in (302, 303, 401)
 
 
+def test_the_data_file_holds_the_persons_drafts(app, people, policy):
+    import json
+
+    willow = advisor(app, people, "willow")
+    _keep(willow, policy, 2, body="In my own data file.")
+    response = submit(willow, "/account/my-data", {"password": PASSWORD, "format": "json"}, expect=200)
+    [draft] = json.loads(response.get_data(as_text=True))["drafts"]
+    assert draft["text"] == "In my own data file." and draft["section"] == "Part 3" and draft["revision"] == 1
+    page = submit(willow, "/account/my-data", {"password": PASSWORD, "format": "html"}, expect=200)
+    assert "In my own data file." in page.get_data(as_text=True)
+
+
 def test_a_password_change_keeps_drafts_and_closing_the_account_destroys_them(app, people, policy):
     willow = advisor(app, people, "willow")
     _keep(willow, policy, body="Through a new password.")
