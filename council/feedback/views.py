@@ -435,6 +435,15 @@ def _draft_not_kept(revision, section_key: str, form, message: str, status: int)
     return _show_form_again(revision, section_key, form, status=status)
 
 
+def _titles_read(revision, section) -> tuple[str, str]:
+    """The revision's title and the section's heading as the writer reads them: in their language where translated."""
+    translation = revision.translation
+    translated = translation.section(section.key) if translation is not None and section is not None else None
+    title = translation.title if translation is not None else revision.title
+    heading = translated.heading if translated is not None else section.heading if section is not None else ""
+    return title, heading
+
+
 @bp.post("/policies/<uuid:policy_id>/revisions/<int:number>/drafts")
 @csrf.exempt  # checked below, so an expired form shows its text again rather than an error page
 @limiter.limit(_draft_limit, key_func=_per_session)
@@ -455,12 +464,7 @@ def keep_draft(policy_id: uuid.UUID, number: int):
         message = _("This form had expired, so your draft was not kept. Your text is below: please keep it again.")
         return _draft_not_kept(revision, section_key, form, message, 400)
     place = drafts.Place(
-        revision.id,
-        revision.policy_id,
-        revision.number,
-        section_key,
-        revision.title,
-        section.heading if section else "",
+        revision.id, revision.policy_id, revision.number, section_key, *_titles_read(revision, section)
     )
     typed = {name: request.form.get(name, "") for name in drafts.FIELDS}
     with attempt(drafts.DraftError) as keeping:

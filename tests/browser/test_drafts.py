@@ -92,6 +92,9 @@ def test_the_form_keeps_itself_sealed_on_the_server_and_never_in_the_browser(chr
     _sign_in(other, site, "advisor2")
     drafts = other.locator("section[aria-labelledby=drafts-heading]")
     expect(drafts).to_contain_text(WORDS)
+    # Named as the writer read it: the policy's title and the section's heading in Arabic.
+    expect(drafts.locator("h3")).to_contain_text("اللقاء الأول والإحالات")
+    expect(drafts.locator("h3")).to_contain_text("الغرض")
     no_sideways_scroll(other)
     page_home = SCREENS / "issue-23-drafts-home-ar-360.png"
     other.screenshot(path=str(page_home), full_page=True)
