@@ -986,7 +986,9 @@ def _revision_part(revision) -> dict:
 @hooks.contributes_to("policies.section_page")
 def _section_part(revision, key: str) -> dict:
     can_comment = _can_comment(revision)
-    kept = drafts.at(db.session, current_participation_key(), revision.id, key) if can_comment else None
+    # Shown in the form while the review is open; after it closes, as words to copy (it can no longer be sent).
+    is_advisor = current_user.has_role(Role.ADVISOR)
+    kept = drafts.at(db.session, current_participation_key(), revision.id, key) if is_advisor else None
     return {
         "comments": service.readable_comments(
             db.session,

@@ -307,7 +307,22 @@ def test_a_sent_form_is_not_kept_again_and_a_closed_review_keeps_none(app, peopl
         db.session.commit()
     fields["submission_key"] = "another-form-entirely-0001"
     closed = willow.post(f"{path}/drafts", data={**fields, "body": "Too late."})
-    assert closed.status_code == 409
+    assert closed.status_code == 409 and "drafts can no longer be kept" in closed.get_data(as_text=True)
+    assert "Too late." in closed.get_data(as_text=True)
+
+
+def test_a_draft_left_when_the_review_closes_can_be_read_and_copied_but_not_sent(app, people, policy):
+    willow = advisor(app, people, "willow")
+    _keep(willow, policy, body="Unfinished <b>thoughts</b> when the review closed.")
+    flush_mix(app)
+    with app.app_context():
+        window = db.session.scalar(select(ReviewWindow))
+        window.closes_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    page = _page(willow, policy).get_data(as_text=True)
+    assert "can no longer be sent" in page and 'name="body"' not in page
+    assert "Unfinished &lt;b&gt;thoughts&lt;/b&gt; when the review closed." in page
+    assert "/feedback/drafts/" in page and "Discard draft" in page
 
 
 def test_an_expired_form_keeps_nothing_and_shows_the_text(app, people, policy):
