@@ -313,8 +313,8 @@ def _send(dbs: Session, key: bytes, changes: dict[str, Inner]) -> None:
             envelopes[0].extend(chunk)
         else:
             envelopes.append(chunk)
-    for carried in envelopes:
-        mix.submit(dbs, PUT, {"puts": carried}, participation_key=key)
+    for puts_of_one in envelopes:
+        mix.submit(dbs, PUT, {"puts": puts_of_one}, participation_key=key)
 
 
 def _is_large(inner: Inner) -> bool:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, PROBLEMS, require_chromium, serving
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, PROBLEMS, neutral_site, require_chromium, serving
 from tests.conftest import PASSWORD
 
 
@@ -36,3 +36,10 @@ def demo_site(app):
         load_demo(PASSWORD)
     with serving(app) as base_url:
         yield base_url
+
+
+@pytest.fixture
+def weather():
+    """The stand-in for the neutral site the quick exit leads to: its address."""
+    with neutral_site() as url:
+        yield url

@@ -94,6 +94,37 @@ def _the_document_answered_an_error(message) -> bool:
     )
 
 
+def phone(chromium, base_url: str, *, locale: str = "ar", width: int = 360, javascript: bool = True, **options):
+    """A browser context like a narrow phone set to ``locale``, watched by ``keep_traffic_local``; ``options``
+    go to Playwright's ``new_context`` (a time zone)."""
+    context = chromium.new_context(
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+        java_script_enabled=javascript,
+        viewport={"width": width, "height": 800},
+        **options,
+    )
+    keep_traffic_local(context, base_url)
+    return context
+
+
+def sign_in(page, base_url: str, login_name: str, password: str | None = None) -> None:
+    """Sign in through the form, and wait for the home page (not the sign-in form again)."""
+    from tests.conftest import PASSWORD
+
+    page.goto(base_url + "/login")
+    page.fill("#login_name", login_name)
+    page.fill("#password", password or PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(base_url + "/")
+
+
+def open_review_section(page, position: int) -> None:
+    """From the home page: the first open review, then one section from its contents."""
+    page.locator("#reviews-heading + ul a").first.click()
+    page.locator("ol.toc a").nth(position).click()
+
+
 def no_sideways_scroll(page) -> None:
     """The page fits its viewport's width, measured once loaded (with the stylesheet applied, also right after a
     form was sent)."""

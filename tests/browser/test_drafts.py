@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.support import keep_traffic_local, neutral_site, no_sideways_scroll
-from tests.conftest import PASSWORD
+from tests.browser.support import no_sideways_scroll, open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,41 +18,10 @@ WORDS = "أريد أن أقول شيئًا عن المترجمين، لكنني 
 
 
 @pytest.fixture
-def weather():
-    with neutral_site() as url:
-        yield url
-
-
-@pytest.fixture
 def site(app, weather, demo_site):
     """The demo, its quick exit leading to a stand-in for the neutral site."""
     app.config["EXIT_URL"] = weather
     return demo_site
-
-
-def _phone(chromium, site, *, javascript=True):
-    context = chromium.new_context(
-        locale="ar",
-        extra_http_headers={"Accept-Language": "ar"},
-        java_script_enabled=javascript,
-        viewport={"width": WIDTH, "height": 800},
-    )
-    keep_traffic_local(context, site)
-    return context
-
-
-def _sign_in(page, site, login_name):
-    page.goto(site + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
-
-
-def _open_round_section(page, index=1):
-    """A section of the open round, from the home page's list of reviews."""
-    page.locator("#reviews-heading + ul a").first.click()
-    page.locator("ol.toc a").nth(index).click()
 
 
 def _storage(page) -> dict:
@@ -69,10 +37,10 @@ def _storage(page) -> dict:
 def test_the_form_keeps_itself_sealed_on_the_server_and_never_in_the_browser(chromium, site):
     from playwright.sync_api import expect
 
-    phone = _phone(chromium, site)
-    page = phone.new_page()
-    _sign_in(page, site, "advisor2")
-    _open_round_section(page)
+    handset = phone(chromium, site, width=WIDTH)
+    page = handset.new_page()
+    sign_in(page, site, "advisor2")
+    open_review_section(page, 1)
     section = page.url
     status = page.locator("#draft-status")
     page.fill("textarea#body", WORDS)
@@ -87,9 +55,9 @@ def test_the_form_keeps_itself_sealed_on_the_server_and_never_in_the_browser(chr
     page.screenshot(path=str(SCREENS / "issue-23-drafts-ar-360.png"), full_page=True)
 
     # Another device, signed in as the same person, finds it in the form and on the home page.
-    laptop = _phone(chromium, site)
+    laptop = phone(chromium, site, width=WIDTH)
     other = laptop.new_page()
-    _sign_in(other, site, "advisor2")
+    sign_in(other, site, "advisor2")
     drafts = other.locator("section[aria-labelledby=drafts-heading]")
     expect(drafts).to_contain_text(WORDS)
     # Named as the writer read it: the policy's title and the section's heading in Arabic.
@@ -110,18 +78,18 @@ def test_the_form_keeps_itself_sealed_on_the_server_and_never_in_the_browser(chr
     expect(page.locator(".flash")).to_be_visible()
     page.goto(site + "/")
     expect(page.locator("section[aria-labelledby=drafts-heading]")).to_have_count(0)
-    phone.close()
+    handset.close()
 
 
 def test_the_quick_exit_leaves_at_once_and_back_shows_no_draft(chromium, site, weather):
     from playwright.sync_api import expect
 
-    phone = _phone(chromium, site)
-    page = phone.new_page()
+    handset = phone(chromium, site, width=WIDTH)
+    page = handset.new_page()
     asked = []
     page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
-    _sign_in(page, site, "advisor4")
-    _open_round_section(page, 2)
+    sign_in(page, site, "advisor4")
+    open_review_section(page, 2)
     page.fill("textarea#body", "Words someone else must not see.")
     expect(page.locator("#draft-status")).to_contain_text("حتى", timeout=12_000)
     assert _storage(page) == {"local": [], "session": [], "cookies": ""}
@@ -133,16 +101,16 @@ def test_the_quick_exit_leaves_at_once_and_back_shows_no_draft(chromium, site, w
         page.wait_for_load_state()
         expect(page.locator("body")).not_to_contain_text("Words someone else must not see.")
         assert "Words someone else must not see." not in page.content()
-    phone.close()
+    handset.close()
 
 
 def test_without_javascript_keep_as_a_draft_then_discard_it(chromium, site):
     from playwright.sync_api import expect
 
-    phone = _phone(chromium, site, javascript=False)
-    page = phone.new_page()
-    _sign_in(page, site, "advisor3")
-    _open_round_section(page, 3)
+    handset = phone(chromium, site, width=WIDTH, javascript=False)
+    page = handset.new_page()
+    sign_in(page, site, "advisor3")
+    open_review_section(page, 3)
     page.fill("textarea#body", "Kept without a script.")
     page.locator("form.comment-form button[formaction$='/drafts']").click()
     expect(page.locator(".flash")).to_contain_text("المسودة")
@@ -152,4 +120,4 @@ def test_without_javascript_keep_as_a_draft_then_discard_it(chromium, site):
     expect(page.locator("textarea#body")).to_have_value("")
     page.goto(site + "/")
     expect(page.locator("section[aria-labelledby=drafts-heading]")).to_have_count(0)
-    phone.close()
+    handset.close()

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.support import keep_traffic_local
-from tests.conftest import PASSWORD
+from tests.browser.support import open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,28 +24,8 @@ def site(demo_site):
 
 
 def _phone(chromium, site, locale: str):
-    context = chromium.new_context(
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
-        java_script_enabled=False,
-        viewport={"width": WIDTH, "height": 800},
-    )
-    keep_traffic_local(context, site)
+    context = phone(chromium, site, locale=locale, width=WIDTH, javascript=False)
     return context, context.new_page()
-
-
-def _sign_in(page, site, login_name: str) -> None:
-    page.goto(site + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
-
-
-def _open_section(page, position: int) -> None:
-    """From the home page: the open review, then one section from its contents."""
-    page.locator("#reviews-heading + ul a").first.click()
-    page.locator("ol.toc a").nth(position).click()
 
 
 def _fits(page) -> None:
@@ -59,8 +38,8 @@ def test_an_advisor_switches_to_easy_read_opens_it_first_and_comments_in_english
     from playwright.sync_api import expect
 
     context, page = _phone(chromium, site, "en")
-    _sign_in(page, site, "advisor1")
-    _open_section(page, CONSENT)
+    sign_in(page, site, "advisor1")
+    open_review_section(page, CONSENT)
     versions = page.get_by_role("navigation", name="Version of this section")
     expect(versions.get_by_role("link", name="Full text")).to_have_attribute("aria-current", "page")
     expect(page.locator("article")).to_contain_text("We ask before we write anything down, and we say who")
@@ -107,9 +86,9 @@ def test_easy_read_opens_first_in_arabic_at_360_px_and_says_when_it_is_older(chr
     from playwright.sync_api import expect
 
     context, page = _phone(chromium, site, "ar")
-    _sign_in(page, site, "advisor3")  # Cedar opens Easy Read first (the demo)
+    sign_in(page, site, "advisor3")  # Cedar opens Easy Read first (the demo)
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
-    _open_section(page, PURPOSE)
+    open_review_section(page, PURPOSE)
     versions = page.get_by_role("navigation", name="صيغة هذا القسم")
     expect(versions.get_by_role("link", name="سهل القراءة")).to_have_attribute("aria-current", "page")
     article = page.locator("article.easy-read")

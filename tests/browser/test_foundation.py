@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 
 from council.accounts.models import Role
-from tests.browser.support import keep_traffic_local, neutral_site, serving
-from tests.conftest import PASSWORD
+from tests.browser.support import keep_traffic_local, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture
-def weather():
-    with neutral_site() as url:
-        yield url
 
 
 @pytest.fixture
@@ -51,14 +44,6 @@ def open_page(chromium, site):
     yield opener
     for context in contexts:
         context.close()
-
-
-def sign_in(page, site, login_name, password=PASSWORD):
-    page.goto(site + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", password)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")  # signed in: the home page, not the sign-in form again
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from council import demo_content
-from tests.browser.support import keep_traffic_local
-from tests.conftest import PASSWORD
+from tests.browser.support import phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,20 +18,10 @@ def site(demo_site):
 
 
 def _signed_in(chromium, site, login_name: str, locale: str, javascript: bool = True, timezone_id: str | None = None):
-    context = chromium.new_context(
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
-        java_script_enabled=javascript,
-        viewport={"width": WIDTH, "height": 800},
-        **({"timezone_id": timezone_id} if timezone_id else {}),
-    )
-    keep_traffic_local(context, site)
+    zone = {"timezone_id": timezone_id} if timezone_id else {}
+    context = phone(chromium, site, locale=locale, width=WIDTH, javascript=javascript, **zone)
     page = context.new_page()
-    page.goto(site + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
+    sign_in(page, site, login_name)
     return context, page
 
 

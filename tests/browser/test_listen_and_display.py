@@ -14,8 +14,7 @@ import pytest
 from council.accounts.models import Role, User
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import keep_traffic_local, serving
-from tests.conftest import PASSWORD
+from tests.browser.support import keep_traffic_local, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -117,11 +116,7 @@ def _page(chromium, site, *, voices=None, locale="en", javascript=True, width=WI
     page = context.new_page()
     if voices is not None:
         page.add_init_script(STUB.replace("VOICES", json.dumps(voices)))
-    page.goto(site["base"] + "/login")
-    page.fill("#login_name", "willow")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site["base"] + "/")
+    sign_in(page, site["base"], "willow")
     return context, page
 
 

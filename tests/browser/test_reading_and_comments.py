@@ -21,7 +21,7 @@ from council.accounts.sessions import (
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import keep_traffic_local, serving
+from tests.browser.support import keep_traffic_local, serving, sign_in
 from tests.conftest import PASSWORD, flush_mix
 
 pytestmark = pytest.mark.browser
@@ -101,14 +101,6 @@ def _page(chromium, site, *, javascript=True, locale="en", width=360):
     return context, context.new_page()
 
 
-def _sign_in(page, site, login_name):
-    page.goto(site["base"] + "/login")
-    page.fill("#login_name", login_name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site["base"] + "/")
-
-
 def _no_sideways_scroll(page):
     page.wait_for_load_state("load")  # measured with the stylesheet applied, also right after a form was sent
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
@@ -119,7 +111,7 @@ def test_reading_in_spanish_on_a_phone_with_a_content_note_and_a_stale_translati
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=javascript, locale="es")
-    _sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(f"{site['base']}/policies/{site['policy']}/revisions/1")
     expect(page.locator("h1")).to_contain_text("Primer contacto")
     _no_sideways_scroll(page)
@@ -141,7 +133,7 @@ def test_reading_in_arabic_right_to_left_and_comparing_revisions(chromium, site,
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=javascript, locale="ar")
-    _sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(f"{site['base']}/policies/{site['policy']}/revisions/2")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     _no_sideways_scroll(page)
@@ -179,7 +171,7 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=javascript, locale=locale)
-    _sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     _comment(page, site, "Please ask before writing anything down.")
     expect(page.locator(".comment").filter(has_text="Please ask before")).to_be_visible()
     page.goto(site["base"] + "/feedback/mine")
@@ -189,7 +181,7 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     expect(page.locator(".comment")).to_contain_text("Please always ask")
 
     other, river = _page(chromium, site, javascript=javascript, locale=locale)
-    _sign_in(river, site, "river")
+    sign_in(river, site["base"], "river")
     _comment(river, site, "Something unkind about the author.")
     flush_mix(site["app"])  # the tick writes both comments: now others and staff see them
     river.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}")
@@ -204,7 +196,7 @@ def test_comment_edit_withdraw_flag_answer_and_moderate(chromium, site, javascri
     expect(river.locator(".flash-error")).to_have_count(0)
 
     staff_context, staff = _page(chromium, site, javascript=javascript, locale=locale, width=1024)
-    _sign_in(staff, site, "robin")
+    sign_in(staff, site["base"], "robin")
     staff.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/comments")
     unkind = staff.locator("article.comment").filter(has_text="Something unkind")
     unkind.locator("input[type=text]").fill("Please discuss the text.")
@@ -251,11 +243,11 @@ def test_agreeing_and_taking_it_back_on_a_narrow_phone(chromium, site, javascrip
     from playwright.sync_api import expect
 
     writer_context, writer = _page(chromium, site, javascript=javascript)
-    _sign_in(writer, site, "willow")
+    sign_in(writer, site["base"], "willow")
     _comment(writer, site, "Please ask before writing anything down.")
     flush_mix(site["app"])
     context, page = _page(chromium, site, javascript=javascript, locale=locale, width=320)
-    _sign_in(page, site, "river")
+    sign_in(page, site["base"], "river")
     section = f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}"
     page.goto(section)
     if locale == "ar":
@@ -285,7 +277,7 @@ def test_a_comment_typed_as_the_session_ends_is_posted_after_signing_in(chromium
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=javascript, locale="es")
-    _sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(f"{site['base']}/policies/{site['policy']}/revisions/2/sections/{site['noted']}")
     page.fill("#body", "Escrito despacio, con cuidado.")
     page.select_option("#language", "es")

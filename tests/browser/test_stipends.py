@@ -10,8 +10,7 @@ from sqlalchemy import select
 from council.accounts.models import Role, User
 from council.compensation import service as pay
 from council.extensions import db
-from tests.browser.support import keep_traffic_local, serving
-from tests.conftest import PASSWORD
+from tests.browser.support import keep_traffic_local, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,20 +55,12 @@ def _page(chromium, site, locale="en", javascript=True):
     return context, context.new_page()
 
 
-def _sign_in(page, site, name):
-    page.goto(site + "/login")
-    page.fill("#login_name", name)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
-
-
 @pytest.mark.parametrize("locale, direction, owed", [("en", "ltr", "€50.00"), ("ar", "rtl", "50.00")])
 def test_the_advisor_reads_their_statement_in_their_language(chromium, site, locale, direction, owed):
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, locale)
-    _sign_in(page, site, "willow")
+    sign_in(page, site, "willow")
     page.goto(site + "/stipends")
     expect(page.locator("html")).to_have_attribute("dir", direction)
     expect(page.locator("main table").first).to_contain_text(owed)
@@ -82,7 +73,7 @@ def test_the_coordinator_approves_and_pays_in_one_run(chromium, site, javascript
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=javascript)
-    _sign_in(page, site, "sam")
+    sign_in(page, site, "sam")
     page.goto(site + "/admin/stipends")
     for box in page.locator("form[action$='/approve'] input[type=checkbox]").all():
         box.check()
@@ -91,7 +82,7 @@ def test_the_coordinator_approves_and_pays_in_one_run(chromium, site, javascript
     page.click("form[action*='/admin/stipends/pay/'] button[type=submit]")
     expect(page.locator(".flash")).to_contain_text("recorded")
     advisor_context, advisor = _page(chromium, site, javascript=javascript)
-    _sign_in(advisor, site, "willow")
+    sign_in(advisor, site, "willow")
     advisor.goto(site + "/stipends")
     expect(advisor.locator("main")).to_contain_text("Paid")
     context.close()

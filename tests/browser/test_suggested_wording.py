@@ -17,10 +17,9 @@ from council.db_types import utcnow
 from council.extensions import db
 from council.feedback.models import Comment
 from council.policies import service as policies
-from tests.browser.support import serving
+from tests.browser.support import serving, sign_in
 from tests.browser.test_reading_and_comments import _no_sideways_scroll as no_sideways_scroll
 from tests.browser.test_reading_and_comments import _page
-from tests.browser.test_reading_and_comments import _sign_in as sign_in
 from tests.conftest import flush_mix
 
 pytestmark = pytest.mark.browser
@@ -82,7 +81,7 @@ def _redline_seen_by_another_advisor(chromium, site, removed, added):
 
     flush_mix(site["app"])
     context, page = _page(chromium, site, javascript=False, locale="ar")
-    sign_in(page, site, "river")
+    sign_in(page, site["base"], "river")
     page.goto(site["base"] + site["section"])
     passage = page.locator(".comment .passage")
     expect(passage.locator("del")).to_contain_text(removed)
@@ -97,7 +96,7 @@ def test_with_javascript_words_in_mixed_scripts_are_selected_and_replaced(chromi
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=True, locale="ar")
-    sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(site["base"] + site["section"])
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     _select(page, "WhatsApp فقط")
@@ -121,7 +120,7 @@ def test_with_javascript_the_list_comes_back_when_the_selection_is_dropped(chrom
     from playwright.sync_api import expect
 
     context, page = _page(chromium, site, javascript=True, locale="ar")
-    sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(site["base"] + site["section"])
     _select(page, "خلال ٣٠ يومًا")
     expect(page.locator("[data-passage-selected]")).to_be_visible()
@@ -134,7 +133,7 @@ def test_with_javascript_the_list_comes_back_when_the_selection_is_dropped(chrom
 
 def _propose_without_javascript(page, site, *, narrow, proposal):
     """Willow opens the picker, chooses the question's sentence from the list, narrows it and proposes."""
-    sign_in(page, site, "willow")
+    sign_in(page, site["base"], "willow")
     page.goto(site["base"] + site["section"])
     page.click("details.passage-picker > summary")
     page.get_by_label("هل هذا عادل؟", exact=True).check()

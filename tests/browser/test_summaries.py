@@ -9,7 +9,7 @@ from sqlalchemy import select
 from council.demo import load_demo
 from council.extensions import db
 from council.policies.models import Policy
-from tests.browser.support import keep_traffic_local, serving
+from tests.browser.support import keep_traffic_local, serving, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -35,11 +35,7 @@ def _advisor_page(chromium, site, locale: str, javascript: bool):
     )
     keep_traffic_local(context, site["base"])
     page = context.new_page()
-    page.goto(site["base"] + "/login")
-    page.fill("#login_name", "advisor1")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site["base"] + "/")
+    sign_in(page, site["base"], "advisor1")
     return context, page
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.support import keep_traffic_local
-from tests.conftest import PASSWORD
+from tests.browser.support import phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +20,9 @@ def site(demo_site):
 def test_an_advisor_rests_from_the_open_round_in_arabic_at_360_px_without_javascript(chromium, site):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(
-        locale="ar",
-        extra_http_headers={"Accept-Language": "ar"},
-        java_script_enabled=False,
-        viewport={"width": WIDTH, "height": 800},
-    )
-    keep_traffic_local(context, site)
+    context = phone(chromium, site, width=WIDTH, javascript=False)
     page = context.new_page()
-    page.goto(site + "/login")
-    page.fill("#login_name", "advisor3")
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(site + "/")
+    sign_in(page, site, "advisor3")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     page.locator("#reviews-heading + ul a").first.click()
     panel = page.locator("section[aria-labelledby=taking-part-heading]")
