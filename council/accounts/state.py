@@ -38,6 +38,7 @@ the session record. A session without one (none today) simply stores nothing.
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 import struct
 import uuid
@@ -46,7 +47,7 @@ from datetime import date
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, delete, event, insert, select, update
+from sqlalchemy import Select, String, Table, bindparam, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from council.accounts.models import SealedState
@@ -216,10 +217,18 @@ def _stored_many(dbs: Session, row_ids: set[str]) -> dict[str, bytes | None]:
     loaded: dict[str, bytes | None] = dbs.info.setdefault(_LOADED, {})
     wanted = row_ids - loaded.keys()
     if wanted:
-        found = mix.read_beside_pool(dbs, select(SealedState.id, SealedState.sealed).where(SealedState.id.in_(wanted)))
+        found = mix.read_beside_pool(dbs, _rows_statement(), {"ids": list(wanted)})
         loaded.update(dict.fromkeys(wanted))
         loaded.update(found)
     return {row_id: loaded[row_id] for row_id in row_ids}
+
+
+@functools.cache
+def _rows_statement() -> Select[str, bytes]:
+    """Built once per process: every page reads a person's rows with it."""
+    return select(SealedState.id, SealedState.sealed).where(
+        SealedState.id.in_(bindparam("ids", expanding=True, type_=String()))
+    )
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -19,6 +19,7 @@ once the batch's actions are applied, before the commit (a person's sealed state
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import Select, String, cast, delete, event, literal, select, text, union_all
+from sqlalchemy import CompoundSelect, Select, String, cast, delete, event, literal, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -221,16 +222,23 @@ def _keep_opened(dbs: Session, envelopes: Iterable[tuple[uuid.UUID, bytes]]) -> 
     return opened_pool
 
 
-def read_beside_pool(dbs: Session, beside: Select[str, bytes]) -> list[tuple[str, bytes]]:
-    """The rows of ``beside`` (a text id and a sealed value), read in one query with the pool when this
-    transaction has not opened the pool yet; the pool is then kept as ``pending`` keeps it. A page that shows
-    a person's own state beside their waiting actions (a reading place) pays one query for both."""
+def read_beside_pool(dbs: Session, beside: Select[str, bytes], parameters: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The rows of ``beside`` (a text id and a sealed value; built once, its values in ``parameters``), read in
+    one query with the pool when this transaction has not opened the pool yet; the pool is then kept as
+    ``pending`` keeps it. A page that shows a person's own state beside their waiting actions (a reading place)
+    pays one query for both."""
     if dbs.info.get(_OPENED) is not None:
-        return [(row_id, sealed) for row_id, sealed in dbs.execute(beside).all()]
-    pool = select(cast(MixEnvelope.id, String).label("id"), MixEnvelope.sealed, literal(1).label("in_pool"))
-    rows = dbs.execute(union_all(pool, beside.add_columns(literal(0)))).all()
+        return [(row_id, sealed) for row_id, sealed in dbs.execute(beside, parameters).all()]
+    rows = dbs.execute(_with_pool(beside), parameters).all()
     _keep_opened(dbs, ((uuid.UUID(row_id), sealed) for row_id, sealed, pooled in rows if pooled))
     return [(row_id, sealed) for row_id, sealed, pooled in rows if not pooled]
+
+
+@functools.lru_cache(maxsize=8)
+def _with_pool(beside: Select[str, bytes]) -> CompoundSelect[str, bytes, int]:
+    """``beside`` and the pool in one statement, built once per statement (its callers build theirs once)."""
+    pool = select(cast(MixEnvelope.id, String).label("id"), MixEnvelope.sealed, literal(1).label("in_pool"))
+    return union_all(pool, beside.add_columns(literal(0)))
 
 
 def _forget_opened(dbs: Session) -> None:
