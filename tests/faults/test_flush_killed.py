@@ -96,8 +96,10 @@ def _vote(visitor: Visitor, places: dict[str, str], choice: str) -> None:
 
 
 def _keys(instance: Path) -> dict[str, str]:
-    """The key file as stored: {"current": …} and, while a flush is under way, {"previous": [older keys]}."""
-    return json.loads((instance / KEY_FILE_NAME).read_bytes())
+    """The keys in the key file as stored: {"current": …} and, while a flush is under way, {"previous": [older
+    keys]} (beside them the file holds the day the current key was made)."""
+    stored = json.loads((instance / KEY_FILE_NAME).read_bytes())
+    return {name: value for name, value in stored.items() if name in ("current", "previous")}
 
 
 class Database:
