@@ -482,6 +482,10 @@ def keep_draft(policy_id: uuid.UUID, number: int):
     if _saving_itself():
         return jsonify(message=_kept_message(until), kept=until is not None)
     flash(_kept_message(until), "success")
+    if not section_key:
+        return redirect(
+            url_for("feedback.whole_revision", policy_id=policy_id, number=number, _anchor="comment-form"), 303
+        )
     read = asked_version(request.form.get("read"))
     return redirect(_section_url(revision, section_key, "comment-form", read), code=303)
 

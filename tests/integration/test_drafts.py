@@ -136,6 +136,30 @@ def test_a_draft_is_kept_sealed_resumed_on_another_device_and_listed_on_home(app
     assert "Your drafts" not in other.get("/").get_data(as_text=True)
 
 
+def test_a_draft_on_the_whole_revision_is_kept_resumed_and_sent_like_a_sections(app, people, policy):
+    path, _keys = policy
+    willow = advisor(app, people, "willow")
+    page = willow.get(f"{path}/comment")
+    fields = {**_form_fields(page), "body": "About the whole policy.", "language": "en", "quote_consent": "verbatim"}
+    assert fields["section_key"] == ""
+    response = willow.post(f"{path}/drafts", data=fields)
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"{path}/comment#comment-form")
+    again = willow.get(f"{path}/comment")
+    assert _textarea(again) == "About the whole policy." and "Discard draft" in again.get_data(as_text=True)
+    home = willow.get("/").get_data(as_text=True)
+    assert f'href="{path}/comment#comment-form"' in home and "the whole revision" in home
+    assert _textarea(_page(willow, policy)) == "", "a section's form holds its own draft, not the revision's"
+    sent = willow.post(
+        f"{path}/comments", data={**_form_fields(again), **{k: v for k, v in fields.items() if k != "csrf_token"}}
+    )
+    assert sent.status_code == 303
+    assert _textarea(willow.get(f"{path}/comment")) == ""
+    flush_mix(app)
+    with app.app_context():
+        assert db.session.scalar(select(Comment.section_key)) == ""
+    assert "Your drafts" not in willow.get("/").get_data(as_text=True)
+
+
 def test_sending_the_comment_empties_its_draft_in_the_comment_envelope(app, people, policy):
     willow = advisor(app, people, "willow")
     _keep(willow, policy, body="Payment by cash should stay possible.")
