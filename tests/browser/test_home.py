@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from council import demo_content
-from tests.browser.support import phone, sign_in
+from tests.browser.support import open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 WIDTH = 320
 
 
@@ -113,4 +116,19 @@ def test_the_account_page_offers_the_browsers_time_zone_only_when_asked_to(chrom
     expect(page.locator("#timezone")).to_have_value("America/Argentina/Buenos_Aires")
     expect(page.locator("#zone-suggestion")).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()
+
+
+def test_points_raised_in_a_meeting_read_as_such_in_arabic_at_360_px(chromium, site):
+    """The demo's meeting in the open round: its points are comments marked with the meeting's day, naming nobody."""
+    from playwright.sync_api import expect
+
+    context = phone(chromium, site, locale="ar", width=360, javascript=False)
+    page = context.new_page()
+    sign_in(page, site, "advisor2")
+    open_review_section(page, 4)
+    point = page.locator(".comments li", has_text="طُرحت في اجتماع").first
+    expect(point).to_contain_text(demo_content.MEETING_POINTS[0][3])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SCREENS / "issue-23-meeting-points-ar-360.png"), full_page=True)
     context.close()

@@ -8,6 +8,7 @@ scripts records what is spoken, in which language, by which voice and at which s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.browser.support import keep_traffic_local, serving, sign_in
 pytestmark = pytest.mark.browser
 
 WIDTH = 360
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 LONG = " ".join(f"Sentence number {n} says that staff keep what you tell them private." for n in range(1, 13))
 ORIGINAL = f"""Opening words.
 
@@ -224,6 +226,7 @@ def test_listen_reads_the_arabic_text_with_an_arabic_voice_right_to_left(chromiu
     _no_sideways_scroll(page)
     listen.click()
     expect(page.locator(".listen [role=status]")).to_have_text("تجري القراءة بصوت عالٍ.")
+    page.screenshot(path=str(SCREENS / "issue-23-listen-ar-360.png"), full_page=True)
     _listen_to_the_end(page)
     assert _spoken(page) == [
         {"text": "السجلات", "lang": "ar", "rate": 1, "voice": "Arabic"},
