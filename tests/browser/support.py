@@ -94,14 +94,23 @@ def _the_document_answered_an_error(message) -> bool:
     )
 
 
-def phone(chromium, base_url: str, *, locale: str = "ar", width: int = 360, javascript: bool = True, **options):
+def phone(
+    chromium,
+    base_url: str,
+    *,
+    locale: str = "ar",
+    width: int = 360,
+    height: int = 800,
+    javascript: bool = True,
+    **options,
+):
     """A browser context like a narrow phone set to ``locale``, watched by ``keep_traffic_local``; ``options``
     go to Playwright's ``new_context`` (a time zone)."""
     context = chromium.new_context(
         locale=locale,
         extra_http_headers={"Accept-Language": locale},
         java_script_enabled=javascript,
-        viewport={"width": width, "height": 800},
+        viewport={"width": width, "height": height},
         **options,
     )
     keep_traffic_local(context, base_url)

@@ -15,7 +15,7 @@ import pytest
 from council.accounts.models import Role, User
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import keep_traffic_local, serving, sign_in
+from tests.browser.support import phone, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -108,13 +108,7 @@ def site(app_factory, people):
 
 
 def _page(chromium, site, *, voices=None, locale="en", javascript=True, width=WIDTH):
-    context = chromium.new_context(
-        java_script_enabled=javascript,
-        viewport={"width": width, "height": 740},
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
-    )
-    keep_traffic_local(context, site["base"])
+    context = phone(chromium, site["base"], locale=locale, width=width, height=740, javascript=javascript)
     page = context.new_page()
     if voices is not None:
         page.add_init_script(STUB.replace("VOICES", json.dumps(voices)))

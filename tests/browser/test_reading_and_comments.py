@@ -21,7 +21,7 @@ from council.accounts.sessions import (
 from council.db_types import utcnow
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import keep_traffic_local, serving, sign_in
+from tests.browser.support import phone, serving, sign_in
 from tests.conftest import PASSWORD, flush_mix
 
 pytestmark = pytest.mark.browser
@@ -91,13 +91,7 @@ def site(app_factory, people):
 
 
 def _page(chromium, site, *, javascript=True, locale="en", width=360):
-    context = chromium.new_context(
-        java_script_enabled=javascript,
-        viewport={"width": width, "height": 740},
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
-    )
-    keep_traffic_local(context, site["base"])
+    context = phone(chromium, site["base"], locale=locale, width=width, height=740, javascript=javascript)
     return context, context.new_page()
 
 
