@@ -83,14 +83,9 @@ class Display:
 STANDARD = Display()
 
 
-def load(dbs: Session, key: bytes | None) -> Display:
-    return Display.from_value(state.load(dbs, key, DISPLAY))
-
-
 def store(dbs: Session, key: bytes | None, display: Display) -> None:
     """Kept sealed, through the mix, and carried at once by this session."""
-    state.store(dbs, key, DISPLAY, display.as_value())
-    carry(display)
+    state.store_and_carry(dbs, key, DISPLAY, display.as_value(), carried_as=DISPLAY_KEY)
 
 
 def carried() -> Display:
@@ -99,8 +94,4 @@ def carried() -> Display:
 
 
 def carry(display: Display) -> None:
-    value = display.as_value()
-    if value is None:
-        session.pop(DISPLAY_KEY, None)
-    else:
-        session[DISPLAY_KEY] = value
+    state.carry(DISPLAY_KEY, display.as_value())

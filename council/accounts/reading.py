@@ -26,8 +26,4 @@ def easy_read_first() -> bool:
 def choose(dbs: Session, key: bytes | None, easy_read: bool) -> None:
     """Keep the choice: sealed, through the mix (nothing is sent when it is the one already kept), and in this
     session at once."""
-    state.store(dbs, key, state.READING, EASY_READ if easy_read else None)
-    if easy_read:
-        session[READING_KEY] = EASY_READ
-    else:
-        session.pop(READING_KEY, None)
+    state.store_and_carry(dbs, key, state.READING, EASY_READ if easy_read else None, carried_as=READING_KEY)

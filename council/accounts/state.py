@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, cast
 
-from flask import current_app
+from flask import current_app, session
 from sqlalchemy import Select, String, Table, bindparam, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -345,6 +345,21 @@ def store(dbs: Session, key: bytes | None, name: str, value: str | None) -> None
     if len(plain) > VALUE_BYTES or b"\0" in plain:
         raise ValueError(f"a sealed state value holds at most {VALUE_BYTES} bytes and no NUL")
     _send(dbs, key, {row_id: seal(_value_key(key), plain.ljust(VALUE_BYTES, b"\0"), row_id.encode())})
+
+
+def carry(session_key: str, value: str | None) -> None:
+    """Carry a piece in this session's signed cookie (``accounts.sessions.COOKIE_KEYS``), so pages read it without a
+    query; None carries nothing."""
+    if value is None:
+        session.pop(session_key, None)
+    else:
+        session[session_key] = value
+
+
+def store_and_carry(dbs: Session, key: bytes | None, name: str, value: str | None, *, carried_as: str) -> None:
+    """``store`` the piece, and ``carry`` it in this session at once."""
+    store(dbs, key, name, value)
+    carry(carried_as, value)
 
 
 def _seal_large(key: bytes, row_id: str, value: bytes, keep_until: date) -> bytes:
