@@ -925,16 +925,14 @@ def send_comment(
         raise ReviewClosed
     checked = _check_draft(revision, draft, limit)
     sent = _payload_of(draft, checked)
-    existing = dbs.scalar(select(Comment).where(Comment.submission_key == draft.submission_key))
-    if existing is not None:
-        kept = _already_posted(existing, key)
+    earlier = _sent_before(dbs, draft.submission_key)
+    if isinstance(earlier, Comment):
+        kept = _already_posted(earlier, key)
         return _same_again(kept.id, _stored_payload(kept), sent)
-    for waiting in mix.pending(dbs, (POST,)):
-        if hmac.compare_digest(waiting.payload["submission_key"].encode(), draft.submission_key.encode()):
-            comment_id = uuid.UUID(waiting.payload["comment_id"])
-            if not hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id)):
-                raise NotYours
-            return _same_again(comment_id, waiting.payload, sent)
+    if earlier is not None:
+        if not _sent_by(earlier, key):
+            raise NotYours
+        return _same_again(uuid.UUID(earlier.payload["comment_id"]), earlier.payload, sent)
     comment_id = uuid.uuid4()
     now = utcnow()
     payload = {
@@ -953,18 +951,28 @@ def send_comment(
     return comment_id
 
 
-def already_sent(dbs: Session, key: bytes, submission_key: str) -> bool:
-    """Whether this person sent the form with this submission key as a comment (written, or waiting)."""
+def _sent_before(dbs: Session, submission_key: str) -> Comment | mix.Pending | None:
+    """The comment sent from the form with this submission key: written, or waiting in the mix; None if none."""
     existing = dbs.scalar(select(Comment).where(Comment.submission_key == submission_key))
     if existing is not None:
-        return owns(existing, key)
-    return any(
-        hmac.compare_digest(waiting.payload["submission_key"].encode(), submission_key.encode())
-        for waiting in mix.pending(dbs, (POST,))
-        if hmac.compare_digest(
-            bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, uuid.UUID(waiting.payload["comment_id"]))
-        )
-    )
+        return existing
+    for waiting in mix.pending(dbs, (POST,)):
+        if hmac.compare_digest(waiting.payload["submission_key"].encode(), submission_key.encode()):
+            return waiting
+    return None
+
+
+def _sent_by(waiting: mix.Pending, key: bytes) -> bool:
+    comment_id = uuid.UUID(waiting.payload["comment_id"])
+    return hmac.compare_digest(bytes.fromhex(waiting.payload["owner_tag"]), owner_tag(key, comment_id))
+
+
+def already_sent(dbs: Session, key: bytes, submission_key: str) -> bool:
+    """Whether this person sent the form with this submission key as a comment (written, or waiting)."""
+    earlier = _sent_before(dbs, submission_key)
+    if isinstance(earlier, Comment):
+        return owns(earlier, key)
+    return earlier is not None and _sent_by(earlier, key)
 
 
 def _payload_of(draft: Draft, checked: Checked) -> dict[str, object]:
