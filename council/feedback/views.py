@@ -427,10 +427,12 @@ def _kept_message(until: date | None) -> str:
     )
 
 
-def _draft_not_kept(revision, section_key: str, form, message: str, status: int):
-    """Nothing was kept: the page's script says why beside the form; without it, the form again with the text."""
+def _draft_not_kept(revision, section_key: str, message: str, status: int):
+    """Nothing was kept: the page's script says why beside the form; without it, the form again with the text
+    (built only then: the script keeps a draft every few seconds, and needs no form drawn)."""
     if _saving_itself():
         return jsonify(message=message, kept=False), status
+    form = new_comment_form(revision, section_key, formdata=request.form)
     form.body.errors = [message]
     return _show_form_again(revision, section_key, form, status=status)
 
@@ -456,13 +458,11 @@ def keep_draft(policy_id: uuid.UUID, number: int):
     section = revision.section(section_key) if section_key else None
     if section_key and section is None:
         abort(404)
-    form = new_comment_form(revision, section_key, formdata=request.form)
-    form.meta.csrf = False
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
         message = _("This form had expired, so your draft was not kept. Your text is below: please keep it again.")
-        return _draft_not_kept(revision, section_key, form, message, 400)
+        return _draft_not_kept(revision, section_key, message, 400)
     place = drafts.Place(
         revision.id, revision.policy_id, revision.number, section_key, *_titles_read(revision, section)
     )
@@ -478,7 +478,7 @@ def keep_draft(policy_id: uuid.UUID, number: int):
         )
     if keeping.problem is not None:
         status = 400 if isinstance(keeping.problem, drafts.TooLong) else 409
-        return _draft_not_kept(revision, section_key, form, _draft_problem(keeping.problem), status)
+        return _draft_not_kept(revision, section_key, _draft_problem(keeping.problem), status)
     if _saving_itself():
         return jsonify(message=_kept_message(until), kept=until is not None)
     flash(_kept_message(until), "success")
