@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from council import demo_content
-from tests.browser.support import open_review_section, phone, sign_in
+from tests.browser.support import no_sideways_scroll, open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -129,6 +129,6 @@ def test_points_raised_in_a_meeting_read_as_such_in_arabic_at_360_px(chromium, s
     open_review_section(page, 4)
     point = page.locator(".comments li", has_text="طُرحت في اجتماع").first
     expect(point).to_contain_text(demo_content.MEETING_POINTS[0][3])
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    no_sideways_scroll(page)
     page.screenshot(path=str(SCREENS / "issue-23-meeting-points-ar-360.png"), full_page=True)
     context.close()
