@@ -8,6 +8,12 @@ their session cookie, loads the reference page and a main page in turn (referenc
 reference, page…), and each page's figures are divided by those of the reference run just before
 it: only that ratio is stable from one machine, or one moment, to the next. Locust stands in when
 wrk is not installed (its own cost on the same cores makes every figure lower).
+
+wrk sends one Cookie header and keeps nothing a page sets; a browser keeps what each page sets (the
+idle deadline, the header's notice count, made again once a minute). So each visitor keeps its
+cookies like a browser, the page is visited once that way before its run, and the run sends the
+cookies that visit left: without that, every page after the first minute counted the notices
+again on every request, which no browser makes it do.
 """
 
 from __future__ import annotations
@@ -139,16 +145,25 @@ def _load(base: str, path: str, cookie: str, seconds: int, work: Path) -> Run:
     return run_locust_on(base, path, cookie, seconds, work)
 
 
-def _signed_in_cookie(base: str, login_name: str, password: str) -> str:
-    """Sign in through the form (CSRF token from the page); the session's cookies as a Cookie header."""
+def _browser(base: str, login_name: str, password: str):
+    """A ``requests`` session keeping its cookies as a browser does; signed in through the form (CSRF token
+    from the page) when ``login_name`` is given."""
     import requests  # the bench extra's (through Locust); the suite imports this module without it
 
     session = requests.Session()
     session.trust_env = False  # loopback: no proxy from the environment
-    answer = sign_in(session, base, login_name, password)
-    if answer.status_code != 303:
-        raise RuntimeError(f"{login_name} could not sign in: status {answer.status_code}")
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+    if login_name:
+        answer = sign_in(session, base, login_name, password)
+        if answer.status_code != 303:
+            raise RuntimeError(f"{login_name} could not sign in: status {answer.status_code}")
+    return session
+
+
+def _visit(browser, url: str) -> tuple[int, str]:
+    """One visit by ``browser`` (redirects not followed: a redirect to the sign-in page is no page); its status,
+    and the cookies the browser holds afterwards, as a Cookie header for wrk."""
+    status = browser.get(url, allow_redirects=False, timeout=120).status_code
+    return status, "; ".join(f"{cookie.name}={cookie.value}" for cookie in browser.cookies)
 
 
 def _status(url: str, cookie: str) -> int:
@@ -257,16 +272,13 @@ def run_side_by_side(site: DemoSite, seconds: int, work: Path) -> list[str]:
     results: list[Measured] = []
     problems: list[str] = []
     with _serving(site, work) as (base, reference):
-        cookies = {
-            visitor: _signed_in_cookie(base, login_name, site.password) if login_name else ""
-            for visitor, login_name in VISITORS.items()
-        }
+        browsers = {visitor: _browser(base, login_name, site.password) for visitor, login_name in VISITORS.items()}
         for page in site.pages:
             # Also warms the page up in a worker before the clock starts.
-            status = _status(base + page.path, cookies[page.visitor])
+            status, cookie = _visit(browsers[page.visitor], base + page.path)
             if status != 200:
                 problems.append(f"{page.label} answered {status} before the run, to the {page.visitor}")
-            results.append(_measure(page, base, reference, cookies[page.visitor], seconds, work))
+            results.append(_measure(page, base, reference, cookie, seconds, work))
     print_table(results, seconds, tool)
     problems += problems_of(results, tool)
     if problems:
