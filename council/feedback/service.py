@@ -13,6 +13,7 @@ see it after the flush.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,10 +27,11 @@ from typing import Any, Protocol
 
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import ScalarSelect, case, delete, func, select, update
+from sqlalchemy import ScalarSelect, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload, load_only, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.elements import BindParameter
 
 from council import hooks
 from council.accounts import state
@@ -396,21 +398,47 @@ def my_comments(dbs: Session, key: bytes, locale: str) -> list[Comment]:
     mine = my_comment_ids(dbs, key)
     if not mine:
         return []
-    return list(
-        dbs.scalars(
-            select(Comment)
-            .where(Comment.id.in_(mine))
-            .options(
-                joinedload(Comment.revision).joinedload(Revision.policy),
-                joinedload(Comment.revision).joinedload(Revision.review_window),
-                joinedload(Comment.revision).selectinload(Revision.sections),
-                joinedload(Comment.response).joinedload(Response.author),
-                _answers_in(locale),
-            )
-            .order_by(Comment.created_on.desc(), Comment.id)
+    return list(dbs.scalars(_statements().mine, {"ids": mine, "locale": locale}).unique().all())
+
+
+@dataclass(frozen=True)
+class _Statements:
+    #: A section's comments as advisors read them (``readable_comments``).
+    readable: Select[Comment]
+    #: Comments by id, with what "My comments" shows (``my_comments``).
+    mine: Select[Comment]
+    #: Which of some agreement tags are written (``_my_agreements``).
+    agreement_tags: Select[bytes]
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """Built once per process, what varies given as parameters: the section and "My comments" pages run them on
+    every visit, and building them (their loading options above all) cost more than running them."""
+    return _Statements(
+        readable=select(Comment)
+        .where(Comment.revision_id == bindparam("revision_id"), Comment.section_key == bindparam("section_key"))
+        .options(
+            with_expression(Comment.agreement_count, agreement_count()),
+            defer(Comment.submission_key),
+            defer(Comment.flag_count),
+            joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
+            _answers_in(bindparam("locale")),
         )
-        .unique()
-        .all()
+        .order_by(Comment.id),
+        mine=select(Comment)
+        .where(Comment.id.in_(bindparam("ids", expanding=True)))
+        .options(
+            joinedload(Comment.revision).joinedload(Revision.policy),
+            joinedload(Comment.revision).joinedload(Revision.review_window),
+            joinedload(Comment.revision).selectinload(Revision.sections),
+            joinedload(Comment.response).joinedload(Response.author),
+            _answers_in(bindparam("locale")),
+        )
+        .order_by(Comment.created_on.desc(), Comment.id),
+        agreement_tags=select(CommentAgreement.agreement_tag).where(
+            CommentAgreement.agreement_tag.in_(bindparam("tags", expanding=True))
+        ),
     )
 
 
@@ -572,7 +600,7 @@ def answers_to_translate(dbs: Session, locales: Sequence[str]) -> list[AnswerToT
     ]
 
 
-def _answers_in(locale: str) -> ExecutableOption:
+def _answers_in(locale: str | BindParameter[str]) -> ExecutableOption:
     """Load each comment's answer with its translation into ``locale`` only, joined: no query more."""
     return joinedload(Comment.response).joinedload(Response.translations.and_(ResponseTranslation.locale == locale))
 
@@ -724,18 +752,7 @@ def readable_comments(
     of their agreements are written (``_my_agreements``).
     """
     comments = (
-        dbs.scalars(
-            select(Comment)
-            .where(Comment.revision_id == revision.id, Comment.section_key == section_key)
-            .options(
-                with_expression(Comment.agreement_count, agreement_count()),
-                defer(Comment.submission_key),
-                defer(Comment.flag_count),
-                joinedload(Comment.response).joinedload(Response.author).options(load_only(User.id, User.pseudonym)),
-                _answers_in(locale),
-            )
-            .order_by(Comment.id)
-        )
+        dbs.scalars(_statements().readable, {"revision_id": revision.id, "section_key": section_key, "locale": locale})
         .unique()
         .all()
     )
@@ -1396,7 +1413,7 @@ def _my_agreements(dbs: Session, key: bytes, comment_ids: list[uuid.UUID]) -> di
     per comment, looked up together, also when there are none, so the page's queries do not depend on what
     it shows), and the pool, which the page has opened already, for those waiting."""
     tags = {agreement_tag(key, comment_id): comment_id for comment_id in comment_ids}
-    written = set(dbs.scalars(select(CommentAgreement.agreement_tag).where(CommentAgreement.agreement_tag.in_(tags))))
+    written = set(dbs.scalars(_statements().agreement_tags, {"tags": list(tags)}))
     found = {
         comment_id: MyAgreement.WRITTEN if tag in written else MyAgreement.NONE for tag, comment_id in tags.items()
     }
