@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Date,
+    Float,
     Integer,
     Label,
     Row,
@@ -521,16 +522,20 @@ class Totals:
 
 
 def entries_for(dbs: Session, advisor_id: uuid.UUID) -> list[StipendEntry]:
-    return list(
-        dbs.scalars(
-            select(StipendEntry)
-            .where(StipendEntry.advisor_id == advisor_id)
-            # Joined rather than loaded after: an entry has at most one approval and one settlement, so the
-            # rows do not multiply, and the stipends page makes two queries fewer.
-            .options(joinedload(StipendEntry.approval), joinedload(StipendEntry.settlement))
-            .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
-            .execution_options(populate_existing=True)
-        ).all()
+    return list(dbs.scalars(_entries_statement(), {"advisor_id": advisor_id}).all())
+
+
+@functools.cache
+def _entries_statement() -> Select[StipendEntry]:
+    """Built once per process (every stipends page runs it; building it cost more than running it)."""
+    return (
+        select(StipendEntry)
+        .where(StipendEntry.advisor_id == bindparam("advisor_id"))
+        # Joined rather than loaded after: an entry has at most one approval and one settlement, so the
+        # rows do not multiply, and the stipends page makes two queries fewer.
+        .options(joinedload(StipendEntry.approval), joinedload(StipendEntry.settlement))
+        .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
+        .execution_options(populate_existing=True)
     )
 
 
@@ -730,23 +735,34 @@ def _at_a_glance_statement(meetings: int) -> CompoundSelect[*tuple[Any, ...]]:
     return union_all(*parts).order_by("kind", "currency")
 
 
-def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:
-    """Advisors whose earnings this year in their limit's currency reached ``share`` of their limit. One query."""
+@functools.cache
+def _near_limit_statement() -> Select[User, PaymentPreference, int]:
+    """Built once per process (every coordinator's home runs it; building it cost more than running it)."""
     earned = (
         select(StipendEntry.advisor_id, StipendEntry.currency, func.sum(StipendEntry.amount_minor).label("sum"))
-        .where(StipendEntry.earned_on >= date(year, 1, 1), StipendEntry.earned_on <= date(year, 12, 31))
+        .where(
+            StipendEntry.earned_on >= bindparam("first_day", type_=Date()),
+            StipendEntry.earned_on <= bindparam("last_day", type_=Date()),
+        )
         .group_by(StipendEntry.advisor_id, StipendEntry.currency)
         .subquery()
     )
-    rows = dbs.execute(
+    return (
         select(User, PaymentPreference, earned.c.sum)
         .join(PaymentPreference, PaymentPreference.user_id == User.id)
         .join(earned, (earned.c.advisor_id == User.id) & (earned.c.currency == PaymentPreference.limit_currency))
         .where(
             PaymentPreference.yearly_limit_minor.is_not(None),
-            earned.c.sum >= PaymentPreference.yearly_limit_minor * share,
+            earned.c.sum >= PaymentPreference.yearly_limit_minor * bindparam("share", type_=Float()),
         )
         .order_by(User.pseudonym_key)
+    )
+
+
+def near_yearly_limit(dbs: Session, year: int, share: float) -> list[tuple[User, PaymentPreference, int]]:
+    """Advisors whose earnings this year in their limit's currency reached ``share`` of their limit. One query."""
+    rows = dbs.execute(
+        _near_limit_statement(), {"first_day": date(year, 1, 1), "last_day": date(year, 12, 31), "share": share}
     ).all()
     return [(user, preference, int(total)) for user, preference, total in rows]
 

@@ -409,12 +409,15 @@ class _Statements:
     mine: Select[Comment]
     #: Which of some agreement tags are written (``_my_agreements``).
     agreement_tags: Select[bytes]
+    #: Comments with what the staff list shows, and how many match in all; the filters are added to it.
+    for_staff: Select[Comment, int]
 
 
 @functools.cache
 def _statements() -> _Statements:
-    """Built once per process, what varies given as parameters: the section and "My comments" pages run them on
-    every visit, and building them (their loading options above all) cost more than running them."""
+    """Built once per process, what varies given as parameters (or, for the staff list, the filters added): the
+    pages run them on every visit, and building them (their loading options above all) cost more than running
+    them."""
     return _Statements(
         readable=select(Comment)
         .where(Comment.revision_id == bindparam("revision_id"), Comment.section_key == bindparam("section_key"))
@@ -438,6 +441,12 @@ def _statements() -> _Statements:
         .order_by(Comment.created_on.desc(), Comment.id),
         agreement_tags=select(CommentAgreement.agreement_tag).where(
             CommentAgreement.agreement_tag.in_(bindparam("tags", expanding=True))
+        ),
+        for_staff=select(Comment, func.count().over()).options(  # how many match in all, counted with the page
+            with_expression(Comment.agreement_count, agreement_count()),
+            joinedload(Comment.response).joinedload(Response.author),
+            selectinload(Comment.translations).selectinload(CommentTranslation.translator),
+            joinedload(Comment.question),
         ),
     )
 
@@ -664,14 +673,8 @@ def comments_for_staff(
         conditions.append(~answered)
     section_order = case({s.key: s.position for s in revision.sections}, value=Comment.section_key, else_=-1)
     rows = dbs.execute(
-        select(Comment, func.count().over())  # how many match in all, counted with the page
-        .where(*conditions)
-        .options(
-            with_expression(Comment.agreement_count, agreement_count()),
-            joinedload(Comment.response).joinedload(Response.author),
-            selectinload(Comment.translations).selectinload(CommentTranslation.translator),
-            joinedload(Comment.question),
-        )
+        _statements()
+        .for_staff.where(*conditions)
         .order_by(section_order, Comment.id)
         .limit(per_page)
         .offset((page - 1) * per_page)

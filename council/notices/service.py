@@ -516,12 +516,7 @@ class PolicyState:
 def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
     """Per policy the author started: its open round, comments without a response, a summary waiting
     for the next revision, and a draft waiting to be published. Three queries whatever the numbers."""
-    policies = dbs.scalars(
-        select(Policy)
-        .where(Policy.created_by_id == user.id)
-        .order_by(func.lower(Policy.title), Policy.id)
-        .options(selectinload(Policy.revisions).joinedload(Revision.review_window))
-    ).all()
+    policies = dbs.scalars(_author_statements().policies, {"user_id": user.id}).all()
     states = {policy.id: PolicyState(policy) for policy in policies}
     revision_ids = [r.id for policy in policies for r in policy.revisions]
     unanswered: Counter[uuid.UUID] = Counter()
@@ -553,6 +548,8 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
 
 @dataclass(frozen=True)
 class _AuthorStatements:
+    #: The policies the author started, with their revisions and review windows.
+    policies: Select[Policy]
     #: Per revision: its policy, its visible comments without a response, and whether it has a summary.
     per_revision: Select[uuid.UUID, uuid.UUID, int, bool]
 
@@ -568,9 +565,13 @@ def _author_statements() -> _AuthorStatements:
     )
     summarised = select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists()
     return _AuthorStatements(
+        policies=select(Policy)
+        .where(Policy.created_by_id == bindparam("user_id", type_=Uuid()))
+        .order_by(func.lower(Policy.title), Policy.id)
+        .options(selectinload(Policy.revisions).joinedload(Revision.review_window)),
         per_revision=select(Revision.id, Revision.policy_id, unanswered, summarised).where(
             Revision.id.in_(bindparam("revisions", expanding=True, type_=Uuid()))
-        )
+        ),
     )
 
 
@@ -645,8 +646,10 @@ class ModerationWaiting:
     another_look: int
 
 
-def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
-    """Per revision, what waits for a moderator. One query whatever the numbers."""
+@functools.cache
+def _moderation_statement() -> Select[Revision, int, int]:
+    """Built once per process (every coordinator's and moderator's home runs it; building it cost more than
+    running it)."""
     flagged = (Comment.state == CommentState.VISIBLE) & (Comment.flag_count > 0)
     another_look = (Comment.state == CommentState.HIDDEN) & Comment.review_requested.is_(True)
     per_revision = (
@@ -659,10 +662,15 @@ def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
         .group_by(Comment.revision_id)
         .subquery()
     )
-    rows = dbs.execute(
+    return (
         select(Revision, per_revision.c.flagged, per_revision.c.another_look)
         .join(per_revision, per_revision.c.revision_id == Revision.id)
         .options(joinedload(Revision.policy))
-    ).all()
+    )
+
+
+def moderation_waiting(dbs: Session) -> list[ModerationWaiting]:
+    """Per revision, what waits for a moderator. One query whatever the numbers."""
+    rows = dbs.execute(_moderation_statement()).all()
     waiting = [ModerationWaiting(revision, int(flags), int(looks)) for revision, flags, looks in rows]
     return sorted(waiting, key=lambda item: (item.revision.policy.title.casefold(), item.revision.number))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import Select, String, bindparam, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, load_only, selectinload
 
 from council import hooks
@@ -553,22 +553,26 @@ def published_numbers(dbs: Session, policy_id: uuid.UUID) -> dict[int, uuid.UUID
 def history(dbs: Session, policy_id: uuid.UUID) -> list[Revision]:
     """The published revisions of a policy, oldest first, with the columns the history shows, their review
     windows and the policy's title, in one query."""
-    return list(
-        dbs.scalars(
-            select(Revision)
-            .where(Revision.policy_id == policy_id, Revision.status == RevisionStatus.PUBLISHED)
-            .order_by(Revision.number)
-            .options(
-                load_only(
-                    Revision.id,
-                    Revision.policy_id,
-                    Revision.number,
-                    Revision.status,
-                    Revision.published_at,
-                    Revision.change_notes,
-                ),
-                joinedload(Revision.review_window),
-                joinedload(Revision.policy).load_only(Policy.id, Policy.title),
-            )
-        ).all()
+    return list(dbs.scalars(_history_statement(), {"policy_id": policy_id}).all())
+
+
+@functools.cache
+def _history_statement() -> Select[Revision]:
+    """Built once per process (every history page runs it; building it cost more than running it)."""
+    return (
+        select(Revision)
+        .where(Revision.policy_id == bindparam("policy_id"), Revision.status == RevisionStatus.PUBLISHED)
+        .order_by(Revision.number)
+        .options(
+            load_only(
+                Revision.id,
+                Revision.policy_id,
+                Revision.number,
+                Revision.status,
+                Revision.published_at,
+                Revision.change_notes,
+            ),
+            joinedload(Revision.review_window),
+            joinedload(Revision.policy).load_only(Policy.id, Policy.title),
+        )
     )

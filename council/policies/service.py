@@ -188,9 +188,15 @@ def open_reviews_statement(limit: int | None) -> Select[Revision, int]:
 
 def load_revision(dbs: Session, policy_id: uuid.UUID, number: int) -> Revision | None:
     """A revision with everything a reading page shows, in a fixed number of queries."""
-    return dbs.scalar(
+    return dbs.scalar(_revision_statement(), {"policy_id": policy_id, "number": number})
+
+
+@functools.cache
+def _revision_statement() -> Select[Revision]:
+    """Built once per process (the staff pages of a revision run it; building it cost more than running it)."""
+    return (
         select(Revision)
-        .where(Revision.policy_id == policy_id, Revision.number == number)
+        .where(Revision.policy_id == bindparam("policy_id"), Revision.number == bindparam("number"))
         .options(
             selectinload(Revision.sections),
             selectinload(Revision.questions),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Label, Select, delete, func, literal, select, union_all, update
+from sqlalchemy import CompoundSelect, Label, Select, bindparam, delete, func, literal, select, union_all, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from council import hooks
@@ -548,28 +548,30 @@ class YouSaidWeDid:
     passages: dict[uuid.UUID, PassageFate] = field(default_factory=dict)
 
 
+@functools.cache
+def _outcomes_statement() -> Select[RevisionOutcome, SummaryQuote, Paraphrase]:
+    """Built once per process (every revision page runs it; building it cost more than running it)."""
+    return (
+        select(RevisionOutcome, SummaryQuote, Paraphrase)
+        .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
+        .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
+        .where(RevisionOutcome.revision_id == bindparam("revision_id"))
+        .options(
+            joinedload(RevisionOutcome.comment).joinedload(Comment.revision).load_only(Revision.number),
+            joinedload(RevisionOutcome.responder),
+            joinedload(Paraphrase.author),
+            joinedload(RevisionOutcome.comment)
+            .joinedload(Comment.response)
+            .joinedload(Response.translations.and_(ResponseTranslation.locale == bindparam("locale"))),
+        )
+    )
+
+
 def you_said_we_did(dbs: Session, revision: Revision, locale: str = "") -> YouSaidWeDid | None:
     """One query whatever the numbers: the outcomes with their comments, the revision those were made on (the
     previous one, whose text comes from the page cache), responders, quotes and paraphrases, and each answer's
     translation into ``locale``."""
-    rows = (
-        dbs.execute(
-            select(RevisionOutcome, SummaryQuote, Paraphrase)
-            .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
-            .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
-            .where(RevisionOutcome.revision_id == revision.id)
-            .options(
-                joinedload(RevisionOutcome.comment).joinedload(Comment.revision).load_only(Revision.number),
-                joinedload(RevisionOutcome.responder),
-                joinedload(Paraphrase.author),
-                joinedload(RevisionOutcome.comment)
-                .joinedload(Comment.response)
-                .joinedload(Response.translations.and_(ResponseTranslation.locale == locale)),
-            )
-        )
-        .unique()
-        .all()
-    )
+    rows = dbs.execute(_outcomes_statement(), {"revision_id": revision.id, "locale": locale}).unique().all()
     if not rows:
         return None
     outcomes = list(dict.fromkeys(outcome for outcome, _quote, _paraphrase in rows))
@@ -642,29 +644,30 @@ class ChainLink:
     evaluation_id: uuid.UUID | None = None
 
 
+@functools.cache
+def _chain_statement() -> Select[*tuple[Any, ...]]:
+    """Built once per process (every history page runs it; building it cost more than running it)."""
+    visible = (Comment.revision_id == Revision.id) & (Comment.state == CommentState.VISIBLE)
+    return select(
+        Revision.id,
+        select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists().label("taken"),
+        select(func.count(Comment.id)).where(visible).scalar_subquery().label("comments"),
+        select(func.count(Response.id))
+        .join(Comment, Response.comment_id == Comment.id)
+        .where(visible)
+        .scalar_subquery()
+        .label("answered"),
+        select(func.count(RevisionOutcome.id))
+        .where(RevisionOutcome.revision_id == Revision.id)
+        .scalar_subquery()
+        .label("outcomes"),
+        surveys.evaluation_column(),
+    ).where(Revision.id.in_(bindparam("ids", expanding=True)))
+
+
 def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
     """Revision → evaluation → review → summary → responses → next revision, for every version, in one query."""
-    visible = (Comment.revision_id == Revision.id) & (Comment.state == CommentState.VISIBLE)
-    found = {
-        row.id: row
-        for row in dbs.execute(
-            select(
-                Revision.id,
-                select(FeedbackSummary.id).where(FeedbackSummary.revision_id == Revision.id).exists().label("taken"),
-                select(func.count(Comment.id)).where(visible).scalar_subquery().label("comments"),
-                select(func.count(Response.id))
-                .join(Comment, Response.comment_id == Comment.id)
-                .where(visible)
-                .scalar_subquery()
-                .label("answered"),
-                select(func.count(RevisionOutcome.id))
-                .where(RevisionOutcome.revision_id == Revision.id)
-                .scalar_subquery()
-                .label("outcomes"),
-                surveys.evaluation_column(),
-            ).where(Revision.id.in_([r.id for r in published]))
-        ).all()
-    }
+    found = {row.id: row for row in dbs.execute(_chain_statement(), {"ids": [r.id for r in published]}).all()}
     links = []
     for position, revision in enumerate(published):
         following = published[position + 1] if position + 1 < len(published) else None
@@ -687,14 +690,17 @@ def outcomes_for(dbs: Session, comment_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     """What the next revision did with each of these comments, when it has been published."""
     if not comment_ids:
         return {}
-    return {
-        o.comment_id: o
-        for o in dbs.scalars(
-            select(RevisionOutcome)
-            .where(RevisionOutcome.comment_id.in_(comment_ids))
-            .options(joinedload(RevisionOutcome.revision))
-        )
-    }
+    return {o.comment_id: o for o in dbs.scalars(_outcomes_of_comments(), {"ids": comment_ids})}
+
+
+@functools.cache
+def _outcomes_of_comments() -> Select[RevisionOutcome]:
+    """Built once per process ("My comments" runs it on every visit; building it cost more than running it)."""
+    return (
+        select(RevisionOutcome)
+        .where(RevisionOutcome.comment_id.in_(bindparam("ids", expanding=True)))
+        .options(joinedload(RevisionOutcome.revision))
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Nothing about the voter is audited or notified.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 import uuid
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, Select, String, Table, Uuid, bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -419,7 +420,7 @@ def my_choice(dbs: Session, key: bytes | None, poll: Poll) -> str | None:
     if key is None or poll.state != PollState.OPEN:
         return None
     tag = ballot_tag(key, poll.id)
-    ballot = dbs.scalar(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.ballot_tag == tag))
+    ballot = dbs.scalar(_poll_statements().ballot, {"poll_id": poll.id, "tag": tag})
     return ballot.choice if ballot and ballot.ballot_tag and hmac.compare_digest(ballot.ballot_tag, tag) else None
 
 
@@ -440,15 +441,34 @@ class Turnout:
 
 def turnout(dbs: Session, poll: Poll, viewer: User | None = None) -> Turnout:
     """How many on the poll's roll have voted, of how many; with ``viewer``, whether they have, in the same query."""
-    voted = VoterRoll.voted.is_(True)
     counted, eligible, viewer_voted = dbs.execute(
-        select(
-            func.count().filter(voted),
-            func.count(),
-            func.count().filter(voted, VoterRoll.user_id == (viewer.id if viewer is not None else None)),
-        ).where(VoterRoll.poll_id == poll.id)
+        _poll_statements().turnout, {"poll_id": poll.id, "viewer_id": viewer.id if viewer is not None else None}
     ).one()
     return Turnout(voted=counted or 0, eligible=eligible or 0, viewer_voted=bool(viewer_voted))
+
+
+@dataclass(frozen=True)
+class _PollStatements:
+    #: One ballot by its tag (``my_choice``).
+    ballot: Select[Ballot]
+    #: How many on a poll's roll voted, of how many, and whether one of them did (``turnout``).
+    turnout: Select[int, int, int]
+
+
+@functools.cache
+def _poll_statements() -> _PollStatements:
+    """Built once per process (every poll page runs them; building them cost more than running them). Without a
+    viewer, ``viewer_id`` is NULL, which no roll entry's person is."""
+    voted = VoterRoll.voted.is_(True)
+    poll_id = bindparam("poll_id", type_=Uuid())
+    return _PollStatements(
+        ballot=select(Ballot).where(Ballot.poll_id == poll_id, Ballot.ballot_tag == bindparam("tag")),
+        turnout=select(
+            func.count().filter(voted),
+            func.count(),
+            func.count().filter(voted, VoterRoll.user_id == bindparam("viewer_id", type_=Uuid())),
+        ).where(VoterRoll.poll_id == poll_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -567,17 +587,25 @@ def translation_of(dbs: Session, poll: Poll, locale: str) -> PollTranslation | N
 def poll_for_reader(dbs: Session, poll_id: uuid.UUID, locale: str) -> tuple[Poll, Wording, bool] | None:
     """A poll with its revision, what it says in ``locale`` and whether a translation gave it (not when the poll
     is written in that language, its revision's, or nobody translated it yet). One query."""
-    found = dbs.execute(
-        select(Poll, PollTranslation)
-        .outerjoin(PollTranslation, (PollTranslation.poll_id == Poll.id) & (PollTranslation.locale == locale))
-        .where(Poll.id == poll_id)
-        .options(joinedload(Poll.revision))
-    ).first()
+    found = dbs.execute(_poll_with_translation(), {"poll_id": poll_id, "locale": locale}).first()
     if found is None:
         return None
     poll, found_translation = found
     translation: PollTranslation | None = None if poll.revision.locale == locale else found_translation
     return poll, wording(poll, translation), translation is not None
+
+
+@functools.cache
+def _poll_with_translation() -> Select[Poll, PollTranslation]:
+    """Built once per process (every poll page runs it; building it cost more than running it)."""
+    return (
+        select(Poll, PollTranslation)
+        .outerjoin(
+            PollTranslation, (PollTranslation.poll_id == Poll.id) & (PollTranslation.locale == bindparam("locale"))
+        )
+        .where(Poll.id == bindparam("poll_id"))
+        .options(joinedload(Poll.revision))
+    )
 
 
 def save_translation(
@@ -642,15 +670,17 @@ def polls_to_translate(dbs: Session, locales: Sequence[str]) -> list[PollToTrans
 def polls_for_revision(dbs: Session, revision: Revision, locale: str) -> list[Poll]:
     """With their options and their questions in ``locale``, in one query: a revision has few polls, each a
     few options."""
-    return list(
-        dbs.scalars(
-            select(Poll)
-            .where(Poll.revision_id == revision.id)
-            .options(joinedload(Poll.options), with_translated_question(locale))
-            .order_by(Poll.closes_at, Poll.id)
-        )
-        .unique()
-        .all()
+    return list(dbs.scalars(_revision_polls(), {"revision_id": revision.id, "locale": locale}).unique().all())
+
+
+@functools.cache
+def _revision_polls() -> Select[Poll]:
+    """Built once per process (every revision page runs it; building it cost more than running it)."""
+    return (
+        select(Poll)
+        .where(Poll.revision_id == bindparam("revision_id"))
+        .options(joinedload(Poll.options), with_translated_question(bindparam("locale", type_=String())))
+        .order_by(Poll.closes_at, Poll.id)
     )
 
 
