@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from babel import Locale, UnknownLocaleError, support
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import Domain, _get_current_context, get_locale, get_timezone, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
@@ -191,22 +191,55 @@ def _template_text(context: Context, translated: str, source: str, variables: di
     return format_translation(translated, source, variables)
 
 
+def _page_translations() -> support.NullTranslations:
+    """The page's catalog, read straight from where ``FallbackDomain.get_translations`` keeps it: templates ask for
+    it a hundred times a page, and Flask-Babel's way there looks the request's values up twice each time."""
+    try:
+        kept = g._flask_babel.babel_translations
+    except (AttributeError, RuntimeError):  # not read yet this request, or no request at all
+        kept = None
+    # None also where ``force_locale`` has just switched the language.
+    return kept if kept is not None else get_translations()
+
+
+#: Texts without values, translated and formatted, kept per catalog: at most this many each.
+_TEXTS_KEPT = 4096
+
+
+def _kept_texts(translations: support.NullTranslations, autoescape: bool) -> dict[str, str]:
+    """The texts of ``translations`` drawn already (Markup when autoescaping): a catalog never changes while
+    the process runs, so a page's hundred texts need not be looked up and formatted again on every page."""
+    kept: tuple[dict[str, str], dict[str, str]] | None = translations.__dict__.get("council_template_texts")
+    if kept is None:
+        kept = translations.__dict__.setdefault("council_template_texts", ({}, {}))
+    return kept[autoescape]
+
+
 @pass_context
 def _template_gettext(context: Context, string: str, **variables: Any) -> str:
-    return _template_text(context, get_translations().ugettext(string), string, variables)
+    translations = _page_translations()
+    if variables:
+        return _template_text(context, translations.ugettext(string), string, variables)
+    kept = _kept_texts(translations, bool(context.eval_ctx.autoescape))
+    text = kept.get(string)
+    if text is None:
+        text = _template_text(context, translations.ugettext(string), string, {})
+        if len(kept) < _TEXTS_KEPT:
+            kept[string] = text
+    return text
 
 
 @pass_context
 def _template_ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
     variables.setdefault("num", num)
-    translated = get_translations().ungettext(singular, plural, num)
+    translated = _page_translations().ungettext(singular, plural, num)
     return _template_text(context, translated, singular if num == 1 else plural, variables)
 
 
 @pass_context
 def _template_pgettext(context: Context, msgctxt: str, string: str, **variables: Any) -> str:
     """``gettext`` for one English text that means two things (``msgctxt`` says which)."""
-    return _template_text(context, get_translations().upgettext(msgctxt, string), string, variables)
+    return _template_text(context, _page_translations().upgettext(msgctxt, string), string, variables)
 
 
 def init_translations(app: Flask) -> None:

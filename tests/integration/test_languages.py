@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import template_rendered
+from flask import render_template_string, template_rendered
+from flask_babel import force_locale
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -265,14 +266,38 @@ def test_a_broken_translation_falls_back_to_english_and_the_error_page_still_ren
     assert warnings and all('"locale":"fr"' in line for line in warnings)
 
 
+def test_a_text_drawn_again_reads_in_each_page_s_language_and_in_a_language_forced_inside_a_page(app):
+    """Templates' texts are kept once drawn, per catalog (``council/i18n.py``): pages in other languages, one
+    after the other, and a part drawn in another language inside a page (an export, a digest) each read in
+    their own language."""
+    template = "{{ _('Comments') }}"
+    french, arabic = _translation("fr", "Comments"), _translation("ar", "Comments")
+    assert french not in ("", "Comments") and arabic not in ("", "Comments", french)
+
+    def drawn(locale: str) -> str:
+        with app.test_request_context(headers={"Accept-Language": locale}):
+            return render_template_string(template)
+
+    assert [drawn(locale) for locale in ("fr", "ar", "fr", "en")] == [french, arabic, french, "Comments"]
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert render_template_string(template) == french
+        with force_locale("ar"):
+            assert render_template_string(template) == arabic
+        assert render_template_string(template) == french
+
+
 # --- The language choice outlives the session -----------------------------------------------
 
 TIMED_OUT = "You were signed out because the page was left unused for a while. Please sign in again."
 
 
+def _translation(locale: str, source: str) -> str:
+    with open(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle, locale=locale)[source].string
+
+
 def _arabic(source: str) -> str:
-    with open(ROOT / "translations" / "ar" / "LC_MESSAGES" / "messages.po", "rb") as handle:
-        return read_po(handle, locale="ar")[source].string
+    return _translation("ar", source)
 
 
 def _arabic_advisor(app, people):
