@@ -46,8 +46,9 @@ def format_moment(value: datetime) -> str:
 #: Put into a kept header or footer where each request's own value goes: the form token, the page's address.
 _FORM_SLOT = "council-chrome-slot-form"
 _NEXT_SLOT = "council-chrome-slot-next"
-#: Kept headers and footers per app: one per language, roles, notice count and address prefix is a few dozen.
-_CHROME_KEPT = 512
+#: Kept drawings per app, the least recently used forgotten first: a few dozen headers and footers (one per
+#: language, roles, notice count and address prefix), and a comment form per section and language read lately.
+_DRAWINGS_KEPT = 1024
 
 
 def chrome_top(unseen: int) -> Markup:
@@ -70,23 +71,34 @@ def chrome_bottom() -> Markup:
 
 
 def _chrome(template: str, key: tuple, variables: Callable[[], dict], *, next_path: str = "") -> Markup:
-    locale = locale_info()
-    kept: OrderedDict[tuple, str] = current_app.extensions.setdefault("council.chrome", OrderedDict())
-    full_key = (template, locale.tag, request.script_root, *key)
-    drawn = kept.get(full_key)
-    if drawn is None:
-        drawn = current_app.jinja_env.get_template(template).render(
+    def draw() -> str:
+        return current_app.jinja_env.get_template(template).render(
             **variables(),
-            locale=locale,
+            locale=locale_info(),
             site_title=current_app.config["SITE_TITLE"],
             form_token=_FORM_SLOT,
             next_path=_NEXT_SLOT,
         )
-        kept[full_key] = drawn
-        while len(kept) > _CHROME_KEPT:
+
+    return kept_drawing((template, *key), draw, {_FORM_SLOT: generate_csrf(), _NEXT_SLOT: next_path})
+
+
+def kept_drawing(key: tuple, draw: Callable[[], str], fill: dict[str, str]) -> Markup:
+    """What ``draw`` makes (HTML that Jinja escaped), drawn once per ``key``, language and address prefix, and
+    kept. ``fill``: each request's own values, by the slot ``draw`` put in their place (a marker no drawing
+    holds otherwise); they are escaped and put in on every request."""
+    kept: OrderedDict[tuple, str] = current_app.extensions.setdefault("council.kept_drawings", OrderedDict())
+    full_key = (locale_info().tag, request.script_root, *key)
+    drawn = kept.get(full_key)
+    if drawn is None:
+        drawn = kept[full_key] = draw()
+        while len(kept) > _DRAWINGS_KEPT:
             kept.popitem(last=False)
-    filled = drawn.replace(_FORM_SLOT, str(escape(generate_csrf()))).replace(_NEXT_SLOT, str(escape(next_path)))
-    return Markup(filled)  # noqa: S704 -- drawn by Jinja, which escaped it; what is put in is escaped above
+    else:
+        kept.move_to_end(full_key)
+    for slot, value in fill.items():
+        drawn = drawn.replace(slot, str(escape(value)))
+    return Markup(drawn)  # noqa: S704 -- drawn by Jinja, which escaped it; what is put in is escaped above
 
 
 def init_templating(app: Flask) -> None:

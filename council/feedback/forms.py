@@ -116,6 +116,9 @@ class CommentForm(CouncilForm):
     )
     section_key = HiddenField()
     submission_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    #: Made empty by ``new_comment_form`` (nothing sent, no draft): drawn the same for every reader but for its
+    #: tokens, so its drawing is kept (``feedback.views._drawn_comment_form``).
+    untouched = False
 
     def __init__(self, *args, questions=(), sentences=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -295,6 +298,7 @@ def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
         section_key=section_key,
         submission_key=secrets.token_urlsafe(24),
     )
+    form.untouched = formdata is None
     return form
 
 

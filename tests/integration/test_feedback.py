@@ -127,6 +127,29 @@ def test_a_double_click_makes_one_comment(app, people, revision_path):
         assert len(db.session.scalars(select(Comment)).all()) == 1
 
 
+def test_the_comment_form_kept_for_a_section_holds_each_readers_own_token_and_a_key_of_its_own(
+    app, people, revision_path
+):
+    """A section's empty comment form is drawn once per language and kept (``feedback.views._drawn_comment_form``):
+    every copy carries its reader's own form token and a submission key of its own, so each posts its comment,
+    and a copy's token is worth nothing in another reader's session."""
+    path, key = revision_path
+    section_url = f"{path}/sections/{key}"
+    willow, rowan = advisor(app, people, "willow"), advisor(app, people, "rowan")
+    willows, again, rowans = (comment_form(client, section_url) for client in (willow, willow, rowan))
+    assert len({form["submission_key"] for form in (willows, again, rowans)}) == 3
+    assert "council-comment-form-slot" not in willow.get(section_url).get_data(as_text=True)
+    data = {"body": "Mine.", "language": "en", "quote_consent": "paraphrase", "question": ""}
+    borrowed = willow.post(f"{path}/comments", data={**rowans, **data})
+    assert borrowed.status_code == 400 or form_problems(willow, borrowed), "another session's token is refused"
+    for client, form in ((willow, willows), (rowan, rowans)):
+        taken = client.post(f"{path}/comments", data={**form, **data})
+        assert taken.status_code == 303 and not form_problems(client, taken)
+    flush_mix(app)
+    with app.app_context():
+        assert len(db.session.scalars(select(Comment)).all()) == 2
+
+
 def test_answering_a_guiding_question(app, people, revision_path):
     willow = advisor(app, people, "willow")
     path, key = revision_path
