@@ -746,7 +746,7 @@ def take_back_agreement(comment_id: uuid.UUID):
 @bp.get("/policies/<uuid:policy_id>/revisions/<int:number>/comments")
 @requires_role(*STAFF)
 def staff_list(policy_id: uuid.UUID, number: int):
-    return _staff_list_page(published_or_404(db.session, policy_id, number), request.args)
+    return _staff_list_page(readable_or_404(policy_id, number), request.args)
 
 
 def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm] | None = None):
