@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import cast
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale, get_timezone
@@ -33,8 +35,13 @@ def _template_globals() -> dict:
 def format_moment(value: datetime) -> str:
     """A date with hours and minutes, no seconds, in the viewer's language and time zone, which it names (a
     deadline without its zone misleads anyone reading it elsewhere): "4 Dec 2026, 15:00 CET", "…, 14:00 UTC"."""
-    locale = get_locale()
-    local = value.astimezone(get_timezone())
+    return _moment_in(value, get_locale(), get_timezone())
+
+
+@functools.lru_cache(maxsize=4096)
+def _moment_in(value: datetime, locale: Locale | None, zone: tzinfo) -> str:
+    """Kept: pages show the same few deadlines again and again, and Babel's formatting is slow."""
+    local = value.astimezone(zone)
     # Babel annotates this as a DateTimePattern; for date-and-time formats it is a plain "{1}, {0}" string.
     pattern = cast(str, get_datetime_format("medium", locale=locale))
     time = f"{format_time(local, 'short', locale=locale)} {get_timezone_name(local, 'short', locale=locale)}"
