@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -29,7 +30,13 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
 
 def format_money(amount_minor: int, currency: str) -> str:
     """In the viewer's locale, with the currency's own number of decimals (JPY 0, EUR 2, BHD 3)."""
-    return format_currency(to_decimal(amount_minor, currency), currency, locale=get_locale(), currency_digits=True)
+    return _money_in(amount_minor, currency, get_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _money_in(amount_minor: int, currency: str, locale: Locale | None) -> str:
+    """Kept: a stipends page shows the same few amounts again and again, and Babel's formatting is slow."""
+    return format_currency(to_decimal(amount_minor, currency), currency, locale=locale, currency_digits=True)
 
 
 def spreadsheet_safe(value: str) -> str:
