@@ -8,6 +8,7 @@ author-only text, and no count small enough to point to one advisor.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import json
 import uuid
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Label, Select, bindparam, delete, func, literal, select, union_all, update
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -565,6 +566,50 @@ def _outcomes_statement() -> Select[RevisionOutcome, SummaryQuote, Paraphrase]:
             .joinedload(Response.translations.and_(ResponseTranslation.locale == bindparam("locale"))),
         )
     )
+
+
+@functools.cache
+def _record_rows_statement() -> Select[*tuple[Any, ...]]:
+    """Every column "You said, we did" is made from (``_outcomes_statement``'s rows, whole, and the names and
+    number it shows), as plain rows: built once per process."""
+    responder, paraphraser = aliased(User), aliased(User)
+    return (
+        select(
+            RevisionOutcome.__table__,
+            SummaryQuote.__table__,
+            Paraphrase.__table__,
+            Comment.__table__,
+            Revision.number,
+            Response.__table__,
+            ResponseTranslation.__table__,
+            responder.pseudonym,
+            paraphraser.pseudonym,
+        )
+        .select_from(RevisionOutcome)
+        .outerjoin(SummaryQuote, SummaryQuote.comment_id == RevisionOutcome.comment_id)
+        .outerjoin(Paraphrase, Paraphrase.comment_id == RevisionOutcome.comment_id)
+        .outerjoin(Comment, Comment.id == RevisionOutcome.comment_id)
+        .outerjoin(Revision, Revision.id == Comment.revision_id)
+        .outerjoin(Response, Response.comment_id == Comment.id)
+        .outerjoin(
+            ResponseTranslation,
+            (ResponseTranslation.response_id == Response.id) & (ResponseTranslation.locale == bindparam("locale")),
+        )
+        .outerjoin(responder, responder.id == RevisionOutcome.responder_id)
+        .outerjoin(paraphraser, paraphraser.id == Paraphrase.author_id)
+        .where(RevisionOutcome.revision_id == bindparam("revision_id"))
+        .order_by(RevisionOutcome.id)
+    )
+
+
+def record_fingerprint(dbs: Session, revision_id: uuid.UUID, locale: str) -> str | None:
+    """A digest of everything ``you_said_we_did`` shows of a revision in ``locale`` (a withdrawal, a new
+    translation of an answer, a name changed: a new digest), read as plain rows, which costs a fraction of
+    loading the record; None when the revision has no outcomes. The page keeps its drawing of the record by it."""
+    rows = dbs.execute(_record_rows_statement(), {"revision_id": revision_id, "locale": locale}).all()
+    if not rows:
+        return None
+    return hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
 
 
 def you_said_we_did(dbs: Session, revision: Revision, locale: str = "") -> YouSaidWeDid | None:

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from council import hooks
 from council.accounts.access import requires_role
@@ -29,6 +30,7 @@ from council.policies.service import published_or_404, text_for_reader
 from council.summaries import service
 from council.summaries.forms import ParaphraseForm
 from council.summaries.models import Paraphrase
+from council.templating import kept_drawing
 from council.transactions import attempt
 from council.voting.kinds import CONSENT_CHOICE_LABELS
 from council.voting.models import PollKind
@@ -327,14 +329,24 @@ def _revision_part(revision) -> dict:
     if service.closed_without_summary(revision, summarised=summarised, now=utcnow()):
         service.summarise_due_reviews_now(min_group=_min_group())
         summarised = True
-    record = service.you_said_we_did(db.session, revision, get_locale().language)
-    return {
-        "has_summary": summarised,
-        "record": record,
-        "disposition_labels": DISPOSITION_LABELS,
-        "headings": _earlier_text_headings(record.previous_text if record else None),
-        "close_form": EmptyForm(),
-    }
+    return {"has_summary": summarised, "you_said_we_did": _drawn_record(revision), "close_form": EmptyForm()}
+
+
+def _drawn_record(revision) -> Markup | None:
+    """The revision's "You said, we did", the same for every reader in a language: drawn once for what it shows
+    (``service.record_fingerprint``) and kept, as loading and drawing it was a third of the revision's page."""
+    locale = get_locale().language
+    fingerprint = service.record_fingerprint(db.session, revision.id, locale)
+    if fingerprint is None:
+        return None
+
+    def draw() -> str:
+        record = service.you_said_we_did(db.session, revision, locale)
+        macro = current_app.jinja_env.get_template("macros/outcomes.html").module.you_said_we_did  # type: ignore[attr-defined]
+        headings = _earlier_text_headings(record.previous_text if record else None)
+        return str(macro(record, revision, headings, DISPOSITION_LABELS)) if record else ""
+
+    return kept_drawing(("you_said_we_did", revision.id, fingerprint), draw, {})
 
 
 @hooks.contributes_to("policies.history_page")

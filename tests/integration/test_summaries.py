@@ -383,6 +383,37 @@ def test_you_said_we_did_follows_consent(app, review):
         db.session.rollback()
 
 
+def test_the_kept_you_said_we_did_shows_a_new_translation_and_a_withdrawal_at_once(app, review):
+    """The revision's page keeps its drawing of "You said, we did" by what it shows (``summaries.views``,
+    ``_drawn_record``): an answer translated, or a quoted comment withdrawn, after the record was first drawn
+    shows on the next visit, in each language."""
+    _close_by_time(app, review)
+    _answer_all(app, review)
+    _start_next(app, review)
+    assert _publish_draft(_advisor_client(app, "robin"), review).status_code == 303
+    readers = {"en": _advisor_client(app, "willow"), "es": _advisor_client(app, "cedar")}
+    submit(readers["es"], "/language", {"locale": "es", "next": "/"}, form_url="/")
+
+    def read(language: str) -> str:
+        return readers[language].get(review.path(2)).get_data(as_text=True)
+
+    assert QUOTED in read("en") and "We changed it (en)." in read("es")
+    with app.app_context():
+        robin = db.session.scalar(select(User).where(User.login_name == "robin"))
+        answer = db.session.get(Comment, review.comment_ids["quoted"]).response
+        feedback.translate_response(db.session, robin, answer, "es", "Lo cambiamos.")
+        db.session.commit()
+    assert "Lo cambiamos." in read("es") and "Lo cambiamos." not in read("en")
+    with app.app_context():
+        quoted = db.session.get(Comment, review.comment_ids["quoted"])
+        feedback.send_change(db.session, review.keys["willow"], quoted, withdraw=True)
+        db.session.commit()
+    flush_mix(app)
+    english, spanish = read("en"), read("es")
+    assert QUOTED not in english and "Withdrawn by its writer." in english
+    assert QUOTED not in spanish
+
+
 def _proposal(revision, key: bytes, section: int, words: str, proposal: str = "", consent: str = "verbatim") -> None:
     section_key = revision.sections[section].key
     text_ = feedback.section_text(revision, section_key)
