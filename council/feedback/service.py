@@ -57,7 +57,7 @@ from council.mix import service as mix
 from council.policies import sections as split
 from council.policies import service as policies
 from council.policies.models import Policy, Revision, WindowState
-from council.policies.reading import ReadableRevision
+from council.policies.reading import ReadableRevision, published_text
 from council.security import participation_tag
 from council.text import clean_text
 
@@ -394,11 +394,19 @@ def my_comment_ids(dbs: Session, key: bytes) -> list[uuid.UUID]:
 
 def my_comments(dbs: Session, key: bytes, locale: str) -> list[Comment]:
     """Every comment this key wrote, with what a "My comments" page shows: the answers with their translation
-    into ``locale``, where there is one."""
+    into ``locale``, where there is one. Their sections' headings come from the kept published texts
+    (``section_headings``), not from every section's row."""
     mine = my_comment_ids(dbs, key)
     if not mine:
         return []
     return list(dbs.scalars(_statements().mine, {"ids": mine, "locale": locale}).unique().all())
+
+
+def section_headings(dbs: Session, comments: Sequence[Comment | ShownComment]) -> dict[tuple[uuid.UUID, str], str]:
+    """The heading of each comment's section, by revision and section key, read from the revisions' kept
+    published texts (``policies.reading.published_text``); a section without a heading is the introduction ("")."""
+    texts = {revision_id: published_text(dbs, revision_id) for revision_id in {c.revision.id for c in comments}}
+    return {(revision_id, s.key): s.heading for revision_id, text in texts.items() for s in text.sections}
 
 
 @dataclass(frozen=True)
@@ -434,7 +442,6 @@ def _statements() -> _Statements:
         .options(
             joinedload(Comment.revision).joinedload(Revision.policy),
             joinedload(Comment.revision).joinedload(Revision.review_window),
-            joinedload(Comment.revision).selectinload(Revision.sections),
             joinedload(Comment.response).joinedload(Response.author),
             _answers_in(bindparam("locale")),
         )

@@ -551,6 +551,7 @@ def mine():
     return render_template(
         "feedback/mine.html",
         comments=comments,
+        headings=service.section_headings(db.session, comments),
         form=EmptyForm(),
         editable=editable,
         consent_labels=CONSENT_LABELS,
