@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, load_only, object_session, selectinload
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload, load_only, object_session, selectinload
 from werkzeug.exceptions import abort
 
 from council.accounts import state
@@ -182,7 +182,13 @@ def open_reviews_statement(limit: int | None) -> Select[Revision, int]:
         .where(ReviewWindow.opens_at <= now, ReviewWindow.closes_at > now)
         .order_by(ReviewWindow.closes_at, Revision.id)
         .limit(limit)
-        .options(contains_eager(Revision.review_window), joinedload(Revision.policy))
+        .options(
+            contains_eager(Revision.review_window),
+            joinedload(Revision.policy),
+            # A list shows titles and dates, never the text.
+            defer(Revision.body_markdown),
+            defer(Revision.change_notes),
+        )
     )
 
 
