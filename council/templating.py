@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
@@ -106,6 +106,21 @@ def kept_drawing(key: tuple, draw: Callable[[], str], fill: dict[str, str]) -> M
     for slot, value in fill.items():
         drawn = drawn.replace(slot, str(escape(value)))
     return Markup(drawn)  # noqa: S704 -- drawn by Jinja, which escaped it; what is put in is escaped above
+
+
+def kept_form(key: tuple, draw: Callable[[], str], tokens: Sequence[str]) -> Markup:
+    """A form's drawing, kept as ``kept_drawing`` keeps one: ``draw`` draws it with this request's ``tokens`` (its
+    form token, a submission key), which are cut out of the kept copy and put back in on every request. They must
+    be random and URL-safe: then nothing else drawn holds them, and escaping leaves them as they are."""
+    slots = {f"council-kept-form-slot-{n}": token for n, token in enumerate(tokens)}
+
+    def cut() -> str:
+        drawn = draw()
+        for slot, token in slots.items():
+            drawn = drawn.replace(token, slot)
+        return drawn
+
+    return kept_drawing(key, cut, slots)
 
 
 def pieces(items: Iterable[Any], labels: Mapping[str, str]) -> Markup:

@@ -70,7 +70,7 @@ from council.policies.diff import Piece, word_diff
 from council.policies.models import Policy
 from council.policies.pages import asked_version, readable_or_404, render_section
 from council.policies.service import published_or_404
-from council.templating import kept_drawing
+from council.templating import kept_form
 from council.transactions import attempt
 
 bp = Blueprint("feedback", __name__)
@@ -99,11 +99,6 @@ def _passage_words() -> dict[str, str]:
     return words
 
 
-#: Where a kept comment form holds each reader's own values (``_drawn_comment_form``).
-_FORM_TOKEN_SLOT = "council-comment-form-slot-csrf"  # noqa: S105 -- a marker, not a secret
-_SUBMISSION_KEY_SLOT = "council-comment-form-submission-key"
-
-
 @bp.app_template_global("drawn_comment_form")
 def _drawn_comment_form(form: CommentForm, revision, *, easy_read: bool = False, kept_draft=None) -> Markup:
     """The comment form (``macros/comments.html::comment_form``). Holding nothing (no draft, nothing sent back),
@@ -112,18 +107,10 @@ def _drawn_comment_form(form: CommentForm, revision, *, easy_read: bool = False,
     macro = current_app.jinja_env.get_template("macros/comments.html").module.comment_form  # type: ignore[attr-defined]
     if not form.untouched or kept_draft is not None or form.errors:
         return Markup(macro(form, revision, easy_read=easy_read, kept_draft=kept_draft))  # noqa: S704 -- Jinja's
-    token, submission_key = form.csrf_token.current_token, form.submission_key.data
-
-    def draw() -> str:
-        # Both are random and URL-safe (a signed token, a token_urlsafe): nothing else drawn can hold them,
-        # and escaping leaves them as they are.
-        drawn = str(macro(form, revision, easy_read=easy_read))
-        return drawn.replace(token, _FORM_TOKEN_SLOT).replace(submission_key, _SUBMISSION_KEY_SLOT)
-
-    return kept_drawing(
+    return kept_form(
         ("comment_form", revision.id, form.section_key.data, easy_read),
-        draw,
-        {_FORM_TOKEN_SLOT: token, _SUBMISSION_KEY_SLOT: submission_key},
+        lambda: str(macro(form, revision, easy_read=easy_read)),
+        (form.csrf_token.current_token, form.submission_key.data),
     )
 
 
