@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from council import hooks
 from council.accounts.access import participation_key, requires_role
@@ -20,6 +21,7 @@ from council.policies.service import published_or_404
 from council.taking_part import service
 from council.taking_part.forms import CHOICE_LABELS, FOLLOW, RoundForm, StandingForm
 from council.taking_part.service import Choice, Choices
+from council.templating import kept_form
 
 bp = Blueprint("taking_part", __name__, url_prefix="/taking-part")
 
@@ -74,6 +76,19 @@ def round_choice(policy_id: uuid.UUID, number: int):
             flash(SAVED[updated.for_round(revision.id)], "success")
             return redirect(url_for("policies.revision", policy_id=policy_id, number=number), code=303)
     return render_template("taking_part/round.html", form=form, revision=revision), (400 if form.errors else 200)
+
+
+@bp.app_template_global("drawn_round_form")
+def _drawn_round_form(form: RoundForm, revision: ReadableRevision) -> Markup:
+    """The choice for one round on the review's page (``taking_part/_round_form.html``): the same for everyone
+    with the same usual and chosen ways in a language but for their form token, so drawn once and kept. (With a
+    problem next to it, the round's own page draws it.)"""
+    template = current_app.jinja_env.get_template("taking_part/_round_form.html")
+    return kept_form(
+        ("round_form", revision.id, form.choice.data, str(form.choice.choices[0].label)),
+        lambda: template.render(form=form, revision=revision),
+        (form.csrf_token.current_token,),
+    )
 
 
 def _round_form(choices: Choices, revision_id: uuid.UUID) -> RoundForm:

@@ -112,6 +112,38 @@ def test_reading_only_folds_the_comment_form_and_still_takes_a_comment(app, peop
     post(willow, revision_path, "A thought while only reading.")
 
 
+def test_the_kept_round_form_shows_each_person_their_own_choice_and_takes_their_own_token(app, people, revision_path):
+    """The round's form on the review's page is kept per choice and usual way (``taking_part.views``,
+    ``_drawn_round_form``): each reader sees their own checked, named after their own usual way, and its form
+    token is theirs."""
+    willow, rowan, ash = (advisor(app, people, name) for name in ("willow", "rowan", "ash"))
+    _rest_until_further_notice(rowan, "read_only")
+    _choose_for_round(ash, revision_path, "resting")
+    pages = {
+        name: client.get(revision_path[0]).get_data(as_text=True)
+        for name, client in (("willow", willow), ("rowan", rowan), ("ash", ash))
+    }
+    checked = {
+        name: re.search(r'<input checked[^>]*name="choice"[^>]*value="([a-z_]+)"', page) for name, page in pages.items()
+    }
+    assert {name: found.group(1) for name, found in checked.items() if found} == {
+        "willow": "usual",
+        "rowan": "usual",
+        "ash": "resting",
+    }
+    assert "As usual (Review and comment)" in pages["willow"] and "As usual (Read only: the text" in pages["rowan"]
+    assert "As usual (Read only" not in pages["willow"]
+    tokens = {
+        name: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        for name, page in pages.items()
+    }
+    assert len(set(tokens.values())) == 3
+    round_url = _round_url(revision_path)
+    assert willow.post(round_url, data={"choice": "read_only", "csrf_token": tokens["rowan"]}).status_code == 400
+    assert willow.post(round_url, data={"choice": "read_only", "csrf_token": tokens["willow"]}).status_code == 303
+    assert CHECKED_READ_ONLY.search(willow.get(revision_path[0]).get_data(as_text=True))
+
+
 def test_the_choice_is_the_persons_sealed_state_and_comes_back_at_sign_in(app, people, revision_path):
     willow = advisor(app, people, "willow")
     _rest_until_further_notice(willow, "read_only")
