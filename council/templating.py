@@ -54,7 +54,8 @@ def _moment_in(value: datetime, locale: Locale | None, zone: tzinfo) -> str:
 _FORM_SLOT = "council-chrome-slot-form"
 _NEXT_SLOT = "council-chrome-slot-next"
 #: Kept drawings per app, the least recently used forgotten first: a few dozen headers and footers (one per
-#: language, roles, notice count and address prefix), and a comment form per section and language read lately.
+#: language, roles, notice count and address prefix), and per language the comment forms of the sections read
+#: lately, the "You said, we did" of the revisions read lately and their rounds' choices.
 _DRAWINGS_KEPT = 1024
 
 
