@@ -83,10 +83,9 @@ def _drawn_round_form(form: RoundForm, revision: ReadableRevision) -> Markup:
     """The choice for one round on the review's page (``taking_part/_round_form.html``): the same for everyone
     with the same usual and chosen ways in a language but for their form token, so drawn once and kept. (With a
     problem next to it, the round's own page draws it.)"""
-    template = current_app.jinja_env.get_template("taking_part/_round_form.html")
     return kept_form(
         ("round_form", revision.id, form.choice.data, str(form.choice.choices[0].label)),
-        lambda: template.render(form=form, revision=revision),
+        lambda: current_app.jinja_env.get_template("taking_part/_round_form.html").render(form=form, revision=revision),
         (form.csrf_token.current_token,),
     )
 
