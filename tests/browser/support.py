@@ -22,6 +22,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
+#: Where the browser tests put the screens the docs show.
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+
 
 def require_chromium() -> None:
     if CHROMIUM.exists():

@@ -4,16 +4,13 @@ and Back shows none of it; without JavaScript, "Keep as a draft" does the same."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.browser.support import no_sideways_scroll, open_review_section, phone, sign_in
+from tests.browser.support import SCREENS, no_sideways_scroll, open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
 WIDTH = 360
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 WORDS = "أريد أن أقول شيئًا عن المترجمين، لكنني أحتاج إلى وقت أطول."
 
 

@@ -4,16 +4,13 @@ notice on one older than the current text, opening Easy Read first, and a commen
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.browser.support import open_review_section, phone, sign_in
+from tests.browser.support import SCREENS, open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
 WIDTH = 360
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 #: The demo's open revision: its contents, in order (0 is the untitled opening).
 PURPOSE, CONSENT, LANGUAGE, COMPLAINTS = 1, 4, 5, 9
 

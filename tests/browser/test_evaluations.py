@@ -3,20 +3,16 @@ JavaScript, and everyone reads the demo's closed evaluation from the policy's hi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from council.demo_content import SECOND_POLICY_TITLE
 from council.extensions import db
 from council.policies.models import Policy
-from tests.browser.support import no_sideways_scroll
+from tests.browser.support import SCREENS, no_sideways_scroll
 from tests.browser.test_home import _signed_in
 
 pytestmark = pytest.mark.browser
-
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 
 
 @pytest.fixture

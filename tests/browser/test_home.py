@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from council import demo_content
-from tests.browser.support import no_sideways_scroll, open_review_section, phone, sign_in
+from tests.browser.support import SCREENS, no_sideways_scroll, open_review_section, phone, sign_in
 
 pytestmark = pytest.mark.browser
 
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 WIDTH = 320
 
 

@@ -8,19 +8,17 @@ scripts records what is spoken, in which language, by which voice and at which s
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from council.accounts.models import Role, User
 from council.extensions import db
 from council.policies import service as policies
-from tests.browser.support import phone, serving, sign_in
+from tests.browser.support import SCREENS, phone, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
 WIDTH = 360
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 LONG = " ".join(f"Sentence number {n} says that staff keep what you tell them private." for n in range(1, 13))
 ORIGINAL = f"""Opening words.
 
