@@ -175,11 +175,15 @@ class ReviewWindow(Model):
     revision: Mapped[Revision] = relationship(back_populates="review_window")
 
     def state(self, now: datetime) -> WindowState:
-        if now < self.opens_at:
-            return WindowState.UPCOMING
-        if now < self.closes_at:
-            return WindowState.OPEN
-        return WindowState.CLOSED
+        return window_state(self.opens_at, self.closes_at, now)
+
+
+def window_state(opens_at: datetime, closes_at: datetime, now: datetime) -> WindowState:
+    if now < opens_at:
+        return WindowState.UPCOMING
+    if now < closes_at:
+        return WindowState.OPEN
+    return WindowState.CLOSED
 
 
 class RevisionTranslation(Model):

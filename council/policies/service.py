@@ -9,9 +9,10 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, contains_eager, defer, joinedload, load_only, object_session, selectinload
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload, object_session, selectinload
 from werkzeug.exceptions import abort
 
 from council.accounts import state
@@ -29,6 +30,7 @@ from council.policies.models import (
     TranslationSection,
     TranslationState,
     WindowState,
+    window_state,
 )
 from council.policies.reading import ReadableRevision, section_changed
 from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
@@ -89,22 +91,66 @@ class ContinuationInvalid(PolicyError):
 # --- Reading -----------------------------------------------------------------
 
 
-def list_policies(dbs: Session) -> list[Policy]:
-    """Every policy with its revisions' numbers, states and review windows (not their text), in two queries."""
-    return list(dbs.scalars(_list_policies_statement()).all())
+@dataclass(frozen=True)
+class ListedWindow:
+    """A review window as the policy list shows it: its dates."""
+
+    opens_at: datetime
+    closes_at: datetime
+
+    def state(self, now: datetime) -> WindowState:
+        return window_state(self.opens_at, self.closes_at, now)
+
+
+@dataclass(frozen=True)
+class ListedRevision:
+    number: int
+    review_window: ListedWindow | None
+
+
+@dataclass(frozen=True)
+class ListedPolicy:
+    """A policy as the policy list shows it: its title, its newest published revision (what advisors read) and
+    its newest draft."""
+
+    id: uuid.UUID
+    title: str
+    current: ListedRevision | None
+    draft: ListedRevision | None
+
+
+def list_policies(dbs: Session) -> list[ListedPolicy]:
+    """Every policy by title, with its newest published revision and review window and its newest draft (not
+    their text), in one query of plain rows: the list is read on every visit, and loading it as mapped objects
+    cost more than the rest of the page."""
+    newest: dict[uuid.UUID, dict[str, object]] = {}
+    for policy_id, title, number, status, opens_at, closes_at in dbs.connection().execute(_list_policies_statement()):
+        listed = newest.setdefault(policy_id, {"title": title})
+        if number is not None:
+            window = ListedWindow(opens_at, closes_at) if opens_at is not None else None
+            listed[status] = ListedRevision(number, window)  # the rows come by number: the newest stays
+    return [
+        ListedPolicy(
+            id=policy_id,
+            title=cast(str, listed["title"]),
+            current=cast(ListedRevision | None, listed.get(RevisionStatus.PUBLISHED)),
+            draft=cast(ListedRevision | None, listed.get(RevisionStatus.DRAFT)),
+        )
+        for policy_id, listed in newest.items()
+    ]
 
 
 @functools.cache
-def _list_policies_statement() -> Select[Policy]:
-    """Built once per process: the policy list runs it on every view."""
+def _list_policies_statement() -> Select[uuid.UUID, str, int, str, datetime, datetime]:
+    """Built once per process: the policy list runs it on every view. Table columns, not mapped ones: the rows
+    are read as plain rows."""
+    policies, revisions, windows = Policy.__table__.c, Revision.__table__.c, ReviewWindow.__table__.c
     return (
-        select(Policy)
-        .options(
-            selectinload(Policy.revisions).options(
-                load_only(Revision.number, Revision.status), joinedload(Revision.review_window)
-            )
-        )
-        .order_by(Policy.title)
+        select(policies.id, policies.title, revisions.number, revisions.status, windows.opens_at, windows.closes_at)
+        .select_from(Policy.__table__)
+        .outerjoin(Revision.__table__, revisions.policy_id == policies.id)
+        .outerjoin(ReviewWindow.__table__, windows.revision_id == revisions.id)
+        .order_by(policies.title, policies.id, revisions.number)
     )
 
 

@@ -128,6 +128,51 @@ def test_advisors_cannot_write_and_cannot_see_drafts(app, author, advisor):
     assert "Secret draft" not in advisor.get("/policies/").get_data(as_text=True)
 
 
+def _listed(client):
+    """Each card of the policy list, as its words."""
+    page = _main(client.get("/policies/").get_data(as_text=True))
+    cards = re.findall(r'<li class="card">(.*?)</li>', page, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card)).strip() for card in cards]
+
+
+def test_the_policy_list_shows_each_policys_newest_revision_its_review_and_to_authors_the_draft(app, author, advisor):
+    """The list is read as plain rows (issue 19): each policy once, by title; its newest published revision and
+    where its review stands; the newest draft to authors only; a policy with nothing published to authors only."""
+    first = _write_and_publish(author, app)
+    submit(author, f"/policies/{first}/next-revision", {}, form_url=f"/policies/{first}/revisions/1")
+    publish_draft(author, first, {"title": "First contact", "body": BODY + "\n## More\n\nMore.", "change_notes": "2"})
+    submit(author, f"/policies/{first}/next-revision", {}, form_url=f"/policies/{first}/revisions/2")
+    submit(author, "/policies/new", {"title": "Aftercare", "body": BODY, "change_notes": "", "action": "save"})
+    with app.app_context():
+        aftercare = db.session.scalar(select(Policy.id).where(Policy.title == "Aftercare"))
+    publish_draft(author, aftercare, {"title": "Aftercare", "body": BODY, "change_notes": ""})
+    with app.app_context():
+        revision = service.load_revision(db.session, aftercare, 1)
+        opens = utcnow() + timedelta(days=2)
+        service.set_review_window(db.session, revision, opens_at=opens, closes_at=opens + timedelta(days=5))
+        db.session.commit()
+    submit(author, "/policies/new", {"title": "Zero draft", "body": BODY, "change_notes": "", "action": "save"})
+
+    assert _listed(advisor) == [
+        f"Aftercare Revision 1 · Review opens on {_day(app, opens)}",
+        "First contact Revision 2 · Not open for review",
+    ]
+    assert _listed(author) == [
+        f"Aftercare Revision 1 · Review opens on {_day(app, opens)}",
+        "First contact Revision 2 · Not open for review Draft of revision 3",
+        "Zero draft Draft of revision 1",
+    ]
+    _open_review(app, first, number=2)
+    assert _listed(advisor)[1].startswith("First contact Revision 2 · Open for review until ")
+
+
+def _day(app, moment):
+    with app.test_request_context():
+        from council.templating import format_moment
+
+        return re.sub(r"\s+", " ", format_moment(moment))  # as _listed reads it
+
+
 def test_an_advisor_reads_section_by_section_and_the_place_is_kept_on_the_server(app, author, advisor):
     policy_id = _write_and_publish(author, app)
     _open_review(app, policy_id)
