@@ -166,6 +166,40 @@ def test_the_policy_list_shows_each_policys_newest_revision_its_review_and_to_au
     assert _listed(advisor)[1].startswith("First contact Revision 2 · Open for review until ")
 
 
+def _your_policies(client):
+    """The author's home's "Your policies", as the words of each card."""
+    page = client.get("/").get_data(as_text=True).split('id="authored-heading"', 1)[1].split("</section>", 1)[0]
+    cards = re.findall(r'<li class="card">(.*?)</ul>\s*</li>', page, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card)).strip() for card in cards]
+
+
+def test_an_authors_home_shows_each_policys_open_round_closing_soon_and_its_draft_waiting_ones_first(app, author):
+    """The author's policies are read as plain rows in one query (issue 19): an open round, and "Closing soon"
+    in its last three days, on the newest published revision; a draft; a policy with nothing waiting last."""
+    first = _write_and_publish(author, app)
+    submit(author, "/policies/new", {"title": "Aftercare", "body": BODY, "change_notes": "", "action": "save"})
+    with app.app_context():
+        aftercare = db.session.scalar(select(Policy.id).where(Policy.title == "Aftercare"))
+    publish_draft(author, aftercare, {"title": "Aftercare", "body": BODY, "change_notes": ""})
+    submit(author, "/policies/new", {"title": "Budget", "body": BODY, "change_notes": "", "action": "save"})
+    assert _your_policies(author) == [
+        "Budget Revision 1 is a draft waiting to be published",
+        "Aftercare Nothing is waiting for you here.",
+        "First contact Nothing is waiting for you here.",
+    ]
+    _open_review(app, first)  # closes in three days
+    with app.app_context():
+        revision = service.load_revision(db.session, aftercare, 1)
+        service.set_review_window(
+            db.session, revision, opens_at=utcnow() - timedelta(days=1), closes_at=utcnow() + timedelta(days=9)
+        )
+        db.session.commit()
+    listed = _your_policies(author)
+    assert [card.split(" ", 1)[0] for card in listed] == ["Aftercare", "Budget", "First"]
+    assert "Open for review until" in listed[0] and "Closing soon" not in listed[0]
+    assert "Open for review until" in listed[2] and listed[2].endswith("· Closing soon")
+
+
 def _day(app, moment):
     with app.test_request_context():
         from council.templating import format_moment
