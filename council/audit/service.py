@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from council.audit.models import AuditEvent
@@ -65,14 +68,45 @@ def record(
     return event
 
 
-def page_of_events(session: Session, page: int, per_page: int = 50) -> tuple[list[AuditEvent], int]:
+def page_of_events(session: Session, page: int, per_page: int = 50) -> tuple[list[ShownEvent], int]:
     total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     return latest_events(session, per_page, skip=(page - 1) * per_page), total
 
 
-def latest_events(session: Session, how_many: int, *, skip: int = 0) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id).limit(how_many).offset(skip)
-        ).all()
+@dataclass(frozen=True)
+class ShownEvent:
+    """An event as the audit trail and the coordinator's home show it: who by name, not their account."""
+
+    occurred_at: datetime
+    #: The actor's pseudonym; None: the system acted.
+    actor: str | None
+    action: str
+    #: The pseudonym of the person acted on, if any.
+    subject: str | None
+    detail: str
+
+
+def latest_events(session: Session, how_many: int, *, skip: int = 0) -> list[ShownEvent]:
+    """The newest events first, as plain rows: a coordinator's home shows the latest on every view, and loading
+    them with their two people as mapped objects had cost a tenth of it."""
+    rows = session.connection().execute(_latest_events_statement(), {"how_many": how_many, "skip": skip})
+    return [ShownEvent(*row) for row in rows]
+
+
+@functools.cache
+def _latest_events_statement() -> Select[datetime, str, str, str, str]:
+    events = AuditEvent.__table__.c
+    # Audit sits below accounts: the people's table is reached through the event's relationship, not imported.
+    people = AuditEvent.actor.property.mapper.local_table
+    actor, subject = people.alias("actor"), people.alias("subject")
+    return (
+        select(events.occurred_at, actor.c.pseudonym, events.action, subject.c.pseudonym, events.detail)
+        .select_from(
+            AuditEvent.__table__.outerjoin(actor, actor.c.id == events.actor_id).outerjoin(
+                subject, subject.c.id == events.subject_user_id
+            )
+        )
+        .order_by(events.occurred_at.desc(), events.id)
+        .limit(bindparam("how_many"))
+        .offset(bindparam("skip"))
     )

@@ -50,7 +50,6 @@ from sqlalchemy.orm import QueryableAttribute, Session, joinedload
 from council.accounts import state
 from council.accounts.models import Invitation, Role, User
 from council.audit import service as audit
-from council.audit.models import AuditEvent
 from council.compensation import service as stipends
 from council.compensation.models import EntryStatus, Payment, PaymentPreference, ReviewCompletion
 from council.db_types import UTCDateTime
@@ -595,7 +594,7 @@ class CoordinatorHome:
     awaiting_payment: dict[str, tuple[int, int]] = field(default_factory=dict)
     near_limit: list[tuple[User, PaymentPreference, int]] = field(default_factory=list)
     moderation: list[ModerationWaiting] = field(default_factory=list)
-    latest_events: list[AuditEvent] = field(default_factory=list)
+    latest_events: list[audit.ShownEvent] = field(default_factory=list)
 
 
 #: Expired invitations older than this are no longer news.

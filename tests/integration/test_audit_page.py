@@ -11,6 +11,7 @@ import pytest
 from council.accounts import second_factor
 from council.accounts.models import Role, User
 from council.audit import service as audit
+from council.audit.models import AuditEvent
 from council.compensation import service as pay
 from council.extensions import db
 from council.feedback.models import HideReason
@@ -77,3 +78,37 @@ def test_the_audit_trail_shows_money_and_labels_in_french(sam):
     assert "58,75\u00a0€" in details
     assert "Safe housing, version 3" in details and "revision 3" not in details
     assert "off_topic" not in details and "5875" not in details
+
+
+def _rows(page: str) -> list[list[str]]:
+    rows = re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>", 1)[1], flags=re.S)
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        for row in rows
+    ]
+
+
+def test_the_audit_trail_names_who_acted_and_on_whom_newest_first_on_pages_of_fifty(app, people, sam):
+    """Events are read as plain rows with the two names (issue 19): the system when nobody acted, a dash when
+    nobody was acted on, a hostile name shown as text; fifty a page, the newest first."""
+    people.make("mallory", Role.ADVISOR, pseudonym="<script>alert(1)</script>")
+    with app.app_context():
+        coordinator = db.session.query(User).filter_by(login_key="sam").one()
+        mallory = db.session.query(User).filter_by(login_key="mallory").one()
+        audit.record(db.session, None, "account.deactivated", subject=mallory)
+        db.session.commit()
+        for _ in range(60):
+            audit.record(db.session, coordinator, "invitation.created")
+        audit.record(db.session, coordinator, "account.reactivated", subject=mallory)
+        db.session.commit()
+    raw = sam.get("/admin/audit").get_data(as_text=True)
+    assert "<script>alert(1)" not in raw
+    first = _rows(raw)
+    assert len(first) == 50
+    assert first[0][1:4] == ["Sam", "Access restored", "<script>alert(1)</script>"]
+    assert first[1][1:4] == ["Sam", "Invitation created", "—"]
+    rest = _rows(sam.get("/admin/audit?page=2").get_data(as_text=True))
+    deactivated = next(row for row in first + rest if row[2] == "Access turned off")
+    assert deactivated[1:4] == ["System", "Access turned off", "<script>alert(1)</script>"]
+    with app.app_context():
+        assert len(first) + len(rest) == db.session.query(AuditEvent).count()
