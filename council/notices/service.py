@@ -462,7 +462,6 @@ class _HomeStatements:
     polls: Select[Poll]
     #: The open reviews closing soonest, how many are open, and whether the advisor marked each as reviewed.
     reviews: Select[Revision, int, bool]
-    hidden_comments: Select[Comment]
 
 
 @functools.cache
@@ -482,9 +481,6 @@ def _home_statements() -> _HomeStatements:
             .where(ReviewCompletion.user_id == user_id, ReviewCompletion.revision_id == Revision.id)
             .exists()
         ),
-        hidden_comments=select(Comment)
-        .where(Comment.state == CommentState.HIDDEN)
-        .options(joinedload(Comment.revision).joinedload(Revision.policy)),
     )
 
 
@@ -492,10 +488,17 @@ def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
     return dbs.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def my_hidden_comments(dbs: Session, key: bytes) -> list[Comment]:
-    """Hidden comments are few: their tags are checked, not every comment's."""
-    hidden = dbs.scalars(_home_statements().hidden_comments).all()
-    return [c for c in hidden if hmac.compare_digest(c.owner_tag, owner_tag(key, c.id))]
+def my_hidden_comment_count(dbs: Session, key: bytes) -> int:
+    """How many of the person's comments are hidden. Hidden comments are few: their tags are checked, not every
+    comment's; read as plain rows, the id and tag alone."""
+    hidden = dbs.connection().execute(_hidden_comments_statement())
+    return sum(hmac.compare_digest(tag, owner_tag(key, comment_id)) for comment_id, tag in hidden)
+
+
+@functools.cache
+def _hidden_comments_statement() -> Select[uuid.UUID, bytes]:
+    comments = Comment.__table__.c
+    return select(comments.id, comments.owner_tag).where(comments.state == CommentState.HIDDEN)
 
 
 # --- What is waiting: authors -----------------------------------------------------------

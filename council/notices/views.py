@@ -79,7 +79,7 @@ def index():
     )
     if page > 1 and not found:
         abort(404)
-    hidden = service.my_hidden_comments(db.session, key) if key and current_user.has_role("advisor") else []
+    hidden = service.my_hidden_comment_count(db.session, key) if key and current_user.has_role("advisor") else 0
     if key is not None:  # without the key (an old session) nothing is recorded
         _mark_seen_up_to(key, found)
         service.all_seen_this_request()
