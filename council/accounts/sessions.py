@@ -184,7 +184,13 @@ class _State:
 
 
 def _state_serializer(app: Flask) -> URLSafeSerializer:
-    return URLSafeSerializer(cast(str, app.secret_key), salt=_STATE_SALT, serializer=session_json_serializer)
+    """Made once per secret key (it derives its signing key when made); every page reads and most write with it."""
+    return _serializer_for(cast(str, app.secret_key))
+
+
+@functools.lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=_STATE_SALT, serializer=session_json_serializer)
 
 
 def _load_state(app: Flask, request: Request) -> _State | None:
@@ -503,12 +509,18 @@ def _record_statement() -> Select[ServerSession, User, bool]:
     )
 
 
+@functools.cache
+def _record_alone_statement() -> Select[ServerSession]:
+    """A visitor's record, or one whose cookie names nobody: ``Session.get`` builds its statement anew each time."""
+    return select(ServerSession).where(ServerSession.id == bindparam("record_id"))
+
+
 def _read_record(
     dbs: Session, record_id: str, hinted: uuid.UUID | None
 ) -> tuple[ServerSession | None, SignedInPerson | None]:
     """The record, and with it in the same query the person the hint names, if any."""
     if hinted is None:
-        return dbs.get(ServerSession, record_id), None
+        return dbs.scalar(_record_alone_statement(), {"record_id": record_id}), None
     found = dbs.execute(_record_statement(), {"record_id": record_id, "user_id": hinted}).unique().first()
     if found is None:
         return None, None
