@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -116,9 +118,6 @@ class CommentForm(CouncilForm):
     )
     section_key = HiddenField()
     submission_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
-    #: Made empty by ``new_comment_form`` (nothing sent, no draft): drawn the same for every reader but for its
-    #: tokens, so its drawing is kept (``feedback.views._drawn_comment_form``).
-    untouched = False
 
     def __init__(self, *args, questions=(), sentences=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -289,17 +288,33 @@ class SignInToPostForm(CouncilForm):
     pending = HiddenField(validators=[DataRequired()])
 
 
-def new_comment_form(revision, section_key: str, formdata=None) -> CommentForm:
-    """A comment form for one section (or "" for the whole revision), with a fresh submission key."""
-    form = CommentForm(
+def new_comment_form(revision, section_key: str, formdata=None, *, submission_key: str | None = None) -> CommentForm:
+    """A comment form for one section (or "" for the whole revision), with a fresh submission key (or
+    ``submission_key``)."""
+    return CommentForm(
         formdata=formdata,
         questions=revision.questions_for(section_key) if section_key else (),
         sentences=section_sentences(revision, section_key) if section_key else (),
         section_key=section_key,
-        submission_key=secrets.token_urlsafe(24),
+        submission_key=submission_key or secrets.token_urlsafe(24),
     )
-    form.untouched = formdata is None
-    return form
+
+
+@dataclass
+class UntouchedCommentForm:
+    """A new comment form holding nothing (no draft, nothing sent back), before it is made. Drawn the same for every
+    reader of its section in a language but for its two tokens, it is drawn from a kept copy
+    (``feedback.views._drawn_comment_form``), which needs only those: making the form object had cost a
+    fourteenth of a section page. ``made`` makes it, with the same submission key, when it is first drawn."""
+
+    revision: Any
+    section_key: str
+    submission_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    #: Like a made form's: nothing was sent, so nothing is wrong.
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def made(self) -> CommentForm:
+        return new_comment_form(self.revision, self.section_key, submission_key=self.submission_key)
 
 
 #: How the authors may use a point raised in a meeting, in the recorder's words (the writer's own are "my words").

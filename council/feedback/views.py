@@ -26,7 +26,7 @@ from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from flask_wtf.csrf import validate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import ValidationError
@@ -61,6 +61,7 @@ from council.feedback.forms import (
     MeetingPointsForm,
     ResponseForm,
     SignInToPostForm,
+    UntouchedCommentForm,
     new_comment_form,
 )
 from council.feedback.models import Comment, CommentState, Disposition, HideReason, QuoteConsent
@@ -100,17 +101,19 @@ def _passage_words() -> dict[str, str]:
 
 
 @bp.app_template_global("drawn_comment_form")
-def _drawn_comment_form(form: CommentForm, revision, *, easy_read: bool = False, kept_draft=None) -> Markup:
+def _drawn_comment_form(
+    form: CommentForm | UntouchedCommentForm, revision, *, easy_read: bool = False, kept_draft=None
+) -> Markup:
     """The comment form (``macros/comments.html::comment_form``). Holding nothing (no draft, nothing sent back),
     it is the same for every reader of a section in a language but for their form token and the form's
     submission key: drawing it was a fifth of a section page's work, so it is drawn once and kept."""
     macro = current_app.jinja_env.get_template("macros/comments.html").module.comment_form  # type: ignore[attr-defined]
-    if not form.untouched or kept_draft is not None or form.errors:
+    if not isinstance(form, UntouchedCommentForm):
         return Markup(macro(form, revision, easy_read=easy_read, kept_draft=kept_draft))  # noqa: S704 -- Jinja's
     return kept_form(
-        ("comment_form", revision.id, form.section_key.data, easy_read),
-        lambda: str(macro(form, revision, easy_read=easy_read)),
-        (form.csrf_token.current_token, form.submission_key.data),
+        ("comment_form", revision.id, form.section_key, easy_read),
+        lambda: str(macro(form.made(), revision, easy_read=easy_read)),
+        (generate_csrf(), form.submission_key),
     )
 
 
@@ -405,7 +408,7 @@ def whole_revision(policy_id: uuid.UUID, number: int):
 def _form_holding(revision, section_key: str, kept: drafts.KeptDraft | None):
     """A new comment form, holding the writer's draft written here when they keep one."""
     if kept is None:
-        return new_comment_form(revision, section_key)
+        return UntouchedCommentForm(revision, section_key)
     return new_comment_form(revision, section_key, formdata=MultiDict(kept.fields))
 
 
