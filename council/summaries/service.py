@@ -606,7 +606,7 @@ def record_fingerprint(dbs: Session, revision_id: uuid.UUID, locale: str) -> str
     """A digest of everything ``you_said_we_did`` shows of a revision in ``locale`` (a withdrawal, a new
     translation of an answer, a name changed: a new digest), read as plain rows, which costs a fraction of
     loading the record; None when the revision has no outcomes. The page keeps its drawing of the record by it."""
-    rows = dbs.execute(_record_rows_statement(), {"revision_id": revision_id, "locale": locale}).all()
+    rows = dbs.connection().execute(_record_rows_statement(), {"revision_id": revision_id, "locale": locale}).all()
     if not rows:
         return None
     return hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
