@@ -56,7 +56,7 @@ from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
-from council.policies.service import ListedRevision, ListedWindow, open_reviews_statement
+from council.policies.service import ListedRevision, ListedWindow, OpenReview, open_reviews_statement
 from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary
 from council.surveys.models import Survey, SurveyKind, SurveyState
@@ -409,7 +409,7 @@ def notices(
 @dataclass
 class AdvisorHome:
     #: (revision, marked as done) for the reviews open now that close soonest, and how many are open in all
-    reviews: list[tuple[Revision, bool]]
+    reviews: list[tuple[OpenReview, bool]]
     open_reviews: int
     polls_to_vote: list[Poll]
     polls_waiting: int
@@ -438,8 +438,8 @@ def advisor_home(
     ``locale`` where translated; the rounds ``choices`` rests from and their polls are not waiting. Each kind is
     one query, its total counted with it; their notices and their comments' standing are one."""
     unseen, standing = _unseen_and_standing(dbs, user, key, now, seen, choices)
-    found = dbs.execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
-    listed = [(revision, done) for revision, _total, done in found if not choices.resting_in(revision.id)]
+    found = dbs.connection().execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
+    listed = [(OpenReview.of(row), row.done) for row in found if not choices.resting_in(row.id)]
     sent = voting.polls_with_my_vote_waiting(dbs, key)
     open_polls = list(
         dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent), "locale": locale})
@@ -448,7 +448,7 @@ def advisor_home(
     done_waiting = stipends.waiting_completions(dbs, user)
     return AdvisorHome(
         reviews=[(revision, bool(done) or revision.id in done_waiting) for revision, done in listed],
-        open_reviews=(found[0][1] if found else 0) - (len(found) - len(listed)),
+        open_reviews=(found[0].total if found else 0) - (len(found) - len(listed)),
         resting_reviews=len(found) - len(listed),
         polls_to_vote=to_vote[:HOME_LIST_LIMIT],
         polls_waiting=len(to_vote),
@@ -483,6 +483,7 @@ def _home_statements() -> _HomeStatements:
             select(ReviewCompletion.id)
             .where(ReviewCompletion.user_id == user_id, ReviewCompletion.revision_id == Revision.id)
             .exists()
+            .label("done")
         ),
     )
 

@@ -291,9 +291,9 @@ def two_advisors(app, people):
 def _write_and_answer(app, client, login_name: str) -> None:
     """``login_name`` comments through the real form; the author answers."""
     with app.app_context():
-        revision = policies.open_reviews(db.session, utcnow())[0]
-        path = f"/policies/{revision.policy_id}/revisions/{revision.number}"
-        section = revision.sections[-1].key
+        listed = policies.open_reviews(db.session, utcnow())[0]
+        path = f"/policies/{listed.policy_id}/revisions/{listed.number}"
+        section = policies.load_revision(db.session, listed.policy_id, listed.number).sections[-1].key
     response = submit(
         client,
         path + "/comments",
