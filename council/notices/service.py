@@ -55,8 +55,8 @@ from council.compensation.models import EntryStatus, Payment, PaymentPreference,
 from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
 from council.feedback.service import owner_tag
-from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus
-from council.policies.service import ListedRevision, ListedWindow, OpenReview, open_reviews_statement
+from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus, WindowDates
+from council.policies.service import ListedRevision, OpenReview, open_reviews_statement
 from council.summaries import service as summaries
 from council.summaries.models import FeedbackSummary
 from council.surveys.models import Survey, SurveyKind, SurveyState
@@ -535,7 +535,7 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
         state = states.setdefault(policy_id, PolicyState(AuthoredPolicy(policy_id, title)))
         if number is None:
             continue
-        revision = ListedRevision(number, ListedWindow(opens_at, closes_at) if opens_at is not None else None)
+        revision = ListedRevision(number, WindowDates(opens_at, closes_at) if opens_at is not None else None)
         state.unanswered += waiting
         if status == RevisionStatus.DRAFT:
             state.draft = state.draft or revision

@@ -9,6 +9,7 @@ window, translations, and each reader's place.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -184,6 +185,17 @@ def window_state(opens_at: datetime, closes_at: datetime, now: datetime) -> Wind
     if now < closes_at:
         return WindowState.OPEN
     return WindowState.CLOSED
+
+
+@dataclass(frozen=True)
+class WindowDates:
+    """A review window's dates, as the pages that list revisions read them: a plain row, not the mapped window."""
+
+    opens_at: datetime
+    closes_at: datetime
+
+    def state(self, now: datetime) -> WindowState:
+        return window_state(self.opens_at, self.closes_at, now)
 
 
 class RevisionTranslation(Model):

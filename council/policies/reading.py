@@ -18,6 +18,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -38,6 +39,7 @@ from council.policies.models import (
     RevisionTranslation,
     TranslationSection,
     TranslationState,
+    WindowDates,
 )
 from council.text import render_markdown
 
@@ -550,29 +552,54 @@ def published_numbers(dbs: Session, policy_id: uuid.UUID) -> dict[int, uuid.UUID
     return {number: revision_id for number, revision_id in rows}
 
 
-def history(dbs: Session, policy_id: uuid.UUID) -> list[Revision]:
+@dataclass(frozen=True)
+class HistoryRevision:
+    """A published revision as a policy's history lists it: read as a plain row."""
+
+    id: uuid.UUID
+    policy_id: uuid.UUID
+    policy_title: str
+    number: int
+    published_at: datetime
+    change_notes: str
+    review_window: WindowDates | None
+
+
+def history(dbs: Session, policy_id: uuid.UUID) -> list[HistoryRevision]:
     """The published revisions of a policy, oldest first, with the columns the history shows, their review
-    windows and the policy's title, in one query."""
-    return list(dbs.scalars(_history_statement(), {"policy_id": policy_id}).all())
+    windows and the policy's title, in one query of plain rows (a fraction of loading them as revisions)."""
+    return [
+        HistoryRevision(
+            row.id,
+            row.policy_id,
+            row.title,
+            row.number,
+            row.published_at,
+            row.change_notes,
+            WindowDates(row.opens_at, row.closes_at) if row.opens_at is not None else None,
+        )
+        for row in dbs.connection().execute(_history_statement(), {"policy_id": policy_id})
+    ]
 
 
 @functools.cache
-def _history_statement() -> Select[Revision]:
+def _history_statement() -> Select[*tuple[Any, ...]]:
     """Built once per process (every history page runs it; building it cost more than running it)."""
+    revisions, windows, policies = Revision.__table__.c, ReviewWindow.__table__.c, Policy.__table__.c
     return (
-        select(Revision)
-        .where(Revision.policy_id == bindparam("policy_id"), Revision.status == RevisionStatus.PUBLISHED)
-        .order_by(Revision.number)
-        .options(
-            load_only(
-                Revision.id,
-                Revision.policy_id,
-                Revision.number,
-                Revision.status,
-                Revision.published_at,
-                Revision.change_notes,
-            ),
-            joinedload(Revision.review_window),
-            joinedload(Revision.policy).load_only(Policy.id, Policy.title),
+        select(
+            revisions.id,
+            revisions.policy_id,
+            policies.title,
+            revisions.number,
+            revisions.published_at,
+            revisions.change_notes,
+            windows.opens_at,
+            windows.closes_at,
         )
+        .select_from(Revision.__table__)
+        .join(Policy.__table__, policies.id == revisions.policy_id)
+        .outerjoin(ReviewWindow.__table__, windows.revision_id == revisions.id)
+        .where(revisions.policy_id == bindparam("policy_id"), revisions.status == RevisionStatus.PUBLISHED)
+        .order_by(revisions.number)
     )

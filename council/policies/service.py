@@ -29,8 +29,8 @@ from council.policies.models import (
     RevisionTranslation,
     TranslationSection,
     TranslationState,
+    WindowDates,
     WindowState,
-    window_state,
 )
 from council.policies.reading import ReadableRevision, section_changed
 from council.policies.sections import ParsedSection, assign_new_keys, match_keys, new_section_key, split_sections
@@ -92,20 +92,9 @@ class ContinuationInvalid(PolicyError):
 
 
 @dataclass(frozen=True)
-class ListedWindow:
-    """A review window as the policy list shows it: its dates."""
-
-    opens_at: datetime
-    closes_at: datetime
-
-    def state(self, now: datetime) -> WindowState:
-        return window_state(self.opens_at, self.closes_at, now)
-
-
-@dataclass(frozen=True)
 class ListedRevision:
     number: int
-    review_window: ListedWindow | None
+    review_window: WindowDates | None
 
 
 @dataclass(frozen=True)
@@ -127,7 +116,7 @@ def list_policies(dbs: Session) -> list[ListedPolicy]:
     for policy_id, title, number, status, opens_at, closes_at in dbs.connection().execute(_list_policies_statement()):
         listed = newest.setdefault(policy_id, {"title": title})
         if number is not None:
-            window = ListedWindow(opens_at, closes_at) if opens_at is not None else None
+            window = WindowDates(opens_at, closes_at) if opens_at is not None else None
             listed[status] = ListedRevision(number, window)  # the rows come by number: the newest stays
     return [
         ListedPolicy(
@@ -214,12 +203,12 @@ class OpenReview:
     policy_id: uuid.UUID
     number: int
     policy_title: str
-    review_window: ListedWindow
+    review_window: WindowDates
 
     @classmethod
     def of(cls, row: Row[*tuple[Any, ...]]) -> OpenReview:
         """From a row of ``open_reviews_statement``."""
-        return cls(row.id, row.policy_id, row.number, row.title, ListedWindow(row.opens_at, row.closes_at))
+        return cls(row.id, row.policy_id, row.number, row.title, WindowDates(row.opens_at, row.closes_at))
 
 
 def open_reviews(dbs: Session, now: datetime, *, limit: int | None = None) -> list[OpenReview]:

@@ -157,7 +157,8 @@ def history(policy_id: uuid.UUID):
     form = _compare_form([r.number for r in published])
     return render_template(
         "policies/history.html",
-        policy=published[0].policy,
+        policy_id=policy_id,
+        policy_title=published[0].policy_title,
         form=form,
         now=utcnow(),
         **hooks.page_parts("policies.history_page", published),

@@ -48,7 +48,7 @@ from council.feedback.service import (
 from council.mix import service as mix
 from council.policies import service as policies
 from council.policies.models import ReviewWindow, Revision, WindowState
-from council.policies.reading import PublishedText, published_text
+from council.policies.reading import HistoryRevision, PublishedText, published_text
 from council.summaries.models import FeedbackSummary, Paraphrase, RevisionOutcome, SummaryQuote
 from council.summaries.themes import find_themes
 from council.surveys import service as surveys
@@ -132,7 +132,7 @@ def summarise_due_reviews_now(*, min_group: int) -> None:
     see_side_writes()
 
 
-def closed_without_summary(revision: Revision, *, summarised: bool, now: datetime) -> bool:
+def closed_without_summary(revision: Revision | HistoryRevision, *, summarised: bool, now: datetime) -> bool:
     """Whether a page showing this revision must take its summary first (its review has closed since the
     last tick). Read from what the page loaded: a revision page or the history asks about what it shows."""
     window = revision.review_window
@@ -679,11 +679,11 @@ def _published_answers_translated(outcomes: list[RevisionOutcome], locale: str) 
 class ChainLink:
     """One published revision in a policy's history, and what its review led to."""
 
-    revision: Revision
+    revision: HistoryRevision
     summary_taken: bool
     comments: int
     answered: int
-    next_revision: Revision | None
+    next_revision: HistoryRevision | None
     outcomes: int
     #: The council's closed evaluation of this revision ("Is this working?"), which comes before its review.
     evaluation_id: uuid.UUID | None = None
@@ -710,7 +710,7 @@ def _chain_statement() -> Select[*tuple[Any, ...]]:
     ).where(Revision.id.in_(bindparam("ids", expanding=True)))
 
 
-def history_chain(dbs: Session, published: list[Revision]) -> list[ChainLink]:
+def history_chain(dbs: Session, published: list[HistoryRevision]) -> list[ChainLink]:
     """Revision → evaluation → review → summary → responses → next revision, for every version, in one query."""
     found = {row.id: row for row in dbs.execute(_chain_statement(), {"ids": [r.id for r in published]}).all()}
     links = []
