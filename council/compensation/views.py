@@ -73,8 +73,8 @@ bp = Blueprint("compensation", __name__)
 @requires_role(Role.ADVISOR)
 def statement():
     entries = service.entries_for(db.session, current_user.id)
-    pref = service.preference_for(db.session, current_user)
-    preference_form = PreferenceForm(method=pref.method, paused=pref.paused, declined=sorted(pref.declined_activities))
+    choices = service.payment_choices(db.session, current_user.id)
+    preference_form = PreferenceForm(method=choices.method, paused=choices.paused, declined=choices.declined)
     return render_template(
         "compensation/statement.html",
         entries=entries,
@@ -84,7 +84,7 @@ def statement():
         status_labels=STATUS_LABELS,
         preference_form=preference_form,
         payee_form=PayeeForm(),
-        has_payee=service.has_payee_profile(db.session, current_user),
+        has_payee=choices.has_payee,
     )
 
 

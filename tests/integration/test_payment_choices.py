@@ -1,5 +1,6 @@
 """Advisors choose how (and whether) they are paid; payee details are sealed and every read is audited."""
 
+import re
 from datetime import date
 
 from sqlalchemy import select
@@ -121,3 +122,45 @@ def test_the_pay_run_warns_when_a_yearly_limit_is_passed(app, people):
         db.session.commit()
     page = clients["sam"].get("/admin/stipends").get_data(as_text=True)
     assert "Over their yearly limit of €15.00" in page
+
+
+def _checked(page: str) -> list[str]:
+    """The values of the ticked boxes and of the method chosen on the stipends page."""
+    ticked = re.findall(r"<input[^>]*\bchecked\b[^>]*>", page)
+    values = [
+        "=".join(re.search(rf'{attribute}="([^"]*)"', box).group(1) for attribute in ("name", "value"))
+        for box in ticked
+    ]
+    chosen = re.findall(r'<option selected value="([^"]*)"', page)
+    return sorted(values) + [f"method={value}" for value in chosen]
+
+
+def test_the_stipends_page_shows_each_persons_own_choices_and_the_defaults_before_any(app, people):
+    """The choices and whether payee details were left are read in one query (issue 19): the defaults for a person
+    who made no choice, each person their own after saving, never another's."""
+    clients = _clients(app, people)
+    people.make("river", Role.ADVISOR, pseudonym="River")
+    clients["river"] = app.test_client()
+    sign_in(clients["river"], "river")
+    before = clients["willow"].get("/stipends").get_data(as_text=True)
+    assert _checked(before) == ["method="] and "You have given payment details." not in before
+    submit(
+        clients["willow"],
+        "/stipends/preferences",
+        {"method": "bank_transfer", "paused": "y", "declined": ["review", "other"]},
+        form_url="/stipends",
+    )
+    submit(
+        clients["river"], "/stipends/preferences", {"method": "", "declined": ["meeting_hour"]}, form_url="/stipends"
+    )
+    submit(
+        clients["river"],
+        "/stipends/payee",
+        {"legal_name": "R", "details": "IBAN XX00", "address": "1 Road"},
+        form_url="/stipends",
+    )
+    willow = clients["willow"].get("/stipends").get_data(as_text=True)
+    river = clients["river"].get("/stipends").get_data(as_text=True)
+    assert _checked(willow) == ["declined=other", "declined=review", "paused=y", "method=bank_transfer"]
+    assert "You have given payment details." not in willow
+    assert _checked(river) == ["declined=meeting_hour", "method="] and "You have given payment details." in river
