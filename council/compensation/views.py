@@ -22,6 +22,8 @@ from flask import (
 from flask_babel import get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -64,6 +66,7 @@ from council.forms import EmptyForm
 from council.i18n import local_to_utc
 from council.policies.reading import READING_COLUMNS
 from council.policies.service import published_or_404
+from council.templating import kept_form
 from council.transactions import attempt
 
 bp = Blueprint("compensation", __name__)
@@ -74,7 +77,6 @@ bp = Blueprint("compensation", __name__)
 def statement():
     entries = service.entries_for(db.session, current_user.id)
     choices = service.payment_choices(db.session, current_user.id)
-    preference_form = PreferenceForm(method=choices.method, paused=choices.paused, declined=choices.declined)
     return render_template(
         "compensation/statement.html",
         entries=entries,
@@ -82,9 +84,30 @@ def statement():
         money=format_money,
         activity_labels=ACTIVITY_LABELS,
         status_labels=STATUS_LABELS,
-        preference_form=preference_form,
-        payee_form=PayeeForm(),
+        preference_form=_drawn_preference_form(choices),
+        payee_form=_drawn_payee_form(),
         has_payee=choices.has_payee,
+    )
+
+
+def _drawn_preference_form(choices: service.PaymentChoices) -> Markup:
+    """The same for everyone with the same choices in a language but for the form token: drawn once and kept
+    (making and drawing the form had been a sixth of the page). The page never shows it with a problem: a refused
+    save comes back as a message."""
+    return kept_form(
+        ("preference_form", choices.method, choices.paused, tuple(choices.declined)),
+        lambda: render_template(
+            "compensation/_preference_form.html",
+            form=PreferenceForm(method=choices.method, paused=choices.paused, declined=choices.declined),
+        ),
+        (generate_csrf(),),
+    )
+
+
+def _drawn_payee_form() -> Markup:
+    """Always empty (the details are never drawn back), so the same for everyone in a language: kept."""
+    return kept_form(
+        ("payee_form",), lambda: render_template("compensation/_payee_form.html", form=PayeeForm()), (generate_csrf(),)
     )
 
 

@@ -164,3 +164,13 @@ def test_the_stipends_page_shows_each_persons_own_choices_and_the_defaults_befor
     assert _checked(willow) == ["declined=other", "declined=review", "paused=y", "method=bank_transfer"]
     assert "You have given payment details." not in willow
     assert _checked(river) == ["declined=meeting_hour", "method="] and "You have given payment details." in river
+    # The forms are kept drawn (per choices, and the payee form for everyone): each page holds its own form token.
+    people.make("ash", Role.ADVISOR, pseudonym="Ash")
+    ash = app.test_client()
+    sign_in(ash, "ash")
+    page = ash.get("/stipends").get_data(as_text=True)
+    assert _checked(page) == ["method="]
+    tokens = {re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1) for html in (before, page)}
+    assert len(tokens) == 2
+    assert submit(ash, "/stipends/preferences", {"method": "cash"}, form_url="/stipends").status_code == 303
+    assert _checked(ash.get("/stipends").get_data(as_text=True)) == ["method=cash"]
