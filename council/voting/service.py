@@ -684,6 +684,37 @@ def _revision_polls() -> Select[Poll]:
     )
 
 
+@dataclass(frozen=True)
+class ListedPoll:
+    """A poll as a revision's page lists it: read as a plain row."""
+
+    id: uuid.UUID
+    state: str
+    question_for_reader: str
+
+
+def listed_polls(dbs: Session, revision_id: uuid.UUID, locale: str) -> list[ListedPoll]:
+    """A revision's polls, soonest to close first, each with its question in ``locale`` where translated, in one
+    query of plain rows: every revision page lists them, and loading them with their options had cost a tenth of
+    it."""
+    rows = dbs.connection().execute(_listed_polls(), {"revision_id": revision_id, "locale": locale})
+    return [ListedPoll(row.id, row.state, row.translated or row.question) for row in rows]
+
+
+@functools.cache
+def _listed_polls() -> Select[uuid.UUID, str, str, str]:
+    return (
+        select(
+            Poll.id,
+            Poll.state,
+            Poll.question,
+            translated_question(bindparam("locale", type_=String())).label("translated"),
+        )
+        .where(Poll.revision_id == bindparam("revision_id"))
+        .order_by(Poll.closes_at, Poll.id)
+    )
+
+
 def roll_for_coordinators(dbs: Session, poll: Poll) -> list[VoterRoll]:
     return list(
         dbs.scalars(select(VoterRoll).where(VoterRoll.poll_id == poll.id).options(selectinload(VoterRoll.user))).all()

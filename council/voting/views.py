@@ -251,4 +251,4 @@ def _polls_to_translate(dbs, locales) -> dict:
 
 @hooks.contributes_to("policies.revision_page")
 def _revision_part(revision) -> dict:
-    return {"polls": service.polls_for_revision(db.session, revision, get_locale().language)}
+    return {"polls": service.listed_polls(db.session, revision.id, get_locale().language)}

@@ -382,8 +382,12 @@ def test_the_translations_to_do_list_polls_still_to_translate_per_language(app, 
     page = tariq.get("/policies/translations").get_data(as_text=True)
     french = page[page.index('id="to-do-fr"') : page.index('id="to-do-ar"')]
     assert f"{link}fr" in french and "Nothing to do" not in french
+    listed = tariq.get(f"/policies/{policy_id}/revisions/1").get_data(as_text=True)
+    assert re.search(r"Which time suits you\?</bdi></a>\s*\(open\)", listed)
     _close_poll(app, poll_id)
     assert link not in tariq.get("/policies/translations").get_data(as_text=True), "a closed poll waits for nobody"
+    listed = tariq.get(f"/policies/{policy_id}/revisions/1", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert re.search(r"¿Qué hora te viene bien\?</bdi></a>\s*\(cerrada\)", listed), "its state, in the reader's words"
 
 
 def _close_poll(app, poll_id):
