@@ -411,10 +411,10 @@ class AdvisorHome:
     #: (revision, marked as done) for the reviews open now that close soonest, and how many are open in all
     reviews: list[tuple[OpenReview, bool]]
     open_reviews: int
-    polls_to_vote: list[Poll]
+    polls_to_vote: list[voting.ListedPoll]
     polls_waiting: int
     #: open polls where this advisor's vote waits in the mix: sent, not to be cast again
-    votes_sent: list[Poll]
+    votes_sent: list[voting.ListedPoll]
     #: responses to this person's comments since they last looked at their notices
     responses: int
     #: how many of their comments changed a policy and how many are hidden; None without their key
@@ -441,9 +441,8 @@ def advisor_home(
     found = dbs.connection().execute(_home_statements().reviews, {"now": now, "user_id": user.id}).all()
     listed = [(OpenReview.of(row), row.done) for row in found if not choices.resting_in(row.id)]
     sent = voting.polls_with_my_vote_waiting(dbs, key)
-    open_polls = list(
-        dbs.scalars(_home_statements().polls, {"now": now, "user_id": user.id, "sent": list(sent), "locale": locale})
-    )
+    parameters = {"now": now, "user_id": user.id, "sent": list(sent), "locale": locale}
+    open_polls = [voting.ListedPoll.of(row) for row in dbs.connection().execute(_home_statements().polls, parameters)]
     to_vote = [poll for poll in open_polls if poll.id not in sent and not choices.resting_in(poll.revision_id)]
     done_waiting = stipends.waiting_completions(dbs, user)
     return AdvisorHome(
@@ -462,7 +461,7 @@ def advisor_home(
 @dataclass(frozen=True)
 class _HomeStatements:
     #: Open polls where the advisor has yet to vote or has a vote waiting in the mix (``sent``).
-    polls: Select[Poll]
+    polls: Select[*tuple[Any, ...]]
     #: The open reviews closing soonest, how many are open, and whether the advisor marked each as reviewed.
     reviews: Select[Revision, int, bool]
 
@@ -474,11 +473,10 @@ def _home_statements() -> _HomeStatements:
     user_id = bindparam("user_id", type_=Uuid())
     on_my_roll = select(VoterRoll.poll_id).where(VoterRoll.user_id == user_id, VoterRoll.voted.is_(False))
     return _HomeStatements(
-        polls=select(Poll)
+        polls=select(*voting.listed_poll_columns())
         .where(Poll.state == PollState.OPEN, Poll.closes_at > bindparam("now", type_=UTCDateTime()))
         .where(Poll.id.in_(on_my_roll) | Poll.id.in_(bindparam("sent", expanding=True, type_=Uuid())))
-        .order_by(Poll.closes_at, Poll.id)
-        .options(voting.with_translated_question(bindparam("locale", type_=String()))),
+        .order_by(Poll.closes_at, Poll.id),
         reviews=open_reviews_statement(HOME_LIST_LIMIT).add_columns(
             select(ReviewCompletion.id)
             .where(ReviewCompletion.user_id == user_id, ReviewCompletion.revision_id == Revision.id)

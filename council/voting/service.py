@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, String, Table, Uuid, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, String, Table, Uuid, bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -686,11 +686,30 @@ def _revision_polls() -> Select[Poll]:
 
 @dataclass(frozen=True)
 class ListedPoll:
-    """A poll as a revision's page lists it: read as a plain row."""
+    """A poll as a list of polls shows it (a revision's page, an advisor's home): read as a plain row."""
 
     id: uuid.UUID
+    revision_id: uuid.UUID
     state: str
+    closes_at: datetime
     question_for_reader: str
+
+    @classmethod
+    def of(cls, row: Row[*tuple[Any, ...]]) -> ListedPoll:
+        """From a row of ``listed_poll_columns``."""
+        return cls(row.id, row.revision_id, row.state, row.closes_at, row.translated or row.question)
+
+
+def listed_poll_columns() -> tuple[Any, ...]:
+    """What ``ListedPoll`` is made from, the question in the ``locale`` parameter's language where translated."""
+    return (
+        Poll.id,
+        Poll.revision_id,
+        Poll.state,
+        Poll.closes_at,
+        Poll.question,
+        translated_question(bindparam("locale", type_=String())).label("translated"),
+    )
 
 
 def listed_polls(dbs: Session, revision_id: uuid.UUID, locale: str) -> list[ListedPoll]:
@@ -698,18 +717,13 @@ def listed_polls(dbs: Session, revision_id: uuid.UUID, locale: str) -> list[List
     query of plain rows: every revision page lists them, and loading them with their options had cost a tenth of
     it."""
     rows = dbs.connection().execute(_listed_polls(), {"revision_id": revision_id, "locale": locale})
-    return [ListedPoll(row.id, row.state, row.translated or row.question) for row in rows]
+    return [ListedPoll.of(row) for row in rows]
 
 
 @functools.cache
-def _listed_polls() -> Select[uuid.UUID, str, str, str]:
+def _listed_polls() -> Select[*tuple[Any, ...]]:
     return (
-        select(
-            Poll.id,
-            Poll.state,
-            Poll.question,
-            translated_question(bindparam("locale", type_=String())).label("translated"),
-        )
+        select(*listed_poll_columns())
         .where(Poll.revision_id == bindparam("revision_id"))
         .order_by(Poll.closes_at, Poll.id)
     )
