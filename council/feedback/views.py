@@ -772,7 +772,8 @@ def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm]
         # Why advisors flagged what is on the page: for moderators, who decide what to hide.
         flag_reasons=service.flag_reasons(db.session, comments) if current_user.has_role(Role.MODERATOR) else {},
         can_record_points=_can_record_points(revision),
-        hide_form=HideForm(formdata=None),
+        # Only moderators are shown it (one under each visible comment).
+        hide_form=HideForm(formdata=None) if current_user.has_role(Role.MODERATOR) else None,
         refused_hide=refused,
         plain_form=EmptyForm(),
     ), (400 if refused else 200)
