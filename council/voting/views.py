@@ -9,6 +9,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from council import hooks
@@ -20,6 +22,7 @@ from council.extensions import db
 from council.forms import section_choices, typed
 from council.i18n import language_name, local_to_utc
 from council.policies.service import published_or_404
+from council.templating import kept_form
 from council.text import lines_of
 from council.transactions import attempt, see_side_writes
 from council.voting import service
@@ -48,9 +51,33 @@ def _open_and_close_due_polls() -> None:
 
 def _vote_form(poll: Poll, words: Wording) -> VoteForm:
     form = VoteForm()
-    rules = rules_for(poll)
-    form.choice.choices = [SelectChoice(value, rules.label(poll, value, words)) for value in rules.answers(poll)]
+    form.choice.choices = _answers(poll, words)
     return form
+
+
+def _answers(poll: Poll, words: Wording) -> list[SelectChoice]:
+    rules = rules_for(poll)
+    return [SelectChoice(value, rules.label(poll, value, words)) for value in rules.answers(poll)]
+
+
+def _drawn_vote_form(poll: Poll, words: Wording, mine: str | None, form: VoteForm | None) -> Markup:
+    """The vote form (``voting/_vote_form.html``). Sent back with a problem (``form``), it is drawn as it came.
+    Fresh, it is the same for everyone with the same choice in a language but for the form token: drawn once
+    and kept, under the answers' words too, so a new translation of them draws it anew."""
+
+    def draw(shown: VoteForm) -> str:
+        return render_template("voting/_vote_form.html", form=shown, poll=poll, mine=mine)
+
+    if form is not None:
+        return Markup(draw(form))  # noqa: S704 -- drawn by Jinja, which escaped it
+
+    def fresh() -> str:
+        shown = _vote_form(poll, words)
+        shown.choice.data = mine
+        return draw(shown)
+
+    answers = tuple((choice.value, str(choice.label)) for choice in _answers(poll, words))
+    return kept_form(("vote_form", poll.id, poll.kind, answers, mine or ""), fresh, (generate_csrf(),))
 
 
 def _render_poll(poll: Poll, words: Wording, translated: bool, form: VoteForm | None = None, status: int = 200):
@@ -58,10 +85,6 @@ def _render_poll(poll: Poll, words: Wording, translated: bool, form: VoteForm | 
     eligible_and_open = poll.state == PollState.OPEN and current_user.has_role(Role.ADVISOR)
     waiting = service.pending_choice(db.session, key, poll) if poll.state == PollState.OPEN else None
     mine = waiting or service.my_choice(db.session, key, poll)
-    if form is None and eligible_and_open:
-        form = _vote_form(poll, words)
-        if mine:
-            form.choice.data = mine
     rules = rules_for(poll)
     results = service.results(db.session, poll)
     turnout = service.shown_turnout(db.session, poll, current_user)
@@ -74,7 +97,7 @@ def _render_poll(poll: Poll, words: Wording, translated: bool, form: VoteForm | 
         in_original=poll.revision.locale == get_locale().language,
         can_translate=any(current_user.has_role(role) for role in (Role.AUTHOR, Role.TRANSLATOR)),
         other_languages=[locale for locale in current_app.config["LANGUAGES"] if locale != poll.revision.locale],
-        form=form if eligible_and_open else None,
+        vote_form=_drawn_vote_form(poll, words, mine, form) if eligible_and_open else None,
         mine=mine,
         mine_label=rules.label(poll, mine, words) if mine else None,
         voted=waiting is not None or turnout.viewer_voted,

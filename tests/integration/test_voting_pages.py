@@ -59,6 +59,36 @@ def test_an_advisor_votes_sees_it_counted_and_changes_it(app, poll_path):
         assert db.session.scalar(select(func.count()).select_from(Ballot)) == 1
 
 
+def _checked_answer(page: str) -> str | None:
+    found = re.search(r'<input[^>]*\bchecked\b[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*\bchecked\b', page)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def test_the_kept_vote_form_shows_each_advisor_their_own_choice_and_takes_their_own_token(app, poll_path):
+    """The vote form is kept drawn per poll, answers and choice (issue 19): each advisor sees their own choice
+    ticked (a vote waiting in the mix, or counted), none before voting, and sends it with their own token."""
+    willow, river, cedar = (_client(app, name) for name in VOTERS)
+    submit(willow, poll_path, {"choice": "agree"})
+    submit(cedar, poll_path, {"choice": "disagree"})
+    flush_mix(app)  # cedar's counted, willow's changed after it, waiting
+    submit(willow, poll_path, {"choice": "abstain"})
+    pages = {
+        name: client.get(poll_path).get_data(as_text=True)
+        for name, client in zip(VOTERS, (willow, river, cedar), strict=True)
+    }
+    assert {name: _checked_answer(page) for name, page in pages.items()} == {
+        "willow": "abstain",
+        "river": None,
+        "cedar": "disagree",
+    }
+    assert "Vote</button>" in pages["river"] and "Change my vote</button>" in pages["cedar"]
+    again = river.get(poll_path).get_data(as_text=True)
+    token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+    assert len({token.search(page).group(1) for page in (*pages.values(), again)}) == 3, "one token per session"
+    submit(river, poll_path, {"choice": "agree"})
+    assert _checked_answer(river.get(poll_path).get_data(as_text=True)) == "agree"
+
+
 def _close(app):
     with app.app_context():
         db.session.execute(update(Poll).values(closes_at=utcnow() - timedelta(seconds=1)))
