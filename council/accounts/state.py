@@ -149,7 +149,11 @@ def wrap(epoch_key: bytes, row_id: str, inner: bytes) -> bytes:
 def unwrap(keys: EpochKeys, row_id: str, stored: bytes) -> bytes | None:
     """The inner sealed value, under whichever key the last flush used: ``current`` normally, ``previous``
     while a flush is under way or after one stopped before its commit. None if neither opens it."""
-    return _unwrap_with([_layer_key(epoch_key) for epoch_key in keys.all()], row_id, stored)
+    return _unwrap_with(_layer_keys(keys), row_id, stored)
+
+
+def _layer_keys(keys: EpochKeys) -> list[bytes]:
+    return [_layer_key(epoch_key) for epoch_key in keys.all()]
 
 
 def _unwrap_with(layer_keys: list[bytes], row_id: str, stored: bytes) -> bytes | None:
@@ -241,21 +245,22 @@ def _inner_many(dbs: Session, row_ids: set[str]) -> dict[str, Inner]:
     None for a row there is not. Both are read every time, so the queries a page makes do not say whether
     something waits."""
     stored = _stored_many(dbs, row_ids)
-    keys = key_store().keys()
+    # Derived once for all the rows (a page reads a person's several rows together), not once a row.
+    layer_keys = _layer_keys(key_store().keys())
     inner: dict[str, Inner] = {}
     for row_id, blob in stored.items():
-        inner[row_id] = None if blob is None else unwrap(keys, row_id, blob)
+        inner[row_id] = None if blob is None else _unwrap_with(layer_keys, row_id, blob)
         if blob is not None and inner[row_id] is None:  # a flush re-wrapped it under a key made since
             inner[row_id] = unwrap(key_store().keys(), row_id, blob)
     inner.update(_waiting_values(dbs, row_ids))
     return inner
 
 
-def _open(key: bytes, row_id: str, inner: Inner) -> str | None:
+def _open(value_key: bytes, row_id: str, inner: Inner) -> str | None:
     if inner is None or isinstance(inner, Blank):
         return None
     try:
-        padded = unseal(_value_key(key), inner, row_id.encode())
+        padded = unseal(value_key, inner, row_id.encode())
     except KeyUnwrapError:
         return None
     return padded.rstrip(b"\0").decode()
@@ -276,10 +281,11 @@ def load_many(
     ids = {name: _row_id(key, name) for name in names}
     _stored_many(dbs, set(ids.values()) | {_row_id(key, name) for name in read_also})
     inner = _inner_many(dbs, set(ids.values()))
-    return {name: _open(key, row_id, inner[row_id]) for name, row_id in ids.items()}
+    value_key = _value_key(key)
+    return {name: _open(value_key, row_id, inner[row_id]) for name, row_id in ids.items()}
 
 
-def _open_large(key: bytes, row_id: str, inner: Inner, today: date) -> bytes | None:
+def _open_large(value_key: bytes, row_id: str, inner: Inner, today: date) -> bytes | None:
     """A large piece's value; b"" when it is emptied (noise, blank, or kept past its day); None when there
     is no such row."""
     if inner is None:
@@ -287,7 +293,7 @@ def _open_large(key: bytes, row_id: str, inner: Inner, today: date) -> bytes | N
     if isinstance(inner, Blank) or _expired(inner, today):
         return b""
     try:
-        padded = unseal(_value_key(key), inner[_DAY.size :], row_id.encode())
+        padded = unseal(value_key, inner[_DAY.size :], row_id.encode())
     except KeyUnwrapError:
         return b""
     (length,) = _LENGTH.unpack_from(padded)
@@ -300,8 +306,8 @@ def load_large(dbs: Session, key: bytes | None, names: Iterable[str]) -> dict[st
         return dict.fromkeys(names)
     ids = {name: _row_id(key, name) for name in names}
     inner = _inner_many(dbs, set(ids.values()))
-    today = utcnow().date()
-    return {name: _open_large(key, row_id, inner[row_id], today) for name, row_id in ids.items()}
+    today, value_key = utcnow().date(), _value_key(key)
+    return {name: _open_large(value_key, row_id, inner[row_id], today) for name, row_id in ids.items()}
 
 
 def _send(dbs: Session, key: bytes, changes: dict[str, Inner]) -> None:
@@ -336,7 +342,7 @@ def store(dbs: Session, key: bytes | None, name: str, value: str | None) -> None
     if key is None:
         return
     row_id = _row_id(key, name)
-    if _open(key, row_id, _inner_many(dbs, {row_id})[row_id]) == value:
+    if _open(_value_key(key), row_id, _inner_many(dbs, {row_id})[row_id]) == value:
         return
     if value is None:
         _send(dbs, key, {row_id: None})

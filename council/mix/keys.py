@@ -210,8 +210,14 @@ def redis_url(config: dict) -> str:
 
 
 def key_store() -> KeyStore:
-    """This app's key store: Redis when the app is set up for several processes, else the instance folder."""
+    """This app's key store: Redis when the app is set up for several processes, else the instance folder. Made
+    once per process (a page asks for it several times, and each Redis client opened a connection of its own);
+    it holds where the keys are, never the keys, which every call to ``keys`` reads anew."""
     url = redis_url(current_app.config)
-    if url:
-        return RedisKeyStore(url)
-    return FileKeyStore(Path(current_app.instance_path))
+    stores: dict[tuple[int, str], KeyStore] = current_app.extensions.setdefault("council.mix_key_stores", {})
+    # By process too: a client made before gunicorn forks its workers must not share its connections with them.
+    where = (os.getpid(), url or current_app.instance_path)
+    store = stores.get(where)
+    if store is None:
+        store = stores[where] = RedisKeyStore(url) if url else FileKeyStore(Path(current_app.instance_path))
+    return store
