@@ -61,23 +61,22 @@ def _answers(poll: Poll, words: Wording) -> list[SelectChoice]:
 
 
 def _drawn_vote_form(poll: Poll, words: Wording, mine: str | None, form: VoteForm | None) -> Markup:
-    """The vote form (``voting/_vote_form.html``). Sent back with a problem (``form``), it is drawn as it came.
-    Fresh, it is the same for everyone with the same choice in a language but for the form token: drawn once
-    and kept, under the answers' words too, so a new translation of them draws it anew."""
-
-    def draw(shown: VoteForm) -> str:
-        return render_template("voting/_vote_form.html", form=shown, poll=poll, mine=mine)
-
-    if form is not None:
-        return Markup(draw(form))  # noqa: S704 -- drawn by Jinja, which escaped it
-
-    def fresh() -> str:
-        shown = _vote_form(poll, words)
-        shown.choice.data = mine
-        return draw(shown)
-
-    answers = tuple((choice.value, str(choice.label)) for choice in _answers(poll, words))
-    return kept_form(("vote_form", poll.id, poll.kind, answers, mine or ""), fresh, (generate_csrf(),))
+    """The vote form (``voting/_vote_form.html``). Before the advisor votes, it is the same for everyone in a
+    language but for the form token: drawn once and kept, under the answers' words too, so a new translation of
+    them draws it anew. With their choice in it (or sent back with a problem, ``form``) it is drawn for them
+    alone and never kept: a kept copy per choice would tell anyone reading the process's memory which answers
+    somebody chose, and when."""
+    if form is None and not mine:
+        answers = tuple((choice.value, str(choice.label)) for choice in _answers(poll, words))
+        return kept_form(
+            ("vote_form", poll.id, poll.kind, answers),
+            lambda: render_template("voting/_vote_form.html", form=_vote_form(poll, words), poll=poll, mine=None),
+            (generate_csrf(),),
+        )
+    if form is None:
+        form = _vote_form(poll, words)
+        form.choice.data = mine
+    return Markup(render_template("voting/_vote_form.html", form=form, poll=poll, mine=mine))  # noqa: S704
 
 
 def _render_poll(poll: Poll, words: Wording, translated: bool, form: VoteForm | None = None, status: int = 200):

@@ -65,8 +65,9 @@ def _checked_answer(page: str) -> str | None:
 
 
 def test_the_kept_vote_form_shows_each_advisor_their_own_choice_and_takes_their_own_token(app, poll_path):
-    """The vote form is kept drawn per poll, answers and choice (issue 19): each advisor sees their own choice
-    ticked (a vote waiting in the mix, or counted), none before voting, and sends it with their own token."""
+    """The vote form is kept drawn for those who have not voted (issue 19): each advisor sees their own choice
+    ticked (a vote waiting in the mix, or counted), none before voting, and sends it with their own token; no
+    kept drawing ever holds a choice."""
     willow, river, cedar = (_client(app, name) for name in VOTERS)
     submit(willow, poll_path, {"choice": "agree"})
     submit(cedar, poll_path, {"choice": "disagree"})
@@ -87,6 +88,8 @@ def test_the_kept_vote_form_shows_each_advisor_their_own_choice_and_takes_their_
     assert len({token.search(page).group(1) for page in (*pages.values(), again)}) == 3, "one token per session"
     submit(river, poll_path, {"choice": "agree"})
     assert _checked_answer(river.get(poll_path).get_data(as_text=True)) == "agree"
+    kept = [drawn for key, drawn in app.extensions["council.kept_drawings"].items() if "vote_form" in key]
+    assert len(kept) == 1 and _checked_answer(kept[0]) is None and "Change my vote" not in kept[0]
 
 
 def _close(app):
