@@ -80,14 +80,19 @@ def round_choice(policy_id: uuid.UUID, number: int):
 
 @bp.app_template_global("drawn_round_form")
 def _drawn_round_form(form: RoundForm, revision: ReadableRevision) -> Markup:
-    """The choice for one round on the review's page (``taking_part/_round_form.html``): the same for everyone
-    with the same usual and chosen ways in a language but for their form token, so drawn once and kept. (With a
-    problem next to it, the round's own page draws it.)"""
-    return kept_form(
-        ("round_form", revision.id, form.choice.data, str(form.choice.choices[0].label)),
-        lambda: current_app.jinja_env.get_template("taking_part/_round_form.html").render(form=form, revision=revision),
-        (form.csrf_token.current_token,),
-    )
+    """The choice for one round on the review's page (``taking_part/_round_form.html``). For those who take part
+    as everyone does at first (reviewing, nothing chosen for this round) it is the same but for their form token,
+    so drawn once and kept. Any other way is drawn for its chooser alone and never kept: kept copies per way would
+    tell anyone reading the process's memory which ways somebody chose, and when. (With a problem next to it, the
+    round's own page draws it.)"""
+
+    def draw() -> str:
+        return current_app.jinja_env.get_template("taking_part/_round_form.html").render(form=form, revision=revision)
+
+    choices = service.carried()
+    if choices.standing != Choice.REVIEW or revision.id in choices.rounds:
+        return Markup(draw())  # noqa: S704 -- drawn by Jinja, which escaped it
+    return kept_form(("round_form", revision.id), draw, (form.csrf_token.current_token,))
 
 
 def _round_form(choices: Choices, revision_id: uuid.UUID) -> RoundForm:

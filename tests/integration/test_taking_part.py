@@ -113,9 +113,9 @@ def test_reading_only_folds_the_comment_form_and_still_takes_a_comment(app, peop
 
 
 def test_the_kept_round_form_shows_each_person_their_own_choice_and_takes_their_own_token(app, people, revision_path):
-    """The round's form on the review's page is kept per choice and usual way (``taking_part.views``,
-    ``_drawn_round_form``): each reader sees their own checked, named after their own usual way, and its form
-    token is theirs."""
+    """The round's form on the review's page is kept for those who take part as everyone does at first
+    (``taking_part.views._drawn_round_form``): each reader sees their own checked, named after their own usual
+    way, and its form token is theirs; no kept drawing holds another way."""
     willow, rowan, ash = (advisor(app, people, name) for name in ("willow", "rowan", "ash"))
     _rest_until_further_notice(rowan, "read_only")
     _choose_for_round(ash, revision_path, "resting")
@@ -142,6 +142,9 @@ def test_the_kept_round_form_shows_each_person_their_own_choice_and_takes_their_
     assert willow.post(round_url, data={"choice": "read_only", "csrf_token": tokens["rowan"]}).status_code == 400
     assert willow.post(round_url, data={"choice": "read_only", "csrf_token": tokens["willow"]}).status_code == 303
     assert CHECKED_READ_ONLY.search(willow.get(revision_path[0]).get_data(as_text=True))
+    kept = [drawn for key, drawn in app.extensions["council.kept_drawings"].items() if "round_form" in key]
+    assert len(kept) == 1 and "As usual (Review and comment)" in kept[0]
+    assert re.search(r'<input checked[^>]*name="choice"[^>]*value="([a-z_]+)"', kept[0]).group(1) == "usual"
 
 
 def test_the_choice_is_the_persons_sealed_state_and_comes_back_at_sign_in(app, people, revision_path):
