@@ -329,7 +329,7 @@ def _revision_part(revision) -> dict:
     if service.closed_without_summary(revision, summarised=summarised, now=utcnow()):
         service.summarise_due_reviews_now(min_group=_min_group())
         summarised = True
-    return {"has_summary": summarised, "you_said_we_did": _drawn_record(revision), "close_form": EmptyForm()}
+    return {"has_summary": summarised, "you_said_we_did": _drawn_record(revision)}
 
 
 def _drawn_record(revision) -> Markup | None:
