@@ -542,7 +542,6 @@ def mine():
         "feedback/mine.html",
         comments=comments,
         headings=service.section_headings(db.session, comments),
-        form=EmptyForm(),
         editable=editable,
         consent_labels=CONSENT_LABELS,
         disposition_labels=DISPOSITION_LABELS,
