@@ -774,7 +774,6 @@ def _staff_list_page(revision, arguments, *, refused: tuple[uuid.UUID, HideForm]
         # Only moderators are shown it (one under each visible comment).
         hide_form=HideForm(formdata=None) if current_user.has_role(Role.MODERATOR) else None,
         refused_hide=refused,
-        plain_form=EmptyForm(),
     ), (400 if refused else 200)
 
 
