@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import ScalarSelect, Select, bindparam, case, delete, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Select, Uuid, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload, load_only, selectinload, with_expression
 from sqlalchemy.sql.base import ExecutableOption
@@ -667,33 +667,64 @@ def comments_for_staff(
 
     Ordered by section, then by the random id: never in the order they were written.
     """
-    conditions = [Comment.revision_id == revision.id]
-    if filters.language:
-        conditions.append(Comment.language == filters.language)
-    if filters.consent:
-        conditions.append(Comment.quote_consent == filters.consent)
-    if filters.moderation == "flagged":
-        conditions += [Comment.flag_count > 0, Comment.state == CommentState.VISIBLE]
-    elif filters.moderation:
-        conditions.append(Comment.state == filters.moderation)
-    if filters.question:
-        conditions.append(Comment.question_id == uuid.UUID(filters.question))
+    sections = tuple(section.key for section in sorted(revision.sections, key=lambda section: section.position))
+    statement = _staff_statement(sections, _filter_shape(filters))
+    parameters = {
+        "revision_id": revision.id,
+        "language": filters.language,
+        "consent": filters.consent,
+        "moderation": filters.moderation,
+        "question": uuid.UUID(filters.question) if filters.question else None,
+        "limit": per_page,
+        "offset": (page - 1) * per_page,
+    }
+    rows = dbs.execute(statement, parameters).all()
+    return [comment for comment, _total in rows], rows[0][1] if rows else 0
+
+
+def _filter_shape(filters: CommentFilter) -> tuple[str, ...]:
+    """Which conditions the filters add (their values are the statement's parameters)."""
+    shape = [name for name in ("language", "consent", "question") if getattr(filters, name)]
+    if filters.moderation:
+        shape.append("flagged" if filters.moderation == "flagged" else "moderation")
     if filters.wording == "proposals":
+        shape.append("proposals")
+    if filters.response in ("answered", "unanswered"):
+        shape.append(filters.response)
+    return tuple(shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _staff_statement(sections: tuple[str, ...], shape: tuple[str, ...]) -> Select[Comment, int]:
+    """The staff list's statement for a revision's sections (in order) and the filters in use, built once: a
+    page of a revision's comments is read again and again with the same few filters, and building and keying it
+    cost as much as running it. The filters' values and the page are its parameters."""
+    conditions: list[ColumnElement[bool]] = [Comment.revision_id == bindparam("revision_id", type_=Uuid())]
+    if "language" in shape:
+        conditions.append(Comment.language == bindparam("language"))
+    if "consent" in shape:
+        conditions.append(Comment.quote_consent == bindparam("consent"))
+    if "flagged" in shape:
+        conditions += [Comment.flag_count > 0, Comment.state == CommentState.VISIBLE]
+    elif "moderation" in shape:
+        conditions.append(Comment.state == bindparam("moderation"))
+    if "question" in shape:
+        conditions.append(Comment.question_id == bindparam("question", type_=Uuid()))
+    if "proposals" in shape:
         conditions.append(Comment.proposal.is_not(None))
     answered = select(Response.id).where(Response.comment_id == Comment.id).exists()
-    if filters.response == "answered":
+    if "answered" in shape:
         conditions.append(answered)
-    elif filters.response == "unanswered":
+    elif "unanswered" in shape:
         conditions.append(~answered)
-    section_order = case({s.key: s.position for s in revision.sections}, value=Comment.section_key, else_=-1)
-    rows = dbs.execute(
+    section_order = case({key: position for position, key in enumerate(sections)}, value=Comment.section_key, else_=-1)
+    return (
         _statements()
         .for_staff.where(*conditions)
         .order_by(section_order, Comment.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return [comment for comment, _total in rows], rows[0][1] if rows else 0
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
 @dataclass(frozen=True)
