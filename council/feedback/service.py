@@ -386,17 +386,20 @@ def owns(comment: Comment, key: bytes | None) -> bool:
     return key is not None and hmac.compare_digest(comment.owner_tag, owner_tag(key, comment.id))
 
 
-def my_comment_ids(dbs: Session, key: bytes) -> list[uuid.UUID]:
-    """The ids of every comment this key wrote: one HMAC per comment, nothing stored that links them."""
-    candidates = dbs.connection().execute(_every_tag_statement())
+def my_comment_ids(dbs: Session, key: bytes, *, state: CommentState | None = None) -> list[uuid.UUID]:
+    """The ids of every comment this key wrote (only those in ``state``, when given): one HMAC per comment,
+    nothing stored that links them."""
+    candidates = dbs.connection().execute(_tags_statement(state))
     return [comment_id for comment_id, tag in candidates if hmac.compare_digest(tag, owner_tag(key, comment_id))]
 
 
 @functools.cache
-def _every_tag_statement() -> Select[uuid.UUID, bytes]:
-    """Built once per process, and read as plain rows: "My comments" reads every comment's tag on each view."""
+def _tags_statement(state: CommentState | None) -> Select[uuid.UUID, bytes]:
+    """Built once per process, and read as plain rows: "My comments" reads every comment's tag on each view, the
+    notices page every hidden one's."""
     comments = Comment.__table__.c
-    return select(comments.id, comments.owner_tag)
+    statement = select(comments.id, comments.owner_tag)
+    return statement if state is None else statement.where(comments.state == state)
 
 
 def my_comments(dbs: Session, key: bytes, locale: str) -> list[Comment]:

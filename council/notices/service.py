@@ -54,7 +54,7 @@ from council.compensation import service as stipends
 from council.compensation.models import EntryStatus, Payment, PaymentPreference, ReviewCompletion
 from council.db_types import UTCDateTime
 from council.feedback.models import Comment, CommentState, Response
-from council.feedback.service import owner_tag
+from council.feedback.service import my_comment_ids, owner_tag
 from council.policies.models import Policy, ReviewWindow, Revision, RevisionStatus, WindowDates
 from council.policies.service import ListedRevision, OpenReview, open_reviews_statement
 from council.summaries import service as summaries
@@ -491,16 +491,9 @@ def _count(dbs: Session, query: Select[*tuple[Any, ...]]) -> int:
 
 
 def my_hidden_comment_count(dbs: Session, key: bytes) -> int:
-    """How many of the person's comments are hidden. Hidden comments are few: their tags are checked, not every
-    comment's; read as plain rows, the id and tag alone."""
-    hidden = dbs.connection().execute(_hidden_comments_statement())
-    return sum(hmac.compare_digest(tag, owner_tag(key, comment_id)) for comment_id, tag in hidden)
-
-
-@functools.cache
-def _hidden_comments_statement() -> Select[uuid.UUID, bytes]:
-    comments = Comment.__table__.c
-    return select(comments.id, comments.owner_tag).where(comments.state == CommentState.HIDDEN)
+    """How many of the person's comments are hidden (hidden comments are few: their tags are checked, not every
+    comment's)."""
+    return len(my_comment_ids(dbs, key, state=CommentState.HIDDEN))
 
 
 # --- What is waiting: authors -----------------------------------------------------------
