@@ -201,7 +201,12 @@ class PaymentPreference(Model):
 
     @property
     def declined_activities(self) -> set[str]:
-        return {a for a in self.declined.split(",") if a}
+        return declined_activities(self.declined)
+
+
+def declined_activities(declined: str) -> set[str]:
+    """The activities in a preference's ``declined`` column (comma-separated, as ``set_preferences`` writes it)."""
+    return {activity for activity in declined.split(",") if activity}
 
 
 class PayeeProfile(Model):

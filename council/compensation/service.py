@@ -62,6 +62,7 @@ from council.compensation.models import (
     ReviewCompletion,
     StipendEntry,
     StipendRate,
+    declined_activities,
 )
 from council.db_types import UTCDateTime, utcnow
 from council.mix import service as mix
@@ -854,7 +855,7 @@ def payment_choices(dbs: Session, user_id: uuid.UUID) -> PaymentChoices:
     return PaymentChoices(
         method=row.method or "",
         paused=bool(row.paused),
-        declined=sorted(activity for activity in (row.declined or "").split(",") if activity),
+        declined=sorted(declined_activities(row.declined or "")),
         has_payee=bool(row.has_payee),
     )
 
