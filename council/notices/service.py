@@ -526,7 +526,7 @@ def author_home(dbs: Session, user: User, now: datetime) -> list[PolicyState]:
         state = states.setdefault(policy_id, PolicyState(AuthoredPolicy(policy_id, title)))
         if number is None:
             continue
-        revision = ListedRevision(number, WindowDates(opens_at, closes_at) if opens_at is not None else None)
+        revision = ListedRevision(number, WindowDates.of(opens_at, closes_at))
         state.unanswered += waiting
         if status == RevisionStatus.DRAFT:
             state.draft = state.draft or revision

@@ -197,6 +197,11 @@ class WindowDates:
     def state(self, now: datetime) -> WindowState:
         return window_state(self.opens_at, self.closes_at, now)
 
+    @classmethod
+    def of(cls, opens_at: datetime | None, closes_at: datetime | None) -> WindowDates | None:
+        """From a row that joined the window outwardly: None where the revision has none."""
+        return cls(opens_at, closes_at) if opens_at is not None and closes_at is not None else None
+
 
 class RevisionTranslation(Model):
     """A revision's text in another language. Stale once a newer revision is published.

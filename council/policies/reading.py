@@ -576,7 +576,7 @@ def history(dbs: Session, policy_id: uuid.UUID) -> list[HistoryRevision]:
             row.number,
             row.published_at,
             row.change_notes,
-            WindowDates(row.opens_at, row.closes_at) if row.opens_at is not None else None,
+            WindowDates.of(row.opens_at, row.closes_at),
         )
         for row in dbs.connection().execute(_history_statement(), {"policy_id": policy_id})
     ]

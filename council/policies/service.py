@@ -116,8 +116,8 @@ def list_policies(dbs: Session) -> list[ListedPolicy]:
     for policy_id, title, number, status, opens_at, closes_at in dbs.connection().execute(_list_policies_statement()):
         listed = newest.setdefault(policy_id, {"title": title})
         if number is not None:
-            window = WindowDates(opens_at, closes_at) if opens_at is not None else None
-            listed[status] = ListedRevision(number, window)  # the rows come by number: the newest stays
+            # The rows come by number: the newest of each status stays.
+            listed[status] = ListedRevision(number, WindowDates.of(opens_at, closes_at))
     return [
         ListedPolicy(
             id=policy_id,
