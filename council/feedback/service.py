@@ -670,7 +670,7 @@ def comments_for_staff(
 
     Ordered by section, then by the random id: never in the order they were written.
     """
-    sections = tuple(section.key for section in sorted(revision.sections, key=lambda section: section.position))
+    sections = tuple((section.key, section.position) for section in revision.sections)
     statement = _staff_statement(sections, _filter_shape(filters))
     parameters = {
         "revision_id": revision.id,
@@ -698,8 +698,8 @@ def _filter_shape(filters: CommentFilter) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _staff_statement(sections: tuple[str, ...], shape: tuple[str, ...]) -> Select[Comment, int]:
-    """The staff list's statement for a revision's sections (in order) and the filters in use, built once: a
+def _staff_statement(sections: tuple[tuple[str, int], ...], shape: tuple[str, ...]) -> Select[Comment, int]:
+    """The staff list's statement for a revision's sections (key and position) and the filters in use, built once: a
     page of a revision's comments is read again and again with the same few filters, and building and keying it
     cost as much as running it. The filters' values and the page are its parameters."""
     conditions: list[ColumnElement[bool]] = [Comment.revision_id == bindparam("revision_id", type_=Uuid())]
@@ -720,7 +720,7 @@ def _staff_statement(sections: tuple[str, ...], shape: tuple[str, ...]) -> Selec
         conditions.append(answered)
     elif "unanswered" in shape:
         conditions.append(~answered)
-    section_order = case({key: position for position, key in enumerate(sections)}, value=Comment.section_key, else_=-1)
+    section_order = case(dict(sections), value=Comment.section_key, else_=-1)
     return (
         _statements()
         .for_staff.where(*conditions)
