@@ -75,6 +75,12 @@ bp = Blueprint("compensation", __name__)
 @bp.get("/stipends")
 @requires_role(Role.ADVISOR)
 def statement():
+    return _statement_page()
+
+
+def _statement_page(refused_payee: PayeeForm | None = None) -> str:
+    """The stipends page; with ``refused_payee``, the payee form as it was sent, with what was typed and why it
+    was refused (it is drawn for this person alone, never kept)."""
     entries = service.entries_for(db.session, current_user.id)
     choices = service.payment_choices(db.session, current_user.id)
     return render_template(
@@ -85,7 +91,8 @@ def statement():
         activity_labels=ACTIVITY_LABELS,
         status_labels=STATUS_LABELS,
         preference_form=_drawn_preference_form(choices),
-        payee_form=_drawn_payee_form(),
+        payee_form=_drawn_payee_form(refused_payee),
+        refused_payee=refused_payee,
         has_payee=choices.has_payee,
     )
 
@@ -104,8 +111,11 @@ def _drawn_preference_form(choices: service.PaymentChoices) -> Markup:
     )
 
 
-def _drawn_payee_form() -> Markup:
-    """Always empty (the details are never drawn back), so the same for everyone in a language: kept."""
+def _drawn_payee_form(refused: PayeeForm | None) -> Markup:
+    """Empty (saved details are never drawn back), so the same for everyone in a language: kept. A refused one
+    holds what its sender typed: drawn for them alone."""
+    if refused is not None:
+        return Markup(render_template("compensation/_payee_form.html", form=refused))  # noqa: S704 -- Jinja escaped it
     return kept_form(
         ("payee_form",), lambda: render_template("compensation/_payee_form.html", form=PayeeForm()), (generate_csrf(),)
     )
@@ -134,9 +144,9 @@ def save_payee():
             db.session, current_user, _payee_details(form), secret=current_app.config["PAYEE_DATA_KEY"]
         )
         flash(_("Your payment details are saved, encrypted. Only coordinators can read them."), "success")
-    else:
-        flash(_("Please give at least the name for payments."), "error")
-    return redirect(url_for("compensation.statement"), code=303)
+        return redirect(url_for("compensation.statement"), code=303)
+    # Back with what was typed, and each field's problem beside it: nothing typed is lost.
+    return _statement_page(refused_payee=form), 400
 
 
 def _payee_details(form) -> dict[str, str]:

@@ -174,3 +174,37 @@ def test_the_stipends_page_shows_each_persons_own_choices_and_the_defaults_befor
     assert len(tokens) == 2
     assert submit(ash, "/stipends/preferences", {"method": "cash"}, form_url="/stipends").status_code == 303
     assert _checked(ash.get("/stipends").get_data(as_text=True)) == ["method=cash"]
+
+
+def test_refused_payee_details_come_back_with_what_was_typed_and_why_in_the_advisors_language(app, people):
+    """Details refused (no name, too long) are shown again as typed, each problem beside its field, and nothing
+    is saved; hostile text comes back as text."""
+    clients = _clients(app, people)
+    willow = clients["willow"]
+    typed = {"legal_name": "", "details": "IBAN ES91 2100 <script>alert(1)</script>", "address": "4 \u202eCalm Road"}
+    response = submit(willow, "/stipends/payee", typed, form_url="/stipends", expect=400, refused=True)
+    page = response.get_data(as_text=True)
+    assert "Please check the form" in page and "Please give a name." in page
+    assert "IBAN ES91 2100 &lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in page
+    assert "4 \u202eCalm Road</textarea>" in page and "<script>alert(1)" not in page
+    assert 'aria-invalid="true"' in page
+    too_long = {**typed, "legal_name": "A" * 201}
+    spanish = submit(
+        willow,
+        "/stipends/payee",
+        too_long,
+        form_url="/stipends",
+        expect=400,
+        refused=True,
+        headers={"Accept-Language": "es"},
+    ).get_data(as_text=True)
+    assert "Revisa el formulario" in spanish and "El campo no puede tener más de 200 caracteres." in spanish
+    assert 'value="' + "A" * 201 + '"' in spanish
+    with app.app_context():
+        assert db.session.scalar(select(PayeeProfile)) is None
+    # The next empty form is the kept one again, and the corrected details are saved.
+    assert "IBAN" not in willow.get("/stipends").get_data(as_text=True)
+    submit(willow, "/stipends/payee", {**typed, "legal_name": "Amira Haddad"}, form_url="/stipends")
+    with app.app_context():
+        assert db.session.scalar(select(PayeeProfile)) is not None
+    assert "You have given payment details." in willow.get("/stipends").get_data(as_text=True)
