@@ -134,11 +134,15 @@ class StipendEntry(Model):
 
     @property
     def status(self) -> EntryStatus:
-        if self.settlement is not None:
-            return EntryStatus.PAID
-        if self.approval is not None:
-            return EntryStatus.APPROVED
-        return EntryStatus.EARNED
+        return entry_status(settled=self.settlement is not None, approved=self.approval is not None)
+
+
+def entry_status(*, settled: bool, approved: bool) -> EntryStatus:
+    if settled:
+        return EntryStatus.PAID
+    if approved:
+        return EntryStatus.APPROVED
+    return EntryStatus.EARNED
 
 
 class Approval(Model):

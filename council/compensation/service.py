@@ -37,7 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from council import hooks
 from council.accounts.models import User
@@ -63,6 +63,7 @@ from council.compensation.models import (
     StipendEntry,
     StipendRate,
     declined_activities,
+    entry_status,
 )
 from council.db_types import UTCDateTime, utcnow
 from council.mix import service as mix
@@ -522,25 +523,70 @@ class Totals:
         return self.earned - self.paid
 
 
-def entries_for(dbs: Session, advisor_id: uuid.UUID) -> list[StipendEntry]:
-    return list(dbs.scalars(_entries_statement(), {"advisor_id": advisor_id}).all())
+@dataclass(frozen=True)
+class StatementEntry:
+    """One entry of an advisor's own statement, as the statement, its printable copy, its spreadsheet and their
+    data download show it."""
+
+    id: uuid.UUID
+    earned_on: date
+    activity: str
+    reference: str
+    amount_minor: int
+    currency: str
+    kind: EntryKind
+    reason: str
+    status: EntryStatus
+
+
+def entries_for(dbs: Session, advisor_id: uuid.UUID) -> list[StatementEntry]:
+    """An advisor's entries, newest first, read as plain rows (those pages only read them; loading each as a
+    mapped entry with its approval and settlement was a sixth of the stipends page)."""
+    rows = dbs.execute(_entries_statement(), {"advisor_id": advisor_id})
+    return [
+        StatementEntry(
+            id=row.id,
+            earned_on=row.earned_on,
+            activity=row.activity,
+            reference=row.reference,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            kind=row.kind,
+            reason=row.reason,
+            status=entry_status(settled=row.settled, approved=row.approved),
+        )
+        for row in rows
+    ]
 
 
 @functools.cache
-def _entries_statement() -> Select[StipendEntry]:
-    """Built once per process (every stipends page runs it; building it cost more than running it)."""
+def _entries_statement() -> Select[*tuple[Any, ...]]:
+    """Built once per process (every stipends page runs it; building it cost more than running it). An entry has
+    at most one approval and one settlement, so joining them does not multiply the rows."""
+    entries_table, approvals_table, items_table = StipendEntry.__table__, Approval.__table__, PaymentItem.__table__
+    entries, approvals, items = entries_table.c, approvals_table.c, items_table.c
     return (
-        select(StipendEntry)
-        .where(StipendEntry.advisor_id == bindparam("advisor_id"))
-        # Joined rather than loaded after: an entry has at most one approval and one settlement, so the
-        # rows do not multiply, and the stipends page makes two queries fewer.
-        .options(joinedload(StipendEntry.approval), joinedload(StipendEntry.settlement))
-        .order_by(StipendEntry.earned_on.desc(), StipendEntry.recorded_at.desc())
-        .execution_options(populate_existing=True)
+        select(
+            entries.id,
+            entries.earned_on,
+            entries.activity,
+            entries.reference,
+            entries.amount_minor,
+            entries.currency,
+            entries.kind,
+            entries.reason,
+            items.id.is_not(None).label("settled"),
+            approvals.id.is_not(None).label("approved"),
+        )
+        .select_from(entries_table)
+        .outerjoin(approvals_table, approvals.entry_id == entries.id)
+        .outerjoin(items_table, items.entry_id == entries.id)
+        .where(entries.advisor_id == bindparam("advisor_id", type_=Uuid()))
+        .order_by(entries.earned_on.desc(), entries.recorded_at.desc())
     )
 
 
-def totals_by_currency(entries: list[StipendEntry]) -> dict[str, Totals]:
+def totals_by_currency(entries: Sequence[StatementEntry]) -> dict[str, Totals]:
     totals: dict[str, Totals] = defaultdict(Totals)
     for entry in entries:
         totals[entry.currency].earned += entry.amount_minor
