@@ -90,5 +90,9 @@ def _main_pages() -> tuple[str, list[MainPage]]:
         MainPage("staff comment list", "author", f"{base}/comments"),
         MainPage("poll", "advisor", f"/polls/{poll.id}"),
         MainPage("coordinator home", "coordinator", "/"),
+        # Not a daily page: the safety page is fixed text, so its row is what every signed-in page pays before
+        # its own work (opening the session, the header and footer, ending the transaction): the floor the
+        # ratios above stand on.
+        MainPage("shell: safety page", "advisor", "/safety"),
     ]
     return str(policy.id), pages
