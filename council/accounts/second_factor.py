@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -111,6 +112,15 @@ def summaries(dbs: Session, user_id: uuid.UUID, *, secret: str) -> list[FactorSu
 
 def new_totp_seed() -> str:
     return pyotp.random_base32()
+
+
+_SEED_SHAPE = re.compile(r"[A-Z2-7]{32}")
+
+
+def is_new_seed_shape(seed: str | None) -> bool:
+    """Whether ``seed`` looks like one ``new_totp_seed`` makes (32 base32 letters): the add-an-app form carries it
+    back hidden, so anything else was changed on the way, or never given."""
+    return seed is not None and _SEED_SHAPE.fullmatch(seed) is not None
 
 
 def provisioning_uri(seed: str, login_name: str) -> str:

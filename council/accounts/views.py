@@ -418,7 +418,8 @@ def add_app():
                 )
             flash(_("Your authenticator app is added."), "success")
             return redirect(url_for("accounts.second_factors"), code=303)
-    elif request.method == "GET":
+    if not second_factor.is_new_seed_shape(form.seed.data):
+        # A first visit, or a seed changed in the form (it could not be drawn as a QR code): a new one to scan.
         form.seed.data = second_factor.new_totp_seed()
     form.code.data = ""
     uri = second_factor.provisioning_uri(form.seed.data or "", current_user.login_name)

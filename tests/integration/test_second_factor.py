@@ -70,6 +70,32 @@ def sam_with_app(app, people):
     return seed, codes
 
 
+def test_a_changed_seed_is_refused_with_a_new_one_to_scan_and_nothing_kept(app, people):
+    """The seed travels back in a hidden field: changed (not base32, too short, markup), the form answers with a
+    new seed and QR code to scan, never an error page, and keeps no app; HEAD answers as GET does."""
+    people.make("willow", Role.ADVISOR)
+    client = app.test_client()
+    sign_in(client, "willow")
+    page = client.get("/account/second-factor/app")
+    first_seed = SEED_PATTERN.search(page.get_data(as_text=True)).group(1)
+    # Four: the fifth post, within the rate limit (five in five minutes), adds the app for real.
+    for changed in ("not base32!", "ABC", "<script>alert(1)</script>", first_seed.lower()):
+        response = client.post(
+            "/account/second-factor/app",
+            data={"csrf_token": csrf_token(page), "seed": changed, "label": "phone", "code": "123456"},
+        )
+        answer = response.get_data(as_text=True)
+        assert response.status_code == 200, f"{changed!r} answered {response.status_code}"
+        assert "That code does not match." in answer and 'class="segno"' in answer
+        new_seed = SEED_PATTERN.search(answer).group(1)
+        assert second_factor.is_new_seed_shape(new_seed) and new_seed not in (changed, first_seed)
+        assert "<script>alert(1)" not in answer
+    assert client.head("/account/second-factor/app").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SecondFactor)) == 0
+    add_app(client)
+
+
 def test_the_password_alone_no_longer_signs_in_and_keeps_nothing_waiting(app, sam_with_app):
     client = app.test_client()
     first = first_step(client, "sam")
