@@ -228,10 +228,19 @@ def set_language(server, session: requests.Session, locale: str) -> None:
 
 
 def _post(
-    server, visit: Visit, form_path: str, data: dict, endpoint: str, lang: str, expected: tuple[int, ...]
+    server,
+    visit: Visit,
+    form_path: str,
+    data: dict,
+    endpoint: str,
+    lang: str,
+    expected: tuple[int, ...],
+    *,
+    form_page: str | None = None,
 ) -> Page | None:
-    """Post a form as the page that holds it would, and keep the answer as a page of its own."""
-    form = visit.session.get(server.base_url + form_path, timeout=30)
+    """Post a form as the page that holds it (``form_page``, by default the address it posts to) would, and keep
+    the answer as a page of its own."""
+    form = visit.session.get(server.base_url + (form_page or form_path), timeout=30)
     response = visit.session.post(
         server.base_url + form_path,
         timeout=60,
@@ -269,6 +278,18 @@ def form_answers(server, visit: Visit, lang: str) -> list[Page]:
                 "accounts.change_password (errors)",
                 lang,
                 (200, 400),
+            )
+        )
+        answers.append(
+            _post(
+                server,
+                visit,
+                "/stipends/payee",
+                {"legal_name": "", "details": "IBAN XX00", "address": ""},
+                "compensation.save_payee (errors)",
+                lang,
+                (400,),
+                form_page="/stipends",
             )
         )
     if visit.visitor == "coordinator":
