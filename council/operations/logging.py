@@ -6,8 +6,9 @@ ids), the status and the duration in milliseconds. Never a query string, a body,
 session, a user, a login name or, unless ``LOG_IP_ADDRESSES`` is set, an address.
 
 ``council.errors`` writes one line per unexpected error or database fault: the endpoint, the
-exception's type and where it was raised (file, line, function). Never the exception's message,
-which can quote an SQL statement or what somebody typed.
+exception's type and where it was raised (file, line, function), and the innermost of Council's own frames it
+passed through (a database fault's last frames are all SQLAlchemy's). Never the exception's message, which can
+quote an SQL statement or what somebody typed.
 
 The web server's own request lines are no better than an access log (address, raw path, query
 string), so they are switched off here: gunicorn's access log is disabled whatever its
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask, has_request_context, request
 
@@ -38,8 +41,11 @@ ERROR_LOGGER = "council.errors"
 
 #: Methods named as they are; anything else a client makes up is logged as "OTHER".
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-#: How many of the innermost stack frames an error line names.
+#: How many of the innermost stack frames an error line names, and how many of Council's own.
 _FRAMES = 8
+_OWN_FRAMES = 4
+#: Where Council's own code is: a frame in a file under it is one of its lines.
+_OWN_CODE = str(Path(__file__).resolve().parent.parent) + os.sep
 
 
 def _utc_second(moment: float) -> str:
@@ -132,9 +138,19 @@ class RequestLog:
 
 
 def _frames(error: BaseException) -> list[str]:
-    summary = traceback.extract_tb(error.__traceback__)[-_FRAMES:]
+    return [_place(frame) for frame in traceback.extract_tb(error.__traceback__)[-_FRAMES:]]
+
+
+def _own_frames(error: BaseException) -> list[str]:
+    """Which of Council's lines the error came through: without them, a foreign key refused in a flush names
+    only SQLAlchemy's frames, not the write that caused it."""
+    own = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(_OWN_CODE)]
+    return [_place(frame) for frame in own[-_OWN_FRAMES:]]
+
+
+def _place(frame: traceback.FrameSummary) -> str:
     # The last two parts of each file's path ("feedback/views.py") say enough.
-    return [f"{'/'.join(frame.filename.split('/')[-2:])}:{frame.lineno}:{frame.name}" for frame in summary]
+    return f"{'/'.join(frame.filename.split('/')[-2:])}:{frame.lineno}:{frame.name}"
 
 
 def _error_code(error: BaseException) -> str | None:
@@ -169,6 +185,9 @@ def log_error(error: BaseException, *, event: str = "error", status: int | None 
     if code:
         fields["code"] = code
     fields["where"] = _frames(error)
+    own = _own_frames(error)
+    if own:
+        fields["in_council"] = own
     _json_logger(ERROR_LOGGER).error(event, extra={"fields": fields})
 
 

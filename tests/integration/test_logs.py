@@ -15,9 +15,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from council.accounts.models import Role, User
+from council.accounts.sessions import delete_session_records
 from council.extensions import db
 from council.feedback.models import Comment
 from council.voting.models import Ballot
@@ -189,6 +190,30 @@ def test_an_unexpected_error_is_logged_by_kind_and_place_never_by_message(app_fa
     errors = [json.loads(line) for line in err.splitlines() if line.startswith("{") and '"event"' in line]
     assert errors and errors[0]["error"] == "builtins.ValueError" and errors[0]["endpoint"] == "broken"
     assert any("test_logs.py" in place for place in errors[0]["where"])
+
+
+def test_a_database_fault_names_the_councils_lines_it_came_through_not_only_sqlalchemys(app_factory, capsys):
+    """A fault raised deep inside SQLAlchemy: its last frames are all the library's, so the line also names the
+    innermost frames of Council's own code, and still no statement or value."""
+    app = app_factory(RENDER_500_IN_TESTS=True)
+
+    def broken():
+        delete_session_records(text("no_such_column = 'what somebody typed'"))
+        return "never"
+
+    broken.is_public = True
+    app.add_url_rule("/fault-on-purpose", "fault", broken)
+    capsys.readouterr()
+    assert _client(app).get("/fault-on-purpose").status_code == 500
+    err = capsys.readouterr().err
+    assert "what somebody typed" not in err and "no_such_column" not in err
+    [error] = [json.loads(line) for line in err.splitlines() if line.startswith("{") and '"event"' in line]
+    assert error["error"] == "sqlalchemy.exc.OperationalError"
+    assert not any("accounts/sessions.py" in place for place in error["where"]), "the last frames are SQLAlchemy's"
+    assert any(
+        place.startswith("accounts/sessions.py:") and "delete_session_records" in place for place in error["in_council"]
+    )
+    assert all(not place.startswith("sqlalchemy/") for place in error["in_council"])
 
 
 def test_gunicorns_access_log_is_off_and_its_error_lines_name_no_path_or_address(app_factory, capsys):
