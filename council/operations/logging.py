@@ -138,13 +138,17 @@ class RequestLog:
 
 
 def _frames(error: BaseException) -> list[str]:
-    return [_place(frame) for frame in traceback.extract_tb(error.__traceback__)[-_FRAMES:]]
+    return _innermost(traceback.extract_tb(error.__traceback__))
 
 
-def _own_frames(error: BaseException) -> list[str]:
+def _innermost(frames: traceback.StackSummary) -> list[str]:
+    return [_place(frame) for frame in frames[-_FRAMES:]]
+
+
+def _own_frames(frames: traceback.StackSummary) -> list[str]:
     """Which of Council's lines the error came through: without them, a foreign key refused in a flush names
     only SQLAlchemy's frames, not the write that caused it."""
-    own = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(_OWN_CODE)]
+    own = [frame for frame in frames if frame.filename.startswith(_OWN_CODE)]
     return [_place(frame) for frame in own[-_OWN_FRAMES:]]
 
 
@@ -184,8 +188,9 @@ def log_error(error: BaseException, *, event: str = "error", status: int | None 
     code = _error_code(error)
     if code:
         fields["code"] = code
-    fields["where"] = _frames(error)
-    own = _own_frames(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    fields["where"] = _innermost(frames)
+    own = _own_frames(frames)
     if own:
         fields["in_council"] = own
     _json_logger(ERROR_LOGGER).error(event, extra={"fields": fields})
