@@ -422,7 +422,7 @@ def add_app():
         # A first visit, or a seed changed in the form (it could not be drawn as a QR code): a new one to scan.
         form.seed.data = second_factor.new_totp_seed()
     form.code.data = ""
-    uri = second_factor.provisioning_uri(form.seed.data or "", current_user.login_name)
+    uri = second_factor.provisioning_uri(form.seed.data, current_user.login_name)
     # segno escapes the title and draws the rest from the link's bits: nothing in it is markup from input.
     qr_code = Markup(second_factor.qr_code_svg(uri, _("QR code for your authenticator app")))  # noqa: S704
     return render_template("accounts/add_app.html", form=form, uri=uri, qr_code=qr_code)
